@@ -1,0 +1,112 @@
+/**
+ * Every error the library throws on purpose is a DummyNetError, so callers can
+ * tell "dummynet refused or failed" from a bug with one `instanceof`.
+ * Process errors carry the RunInfo of the process, like the reference's.
+ */
+import type { RunInfo } from "./process/run-info.js";
+
+export class DummyNetError extends Error {
+  /** Brand so that checks work across duplicated copies of the package. */
+  readonly isDummyNetError = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A bad argument, rejected before anything changes on the system. The message
+ * names the argument, the value and the rule, and says what to do.
+ */
+export class InvalidArgumentError extends DummyNetError {
+  constructor(
+    readonly argument: string,
+    readonly value: unknown,
+    readonly rule: string,
+  ) {
+    super(`Invalid ${argument}: ${describeValue(value)} ${rule}`);
+  }
+}
+
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
+    return `${String(value)} (${typeof value})`;
+  }
+  if (value === undefined || value === null) return String(value);
+  try {
+    return `${JSON.stringify(value)} (${typeof value})`;
+  } catch {
+    return `(${typeof value})`;
+  }
+}
+
+/** A process ran and exited with a non-zero status (or was killed). */
+export class RunInfoError extends DummyNetError {
+  constructor(readonly info: RunInfo, message?: string) {
+    super(message ?? `Command failed: ${info.describe()}`);
+  }
+}
+
+/** A process did not finish within its timeout, or a wait did not succeed in time. */
+export class TimeoutError extends DummyNetError {
+  constructor(readonly info: RunInfo | undefined, message?: string) {
+    super(message ?? `Command timed out: ${info ? info.describe() : "(no process)"}`);
+  }
+}
+
+/** `RunInfo.match()` found no line matching the pattern. */
+export class MatchError extends DummyNetError {
+  constructor(
+    readonly pattern: string,
+    readonly streamName: "stdout" | "stderr",
+    readonly output: string | undefined,
+  ) {
+    super(`Could not match '${pattern}' in ${streamName} output:\n${output ?? "(no output)"}`);
+  }
+}
+
+/** A daemon (a process meant to run until stopped) exited on its own. */
+export class DaemonExitError extends DummyNetError {
+  constructor(readonly info: RunInfo) {
+    super(`Unexpected daemon exit: ${info.describe()}`);
+  }
+}
+
+/** `keepRunning()` was asked to wait while only daemons were running. */
+export class AllDaemonsError extends DummyNetError {
+  constructor() {
+    super("All processes are daemons: keepRunning() needs at least one non-daemon process to wait for");
+  }
+}
+
+/** `keepRunning()` was called with no processes at all. */
+export class NoProcessesError extends DummyNetError {
+  constructor() {
+    super("No processes were added: start one with runAsync() before keepRunning()");
+  }
+}
+
+/** A process had already exited when the monitor started watching it. */
+export class ProcessExitError extends DummyNetError {
+  constructor(readonly info: RunInfo) {
+    super(`Process exited before process monitor: ${info.describe()}`);
+  }
+}
+
+/**
+ * A system command (ip, tc, iptables, ...) that the library ran on the user's
+ * behalf failed. `hint` says what to do when the failure has a known cause
+ * (a missing kernel module, a missing program, missing privileges).
+ */
+export class SystemCommandError extends DummyNetError {
+  constructor(
+    readonly argv: readonly string[],
+    readonly exitCode: number | null,
+    readonly stderr: string,
+    readonly hint?: string,
+  ) {
+    const what = stderr.trim() || `exit status ${String(exitCode)}`;
+    super(`\`${argv.join(" ")}\` failed: ${what}${hint ? `\n${hint}` : ""}`);
+  }
+}

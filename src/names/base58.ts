@@ -1,0 +1,23 @@
+/** Bitcoin base58 without padding, as the reference library encodes uids. */
+export const BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+export function intToBase58(num: number): string {
+  if (!Number.isSafeInteger(num) || num < 0) throw new RangeError(`base58: ${num} is not a non-negative integer`);
+  if (num === 0) return BASE58_ALPHABET[0]!;
+  let out = "";
+  while (num > 0) {
+    out = BASE58_ALPHABET[num % 58]! + out;
+    num = Math.floor(num / 58);
+  }
+  return out;
+}
+
+export function base58ToInt(text: string): number {
+  let num = 0;
+  for (const char of text) {
+    const digit = BASE58_ALPHABET.indexOf(char);
+    if (digit < 0) throw new RangeError(`base58: ${JSON.stringify(char)} is not a base58 digit`);
+    num = num * 58 + digit;
+  }
+  return num;
+}

@@ -1,0 +1,58 @@
+/**
+ * A Shell is the way into the system for one place (the host, or one network
+ * namespace), as in the reference: user commands go through `run`/`runAsync`
+ * (watched by the ProcessMonitor), the library's own commands through
+ * `system` (argument arrays, fast, not monitored).
+ */
+import type { Logger } from "../log.js";
+import type { ProcessMonitor } from "../process/process-monitor.js";
+import type { RunInfo } from "../process/run-info.js";
+import type { CommandResult, SystemCommandOptions } from "../system/command-runner.js";
+
+export interface RunOptions {
+  /** Working directory of the command. */
+  cwd?: string;
+  /** Environment of the command; defaults to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Milliseconds before the command is stopped and the call rejects with TimeoutError. */
+  timeout?: number;
+  /** Aborting stops the command (SIGTERM, then SIGKILL) and rejects. */
+  signal?: AbortSignal;
+}
+
+export interface RunAsyncOptions {
+  /** A daemon must keep running until stopped; its exit is an error (DaemonExitError). */
+  daemon?: boolean;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface PollUntilOptions extends RunOptions {
+  /** fnmatch-style pattern that a line of stdout must match. */
+  matchStdout?: string;
+  /** fnmatch-style pattern that a line of stderr must match. */
+  matchStderr?: string;
+  /** Predicate on the output; true ends the wait. */
+  matchFn?: (output: string) => boolean;
+  /** Milliseconds to keep trying; default 15000. */
+  timeout?: number;
+  /** Milliseconds between attempts; default 100. */
+  interval?: number;
+}
+
+export interface Shell {
+  readonly log: Logger;
+  readonly processMonitor: ProcessMonitor;
+  /** Commands run through `sudo -n`. */
+  readonly sudo: boolean;
+  /** Scoped name of the namespace this shell runs in; undefined for the host. */
+  readonly namespace: string | undefined;
+  /** Runs a command to completion. A string runs through /bin/sh -c; an array runs without a shell. */
+  run(cmd: string | readonly string[], options?: RunOptions): Promise<RunInfo>;
+  /** Starts a command in the background under the process monitor. */
+  runAsync(cmd: string | readonly string[], options?: RunAsyncOptions): Promise<RunInfo>;
+  /** Runs `cmd` repeatedly until its output matches; rejects with TimeoutError. */
+  pollUntil(cmd: string | readonly string[], options: PollUntilOptions): Promise<RunInfo>;
+  /** Runs one of the library's own system commands (ip, tc, iptables, ...) in this shell's place. */
+  system(argv: readonly string[], options?: Omit<SystemCommandOptions, "namespace">): Promise<CommandResult>;
+}

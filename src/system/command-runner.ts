@@ -1,0 +1,44 @@
+/**
+ * The system-command layer: the one place where the library's own commands
+ * (ip, tc, bridge, iptables, ...) reach the system. Commands are argument
+ * arrays, never shell lines. A CommandRunner decides how a command gets into
+ * a namespace and how it is executed (one process per command today; a
+ * long-lived batch worker or netlink could replace it without touching the
+ * network code).
+ */
+export interface SystemCommandOptions {
+  /** Scoped name of the network namespace to run in; undefined = the caller's own. */
+  namespace?: string | undefined;
+  /** Text written to the command's standard input. */
+  input?: string;
+  /** Resolve with the result instead of rejecting when the exit status is not 0. */
+  allowFailure?: boolean;
+}
+
+export interface CommandResult {
+  /** The argument array actually executed (with any sudo or namespace prefix). */
+  argv: readonly string[];
+  stdout: string;
+  stderr: string;
+  /** Exit status; null when killed by a signal. */
+  exitCode: number | null;
+}
+
+export interface CommandRunner {
+  /** Runs `argv`; rejects with SystemCommandError on failure unless `allowFailure`. */
+  run(argv: readonly string[], options?: SystemCommandOptions): Promise<CommandResult>;
+  /** Releases long-lived resources (workers); the runner may be used again afterwards. */
+  close?(): Promise<void>;
+}
+
+/** Programs that take `-n <netns>` themselves, which is cheaper than `ip netns exec`. */
+const NAMESPACE_AWARE = new Set(["ip", "tc", "bridge"]);
+
+/** The argv that runs `argv` inside `namespace`. */
+export function inNamespace(argv: readonly string[], namespace: string | undefined): string[] {
+  if (namespace === undefined) return [...argv];
+  const [program, ...rest] = argv;
+  if (program !== undefined && NAMESPACE_AWARE.has(program)) return [program, "-n", namespace, ...rest];
+  // nsenter switches only the network namespace; `ip netns exec` would also remount /sys.
+  return ["nsenter", `--net=/run/netns/${namespace}`, "--", ...argv];
+}

@@ -1,0 +1,76 @@
+/**
+ * Turns the system's terse refusals into advice: which package provides a
+ * missing program, which kernel module provides a missing qdisc or link type.
+ */
+const PACKAGE_OF_PROGRAM: Record<string, string> = {
+  ip: "iproute2",
+  tc: "iproute2",
+  bridge: "iproute2",
+  iptables: "iptables",
+  "iptables-legacy": "iptables",
+  ping: "iputils-ping",
+  nsenter: "util-linux",
+  sudo: "sudo",
+};
+
+const MODULE_OF_QDISC: Record<string, string> = {
+  netem: "sch_netem",
+  htb: "sch_htb",
+  tbf: "sch_tbf",
+  ingress: "sch_ingress",
+  clsact: "sch_ingress",
+  prio: "sch_prio",
+  fq_codel: "sch_fq_codel",
+};
+
+const MODULE_OF_LINK_TYPE: Record<string, string> = {
+  vlan: "8021q",
+  veth: "veth",
+  bridge: "bridge",
+  ifb: "ifb",
+  macvlan: "macvlan",
+  vxlan: "vxlan",
+  dummy: "dummy",
+};
+
+const EXTRA_MODULES =
+  "On Ubuntu the module is in linux-modules-extra-$(uname -r); on Fedora in kernel-modules-extra; " +
+  "containers and user-mode kernels need it on the host or built in.";
+
+export function missingProgramHint(program: string): string {
+  const pkg = PACKAGE_OF_PROGRAM[program];
+  return pkg
+    ? `The program "${program}" was not found. Install it: apt-get install ${pkg} (Debian/Ubuntu) or dnf install ${pkg} (Fedora).`
+    : `The program "${program}" was not found on PATH (${process.env["PATH"] ?? ""}).`;
+}
+
+/** Advice for a failed command, from its argv and stderr; undefined if nothing is known. */
+export function failureHint(argv: readonly string[], stderr: string): string | undefined {
+  if (/Specified qdisc kind is unknown|Unknown qdisc/i.test(stderr)) {
+    const kind = wordAfter(argv, ["root", "ingress", "clsact"]) ?? wordAfter(argv, ["parent"], 2) ?? "netem";
+    const module = MODULE_OF_QDISC[kind] ?? `sch_${kind}`;
+    return `This kernel has no "${kind}" qdisc: load it with \`modprobe ${module}\`. ${EXTRA_MODULES} \`dummynet doctor\` lists what this kernel can do.`;
+  }
+  if (/Unknown device type|Error: Unknown link type/i.test(stderr)) {
+    const type = wordAfter(argv, ["type"]) ?? "?";
+    const module = MODULE_OF_LINK_TYPE[type] ?? type;
+    return `This kernel cannot make links of type "${type}": load it with \`modprobe ${module}\`. ${EXTRA_MODULES}`;
+  }
+  if (/Operation not permitted|Permission denied/i.test(stderr) && process.getuid?.() !== 0) {
+    return "dummynet needs root: run as root, or allow passwordless sudo for ip, tc, iptables (and nsenter).";
+  }
+  if (/can't initialize iptables table|Table does not exist/i.test(stderr)) {
+    return "This kernel lacks the iptables table: `modprobe ip_tables iptable_nat` (or iptable_filter), or install the iptables-nft backend.";
+  }
+  return undefined;
+}
+
+function wordAfter(argv: readonly string[], keys: string[], skip = 1): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (keys.includes(argv[i]!)) {
+      const word = argv[i + skip];
+      if (word !== undefined) return word;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,57 @@
+/**
+ * A CommandRunner that starts one process per command: simple and always
+ * available. Uses `sudo -n` (never a password) when not root.
+ */
+import { spawn } from "node:child_process";
+import { SystemCommandError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { defaultLogger } from "../log.js";
+import { type CommandResult, type CommandRunner, type SystemCommandOptions, inNamespace } from "./command-runner.js";
+import { failureHint, missingProgramHint } from "./hints.js";
+
+export interface SpawnRunnerOptions {
+  /** Prefix commands with `sudo -n`. */
+  sudo?: boolean;
+  log?: Logger;
+}
+
+export class SpawnRunner implements CommandRunner {
+  readonly sudo: boolean;
+  readonly log: Logger;
+
+  constructor(options: SpawnRunnerOptions = {}) {
+    this.sudo = options.sudo ?? false;
+    this.log = options.log ?? defaultLogger;
+  }
+
+  run(argv: readonly string[], options: SystemCommandOptions = {}): Promise<CommandResult> {
+    const full = inNamespace(argv, options.namespace);
+    if (this.sudo) full.unshift("sudo", "-n", "--");
+    this.log.debug(full.join(" "));
+    return new Promise((resolve, reject) => {
+      const child = spawn(full[0]!, full.slice(1), {
+        stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
+      child.stderr!.on("data", (chunk: Buffer) => err.push(chunk));
+      if (options.input !== undefined) child.stdin!.end(options.input);
+      child.on("error", (error: NodeJS.ErrnoException) => {
+        const program = full[0]!;
+        const hint = error.code === "ENOENT" ? missingProgramHint(program) : undefined;
+        reject(new SystemCommandError(full, null, error.message, hint));
+      });
+      child.on("close", (code) => {
+        const result: CommandResult = {
+          argv: full,
+          stdout: Buffer.concat(out).toString("utf8"),
+          stderr: Buffer.concat(err).toString("utf8"),
+          exitCode: code,
+        };
+        if (code === 0 || options.allowFailure) resolve(result);
+        else reject(new SystemCommandError(full, code, result.stderr, failureHint(argv, result.stderr)));
+      });
+    });
+  }
+}
