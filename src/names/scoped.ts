@@ -92,7 +92,7 @@ export abstract class Scoped {
   static fromAny<T extends Scoped>(this: ScopedClass<T>, value: unknown, uid: number = process.pid): T {
     if (value instanceof this) return value;
     if (typeof value === "string") {
-      if (parseScoped(value)) return this.fromScoped(value);
+      if (parseScoped(value)) return Scoped.fromScoped.call(this, value) as T;
       return new this(value, uid);
     }
     if (value !== null && typeof value === "object" && this.KIND in value) {
@@ -111,7 +111,6 @@ export interface ScopedClass<T extends Scoped> {
   new (name: string, uid?: number): T;
   readonly KIND: ScopedKind;
   readonly name: string;
-  fromScoped(this: ScopedClass<T>, scopedName: string): T;
 }
 
 /** A network interface: scoped names fit Linux's 15 characters, so names have at most 8. */

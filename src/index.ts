@@ -1,0 +1,32 @@
+/**
+ * dummynet: throwaway test networks on one Linux machine.
+ * The public API, re-exported from the modules that implement it.
+ */
+export { DummyNet } from "./network/dummy-net.js";
+export type { DummyNetOptions, CgroupOptions, InterfaceLike, NamespaceLike } from "./network/dummy-net.js";
+export type { CleanupItem } from "./network/cleaners.js";
+export { HostShell } from "./shell/host-shell.js";
+export { NamespaceShell } from "./shell/namespace-shell.js";
+export type { Shell, RunOptions, RunAsyncOptions, PollUntilOptions } from "./shell/shell.js";
+export { ProcessMonitor } from "./process/process-monitor.js";
+export { RunInfo } from "./process/run-info.js";
+export { CGroup } from "./cgroups/cgroup.js";
+export { Scoped, InterfaceScoped, NamespaceScoped, CGroupScoped } from "./names/scoped.js";
+export { intToBase58, base58ToInt } from "./names/base58.js";
+export type { NetemOptions } from "./tc/netem.js";
+export type { Logger } from "./log.js";
+export { createLogger } from "./log.js";
+export type { CommandRunner, CommandResult, SystemCommandOptions } from "./system/command-runner.js";
+export { SpawnRunner } from "./system/spawn-runner.js";
+export {
+  DummyNetError,
+  InvalidArgumentError,
+  SystemCommandError,
+  RunInfoError,
+  TimeoutError,
+  MatchError,
+  DaemonExitError,
+  AllDaemonsError,
+  NoProcessesError,
+  ProcessExitError,
+} from "./errors.js";

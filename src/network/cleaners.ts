@@ -1,0 +1,46 @@
+/**
+ * The undo log of a network: every change registers a cleaner that undoes it.
+ * `cleanup` runs them newest first. A cleaner whose object is already gone
+ * (a route removed by `down`, a veth gone with its peer, a namespace deleted
+ * by hand) is a warning, not an error.
+ */
+import { SystemCommandError } from "../errors.js";
+import type { NamespaceScoped, Scoped } from "../names/scoped.js";
+
+export interface CleanupItem {
+  /** The namespace the undone object lives in. */
+  readonly namespace: NamespaceScoped;
+  /** The objects the cleaner concerns (both ends of a veth pair). */
+  readonly targets: readonly Scoped[];
+  /** The method that registered it, e.g. "linkVethAdd". */
+  readonly reason: string;
+  /**
+   * True when the undo is moot because its object goes with a namespace of
+   * ours that cleanup deletes later anyway (`doomed`: their scoped names).
+   * Skipping those undos is what makes teardown cost one step per namespace.
+   */
+  readonly obsoleteWhen: (doomed: ReadonlySet<string>) => boolean;
+  readonly clean: () => Promise<void>;
+}
+
+/** stderr texts of ip, tc and iptables that mean "the thing to undo is not there". */
+const GONE_PATTERNS = [
+  /Cannot find device/i,
+  /does not exist/i,
+  /No such device/i,
+  /No such file or directory/i,
+  /No such process/i,
+  /Cannot assign requested address/i,
+  /Cannot open network namespace/i,
+  /Bad rule \(does a matching rule exist/i,
+  /Invalid handle/i,
+  /Cannot delete qdisc with handle of zero/i,
+  /No such (file|directory)/i,
+];
+
+/** True when `error` says that the object a cleaner wanted to undo is already gone. */
+export function isAlreadyGone(error: unknown): boolean {
+  if (error instanceof SystemCommandError) return GONE_PATTERNS.some((pattern) => pattern.test(error.stderr));
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ESRCH";
+}

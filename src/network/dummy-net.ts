@@ -1,0 +1,641 @@
+/**
+ * DummyNet: a network of namespaces, veth pairs, bridges and VLANs on one
+ * machine, and the undo log that removes it again. One DummyNet stands for one
+ * namespace (the host's, or one made by `netnsAdd`); every command goes through
+ * its Shell, so the same code works on the host, inside a namespace and
+ * through sudo.
+ */
+import { existsSync } from "node:fs";
+import { CGroup, listCgroups } from "../cgroups/cgroup.js";
+import { DummyNetError, InvalidArgumentError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { defaultLogger } from "../log.js";
+import { CGroupScoped, InterfaceScoped, NamespaceScoped, Scoped, parseScoped } from "../names/scoped.js";
+import type { ProcessMonitor } from "../process/process-monitor.js";
+import type { RunInfo } from "../process/run-info.js";
+import { HostShell } from "../shell/host-shell.js";
+import { NamespaceShell } from "../shell/namespace-shell.js";
+import type { RunAsyncOptions, RunOptions, Shell } from "../shell/shell.js";
+import { type NetemOptions, applyNetem, validateNetemOptions } from "../tc/netem.js";
+import {
+  checkAddressWithPrefix,
+  checkIpAddress,
+  checkPid,
+  checkSysctlName,
+  checkSysctlValue,
+  checkVlanId,
+} from "../validation/arguments.js";
+import { type CleanupItem, isAlreadyGone } from "./cleaners.js";
+import { killProcess, namespaceProcesses } from "./namespace-processes.js";
+
+export type InterfaceLike = InterfaceScoped | string;
+export type NamespaceLike = NamespaceScoped | DummyNet | string;
+
+export interface DummyNetOptions {
+  /** Where commands run. @default a HostShell (sudo when not root) with its own ProcessMonitor */
+  shell?: Shell;
+  /** Owner id carried in every name (d-<uid>-...). @default process.pid */
+  uid?: number;
+  /** @default the shell's logger, or a logger silent unless DUMMYNET_LOG is set */
+  log?: Logger;
+}
+
+export interface CgroupOptions {
+  /** CPUs the group may use, like `docker --cpus` (0.5 = half of one CPU). */
+  cpuLimit?: number;
+  /** Bytes of memory; the kernel kills (OOM) processes of the group above it. */
+  memoryLimit?: number;
+}
+
+/** State shared by a DummyNet and every namespaced DummyNet made from it. */
+interface Network {
+  readonly uid: number;
+  readonly cleaners: CleanupItem[];
+  readonly cgroups: Map<string, CGroup>;
+  /** Administrative state of interfaces this network made, keyed by "<netns>/<ifname>", so `up` need not ask. */
+  readonly linkState: Map<string, "up" | "down">;
+  /** Interfaces this network made, keyed by "<netns>/<ifname>"; such links die with a namespace of ours. */
+  readonly ownLinks: Map<string, OwnLink>;
+}
+
+/** An interface this network made, and the namespace it lives in now (linkSet moves it). */
+interface OwnLink {
+  readonly name: string;
+  namespace: string;
+}
+
+const ROOT_NAMESPACE = "1";
+const PARENT = Symbol("parent");
+interface InternalOptions extends DummyNetOptions {
+  [PARENT]?: { network: Network; namespace: NamespaceScoped; shell: Shell };
+}
+
+export class DummyNet implements AsyncDisposable {
+  readonly shell: Shell;
+  /** The namespace this object's commands run in (`1`: the host's). */
+  readonly namespace: NamespaceScoped;
+  /** Namespaces made through this object, by scoped name. */
+  readonly namespaces = new Map<string, DummyNet>();
+  readonly #network: Network;
+
+  constructor(options: DummyNetOptions = {}) {
+    const parent = (options as InternalOptions)[PARENT];
+    if (parent) {
+      this.#network = parent.network;
+      this.namespace = parent.namespace;
+      this.shell = new NamespaceShell(parent.namespace.scoped, parent.shell);
+      return;
+    }
+    const uid = options.uid ?? process.pid;
+    this.namespace = new NamespaceScoped(ROOT_NAMESPACE, uid);
+    this.shell = options.shell ?? new HostShell(options.log ? { log: options.log } : {});
+    this.#network = { uid, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map() };
+  }
+
+  /** A DummyNet for a namespace of this network (sharing its cleaners). */
+  #inNamespace(namespace: NamespaceScoped): DummyNet {
+    const internal: InternalOptions = { [PARENT]: { network: this.#network, namespace, shell: this.shell } };
+    return new DummyNet(internal);
+  }
+
+  get #net(): Network {
+    return this.#network;
+  }
+
+  get uid(): number {
+    return this.#net.uid;
+  }
+
+  get log(): Logger {
+    return this.shell.log ?? defaultLogger;
+  }
+
+  get processMonitor(): ProcessMonitor {
+    return this.shell.processMonitor;
+  }
+
+  /** The undo log, newest last. Read-only: `length` tells how many undos are pending. */
+  get cleaners(): readonly CleanupItem[] {
+    return this.#net.cleaners;
+  }
+
+  /** cgroups made by this network, by scoped name. */
+  get cgroups(): ReadonlyMap<string, CGroup> {
+    return this.#net.cgroups;
+  }
+
+  // ---------------------------------------------------------------- names
+
+  #iface(value: unknown, argument = "interface"): InterfaceScoped {
+    if (value instanceof InterfaceScoped) return value;
+    if (typeof value !== "string") {
+      throw new InvalidArgumentError(argument, value, "must be an interface name (string) or an InterfaceScoped");
+    }
+    return InterfaceScoped.fromAny(value, this.uid);
+  }
+
+  #ns(value: unknown): NamespaceScoped {
+    if (value instanceof DummyNet) return value.namespace;
+    if (value instanceof NamespaceScoped) return value;
+    if (typeof value !== "string") {
+      throw new InvalidArgumentError("namespace", value, "must be a namespace name (string), a NamespaceScoped or a namespaced DummyNet");
+    }
+    return NamespaceScoped.fromAny(value, this.uid);
+  }
+
+  #linkKey(iface: InterfaceScoped, namespace: NamespaceScoped = this.namespace): string {
+    return `${namespace.scoped}/${iface.scoped}`;
+  }
+
+  #register(item: Omit<CleanupItem, "namespace" | "obsoleteWhen"> & { namespace?: NamespaceScoped; obsoleteWhen?: CleanupItem["obsoleteWhen"] }): void {
+    this.#net.cleaners.push({ ...item, namespace: item.namespace ?? this.namespace, obsoleteWhen: item.obsoleteWhen ?? (() => false) });
+  }
+
+  /** Undo is moot once this (non-root) namespace is deleted. */
+  #diesWithThisNamespace(): CleanupItem["obsoleteWhen"] {
+    const here = this.namespace;
+    return (doomed) => !here.isRoot && doomed.has(here.scoped);
+  }
+
+  /** Undo is moot once any of these links (if made by us) is destroyed with its namespace. */
+  #diesWithLinks(...links: InterfaceScoped[]): CleanupItem["obsoleteWhen"] {
+    const own = links.map((link) => this.#net.ownLinks.get(this.#linkKey(link)));
+    return (doomed) => own.some((record) => record !== undefined && doomed.has(record.namespace));
+  }
+
+  async #ip(args: readonly string[]): Promise<string> {
+    return (await this.shell.system(["ip", ...args])).stdout;
+  }
+
+  // ---------------------------------------------------------------- namespaces
+
+  /**
+   * Makes a network namespace and returns a DummyNet whose commands run in
+   * it. Its loopback is brought up, as hosts expect.
+   */
+  async netnsAdd(name: string): Promise<DummyNet> {
+    const namespace = new NamespaceScoped(name, this.uid);
+    if (namespace.isRoot) throw new InvalidArgumentError("namespace name", name, "is the root namespace; choose another name");
+    await this.#ip(["netns", "add", namespace.scoped]);
+    const child = this.#inNamespace(namespace);
+    this.namespaces.set(namespace.scoped, child);
+    this.#register({
+      namespace,
+      targets: [namespace],
+      reason: "netnsAdd",
+      clean: async () => {
+        await this.netnsKillAll(namespace);
+        await this.#ip(["netns", "delete", namespace.scoped]);
+        this.namespaces.delete(namespace.scoped);
+      },
+    });
+    await child.#ip(["link", "set", "dev", "lo", "up"]);
+    return child;
+  }
+
+  /** A DummyNet for an existing namespace of this uid (made by another instance or process). */
+  async netnsUse(name: string): Promise<DummyNet> {
+    const namespace = new NamespaceScoped(name, this.uid);
+    if (!existsSync(`/run/netns/${namespace.scoped}`)) {
+      const known = (await this.netnsList()).map((ns) => ns.name);
+      throw new InvalidArgumentError(
+        "namespace",
+        name,
+        `does not exist (looked for /run/netns/${namespace.scoped}); namespaces of uid ${this.uid}: ${known.length ? known.join(", ") : "none"}. Create it with netnsAdd() first`,
+      );
+    }
+    return this.#inNamespace(namespace);
+  }
+
+  /** Namespaces of this uid on the machine, sorted. */
+  async netnsList(): Promise<NamespaceScoped[]> {
+    const output = await this.#ip(["-j", "netns", "list"]);
+    const entries = output.trim() ? (JSON.parse(output) as { name: string }[]) : [];
+    return entries
+      .map((entry) => parseScoped(entry.name))
+      .filter((parsed): parsed is { uid: number; name: string } => parsed?.uid === this.uid)
+      .flatMap((parsed) => {
+        try {
+          return [new NamespaceScoped(parsed.name, parsed.uid)];
+        } catch {
+          return [];
+        }
+      })
+      .sort(Scoped.compare);
+  }
+
+  /** Deletes a namespace (and forgets the undos of objects inside it). Kill its processes first. */
+  async netnsDelete(namespace: NamespaceLike): Promise<void> {
+    const ns = this.#ns(namespace);
+    await this.#ip(["netns", "delete", ns.scoped]);
+    this.#forget((item) => item.namespace.equals(ns));
+    this.namespaces.delete(ns.scoped);
+  }
+
+  async netnsProcessList(namespace: NamespaceLike): Promise<number[]> {
+    const ns = this.#ns(namespace);
+    this.#requireNamespace(ns);
+    return namespaceProcesses(this.shell, ns.scoped);
+  }
+
+  async netnsKillProcess(namespace: NamespaceLike, pid: number): Promise<void> {
+    const ns = this.#ns(namespace);
+    checkPid("pid", pid);
+    const members = await this.netnsProcessList(ns);
+    if (!members.includes(pid)) {
+      throw new InvalidArgumentError("pid", pid, `is not a process of namespace ${ns.scoped}; its processes are: ${members.join(", ") || "none"}`);
+    }
+    await killProcess(this.shell, pid);
+  }
+
+  /** Kills every process in the namespace (SIGKILL). */
+  async netnsKillAll(namespace: NamespaceLike): Promise<void> {
+    const ns = this.#ns(namespace);
+    if (!existsSync(`/run/netns/${ns.scoped}`)) return;
+    for (const pid of await namespaceProcesses(this.shell, ns.scoped)) {
+      try {
+        await killProcess(this.shell, pid);
+      } catch (error) {
+        this.log.debug(`could not kill ${pid} in ${ns.scoped}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  #requireNamespace(ns: NamespaceScoped): void {
+    if (ns.isRoot) return;
+    if (!existsSync(`/run/netns/${ns.scoped}`)) {
+      throw new InvalidArgumentError("namespace", ns.name, `does not exist (no /run/netns/${ns.scoped}); create it with netnsAdd() first`);
+    }
+  }
+
+  // ---------------------------------------------------------------- links
+
+  /** Makes a veth pair in this namespace; both ends start down. */
+  async linkVethAdd(p1: string, p2: string): Promise<[InterfaceScoped, InterfaceScoped]> {
+    const a = new InterfaceScoped(p1, this.uid);
+    const b = new InterfaceScoped(p2, this.uid);
+    if (a.equals(b)) throw new InvalidArgumentError("p2", p2, "must differ from p1: the two ends of a veth pair need two names");
+    await this.#ip(["link", "add", a.scoped, "type", "veth", "peer", "name", b.scoped]);
+    this.#created(a);
+    this.#created(b);
+    this.#register({
+      targets: [a, b],
+      reason: "linkVethAdd",
+      obsoleteWhen: this.#diesWithLinks(a, b),
+      clean: () => this.#ip(["link", "delete", a.scoped]).then(() => undefined),
+    });
+    return [a, b];
+  }
+
+  /** Adds VLAN `vlanId` on `parent` as interface `<parent>.<vlanId>` (needs the 8021q module). */
+  async linkVlanAdd(parent: InterfaceLike, vlanId: number): Promise<InterfaceScoped> {
+    const parentIface = this.#iface(parent, "parent interface");
+    checkVlanId("vlanId", vlanId);
+    const iface = new InterfaceScoped(`${parentIface.name}.${vlanId}`, this.uid);
+    await this.#ip(["link", "add", "link", parentIface.scoped, "name", iface.scoped, "type", "vlan", "id", String(vlanId)]);
+    this.#created(iface);
+    this.#register({
+      targets: [iface],
+      reason: "linkVlanAdd",
+      obsoleteWhen: this.#diesWithLinks(iface),
+      clean: () => this.#ip(["link", "delete", iface.scoped]).then(() => undefined),
+    });
+    return iface;
+  }
+
+  /** Moves an interface of this namespace into `namespace`; cleanup moves it back. */
+  async linkSet(namespace: NamespaceLike, iface: InterfaceLike): Promise<void> {
+    const ns = this.#ns(namespace);
+    const link = this.#iface(iface);
+    this.#requireNamespace(ns);
+    // "netns <pid>" names the namespace of that process: ours is the host side.
+    const target = ns.isRoot ? String(process.pid) : ns.scoped;
+    await this.#ip(["link", "set", "dev", link.scoped, "netns", target]);
+    const oldKey = this.#linkKey(link);
+    const newKey = this.#linkKey(link, ns);
+    const record = this.#net.ownLinks.get(oldKey);
+    if (record) {
+      this.#net.ownLinks.delete(oldKey);
+      record.namespace = ns.scoped;
+      this.#net.ownLinks.set(newKey, record);
+    }
+    this.#net.linkState.delete(oldKey);
+    // The kernel sets a link down when it moves to another namespace.
+    this.#net.linkState.set(newKey, "down");
+    const home = this.namespace.isRoot ? String(process.pid) : this.namespace.scoped;
+    this.#register({
+      namespace: ns,
+      targets: [link],
+      reason: "linkSet",
+      // A link of ours is destroyed with the namespace; a user's own link must be brought back.
+      obsoleteWhen: (doomed) => record !== undefined && doomed.has(record.namespace),
+      clean: () => this.shell.system(["ip", "-n", target, "link", "set", "dev", link.scoped, "netns", home]).then(() => undefined),
+    });
+  }
+
+  /** Interfaces of this uid in this namespace, sorted; `linkType` filters ("veth", "bridge", "vlan", ...). */
+  async linkList(linkType?: string): Promise<InterfaceScoped[]> {
+    if (linkType !== undefined && !/^[a-z0-9_]{1,16}$/.test(linkType)) {
+      throw new InvalidArgumentError("linkType", linkType, "must be an ip link type such as veth, bridge, vlan or ifb");
+    }
+    const output = await this.#ip(["-j", "link", "show", ...(linkType ? ["type", linkType] : [])]);
+    const links = output.trim() ? (JSON.parse(output) as { ifname: string }[]) : [];
+    const found: InterfaceScoped[] = [];
+    for (const { ifname } of links) {
+      const parsed = parseScoped(ifname);
+      if (parsed?.uid !== this.uid) continue;
+      try {
+        found.push(new InterfaceScoped(parsed.name, parsed.uid));
+      } catch {
+        // Not one of ours after all (a name our rules would not make).
+      }
+    }
+    return found.sort(Scoped.compare);
+  }
+
+  /** Deletes an interface and forgets the undos concerning it (both ends of a veth). */
+  async linkDelete(iface: InterfaceLike): Promise<void> {
+    const link = this.#iface(iface);
+    await this.#ip(["link", "delete", "dev", link.scoped]);
+    const gone = new Set<string>([link.scoped]);
+    for (const item of this.#net.cleaners) {
+      if (item.reason === "linkVethAdd" && item.targets.some((t) => t.equals(link))) {
+        for (const t of item.targets) gone.add(t.scoped);
+      }
+    }
+    this.#forget((item) => item.targets.some((t) => t instanceof InterfaceScoped && gone.has(t.scoped)));
+    for (const map of [this.#net.linkState, this.#net.ownLinks]) {
+      for (const key of [...map.keys()]) if (gone.has(key.slice(key.indexOf("/") + 1))) map.delete(key);
+    }
+  }
+
+  #created(iface: InterfaceScoped): void {
+    const key = this.#linkKey(iface);
+    this.#net.ownLinks.set(key, { name: iface.scoped, namespace: this.namespace.scoped });
+    this.#net.linkState.set(key, "down");
+  }
+
+  #forget(predicate: (item: CleanupItem) => boolean): void {
+    const cleaners = this.#net.cleaners;
+    for (let i = cleaners.length - 1; i >= 0; i--) if (predicate(cleaners[i]!)) cleaners.splice(i, 1);
+  }
+
+  // ---------------------------------------------------------------- addresses, state, routes
+
+  /** Adds an address (`10.0.0.1/24`, `fd00::1/64`) to an interface. IPv6 addresses skip duplicate detection, so they work at once. */
+  async addrAdd(ip: string, iface: InterfaceLike): Promise<void> {
+    const { family } = checkAddressWithPrefix("ip", ip);
+    const link = this.#iface(iface);
+    await this.#ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]);
+    this.#register({
+      targets: [link],
+      reason: "addrAdd",
+      obsoleteWhen: this.#diesWithLinks(link),
+      clean: () => this.#ip(["addr", "del", ip, "dev", link.scoped]).then(() => undefined),
+    });
+  }
+
+  /** Removes an address from an interface; cleanup adds it back. */
+  async addrDel(ip: string, iface: InterfaceLike): Promise<void> {
+    const { family } = checkAddressWithPrefix("ip", ip);
+    const link = this.#iface(iface);
+    await this.#ip(["addr", "del", ip, "dev", link.scoped]);
+    this.#register({
+      targets: [link],
+      reason: "addrDel",
+      obsoleteWhen: this.#diesWithLinks(link),
+      clean: () => this.#ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]).then(() => undefined),
+    });
+  }
+
+  async #adminState(link: InterfaceScoped): Promise<"up" | "down"> {
+    const known = this.#net.linkState.get(this.#linkKey(link));
+    if (known) return known;
+    const output = await this.#ip(["-j", "link", "show", "dev", link.scoped]);
+    const [device] = JSON.parse(output) as { flags: string[] }[];
+    return device?.flags.includes("UP") ? "up" : "down";
+  }
+
+  /** Sets an interface up; cleanup restores the state it had before. */
+  up(iface: InterfaceLike): Promise<void> {
+    return this.#setState(iface, "up");
+  }
+
+  /** Sets an interface down; cleanup restores the state it had before. */
+  down(iface: InterfaceLike): Promise<void> {
+    return this.#setState(iface, "down");
+  }
+
+  async #setState(iface: InterfaceLike, state: "up" | "down"): Promise<void> {
+    const link = this.#iface(iface);
+    const before = await this.#adminState(link);
+    await this.#ip(["link", "set", "dev", link.scoped, state]);
+    const key = this.#linkKey(link);
+    this.#net.linkState.set(key, state);
+    this.#register({
+      targets: [link],
+      reason: state,
+      obsoleteWhen: link.isUnscoped ? this.#diesWithThisNamespace() : this.#diesWithLinks(link),
+      clean: async () => {
+        await this.#ip(["link", "set", "dev", link.scoped, before]);
+        this.#net.linkState.set(key, before);
+      },
+    });
+  }
+
+  /** Adds a default route via `gateway` in this namespace. */
+  async route(gateway: string): Promise<void> {
+    checkIpAddress("gateway", gateway);
+    await this.#ip(["route", "add", "default", "via", gateway]);
+    this.#register({
+      targets: [new InterfaceScoped(ROOT_NAMESPACE, this.uid)],
+      reason: "route",
+      obsoleteWhen: this.#diesWithThisNamespace(),
+      clean: () => this.#ip(["route", "del", "default", "via", gateway]).then(() => undefined),
+    });
+  }
+
+  /** Sets a network sysctl of this namespace (e.g. "net.ipv4.ip_forward", 1); cleanup restores the old value. */
+  async sysctl(name: string, value: string | number): Promise<void> {
+    const key = checkSysctlName("sysctl name", name);
+    const text = checkSysctlValue("sysctl value", value);
+    const before = (await this.shell.system(["sysctl", "-n", key])).stdout.trim();
+    await this.shell.system(["sysctl", "-q", "-w", `${key}=${text}`]);
+    this.#register({
+      targets: [],
+      reason: "sysctl",
+      obsoleteWhen: this.#diesWithThisNamespace(),
+      clean: () => this.shell.system(["sysctl", "-q", "-w", `${key}=${before}`]).then(() => undefined),
+    });
+  }
+
+  // ---------------------------------------------------------------- bridges
+
+  /** Makes a bridge in this namespace (down, like any new link). */
+  async bridgeAdd(name: string): Promise<InterfaceScoped> {
+    const bridge = new InterfaceScoped(name, this.uid);
+    await this.#ip(["link", "add", "name", bridge.scoped, "type", "bridge"]);
+    this.#created(bridge);
+    this.#register({
+      targets: [bridge],
+      reason: "bridgeAdd",
+      obsoleteWhen: this.#diesWithLinks(bridge),
+      clean: () => this.#ip(["link", "delete", "dev", bridge.scoped]).then(() => undefined),
+    });
+    return bridge;
+  }
+
+  /** Makes `iface` a port of `bridge`. */
+  async bridgeSet(bridge: InterfaceLike, iface: InterfaceLike): Promise<void> {
+    const br = this.#iface(bridge, "bridge");
+    const link = this.#iface(iface);
+    await this.#ip(["link", "set", "dev", link.scoped, "master", br.scoped]);
+    this.#register({
+      targets: [link, br],
+      reason: "bridgeSet",
+      obsoleteWhen: this.#diesWithLinks(link, br),
+      clean: () => this.#ip(["link", "set", "dev", link.scoped, "nomaster"]).then(() => undefined),
+    });
+  }
+
+  bridgeList(): Promise<InterfaceScoped[]> {
+    return this.linkList("bridge");
+  }
+
+  // ---------------------------------------------------------------- traffic control
+
+  /**
+   * Impairs the egress of `iface` with netem (and its ingress too with the
+   * `ingress` option). A second call changes the link and keeps the values
+   * it does not mention. Cleanup restores the qdisc that was there before.
+   */
+  async tc(iface: InterfaceLike, options: NetemOptions): Promise<void> {
+    const link = this.#iface(iface);
+    const checked = validateNetemOptions(options);
+    const handle = await applyNetem(this.shell, link.scoped, checked, { uid: this.uid });
+    this.#register({
+      targets: [link],
+      reason: "tc",
+      obsoleteWhen: this.#diesWithLinks(link),
+      clean: () => handle.restore(),
+    });
+  }
+
+  /** The output of `tc qdisc show dev <iface>`. */
+  tcShow(iface: InterfaceLike): Promise<RunInfo> {
+    const link = this.#iface(iface);
+    return this.shell.run(["tc", "qdisc", "show", "dev", link.scoped]);
+  }
+
+  // ---------------------------------------------------------------- forwarding and NAT
+
+  /** Accepts forwarded traffic entering on `from` and leaving on `to` (iptables FORWARD). */
+  async forward(from: InterfaceLike, to: InterfaceLike): Promise<void> {
+    const inbound = this.#iface(from, "from interface");
+    const outbound = this.#iface(to, "to interface");
+    const rule = ["FORWARD", "-i", inbound.scoped, "-o", outbound.scoped, ...this.#ruleComment(), "-j", "ACCEPT"];
+    await this.shell.system(["iptables", "-w", "-A", ...rule]);
+    this.#register({
+      targets: [inbound, outbound],
+      reason: "forward",
+      obsoleteWhen: this.#diesWithThisNamespace(),
+      clean: () => this.shell.system(["iptables", "-w", "-D", ...rule]).then(() => undefined),
+    });
+  }
+
+  /** Masquerades traffic from `source` (address or CIDR) leaving through `iface`. */
+  async nat(source: string, iface: InterfaceLike): Promise<void> {
+    checkAddressWithPrefix("source", source);
+    const link = this.#iface(iface);
+    const rule = ["POSTROUTING", "-s", source, "-o", link.scoped, ...this.#ruleComment(), "-j", "MASQUERADE"];
+    await this.shell.system(["iptables", "-w", "-t", "nat", "-A", ...rule]);
+    this.#register({
+      targets: [link],
+      reason: "nat",
+      obsoleteWhen: this.#diesWithThisNamespace(),
+      clean: () => this.shell.system(["iptables", "-w", "-t", "nat", "-D", ...rule]).then(() => undefined),
+    });
+  }
+
+  /** Rules carry the owner's prefix, so a dead owner's rules can be found and removed. */
+  #ruleComment(): string[] {
+    return ["-m", "comment", "--comment", new NamespaceScoped("dummynet", this.uid).scoped];
+  }
+
+  // ---------------------------------------------------------------- processes
+
+  /** Runs a command in this namespace to completion. A string runs through /bin/sh -c, an array without a shell. */
+  run(cmd: string | readonly string[], options?: RunOptions): Promise<RunInfo> {
+    return this.shell.run(cmd, options);
+  }
+
+  /** Starts a command in this namespace in the background, watched by the process monitor. */
+  runAsync(cmd: string | readonly string[], options?: RunAsyncOptions): Promise<RunInfo> {
+    return this.shell.runAsync(cmd, options);
+  }
+
+  // ---------------------------------------------------------------- cgroups
+
+  /** Makes a cgroup with optional CPU (in CPUs) and memory (bytes) limits; cleanup removes it. */
+  async addCgroup(name: string, options: CgroupOptions = {}): Promise<CGroup> {
+    const scoped = new CGroupScoped(name, this.uid);
+    const cgroup = await CGroup.create({ name: scoped.scoped, log: this.log, ...options });
+    this.#net.cgroups.set(scoped.scoped, cgroup);
+    this.#register({
+      targets: [scoped],
+      reason: "addCgroup",
+      clean: async () => {
+        await cgroup.hardClean();
+        this.#net.cgroups.delete(scoped.scoped);
+      },
+    });
+    return cgroup;
+  }
+
+  /** cgroups of this uid on the machine. */
+  cgroupList(): Promise<CGroupScoped[]> {
+    return listCgroups(this.uid);
+  }
+
+  // ---------------------------------------------------------------- cleanup
+
+  /**
+   * Stops the processes, then runs every cleaner newest first. Always
+   * finishes; undos whose object is already gone are warnings. Rejects with an
+   * AggregateError of process failures and real undo errors, if any.
+   */
+  async cleanup(): Promise<void> {
+    const errors: unknown[] = [];
+    try {
+      await this.processMonitor.stop();
+    } catch (error) {
+      errors.push(...(error instanceof AggregateError ? error.errors : [error]));
+      await this.processMonitor.stop({ validateState: false }).catch((e: unknown) => errors.push(e));
+    }
+    const cleaners = this.#net.cleaners;
+    // Namespaces of ours still to be deleted: what lives only inside them goes with them.
+    const doomed = new Set(cleaners.filter((c) => c.reason === "netnsAdd").map((c) => c.namespace.scoped));
+    while (cleaners.length > 0) {
+      const item = cleaners.pop()!;
+      if (item.obsoleteWhen(doomed)) continue;
+      try {
+        await item.clean();
+      } catch (error) {
+        if (isAlreadyGone(error)) {
+          this.log.warn(`cleanup: ${item.reason} of ${item.targets.join(", ")} in ${item.namespace.scoped}: already gone (${(error as Error).message.split("\n")[0]})`);
+        } else {
+          errors.push(new DummyNetError(`cleanup: undoing ${item.reason} of ${item.targets.join(", ") || "-"} in namespace ${item.namespace.scoped} failed: ${(error as Error).message}`, { cause: error }));
+        }
+      }
+      if (item.reason === "netnsAdd") doomed.delete(item.namespace.scoped);
+    }
+    this.#net.linkState.clear();
+    this.#net.ownLinks.clear();
+    if (errors.length > 0) throw new AggregateError(errors, `cleanup finished with ${errors.length} error(s): ${errors.map((e) => (e as Error).message).join("; ")}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.cleanup();
+  }
+}
+
