@@ -1,0 +1,456 @@
+/**
+ * A cgroup that holds processes under a CPU and a memory limit, on cgroup v2
+ * and on cgroup v1 / hybrid layouts. The limits are the kernel's own (CFS
+ * bandwidth control and the memory controller), so they are enforced: a busy
+ * loop gets its share of CPU time and no more; a process allocating beyond the
+ * memory limit is killed by the kernel's OOM killer.
+ *
+ * Where the cgroup lives:
+ * - v2: `<parent>/<name>`, the parent being the v2 root (/sys/fs/cgroup) as in
+ *   the reference, or the parent of a layout passed in (a delegated subtree).
+ *   cpu and memory are enabled in the parent's cgroup.subtree_control first.
+ * - v1: one directory per controller hierarchy, `<cpu mount>/<name>` and
+ *   `<memory mount>/<name>`; a pid is added to both.
+ *
+ * Needs root (or a delegated subtree): the library writes the cgroup files
+ * directly, and the kernel's EACCES / EPERM becomes a DummyNetError saying so.
+ */
+import { mkdir, readdir, readFile, rmdir, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { DummyNetError, InvalidArgumentError } from "../errors.js";
+import { defaultLogger, type Logger } from "../log.js";
+import { CGroupScoped, parseScoped, Scoped } from "../names/scoped.js";
+import { cgroupFileError, readProcs, writeControlFile } from "./control-file.js";
+import {
+  availableControllers,
+  detectCgroupLayout,
+  enableV2Controllers,
+  LIMITED_CONTROLLERS,
+  type CgroupLayout,
+  type LimitedController,
+} from "./layout.js";
+import { cpuQuota, validateCpuLimit, validateMemoryLimit, validatePid } from "./limits.js";
+
+export interface CGroupOptions {
+  /** The cgroup's name on the system: a scoped name such as `d-2-web`, or a CGroupScoped. */
+  name: string | CGroupScoped;
+  /** @default the library's default logger (silent unless DUMMYNET_LOG is set) */
+  log?: Logger;
+  /** CPU limit in CPUs, like `docker --cpus` (0.5 = half of one CPU). @default no limit */
+  cpuLimit?: number;
+  /** Memory limit in bytes; beyond it the kernel's OOM killer kills. @default no limit */
+  memoryLimit?: number;
+  /** Where to make the cgroup. @default detectCgroupLayout() */
+  layout?: CgroupLayout;
+}
+
+/** New limits; a missing key keeps the current limit, `null` removes it. */
+export interface CGroupLimits {
+  /** CPUs, like `docker --cpus`; null = unlimited. */
+  cpu?: number | null;
+  /** Bytes; null = unlimited. */
+  memory?: number | null;
+}
+
+/** How long hardClean() waits for killed processes to leave before giving up. */
+const HARD_CLEAN_TIMEOUT_MS = 5_000;
+const NAME_CHARACTERS = /^[A-Za-z0-9_.-]+$/;
+const NAME_MAX_LENGTH = 255;
+
+export class CGroup {
+  /** The scoped name, e.g. `d-2-web`, as the reference's `name`. */
+  readonly name: string;
+  /** The primary directory (v2: the only one; v1: the cpu hierarchy's, else the memory one's). */
+  readonly path: string;
+  /** Every directory of this cgroup: one on v2, one per controller hierarchy on v1. */
+  readonly paths: readonly string[];
+  readonly layout: CgroupLayout;
+  private readonly log: Logger;
+  /** Directory of each controller's cgroup. */
+  private readonly controllerPaths: Partial<Record<LimitedController, string>>;
+  /** For each pid added: the cgroup it came from, per directory of ours; hardClean() moves it back there. */
+  private readonly origins = new Map<number, Map<string, string>>();
+  private currentMemoryLimit: number | null = null;
+
+  private constructor(
+    name: string,
+    layout: CgroupLayout,
+    controllerPaths: Partial<Record<LimitedController, string>>,
+    log: Logger,
+  ) {
+    this.name = name;
+    this.layout = layout;
+    this.controllerPaths = controllerPaths;
+    this.paths = [...new Set(Object.values(controllerPaths))];
+    this.path = this.paths[0]!;
+    this.log = log;
+  }
+
+  /**
+   * Validates every argument, then creates the cgroup and writes its limits.
+   * Rejects with InvalidArgumentError (nothing created) for a bad name or
+   * limit, and with DummyNetError when the cgroup already exists or a needed
+   * controller is missing. If writing a limit fails, the cgroup is removed
+   * again before the error is thrown.
+   */
+  static async create(options: CGroupOptions): Promise<CGroup> {
+    const name = validateCgroupName(options.name);
+    const cpuLimit = options.cpuLimit === undefined ? undefined : validateCpuLimit(options.cpuLimit);
+    const memoryLimit = options.memoryLimit === undefined ? undefined : validateMemoryLimit(options.memoryLimit);
+    const log = options.log ?? defaultLogger;
+    const layout = options.layout ?? (await detectCgroupLayout());
+
+    const needed: LimitedController[] = [];
+    if (cpuLimit !== undefined) needed.push("cpu");
+    if (memoryLimit !== undefined) needed.push("memory");
+
+    const controllerPaths: Partial<Record<LimitedController, string>> = {};
+    if (layout.version === 2) {
+      const offered = await enableV2Controllers(layout.parent);
+      requireControllers(needed, offered, `the cgroup v2 parent ${layout.parent} (its cgroup.controllers)`);
+      const dir = childDirectory(layout.parent, name);
+      for (const controller of LIMITED_CONTROLLERS) controllerPaths[controller] = dir;
+    } else {
+      const mounted = LIMITED_CONTROLLERS.filter((c) => layout.hierarchies[c] !== undefined);
+      requireControllers(needed, mounted, "the mounted cgroup v1 hierarchies");
+      for (const controller of mounted) controllerPaths[controller] = childDirectory(layout.hierarchies[controller]!, name);
+    }
+
+    const cgroup = new CGroup(name, layout, controllerPaths, log);
+    for (const dir of cgroup.paths) {
+      if (await exists(dir)) {
+        throw new DummyNetError(
+          `Cgroup ${name} already exists at ${dir}: a leftover of an earlier run, or a name used twice. ` +
+            "Choose another name, or remove it (`dummynet cleanup`, or rmdir once its processes are gone).",
+        );
+      }
+    }
+    const made: string[] = [];
+    try {
+      for (const dir of cgroup.paths) {
+        try {
+          await mkdir(dir);
+        } catch (error) {
+          throw cgroupFileError("create the cgroup directory", dir, error);
+        }
+        made.push(dir);
+      }
+      await cgroup.setLimit({ cpu: cpuLimit, memory: memoryLimit });
+    } catch (error) {
+      // Undo only what this call made: another run's cgroup of the same name must survive.
+      for (const dir of made.reverse()) await rmdir(dir).catch(() => undefined);
+      throw error;
+    }
+    log.info(`Cgroup ${name} created at ${cgroup.paths.join(", ")}`);
+    return cgroup;
+  }
+
+  /**
+   * Changes the limits: `cpu` in CPUs (like `docker --cpus`), `memory` in
+   * bytes; a missing key keeps the current value, `null` removes the limit.
+   * Both are validated before either is written.
+   */
+  async setLimit(limits: CGroupLimits): Promise<void> {
+    if (limits === null || typeof limits !== "object") {
+      throw new InvalidArgumentError("limits", limits, "must be an object such as { cpu: 0.5, memory: 268435456 }");
+    }
+    const cpu = limits.cpu == null ? limits.cpu : validateCpuLimit(limits.cpu, "cpu");
+    const memory = limits.memory == null ? limits.memory : validateMemoryLimit(limits.memory, "memory");
+    if (cpu !== undefined) await this.writeCpuLimit(cpu);
+    if (memory !== undefined) await this.writeMemoryLimit(memory);
+  }
+
+  private controllerPath(controller: LimitedController): string {
+    const dir = this.controllerPaths[controller];
+    if (dir === undefined) {
+      throw new DummyNetError(
+        `Cgroup ${this.name} has no ${controller} controller: the ${controller} cgroup hierarchy is not mounted on this machine`,
+      );
+    }
+    return dir;
+  }
+
+  private async writeCpuLimit(cpus: number | null): Promise<void> {
+    const dir = this.controllerPath("cpu");
+    const { quotaUs, periodUs } = cpuQuota(cpus ?? 1);
+    if (this.layout.version === 2) {
+      await requireFile(dir, "cpu.max", "cpu");
+      await writeControlFile(dir, "cpu.max", cpus === null ? `max ${periodUs}` : `${quotaUs} ${periodUs}`);
+    } else {
+      await writeControlFile(dir, "cpu.cfs_period_us", String(periodUs));
+      await writeControlFile(dir, "cpu.cfs_quota_us", cpus === null ? "-1" : String(quotaUs));
+    }
+    this.log.info(`Cgroup ${this.name}: cpu limit ${cpus === null ? "removed" : `${cpus} CPUs (${quotaUs} us per ${periodUs} us)`}`);
+  }
+
+  private async writeMemoryLimit(bytes: number | null): Promise<void> {
+    const dir = this.controllerPath("memory");
+    if (this.layout.version === 2) {
+      await requireFile(dir, "memory.max", "memory");
+      await writeControlFile(dir, "memory.max", bytes === null ? "max" : String(bytes));
+      // Without swap.max = 0 the kernel swaps instead of enforcing the limit.
+      if (await exists(join(dir, "memory.swap.max"))) {
+        await writeControlFile(dir, "memory.swap.max", bytes === null ? "max" : "0");
+      }
+    } else {
+      const value = bytes === null ? "-1" : String(bytes);
+      // v1 keeps memory.limit_in_bytes <= memory.memsw.limit_in_bytes (memory + swap) at all times,
+      // so memsw goes first when the limit grows and last when it shrinks.
+      const hasMemsw = await exists(join(dir, "memory.memsw.limit_in_bytes"));
+      const grows = bytes === null || (this.currentMemoryLimit !== null && bytes > this.currentMemoryLimit);
+      if (hasMemsw && grows) await writeControlFile(dir, "memory.memsw.limit_in_bytes", value);
+      await writeControlFile(dir, "memory.limit_in_bytes", value);
+      if (hasMemsw && !grows) await writeControlFile(dir, "memory.memsw.limit_in_bytes", value);
+    }
+    this.currentMemoryLimit = bytes;
+    this.log.info(`Cgroup ${this.name}: memory limit ${bytes === null ? "removed" : `${bytes} bytes`}`);
+  }
+
+  /**
+   * Moves the running process `pid` (and, on v1, in every hierarchy) into
+   * this cgroup; its future children are born in it. Remembers where it came
+   * from so that hardClean() can move it back.
+   */
+  async addPid(pid: number): Promise<void> {
+    validatePid(pid);
+    const origin = await originCgroups(pid, this.layout);
+    const known = this.origins.get(pid) ?? new Map<string, string>();
+    for (const [controller, dir] of Object.entries(this.controllerPaths) as [LimitedController, string][]) {
+      const from = origin[controller];
+      if (from !== undefined && from !== dir && !known.has(dir)) known.set(dir, from);
+    }
+    this.origins.set(pid, known);
+    for (const dir of this.paths) {
+      try {
+        await writeControlFile(dir, "cgroup.procs", String(pid));
+      } catch (error) {
+        if (isErrno(error, "ESRCH")) {
+          throw new InvalidArgumentError("pid", pid, "is not a running process (it exited): start it first and pass its pid");
+        }
+        if (isErrno(error, "EINVAL")) {
+          throw new DummyNetError(`Cannot move pid ${pid} into cgroup ${this.name}: the kernel refused (EINVAL; a kernel thread?)`, {
+            cause: error,
+          });
+        }
+        throw error;
+      }
+    }
+    this.log.info(`Cgroup ${this.name}: added pid ${pid}`);
+  }
+
+  /** The processes in this cgroup (on v1: in any of its hierarchies), sorted. */
+  async pids(): Promise<number[]> {
+    const all = new Set<number>();
+    for (const dir of this.paths) for (const pid of await readProcs(dir)) all.add(pid);
+    return [...all].sort((a, b) => a - b);
+  }
+
+  /**
+   * Removes the cgroup, whatever it holds. Processes added with addPid() go
+   * back to the cgroup they came from (or the hierarchy's root when that is
+   * gone), so adding the caller's own process is safe, as in the reference's
+   * test; every other process inside (children born in the cgroup, and any
+   * nested cgroups' processes) is killed with SIGKILL, as the reference's
+   * cgroup.kill does. Then every directory is removed, nested ones first.
+   * Idempotent: a cgroup already removed is fine.
+   */
+  async hardClean(): Promise<void> {
+    for (const [pid, fromByDir] of this.origins) {
+      for (const dir of this.paths) {
+        if (!(await readProcs(dir)).includes(pid)) continue;
+        const back = fromByDir.get(dir);
+        const target = back !== undefined && (await exists(back)) ? back : dirname(dir);
+        await writeControlFile(target, "cgroup.procs", String(pid)).catch((error: unknown) => {
+          if (!isErrno(error, "ESRCH")) throw error;
+        });
+      }
+    }
+    this.origins.clear();
+
+    const deadline = Date.now() + HARD_CLEAN_TIMEOUT_MS;
+    const dirs: string[] = [];
+    for (const dir of this.paths) dirs.push(...(await nestedFirst(dir)));
+    let remaining = await processesIn(dirs);
+    if (remaining.length > 0) this.log.warn(`Cgroup ${this.name}: killing processes left inside: ${remaining.join(" ")}`);
+    while (remaining.length > 0) {
+      for (const pid of remaining) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      remaining = await processesIn(dirs);
+      if (remaining.length > 0 && Date.now() > deadline) {
+        throw new DummyNetError(
+          `Cgroup ${this.name}: processes ${remaining.join(" ")} are still inside ${HARD_CLEAN_TIMEOUT_MS} ms after SIGKILL ` +
+            "(stuck in the kernel, e.g. on a hung disk or NFS); the cgroup was not removed",
+        );
+      }
+      // Between rounds, let the killed processes exit (no event tells us on v1).
+      if (remaining.length > 0) await new Promise((done) => setTimeout(done, 10));
+    }
+
+    for (const dir of dirs) {
+      try {
+        await rmdir(dir);
+      } catch (error) {
+        if (isErrno(error, "ENOENT")) continue;
+        throw cgroupFileError("remove the cgroup directory", dir, error);
+      }
+    }
+    this.log.info(`Cgroup ${this.name} removed`);
+  }
+
+  /** `await using cgroup = await CGroup.create(...)` removes it on scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.hardClean();
+  }
+
+  /** The scoped name, as for Scoped objects. */
+  toString(): string {
+    return this.name;
+  }
+}
+
+/**
+ * The scoped cgroups (named d-<uid>-<name>) found in the layout's parent
+ * (v2) or in the cpu and memory hierarchies (v1); only those of `uid` when
+ * given. Sorted by uid, then name.
+ */
+export async function listCgroups(uid?: number, layout?: CgroupLayout): Promise<CGroupScoped[]> {
+  const resolved = layout ?? (await detectCgroupLayout());
+  const parents = resolved.version === 2 ? [resolved.parent] : Object.values(resolved.hierarchies);
+  const found = new Map<string, CGroupScoped>();
+  for (const parent of parents) {
+    let entries;
+    try {
+      entries = await readdir(parent, { withFileTypes: true });
+    } catch (error) {
+      if (isErrno(error, "ENOENT")) continue;
+      throw cgroupFileError("list", parent, error);
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory() || !parseScoped(entry.name)) continue;
+      let scoped: CGroupScoped;
+      try {
+        scoped = CGroupScoped.fromScoped(entry.name);
+      } catch {
+        continue; // d-...-<name> with characters the library never makes: not ours.
+      }
+      if (uid === undefined || scoped.uid === uid) found.set(entry.name, scoped);
+    }
+  }
+  return [...found.values()].sort(Scoped.compare);
+}
+
+/** Checks a cgroup name so that it is one directory, directly below its parent. */
+export function validateCgroupName(name: unknown): string {
+  const value = name instanceof CGroupScoped ? name.scoped : name;
+  const argument = "cgroup name";
+  if (typeof value !== "string") throw new InvalidArgumentError(argument, value, "must be a string or a CGroupScoped");
+  if (value.length === 0 || value.length > NAME_MAX_LENGTH) {
+    throw new InvalidArgumentError(argument, value, `must be 1 to ${NAME_MAX_LENGTH} characters long`);
+  }
+  if (!NAME_CHARACTERS.test(value) || value === "." || value === "..") {
+    throw new InvalidArgumentError(
+      argument,
+      value,
+      "may only contain the characters A-Z a-z 0-9 _ . - and must not be . or .. (it names one directory)",
+    );
+  }
+  return value;
+}
+
+/** `parent/name`, refusing anything that would not be a direct child of `parent`. */
+function childDirectory(parent: string, name: string): string {
+  const dir = resolve(parent, name);
+  if (dirname(dir) !== resolve(parent) || basename(dir) !== name) {
+    throw new InvalidArgumentError("cgroup name", name, `must name a directory directly inside ${parent}`);
+  }
+  return dir;
+}
+
+function requireControllers(needed: LimitedController[], available: readonly string[], where: string): void {
+  const missing = needed.filter((c) => !available.includes(c));
+  if (missing.length > 0) {
+    throw new DummyNetError(
+      `The ${missing.join(" and ")} cgroup controller is not available in ${where}: ` +
+        "this kernel or its mounts do not offer it, so that limit cannot be enforced. " +
+        "Check /proc/cgroups and the cgroup mounts (`mount -t cgroup2` or `mount -t cgroup -o <controller>`).",
+    );
+  }
+}
+
+async function requireFile(dir: string, file: string, controller: LimitedController): Promise<void> {
+  if (!(await exists(join(dir, file)))) {
+    const offered = await availableControllers(dirname(dir));
+    throw new DummyNetError(
+      `Cgroup ${dir} has no ${file}: the ${controller} controller is not enabled for it ` +
+        `(its parent offers: ${offered.join(" ") || "nothing"}); enable it in ${dirname(dir)}/cgroup.subtree_control`,
+    );
+  }
+}
+
+/** Where `pid` is now, per controller, as directories of this layout. */
+async function originCgroups(pid: number, layout: CgroupLayout): Promise<Partial<Record<LimitedController, string>>> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/cgroup`, "utf8");
+  } catch {
+    return {}; // Exited meanwhile; writing cgroup.procs will say so.
+  }
+  const origin: Partial<Record<LimitedController, string>> = {};
+  for (const line of text.split("\n")) {
+    // <hierarchy id>:<controllers>:<path>; v2 is "0::<path>".
+    const match = /^(\d+):([^:]*):(.*)$/.exec(line);
+    if (!match) continue;
+    const [, id, controllers, path] = match as unknown as [string, string, string, string];
+    if (layout.version === 2) {
+      if (id !== "0") continue;
+      for (const c of LIMITED_CONTROLLERS) origin[c] = join(layout.root, path);
+    } else {
+      for (const c of controllers.split(",")) {
+        const mount = layout.hierarchies[c as LimitedController];
+        if (mount !== undefined) origin[c as LimitedController] = join(mount, path);
+      }
+    }
+  }
+  return origin;
+}
+
+/** `dir` and every cgroup nested in it, deepest first (the order rmdir needs). */
+async function nestedFirst(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return [];
+    throw cgroupFileError("list", dir, error);
+  }
+  const result: string[] = [];
+  for (const entry of entries) if (entry.isDirectory()) result.push(...(await nestedFirst(join(dir, entry.name))));
+  result.push(dir);
+  return result;
+}
+
+async function processesIn(dirs: string[]): Promise<number[]> {
+  const all = new Set<number>();
+  for (const dir of dirs) for (const pid of await readProcs(dir)) all.add(pid);
+  return [...all];
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isErrno(error: unknown, code: string): boolean {
+  const direct = (error as NodeJS.ErrnoException | undefined)?.code;
+  const cause = ((error as { cause?: NodeJS.ErrnoException } | undefined)?.cause)?.code;
+  return direct === code || cause === code;
+}

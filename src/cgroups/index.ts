@@ -1,0 +1,11 @@
+/** cgroups: CPU and memory limits for processes, on cgroup v2 and v1 / hybrid layouts. */
+export { CGroup, listCgroups, validateCgroupName, type CGroupLimits, type CGroupOptions } from "./cgroup.js";
+export {
+  detectCgroupLayout,
+  parseCgroupMounts,
+  type CgroupLayout,
+  type CgroupV1Layout,
+  type CgroupV2Layout,
+  type LimitedController,
+} from "./layout.js";
+export { CPU_LIMIT_MIN, CPU_PERIOD_US, cpuQuota, validateCpuLimit, validateMemoryLimit, validatePid } from "./limits.js";

@@ -1,0 +1,139 @@
+/**
+ * Where this machine keeps its cgroups, and how to reach the cpu and memory
+ * controllers: cgroup v2 (one unified tree, usually at /sys/fs/cgroup) or
+ * cgroup v1 / hybrid (one tree per controller, /sys/fs/cgroup/cpu,
+ * /sys/fs/cgroup/memory or a combined cpu,cpuacct). Read from
+ * /proc/self/mountinfo, so unusual mount points are found too.
+ */
+import { readFile } from "node:fs/promises";
+import { DummyNetError } from "../errors.js";
+import { readControlFile, writeControlFile } from "./control-file.js";
+
+/** The controllers the library limits. */
+export type LimitedController = "cpu" | "memory";
+export const LIMITED_CONTROLLERS: readonly LimitedController[] = ["cpu", "memory"];
+
+export interface CgroupV2Layout {
+  readonly version: 2;
+  /** Mount point of the unified hierarchy, e.g. /sys/fs/cgroup. */
+  readonly root: string;
+  /**
+   * The directory new cgroups are made in: by default the v2 root, as the
+   * reference does (/sys/fs/cgroup/<name>). A delegated subtree (for a user
+   * without root, or inside a container) can be given instead.
+   */
+  readonly parent: string;
+}
+
+export interface CgroupV1Layout {
+  readonly version: 1;
+  /**
+   * Mount point of each controller's hierarchy (the parent of new cgroups),
+   * e.g. { cpu: "/sys/fs/cgroup/cpu", memory: "/sys/fs/cgroup/memory" }.
+   * A controller that is not mounted is absent.
+   */
+  readonly hierarchies: Readonly<Partial<Record<LimitedController, string>>>;
+}
+
+export type CgroupLayout = CgroupV2Layout | CgroupV1Layout;
+
+/** One cgroup mount, as read from /proc/self/mountinfo. */
+export interface CgroupMount {
+  mountPoint: string;
+  fsType: "cgroup" | "cgroup2";
+  /** For v1: the controllers bound to this hierarchy (from the super options). */
+  controllers: string[];
+}
+
+/** Parses the cgroup and cgroup2 mounts out of /proc/self/mountinfo text. */
+export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
+  const mounts: CgroupMount[] = [];
+  for (const line of mountinfo.split("\n")) {
+    // <id> <parent> <maj:min> <root> <mount point> <options> [optional...] - <fstype> <source> <super options>
+    const [before, after] = line.split(" - ");
+    if (before === undefined || after === undefined) continue;
+    const [fsType, , superOptions = ""] = after.split(" ");
+    if (fsType !== "cgroup" && fsType !== "cgroup2") continue;
+    const mountPoint = unescapeMountField(before.split(" ")[4] ?? "");
+    if (!mountPoint) continue;
+    const controllers = fsType === "cgroup" ? superOptions.split(",").filter((o) => o !== "rw" && o !== "ro") : [];
+    mounts.push({ mountPoint, fsType, controllers });
+  }
+  return mounts;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal (\040). */
+function unescapeMountField(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+/** Prefers the conventional mount point when a hierarchy is mounted twice (bind mounts). */
+function preferred(mounts: CgroupMount[]): CgroupMount | undefined {
+  return mounts.find((m) => m.mountPoint.startsWith("/sys/fs/cgroup")) ?? mounts[0];
+}
+
+/**
+ * Describes this machine's cgroup layout. v2 is chosen when the unified
+ * hierarchy offers cpu or memory (a pure v2 machine); otherwise the v1
+ * hierarchies of cpu and memory are used (v1, or hybrid with an empty v2 at
+ * /sys/fs/cgroup/unified). Nothing is changed on the system.
+ */
+export async function detectCgroupLayout(): Promise<CgroupLayout> {
+  const mounts = parseCgroupMounts(await readFile("/proc/self/mountinfo", "utf8"));
+  const unified = preferred(mounts.filter((m) => m.fsType === "cgroup2"));
+  if (unified) {
+    const controllers = await availableControllers(unified.mountPoint);
+    if (controllers.includes("cpu") || controllers.includes("memory")) {
+      return { version: 2, root: unified.mountPoint, parent: unified.mountPoint };
+    }
+  }
+  const hierarchies: Partial<Record<LimitedController, string>> = {};
+  for (const controller of LIMITED_CONTROLLERS) {
+    const mount = preferred(mounts.filter((m) => m.fsType === "cgroup" && m.controllers.includes(controller)));
+    if (mount) hierarchies[controller] = mount.mountPoint;
+  }
+  if (Object.keys(hierarchies).length > 0) return { version: 1, hierarchies };
+  throw new DummyNetError(
+    "No cgroup hierarchy with the cpu or memory controller is mounted (looked in /proc/self/mountinfo). " +
+      "Mount cgroup v2 with `mount -t cgroup2 none /sys/fs/cgroup`, or the v1 controllers, e.g. " +
+      "`mount -t cgroup -o cpu,cpuacct none /sys/fs/cgroup/cpu,cpuacct`.",
+  );
+}
+
+/** The controllers a v2 cgroup directory can hand to its children. */
+export async function availableControllers(dir: string): Promise<string[]> {
+  const text = await readControlFile(dir, "cgroup.controllers").catch(() => "");
+  return text.split(/\s+/).filter(Boolean);
+}
+
+/**
+ * Makes the cpu and memory controllers available to the children of a v2
+ * `parent` by writing "+cpu +memory" to its cgroup.subtree_control, only for
+ * those offered by the parent and not yet enabled. Never creates the file (the
+ * reference left a stray cgroup.subtree_control in /sys/fs/cgroup on v1
+ * machines). Controllers it enables are left enabled: other cgroups made since
+ * may rely on them, and systemd machines enable both anyway.
+ * @returns the controllers now enabled for children, of cpu and memory.
+ */
+export async function enableV2Controllers(parent: string): Promise<LimitedController[]> {
+  const offered = await availableControllers(parent);
+  const enabled = (await readControlFile(parent, "cgroup.subtree_control")).split(/\s+/);
+  const missing = LIMITED_CONTROLLERS.filter((c) => offered.includes(c) && !enabled.includes(c));
+  if (missing.length > 0) {
+    try {
+      await writeControlFile(parent, "cgroup.subtree_control", missing.map((c) => `+${c}`).join(" "));
+    } catch (error) {
+      if ((error as { cause?: NodeJS.ErrnoException }).cause?.code === "EBUSY") {
+        throw new DummyNetError(
+          `Cannot enable the ${missing.join(" and ")} controller(s) in ${parent}/cgroup.subtree_control: ` +
+            "the cgroup has processes of its own (cgroup v2's no-internal-processes rule; typical inside a container " +
+            "whose root cgroup holds its processes). Move those processes into a leaf cgroup first, or pass a " +
+            "layout whose parent is a cgroup without processes.",
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+  return LIMITED_CONTROLLERS.filter((c) => offered.includes(c));
+}
