@@ -1,0 +1,186 @@
+/**
+ * A CommandRunner that feeds `ip` commands to long-lived `ip -force -batch -`
+ * workers, one per namespace, instead of starting a process per command.
+ *
+ * Acknowledgement: after each command we send `link show dev <marker>` with a
+ * marker name longer than any interface can be, so it always fails at once
+ * and ip prints `Device "<marker>" does not exist.` on stderr, which is not
+ * buffered. When the marker's line arrives, the command before it has
+ * finished and the kernel has answered; a `Command failed -:<line>` for the
+ * command's own line means it failed, with its error text just before.
+ *
+ * Only mutating `ip` commands whose every argument is a plain word go through a
+ * worker (batch lines are split on blanks, so nothing can be injected);
+ * anything else, and everything whose output is read (`-j ... show`), goes to
+ * the fallback runner.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { SystemCommandError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { defaultLogger } from "../log.js";
+import type { CommandResult, CommandRunner, SystemCommandOptions } from "./command-runner.js";
+import { failureHint } from "./hints.js";
+import { SpawnRunner } from "./spawn-runner.js";
+
+const PLAIN_WORD = /^[A-Za-z0-9_.:/@%+=,-]+$/;
+/** Objects and verbs whose commands only change state and print nothing on success. */
+const BATCHABLE = /^(link (add|set|del|delete)|addr (add|del)|address (add|del)|route (add|del|replace)|netns (add|del|delete))$/;
+
+interface Pending {
+  argv: readonly string[];
+  line: number;
+  resolve: (result: CommandResult) => void;
+  reject: (error: Error) => void;
+}
+
+class IpWorker {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #pending: Pending[] = [];
+  #stderr = "";
+  #line = 0;
+  #sequence = 0;
+  #exited = false;
+  readonly closed: Promise<void>;
+
+  constructor(
+    readonly namespace: string | undefined,
+    sudo: boolean,
+    private readonly onExit: (worker: IpWorker) => void,
+  ) {
+    const argv = [...(sudo ? ["sudo", "-n", "--"] : []), "ip", ...(namespace ? ["-n", namespace] : []), "-force", "-batch", "-"];
+    this.#child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+    this.#child.stdout.resume();
+    this.#child.stderr.setEncoding("utf8");
+    this.#child.stderr.on("data", (text: string) => this.#onStderr(text));
+    this.#child.stdin.on("error", () => {
+      // The worker died; its exit handler fails what is pending.
+    });
+    this.#hold(false);
+    this.closed = new Promise((resolve) => {
+      this.#child.on("close", () => {
+        this.#exited = true;
+        this.onExit(this);
+        const error = this.#stderr.trim() || "ip batch worker exited";
+        for (const pending of this.#pending.splice(0)) {
+          pending.reject(new SystemCommandError(displayArgv(pending.argv, namespace), null, error, failureHint(pending.argv, error)));
+        }
+        resolve();
+      });
+      this.#child.on("error", (error) => {
+        this.#stderr += error.message;
+      });
+    });
+  }
+
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  /** An idle worker must not keep Node running; a busy one must, or awaited commands would be abandoned. */
+  #hold(busy: boolean): void {
+    for (const handle of [this.#child, this.#child.stdin, this.#child.stdout, this.#child.stderr] as { ref?(): void; unref?(): void }[]) {
+      if (busy) handle.ref?.();
+      else handle.unref?.();
+    }
+  }
+
+  run(argv: readonly string[]): Promise<CommandResult> {
+    if (this.#pending.length === 0) this.#hold(true);
+    return new Promise((resolve, reject) => {
+      const marker = `dummynet-ack-${String(++this.#sequence).padStart(8, "0")}`;
+      this.#line += 2;
+      this.#pending.push({ argv, line: this.#line - 1, resolve, reject });
+      this.#child.stdin.write(`${argv.slice(1).join(" ")}\nlink show dev ${marker}\n`);
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.#exited) {
+      this.#hold(true);
+      this.#child.stdin.end();
+    }
+    return this.closed;
+  }
+
+  #onStderr(text: string): void {
+    this.#stderr += text;
+    for (;;) {
+      const match = /Device "dummynet-ack-\d+" does not exist\.\nCommand failed -:\d+\n/.exec(this.#stderr);
+      if (!match) return;
+      const before = this.#stderr.slice(0, match.index);
+      this.#stderr = this.#stderr.slice(match.index + match[0].length);
+      const pending = this.#pending.shift();
+      if (!pending) continue;
+      if (this.#pending.length === 0) this.#hold(false);
+      const failed = before.includes(`Command failed -:${pending.line}\n`);
+      const message = before.replace(/Command failed -:\d+\n/g, "");
+      const argv = displayArgv(pending.argv, this.namespace);
+      if (failed) pending.reject(new SystemCommandError(argv, 1, message, failureHint(pending.argv, message)));
+      else pending.resolve({ argv, stdout: "", stderr: message, exitCode: 0 });
+    }
+  }
+}
+
+function displayArgv(argv: readonly string[], namespace: string | undefined): string[] {
+  return namespace ? [argv[0]!, "-n", namespace, ...argv.slice(1)] : [...argv];
+}
+
+export interface IpBatchRunnerOptions {
+  sudo?: boolean;
+  log?: Logger;
+  /** Runs what cannot be batched. @default a SpawnRunner with the same sudo and log */
+  fallback?: CommandRunner;
+}
+
+export class IpBatchRunner implements CommandRunner {
+  readonly #workers = new Map<string, IpWorker>();
+  readonly #fallback: CommandRunner;
+  readonly #sudo: boolean;
+  readonly #log: Logger;
+
+  constructor(options: IpBatchRunnerOptions = {}) {
+    this.#sudo = options.sudo ?? false;
+    this.#log = options.log ?? defaultLogger;
+    this.#fallback = options.fallback ?? new SpawnRunner({ sudo: this.#sudo, log: this.#log });
+  }
+
+  async run(argv: readonly string[], options: SystemCommandOptions = {}): Promise<CommandResult> {
+    if (!this.#batchable(argv, options)) return this.#fallback.run(argv, options);
+    const deleting = argv[1] === "netns" && (argv[2] === "del" || argv[2] === "delete") ? argv[3] : undefined;
+    // A worker inside a namespace keeps it alive: stop it before the namespace goes.
+    if (deleting !== undefined) await this.#workers.get(deleting)?.close();
+    this.#log.debug(displayArgv(argv, options.namespace).join(" "));
+    try {
+      return await this.#worker(options.namespace).run(argv);
+    } catch (error) {
+      if (options.allowFailure && error instanceof SystemCommandError) {
+        return { argv: error.argv, stdout: "", stderr: error.stderr, exitCode: error.exitCode ?? 1 };
+      }
+      throw error;
+    }
+  }
+
+  /** Ends every worker; the runner starts new ones when used again. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#workers.values()].map((worker) => worker.close()));
+    await this.#fallback.close?.();
+  }
+
+  #batchable(argv: readonly string[], options: SystemCommandOptions): boolean {
+    if (argv[0] !== "ip" || options.input !== undefined) return false;
+    if (!BATCHABLE.test(`${argv[1]} ${argv[2]}`)) return false;
+    return argv.every((word) => PLAIN_WORD.test(word));
+  }
+
+  #worker(namespace: string | undefined): IpWorker {
+    const key = namespace ?? "";
+    let worker = this.#workers.get(key);
+    if (!worker || worker.exited) {
+      worker = new IpWorker(namespace, this.#sudo, (gone) => {
+        if (this.#workers.get(key) === gone) this.#workers.delete(key);
+      });
+      this.#workers.set(key, worker);
+    }
+    return worker;
+  }
+}
