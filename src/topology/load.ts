@@ -1,0 +1,351 @@
+/**
+ * Loads a topology file (YAML or JSON): parse with positions, validate
+ * against the published JSON Schema, normalize, then check what a schema
+ * cannot (unknown hosts, duplicate names, address clashes, ...). Nothing here
+ * touches the system, so a file that fails changes nothing.
+ */
+import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { basename, extname } from "node:path";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
+import { checkTopology } from "./check.js";
+import { formatPath, TopologyError, type TopologyIssue } from "./errors.js";
+import {
+  DEFAULT_READY_TIMEOUT,
+  type BridgeSpec,
+  type HostSpec,
+  type Impairment,
+  type LinkEndSpec,
+  type LinkSpec,
+  type NodePath,
+  type ProgramSpec,
+  type Topology,
+  type VlanSpec,
+} from "./model.js";
+
+/** Where the published schema lives (the same relative path from src/ and dist/). */
+export const SCHEMA_URL = new URL("../../schema/topology.schema.json", import.meta.url);
+
+let compiledSchema: ValidateFunction | undefined;
+
+/** The schema validator, compiled once per process (compiling costs far more than validating). */
+function schemaValidator(): ValidateFunction {
+  if (!compiledSchema) {
+    const schema = JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as object;
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
+    compiledSchema = ajv.compile(schema);
+  }
+  return compiledSchema;
+}
+
+/** Reads and loads a topology file; rejects with TopologyError listing every problem. */
+export async function loadTopologyFile(file: string): Promise<Topology> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    throw new TopologyError([{ file, line: 0, column: 0, where: "", message: `cannot read the topology file: ${reason}` }]);
+  }
+  return parseTopology(text, file);
+}
+
+/** Loads a topology from its text; `file` names it in messages and gives the default name. */
+export function parseTopology(text: string, file: string): Topology {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const locator = new Locator(doc, lineCounter, file);
+  if (doc.errors.length > 0) {
+    throw new TopologyError(
+      doc.errors.map((error) => {
+        const { line, col } = lineCounter.linePos(error.pos[0]);
+        const what = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+        return { file, line, column: col, where: "", message: `${yamlHint(error.code, what)}` };
+      }),
+    );
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  const validate = schemaValidator();
+  if (!validate(data)) {
+    throw new TopologyError(sortIssues(describeSchemaErrors(validate.errors ?? [], locator)));
+  }
+  const topology = normalize(data as RawTopology, file);
+  const problems = checkTopology(topology);
+  if (problems.length > 0) {
+    throw new TopologyError(sortIssues(dedupe(problems.map((p) => locator.issue(p.path, p.message, p.atKey)))));
+  }
+  return topology;
+}
+
+function yamlHint(code: string, message: string): string {
+  if (code === "DUPLICATE_KEY") return `${message}: each name may appear once; rename or merge the duplicate`;
+  return `YAML syntax error: ${message}`;
+}
+
+function dedupe(issues: TopologyIssue[]): TopologyIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const key = `${issue.line}:${issue.column}:${issue.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function sortIssues(issues: TopologyIssue[]): TopologyIssue[] {
+  return issues.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/** Finds the line and column of a node (or of a map key) from its path. */
+export class Locator {
+  constructor(
+    private readonly doc: Document,
+    private readonly lineCounter: LineCounter,
+    readonly file: string,
+  ) {}
+
+  issue(path: NodePath, message: string, atKey = false): TopologyIssue {
+    const { line, column } = this.position(path, atKey);
+    return { file: this.file, line, column, where: formatPath(path), message };
+  }
+
+  /** Position of the value at `path` (or of its key when `atKey`); falls back to the nearest ancestor. */
+  position(path: NodePath, atKey = false): { line: number; column: number } {
+    let node: unknown = this.doc.contents;
+    let found: unknown = node;
+    for (let i = 0; i < path.length; i++) {
+      const key = path[i];
+      if (isMap(node)) {
+        const pair = node.items.find((item) => (isScalar(item.key) ? item.key.value : item.key) === key);
+        if (!pair) break;
+        node = atKey && i === path.length - 1 ? pair.key : pair.value ?? pair.key;
+      } else if (isSeq(node) && typeof key === "number") {
+        node = node.items[key];
+      } else break;
+      if (node) found = node;
+      else break;
+    }
+    const range = (found as YamlNode | undefined)?.range;
+    if (!range) return { line: 1, column: 1 };
+    const { line, col } = this.lineCounter.linePos(range[0]);
+    return { line, column: col };
+  }
+}
+
+function describeSchemaErrors(errors: ErrorObject[], locator: Locator): TopologyIssue[] {
+  const issues: TopologyIssue[] = [];
+  const seen = new Set<string>();
+  for (const error of errors) {
+    // if/then/else report the branch's own errors; their summary adds nothing.
+    if (error.keyword === "if") continue;
+    const path = pointerToPath(error.instancePath);
+    let atKey = false;
+    let message: string;
+    const value = error.data;
+    const schema = (error.parentSchema ?? {}) as { description?: string; properties?: Record<string, unknown> };
+    const params = error.params as Record<string, unknown>;
+    switch (error.keyword) {
+      case "required":
+        message = `missing "${String(params["missingProperty"])}"; it is required here`;
+        break;
+      case "additionalProperties": {
+        path.push(String(params["additionalProperty"]));
+        atKey = true;
+        const allowed = Object.keys(schema.properties ?? {}).filter((key) => key !== "$schema");
+        message = `unknown property "${String(params["additionalProperty"])}"; expected one of: ${allowed.join(", ")}`;
+        break;
+      }
+      case "propertyNames":
+        continue; // described by the pattern error that follows, with the key's name
+      case "type":
+        message = `is ${kindOf(value)}; expected ${String(params["type"]).replace(",", " or ")}`;
+        break;
+      case "minimum":
+      case "maximum":
+      case "exclusiveMinimum":
+      case "exclusiveMaximum":
+        message = `is ${String(value)}; expected a value ${String(params["comparison"])} ${String(params["limit"])}${schema.description ? ` (${schema.description.replace(/\.$/, "")})` : ""}`;
+        break;
+      case "pattern":
+      case "maxLength":
+      case "minLength": {
+        if (params["propertyName"] !== undefined || error.propertyName !== undefined) {
+          const name = String(error.propertyName ?? params["propertyName"]);
+          path.push(name);
+          atKey = true;
+          message = `the name "${name}" is not allowed; ${namePatternHelp(error.schemaPath)}`;
+          break;
+        }
+        const text = String(value);
+        if (error.keyword === "maxLength") {
+          message = `"${text}" is ${text.length} characters long; at most ${String(params["limit"])} allowed${schema.description ? ` (${schema.description})` : ""}`;
+        } else if (error.keyword === "minLength") {
+          message = `is empty; expected at least ${String(params["limit"])} character(s)`;
+        } else {
+          message = `"${text}" is not valid; expected ${schema.description ?? `text matching ${String(params["pattern"])}`}`;
+        }
+        break;
+      }
+      case "enum":
+        message = `is ${JSON.stringify(value)}; expected one of: ${(params["allowedValues"] as unknown[]).join(", ")}`;
+        break;
+      case "const":
+        message = `is ${JSON.stringify(value)}; expected ${JSON.stringify(params["allowedValue"])}`;
+        break;
+      case "minItems":
+      case "maxItems":
+        message = `has ${(value as unknown[]).length} item(s); expected ${error.keyword === "minItems" ? "at least" : "at most"} ${String(params["limit"])}`;
+        break;
+      case "minProperties":
+        message = `is empty; expected at least ${String(params["limit"])} entry`;
+        break;
+      default:
+        message = `${error.message ?? "is invalid"}`;
+    }
+    const issue = locator.issue(path, message, atKey);
+    const key = `${issue.where}|${issue.message}`;
+    if (!seen.has(key)) issues.push(issue);
+    seen.add(key);
+  }
+  return issues;
+}
+
+function namePatternHelp(schemaPath: string): string {
+  if (schemaPath.includes("sysctls")) return "expected a namespaced setting starting with net. (other settings would change the whole machine)";
+  return "expected letters, digits, _ . - (at most 64)";
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map((part) => (/^(0|[1-9][0-9]*)$/.test(part) ? Number(part) : part));
+}
+
+// ---- normalization (the data has passed the schema) ----
+
+interface RawHost {
+  cpu?: number;
+  memory?: number | string;
+  forwarding?: boolean;
+  sysctls?: Record<string, string | number | boolean>;
+  gateway?: string;
+  routes?: { to: string; via: string }[];
+  nat?: { source: string; out: string }[];
+  forward?: { from: string; to: string }[];
+}
+type RawEnd = string | { at: string; address?: string | string[]; impair?: Impairment };
+interface RawTopology {
+  name?: string;
+  description?: string;
+  hosts: Record<string, RawHost | null>;
+  links?: { ends: [RawEnd, RawEnd]; impair?: Impairment }[];
+  bridges?: { name: string; host: string; interfaces?: string[]; address?: string | string[] }[];
+  vlans?: { on: string; id: number; address?: string | string[] }[];
+  programs?: {
+    name?: string;
+    host: string;
+    command: string | string[];
+    daemon?: boolean;
+    timeout?: number;
+    ready?: { port?: number; line?: string; timeout?: number };
+  }[];
+}
+
+function normalize(raw: RawTopology, file: string): Topology {
+  const hosts: HostSpec[] = Object.entries(raw.hosts).map(([name, host]) => normalizeHost(name, host ?? {}));
+  const links: LinkSpec[] = (raw.links ?? []).map((link, i) => ({
+    ends: [0, 1].map((e) => normalizeEnd(link.ends[e]!, link.impair, ["links", i, "ends", e], ["links", i, "impair"])) as [LinkEndSpec, LinkEndSpec],
+    path: ["links", i],
+  }));
+  const bridges: BridgeSpec[] = (raw.bridges ?? []).map((bridge, i) => ({
+    name: bridge.name,
+    host: bridge.host,
+    interfaces: bridge.interfaces ?? [],
+    addresses: asList(bridge.address),
+    path: ["bridges", i],
+  }));
+  const vlans: VlanSpec[] = (raw.vlans ?? []).map((vlan, i) => {
+    const [host, parent] = splitEndpoint(vlan.on);
+    return { host, parent, id: vlan.id, iface: `${parent}.${vlan.id}`, addresses: asList(vlan.address), path: ["vlans", i] };
+  });
+  const programs: ProgramSpec[] = (raw.programs ?? []).map((program, i) => ({
+    name: program.name ?? (typeof program.command === "string" ? program.command : program.command.join(" ")),
+    host: program.host,
+    command: program.command,
+    daemon: program.daemon ?? false,
+    ...(program.timeout !== undefined ? { timeout: program.timeout } : {}),
+    ...(program.ready
+      ? { ready: { ...program.ready, timeout: program.ready.timeout ?? DEFAULT_READY_TIMEOUT } }
+      : {}),
+    path: ["programs", i],
+  }));
+  const name = raw.name ?? (basename(file, extname(file)).replace(/[^A-Za-z0-9_.-]/g, "_") || "network");
+  return { name, file, ...(raw.description ? { description: raw.description } : {}), hosts, links, bridges, vlans, programs };
+}
+
+function normalizeHost(name: string, raw: RawHost): HostSpec {
+  const path = ["hosts", name];
+  const routes = (raw.routes ?? []).map((route, i) => ({ ...route, path: [...path, "routes", i] }));
+  if (raw.gateway !== undefined) routes.unshift({ to: "default", via: raw.gateway, path: [...path, "gateway"] });
+  return {
+    name,
+    ...(raw.cpu !== undefined ? { cpu: raw.cpu } : {}),
+    ...(raw.memory !== undefined ? { memory: parseSize(raw.memory) } : {}),
+    forwarding: raw.forwarding ?? false,
+    sysctls: Object.fromEntries(Object.entries(raw.sysctls ?? {}).map(([key, value]) => [key, sysctlValue(value)])),
+    routes,
+    nat: (raw.nat ?? []).map((rule, i) => ({ ...rule, path: [...path, "nat", i] })),
+    forward: (raw.forward ?? []).map((rule, i) => ({ ...rule, path: [...path, "forward", i] })),
+    path,
+  };
+}
+
+function sysctlValue(value: string | number | boolean): string {
+  if (typeof value === "boolean") return value ? "1" : "0";
+  return String(value);
+}
+
+function normalizeEnd(raw: RawEnd, linkImpair: Impairment | undefined, path: NodePath, linkImpairPath: NodePath): LinkEndSpec {
+  const end = typeof raw === "string" ? { at: raw } : raw;
+  const [host, iface] = splitEndpoint(end.at);
+  const own = typeof raw === "string" ? undefined : raw.impair;
+  const impair = linkImpair || own ? { ...linkImpair, ...own } : undefined;
+  const impairPath = own ? [...path, "impair"] : linkImpairPath;
+  return {
+    host,
+    iface,
+    addresses: asList(typeof raw === "string" ? undefined : raw.address),
+    ...(impair ? { impair, impairPath } : {}),
+    path,
+  };
+}
+
+export function splitEndpoint(endpoint: string): [string, string] {
+  const colon = endpoint.indexOf(":");
+  return [endpoint.slice(0, colon), endpoint.slice(colon + 1)];
+}
+
+function asList(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/** Bytes of "64MiB", "512M", "1.5G", or a number (K, M, G, T are powers of 1024, as in `docker -m`). */
+export function parseSize(value: number | string): number {
+  if (typeof value === "number") return value;
+  const match = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)/.exec(value)!;
+  return Math.round(Number(match[1]) * SIZE_UNITS[match[2] ?? ""]!);
+}
