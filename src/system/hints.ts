@@ -2,7 +2,8 @@
  * Turns the system's terse refusals into advice: which package provides a
  * missing program, which kernel module provides a missing qdisc or link type.
  */
-const PACKAGE_OF_PROGRAM: Record<string, string> = {
+/** Debian/Ubuntu package that provides each program the library runs. */
+export const PACKAGE_OF_PROGRAM: Readonly<Record<string, string>> = {
   ip: "iproute2",
   tc: "iproute2",
   bridge: "iproute2",
@@ -11,9 +12,13 @@ const PACKAGE_OF_PROGRAM: Record<string, string> = {
   ping: "iputils-ping",
   nsenter: "util-linux",
   sudo: "sudo",
+  modprobe: "kmod",
+  ps: "procps",
+  "linux.uml": "user-mode-linux",
 };
 
-const MODULE_OF_QDISC: Record<string, string> = {
+/** Kernel module that provides each queueing discipline (tc qdisc kind). */
+export const MODULE_OF_QDISC: Readonly<Record<string, string>> = {
   netem: "sch_netem",
   htb: "sch_htb",
   tbf: "sch_tbf",
@@ -23,7 +28,8 @@ const MODULE_OF_QDISC: Record<string, string> = {
   fq_codel: "sch_fq_codel",
 };
 
-const MODULE_OF_LINK_TYPE: Record<string, string> = {
+/** Kernel module that provides each link type (`ip link add ... type X`). */
+export const MODULE_OF_LINK_TYPE: Readonly<Record<string, string>> = {
   vlan: "8021q",
   veth: "veth",
   bridge: "bridge",
@@ -33,14 +39,29 @@ const MODULE_OF_LINK_TYPE: Record<string, string> = {
   dummy: "dummy",
 };
 
-const EXTRA_MODULES =
+/** Fedora package names, keyed by the Debian package name, where they differ. */
+export const FEDORA_NAME_OF_DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
+  iproute2: "iproute",
+  "iputils-ping": "iputils",
+  iptables: "iptables-nft",
+  procps: "procps-ng",
+};
+
+/** Where a kernel module comes from when `modprobe` cannot find it. */
+export const EXTRA_MODULES =
   "On Ubuntu the module is in linux-modules-extra-$(uname -r); on Fedora in kernel-modules-extra; " +
   "containers and user-mode kernels need it on the host or built in.";
+
+/** Advice for a kernel module that is not loaded: how to load it and where it comes from. */
+export function kernelModuleAdvice(module: string): string {
+  return `Load it with \`modprobe ${module}\`. ${EXTRA_MODULES} A kernel built without it cannot load it: ` +
+    "there, `npm test` runs the tests that need it in the user-mode Linux lab (apt-get install user-mode-linux).";
+}
 
 export function missingProgramHint(program: string): string {
   const pkg = PACKAGE_OF_PROGRAM[program];
   return pkg
-    ? `The program "${program}" was not found. Install it: apt-get install ${pkg} (Debian/Ubuntu) or dnf install ${pkg} (Fedora).`
+    ? `The program "${program}" was not found. Install it: apt-get install ${pkg} (Debian/Ubuntu) or dnf install ${FEDORA_NAME_OF_DEBIAN_PACKAGE[pkg] ?? pkg} (Fedora).`
     : `The program "${program}" was not found on PATH (${process.env["PATH"] ?? ""}).`;
 }
 

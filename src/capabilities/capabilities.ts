@@ -1,0 +1,596 @@
+/**
+ * What this kernel and machine can do for dummynet: privileges, network
+ * namespaces, link types, qdiscs, cgroups, iptables and the programs the
+ * library runs. Where it is cheap and safe the answer comes from a real probe
+ * (a throwaway namespace `d-<uid>-probe` in which links and qdiscs are tried,
+ * then deleted with everything in it); otherwise from hints (/proc/modules,
+ * /sys/module, modules.builtin, the module files). Every missing capability
+ * carries advice on how to get it.
+ */
+import { accessSync, constants, existsSync, readFileSync, readdirSync } from "node:fs";
+import { release } from "node:os";
+import { delimiter, join } from "node:path";
+import { spawnSync } from "node:child_process";
+import type { CommandRunner } from "../system/command-runner.js";
+import { SpawnRunner } from "../system/spawn-runner.js";
+import {
+  MODULE_OF_LINK_TYPE,
+  MODULE_OF_QDISC,
+  kernelModuleAdvice,
+  missingProgramHint,
+} from "../system/hints.js";
+import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
+
+/** Kernel features a test file can require (`// requires: netem, vlan`). */
+export const KERNEL_FEATURES = [
+  "netns",
+  "veth",
+  "bridge",
+  "vlan",
+  "netem",
+  "ifb",
+  "htb",
+  "tbf",
+  "ingress",
+  "cgroup2",
+  "iptables",
+] as const;
+export type KernelFeature = (typeof KERNEL_FEATURES)[number];
+
+/** Programs the library runs. */
+export const PROGRAMS = ["ip", "tc", "iptables", "ping", "nsenter"] as const;
+export type ProgramName = (typeof PROGRAMS)[number];
+
+export interface FeatureStatus {
+  available: boolean;
+  /** True when a real attempt decided it; false when read off hints (no privileges, or probing disabled). */
+  probed: boolean;
+  /** What the answer rests on: the probe's command and the kernel's reply, or the hint that was found. */
+  evidence: string;
+  /** How to get the feature; set when it is not available. */
+  howToGet?: string;
+}
+
+export interface ProgramStatus {
+  available: boolean;
+  /** Absolute path found on PATH (or in /usr/sbin, /sbin). */
+  path?: string;
+  howToGet?: string;
+}
+
+export interface PrivilegeStatus {
+  /** The process runs as uid 0. */
+  root: boolean;
+  /** `not-needed` as root; otherwise whether `sudo -n` works without a password. */
+  sudo: "not-needed" | "passwordless" | "needs-password" | "missing";
+  /** Root, or passwordless sudo: dummynet can change the system. */
+  available: boolean;
+  howToGet?: string;
+}
+
+export interface CgroupV1Hierarchy {
+  mountPoint: string;
+  controllers: string[];
+}
+
+export interface CgroupStatus {
+  /** 2 when the unified hierarchy is the cgroup root; 1 for legacy and hybrid layouts; undefined without cgroups. */
+  version: 1 | 2 | undefined;
+  /** `unified`: v2 only; `hybrid`: v1 controllers plus a v2 mount; `legacy`: v1 only. */
+  layout: "unified" | "hybrid" | "legacy" | "none";
+  /** Where the cgroup v2 hierarchy is mounted, if anywhere (hybrid: usually /sys/fs/cgroup/unified). */
+  v2MountPoint?: string;
+  /** Controllers the v2 root offers (its cgroup.controllers); empty in hybrid layouts. */
+  v2Controllers: string[];
+  /** Controllers the v2 root enables for its children (cgroup.subtree_control). */
+  v2SubtreeControl: string[];
+  /** The v1 hierarchies and the controllers mounted on each. */
+  v1Hierarchies: CgroupV1Hierarchy[];
+  /** Every controller usable for limits, in either version. */
+  controllers: string[];
+}
+
+export interface IptablesStatus {
+  /** Backend of the `iptables` program on PATH. */
+  flavour: "nft" | "legacy" | "missing";
+  /** `iptables --version` output. */
+  version?: string;
+}
+
+export interface Capabilities extends Record<KernelFeature, FeatureStatus> {
+  /** `uname -r` */
+  kernelRelease: string;
+  privileges: PrivilegeStatus;
+  cgroup: CgroupStatus;
+  iptablesFlavour: IptablesStatus;
+  programs: Record<ProgramName, ProgramStatus>;
+  /** How long detection took, in ms. */
+  detectionMs: number;
+}
+
+export interface DetectCapabilitiesOptions {
+  /**
+   * Probe for real in a throwaway namespace when privileged. Without probing
+   * the answers come from hints only.
+   * @default true
+   */
+  probe?: boolean;
+  /**
+   * Owner uid of the probe's namespace and links (`d-<uid>-probe`).
+   * @default process.pid
+   */
+  uid?: number;
+  /**
+   * Ignore the per-process cache and detect again.
+   * @default false
+   */
+  refresh?: boolean;
+  /**
+   * Runs the probe commands; a given runner disables the cache.
+   * @default a SpawnRunner (with `sudo -n` when not root and sudo works without a password)
+   */
+  runner?: CommandRunner;
+}
+
+const cache = new Map<string, Promise<Capabilities>>();
+
+/** Reports what this machine can do; cached per process (per `probe`/`uid`) unless `refresh` or a `runner` is given. */
+export function detectCapabilities(options: DetectCapabilitiesOptions = {}): Promise<Capabilities> {
+  const probe = options.probe ?? true;
+  const uid = options.uid ?? process.pid;
+  if (options.runner !== undefined) return detect(probe, uid, options.runner);
+  const key = `${probe}:${uid}`;
+  let pending = options.refresh ? undefined : cache.get(key);
+  if (pending === undefined) {
+    pending = detect(probe, uid, undefined);
+    cache.set(key, pending);
+    // A failed detection must not stick.
+    pending.catch(() => cache.delete(key));
+  }
+  return pending;
+}
+
+/** The features among `required` that `capabilities` lacks. */
+export function missingFeatures(capabilities: Capabilities, required: readonly KernelFeature[]): KernelFeature[] {
+  return required.filter((feature) => !capabilities[feature].available);
+}
+
+export function isKernelFeature(name: string): name is KernelFeature {
+  return (KERNEL_FEATURES as readonly string[]).includes(name);
+}
+
+async function detect(probe: boolean, uid: number, givenRunner: CommandRunner | undefined): Promise<Capabilities> {
+  const started = performance.now();
+  const programs = detectPrograms();
+  const privileges = detectPrivileges();
+  const cgroup = detectCgroups();
+  const iptablesFlavour = detectIptablesFlavour(programs.iptables);
+  const hints = moduleHints();
+
+  const hinted = (feature: KernelFeature): FeatureStatus => hintStatus(feature, hints);
+  const features: Record<KernelFeature, FeatureStatus> = {
+    netns: hinted("netns"),
+    veth: hinted("veth"),
+    bridge: hinted("bridge"),
+    vlan: hinted("vlan"),
+    netem: hinted("netem"),
+    ifb: hinted("ifb"),
+    htb: hinted("htb"),
+    tbf: hinted("tbf"),
+    ingress: hinted("ingress"),
+    cgroup2: cgroup2Status(cgroup),
+    iptables: iptablesHint(programs.iptables, iptablesFlavour),
+  };
+
+  if (probe && privileges.available && programs.ip.available) {
+    const runner = givenRunner ?? new SpawnRunner({ sudo: !privileges.root });
+    Object.assign(features, await probeKernel(runner, uid, programs, hints, iptablesFlavour));
+  }
+
+  return {
+    kernelRelease: release(),
+    privileges,
+    cgroup,
+    iptablesFlavour,
+    programs,
+    ...features,
+    detectionMs: Math.round(performance.now() - started),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Programs and privileges
+
+function detectPrograms(): Record<ProgramName, ProgramStatus> {
+  const result = {} as Record<ProgramName, ProgramStatus>;
+  for (const program of PROGRAMS) {
+    const path = findProgram(program);
+    result[program] = path ? { available: true, path } : { available: false, howToGet: missingProgramHint(program) };
+  }
+  return result;
+}
+
+/** The program's path on PATH, or in the sbin directories a non-root PATH often lacks. */
+export function findProgram(program: string): string | undefined {
+  const dirs = [...(process.env["PATH"] ?? "").split(delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin"];
+  for (const dir of dirs) {
+    if (dir === "") continue;
+    const candidate = join(dir, program);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function detectPrivileges(): PrivilegeStatus {
+  if (process.getuid?.() === 0) return { root: true, sudo: "not-needed", available: true };
+  const advice =
+    "Run as root, or allow passwordless sudo for ip, tc, iptables and nsenter (dummynet uses `sudo -n` and never asks for a password).";
+  if (!findProgram("sudo")) return { root: false, sudo: "missing", available: false, howToGet: `${advice} ${missingProgramHint("sudo")}` };
+  // -n: fail instead of prompting; a password is never asked for nor stored.
+  const attempt = spawnSync("sudo", ["-n", "true"], { stdio: "ignore", timeout: 10_000 });
+  if (attempt.status === 0) return { root: false, sudo: "passwordless", available: true };
+  return { root: false, sudo: "needs-password", available: false, howToGet: advice };
+}
+
+// ---------------------------------------------------------------------------
+// Hints: what the module files say, without changing anything
+
+interface ModuleHints {
+  /** Modules currently loaded (/proc/modules). */
+  loaded: Set<string>;
+  /** Modules compiled into the kernel (modules.builtin, /sys/module without initstate). */
+  builtin: Set<string>;
+  /** Modules that could be loaded (files listed in modules.dep). */
+  loadable: Set<string>;
+  /** Whether the kernel loads modules at all (/proc/modules exists). */
+  modular: boolean;
+  /** modules.builtin was readable, so a module absent from all three sets is really missing. */
+  complete: boolean;
+  modulesDir: string;
+}
+
+function moduleHints(): ModuleHints {
+  const modulesDir = `/lib/modules/${release()}`;
+  const names = (text: string): string[] =>
+    text
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => (line.split(/[:\s]/)[0] ?? "").split("/").pop()!.replace(/\.ko(\.\w+)?$/, "").replace(/-/g, "_"));
+  const loaded = new Set(names(readText("/proc/modules") ?? ""));
+  const builtin = new Set(names(readText(`${modulesDir}/modules.builtin`) ?? ""));
+  // Built-in modules with parameters show up in /sys/module without an initstate file.
+  for (const entry of safeReaddir("/sys/module")) {
+    if (!existsSync(`/sys/module/${entry}/initstate`)) builtin.add(entry);
+    else loaded.add(entry);
+  }
+  const loadable = new Set(names(readText(`${modulesDir}/modules.dep`) ?? ""));
+  const complete = existsSync(`${modulesDir}/modules.builtin`);
+  return { loaded, builtin, loadable, modular: existsSync("/proc/modules"), complete, modulesDir };
+}
+
+const MODULE_OF_FEATURE: Partial<Record<KernelFeature, string>> = {
+  veth: MODULE_OF_LINK_TYPE["veth"]!,
+  bridge: MODULE_OF_LINK_TYPE["bridge"]!,
+  vlan: MODULE_OF_LINK_TYPE["vlan"]!,
+  ifb: MODULE_OF_LINK_TYPE["ifb"]!,
+  netem: MODULE_OF_QDISC["netem"]!,
+  htb: MODULE_OF_QDISC["htb"]!,
+  tbf: MODULE_OF_QDISC["tbf"]!,
+  ingress: MODULE_OF_QDISC["ingress"]!,
+  iptables: "ip_tables",
+};
+
+/** Where the module stands according to the hints, in words. */
+function moduleState(module: string, hints: ModuleHints): { present: boolean; words: string } {
+  if (hints.loaded.has(module)) return { present: true, words: `module ${module} is loaded` };
+  if (hints.builtin.has(module)) return { present: true, words: `module ${module} is built into the kernel` };
+  if (hints.loadable.has(module)) return { present: true, words: `module ${module} can be loaded (listed in ${hints.modulesDir}/modules.dep)` };
+  if (!hints.complete) {
+    return { present: false, words: `module ${module}: cannot tell without probing (not loaded, and no ${hints.modulesDir}/modules.builtin to say whether it is built in)` };
+  }
+  const where = hints.modular
+    ? existsSync(hints.modulesDir)
+      ? `not loaded, not built in, and not in ${hints.modulesDir}`
+      : `not loaded, not built in, and there is no ${hints.modulesDir}`
+    : "this kernel cannot load modules and does not list it as built in";
+  return { present: false, words: `module ${module}: ${where}` };
+}
+
+function adviceFor(feature: KernelFeature, hints: ModuleHints): string {
+  if (feature === "netns") {
+    return "This kernel or container does not allow network namespaces (CONFIG_NET_NS, or a seccomp/user-namespace restriction); run dummynet as root on the host.";
+  }
+  const module = MODULE_OF_FEATURE[feature];
+  if (module === undefined) return "";
+  const state = moduleState(module, hints);
+  if (state.present) return `${state.words}, yet the attempt failed: \`modprobe ${module}\` shows why.`;
+  if (!hints.modular) {
+    return (
+      `This kernel cannot load modules (no /proc/modules), so ${module} would have to be built in: use a kernel that has it ` +
+      "(distribution kernels do), or let `npm test` run the tests that need it in the user-mode Linux lab (apt-get install user-mode-linux)."
+    );
+  }
+  return `This kernel lacks ${module} (${state.words}). ${kernelModuleAdvice(module)}`;
+}
+
+function hintStatus(feature: KernelFeature, hints: ModuleHints): FeatureStatus {
+  if (feature === "netns") {
+    const available = existsSync("/proc/self/ns/net");
+    return available
+      ? { available, probed: false, evidence: "the kernel has network namespaces (/proc/self/ns/net)" }
+      : { available, probed: false, evidence: "no /proc/self/ns/net", howToGet: adviceFor("netns", hints) };
+  }
+  const module = MODULE_OF_FEATURE[feature]!;
+  const state = moduleState(module, hints);
+  if (!state.present && !hints.complete) {
+    return {
+      available: false,
+      probed: false,
+      evidence: state.words,
+      howToGet: "Run as root (or with passwordless sudo) so that dummynet can probe the kernel for it.",
+    };
+  }
+  return state.present
+    ? { available: true, probed: false, evidence: `${state.words} (not probed)` }
+    : { available: false, probed: false, evidence: state.words, howToGet: adviceFor(feature, hints) };
+}
+
+// ---------------------------------------------------------------------------
+// cgroups
+
+function detectCgroups(): CgroupStatus {
+  const mounts = (readText("/proc/self/mountinfo") ?? "").split("\n").map(parseMountinfoLine).filter((m) => m !== undefined);
+  const known = new Set(
+    (readText("/proc/cgroups") ?? "")
+      .split("\n")
+      .filter((line) => line !== "" && !line.startsWith("#"))
+      .map((line) => line.split(/\s+/))
+      .filter((fields) => fields[3] === "1")
+      .map((fields) => fields[0]!),
+  );
+  const v1Hierarchies: CgroupV1Hierarchy[] = mounts
+    .filter((m) => m.fsType === "cgroup")
+    .map((m) => ({ mountPoint: m.mountPoint, controllers: m.superOptions.split(",").filter((o) => known.has(o)) }))
+    .filter((h) => h.controllers.length > 0);
+  const v2Mounts = mounts.filter((m) => m.fsType === "cgroup2").map((m) => m.mountPoint);
+  const v2MountPoint = v2Mounts.includes("/sys/fs/cgroup") ? "/sys/fs/cgroup" : v2Mounts[0];
+  const v2Controllers = v2MountPoint ? words(readText(`${v2MountPoint}/cgroup.controllers`)) : [];
+  const v2SubtreeControl = v2MountPoint ? words(readText(`${v2MountPoint}/cgroup.subtree_control`)) : [];
+  let layout: CgroupStatus["layout"];
+  if (v1Hierarchies.length > 0) layout = v2MountPoint ? "hybrid" : "legacy";
+  else layout = v2MountPoint ? "unified" : "none";
+  const controllers =
+    layout === "unified" ? v2Controllers : [...new Set(v1Hierarchies.flatMap((h) => h.controllers))].sort();
+  const status: CgroupStatus = {
+    version: layout === "unified" ? 2 : layout === "none" ? undefined : 1,
+    layout,
+    v2Controllers,
+    v2SubtreeControl,
+    v1Hierarchies,
+    controllers,
+  };
+  if (v2MountPoint) status.v2MountPoint = v2MountPoint;
+  return status;
+}
+
+function cgroup2Status(cgroup: CgroupStatus): FeatureStatus {
+  const needed = ["cpu", "memory"];
+  const lacking = needed.filter((c) => !cgroup.v2Controllers.includes(c));
+  if (cgroup.layout === "unified" && lacking.length === 0) {
+    return { available: true, probed: false, evidence: `cgroup v2 at ${cgroup.v2MountPoint} offers ${cgroup.v2Controllers.join(" ")}` };
+  }
+  const evidence =
+    cgroup.layout === "unified"
+      ? `cgroup v2 at ${cgroup.v2MountPoint} lacks the ${lacking.join(" and ")} controller(s)`
+      : cgroup.layout === "hybrid"
+        ? `hybrid layout: v1 controllers, and a v2 hierarchy at ${cgroup.v2MountPoint} with ${cgroup.v2Controllers.length ? cgroup.v2Controllers.join(" ") : "no controllers"}`
+        : cgroup.layout === "legacy"
+          ? "cgroup v1 only"
+          : "no cgroup file system is mounted";
+  return {
+    available: false,
+    probed: false,
+    evidence,
+    howToGet:
+      "Boot with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1, the default on current " +
+      "Debian, Ubuntu and Fedora), or run the cgroup v2 tests in the user-mode Linux lab (`npm test` does so automatically " +
+      "when user-mode-linux is installed). dummynet's cgroups also work on v1.",
+  };
+}
+
+interface MountInfo {
+  mountPoint: string;
+  fsType: string;
+  superOptions: string;
+}
+
+function parseMountinfoLine(line: string): MountInfo | undefined {
+  // "<id> <parent> <dev> <root> <mount point> <options> [optional...] - <fstype> <source> <super options>"
+  const [before, after] = line.split(" - ");
+  if (before === undefined || after === undefined) return undefined;
+  const mountPoint = before.split(" ")[4];
+  const [fsType, , superOptions] = after.split(" ");
+  if (mountPoint === undefined || fsType === undefined) return undefined;
+  return { mountPoint: mountPoint.replace(/\\040/g, " "), fsType, superOptions: superOptions ?? "" };
+}
+
+// ---------------------------------------------------------------------------
+// iptables
+
+function detectIptablesFlavour(program: ProgramStatus): IptablesStatus {
+  if (!program.available) return { flavour: "missing" };
+  const result = spawnSync(program.path!, ["--version"], { encoding: "utf8", timeout: 10_000 });
+  const version = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim();
+  if (result.status !== 0) return { flavour: "missing", version };
+  // Old versions print no backend: those are legacy.
+  return { flavour: /nf_tables/.test(version) ? "nft" : "legacy", version };
+}
+
+function iptablesHint(program: ProgramStatus, flavour: IptablesStatus): FeatureStatus {
+  if (!program.available) {
+    return { available: false, probed: false, evidence: "no iptables program", howToGet: program.howToGet! };
+  }
+  return { available: true, probed: false, evidence: `${flavour.version ?? "iptables"} (not probed)` };
+}
+
+// ---------------------------------------------------------------------------
+// The probe: try each feature in a throwaway namespace, then delete it
+
+async function probeKernel(
+  runner: CommandRunner,
+  uid: number,
+  programs: Record<ProgramName, ProgramStatus>,
+  hints: ModuleHints,
+  iptablesFlavour: IptablesStatus,
+): Promise<Partial<Record<KernelFeature, FeatureStatus>>> {
+  const namespace = new NamespaceScoped("probe", uid).scoped;
+  const link = (name: string): string => new InterfaceScoped(name, uid).scoped;
+  const result: Partial<Record<KernelFeature, FeatureStatus>> = {};
+
+  const attempt = async (feature: KernelFeature, argv: string[], inside = true): Promise<FeatureStatus> => {
+    const reply = await runner.run(argv, { namespace: inside ? namespace : undefined, allowFailure: true }).then(
+      (r) => ({ ok: r.exitCode === 0, text: (r.stderr || r.stdout).trim() }),
+      (error: unknown) => ({ ok: false, text: error instanceof Error ? error.message : String(error) }),
+    );
+    const command = argv.join(" ");
+    if (reply.ok) return { available: true, probed: true, evidence: `\`${command}\` succeeded` };
+    const status: FeatureStatus = {
+      available: false,
+      probed: true,
+      evidence: `\`${command}\` failed: ${firstLine(reply.text) || "(no message)"}`,
+    };
+    const advice = adviceFor(feature, hints);
+    if (advice) status.howToGet = advice;
+    return status;
+  };
+
+  // A namespace of the same name is a leftover of an earlier probe by a process with this pid.
+  await runner.run(["ip", "netns", "delete", namespace], { allowFailure: true }).catch(() => undefined);
+  result.netns = await attempt("netns", ["ip", "netns", "add", namespace], false);
+  if (!result.netns.available) return result;
+
+  try {
+    const qdiscsOnLoopback = async (): Promise<void> => {
+      // One root qdisc at a time: replace switches the kind.
+      result.netem = programs.tc.available
+        ? await attempt("netem", ["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
+        : missingTc(programs);
+      result.htb = programs.tc.available
+        ? await attempt("htb", ["tc", "qdisc", "replace", "dev", "lo", "root", "handle", "1:", "htb"])
+        : missingTc(programs);
+      result.tbf = programs.tc.available
+        ? await attempt("tbf", ["tc", "qdisc", "replace", "dev", "lo", "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "50ms"])
+        : missingTc(programs);
+    };
+    const links = async (): Promise<void> => {
+      result.veth = await attempt("veth", ["ip", "link", "add", link("pa"), "type", "veth", "peer", "name", link("pb")]);
+      let parent: string | undefined = result.veth.available ? link("pa") : undefined;
+      if (parent === undefined) {
+        const dummy = await attempt("veth", ["ip", "link", "add", link("pd"), "type", "dummy"]);
+        if (dummy.available) parent = link("pd");
+      }
+      result.vlan = parent
+        ? await attempt("vlan", ["ip", "link", "add", "link", parent, "name", link("pv"), "type", "vlan", "id", "2"])
+        : { ...hintStatus("vlan", hints), evidence: `${hintStatus("vlan", hints).evidence}; not probed: no veth or dummy link to put a VLAN on` };
+    };
+    await Promise.all([
+      qdiscsOnLoopback(),
+      links(),
+      attempt("bridge", ["ip", "link", "add", link("pbr"), "type", "bridge"]).then((s) => (result.bridge = s)),
+      attempt("ifb", ["ip", "link", "add", link("pi"), "type", "ifb"]).then((s) => (result.ifb = s)),
+      programs.tc.available
+        ? attempt("ingress", ["tc", "qdisc", "add", "dev", "lo", "ingress"]).then((s) => (result.ingress = s))
+        : (result.ingress = missingTc(programs)),
+      iptablesFlavour.flavour !== "missing"
+        ? // `ip netns exec` rather than nsenter: it works without util-linux.
+          attempt("iptables", ["ip", "netns", "exec", namespace, programs.iptables.path!, "-t", "nat", "-S"], false).then(
+            (s) => {
+              if (!s.available) {
+                s.howToGet =
+                  "iptables cannot use the nat table: `modprobe ip_tables iptable_nat iptable_filter` (legacy) or `modprobe nf_tables nft_chain_nat` (nft).";
+              }
+              result.iptables = s;
+            },
+          )
+        : undefined,
+    ]);
+  } finally {
+    // Deleting the namespace removes every link and qdisc made in it.
+    await runner.run(["ip", "netns", "delete", namespace], { allowFailure: true });
+  }
+  return result;
+}
+
+function missingTc(programs: Record<ProgramName, ProgramStatus>): FeatureStatus {
+  return { available: false, probed: false, evidence: "no tc program", howToGet: programs.tc.howToGet! };
+}
+
+// ---------------------------------------------------------------------------
+// The human report
+
+/** A report for people (`dummynet doctor`): one line per capability, with advice under each missing one. */
+export function formatCapabilities(c: Capabilities): string {
+  const lines: string[] = [];
+  const mark = (ok: boolean): string => (ok ? "ok     " : "MISSING");
+  const advice = (text: string | undefined): void => {
+    if (text) lines.push(`          -> ${text}`);
+  };
+  lines.push(`kernel    ${c.kernelRelease}`);
+  const p = c.privileges;
+  lines.push(
+    `${mark(p.available)} privileges: ${p.root ? "root" : p.sudo === "passwordless" ? "passwordless sudo" : p.sudo === "needs-password" ? "sudo needs a password" : "not root, no sudo"}`,
+  );
+  advice(p.howToGet);
+  for (const feature of KERNEL_FEATURES) {
+    const status = c[feature];
+    lines.push(`${mark(status.available)} ${feature.padEnd(9)} ${status.evidence}`);
+    if (!status.available) advice(status.howToGet);
+  }
+  const g = c.cgroup;
+  const cgroupLine =
+    g.layout === "unified"
+      ? `cgroup v2 (unified) at ${g.v2MountPoint}; controllers: ${g.v2Controllers.join(" ") || "none"}; enabled for children: ${g.v2SubtreeControl.join(" ") || "none"}`
+      : g.layout === "none"
+        ? "no cgroups mounted"
+        : `cgroup v1 (${g.layout}); hierarchies: ${g.v1Hierarchies.map((h) => `${h.mountPoint} [${h.controllers.join(",")}]`).join(", ")}` +
+          (g.v2MountPoint ? `; v2 at ${g.v2MountPoint} with ${g.v2Controllers.join(" ") || "no controllers"}` : "");
+  lines.push(`info    cgroups   ${cgroupLine}`);
+  lines.push(`info    iptables  flavour ${c.iptablesFlavour.flavour}${c.iptablesFlavour.version ? ` (${c.iptablesFlavour.version})` : ""}`);
+  for (const program of PROGRAMS) {
+    const status = c.programs[program];
+    lines.push(`${mark(status.available)} program   ${program}${status.path ? ` (${status.path})` : ""}`);
+    if (!status.available) advice(status.howToGet);
+  }
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function words(text: string | undefined): string[] {
+  return (text ?? "").split(/\s+/).filter((w) => w !== "");
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0] ?? "";
+}

@@ -1,0 +1,21 @@
+export {
+  KERNEL_FEATURES,
+  PROGRAMS,
+  detectCapabilities,
+  findProgram,
+  formatCapabilities,
+  isKernelFeature,
+  missingFeatures,
+} from "./capabilities.js";
+export type {
+  Capabilities,
+  CgroupStatus,
+  CgroupV1Hierarchy,
+  DetectCapabilitiesOptions,
+  FeatureStatus,
+  IptablesStatus,
+  KernelFeature,
+  PrivilegeStatus,
+  ProgramName,
+  ProgramStatus,
+} from "./capabilities.js";
