@@ -7,8 +7,9 @@
  */
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { availableParallelism, totalmem } from "node:os";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { CGroup, detectCgroupLayout, listCgroups, parseCgroupMounts, type CgroupLayout } from "./index.js";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
@@ -272,6 +273,43 @@ describe("cgroup bad input is refused before anything changes", () => {
     } finally {
       await cgroup.hardClean();
     }
+    assertNothingLeft(uid);
+  });
+
+  test("a layout outside any cgroup file system is refused, nothing is made there", async () => {
+    const name = scopedName("not_cgroupfs");
+    const dir = mkdtempSync(join(tmpdir(), "dummynet-cgroup-"));
+    try {
+      for (const bad of [
+        { version: 2, root: dir, parent: dir },
+        { version: 1, hierarchies: { cpu: dir, memory: dir } },
+      ] as CgroupLayout[]) {
+        await assert.rejects(CGroup.create({ name, cpuLimit: 0.5, layout: bad }), (error: Error) => {
+          assert.ok(error instanceof InvalidArgumentError, String(error));
+          assert.equal(error.argument, "layout");
+          return true;
+        });
+      }
+      await assert.rejects(CGroup.create({ name, layout: { version: 3 } as unknown as CgroupLayout }), InvalidArgumentError);
+      assert.deepEqual(readdirSync(dir), [], "no directory or file was made");
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+    assertNothingLeft(uid);
+  });
+
+  test("without root, creating a cgroup fails with a message that says what is needed", async () => {
+    const script =
+      `import { CGroup } from ${JSON.stringify(new URL("./index.ts", import.meta.url).href)};` +
+      `try { await CGroup.create({ name: ${JSON.stringify(scopedName("not_root"))}, cpuLimit: 0.5 }); console.log("created"); }` +
+      ` catch (error) { console.log(error.constructor.name + ": " + error.message); }`;
+    const result = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      cwd: process.cwd(),
+      env: { ...process.env, HOME: tmpdir() },
+    });
+    assert.match(result.stdout, /^DummyNetError: .*(EACCES|EPERM).*cgroups need root, or a cgroup subtree delegated/m, result.stdout + result.stderr);
+    for (const dir of directoriesOf(scopedName("not_root"))) assert.equal(existsSync(dir), false);
     assertNothingLeft(uid);
   });
 

@@ -15,7 +15,7 @@
  * Needs root (or a delegated subtree): the library writes the cgroup files
  * directly, and the kernel's EACCES / EPERM becomes a DummyNetError saying so.
  */
-import { mkdir, readdir, readFile, rmdir, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rmdir, stat, statfs } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { defaultLogger, type Logger } from "../log.js";
@@ -56,6 +56,9 @@ export interface CGroupLimits {
 const HARD_CLEAN_TIMEOUT_MS = 5_000;
 const NAME_CHARACTERS = /^[A-Za-z0-9_.-]+$/;
 const NAME_MAX_LENGTH = 255;
+/** statfs(2) f_type of cgroup v2 and v1 file systems (linux/magic.h). */
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+const CGROUP_SUPER_MAGIC = 0x27e0eb;
 
 export class CGroup {
   /** The scoped name, e.g. `d-2-web`, as the reference's `name`. */
@@ -98,6 +101,7 @@ export class CGroup {
     const cpuLimit = options.cpuLimit === undefined ? undefined : validateCpuLimit(options.cpuLimit);
     const memoryLimit = options.memoryLimit === undefined ? undefined : validateMemoryLimit(options.memoryLimit);
     const log = options.log ?? defaultLogger;
+    if (options.layout !== undefined) validateLayout(options.layout);
     const layout = options.layout ?? (await detectCgroupLayout());
 
     const needed: LimitedController[] = [];
@@ -106,6 +110,7 @@ export class CGroup {
 
     const controllerPaths: Partial<Record<LimitedController, string>> = {};
     if (layout.version === 2) {
+      await requireCgroupFileSystem(layout.parent);
       const offered = await enableV2Controllers(layout.parent);
       requireControllers(needed, offered, `the cgroup v2 parent ${layout.parent} (its cgroup.controllers)`);
       const dir = childDirectory(layout.parent, name);
@@ -113,7 +118,10 @@ export class CGroup {
     } else {
       const mounted = LIMITED_CONTROLLERS.filter((c) => layout.hierarchies[c] !== undefined);
       requireControllers(needed, mounted, "the mounted cgroup v1 hierarchies");
-      for (const controller of mounted) controllerPaths[controller] = childDirectory(layout.hierarchies[controller]!, name);
+      for (const controller of mounted) {
+        await requireCgroupFileSystem(layout.hierarchies[controller]!);
+        controllerPaths[controller] = childDirectory(layout.hierarchies[controller]!, name);
+      }
     }
 
     const cgroup = new CGroup(name, layout, controllerPaths, log);
@@ -259,10 +267,8 @@ export class CGroup {
       for (const dir of this.paths) {
         if (!(await readProcs(dir)).includes(pid)) continue;
         const back = fromByDir.get(dir);
-        const target = back !== undefined && (await exists(back)) ? back : dirname(dir);
-        await writeControlFile(target, "cgroup.procs", String(pid)).catch((error: unknown) => {
-          if (!isErrno(error, "ESRCH")) throw error;
-        });
+        const targets = back !== undefined && (await exists(back)) ? [back, dirname(dir)] : [dirname(dir)];
+        await moveProcess(pid, targets);
       }
     }
     this.origins.clear();
@@ -362,6 +368,22 @@ export function validateCgroupName(name: unknown): string {
   return value;
 }
 
+function validateLayout(layout: unknown): void {
+  const candidate = layout as { version?: unknown; root?: unknown; parent?: unknown; hierarchies?: unknown } | null;
+  const valid =
+    candidate !== null &&
+    typeof candidate === "object" &&
+    ((candidate.version === 2 && typeof candidate.parent === "string" && typeof candidate.root === "string") ||
+      (candidate.version === 1 && typeof candidate.hierarchies === "object" && candidate.hierarchies !== null));
+  if (!valid) {
+    throw new InvalidArgumentError(
+      "layout",
+      layout,
+      "must be { version: 2, root, parent } or { version: 1, hierarchies: { cpu?, memory? } }, as detectCgroupLayout() returns",
+    );
+  }
+}
+
 /** `parent/name`, refusing anything that would not be a direct child of `parent`. */
 function childDirectory(parent: string, name: string): string {
   const dir = resolve(parent, name);
@@ -417,6 +439,42 @@ async function originCgroups(pid: number, layout: CgroupLayout): Promise<Partial
     }
   }
   return origin;
+}
+
+/**
+ * Writes `pid` to the cgroup.procs of the first of `targets` that takes it
+ * (v2 refuses a cgroup that has become an inner node: then its parent).
+ * A process that has exited meanwhile needs no move.
+ */
+async function moveProcess(pid: number, targets: string[]): Promise<void> {
+  let lastError: unknown;
+  for (const target of targets) {
+    try {
+      await writeControlFile(target, "cgroup.procs", String(pid));
+      return;
+    } catch (error) {
+      if (isErrno(error, "ESRCH")) return;
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+/** Refuses a parent directory that is not on a cgroup file system (a mkdir there would be a stray directory). */
+async function requireCgroupFileSystem(dir: string): Promise<void> {
+  let type: number;
+  try {
+    type = (await statfs(dir)).type;
+  } catch (error) {
+    throw cgroupFileError("inspect the cgroup parent directory", dir, error);
+  }
+  if (type !== CGROUP2_SUPER_MAGIC && type !== CGROUP_SUPER_MAGIC) {
+    throw new InvalidArgumentError(
+      "layout",
+      dir,
+      "is not a directory of a mounted cgroup file system: use detectCgroupLayout(), or a directory inside its hierarchies",
+    );
+  }
 }
 
 /** `dir` and every cgroup nested in it, deepest first (the order rmdir needs). */
