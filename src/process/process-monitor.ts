@@ -1,0 +1,547 @@
+/**
+ * The process monitor runs the user's commands and watches them, as the
+ * reference's ProcessMonitor does: synchronous runs (with a timeout), jobs
+ * (async commands the test waits for) and daemons (async commands that must
+ * keep running until stopped). A daemon that exits, or a job that fails, is an
+ * error reported by `keepRunning()`, by a failing `runProcess()` and by `stop()`.
+ *
+ * Each command leads its own process group (`detached: true` = setsid), so
+ * stopping sends SIGTERM to the whole group (the command and everything it
+ * started), then SIGKILL after a timeout.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import {
+  DaemonExitError,
+  InvalidArgumentError,
+  NoProcessesError,
+  RunInfoError,
+  TimeoutError,
+} from "../errors.js";
+import { type Logger, defaultLogger } from "../log.js";
+import { finalCpu, liveGroupMembers, readProcessTable, reapedChildrenCpu, treeStats } from "./proc-stats.js";
+import { type OutputCallback, RunInfo, formatCommand } from "./run-info.js";
+
+export interface ProcessMonitorOptions {
+  /** Where commands and process events are logged. @default defaultLogger (silent unless DUMMYNET_LOG is set) */
+  log?: Logger;
+  /** Milliseconds between CPU/memory samples of running processes. @default 100 */
+  sampleInterval?: number;
+}
+
+interface CommonProcessOptions {
+  /** Working directory. @default the current directory */
+  cwd?: string | undefined;
+  /** Environment of the command. @default process.env */
+  env?: NodeJS.ProcessEnv | undefined;
+  /** Run through `sudo -n --preserve-env` (never with a password; see sudo.ts). @default false */
+  sudo?: boolean | undefined;
+  /** Receives stdout as it arrives (also settable later on the RunInfo). */
+  stdoutCallback?: OutputCallback | undefined;
+  /** Receives stderr as it arrives (also settable later on the RunInfo). */
+  stderrCallback?: OutputCallback | undefined;
+}
+
+export interface RunProcessOptions extends CommonProcessOptions {
+  /** Milliseconds before the command is stopped and the call rejects with TimeoutError. @default no limit */
+  timeout?: number | undefined;
+  /** Aborting stops the command (SIGTERM, then SIGKILL) and rejects with RunInfoError (cause: the abort reason). */
+  signal?: AbortSignal | undefined;
+}
+
+export interface RunProcessAsyncOptions extends CommonProcessOptions {
+  /** A daemon must keep running until stopped; its exit is a DaemonExitError. @default false */
+  daemon?: boolean | undefined;
+}
+
+export interface StopOptions {
+  /** Report daemons that died and jobs that failed (as an AggregateError, after stopping everything). @default true */
+  validateState?: boolean;
+  /** Milliseconds between SIGTERM and SIGKILL. @default 1000 */
+  timeout?: number;
+}
+
+/** Milliseconds a timed-out or aborted synchronous run gets between SIGTERM and SIGKILL. */
+const STOP_GRACE = 1000;
+/**
+ * Milliseconds to keep reading after a command exited: if its output pipes are
+ * still open then, a background descendant holds them and would keep us
+ * waiting forever, so we stop reading.
+ */
+const OUTPUT_DRAIN = 250;
+/** Milliseconds between checks for group members that outlived their leader (no event exists for that). */
+const GROUP_POLL = 20;
+
+/** One spawned command and the promises marking its progress. */
+class MonitoredProcess {
+  isExited = false;
+  isFinished = false;
+  /** performance.now() of the last CPU sample (or of the spawn). */
+  lastSampleAt = performance.now();
+  readonly started: Promise<void>;
+  readonly exited: Promise<void>;
+  readonly finished: Promise<void>;
+  markStarted!: () => void;
+  markExited!: () => void;
+  markFinished!: () => void;
+
+  constructor(
+    readonly info: RunInfo,
+    readonly child: ChildProcess,
+  ) {
+    this.started = new Promise((resolve) => (this.markStarted = resolve));
+    this.exited = new Promise((resolve) => (this.markExited = resolve));
+    this.finished = new Promise((resolve) => (this.markFinished = resolve));
+  }
+}
+
+export class ProcessMonitor {
+  readonly log: Logger;
+  readonly sampleInterval: number;
+
+  /** Async non-daemon commands, kept (also when finished) until stop(). */
+  #jobs: MonitoredProcess[] = [];
+  #daemons: MonitoredProcess[] = [];
+  /** Every process not yet finished, synchronous runs included. */
+  #live = new Set<MonitoredProcess>();
+  /** Wakes keepRunning() when a process finishes. */
+  #waiters = new Set<() => void>();
+  #sampler: NodeJS.Timeout | undefined;
+  #sampling = false;
+  /** Node's reaped-children CPU times at the latest reading (see proc-stats.ts). */
+  #reapedBaseline = reapedChildrenCpu();
+
+  constructor(options: ProcessMonitorOptions = {}) {
+    this.log = options.log ?? defaultLogger;
+    this.sampleInterval = options.sampleInterval ?? 100;
+    validateMilliseconds("sampleInterval", this.sampleInterval, { positive: true });
+  }
+
+  /** The async commands started with runProcessAsync and not stopped yet (jobs, then daemons). */
+  get processes(): readonly RunInfo[] {
+    return [...this.#jobs, ...this.#daemons].map((p) => p.info);
+  }
+
+  /**
+   * Runs a command to completion. Rejects with RunInfoError on a non-zero
+   * exit, TimeoutError after `timeout` (the command's process group is
+   * stopped first); when it fails while a monitored daemon has died or a job
+   * has failed, rejects with an AggregateError holding this error first, then those.
+   */
+  async runProcess(cmd: string | readonly string[], options: RunProcessOptions = {}): Promise<RunInfo> {
+    validateCommand(cmd);
+    if (options.timeout !== undefined) validateMilliseconds("timeout", options.timeout, { positive: true });
+    options.signal?.throwIfAborted();
+    this.log.info(`run: ${formatCommand(cmd)}`);
+    const proc = this.#spawn(cmd, options, { isAsync: false, isDaemon: false, timeout: options.timeout });
+    try {
+      await proc.started;
+      if (proc.info.startError) throw new RunInfoError(proc.info);
+      const outcome = await settleFirst(proc.finished, options.timeout, options.signal);
+      if (outcome === "timeout") {
+        proc.info.timedOut = true;
+        this.log.warn(`timeout of ${options.timeout} ms expired: stopping pid ${proc.info.pid}`);
+        await this.#stopProcess(proc, STOP_GRACE);
+        throw new TimeoutError(proc.info);
+      }
+      if (outcome === "aborted") {
+        await this.#stopProcess(proc, STOP_GRACE);
+        const error = new RunInfoError(proc.info, `Command aborted: ${proc.info.describe()}`);
+        error.cause = options.signal?.reason;
+        throw error;
+      }
+      if (proc.info.exitCode !== 0) throw new RunInfoError(proc.info);
+      return proc.info;
+    } catch (error) {
+      throw this.#withStateErrors(error);
+    }
+  }
+
+  /**
+   * Starts a command in the background and resolves once it runs (its pid is
+   * known). A job's failure or a daemon's exit is reported later by
+   * keepRunning() and stop().
+   */
+  async runProcessAsync(cmd: string | readonly string[], options: RunProcessAsyncOptions = {}): Promise<RunInfo> {
+    validateCommand(cmd);
+    const isDaemon = options.daemon ?? false;
+    this.log.info(`${isDaemon ? "run daemon" : "run async"}: ${formatCommand(cmd)}`);
+    const proc = this.#spawn(cmd, options, { isAsync: true, isDaemon, timeout: undefined });
+    try {
+      await proc.started;
+      if (proc.info.startError) throw new RunInfoError(proc.info);
+    } catch (error) {
+      throw this.#withStateErrors(error);
+    }
+    (isDaemon ? this.#daemons : this.#jobs).push(proc);
+    return proc.info;
+  }
+
+  /**
+   * Waits up to `timeoutMs` for a process to finish, then says whether jobs
+   * are still running: `while (await monitor.keepRunning()) {}` waits for all
+   * jobs while checking that daemons stay up. As in the reference: throws
+   * NoProcessesError when only daemons were started; throws an AggregateError
+   * of DaemonExitError / RunInfoError when a daemon exited or a job failed;
+   * resolves false when no job is running (also when nothing was started).
+   */
+  async keepRunning(timeoutMs = 200): Promise<boolean> {
+    validateMilliseconds("timeoutMs", timeoutMs);
+    if (this.#jobs.length === 0 && this.#daemons.length > 0) throw new NoProcessesError();
+    this.#throwIfInvalidState();
+    if (!this.#jobs.some((job) => !job.isFinished)) return false;
+    await this.#waitForFinish(timeoutMs);
+    this.#throwIfInvalidState();
+    return this.#jobs.some((job) => !job.isFinished);
+  }
+
+  /**
+   * Stops one async command (SIGTERM to its process group, SIGKILL after
+   * `timeout` ms), resolves when it has exited, and forgets it (a stopped
+   * daemon is no error). Rejects with InvalidArgumentError for a RunInfo this
+   * monitor does not manage.
+   */
+  async stopProcessAsync(info: RunInfo, options: { timeout?: number } = {}): Promise<RunInfo> {
+    const timeout = options.timeout ?? 1000;
+    validateMilliseconds("timeout", timeout);
+    const proc = [...this.#jobs, ...this.#daemons].find((p) => p.info === info || (info.pid !== undefined && p.info.pid === info.pid));
+    if (!proc) {
+      throw new InvalidArgumentError(
+        "process",
+        info.pid,
+        "is not managed by this process monitor: pass a RunInfo returned by its runProcessAsync() that was not stopped yet",
+      );
+    }
+    this.#jobs = this.#jobs.filter((p) => p !== proc);
+    this.#daemons = this.#daemons.filter((p) => p !== proc);
+    await this.#stopProcess(proc, timeout);
+    return proc.info;
+  }
+
+  /**
+   * Stops every process of this monitor (jobs, daemons and runs still in
+   * flight) in parallel: SIGTERM to each process group, SIGKILL after
+   * `timeout` ms. With `validateState`, daemons that had died and jobs that
+   * had failed before the stop are then reported as an AggregateError
+   * (unlike the reference, which reported them without stopping the rest).
+   */
+  async stop(options: StopOptions = {}): Promise<void> {
+    const timeout = options.timeout ?? 1000;
+    validateMilliseconds("timeout", timeout);
+    const errors = options.validateState ?? true ? this.#stateErrors() : [];
+    const all = new Set([...this.#jobs, ...this.#daemons, ...this.#live]);
+    this.#jobs = [];
+    this.#daemons = [];
+    await Promise.all([...all].map((proc) => this.#stopProcess(proc, timeout)));
+    if (errors.length > 0) throw new AggregateError(errors, invalidStateMessage(errors));
+  }
+
+  /** `await using monitor = new ProcessMonitor()` stops everything on scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop({ validateState: false });
+  }
+
+  #spawn(
+    cmd: string | readonly string[],
+    options: CommonProcessOptions,
+    mode: { isAsync: boolean; isDaemon: boolean; timeout: number | undefined },
+  ): MonitoredProcess {
+    const argv = commandArgv(cmd, options.sudo ?? false);
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      detached: true, // setsid(): the command leads its own process group, which stop() signals as a whole
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const info = new RunInfo({ cmd, cwd: options.cwd, ...mode });
+    if (options.stdoutCallback) info.stdoutCallback = options.stdoutCallback;
+    if (options.stderrCallback) info.stderrCallback = options.stderrCallback;
+    const proc = new MonitoredProcess(info, child);
+    this.#live.add(proc);
+
+    const decoders = { stdout: new TextDecoder("utf-8"), stderr: new TextDecoder("utf-8") };
+    const deliver = (streamName: "stdout" | "stderr", text: string) => {
+      try {
+        info.appendOutput(streamName, text);
+      } catch (error) {
+        this.log.error(`${streamName} callback of pid ${info.pid} threw:`, error);
+      }
+    };
+    child.stdout!.on("data", (chunk: Buffer) => deliver("stdout", decoders.stdout.decode(chunk, { stream: true })));
+    child.stderr!.on("data", (chunk: Buffer) => deliver("stderr", decoders.stderr.decode(chunk, { stream: true })));
+
+    let drainTimer: NodeJS.Timeout | undefined;
+    child.on("spawn", () => {
+      info.pid = child.pid;
+      proc.lastSampleAt = performance.now();
+      this.#startSampler();
+      proc.markStarted();
+    });
+    child.on("error", (error) => {
+      if (info.pid === undefined) {
+        info.startError = error;
+        proc.markStarted();
+      } else {
+        this.log.warn(`pid ${info.pid}: ${error.message}`);
+      }
+    });
+    child.on("exit", (code, signal) => {
+      this.#recordFinalCpu(proc);
+      info.exitCode = code;
+      info.signal = signal;
+      proc.isExited = true;
+      proc.markExited();
+      this.log.debug(`pid ${info.pid} ${info.describeState()}`);
+      drainTimer = setTimeout(() => {
+        this.log.warn(`pid ${info.pid} exited but a descendant keeps its output open; no longer reading it`);
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }, OUTPUT_DRAIN);
+      drainTimer.unref();
+    });
+    child.on("close", () => {
+      clearTimeout(drainTimer);
+      // Flush a multi-byte sequence cut off at the end (it becomes U+FFFD).
+      deliver("stdout", decoders.stdout.decode());
+      deliver("stderr", decoders.stderr.decode());
+      if (info.startError) info.exitCode = null;
+      proc.isExited = true;
+      proc.isFinished = true;
+      this.#live.delete(proc);
+      if (this.#live.size === 0) this.#stopSampler();
+      proc.markExited();
+      proc.markFinished();
+      for (const wake of this.#waiters) wake();
+    });
+    return proc;
+  }
+
+  /** Sends SIGTERM to the process group, SIGKILL after `timeout`, and waits until the command has finished. */
+  async #stopProcess(proc: MonitoredProcess, timeout: number): Promise<void> {
+    const pgid = proc.info.pid;
+    if (proc.isExited || pgid === undefined) {
+      await proc.finished;
+      return;
+    }
+    const deadline = performance.now() + timeout;
+    this.log.info(`sending SIGTERM to process group ${pgid} (${formatCommand(proc.info.cmd)})`);
+    await this.#signalGroup(pgid, "SIGTERM");
+    if (!(await resolvesWithin(proc.exited, timeout))) {
+      this.log.warn(`process group ${pgid} ignored SIGTERM for ${timeout} ms: sending SIGKILL`);
+      await this.#signalGroup(pgid, "SIGKILL");
+      await proc.exited;
+    } else if (!(await this.#groupEmptyBefore(pgid, deadline))) {
+      // The leader obeyed but something it started did not: the group is still pinned by it, so the id is safe to signal.
+      this.log.warn(`members of process group ${pgid} outlived SIGTERM for ${timeout} ms: sending SIGKILL`);
+      await this.#signalGroup(pgid, "SIGKILL");
+    }
+    await proc.finished;
+  }
+
+  async #groupEmptyBefore(pgid: number, deadline: number): Promise<boolean> {
+    for (;;) {
+      if (!groupExists(pgid) || (await liveGroupMembers(pgid)).length === 0) return true;
+      if (performance.now() >= deadline) return false;
+      await delay(GROUP_POLL);
+    }
+  }
+
+  async #signalGroup(pgid: number, signal: NodeJS.Signals): Promise<void> {
+    try {
+      process.kill(-pgid, signal);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ESRCH") return;
+      if (code === "EPERM" && process.getuid?.() !== 0) {
+        // A group started through sudo belongs to root: signal it through sudo as well.
+        await new Promise<void>((resolve) => {
+          execFile("sudo", ["-n", "kill", "-s", signal.replace(/^SIG/u, ""), "--", `-${pgid}`], (failure) => {
+            if (failure) this.log.warn(`could not send ${signal} to process group ${pgid} through sudo: ${failure.message}`);
+            resolve();
+          });
+        });
+        return;
+      }
+      this.log.warn(`could not send ${signal} to process group ${pgid}: ${(error as Error).message}`);
+    }
+  }
+
+  #stateErrors(): Error[] {
+    const errors: Error[] = [];
+    for (const job of this.#jobs) {
+      if (job.isFinished && job.info.exitCode !== 0) errors.push(new RunInfoError(job.info));
+    }
+    for (const daemon of this.#daemons) {
+      if (daemon.isFinished) errors.push(new DaemonExitError(daemon.info));
+    }
+    return errors;
+  }
+
+  #throwIfInvalidState(): void {
+    const errors = this.#stateErrors();
+    if (errors.length > 0) throw new AggregateError(errors, invalidStateMessage(errors));
+  }
+
+  /** The error of a failed run, grouped with the monitor's own failures (as the reference's "Run failure" group). */
+  #withStateErrors(error: unknown): unknown {
+    const errors = this.#stateErrors();
+    if (errors.length === 0) return error;
+    return new AggregateError([error, ...errors], `Run failure: ${(error as Error).message?.split("\n")[0]}; and ${invalidStateMessage(errors)}`);
+  }
+
+  #waitForFinish(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#waiters.add(done);
+    });
+  }
+
+  #startSampler(): void {
+    if (this.#sampler) return;
+    this.#sampler = setInterval(() => void this.#sample(), this.sampleInterval);
+    this.#sampler.unref();
+  }
+
+  #stopSampler(): void {
+    clearInterval(this.#sampler);
+    this.#sampler = undefined;
+  }
+
+  /** One CPU/memory sample of every running process tree. */
+  async #sample(): Promise<void> {
+    if (this.#sampling) return;
+    this.#sampling = true;
+    try {
+      // Read synchronously before anything else: a child reaped from now on is not in this baseline.
+      this.#reapedBaseline = reapedChildrenCpu();
+      const table = await readProcessTable();
+      const now = performance.now();
+      for (const proc of this.#live) {
+        if (proc.isExited || proc.info.pid === undefined) continue;
+        const stats = treeStats(table, proc.info.pid);
+        if (!stats) continue;
+        // CPU time only grows; a dip means a descendant went away unreaped, so keep the larger figure.
+        proc.info.cpuUser = Math.max(proc.info.cpuUser, stats.cpuUser);
+        proc.info.cpuSystem = Math.max(proc.info.cpuSystem, stats.cpuSystem);
+        proc.info.memRss = stats.memRss;
+        proc.info.memVms = stats.memVms;
+        proc.lastSampleAt = now;
+      }
+    } catch (error) {
+      this.log.debug("process sample failed:", error);
+    } finally {
+      this.#sampling = false;
+    }
+  }
+
+  /** At the exit event the child is already reaped: derive its final CPU times (see proc-stats.ts). */
+  #recordFinalCpu(proc: MonitoredProcess): void {
+    const after = reapedChildrenCpu();
+    const final = finalCpu({
+      lastSample: { user: proc.info.cpuUser, system: proc.info.cpuSystem },
+      lastSampleAt: proc.lastSampleAt,
+      before: this.#reapedBaseline,
+      after,
+      now: performance.now(),
+    });
+    this.#reapedBaseline = after;
+    proc.info.cpuUser = final.user;
+    proc.info.cpuSystem = final.system;
+  }
+}
+
+/** The argv that runs `cmd`: strings through /bin/sh -c, arrays as they are; with sudo, through `sudo -n --preserve-env`. */
+export function commandArgv(cmd: string | readonly string[], sudo: boolean): string[] {
+  const argv = typeof cmd === "string" ? ["/bin/sh", "-c", cmd] : [...cmd];
+  return sudo ? ["sudo", "-n", "--preserve-env", "--", ...argv] : argv;
+}
+
+function validateCommand(cmd: unknown): asserts cmd is string | readonly string[] {
+  if (typeof cmd === "string") {
+    if (cmd.includes("\0")) throw new InvalidArgumentError("cmd", cmd, "must not contain NUL characters");
+    return;
+  }
+  if (!Array.isArray(cmd)) {
+    throw new InvalidArgumentError("cmd", cmd, "must be a string (run by /bin/sh -c) or an array of strings (run without a shell)");
+  }
+  if (cmd.length === 0) throw new InvalidArgumentError("cmd", cmd, "must not be an empty array: its first element is the program");
+  for (const arg of cmd) {
+    if (typeof arg !== "string") throw new InvalidArgumentError("cmd", cmd, "must contain only strings");
+    if (arg.includes("\0")) throw new InvalidArgumentError("cmd", cmd, "must not contain NUL characters");
+  }
+  if (cmd[0] === "") throw new InvalidArgumentError("cmd", cmd, "must start with a program name, not an empty string");
+}
+
+export function validateMilliseconds(argument: string, value: unknown, options: { positive?: boolean } = {}): void {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (options.positive && value === 0)) {
+    throw new InvalidArgumentError(
+      argument,
+      value,
+      `must be a ${options.positive ? "positive" : "non-negative"} finite number of milliseconds`,
+    );
+  }
+}
+
+function invalidStateMessage(errors: readonly Error[]): string {
+  const daemons = errors.filter((e) => e instanceof DaemonExitError).length;
+  const jobs = errors.length - daemons;
+  const parts = [];
+  if (daemons) parts.push(`${daemons} daemon${daemons > 1 ? "s" : ""} exited`);
+  if (jobs) parts.push(`${jobs} job${jobs > 1 ? "s" : ""} failed`);
+  return `Invalid state: ${parts.join(", ")}`;
+}
+
+/** Whether a process group with this id has any member (zombies included). */
+function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function resolvesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits for `finished`, a timeout, or an abort, whichever comes first. */
+async function settleFirst(
+  finished: Promise<void>,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<"finished" | "timeout" | "aborted"> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const racers: Promise<"finished" | "timeout" | "aborted">[] = [finished.then(() => "finished" as const)];
+  if (timeout !== undefined) racers.push(new Promise((resolve) => (timer = setTimeout(() => resolve("timeout"), timeout))));
+  if (signal) {
+    racers.push(
+      new Promise((resolve) => {
+        onAbort = () => resolve("aborted");
+        signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    );
+  }
+  try {
+    return await Promise.race(racers);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+  }
+}
+
