@@ -21,6 +21,8 @@ export interface CleanupItem {
    */
   readonly obsoleteWhen: (doomed: ReadonlySet<string>) => boolean;
   readonly clean: () => Promise<void>;
+  /** Synchronous undo for the process.exit() path; absent where the object dies with a namespace. */
+  readonly cleanSync?: (() => void) | undefined;
 }
 
 /** stderr texts of ip, tc and iptables that mean "the thing to undo is not there". */

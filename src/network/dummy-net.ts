@@ -5,7 +5,7 @@
  * its Shell, so the same code works on the host, inside a namespace and
  * through sudo.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { CGroup, listCgroups } from "../cgroups/cgroup.js";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -16,7 +16,7 @@ import type { RunInfo } from "../process/run-info.js";
 import { HostShell } from "../shell/host-shell.js";
 import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { RunAsyncOptions, RunOptions, Shell } from "../shell/shell.js";
-import { type NetemOptions, applyNetem, validateNetemOptions } from "../tc/netem.js";
+import type { NetemOptions } from "../tc/netem.js";
 import {
   checkAddressWithPrefix,
   checkIpAddress,
@@ -25,8 +25,11 @@ import {
   checkSysctlValue,
   checkVlanId,
 } from "../validation/arguments.js";
+import { type ExitCleanable, runSyncQuietly, trackForExit, untrackForExit } from "../lifecycle/exit-cleanup.js";
+import { forgetOwner, recordOwner } from "../lifecycle/owners.js";
+import { reapDeadOwners } from "../lifecycle/reaper.js";
 import { type CleanupItem, isAlreadyGone } from "./cleaners.js";
-import { killProcess, namespaceProcesses } from "./namespace-processes.js";
+import { killProcess, namespaceProcesses, processesByNamespace } from "./namespace-processes.js";
 
 export type InterfaceLike = InterfaceScoped | string;
 export type NamespaceLike = NamespaceScoped | DummyNet | string;
@@ -38,6 +41,17 @@ export interface DummyNetOptions {
   uid?: number;
   /** @default the shell's logger, or a logger silent unless DUMMYNET_LOG is set */
   log?: Logger;
+  /**
+   * Clean up this network when the process ends by SIGINT, SIGTERM, SIGHUP,
+   * an uncaught exception or process.exit(). Turn off if you handle it.
+   * @default true
+   */
+  exitCleanup?: boolean;
+  /**
+   * Before making anything, remove the leftovers of owners that are gone
+   * (crashed runs); live runs are never touched. @default false
+   */
+  reapDeadOwners?: boolean;
 }
 
 export interface CgroupOptions {
@@ -56,6 +70,11 @@ interface Network {
   readonly linkState: Map<string, "up" | "down">;
   /** Interfaces this network made, keyed by "<netns>/<ifname>"; such links die with a namespace of ours. */
   readonly ownLinks: Map<string, OwnLink>;
+  /** Resolves once the owner is recorded (and dead owners reaped, if asked): before the first change. */
+  started: Promise<void> | undefined;
+  /** What exit cleanup holds while this network has something to undo. */
+  exitHandle: ExitCleanable | undefined;
+  readonly options: DummyNetOptions;
 }
 
 /** An interface this network made, and the namespace it lives in now (linkSet moves it). */
@@ -89,7 +108,41 @@ export class DummyNet implements AsyncDisposable {
     const uid = options.uid ?? process.pid;
     this.namespace = new NamespaceScoped(ROOT_NAMESPACE, uid);
     this.shell = options.shell ?? new HostShell(options.log ? { log: options.log } : {});
-    this.#network = { uid, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map() };
+    this.#network = { uid, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options };
+  }
+
+  /** Before the first change: record the owner (so a crash can be told from a live run), reap if asked, arm exit cleanup. */
+  #start(): Promise<void> {
+    const network = this.#network;
+    network.started ??= (async () => {
+      if (network.options.reapDeadOwners) await reapDeadOwners({ log: this.log });
+      await recordOwner(network.uid);
+      if (network.options.exitCleanup !== false) {
+        network.exitHandle = { cleanup: () => this.cleanup(), cleanupSync: () => this.#cleanupSync() };
+        trackForExit(network.exitHandle);
+      }
+    })();
+    return network.started;
+  }
+
+  /**
+   * The process is exiting and cannot await: remove namespaces (with their
+   * processes) and what we made in the host namespace, synchronously.
+   */
+  #cleanupSync(): void {
+    const cleaners = this.#net.cleaners;
+    const doomed = new Set(cleaners.filter((c) => c.reason === "netnsAdd").map((c) => c.namespace.scoped));
+    while (cleaners.length > 0) {
+      const item = cleaners.pop()!;
+      if (!item.obsoleteWhen(doomed)) item.cleanSync?.();
+      if (item.reason === "netnsAdd") doomed.delete(item.namespace.scoped);
+    }
+  }
+
+  /** The synchronous undo of an object made in the host namespace: none for objects inside namespaces. */
+  #syncUndo(argv: string[]): (() => void) | undefined {
+    if (!this.namespace.isRoot) return undefined;
+    return () => runSyncQuietly(this.shell.sudo ? ["sudo", "-n", "--", ...argv] : argv);
   }
 
   /** A DummyNet for a namespace of this network (sharing its cleaners). */
@@ -176,6 +229,7 @@ export class DummyNet implements AsyncDisposable {
   async netnsAdd(name: string): Promise<DummyNet> {
     const namespace = new NamespaceScoped(name, this.uid);
     if (namespace.isRoot) throw new InvalidArgumentError("namespace name", name, "is the root namespace; choose another name");
+    await this.#start();
     await this.#ip(["netns", "add", namespace.scoped]);
     const child = this.#inNamespace(namespace);
     this.namespaces.set(namespace.scoped, child);
@@ -183,10 +237,15 @@ export class DummyNet implements AsyncDisposable {
       namespace,
       targets: [namespace],
       reason: "netnsAdd",
+      // cleanup() kills the namespace's processes first, for all namespaces at once.
       clean: async () => {
-        await this.netnsKillAll(namespace);
         await this.#ip(["netns", "delete", namespace.scoped]);
         this.namespaces.delete(namespace.scoped);
+      },
+      cleanSync: () => {
+        const sudo = this.shell.sudo ? ["sudo", "-n", "--"] : [];
+        for (const pid of namespacePidsSync(namespace.scoped)) runSyncQuietly([...sudo, "kill", "-KILL", pid]);
+        runSyncQuietly([...sudo, "ip", "netns", "delete", namespace.scoped]);
       },
     });
     await child.#ip(["link", "set", "dev", "lo", "up"]);
@@ -248,6 +307,11 @@ export class DummyNet implements AsyncDisposable {
     await killProcess(this.shell, pid);
   }
 
+  async #killNamespaceProcesses(scopedNamespaces: string[]): Promise<void> {
+    const byNamespace = await processesByNamespace(this.shell, scopedNamespaces);
+    await Promise.all([...byNamespace.values()].flat().map((pid) => killProcess(this.shell, pid).catch(() => undefined)));
+  }
+
   /** Kills every process in the namespace (SIGKILL). */
   async netnsKillAll(namespace: NamespaceLike): Promise<void> {
     const ns = this.#ns(namespace);
@@ -275,6 +339,7 @@ export class DummyNet implements AsyncDisposable {
     const a = new InterfaceScoped(p1, this.uid);
     const b = new InterfaceScoped(p2, this.uid);
     if (a.equals(b)) throw new InvalidArgumentError("p2", p2, "must differ from p1: the two ends of a veth pair need two names");
+    await this.#start();
     await this.#ip(["link", "add", a.scoped, "type", "veth", "peer", "name", b.scoped]);
     this.#created(a);
     this.#created(b);
@@ -282,6 +347,7 @@ export class DummyNet implements AsyncDisposable {
       targets: [a, b],
       reason: "linkVethAdd",
       obsoleteWhen: this.#diesWithLinks(a, b),
+      cleanSync: this.#syncUndo(["ip", "link", "delete", a.scoped]),
       clean: () => this.#ip(["link", "delete", a.scoped]).then(() => undefined),
     });
     return [a, b];
@@ -292,12 +358,14 @@ export class DummyNet implements AsyncDisposable {
     const parentIface = this.#iface(parent, "parent interface");
     checkVlanId("vlanId", vlanId);
     const iface = new InterfaceScoped(`${parentIface.name}.${vlanId}`, this.uid);
+    await this.#start();
     await this.#ip(["link", "add", "link", parentIface.scoped, "name", iface.scoped, "type", "vlan", "id", String(vlanId)]);
     this.#created(iface);
     this.#register({
       targets: [iface],
       reason: "linkVlanAdd",
       obsoleteWhen: this.#diesWithLinks(iface),
+      cleanSync: this.#syncUndo(["ip", "link", "delete", iface.scoped]),
       clean: () => this.#ip(["link", "delete", iface.scoped]).then(() => undefined),
     });
     return iface;
@@ -474,12 +542,14 @@ export class DummyNet implements AsyncDisposable {
   /** Makes a bridge in this namespace (down, like any new link). */
   async bridgeAdd(name: string): Promise<InterfaceScoped> {
     const bridge = new InterfaceScoped(name, this.uid);
+    await this.#start();
     await this.#ip(["link", "add", "name", bridge.scoped, "type", "bridge"]);
     this.#created(bridge);
     this.#register({
       targets: [bridge],
       reason: "bridgeAdd",
       obsoleteWhen: this.#diesWithLinks(bridge),
+      cleanSync: this.#syncUndo(["ip", "link", "delete", bridge.scoped]),
       clean: () => this.#ip(["link", "delete", "dev", bridge.scoped]).then(() => undefined),
     });
     return bridge;
@@ -511,6 +581,8 @@ export class DummyNet implements AsyncDisposable {
    */
   async tc(iface: InterfaceLike, options: NetemOptions): Promise<void> {
     const link = this.#iface(iface);
+    // Loaded on first use: most networks never impair a link.
+    const { applyNetem, validateNetemOptions } = await import("../tc/netem.js");
     const checked = validateNetemOptions(options);
     const handle = await applyNetem(this.shell, link.scoped, checked, { uid: this.uid });
     this.#register({
@@ -539,6 +611,7 @@ export class DummyNet implements AsyncDisposable {
       targets: [inbound, outbound],
       reason: "forward",
       obsoleteWhen: this.#diesWithThisNamespace(),
+      cleanSync: this.#syncUndo(["iptables", "-w", "-D", ...rule]),
       clean: () => this.shell.system(["iptables", "-w", "-D", ...rule]).then(() => undefined),
     });
   }
@@ -553,6 +626,7 @@ export class DummyNet implements AsyncDisposable {
       targets: [link],
       reason: "nat",
       obsoleteWhen: this.#diesWithThisNamespace(),
+      cleanSync: this.#syncUndo(["iptables", "-w", "-t", "nat", "-D", ...rule]),
       clean: () => this.shell.system(["iptables", "-w", "-t", "nat", "-D", ...rule]).then(() => undefined),
     });
   }
@@ -579,6 +653,7 @@ export class DummyNet implements AsyncDisposable {
   /** Makes a cgroup with optional CPU (in CPUs) and memory (bytes) limits; cleanup removes it. */
   async addCgroup(name: string, options: CgroupOptions = {}): Promise<CGroup> {
     const scoped = new CGroupScoped(name, this.uid);
+    await this.#start();
     const cgroup = await CGroup.create({ name: scoped.scoped, log: this.log, ...options });
     this.#net.cgroups.set(scoped.scoped, cgroup);
     this.#register({
@@ -615,9 +690,7 @@ export class DummyNet implements AsyncDisposable {
     const cleaners = this.#net.cleaners;
     // Namespaces of ours still to be deleted: what lives only inside them goes with them.
     const doomed = new Set(cleaners.filter((c) => c.reason === "netnsAdd").map((c) => c.namespace.scoped));
-    while (cleaners.length > 0) {
-      const item = cleaners.pop()!;
-      if (item.obsoleteWhen(doomed)) continue;
+    const undo = async (item: CleanupItem): Promise<void> => {
       try {
         await item.clean();
       } catch (error) {
@@ -627,10 +700,35 @@ export class DummyNet implements AsyncDisposable {
           errors.push(new DummyNetError(`cleanup: undoing ${item.reason} of ${item.targets.join(", ") || "-"} in namespace ${item.namespace.scoped} failed: ${(error as Error).message}`, { cause: error }));
         }
       }
-      if (item.reason === "netnsAdd") doomed.delete(item.namespace.scoped);
+    };
+    while (cleaners.length > 0) {
+      const item = cleaners.pop()!;
+      if (item.obsoleteWhen(doomed)) continue;
+      if (item.reason !== "netnsAdd") {
+        await undo(item);
+        continue;
+      }
+      // Namespace deletions next to each other in the log are independent: do them together.
+      const batch = [item];
+      while (cleaners.length > 0) {
+        const next = cleaners.at(-1)!;
+        if (next.reason === "netnsAdd") batch.push(cleaners.pop()!);
+        else if (next.obsoleteWhen(doomed)) cleaners.pop();
+        else break;
+      }
+      await this.#killNamespaceProcesses(batch.map((b) => b.namespace.scoped));
+      await Promise.all(batch.map(undo));
+      for (const b of batch) doomed.delete(b.namespace.scoped);
     }
     this.#net.linkState.clear();
     this.#net.ownLinks.clear();
+    if (this.#net.started) {
+      await this.#net.started.catch(() => undefined);
+      if (this.#net.exitHandle) untrackForExit(this.#net.exitHandle);
+      this.#net.exitHandle = undefined;
+      this.#net.started = undefined;
+      await forgetOwner(this.uid);
+    }
     if (errors.length > 0) throw new AggregateError(errors, `cleanup finished with ${errors.length} error(s): ${errors.map((e) => (e as Error).message).join("; ")}`);
   }
 
@@ -639,3 +737,20 @@ export class DummyNet implements AsyncDisposable {
   }
 }
 
+
+/** Pids in a namespace, read synchronously (for the exit path). */
+function namespacePidsSync(scopedNamespace: string): string[] {
+  try {
+    const wanted = `net:[${statSync(`/run/netns/${scopedNamespace}`).ino}]`;
+    return readdirSync("/proc").filter((entry) => {
+      if (!/^\d+$/.test(entry)) return false;
+      try {
+        return readlinkSync(`/proc/${entry}/ns/net`) === wanted;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return [];
+  }
+}

@@ -9,22 +9,40 @@ import type { Shell } from "../shell/shell.js";
 const isRoot = process.getuid?.() === 0;
 
 export async function namespaceProcesses(shell: Shell, scopedNamespace: string): Promise<number[]> {
+  return (await processesByNamespace(shell, [scopedNamespace])).get(scopedNamespace) ?? [];
+}
+
+/** The processes of several namespaces at once: one pass over /proc however many namespaces. */
+export async function processesByNamespace(shell: Shell, scopedNamespaces: readonly string[]): Promise<Map<string, number[]>> {
+  const found = new Map<string, number[]>(scopedNamespaces.map((name) => [name, []]));
   if (!isRoot) {
-    const result = await shell.system(["ip", "netns", "pids", scopedNamespace]);
-    return result.stdout.split("\n").filter(Boolean).map(Number);
+    for (const name of scopedNamespaces) {
+      const result = await shell.system(["ip", "netns", "pids", name], { allowFailure: true });
+      found.set(name, result.stdout.split("\n").filter(Boolean).map(Number));
+    }
+    return found;
   }
-  const inode = (await stat(`/run/netns/${scopedNamespace}`)).ino;
-  const wanted = `net:[${inode}]`;
-  const pids: number[] = [];
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+  const byLink = new Map<string, string>();
+  for (const name of scopedNamespaces) {
     try {
-      if ((await readlink(`/proc/${entry}/ns/net`)) === wanted) pids.push(Number(entry));
+      byLink.set(`net:[${(await stat(`/run/netns/${name}`)).ino}]`, name);
     } catch {
-      // The process ended while we looked, or is a kernel thread without a namespace link.
+      // Deleted already: no processes to find.
     }
   }
-  return pids;
+  if (byLink.size === 0) return found;
+  const entries = (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry));
+  await Promise.all(
+    entries.map(async (entry) => {
+      try {
+        const name = byLink.get(await readlink(`/proc/${entry}/ns/net`));
+        if (name !== undefined) found.get(name)!.push(Number(entry));
+      } catch {
+        // The process ended while we looked, or is a kernel thread without a namespace link.
+      }
+    }),
+  );
+  return found;
 }
 
 /** Sends SIGKILL to `pid`; a process that is already gone is not an error. */

@@ -1,0 +1,87 @@
+// One benchmark sample in a fresh process: builds a chain or star network
+// through the dummynet library (built into dist/), tears it down, checks that
+// no namespace of ours is listed, and prints one JSON line.
+//
+// Usage: node library-sample.mjs {chain|star} N {api|file}
+//   api:  the contract's imperative calls, independent calls issued together
+//         with Promise.all, as a test suite would write them;
+//   file: a topology document through the loader (src/topology).
+import { execFileSync } from "node:child_process";
+import { DummyNet } from "../../dist/index.js";
+
+const [kind, nText, path = "api"] = process.argv.slice(2);
+const n = Number(nText);
+
+const chainAddress = (i, end) => `10.${Math.floor(i / 256)}.${i % 256}.${end}/24`;
+const starAddress = (i) => `10.1.${Math.floor((i + 1) / 256)}.${(i + 1) % 256}/16`;
+
+async function buildWithApi(net) {
+  const hosts = await Promise.all(Array.from({ length: n }, (_, i) => net.netnsAdd(`n${i}`)));
+  if (kind === "chain") {
+    await Promise.all(
+      Array.from({ length: n - 1 }, async (_, i) => {
+        const [a, b] = await net.linkVethAdd(`c${i}a`, `c${i}b`);
+        await Promise.all([net.linkSet(hosts[i], a), net.linkSet(hosts[i + 1], b)]);
+        await Promise.all([hosts[i].addrAdd(chainAddress(i, 1), a), hosts[i + 1].addrAdd(chainAddress(i, 2), b)]);
+        await Promise.all([hosts[i].up(a), hosts[i + 1].up(b)]);
+      }),
+    );
+  } else {
+    const hub = await net.netnsAdd("hub");
+    const bridge = await hub.bridgeAdd("br0");
+    await hub.up(bridge);
+    await Promise.all(
+      hosts.map(async (host, i) => {
+        const [s, h] = await net.linkVethAdd(`s${i}`, `h${i}`);
+        await Promise.all([net.linkSet(host, s), net.linkSet(hub, h)]);
+        await Promise.all([host.addrAdd(starAddress(i), s), hub.bridgeSet(bridge, h)]);
+        await Promise.all([host.up(s), hub.up(h)]);
+      }),
+    );
+  }
+}
+
+async function buildWithFile(net) {
+  const { topologyFromObject, buildNetwork } = await import("../../dist/topology/index.js");
+  const hosts = Array.from({ length: n }, (_, i) => ({ name: `n${i}` }));
+  const document =
+    kind === "chain"
+      ? {
+          hosts,
+          links: Array.from({ length: n - 1 }, (_, i) => ({
+            endpoints: [
+              { host: `n${i}`, interface: `c${i}a`, address: chainAddress(i, 1) },
+              { host: `n${i + 1}`, interface: `c${i}b`, address: chainAddress(i, 2) },
+            ],
+          })),
+        }
+      : {
+          hosts: [...hosts, { name: "hub" }],
+          bridges: [{ name: "br0", host: "hub" }],
+          links: hosts.map((_, i) => ({
+            endpoints: [
+              { host: `n${i}`, interface: `s${i}`, address: starAddress(i) },
+              { host: "hub", interface: `h${i}`, bridge: "br0" },
+            ],
+          })),
+        };
+  await buildNetwork(topologyFromObject(document), net);
+}
+
+const net = new DummyNet();
+const t0 = performance.now();
+if (path === "file") await buildWithFile(net);
+else await buildWithApi(net);
+const t1 = performance.now();
+await net.cleanup();
+const prefix = `d-${net.namespace.scoped.split("-")[1]}-`;
+const remaining = execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+  .split("\n")
+  .filter((line) => line.startsWith(prefix));
+const t2 = performance.now();
+if (remaining.length > 0) {
+  console.error(`teardown left ${remaining.length} namespaces`);
+  process.exit(1);
+}
+const rssMb = process.resourceUsage().maxRSS / 1024;
+console.log(JSON.stringify({ impl: `dummynet ${path}`, kind, n, setupS: (t1 - t0) / 1000, cleanupS: (t2 - t1) / 1000, peakRssMb: rssMb }));

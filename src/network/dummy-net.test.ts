@@ -1,0 +1,314 @@
+/**
+ * DummyNet against the real kernel: the reference library's scenarios
+ * (three namespaces through a bridge, link delete bookkeeping, up/down state
+ * kept, route teardown, netnsUse), traffic across the network, NAT and
+ * forwarding, and bad input refused before anything changes.
+ */
+import { after, afterEach, beforeEach, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { DummyNet } from "./dummy-net.js";
+import { InvalidArgumentError, SystemCommandError } from "../errors.js";
+import { InterfaceScoped } from "../names/scoped.js";
+import { assertNothingLeft, leftovers } from "../test-support/leftovers.js";
+
+function ipJson<T>(args: string[]): T {
+  return JSON.parse(execFileSync("ip", ["-j", ...args], { encoding: "utf8" })) as T;
+}
+
+function adminState(iface: InterfaceScoped, namespace?: string): "up" | "down" {
+  const [link] = ipJson<{ flags: string[] }[]>([...(namespace ? ["-n", namespace] : []), "link", "show", "dev", iface.scoped]);
+  return link!.flags.includes("UP") ? "up" : "down";
+}
+
+// Each test gets its own owner uid, so a failure in one never confuses the next.
+let nextUid = (process.pid % 100000) * 10 + 1000000;
+let net: DummyNet;
+
+describe("DummyNet on the real kernel", () => {
+  beforeEach(async () => {
+    net = new DummyNet({ uid: nextUid++ });
+    assert.deepEqual(await net.netnsList(), []);
+    assert.deepEqual(await net.linkList(), []);
+  });
+
+  afterEach(async () => {
+    await net.cleanup();
+    assertNothingLeft(net.uid);
+  });
+
+  after(() => {
+    for (let uid = (process.pid % 100000) * 10 + 1000000; uid < nextUid; uid++) assertNothingLeft(uid);
+  });
+
+  test("three namespaces through a bridge: ping gets through", async () => {
+    const demo0 = await net.netnsAdd("demo0");
+    const demo1 = await net.netnsAdd("demo1");
+    const demo2 = await net.netnsAdd("demo2");
+    assert.deepEqual(
+      (await net.netnsList()).map(String),
+      [demo0.namespace, demo1.namespace, demo2.namespace].map(String).sort(),
+    );
+    const br0 = await demo1.bridgeAdd("br0");
+    const [d00, d10] = await net.linkVethAdd("demo0_0", "demo1_0");
+    const [d11, d20] = await net.linkVethAdd("demo1_1", "demo2_0");
+    await net.linkSet(demo0, d00);
+    await net.linkSet(demo1, d10);
+    await net.linkSet("demo1", "demo1_1");
+    await net.linkSet(demo2.namespace, d20);
+    await demo1.bridgeSet(br0, d10);
+    await demo1.bridgeSet("br0", d11);
+    await demo0.addrAdd("10.0.0.1/24", d00);
+    await demo2.addrAdd("10.0.0.2/24", "demo2_0");
+    for (const [ns, iface] of [[demo0, d00], [demo1, br0], [demo1, d10], [demo1, d11], [demo2, d20]] as const) {
+      await ns.up(iface);
+    }
+    assert.deepEqual((await demo1.bridgeList()).map(String), [br0.scoped]);
+    const out = await demo0.run("ping -c 3 -i 0.2 -W 2 10.0.0.2");
+    out.match({ stdout: "3 packets transmitted, 3 received*" });
+    // The kernel agrees with what we think we built.
+    const [addr] = ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>(["-n", demo2.namespace.scoped, "addr", "show", "dev", d20.scoped]);
+    assert.ok(addr!.addr_info.some((a) => a.local === "10.0.0.2" && a.prefixlen === 24));
+  });
+
+  test("IPv6 addresses work at once (no duplicate address detection wait)", async () => {
+    const a = await net.netnsAdd("a");
+    const b = await net.netnsAdd("b");
+    const [va, vb] = await net.linkVethAdd("va", "vb");
+    await net.linkSet(a, va);
+    await net.linkSet(b, vb);
+    await a.addrAdd("fd00:1::1/64", va);
+    await b.addrAdd("fd00:1::2/64", vb);
+    await a.up(va);
+    await b.up(vb);
+    (await a.run(["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "fd00:1::2"])).match({ stdout: "2 packets transmitted, 2 received*" });
+  });
+
+  test("a TCP transfer crosses a routed, NATed network", async () => {
+    const client = await net.netnsAdd("client");
+    const router = await net.netnsAdd("router");
+    const server = await net.netnsAdd("server");
+    const [c0, r0] = await net.linkVethAdd("c0", "r0");
+    const [r1, s0] = await net.linkVethAdd("r1", "s0");
+    await net.linkSet(client, c0);
+    await net.linkSet(router, r0);
+    await net.linkSet(router, r1);
+    await net.linkSet(server, s0);
+    await client.addrAdd("192.168.10.2/24", c0);
+    await router.addrAdd("192.168.10.1/24", r0);
+    await router.addrAdd("172.16.20.1/24", r1);
+    await server.addrAdd("172.16.20.2/24", s0);
+    for (const [ns, iface] of [[client, c0], [router, r0], [router, r1], [server, s0]] as const) await ns.up(iface);
+    await client.route("192.168.10.1");
+    await router.sysctl("net.ipv4.ip_forward", 1);
+    await router.forward(r0, r1);
+    await router.forward(r1, r0);
+    await router.nat("192.168.10.0/24", r1);
+    // The server has no route back to 192.168.10.0/24: only NAT makes the reply possible.
+    const script =
+      "const s=require('net').createServer(c=>{let n=0;c.on('data',d=>n+=d.length);c.on('end',()=>{c.end(c.remoteAddress+' '+n)})});s.listen(5001,'172.16.20.2',()=>console.log('listening'))";
+    const serverInfo = await server.runAsync([process.execPath, "-e", script], { daemon: true });
+    await server.shell.pollUntil(["ss", "-ltn"], { matchStdout: "*172.16.20.2:5001*", timeout: 10000 });
+    const clientScript =
+      "const c=require('net').connect(5001,'172.16.20.2',()=>{c.end(Buffer.alloc(1<<20))});let r='';c.on('data',d=>r+=d);c.on('end',()=>console.log(r))";
+    const result = await client.run([process.execPath, "-e", clientScript], { timeout: 20000 });
+    assert.equal(result.stdout.trim(), `172.16.20.1 ${1 << 20}`, "the server saw the router's address (NAT) and every byte");
+    const rules = execFileSync("ip", ["netns", "exec", router.namespace.scoped, "iptables", "-t", "nat", "-S", "POSTROUTING"], { encoding: "utf8" });
+    assert.match(rules, /MASQUERADE/);
+    assert.ok(serverInfo.pid! > 0);
+  });
+
+  test("linkDelete drops the undos of both veth ends", async () => {
+    assert.equal(net.cleaners.length, 0);
+    const [veth0] = await net.linkVethAdd("veth0", "veth1");
+    await net.linkDelete(veth0);
+    assert.equal(net.cleaners.length, 0);
+    const [, other] = await net.linkVethAdd("veth2", "veth3");
+    await net.linkDelete(other);
+    assert.equal(net.cleaners.length, 0, "deleting the second end forgets the pair too");
+    const ns = await net.netnsAdd("ns");
+    await net.linkVethAdd("veth4", "veth5");
+    await net.linkSet(ns, "veth4");
+    const before = net.cleaners.length;
+    await ns.linkDelete("veth4");
+    assert.equal(net.cleaners.length, before - 2, "the linkSet and linkVethAdd undos are gone");
+    assert.deepEqual(await net.linkList(), []);
+  });
+
+  test("system devices outside our namespaces are cleaned one by one", async () => {
+    await net.linkVethAdd("veth0", "veth1");
+    await net.bridgeAdd("br0");
+    await net.bridgeSet("br0", "veth1");
+    assert.deepEqual((await net.linkList()).map((l) => l.name), ["br0", "veth0", "veth1"]);
+    assert.deepEqual((await net.linkList("bridge")).map((l) => l.name), ["br0"]);
+  });
+
+  test("up and down restore the state seen before, per instance", async () => {
+    const [v0, v1] = await net.linkVethAdd("v0", "v1");
+    await net.addrAdd("10.10.10.10", v0);
+    await net.addrAdd("10.10.10.11", v1);
+    await net.up(v0);
+    await net.up(v1);
+    {
+      await using net2 = new DummyNet({ uid: net.uid });
+      await net2.up("v0");
+      await net2.down("v1");
+    }
+    assert.equal(adminState(v0), "up");
+    assert.equal(adminState(v1), "up");
+    await net.down(v0);
+    {
+      await using net2 = new DummyNet({ uid: net.uid });
+      await net2.up("v0");
+      await net2.up("v0");
+      assert.equal(adminState(v0), "up");
+    }
+    assert.equal(adminState(v0), "down");
+  });
+
+  test("a route removed by down, or down then up, does not stop cleanup", async () => {
+    const ns = await net.netnsAdd("ns");
+    await ns.linkVethAdd("v0", "v1");
+    await ns.addrAdd("10.10.12.10/24", "v0");
+    await ns.addrAdd("10.10.12.11/24", "v1");
+    await ns.up("v0");
+    await ns.up("v1");
+    await ns.route("10.10.12.10");
+    const routes = ipJson<{ dst: string; gateway?: string }[]>(["-n", ns.namespace.scoped, "route"]);
+    assert.ok(routes.some((r) => r.dst === "default" && r.gateway === "10.10.12.10"));
+    await ns.down("v0");
+    await ns.up("v0");
+  });
+
+  test("a default route in the host namespace is undone, even when down removed it first", async () => {
+    // Host-namespace objects are undone one by one (no namespace deletion covers them).
+    const [v0, v1] = await net.linkVethAdd("v0", "v1");
+    await net.addrAdd("10.10.13.1/24", v0);
+    await net.up(v0);
+    await net.up(v1);
+    await net.down(v0);
+    await net.up(v0);
+    assert.equal(adminState(v0), "up");
+  });
+
+  test("netnsUse reaches an existing namespace and refuses a missing one", async () => {
+    const demo0 = await net.netnsAdd("demo0");
+    const [veth0, veth1] = await demo0.linkVethAdd("veth0", "veth1");
+    await demo0.addrAdd("10.0.0.1/24", veth0);
+    await demo0.up(veth0);
+    const ref = await net.netnsUse("demo0");
+    const links = await ref.linkList();
+    assert.ok(links.some((l) => l.equals(veth0)) && links.some((l) => l.equals(veth1)));
+    assert.match((await ref.run(`ip addr show dev ${veth0.scoped}`)).stdout, /10\.0\.0\.1\/24/);
+    await assert.rejects(net.netnsUse("nonexistent"), (error: unknown) => {
+      assert.ok(error instanceof InvalidArgumentError);
+      assert.match(error.message, /"nonexistent" does not exist .*namespaces of uid \d+: demo0/);
+      return true;
+    });
+  });
+
+  test("processes in a namespace are listed and killed", async () => {
+    const ns = await net.netnsAdd("procs");
+    const info = await ns.runAsync(["sleep", "30"], { daemon: true });
+    const pids = await net.netnsProcessList(ns);
+    assert.ok(pids.includes(info.pid!), `${info.pid} in ${pids.join(",")}`);
+    await net.netnsKillProcess(ns, info.pid!);
+    await ns.processMonitor.stop({ validateState: false });
+    assert.deepEqual(await net.netnsProcessList(ns), []);
+    await assert.rejects(net.netnsKillProcess(ns, 1), /is not a process of namespace/);
+  });
+
+  test("netnsDelete removes the namespace and its pending undos", async () => {
+    const ns = await net.netnsAdd("gone");
+    await ns.linkVethAdd("a", "b");
+    await net.netnsDelete(ns);
+    assert.equal(existsSync(`/run/netns/${ns.namespace.scoped}`), false);
+    assert.equal(net.cleaners.length, 0);
+  });
+
+  test("objects deleted behind the library's back do not stop cleanup", async () => {
+    const ns = await net.netnsAdd("byhand");
+    const [a] = await net.linkVethAdd("a", "b");
+    await net.addrAdd("10.20.0.1/24", a);
+    await net.up(a);
+    execFileSync("ip", ["netns", "delete", ns.namespace.scoped]);
+    execFileSync("ip", ["link", "delete", a.scoped]);
+    // afterEach's cleanup must succeed (warnings only) and leave nothing.
+  });
+
+  test("cleanup after a namespace deletion runs one step per namespace", async () => {
+    const hosts = await Promise.all(["h0", "h1", "h2"].map((name) => net.netnsAdd(name)));
+    for (let i = 0; i < 2; i++) {
+      const [a, b] = await net.linkVethAdd(`l${i}a`, `l${i}b`);
+      await net.linkSet(hosts[i]!, a);
+      await net.linkSet(hosts[i + 1]!, b);
+      await hosts[i]!.addrAdd(`10.30.${i}.1/24`, a);
+      await hosts[i + 1]!.addrAdd(`10.30.${i}.2/24`, b);
+      await hosts[i]!.up(a);
+      await hosts[i + 1]!.up(b);
+    }
+    (await hosts[0]!.run(["ping", "-c", "1", "-W", "2", "10.30.0.2"])).match({ stdout: "1 packets transmitted, 1 received*" });
+    const log: string[] = [];
+    // Count the system commands cleanup issues for this network.
+    const system = net.shell.system.bind(net.shell);
+    (net.shell as { system: typeof system }).system = (argv, options) => {
+      log.push(argv.join(" "));
+      return system(argv, options);
+    };
+    await net.cleanup();
+    assert.deepEqual(log.filter((c) => !c.startsWith("ip netns delete")), [], "only namespace deletions were needed");
+    assert.equal(log.length, 3);
+    assert.deepEqual(leftovers(net.uid), []);
+  });
+});
+
+describe("bad input is refused before anything changes", () => {
+  const uid = (process.pid % 100000) * 10 + 2000000;
+  const bad = new DummyNet({ uid });
+
+  after(async () => {
+    await bad.cleanup();
+    assertNothingLeft(uid);
+  });
+
+  const cases: [string, () => Promise<unknown>, RegExp][] = [
+    ["namespace name too long", () => bad.netnsAdd("n".repeat(300)), /namespace name: "n+" is 300 characters long; at most 248/],
+    ["namespace name with a shell metacharacter", () => bad.netnsAdd("a;touch /tmp/pwned"), /may only contain the characters/],
+    ["interface name over 8 characters", () => bad.linkVethAdd("verylongname", "b"), /interface name: "verylongname" is 12 characters long; at most 8/],
+    ["veth ends with one name", () => bad.linkVethAdd("same", "same"), /p2: "same" must differ from p1/],
+    ["address without a valid IP", () => bad.addrAdd("10.0.0.300/24", "x"), /Invalid ip: "10\.0\.0\.300\/24" must be an IPv4 or IPv6 address/],
+    ["prefix too long", () => bad.addrAdd("10.0.0.1/33", "x"), /invalid prefix length: it must be a whole number from 0 to 32/],
+    ["IPv6 prefix too long", () => bad.addrAdd("fd00::1/129", "x"), /from 0 to 128 for IPv6/],
+    ["VLAN id out of range", () => bad.linkVlanAdd("eth0", 4095), /vlanId: 4095 \(number\) must be a whole number from 1 to 4094/],
+    ["VLAN id not an integer", () => bad.linkVlanAdd("eth0", 1.5), /vlanId/],
+    ["gateway that is not an IP", () => bad.route("gw.example"), /Invalid gateway: "gw.example"/],
+    ["NAT source that is not a CIDR", () => bad.nat("everything", "eth0"), /Invalid source/],
+    ["linkSet into a missing namespace", () => bad.linkSet("missing", "eth0"), /namespace: "missing" does not exist/],
+    ["pid that is not a pid", () => bad.netnsKillProcess("missing", -3), /pid: -3 \(number\) must be a process id/],
+    ["interface given as a number", () => bad.up(7 as unknown as string), /interface: 7 \(number\) must be an interface name/],
+    ["sysctl outside net.*", () => bad.sysctl("kernel.panic", 1), /sysctl name: "kernel.panic" must be a per-namespace network sysctl/],
+    ["link type with odd characters", () => bad.linkList("veth;ls"), /linkType/],
+  ];
+  for (const [what, call, message] of cases) {
+    test(what, async () => {
+      await assert.rejects(call(), (error: unknown) => {
+        assert.ok(error instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${String(error)}`);
+        assert.match(error.message, message);
+        return true;
+      });
+      assert.equal(bad.cleaners.length, 0);
+      assert.deepEqual(leftovers(uid), []);
+      assert.equal(existsSync("/tmp/pwned"), false);
+    });
+  }
+
+  test("a kernel refusal names the command and says why", async () => {
+    const ns = await bad.netnsAdd("kernel");
+    await assert.rejects(ns.addrAdd("10.0.0.1/24", "nodev"), (error: unknown) => {
+      assert.ok(error instanceof SystemCommandError);
+      assert.match(error.message, /`ip -n d-\w+-kernel addr add 10\.0\.0\.1\/24 dev d-\w+-nodev` failed: .*(Cannot find device|does not exist)/);
+      return true;
+    });
+  });
+});
