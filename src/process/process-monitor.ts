@@ -68,6 +68,8 @@ const STOP_GRACE = 1000;
  * waiting forever, so we stop reading.
  */
 const OUTPUT_DRAIN = 250;
+/** Milliseconds to wait for SIGKILLed group members to die (they cannot refuse; only a D-state sleep delays them). */
+const SIGKILL_GRACE = 2000;
 /** Milliseconds between checks for group members that outlived their leader (no event exists for that). */
 const GROUP_POLL = 20;
 
@@ -333,6 +335,10 @@ export class ProcessMonitor {
       // The leader obeyed but something it started did not: the group is still pinned by it, so the id is safe to signal.
       this.log.warn(`members of process group ${pgid} outlived SIGTERM for ${timeout} ms: sending SIGKILL`);
       await this.#signalGroup(pgid, "SIGKILL");
+    }
+    // kill() returns before the targets are dead: resolve only once no member of the group runs any more.
+    if (!(await this.#groupEmptyBefore(pgid, performance.now() + SIGKILL_GRACE))) {
+      this.log.warn(`process group ${pgid} still has members after SIGKILL (uninterruptible sleep?)`);
     }
     await proc.finished;
   }
