@@ -1,0 +1,152 @@
+/**
+ * The shell of the host (the root network namespace, or whichever namespace
+ * this process runs in): user commands go to the ProcessMonitor, the
+ * library's own commands to a CommandRunner. When not root, both go through
+ * `sudo -n` after one `ensureSudo()` check.
+ */
+import { InvalidArgumentError, MatchError, RunInfoError, TimeoutError } from "../errors.js";
+import { type Logger, defaultLogger } from "../log.js";
+import { ProcessMonitor, validateMilliseconds } from "../process/process-monitor.js";
+import { type RunInfo, formatCommand } from "../process/run-info.js";
+import type { CommandResult, CommandRunner, SystemCommandOptions } from "../system/command-runner.js";
+import { SpawnRunner } from "../system/spawn-runner.js";
+import type { PollUntilOptions, RunAsyncOptions, RunOptions, Shell } from "./shell.js";
+import { ensureSudo } from "./sudo.js";
+
+export interface HostShellOptions {
+  /** @default defaultLogger (silent unless DUMMYNET_LOG is set) */
+  log?: Logger;
+  /** Run commands through `sudo -n`. @default true unless this process runs as root */
+  sudo?: boolean;
+  /** Watches the commands started by run/runAsync. @default a new ProcessMonitor with the same log */
+  processMonitor?: ProcessMonitor;
+  /** Runs the library's own system commands. @default a SpawnRunner with the same sudo and log */
+  runner?: CommandRunner;
+}
+
+export class HostShell implements Shell {
+  readonly log: Logger;
+  readonly sudo: boolean;
+  readonly processMonitor: ProcessMonitor;
+  readonly runner: CommandRunner;
+  readonly namespace: string | undefined = undefined;
+
+  constructor(options: HostShellOptions = {}) {
+    this.log = options.log ?? defaultLogger;
+    this.sudo = options.sudo ?? process.getuid?.() !== 0;
+    this.processMonitor = options.processMonitor ?? new ProcessMonitor({ log: this.log });
+    this.runner = options.runner ?? new SpawnRunner({ sudo: this.sudo, log: this.log });
+  }
+
+  async run(cmd: string | readonly string[], options: RunOptions = {}): Promise<RunInfo> {
+    if (this.sudo) await ensureSudo();
+    return this.processMonitor.runProcess(cmd, { ...options, sudo: this.sudo });
+  }
+
+  async runAsync(cmd: string | readonly string[], options: RunAsyncOptions = {}): Promise<RunInfo> {
+    if (this.sudo) await ensureSudo();
+    return this.processMonitor.runProcessAsync(cmd, { ...options, sudo: this.sudo });
+  }
+
+  pollUntil(cmd: string | readonly string[], options: PollUntilOptions): Promise<RunInfo> {
+    return pollUntil((runOptions) => this.run(cmd, runOptions), formatCommand(cmd), options);
+  }
+
+  /**
+   * Runs one of the library's own commands on the host. A NamespaceShell
+   * passes `namespace` here so that the runner can use `ip -n` or nsenter.
+   */
+  async system(argv: readonly string[], options: SystemCommandOptions = {}): Promise<CommandResult> {
+    if (this.sudo) await ensureSudo();
+    return this.runner.run(argv, options);
+  }
+}
+
+/**
+ * Runs a command again and again (every `interval` ms) until its output
+ * matches, as the reference's poll_until (a non-zero exit is just another
+ * attempt). Resolves with the RunInfo that matched; rejects with TimeoutError
+ * saying what was awaited and for how long. Each attempt may only use the
+ * time that is left.
+ */
+export async function pollUntil(
+  runOnce: (options: RunOptions) => Promise<RunInfo>,
+  description: string,
+  options: PollUntilOptions,
+): Promise<RunInfo> {
+  const { matchStdout, matchStderr, matchFn, signal, cwd, env } = options;
+  const timeout = options.timeout ?? 15000;
+  const interval = options.interval ?? 100;
+  validateMilliseconds("timeout", timeout, { positive: true });
+  validateMilliseconds("interval", interval);
+  if (matchStdout === undefined && matchStderr === undefined && matchFn === undefined) {
+    throw new InvalidArgumentError("pollUntil options", options, "must give matchStdout, matchStderr or matchFn: say what to wait for");
+  }
+  const awaited = [
+    matchStdout !== undefined ? `stdout matching "${matchStdout}"` : "",
+    matchStderr !== undefined ? `stderr matching "${matchStderr}"` : "",
+    matchFn !== undefined ? "output accepted by matchFn" : "",
+  ]
+    .filter(Boolean)
+    .join(" and ");
+
+  const deadline = performance.now() + timeout;
+  let attempts = 0;
+  let last: RunInfo | undefined;
+  for (;;) {
+    signal?.throwIfAborted();
+    const left = deadline - performance.now();
+    if (left <= 0) break;
+    attempts++;
+    try {
+      last = await runOnce({ cwd, env, signal, timeout: Math.max(1, Math.ceil(left)) });
+    } catch (error) {
+      if (error instanceof TimeoutError && error.info) {
+        last = error.info;
+        break; // the attempt used up the time that was left
+      }
+      if (!(error instanceof RunInfoError) || (signal?.aborted ?? false)) throw error;
+      last = error.info;
+    }
+    if (outputMatches(last, matchStdout, matchStderr, matchFn)) return last;
+    const wait = Math.min(interval, deadline - performance.now());
+    if (wait > 0) await sleep(wait, signal);
+  }
+  const lastOutput = last ? `\nlast attempt: ${last.describe()}` : "";
+  throw new TimeoutError(
+    last,
+    `pollUntil: \`${description}\` did not produce ${awaited} within ${timeout} ms (${attempts} attempt${attempts === 1 ? "" : "s"})${lastOutput}`,
+  );
+}
+
+function outputMatches(
+  info: RunInfo,
+  matchStdout: string | undefined,
+  matchStderr: string | undefined,
+  matchFn: ((output: string) => boolean) | undefined,
+): boolean {
+  if (matchStdout !== undefined || matchStderr !== undefined) {
+    try {
+      info.match({ stdout: matchStdout, stderr: matchStderr });
+    } catch (error) {
+      if (error instanceof MatchError) return false;
+      throw error;
+    }
+    return true;
+  }
+  return matchFn!(info.stdout) || matchFn!(info.stderr);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * The shell of one network namespace: user commands run under
+ * `ip netns exec <name>` through the parent shell (so its sudo and process
+ * monitor apply), the library's own commands through the parent's system
+ * layer with `namespace` set (which may use `ip -n` or nsenter).
+ */
+import { InvalidArgumentError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { ProcessMonitor } from "../process/process-monitor.js";
+import { type RunInfo, formatCommand } from "../process/run-info.js";
+import type { CommandResult, SystemCommandOptions } from "../system/command-runner.js";
+import { pollUntil } from "./host-shell.js";
+import type { PollUntilOptions, RunAsyncOptions, RunOptions, Shell } from "./shell.js";
+
+const NAMESPACE_NAME = /^[A-Za-z0-9_.-]+$/u;
+
+export class NamespaceShell implements Shell {
+  /**
+   * @param name the namespace's name on the system (the scoped name, e.g. `d-2-demo0`)
+   * @param parent the shell commands go through (normally the HostShell)
+   */
+  constructor(
+    readonly name: string,
+    readonly parent: Shell,
+  ) {
+    if (typeof name !== "string" || !NAMESPACE_NAME.test(name) || name === "." || name === "..") {
+      throw new InvalidArgumentError("namespace name", name, "must be a non-empty name of the characters A-Z a-z 0-9 _ . - (a scoped name such as d-2-demo0)");
+    }
+  }
+
+  get namespace(): string {
+    return this.name;
+  }
+
+  get log(): Logger {
+    return this.parent.log;
+  }
+
+  get processMonitor(): ProcessMonitor {
+    return this.parent.processMonitor;
+  }
+
+  get sudo(): boolean {
+    return this.parent.sudo;
+  }
+
+  run(cmd: string | readonly string[], options: RunOptions = {}): Promise<RunInfo> {
+    return this.parent.run(this.inNamespace(cmd), options);
+  }
+
+  runAsync(cmd: string | readonly string[], options: RunAsyncOptions = {}): Promise<RunInfo> {
+    return this.parent.runAsync(this.inNamespace(cmd), options);
+  }
+
+  pollUntil(cmd: string | readonly string[], options: PollUntilOptions): Promise<RunInfo> {
+    const argv = this.inNamespace(cmd);
+    return pollUntil((runOptions) => this.parent.run(argv, runOptions), formatCommand(argv), options);
+  }
+
+  system(argv: readonly string[], options: Omit<SystemCommandOptions, "namespace"> = {}): Promise<CommandResult> {
+    // Shell.system() hides `namespace` from callers; the parent (a HostShell) reads it to reach this namespace.
+    const inThisNamespace: SystemCommandOptions = { ...options, namespace: this.name };
+    return this.parent.system(argv, inThisNamespace);
+  }
+
+  /** The argv running `cmd` in this namespace; a shell line becomes one argument of /bin/sh -c, never pasted. */
+  inNamespace(cmd: string | readonly string[]): string[] {
+    const prefix = ["ip", "netns", "exec", this.name];
+    return typeof cmd === "string" ? [...prefix, "/bin/sh", "-c", cmd] : [...prefix, ...cmd];
+  }
+}
