@@ -178,8 +178,13 @@ describe("cgroup limits are enforced", () => {
       await cgroup.addPid(limited.pid);
       const [limitedShare, unlimitedShare] = await cpuShares([limited.pid, unlimited.pid], 1500);
       t.diagnostic(`CPU share over 1.5 s: limited to 0.2 -> ${limitedShare!.toFixed(3)}, unlimited -> ${unlimitedShare!.toFixed(3)}`);
-      assert.ok(limitedShare! > 0.05 && limitedShare! < 0.45, `limited busy loop used ${limitedShare} of a CPU; expected about 0.2`);
-      assert.ok(unlimitedShare! > 0.5, `unlimited busy loop used ${unlimitedShare} of a CPU; expected about 1 (is the machine overloaded?)`);
+      assert.ok(limitedShare! > 0.02 && limitedShare! < 0.45, `limited busy loop used ${limitedShare} of a CPU; expected about 0.2`);
+      // Load-independent proof that the quota, not a busy machine, held the loop back.
+      const cpuDir = layout.version === 2 ? cgroup.path : cgroup.paths.find((p) => p.startsWith(layout.hierarchies.cpu!))!;
+      assert.match(read(cpuDir, "cpu.stat"), /nr_throttled [1-9]/, "the kernel throttled the cgroup");
+      // The unlimited loop shows what the limit takes away; on a loaded 2-core machine it may get far
+      // less than a CPU, so it is only required to get more than the limited one.
+      assert.ok(unlimitedShare! > limitedShare!, `unlimited busy loop used ${unlimitedShare}, limited ${limitedShare}`);
     } finally {
       await Promise.all([limited.stop(), unlimited.stop()]);
       await cgroup.hardClean();
