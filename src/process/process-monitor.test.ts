@@ -27,7 +27,8 @@ const node = (name: string, ...args: string[]) => [process.execPath, fixture(nam
 /** Resolves with the output once `predicate` accepts what `info` printed so far (event-driven, no polling). */
 function outputSeen(info: RunInfo, predicate: (stdout: string) => boolean): Promise<string> {
   return new Promise((resolve) => {
-    let seen = "";
+    let seen = info.stdout;
+    if (predicate(seen)) resolve(seen);
     info.stdoutCallback = (data) => {
       seen += data;
       if (predicate(seen)) resolve(seen);
@@ -236,10 +237,9 @@ describe("ProcessMonitor async processes and keepRunning", () => {
   test("async pings with a daemon (reference test_run_async_output)", async () => {
     await using monitor = new ProcessMonitor();
     const daemon = await monitor.runProcessAsync(node("forever.mjs"), { daemon: true });
-    const out1 = await monitor.runProcessAsync("ping -i 0.2 -c 5 127.0.0.1");
-    const out2 = await monitor.runProcessAsync(["ping", "-i", "0.2", "-c", "3", "127.0.0.1"]);
     let streamed = "";
-    out1.stdoutCallback = (data) => (streamed += data);
+    const out1 = await monitor.runProcessAsync("ping -i 0.2 -c 5 127.0.0.1", { stdoutCallback: (data) => (streamed += data) });
+    const out2 = await monitor.runProcessAsync(["ping", "-i", "0.2", "-c", "3", "127.0.0.1"]);
     await runUntilDone(monitor);
     out1.match({ stdout: "5 packets transmitted*" });
     out2.match({ stdout: "3 packets transmitted*" });

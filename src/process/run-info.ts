@@ -62,9 +62,6 @@ export class RunInfo {
   /** Virtual memory of the process tree in bytes, at the last sample. */
   memVms: number;
 
-  #stdoutCallback: OutputCallback | undefined;
-  #stderrCallback: OutputCallback | undefined;
-
   constructor(init: RunInfoInit) {
     this.cmd = init.cmd;
     this.cwd = init.cwd;
@@ -77,6 +74,8 @@ export class RunInfo {
     this.isDaemon = init.isDaemon ?? false;
     this.timeout = init.timeout;
     this.startError = undefined;
+    this.stdoutCallback = undefined;
+    this.stderrCallback = undefined;
     this.cpuSystem = init.cpuSystem ?? 0;
     this.cpuUser = init.cpuUser ?? 0;
     this.memRss = init.memRss ?? 0;
@@ -89,26 +88,13 @@ export class RunInfo {
   }
 
   /**
-   * Called with each piece of stdout as it arrives. Output that arrived before
-   * the callback was set is passed to it at once, so nothing is missed when it
-   * is set after `runAsync()` resolved.
+   * Called with each piece of stdout as it arrives (not with what arrived
+   * before it was set: that is in `stdout`; to miss nothing, pass
+   * `stdoutCallback` in the options of run/runAsync).
    */
-  get stdoutCallback(): OutputCallback | undefined {
-    return this.#stdoutCallback;
-  }
-  set stdoutCallback(callback: OutputCallback | undefined) {
-    this.#stdoutCallback = callback;
-    if (callback && this.stdout) callback(this.stdout);
-  }
-
+  stdoutCallback: OutputCallback | undefined;
   /** Like stdoutCallback, for stderr. */
-  get stderrCallback(): OutputCallback | undefined {
-    return this.#stderrCallback;
-  }
-  set stderrCallback(callback: OutputCallback | undefined) {
-    this.#stderrCallback = callback;
-    if (callback && this.stderr) callback(this.stderr);
-  }
+  stderrCallback: OutputCallback | undefined;
 
   /** True once the process has exited (or could not start). */
   get hasExited(): boolean {
@@ -136,10 +122,10 @@ export class RunInfo {
     if (data === "") return;
     if (streamName === "stdout") {
       this.stdout += data;
-      this.#stdoutCallback?.(data);
+      this.stdoutCallback?.(data);
     } else {
       this.stderr += data;
-      this.#stderrCallback?.(data);
+      this.stderrCallback?.(data);
     }
   }
 

@@ -18,6 +18,10 @@ export interface RunOptions {
   timeout?: number;
   /** Aborting stops the command (SIGTERM, then SIGKILL) and rejects. */
   signal?: AbortSignal;
+  /** Receives stdout as it arrives, from the first byte (decoded UTF-8). */
+  stdoutCallback?: (data: string) => void;
+  /** Receives stderr as it arrives, from the first byte (decoded UTF-8). */
+  stderrCallback?: (data: string) => void;
 }
 
 export interface RunAsyncOptions {
@@ -25,6 +29,10 @@ export interface RunAsyncOptions {
   daemon?: boolean;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** Receives stdout as it arrives, from the first byte (decoded UTF-8). */
+  stdoutCallback?: (data: string) => void;
+  /** Receives stderr as it arrives, from the first byte (decoded UTF-8). */
+  stderrCallback?: (data: string) => void;
 }
 
 export interface PollUntilOptions extends RunOptions {
