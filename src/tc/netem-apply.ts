@@ -190,7 +190,7 @@ const SEED_HINT =
   "remove `seed` or upgrade iproute2 and the kernel.";
 
 async function installNetem(shell: TcShell, device: string, plan: NetemPlan, currentRoot: QdiscJson | undefined): Promise<void> {
-    // "root" right before the kind, so a refusal's hint names the qdisc kind.
+  // "root" right before the kind, so a refusal's hint names the qdisc kind.
   const replace = ["tc", "qdisc", "replace", "dev", device, "handle", NETEM_HANDLE, "root", "netem", ...plan.argv];
   try {
     if (plan.inPlace || !currentRoot || currentRoot.handle === "0:" || currentRoot.kind !== "netem") {

@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { appliedRoot, netemFromJson, parseQdiscs, redirectTargetFromFilters } from "./netem-read.js";
-import { netemArguments } from "./netem-options.js";
+import { settingsArguments } from "./netem-options.js";
 
 // Captured from `tc -j` (iproute2 6.1) in the user-mode Linux lab.
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
@@ -37,7 +37,7 @@ describe("netem read back from tc -j", () => {
 
   test("what is read back gives the same arguments again", () => {
     const settings = netemFromJson(parseQdiscs(fixture("netem-full.json"))[0]!.options!);
-    assert.deepEqual(netemArguments(settings).slice(0, 7), ["limit", "1000", "delay", "20ms", "5ms", "25%", "loss"]);
+    assert.deepEqual(settingsArguments(settings).slice(0, 7), ["limit", "1000", "delay", "20ms", "5ms", "25%", "loss"]);
   });
 
   test("finds the IFB an ingress filter redirects to", () => {
