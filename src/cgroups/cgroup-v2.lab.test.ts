@@ -77,10 +77,10 @@ describe("cgroup v2 (lab)", () => {
       modest.go();
       assert.deepEqual(await modest.exited, { code: 0, signal: null }, "16 MiB under a 96 MiB limit survives");
 
-      const greedy = spawnAllocator(512);
+      const greedy = spawnAllocator(256);
       await cgroup.addPid(greedy.pid);
       greedy.go();
-      assert.deepEqual(await greedy.exited, { code: null, signal: "SIGKILL" }, "512 MiB over a 96 MiB limit is OOM-killed");
+      assert.deepEqual(await greedy.exited, { code: null, signal: "SIGKILL" }, "256 MiB over a 96 MiB limit is OOM-killed");
       assert.match(read(cgroup.path, "memory.events"), /oom_kill [1-9]/);
     } finally {
       await cgroup.hardClean();
