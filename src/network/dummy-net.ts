@@ -70,6 +70,10 @@ interface Network {
   readonly linkState: Map<string, "up" | "down">;
   /** Interfaces this network made, keyed by "<netns>/<ifname>"; such links die with a namespace of ours. */
   readonly ownLinks: Map<string, OwnLink>;
+  /** Changes in progress; cleanup waits for them, so that nothing made meanwhile is missed. */
+  readonly inFlight: Set<Promise<unknown>>;
+  /** Set while cleanup runs: new changes are refused. */
+  closing: boolean;
   /** Resolves once the owner is recorded (and dead owners reaped, if asked): before the first change. */
   started: Promise<void> | undefined;
   /** What exit cleanup holds while this network has something to undo. */
@@ -108,7 +112,20 @@ export class DummyNet implements AsyncDisposable {
     const uid = options.uid ?? process.pid;
     this.namespace = new NamespaceScoped(ROOT_NAMESPACE, uid);
     this.shell = options.shell ?? new HostShell(options.log ? { log: options.log } : {});
-    this.#network = { uid, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options };
+    this.#network = { uid, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false };
+  }
+
+  /** Runs one change; cleanup waits for changes in flight and refuses new ones while it runs. */
+  #op<T>(change: () => Promise<T>): Promise<T> {
+    const network = this.#network;
+    if (network.closing) {
+      return Promise.reject(new DummyNetError("This network is being cleaned up: no more changes are accepted until cleanup() has finished"));
+    }
+    const running = change();
+    network.inFlight.add(running);
+    const forget = () => network.inFlight.delete(running);
+    running.then(forget, forget);
+    return running;
   }
 
   /** Before the first change: record the owner (so a crash can be told from a live run), reap if asked, arm exit cleanup. */
@@ -226,30 +243,32 @@ export class DummyNet implements AsyncDisposable {
    * Makes a network namespace and returns a DummyNet whose commands run in
    * it. Its loopback is brought up, as hosts expect.
    */
-  async netnsAdd(name: string): Promise<DummyNet> {
-    const namespace = new NamespaceScoped(name, this.uid);
-    if (namespace.isRoot) throw new InvalidArgumentError("namespace name", name, "is the root namespace; choose another name");
-    await this.#start();
-    await this.#ip(["netns", "add", namespace.scoped]);
-    const child = this.#inNamespace(namespace);
-    this.namespaces.set(namespace.scoped, child);
-    this.#register({
-      namespace,
-      targets: [namespace],
-      reason: "netnsAdd",
-      // cleanup() kills the namespace's processes first, for all namespaces at once.
-      clean: async () => {
-        await this.#ip(["netns", "delete", namespace.scoped]);
-        this.namespaces.delete(namespace.scoped);
-      },
-      cleanSync: () => {
-        const sudo = this.shell.sudo ? ["sudo", "-n", "--"] : [];
-        for (const pid of namespacePidsSync(namespace.scoped)) runSyncQuietly([...sudo, "kill", "-KILL", pid]);
-        runSyncQuietly([...sudo, "ip", "netns", "delete", namespace.scoped]);
-      },
+  netnsAdd(name: string): Promise<DummyNet> {
+    return this.#op(async () => {
+      const namespace = new NamespaceScoped(name, this.uid);
+      if (namespace.isRoot) throw new InvalidArgumentError("namespace name", name, "is the root namespace; choose another name");
+      await this.#start();
+      await this.#ip(["netns", "add", namespace.scoped]);
+      const child = this.#inNamespace(namespace);
+      this.namespaces.set(namespace.scoped, child);
+      this.#register({
+        namespace,
+        targets: [namespace],
+        reason: "netnsAdd",
+        // cleanup() kills the namespace's processes first, for all namespaces at once.
+        clean: async () => {
+          await this.#ip(["netns", "delete", namespace.scoped]);
+          this.namespaces.delete(namespace.scoped);
+        },
+        cleanSync: () => {
+          const sudo = this.shell.sudo ? ["sudo", "-n", "--"] : [];
+          for (const pid of namespacePidsSync(namespace.scoped)) runSyncQuietly([...sudo, "kill", "-KILL", pid]);
+          runSyncQuietly([...sudo, "ip", "netns", "delete", namespace.scoped]);
+        },
+      });
+      await child.#ip(["link", "set", "dev", "lo", "up"]);
+      return child;
     });
-    await child.#ip(["link", "set", "dev", "lo", "up"]);
-    return child;
   }
 
   /** A DummyNet for an existing namespace of this uid (made by another instance or process). */
@@ -335,69 +354,75 @@ export class DummyNet implements AsyncDisposable {
   // ---------------------------------------------------------------- links
 
   /** Makes a veth pair in this namespace; both ends start down. */
-  async linkVethAdd(p1: string, p2: string): Promise<[InterfaceScoped, InterfaceScoped]> {
-    const a = new InterfaceScoped(p1, this.uid);
-    const b = new InterfaceScoped(p2, this.uid);
-    if (a.equals(b)) throw new InvalidArgumentError("p2", p2, "must differ from p1: the two ends of a veth pair need two names");
-    await this.#start();
-    await this.#ip(["link", "add", a.scoped, "type", "veth", "peer", "name", b.scoped]);
-    this.#created(a);
-    this.#created(b);
-    this.#register({
-      targets: [a, b],
-      reason: "linkVethAdd",
-      obsoleteWhen: this.#diesWithLinks(a, b),
-      cleanSync: this.#syncUndo(["ip", "link", "delete", a.scoped]),
-      clean: () => this.#ip(["link", "delete", a.scoped]).then(() => undefined),
+  linkVethAdd(p1: string, p2: string): Promise<[InterfaceScoped, InterfaceScoped]> {
+    return this.#op(async () => {
+      const a = new InterfaceScoped(p1, this.uid);
+      const b = new InterfaceScoped(p2, this.uid);
+      if (a.equals(b)) throw new InvalidArgumentError("p2", p2, "must differ from p1: the two ends of a veth pair need two names");
+      await this.#start();
+      await this.#ip(["link", "add", a.scoped, "type", "veth", "peer", "name", b.scoped]);
+      this.#created(a);
+      this.#created(b);
+      this.#register({
+        targets: [a, b],
+        reason: "linkVethAdd",
+        obsoleteWhen: this.#diesWithLinks(a, b),
+        cleanSync: this.#syncUndo(["ip", "link", "delete", a.scoped]),
+        clean: () => this.#ip(["link", "delete", a.scoped]).then(() => undefined),
+      });
+      return [a, b];
     });
-    return [a, b];
   }
 
   /** Adds VLAN `vlanId` on `parent` as interface `<parent>.<vlanId>` (needs the 8021q module). */
-  async linkVlanAdd(parent: InterfaceLike, vlanId: number): Promise<InterfaceScoped> {
-    const parentIface = this.#iface(parent, "parent interface");
-    checkVlanId("vlanId", vlanId);
-    const iface = new InterfaceScoped(`${parentIface.name}.${vlanId}`, this.uid);
-    await this.#start();
-    await this.#ip(["link", "add", "link", parentIface.scoped, "name", iface.scoped, "type", "vlan", "id", String(vlanId)]);
-    this.#created(iface);
-    this.#register({
-      targets: [iface],
-      reason: "linkVlanAdd",
-      obsoleteWhen: this.#diesWithLinks(iface),
-      cleanSync: this.#syncUndo(["ip", "link", "delete", iface.scoped]),
-      clean: () => this.#ip(["link", "delete", iface.scoped]).then(() => undefined),
+  linkVlanAdd(parent: InterfaceLike, vlanId: number): Promise<InterfaceScoped> {
+    return this.#op(async () => {
+      const parentIface = this.#iface(parent, "parent interface");
+      checkVlanId("vlanId", vlanId);
+      const iface = new InterfaceScoped(`${parentIface.name}.${vlanId}`, this.uid);
+      await this.#start();
+      await this.#ip(["link", "add", "link", parentIface.scoped, "name", iface.scoped, "type", "vlan", "id", String(vlanId)]);
+      this.#created(iface);
+      this.#register({
+        targets: [iface],
+        reason: "linkVlanAdd",
+        obsoleteWhen: this.#diesWithLinks(iface),
+        cleanSync: this.#syncUndo(["ip", "link", "delete", iface.scoped]),
+        clean: () => this.#ip(["link", "delete", iface.scoped]).then(() => undefined),
+      });
+      return iface;
     });
-    return iface;
   }
 
   /** Moves an interface of this namespace into `namespace`; cleanup moves it back. */
-  async linkSet(namespace: NamespaceLike, iface: InterfaceLike): Promise<void> {
-    const ns = this.#ns(namespace);
-    const link = this.#iface(iface);
-    this.#requireNamespace(ns);
-    // "netns <pid>" names the namespace of that process: ours is the host side.
-    const target = ns.isRoot ? String(process.pid) : ns.scoped;
-    await this.#ip(["link", "set", "dev", link.scoped, "netns", target]);
-    const oldKey = this.#linkKey(link);
-    const newKey = this.#linkKey(link, ns);
-    const record = this.#net.ownLinks.get(oldKey);
-    if (record) {
-      this.#net.ownLinks.delete(oldKey);
-      record.namespace = ns.scoped;
-      this.#net.ownLinks.set(newKey, record);
-    }
-    this.#net.linkState.delete(oldKey);
-    // The kernel sets a link down when it moves to another namespace.
-    this.#net.linkState.set(newKey, "down");
-    const home = this.namespace.isRoot ? String(process.pid) : this.namespace.scoped;
-    this.#register({
-      namespace: ns,
-      targets: [link],
-      reason: "linkSet",
-      // A link of ours is destroyed with the namespace; a user's own link must be brought back.
-      obsoleteWhen: (doomed) => record !== undefined && doomed.has(record.namespace),
-      clean: () => this.shell.system(["ip", "-n", target, "link", "set", "dev", link.scoped, "netns", home]).then(() => undefined),
+  linkSet(namespace: NamespaceLike, iface: InterfaceLike): Promise<void> {
+    return this.#op(async () => {
+      const ns = this.#ns(namespace);
+      const link = this.#iface(iface);
+      this.#requireNamespace(ns);
+      // "netns <pid>" names the namespace of that process: ours is the host side.
+      const target = ns.isRoot ? String(process.pid) : ns.scoped;
+      await this.#ip(["link", "set", "dev", link.scoped, "netns", target]);
+      const oldKey = this.#linkKey(link);
+      const newKey = this.#linkKey(link, ns);
+      const record = this.#net.ownLinks.get(oldKey);
+      if (record) {
+        this.#net.ownLinks.delete(oldKey);
+        record.namespace = ns.scoped;
+        this.#net.ownLinks.set(newKey, record);
+      }
+      this.#net.linkState.delete(oldKey);
+      // The kernel sets a link down when it moves to another namespace.
+      this.#net.linkState.set(newKey, "down");
+      const home = this.namespace.isRoot ? String(process.pid) : this.namespace.scoped;
+      this.#register({
+        namespace: ns,
+        targets: [link],
+        reason: "linkSet",
+        // A link of ours is destroyed with the namespace; a user's own link must be brought back.
+        obsoleteWhen: (doomed) => record !== undefined && doomed.has(record.namespace),
+        clean: () => this.shell.system(["ip", "-n", target, "link", "set", "dev", link.scoped, "netns", home]).then(() => undefined),
+      });
     });
   }
 
@@ -451,28 +476,32 @@ export class DummyNet implements AsyncDisposable {
   // ---------------------------------------------------------------- addresses, state, routes
 
   /** Adds an address (`10.0.0.1/24`, `fd00::1/64`) to an interface. IPv6 addresses skip duplicate detection, so they work at once. */
-  async addrAdd(ip: string, iface: InterfaceLike): Promise<void> {
-    const { family } = checkAddressWithPrefix("ip", ip);
-    const link = this.#iface(iface);
-    await this.#ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]);
-    this.#register({
-      targets: [link],
-      reason: "addrAdd",
-      obsoleteWhen: this.#diesWithLinks(link),
-      clean: () => this.#ip(["addr", "del", ip, "dev", link.scoped]).then(() => undefined),
+  addrAdd(ip: string, iface: InterfaceLike): Promise<void> {
+    return this.#op(async () => {
+      const { family } = checkAddressWithPrefix("ip", ip);
+      const link = this.#iface(iface);
+      await this.#ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]);
+      this.#register({
+        targets: [link],
+        reason: "addrAdd",
+        obsoleteWhen: this.#diesWithLinks(link),
+        clean: () => this.#ip(["addr", "del", ip, "dev", link.scoped]).then(() => undefined),
+      });
     });
   }
 
   /** Removes an address from an interface; cleanup adds it back. */
-  async addrDel(ip: string, iface: InterfaceLike): Promise<void> {
-    const { family } = checkAddressWithPrefix("ip", ip);
-    const link = this.#iface(iface);
-    await this.#ip(["addr", "del", ip, "dev", link.scoped]);
-    this.#register({
-      targets: [link],
-      reason: "addrDel",
-      obsoleteWhen: this.#diesWithLinks(link),
-      clean: () => this.#ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]).then(() => undefined),
+  addrDel(ip: string, iface: InterfaceLike): Promise<void> {
+    return this.#op(async () => {
+      const { family } = checkAddressWithPrefix("ip", ip);
+      const link = this.#iface(iface);
+      await this.#ip(["addr", "del", ip, "dev", link.scoped]);
+      this.#register({
+        targets: [link],
+        reason: "addrDel",
+        obsoleteWhen: this.#diesWithLinks(link),
+        clean: () => this.#ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]).then(() => undefined),
+      });
     });
   }
 
@@ -494,77 +523,87 @@ export class DummyNet implements AsyncDisposable {
     return this.#setState(iface, "down");
   }
 
-  async #setState(iface: InterfaceLike, state: "up" | "down"): Promise<void> {
-    const link = this.#iface(iface);
-    const before = await this.#adminState(link);
-    await this.#ip(["link", "set", "dev", link.scoped, state]);
-    const key = this.#linkKey(link);
-    this.#net.linkState.set(key, state);
-    this.#register({
-      targets: [link],
-      reason: state,
-      obsoleteWhen: link.isUnscoped ? this.#diesWithThisNamespace() : this.#diesWithLinks(link),
-      clean: async () => {
-        await this.#ip(["link", "set", "dev", link.scoped, before]);
-        this.#net.linkState.set(key, before);
-      },
+  #setState(iface: InterfaceLike, state: "up" | "down"): Promise<void> {
+    return this.#op(async () => {
+      const link = this.#iface(iface);
+      const before = await this.#adminState(link);
+      await this.#ip(["link", "set", "dev", link.scoped, state]);
+      const key = this.#linkKey(link);
+      this.#net.linkState.set(key, state);
+      this.#register({
+        targets: [link],
+        reason: state,
+        obsoleteWhen: link.isUnscoped ? this.#diesWithThisNamespace() : this.#diesWithLinks(link),
+        clean: async () => {
+          await this.#ip(["link", "set", "dev", link.scoped, before]);
+          this.#net.linkState.set(key, before);
+        },
+      });
     });
   }
 
   /** Adds a default route via `gateway` in this namespace. */
-  async route(gateway: string): Promise<void> {
-    checkIpAddress("gateway", gateway);
-    await this.#ip(["route", "add", "default", "via", gateway]);
-    this.#register({
-      targets: [new InterfaceScoped(ROOT_NAMESPACE, this.uid)],
-      reason: "route",
-      obsoleteWhen: this.#diesWithThisNamespace(),
-      clean: () => this.#ip(["route", "del", "default", "via", gateway]).then(() => undefined),
+  route(gateway: string): Promise<void> {
+    return this.#op(async () => {
+      checkIpAddress("gateway", gateway);
+      await this.#ip(["route", "add", "default", "via", gateway]);
+      this.#register({
+        targets: [new InterfaceScoped(ROOT_NAMESPACE, this.uid)],
+        reason: "route",
+        obsoleteWhen: this.#diesWithThisNamespace(),
+        clean: () => this.#ip(["route", "del", "default", "via", gateway]).then(() => undefined),
+      });
     });
   }
 
   /** Sets a network sysctl of this namespace (e.g. "net.ipv4.ip_forward", 1); cleanup restores the old value. */
-  async sysctl(name: string, value: string | number): Promise<void> {
-    const key = checkSysctlName("sysctl name", name);
-    const text = checkSysctlValue("sysctl value", value);
-    const before = (await this.shell.system(["sysctl", "-n", key])).stdout.trim();
-    await this.shell.system(["sysctl", "-q", "-w", `${key}=${text}`]);
-    this.#register({
-      targets: [],
-      reason: "sysctl",
-      obsoleteWhen: this.#diesWithThisNamespace(),
-      clean: () => this.shell.system(["sysctl", "-q", "-w", `${key}=${before}`]).then(() => undefined),
+  sysctl(name: string, value: string | number): Promise<void> {
+    return this.#op(async () => {
+      const key = checkSysctlName("sysctl name", name);
+      const text = checkSysctlValue("sysctl value", value);
+      const before = (await this.shell.system(["sysctl", "-n", key])).stdout.trim();
+      await this.shell.system(["sysctl", "-q", "-w", `${key}=${text}`]);
+      this.#register({
+        targets: [],
+        reason: "sysctl",
+        obsoleteWhen: this.#diesWithThisNamespace(),
+        clean: () => this.shell.system(["sysctl", "-q", "-w", `${key}=${before}`]).then(() => undefined),
+      });
     });
   }
 
   // ---------------------------------------------------------------- bridges
 
   /** Makes a bridge in this namespace (down, like any new link). */
-  async bridgeAdd(name: string): Promise<InterfaceScoped> {
-    const bridge = new InterfaceScoped(name, this.uid);
-    await this.#start();
-    await this.#ip(["link", "add", "name", bridge.scoped, "type", "bridge"]);
-    this.#created(bridge);
-    this.#register({
-      targets: [bridge],
-      reason: "bridgeAdd",
-      obsoleteWhen: this.#diesWithLinks(bridge),
-      cleanSync: this.#syncUndo(["ip", "link", "delete", bridge.scoped]),
-      clean: () => this.#ip(["link", "delete", "dev", bridge.scoped]).then(() => undefined),
+  bridgeAdd(name: string): Promise<InterfaceScoped> {
+    return this.#op(async () => {
+      const bridge = new InterfaceScoped(name, this.uid);
+      await this.#start();
+      await this.#ip(["link", "add", "name", bridge.scoped, "type", "bridge"]);
+      this.#created(bridge);
+      this.#register({
+        targets: [bridge],
+        reason: "bridgeAdd",
+        obsoleteWhen: this.#diesWithLinks(bridge),
+        cleanSync: this.#syncUndo(["ip", "link", "delete", bridge.scoped]),
+        clean: () => this.#ip(["link", "delete", "dev", bridge.scoped]).then(() => undefined),
+      });
+      return bridge;
     });
-    return bridge;
   }
 
   /** Makes `iface` a port of `bridge`. */
-  async bridgeSet(bridge: InterfaceLike, iface: InterfaceLike): Promise<void> {
-    const br = this.#iface(bridge, "bridge");
-    const link = this.#iface(iface);
-    await this.#ip(["link", "set", "dev", link.scoped, "master", br.scoped]);
-    this.#register({
-      targets: [link, br],
-      reason: "bridgeSet",
-      obsoleteWhen: this.#diesWithLinks(link, br),
-      clean: () => this.#ip(["link", "set", "dev", link.scoped, "nomaster"]).then(() => undefined),
+  bridgeSet(bridge: InterfaceLike, iface: InterfaceLike): Promise<void> {
+    return this.#op(async () => {
+      const br = this.#iface(bridge, "bridge");
+      const link = this.#iface(iface);
+      await this.#ip(["link", "set", "dev", link.scoped, "master", br.scoped]);
+      this.#register({
+        targets: [link, br],
+        reason: "bridgeSet",
+        obsoleteWhen: this.#diesWithLinks(link, br),
+        clean: () => this.#ip(["link", "set", "dev", link.scoped, "nomaster"]).then(() => undefined),
+      });
     });
   }
 
@@ -579,17 +618,19 @@ export class DummyNet implements AsyncDisposable {
    * `ingress` option). A second call changes the link and keeps the values
    * it does not mention. Cleanup restores the qdisc that was there before.
    */
-  async tc(iface: InterfaceLike, options: NetemOptions): Promise<void> {
-    const link = this.#iface(iface);
-    // Loaded on first use: most networks never impair a link.
-    const { applyNetem, validateNetemOptions } = await import("../tc/netem.js");
-    const checked = validateNetemOptions(options);
-    const handle = await applyNetem(this.shell, link.scoped, checked, { uid: this.uid });
-    this.#register({
-      targets: [link],
-      reason: "tc",
-      obsoleteWhen: this.#diesWithLinks(link),
-      clean: () => handle.restore(),
+  tc(iface: InterfaceLike, options: NetemOptions): Promise<void> {
+    return this.#op(async () => {
+      const link = this.#iface(iface);
+      // Loaded on first use: most networks never impair a link.
+      const { applyNetem, validateNetemOptions } = await import("../tc/netem.js");
+      const checked = validateNetemOptions(options);
+      const handle = await applyNetem(this.shell, link.scoped, checked, { uid: this.uid });
+      this.#register({
+        targets: [link],
+        reason: "tc",
+        obsoleteWhen: this.#diesWithLinks(link),
+        clean: () => handle.restore(),
+      });
     });
   }
 
@@ -602,32 +643,36 @@ export class DummyNet implements AsyncDisposable {
   // ---------------------------------------------------------------- forwarding and NAT
 
   /** Accepts forwarded traffic entering on `from` and leaving on `to` (iptables FORWARD). */
-  async forward(from: InterfaceLike, to: InterfaceLike): Promise<void> {
-    const inbound = this.#iface(from, "from interface");
-    const outbound = this.#iface(to, "to interface");
-    const rule = ["FORWARD", "-i", inbound.scoped, "-o", outbound.scoped, ...this.#ruleComment(), "-j", "ACCEPT"];
-    await this.shell.system(["iptables", "-w", "-A", ...rule]);
-    this.#register({
-      targets: [inbound, outbound],
-      reason: "forward",
-      obsoleteWhen: this.#diesWithThisNamespace(),
-      cleanSync: this.#syncUndo(["iptables", "-w", "-D", ...rule]),
-      clean: () => this.shell.system(["iptables", "-w", "-D", ...rule]).then(() => undefined),
+  forward(from: InterfaceLike, to: InterfaceLike): Promise<void> {
+    return this.#op(async () => {
+      const inbound = this.#iface(from, "from interface");
+      const outbound = this.#iface(to, "to interface");
+      const rule = ["FORWARD", "-i", inbound.scoped, "-o", outbound.scoped, ...this.#ruleComment(), "-j", "ACCEPT"];
+      await this.shell.system(["iptables", "-w", "-A", ...rule]);
+      this.#register({
+        targets: [inbound, outbound],
+        reason: "forward",
+        obsoleteWhen: this.#diesWithThisNamespace(),
+        cleanSync: this.#syncUndo(["iptables", "-w", "-D", ...rule]),
+        clean: () => this.shell.system(["iptables", "-w", "-D", ...rule]).then(() => undefined),
+      });
     });
   }
 
   /** Masquerades traffic from `source` (address or CIDR) leaving through `iface`. */
-  async nat(source: string, iface: InterfaceLike): Promise<void> {
-    checkAddressWithPrefix("source", source);
-    const link = this.#iface(iface);
-    const rule = ["POSTROUTING", "-s", source, "-o", link.scoped, ...this.#ruleComment(), "-j", "MASQUERADE"];
-    await this.shell.system(["iptables", "-w", "-t", "nat", "-A", ...rule]);
-    this.#register({
-      targets: [link],
-      reason: "nat",
-      obsoleteWhen: this.#diesWithThisNamespace(),
-      cleanSync: this.#syncUndo(["iptables", "-w", "-t", "nat", "-D", ...rule]),
-      clean: () => this.shell.system(["iptables", "-w", "-t", "nat", "-D", ...rule]).then(() => undefined),
+  nat(source: string, iface: InterfaceLike): Promise<void> {
+    return this.#op(async () => {
+      checkAddressWithPrefix("source", source);
+      const link = this.#iface(iface);
+      const rule = ["POSTROUTING", "-s", source, "-o", link.scoped, ...this.#ruleComment(), "-j", "MASQUERADE"];
+      await this.shell.system(["iptables", "-w", "-t", "nat", "-A", ...rule]);
+      this.#register({
+        targets: [link],
+        reason: "nat",
+        obsoleteWhen: this.#diesWithThisNamespace(),
+        cleanSync: this.#syncUndo(["iptables", "-w", "-t", "nat", "-D", ...rule]),
+        clean: () => this.shell.system(["iptables", "-w", "-t", "nat", "-D", ...rule]).then(() => undefined),
+      });
     });
   }
 
@@ -651,20 +696,22 @@ export class DummyNet implements AsyncDisposable {
   // ---------------------------------------------------------------- cgroups
 
   /** Makes a cgroup with optional CPU (in CPUs) and memory (bytes) limits; cleanup removes it. */
-  async addCgroup(name: string, options: CgroupOptions = {}): Promise<CGroup> {
-    const scoped = new CGroupScoped(name, this.uid);
-    await this.#start();
-    const cgroup = await CGroup.create({ name: scoped.scoped, log: this.log, ...options });
-    this.#net.cgroups.set(scoped.scoped, cgroup);
-    this.#register({
-      targets: [scoped],
-      reason: "addCgroup",
-      clean: async () => {
-        await cgroup.hardClean();
-        this.#net.cgroups.delete(scoped.scoped);
-      },
+  addCgroup(name: string, options: CgroupOptions = {}): Promise<CGroup> {
+    return this.#op(async () => {
+      const scoped = new CGroupScoped(name, this.uid);
+      await this.#start();
+      const cgroup = await CGroup.create({ name: scoped.scoped, log: this.log, ...options });
+      this.#net.cgroups.set(scoped.scoped, cgroup);
+      this.#register({
+        targets: [scoped],
+        reason: "addCgroup",
+        clean: async () => {
+          await cgroup.hardClean();
+          this.#net.cgroups.delete(scoped.scoped);
+        },
+      });
+      return cgroup;
     });
-    return cgroup;
   }
 
   /** cgroups of this uid on the machine. */
@@ -681,6 +728,19 @@ export class DummyNet implements AsyncDisposable {
    */
   async cleanup(): Promise<void> {
     const errors: unknown[] = [];
+    const network = this.#net;
+    network.closing = true;
+    try {
+      // Changes already on their way finish (and register their undo) first.
+      while (network.inFlight.size > 0) await Promise.allSettled([...network.inFlight]);
+      await this.#cleanupAll(errors);
+    } finally {
+      network.closing = false;
+    }
+    if (errors.length > 0) throw new AggregateError(errors, `cleanup finished with ${errors.length} error(s): ${errors.map((e) => (e as Error).message).join("; ")}`);
+  }
+
+  async #cleanupAll(errors: unknown[]): Promise<void> {
     try {
       await this.processMonitor.stop();
     } catch (error) {
@@ -729,7 +789,6 @@ export class DummyNet implements AsyncDisposable {
       this.#net.started = undefined;
       await forgetOwner(this.uid);
     }
-    if (errors.length > 0) throw new AggregateError(errors, `cleanup finished with ${errors.length} error(s): ${errors.map((e) => (e as Error).message).join("; ")}`);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
