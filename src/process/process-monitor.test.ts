@@ -194,6 +194,20 @@ describe("ProcessMonitor.runProcess", () => {
     assert.equal(truncated.stdout, "A\uFFFD", "an incomplete character at the end is replaced, not dropped");
   });
 
+  test("a run whose background child keeps the output pipe open still completes", async () => {
+    await using monitor = new ProcessMonitor();
+    const start = performance.now();
+    const info = await monitor.runProcess("sleep 30 & echo $!");
+    const background = Number(info.stdout.trim());
+    try {
+      assert.equal(info.exitCode, 0);
+      assert.ok(performance.now() - start < 10_000, "did not wait for the background sleep");
+      assert.equal(isAlive(background), true, "the shell line's own background job is the user's business");
+    } finally {
+      process.kill(background, "SIGKILL");
+    }
+  });
+
   test("bad arguments are rejected before anything runs", async () => {
     await using monitor = new ProcessMonitor();
     await assert.rejects(monitor.runProcess([]), InvalidArgumentError);

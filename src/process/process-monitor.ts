@@ -67,7 +67,7 @@ const STOP_GRACE = 1000;
  * still open then, a background descendant holds them and would keep us
  * waiting forever, so we stop reading.
  */
-const OUTPUT_DRAIN = 250;
+const OUTPUT_DRAIN = 500;
 /** Milliseconds to wait for SIGKILLed group members to die (they cannot refuse; only a D-state sleep delays them). */
 const SIGKILL_GRACE = 2000;
 /** Milliseconds between checks for group members that outlived their leader (no event exists for that). */
@@ -294,9 +294,13 @@ export class ProcessMonitor {
       proc.markExited();
       this.log.debug(`pid ${info.pid} ${info.describeState()}`);
       drainTimer = setTimeout(() => {
-        this.log.warn(`pid ${info.pid} exited but a descendant keeps its output open; no longer reading it`);
-        child.stdout?.destroy();
-        child.stderr?.destroy();
+        // Timers run before I/O in an event-loop turn: let one more I/O phase read what is pending before giving up.
+        setImmediate(() => {
+          if (proc.isFinished) return;
+          this.log.warn(`pid ${info.pid} exited but a descendant keeps its output open; no longer reading it`);
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+        });
       }, OUTPUT_DRAIN);
       drainTimer.unref();
     });
@@ -431,8 +435,8 @@ export class ProcessMonitor {
         const stats = treeStats(table, proc.info.pid);
         if (!stats) continue;
         // CPU time only grows; a dip means a descendant went away unreaped, so keep the larger figure.
-        proc.info.cpuUser = Math.max(proc.info.cpuUser, stats.cpuUser);
-        proc.info.cpuSystem = Math.max(proc.info.cpuSystem, stats.cpuSystem);
+        proc.info.cpuUser = Math.max(proc.info.cpuUser, roundSeconds(stats.cpuUser));
+        proc.info.cpuSystem = Math.max(proc.info.cpuSystem, roundSeconds(stats.cpuSystem));
         proc.info.memRss = stats.memRss;
         proc.info.memVms = stats.memVms;
         proc.lastSampleAt = now;
@@ -455,8 +459,8 @@ export class ProcessMonitor {
       now: performance.now(),
     });
     this.#reapedBaseline = after;
-    proc.info.cpuUser = final.user;
-    proc.info.cpuSystem = final.system;
+    proc.info.cpuUser = roundSeconds(final.user);
+    proc.info.cpuSystem = roundSeconds(final.system);
   }
 }
 
@@ -509,6 +513,11 @@ function groupExists(pgid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** CPU times come in clock ticks (1/100 s); rounding hides the float noise of adding them up (1.0299999999999998). */
+function roundSeconds(seconds: number): number {
+  return Math.round(seconds * 1e6) / 1e6;
 }
 
 function delay(ms: number): Promise<void> {
