@@ -452,78 +452,112 @@ async function probeKernel(
   const link = (name: string): string => new InterfaceScoped(name, uid).scoped;
   const result: Partial<Record<KernelFeature, FeatureStatus>> = {};
 
-  const attempt = async (feature: KernelFeature, argv: string[], inside = true): Promise<FeatureStatus> => {
-    const reply = await runner.run(argv, { namespace: inside ? namespace : undefined, allowFailure: true }).then(
-      (r) => ({ ok: r.exitCode === 0, text: (r.stderr || r.stdout).trim() }),
-      (error: unknown) => ({ ok: false, text: error instanceof Error ? error.message : String(error) }),
-    );
-    const command = argv.join(" ");
-    if (reply.ok) return { available: true, probed: true, evidence: `\`${command}\` succeeded` };
-    const status: FeatureStatus = {
+  const status = (feature: KernelFeature, command: string, failure: string | undefined): FeatureStatus => {
+    if (failure === undefined) return { available: true, probed: true, evidence: `\`${command}\` succeeded` };
+    const advice = adviceFor(feature, hints);
+    return {
       available: false,
       probed: true,
-      evidence: `\`${command}\` failed: ${firstLine(reply.text) || "(no message)"}`,
+      evidence: `\`${command}\` failed: ${firstLine(failure) || "(no message)"}`,
+      ...(advice ? { howToGet: advice } : {}),
     };
-    const advice = adviceFor(feature, hints);
-    if (advice) status.howToGet = advice;
-    return status;
   };
 
   // A namespace of the same name is a leftover of an earlier probe by a process with this pid.
   await runner.run(["ip", "netns", "delete", namespace], { allowFailure: true }).catch(() => undefined);
-  result.netns = await attempt("netns", ["ip", "netns", "add", namespace], false);
+  const added = await runCommand(runner, ["ip", "netns", "add", namespace]);
+  result.netns = status("netns", `ip netns add ${namespace}`, added);
   if (!result.netns.available) return result;
 
   try {
-    const qdiscsOnLoopback = async (): Promise<void> => {
-      // One root qdisc at a time: replace switches the kind.
-      result.netem = programs.tc.available
-        ? await attempt("netem", ["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
-        : missingTc(programs);
-      result.htb = programs.tc.available
-        ? await attempt("htb", ["tc", "qdisc", "replace", "dev", "lo", "root", "handle", "1:", "htb"])
-        : missingTc(programs);
-      result.tbf = programs.tc.available
-        ? await attempt("tbf", ["tc", "qdisc", "replace", "dev", "lo", "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "50ms"])
-        : missingTc(programs);
-    };
-    const links = async (): Promise<void> => {
-      result.veth = await attempt("veth", ["ip", "link", "add", link("pa"), "type", "veth", "peer", "name", link("pb")]);
-      let parent: string | undefined = result.veth.available ? link("pa") : undefined;
-      if (parent === undefined) {
-        const dummy = await attempt("veth", ["ip", "link", "add", link("pd"), "type", "dummy"]);
-        if (dummy.available) parent = link("pd");
-      }
-      result.vlan = parent
-        ? await attempt("vlan", ["ip", "link", "add", "link", parent, "name", link("pv"), "type", "vlan", "id", "2"])
-        : { ...hintStatus("vlan", hints), evidence: `${hintStatus("vlan", hints).evidence}; not probed: no veth or dummy link to put a VLAN on` };
-    };
-    await Promise.all([
-      qdiscsOnLoopback(),
-      links(),
-      attempt("bridge", ["ip", "link", "add", link("pbr"), "type", "bridge"]).then((s) => (result.bridge = s)),
-      attempt("ifb", ["ip", "link", "add", link("pi"), "type", "ifb"]).then((s) => (result.ifb = s)),
-      programs.tc.available
-        ? attempt("ingress", ["tc", "qdisc", "add", "dev", "lo", "ingress"]).then((s) => (result.ingress = s))
-        : (result.ingress = missingTc(programs)),
+    // One `ip -batch` and one `tc -batch` (with -force: go on after a failure) instead of a
+    // process per attempt: spawning is what costs, most of all in the user-mode Linux lab.
+    const linkAttempts: [KernelFeature, string][] = [
+      ["veth", `link add ${link("pa")} type veth peer name ${link("pb")}`],
+      // On the veth just made: a VLAN needs a parent link.
+      ["vlan", `link add link ${link("pa")} name ${link("pv")} type vlan id 2`],
+      ["bridge", `link add ${link("pbr")} type bridge`],
+      ["ifb", `link add ${link("pi")} type ifb`],
+    ];
+    const qdiscAttempts: [KernelFeature, string][] = [
+      // One root qdisc at a time on lo: replace switches the kind.
+      ["netem", "qdisc add dev lo root netem delay 1ms"],
+      ["htb", "qdisc replace dev lo root handle 1: htb"],
+      ["tbf", "qdisc replace dev lo root tbf rate 1mbit burst 32kbit latency 50ms"],
+      ["ingress", "qdisc add dev lo ingress"],
+    ];
+    const [linkFailures, qdiscFailures, iptablesFailure] = await Promise.all([
+      runBatch(runner, "ip", namespace, linkAttempts.map(([, line]) => line)),
+      programs.tc.available ? runBatch(runner, "tc", namespace, qdiscAttempts.map(([, line]) => line)) : undefined,
       iptablesFlavour.flavour !== "missing"
         ? // `ip netns exec` rather than nsenter: it works without util-linux.
-          attempt("iptables", ["ip", "netns", "exec", namespace, programs.iptables.path!, "-t", "nat", "-S"], false).then(
-            (s) => {
-              if (!s.available) {
-                s.howToGet =
-                  "iptables cannot use the nat table: `modprobe ip_tables iptable_nat iptable_filter` (legacy) or `modprobe nf_tables nft_chain_nat` (nft).";
-              }
-              result.iptables = s;
-            },
-          )
+          runCommand(runner, ["ip", "netns", "exec", namespace, programs.iptables.path!, "-t", "nat", "-S"])
         : undefined,
     ]);
+    linkAttempts.forEach(([feature, line], index) => {
+      result[feature] = status(feature, `ip ${line}`, linkFailures[index]);
+    });
+    if (!result.veth!.available) {
+      const hint = hintStatus("vlan", hints);
+      result.vlan = { ...hint, evidence: `${hint.evidence}; not probed: no veth link to put a VLAN on` };
+    }
+    qdiscAttempts.forEach(([feature, line], index) => {
+      result[feature] = qdiscFailures ? status(feature, `tc ${line}`, qdiscFailures[index]) : missingTc(programs);
+    });
+    if (iptablesFlavour.flavour !== "missing") {
+      result.iptables = status("iptables", "iptables -t nat -S", iptablesFailure);
+      if (!result.iptables.available) {
+        result.iptables.howToGet =
+          "iptables cannot use the nat table: `modprobe ip_tables iptable_nat iptable_filter` (legacy) or `modprobe nf_tables nft_chain_nat` (nft).";
+      }
+    }
   } finally {
     // Deleting the namespace removes every link and qdisc made in it.
     await runner.run(["ip", "netns", "delete", namespace], { allowFailure: true });
   }
   return result;
+}
+
+/** Runs one command; undefined on success, else the error text. */
+async function runCommand(runner: CommandRunner, argv: string[]): Promise<string | undefined> {
+  try {
+    const reply = await runner.run(argv, { allowFailure: true });
+    return reply.exitCode === 0 ? undefined : (reply.stderr || reply.stdout).trim() || `exit status ${reply.exitCode}`;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/**
+ * Runs `lines` through `program -force -batch -` in `namespace`; for each line,
+ * undefined when it succeeded, else its error. iproute2 reports a failed line
+ * as its error message(s) followed by "Command failed -:<line number>".
+ */
+async function runBatch(runner: CommandRunner, program: "ip" | "tc", namespace: string, lines: string[]): Promise<(string | undefined)[]> {
+  const failures: (string | undefined)[] = lines.map(() => undefined);
+  let reply;
+  try {
+    reply = await runner.run([program, "-force", "-batch", "-"], { namespace, input: lines.join("\n") + "\n", allowFailure: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return lines.map(() => message);
+  }
+  let pending: string[] = [];
+  for (const text of reply.stderr.split("\n")) {
+    const failed = /^Command failed .*:(\d+)$/.exec(text.trim());
+    if (failed) {
+      const index = Number(failed[1]) - 1;
+      if (index >= 0 && index < lines.length) failures[index] = pending.join(" ").trim() || "failed";
+      pending = [];
+    } else if (text.trim() !== "") {
+      pending.push(text.trim());
+    }
+  }
+  if (reply.exitCode !== 0 && failures.every((f) => f === undefined)) {
+    // Failed without saying which line: count every line as unproven.
+    return lines.map(() => reply.stderr.trim() || `${program} -batch exit status ${reply.exitCode}`);
+  }
+  return failures;
 }
 
 function missingTc(programs: Record<ProgramName, ProgramStatus>): FeatureStatus {

@@ -1,0 +1,272 @@
+// `npm test`: the whole suite, or a part of it (`npm test -- <files or path fragments>`).
+//
+// 1. Makes sure the Debian packages the tests use are installed (installs the
+//    missing ones when root on an apt system, saying so; otherwise stops with
+//    the exact command).
+// 2. Typechecks (tsc --noEmit).
+// 3. Runs the host tests: every src/**/*.test.ts except *.lab.test.ts.
+// 4. Runs the kernel-feature tests (*.lab.test.ts, each declaring
+//    `// requires: netem, vlan, ...` in its first lines) on the host when the
+//    host kernel has what they need, otherwise in the user-mode Linux lab
+//    (scripts/lab). If neither can, they fail with what to install: nothing
+//    is skipped silently.
+// 5. Ends with "N passed, N failed" and a non-zero exit status on any failure.
+//
+// Options: --no-typecheck (developers only); --test-name-pattern=... and other
+// --test-* options are passed to node --test (host and lab).
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { formatLabTimings, labAvailability, readRequires, runInLab } from "./lab/lab.mjs";
+import { summarizeTapFile } from "./lab/tap.mjs";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+process.chdir(repoRoot);
+const started = Date.now();
+
+/** Debian packages the tests need, and a program each provides (for systems without dpkg). */
+const PACKAGES = [
+  { name: "iproute2", program: "ip" },
+  { name: "iputils-ping", program: "ping" },
+  { name: "iptables", program: "iptables" },
+  { name: "procps", program: "ps" },
+  { name: "kmod", program: "modprobe" },
+  { name: "util-linux", program: "nsenter" },
+  { name: "user-mode-linux", program: "linux.uml", labOnly: true },
+];
+
+const argv = process.argv.slice(2);
+const typecheck = !argv.includes("--no-typecheck");
+const testArgs = argv.filter((arg) => arg.startsWith("--test-"));
+const filters = argv.filter((arg) => !arg.startsWith("--"));
+const unknownOptions = argv.filter((arg) => arg.startsWith("--") && arg !== "--no-typecheck" && !arg.startsWith("--test-"));
+if (unknownOptions.length > 0) stop(`unknown option(s): ${unknownOptions.join(" ")} (known: --no-typecheck, --test-*)`);
+
+const runDir = join(repoRoot, "test-results", `run-${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}`);
+mkdirSync(runDir, { recursive: true });
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+/** Everything that failed, named, for the closing list. */
+const failures = [];
+const skips = [];
+const timings = [];
+
+ensurePackages();
+
+if (typecheck) {
+  heading("typecheck (tsc --noEmit)");
+  const t0 = Date.now();
+  const tsc = spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "."], { stdio: "inherit" });
+  timings.push(`typecheck ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (tsc.status !== 0) {
+    // Counted as one failure; the tests still run so that one run shows everything.
+    totals.failed += 1;
+    failures.push("typecheck: tsc --noEmit reported errors (above)");
+  } else {
+    console.log("typecheck: no errors");
+  }
+} else {
+  console.log("typecheck: SKIPPED (--no-typecheck)");
+}
+
+const allFiles = findTestFiles(join(repoRoot, "src"));
+const selected = filters.length === 0 ? allFiles : allFiles.filter((file) => filters.some((filter) => matches(file, filter)));
+if (selected.length === 0) {
+  totals.failed += 1;
+  failures.push(`no test files match ${filters.join(" ")}`);
+}
+
+const hostFiles = selected.filter((file) => !isLabFile(file));
+const labCandidates = selected.filter(isLabFile);
+const labFiles = [];
+if (labCandidates.length > 0) await placeLabFiles(labCandidates);
+
+if (hostFiles.length > 0) {
+  heading(`host tests: ${hostFiles.length} file(s)`);
+  const t0 = Date.now();
+  const tapPath = join(runDir, "host.tap");
+  const code = await runNodeTest(hostFiles, tapPath);
+  timings.push(`host tests ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  addTap("host", tapPath, code);
+}
+
+if (labFiles.length > 0) {
+  heading(`kernel lab: ${labFiles.length} file(s) the host kernel cannot run`);
+  const outcome = await runInLab({ repoRoot, runDir: join(runDir, "lab"), files: labFiles, testArgs });
+  totals.passed += outcome.passed;
+  totals.failed += outcome.failed;
+  totals.skipped += outcome.skipped;
+  failures.push(...outcome.failures.map((name) => `lab: ${name}`), ...outcome.problems.map((problem) => `lab: ${problem}`));
+  skips.push(...outcome.skips.map((name) => `lab: ${name}`));
+  timings.push(formatLabTimings(outcome.timings));
+}
+
+heading("summary");
+timings.push(`whole run ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(`timings: ${timings.join("; ")}`);
+if (skips.length > 0) {
+  console.log(`${skips.length} test(s) SKIPPED or TODO (not counted as passed):`);
+  for (const skip of skips) console.log(`  - ${skip}`);
+}
+if (failures.length > 0) {
+  console.log("failed:");
+  for (const failure of failures) console.log(`  - ${failure.replace(/\n/g, "\n    ")}`);
+  console.log(`outputs kept in ${relative(repoRoot, runDir)}`);
+} else {
+  rmSync(runDir, { recursive: true, force: true });
+}
+console.log(`${totals.passed} passed, ${totals.failed} failed`);
+process.exitCode = totals.failed > 0 || failures.length > 0 ? 1 : 0;
+
+// ---------------------------------------------------------------------------
+
+function heading(text) {
+  console.log(`\n== ${text} ==`);
+}
+
+function stop(message) {
+  console.error(`npm test: ${message}`);
+  process.exit(1);
+}
+
+function isLabFile(file) {
+  return file.endsWith(".lab.test.ts");
+}
+
+function matches(file, filter) {
+  const absolute = resolve(repoRoot, filter);
+  if (file === absolute) return true;
+  if (existsSync(absolute) && file.startsWith(absolute + sep)) return true;
+  return relative(repoRoot, file).includes(filter);
+}
+
+/** Every *.test.ts under `dir`, sorted (node 20's --test does not expand globs). */
+function findTestFiles(dir) {
+  const found = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name !== "node_modules") found.push(...findTestFiles(path));
+    } else if (entry.name.endsWith(".test.ts")) {
+      found.push(path);
+    }
+  }
+  return found.sort();
+}
+
+function ensurePackages() {
+  const t0 = Date.now();
+  const hasDpkg = spawnSync("sh", ["-c", "command -v dpkg-query"], { stdio: "ignore" }).status === 0;
+  let missing;
+  if (hasDpkg) {
+    const query = spawnSync("dpkg-query", ["-W", "-f=${Package} ${db:Status-Abbrev}\n", ...PACKAGES.map((p) => p.name)], {
+      encoding: "utf8",
+    });
+    const installed = new Set(
+      query.stdout
+        .split("\n")
+        .filter((line) => / ii\s*$/.test(line))
+        .map((line) => line.split(" ")[0].split(":")[0]),
+    );
+    missing = PACKAGES.filter((p) => !installed.has(p.name));
+  } else {
+    missing = PACKAGES.filter((p) => !p.labOnly && spawnSync("sh", ["-c", `command -v ${p.program}`], { stdio: "ignore" }).status !== 0);
+  }
+  if (missing.length > 0) {
+    const names = missing.map((p) => p.name).join(" ");
+    const hasApt = spawnSync("sh", ["-c", "command -v apt-get"], { stdio: "ignore" }).status === 0;
+    if (!hasApt) {
+      stop(
+        `these programs are missing: ${missing.map((p) => p.program).join(", ")}. Install their packages ` +
+          `(Debian names: ${names}; on Fedora: dnf install iproute iputils iptables-nft procps-ng kmod util-linux)`,
+      );
+    }
+    const command = `apt-get update && apt-get install -y --no-install-recommends ${names}`;
+    if (process.getuid?.() !== 0) stop(`missing Debian packages: ${names}. Install them with: sudo sh -c '${command}'`);
+    console.log(`installing missing Debian packages: ${names}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    const update = spawnSync("apt-get", ["update"], { stdio: ["ignore", "inherit", "inherit"], env });
+    if (update.status !== 0) stop(`apt-get update failed; install the packages yourself: ${command}`);
+    const install = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...missing.map((p) => p.name)], {
+      stdio: ["ignore", "inherit", "inherit"],
+      env,
+    });
+    if (install.status !== 0) stop(`apt-get install failed; install the packages yourself: ${command}`);
+    timings.push(`package install ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+}
+
+/** Decides for each lab file: host (the host kernel has what it requires) or lab; fails those neither can run. */
+async function placeLabFiles(files) {
+  const { tsImport } = await import("tsx/esm/api");
+  const capabilities = await tsImport("../src/capabilities/index.ts", import.meta.url);
+  const report = await capabilities.detectCapabilities();
+  const lab = labAvailability();
+  for (const file of files) {
+    const name = relative(repoRoot, file);
+    const requires = readRequires(file);
+    if (requires === undefined) {
+      totals.failed += 1;
+      failures.push(`${name}: a lab test file must declare what it needs on a first-lines comment, e.g. // requires: netem, vlan`);
+      continue;
+    }
+    const unknown = requires.filter((feature) => !capabilities.isKernelFeature(feature));
+    if (unknown.length > 0) {
+      totals.failed += 1;
+      failures.push(`${name}: unknown feature(s) in // requires: ${unknown.join(", ")} (known: ${capabilities.KERNEL_FEATURES.join(", ")})`);
+      continue;
+    }
+    const missing = capabilities.missingFeatures(report, requires);
+    if (missing.length === 0) {
+      console.log(`${name}: the host kernel has ${requires.join(", ") || "what it needs"}: running it on the host`);
+      hostFiles.push(file);
+    } else if (lab.available) {
+      console.log(`${name}: the host lacks ${missing.join(", ")}: running it in the kernel lab`);
+      labFiles.push({ path: file, requires });
+    } else {
+      totals.failed += 1;
+      failures.push(
+        `${name} needs ${missing.join(", ")}, which this host lacks, and the kernel lab cannot run (${lab.reason}). ` +
+          `Install the lab: ${lab.howToGet}. Or give the host the features:\n` +
+          missing.map((feature) => `${feature}: ${report[feature].howToGet ?? report[feature].evidence}`).join("\n"),
+      );
+    }
+  }
+  hostFiles.sort();
+}
+
+function runNodeTest(files, tapPath) {
+  const args = [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-reporter=spec",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=tap",
+    `--test-reporter-destination=${tapPath}`,
+    ...testArgs,
+    ...files.map((file) => relative(repoRoot, file)),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] });
+  return new Promise((resolveCode) => child.on("close", (code, signal) => resolveCode(code ?? `signal ${signal}`)));
+}
+
+function addTap(where, tapPath, exitCode) {
+  const summary = summarizeTapFile(tapPath);
+  if (!summary || !summary.complete) {
+    totals.failed += 1;
+    failures.push(`${where}: node --test ended (exit ${exitCode}) without a complete report`);
+  }
+  if (summary) {
+    totals.passed += summary.passed;
+    totals.failed += summary.failed;
+    totals.skipped += summary.skipped;
+    failures.push(...summary.failures.map((name) => `${where}: ${name}`));
+    skips.push(...summary.skips.map((name) => `${where}: ${name}`));
+    if (summary.complete && exitCode !== 0 && summary.failed === 0) {
+      totals.failed += 1;
+      failures.push(`${where}: node --test exited with ${exitCode} although no test failed`);
+    }
+  }
+}
