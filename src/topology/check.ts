@@ -5,6 +5,8 @@
  */
 import { availableParallelism, totalmem } from "node:os";
 import { cidrProblem, contains, formatNetwork, overlaps, parseCidr, parseIp, reservedHostAddress, type ParsedCidr } from "./addresses.js";
+import { describeValue, InvalidArgumentError } from "../errors.js";
+import { checkNetemCombination, mergeNetem, validateTcOptions } from "../tc/netem-options.js";
 import { formatPath } from "./errors.js";
 import type { HostSpec, Impairment, NodePath, Topology } from "./model.js";
 
@@ -235,26 +237,17 @@ function checkHost(host: HostSpec, ifaces: InterfaceDecl[], report: (path: NodeP
   }
 }
 
-/** Options that only mean something together with another (tc would reject or ignore them). */
+/** Checks an impairment with the traffic-control module's own rules (ranges, models, combinations). */
 export function checkImpairment(impair: Impairment, path: NodePath, report: (path: NodePath, message: string) => void): void {
-  const needs: [keyof Impairment, keyof Impairment][] = [
-    ["jitter", "delay"],
-    ["delayCorrelation", "delay"],
-    ["distribution", "jitter"],
-    ["reorder", "delay"],
-    ["gap", "reorder"],
-    ["lossCorrelation", "loss"],
-    ["duplicateCorrelation", "duplicate"],
-    ["corruptCorrelation", "corrupt"],
-    ["reorderCorrelation", "reorder"],
-    ["ecn", "loss"],
-  ];
-  for (const [option, needed] of needs) {
-    if (impair[option] !== undefined && impair[needed] === undefined) {
-      report([...path, option], `${option} needs ${needed}; add ${needed} to this impairment (or to the link's)`);
+  try {
+    const options = validateTcOptions(impair);
+    checkNetemCombination(mergeNetem(undefined, options));
+    if (typeof options.ingress === "object" && options.ingress !== null) {
+      checkNetemCombination(mergeNetem(undefined, options.ingress), "ingress.");
     }
-  }
-  if (impair.slot?.max !== undefined && impair.slot.max < impair.slot.min) {
-    report([...path, "slot", "max"], `is ${impair.slot.max}; expected at least slot.min (${impair.slot.min})`);
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    const where = error.argument.split(".").filter(Boolean);
+    report([...path, ...where], `${describeValue(error.value)} ${error.rule}`);
   }
 }

@@ -4,32 +4,13 @@
  * Each declaration keeps the path of the node it came from, so errors found
  * later still point at a line and column.
  */
+import type { TcOptions } from "../tc/netem-options.js";
 
 /** Path of a node in the file, e.g. ["links", 0, "ends", 1]. */
 export type NodePath = readonly (string | number)[];
 
-/** Netem options as the file declares them (the names of src/tc/netem.ts). */
-export interface Impairment {
-  delay?: number;
-  jitter?: number;
-  delayCorrelation?: number;
-  distribution?: "uniform" | "normal" | "pareto" | "paretonormal";
-  loss?: number;
-  lossCorrelation?: number;
-  duplicate?: number;
-  duplicateCorrelation?: number;
-  corrupt?: number;
-  corruptCorrelation?: number;
-  reorder?: number;
-  reorderCorrelation?: number;
-  gap?: number;
-  rate?: number;
-  limit?: number;
-  ecn?: boolean;
-  seed?: number;
-  slot?: { min: number; max?: number; packets?: number; bytes?: number };
-  ingress?: boolean;
-}
+/** Netem options as the file declares them: the library's `tc()` options (src/tc/netem-options.ts). */
+export type Impairment = TcOptions;
 
 export interface RouteSpec {
   /** "default" or a CIDR. */

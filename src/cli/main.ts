@@ -1,0 +1,609 @@
+#!/usr/bin/env node
+/**
+ * The `dummynet` command: topology files in, test networks up and down.
+ * Exit status: 0 ok; 1 failure; 2 usage or validation error; `run` exits
+ * with its job's status; 128+N when ended by signal N (130 Ctrl-C, 143 SIGTERM).
+ */
+import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError, Option } from "commander";
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { DummyNetError } from "../errors.js";
+import { createLogger } from "../log.js";
+import { DummyNet } from "../network/dummy-net.js";
+import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
+import { validateTcOptions, type TcOptions } from "../tc/netem-options.js";
+import { buildNetwork, toNetemOptions } from "../topology/build.js";
+import { describeImpairment, formatTable, interfaceRows } from "../topology/describe.js";
+import { formatIssue, TopologyError } from "../topology/errors.js";
+import { toDot, toMermaid } from "../topology/graph.js";
+import { loadTopologyFile } from "../topology/load.js";
+import type { ProgramSpec, Topology } from "../topology/model.js";
+import { runJobs, startDaemons, type OutputSink } from "../topology/programs.js";
+import { bold, dim, EXIT, green, Progress, red, signalExitCode, yellow } from "./output.js";
+import { reapOwner, survey, type OwnerObjects } from "./reaper.js";
+import { DOWN_SIGNAL, StopSignals } from "./signals.js";
+import {
+  describeState,
+  findNetwork,
+  listStates,
+  ownerAlive,
+  processStartTime,
+  removeState,
+  statePath,
+  UsageError,
+  writeState,
+  type NetworkState,
+} from "./state.js";
+
+/** Ends the command with `code`, after stdout has drained. */
+class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+const print = (text: string) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
+const warn = (text: string) => process.stderr.write(`${text}\n`);
+const logger = () => createLogger((process.env["DUMMYNET_LOG"] as "debug" | "info" | "warn" | "error" | undefined) ?? "error");
+
+async function load(file: string): Promise<Topology> {
+  try {
+    return await loadTopologyFile(file);
+  } catch (error) {
+    if (error instanceof TopologyError) {
+      warn(`${red("error", process.stderr)}: ${file} is not a valid topology (nothing was changed):`);
+      for (const issue of error.issues) warn(`  ${formatIssue(issue)}`);
+      throw new Exit(EXIT.usage);
+    }
+    throw error;
+  }
+}
+
+function namesOf(topology: Topology, uid: number): Pick<NetworkState, "hosts" | "interfaces"> {
+  const hosts = Object.fromEntries(topology.hosts.map((host) => [host.name, new NamespaceScoped(host.name, uid).scoped]));
+  const interfaces = Object.fromEntries(interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, new InterfaceScoped(row.iface, uid).scoped]));
+  return { hosts, interfaces };
+}
+
+// ------------------------------------------------------------------ up / run
+
+interface LifeOptions {
+  json?: boolean;
+  host?: string;
+  command?: string[];
+}
+
+/**
+ * Builds the network, then `work` (wait for a signal, or run the jobs), then
+ * removes everything whatever happened. Returns the exit status.
+ */
+async function withNetwork(file: string, options: LifeOptions, work: (ctx: NetworkContext) => Promise<number>): Promise<number> {
+  const topology = await load(file);
+  const stop = new StopSignals();
+  const net = new DummyNet({ log: logger() });
+  const progress = new Progress();
+  let exitCode: number = EXIT.ok;
+  let recorded = false;
+  try {
+    const built = await buildNetwork(topology, net, {
+      signal: stop.signal,
+      onProgress: ({ done, total, step }) => progress.update(done, total, step),
+    });
+    progress.done();
+    const state: NetworkState = {
+      version: 1,
+      name: topology.name,
+      file: resolve(file),
+      uid: net.uid,
+      pid: process.pid,
+      startTime: processStartTime(process.pid) ?? "",
+      ...namesOf(topology, net.uid),
+      createdAt: new Date().toISOString(),
+    };
+    writeState(state);
+    recorded = true;
+    exitCode = await work({ topology, net, built, stop, state, options });
+  } catch (error) {
+    progress.done();
+    if (!stop.received) {
+      warn(`${red("error", process.stderr)}: ${(error as Error).message}`);
+      exitCode = error instanceof DummyNetError && !(error instanceof TopologyError) ? EXIT.failure : EXIT.failure;
+    }
+  } finally {
+    if (stop.received && !options.json) warn(dim(`dummynet: ${stop.received}: removing the network`, process.stderr));
+    try {
+      await net.cleanup();
+    } catch (error) {
+      warn(`${red("error", process.stderr)}: cleanup: ${(error as Error).message}`);
+      if (exitCode === EXIT.ok) exitCode = EXIT.failure;
+    }
+    if (recorded) removeState(net.uid);
+    stop.dispose();
+  }
+  if (stop.received) return stop.received === DOWN_SIGNAL ? EXIT.ok : signalExitCode(stop.received);
+  return exitCode;
+}
+
+interface NetworkContext {
+  topology: Topology;
+  net: DummyNet;
+  built: Awaited<ReturnType<typeof buildNetwork>>;
+  stop: StopSignals;
+  state: NetworkState;
+  options: LifeOptions;
+}
+
+function outputSink(prefixed: boolean): OutputSink {
+  return (program, stream, line) => {
+    const text = prefixed ? `${dim(`[${program}]`, stream === "stdout" ? process.stdout : process.stderr)} ${line}\n` : `${line}\n`;
+    (stream === "stdout" ? process.stdout : process.stderr).write(text);
+  };
+}
+
+async function up(file: string, options: LifeOptions): Promise<number> {
+  return withNetwork(file, options, async ({ topology, built, stop, state }) => {
+    const daemons = await startDaemons(built, { signal: stop.signal, ...(options.json ? {} : { onOutput: outputSink(true) }) });
+    if (options.json) {
+      print(JSON.stringify({ name: state.name, uid: state.uid, pid: state.pid, stateFile: statePath(state.uid), hosts: state.hosts, interfaces: state.interfaces }));
+    } else {
+      print(`${bold(`network ${topology.name}`)} is up ${dim(`(owner uid ${state.uid}, pid ${state.pid})`)}`);
+      print(formatTable(topology, new Map(Object.entries(state.hosts))));
+      print(dim(`\nkeeping it up: Ctrl-C or \`dummynet down ${topology.name}\` removes it; \`dummynet exec HOST -- COMMAND\` runs in a host`));
+    }
+    // A daemon that dies ends the network: nothing else would notice.
+    const died = new Promise<string>((resolveDied) => {
+      const timer = setInterval(() => {
+        const dead = daemons.find((info) => info.hasExited);
+        if (dead) {
+          clearInterval(timer);
+          resolveDied(dead.describe());
+        }
+      }, 500);
+      stop.signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+    });
+    const outcome = await Promise.race([stop.wait().then(() => undefined), died]);
+    if (outcome !== undefined) {
+      warn(`${red("error", process.stderr)}: a daemon exited: ${outcome}`);
+      return EXIT.failure;
+    }
+    return EXIT.ok;
+  });
+}
+
+async function run(file: string, options: LifeOptions): Promise<number> {
+  const topology = await load(file);
+  if (options.host !== undefined && !topology.hosts.some((host) => host.name === options.host)) {
+    throw new UsageError(`--host ${options.host}: no such host in ${file}; hosts: ${topology.hosts.map((h) => h.name).join(", ")}`);
+  }
+  return withNetwork(file, options, async ({ built, stop }) => {
+    const command = options.command ?? [];
+    const jobs: ProgramSpec[] =
+      command.length > 0
+        ? [{ name: command.join(" "), host: options.host ?? topology.hosts[0]!.name, command, daemon: false, path: [] }]
+        : built.topology.programs.filter((program) => !program.daemon);
+    const onOutput = options.json ? undefined : outputSink(command.length === 0);
+    await startDaemons(built, { signal: stop.signal, ...(onOutput ? { onOutput } : {}) });
+    if (jobs.length === 0) warn(yellow("dummynet: nothing to run: the file has no jobs and no command was given", process.stderr));
+    const result = await runJobs(built, jobs, { signal: stop.signal, ...(onOutput ? { onOutput } : {}) });
+    if (stop.received) return signalExitCode(stop.received);
+    if (options.json) {
+      printJson({
+        name: topology.name,
+        uid: built.hosts.values().next().value?.uid,
+        exitCode: result.exitCode,
+        ...(result.failure ? { failure: result.failure } : {}),
+        jobs: result.jobs.map((info, i) => ({ name: jobs[i]?.name, host: jobs[i]?.host, exitCode: info.exitCode, signal: info.signal, stdout: info.stdout, stderr: info.stderr })),
+      });
+    } else if (result.failure) warn(`${red("failed", process.stderr)}: ${result.failure}`);
+    return result.exitCode;
+  });
+}
+
+// ------------------------------------------------------------------ down / exec / impair
+
+async function waitUntil(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  // Another process's exit gives us no event to wait on; look again every 20 ms.
+  while (!predicate()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((done) => setTimeout(done, 20));
+  }
+  return true;
+}
+
+async function down(selector: string | undefined, options: { json?: boolean; timeout: number }): Promise<number> {
+  const state = findNetwork(selector);
+  if (ownerAlive(state)) {
+    process.kill(state.pid, DOWN_SIGNAL);
+    const gone = await waitUntil(() => !ownerAlive(state), options.timeout);
+    if (!gone) {
+      warn(`${red("error", process.stderr)}: ${describeState(state)} did not finish removing its network within ${options.timeout} ms`);
+      return EXIT.failure;
+    }
+  }
+  // An owner that died without cleaning up leaves its objects: remove them here.
+  const leftover = (await survey()).find((owner) => owner.uid === state.uid);
+  const removed = leftover && hasObjects(leftover) ? await reapOwner(leftover) : [];
+  removeState(state.uid);
+  if (options.json) printJson({ name: state.name, uid: state.uid, removedLeftovers: removed });
+  else print(`${green("removed")} ${state.name}${removed.length ? ` (and ${removed.length} leftover objects of its dead owner)` : ""}`);
+  return EXIT.ok;
+}
+
+function hostOf(state: NetworkState, host: string): string {
+  const namespace = state.hosts[host];
+  if (!namespace) throw new UsageError(`no host "${host}" in network ${state.name}; hosts: ${Object.keys(state.hosts).join(", ")}`);
+  return namespace;
+}
+
+async function exec(host: string, command: string[], options: { network?: string }): Promise<number> {
+  if (command.length === 0) throw new UsageError("no command given: dummynet exec HOST -- COMMAND [ARGS...]");
+  const state = findNetwork(options.network, { liveOnly: true });
+  const namespace = hostOf(state, host);
+  const argv = ["ip", "netns", "exec", namespace, ...command];
+  if (process.getuid?.() !== 0) argv.unshift("sudo", "-n", "--");
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
+  // Ctrl-C reaches the child through the terminal; other signals are passed on.
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, forward);
+  return new Promise((resolveExit, reject) => {
+    child.on("error", reject);
+    child.on("exit", (code, signal) => resolveExit(code ?? (signal ? signalExitCode(signal) : EXIT.failure)));
+  });
+}
+
+const IMPAIR_OPTIONS: { flag: string; key: keyof TcOptions; help: string; kind: "number" | "string" | "boolean" }[] = [
+  { flag: "--delay <ms>", key: "delay", help: "added delay, ms", kind: "number" },
+  { flag: "--jitter <ms>", key: "jitter", help: "delay variation, ms", kind: "number" },
+  { flag: "--delay-correlation <percent>", key: "delayCorrelation", help: "correlation of successive delays", kind: "number" },
+  { flag: "--distribution <name>", key: "distribution", help: "uniform, normal, pareto or paretonormal", kind: "string" },
+  { flag: "--loss <percent>", key: "loss", help: "random packet loss", kind: "number" },
+  { flag: "--loss-correlation <percent>", key: "lossCorrelation", help: "correlation of successive losses", kind: "number" },
+  { flag: "--duplicate <percent>", key: "duplicate", help: "packet duplication", kind: "number" },
+  { flag: "--corrupt <percent>", key: "corrupt", help: "bit corruption", kind: "number" },
+  { flag: "--reorder <percent>", key: "reorder", help: "packets sent without the delay", kind: "number" },
+  { flag: "--gap <n>", key: "gap", help: "reorder every n-th packet", kind: "number" },
+  { flag: "--rate <mbit>", key: "rate", help: "rate limit, Mbit/s", kind: "number" },
+  { flag: "--limit <packets>", key: "limit", help: "queue limit, packets", kind: "number" },
+  { flag: "--seed <n>", key: "seed", help: "random seed", kind: "number" },
+  { flag: "--ecn", key: "ecn", help: "mark with ECN instead of dropping", kind: "boolean" },
+  { flag: "--ingress", key: "ingress", help: "apply the same options to received packets too", kind: "boolean" },
+  { flag: "--reset", key: "reset", help: "start from an unimpaired link instead of changing the current values", kind: "boolean" },
+];
+
+function numberArgument(value: string): number {
+  const number = Number(value);
+  if (value.trim() === "" || !Number.isFinite(number)) throw new CommanderArgumentError(`expected a number, got "${value}"`);
+  return number;
+}
+
+async function impair(target: string, flags: Record<string, unknown>): Promise<number> {
+  const colon = target.indexOf(":");
+  if (colon <= 0) throw new UsageError(`"${target}" is not HOST:IFACE, e.g. client:eth0`);
+  const host = target.slice(0, colon);
+  const iface = target.slice(colon + 1);
+  const state = findNetwork(flags["network"] as string | undefined, { liveOnly: true });
+  hostOf(state, host);
+  if (!state.interfaces[`${host}:${iface}`]) {
+    const known = Object.keys(state.interfaces).filter((key) => key.startsWith(`${host}:`));
+    throw new UsageError(`no interface "${iface}" in host ${host} of ${state.name}; its interfaces: ${known.join(", ") || "none"}`);
+  }
+  const options: Record<string, unknown> = {};
+  for (const { key } of IMPAIR_OPTIONS) if (flags[key] !== undefined) options[key] = flags[key];
+  if (Object.keys(options).length === 0) throw new UsageError("say what to change, e.g. --delay 20 --loss 1 (see dummynet impair --help)");
+  let checked: TcOptions;
+  try {
+    checked = validateTcOptions(options);
+  } catch (error) {
+    if (error instanceof DummyNetError) throw new UsageError(error.message);
+    throw error;
+  }
+  // The network belongs to the `up` process; this instance changes it and leaves it as it is.
+  const owner = new DummyNet({ uid: state.uid, log: logger() });
+  const hostNet = await owner.netnsUse(host);
+  await hostNet.tc(iface, toNetemOptions(checked));
+  const shown = await hostNet.tcShow(iface);
+  if (flags["json"]) printJson({ network: state.name, host, interface: iface, options: checked, qdiscs: shown.stdout.trim().split("\n") });
+  else {
+    print(`${green("impaired")} ${host}:${iface}: ${describeImpairment(checked)}`);
+    print(dim(shown.stdout.trim()));
+  }
+  return EXIT.ok;
+}
+
+// ------------------------------------------------------------------ ls / cleanup
+
+function hasObjects(owner: OwnerObjects): boolean {
+  return owner.namespaces.length + owner.links.length + owner.cgroups.length + owner.iptables.length > 0;
+}
+
+function ownerSummary(owner: OwnerObjects): string {
+  const counts = [
+    [owner.namespaces.length, "namespace"],
+    [owner.links.length, "link"],
+    [owner.cgroups.length, "cgroup"],
+    [owner.iptables.length, "iptables rule"],
+  ] as const;
+  return counts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}${n === 1 ? "" : "s"}`).join(", ") || "no objects";
+}
+
+async function ls(options: { json?: boolean }): Promise<number> {
+  const owners = await survey();
+  if (options.json) {
+    printJson(owners.map((owner) => ({ ...owner, network: owner.network ?? null })));
+    return EXIT.ok;
+  }
+  if (owners.length === 0) {
+    print("no networks and no leftover objects on this machine");
+    return EXIT.ok;
+  }
+  const rows = owners.map((owner) => [
+    String(owner.uid),
+    owner.network ? String(owner.network.pid) : "-",
+    owner.status === "alive" ? green(owner.status) : owner.status === "dead" ? red(owner.status) : yellow(owner.status),
+    owner.network?.name ?? "-",
+    owner.network?.file ?? "-",
+    ownerSummary(owner),
+  ]);
+  const header = ["UID", "PID", "OWNER", "NETWORK", "FILE", "OBJECTS"];
+  const strip = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => strip(row[i]!).length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell + " ".repeat(widths[i]! - strip(cell).length)).join("  ").trimEnd();
+  print([line(header), ...rows.map(line)].join("\n"));
+  if (owners.some((owner) => owner.status === "dead")) print(dim("\n`dummynet cleanup` removes the objects of dead owners"));
+  return EXIT.ok;
+}
+
+async function cleanup(options: { force?: number[]; json?: boolean; dryRun?: boolean }): Promise<number> {
+  const forced = new Set(options.force ?? []);
+  const owners = await survey();
+  const report: { uid: number; status: string; removed: string[]; error?: string }[] = [];
+  let failed = false;
+  for (const owner of owners) {
+    if (owner.status !== "dead" && !forced.has(owner.uid)) continue;
+    if (options.dryRun) {
+      report.push({ uid: owner.uid, status: owner.status, removed: [...owner.namespaces, ...owner.links, ...owner.cgroups, ...owner.iptables.map((r) => r.rule)] });
+      continue;
+    }
+    try {
+      const removed = await reapOwner(owner);
+      report.push({ uid: owner.uid, status: owner.status, removed });
+    } catch (error) {
+      failed = true;
+      report.push({ uid: owner.uid, status: owner.status, removed: [], error: (error as Error).message });
+    }
+  }
+  const skipped = owners.filter((owner) => owner.status !== "dead" && !forced.has(owner.uid));
+  if (options.json) printJson({ cleaned: report, skipped: skipped.map((owner) => ({ uid: owner.uid, status: owner.status })) });
+  else {
+    for (const entry of report) {
+      print(`${options.dryRun ? "would remove" : entry.error ? red("failed") : green("removed")} uid ${entry.uid} (${entry.status}): ${entry.removed.length} objects${entry.error ? `\n  ${entry.error}` : ""}`);
+      for (const what of entry.removed) print(dim(`  ${what}`));
+    }
+    for (const owner of skipped) print(dim(`kept uid ${owner.uid} (owner ${owner.status === "alive" ? "alive" : `pid ${owner.uid} is running`}; --force ${owner.uid} removes it)`));
+    if (report.length === 0 && skipped.length === 0) print("nothing to clean up");
+  }
+  return failed ? EXIT.failure : EXIT.ok;
+}
+
+// ------------------------------------------------------------------ validate / graph / doctor
+
+async function validate(file: string, options: { json?: boolean }): Promise<number> {
+  if (options.json) {
+    try {
+      const topology = await loadTopologyFile(file);
+      printJson({ valid: true, name: topology.name, hosts: topology.hosts.length, links: topology.links.length, bridges: topology.bridges.length, vlans: topology.vlans.length, programs: topology.programs.length });
+      return EXIT.ok;
+    } catch (error) {
+      if (!(error instanceof TopologyError)) throw error;
+      printJson({ valid: false, issues: error.issues });
+      return EXIT.usage;
+    }
+  }
+  const topology = await load(file);
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  print(
+    `${green("valid")}: ${file}: network ${topology.name}: ${[
+      count(topology.hosts.length, "host"),
+      count(topology.links.length, "link"),
+      count(topology.bridges.length, "bridge"),
+      count(topology.vlans.length, "VLAN"),
+      count(topology.programs.length, "program"),
+    ].join(", ")}`,
+  );
+  return EXIT.ok;
+}
+
+async function graph(file: string, options: { format: string; output?: string }): Promise<number> {
+  const topology = await load(file);
+  let text: string | Buffer;
+  if (options.format === "mermaid") text = toMermaid(topology);
+  else if (options.format === "dot") text = toDot(topology);
+  else text = await renderSvg(toDot(topology));
+  if (options.output) {
+    writeFileSync(options.output, text);
+    warn(dim(`wrote ${options.output}`, process.stderr));
+  } else process.stdout.write(text);
+  return EXIT.ok;
+}
+
+function renderSvg(dot: string): Promise<Buffer> {
+  return new Promise((resolveSvg, reject) => {
+    const child = spawn("dot", ["-Tsvg"], { stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") {
+        reject(new DummyNetError("SVG needs Graphviz's `dot`, which is not installed: install graphviz (e.g. apt-get install graphviz), or use --format dot or --format mermaid"));
+      } else reject(error);
+    });
+    child.on("close", (code) => {
+      if (code === 0) resolveSvg(Buffer.concat(out));
+      else reject(new DummyNetError(`dot -Tsvg failed (exit ${code}): ${Buffer.concat(err).toString().trim()}`));
+    });
+    child.stdin.end(dot);
+  });
+}
+
+async function doctor(options: { json?: boolean }): Promise<number> {
+  const { detectCapabilities, formatCapabilities } = await import("../capabilities/index.js");
+  const capabilities = await detectCapabilities();
+  if (options.json) printJson(capabilities);
+  else print(formatCapabilities(capabilities));
+  return EXIT.ok;
+}
+
+// ------------------------------------------------------------------ the program
+
+const EXIT_CODES = `
+Exit status:
+  0    success
+  1    failure (a command failed, a daemon died, cleanup reported errors)
+  2    usage or validation error (nothing was changed)
+  N    dummynet run: the job's own exit status
+  130  ended by Ctrl-C (SIGINT), 143 by SIGTERM, 129 by SIGHUP (the network is removed first)`;
+
+export function createProgram(): Command {
+  const program = new Command("dummynet")
+    .description("Throwaway test networks on one Linux machine: namespaces, veth links, bridges, VLANs, netem impairments.")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .addHelpText(
+      "after",
+      `
+Examples:
+  dummynet validate examples/star.yaml
+  dummynet up examples/star.yaml            # keep it up until Ctrl-C or \`dummynet down\`
+  dummynet exec h1 -- ping -c 3 10.0.0.3    # from another terminal
+  dummynet impair h1:h1-sw --delay 20 --loss 1
+  dummynet down star
+  dummynet run examples/star.yaml           # build, run the file's programs, remove
+  dummynet graph examples/star.yaml --format mermaid
+  dummynet ls && dummynet cleanup
+${EXIT_CODES}
+
+Output is coloured and shows progress only on a terminal; CI=true or a pipe keeps it plain.`,
+    );
+  program.exitOverride();
+  const action = (fn: (...args: never[]) => Promise<number>) => async (...args: unknown[]) => {
+    throw new Exit(await (fn as (...a: unknown[]) => Promise<number>)(...args));
+  };
+
+  program
+    .command("up")
+    .description("build the network of FILE, print it, and keep it up until Ctrl-C, SIGTERM or `dummynet down`; then remove everything")
+    .argument("<file>", "topology file (YAML or JSON)")
+    .option("--json", "print one JSON line (name, uid, pid, hosts -> namespaces) once the network is up")
+    .addHelpText("after", "\nExamples:\n  dummynet up examples/lossy-pair.yaml\n  dummynet up net.yaml --json &   # scripts: read the uid from the first line")
+    .action(action((file: string, options: LifeOptions) => up(file, options)));
+
+  program
+    .command("down")
+    .description("remove a network that `dummynet up` holds (by name, file or uid; the only one when omitted)")
+    .argument("[network]", "network name, topology file or owner uid")
+    .option("--json", "JSON output")
+    .addOption(new Option("--timeout <ms>", "how long to wait for the removal").argParser(numberArgument).default(60_000))
+    .addHelpText("after", "\nExamples:\n  dummynet down\n  dummynet down star\n  dummynet down examples/star.yaml")
+    .action(action((selector: string | undefined, options: { json?: boolean; timeout: number }) => down(selector, options)));
+
+  program
+    .command("run")
+    .description("build FILE, run its programs (or COMMAND in --host), remove everything, and exit with the job's status")
+    .argument("<file>", "topology file")
+    .argument("[command...]", "command to run instead of the file's jobs (after --)")
+    .option("--host <host>", "host that runs COMMAND (default: the file's first host)")
+    .option("--json", "print a JSON report (exit status, each job's output) at the end")
+    .addHelpText("after", "\nExamples:\n  dummynet run examples/nat-router.yaml\n  dummynet run examples/star.yaml --host h1 -- ping -c 3 10.0.0.3")
+    .action(action((file: string, command: string[], options: LifeOptions) => run(file, { ...options, command })));
+
+  program
+    .command("exec")
+    .description("run COMMAND in HOST of a network that `dummynet up` holds (stdio passed through, exit status returned)")
+    .argument("<host>", "host name from the topology file")
+    .argument("<command...>", "command and arguments (after --)")
+    .option("--network <name>", "network name, file or uid (needed when several are up)")
+    .addHelpText("after", "\nExamples:\n  dummynet exec client -- ping -c 3 10.0.1.2\n  dummynet exec server --network nat-router -- ip addr")
+    .action(action((host: string, command: string[], options: { network?: string }) => exec(host, command, options)));
+
+  const impairCommand = program
+    .command("impair")
+    .description("change the impairments of a link of a running network (values not given are kept)")
+    .argument("<host:iface>", "interface, e.g. client:eth0 (impairs the packets it sends)")
+    .option("--network <name>", "network name, file or uid (needed when several are up)")
+    .option("--json", "JSON output")
+    .addHelpText("after", "\nExamples:\n  dummynet impair a:a-b --delay 50 --jitter 10\n  dummynet impair a:a-b --loss 0          # 0 removes a value\n  dummynet impair a:a-b --reset --rate 10");
+  for (const { flag, help, kind } of IMPAIR_OPTIONS) {
+    const option = new Option(flag, help); // commander camel-cases --delay-correlation to delayCorrelation, the netem name
+    impairCommand.addOption(kind === "number" ? option.argParser(numberArgument) : option);
+  }
+  impairCommand.action(action((target: string, flags: Record<string, unknown>) => impair(target, flags)));
+
+  program
+    .command("ls")
+    .description("networks and leftover d-<uid>-* objects on this machine, by owner, with whether the owner is alive")
+    .option("--json", "JSON output")
+    .action(action((options: { json?: boolean }) => ls(options)));
+
+  program
+    .command("cleanup")
+    .description("remove the objects (namespaces and their processes, links, cgroups, iptables rules) of owners that are gone")
+    .addOption(new Option("--force <uid...>", "also remove the objects of these owners, even if alive").argParser((value: string, previous: number[] = []) => [...previous, numberArgument(value)]))
+    .option("--dry-run", "only show what would be removed")
+    .option("--json", "JSON output")
+    .addHelpText("after", "\nExamples:\n  dummynet cleanup\n  dummynet cleanup --dry-run\n  dummynet cleanup --force 12345")
+    .action(action((options: { force?: number[]; json?: boolean; dryRun?: boolean }) => cleanup(options)));
+
+  program
+    .command("doctor")
+    .description("what this machine can do (kernel features, programs, privileges), with what to do about each missing one")
+    .option("--json", "JSON output")
+    .action(action((options: { json?: boolean }) => doctor(options)));
+
+  program
+    .command("validate")
+    .description("check a topology file against the schema and the semantic rules; errors give file:line:column")
+    .argument("<file>", "topology file")
+    .option("--json", "JSON output")
+    .action(action((file: string, options: { json?: boolean }) => validate(file, options)));
+
+  program
+    .command("graph")
+    .description("draw a topology: Mermaid, Graphviz DOT, or SVG (needs Graphviz)")
+    .argument("<file>", "topology file")
+    .addOption(new Option("--format <format>", "output format").choices(["mermaid", "dot", "svg"]).default("mermaid"))
+    .option("-o, --output <file>", "write to a file instead of stdout")
+    .addHelpText("after", "\nExamples:\n  dummynet graph examples/nat-router.yaml > net.mmd\n  dummynet graph examples/star.yaml --format svg -o star.svg")
+    .action(action((file: string, options: { format: string; output?: string }) => graph(file, options)));
+
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  try {
+    await createProgram().parseAsync([...argv]);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof Exit) return error.code;
+    if (error instanceof CommanderError) {
+      return error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof UsageError) {
+      warn(`${red("error", process.stderr)}: ${error.message}`);
+      return EXIT.usage;
+    }
+    warn(`${red("error", process.stderr)}: ${(error as Error).message ?? String(error)}`);
+    return EXIT.failure;
+  }
+}
+
+// Run when executed (node dist/cli/main.js, or through the npm bin link), not when imported by tests.
+const invokedAs = process.argv[1] ? resolve(process.argv[1]) : "";
+if (/[\\/](main\.(ts|js)|dummynet)$/.test(invokedAs)) {
+  const code = await main();
+  process.stdout.write("", () => process.exit(code));
+}

@@ -1,0 +1,51 @@
+/**
+ * Terminal output: colours and a progress line only on an interactive
+ * terminal, plain and quiet in CI (CI=true) or when piped.
+ */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+} as const;
+
+/** Exit status of a process ended by `signal`, as shells report it (128 + number). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR2: 12, SIGTERM: 15 };
+  return 128 + (numbers[signal] ?? 0);
+}
+
+export function isInteractive(stream: NodeJS.WriteStream = process.stderr): boolean {
+  const ci = process.env["CI"];
+  return Boolean(stream.isTTY) && !(ci && ci !== "false" && ci !== "0");
+}
+
+const useColour = (stream: NodeJS.WriteStream) => isInteractive(stream) && !process.env["NO_COLOR"];
+const paint = (code: number) => (text: string, stream: NodeJS.WriteStream = process.stdout) =>
+  useColour(stream) ? `\x1b[${code}m${text}\x1b[0m` : text;
+export const bold = paint(1);
+export const red = paint(31);
+export const green = paint(32);
+export const yellow = paint(33);
+export const dim = paint(2);
+
+/** A progress line redrawn in place on a terminal; nothing otherwise. */
+export class Progress {
+  readonly #enabled = isInteractive(process.stderr);
+  #lastDraw = 0;
+
+  update(done: number, total: number, step: string): void {
+    if (!this.#enabled) return;
+    const now = Date.now();
+    if (done < total && now - this.#lastDraw < 50) return; // redraw at most 20 times a second
+    this.#lastDraw = now;
+    const width = 24;
+    const filled = total === 0 ? width : Math.round((done / total) * width);
+    const columns = process.stderr.columns || 80;
+    const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} ${step}`;
+    process.stderr.write(`\r\x1b[K${line.slice(0, columns - 1)}`);
+  }
+
+  done(): void {
+    if (this.#enabled) process.stderr.write("\r\x1b[K");
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The record of a running network: `dummynet up` writes one small JSON file
+ * under /run/dummynet/ so that `exec`, `impair`, `down` and `ls` can find it,
+ * and `cleanup` can tell a live owner from a dead one. The owner's process
+ * start time (from /proc) is kept next to its pid, so a reused pid is never
+ * mistaken for the owner.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+/** Where the records live; DUMMYNET_STATE_DIR overrides it (tests, unprivileged use). */
+export function stateDir(): string {
+  return process.env["DUMMYNET_STATE_DIR"] ?? "/run/dummynet";
+}
+
+export interface NetworkState {
+  version: 1;
+  /** The network's name (the file's `name`, or its base name). */
+  name: string;
+  /** Absolute path of the topology file. */
+  file: string;
+  /** The owner uid carried in every object's name (d-<uid>-...). */
+  uid: number;
+  /** Process that holds the network up. */
+  pid: number;
+  /** That process's start time, field 22 of /proc/<pid>/stat (clock ticks since boot). */
+  startTime: string;
+  /** Host name -> scoped namespace name. */
+  hosts: Record<string, string>;
+  /** "host:iface" -> scoped interface name. */
+  interfaces: Record<string, string>;
+  createdAt: string;
+}
+
+export function statePath(uid: number): string {
+  return `${stateDir()}/${uid}.json`;
+}
+
+/** Start time of a process (field 22 of /proc/<pid>/stat), or undefined when it does not exist. */
+export function processStartTime(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: count from the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return fields[22 - 3];
+}
+
+/** True when the recorded owner process still runs (same pid AND same start time). */
+export function ownerAlive(state: Pick<NetworkState, "pid" | "startTime">): boolean {
+  return processStartTime(state.pid) === state.startTime;
+}
+
+export function writeState(state: NetworkState): string {
+  mkdirSync(stateDir(), { recursive: true, mode: 0o755 });
+  const path = statePath(state.uid);
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(state, null, 2) + "\n", { mode: 0o644 });
+  renameSync(temporary, path); // readers never see half a file
+  return path;
+}
+
+export function removeState(uid: number): void {
+  rmSync(statePath(uid), { force: true });
+}
+
+/** Every readable record, oldest first. Unreadable files are skipped. */
+export function listStates(): NetworkState[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(stateDir());
+  } catch {
+    return [];
+  }
+  const states: NetworkState[] = [];
+  for (const entry of entries) {
+    if (!/^[0-9]+\.json$/.test(entry)) continue;
+    try {
+      const state = JSON.parse(readFileSync(`${stateDir()}/${entry}`, "utf8")) as NetworkState;
+      if (state.version === 1 && Number.isInteger(state.uid) && Number.isInteger(state.pid)) states.push(state);
+    } catch {
+      // A record being written or a foreign file: not ours to read.
+    }
+  }
+  return states.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+/**
+ * Finds the network a command means: by name, by topology file, or by uid;
+ * without a selector, the only running one. Throws a UsageError otherwise.
+ */
+export function findNetwork(selector: string | undefined, options: { liveOnly?: boolean } = {}): NetworkState {
+  const all = listStates().filter((state) => !options.liveOnly || ownerAlive(state));
+  if (selector === undefined) {
+    if (all.length === 1) return all[0]!;
+    if (all.length === 0) throw new UsageError("no network is up; start one with `dummynet up FILE`");
+    throw new UsageError(`${all.length} networks are up (${all.map(describeState).join(", ")}); say which with --network NAME`);
+  }
+  const asFile = resolve(selector);
+  const matches = all.filter((state) => state.name === selector || state.file === asFile || String(state.uid) === selector);
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) {
+    throw new UsageError(`no network named "${selector}" is up; running: ${all.map(describeState).join(", ") || "none"}`);
+  }
+  throw new UsageError(`${matches.length} networks match "${selector}" (${matches.map(describeState).join(", ")}); give the uid instead`);
+}
+
+export function describeState(state: NetworkState): string {
+  return `${state.name} (uid ${state.uid}, pid ${state.pid})`;
+}
+
+/** Wrong use of the command (exit status 2). */
+export class UsageError extends Error {
+  override name = "UsageError";
+}

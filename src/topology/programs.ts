@@ -1,0 +1,173 @@
+/**
+ * Programs of a topology: daemons start first, in file order, each waiting
+ * for its readiness check (a TCP port accepting connections, or a line in
+ * its output); then the jobs run together, and the run ends when all have
+ * exited. A daemon that dies, or a job that fails, ends the run.
+ */
+import { DummyNetError, RunInfoError, TimeoutError } from "../errors.js";
+import type { RunInfo } from "../process/run-info.js";
+import { fnmatch } from "../process/glob.js";
+import type { BuiltNetwork } from "./build.js";
+import type { ProgramSpec } from "./model.js";
+
+export type OutputSink = (program: string, stream: "stdout" | "stderr", line: string) => void;
+
+export interface ProgramRunOptions {
+  /** Receives the programs' output line by line. */
+  onOutput?: OutputSink;
+  /** Aborting stops waiting (the caller's cleanup stops the processes). */
+  signal?: AbortSignal;
+}
+
+/** Starts the daemons of the topology, each ready before the next starts. */
+export async function startDaemons(built: BuiltNetwork, options: ProgramRunOptions = {}): Promise<RunInfo[]> {
+  const started: RunInfo[] = [];
+  for (const program of built.topology.programs.filter((p) => p.daemon)) {
+    const info = await startProgram(built, program, options);
+    started.push(info);
+    if (program.ready) await waitReady(built, program, info, options.signal);
+  }
+  return started;
+}
+
+/** The outcome of the jobs: exit status 0 when all succeeded, else the first failure's. */
+export interface JobsResult {
+  exitCode: number;
+  /** The job (or daemon) that ended the run unsuccessfully, described. */
+  failure?: string;
+  jobs: RunInfo[];
+}
+
+/**
+ * Starts `jobs` together and waits until all have exited, while checking
+ * that the daemons stay up. A job over its `timeout` is stopped and fails.
+ */
+export async function runJobs(built: BuiltNetwork, jobs: readonly ProgramSpec[], options: ProgramRunOptions = {}): Promise<JobsResult> {
+  if (jobs.length === 0) return { exitCode: 0, jobs: [] };
+  const monitor = built.hosts.values().next().value!.processMonitor;
+  const infos: RunInfo[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  const timedOut = new Set<RunInfo>();
+  try {
+    for (const job of jobs) {
+      const info = await startProgram(built, job, options);
+      infos.push(info);
+      if (job.timeout !== undefined) {
+        timers.push(
+          setTimeout(() => {
+            timedOut.add(info);
+            monitor.stopProcessAsync(info, { timeout: 1000 }).catch(() => undefined);
+          }, job.timeout),
+        );
+      }
+    }
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const failedByTimeout = infos.find((info) => timedOut.has(info));
+      if (failedByTimeout) {
+        const job = jobs[infos.indexOf(failedByTimeout)]!;
+        return { exitCode: 124, failure: `job "${job.name}" in host ${job.host} ran longer than its timeout of ${job.timeout} ms and was stopped`, jobs: infos };
+      }
+      if (!(await monitor.keepRunning(200))) break;
+    }
+  } catch (error) {
+    return { ...describeFailure(error), jobs: infos };
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+  }
+  const failed = infos.find((info) => info.exitCode !== 0);
+  if (failed) return { exitCode: failed.exitCode ?? 1, failure: failed.describe(), jobs: infos };
+  return { exitCode: 0, jobs: infos };
+}
+
+function describeFailure(error: unknown): { exitCode: number; failure: string } {
+  const errors = error instanceof AggregateError ? error.errors : [error];
+  const jobError = errors.find((e): e is RunInfoError => e instanceof RunInfoError && !e.info.isDaemon);
+  if (jobError) return { exitCode: jobError.info.exitCode ?? 1, failure: jobError.message };
+  return { exitCode: 1, failure: errors.map((e) => (e as Error).message).join("; ") };
+}
+
+async function startProgram(built: BuiltNetwork, program: ProgramSpec, options: ProgramRunOptions): Promise<RunInfo> {
+  const host = built.hosts.get(program.host)!;
+  const info = await host.runAsync(program.command, { daemon: program.daemon });
+  const cgroup = built.cgroups.get(program.host);
+  if (cgroup && info.pid !== undefined) await cgroup.addPid(info.pid);
+  const sink = options.onOutput;
+  if (sink) {
+    for (const stream of ["stdout", "stderr"] as const) {
+      const split = lineSplitter((line) => sink(program.name, stream, line));
+      split(info[stream] ?? "");
+      info[stream === "stdout" ? "stdoutCallback" : "stderrCallback"] = split;
+    }
+  }
+  return info;
+}
+
+function lineSplitter(onLine: (line: string) => void): (data: string) => void {
+  let pending = "";
+  return (data) => {
+    pending += data;
+    let newline: number;
+    while ((newline = pending.indexOf("\n")) >= 0) {
+      onLine(pending.slice(0, newline));
+      pending = pending.slice(newline + 1);
+    }
+  };
+}
+
+/** Waits until the program's readiness check passes, it exits, or the timeout ends. */
+async function waitReady(built: BuiltNetwork, program: ProgramSpec, info: RunInfo, signal?: AbortSignal): Promise<void> {
+  const ready = program.ready!;
+  const host = built.hosts.get(program.host)!;
+  const deadline = Date.now() + ready.timeout;
+  const what = [ready.port !== undefined ? `TCP port ${ready.port} to accept connections` : "", ready.line !== undefined ? `a line matching "${ready.line}"` : ""]
+    .filter(Boolean)
+    .join(" and ");
+
+  let lineSeen = ready.line === undefined;
+  let wake: (() => void) | undefined;
+  if (!lineSeen) {
+    const matches = (text: string | undefined) => (text ?? "").split("\n").some((line) => fnmatch(line, ready.line!));
+    lineSeen = matches(info.stdout) || matches(info.stderr);
+    for (const key of ["stdoutCallback", "stderrCallback"] as const) {
+      const previous = info[key];
+      let pending = "";
+      info[key] = (data: string) => {
+        previous?.(data);
+        pending += data;
+        if (matches(pending)) {
+          lineSeen = true;
+          wake?.();
+        }
+        pending = pending.slice(pending.lastIndexOf("\n") + 1);
+      };
+    }
+  }
+  for (;;) {
+    signal?.throwIfAborted();
+    if (info.hasExited) {
+      throw new DummyNetError(`program "${program.name}" in host ${program.host} exited while waiting for ${what}: ${info.describe()}`);
+    }
+    const portOpen = ready.port === undefined || (await listening(host, ready.port));
+    if (portOpen && lineSeen) return;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new TimeoutError(info, `program "${program.name}" in host ${program.host}: no ${what} after ${ready.timeout} ms`);
+    // Output wakes the wait at once; a port is checked again after a short pause (the kernel offers no event for it).
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.min(left, ready.port === undefined ? left : 50));
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    wake = undefined;
+  }
+}
+
+/** True when a TCP socket in the host listens on `port` (a listening socket accepts connections). */
+async function listening(host: DummyNet, port: number): Promise<boolean> {
+  const result = await host.shell.system(["ss", "-H", "-l", "-t", "-n", "sport", "=", `:${port}`], { allowFailure: true });
+  return result.exitCode === 0 && result.stdout.trim().length > 0;
+}
+
+type DummyNet = BuiltNetwork["hosts"] extends Map<string, infer T> ? T : never;
