@@ -3,7 +3,7 @@
  * directly (one scan, no process spawned); otherwise it asks `ip netns pids`
  * through the shell, which runs it with sudo.
  */
-import { readdir, readlink, stat } from "node:fs/promises";
+import { readFile, readdir, readlink, stat } from "node:fs/promises";
 import type { Shell } from "../shell/shell.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -15,10 +15,15 @@ export async function namespaceProcesses(shell: Shell, scopedNamespace: string):
 /** The processes of several namespaces at once: one pass over /proc however many namespaces. */
 export async function processesByNamespace(shell: Shell, scopedNamespaces: readonly string[]): Promise<Map<string, number[]>> {
   const found = new Map<string, number[]>(scopedNamespaces.map((name) => [name, []]));
+  // The shell's own workers (and, under sudo, their children) live in namespaces too: they are not the user's.
+  const helpers = new Set(shell.helperPids?.() ?? []);
+  const isHelper = async (pid: number) => helpers.has(pid) || helpers.has(await parentPid(pid));
   if (!isRoot) {
     for (const name of scopedNamespaces) {
       const result = await shell.system(["ip", "netns", "pids", name], { allowFailure: true });
-      found.set(name, result.stdout.split("\n").filter(Boolean).map(Number));
+      const pids = result.stdout.split("\n").filter(Boolean).map(Number);
+      const own = await Promise.all(pids.map(isHelper));
+      found.set(name, pids.filter((_, i) => !own[i]));
     }
     return found;
   }
@@ -36,13 +41,22 @@ export async function processesByNamespace(shell: Shell, scopedNamespaces: reado
     entries.map(async (entry) => {
       try {
         const name = byLink.get(await readlink(`/proc/${entry}/ns/net`));
-        if (name !== undefined) found.get(name)!.push(Number(entry));
+        if (name !== undefined && !(await isHelper(Number(entry)))) found.get(name)!.push(Number(entry));
       } catch {
         // The process ended while we looked, or is a kernel thread without a namespace link.
       }
     }),
   );
   return found;
+}
+
+async function parentPid(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return 0;
+  }
 }
 
 /** Sends SIGKILL to `pid`; a process that is already gone is not an error. */

@@ -9,7 +9,7 @@ import { type Logger, defaultLogger } from "../log.js";
 import { ProcessMonitor, validateMilliseconds } from "../process/process-monitor.js";
 import { type RunInfo, formatCommand } from "../process/run-info.js";
 import type { CommandResult, CommandRunner, SystemCommandOptions } from "../system/command-runner.js";
-import { SpawnRunner } from "../system/spawn-runner.js";
+import { IpBatchRunner } from "../system/ip-batch-runner.js";
 import type { PollUntilOptions, RunAsyncOptions, RunOptions, Shell } from "./shell.js";
 import { ensureSudo } from "./sudo.js";
 
@@ -20,7 +20,10 @@ export interface HostShellOptions {
   sudo?: boolean;
   /** Watches the commands started by run/runAsync. @default a new ProcessMonitor with the same log */
   processMonitor?: ProcessMonitor;
-  /** Runs the library's own system commands. @default a SpawnRunner with the same sudo and log */
+  /**
+   * Runs the library's own system commands.
+   * @default an IpBatchRunner (long-lived `ip -batch` workers, one process per other command) with the same sudo and log
+   */
   runner?: CommandRunner;
 }
 
@@ -35,7 +38,11 @@ export class HostShell implements Shell {
     this.log = options.log ?? defaultLogger;
     this.sudo = options.sudo ?? process.getuid?.() !== 0;
     this.processMonitor = options.processMonitor ?? new ProcessMonitor({ log: this.log });
-    this.runner = options.runner ?? new SpawnRunner({ sudo: this.sudo, log: this.log });
+    this.runner = options.runner ?? new IpBatchRunner({ sudo: this.sudo, log: this.log });
+  }
+
+  helperPids(): number[] {
+    return this.runner.helperPids?.() ?? [];
   }
 
   async run(cmd: string | readonly string[], options: RunOptions = {}): Promise<RunInfo> {

@@ -63,6 +63,10 @@ export class NamespaceShell implements Shell {
     return this.parent.system(argv, inThisNamespace);
   }
 
+  helperPids(): number[] {
+    return this.parent.helperPids?.() ?? [];
+  }
+
   /** The argv running `cmd` in this namespace; a shell line becomes one argument of /bin/sh -c, never pasted. */
   inNamespace(cmd: string | readonly string[]): string[] {
     const prefix = ["ip", "netns", "exec", this.name];

@@ -63,4 +63,6 @@ export interface Shell {
   pollUntil(cmd: string | readonly string[], options: PollUntilOptions): Promise<RunInfo>;
   /** Runs one of the library's own system commands (ip, tc, iptables, ...) in this shell's place. */
   system(argv: readonly string[], options?: Omit<SystemCommandOptions, "namespace">): Promise<CommandResult>;
+  /** Processes the shell keeps for itself (system-command workers): not the user's, never listed or killed. */
+  helperPids?(): number[];
 }

@@ -29,6 +29,8 @@ export interface CommandRunner {
   run(argv: readonly string[], options?: SystemCommandOptions): Promise<CommandResult>;
   /** Releases long-lived resources (workers); the runner may be used again afterwards. */
   close?(): Promise<void>;
+  /** Processes the runner keeps alive itself (workers inside namespaces): never a user's, never to be killed. */
+  helperPids?(): number[];
 }
 
 /** Programs that take `-n <netns>` themselves, which is cheaper than `ip netns exec`. */

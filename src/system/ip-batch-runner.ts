@@ -72,6 +72,10 @@ class IpWorker {
     });
   }
 
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   get exited(): boolean {
     return this.#exited;
   }
@@ -158,6 +162,10 @@ export class IpBatchRunner implements CommandRunner {
       }
       throw error;
     }
+  }
+
+  helperPids(): number[] {
+    return [...this.#workers.values()].flatMap((worker) => (worker.pid !== undefined && !worker.exited ? [worker.pid] : []));
   }
 
   /** Ends every worker; the runner starts new ones when used again. */
