@@ -80,10 +80,10 @@ export class AllDaemonsError extends DummyNetError {
   }
 }
 
-/** `keepRunning()` was called with no processes at all. */
+/** `keepRunning()` had only daemons to watch: nothing would ever end the wait. */
 export class NoProcessesError extends DummyNetError {
   constructor() {
-    super("No processes were added: start one with runAsync() before keepRunning()");
+    super("No non-daemon processes: keepRunning() waits for jobs to finish, but only daemons were started; start a job with runAsync(cmd) (daemon: false)");
   }
 }
 
