@@ -27,6 +27,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 read -r uptime_s _ < /proc/uptime
 setup_started=$(now_ms)
+# The host shows the console from this line on (the boot messages stay in console.log).
+say "guest kernel up after ${uptime_s} s"
 
 # The guest's own /run (so /run/netns is its own) and /tmp (so its temporary
 # files never meet the host's). The checkout and run directory stay reachable

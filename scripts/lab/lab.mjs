@@ -24,10 +24,11 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { summarizeTapFile } from "./tap.mjs";
 
-const UML_KERNEL = "/usr/bin/linux.uml";
-const UML_MODULES = "/usr/lib/uml/modules";
-/** Kill the guest after this long: a hung guest must not hang CI. */
-export const LAB_TIMEOUT_MS = 8 * 60 * 1000;
+// DUMMYNET_LAB_KERNEL / DUMMYNET_LAB_MODULES: a user-mode Linux kernel and its modules elsewhere.
+const UML_KERNEL = process.env.DUMMYNET_LAB_KERNEL || "/usr/bin/linux.uml";
+const UML_MODULES = process.env.DUMMYNET_LAB_MODULES || "/usr/lib/uml/modules";
+/** Kill the guest after this long (DUMMYNET_LAB_TIMEOUT_S): a hung guest must not hang CI. */
+export const LAB_TIMEOUT_MS = Number(process.env.DUMMYNET_LAB_TIMEOUT_S || 8 * 60) * 1000;
 
 /**
  * Whether the lab can run here, and if not, what to install.
@@ -127,11 +128,25 @@ export async function runInLab(options) {
 
   // Own process group, so the guest and its helper processes can be killed together.
   const guest = spawn(lab.kernel, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
-  let firstOutputAt;
+  // Kernel boot messages go to console.log only; the console is shown from init's first line on.
+  const marker = "[lab] guest kernel up";
+  let shown = false;
+  let held = "";
   const forward = (chunk) => {
-    firstOutputAt ??= Date.now();
     consoleLog.write(chunk);
-    output.write(chunk);
+    if (shown) {
+      output.write(chunk);
+      return;
+    }
+    held += chunk.toString("utf8");
+    const at = held.indexOf(marker);
+    if (at >= 0) {
+      shown = true;
+      output.write(held.slice(at));
+      held = "";
+    } else if (held.length > 1 << 20) {
+      held = held.slice(-(1 << 16));
+    }
   };
   guest.stdout.on("data", forward);
   guest.stderr.on("data", forward);

@@ -490,8 +490,13 @@ async function probeKernel(
       runBatch(runner, "ip", namespace, linkAttempts.map(([, line]) => line)),
       programs.tc.available ? runBatch(runner, "tc", namespace, qdiscAttempts.map(([, line]) => line)) : undefined,
       iptablesFlavour.flavour !== "missing"
-        ? // `ip netns exec` rather than nsenter: it works without util-linux.
-          runCommand(runner, ["ip", "netns", "exec", namespace, programs.iptables.path!, "-t", "nat", "-S"])
+        ? runCommand(
+            runner,
+            // nsenter is the cheaper way in (no mount namespace); `ip netns exec` works without util-linux.
+            programs.nsenter.available
+              ? ["nsenter", `--net=/run/netns/${namespace}`, "--", programs.iptables.path!, "-t", "nat", "-S"]
+              : ["ip", "netns", "exec", namespace, programs.iptables.path!, "-t", "nat", "-S"],
+          )
         : undefined,
     ]);
     linkAttempts.forEach(([feature, line], index) => {
