@@ -21,7 +21,10 @@ import { loadTopologyFile } from "../topology/load.js";
 import type { ProgramSpec, Topology } from "../topology/model.js";
 import { runJobs, startDaemons, type OutputSink } from "../topology/programs.js";
 import { bold, dim, EXIT, green, Progress, red, signalExitCode, yellow } from "./output.js";
-import { reapOwner, survey, type OwnerObjects } from "./reaper.js";
+import { listOwners, reapDeadOwners, type Owner } from "../lifecycle/reaper.js";
+import { HostShell } from "../shell/host-shell.js";
+import { NamespaceShell } from "../shell/namespace-shell.js";
+import { applyNetem } from "../tc/netem.js";
 import { DOWN_SIGNAL, StopSignals } from "./signals.js";
 import {
   describeState,
@@ -82,7 +85,8 @@ interface LifeOptions {
 async function withNetwork(file: string, options: LifeOptions, work: (ctx: NetworkContext) => Promise<number>): Promise<number> {
   const topology = await load(file);
   const stop = new StopSignals();
-  const net = new DummyNet({ log: logger() });
+  // exitCleanup off: this command handles the signals itself (and SIGUSR2 from `dummynet down`).
+  const net = new DummyNet({ log: logger(), exitCleanup: false });
   const progress = new Progress();
   let exitCode: number = EXIT.ok;
   let recorded = false;
@@ -224,12 +228,12 @@ async function down(selector: string | undefined, options: { json?: boolean; tim
     }
   }
   // An owner that died without cleaning up leaves its objects: remove them here.
-  const leftover = (await survey()).find((owner) => owner.uid === state.uid);
-  const removed = leftover && hasObjects(leftover) ? await reapOwner(leftover) : [];
+  const reaped = await reapDeadOwners({ only: [state.uid] });
+  const removed = reaped.reaped.reduce((n, owner) => n + owner.objects.length, 0);
   removeState(state.uid);
-  if (options.json) printJson({ name: state.name, uid: state.uid, removedLeftovers: removed });
-  else print(`${green("removed")} ${state.name}${removed.length ? ` (and ${removed.length} leftover objects of its dead owner)` : ""}`);
-  return EXIT.ok;
+  if (options.json) printJson({ name: state.name, uid: state.uid, removedLeftovers: removed, failures: reaped.failures });
+  else print(`${green("removed")} ${state.name}${removed ? ` (and ${removed} leftover objects of its dead owner)` : ""}`);
+  return reaped.failures.length > 0 ? EXIT.failure : EXIT.ok;
 }
 
 function hostOf(state: NetworkState, host: string): string {
@@ -300,11 +304,13 @@ async function impair(target: string, flags: Record<string, unknown>): Promise<n
     if (error instanceof DummyNetError) throw new UsageError(error.message);
     throw error;
   }
-  // The network belongs to the `up` process; this instance changes it and leaves it as it is.
-  const owner = new DummyNet({ uid: state.uid, log: logger() });
-  const hostNet = await owner.netnsUse(host);
-  await hostNet.tc(iface, toNetemOptions(checked));
-  const shown = await hostNet.tcShow(iface);
+  // The network belongs to the `up` process: no DummyNet here (it would record itself as the
+  // owner and undo its change on exit); the library's tc layer changes the link and leaves it so.
+  const hostShell = new HostShell({ log: logger() });
+  const shell = new NamespaceShell(hostOf(state, host), hostShell);
+  const scopedIface = state.interfaces[`${host}:${iface}`]!;
+  await applyNetem(shell, scopedIface, checked, { uid: state.uid });
+  const shown = await shell.system(["tc", "qdisc", "show", "dev", scopedIface]);
   if (flags["json"]) printJson({ network: state.name, host, interface: iface, options: checked, qdiscs: shown.stdout.trim().split("\n") });
   else {
     print(`${green("impaired")} ${host}:${iface}: ${describeImpairment(checked)}`);
@@ -315,77 +321,82 @@ async function impair(target: string, flags: Record<string, unknown>): Promise<n
 
 // ------------------------------------------------------------------ ls / cleanup
 
-function hasObjects(owner: OwnerObjects): boolean {
-  return owner.namespaces.length + owner.links.length + owner.cgroups.length + owner.iptables.length > 0;
+function ownerSummary(owner: Owner): string {
+  const counts = new Map<string, number>();
+  for (const object of owner.objects) counts.set(object.kind, (counts.get(object.kind) ?? 0) + 1);
+  const words: Record<string, string> = { netns: "namespace", link: "link", iptables: "iptables rule", cgroup: "cgroup" };
+  return [...counts].map(([kind, n]) => `${n} ${words[kind] ?? kind}${n === 1 ? "" : "s"}`).join(", ") || "no objects";
 }
 
-function ownerSummary(owner: OwnerObjects): string {
-  const counts = [
-    [owner.namespaces.length, "namespace"],
-    [owner.links.length, "link"],
-    [owner.cgroups.length, "cgroup"],
-    [owner.iptables.length, "iptables rule"],
-  ] as const;
-  return counts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}${n === 1 ? "" : "s"}`).join(", ") || "no objects";
+/** Owners (from the library's owner records and the objects found) joined with the networks `up` recorded. */
+async function owners(): Promise<{ owner: Owner; network: NetworkState | undefined }[]> {
+  const networks = new Map(listStates().map((state) => [state.uid, state]));
+  const found = await listOwners();
+  const joined = found.map((owner) => ({ owner, network: networks.get(owner.uid) }));
+  // A network record whose owner left nothing else behind is still worth showing (and removing).
+  for (const [uid, network] of networks) {
+    if (!found.some((owner) => owner.uid === uid)) {
+      joined.push({ owner: { uid, state: ownerAlive(network) ? "alive" : "dead", record: undefined, objects: [] }, network });
+    }
+  }
+  return joined.sort((a, b) => a.owner.uid - b.owner.uid);
 }
 
 async function ls(options: { json?: boolean }): Promise<number> {
-  const owners = await survey();
+  const all = await owners();
   if (options.json) {
-    printJson(owners.map((owner) => ({ ...owner, network: owner.network ?? null })));
+    printJson(all.map(({ owner, network }) => ({ uid: owner.uid, alive: owner.state === "alive", pid: owner.record?.pid ?? network?.pid ?? null, network: network ?? null, objects: owner.objects })));
     return EXIT.ok;
   }
-  if (owners.length === 0) {
+  if (all.length === 0) {
     print("no networks and no leftover objects on this machine");
     return EXIT.ok;
   }
-  const rows = owners.map((owner) => [
+  const rows = all.map(({ owner, network }) => [
     String(owner.uid),
-    owner.network ? String(owner.network.pid) : "-",
-    owner.status === "alive" ? green(owner.status) : owner.status === "dead" ? red(owner.status) : yellow(owner.status),
-    owner.network?.name ?? "-",
-    owner.network?.file ?? "-",
+    String(owner.record?.pid ?? network?.pid ?? "-"),
+    owner.state === "alive" ? green("alive") : red("gone"),
+    network?.name ?? "-",
+    network?.file ?? (owner.record?.command.slice(0, 60) || "-"),
     ownerSummary(owner),
   ]);
-  const header = ["UID", "PID", "OWNER", "NETWORK", "FILE", "OBJECTS"];
+  const header = ["UID", "PID", "OWNER", "NETWORK", "FILE / COMMAND", "OBJECTS"];
   const strip = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => strip(row[i]!).length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell + " ".repeat(widths[i]! - strip(cell).length)).join("  ").trimEnd();
   print([line(header), ...rows.map(line)].join("\n"));
-  if (owners.some((owner) => owner.status === "dead")) print(dim("\n`dummynet cleanup` removes the objects of dead owners"));
+  if (all.some(({ owner }) => owner.state === "dead")) print(dim("\n`dummynet cleanup` removes the objects of owners that are gone"));
   return EXIT.ok;
 }
 
 async function cleanup(options: { force?: number[]; json?: boolean; dryRun?: boolean }): Promise<number> {
   const forced = new Set(options.force ?? []);
-  const owners = await survey();
-  const report: { uid: number; status: string; removed: string[]; error?: string }[] = [];
-  let failed = false;
-  for (const owner of owners) {
-    if (owner.status !== "dead" && !forced.has(owner.uid)) continue;
-    if (options.dryRun) {
-      report.push({ uid: owner.uid, status: owner.status, removed: [...owner.namespaces, ...owner.links, ...owner.cgroups, ...owner.iptables.map((r) => r.rule)] });
-      continue;
-    }
-    try {
-      const removed = await reapOwner(owner);
-      report.push({ uid: owner.uid, status: owner.status, removed });
-    } catch (error) {
-      failed = true;
-      report.push({ uid: owner.uid, status: owner.status, removed: [], error: (error as Error).message });
-    }
+  const all = await owners();
+  const targets = all.filter(({ owner }) => owner.state === "dead" || forced.has(owner.uid));
+  const spared = all.filter(({ owner }) => owner.state === "alive" && !forced.has(owner.uid));
+  let failures: Awaited<ReturnType<typeof reapDeadOwners>>["failures"] = [];
+  if (!options.dryRun && targets.length > 0) {
+    const result = await reapDeadOwners({ force: [...forced], only: targets.map(({ owner }) => owner.uid) });
+    failures = result.failures;
+    for (const { owner } of targets) removeState(owner.uid);
   }
-  const skipped = owners.filter((owner) => owner.status !== "dead" && !forced.has(owner.uid));
-  if (options.json) printJson({ cleaned: report, skipped: skipped.map((owner) => ({ uid: owner.uid, status: owner.status })) });
-  else {
-    for (const entry of report) {
-      print(`${options.dryRun ? "would remove" : entry.error ? red("failed") : green("removed")} uid ${entry.uid} (${entry.status}): ${entry.removed.length} objects${entry.error ? `\n  ${entry.error}` : ""}`);
-      for (const what of entry.removed) print(dim(`  ${what}`));
+  if (options.json) {
+    printJson({
+      dryRun: Boolean(options.dryRun),
+      removed: targets.map(({ owner, network }) => ({ uid: owner.uid, network: network?.name ?? null, objects: owner.objects })),
+      spared: spared.map(({ owner, network }) => ({ uid: owner.uid, network: network?.name ?? null })),
+      failures,
+    });
+  } else {
+    for (const { owner, network } of targets) {
+      print(`${options.dryRun ? "would remove" : green("removed")} uid ${owner.uid}${network ? ` (network ${network.name})` : ""}: ${ownerSummary(owner)}`);
+      for (const object of owner.objects) print(dim(`  ${object.kind} ${object.name}`));
     }
-    for (const owner of skipped) print(dim(`kept uid ${owner.uid} (owner ${owner.status === "alive" ? "alive" : `pid ${owner.uid} is running`}; --force ${owner.uid} removes it)`));
-    if (report.length === 0 && skipped.length === 0) print("nothing to clean up");
+    for (const failure of failures) print(`${red("failed")}: uid ${failure.uid}: ${failure.object.kind} ${failure.object.name}: ${failure.error}`);
+    for (const { owner } of spared) print(dim(`kept uid ${owner.uid}: its owner (pid ${owner.record?.pid ?? owner.uid}) is alive; --force ${owner.uid} removes it anyway`));
+    if (targets.length === 0 && spared.length === 0) print("nothing to clean up");
   }
-  return failed ? EXIT.failure : EXIT.ok;
+  return failures.length > 0 ? EXIT.failure : EXIT.ok;
 }
 
 // ------------------------------------------------------------------ validate / graph / doctor

@@ -247,7 +247,8 @@ export function checkImpairment(impair: Impairment, path: NodePath, report: (pat
     }
   } catch (error) {
     if (!(error instanceof InvalidArgumentError)) throw error;
-    const where = error.argument.split(".").filter(Boolean);
+    // The tc module names the option as "tc option ingress.delay": keep the option path.
+    const where = error.argument.replace(/^.* /, "").split(".").filter(Boolean);
     report([...path, ...where], `${describeValue(error.value)} ${error.rule}`);
   }
 }

@@ -1,0 +1,73 @@
+/**
+ * Test support for the `dummynet` command: run it in a child process as a
+ * user would (`node --import tsx src/cli/main.ts ...`), in the foreground or
+ * in the background.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { readdirSync } from "node:fs";
+
+export const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: { stdout: string; stderr: string } } {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    cwd: REPO,
+    env: { ...process.env, CI: "true", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  }) as ChildProcess & { output: { stdout: string; stderr: string } };
+  child.output = { stdout: "", stderr: "" };
+  child.stdout!.on("data", (chunk: Buffer) => (child.output.stdout += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (child.output.stderr += chunk.toString()));
+  return child;
+}
+
+export async function finished(child: ReturnType<typeof startCli>): Promise<CliResult> {
+  if (child.exitCode === null && child.signalCode === null) await once(child, "close");
+  else if (!child.stdout!.readableEnded) await once(child, "close").catch(() => undefined);
+  return { code: child.exitCode, signal: child.signalCode as NodeJS.Signals | null, ...child.output };
+}
+
+export function runCli(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
+  return finished(startCli(args, env));
+}
+
+/** Resolves with the first line of stdout (the `up --json` announcement), or rejects if the process ends first. */
+export async function firstLine(child: ReturnType<typeof startCli>, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const newline = child.output.stdout.indexOf("\n");
+      if (newline >= 0) return done(() => resolve(child.output.stdout.slice(0, newline)));
+      if (child.exitCode !== null || child.signalCode !== null) return done(() => reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before printing a line:\n${child.output.stderr}`)));
+      if (Date.now() > deadline) return done(() => reject(new Error(`no output after ${timeoutMs} ms:\n${child.output.stderr}`)));
+    };
+    const timer = setInterval(check, 1000);
+    const done = (then: () => void) => {
+      clearInterval(timer);
+      child.stdout!.off("data", check);
+      child.off("exit", check);
+      then();
+    };
+    child.stdout!.on("data", check);
+    child.on("exit", check);
+    check();
+  });
+}
+
+/** Namespaces of `uid` now on the machine (d-<uid>-*), read from /run/netns. */
+export function namespacesOf(prefix: string): string[] {
+  try {
+    return readdirSync("/run/netns").filter((name) => name.startsWith(prefix));
+  } catch {
+    return [];
+  }
+}
