@@ -42,30 +42,29 @@ async function buildWithApi(net) {
 }
 
 async function buildWithFile(net) {
-  const { topologyFromObject, buildNetwork } = await import("../../dist/topology/index.js");
-  const hosts = Array.from({ length: n }, (_, i) => ({ name: `n${i}` }));
+  const { parseTopology } = await import("../../dist/topology/load.js");
+  const { buildNetwork } = await import("../../dist/topology/build.js");
+  const hosts = Object.fromEntries(Array.from({ length: n }, (_, i) => [`n${i}`, {}]));
   const document =
     kind === "chain"
       ? {
+          name: "bench-chain",
           hosts,
           links: Array.from({ length: n - 1 }, (_, i) => ({
-            endpoints: [
-              { host: `n${i}`, interface: `c${i}a`, address: chainAddress(i, 1) },
-              { host: `n${i + 1}`, interface: `c${i}b`, address: chainAddress(i, 2) },
+            ends: [
+              { at: `n${i}:c${i}a`, address: chainAddress(i, 1) },
+              { at: `n${i + 1}:c${i}b`, address: chainAddress(i, 2) },
             ],
           })),
         }
       : {
-          hosts: [...hosts, { name: "hub" }],
-          bridges: [{ name: "br0", host: "hub" }],
-          links: hosts.map((_, i) => ({
-            endpoints: [
-              { host: `n${i}`, interface: `s${i}`, address: starAddress(i) },
-              { host: "hub", interface: `h${i}`, bridge: "br0" },
-            ],
-          })),
+          name: "bench-star",
+          hosts: { ...hosts, hub: {} },
+          links: Array.from({ length: n }, (_, i) => ({ ends: [{ at: `n${i}:s${i}`, address: starAddress(i) }, `hub:h${i}`] })),
+          bridges: [{ name: "br0", host: "hub", interfaces: Array.from({ length: n }, (_, i) => `h${i}`) }],
         };
-  await buildNetwork(topologyFromObject(document), net);
+  // The loader's whole path: text, parse, schema, semantic checks, then the build.
+  await buildNetwork(parseTopology(JSON.stringify(document), `bench-${kind}-${n}.json`), net);
 }
 
 const net = new DummyNet();

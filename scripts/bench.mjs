@@ -1,0 +1,94 @@
+// `npm run bench`: build and tear down chain and star networks of N hosts
+// through the library (the imperative API and a topology file) and through
+// the ip -batch floor, alternating them in one run, several runs each, and
+// print medians, the ratio to the floor and peak RSS, as a table and as JSON.
+//
+// Usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star] [--json FILE]
+// Needs root. Builds dist/ first (the library is measured as users run it).
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 && args[at + 1] ? args[at + 1] : fallback;
+};
+const runs = Number(option("runs", "3"));
+const sizes = option("sizes", "10,50,100,500").split(",").map(Number);
+const kinds = option("kinds", "chain,star").split(",");
+const jsonFile = option("json", join(root, "bench-results.json"));
+
+if (process.getuid?.() !== 0) {
+  console.error("npm run bench needs root (it builds real namespaces).");
+  process.exit(2);
+}
+
+const build = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const implementations = [
+  { name: "ip-batch floor", argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n)] },
+  { name: "dummynet api", argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "api"] },
+  { name: "dummynet file", argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "file"] },
+];
+
+function sample(impl, kind, n) {
+  const [program, ...rest] = impl.argv(kind, n);
+  const result = spawnSync(program, rest, { cwd: root, encoding: "utf8", maxBuffer: 1 << 24 });
+  if (result.status !== 0) throw new Error(`${impl.name} ${kind} ${n} failed (${result.status}): ${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split("\n").at(-1));
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+const rows = [];
+for (const kind of kinds) {
+  for (const n of sizes) {
+    const samples = new Map(implementations.map((impl) => [impl.name, []]));
+    // Alternate the implementations run by run, so that machine noise hits all alike.
+    for (let run = 0; run < runs; run++) {
+      for (const impl of implementations) {
+        const s = sample(impl, kind, n);
+        samples.get(impl.name).push(s);
+        process.stderr.write(`${kind} ${n} run ${run + 1}/${runs} ${impl.name}: ${(s.setupS + s.cleanupS).toFixed(3)} s\n`);
+      }
+    }
+    const floor = samples.get("ip-batch floor");
+    const floorTotal = median(floor.map((s) => s.setupS + s.cleanupS));
+    for (const impl of implementations) {
+      const list = samples.get(impl.name);
+      const total = median(list.map((s) => s.setupS + s.cleanupS));
+      rows.push({
+        kind,
+        n,
+        impl: impl.name,
+        setupS: median(list.map((s) => s.setupS)),
+        cleanupS: median(list.map((s) => s.cleanupS)),
+        totalS: total,
+        ratioToFloor: total / floorTotal,
+        perHostMs: (total / n) * 1000,
+        peakRssMb: list[0].peakRssMb === undefined ? undefined : Math.max(...list.map((s) => s.peakRssMb)),
+      });
+    }
+  }
+}
+
+const machine = `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`;
+console.log(`\ndummynet benchmark, ${new Date().toISOString().slice(0, 10)}, ${machine}; medians of ${runs} runs\n`);
+console.log("| kind | N | implementation | setup s | teardown s | total s | x floor | ms per host | peak RSS MB |");
+console.log("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const r of rows) {
+  console.log(
+    `| ${r.kind} | ${r.n} | ${r.impl} | ${r.setupS.toFixed(3)} | ${r.cleanupS.toFixed(3)} | ${r.totalS.toFixed(3)} | ${r.ratioToFloor.toFixed(2)} | ${r.perHostMs.toFixed(2)} | ${r.peakRssMb === undefined ? "" : r.peakRssMb.toFixed(0)} |`,
+  );
+}
+writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), machine, runs, rows }, null, 2) + "\n");
+console.log(`\nJSON: ${jsonFile}`);
