@@ -15,6 +15,7 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -318,6 +319,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const outcome = await runInLab({ repoRoot, runDir, files });
   for (const problem of outcome.problems) console.log(`[lab] PROBLEM: ${problem}`);
   console.log(`[lab] ${formatLabTimings(outcome.timings)}`);
+  if (outcome.failed > 0) console.log(`[lab] outputs kept in ${relative(repoRoot, runDir)}`);
+  else rmSync(runDir, { recursive: true, force: true });
   console.log(`${outcome.passed} passed, ${outcome.failed} failed`);
   process.exit(outcome.failed > 0 ? 1 : 0);
 }
