@@ -16,7 +16,7 @@ import type { RunInfo } from "../process/run-info.js";
 import { HostShell } from "../shell/host-shell.js";
 import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { RunAsyncOptions, RunOptions, Shell } from "../shell/shell.js";
-import type { NetemOptions } from "../tc/netem.js";
+import type { AppliedQdisc, NetemOptions } from "../tc/netem.js";
 import {
   checkAddressWithPrefix,
   checkIpAddress,
@@ -625,13 +625,26 @@ export class DummyNet implements AsyncDisposable {
       const { applyNetem, validateNetemOptions } = await import("../tc/netem.js");
       const checked = validateNetemOptions(options);
       const handle = await applyNetem(this.shell, link.scoped, checked, { uid: this.uid });
-      this.#register({
-        targets: [link],
-        reason: "tc",
-        obsoleteWhen: this.#diesWithLinks(link),
-        clean: () => handle.restore(),
-      });
+      // One undo per interface: later calls change the same handle, whose restore puts back what was there first.
+      if (handle.applyCount === 1) {
+        this.#register({
+          targets: [link],
+          reason: "tc",
+          obsoleteWhen: this.#diesWithLinks(link),
+          clean: () => handle.restore(),
+        });
+      }
     });
+  }
+
+  /**
+   * What shapes `iface` now, parsed from `tc -j qdisc show`: the root qdisc,
+   * its netem settings in the options' units, and the ingress (IFB) netem.
+   */
+  async tcRead(iface: InterfaceLike): Promise<AppliedQdisc | undefined> {
+    const link = this.#iface(iface);
+    const { readNetem } = await import("../tc/netem.js");
+    return readNetem(this.shell, link.scoped);
   }
 
   /** The output of `tc qdisc show dev <iface>`. */
