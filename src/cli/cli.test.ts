@@ -93,9 +93,10 @@ describe("dummynet command", { concurrency: false }, () => {
       assert.equal(entry.alive, true);
       assert.equal(entry.network?.name, "star");
 
-      // A live owner's objects survive cleanup.
-      const cleanup = await runCli(["cleanup", "--json"]);
+      // A live owner's objects survive cleanup (asked about this owner only: other runs share the machine).
+      const cleanup = await runCli(["cleanup", String(up.pid), "--json"]);
       assert.equal(cleanup.code, 0, cleanup.stderr);
+      assert.deepEqual((JSON.parse(cleanup.stdout) as { spared: { uid: number }[] }).spared.map((s) => s.uid), [up.pid]);
       assert.equal(namespacesOf(ownerPrefix(up.pid!)).length, 4);
 
       const down = await runCli(["down", String(announced.uid)]);
@@ -185,7 +186,7 @@ describe("dummynet command", { concurrency: false }, () => {
     const ls = await runCli(["ls", "--json"]);
     const entry = (JSON.parse(ls.stdout) as { uid: number; alive: boolean }[]).find((e) => e.uid === up.pid);
     assert.equal(entry?.alive, false);
-    const cleanup = await runCli(["cleanup"]);
+    const cleanup = await runCli(["cleanup", String(up.pid)]);
     assert.equal(cleanup.code, 0, cleanup.stderr);
     assert.match(cleanup.stdout, new RegExp(`removed uid ${up.pid} \\(network star\\)`));
     assertNothingLeft(up.pid!);

@@ -369,9 +369,9 @@ async function ls(options: { json?: boolean }): Promise<number> {
   return EXIT.ok;
 }
 
-async function cleanup(options: { force?: number[]; json?: boolean; dryRun?: boolean }): Promise<number> {
+async function cleanup(uids: number[], options: { force?: number[]; json?: boolean; dryRun?: boolean }): Promise<number> {
   const forced = new Set(options.force ?? []);
-  const all = await owners();
+  const all = (await owners()).filter(({ owner }) => uids.length === 0 || uids.includes(owner.uid));
   const targets = all.filter(({ owner }) => owner.state === "dead" || forced.has(owner.uid));
   const spared = all.filter(({ owner }) => owner.state === "alive" && !forced.has(owner.uid));
   let failures: Awaited<ReturnType<typeof reapDeadOwners>>["failures"] = [];
@@ -562,11 +562,16 @@ Output is coloured and shows progress only on a terminal; CI=true or a pipe keep
   program
     .command("cleanup")
     .description("remove the objects (namespaces and their processes, links, cgroups, iptables rules) of owners that are gone")
+    .argument("[uid...]", "only these owners (default: every owner that is gone)")
     .addOption(new Option("--force <uid...>", "also remove the objects of these owners, even if alive").argParser((value: string, previous: number[] = []) => [...previous, numberArgument(value)]))
     .option("--dry-run", "only show what would be removed")
     .option("--json", "JSON output")
-    .addHelpText("after", "\nExamples:\n  dummynet cleanup\n  dummynet cleanup --dry-run\n  dummynet cleanup --force 12345")
-    .action(action((options: { force?: number[]; json?: boolean; dryRun?: boolean }) => cleanup(options)));
+    .addHelpText("after", "\nExamples:\n  dummynet cleanup\n  dummynet cleanup --dry-run\n  dummynet cleanup 12345\n  dummynet cleanup --force 12345")
+    .action(
+      action((uids: string[], options: { force?: number[]; json?: boolean; dryRun?: boolean }) =>
+        cleanup(uids.map((uid) => numberArgument(uid)), options),
+      ),
+    );
 
   program
     .command("doctor")
