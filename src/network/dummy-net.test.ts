@@ -11,6 +11,7 @@ import { existsSync } from "node:fs";
 import { DummyNet } from "./dummy-net.js";
 import { InvalidArgumentError, SystemCommandError } from "../errors.js";
 import { InterfaceScoped } from "../names/scoped.js";
+import { detectCapabilities } from "../capabilities/index.js";
 import { assertNothingLeft, leftovers } from "../test-support/leftovers.js";
 
 function ipJson<T>(args: string[]): T {
@@ -302,6 +303,24 @@ describe("bad input is refused before anything changes", () => {
       assert.equal(existsSync("/tmp/pwned"), false);
     });
   }
+
+  test("tc without sch_netem fails naming the qdisc and the module; with it, the netem is applied", async () => {
+    const { netem } = await detectCapabilities();
+    const ns = await bad.netnsAdd("tc");
+    const [v0] = await ns.linkVethAdd("v0", "v1");
+    if (netem.available) {
+      await ns.tc(v0, { delay: 5 });
+      assert.equal((await ns.tcRead(v0))?.netem?.delay, 5);
+      return;
+    }
+    await assert.rejects(ns.tc(v0, { delay: 5, loss: 1 }), (error: unknown) => {
+      assert.ok(error instanceof SystemCommandError, String(error));
+      assert.match(error.message, /qdisc replace dev d-\w+-v0 .*netem/);
+      assert.match(error.message, /no "netem" qdisc: load it with `modprobe sch_netem`/);
+      return true;
+    });
+    assert.equal((await ns.tcRead(v0))?.kind === "netem", false, "nothing was installed");
+  });
 
   test("a kernel refusal names the command and says why", async () => {
     const ns = await bad.netnsAdd("kernel");
