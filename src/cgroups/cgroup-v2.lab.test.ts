@@ -1,3 +1,4 @@
+// requires: cgroup2
 /**
  * cgroup v2, proven in the kernel lab (a user-mode Linux guest with cgroup2
  * mounted at /sys/fs/cgroup and +cpu +memory +pids enabled): cpu.max holds a
