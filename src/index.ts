@@ -3,7 +3,7 @@
  * The public API, re-exported from the modules that implement it.
  */
 export { DummyNet } from "./network/dummy-net.js";
-export type { DummyNetOptions, CgroupOptions, InterfaceLike, NamespaceLike } from "./network/dummy-net.js";
+export type { DummyNetOptions, CgroupOptions, VethOptions, RouteOptions, InterfaceLike, NamespaceLike } from "./network/dummy-net.js";
 export type { CleanupItem } from "./network/cleaners.js";
 export { HostShell } from "./shell/host-shell.js";
 export { NamespaceShell } from "./shell/namespace-shell.js";

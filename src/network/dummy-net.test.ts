@@ -120,6 +120,35 @@ describe("DummyNet on the real kernel", () => {
     assert.ok(serverInfo.pid! > 0);
   });
 
+  test("veth ends born in their namespaces, and a route to a subnet", async () => {
+    const a = await net.netnsAdd("a");
+    const b = await net.netnsAdd("b");
+    const [va, vb] = await net.linkVethAdd("va", "vb", { p1Namespace: a, p2Namespace: "b" });
+    assert.deepEqual((await net.linkList()).map(String), [], "nothing in the host namespace");
+    assert.deepEqual((await a.linkList()).map(String), [va.scoped]);
+    assert.deepEqual((await b.linkList()).map(String), [vb.scoped]);
+    await a.addrAdd("10.40.0.1/24", va);
+    await b.addrAdd("10.40.0.2/24", vb);
+    await a.up(va);
+    await b.up(vb);
+    await b.addrAdd("10.41.0.1/32", "lo");
+    await a.route("10.40.0.2", { to: "10.41.0.0/24" });
+    const routes = ipJson<{ dst: string; gateway?: string }[]>(["-n", a.namespace.scoped, "route"]);
+    assert.ok(routes.some((r) => r.dst === "10.41.0.0/24" && r.gateway === "10.40.0.2"));
+    (await a.run(["ping", "-c", "1", "-W", "2", "10.41.0.1"])).match({ stdout: "1 packets transmitted, 1 received*" });
+    await assert.rejects(net.linkVethAdd("x", "y", { p1Namespace: "nowhere" }), /namespace: "nowhere" does not exist/);
+    // A pair made in one host's namespace, deleted by its own undo when the namespace lives on.
+    const keep = new DummyNet({ uid: net.uid + 500000 });
+    try {
+      const [ka] = await keep.linkVethAdd("ka", "kb", { p2Namespace: a });
+      assert.deepEqual((await keep.linkList()).map(String), [ka.scoped]);
+    } finally {
+      await keep.cleanup();
+    }
+    assert.deepEqual(leftovers(net.uid + 500000), []);
+    assert.deepEqual(ipJson<{ ifname: string }[]>(["-n", a.namespace.scoped, "link"]).filter((l) => l.ifname.includes("kb")), []);
+  });
+
   test("linkDelete drops the undos of both veth ends", async () => {
     assert.equal(net.cleaners.length, 0);
     const [veth0] = await net.linkVethAdd("veth0", "veth1");

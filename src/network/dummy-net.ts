@@ -54,6 +54,22 @@ export interface DummyNetOptions {
   reapDeadOwners?: boolean;
 }
 
+export interface VethOptions {
+  /**
+   * Make the first end directly in this namespace instead of this one. Much
+   * cheaper than linkSet afterwards: moving a link between namespaces makes
+   * the kernel wait for RCU grace periods, creating it in place does not.
+   */
+  p1Namespace?: NamespaceLike;
+  /** Make the second end directly in this namespace. */
+  p2Namespace?: NamespaceLike;
+}
+
+export interface RouteOptions {
+  /** Destination (CIDR) of the route; default: the default route. */
+  to?: string;
+}
+
 export interface CgroupOptions {
   /** CPUs the group may use, like `docker --cpus` (0.5 = half of one CPU). */
   cpuLimit?: number;
@@ -354,25 +370,33 @@ export class DummyNet implements AsyncDisposable {
   // ---------------------------------------------------------------- links
 
   /** Makes a veth pair in this namespace; both ends start down. */
-  linkVethAdd(p1: string, p2: string): Promise<[InterfaceScoped, InterfaceScoped]> {
+  linkVethAdd(p1: string, p2: string, options: VethOptions = {}): Promise<[InterfaceScoped, InterfaceScoped]> {
     return this.#op(async () => {
       const a = new InterfaceScoped(p1, this.uid);
       const b = new InterfaceScoped(p2, this.uid);
       if (a.equals(b)) throw new InvalidArgumentError("p2", p2, "must differ from p1: the two ends of a veth pair need two names");
+      const homes = [options.p1Namespace, options.p2Namespace].map((ns) => (ns === undefined ? this.namespace : this.#ns(ns)));
+      for (const home of homes) this.#requireNamespace(home);
+      const [homeA, homeB] = homes as [NamespaceScoped, NamespaceScoped];
       await this.#start();
-      await this.#ip(["link", "add", a.scoped, "type", "veth", "peer", "name", b.scoped]);
-      this.#created(a);
-      this.#created(b);
+      const where = (home: NamespaceScoped) => (home.equals(this.namespace) ? [] : ["netns", home.isRoot ? String(process.pid) : home.scoped]);
+      await this.#ip(["link", "add", a.scoped, ...where(homeA), "type", "veth", "peer", "name", b.scoped, ...where(homeB)]);
+      this.#created(a, homeA);
+      this.#created(b, homeB);
+      // Deleting one end deletes the pair: do it where that end lives.
+      const atA = homeA.equals(this.namespace) ? [] : ["-n", homeA.isRoot ? String(process.pid) : homeA.scoped];
       this.#register({
+        namespace: homeA,
         targets: [a, b],
         reason: "linkVethAdd",
         obsoleteWhen: this.#diesWithLinks(a, b),
-        cleanSync: this.#syncUndo(["ip", "link", "delete", a.scoped]),
-        clean: () => this.#ip(["link", "delete", a.scoped]).then(() => undefined),
+        cleanSync: homeA.equals(this.namespace) ? this.#syncUndo(["ip", "link", "delete", a.scoped]) : undefined,
+        clean: () => this.shell.system(["ip", ...atA, "link", "delete", a.scoped]).then(() => undefined),
       });
       return [a, b];
     });
   }
+
 
   /** Adds VLAN `vlanId` on `parent` as interface `<parent>.<vlanId>` (needs the 8021q module). */
   linkVlanAdd(parent: InterfaceLike, vlanId: number): Promise<InterfaceScoped> {
@@ -462,9 +486,9 @@ export class DummyNet implements AsyncDisposable {
     }
   }
 
-  #created(iface: InterfaceScoped): void {
-    const key = this.#linkKey(iface);
-    this.#net.ownLinks.set(key, { name: iface.scoped, namespace: this.namespace.scoped });
+  #created(iface: InterfaceScoped, home: NamespaceScoped = this.namespace): void {
+    const key = this.#linkKey(iface, home);
+    this.#net.ownLinks.set(key, { name: iface.scoped, namespace: home.scoped });
     this.#net.linkState.set(key, "down");
   }
 
@@ -542,19 +566,22 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
-  /** Adds a default route via `gateway` in this namespace. */
-  route(gateway: string): Promise<void> {
+  /** Adds a default route via `gateway` in this namespace (or a route to `options.to`). */
+  route(gateway: string, options: RouteOptions = {}): Promise<void> {
     return this.#op(async () => {
       checkIpAddress("gateway", gateway);
-      await this.#ip(["route", "add", "default", "via", gateway]);
+      const to = options.to ?? "default";
+      if (options.to !== undefined) checkAddressWithPrefix("route destination", options.to);
+      await this.#ip(["route", "add", to, "via", gateway]);
       this.#register({
-        targets: [new InterfaceScoped(ROOT_NAMESPACE, this.uid)],
+        targets: [],
         reason: "route",
         obsoleteWhen: this.#diesWithThisNamespace(),
-        clean: () => this.#ip(["route", "del", "default", "via", gateway]).then(() => undefined),
+        clean: () => this.#ip(["route", "del", to, "via", gateway]).then(() => undefined),
       });
     });
   }
+
 
   /** Sets a network sysctl of this namespace (e.g. "net.ipv4.ip_forward", 1); cleanup restores the old value. */
   sysctl(name: string, value: string | number): Promise<void> {

@@ -49,8 +49,8 @@ export async function buildNetwork(topology: Topology, net: DummyNet, options: B
 
   await inPhases(limits, topology.links, async (link) => {
     const [a, b] = link.ends;
-    const [ifaceA, ifaceB] = await net.linkVethAdd(a.iface, b.iface);
-    await Promise.all([net.linkSet(hostNet(a.host), ifaceA), net.linkSet(hostNet(b.host), ifaceB)]);
+    // Both ends are born in their hosts: moving links between namespaces is what costs the kernel time.
+    await net.linkVethAdd(a.iface, b.iface, { p1Namespace: hostNet(a.host), p2Namespace: hostNet(b.host) });
     await Promise.all(link.ends.map((end) => configureInterface(hostNet(end.host), end.iface, end.addresses)));
     step(`link ${a.host}:${a.iface} - ${b.host}:${b.iface}`);
   });
@@ -105,9 +105,7 @@ async function configureHost(net: DummyNet, host: DummyNet, spec: HostSpec): Pro
   if (spec.forwarding) sysctls.push(["net.ipv4.ip_forward", "1"], ["net.ipv6.conf.all.forwarding", "1"]);
   for (const [name, value] of sysctls) await host.sysctl(name, value);
   for (const route of spec.routes) {
-    if (route.to === "default") await host.route(route.via);
-    // DummyNet has only the default route; other routes die with the namespace, so they need no undo.
-    else await host.shell.system(["ip", "route", "add", route.to, "via", route.via]);
+    await host.route(route.via, route.to === "default" ? {} : { to: route.to });
   }
   for (const rule of spec.forward) await host.forward(rule.from, rule.to);
   for (const rule of spec.nat) await host.nat(rule.source, rule.out);
