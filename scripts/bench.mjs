@@ -1,6 +1,7 @@
 // `npm run bench`: build and tear down chain and star networks of N hosts
-// through the library (the imperative API and a topology file) and through
-// the ip -batch floor, alternating them in one run, several runs each, and
+// through the library (the contract's imperative calls, the same calls with
+// veth ends born in their namespaces, and a topology file) and through the
+// ip -batch floor (and the floor with links moved, as the contract's calls do), alternating them in one run, several runs each, and
 // print medians, the ratio to the floor and peak RSS, as a table and as JSON.
 //
 // Usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star] [--json FILE]
@@ -31,8 +32,11 @@ const build = spawnSync(process.execPath, [join(root, "node_modules/typescript/b
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const implementations = [
-  { name: "ip-batch floor", argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n)] },
+  { name: "ip-batch floor", argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n), "born"] },
+  // The same kernel work as linkVethAdd + linkSet (links made in the host namespace, then moved), without process overhead.
+  { name: "ip-batch, links moved", argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n), "moved"] },
   { name: "dummynet api", argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "api"] },
+  { name: "dummynet api, born", argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "born"] },
   { name: "dummynet file", argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "file"] },
 ];
 

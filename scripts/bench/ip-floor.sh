@@ -2,17 +2,21 @@
 # The floor for the topology benchmark: the same networks built with plain
 # iproute2 as fast as we know how, so that our figures are ratios to it.
 #
-# Usage: ip-floor.sh {chain|star} N     (as root; prints one JSON line)
+# Usage: ip-floor.sh {chain|star} N [born|moved]     (as root; prints one JSON line)
 #   setup:    one `ip -batch` makes every namespace and every veth with both
 #             ends born in their namespaces (and the star's bridge), then one
 #             `ip -n NS -batch` per namespace sets addresses and brings links
 #             up, 2 x nproc at a time;
+#   "moved" makes each veth in the host namespace and moves both ends into
+#             their namespaces, as the reference API's linkVethAdd + linkSet
+#             do: the same kernel work as that call sequence, with no process
+#             overhead;
 #   teardown: one `ip -batch` deleting every namespace, then waiting until
 #             `ip netns list` shows none of them (our teardown is verified the
 #             same way).
 # The timed regions fork only ip itself.
 set -euo pipefail
-kind=${1:?kind}; n=${2:?n}
+kind=${1:?kind}; n=${2:?n}; placement=${3:-born}
 prefix="fl$$"
 parallel=$(( $(nproc) * 2 ))
 trap 'ip netns list | awk -v p="$prefix-" "index(\$1, p) == 1 {print \$1}" | while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done' EXIT
@@ -22,11 +26,21 @@ setup() {
   for ((i = 0; i < n; i++)); do root+="netns add $prefix-n$i"$'\n'; done
   if [[ $kind == chain ]]; then
     for ((i = 0; i < n - 1; i++)); do
-      root+="link add c${i}a netns $prefix-n$i type veth peer name c${i}b netns $prefix-n$((i + 1))"$'\n'
+      if [[ $placement == moved ]]; then
+        root+="link add c${i}a type veth peer name c${i}b"$'\n'"link set c${i}a netns $prefix-n$i"$'\n'"link set c${i}b netns $prefix-n$((i + 1))"$'\n'
+      else
+        root+="link add c${i}a netns $prefix-n$i type veth peer name c${i}b netns $prefix-n$((i + 1))"$'\n'
+      fi
     done
   else
     root+="netns add $prefix-hub"$'\n'"link add br0 netns $prefix-hub type bridge"$'\n'
-    for ((i = 0; i < n; i++)); do root+="link add s$i netns $prefix-n$i type veth peer name h$i netns $prefix-hub"$'\n'; done
+    for ((i = 0; i < n; i++)); do
+      if [[ $placement == moved ]]; then
+        root+="link add s$i type veth peer name h$i"$'\n'"link set s$i netns $prefix-n$i"$'\n'"link set h$i netns $prefix-hub"$'\n'
+      else
+        root+="link add s$i netns $prefix-n$i type veth peer name h$i netns $prefix-hub"$'\n'
+      fi
+    done
   fi
   ip -batch - <<<"$root"
   for ((i = 0; i < n; i++)); do
@@ -60,5 +74,6 @@ teardown() {
 }
 
 t0=$EPOCHREALTIME; setup; t1=$EPOCHREALTIME; teardown; t2=$EPOCHREALTIME
-awk -v k="$kind" -v n="$n" -v a="$t0" -v b="$t1" -v c="$t2" \
-  'BEGIN { printf "{\"impl\":\"ip-batch floor\",\"kind\":\"%s\",\"n\":%d,\"setupS\":%.4f,\"cleanupS\":%.4f}\n", k, n, b - a, c - b }'
+p=""; [[ $placement == moved ]] && p=" (moved links)"
+awk -v p="$p" -v k="$kind" -v n="$n" -v a="$t0" -v b="$t1" -v c="$t2" \
+  'BEGIN { printf "{\"impl\":\"ip-batch floor%s\",\"kind\":\"%s\",\"n\":%d,\"setupS\":%.4f,\"cleanupS\":%.4f}\n", p, k, n, b - a, c - b }'

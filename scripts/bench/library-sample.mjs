@@ -2,9 +2,12 @@
 // through the dummynet library (built into dist/), tears it down, checks that
 // no namespace of ours is listed, and prints one JSON line.
 //
-// Usage: node library-sample.mjs {chain|star} N {api|file}
-//   api:  the contract's imperative calls, independent calls issued together
-//         with Promise.all, as a test suite would write them;
+// Usage: node library-sample.mjs {chain|star} N {api|born|file}
+//   api:  the contract's imperative calls (linkVethAdd, then linkSet of each
+//         end), independent calls issued together with Promise.all, as a test
+//         suite would write them;
+//   born: the same, with each veth end made directly in its namespace
+//         (linkVethAdd's p1Namespace/p2Namespace), no linkSet;
 //   file: a topology document through the loader (src/topology).
 import { execFileSync } from "node:child_process";
 import { DummyNet } from "../../dist/index.js";
@@ -15,13 +18,19 @@ const n = Number(nText);
 const chainAddress = (i, end) => `10.${Math.floor(i / 256)}.${i % 256}.${end}/24`;
 const starAddress = (i) => `10.1.${Math.floor((i + 1) / 256)}.${(i + 1) % 256}/16`;
 
-async function buildWithApi(net) {
+async function veth(net, p1, p2, ns1, ns2, born) {
+  if (born) return net.linkVethAdd(p1, p2, { p1Namespace: ns1, p2Namespace: ns2 });
+  const [a, b] = await net.linkVethAdd(p1, p2);
+  await Promise.all([net.linkSet(ns1, a), net.linkSet(ns2, b)]);
+  return [a, b];
+}
+
+async function buildWithApi(net, born) {
   const hosts = await Promise.all(Array.from({ length: n }, (_, i) => net.netnsAdd(`n${i}`)));
   if (kind === "chain") {
     await Promise.all(
       Array.from({ length: n - 1 }, async (_, i) => {
-        const [a, b] = await net.linkVethAdd(`c${i}a`, `c${i}b`);
-        await Promise.all([net.linkSet(hosts[i], a), net.linkSet(hosts[i + 1], b)]);
+        const [a, b] = await veth(net, `c${i}a`, `c${i}b`, hosts[i], hosts[i + 1], born);
         await Promise.all([hosts[i].addrAdd(chainAddress(i, 1), a), hosts[i + 1].addrAdd(chainAddress(i, 2), b)]);
         await Promise.all([hosts[i].up(a), hosts[i + 1].up(b)]);
       }),
@@ -32,8 +41,7 @@ async function buildWithApi(net) {
     await hub.up(bridge);
     await Promise.all(
       hosts.map(async (host, i) => {
-        const [s, h] = await net.linkVethAdd(`s${i}`, `h${i}`);
-        await Promise.all([net.linkSet(host, s), net.linkSet(hub, h)]);
+        const [s, h] = await veth(net, `s${i}`, `h${i}`, host, hub, born);
         await Promise.all([host.addrAdd(starAddress(i), s), hub.bridgeSet(bridge, h)]);
         await Promise.all([host.up(s), hub.up(h)]);
       }),
@@ -70,7 +78,7 @@ async function buildWithFile(net) {
 const net = new DummyNet();
 const t0 = performance.now();
 if (path === "file") await buildWithFile(net);
-else await buildWithApi(net);
+else await buildWithApi(net, path === "born");
 const t1 = performance.now();
 await net.cleanup();
 const prefix = `d-${net.namespace.scoped.split("-")[1]}-`;
