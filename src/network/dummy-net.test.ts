@@ -278,6 +278,10 @@ describe("DummyNet on the real kernel", () => {
       await hosts[i]!.up(a);
       await hosts[i + 1]!.up(b);
     }
+    // A pair born in its namespaces is undone by the namespace deletions too.
+    const [ba] = await net.linkVethAdd("b2a", "b0a", { p1Namespace: hosts[2]!, p2Namespace: hosts[0]! });
+    await hosts[2]!.addrAdd("10.31.0.1/24", ba);
+    await hosts[2]!.up(ba);
     (await hosts[0]!.run(["ping", "-c", "1", "-W", "2", "10.30.0.2"])).match({ stdout: "1 packets transmitted, 1 received*" });
     const log: string[] = [];
     // Count the system commands cleanup issues for this network.

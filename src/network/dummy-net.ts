@@ -243,9 +243,9 @@ export class DummyNet implements AsyncDisposable {
     return (doomed) => !here.isRoot && doomed.has(here.scoped);
   }
 
-  /** Undo is moot once any of these links (if made by us) is destroyed with its namespace. */
-  #diesWithLinks(...links: InterfaceScoped[]): CleanupItem["obsoleteWhen"] {
-    const own = links.map((link) => this.#net.ownLinks.get(this.#linkKey(link)));
+  /** Undo is moot once any of these links (if made by us) is destroyed with its namespace. Links are in this namespace unless given as [link, namespace]. */
+  #diesWithLinks(...links: (InterfaceScoped | [InterfaceScoped, NamespaceScoped])[]): CleanupItem["obsoleteWhen"] {
+    const own = links.map((entry) => (Array.isArray(entry) ? this.#net.ownLinks.get(this.#linkKey(...entry)) : this.#net.ownLinks.get(this.#linkKey(entry))));
     return (doomed) => own.some((record) => record !== undefined && doomed.has(record.namespace));
   }
 
@@ -389,7 +389,7 @@ export class DummyNet implements AsyncDisposable {
         namespace: homeA,
         targets: [a, b],
         reason: "linkVethAdd",
-        obsoleteWhen: this.#diesWithLinks(a, b),
+        obsoleteWhen: this.#diesWithLinks([a, homeA], [b, homeB]),
         cleanSync: homeA.equals(this.namespace) ? this.#syncUndo(["ip", "link", "delete", a.scoped]) : undefined,
         clean: () => this.shell.system(["ip", ...atA, "link", "delete", a.scoped]).then(() => undefined),
       });
