@@ -7,7 +7,9 @@
 import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { basename, extname } from "node:path";
+import { createRequire } from "node:module";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { AJV_OPTIONS } from "./schema-options.js";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
 import { checkTopology } from "./check.js";
 import { formatPath, TopologyError, type TopologyIssue } from "./errors.js";
@@ -29,12 +31,20 @@ export const SCHEMA_URL = new URL("../../schema/topology.schema.json", import.me
 
 let compiledSchema: ValidateFunction | undefined;
 
-/** The schema validator, compiled once per process (compiling costs far more than validating). */
+/**
+ * The schema validator: the one precompiled by the build
+ * (scripts/build-schema-validator.mjs) when present, else compiled once per
+ * process (compiling costs far more than validating).
+ */
 function schemaValidator(): ValidateFunction {
   if (!compiledSchema) {
-    const schema = JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as object;
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
-    compiledSchema = ajv.compile(schema);
+    try {
+      const generated = createRequire(import.meta.url)("./schema-validator.generated.cjs") as { default?: ValidateFunction } & ValidateFunction;
+      compiledSchema = generated.default ?? generated;
+    } catch {
+      const schema = JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as object;
+      compiledSchema = new Ajv(AJV_OPTIONS).compile(schema);
+    }
   }
   return compiledSchema;
 }
