@@ -383,15 +383,31 @@ export class DummyNet implements AsyncDisposable {
       await this.#ip(["link", "add", a.scoped, ...where(homeA), "type", "veth", "peer", "name", b.scoped, ...where(homeB)]);
       this.#created(a, homeA);
       this.#created(b, homeB);
-      // Deleting one end deletes the pair: do it where that end lives.
-      const atA = homeA.equals(this.namespace) ? [] : ["-n", homeA.isRoot ? String(process.pid) : homeA.scoped];
+      const ends = [this.#net.ownLinks.get(this.#linkKey(a, homeA))!, this.#net.ownLinks.get(this.#linkKey(b, homeB))!];
+      // Deleting one end deletes the pair: do it through an end that is here, else one whose namespace still exists.
+      const liveEnd = () =>
+        ends.find((end) => end.namespace === this.namespace.scoped) ??
+        ends.find((end) => end.namespace === ROOT_NAMESPACE || existsSync(`/run/netns/${end.namespace}`)) ??
+        ends[0]!;
+      const at = (end: OwnLink) => (end.namespace === this.namespace.scoped ? [] : ["-n", end.namespace === ROOT_NAMESPACE ? String(process.pid) : end.namespace]);
       this.#register({
         namespace: homeA,
         targets: [a, b],
         reason: "linkVethAdd",
-        obsoleteWhen: this.#diesWithLinks([a, homeA], [b, homeB]),
-        cleanSync: homeA.equals(this.namespace) ? this.#syncUndo(["ip", "link", "delete", a.scoped]) : undefined,
-        clean: () => this.shell.system(["ip", ...atA, "link", "delete", a.scoped]).then(() => undefined),
+        // Moot only when both ends die with namespaces of ours: the kernel destroys a deleted
+        // namespace's links asynchronously (seconds later on a busy machine), so an end left
+        // outside (moved there by linkSet, or made there) would linger until then.
+        obsoleteWhen: (doomed) => ends.every((end) => doomed.has(end.namespace)),
+        cleanSync: this.namespace.isRoot
+          ? () => {
+              const end = liveEnd();
+              if (end.namespace === this.namespace.scoped) this.#syncUndo(["ip", "link", "delete", end.name])?.();
+            }
+          : undefined,
+        clean: () => {
+          const end = liveEnd();
+          return this.shell.system(["ip", ...at(end), "link", "delete", end.name]).then(() => undefined);
+        },
       });
       return [a, b];
     });
