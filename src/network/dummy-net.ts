@@ -518,7 +518,9 @@ export class DummyNet implements AsyncDisposable {
   /** Adds an address (`10.0.0.1/24`, `fd00::1/64`) to an interface. IPv6 addresses skip duplicate detection, so they work at once. */
   addrAdd(ip: string, iface: InterfaceLike): Promise<void> {
     return this.#op(async () => {
-      const { family } = checkAddressWithPrefix("ip", ip);
+      const { family, address } = checkAddressWithPrefix("ip", ip);
+      // The kernel answers "ip addr add 0.0.0.0/N" with success and adds nothing.
+      if (address === "0.0.0.0") throw new InvalidArgumentError("ip", ip, "is the unspecified address, which the kernel silently ignores on an interface; give the interface's own address, e.g. \"10.0.0.1/24\"");
       const link = this.#iface(iface);
       await this.#ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]);
       this.#register({
