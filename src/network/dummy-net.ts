@@ -606,6 +606,10 @@ export class DummyNet implements AsyncDisposable {
     return this.#op(async () => {
       const key = checkSysctlName("sysctl name", name);
       const text = checkSysctlValue("sysctl value", value);
+      // `sysctl -w` on a group of settings (net.ipv4.conf.all) exits 0 and sets nothing; groups are the same in every namespace.
+      if (isDirectory(`/proc/sys/${key.replaceAll(".", "/")}`)) {
+        throw new InvalidArgumentError("sysctl name", name, "names a group of settings (a directory), not one setting: add the setting, e.g. \"net.ipv4.conf.all.forwarding\"");
+      }
       const before = (await this.shell.system(["sysctl", "-n", key])).stdout.trim();
       await this.shell.system(["sysctl", "-q", "-w", `${key}=${text}`]);
       this.#register({
@@ -854,6 +858,14 @@ export class DummyNet implements AsyncDisposable {
   }
 }
 
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /** Pids in a namespace, read synchronously (for the exit path). */
 function namespacePidsSync(scopedNamespace: string): string[] {
