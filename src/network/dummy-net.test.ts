@@ -149,6 +149,24 @@ describe("DummyNet on the real kernel", () => {
     assert.deepEqual(ipJson<{ ifname: string }[]>(["-n", a.namespace.scoped, "link"]).filter((l) => l.ifname.includes("kb")), []);
   });
 
+  test("a namespaced instance moves a link to the host namespace and back, and makes a veth end there", async () => {
+    const ns = await net.netnsAdd("inner");
+    const [x0, x1] = await ns.linkVethAdd("x0", "x1");
+    await ns.linkSet("1", x1);
+    assert.deepEqual((await net.linkList()).map(String), [x1.scoped], "x1 is in the host namespace");
+    const [y0, y1] = await ns.linkVethAdd("y0", "y1", { p2Namespace: "1" });
+    assert.deepEqual((await net.linkList()).map(String), [x1.scoped, y1.scoped].sort());
+    assert.deepEqual((await ns.linkList()).map(String), [x0.scoped, y0.scoped].sort());
+    // A second network undoes only its own move: the link comes back into the namespace.
+    {
+      await using other = new DummyNet({ uid: net.uid });
+      const inner = await other.netnsUse("inner");
+      await inner.linkSet("1", "x0");
+      assert.ok((await net.linkList()).some((l) => l.equals(x0)));
+    }
+    assert.ok((await ns.linkList()).some((l) => l.equals(x0)), "x0 is back in its namespace");
+  });
+
   test("linkDelete drops the undos of both veth ends", async () => {
     assert.equal(net.cleaners.length, 0);
     const [veth0] = await net.linkVethAdd("veth0", "veth1");

@@ -86,6 +86,8 @@ interface Network {
   readonly linkState: Map<string, "up" | "down">;
   /** Interfaces this network made, keyed by "<netns>/<ifname>"; such links die with a namespace of ours. */
   readonly ownLinks: Map<string, OwnLink>;
+  /** The shell of the host namespace (the root DummyNet's). */
+  readonly hostShell: Shell;
   /** Changes in progress; cleanup waits for them, so that nothing made meanwhile is missed. */
   readonly inFlight: Set<Promise<unknown>>;
   /** Set while cleanup runs: new changes are refused. */
@@ -128,7 +130,7 @@ export class DummyNet implements AsyncDisposable {
     const uid = options.uid ?? process.pid;
     this.namespace = new NamespaceScoped(ROOT_NAMESPACE, uid);
     this.shell = options.shell ?? new HostShell(options.log ? { log: options.log } : {});
-    this.#network = { uid, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false };
+    this.#network = { uid, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false, hostShell: this.shell };
   }
 
   /** Runs one change; cleanup waits for changes in flight and refuses new ones while it runs. */
@@ -251,6 +253,15 @@ export class DummyNet implements AsyncDisposable {
 
   async #ip(args: readonly string[]): Promise<string> {
     return (await this.shell.system(["ip", ...args])).stdout;
+  }
+
+  /** Runs `ip` in any namespace of the network ("1": the host's), whichever namespace this object stands for. */
+  async #ipIn(scopedNamespace: string, args: readonly string[]): Promise<string> {
+    if (scopedNamespace === this.namespace.scoped) return this.#ip(args);
+    // `ip -n` takes only names under /run/netns; the host namespace is reached through the host's shell.
+    const hostShell = this.#net.hostShell;
+    const argv = scopedNamespace === ROOT_NAMESPACE ? ["ip", ...args] : ["ip", "-n", scopedNamespace, ...args];
+    return (await hostShell.system(argv)).stdout;
   }
 
   // ---------------------------------------------------------------- namespaces
@@ -389,7 +400,6 @@ export class DummyNet implements AsyncDisposable {
         ends.find((end) => end.namespace === this.namespace.scoped) ??
         ends.find((end) => end.namespace === ROOT_NAMESPACE || existsSync(`/run/netns/${end.namespace}`)) ??
         ends[0]!;
-      const at = (end: OwnLink) => (end.namespace === this.namespace.scoped ? [] : ["-n", end.namespace === ROOT_NAMESPACE ? String(process.pid) : end.namespace]);
       this.#register({
         namespace: homeA,
         targets: [a, b],
@@ -406,7 +416,7 @@ export class DummyNet implements AsyncDisposable {
           : undefined,
         clean: () => {
           const end = liveEnd();
-          return this.shell.system(["ip", ...at(end), "link", "delete", end.name]).then(() => undefined);
+          return this.#ipIn(end.namespace, ["link", "delete", end.name]).then(() => undefined);
         },
       });
       return [a, b];
@@ -461,7 +471,7 @@ export class DummyNet implements AsyncDisposable {
         reason: "linkSet",
         // A link of ours is destroyed with the namespace; a user's own link must be brought back.
         obsoleteWhen: (doomed) => record !== undefined && doomed.has(record.namespace),
-        clean: () => this.shell.system(["ip", "-n", target, "link", "set", "dev", link.scoped, "netns", home]).then(() => undefined),
+        clean: () => this.#ipIn(ns.scoped, ["link", "set", "dev", link.scoped, "netns", home]).then(() => undefined),
       });
     });
   }
