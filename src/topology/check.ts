@@ -3,6 +3,7 @@
  * unique across the file, address clashes, routes that cannot work, limits
  * this machine cannot give. Each problem keeps the path of its node.
  */
+import { statSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import { cidrProblem, contains, formatNetwork, overlaps, parseCidr, parseIp, reservedHostAddress, type ParsedCidr } from "./addresses.js";
 import { describeValue, InvalidArgumentError } from "../errors.js";
@@ -192,6 +193,8 @@ function checkHost(host: HostSpec, ifaces: InterfaceDecl[], report: (path: NodeP
   }
   for (const [key, value] of Object.entries(host.sysctls)) {
     if (/[\n\0]/.test(value)) report([...host.path, "sysctls", key], "contains a line break; expected a single-line value");
+    const known = knownSysctl(key);
+    if (known !== true) report([...host.path, "sysctls", key], known);
   }
   const defaults = new Set<number>();
   for (const route of host.routes) {
@@ -250,5 +253,23 @@ export function checkImpairment(impair: Impairment, path: NodePath, report: (pat
     // The tc module names the option as "tc option ingress.delay": keep the option path.
     const where = error.argument.replace(/^.* /, "").split(".").filter(Boolean);
     report([...path, ...where], `${describeValue(error.value)} ${error.rule}`);
+  }
+}
+
+/**
+ * Whether a network sysctl exists on this kernel, so that a typo is reported
+ * with its position instead of failing half-way through a build. Settings of
+ * one interface (net.ipv4.conf.<iface>.x) are checked through the "default"
+ * entry, since the interface does not exist yet.
+ */
+function knownSysctl(name: string): true | string {
+  const parts = name.replaceAll("/", ".").split(".");
+  if (parts.length >= 5 && (parts[2] === "conf" || parts[2] === "neigh")) parts[3] = "default";
+  const path = `/proc/sys/${parts.join("/")}`;
+  try {
+    if (statSync(path).isFile()) return true;
+    return "is a group of settings, not one; expected the name of a single setting, e.g. net.ipv4.conf.all.forwarding";
+  } catch {
+    return `is not a network setting of this kernel (no ${path}); expected e.g. net.ipv4.ip_forward or net.ipv6.conf.all.disable_ipv6`;
   }
 }

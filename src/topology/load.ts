@@ -157,13 +157,13 @@ function describeSchemaErrors(errors: ErrorObject[], locator: Locator): Topology
     const params = error.params as Record<string, unknown>;
     switch (error.keyword) {
       case "required":
-        message = `missing "${String(params["missingProperty"])}"; it is required here`;
+        message = `missing ${JSON.stringify(String(params["missingProperty"]))}; it is required here`;
         break;
       case "additionalProperties": {
         path.push(String(params["additionalProperty"]));
         atKey = true;
         const allowed = Object.keys(schema.properties ?? {}).filter((key) => key !== "$schema");
-        message = `unknown property "${String(params["additionalProperty"])}"; expected one of: ${allowed.join(", ")}`;
+        message = `unknown property ${JSON.stringify(String(params["additionalProperty"]))}; expected one of: ${allowed.join(", ")}`;
         break;
       }
       case "propertyNames":
@@ -184,16 +184,17 @@ function describeSchemaErrors(errors: ErrorObject[], locator: Locator): Topology
           const name = String(error.propertyName ?? params["propertyName"]);
           path.push(name);
           atKey = true;
-          message = `the name "${name}" is not allowed; ${namePatternHelp(error.schemaPath)}`;
+          message = `the name ${JSON.stringify(name)} is not allowed; ${namePatternHelp(error.schemaPath)}`;
           break;
         }
         const text = String(value);
         if (error.keyword === "maxLength") {
-          message = `"${text}" is ${text.length} characters long; at most ${String(params["limit"])} allowed${schema.description ? ` (${schema.description})` : ""}`;
+          // Quoted as JSON: a value with a line break must not print as a second, fake file:line:col line.
+          message = `${JSON.stringify(text)} is ${text.length} characters long; at most ${String(params["limit"])} allowed${schema.description ? ` (${schema.description})` : ""}`;
         } else if (error.keyword === "minLength") {
           message = `is empty; expected at least ${String(params["limit"])} character(s)`;
         } else {
-          message = `"${text}" is not valid; expected ${schema.description ?? `text matching ${String(params["pattern"])}`}`;
+          message = `${JSON.stringify(text)} is not valid; expected ${schema.description ?? `text matching ${String(params["pattern"])}`}`;
         }
         break;
       }
