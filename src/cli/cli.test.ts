@@ -161,6 +161,21 @@ describe("dummynet command", { concurrency: false }, () => {
     });
   }
 
+  test("up ends with status 1 as soon as a daemon dies, and removes everything", async () => {
+    const path = file(
+      "dying.yaml",
+      'name: dying\nhosts:\n  a: {}\nprograms:\n  - { name: brief, host: a, daemon: true, command: [sh, -c, "sleep 1; echo bye; exit 3"] }\n',
+    );
+    const started = Date.now();
+    const child = startCli(["up", path]);
+    const result = await finished(child);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /a daemon exited: .*exited with status 3/);
+    // Noticed by the exit event, not by a slow poll.
+    assert.ok(Date.now() - started < 20000);
+    assertNothingLeft(child.pid!);
+  });
+
   test("graph writes Mermaid and DOT with hosts, addresses and impairments; SVG needs Graphviz", async () => {
     const mermaid = await runCli(["graph", "examples/lossy-pair.yaml"]);
     assert.equal(mermaid.code, 0, mermaid.stderr);

@@ -157,16 +157,7 @@ async function up(file: string, options: LifeOptions): Promise<number> {
       print(dim(`\nkeeping it up: Ctrl-C or \`dummynet down ${topology.name}\` removes it; \`dummynet exec HOST -- COMMAND\` runs in a host`));
     }
     // A daemon that dies ends the network: nothing else would notice.
-    const died = new Promise<string>((resolveDied) => {
-      const timer = setInterval(() => {
-        const dead = daemons.find((info) => info.hasExited);
-        if (dead) {
-          clearInterval(timer);
-          resolveDied(dead.describe());
-        }
-      }, 500);
-      stop.signal.addEventListener("abort", () => clearInterval(timer), { once: true });
-    });
+    const died = daemons.length > 0 ? Promise.race(daemons.map((info) => info.finished)).then((dead) => dead.describe()) : new Promise<string>(() => undefined);
     const outcome = await Promise.race([stop.wait().then(() => undefined), died]);
     if (outcome !== undefined) {
       warn(`${red("error", process.stderr)}: a daemon exited: ${outcome}`);

@@ -455,3 +455,13 @@ describe("ProcessMonitor CPU and memory statistics", () => {
     assert.deepEqual(finalCpu({ lastSample, lastSampleAt: 0, before: { user: 5, system: 1 }, after: { user: 5, system: 1 }, now: 100 }), lastSample);
   });
 });
+
+test("RunInfo.finished resolves when the process is done, with its output", async () => {
+  const monitor = new ProcessMonitor();
+  const info = await monitor.runProcessAsync(["sh", "-c", "echo done; exit 4"]);
+  const done = await info.finished;
+  assert.equal(done, info);
+  assert.equal(done.exitCode, 4);
+  assert.equal(done.stdout, "done\n");
+  await monitor.stop({ validateState: false });
+});

@@ -316,6 +316,7 @@ export class ProcessMonitor {
       if (this.#live.size === 0) this.#stopSampler();
       proc.markExited();
       proc.markFinished();
+      info.markFinished();
       for (const wake of this.#waiters) wake();
     });
     return proc;

@@ -96,6 +96,23 @@ export class RunInfo {
   /** Like stdoutCallback, for stderr. */
   stderrCallback: OutputCallback | undefined;
 
+  #settle: (() => void) | undefined;
+  readonly #finished = new Promise<RunInfo>((resolve) => (this.#settle = () => resolve(this)));
+
+  /**
+   * Resolves (never rejects) once the process has ended, or could not start,
+   * and all its output has been read: `await info.finished` instead of polling
+   * `hasExited`.
+   */
+  get finished(): Promise<RunInfo> {
+    return this.#finished;
+  }
+
+  /** @internal The process monitor calls this when the process is done. */
+  markFinished(): void {
+    this.#settle?.();
+  }
+
   /** True once the process has exited (or could not start). */
   get hasExited(): boolean {
     return this.exitCode !== null || this.signal !== null || this.startError !== undefined;
