@@ -36,7 +36,13 @@ async function cleanAll(): Promise<void> {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
-  if (ending) return;
+  if (ending) {
+    // A second signal while cleaning up: finish what can be done synchronously, then die of it.
+    onExit();
+    for (const s of SIGNALS) process.removeListener(s, onSignal);
+    process.kill(process.pid, signal);
+    return;
+  }
   ending = true;
   void cleanAll().finally(() => {
     // Let the signal do what it would have done had we not been listening.

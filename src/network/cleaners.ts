@@ -21,8 +21,22 @@ export interface CleanupItem {
    */
   readonly obsoleteWhen: (doomed: ReadonlySet<string>) => boolean;
   readonly clean: () => Promise<void>;
+  /**
+   * The links the undo concerns, each with the namespace it lives in now
+   * (linkSet moves them): linkDelete forgets exactly the undos of the links
+   * it deleted, not those of same-named links elsewhere.
+   */
+  readonly links: readonly LinkPlace[];
+  /** Called instead of `clean` when the undo is skipped or forgotten (its object went another way). */
+  readonly discard?: (() => void) | undefined;
   /** Synchronous undo for the process.exit() path; absent where the object dies with a namespace. */
   readonly cleanSync?: (() => void) | undefined;
+}
+
+/** Where a link lives now: its scoped name and the scoped name of its namespace ("1": the host's). */
+export interface LinkPlace {
+  readonly name: string;
+  namespace: string;
 }
 
 /** stderr texts of ip, tc and iptables that mean "the thing to undo is not there". */
@@ -37,7 +51,6 @@ const GONE_PATTERNS = [
   /Bad rule \(does a matching rule exist/i,
   /Invalid handle/i,
   /Cannot delete qdisc with handle of zero/i,
-  /No such (file|directory)/i,
 ];
 
 /** True when `error` says that the object a cleaner wanted to undo is already gone. */

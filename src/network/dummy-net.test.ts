@@ -167,6 +167,56 @@ describe("DummyNet on the real kernel", () => {
     assert.ok((await ns.linkList()).some((l) => l.equals(x0)), "x0 is back in its namespace");
   });
 
+  test("instances made from namespaced instances act in their own namespace", async () => {
+    const a = await net.netnsAdd("pa");
+    const b = await a.netnsAdd("pb");
+    assert.ok(existsSync(`/run/netns/${b.namespace.scoped}`));
+    await b.linkVethAdd("x1", "x2");
+    assert.deepEqual((await b.linkList()).map((l) => l.name), ["x1", "x2"], "made in pb");
+    assert.deepEqual(await a.linkList(), [], "not in pa");
+    const c = await a.netnsUse("pb");
+    assert.deepEqual((await c.linkList()).map((l) => l.name), ["x1", "x2"]);
+    const out = await c.run(["ip", "-o", "link"]);
+    assert.match(out.stdout, /x1/);
+  });
+
+  test("two cleanups at once are one cleanup, newest first, and both end when everything is gone", async () => {
+    const ns = await net.netnsAdd("twice");
+    await ns.linkVethAdd("a", "b");
+    await net.linkVethAdd("c", "d");
+    const first = net.cleanup();
+    const second = net.cleanup();
+    await Promise.all([first, second]);
+    assert.deepEqual(leftovers(net.uid), []);
+    assert.equal(net.cleaners.length, 0);
+  });
+
+  test("linkDelete keeps the undos of iptables rules and of same-named links elsewhere", async () => {
+    const n1 = await net.netnsAdd("n1");
+    const n2 = await net.netnsAdd("n2");
+    await n1.linkVethAdd("e0", "e1");
+    const [e0] = await net.linkVethAdd("e0", "pb", { p1Namespace: n2 });
+    await n2.addrAdd("10.50.0.1/24", e0);
+    await net.linkVethAdd("fa", "fb");
+    await net.forward("fa", "fb");
+    await net.nat("10.50.0.0/24", "fa");
+    const before = net.cleaners.length;
+    await n1.linkDelete("e0");
+    assert.equal(net.cleaners.length, before - 1, "only n1's pair was forgotten");
+    await net.linkDelete("fa");
+    assert.ok(net.cleaners.some((c) => c.reason === "forward") && net.cleaners.some((c) => c.reason === "nat"), "rules stay registered");
+    await net.cleanup();
+    const rules = execFileSync("iptables", ["-S"], { encoding: "utf8" }) + execFileSync("iptables", ["-t", "nat", "-S"], { encoding: "utf8" });
+    assert.ok(!rules.includes(`d-${net.namespace.scoped.split("-")[1]}-`), "no rule of ours is left");
+    assert.deepEqual(leftovers(net.uid), [], "the host end pb is gone too");
+  });
+
+  test("tcShow rejects bad input instead of throwing", async () => {
+    const pending = net.tcShow(42 as unknown as string);
+    assert.ok(pending instanceof Promise);
+    await assert.rejects(pending, InvalidArgumentError);
+  });
+
   test("linkDelete drops the undos of both veth ends", async () => {
     assert.equal(net.cleaners.length, 0);
     const [veth0] = await net.linkVethAdd("veth0", "veth1");

@@ -28,7 +28,7 @@ import {
 import { type ExitCleanable, runSyncQuietly, trackForExit, untrackForExit } from "../lifecycle/exit-cleanup.js";
 import { forgetOwner, recordOwner } from "../lifecycle/owners.js";
 import { reapDeadOwners } from "../lifecycle/reaper.js";
-import { type CleanupItem, isAlreadyGone } from "./cleaners.js";
+import { type CleanupItem, type LinkPlace, isAlreadyGone } from "./cleaners.js";
 import { killProcess, namespaceProcesses, processesByNamespace } from "./namespace-processes.js";
 
 export type InterfaceLike = InterfaceScoped | string;
@@ -92,6 +92,8 @@ interface Network {
   readonly inFlight: Set<Promise<unknown>>;
   /** Set while cleanup runs: new changes are refused. */
   closing: boolean;
+  /** The cleanup in progress, which later calls join. */
+  cleaning: Promise<void> | undefined;
   /** Resolves once the owner is recorded (and dead owners reaped, if asked): before the first change. */
   started: Promise<void> | undefined;
   /** What exit cleanup holds while this network has something to undo. */
@@ -100,12 +102,11 @@ interface Network {
 }
 
 /** An interface this network made, and the namespace it lives in now (linkSet moves it). */
-interface OwnLink {
-  readonly name: string;
-  namespace: string;
-}
+type OwnLink = LinkPlace;
 
 const ROOT_NAMESPACE = "1";
+/** Undos whose object is gone once its link is deleted (iptables rules name links, and outlive them). */
+const LINK_BOUND_UNDOS = new Set(["linkVethAdd", "linkVlanAdd", "bridgeAdd", "linkSet", "addrAdd", "addrDel", "up", "down", "bridgeSet", "tc"]);
 const PARENT = Symbol("parent");
 interface InternalOptions extends DummyNetOptions {
   [PARENT]?: { network: Network; namespace: NamespaceScoped; shell: Shell };
@@ -130,7 +131,7 @@ export class DummyNet implements AsyncDisposable {
     const uid = options.uid ?? process.pid;
     this.namespace = new NamespaceScoped(ROOT_NAMESPACE, uid);
     this.shell = options.shell ?? new HostShell(options.log ? { log: options.log } : {});
-    this.#network = { uid, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false, hostShell: this.shell };
+    this.#network = { uid, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false, cleaning: undefined, hostShell: this.shell };
   }
 
   /** Runs one change; cleanup waits for changes in flight and refuses new ones while it runs. */
@@ -139,7 +140,8 @@ export class DummyNet implements AsyncDisposable {
     if (network.closing) {
       return Promise.reject(new DummyNetError("This network is being cleaned up: no more changes are accepted until cleanup() has finished"));
     }
-    const running = change();
+    // Every change arms exit cleanup and records the owner first.
+    const running = this.#start().then(change);
     network.inFlight.add(running);
     const forget = () => network.inFlight.delete(running);
     running.then(forget, forget);
@@ -165,11 +167,12 @@ export class DummyNet implements AsyncDisposable {
    * processes) and what we made in the host namespace, synchronously.
    */
   #cleanupSync(): void {
-    const cleaners = this.#net.cleaners;
+    const cleaners = this.#network.cleaners;
     const doomed = new Set(cleaners.filter((c) => c.reason === "netnsAdd").map((c) => c.namespace.scoped));
     while (cleaners.length > 0) {
       const item = cleaners.pop()!;
       if (!item.obsoleteWhen(doomed)) item.cleanSync?.();
+      else item.discard?.();
       if (item.reason === "netnsAdd") doomed.delete(item.namespace.scoped);
     }
   }
@@ -182,20 +185,17 @@ export class DummyNet implements AsyncDisposable {
 
   /** A DummyNet for a namespace of this network (sharing its cleaners). */
   #inNamespace(namespace: NamespaceScoped): DummyNet {
-    const internal: InternalOptions = { [PARENT]: { network: this.#network, namespace, shell: this.shell } };
+    // Network namespaces are flat: every namespaced instance runs through the host's shell.
+    const internal: InternalOptions = { [PARENT]: { network: this.#network, namespace, shell: this.#network.hostShell } };
     return new DummyNet(internal);
   }
 
-  get #net(): Network {
-    return this.#network;
-  }
-
   get uid(): number {
-    return this.#net.uid;
+    return this.#network.uid;
   }
 
   get log(): Logger {
-    return this.shell.log ?? defaultLogger;
+    return this.#network.options.log ?? this.shell.log ?? defaultLogger;
   }
 
   get processMonitor(): ProcessMonitor {
@@ -204,12 +204,12 @@ export class DummyNet implements AsyncDisposable {
 
   /** The undo log, newest last. Read-only: `length` tells how many undos are pending. */
   get cleaners(): readonly CleanupItem[] {
-    return this.#net.cleaners;
+    return Object.freeze([...this.#network.cleaners]);
   }
 
   /** cgroups made by this network, by scoped name. */
   get cgroups(): ReadonlyMap<string, CGroup> {
-    return this.#net.cgroups;
+    return this.#network.cgroups;
   }
 
   // ---------------------------------------------------------------- names
@@ -235,9 +235,23 @@ export class DummyNet implements AsyncDisposable {
     return `${namespace.scoped}/${iface.scoped}`;
   }
 
-  #register(item: Omit<CleanupItem, "namespace" | "obsoleteWhen"> & { namespace?: NamespaceScoped; obsoleteWhen?: CleanupItem["obsoleteWhen"] }): void {
-    this.#net.cleaners.push({ ...item, namespace: item.namespace ?? this.namespace, obsoleteWhen: item.obsoleteWhen ?? (() => false) });
+  #register(
+    item: Omit<CleanupItem, "namespace" | "obsoleteWhen" | "links"> & {
+      namespace?: NamespaceScoped;
+      obsoleteWhen?: CleanupItem["obsoleteWhen"];
+      links?: LinkPlace[];
+    },
+  ): void {
+    const namespace = item.namespace ?? this.namespace;
+    // The links it concerns: our own links are tracked as they move; others stay where they were.
+    const links =
+      item.links ??
+      item.targets
+        .filter((target): target is InterfaceScoped => target instanceof InterfaceScoped && !target.isUnscoped)
+        .map((link) => this.#network.ownLinks.get(this.#linkKey(link, namespace)) ?? { name: link.scoped, namespace: namespace.scoped });
+    this.#network.cleaners.push({ ...item, namespace, links, obsoleteWhen: item.obsoleteWhen ?? (() => false) });
   }
+
 
   /** Undo is moot once this (non-root) namespace is deleted. */
   #diesWithThisNamespace(): CleanupItem["obsoleteWhen"] {
@@ -247,7 +261,7 @@ export class DummyNet implements AsyncDisposable {
 
   /** Undo is moot once any of these links (if made by us) is destroyed with its namespace. Links are in this namespace unless given as [link, namespace]. */
   #diesWithLinks(...links: (InterfaceScoped | [InterfaceScoped, NamespaceScoped])[]): CleanupItem["obsoleteWhen"] {
-    const own = links.map((entry) => (Array.isArray(entry) ? this.#net.ownLinks.get(this.#linkKey(...entry)) : this.#net.ownLinks.get(this.#linkKey(entry))));
+    const own = links.map((entry) => (Array.isArray(entry) ? this.#network.ownLinks.get(this.#linkKey(...entry)) : this.#network.ownLinks.get(this.#linkKey(entry))));
     return (doomed) => own.some((record) => record !== undefined && doomed.has(record.namespace));
   }
 
@@ -259,7 +273,7 @@ export class DummyNet implements AsyncDisposable {
   async #ipIn(scopedNamespace: string, args: readonly string[]): Promise<string> {
     if (scopedNamespace === this.namespace.scoped) return this.#ip(args);
     // `ip -n` takes only names under /run/netns; the host namespace is reached through the host's shell.
-    const hostShell = this.#net.hostShell;
+    const hostShell = this.#network.hostShell;
     const argv = scopedNamespace === ROOT_NAMESPACE ? ["ip", ...args] : ["ip", "-n", scopedNamespace, ...args];
     return (await hostShell.system(argv)).stdout;
   }
@@ -274,8 +288,8 @@ export class DummyNet implements AsyncDisposable {
     return this.#op(async () => {
       const namespace = new NamespaceScoped(name, this.uid);
       if (namespace.isRoot) throw new InvalidArgumentError("namespace name", name, "is the root namespace; choose another name");
-      await this.#start();
-      await this.#ip(["netns", "add", namespace.scoped]);
+      // Namespaces are named in the host's /run/netns, whatever namespace this object stands for.
+      await this.#ipIn(ROOT_NAMESPACE, ["netns", "add", namespace.scoped]);
       const child = this.#inNamespace(namespace);
       this.namespaces.set(namespace.scoped, child);
       this.#register({
@@ -284,7 +298,7 @@ export class DummyNet implements AsyncDisposable {
         reason: "netnsAdd",
         // cleanup() kills the namespace's processes first, for all namespaces at once.
         clean: async () => {
-          await this.#ip(["netns", "delete", namespace.scoped]);
+          await this.#ipIn(ROOT_NAMESPACE, ["netns", "delete", namespace.scoped]);
           this.namespaces.delete(namespace.scoped);
         },
         cleanSync: () => {
@@ -300,7 +314,7 @@ export class DummyNet implements AsyncDisposable {
 
   /** A DummyNet for an existing namespace of this uid (made by another instance or process). */
   async netnsUse(name: string): Promise<DummyNet> {
-    const namespace = new NamespaceScoped(name, this.uid);
+    const namespace = NamespaceScoped.fromAny(name, this.uid);
     if (!existsSync(`/run/netns/${namespace.scoped}`)) {
       const known = (await this.netnsList()).map((ns) => ns.name);
       throw new InvalidArgumentError(
@@ -330,12 +344,18 @@ export class DummyNet implements AsyncDisposable {
   }
 
   /** Deletes a namespace (and forgets the undos of objects inside it). Kill its processes first. */
-  async netnsDelete(namespace: NamespaceLike): Promise<void> {
-    const ns = this.#ns(namespace);
-    await this.#ip(["netns", "delete", ns.scoped]);
-    this.#forget((item) => item.namespace.equals(ns));
-    this.namespaces.delete(ns.scoped);
+  netnsDelete(namespace: NamespaceLike): Promise<void> {
+    return this.#op(async () => {
+      const ns = this.#ns(namespace);
+      await this.#ipIn(ROOT_NAMESPACE, ["netns", "delete", ns.scoped]);
+      this.#forget((item) => item.namespace.equals(ns) || (item.links.length > 0 && item.links.every((place) => place.namespace === ns.scoped)));
+      this.namespaces.delete(ns.scoped);
+      for (const map of [this.#network.linkState, this.#network.ownLinks]) {
+        for (const key of [...map.keys()]) if (key.startsWith(`${ns.scoped}/`)) map.delete(key);
+      }
+    });
   }
+
 
   async netnsProcessList(namespace: NamespaceLike): Promise<number[]> {
     const ns = this.#ns(namespace);
@@ -389,12 +409,11 @@ export class DummyNet implements AsyncDisposable {
       const homes = [options.p1Namespace, options.p2Namespace].map((ns) => (ns === undefined ? this.namespace : this.#ns(ns)));
       for (const home of homes) this.#requireNamespace(home);
       const [homeA, homeB] = homes as [NamespaceScoped, NamespaceScoped];
-      await this.#start();
       const where = (home: NamespaceScoped) => (home.equals(this.namespace) ? [] : ["netns", home.isRoot ? String(process.pid) : home.scoped]);
       await this.#ip(["link", "add", a.scoped, ...where(homeA), "type", "veth", "peer", "name", b.scoped, ...where(homeB)]);
       this.#created(a, homeA);
       this.#created(b, homeB);
-      const ends = [this.#net.ownLinks.get(this.#linkKey(a, homeA))!, this.#net.ownLinks.get(this.#linkKey(b, homeB))!];
+      const ends = [this.#network.ownLinks.get(this.#linkKey(a, homeA))!, this.#network.ownLinks.get(this.#linkKey(b, homeB))!];
       // Deleting one end deletes the pair: do it through an end that is here, else one whose namespace still exists.
       const liveEnd = () =>
         ends.find((end) => end.namespace === this.namespace.scoped) ??
@@ -403,6 +422,7 @@ export class DummyNet implements AsyncDisposable {
       this.#register({
         namespace: homeA,
         targets: [a, b],
+        links: ends,
         reason: "linkVethAdd",
         // Moot only when both ends die with namespaces of ours: the kernel destroys a deleted
         // namespace's links asynchronously (seconds later on a busy machine), so an end left
@@ -430,7 +450,6 @@ export class DummyNet implements AsyncDisposable {
       const parentIface = this.#iface(parent, "parent interface");
       checkVlanId("vlanId", vlanId);
       const iface = new InterfaceScoped(`${parentIface.name}.${vlanId}`, this.uid);
-      await this.#start();
       await this.#ip(["link", "add", "link", parentIface.scoped, "name", iface.scoped, "type", "vlan", "id", String(vlanId)]);
       this.#created(iface);
       this.#register({
@@ -455,15 +474,15 @@ export class DummyNet implements AsyncDisposable {
       await this.#ip(["link", "set", "dev", link.scoped, "netns", target]);
       const oldKey = this.#linkKey(link);
       const newKey = this.#linkKey(link, ns);
-      const record = this.#net.ownLinks.get(oldKey);
+      const record = this.#network.ownLinks.get(oldKey);
       if (record) {
-        this.#net.ownLinks.delete(oldKey);
+        this.#network.ownLinks.delete(oldKey);
         record.namespace = ns.scoped;
-        this.#net.ownLinks.set(newKey, record);
+        this.#network.ownLinks.set(newKey, record);
       }
-      this.#net.linkState.delete(oldKey);
+      this.#network.linkState.delete(oldKey);
       // The kernel sets a link down when it moves to another namespace.
-      this.#net.linkState.set(newKey, "down");
+      this.#network.linkState.set(newKey, "down");
       const home = this.namespace.isRoot ? String(process.pid) : this.namespace.scoped;
       this.#register({
         namespace: ns,
@@ -471,7 +490,10 @@ export class DummyNet implements AsyncDisposable {
         reason: "linkSet",
         // A link of ours is destroyed with the namespace; a user's own link must be brought back.
         obsoleteWhen: (doomed) => record !== undefined && doomed.has(record.namespace),
-        clean: () => this.#ipIn(ns.scoped, ["link", "set", "dev", link.scoped, "netns", home]).then(() => undefined),
+        clean: async () => {
+          await this.#ipIn(ns.scoped, ["link", "set", "dev", link.scoped, "netns", home]);
+          if (record) record.namespace = this.namespace.scoped;
+        },
       });
     });
   }
@@ -496,31 +518,47 @@ export class DummyNet implements AsyncDisposable {
     return found.sort(Scoped.compare);
   }
 
-  /** Deletes an interface and forgets the undos concerning it (both ends of a veth). */
-  async linkDelete(iface: InterfaceLike): Promise<void> {
-    const link = this.#iface(iface);
-    await this.#ip(["link", "delete", "dev", link.scoped]);
-    const gone = new Set<string>([link.scoped]);
-    for (const item of this.#net.cleaners) {
-      if (item.reason === "linkVethAdd" && item.targets.some((t) => t.equals(link))) {
-        for (const t of item.targets) gone.add(t.scoped);
+  /**
+   * Deletes an interface and forgets the undos that went with it (both ends
+   * of a veth, their addresses, states, moves and bridge ports). Impairments
+   * are undone first, so an ingress IFB device does not outlive the link;
+   * iptables rules naming the link stay registered (they outlive it).
+   */
+  linkDelete(iface: InterfaceLike): Promise<void> {
+    return this.#op(async () => {
+      const link = this.#iface(iface);
+      const here = `${this.namespace.scoped}/${link.scoped}`;
+      const gone = new Set<string>([here]);
+      const placeKey = (place: LinkPlace) => `${place.namespace}/${place.name}`;
+      for (const item of this.#network.cleaners) {
+        if (item.reason === "linkVethAdd" && item.links.some((place) => placeKey(place) === here)) {
+          for (const place of item.links) gone.add(placeKey(place));
+        }
       }
-    }
-    this.#forget((item) => item.targets.some((t) => t instanceof InterfaceScoped && gone.has(t.scoped)));
-    for (const map of [this.#net.linkState, this.#net.ownLinks]) {
-      for (const key of [...map.keys()]) if (gone.has(key.slice(key.indexOf("/") + 1))) map.delete(key);
-    }
+      const dies = (item: CleanupItem) => LINK_BOUND_UNDOS.has(item.reason) && item.links.some((place) => gone.has(placeKey(place)));
+      for (const item of this.#network.cleaners.filter((c) => c.reason === "tc" && dies(c))) {
+        await item.clean().catch((error: unknown) => this.log.warn(`linkDelete: restoring the qdiscs of ${link.scoped}: ${(error as Error).message}`));
+      }
+      await this.#ip(["link", "delete", "dev", link.scoped]);
+      this.#forget(dies);
+      for (const map of [this.#network.linkState, this.#network.ownLinks]) {
+        for (const key of [...map.keys()]) if (gone.has(key)) map.delete(key);
+      }
+    });
   }
+
 
   #created(iface: InterfaceScoped, home: NamespaceScoped = this.namespace): void {
     const key = this.#linkKey(iface, home);
-    this.#net.ownLinks.set(key, { name: iface.scoped, namespace: home.scoped });
-    this.#net.linkState.set(key, "down");
+    this.#network.ownLinks.set(key, { name: iface.scoped, namespace: home.scoped });
+    this.#network.linkState.set(key, "down");
   }
 
   #forget(predicate: (item: CleanupItem) => boolean): void {
-    const cleaners = this.#net.cleaners;
-    for (let i = cleaners.length - 1; i >= 0; i--) if (predicate(cleaners[i]!)) cleaners.splice(i, 1);
+    const cleaners = this.#network.cleaners;
+    for (let i = cleaners.length - 1; i >= 0; i--) {
+      if (predicate(cleaners[i]!)) cleaners.splice(i, 1)[0]!.discard?.();
+    }
   }
 
   // ---------------------------------------------------------------- addresses, state, routes
@@ -558,7 +596,7 @@ export class DummyNet implements AsyncDisposable {
   }
 
   async #adminState(link: InterfaceScoped): Promise<"up" | "down"> {
-    const known = this.#net.linkState.get(this.#linkKey(link));
+    const known = this.#network.linkState.get(this.#linkKey(link));
     if (known) return known;
     const output = await this.#ip(["-j", "link", "show", "dev", link.scoped]);
     const [device] = JSON.parse(output) as { flags: string[] }[];
@@ -581,14 +619,14 @@ export class DummyNet implements AsyncDisposable {
       const before = await this.#adminState(link);
       await this.#ip(["link", "set", "dev", link.scoped, state]);
       const key = this.#linkKey(link);
-      this.#net.linkState.set(key, state);
+      this.#network.linkState.set(key, state);
       this.#register({
         targets: [link],
         reason: state,
         obsoleteWhen: link.isUnscoped ? this.#diesWithThisNamespace() : this.#diesWithLinks(link),
         clean: async () => {
           await this.#ip(["link", "set", "dev", link.scoped, before]);
-          this.#net.linkState.set(key, before);
+          this.#network.linkState.set(key, before);
         },
       });
     });
@@ -637,7 +675,6 @@ export class DummyNet implements AsyncDisposable {
   bridgeAdd(name: string): Promise<InterfaceScoped> {
     return this.#op(async () => {
       const bridge = new InterfaceScoped(name, this.uid);
-      await this.#start();
       await this.#ip(["link", "add", "name", bridge.scoped, "type", "bridge"]);
       this.#created(bridge);
       this.#register({
@@ -681,7 +718,7 @@ export class DummyNet implements AsyncDisposable {
     return this.#op(async () => {
       const link = this.#iface(iface);
       // Loaded on first use: most networks never impair a link.
-      const { applyNetem, validateNetemOptions } = await import("../tc/netem.js");
+      const { applyNetem, discardTcHandle, validateNetemOptions } = await import("../tc/netem.js");
       const checked = validateNetemOptions(options);
       const handle = await applyNetem(this.shell, link.scoped, checked, { uid: this.uid });
       // One undo per interface: later calls change the same handle, whose restore puts back what was there first.
@@ -691,6 +728,8 @@ export class DummyNet implements AsyncDisposable {
           reason: "tc",
           obsoleteWhen: this.#diesWithLinks(link),
           clean: () => handle.restore(),
+          // Its qdiscs and IFB went with the link's namespace: a later network must not inherit the handle.
+          discard: () => discardTcHandle(this.shell, link.scoped),
         });
       }
     });
@@ -707,7 +746,7 @@ export class DummyNet implements AsyncDisposable {
   }
 
   /** The output of `tc qdisc show dev <iface>`. */
-  tcShow(iface: InterfaceLike): Promise<RunInfo> {
+  async tcShow(iface: InterfaceLike): Promise<RunInfo> {
     const link = this.#iface(iface);
     return this.shell.run(["tc", "qdisc", "show", "dev", link.scoped]);
   }
@@ -771,15 +810,14 @@ export class DummyNet implements AsyncDisposable {
   addCgroup(name: string, options: CgroupOptions = {}): Promise<CGroup> {
     return this.#op(async () => {
       const scoped = new CGroupScoped(name, this.uid);
-      await this.#start();
       const cgroup = await CGroup.create({ name: scoped.scoped, log: this.log, ...options });
-      this.#net.cgroups.set(scoped.scoped, cgroup);
+      this.#network.cgroups.set(scoped.scoped, cgroup);
       this.#register({
         targets: [scoped],
         reason: "addCgroup",
         clean: async () => {
           await cgroup.hardClean();
-          this.#net.cgroups.delete(scoped.scoped);
+          this.#network.cgroups.delete(scoped.scoped);
         },
       });
       return cgroup;
@@ -798,9 +836,16 @@ export class DummyNet implements AsyncDisposable {
    * finishes; undos whose object is already gone are warnings. Rejects with an
    * AggregateError of process failures and real undo errors, if any.
    */
-  async cleanup(): Promise<void> {
+  cleanup(): Promise<void> {
+    // One cleanup at a time: a second call (exit cleanup on Ctrl-C during `await using`, say) joins the first.
+    const network = this.#network;
+    network.cleaning ??= this.#cleanupOnce().finally(() => (network.cleaning = undefined));
+    return network.cleaning;
+  }
+
+  async #cleanupOnce(): Promise<void> {
     const errors: unknown[] = [];
-    const network = this.#net;
+    const network = this.#network;
     network.closing = true;
     try {
       // Changes already on their way finish (and register their undo) first.
@@ -812,6 +857,7 @@ export class DummyNet implements AsyncDisposable {
     if (errors.length > 0) throw new AggregateError(errors, `cleanup finished with ${errors.length} error(s): ${errors.map((e) => (e as Error).message).join("; ")}`);
   }
 
+
   async #cleanupAll(errors: unknown[]): Promise<void> {
     try {
       await this.processMonitor.stop();
@@ -819,7 +865,7 @@ export class DummyNet implements AsyncDisposable {
       errors.push(...(error instanceof AggregateError ? error.errors : [error]));
       await this.processMonitor.stop({ validateState: false }).catch((e: unknown) => errors.push(e));
     }
-    const cleaners = this.#net.cleaners;
+    const cleaners = this.#network.cleaners;
     // Namespaces of ours still to be deleted: what lives only inside them goes with them.
     const doomed = new Set(cleaners.filter((c) => c.reason === "netnsAdd").map((c) => c.namespace.scoped));
     const undo = async (item: CleanupItem): Promise<void> => {
@@ -835,7 +881,10 @@ export class DummyNet implements AsyncDisposable {
     };
     while (cleaners.length > 0) {
       const item = cleaners.pop()!;
-      if (item.obsoleteWhen(doomed)) continue;
+      if (item.obsoleteWhen(doomed)) {
+        item.discard?.();
+        continue;
+      }
       if (item.reason !== "netnsAdd") {
         await undo(item);
         continue;
@@ -845,20 +894,20 @@ export class DummyNet implements AsyncDisposable {
       while (cleaners.length > 0) {
         const next = cleaners.at(-1)!;
         if (next.reason === "netnsAdd") batch.push(cleaners.pop()!);
-        else if (next.obsoleteWhen(doomed)) cleaners.pop();
+        else if (next.obsoleteWhen(doomed)) cleaners.pop()!.discard?.();
         else break;
       }
       await this.#killNamespaceProcesses(batch.map((b) => b.namespace.scoped));
       await Promise.all(batch.map(undo));
       for (const b of batch) doomed.delete(b.namespace.scoped);
     }
-    this.#net.linkState.clear();
-    this.#net.ownLinks.clear();
-    if (this.#net.started) {
-      await this.#net.started.catch(() => undefined);
-      if (this.#net.exitHandle) untrackForExit(this.#net.exitHandle);
-      this.#net.exitHandle = undefined;
-      this.#net.started = undefined;
+    this.#network.linkState.clear();
+    this.#network.ownLinks.clear();
+    if (this.#network.started) {
+      await this.#network.started.catch(() => undefined);
+      if (this.#network.exitHandle) untrackForExit(this.#network.exitHandle);
+      this.#network.exitHandle = undefined;
+      this.#network.started = undefined;
       await forgetOwner(this.uid);
     }
   }

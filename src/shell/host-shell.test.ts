@@ -67,9 +67,9 @@ describe("HostShell", () => {
   test("pollUntil times out with a message saying what was awaited and for how long", async () => {
     const shell = new HostShell();
     const start = performance.now();
-    await assert.rejects(shell.pollUntil("echo nope", { matchStdout: "yes*", timeout: 600, interval: 50 }), (error: unknown) => {
+    await assert.rejects(shell.pollUntil("echo nope", { matchStdout: "yes*", timeout: 2000, interval: 50 }), (error: unknown) => {
       assert.ok(error instanceof TimeoutError);
-      assert.match(error.message, /pollUntil: `echo nope` did not produce stdout matching "yes\*" within 600 ms \(\d+ attempts\)/u);
+      assert.match(error.message, /pollUntil: `echo nope` did not produce stdout matching "yes\*" within 2000 ms \(\d+ attempts\)/u);
       assert.match(error.message, /last attempt: .*nope/su);
       assert.equal(error.info?.stdout, "nope\n");
       return true;

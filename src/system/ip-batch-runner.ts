@@ -60,10 +60,11 @@ class IpWorker {
       this.#child.on("close", () => {
         this.#exited = true;
         this.onExit(this);
-        const error = this.#stderr.trim() || "ip batch worker exited";
-        for (const pending of this.#pending.splice(0)) {
-          pending.reject(new SystemCommandError(displayArgv(pending.argv, namespace), null, error, failureHint(pending.argv, error)));
-        }
+        const error = this.#stderr.replace(/Command failed -:\d+\n/g, "").trim() || "ip batch worker exited";
+        const [head, ...rest] = this.#pending.splice(0);
+        // ip exits on some argument errors: that is the failing command's; those queued behind it never ran.
+        head?.reject(new SystemCommandError(displayArgv(head.argv, namespace), null, error, failureHint(head.argv, error)));
+        for (const pending of rest) pending.reject(new NotRunError());
         resolve();
       });
       this.#child.on("error", (error) => {
@@ -125,6 +126,9 @@ class IpWorker {
   }
 }
 
+/** A command queued behind one that made the worker exit: it never ran, and may be sent again. */
+class NotRunError extends Error {}
+
 function displayArgv(argv: readonly string[], namespace: string | undefined): string[] {
   return namespace ? [argv[0]!, "-n", namespace, ...argv.slice(1)] : [...argv];
 }
@@ -152,10 +156,21 @@ export class IpBatchRunner implements CommandRunner {
     if (!this.#batchable(argv, options)) return this.#fallback.run(argv, options);
     const deleting = argv[1] === "netns" && (argv[2] === "del" || argv[2] === "delete") ? argv[3] : undefined;
     // A worker inside a namespace keeps it alive: stop it before the namespace goes.
-    if (deleting !== undefined) await this.#workers.get(deleting)?.close();
+    if (deleting !== undefined) {
+      const worker = this.#workers.get(deleting);
+      // Out of the map first: a command racing the deletion must get a new worker, not a closing one.
+      this.#workers.delete(deleting);
+      await worker?.close();
+    }
     this.#log.debug(displayArgv(argv, options.namespace).join(" "));
     try {
-      return await this.#worker(options.namespace).run(argv);
+      for (;;) {
+        try {
+          return await this.#worker(options.namespace).run(argv);
+        } catch (error) {
+          if (!(error instanceof NotRunError)) throw error;
+        }
+      }
     } catch (error) {
       if (options.allowFailure && error instanceof SystemCommandError) {
         return { argv: error.argv, stdout: "", stderr: error.stderr, exitCode: error.exitCode ?? 1 };

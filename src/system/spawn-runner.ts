@@ -36,7 +36,11 @@ export class SpawnRunner implements CommandRunner {
       const err: Buffer[] = [];
       child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
       child.stderr!.on("data", (chunk: Buffer) => err.push(chunk));
-      if (options.input !== undefined) child.stdin!.end(options.input);
+      if (options.input !== undefined) {
+        // A command that exits without reading its input must not crash us with EPIPE: its exit status tells.
+        child.stdin!.on("error", () => undefined);
+        child.stdin!.end(options.input);
+      }
       child.on("error", (error: NodeJS.ErrnoException) => {
         const program = full[0]!;
         const hint = error.code === "ENOENT" ? missingProgramHint(program) : undefined;

@@ -377,6 +377,15 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
   return handle;
 }
 
+/**
+ * Forgets the handle of an interface whose qdiscs and IFB went with their
+ * namespace (or were never restored), so that a later network reusing the
+ * names starts afresh instead of from stale state.
+ */
+export function discardTcHandle(shell: TcShell, iface: string): void {
+  handles.delete(`${shell.namespace ?? ""}\u0000${iface}`);
+}
+
 /** The TcHandle of an interface, if `applyNetem` shaped it and it was not restored. */
 export function tcHandleOf(shell: TcShell, iface: string): TcHandle | undefined {
   return handles.get(`${shell.namespace ?? ""}\u0000${iface}`);
