@@ -84,9 +84,11 @@ export type OwnerState = "alive" | "dead";
 /**
  * Whether the owner of `uid` is still running. With a record: its pid runs
  * and has the recorded start time. Without one (objects of the Python
- * reference, or made without /run access): the uid is the pid by default, so
- * the owner is alive while a process with that pid exists — a reused pid keeps
- * such objects, which errs on the side of never removing a live run's objects.
+ * reference, or of a run that could not write /run/dummynet, i.e. without
+ * root): the default uid is the owner's pid, so the owner counts as alive while
+ * a process with that pid exists. That guess is right for default uids and
+ * keeps objects whose pid was reused; for an explicit uid without a record it
+ * can be wrong either way, which is why records are written whenever possible.
  */
 export function ownerState(uid: number, record: OwnerRecord | undefined): OwnerState {
   if (record) {
