@@ -87,6 +87,7 @@ describe("dummynet command", { concurrency: false }, () => {
       assert.equal(unknownHost.code, 2);
       assert.match(unknownHost.stderr, /no host "nope" in network star; hosts: sw, h1, h2, h3/);
 
+      assert.equal(up.exitCode, null, "up holds the network until told to stop");
       const ls = await runCli(["ls", "--json"]);
       const entry = (JSON.parse(ls.stdout) as { uid: number; alive: boolean; network: { name: string } | null }[]).find((e) => e.uid === up.pid);
       assert.ok(entry, ls.stdout);

@@ -158,7 +158,9 @@ async function up(file: string, options: LifeOptions): Promise<number> {
     }
     // A daemon that dies ends the network: nothing else would notice.
     const died = daemons.length > 0 ? Promise.race(daemons.map((info) => info.finished)).then((dead) => dead.describe()) : new Promise<string>(() => undefined);
-    const outcome = await Promise.race([stop.wait().then(() => undefined), died]);
+    // Waiting on promises alone does not keep Node running: hold the process until a signal, `down` or a dead daemon.
+    const hold = setInterval(() => undefined, 1 << 30);
+    const outcome = await Promise.race([stop.wait().then(() => undefined), died]).finally(() => clearInterval(hold));
     if (outcome !== undefined) {
       warn(`${red("error", process.stderr)}: a daemon exited: ${outcome}`);
       return EXIT.failure;
