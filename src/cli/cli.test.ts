@@ -162,6 +162,27 @@ describe("dummynet command", { concurrency: false }, () => {
     });
   }
 
+  test("run ended by `dummynet down` before its job finished fails (status 1), and removes everything", async () => {
+    const path = file(
+      "longjob.yaml",
+      'name: longjob\nhosts:\n  a: {}\nprograms:\n  - { name: slow, host: a, command: [sh, -c, "echo started; sleep 60"] }\n',
+    );
+    const child = startCli(["run", path]);
+    await new Promise<void>((resolve) => {
+      let seen = "";
+      child.stdout!.on("data", (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes("started")) resolve();
+      });
+    });
+    const down = await runCli(["down", String(child.pid)]);
+    assert.equal(down.code, 0, down.stderr);
+    const result = await finished(child);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /removed the network before the job finished/);
+    assertNothingLeft(child.pid!);
+  });
+
   test("up ends with status 1 as soon as a daemon dies, and removes everything", async () => {
     const path = file(
       "dying.yaml",

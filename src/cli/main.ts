@@ -82,7 +82,16 @@ interface LifeOptions {
  * Builds the network, then `work` (wait for a signal, or run the jobs), then
  * removes everything whatever happened. Returns the exit status.
  */
-async function withNetwork(file: string, options: LifeOptions, work: (ctx: NetworkContext) => Promise<number>): Promise<number> {
+/**
+ * Builds FILE, runs `work`, removes everything. `dummynet down` (SIGUSR2) is
+ * the normal end of `up` (exit 0); for `run` it ends the job early, a failure.
+ */
+async function withNetwork(
+  file: string,
+  options: LifeOptions,
+  work: (ctx: NetworkContext) => Promise<number>,
+  downEndsNormally = false,
+): Promise<number> {
   const topology = await load(file);
   const stop = new StopSignals();
   // exitCleanup off: this command handles the signals itself (and SIGUSR2 from `dummynet down`).
@@ -113,7 +122,7 @@ async function withNetwork(file: string, options: LifeOptions, work: (ctx: Netwo
     progress.done();
     if (!stop.received) {
       warn(`${red("error", process.stderr)}: ${(error as Error).message}`);
-      exitCode = error instanceof DummyNetError && !(error instanceof TopologyError) ? EXIT.failure : EXIT.failure;
+      exitCode = EXIT.failure;
     }
   } finally {
     if (stop.received && !options.json) warn(dim(`dummynet: ${stop.received}: removing the network`, process.stderr));
@@ -126,7 +135,12 @@ async function withNetwork(file: string, options: LifeOptions, work: (ctx: Netwo
     if (recorded) removeState(net.uid);
     stop.dispose();
   }
-  if (stop.received) return stop.received === DOWN_SIGNAL ? EXIT.ok : signalExitCode(stop.received);
+  if (stop.received === DOWN_SIGNAL) {
+    if (downEndsNormally) return EXIT.ok;
+    warn(`${red("error", process.stderr)}: \`dummynet down\` removed the network before the job finished`);
+    return EXIT.failure;
+  }
+  if (stop.received) return signalExitCode(stop.received);
   return exitCode;
 }
 
@@ -166,7 +180,7 @@ async function up(file: string, options: LifeOptions): Promise<number> {
       return EXIT.failure;
     }
     return EXIT.ok;
-  });
+  }, true);
 }
 
 async function run(file: string, options: LifeOptions): Promise<number> {

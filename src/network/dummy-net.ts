@@ -405,10 +405,12 @@ export class DummyNet implements AsyncDisposable {
     return this.#op(async () => {
       const a = new InterfaceScoped(p1, this.uid);
       const b = new InterfaceScoped(p2, this.uid);
-      if (a.equals(b)) throw new InvalidArgumentError("p2", p2, "must differ from p1: the two ends of a veth pair need two names");
       const homes = [options.p1Namespace, options.p2Namespace].map((ns) => (ns === undefined ? this.namespace : this.#ns(ns)));
-      for (const home of homes) this.#requireNamespace(home);
       const [homeA, homeB] = homes as [NamespaceScoped, NamespaceScoped];
+      if (a.equals(b) && homeA.equals(homeB)) {
+        throw new InvalidArgumentError("p2", p2, "must differ from p1: the two ends of a veth pair in one namespace need two names");
+      }
+      for (const home of homes) this.#requireNamespace(home);
       const where = (home: NamespaceScoped) => (home.equals(this.namespace) ? [] : ["netns", home.isRoot ? String(process.pid) : home.scoped]);
       await this.#ip(["link", "add", a.scoped, ...where(homeA), "type", "veth", "peer", "name", b.scoped, ...where(homeB)]);
       this.#created(a, homeA);

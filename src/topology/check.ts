@@ -1,13 +1,14 @@
 /**
  * The checks a JSON Schema cannot express: names that must exist or be
- * unique across the file, address clashes, routes that cannot work, limits
+ * unique within a host, address clashes, routes that cannot work, limits
  * this machine cannot give. Each problem keeps the path of its node.
  */
 import { statSync } from "node:fs";
-import { availableParallelism, totalmem } from "node:os";
+import { totalmem } from "node:os";
 import { cidrProblem, contains, formatNetwork, overlaps, parseCidr, parseIp, reservedHostAddress, type ParsedCidr } from "./addresses.js";
 import { describeValue, InvalidArgumentError } from "../errors.js";
 import { checkNetemCombination, mergeNetem, validateTcOptions } from "../tc/netem-options.js";
+import { validateCpuLimit } from "../cgroups/limits.js";
 import { formatPath } from "./errors.js";
 import type { HostSpec, Impairment, NodePath, Topology } from "./model.js";
 
@@ -41,8 +42,9 @@ export function checkTopology(topology: Topology): Problem[] {
     return false;
   };
 
-  // Every interface name is unique in the file: links are created in the root namespace before they move.
+  // Interface names are unique per host (link ends are made directly in their hosts), keyed "host:name".
   const interfaces = new Map<string, InterfaceDecl>();
+  const at = (host: string, name: string) => `${host}:${name}`;
   const declare = (decl: Omit<InterfaceDecl, "addresses">): InterfaceDecl | undefined => {
     if (!NAME.test(decl.name) || decl.name === "lo") {
       report(decl.path, `interface name "${decl.name}" is not allowed; expected letters, digits, _ . - (and not "lo")`);
@@ -55,16 +57,16 @@ export function checkTopology(topology: Topology): Problem[] {
       );
       return undefined;
     }
-    const earlier = interfaces.get(decl.name);
+    const earlier = interfaces.get(at(decl.host, decl.name));
     if (earlier) {
       report(
         decl.path,
-        `interface name "${decl.name}" is already used by ${earlier.host}:${earlier.name} (${formatPath(earlier.path)}); interface names must be unique in the file (links are made in the root namespace first), e.g. ${decl.host.slice(0, 3)}-${decl.name}`.slice(0, 400),
+        `interface name "${decl.name}" is already used in host "${decl.host}" (${formatPath(earlier.path)}); interface names must be unique within a host`.slice(0, 400),
       );
       return undefined;
     }
     const full = { ...decl, addresses: [] };
-    interfaces.set(decl.name, full);
+    interfaces.set(at(decl.host, decl.name), full);
     return full;
   };
   const addAddresses = (decl: InterfaceDecl | undefined, texts: string[], base: NodePath): void => {
@@ -93,8 +95,8 @@ export function checkTopology(topology: Topology): Problem[] {
 
   for (const vlan of topology.vlans) {
     if (!knownHost(vlan.host, [...vlan.path, "on"])) continue;
-    const parent = interfaces.get(vlan.parent);
-    if (!parent || parent.host !== vlan.host) {
+    const parent = interfaces.get(at(vlan.host, vlan.parent));
+    if (!parent) {
       report([...vlan.path, "on"], `unknown interface "${vlan.parent}" in host "${vlan.host}"; expected an interface of that host declared by a link`);
       continue;
     }
@@ -109,14 +111,14 @@ export function checkTopology(topology: Topology): Problem[] {
     addAddresses(decl, bridge.addresses, [...bridge.path, "address"]);
     bridge.interfaces.forEach((member, i) => {
       const path = [...bridge.path, "interfaces", i];
-      const found = interfaces.get(member);
-      if (!found || found.host !== bridge.host || found.kind === "bridge") {
+      const found = interfaces.get(at(bridge.host, member));
+      if (!found || found.kind === "bridge") {
         report(path, `unknown interface "${member}" in host "${bridge.host}"; expected a link end or VLAN of the bridge's host`);
         return;
       }
-      const other = bridged.get(member);
+      const other = bridged.get(at(bridge.host, member));
       if (other) return void report(path, `interface "${member}" already joins bridge "${other}"; an interface joins at most one bridge`);
-      bridged.set(member, bridge.name);
+      bridged.set(at(bridge.host, member), bridge.name);
     });
   }
 
@@ -185,8 +187,12 @@ function checkLinkSubnets(a: InterfaceDecl, b: InterfaceDecl, path: NodePath, re
 function checkHost(host: HostSpec, ifaces: InterfaceDecl[], report: (path: NodePath, message: string, atKey?: boolean) => void): void {
   const names = new Set(ifaces.map((iface) => iface.name));
   const nameList = [...names].join(", ") || "none";
-  if (host.cpu !== undefined && host.cpu > availableParallelism()) {
-    report([...host.path, "cpu"], `is ${host.cpu} CPUs; this machine has ${availableParallelism()}; expected 0 < cpu <= ${availableParallelism()}`);
+  if (host.cpu !== undefined) {
+    try {
+      validateCpuLimit(host.cpu);
+    } catch (error) {
+      report([...host.path, "cpu"], `is ${host.cpu} CPUs; ${(error as InvalidArgumentError).rule}`);
+    }
   }
   if (host.memory !== undefined && (host.memory <= 0 || host.memory >= totalmem())) {
     report([...host.path, "memory"], `is ${host.memory} bytes; expected more than 0 and less than this machine's ${totalmem()} bytes`);
