@@ -11,6 +11,7 @@
 import { DummyNetError, SystemCommandError } from "../errors.js";
 import { InterfaceScoped } from "../names/scoped.js";
 import {
+  derivedLimit,
   type NetemOptions,
   type NetemSettings,
   type TcOptions,
@@ -143,6 +144,10 @@ function isGone(error: unknown): boolean {
 
 function egressKeys(options: TcOptions): boolean {
   return Object.keys(options).some((key) => key !== "ingress");
+}
+
+function limitLooksSet(current: NetemSettings | undefined): boolean {
+  return current?.limit !== undefined && current.limit !== NETEM_DEFAULT_LIMIT && current.limit !== derivedLimit({ ...current, limit: undefined });
 }
 
 /** Base settings for a merge: what the kernel has, less the limit when it was derived or netem's default. */
@@ -315,7 +320,10 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
     if (!rootIsOurs && root && root.handle !== "0:" && !RESTORABLE_KINDS.includes(root.kind)) throw new QdiscConflictError(iface, root);
     const current = appliedRoot(qdiscs, handle.egressTables);
     const currentNetem = current?.kind === "netem" ? current.netem : undefined;
-    egressPlan = planNetem(currentNetem, rootIsOurs, handle.egressTables, handle.egressUserLimit, change, "");
+    // A handle new to this process (e.g. `dummynet impair` on a running network) cannot remember whether
+    // the limit was the user's: a limit that is neither netem's default nor derived must have been set.
+    const userLimit = fresh && rootIsOurs ? limitLooksSet(currentNetem) : handle.egressUserLimit;
+    egressPlan = planNetem(currentNetem, rootIsOurs, handle.egressTables, userLimit, change, "");
   }
   let ingressPlan: NetemPlan | undefined;
   let ingressCurrent: NetemSettings | undefined;

@@ -7,7 +7,7 @@ import { createLogger } from "../log.js";
 import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
-import { applyNetem } from "./netem-apply.js";
+import { applyNetem, discardTcHandle } from "./netem-apply.js";
 import { type TcShell, readNetem, showQdiscs } from "./netem-read.js";
 
 const uid = process.pid;
@@ -222,5 +222,18 @@ describe("netem in the kernel lab", () => {
     const root = (await showQdiscs(shellA, vethA)).find((q) => q.root)!;
     assert.deepEqual([root.kind, root.handle, root.options?.["limit"]], ["pfifo", "7:", 77]);
     await shellA.system(["tc", "qdisc", "del", "dev", vethA, "root"]);
+  });
+
+  test("a change from another process (dummynet impair) keeps a limit the user set", async () => {
+    const handle = await applyNetem(shellA, vethA, { delay: 100, limit: 50 }, { uid });
+    // A new process knows nothing of the first one's state.
+    discardTcHandle(shellA, vethA);
+    const other = await applyNetem(shellA, vethA, { loss: 1 }, { uid });
+    const applied = await readNetem(shellA, vethA);
+    assert.equal(applied?.netem?.limit, 50, "the set limit survives");
+    assert.equal(applied?.netem?.delay, 100);
+    assert.equal(applied?.netem?.loss, 1);
+    await other.restore();
+    await handle.restore();
   });
 });

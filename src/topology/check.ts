@@ -83,6 +83,12 @@ export function checkTopology(topology: Topology): Problem[] {
   };
 
   for (const link of topology.links) {
+    if (link.linkIngressPath) {
+      report(
+        link.linkIngressPath,
+        "a link-wide impairment already applies to both directions (each end shapes what it sends); ingress here would impair each direction twice. Put ingress under one end's impair instead",
+      );
+    }
     const decls = link.ends.map((end) => {
       if (end.impair) checkImpairment(end.impair, end.impairPath ?? [...end.path, "impair"], report);
       if (!knownHost(end.host, end.path)) return undefined;

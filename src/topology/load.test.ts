@@ -130,4 +130,9 @@ describe("topology loader", () => {
     console.log(`# loading a 500-host chain took ${elapsed.toFixed(1)} ms`);
     assert.ok(elapsed < 5000, `took ${elapsed} ms`); // generous: a noisy 2-core machine
   });
+
+  test("a link-wide ingress is refused: it would impair each direction twice", () => {
+    const lines = problems("hosts: { a: {}, b: {} }\nlinks:\n  - ends: ['a:a0', 'b:b0']\n    impair: { delay: 10, ingress: true }\n");
+    assert.ok(lines.some((l) => /^net\.yaml:4:\d+: links\[0\]\.impair\.ingress: a link-wide impairment already applies to both directions/.test(l)), lines.join("\n"));
+  });
 });

@@ -278,6 +278,7 @@ function normalize(raw: RawTopology, file: string): Topology {
   const links: LinkSpec[] = (raw.links ?? []).map((link, i) => ({
     ends: [0, 1].map((e) => normalizeEnd(link.ends[e]!, link.impair, ["links", i, "ends", e], ["links", i, "impair"])) as [LinkEndSpec, LinkEndSpec],
     path: ["links", i],
+    ...(link.impair?.ingress !== undefined ? { linkIngressPath: ["links", i, "impair", "ingress"] } : {}),
   }));
   const bridges: BridgeSpec[] = (raw.bridges ?? []).map((bridge, i) => ({
     name: bridge.name,

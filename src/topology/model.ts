@@ -48,6 +48,8 @@ export interface LinkEndSpec {
 export interface LinkSpec {
   ends: [LinkEndSpec, LinkEndSpec];
   path: NodePath;
+  /** Where a link-wide `ingress` was declared (refused: it would impair each direction twice). */
+  linkIngressPath?: NodePath;
 }
 
 export interface BridgeSpec {
