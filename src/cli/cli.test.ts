@@ -62,6 +62,14 @@ describe("dummynet command", { concurrency: false }, () => {
     assertNothingLeft(child.pid!);
   });
 
+  test("run: a job killed by a signal exits 128 + its number, as a shell reports it", async () => {
+    const path = file("killed.yaml", 'name: killed\nhosts:\n  a: {}\nprograms:\n  - { name: k, host: a, command: [sh, -c, "kill -TERM $$"] }\n');
+    const child = startCli(["run", path]);
+    const result = await finished(child);
+    assert.equal(result.code, 143, result.stderr);
+    assertNothingLeft(child.pid!);
+  });
+
   test("run FILE -- COMMAND exits with the command's status and streams its output", async () => {
     const child = startCli(["run", "examples/star.yaml", "--host", "h2", "--", "sh", "-c", "ip -o -4 addr show | grep -o '10\\.0\\.0\\.[0-9]*'; exit 3"]);
     const result = await finished(child);
@@ -196,6 +204,33 @@ describe("dummynet command", { concurrency: false }, () => {
     // Noticed by the exit event, not by a slow poll.
     assert.ok(Date.now() - started < 20000);
     assertNothingLeft(child.pid!);
+  });
+
+  test("doctor reports what this machine can do, agreeing with a real attempt, and leaves nothing", async () => {
+    const child = startCli(["doctor", "--json"]);
+    const result = await finished(child);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as { netem: { available: boolean; howToGet?: string }; veth: { available: boolean }; privileges: { root: boolean } };
+    assert.equal(report.veth.available, true);
+    assert.equal(report.privileges.root, process.getuid?.() === 0);
+    // Independent evidence: try netem on loopback in a scratch namespace of our own.
+    const { execFileSync } = await import("node:child_process");
+    const scratchNs = `${ownerPrefix(process.pid)}doctor`;
+    execFileSync("ip", ["netns", "add", scratchNs]);
+    let netem = true;
+    try {
+      execFileSync("tc", ["-n", scratchNs, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], { stdio: "ignore" });
+    } catch {
+      netem = false;
+    } finally {
+      execFileSync("ip", ["netns", "delete", scratchNs]);
+    }
+    assert.equal(report.netem.available, netem);
+    if (!netem) assert.match(report.netem.howToGet ?? "", /sch_netem/);
+    const text = await runCli(["doctor"]);
+    assert.match(text.stdout, netem ? /ok\s+netem/ : /MISSING netem[\s\S]*sch_netem/);
+    assertNothingLeft(child.pid!);
+    assertNothingLeft(process.pid);
   });
 
   test("graph writes Mermaid and DOT with hosts, addresses and impairments; SVG needs Graphviz", async () => {

@@ -4,6 +4,7 @@
  * its output); then the jobs run together, and the run ends when all have
  * exited. A daemon that dies, or a job that fails, ends the run.
  */
+import { constants as osConstants } from "node:os";
 import { DummyNetError, RunInfoError, TimeoutError } from "../errors.js";
 import type { RunInfo } from "../process/run-info.js";
 import { fnmatch } from "../process/glob.js";
@@ -76,14 +77,14 @@ export async function runJobs(built: BuiltNetwork, jobs: readonly ProgramSpec[],
     for (const timer of timers) clearTimeout(timer);
   }
   const failed = infos.find((info) => info.exitCode !== 0);
-  if (failed) return { exitCode: failed.exitCode ?? 1, failure: failed.describe(), jobs: infos };
+  if (failed) return { exitCode: jobStatus(failed), failure: failed.describe(), jobs: infos };
   return { exitCode: 0, jobs: infos };
 }
 
 function describeFailure(error: unknown): { exitCode: number; failure: string } {
   const errors = error instanceof AggregateError ? error.errors : [error];
   const jobError = errors.find((e): e is RunInfoError => e instanceof RunInfoError && !e.info.isDaemon);
-  if (jobError) return { exitCode: jobError.info.exitCode ?? 1, failure: jobError.message };
+  if (jobError) return { exitCode: jobStatus(jobError.info), failure: jobError.message };
   return { exitCode: 1, failure: errors.map((e) => (e as Error).message).join("; ") };
 }
 
@@ -171,3 +172,10 @@ async function listening(host: DummyNet, port: number): Promise<boolean> {
 }
 
 type DummyNet = BuiltNetwork["hosts"] extends Map<string, infer T> ? T : never;
+
+/** A job's status as a shell would report it: its exit status, or 128 + the number of the signal that killed it. */
+function jobStatus(info: RunInfo): number {
+  if (info.exitCode !== null) return info.exitCode;
+  const number = info.signal ? osConstants.signals[info.signal] : undefined;
+  return number ? 128 + number : 1;
+}
