@@ -328,6 +328,14 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
   let ingressPlan: NetemPlan | undefined;
   let ingressCurrent: NetemSettings | undefined;
   const ingressOption = change.ingress;
+  if (fresh && ingressOption !== undefined && !handle.ingressState) {
+    // Another process (the one that built the network; `dummynet impair` runs apart from it) may have set up
+    // ingress shaping already: adopt its IFB rather than make a second one.
+    const existing = (await readNetem(shell, iface))?.ingress;
+    if (existing && existing.ifb === ifbName(await interfaceIndex(shell, iface), owner.uid)) {
+      handle.ingressState = { ifb: existing.ifb, createdQdisc: true, settings: existing.netem, tables: {}, userLimit: limitLooksSet(existing.netem) };
+    }
+  }
   if (ingressOption !== undefined && ingressOption !== null && ingressOption !== false) {
     const state = handle.ingressState;
     if (state) ingressCurrent = (await readNetem(shell, state.ifb, { egress: state.tables }))?.netem;

@@ -236,4 +236,16 @@ describe("netem in the kernel lab", () => {
     await other.restore();
     await handle.restore();
   });
+
+  test("a change from another process adopts the ingress shaping already there", async () => {
+    const handle = await applyNetem(shellA, vethA, { delay: 20, ingress: { delay: 5 } }, { uid });
+    discardTcHandle(shellA, vethA);
+    const other = await applyNetem(shellA, vethA, { delay: 30, ingress: true }, { uid });
+    const applied = await readNetem(shellA, vethA);
+    assert.equal(applied?.netem?.delay, 30);
+    assert.equal(applied?.ingress?.netem?.delay, 30, "ingress copies the new egress settings on the same IFB");
+    await other.restore();
+    assert.equal((await readNetem(shellA, vethA))?.ingress, undefined, "the IFB and its redirect are gone");
+    await handle.restore();
+  });
 });
