@@ -3,7 +3,7 @@
  * available. Uses `sudo -n` (never a password) when not root.
  */
 import { spawn } from "node:child_process";
-import { SystemCommandError } from "../errors.js";
+import { InvalidArgumentError, SystemCommandError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
 import { type CommandResult, type CommandRunner, type SystemCommandOptions, inNamespace } from "./command-runner.js";
@@ -25,6 +25,11 @@ export class SpawnRunner implements CommandRunner {
   }
 
   run(argv: readonly string[], options: SystemCommandOptions = {}): Promise<CommandResult> {
+    // The kernel cannot pass a NUL byte in an argument; say so rather than let spawn throw a TypeError.
+    const withNul = argv.find((word) => word.includes("\0"));
+    if (withNul !== undefined) {
+      return Promise.reject(new InvalidArgumentError("command argument", withNul, "must not contain a NUL byte (\\0): no program can receive one"));
+    }
     const full = inNamespace(argv, options.namespace);
     if (this.sudo) full.unshift("sudo", "-n", "--");
     this.log.debug(full.join(" "));
