@@ -44,3 +44,12 @@ export function inNamespace(argv: readonly string[], namespace: string | undefin
   // nsenter switches only the network namespace; `ip netns exec` would also remount /sys.
   return ["nsenter", `--net=/run/netns/${namespace}`, "--", ...argv];
 }
+
+/**
+ * iproute2 sometimes reports an error and still exits 0 (an over-long
+ * argument gives "addattr_l ERROR: message exceeded bound", and nothing reaches
+ * the kernel). Such output means the command failed, whatever its status.
+ */
+export function reportsError(stderr: string): boolean {
+  return /\bERROR\b|^Error:/m.test(stderr);
+}

@@ -18,7 +18,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { SystemCommandError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
-import type { CommandResult, CommandRunner, SystemCommandOptions } from "./command-runner.js";
+import { type CommandResult, type CommandRunner, type SystemCommandOptions, reportsError } from "./command-runner.js";
 import { failureHint } from "./hints.js";
 import { SpawnRunner } from "./spawn-runner.js";
 
@@ -117,7 +117,7 @@ class IpWorker {
       const pending = this.#pending.shift();
       if (!pending) continue;
       if (this.#pending.length === 0) this.#hold(false);
-      const failed = before.includes(`Command failed -:${pending.line}\n`);
+      const failed = before.includes(`Command failed -:${pending.line}\n`) || reportsError(before);
       const message = before.replace(/Command failed -:\d+\n/g, "");
       const argv = displayArgv(pending.argv, this.namespace);
       if (failed) pending.reject(new SystemCommandError(argv, 1, message, failureHint(pending.argv, message)));

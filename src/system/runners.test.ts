@@ -33,3 +33,16 @@ test("SpawnRunner: input the command never reads is not an unhandled EPIPE", asy
   const result = await new SpawnRunner().run(["true"], { input: "x".repeat(4 << 20) });
   assert.equal(result.exitCode, 0);
 });
+
+test("both runners report a command that ip says failed even though it exits 0", async () => {
+  // An over-long name makes ip print "addattr_l ERROR: message exceeded bound" and exit 0; nothing reaches the kernel.
+  const name = `${new InterfaceScoped("x", process.pid).scoped}${"x".repeat(5000)}`;
+  const batch = new IpBatchRunner();
+  try {
+    await assert.rejects(batch.run(["ip", "link", "add", name, "type", "bridge"]), (error: unknown) => error instanceof SystemCommandError && /ERROR/.test(error.message));
+  } finally {
+    await batch.close();
+  }
+  await assert.rejects(new SpawnRunner().run(["ip", "link", "add", name, "type", "bridge"]), SystemCommandError);
+  assertNothingLeft(process.pid);
+});

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { InvalidArgumentError, SystemCommandError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
-import { type CommandResult, type CommandRunner, type SystemCommandOptions, inNamespace } from "./command-runner.js";
+import { type CommandResult, type CommandRunner, type SystemCommandOptions, inNamespace, reportsError } from "./command-runner.js";
 import { failureHint, missingProgramHint } from "./hints.js";
 
 export interface SpawnRunnerOptions {
@@ -58,7 +58,8 @@ export class SpawnRunner implements CommandRunner {
           stderr: Buffer.concat(err).toString("utf8"),
           exitCode: code,
         };
-        if (code === 0 || options.allowFailure) resolve(result);
+        const failed = code !== 0 || (argv[0] === "ip" && reportsError(result.stderr));
+        if (!failed || options.allowFailure) resolve(result);
         else reject(new SystemCommandError(full, code, result.stderr, failureHint(argv, result.stderr)));
       });
     });
