@@ -11,6 +11,7 @@ import { defaultLogger, type Logger } from "../log.js";
 import { parseScoped } from "../names/scoped.js";
 import type { CommandRunner } from "../system/command-runner.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
+import { parseIpJsonArray } from "../system/ip-json.js";
 import { type OwnerRecord, type OwnerState, forgetOwner, ownerState, readOwnerRecords } from "./owners.js";
 
 export type LeftoverKind = "netns" | "link" | "iptables" | "cgroup";
@@ -69,12 +70,12 @@ export async function listOwners(options: { runner?: CommandRunner; log?: Logger
   };
 
   const namespaces = await runner.run(["ip", "-j", "netns", "list"], { allowFailure: true });
-  for (const entry of parseJsonArray<{ name: string }>(namespaces.stdout)) {
+  for (const entry of parseIpJsonArray<{ name: string }>(namespaces.stdout)) {
     const owner = parseScoped(entry.name);
     if (owner) add(owner.uid, { kind: "netns", name: entry.name });
   }
   const links = await runner.run(["ip", "-j", "link", "show"], { allowFailure: true });
-  for (const entry of parseJsonArray<{ ifname: string }>(links.stdout)) {
+  for (const entry of parseIpJsonArray<{ ifname: string }>(links.stdout)) {
     const owner = parseScoped(entry.ifname);
     if (owner) add(owner.uid, { kind: "link", name: entry.ifname });
   }
@@ -220,11 +221,3 @@ async function nestedFirst(dir: string): Promise<string[]> {
   return out;
 }
 
-function parseJsonArray<T>(text: string): T[] {
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    return Array.isArray(parsed) ? (parsed as T[]) : [];
-  } catch {
-    return [];
-  }
-}

@@ -28,6 +28,7 @@ import {
 import { type ExitCleanable, runSyncQuietly, trackForExit, untrackForExit } from "../lifecycle/exit-cleanup.js";
 import { forgetOwner, recordOwner } from "../lifecycle/owners.js";
 import { reapDeadOwners } from "../lifecycle/reaper.js";
+import { parseIpJsonArray } from "../system/ip-json.js";
 import { type CleanupItem, type LinkPlace, isAlreadyGone } from "./cleaners.js";
 import { killProcess, namespaceProcesses, processesByNamespace } from "./namespace-processes.js";
 
@@ -329,7 +330,7 @@ export class DummyNet implements AsyncDisposable {
   /** Namespaces of this uid on the machine, sorted. */
   async netnsList(): Promise<NamespaceScoped[]> {
     const output = await this.#ip(["-j", "netns", "list"]);
-    const entries = output.trim() ? (JSON.parse(output) as { name: string }[]) : [];
+    const entries = parseIpJsonArray<{ name: string }>(output);
     return entries
       .map((entry) => parseScoped(entry.name))
       .filter((parsed): parsed is { uid: number; name: string } => parsed?.uid === this.uid)
@@ -506,7 +507,7 @@ export class DummyNet implements AsyncDisposable {
       throw new InvalidArgumentError("linkType", linkType, "must be an ip link type such as veth, bridge, vlan or ifb");
     }
     const output = await this.#ip(["-j", "link", "show", ...(linkType ? ["type", linkType] : [])]);
-    const links = output.trim() ? (JSON.parse(output) as { ifname: string }[]) : [];
+    const links = parseIpJsonArray<{ ifname: string }>(output);
     const found: InterfaceScoped[] = [];
     for (const { ifname } of links) {
       const parsed = parseScoped(ifname);
@@ -601,7 +602,7 @@ export class DummyNet implements AsyncDisposable {
     const known = this.#network.linkState.get(this.#linkKey(link));
     if (known) return known;
     const output = await this.#ip(["-j", "link", "show", "dev", link.scoped]);
-    const [device] = JSON.parse(output) as { flags: string[] }[];
+    const [device] = parseIpJsonArray<{ flags: string[] }>(output);
     return device?.flags.includes("UP") ? "up" : "down";
   }
 

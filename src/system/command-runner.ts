@@ -53,3 +53,16 @@ export function inNamespace(argv: readonly string[], namespace: string | undefin
 export function reportsError(stderr: string): boolean {
   return /\bERROR\b|^Error:/m.test(stderr);
 }
+
+/** Longest argument passed to ip or tc: names, addresses and numbers are far shorter. */
+export const MAX_IP_ARGUMENT = 255;
+
+/**
+ * An over-long argument overflows iproute2's netlink message: ip then sends
+ * the request without that attribute (an unnamed link becomes "bridge0") and
+ * exits 0. Refuse it before anything runs.
+ */
+export function overlongIpArgument(argv: readonly string[]): string | undefined {
+  if (argv[0] !== "ip" && argv[0] !== "tc" && argv[0] !== "bridge") return undefined;
+  return argv.find((word) => word.length > MAX_IP_ARGUMENT);
+}

@@ -15,10 +15,10 @@
  * the fallback runner.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { SystemCommandError } from "../errors.js";
+import { InvalidArgumentError, SystemCommandError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
-import { type CommandResult, type CommandRunner, type SystemCommandOptions, reportsError } from "./command-runner.js";
+import { type CommandResult, type CommandRunner, type SystemCommandOptions, MAX_IP_ARGUMENT, overlongIpArgument, reportsError } from "./command-runner.js";
 import { failureHint } from "./hints.js";
 import { SpawnRunner } from "./spawn-runner.js";
 
@@ -153,6 +153,12 @@ export class IpBatchRunner implements CommandRunner {
   }
 
   async run(argv: readonly string[], options: SystemCommandOptions = {}): Promise<CommandResult> {
+    const overlong = overlongIpArgument(argv);
+    if (overlong !== undefined) {
+      return Promise.reject(
+        new InvalidArgumentError(`${argv[0]} argument`, overlong, `is ${overlong.length} characters long; ${argv[0]} arguments are names, addresses and numbers of at most ${MAX_IP_ARGUMENT} characters`),
+      );
+    }
     if (!this.#batchable(argv, options)) return this.#fallback.run(argv, options);
     const deleting = argv[1] === "netns" && (argv[2] === "del" || argv[2] === "delete") ? argv[3] : undefined;
     // A worker inside a namespace keeps it alive: stop it before the namespace goes.

@@ -3,7 +3,9 @@
 // and a command that does not read its input does not crash the process.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SystemCommandError } from "../errors.js";
+import { execFileSync } from "node:child_process";
+import { InvalidArgumentError, SystemCommandError } from "../errors.js";
+import { parseIpJsonArray } from "./ip-json.js";
 import { InterfaceScoped } from "../names/scoped.js";
 import { IpBatchRunner } from "./ip-batch-runner.js";
 import { SpawnRunner } from "./spawn-runner.js";
@@ -34,15 +36,27 @@ test("SpawnRunner: input the command never reads is not an unhandled EPIPE", asy
   assert.equal(result.exitCode, 0);
 });
 
-test("both runners report a command that ip says failed even though it exits 0", async () => {
-  // An over-long name makes ip print "addattr_l ERROR: message exceeded bound" and exit 0; nothing reaches the kernel.
+test("both runners refuse an over-long ip argument before ip can make an unnamed device", async () => {
+  // ip would overflow its netlink message, drop the name, exit 0, and the kernel would make "bridgeN".
+  const bridges = () => execFileSync("ip", ["-o", "link", "show", "type", "bridge"], { encoding: "utf8" });
+  const before = bridges();
   const name = `${new InterfaceScoped("x", process.pid).scoped}${"x".repeat(5000)}`;
   const batch = new IpBatchRunner();
   try {
-    await assert.rejects(batch.run(["ip", "link", "add", name, "type", "bridge"]), (error: unknown) => error instanceof SystemCommandError && /ERROR/.test(error.message));
+    await assert.rejects(batch.run(["ip", "link", "add", name, "type", "bridge"]), (error: unknown) => error instanceof InvalidArgumentError && /5007 characters long/.test(error.message));
   } finally {
     await batch.close();
   }
-  await assert.rejects(new SpawnRunner().run(["ip", "link", "add", name, "type", "bridge"]), SystemCommandError);
+  await assert.rejects(new SpawnRunner().run(["ip", "link", "add", name, "type", "bridge"]), InvalidArgumentError);
+  assert.equal(bridges(), before, "no device was made");
   assertNothingLeft(process.pid);
+});
+
+test("ip output with a control character in a name is still read", () => {
+  const odd = `d-2-a${String.fromCharCode(0x11)}`;
+  // What ip -j prints: the character raw inside the JSON string.
+  const printed = `[{"ifname":"lo"},{"ifname":"${odd}"}]\n`;
+  assert.throws(() => JSON.parse(printed), SyntaxError);
+  assert.deepEqual(parseIpJsonArray<{ ifname: string }>(printed), [{ ifname: "lo" }, { ifname: odd }]);
+  assert.deepEqual(parseIpJsonArray("\n"), []);
 });

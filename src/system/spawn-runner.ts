@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { InvalidArgumentError, SystemCommandError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
-import { type CommandResult, type CommandRunner, type SystemCommandOptions, inNamespace, reportsError } from "./command-runner.js";
+import { type CommandResult, type CommandRunner, type SystemCommandOptions, inNamespace, MAX_IP_ARGUMENT, overlongIpArgument, reportsError } from "./command-runner.js";
 import { failureHint, missingProgramHint } from "./hints.js";
 
 export interface SpawnRunnerOptions {
@@ -29,6 +29,12 @@ export class SpawnRunner implements CommandRunner {
     const withNul = argv.find((word) => word.includes("\0"));
     if (withNul !== undefined) {
       return Promise.reject(new InvalidArgumentError("command argument", withNul, "must not contain a NUL byte (\\0): no program can receive one"));
+    }
+    const overlong = overlongIpArgument(argv);
+    if (overlong !== undefined) {
+      return Promise.reject(
+        new InvalidArgumentError(`${argv[0]} argument`, overlong, `is ${overlong.length} characters long; ${argv[0]} arguments are names, addresses and numbers of at most ${MAX_IP_ARGUMENT} characters`),
+      );
     }
     const full = inNamespace(argv, options.namespace);
     if (this.sudo) full.unshift("sudo", "-n", "--");

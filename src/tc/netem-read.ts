@@ -4,6 +4,7 @@
  * JSON gives times in seconds and ratios as fractions of 1, with about six
  * significant digits.
  */
+import { parseIpJson } from "../system/ip-json.js";
 import type { Shell } from "../shell/shell.js";
 import type { NetemSettings, SlotSettings, TableDistribution } from "./netem-options.js";
 
@@ -57,7 +58,7 @@ function object(value: unknown): Record<string, unknown> | undefined {
 export function parseQdiscs(json: string): QdiscJson[] {
   const text = json.trim();
   if (!text) return [];
-  const parsed: unknown = JSON.parse(text);
+  const parsed: unknown = parseIpJson(text);
   if (!Array.isArray(parsed)) throw new Error(`tc -j qdisc show printed something other than a list: ${text.slice(0, 200)}`);
   return parsed.filter((entry): entry is QdiscJson => typeof object(entry)?.["kind"] === "string");
 }
@@ -137,7 +138,7 @@ export function netemFromJson(options: Record<string, unknown>, tables: KnownTab
 export function redirectTargetFromFilters(json: string): string | undefined {
   const text = json.trim();
   if (!text) return undefined;
-  const filters: unknown = JSON.parse(text);
+  const filters: unknown = parseIpJson(text);
   if (!Array.isArray(filters)) return undefined;
   for (const filter of filters) {
     const actions = object(object(filter)?.["options"])?.["actions"];
