@@ -12,6 +12,7 @@
  * directory outside /sys/fs/cgroup or /run/netns.
  */
 import { after, describe, test } from "node:test";
+import { parseIpJson } from "../system/ip-json.js";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -143,7 +144,8 @@ async function outcome<T>(f: () => T | Promise<T>): Promise<{ ok: true; value: T
 
 function ipJson<T>(args: string[]): T {
   const text = execFileSync("ip", ["-j", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  return (text.trim() ? JSON.parse(text) : []) as T;
+  // Generated names may hold control characters, which ip prints raw: read it as the library does.
+  return (text.trim() ? parseIpJson(text) : []) as T;
 }
 
 function namespaceExists(scoped: string): boolean {
@@ -850,5 +852,5 @@ function isValid(check: () => unknown): boolean {
 
 function ipJsonTc(namespace: string, dev: string): { kind: string }[] {
   const text = execFileSync("tc", ["-n", namespace, "-j", "qdisc", "show", "dev", dev], { encoding: "utf8" });
-  return (text.trim() ? JSON.parse(text) : []) as { kind: string }[];
+  return (text.trim() ? parseIpJson(text) : []) as { kind: string }[];
 }

@@ -5,6 +5,7 @@
  * forwarding, and bad input refused before anything changes.
  */
 import { after, afterEach, beforeEach, describe, test } from "node:test";
+import { parseIpJson } from "../system/ip-json.js";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -15,7 +16,7 @@ import { detectCapabilities } from "../capabilities/index.js";
 import { assertNothingLeft, leftovers } from "../test-support/leftovers.js";
 
 function ipJson<T>(args: string[]): T {
-  return JSON.parse(execFileSync("ip", ["-j", ...args], { encoding: "utf8" })) as T;
+  return parseIpJson<T>(execFileSync("ip", ["-j", ...args], { encoding: "utf8" }));
 }
 
 function adminState(iface: InterfaceScoped, namespace?: string): "up" | "down" {
