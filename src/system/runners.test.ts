@@ -43,7 +43,7 @@ test("both runners refuse an over-long ip argument before ip can make an unnamed
   const name = `${new InterfaceScoped("x", process.pid).scoped}${"x".repeat(5000)}`;
   const batch = new IpBatchRunner();
   try {
-    await assert.rejects(batch.run(["ip", "link", "add", name, "type", "bridge"]), (error: unknown) => error instanceof InvalidArgumentError && /5007 characters long/.test(error.message));
+    await assert.rejects(batch.run(["ip", "link", "add", name, "type", "bridge"]), (error: unknown) => error instanceof InvalidArgumentError && /is \d{4} characters long; ip arguments are names/.test(error.message));
   } finally {
     await batch.close();
   }
