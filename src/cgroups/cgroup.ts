@@ -16,6 +16,7 @@
  * directly, and the kernel's EACCES / EPERM becomes a DummyNetError saying so.
  */
 import { mkdir, readdir, readFile, rmdir, stat, statfs } from "node:fs/promises";
+import { readFileSync, rmdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { defaultLogger, type Logger } from "../log.js";
@@ -273,38 +274,7 @@ export class CGroup {
     }
     this.origins.clear();
 
-    const deadline = Date.now() + HARD_CLEAN_TIMEOUT_MS;
-    const dirs: string[] = [];
-    for (const dir of this.paths) dirs.push(...(await nestedFirst(dir)));
-    let remaining = await processesIn(dirs);
-    if (remaining.length > 0) this.log.warn(`Cgroup ${this.name}: killing processes left inside: ${remaining.join(" ")}`);
-    while (remaining.length > 0) {
-      for (const pid of remaining) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }
-      remaining = await processesIn(dirs);
-      if (remaining.length > 0 && Date.now() > deadline) {
-        throw new DummyNetError(
-          `Cgroup ${this.name}: processes ${remaining.join(" ")} are still inside ${HARD_CLEAN_TIMEOUT_MS} ms after SIGKILL ` +
-            "(stuck in the kernel, e.g. on a hung disk or NFS); the cgroup was not removed",
-        );
-      }
-      // Between rounds, let the killed processes exit (no event tells us on v1).
-      if (remaining.length > 0) await new Promise((done) => setTimeout(done, 10));
-    }
-
-    for (const dir of dirs) {
-      try {
-        await rmdir(dir);
-      } catch (error) {
-        if (isErrno(error, "ENOENT")) continue;
-        throw cgroupFileError("remove the cgroup directory", dir, error);
-      }
-    }
+    await removeCgroupDirectories(this.paths, this.name, this.log);
     this.log.info(`Cgroup ${this.name} removed`);
   }
 
@@ -474,6 +444,82 @@ async function requireCgroupFileSystem(dir: string): Promise<void> {
       dir,
       "is not a directory of a mounted cgroup file system: use detectCgroupLayout(), or a directory inside its hierarchies",
     );
+  }
+}
+
+/**
+ * Kills every process inside `paths` (and the cgroups nested in them) with
+ * SIGKILL, waits until they have left, and removes the directories, deepest
+ * first. Used by hardClean() and by the reaper for a dead owner's cgroups.
+ */
+export async function removeCgroupDirectories(paths: readonly string[], name: string, log: Logger = defaultLogger): Promise<void> {
+  const deadline = Date.now() + HARD_CLEAN_TIMEOUT_MS;
+  const dirs: string[] = [];
+  for (const dir of paths) dirs.push(...(await nestedFirst(dir)));
+  let remaining = await processesIn(dirs);
+  if (remaining.length > 0) log.warn(`Cgroup ${name}: killing processes left inside: ${remaining.join(" ")}`);
+  while (remaining.length > 0) {
+    for (const pid of remaining) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    remaining = await processesIn(dirs);
+    if (remaining.length > 0 && Date.now() > deadline) {
+      throw new DummyNetError(
+        `Cgroup ${name}: processes ${remaining.join(" ")} are still inside ${HARD_CLEAN_TIMEOUT_MS} ms after SIGKILL ` +
+          "(stuck in the kernel, e.g. on a hung disk or NFS); the cgroup was not removed",
+      );
+    }
+    // Between rounds, let the killed processes exit (no event tells us on v1).
+    if (remaining.length > 0) await new Promise((done) => setTimeout(done, 10));
+  }
+  for (const dir of dirs) {
+    try {
+      await rmdir(dir);
+    } catch (error) {
+      if (isErrno(error, "ENOENT")) continue;
+      throw cgroupFileError("remove the cgroup directory", dir, error);
+    }
+  }
+}
+
+/**
+ * removeCgroupDirectories for the process.exit() path, which cannot await:
+ * kills what is inside, waits (blocking, up to the same timeout) for it to
+ * leave, removes the directories. Best effort: errors are ignored.
+ */
+export function removeCgroupDirectoriesSync(paths: readonly string[]): void {
+  const procs = (dir: string) => {
+    try {
+      return readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const deadline = Date.now() + HARD_CLEAN_TIMEOUT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const remaining = paths.flatMap(procs);
+    if (remaining.length === 0 || Date.now() > deadline) break;
+    for (const pid of remaining) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    // Let the killed processes exit: a blocking 10 ms pause, since nothing can be awaited here.
+    Atomics.wait(pause, 0, 0, 10);
+  }
+  for (const dir of paths) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // Nested groups or stuck processes: the dead-owner reaper removes it later.
+    }
   }
 }
 

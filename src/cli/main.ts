@@ -13,7 +13,7 @@ import { createLogger } from "../log.js";
 import { DummyNet } from "../network/dummy-net.js";
 import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
 import { validateTcOptions, type TcOptions } from "../tc/netem-options.js";
-import { buildNetwork, toNetemOptions } from "../topology/build.js";
+import { buildNetwork } from "../topology/build.js";
 import { describeImpairment, formatTable, interfaceRows } from "../topology/describe.js";
 import { formatIssue, TopologyError } from "../topology/errors.js";
 import { toDot, toMermaid } from "../topology/graph.js";

@@ -5,6 +5,7 @@
  * start time (from /proc) is kept next to its pid, so a reused pid is never
  * mistaken for the owner.
  */
+import { processStartTime as ownerProcessStartTime } from "../lifecycle/owners.js";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 
@@ -36,17 +37,10 @@ export function statePath(uid: number): string {
   return `${stateDir()}/${uid}.json`;
 }
 
-/** Start time of a process (field 22 of /proc/<pid>/stat), or undefined when it does not exist. */
+/** Start time of a process as the state file records it (see lifecycle/owners), or undefined when it does not exist. */
 export function processStartTime(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may hold spaces and parentheses: count from the last ")".
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return fields[22 - 3];
+  const ticks = ownerProcessStartTime(pid);
+  return ticks === undefined ? undefined : String(ticks);
 }
 
 /** True when the recorded owner process still runs (same pid AND same start time). */

@@ -3,7 +3,7 @@
  * uncaught exception or an unhandled rejection, every live network is cleaned
  * up, then the process ends the way it would have (killed by the same signal,
  * so the exit status stays 130, 143, ...; exit status 1 for an error). On
- * `process.exit()` (no time for async work) namespaces and host links are
+ * `process.exit()` (no time for async work) namespaces, host links and cgroups are
  * removed synchronously. Embedders who manage this themselves pass
  * `exitCleanup: false` to DummyNet.
  */

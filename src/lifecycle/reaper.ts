@@ -4,8 +4,9 @@
  * devices), iptables rules tagged with the owner's prefix, and cgroups.
  * Never touches an object whose owner is alive, unless asked by uid.
  */
-import { readFile, readdir, rmdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { removeCgroupDirectories } from "../cgroups/cgroup.js";
 import { detectCgroupLayout } from "../cgroups/layout.js";
 import { defaultLogger, type Logger } from "../log.js";
 import { parseScoped } from "../names/scoped.js";
@@ -153,7 +154,7 @@ async function removeLeftover(object: Leftover, runner: CommandRunner): Promise<
       return;
     }
     case "cgroup":
-      await removeCgroupDirectory(object.where!);
+      await removeCgroupDirectories([object.where!], object.name);
       return;
   }
 }
@@ -179,45 +180,4 @@ async function cgroupDirectories(): Promise<{ name: string; path: string }[]> {
   return found;
 }
 
-/** Kills what is inside a leftover cgroup (nested ones too) and removes its directories. */
-async function removeCgroupDirectory(path: string): Promise<void> {
-  const dirs = await nestedFirst(path);
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const pids: number[] = [];
-    for (const dir of dirs) {
-      const text = await readFile(join(dir, "cgroup.procs"), "utf8").catch(() => "");
-      pids.push(...text.split("\n").filter(Boolean).map(Number));
-    }
-    if (pids.length === 0) break;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Gone already.
-      }
-    }
-    if (Date.now() > deadline) throw new Error(`processes ${pids.join(" ")} stay in ${path} after SIGKILL`);
-    // Killed processes leave the cgroup when they exit; v1 has no event for it.
-    await new Promise((done) => setTimeout(done, 10));
-  }
-  for (const dir of dirs) {
-    await rmdir(dir).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== "ENOENT") throw error;
-    });
-  }
-}
-
-async function nestedFirst(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  let entries: import("node:fs").Dirent[] = [];
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return out;
-  }
-  for (const entry of entries) if (entry.isDirectory()) out.push(...(await nestedFirst(join(dir, entry.name))));
-  out.push(dir);
-  return out;
-}
 

@@ -6,7 +6,7 @@
  * through sudo.
  */
 import { existsSync, readdirSync, readlinkSync, statSync } from "node:fs";
-import { CGroup, listCgroups } from "../cgroups/cgroup.js";
+import { CGroup, listCgroups, removeCgroupDirectoriesSync } from "../cgroups/cgroup.js";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
@@ -822,6 +822,7 @@ export class DummyNet implements AsyncDisposable {
           await cgroup.hardClean();
           this.#network.cgroups.delete(scoped.scoped);
         },
+        cleanSync: () => removeCgroupDirectoriesSync(cgroup.paths),
       });
       return cgroup;
     });
