@@ -280,8 +280,9 @@ describe("DummyNet on the real kernel", () => {
     await ns.up("v0");
   });
 
-  test("a default route in the host namespace is undone, even when down removed it first", async () => {
-    // Host-namespace objects are undone one by one (no namespace deletion covers them).
+  test("links in the host namespace taken down and up again are undone one by one", async () => {
+    // Host-namespace objects are undone one by one (no namespace deletion covers them); the host's own
+    // default route is never touched by a test.
     const [v0, v1] = await net.linkVethAdd("v0", "v1");
     await net.addrAdd("10.10.13.1/24", v0);
     await net.up(v0);

@@ -454,14 +454,7 @@ export class DummyNet implements AsyncDisposable {
       checkVlanId("vlanId", vlanId);
       const iface = new InterfaceScoped(`${parentIface.name}.${vlanId}`, this.uid);
       await this.#ip(["link", "add", "link", parentIface.scoped, "name", iface.scoped, "type", "vlan", "id", String(vlanId)]);
-      this.#created(iface);
-      this.#register({
-        targets: [iface],
-        reason: "linkVlanAdd",
-        obsoleteWhen: this.#diesWithLinks(iface),
-        cleanSync: this.#syncUndo(["ip", "link", "delete", iface.scoped]),
-        clean: () => this.#ip(["link", "delete", iface.scoped]).then(() => undefined),
-      });
+      this.#madeLink(iface, "linkVlanAdd");
       return iface;
     });
   }
@@ -550,6 +543,18 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
+
+  /** Records a link just made in this namespace and registers its deletion as the undo. */
+  #madeLink(link: InterfaceScoped, reason: string): void {
+    this.#created(link);
+    this.#register({
+      targets: [link],
+      reason,
+      obsoleteWhen: this.#diesWithLinks(link),
+      cleanSync: this.#syncUndo(["ip", "link", "delete", "dev", link.scoped]),
+      clean: () => this.#ip(["link", "delete", "dev", link.scoped]).then(() => undefined),
+    });
+  }
 
   #created(iface: InterfaceScoped, home: NamespaceScoped = this.namespace): void {
     const key = this.#linkKey(iface, home);
@@ -679,14 +684,7 @@ export class DummyNet implements AsyncDisposable {
     return this.#op(async () => {
       const bridge = new InterfaceScoped(name, this.uid);
       await this.#ip(["link", "add", "name", bridge.scoped, "type", "bridge"]);
-      this.#created(bridge);
-      this.#register({
-        targets: [bridge],
-        reason: "bridgeAdd",
-        obsoleteWhen: this.#diesWithLinks(bridge),
-        cleanSync: this.#syncUndo(["ip", "link", "delete", bridge.scoped]),
-        clean: () => this.#ip(["link", "delete", "dev", bridge.scoped]).then(() => undefined),
-      });
+      this.#madeLink(bridge, "bridgeAdd");
       return bridge;
     });
   }
