@@ -110,3 +110,22 @@ export class SystemCommandError extends DummyNetError {
     super(`\`${argv.join(" ")}\` failed: ${what}${hint ? `\n${hint}` : ""}`);
   }
 }
+
+/**
+ * A system command could not start because its program is not installed
+ * (spawn's ENOENT, or sudo's "command not found"). Distinct from a program
+ * that ran and failed: a step that only lists or removes what that program
+ * makes may skip honestly, a step that needs it may not.
+ */
+export class MissingProgramError extends SystemCommandError {
+  constructor(
+    argv: readonly string[],
+    readonly program: string,
+    /** The Debian/Ubuntu package that provides it, if known. */
+    readonly debianPackage: string | undefined,
+    reason: string,
+    hint: string,
+  ) {
+    super(argv, null, reason, hint);
+  }
+}

@@ -14,7 +14,9 @@ import { spawnSync } from "node:child_process";
 import type { CommandRunner } from "../system/command-runner.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
 import {
+  EXTRA_MODULES,
   MODULE_OF_LINK_TYPE,
+  PACKAGE_OF_PROGRAM,
   MODULE_OF_QDISC,
   kernelModuleAdvice,
   missingProgramHint,
@@ -38,7 +40,7 @@ export const KERNEL_FEATURES = [
 export type KernelFeature = (typeof KERNEL_FEATURES)[number];
 
 /** Programs the library runs. */
-export const PROGRAMS = ["ip", "tc", "iptables", "ping", "nsenter"] as const;
+export const PROGRAMS = ["ip", "tc", "iptables", "ping", "nsenter", "modprobe"] as const;
 export type ProgramName = (typeof PROGRAMS)[number];
 
 export interface FeatureStatus {
@@ -210,9 +212,14 @@ function detectPrograms(): Record<ProgramName, ProgramStatus> {
   return result;
 }
 
-/** The program's path on PATH, or in the sbin directories a non-root PATH often lacks. */
+/**
+ * The program's path where dummynet will run it from: on PATH as root; on
+ * PATH or in the sbin directories a non-root PATH often lacks when not root
+ * (commands then run through sudo, whose secure_path has them).
+ */
 export function findProgram(program: string): string | undefined {
-  const dirs = [...(process.env["PATH"] ?? "").split(delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin"];
+  const sbin = process.getuid?.() === 0 ? [] : ["/usr/local/sbin", "/usr/sbin", "/sbin"];
+  const dirs = [...(process.env["PATH"] ?? "").split(delimiter), ...sbin];
   for (const dir of dirs) {
     if (dir === "") continue;
     const candidate = join(dir, program);
@@ -252,6 +259,8 @@ interface ModuleHints {
   /** modules.builtin was readable, so a module absent from all three sets is really missing. */
   complete: boolean;
   modulesDir: string;
+  /** The modprobe program is installed: modules can be loaded by hand. */
+  modprobe: boolean;
 }
 
 function moduleHints(): ModuleHints {
@@ -270,7 +279,7 @@ function moduleHints(): ModuleHints {
   }
   const loadable = new Set(names(readText(`${modulesDir}/modules.dep`) ?? ""));
   const complete = existsSync(`${modulesDir}/modules.builtin`);
-  return { loaded, builtin, loadable, modular: existsSync("/proc/modules"), complete, modulesDir };
+  return { loaded, builtin, loadable, modular: existsSync("/proc/modules"), complete, modulesDir, modprobe: findProgram("modprobe") !== undefined };
 }
 
 const MODULE_OF_FEATURE: Partial<Record<KernelFeature, string>> = {
@@ -308,6 +317,7 @@ function adviceFor(feature: KernelFeature, hints: ModuleHints): string {
   const module = MODULE_OF_FEATURE[feature];
   if (module === undefined) return "";
   const state = moduleState(module, hints);
+  if (state.present && !hints.modprobe) return `${state.words}, yet the attempt failed; ${NO_MODPROBE}, which would show why.`;
   if (state.present) return `${state.words}, yet the attempt failed: \`modprobe ${module}\` shows why.`;
   if (!hints.modular) {
     return (
@@ -315,8 +325,11 @@ function adviceFor(feature: KernelFeature, hints: ModuleHints): string {
       "(distribution kernels do), or let `npm test` run the tests that need it in the user-mode Linux lab (apt-get install user-mode-linux)."
     );
   }
+  if (!hints.modprobe) return `This kernel lacks ${module} (${state.words}); ${NO_MODPROBE}, then \`modprobe ${module}\`. ${EXTRA_MODULES}`;
   return `This kernel lacks ${module} (${state.words}). ${kernelModuleAdvice(module)}`;
 }
+
+const NO_MODPROBE = `cannot load modules: modprobe is missing (package ${PACKAGE_OF_PROGRAM["modprobe"]}; apt-get install ${PACKAGE_OF_PROGRAM["modprobe"]})`;
 
 function hintStatus(feature: KernelFeature, hints: ModuleHints): FeatureStatus {
   if (feature === "netns") {

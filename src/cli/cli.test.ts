@@ -97,7 +97,7 @@ describe("dummynet command", { concurrency: false }, () => {
 
       assert.equal(up.exitCode, null, "up holds the network until told to stop");
       const ls = await runCli(["ls", "--json"]);
-      const entry = (JSON.parse(ls.stdout) as { uid: number; alive: boolean; network: { name: string } | null }[]).find((e) => e.uid === up.pid);
+      const entry = (JSON.parse(ls.stdout) as { owners: { uid: number; alive: boolean; network: { name: string } | null }[] }).owners.find((e) => e.uid === up.pid);
       assert.ok(entry, ls.stdout);
       assert.equal(entry.alive, true);
       assert.equal(entry.network?.name, "star");
@@ -256,7 +256,7 @@ describe("dummynet command", { concurrency: false }, () => {
     await finished(up);
     assert.equal(namespacesOf(ownerPrefix(up.pid!)).length, 4, "the killed owner left its namespaces");
     const ls = await runCli(["ls", "--json"]);
-    const entry = (JSON.parse(ls.stdout) as { uid: number; alive: boolean }[]).find((e) => e.uid === up.pid);
+    const entry = (JSON.parse(ls.stdout) as { owners: { uid: number; alive: boolean }[] }).owners.find((e) => e.uid === up.pid);
     assert.equal(entry?.alive, false);
     const cleanup = await runCli(["cleanup", String(up.pid)]);
     assert.equal(cleanup.code, 0, cleanup.stderr);

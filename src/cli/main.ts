@@ -21,7 +21,7 @@ import { loadTopologyFile } from "../topology/load.js";
 import type { ProgramSpec, Topology } from "../topology/model.js";
 import { runJobs, startDaemons, type OutputSink } from "../topology/programs.js";
 import { bold, dim, EXIT, green, Progress, red, signalExitCode, yellow } from "./output.js";
-import { listOwners, reapDeadOwners, type Owner } from "../lifecycle/reaper.js";
+import { reapDeadOwners, surveyOwners, type Owner, type SkippedStep } from "../lifecycle/reaper.js";
 import { HostShell } from "../shell/host-shell.js";
 import { NamespaceShell } from "../shell/namespace-shell.js";
 import { applyNetem } from "../tc/netem.js";
@@ -335,26 +335,33 @@ function ownerSummary(owner: Owner): string {
   return [...counts].map(([kind, n]) => `${n} ${words[kind] ?? kind}${n === 1 ? "" : "s"}`).join(", ") || "no objects";
 }
 
-/** Owners (from the library's owner records and the objects found) joined with the networks `up` recorded. */
-async function owners(): Promise<{ owner: Owner; network: NetworkState | undefined }[]> {
+/** Owners (from the library's owner records and the objects found) joined with the networks `up` recorded, and the listing steps left out. */
+async function owners(): Promise<{ all: { owner: Owner; network: NetworkState | undefined }[]; skipped: SkippedStep[] }> {
   const networks = new Map(listStates().map((state) => [state.uid, state]));
-  const found = await listOwners();
-  const joined = found.map((owner) => ({ owner, network: networks.get(owner.uid) }));
+  const survey = await surveyOwners();
+  const joined = survey.owners.map((owner) => ({ owner, network: networks.get(owner.uid) }));
   // A network record whose owner left nothing else behind is still worth showing (and removing).
   for (const [uid, network] of networks) {
-    if (!found.some((owner) => owner.uid === uid)) {
+    if (!survey.owners.some((owner) => owner.uid === uid)) {
       joined.push({ owner: { uid, state: ownerAlive(network) ? "alive" : "dead", record: undefined, objects: [] }, network });
     }
   }
-  return joined.sort((a, b) => a.owner.uid - b.owner.uid);
+  return { all: joined.sort((a, b) => a.owner.uid - b.owner.uid), skipped: survey.skipped };
 }
 
+/** A listing step left out (e.g. no iptables installed), said once, beside the result. */
+const skippedNote = (skipped: readonly SkippedStep[]) => skipped.map((step) => dim(`not listed: ${step.step}: ${step.why}`)).join("\n");
+
 async function ls(options: { json?: boolean }): Promise<number> {
-  const all = await owners();
+  const { all, skipped } = await owners();
   if (options.json) {
-    printJson(all.map(({ owner, network }) => ({ uid: owner.uid, alive: owner.state === "alive", pid: owner.record?.pid ?? network?.pid ?? null, network: network ?? null, objects: owner.objects })));
+    printJson({
+      owners: all.map(({ owner, network }) => ({ uid: owner.uid, alive: owner.state === "alive", pid: owner.record?.pid ?? network?.pid ?? null, network: network ?? null, objects: owner.objects })),
+      skipped,
+    });
     return EXIT.ok;
   }
+  if (skipped.length > 0) print(skippedNote(skipped));
   if (all.length === 0) {
     print("no networks and no leftover objects on this machine");
     return EXIT.ok;
@@ -378,7 +385,8 @@ async function ls(options: { json?: boolean }): Promise<number> {
 
 async function cleanup(uids: number[], options: { force?: number[]; json?: boolean; dryRun?: boolean }): Promise<number> {
   const forced = new Set(options.force ?? []);
-  const all = (await owners()).filter(({ owner }) => uids.length === 0 || uids.includes(owner.uid));
+  const survey = await owners();
+  const all = survey.all.filter(({ owner }) => uids.length === 0 || uids.includes(owner.uid));
   const targets = all.filter(({ owner }) => owner.state === "dead" || forced.has(owner.uid));
   const spared = all.filter(({ owner }) => owner.state === "alive" && !forced.has(owner.uid));
   let failures: Awaited<ReturnType<typeof reapDeadOwners>>["failures"] = [];
@@ -393,8 +401,10 @@ async function cleanup(uids: number[], options: { force?: number[]; json?: boole
       removed: targets.map(({ owner, network }) => ({ uid: owner.uid, network: network?.name ?? null, objects: owner.objects })),
       spared: spared.map(({ owner, network }) => ({ uid: owner.uid, network: network?.name ?? null })),
       failures,
+      skipped: survey.skipped,
     });
   } else {
+    if (survey.skipped.length > 0) print(skippedNote(survey.skipped));
     for (const { owner, network } of targets) {
       print(`${options.dryRun ? "would remove" : green("removed")} uid ${owner.uid}${network ? ` (network ${network.name})` : ""}: ${ownerSummary(owner)}`);
       for (const object of owner.objects) print(dim(`  ${object.kind} ${object.name}`));

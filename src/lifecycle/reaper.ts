@@ -4,26 +4,14 @@
  * devices), iptables rules tagged with the owner's prefix, and cgroups.
  * Never touches an object whose owner is alive, unless asked by uid.
  */
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import { removeCgroupDirectories } from "../cgroups/cgroup.js";
-import { detectCgroupLayout } from "../cgroups/layout.js";
 import { defaultLogger, type Logger } from "../log.js";
-import { parseScoped } from "../names/scoped.js";
 import type { CommandRunner } from "../system/command-runner.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
-import { parseIpJsonArray } from "../system/ip-json.js";
+import { type Leftover, type LeftoverKind, type SkippedStep, takeInventory } from "./inventory.js";
 import { type OwnerRecord, type OwnerState, forgetOwner, ownerState, readOwnerRecords } from "./owners.js";
 
-export type LeftoverKind = "netns" | "link" | "iptables" | "cgroup";
-
-export interface Leftover {
-  kind: LeftoverKind;
-  /** The scoped name (a namespace, link or cgroup), or the iptables rule as `iptables -S` prints it. */
-  name: string;
-  /** Where: the iptables table, or the cgroup directory. */
-  where?: string;
-}
+export type { Leftover, LeftoverKind, SkippedStep } from "./inventory.js";
 
 export interface Owner {
   uid: number;
@@ -48,52 +36,55 @@ export interface ReapResult {
   spared: Owner[];
   /** Objects that could not be removed, with why. */
   failures: { object: Leftover; uid: number; error: string }[];
+  /** Listing steps left out because no such object can exist (e.g. iptables is not installed). */
+  skipped: SkippedStep[];
+}
+
+export interface OwnerSurvey {
+  owners: Owner[];
+  /** Listing steps left out because no such object can exist (e.g. iptables is not installed). */
+  skipped: SkippedStep[];
 }
 
 function defaultRunner(log: Logger): CommandRunner {
   return new SpawnRunner({ sudo: process.getuid?.() !== 0, log });
 }
 
-/** Every owner that has objects on this machine (or a record), with its objects and whether it is alive. */
-export async function listOwners(options: { runner?: CommandRunner; log?: Logger } = {}): Promise<Owner[]> {
-  const log = options.log ?? defaultLogger;
-  const runner = options.runner ?? defaultRunner(log);
+/**
+ * Every owner that has objects on this machine (or a record), with its
+ * objects and whether it is alive, and the listing steps that were left out.
+ * Rejects with a ListingError when a listing fails: an unknown state is never
+ * reported as "nothing there".
+ */
+export async function surveyOwners(options: { runner?: CommandRunner; log?: Logger } = {}): Promise<OwnerSurvey> {
+  const runner = options.runner ?? defaultRunner(options.log ?? defaultLogger);
   const records = await readOwnerRecords();
+  const inventory = await takeInventory(runner);
   const owners = new Map<number, Owner>();
-  const add = (uid: number, object?: Leftover) => {
+  const ownerOf = (uid: number): Owner => {
     let owner = owners.get(uid);
     if (!owner) {
       const record = records.get(uid);
       owner = { uid, record, state: ownerState(uid, record), objects: [] };
       owners.set(uid, owner);
     }
-    if (object) owner.objects.push(object);
+    return owner;
   };
+  for (const { uid, object } of inventory.objects) ownerOf(uid).objects.push(object);
+  for (const uid of records.keys()) ownerOf(uid);
+  return { owners: [...owners.values()].sort((a, b) => a.uid - b.uid), skipped: inventory.skipped };
+}
 
-  const namespaces = await runner.run(["ip", "-j", "netns", "list"], { allowFailure: true });
-  for (const entry of parseIpJsonArray<{ name: string }>(namespaces.stdout)) {
-    const owner = parseScoped(entry.name);
-    if (owner) add(owner.uid, { kind: "netns", name: entry.name });
-  }
-  const links = await runner.run(["ip", "-j", "link", "show"], { allowFailure: true });
-  for (const entry of parseIpJsonArray<{ ifname: string }>(links.stdout)) {
-    const owner = parseScoped(entry.ifname);
-    if (owner) add(owner.uid, { kind: "link", name: entry.ifname });
-  }
-  for (const table of ["filter", "nat"]) {
-    const rules = await runner.run(["iptables", "-w", "-t", table, "-S"], { allowFailure: true });
-    for (const rule of rules.stdout.split("\n")) {
-      const tag = /--comment "?(d-[1-9A-HJ-NP-Za-km-z]+-dummynet)"?/.exec(rule);
-      const owner = tag && rule.startsWith("-A ") ? parseScoped(tag[1]!) : undefined;
-      if (owner) add(owner.uid, { kind: "iptables", name: rule, where: table });
-    }
-  }
-  for (const cgroup of await cgroupDirectories()) {
-    const owner = parseScoped(cgroup.name);
-    if (owner) add(owner.uid, { kind: "cgroup", name: cgroup.name, where: cgroup.path });
-  }
-  for (const uid of records.keys()) add(uid);
-  return [...owners.values()].sort((a, b) => a.uid - b.uid);
+/** Every owner that has objects on this machine (or a record), with its objects and whether it is alive. Logs skipped steps. */
+export async function listOwners(options: { runner?: CommandRunner; log?: Logger } = {}): Promise<Owner[]> {
+  const log = options.log ?? defaultLogger;
+  const survey = await surveyOwners({ ...options, log });
+  logSkipped(survey.skipped, log);
+  return survey.owners;
+}
+
+function logSkipped(skipped: readonly SkippedStep[], log: Logger): void {
+  for (const step of skipped) log.info(`not listing ${step.step}: ${step.why}`);
 }
 
 /**
@@ -106,8 +97,10 @@ export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapRes
   const runner = options.runner ?? defaultRunner(log);
   const force = new Set(options.force ?? []);
   const only = options.only ? new Set(options.only) : undefined;
-  const result: ReapResult = { reaped: [], spared: [], failures: [] };
-  for (const owner of await listOwners({ runner, log })) {
+  const survey = await surveyOwners({ runner, log });
+  logSkipped(survey.skipped, log);
+  const result: ReapResult = { reaped: [], spared: [], failures: [], skipped: survey.skipped };
+  for (const owner of survey.owners) {
     if (only && !only.has(owner.uid)) continue;
     if (owner.state === "alive" && !force.has(owner.uid)) {
       result.spared.push(owner);
@@ -137,10 +130,9 @@ export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapRes
 async function removeLeftover(object: Leftover, runner: CommandRunner): Promise<void> {
   switch (object.kind) {
     case "netns": {
+      // `ip netns pids` reads /proc itself: no nsenter needed to find what runs inside.
       const pids = await runner.run(["ip", "netns", "pids", object.name], { allowFailure: true });
-      for (const pid of pids.stdout.split("\n").filter(Boolean)) {
-        await runner.run(["kill", "-KILL", pid], { allowFailure: true });
-      }
+      for (const pid of pids.stdout.split("\n").filter(Boolean)) await killPid(Number(pid), runner);
       await runner.run(["ip", "netns", "delete", object.name]);
       return;
     }
@@ -159,25 +151,15 @@ async function removeLeftover(object: Leftover, runner: CommandRunner): Promise<
   }
 }
 
-async function cgroupDirectories(): Promise<{ name: string; path: string }[]> {
-  let parents: string[];
+/** SIGKILL: directly as root (no `kill` program needed), else through the runner's sudo. Gone already is fine. */
+async function killPid(pid: number, runner: CommandRunner): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    await runner.run(["kill", "-KILL", String(pid)], { allowFailure: true });
+    return;
+  }
   try {
-    const layout = await detectCgroupLayout();
-    parents = layout.version === 2 ? [layout.parent] : Object.values(layout.hierarchies);
-  } catch {
-    return [];
+    process.kill(pid, "SIGKILL");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
   }
-  const found: { name: string; path: string }[] = [];
-  for (const parent of parents) {
-    let entries: string[] = [];
-    try {
-      entries = (await readdir(parent, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch {
-      continue;
-    }
-    for (const name of entries) if (parseScoped(name)) found.push({ name, path: join(parent, name) });
-  }
-  return found;
 }
-
-

@@ -3,11 +3,11 @@
  * available. Uses `sudo -n` (never a password) when not root.
  */
 import { spawn } from "node:child_process";
-import { InvalidArgumentError, SystemCommandError } from "../errors.js";
+import { InvalidArgumentError, MissingProgramError, SystemCommandError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
 import { type CommandResult, type CommandRunner, type SystemCommandOptions, inNamespace, MAX_IP_ARGUMENT, overlongIpArgument, reportsError } from "./command-runner.js";
-import { failureHint, missingProgramHint } from "./hints.js";
+import { PACKAGE_OF_PROGRAM, failureHint, missingProgramHint } from "./hints.js";
 
 export interface SpawnRunnerOptions {
   /** Prefix commands with `sudo -n`. */
@@ -54,8 +54,7 @@ export class SpawnRunner implements CommandRunner {
       }
       child.on("error", (error: NodeJS.ErrnoException) => {
         const program = full[0]!;
-        const hint = error.code === "ENOENT" ? missingProgramHint(program) : undefined;
-        reject(new SystemCommandError(full, null, error.message, hint));
+        reject(error.code === "ENOENT" ? missingProgram(full, program, `${program} is not installed (${error.message})`) : new SystemCommandError(full, null, error.message));
       });
       child.on("close", (code) => {
         const result: CommandResult = {
@@ -64,10 +63,29 @@ export class SpawnRunner implements CommandRunner {
           stderr: Buffer.concat(err).toString("utf8"),
           exitCode: code,
         };
+        // Behind sudo or nsenter a missing program is their exit status, not a spawn error: tell it apart all the same.
+        const missing = code === 0 ? undefined : programNotFoundBy(result.stderr);
+        if (missing !== undefined && full.includes(missing)) {
+          reject(missingProgram(full, missing, result.stderr.trim()));
+          return;
+        }
         const failed = code !== 0 || (argv[0] === "ip" && reportsError(result.stderr));
         if (!failed || options.allowFailure) resolve(result);
         else reject(new SystemCommandError(full, code, result.stderr, failureHint(argv, result.stderr)));
       });
     });
   }
+}
+
+function missingProgram(argv: readonly string[], program: string, reason: string): MissingProgramError {
+  return new MissingProgramError(argv, program, PACKAGE_OF_PROGRAM[program], reason, missingProgramHint(program));
+}
+
+/**
+ * The program that sudo or nsenter could not find, from their words:
+ * "sudo: iptables: command not found", "nsenter: failed to execute iptables: No such file or directory".
+ */
+function programNotFoundBy(stderr: string): string | undefined {
+  const match = /^(?:sudo: (\S+): command not found|nsenter: failed to execute (\S+): No such file or directory)$/m.exec(stderr.trim());
+  return match ? (match[1] ?? match[2]) : undefined;
 }

@@ -1,0 +1,231 @@
+/**
+ * What dummynet may have left on this machine, by owner: namespaces, links in
+ * the host namespace (veth ends, bridges, IFB devices), iptables rules tagged
+ * with an owner's prefix, and cgroups. The one lister: the reaper, `dummynet
+ * ls` and the tests' "nothing left" check all read the machine through it.
+ *
+ * A listing that fails is an error, never an empty list. The one honest skip:
+ * iptables is not installed, so no rule of ours can exist (rules are only made
+ * through it).
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { DummyNetError, MissingProgramError } from "../errors.js";
+import { parseCgroupMounts } from "../cgroups/layout.js";
+import { parseScoped } from "../names/scoped.js";
+import type { CommandRunner } from "../system/command-runner.js";
+import { PACKAGE_OF_PROGRAM, missingProgramHint } from "../system/hints.js";
+import { parseIpJsonArray } from "../system/ip-json.js";
+
+export type LeftoverKind = "netns" | "link" | "iptables" | "cgroup";
+
+export interface Leftover {
+  kind: LeftoverKind;
+  /** The scoped name (a namespace, link or cgroup), or the iptables rule as `iptables -S` prints it. */
+  name: string;
+  /** Where: the iptables table, or the cgroup directory. */
+  where?: string;
+}
+
+/** A listing step left out, and why that is safe (e.g. the program that makes such objects is not installed). */
+export interface SkippedStep {
+  step: string;
+  why: string;
+}
+
+export interface Inventory {
+  /** Every object found, with the uid that owns it. */
+  objects: { uid: number; object: Leftover }[];
+  /** Steps that could be left out honestly. */
+  skipped: SkippedStep[];
+}
+
+/** A listing command failed: what is on the machine is unknown, so nothing may be concluded from it. */
+export class ListingError extends DummyNetError {
+  constructor(
+    readonly step: string,
+    readonly argv: readonly string[],
+    readonly reason: string,
+  ) {
+    super(`Cannot list ${step}: \`${argv.join(" ")}\` failed: ${reason}`);
+  }
+}
+
+/** What running a listing command gave: its output, or that its program is not installed. */
+type Outcome = { stdout: string; stderr: string; exitCode: number | null } | { missingProgram: string };
+
+interface ListingCommand {
+  argv: readonly string[];
+  parse(stdout: string): Leftover[];
+}
+
+interface ListingStep {
+  step: string;
+  commands: readonly ListingCommand[];
+  /** The program whose absence means no such object can exist: the step is then skipped. */
+  skipWithout?: string;
+}
+
+const RULE_TAG = /--comment "?(d-[1-9A-HJ-NP-Za-km-z]+-dummynet)"?/;
+
+/** The owner of an iptables rule: its tag (every rule the library makes has one), else any scoped name in it. */
+function ruleOwner(rule: string): number | undefined {
+  const tag = RULE_TAG.exec(rule);
+  if (tag) return parseScoped(tag[1]!)?.uid;
+  for (const word of rule.split(" ")) {
+    const owner = parseScoped(word.replaceAll('"', ""));
+    if (owner) return owner.uid;
+  }
+  return undefined;
+}
+
+const STEPS: readonly ListingStep[] = [
+  {
+    step: "namespaces",
+    commands: [
+      {
+        argv: ["ip", "-j", "netns", "list"],
+        parse: (stdout) => parseIpJsonArray<{ name: string }>(stdout).map((entry) => ({ kind: "netns", name: entry.name })),
+      },
+    ],
+  },
+  {
+    step: "links",
+    commands: [
+      {
+        argv: ["ip", "-j", "link", "show"],
+        parse: (stdout) => parseIpJsonArray<{ ifname: string }>(stdout).map((entry) => ({ kind: "link", name: entry.ifname })),
+      },
+    ],
+  },
+  {
+    step: "iptables rules",
+    skipWithout: "iptables",
+    // -w: wait for the xtables lock rather than fail while another program changes rules.
+    commands: ["filter", "nat"].map((table) => ({
+      argv: ["iptables", "-w", "-t", table, "-S"],
+      parse: (stdout: string) => stdout.split("\n").filter((rule) => rule.startsWith("-A ")).map((rule) => ({ kind: "iptables" as const, name: rule, where: table })),
+    })),
+  },
+];
+
+function ownerOf(object: Leftover): number | undefined {
+  return object.kind === "iptables" ? ruleOwner(object.name) : parseScoped(object.name)?.uid;
+}
+
+/**
+ * The objects a step's command found, or undefined when the step is skipped
+ * (its program is not installed). Throws ListingError when the command failed.
+ */
+function interpret(step: ListingStep, command: ListingCommand, outcome: Outcome): Leftover[] | undefined {
+  if ("missingProgram" in outcome) {
+    if (outcome.missingProgram === step.skipWithout) return undefined;
+    throw new ListingError(step.step, command.argv, `${outcome.missingProgram} is not installed. ${missingProgramHint(outcome.missingProgram)}`);
+  }
+  // The exit status decides: `ip netns list` prints "Error: Peer netns reference is invalid." and exits 0
+  // when a namespace goes away while it lists, and its output is still whole.
+  if (outcome.exitCode !== 0) {
+    throw new ListingError(step.step, command.argv, outcome.stderr.trim() || `exit status ${String(outcome.exitCode)}`);
+  }
+  return command.parse(outcome.stdout);
+}
+
+function skippedBecauseMissing(step: ListingStep): SkippedStep {
+  const program = step.skipWithout!;
+  return { step: step.step, why: `${program} is not installed (package ${PACKAGE_OF_PROGRAM[program] ?? program}), so there can be none of ours` };
+}
+
+function collect(found: Leftover[], inventory: Inventory): void {
+  for (const object of found) {
+    const uid = ownerOf(object);
+    if (uid !== undefined) inventory.objects.push({ uid, object });
+  }
+}
+
+/** Lists every object of every owner through `runner` (which may use sudo). Throws ListingError when a listing fails. */
+export async function takeInventory(runner: CommandRunner): Promise<Inventory> {
+  const inventory: Inventory = { objects: [], skipped: [] };
+  for (const step of STEPS) {
+    for (const command of step.commands) {
+      let outcome: Outcome;
+      try {
+        outcome = await runner.run(command.argv, { allowFailure: true });
+      } catch (error) {
+        if (!(error instanceof MissingProgramError)) throw new ListingError(step.step, command.argv, (error as Error).message);
+        outcome = { missingProgram: error.program };
+      }
+      const found = interpret(step, command, outcome);
+      if (found === undefined) {
+        inventory.skipped.push(skippedBecauseMissing(step));
+        break;
+      }
+      collect(found, inventory);
+    }
+  }
+  collect(cgroupDirectories(), inventory);
+  return inventory;
+}
+
+/** Longest a synchronous listing command may take (iptables may wait for its lock). */
+const SYNC_LISTING_TIMEOUT_MS = 60_000;
+
+/**
+ * takeInventory for synchronous callers (the tests' leftovers check), running
+ * the commands directly (as root). Throws ListingError when a listing fails.
+ */
+export function takeInventorySync(): Inventory {
+  const inventory: Inventory = { objects: [], skipped: [] };
+  for (const step of STEPS) {
+    for (const command of step.commands) {
+      const [program, ...args] = command.argv as [string, ...string[]];
+      const reply = spawnSync(program, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: SYNC_LISTING_TIMEOUT_MS });
+      const code = (reply.error as NodeJS.ErrnoException | undefined)?.code;
+      if (reply.error && code !== "ENOENT") {
+        const reason = code === "ETIMEDOUT" ? `no answer within ${SYNC_LISTING_TIMEOUT_MS} ms` : reply.error.message;
+        throw new ListingError(step.step, command.argv, reason);
+      }
+      const outcome: Outcome = code === "ENOENT" ? { missingProgram: program } : { stdout: reply.stdout, stderr: reply.stderr, exitCode: reply.status };
+      const found = interpret(step, command, outcome);
+      if (found === undefined) {
+        inventory.skipped.push(skippedBecauseMissing(step));
+        break;
+      }
+      collect(found, inventory);
+    }
+  }
+  collect(cgroupDirectories(), inventory);
+  return inventory;
+}
+
+/**
+ * Scoped directories at the top of every mounted cgroup hierarchy (v1 and v2),
+ * where the library makes its cgroups. Read synchronously: a few directories,
+ * shared by both listers. No cgroup file system mounted: no cgroups of ours.
+ */
+function cgroupDirectories(): Leftover[] {
+  let mountinfo: string;
+  try {
+    mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+  } catch (error) {
+    throw new ListingError("cgroups", ["read", "/proc/self/mountinfo"], (error as Error).message);
+  }
+  const found: Leftover[] = [];
+  const seen = new Set<string>();
+  for (const mount of parseCgroupMounts(mountinfo)) {
+    if (seen.has(mount.mountPoint)) continue;
+    seen.add(mount.mountPoint);
+    let entries;
+    try {
+      entries = readdirSync(mount.mountPoint, { withFileTypes: true });
+    } catch (error) {
+      // Unmounted since mountinfo was read: nothing there.
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw new ListingError("cgroups", ["readdir", mount.mountPoint], (error as Error).message);
+    }
+    for (const entry of entries) {
+      if (entry.isDirectory() && parseScoped(entry.name)) found.push({ kind: "cgroup", name: entry.name, where: join(mount.mountPoint, entry.name) });
+    }
+  }
+  return found;
+}
