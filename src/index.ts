@@ -15,8 +15,9 @@ export { Scoped, InterfaceScoped, NamespaceScoped, CGroupScoped } from "./names/
 export { intToBase58, base58ToInt } from "./names/base58.js";
 export type { NetemOptions, NetemSettings, AppliedQdisc, TcHandle } from "./tc/netem.js";
 export { detectCapabilities, formatCapabilities } from "./capabilities/index.js";
-export { reapDeadOwners, listOwners } from "./lifecycle/reaper.js";
-export type { Owner, Leftover, ReapOptions, ReapResult } from "./lifecycle/reaper.js";
+export { reapDeadOwners, listOwners, surveyOwners } from "./lifecycle/reaper.js";
+export type { Owner, Leftover, ReapOptions, ReapResult, OwnerSurvey, SkippedStep } from "./lifecycle/reaper.js";
+export { ListingError } from "./lifecycle/inventory.js";
 export { IpBatchRunner } from "./system/ip-batch-runner.js";
 export type { Logger } from "./log.js";
 export { createLogger } from "./log.js";
@@ -26,6 +27,7 @@ export {
   DummyNetError,
   InvalidArgumentError,
   SystemCommandError,
+  MissingProgramError,
   RunInfoError,
   TimeoutError,
   MatchError,

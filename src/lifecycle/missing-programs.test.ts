@@ -156,7 +156,7 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false },
 
   test("a live network: nat() and forward() reject naming the iptables package before any rule exists, cleanup() removes the rest", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", join(FIXTURES, "network-without-iptables.ts")], {
-      env: { ...process.env, PATH: freshMachine.path },
+      env: { ...process.env, PATH: bareMachine.path },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

@@ -14,6 +14,8 @@ export const PACKAGE_OF_PROGRAM: Readonly<Record<string, string>> = {
   sudo: "sudo",
   modprobe: "kmod",
   ps: "procps",
+  kill: "procps",
+  sysctl: "procps",
   "linux.uml": "user-mode-linux",
 };
 
