@@ -15,6 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { REPO } from "../cli/cli.test-helpers.js";
+import { MissingProgramError } from "../errors.js";
+import { NamespaceScoped } from "../names/scoped.js";
+import { SpawnRunner } from "../system/spawn-runner.js";
 import { assertNothingLeft, leftovers } from "../test-support/leftovers.js";
 import { programPath, runBounded, type ProgramPath } from "../test-support/program-path.js";
 
@@ -108,6 +111,8 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false },
       // 3 namespaces; hosta, hostb, br0 on the host; the cgroup in the cpu hierarchy (and the daemon in it).
       const left = kindsLeft(owner.uid);
       assert.ok(left["netns"] === 3 && left["link"] === 3 && (left["cgroup"] ?? 0) >= 1, `the killed owner left: ${JSON.stringify(left)}`);
+      const daemon = daemonOf(owner.uid);
+      assert.ok(daemon !== undefined && processAlive(daemon), "the killed owner's daemon still runs in its namespace");
 
       const ls = await cli(["ls", "--json"], bareMachine);
       assert.equal(ls.code, 0, ls.stderr);
@@ -127,6 +132,7 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false },
       assert.deepEqual(result.removed.map((r) => r.uid), [owner.uid]);
       assert.deepEqual(result.failures, []);
       assert.deepEqual(result.skipped, [IPTABLES_SKIPPED]);
+      assert.equal(processAlive(daemon), false, `the daemon ${daemon} in the dead owner's namespace was killed`);
     } finally {
       await stopOwner(owner);
     }
@@ -138,7 +144,7 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false },
     try {
       await sigkill(owner);
       const daemon = daemonOf(owner.uid);
-      assert.ok(daemon !== undefined, "the killed owner's daemon still runs in its namespace");
+      assert.ok(daemon !== undefined && processAlive(daemon), "the killed owner's daemon still runs in its namespace");
       const before = leftovers(owner.uid).length;
       const reap = await runBounded([process.execPath, "--import", "tsx", join(FIXTURES, "reap-owners.ts"), String(owner.uid)], { PATH: bareMachine.path, DUMMYNET_STATE_DIR: stateDirectory }, CHILD_TIMEOUT_MS);
       assert.equal(reap.code, 0, reap.stderr);
@@ -197,6 +203,56 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false },
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     }
     assertNothingLeft(uid!);
+  });
+});
+
+describe("what needs a missing program says so, and nothing else minds", () => {
+  test("`dummynet doctor --json` reports each missing program with its package, and still probes the kernel", async () => {
+    const doctor = await cli(["doctor", "--json"], bareMachine);
+    assert.equal(doctor.code, 0, doctor.stderr);
+    const report = JSON.parse(doctor.stdout) as {
+      programs: Record<string, { available: boolean; howToGet?: string }>;
+      netns: { available: boolean; probed: boolean };
+      iptables: { available: boolean; howToGet?: string };
+    };
+    const packages: Record<string, string> = { iptables: "iptables", ping: "iputils-ping", nsenter: "util-linux", modprobe: "kmod" };
+    for (const [program, debianPackage] of Object.entries(packages)) {
+      assert.equal(report.programs[program]?.available, false, program);
+      assert.match(report.programs[program]!.howToGet ?? "", new RegExp(`apt-get install ${debianPackage}\\b`), program);
+    }
+    assert.equal(report.programs["ip"]?.available, true);
+    assert.deepEqual([report.netns.available, report.netns.probed], [true, true], "the probe ran without nsenter");
+    assert.equal(report.iptables.available, false);
+    assert.match(report.iptables.howToGet ?? "", /apt-get install iptables\b/);
+    assertNothingLeft(doctor.pid);
+  });
+
+  test("SpawnRunner: a program that is not installed rejects with MissingProgramError, even with allowFailure, also inside a namespace", async () => {
+    const runner = new SpawnRunner();
+    const namespace = new NamespaceScoped("nsmiss", process.pid).scoped;
+    const absent = "dummynet-no-such-program";
+    await assert.rejects(runner.run([absent, "-x"], { allowFailure: true }), (error: unknown) => {
+      assert.ok(error instanceof MissingProgramError, String(error));
+      assert.equal(error.program, absent);
+      assert.match(error.message, /dummynet-no-such-program is not installed/);
+      return true;
+    });
+    // A program that runs and fails is not missing: allowFailure hands back its status.
+    assert.equal((await runner.run(["sh", "-c", "exit 3"], { allowFailure: true })).exitCode, 3);
+    await runner.run(["ip", "netns", "add", namespace]);
+    try {
+      // nsenter starts, then cannot find the program: its exit status 127 and its words tell.
+      await assert.rejects(runner.run([absent], { namespace, allowFailure: true }), (error: unknown) => {
+        assert.ok(error instanceof MissingProgramError, String(error));
+        assert.equal(error.program, absent);
+        return true;
+      });
+      // A program that runs there and fails is not missing either.
+      assert.equal((await runner.run(["sh", "-c", "exit 5"], { namespace, allowFailure: true })).exitCode, 5);
+    } finally {
+      await runner.run(["ip", "netns", "delete", namespace]);
+    }
+    assertNothingLeft(process.pid);
   });
 });
 

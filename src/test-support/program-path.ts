@@ -48,6 +48,7 @@ export function programPath(hidden: readonly string[], scripts: Readonly<Record<
 }
 
 export interface BoundedResult {
+  pid: number;
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
@@ -75,7 +76,7 @@ export function runBounded(argv: readonly string[], env: NodeJS.ProcessEnv, time
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      resolve({ pid: child.pid!, code, signal, stdout, stderr });
     });
   });
 }
