@@ -304,7 +304,7 @@ export class DummyNet implements AsyncDisposable {
         },
         cleanSync: () => {
           const sudo = this.shell.sudo ? ["sudo", "-n", "--"] : [];
-          for (const pid of namespacePidsSync(namespace.scoped)) runSyncQuietly([...sudo, "kill", "-KILL", pid]);
+          for (const pid of namespacePidsSync(namespace.scoped)) killSyncQuietly(pid, sudo);
           runSyncQuietly([...sudo, "ip", "netns", "delete", namespace.scoped]);
         },
       });
@@ -925,6 +925,19 @@ function isDirectory(path: string): boolean {
     return statSync(path).isDirectory();
   } catch {
     return false;
+  }
+}
+
+/** SIGKILL for the exit path: directly when root (no `kill` program needed), else through sudo. */
+function killSyncQuietly(pid: string, sudo: readonly string[]): void {
+  if (sudo.length > 0) {
+    runSyncQuietly([...sudo, "kill", "-KILL", pid]);
+    return;
+  }
+  try {
+    process.kill(Number(pid), "SIGKILL");
+  } catch {
+    // Gone already.
   }
 }
 
