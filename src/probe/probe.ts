@@ -12,6 +12,7 @@ import { DummyNetError, InvalidArgumentError, RunInfoError, TimeoutError } from 
 import { NamespaceScoped } from "../names/scoped.js";
 import type { DummyNet } from "../network/dummy-net.js";
 import type { RunInfo } from "../process/run-info.js";
+import type { Shell } from "../shell/shell.js";
 import { parseIpJsonArray } from "../system/ip-json.js";
 import { checkIpAddress } from "../validation/arguments.js";
 import { type ProbeCounts, accountReplies, parseSenderOutput } from "./accounting.js";
@@ -20,6 +21,12 @@ export type { Reply, RttStats, ProbeCounts } from "./accounting.js";
 
 /** A host of the probe: a namespaced DummyNet, or the name of a namespace of this network (a topology's host name). */
 export type ProbeHost = DummyNet | NamespaceScoped | string;
+
+/** Where an agent runs: a host's name (for the report) and the shell that reaches it. */
+export interface ProbeEndpoint {
+  name: string;
+  shell: Shell;
+}
 
 export interface ProbeOptions {
   /** Address to probe. @default the first IPv4 address of `to` on an interface other than lo */
@@ -74,7 +81,8 @@ const DEFAULT_TCP_SECONDS = 2;
 /** The sender's own bounds around a TCP transfer (connect, then the receiver's count): see agent.mjs. */
 const TCP_HANDSHAKES = 10_000;
 
-interface ProbePlan {
+/** Checked options with their defaults filled in. */
+export interface ProbePlan {
   address?: string;
   count: number;
   intervalMs: number;
@@ -90,8 +98,16 @@ interface ProbePlan {
  */
 export async function probe(net: DummyNet, from: ProbeHost, to: ProbeHost, options: ProbeOptions = {}): Promise<ProbeReport> {
   const plan = checkProbeOptions(options);
-  const fromHost = await resolveHost(net, from, "from");
-  const toHost = await resolveHost(net, to, "to");
+  const [fromHost, toHost] = [await resolveHost(net, from, "from"), await resolveHost(net, to, "to")];
+  return probeEndpoints({ name: fromHost.namespace.name, shell: fromHost.shell }, { name: toHost.namespace.name, shell: toHost.shell }, plan);
+}
+
+/**
+ * The probe between two shells, for callers without a DummyNet of the
+ * network (the `dummynet probe` command reaches hosts of a network that
+ * another process holds). `plan` comes from checkProbeOptions().
+ */
+export async function probeEndpoints(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, plan: ProbePlan): Promise<ProbeReport> {
   const address = plan.address ?? (await firstIpv4Address(toHost));
   plan.signal?.throwIfAborted();
   if (!existsSync(AGENT_PATH)) {
@@ -100,8 +116,8 @@ export async function probe(net: DummyNet, from: ProbeHost, to: ProbeHost, optio
   const output = await runAgents(fromHost, toHost, address, plan);
   const sender = parseSenderOutput(output);
   const report: ProbeReport = {
-    from: fromHost.namespace.name,
-    to: toHost.namespace.name,
+    from: fromHost.name,
+    to: toHost.name,
     address,
     ...accountReplies(sender.sent, sender.replies),
     sendErrors: sender.sendErrors,
@@ -120,13 +136,13 @@ export async function probe(net: DummyNet, from: ProbeHost, to: ProbeHost, optio
 }
 
 /** Starts the echo agent in `to`, waits for its "ready" line, runs the sender in `from`, stops the echo agent; returns the sender's stdout. */
-async function runAgents(fromHost: DummyNet, toHost: DummyNet, address: string, plan: ProbePlan): Promise<string> {
+async function runAgents(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, address: string, plan: ProbePlan): Promise<string> {
   const deadline = performance.now() + plan.timeout;
   const family = address.includes(":") ? "6" : "4";
   const stopEcho = new AbortController();
   let echoOutput = "";
   let onEchoOutput: (() => void) | undefined;
-  const echo = toHost.run([process.execPath, AGENT_PATH, "echo", "--family", family, "--lifetime", String(plan.timeout + 5000)], {
+  const echo = toHost.shell.run([process.execPath, AGENT_PATH, "echo", "--family", family, "--lifetime", String(plan.timeout + 5000)], {
     signal: stopEcho.signal,
     timeout: plan.timeout + 5000,
     stdoutCallback: (data) => {
@@ -150,11 +166,11 @@ async function runAgents(fromHost: DummyNet, toHost: DummyNet, address: string, 
     const left = Math.max(1, Math.ceil(deadline - performance.now()));
     let sender: RunInfo;
     try {
-      sender = await fromHost.run([process.execPath, AGENT_PATH, "send", ...args], { timeout: left, ...(plan.signal ? { signal: plan.signal } : {}) });
+      sender = await fromHost.shell.run([process.execPath, AGENT_PATH, "send", ...args], { timeout: left, ...(plan.signal ? { signal: plan.signal } : {}) });
     } catch (error) {
       if (plan.signal?.aborted) throw plan.signal.reason;
       if (error instanceof TimeoutError) {
-        throw new TimeoutError(error.info, `probe ${fromHost.namespace.name} -> ${toHost.namespace.name} (${address}): the sender did not finish within the probe's timeout of ${plan.timeout} ms: ${error.info?.describe() ?? ""}`);
+        throw new TimeoutError(error.info, `probe ${fromHost.name} -> ${toHost.name} (${address}): the sender did not finish within the probe's timeout of ${plan.timeout} ms: ${error.info?.describe() ?? ""}`);
       }
       throw error;
     }
@@ -223,7 +239,7 @@ function isDummyNet(value: unknown): value is DummyNet {
 }
 
 /** The first IPv4 address of `host` on an interface other than lo, read with `ip -j addr`. */
-async function firstIpv4Address(host: DummyNet): Promise<string> {
+async function firstIpv4Address(host: ProbeEndpoint): Promise<string> {
   const { stdout } = await host.shell.system(["ip", "-j", "addr", "show"]);
   const links = parseIpJsonArray<{ ifname?: string; addr_info?: { family?: string; local?: string }[] }>(stdout);
   for (const link of links) {
@@ -231,7 +247,7 @@ async function firstIpv4Address(host: DummyNet): Promise<string> {
     const inet = link.addr_info?.find((info) => info.family === "inet" && typeof info.local === "string");
     if (inet) return inet.local!;
   }
-  throw new InvalidArgumentError("to", host.namespace.name, "has no IPv4 address on an interface other than lo: give one, or the address to probe as options.address");
+  throw new InvalidArgumentError("to", host.name, "has no IPv4 address on an interface other than lo: give one, or the address to probe as options.address");
 }
 
 /** Checks every option and fills in the defaults; throws InvalidArgumentError naming the first bad one. */
