@@ -1,58 +1,124 @@
-// `npm run demo`: the README's main job, for real. Where the kernel has netem
-// it builds examples/lossy-pair.yaml (two hosts over a link with 20 ms delay
+// `npm run demo`: the README's main job, for real, with nothing beyond Node.js
+// and iproute2 (no ping, no iperf, no iptables). Where the kernel has netem it
+// brings up examples/lossy-pair.yaml (two hosts over a link with 20 ms delay
 // and 10 % loss each way), elsewhere examples/star.yaml (three hosts on a
-// bridge, any Linux), with the `dummynet` command; lets its programs ping
-// across, tears it all down, and reports what crossed the links.
-import { spawnSync } from "node:child_process";
+// bridge, any Linux), with the `dummynet` command; measures what crosses the
+// links with `dummynet probe` (loss, duplicates, reordering, round-trip
+// percentiles, TCP goodput), takes it all down and checks that nothing is left.
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cli = join(repo, "dist/cli/main.js");
+const env = { ...process.env, CI: "true" };
+/** Longest any one command may take (a build on a loaded machine, a probe with TCP). */
+const COMMAND_TIMEOUT = 120_000;
 
 if (!existsSync(cli)) {
   console.error("dist/cli/main.js is missing: run `npm run build` first (npm ci does it)");
   process.exit(1);
 }
 
-const dummynet = (...args) => spawnSync(process.execPath, [cli, ...args], { cwd: repo, encoding: "utf8", env: { ...process.env, CI: "true" } });
+const dummynet = (...args) => spawnSync(process.execPath, [cli, ...args], { cwd: repo, encoding: "utf8", env, timeout: COMMAND_TIMEOUT });
+// While `up` runs in the background this process must keep its event loop turning (spawnSync would block it):
+// `up` ends as a zombie until we reap it, and `down` waits for it to be gone.
+const dummynetAsync = (...args) =>
+  new Promise((done) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: repo, env, stdio: ["ignore", "pipe", "pipe"], timeout: COMMAND_TIMEOUT });
+    const result = { stdout: "", stderr: "", status: null, signal: null };
+    child.stdout.on("data", (chunk) => (result.stdout += chunk));
+    child.stderr.on("data", (chunk) => (result.stderr += chunk));
+    child.on("close", (status, signal) => done({ ...result, status, signal }));
+  });
+const show = (args) => console.log(`\n$ dummynet ${args.join(" ")}`);
 
 // Where the kernel has netem, show what an impaired link does to traffic; elsewhere (this project's own
 // machines lack sch_netem) the plain star, and say why.
 const doctor = dummynet("doctor", "--json");
 const netem = doctor.status === 0 && JSON.parse(doctor.stdout).netem?.available === true;
 const example = netem ? "examples/lossy-pair.yaml" : "examples/star.yaml";
-if (!netem) console.log("(this kernel has no sch_netem, so the demo runs the unimpaired star; with netem it runs examples/lossy-pair.yaml)\n");
+const probes = netem
+  ? [["a", "b", "--tcp"], ["b", "a"]]
+  : [["h1", "h2", "--tcp"], ["h3", "h1"]];
+if (!netem) console.log("(this kernel has no sch_netem, so the demo uses the unimpaired star; with netem it uses examples/lossy-pair.yaml)");
 
-
-console.log(`$ dummynet graph ${example}`);
+show(["graph", example]);
 process.stdout.write(dummynet("graph", example).stdout);
 
-console.log(`\n$ dummynet run ${example}`);
+show(["up", example, "--json", "&"]);
 const started = process.hrtime.bigint();
-const run = dummynet("run", example, "--json");
+const up = spawn(process.execPath, [cli, "up", example, "--json"], { cwd: repo, env, stdio: ["ignore", "pipe", "pipe"] });
+let upStderr = "";
+up.stderr.on("data", (chunk) => (upStderr += chunk));
+const upEnded = new Promise((done) => up.on("close", (code, signal) => done(code ?? signal)));
+const announced = await firstLine(up, COMMAND_TIMEOUT).catch((error) => {
+  up.kill("SIGTERM");
+  console.error(`dummynet up failed: ${error.message}\n${upStderr}`);
+  process.exit(1);
+});
+const { uid, name, hosts } = JSON.parse(announced);
+console.log(`network ${name} is up: hosts ${Object.keys(hosts).join(", ")} (owner uid ${uid})`);
+
+let failed = false;
+for (const [from, to, ...flags] of probes) {
+  // By uid, not by name: another run of the same example may be up on this machine.
+  const args = ["probe", String(uid), from, to, ...flags];
+  show(args);
+  const probe = await dummynetAsync(...args);
+  process.stdout.write(probe.stdout);
+  if (probe.status !== 0) {
+    process.stderr.write(probe.stderr);
+    console.error(`dummynet probe failed with exit status ${probe.status ?? probe.signal}`);
+    failed = true;
+  }
+}
+
+// Ctrl-C in the terminal that holds the network: `up` removes everything and exits 130.
+// (`dummynet down` does the same from another terminal, and then reaps what a dead owner left,
+// which today needs iptables to list rules even where none can exist.)
+console.log("\n$ kill -INT %1   # Ctrl-C in the terminal of `dummynet up`");
+up.kill("SIGINT");
+const upStatus = await Promise.race([upEnded, new Promise((done) => setTimeout(() => done("still running"), COMMAND_TIMEOUT))]);
+if (upStatus !== 130) {
+  console.error(`dummynet up ended with ${upStatus} instead of 130:\n${upStderr}`);
+  if (upStatus === "still running") up.kill("SIGKILL");
+  failed = true;
+} else console.log(`dummynet up removed network ${name} and exited with status 130`);
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-if (run.status !== 0 || !run.stdout.trim()) {
-  process.stderr.write(run.stderr);
-  console.error(`dummynet run failed with exit status ${run.status}`);
-  process.exit(run.status || 1);
+
+const prefix = `d-${base58(uid)}-`;
+const namespaces = lines(["ip", "netns", "list"]).filter((line) => line.startsWith(prefix));
+const links = lines(["ip", "-o", "link", "show"]).filter((line) => line.split(": ")[1]?.startsWith(prefix));
+console.log(`\nbuilt, probed and removed network "${name}" in ${seconds.toFixed(2)} s`);
+console.log(`left on this machine: ${namespaces.length} namespaces, ${links.length} links (${prefix}*)`);
+process.exit(failed || namespaces.length + links.length > 0 ? 1 : 0);
+
+function lines(argv) {
+  const result = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 10_000 });
+  return result.status === 0 ? result.stdout.split("\n").filter(Boolean) : [];
 }
-const report = JSON.parse(run.stdout);
-for (const job of report.jobs) {
-  const target = /PING (\S+)/.exec(job.stdout)?.[1] ?? "?";
-  const counts = /(\d+) packets transmitted, (\d+) received.*?([\d.]+)% packet loss/.exec(job.stdout);
-  const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)/.exec(job.stdout);
-  console.log(
-    `  ${job.host} -> ${target}: ${counts ? `${counts[1]} echo requests sent, ${counts[2]} answered (${counts[3]}% lost)` : "no statistics"}` +
-      (rtt ? `, round trip min/avg/max ${rtt[1]}/${rtt[2]}/${rtt[3]} ms` : ""),
-  );
+
+/** Resolves with the first line the child prints, rejects if it ends or stays silent for `timeoutMs`. */
+function firstLine(child, timeoutMs) {
+  return new Promise((resolveLine, reject) => {
+    let text = "";
+    const timer = setTimeout(() => reject(new Error(`no output within ${timeoutMs} ms`)), timeoutMs);
+    child.stdout.on("data", (chunk) => {
+      text += chunk;
+      const newline = text.indexOf("\n");
+      if (newline >= 0) {
+        clearTimeout(timer);
+        resolveLine(text.slice(0, newline));
+      }
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`it exited (${code ?? signal}) before announcing the network`));
+    });
+  });
 }
-console.log(`\nbuilt, used and removed network "${report.name}" in ${seconds.toFixed(2)} s; exit status ${report.exitCode}`);
-const left = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-const leftCount = left.filter((line) => line.startsWith(`d-${base58(report.uid)}-`)).length;
-console.log(`namespaces it left on this machine: ${leftCount}`);
-process.exit(leftCount > 0 ? 1 : report.exitCode);
 
 function base58(n) {
   const alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";

@@ -5,6 +5,8 @@
 export { DummyNet } from "./network/dummy-net.js";
 export type { DummyNetOptions, CgroupOptions, VethOptions, RouteOptions, InterfaceLike, NamespaceLike } from "./network/dummy-net.js";
 export type { CleanupItem } from "./network/cleaners.js";
+export type { ProbeHost, ProbeOptions, ProbeReport, RttStats } from "./probe/probe.js";
+export { describeProbeReport } from "./probe/describe.js";
 export { HostShell } from "./shell/host-shell.js";
 export { NamespaceShell } from "./shell/namespace-shell.js";
 export type { Shell, RunOptions, RunAsyncOptions, PollUntilOptions } from "./shell/shell.js";

@@ -8,7 +8,7 @@ import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { DummyNetError } from "../errors.js";
+import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { DummyNet } from "../network/dummy-net.js";
 import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
@@ -25,6 +25,8 @@ import { reapDeadOwners, surveyOwners, type Owner, type SkippedStep } from "../l
 import { HostShell } from "../shell/host-shell.js";
 import { NamespaceShell } from "../shell/namespace-shell.js";
 import { applyNetem } from "../tc/netem.js";
+import { describeProbeReport } from "../probe/describe.js";
+import { type ProbePlan, checkProbeOptions, probeEndpoints } from "../probe/probe.js";
 import { DOWN_SIGNAL, StopSignals } from "./signals.js";
 import {
   describeState,
@@ -326,6 +328,54 @@ async function impair(target: string, flags: Record<string, unknown>): Promise<n
   return EXIT.ok;
 }
 
+// ------------------------------------------------------------------ probe
+
+interface ProbeFlags {
+  network?: string;
+  count?: number;
+  intervalMs?: number;
+  size?: number;
+  address?: string;
+  tcp?: boolean;
+  tcpSeconds?: number;
+  timeout?: number;
+  json?: boolean;
+}
+
+async function probeCommand(hosts: string[], flags: ProbeFlags): Promise<number> {
+  if (hosts.length < 2 || hosts.length > 3) throw new UsageError(`expected [NETWORK] FROM TO, got ${hosts.length} argument(s): dummynet probe [NETWORK] FROM TO`);
+  if (hosts.length === 3 && flags.network !== undefined) throw new UsageError("give the network once: as the first argument or with --network");
+  const [selector, from, to] = hosts.length === 3 ? hosts : [flags.network, ...hosts];
+  let plan: ProbePlan;
+  try {
+    const tcp = flags.tcpSeconds !== undefined ? { seconds: flags.tcpSeconds } : flags.tcp;
+    const given = { count: flags.count, intervalMs: flags.intervalMs, size: flags.size, address: flags.address, tcp, timeout: flags.timeout };
+    plan = checkProbeOptions(Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)));
+  } catch (error) {
+    if (error instanceof DummyNetError) throw new UsageError(error.message);
+    throw error;
+  }
+  const state = findNetwork(selector, { liveOnly: true });
+  // As for impair: the network belongs to the `up` process, so no DummyNet here, only shells into its hosts.
+  const hostShell = new HostShell({ log: logger() });
+  const endpoint = (host: string | undefined) => ({ name: host!, shell: new NamespaceShell(hostOf(state, host!), hostShell) });
+  const [fromHost, toHost] = [endpoint(from), endpoint(to)];
+  const stop = new StopSignals();
+  try {
+    const report = await probeEndpoints(fromHost, toHost, { ...plan, signal: stop.signal });
+    if (flags.json) printJson({ network: state.name, ...report });
+    else print(describeProbeReport(report));
+    return EXIT.ok;
+  } catch (error) {
+    if (stop.received) return signalExitCode(stop.received);
+    if (error instanceof InvalidArgumentError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    stop.dispose();
+    await hostShell.processMonitor.stop({ validateState: false });
+  }
+}
+
 // ------------------------------------------------------------------ ls / cleanup
 
 function ownerSummary(owner: Owner): string {
@@ -508,6 +558,7 @@ Examples:
   dummynet up examples/star.yaml            # keep it up until Ctrl-C or \`dummynet down\`
   dummynet exec h1 -- ping -c 3 10.0.0.3    # from another terminal
   dummynet impair h1:h1-sw --delay 20 --loss 1
+  dummynet probe h1 h3 --tcp                # loss, round trips, goodput, with Node.js alone
   dummynet down star
   dummynet run examples/star.yaml           # build, run the file's programs, remove
   dummynet graph examples/star.yaml --format mermaid
@@ -569,6 +620,22 @@ Output is coloured and shows progress only on a terminal; CI=true or a pipe keep
     impairCommand.addOption(kind === "number" ? option.argParser(numberArgument) : option);
   }
   impairCommand.action(action((target: string, flags: Record<string, unknown>) => impair(target, flags)));
+
+  program
+    .command("probe")
+    .description("measure what a path of a running network does to traffic (loss, duplicates, reordering, round trips; TCP goodput with --tcp), with Node.js alone")
+    .argument("<hosts...>", "[NETWORK] FROM TO: the network (name, file or uid; the only one when omitted), the sending host and the echoing host")
+    .option("--network <name>", "network name, file or uid (instead of the first argument)")
+    .addOption(new Option("--count <n>", "UDP datagrams to send (default 200)").argParser(numberArgument))
+    .addOption(new Option("--interval-ms <ms>", "milliseconds between datagrams (default 10)").argParser(numberArgument))
+    .addOption(new Option("--size <bytes>", "UDP payload bytes, 16 to 65507 (default 64)").argParser(numberArgument))
+    .option("--address <ip>", "address to probe (default: TO's first IPv4 address)")
+    .option("--tcp", "also measure TCP goodput FROM -> TO for 2 s")
+    .addOption(new Option("--tcp-seconds <s>", "measure TCP goodput for this long (implies --tcp)").argParser(numberArgument))
+    .addOption(new Option("--timeout <ms>", "bound on the whole probe").argParser(numberArgument))
+    .option("--json", "JSON output (the ProbeReport)")
+    .addHelpText("after", "\nExamples:\n  dummynet probe a b\n  dummynet probe lossy-pair a b --count 500 --tcp\n  dummynet probe h1 h3 --network star --json")
+    .action(action((hosts: string[], flags: ProbeFlags) => probeCommand(hosts, flags)));
 
   program
     .command("ls")

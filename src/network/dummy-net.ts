@@ -31,6 +31,7 @@ import { reapDeadOwners } from "../lifecycle/reaper.js";
 import { parseIpJsonArray } from "../system/ip-json.js";
 import { type CleanupItem, type LinkPlace, isAlreadyGone } from "./cleaners.js";
 import { killProcess, namespaceProcesses, processesByNamespace } from "./namespace-processes.js";
+import { type ProbeHost, type ProbeOptions, type ProbeReport, probe } from "../probe/probe.js";
 
 export type InterfaceLike = InterfaceScoped | string;
 export type NamespaceLike = NamespaceScoped | DummyNet | string;
@@ -803,6 +804,11 @@ export class DummyNet implements AsyncDisposable {
   /** Starts a command in this namespace in the background, watched by the process monitor. */
   runAsync(cmd: string | readonly string[], options?: RunAsyncOptions): Promise<RunInfo> {
     return this.shell.runAsync(cmd, options);
+  }
+
+  /** Measures the path from host `from` to host `to` with Node.js alone (UDP echoes; TCP goodput with `tcp`): see src/probe. */
+  probe(from: ProbeHost, to: ProbeHost, options?: ProbeOptions): Promise<ProbeReport> {
+    return probe(this, from, to, options);
   }
 
   // ---------------------------------------------------------------- cgroups

@@ -1,0 +1,311 @@
+/**
+ * The built-in probe: what a path between two hosts does to traffic, measured
+ * with Node.js alone (no ping, no iperf). An echo agent runs in `to`, a
+ * sender in `from` (agent.mjs, run by this Node.js binary through the hosts'
+ * shells with argument arrays); the sender's report is read back and counted
+ * here (accounting.ts). Both agents are stopped before `probe()` settles,
+ * however it ends.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { DummyNetError, InvalidArgumentError, RunInfoError, TimeoutError } from "../errors.js";
+import { NamespaceScoped } from "../names/scoped.js";
+import type { DummyNet } from "../network/dummy-net.js";
+import type { RunInfo } from "../process/run-info.js";
+import type { Shell } from "../shell/shell.js";
+import { parseIpJsonArray } from "../system/ip-json.js";
+import { checkIpAddress } from "../validation/arguments.js";
+import { type ProbeCounts, accountReplies, parseSenderOutput } from "./accounting.js";
+
+export type { Reply, RttStats, ProbeCounts } from "./accounting.js";
+
+/** A host of the probe: a namespaced DummyNet, or the name of a namespace of this network (a topology's host name). */
+export type ProbeHost = DummyNet | NamespaceScoped | string;
+
+/** Where an agent runs: a host's name (for the report) and the shell that reaches it. */
+export interface ProbeEndpoint {
+  name: string;
+  shell: Shell;
+}
+
+export interface ProbeOptions {
+  /** Address to probe. @default the first IPv4 address of `to` on an interface other than lo */
+  address?: string;
+  /** Datagrams to send, a whole number from 1 to 1,000,000. @default 200 */
+  count?: number;
+  /** Milliseconds between datagrams (0: as fast as the sender can), at most 60000. @default 10 */
+  intervalMs?: number;
+  /** UDP payload bytes of each datagram, 16 to 65507. @default 64 */
+  size?: number;
+  /**
+   * Also measure TCP goodput from `from` to `to`: a bulk transfer for
+   * `seconds` (default 2) or of `bytes`, counted by the receiver. `true`: 2 seconds.
+   */
+  tcp?: boolean | { seconds?: number; bytes?: number };
+  /** Aborting stops both agents; the probe rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds for the whole probe; over it, both agents are stopped and it rejects with TimeoutError.
+   * @default 30000 + count x intervalMs + 10000 (late replies) + the TCP phase (its seconds + 10000, or 60000 with bytes)
+   */
+  timeout?: number;
+}
+
+export interface ProbeReport extends ProbeCounts {
+  /** Host names (namespace names without the owner prefix; "1" for the host's own namespace). */
+  from: string;
+  to: string;
+  /** The address probed. */
+  address: string;
+  /** Datagrams whose send failed at once (no route, link down); they count as lost. */
+  sendErrors: number;
+  /** Why the first failed send failed. */
+  sendError?: string;
+  /** With `tcp`: what the receiver counted, in Mbit/s (0 when no connection could be made). */
+  goodputMbps?: number;
+  /** With `tcp`: the bytes the receiver counted and over how long (from accepting the connection to its end). */
+  tcp?: { bytes: number; seconds: number };
+  /** With `tcp`, when the transfer failed: why. */
+  tcpError?: string;
+}
+
+/** The agent program, beside this module in src/ (tests) and in dist/ (the build copies it). */
+export const AGENT_PATH = fileURLToPath(new URL("./agent.mjs", import.meta.url));
+
+const KNOWN_OPTIONS = ["address", "count", "intervalMs", "size", "tcp", "signal", "timeout"];
+/** Longest wait for late replies after the last datagram (the sender waits max(1 s, 3 x p99) up to this). */
+const LATE_WAIT_MAX = 10_000;
+/** Longest wait for the echo agent to say it listens (a Node.js start on a loaded machine or in the lab's emulated guest). */
+const READY_TIMEOUT = 20_000;
+const DEFAULT_TCP_SECONDS = 2;
+/** The sender's own bounds around a TCP transfer (connect, then the receiver's count): see agent.mjs. */
+const TCP_HANDSHAKES = 10_000;
+
+/** Checked options with their defaults filled in. */
+export interface ProbePlan {
+  address?: string;
+  count: number;
+  intervalMs: number;
+  size: number;
+  tcp?: { seconds: number } | { bytes: number };
+  signal?: AbortSignal;
+  timeout: number;
+}
+
+/**
+ * Probes the path from `from` to `to` (hosts of `net`'s network). Bad options
+ * and unknown hosts are refused with InvalidArgumentError before anything starts.
+ */
+export async function probe(net: DummyNet, from: ProbeHost, to: ProbeHost, options: ProbeOptions = {}): Promise<ProbeReport> {
+  const plan = checkProbeOptions(options);
+  const [fromHost, toHost] = [await resolveHost(net, from, "from"), await resolveHost(net, to, "to")];
+  return probeEndpoints({ name: fromHost.namespace.name, shell: fromHost.shell }, { name: toHost.namespace.name, shell: toHost.shell }, plan);
+}
+
+/**
+ * The probe between two shells, for callers without a DummyNet of the
+ * network (the `dummynet probe` command reaches hosts of a network that
+ * another process holds). `plan` comes from checkProbeOptions().
+ */
+export async function probeEndpoints(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, plan: ProbePlan): Promise<ProbeReport> {
+  const address = plan.address ?? (await firstIpv4Address(toHost));
+  plan.signal?.throwIfAborted();
+  if (!existsSync(AGENT_PATH)) {
+    throw new DummyNetError(`The probe's agent ${AGENT_PATH} is missing: rebuild the package (npm run build copies src/probe/agent.mjs into dist/probe/)`);
+  }
+  const output = await runAgents(fromHost, toHost, address, plan);
+  const sender = parseSenderOutput(output);
+  const report: ProbeReport = {
+    from: fromHost.name,
+    to: toHost.name,
+    address,
+    ...accountReplies(sender.sent, sender.replies),
+    sendErrors: sender.sendErrors,
+    ...(sender.firstSendError ? { sendError: sender.firstSendError } : {}),
+  };
+  if (plan.tcp) {
+    if (sender.tcp && "bytes" in sender.tcp) {
+      report.tcp = sender.tcp;
+      report.goodputMbps = sender.tcp.seconds > 0 ? Math.round(((sender.tcp.bytes * 8) / sender.tcp.seconds / 1e6) * 1000) / 1000 : 0;
+    } else {
+      report.goodputMbps = 0;
+      report.tcpError = sender.tcp?.error ?? "the sender printed no TCP result";
+    }
+  }
+  return report;
+}
+
+/** Starts the echo agent in `to`, waits for its "ready" line, runs the sender in `from`, stops the echo agent; returns the sender's stdout. */
+async function runAgents(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, address: string, plan: ProbePlan): Promise<string> {
+  const deadline = performance.now() + plan.timeout;
+  const family = address.includes(":") ? "6" : "4";
+  const stopEcho = new AbortController();
+  let echoOutput = "";
+  let onEchoOutput: (() => void) | undefined;
+  const echo = toHost.shell.run([process.execPath, AGENT_PATH, "echo", "--family", family, "--lifetime", String(plan.timeout + 5000)], {
+    signal: stopEcho.signal,
+    timeout: plan.timeout + 5000,
+    stdoutCallback: (data) => {
+      echoOutput += data;
+      onEchoOutput?.();
+    },
+  });
+  // Its end is awaited in `finally`; a rejection before that must not count as unhandled.
+  const echoEnded = echo.then(
+    (info) => info,
+    (error: unknown) => error,
+  );
+  try {
+    const [udpPort, tcpPort] = await echoReady(echoEnded, () => echoOutput, (wake) => (onEchoOutput = wake), Math.min(READY_TIMEOUT, plan.timeout), plan.signal);
+    const args = ["--address", address, "--udp-port", String(udpPort), "--count", String(plan.count), "--interval-ms", String(plan.intervalMs), "--size", String(plan.size), "--late-wait-max", String(LATE_WAIT_MAX)];
+    if (plan.tcp) {
+      args.push("--tcp-port", String(tcpPort));
+      if ("bytes" in plan.tcp) args.push("--tcp-bytes", String(plan.tcp.bytes));
+      else args.push("--tcp-seconds", String(plan.tcp.seconds));
+    }
+    const left = Math.max(1, Math.ceil(deadline - performance.now()));
+    let sender: RunInfo;
+    try {
+      sender = await fromHost.shell.run([process.execPath, AGENT_PATH, "send", ...args], { timeout: left, ...(plan.signal ? { signal: plan.signal } : {}) });
+    } catch (error) {
+      if (plan.signal?.aborted) throw plan.signal.reason;
+      if (error instanceof TimeoutError) {
+        throw new TimeoutError(error.info, `probe ${fromHost.name} -> ${toHost.name} (${address}): the sender did not finish within the probe's timeout of ${plan.timeout} ms: ${error.info?.describe() ?? ""}`);
+      }
+      throw error;
+    }
+    return sender.stdout;
+  } finally {
+    stopEcho.abort();
+    await echoEnded;
+  }
+}
+
+/** Resolves with the echo agent's ports once it prints "ready <udp> <tcp>"; rejects if it ends first, the wait times out, or `signal` aborts. */
+function echoReady(
+  ended: Promise<unknown>,
+  output: () => string,
+  onOutput: (wake: () => void) => void,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<[number, number]> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (then: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      onOutput(() => undefined);
+      then();
+    };
+    const check = () => {
+      const match = /^ready (\d+) (\d+)$/m.exec(output());
+      if (match) settle(() => resolve([Number(match[1]), Number(match[2])]));
+    };
+    const onAbort = () => settle(() => reject(signal!.reason));
+    const timer = setTimeout(() => settle(() => reject(new TimeoutError(undefined, `probe: the echo agent did not print "ready <udp port> <tcp port>" within ${timeoutMs} ms (output so far: ${JSON.stringify(output())})`))), timeoutMs);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    onOutput(check);
+    void ended.then((result) => {
+      const info = result instanceof RunInfoError ? result.info : (result as RunInfo | undefined);
+      const how = result instanceof Error ? result.message : (info?.describe() ?? "it ended");
+      settle(() => reject(new DummyNetError(`probe: the echo agent ended before it was ready: ${how}`)));
+    });
+    check();
+  });
+}
+
+/** A host given as a DummyNet, a NamespaceScoped or a name, as the DummyNet standing for it. */
+async function resolveHost(net: DummyNet, value: unknown, argument: "from" | "to"): Promise<DummyNet> {
+  if (isDummyNet(value)) return value;
+  if (value instanceof NamespaceScoped || typeof value === "string") {
+    const name = value instanceof NamespaceScoped ? value.scoped : value;
+    try {
+      return await net.netnsUse(name);
+    } catch (error) {
+      if (error instanceof InvalidArgumentError) {
+        throw new InvalidArgumentError(argument, value, `is not a host of this network: ${error.rule}`);
+      }
+      throw error;
+    }
+  }
+  throw new InvalidArgumentError(argument, value, "must be a host: a namespaced DummyNet (from netnsAdd or a topology), a NamespaceScoped, or a host name");
+}
+
+function isDummyNet(value: unknown): value is DummyNet {
+  // Structural: importing the DummyNet class here would make a cycle (it delegates probe() to this module).
+  return typeof value === "object" && value !== null && "netnsUse" in value && "shell" in value && (value as { namespace?: unknown }).namespace instanceof NamespaceScoped;
+}
+
+/** The first IPv4 address of `host` on an interface other than lo, read with `ip -j addr`. */
+async function firstIpv4Address(host: ProbeEndpoint): Promise<string> {
+  const { stdout } = await host.shell.system(["ip", "-j", "addr", "show"]);
+  const links = parseIpJsonArray<{ ifname?: string; addr_info?: { family?: string; local?: string }[] }>(stdout);
+  for (const link of links) {
+    if (link.ifname === "lo") continue;
+    const inet = link.addr_info?.find((info) => info.family === "inet" && typeof info.local === "string");
+    if (inet) return inet.local!;
+  }
+  throw new InvalidArgumentError("to", host.name, "has no IPv4 address on an interface other than lo: give one, or the address to probe as options.address");
+}
+
+/** Checks every option and fills in the defaults; throws InvalidArgumentError naming the first bad one. */
+export function checkProbeOptions(options: unknown): ProbePlan {
+  if (options === undefined) options = {};
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new InvalidArgumentError("probe options", options, "must be an object such as { count: 100, intervalMs: 10 }");
+  }
+  const given = options as Record<string, unknown>;
+  const unknown = Object.keys(given).filter((key) => !KNOWN_OPTIONS.includes(key));
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError("probe options", Object.fromEntries(unknown.map((key) => [key, given[key]])), `has unknown option(s) ${unknown.join(", ")}; known: ${KNOWN_OPTIONS.join(", ")}`);
+  }
+  const count = wholeNumber("count", given["count"] ?? 200, 1, 1_000_000);
+  const intervalMs = given["intervalMs"] ?? 10;
+  if (typeof intervalMs !== "number" || !Number.isFinite(intervalMs) || intervalMs < 0 || intervalMs > 60_000) {
+    throw new InvalidArgumentError("intervalMs", intervalMs, "must be a number of milliseconds from 0 to 60000");
+  }
+  const size = wholeNumber("size", given["size"] ?? 64, 16, 65507, " (UDP payload bytes: 16 hold the probe's header, 65507 is the most an IPv4 datagram carries)");
+  const address = given["address"];
+  if (address !== undefined) checkIpAddress("address", address);
+  const signal = given["signal"];
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError("signal", signal, "must be an AbortSignal");
+  const tcp = checkTcp(given["tcp"]);
+  const tcpBudget = tcp === undefined ? 0 : "bytes" in tcp ? 60_000 + TCP_HANDSHAKES : tcp.seconds * 1000 + TCP_HANDSHAKES;
+  const timeout = given["timeout"] ?? 30_000 + count * intervalMs + LATE_WAIT_MAX + tcpBudget;
+  if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0) {
+    throw new InvalidArgumentError("timeout", timeout, "must be a positive number of milliseconds");
+  }
+  return {
+    ...(address !== undefined ? { address: address as string } : {}),
+    count,
+    intervalMs,
+    size,
+    ...(tcp ? { tcp } : {}),
+    ...(signal ? { signal: signal as AbortSignal } : {}),
+    timeout,
+  };
+}
+
+function checkTcp(value: unknown): { seconds: number } | { bytes: number } | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { seconds: DEFAULT_TCP_SECONDS };
+  const rule = "must be true, or { seconds } (from 0.1 to 3600) or { bytes } (a whole number from 1), not both";
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new InvalidArgumentError("tcp", value, rule);
+  const { seconds, bytes, ...other } = value as Record<string, unknown>;
+  if (Object.keys(other).length > 0 || (seconds !== undefined && bytes !== undefined)) throw new InvalidArgumentError("tcp", value, rule);
+  if (bytes !== undefined) return { bytes: wholeNumber("tcp.bytes", bytes, 1, Number.MAX_SAFE_INTEGER) };
+  if (seconds === undefined) return { seconds: DEFAULT_TCP_SECONDS };
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600) {
+    throw new InvalidArgumentError("tcp.seconds", seconds, "must be a number of seconds from 0.1 to 3600");
+  }
+  return { seconds };
+}
+
+function wholeNumber(argument: string, value: unknown, min: number, max: number, why = ""): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(argument, value, `must be a whole number from ${min} to ${max}${why}`);
+  }
+  return value;
+}
