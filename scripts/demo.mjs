@@ -75,17 +75,21 @@ for (const [from, to, ...flags] of probes) {
   }
 }
 
-// Ctrl-C in the terminal that holds the network: `up` removes everything and exits 130.
-// (`dummynet down` does the same from another terminal, and then reaps what a dead owner left,
-// which today needs iptables to list rules even where none can exist.)
-console.log("\n$ kill -INT %1   # Ctrl-C in the terminal of `dummynet up`");
-up.kill("SIGINT");
+// From another terminal, as a user would: `down` asks the holder to remove everything; `up` then exits 0.
+show(["down", String(uid)]);
+const down = await dummynetAsync("down", String(uid));
+process.stdout.write(down.stdout);
+if (down.status !== 0) {
+  process.stderr.write(down.stderr);
+  console.error(`dummynet down failed with exit status ${down.status ?? down.signal}`);
+  failed = true;
+}
 const upStatus = await Promise.race([upEnded, new Promise((done) => setTimeout(() => done("still running"), COMMAND_TIMEOUT))]);
-if (upStatus !== 130) {
-  console.error(`dummynet up ended with ${upStatus} instead of 130:\n${upStderr}`);
+if (upStatus !== 0) {
+  console.error(`dummynet up ended with ${upStatus} instead of 0 after down:\n${upStderr}`);
   if (upStatus === "still running") up.kill("SIGKILL");
   failed = true;
-} else console.log(`dummynet up removed network ${name} and exited with status 130`);
+}
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
 const prefix = `d-${base58(uid)}-`;
@@ -95,9 +99,14 @@ console.log(`\nbuilt, probed and removed network "${name}" in ${seconds.toFixed(
 console.log(`left on this machine: ${namespaces.length} namespaces, ${links.length} links (${prefix}*)`);
 process.exit(failed || namespaces.length + links.length > 0 ? 1 : 0);
 
+/** The lines a listing prints; a listing that fails ends the demo (it must never read as "nothing left"). */
 function lines(argv) {
   const result = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 10_000 });
-  return result.status === 0 ? result.stdout.split("\n").filter(Boolean) : [];
+  if (result.status !== 0) {
+    console.error(`cannot check what is left: ${argv.join(" ")} failed (${result.error?.message ?? result.stderr.trim() ?? result.status})`);
+    process.exit(1);
+  }
+  return result.stdout.split("\n").filter(Boolean);
 }
 
 /** Resolves with the first line the child prints, rejects if it ends or stays silent for `timeoutMs`. */
