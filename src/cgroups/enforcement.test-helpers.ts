@@ -124,11 +124,19 @@ function forkingShellLine(goFile: string, body: string): string {
   return `'${process.execPath}' -e '${script}'; echo "exit $?"`;
 }
 
-/** The CPU hog: once told, counts loop iterations for `windowMs` of wall-clock time and prints "work <count>". */
+/**
+ * The CPU hog: once told, computes for `windowMs` of wall-clock time and
+ * prints "work <rounds done>". Each round is 10000 steps of a random number
+ * generator between two looks at the clock (reading the clock costs a trap
+ * into the kernel under user-mode Linux); printing the result keeps the
+ * compiler from dropping the work.
+ */
 export function busyShellLine(goFile: string, windowMs: number): string {
   return forkingShellLine(
     goFile,
-    `let n = 0; const end = Date.now() + ${windowMs}; while (Date.now() < end) n++; console.log("work " + n);`,
+    `let n = 0; let x = 1; const end = Date.now() + ${windowMs};` +
+      " while (Date.now() < end) { for (let i = 0; i < 10000; i++) x = (Math.imul(x, 1103515245) + 12345) | 0; n++; }" +
+      ` console.log("work " + n + " (result " + x + ")");`,
   );
 }
 
@@ -207,33 +215,35 @@ export interface Scenario {
 }
 
 /**
- * Starts the same shell line twice, one held by `cgroup` as `placement` says,
- * one unconstrained; checks that the limited line's forked child is inside
- * and the other is not; lets both go and waits until both have finished.
+ * Runs the same shell line twice, one after the other (on a one-CPU guest,
+ * two hogs side by side would split the CPU whatever the limit): first held
+ * by `cgroup` as `placement` says, checking that its forked child is inside;
+ * then unconstrained, checking that its child is not. Each child is let go
+ * (after `beforeGo`) once it is where it belongs, and awaited to the end.
  */
 async function runPair(
   shell: HostShell,
   cgroup: CGroup,
   line: (goFile: string) => string,
   scenario: Scenario,
-  beforeGo: (children: [number, number]) => Promise<void> = async () => undefined,
+  beforeGo: (child: number) => Promise<void> = async () => undefined,
 ): Promise<{ limited: RunInfo; unconstrained: RunInfo }> {
-  const goFile = join(scenario.scratch, `${scenario.name}.go`);
-  const limited = await shell.runAsync(line(goFile), scenario.placement === "runAsync with { cgroup }" ? { cgroup } : {});
-  const unconstrained = await shell.runAsync(line(goFile));
-  const [limitedReady, unconstrainedReady] = await Promise.all([
-    stdoutMatch(limited, /^ready (\d+)$/mu, scenario.patienceMs),
-    stdoutMatch(unconstrained, /^ready (\d+)$/mu, scenario.patienceMs),
-  ]);
-  const limitedChild = Number(limitedReady[1]);
-  assert.notEqual(limitedChild, limited.pid, "the shell forked its child instead of exec'ing it");
-  if (scenario.placement === "addPid after the start") await cgroup.addPid(limited.pid!);
-  assert.ok(await isInside(limitedChild, cgroup), `the forked child ${limitedChild} is in ${cgroup.name}: ${await cgroupsOf(limitedChild)}`);
-  assert.equal(await isInside(Number(unconstrainedReady[1]), cgroup), false);
-  await beforeGo([limitedChild, Number(unconstrainedReady[1])]);
-  await writeFile(goFile, "");
-  await Promise.all([finishedWithin(limited, scenario.patienceMs * 3), finishedWithin(unconstrained, scenario.patienceMs * 3)]);
-  await rm(goFile);
+  const runOnce = async (held: boolean): Promise<RunInfo> => {
+    const goFile = join(scenario.scratch, `${scenario.name}.go`);
+    const startInside = held && scenario.placement === "runAsync with { cgroup }";
+    const info = await shell.runAsync(line(goFile), startInside ? { cgroup } : {});
+    const child = Number((await stdoutMatch(info, /^ready (\d+)$/mu, scenario.patienceMs))[1]);
+    assert.notEqual(child, info.pid, "the shell forked its child instead of exec'ing it");
+    if (held && !startInside) await cgroup.addPid(info.pid!);
+    assert.equal(await isInside(child, cgroup), held, `the forked child ${child} is ${held ? "" : "not "}in ${cgroup.name}: ${await cgroupsOf(child)}`);
+    await beforeGo(child);
+    await writeFile(goFile, "");
+    await finishedWithin(info, scenario.patienceMs * 3);
+    await rm(goFile);
+    return info;
+  };
+  const limited = await runOnce(true);
+  const unconstrained = await runOnce(false);
   return { limited, unconstrained };
 }
 
@@ -243,21 +253,19 @@ const HOG_NICE = -15;
 const HOG_WEIGHT = 29154;
 
 /**
- * Gives both hogs the same high CPU priority, so that the comparison shows
- * what the cgroup's quota takes away rather than how busy the machine is:
- * the nice value of each process and of its autogroup (with
- * sched_autogroup, each session is weighed as one, whatever its nice
- * values), and the same weight to the limited one's cgroup (a cgroup is
- * weighed as one too: cpu.shares on v1, cpu.weight on v2). Then the quota,
- * not the competition, is what holds the limited one back.
+ * Gives a CPU hog a high priority (both get the same), so that the
+ * comparison shows what the quota takes away rather than how busy the
+ * shared machine is: the nice value of the process and of its autogroup
+ * (with sched_autogroup each session is weighed as one, whatever its nice
+ * values), and the same weight to the cgroup (a cgroup is weighed as one
+ * too: cpu.shares on v1, cpu.weight on v2). Then the quota, not the
+ * competition, is what holds the limited one back.
  */
-async function raisePriority(cgroup: CGroup, pids: readonly number[]): Promise<void> {
-  for (const pid of pids) {
-    setPriority(pid, HOG_NICE);
-    await writeFile(`/proc/${pid}/autogroup`, String(HOG_NICE)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== "ENOENT") throw error; // a kernel without autogroups
-    });
-  }
+async function raisePriority(cgroup: CGroup, pid: number): Promise<void> {
+  setPriority(pid, HOG_NICE);
+  await writeFile(`/proc/${pid}/autogroup`, String(HOG_NICE)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOENT") throw error; // a kernel without autogroups
+  });
   const cpuDir = cpuDirectory(cgroup);
   if (existsSync(join(cpuDir, "cpu.weight"))) await writeFile(join(cpuDir, "cpu.weight"), String(Math.round((HOG_WEIGHT * 100) / 1024)));
   else await writeFile(join(cpuDir, "cpu.shares"), String(HOG_WEIGHT));
@@ -283,9 +291,9 @@ export async function cpuScenario(scenario: Scenario, windowMs: number): Promise
   const shell = new HostShell();
   const cgroup = await CGroup.create({ name: scenario.name, cpuLimit: 0.2, layout: scenario.layout });
   try {
-    const { limited, unconstrained } = await runPair(shell, cgroup, (go) => busyShellLine(go, windowMs), scenario, (pids) => raisePriority(cgroup, pids));
+    const { limited, unconstrained } = await runPair(shell, cgroup, (go) => busyShellLine(go, windowMs), scenario, (pid) => raisePriority(cgroup, pid));
     const work = (info: RunInfo) => {
-      const found = /^work (\d+)$/mu.exec(info.stdout);
+      const found = /^work (\d+) /mu.exec(info.stdout);
       assert.ok(found && /^exit 0$/mu.test(info.stdout), `the busy child did its work and exited 0: ${info.describe()}`);
       return Number(found[1]);
     };
