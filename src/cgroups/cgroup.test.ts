@@ -186,6 +186,25 @@ describe("cgroup lifecycle", () => {
   });
 });
 
+/**
+ * Whether `pid` is in `cgroup`, or has gone. The kernel shows a child that
+ * it is still forking in the root cgroups until the fork completes, and a
+ * zombie in the root too: such a reading is taken again, for up to a second.
+ */
+async function settlesInside(pid: number, cgroup: CGroup): Promise<boolean> {
+  const deadline = Date.now() + 1000;
+  for (;;) {
+    try {
+      if (await isInside(pid, cgroup)) return true;
+      if (/^[^)]*\) [ZX] /u.test(readFileSync(`/proc/${pid}/stat`, "utf8"))) return true; // exited
+    } catch {
+      return true; // gone between the listing and the read
+    }
+    if (Date.now() > deadline) return false;
+    await new Promise((done) => setTimeout(done, 5));
+  }
+}
+
 describe("addPid holds the process and its descendants", () => {
   test("a shell line's whole tree moves in (shell, nested shell, its children); hardClean moves them all back", async () => {
     const cgroup = await CGroup.create({ name: scopedName("tree"), layout });
@@ -218,11 +237,7 @@ describe("addPid holds the process and its descendants", () => {
       await stdoutMatch(line, /^started$/mu, 10_000);
       await cgroup.addPid(line.pid!);
       for (let check = 0; check < 20; check++) {
-        for (const pid of await descendantsOf(line.pid!)) {
-          // A sleeper may end between the listing and this read.
-          const inside = await isInside(pid, cgroup).catch(() => true);
-          assert.ok(inside, `descendant ${pid} is inside`);
-        }
+        for (const pid of await descendantsOf(line.pid!)) assert.ok(await settlesInside(pid, cgroup), `descendant ${pid} is inside`);
       }
     } finally {
       await shell.processMonitor.stop({ validateState: false });

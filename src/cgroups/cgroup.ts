@@ -31,7 +31,7 @@ import {
   type LimitedController,
 } from "./layout.js";
 import { cpuQuota, validateCpuLimit, validateMemoryLimit, validatePid } from "./limits.js";
-import { descendantsOf } from "../process/proc-stats.js";
+import { descendantsOf, PF_EXITING, readStat } from "../process/proc-stats.js";
 
 export interface CGroupOptions {
   /** The cgroup's name on the system: a scoped name such as `d-2-web`, or a CGroupScoped. */
@@ -258,7 +258,19 @@ export class CGroup {
    * just exited meanwhile.
    */
   async #move(pid: number, named: boolean): Promise<boolean> {
-    const origin = await originCgroups(pid, this.layout);
+    let origin = await originCgroups(pid, this.layout);
+    if (!named) {
+      // A descendant that is exiting has nothing left to hold (and v1 shows it in the root cgroups).
+      const stat = await readStat(pid);
+      if (stat === undefined || (stat.flags & PF_EXITING) !== 0) return false;
+      if (isInitialCgroups(origin, this.layout)) {
+        // A child still being forked shows the root cgroups until its fork completes. A migration waits for the
+        // forks in flight, so moving its parent again (inside already: nothing changes) lets the fork finish first.
+        await writeControlFile(this.path, "cgroup.procs", String(stat.ppid)).catch(() => undefined);
+        origin = await originCgroups(pid, this.layout);
+        this.log.debug(`Cgroup ${this.name}: pid ${pid} showed the root cgroups while being forked; then: ${JSON.stringify(origin)}`);
+      }
+    }
     const outside = (Object.entries(this.controllerPaths) as [LimitedController, string][]).filter(([controller, dir]) => origin[controller] !== dir);
     if (outside.length === 0) return false; // born inside, or moved already
     const known = this.origins.get(pid) ?? new Map<string, string>();
@@ -463,6 +475,13 @@ async function originCgroups(pid: number, layout: CgroupLayout): Promise<Partial
     }
   }
   return origin;
+}
+
+/** True when `origin` is the root of every hierarchy of the layout: where the kernel shows a process it is still forking. */
+function isInitialCgroups(origin: Partial<Record<LimitedController, string>>, layout: CgroupLayout): boolean {
+  const roots = layout.version === 2 ? { cpu: layout.root, memory: layout.root } : layout.hierarchies;
+  const controllers = Object.keys(origin) as LimitedController[];
+  return controllers.length > 0 && controllers.every((c) => roots[c] !== undefined && resolve(origin[c]!) === resolve(roots[c]!));
 }
 
 /**

@@ -24,6 +24,8 @@ export interface ProcStat {
   state: string;
   ppid: number;
   pgrp: number;
+  /** The kernel's PF_* flags of the process (see PF_EXITING). */
+  flags: number;
   /** Seconds. */
   utime: number;
   stime: number;
@@ -80,6 +82,7 @@ export function parseStat(pid: number, text: string): ProcStat | undefined {
     state: f[0]!,
     ppid: field(4),
     pgrp: field(5),
+    flags: field(9),
     utime: field(14) / hz,
     stime: field(15) / hz,
     cutime: field(16) / hz,
@@ -87,6 +90,18 @@ export function parseStat(pid: number, text: string): ProcStat | undefined {
     vsize: field(23),
     rss: field(24) * bytesPerPage(),
   };
+}
+
+/** The kernel's flag for a process that has begun to exit (include/linux/sched.h). */
+export const PF_EXITING = 0x4;
+
+/** /proc/<pid>/stat of one process; undefined when it has gone. */
+export async function readStat(pid: number): Promise<ProcStat | undefined> {
+  try {
+    return parseStat(pid, await readFile(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every process on the system, by pid (processes that vanish while reading are skipped). */
