@@ -13,6 +13,7 @@ export type { Shell, RunOptions, RunAsyncOptions, PollUntilOptions } from "./she
 export { ProcessMonitor } from "./process/process-monitor.js";
 export { RunInfo } from "./process/run-info.js";
 export { CGroup } from "./cgroups/cgroup.js";
+export type { CgroupRunOptions } from "./cgroups/start-inside.js";
 export { Scoped, InterfaceScoped, NamespaceScoped, CGroupScoped } from "./names/scoped.js";
 export { intToBase58, base58ToInt } from "./names/base58.js";
 export type { NetemOptions, NetemSettings, AppliedQdisc, TcHandle } from "./tc/netem.js";

@@ -1,20 +1,34 @@
 // requires: cgroup2
 /**
- * cgroup v2, proven in the kernel lab (a user-mode Linux guest with cgroup2
- * mounted at /sys/fs/cgroup and +cpu +memory +pids enabled): cpu.max holds a
- * busy loop to its share, memory.max OOM-kills an allocation over the limit,
- * controllers missing in a parent's subtree_control are enabled, and nothing
- * remains. The guest is slow (Node starts in about a second, one CPU), so
- * the suite is small and its bounds generous.
+ * cgroup v2, proven in the kernel lab (a guest with cgroup2 mounted at
+ * /sys/fs/cgroup and +cpu +memory +pids enabled): cpu.max holds a busy loop
+ * to its share, memory.max OOM-kills an allocation over the limit,
+ * controllers missing in a parent's subtree_control are enabled, the limits
+ * hold for what a shell line forks (moved by addPid, or started inside with
+ * runAsync's { cgroup }), and nothing remains. The guest is slow (Node starts
+ * in 0.3 to 1 s, one or two CPUs), so the suite is small and its bounds
+ * generous; nothing here depends on the guest's speed.
  */
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CGroup, detectCgroupLayout, listCgroups, type CgroupV2Layout } from "./index.js";
 import { CGroupScoped } from "../names/scoped.js";
+import { descendantsByChildrenFiles, descendantsByScan } from "../process/proc-stats.js";
+import { HostShell } from "../shell/host-shell.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
-import { cpuShares, spawnAllocator, spawnBusyLoop } from "./enforcement.test-helpers.js";
+import {
+  cpuScenario,
+  cpuShares,
+  isInside,
+  memoryScenario,
+  PLACEMENTS,
+  spawnAllocator,
+  spawnBusyLoop,
+  stdoutMatch,
+} from "./enforcement.test-helpers.js";
 
 const uid = process.pid;
 const MiB = 1024 * 1024;
@@ -109,4 +123,54 @@ describe("cgroup v2 (lab)", () => {
     }
     assertNothingLeft(uid);
   });
+});
+
+describe("cgroup v2 (lab): limits hold for what a shell line forks", () => {
+  const scratch = mkdtempSync(join(tmpdir(), "dummynet-cgroup-go-"));
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+  /** Milliseconds for a Node.js child to start, and to end, in the slow guest. */
+  const patienceMs = 60_000;
+
+  test("addPid moves a shell line's whole tree, found through /proc/<pid>/task/*/children as by a scan", async () => {
+    const cgroup = await CGroup.create({ name: scopedName("v2_tree"), layout });
+    const shell = new HostShell();
+    try {
+      const line = await shell.runAsync("sh -c 'sleep 1000 & sleep 1000 & echo started; wait'; true");
+      await stdoutMatch(line, /^started$/mu, patienceMs);
+      const scanned = await descendantsByScan(line.pid!);
+      assert.equal(scanned.length, 3, `a shell and two sleepers below the line's shell: ${scanned.join(" ")}`);
+      if (existsSync("/proc/thread-self/children")) {
+        assert.deepEqual([...(await descendantsByChildrenFiles(line.pid!))].sort(), [...scanned].sort());
+      }
+      await cgroup.addPid(line.pid!);
+      assert.deepEqual(await cgroup.pids(), [line.pid!, ...scanned].sort((a, b) => a - b));
+      for (const pid of [line.pid!, ...scanned]) assert.ok(await isInside(pid, cgroup), `${pid} is inside`);
+    } finally {
+      await shell.processMonitor.stop({ validateState: false });
+      await cgroup.hardClean();
+    }
+    assertNothingLeft(uid);
+  });
+
+  for (const placement of PLACEMENTS) {
+    test(`CPU, ${placement}: the forked busy child does at most a third of the unconstrained one's work`, async (t) => {
+      const figures = await cpuScenario({ layout, name: scopedName("v2_line_cpu"), placement, scratch, patienceMs }, 2000);
+      t.diagnostic(
+        `work in 2 s: limited to 0.2 CPU ${figures.limited}, unconstrained ${figures.unconstrained}, ` +
+          `ratio ${figures.ratio.toFixed(2)}, nr_throttled ${figures.throttled}`,
+      );
+      assert.ok(figures.ratio >= 3, `the unconstrained child did ${figures.ratio.toFixed(2)} times the limited one's work; expected at least 3`);
+      assert.ok(figures.throttled > 0, "the kernel throttled the cgroup");
+      assertNothingLeft(uid);
+    });
+
+    test(`memory, ${placement}: the forked hog is OOM-killed under 96 MiB and survives without`, async (t) => {
+      const outcome = await memoryScenario({ layout, name: scopedName("v2_line_memory"), placement, scratch, patienceMs }, 96, 256);
+      t.diagnostic(`limited: ${JSON.stringify(outcome.limitedStdout)}, unconstrained: ${JSON.stringify(outcome.unconstrainedStdout)}, oom_kill ${outcome.oomKills}`);
+      assert.equal(outcome.limitedStdout, "exit 137\n", "the child was SIGKILLed (128 + 9) before it could allocate 256 MiB");
+      assert.equal(outcome.unconstrainedStdout, "allocated 256\nexit 0\n");
+      assert.ok(outcome.oomKills > 0, "the kernel counted an OOM kill in memory.events");
+      assertNothingLeft(uid);
+    });
+  }
 });

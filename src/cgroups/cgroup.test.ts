@@ -15,7 +15,20 @@ import { CGroup, detectCgroupLayout, listCgroups, parseCgroupMounts, type Cgroup
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { CGroupScoped } from "../names/scoped.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
-import { cgroupsOf, cpuShares, spawnAllocator, spawnBusyLoop, spawnSleeper } from "./enforcement.test-helpers.js";
+import { descendantsOf } from "../process/proc-stats.js";
+import { HostShell } from "../shell/host-shell.js";
+import {
+  cgroupsOf,
+  cpuScenario,
+  cpuShares,
+  isInside,
+  memoryScenario,
+  PLACEMENTS,
+  spawnAllocator,
+  spawnBusyLoop,
+  spawnSleeper,
+  stdoutMatch,
+} from "./enforcement.test-helpers.js";
 
 const uid = process.pid;
 const MiB = 1024 * 1024;
@@ -100,8 +113,12 @@ describe("cgroup lifecycle", () => {
       );
 
       // As the reference's test: the test's own process goes in, and must come back out unharmed.
+      // It goes in with its descendants (tsx may have an esbuild service running as a child).
       await cgroup.addPid(process.pid);
-      assert.deepEqual(await cgroup.pids(), [process.pid]);
+      const inside = await cgroup.pids();
+      assert.ok(inside.includes(process.pid), String(inside));
+      const descendants = await descendantsOf(process.pid);
+      for (const pid of inside) assert.ok(pid === process.pid || descendants.includes(pid), `${pid} is this process or a descendant of it`);
       assert.notEqual(await cgroupsOf(process.pid), ownCgroupsBefore);
 
       await cgroup.setLimit({ cpu: availableParallelism(), memory: 300 * MiB });
@@ -167,6 +184,94 @@ describe("cgroup lifecycle", () => {
     }
     assertNothingLeft(uid);
   });
+});
+
+/**
+ * Whether `pid` is in `cgroup`, or has gone. The kernel shows a child that
+ * it is still forking in the root cgroups until the fork completes, and a
+ * zombie in the root too: such a reading is taken again, for up to a second.
+ */
+async function settlesInside(pid: number, cgroup: CGroup): Promise<boolean> {
+  const deadline = Date.now() + 1000;
+  for (;;) {
+    try {
+      if (await isInside(pid, cgroup)) return true;
+      if (/^[^)]*\) [ZX] /u.test(readFileSync(`/proc/${pid}/stat`, "utf8"))) return true; // exited
+    } catch {
+      return true; // gone between the listing and the read
+    }
+    if (Date.now() > deadline) return false;
+    await new Promise((done) => setTimeout(done, 5));
+  }
+}
+
+describe("addPid holds the process and its descendants", () => {
+  test("a shell line's whole tree moves in (shell, nested shell, its children); hardClean moves them all back", async () => {
+    const cgroup = await CGroup.create({ name: scopedName("tree"), layout });
+    const shell = new HostShell();
+    try {
+      // The outer shell forks a shell that forks two sleepers: four processes, three generations below the pid passed.
+      const line = await shell.runAsync("sh -c 'sleep 1000 & sleep 1000 & echo started; wait'; true");
+      await stdoutMatch(line, /^started$/mu, 10_000);
+      const tree = [line.pid!, ...(await descendantsOf(line.pid!))];
+      assert.equal(tree.length, 4, `sh, sh and two sleepers: ${tree.join(" ")}`);
+      const before = await Promise.all(tree.map(cgroupsOf));
+      await cgroup.addPid(line.pid!);
+      assert.deepEqual(await cgroup.pids(), [...tree].sort((a, b) => a - b));
+      for (const pid of tree) assert.ok(await isInside(pid, cgroup), `${pid} is inside`);
+
+      await cgroup.hardClean();
+      assert.deepEqual(await Promise.all(tree.map(cgroupsOf)), before, "each went back to where it was, alive");
+    } finally {
+      await shell.processMonitor.stop({ validateState: false });
+      await cgroup.hardClean();
+    }
+    assertNothingLeft(uid);
+  });
+
+  test("a shell that keeps forking: once addPid returns, every descendant alive is inside", async () => {
+    const cgroup = await CGroup.create({ name: scopedName("forking"), layout });
+    const shell = new HostShell();
+    try {
+      const line = await shell.runAsync("echo started; while :; do sleep 0.01; done");
+      await stdoutMatch(line, /^started$/mu, 10_000);
+      await cgroup.addPid(line.pid!);
+      for (let check = 0; check < 20; check++) {
+        for (const pid of await descendantsOf(line.pid!)) assert.ok(await settlesInside(pid, cgroup), `descendant ${pid} is inside`);
+      }
+    } finally {
+      await shell.processMonitor.stop({ validateState: false });
+      await cgroup.hardClean();
+    }
+    assertNothingLeft(uid);
+  });
+});
+
+describe("cgroup limits hold for what a shell line forks", () => {
+  const scratch = mkdtempSync(join(tmpdir(), "dummynet-cgroup-go-"));
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  for (const placement of PLACEMENTS) {
+    test(`CPU, ${placement}: the forked busy child does at most a third of the unconstrained one's work`, async (t) => {
+      const figures = await cpuScenario({ layout, name: scopedName("line_cpu"), placement, scratch, patienceMs: 10_000 }, 1500);
+      t.diagnostic(
+        `work in 1.5 s: limited to 0.2 CPU ${figures.limited}, unconstrained ${figures.unconstrained}, ` +
+          `ratio ${figures.ratio.toFixed(2)}, nr_throttled ${figures.throttled}`,
+      );
+      assert.ok(figures.ratio >= 3, `the unconstrained child did ${figures.ratio.toFixed(2)} times the limited one's work; expected at least 3`);
+      assert.ok(figures.throttled > 0, "the kernel throttled the cgroup");
+      assertNothingLeft(uid);
+    });
+
+    test(`memory, ${placement}: the forked hog is OOM-killed under 96 MiB and survives without`, async (t) => {
+      const outcome = await memoryScenario({ layout, name: scopedName("line_memory"), placement, scratch, patienceMs: 10_000 }, 96, 256);
+      t.diagnostic(`limited: ${JSON.stringify(outcome.limitedStdout)}, unconstrained: ${JSON.stringify(outcome.unconstrainedStdout)}, oom_kill ${outcome.oomKills}`);
+      assert.equal(outcome.limitedStdout, "exit 137\n", "the child was SIGKILLed (128 + 9) before it could allocate 256 MiB");
+      assert.equal(outcome.unconstrainedStdout, "allocated 256\nexit 0\n");
+      assert.ok(outcome.oomKills > 0, "the kernel counted an OOM kill in the cgroup");
+      assertNothingLeft(uid);
+    });
+  }
 });
 
 describe("cgroup limits are enforced", () => {

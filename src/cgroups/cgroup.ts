@@ -31,6 +31,7 @@ import {
   type LimitedController,
 } from "./layout.js";
 import { cpuQuota, validateCpuLimit, validateMemoryLimit, validatePid } from "./limits.js";
+import { descendantsOf, PF_EXITING, readStat } from "../process/proc-stats.js";
 
 export interface CGroupOptions {
   /** The cgroup's name on the system: a scoped name such as `d-2-web`, or a CGroupScoped. */
@@ -53,6 +54,8 @@ export interface CGroupLimits {
   memory?: number | null;
 }
 
+/** How often addPid() looks for descendants still outside before it stops (a tree forking faster than it is moved). */
+const DESCENDANT_SCAN_ROUNDS = 10;
 /** How long hardClean() waits for killed processes to leave before giving up. */
 const HARD_CLEAN_TIMEOUT_MS = 5_000;
 const NAME_CHARACTERS = /^[A-Za-z0-9_.-]+$/;
@@ -75,6 +78,7 @@ export class CGroup {
   /** For each pid added: the cgroup it came from, per directory of ours; hardClean() moves it back there. */
   private readonly origins = new Map<number, Map<string, string>>();
   private currentMemoryLimit: number | null = null;
+  #removed = false;
 
   private constructor(
     name: string,
@@ -216,35 +220,96 @@ export class CGroup {
   }
 
   /**
-   * Moves the running process `pid` (and, on v1, in every hierarchy) into
-   * this cgroup; its future children are born in it. Remembers where it came
-   * from so that hardClean() can move it back.
+   * Moves the running process `pid` and every descendant it has (on v1, in
+   * every hierarchy) into this cgroup, so that a shell line's children are
+   * held too; what they fork from then on is born inside. Remembers where
+   * each came from so that hardClean() can move it back. Rejects with
+   * InvalidArgumentError when `pid` is not a running process; a descendant
+   * that exits meanwhile is skipped.
    */
   async addPid(pid: number): Promise<void> {
     validatePid(pid);
-    const origin = await originCgroups(pid, this.layout);
-    const known = this.origins.get(pid) ?? new Map<string, string>();
-    for (const [controller, dir] of Object.entries(this.controllerPaths) as [LimitedController, string][]) {
-      const from = origin[controller];
-      if (from !== undefined && from !== dir && !known.has(dir)) known.set(dir, from);
+    this.#requireNotRemoved();
+    // The parent first: from then on it forks inside. Its descendants then, scanning again until a scan finds none
+    // outside: one forked between a scan and its parent's move is found by the next (bounded for a tree that
+    // keeps forking from processes not moved yet).
+    await this.#move(pid, true);
+    const handled = new Set([pid]);
+    const moved: number[] = [];
+    for (let round = 0; round < DESCENDANT_SCAN_ROUNDS; round++) {
+      let movedThisRound = 0;
+      for (const descendant of await descendantsOf(pid)) {
+        if (handled.has(descendant)) continue;
+        handled.add(descendant);
+        if (await this.#move(descendant, false)) {
+          moved.push(descendant);
+          movedThisRound++;
+        }
+      }
+      if (movedThisRound === 0) break;
     }
-    this.origins.set(pid, known);
-    for (const dir of this.paths) {
-      try {
-        await writeControlFile(dir, "cgroup.procs", String(pid));
-      } catch (error) {
-        if (isErrno(error, "ESRCH")) {
-          throw new InvalidArgumentError("pid", pid, "is not a running process (it exited): start it first and pass its pid");
-        }
-        if (isErrno(error, "EINVAL")) {
-          throw new DummyNetError(`Cannot move pid ${pid} into cgroup ${this.name}: the kernel refused (EINVAL; a kernel thread?)`, {
-            cause: error,
-          });
-        }
-        throw error;
+    this.log.info(`Cgroup ${this.name}: added pid ${pid}${moved.length > 0 ? ` and its descendants ${moved.join(" ")}` : ""}`);
+  }
+
+  /**
+   * Writes `pid` to the cgroup.procs of each of our directories it is not in
+   * yet, remembering where it was. Resolves whether it moved. For the named
+   * pid, a process that is gone is the caller's mistake; for a descendant it
+   * just exited meanwhile.
+   */
+  async #move(pid: number, named: boolean): Promise<boolean> {
+    let origin = await originCgroups(pid, this.layout);
+    if (!named) {
+      // A descendant that is exiting has nothing left to hold (and v1 shows it in the root cgroups).
+      const stat = await readStat(pid);
+      if (stat === undefined || (stat.flags & PF_EXITING) !== 0) return false;
+      if (isInitialCgroups(origin, this.layout)) {
+        // A child still being forked shows the root cgroups until its fork completes. A migration waits for the
+        // forks in flight, so moving its parent again (inside already: nothing changes) lets the fork finish first.
+        await writeControlFile(this.path, "cgroup.procs", String(stat.ppid)).catch(() => undefined);
+        origin = await originCgroups(pid, this.layout);
+        this.log.debug(`Cgroup ${this.name}: pid ${pid} showed the root cgroups while being forked; then: ${JSON.stringify(origin)}`);
       }
     }
-    this.log.info(`Cgroup ${this.name}: added pid ${pid}`);
+    const outside = (Object.entries(this.controllerPaths) as [LimitedController, string][]).filter(([controller, dir]) => origin[controller] !== dir);
+    if (outside.length === 0) return false; // born inside, or moved already
+    const known = this.origins.get(pid) ?? new Map<string, string>();
+    for (const [controller, dir] of outside) {
+      const from = origin[controller];
+      if (from !== undefined && !known.has(dir)) known.set(dir, from);
+    }
+    try {
+      for (const dir of new Set(outside.map(([, dir]) => dir))) {
+        try {
+          await writeControlFile(dir, "cgroup.procs", String(pid));
+        } catch (error) {
+          if (isErrno(error, "ESRCH")) {
+            if (!named) return false;
+            throw new InvalidArgumentError("pid", pid, "is not a running process (it exited): start it first and pass its pid");
+          }
+          if (isErrno(error, "EINVAL")) {
+            throw new DummyNetError(`Cannot move pid ${pid} into cgroup ${this.name}: the kernel refused (EINVAL; a kernel thread?)`, {
+              cause: error,
+            });
+          }
+          throw error;
+        }
+      }
+    } finally {
+      if (known.size > 0) this.origins.set(pid, known);
+    }
+    return true;
+  }
+
+  /** True once hardClean() has removed the cgroup: it can hold no process any more. */
+  get removed(): boolean {
+    return this.#removed;
+  }
+
+  #requireNotRemoved(): void {
+    if (this.#removed) {
+      throw new DummyNetError(`Cgroup ${this.name} was removed by hardClean() (or its network's cleanup): create a new one`);
+    }
   }
 
   /** The processes in this cgroup (on v1: in any of its hierarchies), sorted. */
@@ -275,6 +340,7 @@ export class CGroup {
     this.origins.clear();
 
     await removeCgroupDirectories(this.paths, this.name, this.log);
+    this.#removed = true;
     this.log.info(`Cgroup ${this.name} removed`);
   }
 
@@ -409,6 +475,13 @@ async function originCgroups(pid: number, layout: CgroupLayout): Promise<Partial
     }
   }
   return origin;
+}
+
+/** True when `origin` is the root of every hierarchy of the layout: where the kernel shows a process it is still forking. */
+function isInitialCgroups(origin: Partial<Record<LimitedController, string>>, layout: CgroupLayout): boolean {
+  const roots = layout.version === 2 ? { cpu: layout.root, memory: layout.root } : layout.hierarchies;
+  const controllers = Object.keys(origin) as LimitedController[];
+  return controllers.length > 0 && controllers.every((c) => roots[c] !== undefined && resolve(origin[c]!) === resolve(roots[c]!));
 }
 
 /**

@@ -9,3 +9,4 @@ export {
   type LimitedController,
 } from "./layout.js";
 export { CPU_LIMIT_MIN, CPU_PERIOD_US, cpuQuota, validateCpuLimit, validateMemoryLimit, validatePid } from "./limits.js";
+export { argvInsideCgroup, ENTER_CGROUP_FAILED, validateCgroupOption, type CgroupRunOptions } from "./start-inside.js";

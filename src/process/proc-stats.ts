@@ -15,7 +15,7 @@
  * then allows) and otherwise keeps the last sample.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 
@@ -24,6 +24,8 @@ export interface ProcStat {
   state: string;
   ppid: number;
   pgrp: number;
+  /** The kernel's PF_* flags of the process (see PF_EXITING). */
+  flags: number;
   /** Seconds. */
   utime: number;
   stime: number;
@@ -80,6 +82,7 @@ export function parseStat(pid: number, text: string): ProcStat | undefined {
     state: f[0]!,
     ppid: field(4),
     pgrp: field(5),
+    flags: field(9),
     utime: field(14) / hz,
     stime: field(15) / hz,
     cutime: field(16) / hz,
@@ -87,6 +90,18 @@ export function parseStat(pid: number, text: string): ProcStat | undefined {
     vsize: field(23),
     rss: field(24) * bytesPerPage(),
   };
+}
+
+/** The kernel's flag for a process that has begun to exit (include/linux/sched.h). */
+export const PF_EXITING = 0x4;
+
+/** /proc/<pid>/stat of one process; undefined when it has gone. */
+export async function readStat(pid: number): Promise<ProcStat | undefined> {
+  try {
+    return parseStat(pid, await readFile(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every process on the system, by pid (processes that vanish while reading are skipped). */
@@ -111,12 +126,7 @@ export async function readProcessTable(): Promise<Map<number, ProcStat>> {
 /** Totals for the tree rooted at `rootPid` in `table`; undefined when the root is not there. */
 export function treeStats(table: ReadonlyMap<number, ProcStat>, rootPid: number): TreeStats | undefined {
   if (!table.has(rootPid)) return undefined;
-  const children = new Map<number, number[]>();
-  for (const stat of table.values()) {
-    const list = children.get(stat.ppid);
-    if (list) list.push(stat.pid);
-    else children.set(stat.ppid, [stat.pid]);
-  }
+  const children = childrenByParent(table);
   const members = new Set<number>();
   const pending = [rootPid];
   for (const stat of table.values()) if (stat.pgrp === rootPid) pending.push(stat.pid);
@@ -136,6 +146,83 @@ export function treeStats(table: ReadonlyMap<number, ProcStat>, rootPid: number)
     if (stat.state !== "Z" && stat.state !== "X") totals.processes++;
   }
   return totals;
+}
+
+/** The pids in `table` by their parent's pid. */
+function childrenByParent(table: ReadonlyMap<number, ProcStat>): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const stat of table.values()) {
+    const list = children.get(stat.ppid);
+    if (list) list.push(stat.pid);
+    else children.set(stat.ppid, [stat.pid]);
+  }
+  return children;
+}
+
+/** Whether this kernel lists each task's children in /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN). */
+let childrenFiles: boolean | undefined;
+
+/**
+ * The live descendants of `pid` (its children, their children, ...), each
+ * parent before its children; zombies and `pid` itself are left out. Read
+ * from /proc/<pid>/task/<tid>/children where the kernel has those files,
+ * else by scanning the parent pid of every process. A snapshot: a process
+ * forked or gone while reading may be missing or still listed.
+ */
+export async function descendantsOf(pid: number): Promise<number[]> {
+  childrenFiles ??= existsSync("/proc/thread-self/children");
+  return childrenFiles ? descendantsByChildrenFiles(pid) : descendantsByScan(pid);
+}
+
+/** descendantsOf() by scanning every process's parent pid (works on every kernel). */
+export async function descendantsByScan(pid: number): Promise<number[]> {
+  const table = await readProcessTable();
+  const children = childrenByParent(table);
+  const found: number[] = [];
+  const pending = [pid];
+  const seen = new Set(pending);
+  while (pending.length > 0) {
+    for (const child of children.get(pending.shift()!) ?? []) {
+      if (seen.has(child)) continue;
+      seen.add(child);
+      pending.push(child);
+      const state = table.get(child)!.state;
+      if (state !== "Z" && state !== "X") found.push(child);
+    }
+  }
+  return found;
+}
+
+/** descendantsOf() through the children files, which name the children forked by each thread. */
+export async function descendantsByChildrenFiles(pid: number): Promise<number[]> {
+  const found: number[] = [];
+  const pending = [pid];
+  const seen = new Set(pending);
+  while (pending.length > 0) {
+    const parent = pending.shift()!;
+    let tasks: string[];
+    try {
+      tasks = await readdir(`/proc/${parent}/task`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    for (const task of tasks) {
+      let text = "";
+      try {
+        text = await readFile(`/proc/${parent}/task/${task}/children`, "utf8");
+      } catch {
+        continue; // the thread ended meanwhile
+      }
+      for (const word of text.split(/\s+/u)) {
+        const child = Number(word);
+        if (word === "" || seen.has(child)) continue;
+        seen.add(child);
+        pending.push(child);
+        if (isAlive(child)) found.push(child);
+      }
+    }
+  }
+  return found;
 }
 
 /** CPU seconds of the children this Node process has waited for (its cutime/cstime). */

@@ -18,6 +18,8 @@ import {
   TimeoutError,
 } from "../errors.js";
 import { type Logger, defaultLogger } from "../log.js";
+import { type CgroupRunOptions, argvInsideCgroup, validateCgroupOption } from "../cgroups/start-inside.js";
+import type { CGroup } from "../cgroups/cgroup.js";
 import { finalCpu, liveGroupMembers, readProcessTable, reapedChildrenCpu, treeStats } from "./proc-stats.js";
 import { type OutputCallback, RunInfo, formatCommand } from "./run-info.js";
 
@@ -28,7 +30,7 @@ export interface ProcessMonitorOptions {
   sampleInterval?: number;
 }
 
-interface CommonProcessOptions {
+interface CommonProcessOptions extends CgroupRunOptions {
   /** Working directory. @default the current directory */
   cwd?: string | undefined;
   /** Environment of the command. @default process.env */
@@ -132,8 +134,9 @@ export class ProcessMonitor {
   async runProcess(cmd: string | readonly string[], options: RunProcessOptions = {}): Promise<RunInfo> {
     validateCommand(cmd);
     if (options.timeout !== undefined) validateMilliseconds("timeout", options.timeout, { positive: true });
+    validateCgroupOption(options.cgroup);
     options.signal?.throwIfAborted();
-    this.log.info(`run: ${formatCommand(cmd)}`);
+    this.log.info(`run: ${formatCommand(cmd)}${inCgroup(options.cgroup)}`);
     const proc = this.#spawn(cmd, options, { isAsync: false, isDaemon: false, timeout: options.timeout });
     try {
       await proc.started;
@@ -165,8 +168,9 @@ export class ProcessMonitor {
    */
   async runProcessAsync(cmd: string | readonly string[], options: RunProcessAsyncOptions = {}): Promise<RunInfo> {
     validateCommand(cmd);
+    validateCgroupOption(options.cgroup);
     const isDaemon = options.daemon ?? false;
-    this.log.info(`${isDaemon ? "run daemon" : "run async"}: ${formatCommand(cmd)}`);
+    this.log.info(`${isDaemon ? "run daemon" : "run async"}: ${formatCommand(cmd)}${inCgroup(options.cgroup)}`);
     const proc = this.#spawn(cmd, options, { isAsync: true, isDaemon, timeout: undefined });
     try {
       await proc.started;
@@ -247,7 +251,7 @@ export class ProcessMonitor {
     options: CommonProcessOptions,
     mode: { isAsync: boolean; isDaemon: boolean; timeout: number | undefined },
   ): MonitoredProcess {
-    const argv = commandArgv(cmd, options.sudo ?? false);
+    const argv = commandArgv(cmd, options.sudo ?? false, options.cgroup);
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd,
       env: options.env ?? process.env,
@@ -465,10 +469,20 @@ export class ProcessMonitor {
   }
 }
 
-/** The argv that runs `cmd`: strings through /bin/sh -c, arrays as they are; with sudo, through `sudo -n --preserve-env`. */
-export function commandArgv(cmd: string | readonly string[], sudo: boolean): string[] {
-  const argv = typeof cmd === "string" ? ["/bin/sh", "-c", cmd] : [...cmd];
+/**
+ * The argv that runs `cmd`: strings through /bin/sh -c, arrays as they are;
+ * with a cgroup, through the wrapper that enters it first (see
+ * cgroups/start-inside.ts); with sudo, through `sudo -n --preserve-env`
+ * (outermost, so that the wrapper may write the cgroup files).
+ */
+export function commandArgv(cmd: string | readonly string[], sudo: boolean, cgroup?: CGroup): string[] {
+  const command = typeof cmd === "string" ? ["/bin/sh", "-c", cmd] : [...cmd];
+  const argv = cgroup ? argvInsideCgroup(cgroup, command) : command;
   return sudo ? ["sudo", "-n", "--preserve-env", "--", ...argv] : argv;
+}
+
+function inCgroup(cgroup: CGroup | undefined): string {
+  return cgroup ? ` (in cgroup ${cgroup.name})` : "";
 }
 
 function validateCommand(cmd: unknown): asserts cmd is string | readonly string[] {

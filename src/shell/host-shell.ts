@@ -4,6 +4,7 @@
  * library's own commands to a CommandRunner. When not root, both go through
  * `sudo -n` after one `ensureSudo()` check.
  */
+import { validateCgroupOption } from "../cgroups/start-inside.js";
 import { InvalidArgumentError, MatchError, RunInfoError, TimeoutError } from "../errors.js";
 import { type Logger, defaultLogger } from "../log.js";
 import { ProcessMonitor, validateMilliseconds } from "../process/process-monitor.js";
@@ -46,11 +47,13 @@ export class HostShell implements Shell {
   }
 
   async run(cmd: string | readonly string[], options: RunOptions = {}): Promise<RunInfo> {
+    validateCgroupOption(options.cgroup);
     if (this.sudo) await ensureSudo();
     return this.processMonitor.runProcess(cmd, { ...options, sudo: this.sudo });
   }
 
   async runAsync(cmd: string | readonly string[], options: RunAsyncOptions = {}): Promise<RunInfo> {
+    validateCgroupOption(options.cgroup);
     if (this.sudo) await ensureSudo();
     return this.processMonitor.runProcessAsync(cmd, { ...options, sudo: this.sudo });
   }
@@ -81,7 +84,7 @@ export async function pollUntil(
   description: string,
   options: PollUntilOptions,
 ): Promise<RunInfo> {
-  const { matchStdout, matchStderr, matchFn, signal, cwd, env } = options;
+  const { matchStdout, matchStderr, matchFn, signal, cwd, env, cgroup } = options;
   const timeout = options.timeout ?? 15000;
   const interval = options.interval ?? 100;
   validateMilliseconds("timeout", timeout, { positive: true });
@@ -106,7 +109,7 @@ export async function pollUntil(
     if (left <= 0) break;
     attempts++;
     try {
-      last = await runOnce({ cwd, env, signal, timeout: Math.max(1, Math.ceil(left)) });
+      last = await runOnce({ cwd, env, signal, cgroup, timeout: Math.max(1, Math.ceil(left)) });
     } catch (error) {
       if (error instanceof TimeoutError && error.info) {
         last = error.info;

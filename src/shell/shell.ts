@@ -4,12 +4,13 @@
  * (watched by the ProcessMonitor), the library's own commands through
  * `system` (argument arrays, fast, not monitored).
  */
+import type { CgroupRunOptions } from "../cgroups/start-inside.js";
 import type { Logger } from "../log.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { CommandResult, SystemCommandOptions } from "../system/command-runner.js";
 
-export interface RunOptions {
+export interface RunOptions extends CgroupRunOptions {
   /** Working directory of the command. */
   cwd?: string;
   /** Environment of the command; defaults to this process's environment. */
@@ -24,7 +25,7 @@ export interface RunOptions {
   stderrCallback?: (data: string) => void;
 }
 
-export interface RunAsyncOptions {
+export interface RunAsyncOptions extends CgroupRunOptions {
   /** A daemon must keep running until stopped; its exit is an error (DaemonExitError). */
   daemon?: boolean;
   cwd?: string;
