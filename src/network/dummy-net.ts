@@ -55,9 +55,11 @@ export interface DummyNetOptions {
   exitCleanup?: boolean;
   /**
    * Before making anything, remove the leftovers of owners that are gone
-   * (crashed runs); live runs are never touched. @default false
+   * (crashed runs); live runs are never touched. `"once"`: only the first
+   * network of the process (or worker thread) that asks does it, the others
+   * wait for that (what test helpers use). @default false
    */
-  reapDeadOwners?: boolean;
+  reapDeadOwners?: boolean | "once";
 }
 
 export interface VethOptions {
@@ -170,7 +172,8 @@ export class DummyNet implements AsyncDisposable {
         }
         network.claimed = true;
       }
-      if (network.options.reapDeadOwners) await reapDeadOwners({ log: this.log });
+      if (network.options.reapDeadOwners === "once") await reapDeadOwnersOnce(this.log);
+      else if (network.options.reapDeadOwners) await reapDeadOwners({ log: this.log });
       if (network.options.exitCleanup !== false) {
         network.exitHandle = { cleanup: () => this.cleanup(), cleanupSync: () => this.#cleanupSync() };
         trackForExit(network.exitHandle);
@@ -938,6 +941,17 @@ export class DummyNet implements AsyncDisposable {
   }
 }
 
+
+let reapedOnce: Promise<unknown> | undefined;
+
+/** One reaping per module instance for every network that asks for it "once"; a failed one is tried again. */
+function reapDeadOwnersOnce(log: Logger): Promise<unknown> {
+  reapedOnce ??= reapDeadOwners({ log }).catch((error: unknown) => {
+    reapedOnce = undefined;
+    throw error;
+  });
+  return reapedOnce;
+}
 
 /** Claims an explicit uid; refused while a live owner (another process, thread or module instance) holds it. */
 function claimExplicitUid(uid: number): number {

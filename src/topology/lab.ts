@@ -27,6 +27,8 @@ export interface BuildTopologyOptions {
   exitCleanup?: boolean;
   /** @see DummyNetOptions.shell */
   shell?: DummyNetOptions["shell"];
+  /** @see DummyNetOptions.reapDeadOwners @default false */
+  reapDeadOwners?: DummyNetOptions["reapDeadOwners"];
   /** Most DummyNet calls in flight at once. @default 32 */
   concurrency?: number;
 }
@@ -59,6 +61,7 @@ export async function buildTopology(source: TopologySource | Topology, options: 
     ...(options.log ? { log: options.log } : {}),
     ...(options.shell ? { shell: options.shell } : {}),
     ...(options.exitCleanup !== undefined ? { exitCleanup: options.exitCleanup } : {}),
+    ...(options.reapDeadOwners !== undefined ? { reapDeadOwners: options.reapDeadOwners } : {}),
   });
   try {
     const built = await buildNetwork(topology, net, {
