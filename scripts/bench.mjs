@@ -3,8 +3,11 @@
 // veth ends born in their namespaces, and a topology file) and through the
 // ip -batch floor (and the floor with links moved, as the contract's calls do), alternating them in one run, several runs each, and
 // print medians, the ratio to the floor and peak RSS, as a table and as JSON.
+// Kind "testing": the per-test cost of dummynet/testing (a two-host network
+// with one link, built and torn down through useNetwork and useTopology,
+// including the leftover check), median of --testing-runs tests in a row.
 //
-// Usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star] [--json FILE]
+// Usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star,testing] [--testing-runs 30] [--json FILE]
 // Needs root. Builds dist/ first (the library is measured as users run it).
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -20,7 +23,8 @@ const option = (name, fallback) => {
 };
 const runs = Number(option("runs", "3"));
 const sizes = option("sizes", "10,50,100,500").split(",").map(Number);
-const kinds = option("kinds", "chain,star").split(",");
+const kinds = option("kinds", "chain,star,testing").split(",");
+const testingRuns = Number(option("testing-runs", "30"));
 const jsonFile = option("json", join(root, "bench-results.json"));
 
 if (process.getuid?.() !== 0) {
@@ -55,7 +59,27 @@ const median = (values) => {
 };
 
 const rows = [];
+const testingRows = [];
 for (const kind of kinds) {
+  if (kind === "testing") {
+    for (const helper of ["useNetwork", "useTopology"]) {
+      const result = spawnSync(process.execPath, [join(root, "scripts/bench/testing-sample.mjs"), helper, String(testingRuns)], { cwd: root, encoding: "utf8", maxBuffer: 1 << 24 });
+      if (result.status !== 0) throw new Error(`testing ${helper} failed (${result.status}): ${result.stderr}`);
+      const { samples } = JSON.parse(result.stdout.trim().split("\n").at(-1));
+      // The first test also reaps dead owners' leftovers (once per process): reported apart.
+      const steady = samples.slice(1);
+      testingRows.push({
+        helper,
+        tests: samples.length,
+        setupMs: median(steady.map((s) => s.setupMs)),
+        teardownMs: median(steady.map((s) => s.teardownMs)),
+        totalMs: median(steady.map((s) => s.setupMs + s.teardownMs)),
+        firstTestMs: samples[0].setupMs + samples[0].teardownMs,
+      });
+      process.stderr.write(`testing ${helper}: median ${testingRows.at(-1).totalMs.toFixed(1)} ms per test\n`);
+    }
+    continue;
+  }
   for (const n of sizes) {
     const samples = new Map(implementations.map((impl) => [impl.name, []]));
     // Alternate the implementations run by run, so that machine noise hits all alike.
@@ -95,5 +119,11 @@ for (const r of rows) {
     `| ${r.kind} | ${r.n} | ${r.impl} | ${r.setupS.toFixed(3)} | ${r.cleanupS.toFixed(3)} | ${r.totalS.toFixed(3)} | ${r.ratioToFloor.toFixed(2)} | ${r.perHostMs.toFixed(2)} | ${r.peakRssMb === undefined ? "" : r.peakRssMb.toFixed(0)} |`,
   );
 }
-writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), machine, runs, rows }, null, 2) + "\n");
+if (testingRows.length > 0) {
+  console.log(`\nper test, two hosts and one link (dummynet/testing, ${testingRuns} tests in a row; medians without the first test, which also reaps dead owners):\n`);
+  console.log("| helper | setup ms | teardown + leftover check ms | total ms | first test ms |");
+  console.log("| --- | ---: | ---: | ---: | ---: |");
+  for (const r of testingRows) console.log(`| ${r.helper} | ${r.setupMs.toFixed(1)} | ${r.teardownMs.toFixed(1)} | ${r.totalMs.toFixed(1)} | ${r.firstTestMs.toFixed(1)} |`);
+}
+writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), machine, runs, rows, testing: testingRows }, null, 2) + "\n");
 console.log(`\nJSON: ${jsonFile}`);

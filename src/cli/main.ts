@@ -13,11 +13,11 @@ import { createLogger } from "../log.js";
 import { DummyNet } from "../network/dummy-net.js";
 import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
 import { validateTcOptions, type TcOptions } from "../tc/netem-options.js";
-import { buildNetwork } from "../topology/build.js";
+import { buildTopology, type Lab } from "../topology/lab.js";
 import { describeImpairment, formatTable, interfaceRows } from "../topology/describe.js";
 import { formatIssue, TopologyError } from "../topology/errors.js";
 import { toDot, toMermaid } from "../topology/graph.js";
-import { loadTopologyFile } from "../topology/load.js";
+import { loadTopology } from "../topology/load.js";
 import type { ProgramSpec, Topology } from "../topology/model.js";
 import { runJobs, startDaemons, type OutputSink } from "../topology/programs.js";
 import { bold, dim, EXIT, green, Progress, red, signalExitCode, yellow } from "./output.js";
@@ -55,11 +55,11 @@ const logger = () => createLogger((process.env["DUMMYNET_LOG"] as "debug" | "inf
 
 async function load(file: string): Promise<Topology> {
   try {
-    return await loadTopologyFile(file);
+    return await loadTopology(file);
   } catch (error) {
     if (error instanceof TopologyError) {
       warn(`${red("error", process.stderr)}: ${file} is not a valid topology (nothing was changed):`);
-      for (const issue of error.issues) warn(`  ${formatIssue(issue)}`);
+      for (const issue of error.problems) warn(`  ${formatIssue(issue)}`);
       throw new Exit(EXIT.usage);
     }
     throw error;
@@ -96,16 +96,19 @@ async function withNetwork(
 ): Promise<number> {
   const topology = await load(file);
   const stop = new StopSignals();
-  // exitCleanup off: this command handles the signals itself (and SIGUSR2 from `dummynet down`).
-  const net = new DummyNet({ log: logger(), exitCleanup: false });
   const progress = new Progress();
   let exitCode: number = EXIT.ok;
   let recorded = false;
+  let lab: Lab | undefined;
   try {
-    const built = await buildNetwork(topology, net, {
+    // exitCleanup off: this command handles the signals itself (and SIGUSR2 from `dummynet down`).
+    lab = await buildTopology(topology, {
+      log: logger(),
+      exitCleanup: false,
       signal: stop.signal,
       onProgress: ({ done, total, step }) => progress.update(done, total, step),
     });
+    const { net } = lab;
     progress.done();
     const state: NetworkState = {
       version: 1,
@@ -119,7 +122,7 @@ async function withNetwork(
     };
     writeState(state);
     recorded = true;
-    exitCode = await work({ topology, net, built, stop, state, options });
+    exitCode = await work({ topology, net, built: lab, stop, state, options });
   } catch (error) {
     progress.done();
     if (!stop.received) {
@@ -129,12 +132,12 @@ async function withNetwork(
   } finally {
     if (stop.received && !options.json) warn(dim(`dummynet: ${stop.received}: removing the network`, process.stderr));
     try {
-      await net.cleanup();
+      await lab?.cleanup();
     } catch (error) {
       warn(`${red("error", process.stderr)}: cleanup: ${(error as Error).message}`);
       if (exitCode === EXIT.ok) exitCode = EXIT.failure;
     }
-    if (recorded) removeState(net.uid);
+    if (recorded && lab) removeState(lab.uid);
     stop.dispose();
   }
   if (stop.received === DOWN_SIGNAL) {
@@ -149,7 +152,7 @@ async function withNetwork(
 interface NetworkContext {
   topology: Topology;
   net: DummyNet;
-  built: Awaited<ReturnType<typeof buildNetwork>>;
+  built: Lab;
   stop: StopSignals;
   state: NetworkState;
   options: LifeOptions;
@@ -471,12 +474,12 @@ async function cleanup(uids: number[], options: { force?: number[]; json?: boole
 async function validate(file: string, options: { json?: boolean }): Promise<number> {
   if (options.json) {
     try {
-      const topology = await loadTopologyFile(file);
+      const topology = await loadTopology(file);
       printJson({ valid: true, name: topology.name, hosts: topology.hosts.length, links: topology.links.length, bridges: topology.bridges.length, vlans: topology.vlans.length, programs: topology.programs.length });
       return EXIT.ok;
     } catch (error) {
       if (!(error instanceof TopologyError)) throw error;
-      printJson({ valid: false, issues: error.issues });
+      printJson({ valid: false, problems: error.problems });
       return EXIT.usage;
     }
   }

@@ -17,6 +17,7 @@ import { parseScoped } from "../names/scoped.js";
 import type { CommandRunner } from "../system/command-runner.js";
 import { PACKAGE_OF_PROGRAM, missingProgramHint } from "../system/hints.js";
 import { parseIpJsonArray } from "../system/ip-json.js";
+import { programNotFoundBy } from "../system/spawn-runner.js";
 
 export type LeftoverKind = "netns" | "link" | "iptables" | "cgroup";
 
@@ -172,20 +173,23 @@ const SYNC_LISTING_TIMEOUT_MS = 60_000;
 
 /**
  * takeInventory for synchronous callers (the tests' leftovers check), running
- * the commands directly (as root). Throws ListingError when a listing fails.
+ * the commands directly as root, else through `sudo -n`. Throws ListingError
+ * when a listing fails.
  */
 export function takeInventorySync(): Inventory {
   const inventory: Inventory = { objects: [], skipped: [] };
+  const sudo = process.getuid?.() === 0 ? [] : ["sudo", "-n", "--"];
   for (const step of STEPS) {
     for (const command of step.commands) {
-      const [program, ...args] = command.argv as [string, ...string[]];
+      const [program, ...args] = [...sudo, ...command.argv] as [string, ...string[]];
       const reply = spawnSync(program, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: SYNC_LISTING_TIMEOUT_MS });
       const code = (reply.error as NodeJS.ErrnoException | undefined)?.code;
       if (reply.error && code !== "ENOENT") {
         const reason = code === "ETIMEDOUT" ? `no answer within ${SYNC_LISTING_TIMEOUT_MS} ms` : reply.error.message;
         throw new ListingError(step.step, command.argv, reason);
       }
-      const outcome: Outcome = code === "ENOENT" ? { missingProgram: program } : { stdout: reply.stdout, stderr: reply.stderr, exitCode: reply.status };
+      const notFound = code === "ENOENT" ? program : reply.status !== 0 && sudo.length > 0 ? programNotFoundBy(reply.stderr) : undefined;
+      const outcome: Outcome = notFound !== undefined ? { missingProgram: notFound } : { stdout: reply.stdout, stderr: reply.stderr, exitCode: reply.status };
       const found = interpret(step, command, outcome);
       if (found === undefined) {
         inventory.skipped.push(skippedBecauseMissing(step));

@@ -1,16 +1,34 @@
 /**
  * Owners: every object carries its owner's uid in its name (d-<uid>-...).
- * To tell a dead owner from a live one, even after its pid was reused, each
- * running DummyNet records its uid, pid and the pid's start time (from
- * /proc/<pid>/stat) in /run/dummynet/owners/<uid>.json. /run is a tmpfs, so
- * records vanish with a reboot, as do the objects they describe.
+ * Each DummyNet holds its uid through a record in
+ * /run/dummynet/owners/<uid>.json: the uid, the pid and the pid's start time
+ * (from /proc/<pid>/stat), so a dead owner is told from a live one even after
+ * its pid was reused. /run is a tmpfs: records vanish with a reboot, as do
+ * the objects they describe.
+ *
+ * The record file is also the arbiter of who holds a uid: it is created
+ * atomically (a complete file hard-linked into place, which fails if one is
+ * there), so two instances, threads or processes never get the same uid by
+ * accident. The first instance of a process gets the process id (the
+ * reference's names); the others get a uid from RESERVED_UID_RANGE, which no
+ * pid can take.
  */
-import { readFileSync } from "node:fs";
-import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { randomInt, randomUUID } from "node:crypto";
+import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { threadId } from "node:worker_threads";
 
 export const STATE_DIRECTORY = process.env["DUMMYNET_STATE_DIR"] ?? "/run/dummynet";
 const OWNERS_DIRECTORY = join(STATE_DIRECTORY, "owners");
+
+/**
+ * Uids handed to the second and later instances of a process: above any pid
+ * (Linux caps pid_max at 2^22), below 58^4 (so the name prefix stays
+ * "d-" + 4 base58 digits + "-"). A uid here is never mistaken for a live pid,
+ * by this library or the Python one.
+ */
+export const RESERVED_UID_RANGE = { first: 2 ** 22, last: 58 ** 4 - 1 } as const;
 
 export interface OwnerRecord {
   uid: number;
@@ -20,7 +38,17 @@ export interface OwnerRecord {
   /** The owner's command line, for `dummynet ls`. */
   command: string;
   createdAt: string;
+  /** Worker thread of the holder (0: the main thread). */
+  threadId?: number;
+  /** Identifies the module instance (one per thread or VM context) that holds it. */
+  holder?: string;
 }
+
+/** This module instance: instances made through it may share an explicit uid. */
+const HOLDER = randomUUID();
+
+/** Uids this module instance holds, with how many DummyNet instances share each. */
+const held = new Map<number, { shares: number; recorded: boolean }>();
 
 /** Start time of a process in clock ticks since boot, or undefined if it is not running. */
 export function processStartTime(pid: number): number | undefined {
@@ -38,25 +66,195 @@ export function ownerRecordPath(uid: number): string {
   return join(OWNERS_DIRECTORY, `${uid}.json`);
 }
 
-/** Records that this process owns `uid`. Best effort: without a writable /run the library still works. */
-export async function recordOwner(uid: number): Promise<void> {
-  const record: OwnerRecord = {
+function newRecord(uid: number): OwnerRecord {
+  return {
     uid,
     pid: process.pid,
     startTime: processStartTime(process.pid) ?? 0,
     command: process.argv.join(" ").slice(0, 500),
     createdAt: new Date().toISOString(),
+    threadId,
+    holder: HOLDER,
   };
+}
+
+let temporaryCounter = 0;
+let directoryReady = false;
+
+type CreateOutcome = "created" | "exists" | "unwritable";
+
+/** Creates the record of `uid` atomically, complete or not at all. */
+function createRecord(uid: number): CreateOutcome {
   try {
-    await mkdir(OWNERS_DIRECTORY, { recursive: true, mode: 0o755 });
-    await writeFile(ownerRecordPath(uid), JSON.stringify(record) + "\n");
-  } catch {
-    // Not root and no sudo-writable /run: reaping then falls back to the pid rule.
+    if (!directoryReady) {
+      mkdirSync(OWNERS_DIRECTORY, { recursive: true });
+      // Sticky and world-writable, like /tmp: callers that are not root can hold uids too, and remove only their own.
+      if (process.getuid?.() === 0) chmodSync(OWNERS_DIRECTORY, 0o1777);
+      directoryReady = true;
+    }
+    const temporary = join(OWNERS_DIRECTORY, `.${uid}.${HOLDER}.${temporaryCounter++}.tmp`);
+    writeFileSync(temporary, JSON.stringify(newRecord(uid)) + "\n");
+    try {
+      linkSync(temporary, ownerRecordPath(uid));
+      return "created";
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return "exists";
+      throw error;
+    } finally {
+      unlinkSync(temporary);
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EPERM" || code === "EROFS" || code === "ENOENT") return "unwritable";
+    throw error;
   }
 }
 
-export async function forgetOwner(uid: number): Promise<void> {
-  await rm(ownerRecordPath(uid), { force: true }).catch(() => undefined);
+/** The record of `uid` as the file holds it (text and parsed), or undefined when there is none. */
+function readRecord(uid: number): { text: string; record: OwnerRecord | undefined } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(ownerRecordPath(uid), "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    return { text, record: JSON.parse(text) as OwnerRecord };
+  } catch {
+    // Written by an older version without the atomic link: not finished yet, or from a process killed mid-write.
+    return { text, record: undefined };
+  }
+}
+
+/**
+ * Removes a record whose owner is dead, unless it changed meanwhile: the file
+ * is renamed away (atomic: one remover gets it) and put back if it turns out
+ * to be another one.
+ */
+function removeStaleRecord(uid: number, staleText: string): void {
+  const path = ownerRecordPath(uid);
+  const tombstone = join(OWNERS_DIRECTORY, `.${uid}.${HOLDER}.${temporaryCounter++}.stale`);
+  try {
+    renameSync(path, tombstone);
+  } catch {
+    return; // someone else removed it first
+  }
+  try {
+    if (readFileSync(tombstone, "utf8") !== staleText) linkSync(tombstone, path);
+  } catch {
+    // Put back failed: a new record is in place already.
+  } finally {
+    try {
+      unlinkSync(tombstone);
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+function isOurs(record: OwnerRecord | undefined): boolean {
+  return record?.pid === process.pid && record.holder === HOLDER;
+}
+
+/** Who holds `uid` now, described for an error message. */
+export function describeHolder(record: OwnerRecord | undefined): string {
+  if (!record) return "an owner whose record cannot be read";
+  const thread = record.pid === process.pid ? (record.threadId === threadId ? " (this thread, another module instance)" : ` (this process, worker thread ${record.threadId ?? "?"})`) : "";
+  return `pid ${record.pid}${thread}, \`${record.command.slice(0, 80)}\`, since ${record.createdAt}`;
+}
+
+export type ClaimResult = { claimed: true } | { claimed: false; holder: OwnerRecord | undefined };
+
+/**
+ * Takes `uid` for a DummyNet instance of this module instance. `share`: an
+ * explicit uid, which instances of this module instance may share (a second
+ * network on the same namespaces, as the reference allows); otherwise it must
+ * be free. A record whose owner is dead is replaced.
+ */
+export function claimUid(uid: number, options: { share: boolean }): ClaimResult {
+  const mine = held.get(uid);
+  if (mine) {
+    if (!options.share) return { claimed: false, holder: newRecord(uid) };
+    mine.shares += 1;
+    return { claimed: true };
+  }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const outcome = createRecord(uid);
+    if (outcome === "created" || outcome === "unwritable") {
+      held.set(uid, { shares: 1, recorded: outcome === "created" });
+      return { claimed: true };
+    }
+    const existing = readRecord(uid);
+    if (!existing) continue; // released meanwhile: try again
+    if (existing.record && ownerState(uid, existing.record) === "dead") {
+      removeStaleRecord(uid, existing.text);
+      continue;
+    }
+    return { claimed: false, holder: existing.record };
+  }
+  return { claimed: false, holder: readRecord(uid)?.record };
+}
+
+/** The uid of a new DummyNet without an explicit one: the process id if no live owner holds it, else a free reserved uid. */
+export function claimDefaultUid(): number {
+  if (claimUid(process.pid, { share: false }).claimed) return process.pid;
+  return claimReservedUid();
+}
+
+/** A free uid from RESERVED_UID_RANGE, claimed. Records of dead owners there are left to the reaper. */
+export function claimReservedUid(): number {
+  const { first, last } = RESERVED_UID_RANGE;
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const uid = randomInt(first, last + 1);
+    if (held.has(uid)) continue;
+    const outcome = createRecord(uid);
+    if (outcome === "exists") continue;
+    held.set(uid, { shares: 1, recorded: outcome === "created" });
+    return uid;
+  }
+  throw new Error(`no free uid in ${first}..${last} after 1000 attempts: is ${OWNERS_DIRECTORY} full of records? \`dummynet cleanup\` removes those of dead owners`);
+}
+
+/** Gives up one share of `uid`; the last one removes its record. */
+export function releaseUid(uid: number): void {
+  const mine = held.get(uid);
+  if (!mine) return;
+  mine.shares -= 1;
+  if (mine.shares > 0) return;
+  held.delete(uid);
+  if (mine.recorded) removeOwnRecord(uid);
+}
+
+/** True while an instance of this module instance holds `uid`. */
+export function holdsUid(uid: number): boolean {
+  return held.has(uid);
+}
+
+function removeOwnRecord(uid: number): void {
+  if (!isOurs(readRecord(uid)?.record)) return;
+  try {
+    unlinkSync(ownerRecordPath(uid));
+  } catch {
+    // Gone already.
+  }
+}
+
+// Records of a thread or process that ends are no longer held: remove them (objects left behind are judged by the pid rule then).
+process.on("exit", () => {
+  for (const [uid, mine] of held) if (mine.recorded) removeOwnRecord(uid);
+  held.clear();
+});
+
+/** Removes the record of a reaped owner; with `expected`, only if it is still that record (not a new owner's). */
+export async function forgetOwner(uid: number, expected?: OwnerRecord): Promise<void> {
+  const current = readRecord(uid);
+  if (!current) return;
+  if (expected && (current.record?.pid !== expected.pid || current.record?.startTime !== expected.startTime || current.record?.holder !== expected.holder)) return;
+  try {
+    unlinkSync(ownerRecordPath(uid));
+  } catch {
+    // Gone already.
+  }
 }
 
 export async function readOwnerRecords(): Promise<Map<number, OwnerRecord>> {
@@ -73,7 +271,7 @@ export async function readOwnerRecords(): Promise<Map<number, OwnerRecord>> {
       const record = JSON.parse(await readFile(join(OWNERS_DIRECTORY, entry), "utf8")) as OwnerRecord;
       if (Number.isInteger(record.uid) && Number.isInteger(record.pid)) records.set(record.uid, record);
     } catch {
-      // A record half-written by a process killed mid-write: treat as absent.
+      // A record half-written by an older version, killed mid-write: treat as absent.
     }
   }
   return records;
@@ -83,12 +281,11 @@ export type OwnerState = "alive" | "dead";
 
 /**
  * Whether the owner of `uid` is still running. With a record: its pid runs
- * and has the recorded start time. Without one (objects of the Python
- * reference, or of a run that could not write /run/dummynet, i.e. without
- * root): the default uid is the owner's pid, so the owner counts as alive while
- * a process with that pid exists. That guess is right for default uids and
- * keeps objects whose pid was reused; for an explicit uid without a record it
- * can be wrong either way, which is why records are written whenever possible.
+ * and has the recorded start time (a uid held by a worker thread counts as
+ * alive while its process runs). Without one (objects of the Python
+ * reference, or of a run that could not write /run/dummynet): the default uid
+ * is the owner's pid, so the owner counts as alive while a process with that
+ * pid exists. A reserved uid (above any pid) without a record is dead.
  */
 export function ownerState(uid: number, record: OwnerRecord | undefined): OwnerState {
   if (record) {

@@ -58,8 +58,10 @@ function defaultRunner(log: Logger): CommandRunner {
  */
 export async function surveyOwners(options: { runner?: CommandRunner; log?: Logger } = {}): Promise<OwnerSurvey> {
   const runner = options.runner ?? defaultRunner(options.log ?? defaultLogger);
-  const records = await readOwnerRecords();
+  // Objects first, records after: an owner records its uid before it makes anything, so every object listed
+  // has its record by then (read before, a new owner's objects would look ownerless, hence dead).
   const inventory = await takeInventory(runner);
+  const records = await readOwnerRecords();
   const owners = new Map<number, Owner>();
   const ownerOf = (uid: number): Owner => {
     let owner = owners.get(uid);
@@ -121,7 +123,7 @@ export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapRes
         }
       }
     }
-    await forgetOwner(owner.uid);
+    if (owner.record) await forgetOwner(owner.uid, owner.record);
     result.reaped.push(owner);
   }
   return result;

@@ -26,7 +26,7 @@ import {
   checkVlanId,
 } from "../validation/arguments.js";
 import { type ExitCleanable, runSyncQuietly, trackForExit, untrackForExit } from "../lifecycle/exit-cleanup.js";
-import { forgetOwner, recordOwner } from "../lifecycle/owners.js";
+import { claimDefaultUid, claimUid, describeHolder, releaseUid } from "../lifecycle/owners.js";
 import { reapDeadOwners } from "../lifecycle/reaper.js";
 import { parseIpJsonArray } from "../system/ip-json.js";
 import { type CleanupItem, type LinkPlace, isAlreadyGone } from "./cleaners.js";
@@ -39,7 +39,12 @@ export type NamespaceLike = NamespaceScoped | DummyNet | string;
 export interface DummyNetOptions {
   /** Where commands run. @default a HostShell (sudo when not root) with its own ProcessMonitor */
   shell?: Shell;
-  /** Owner id carried in every name (d-<uid>-...). @default process.pid */
+  /**
+   * Owner id carried in every name (d-<uid>-...). Refused while a live owner
+   * (another process, worker thread or module instance) holds it; instances
+   * of one module instance may share one on purpose.
+   * @default process.pid for the first instance of the process, then a free uid from RESERVED_UID_RANGE
+   */
   uid?: number;
   /** @default the shell's logger, or a logger silent unless DUMMYNET_LOG is set */
   log?: Logger;
@@ -51,9 +56,11 @@ export interface DummyNetOptions {
   exitCleanup?: boolean;
   /**
    * Before making anything, remove the leftovers of owners that are gone
-   * (crashed runs); live runs are never touched. @default false
+   * (crashed runs); live runs are never touched. `"once"`: only the first
+   * network of the process (or worker thread) that asks does it, the others
+   * wait for that (what test helpers use). @default false
    */
-  reapDeadOwners?: boolean;
+  reapDeadOwners?: boolean | "once";
 }
 
 export interface VethOptions {
@@ -98,6 +105,8 @@ interface Network {
   cleaning: Promise<void> | undefined;
   /** Resolves once the owner is recorded (and dead owners reaped, if asked): before the first change. */
   started: Promise<void> | undefined;
+  /** Whether this network holds its uid (claimed by the constructor, given back by cleanup, claimed again by a later change). */
+  claimed: boolean;
   /** What exit cleanup holds while this network has something to undo. */
   exitHandle: ExitCleanable | undefined;
   readonly options: DummyNetOptions;
@@ -130,10 +139,12 @@ export class DummyNet implements AsyncDisposable {
       this.shell = new NamespaceShell(parent.namespace.scoped, parent.shell);
       return;
     }
-    const uid = options.uid ?? process.pid;
+    // A bad explicit uid is refused (by NamespaceScoped) before it is claimed.
+    if (options.uid !== undefined) new NamespaceScoped(ROOT_NAMESPACE, options.uid);
+    const uid = options.uid === undefined ? claimDefaultUid() : claimExplicitUid(options.uid);
     this.namespace = new NamespaceScoped(ROOT_NAMESPACE, uid);
     this.shell = options.shell ?? new HostShell(options.log ? { log: options.log } : {});
-    this.#network = { uid, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false, cleaning: undefined, hostShell: this.shell };
+    this.#network = { uid, claimed: true, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false, cleaning: undefined, hostShell: this.shell };
   }
 
   /** Runs one change; cleanup waits for changes in flight and refuses new ones while it runs. */
@@ -154,8 +165,16 @@ export class DummyNet implements AsyncDisposable {
   #start(): Promise<void> {
     const network = this.#network;
     network.started ??= (async () => {
-      if (network.options.reapDeadOwners) await reapDeadOwners({ log: this.log });
-      await recordOwner(network.uid);
+      if (!network.claimed) {
+        // Used again after cleanup() gave the uid back: take it again, unless another owner has it now.
+        const claim = claimUid(network.uid, { share: network.options.uid !== undefined });
+        if (!claim.claimed) {
+          throw new DummyNetError(`uid ${network.uid} was given back by cleanup() and is now held by ${describeHolder(claim.holder)}; make a new DummyNet instead of reusing this one`);
+        }
+        network.claimed = true;
+      }
+      if (network.options.reapDeadOwners === "once") await reapDeadOwnersOnce(this.log);
+      else if (network.options.reapDeadOwners) await reapDeadOwners({ log: this.log });
       if (network.options.exitCleanup !== false) {
         network.exitHandle = { cleanup: () => this.cleanup(), cleanupSync: () => this.#cleanupSync() };
         trackForExit(network.exitHandle);
@@ -916,7 +935,10 @@ export class DummyNet implements AsyncDisposable {
       if (this.#network.exitHandle) untrackForExit(this.#network.exitHandle);
       this.#network.exitHandle = undefined;
       this.#network.started = undefined;
-      await forgetOwner(this.uid);
+    }
+    if (this.#network.claimed) {
+      this.#network.claimed = false;
+      releaseUid(this.uid);
     }
   }
 
@@ -925,6 +947,26 @@ export class DummyNet implements AsyncDisposable {
   }
 }
 
+
+let reapedOnce: Promise<unknown> | undefined;
+
+/** One reaping per module instance for every network that asks for it "once"; a failed one is tried again. */
+function reapDeadOwnersOnce(log: Logger): Promise<unknown> {
+  reapedOnce ??= reapDeadOwners({ log }).catch((error: unknown) => {
+    reapedOnce = undefined;
+    throw error;
+  });
+  return reapedOnce;
+}
+
+/** Claims an explicit uid; refused while a live owner (another process, thread or module instance) holds it. */
+function claimExplicitUid(uid: number): number {
+  const claim = claimUid(uid, { share: true });
+  if (!claim.claimed) {
+    throw new InvalidArgumentError("uid", uid, `is held by a live owner: ${describeHolder(claim.holder)}. Omit uid to get a free one, or pick another`);
+  }
+  return uid;
+}
 
 function isDirectory(path: string): boolean {
   try {

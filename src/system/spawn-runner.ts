@@ -85,7 +85,7 @@ function missingProgram(argv: readonly string[], program: string, reason: string
  * The program that sudo or nsenter could not find, from their words:
  * "sudo: iptables: command not found", "nsenter: failed to execute iptables: No such file or directory".
  */
-function programNotFoundBy(stderr: string): string | undefined {
+export function programNotFoundBy(stderr: string): string | undefined {
   const match = /^(?:sudo: (\S+): command not found|nsenter: failed to execute (\S+): No such file or directory)$/m.exec(stderr.trim());
   return match ? (match[1] ?? match[2]) : undefined;
 }

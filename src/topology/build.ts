@@ -28,8 +28,8 @@ export interface BuildOptions {
 /** The network as built: a namespaced DummyNet and optional cgroup per host. */
 export interface BuiltNetwork {
   topology: Topology;
-  hosts: Map<string, DummyNet>;
-  cgroups: Map<string, CGroup>;
+  hosts: ReadonlyMap<string, DummyNet>;
+  cgroups: ReadonlyMap<string, CGroup>;
 }
 
 /** Builds `topology` with `net` (a root DummyNet). On failure, rejects; the caller cleans up with `net.cleanup()`. */

@@ -5,27 +5,37 @@
 import { DummyNetError } from "../errors.js";
 import type { NodePath } from "./model.js";
 
-export interface TopologyIssue {
+/** One problem of a topology: where it is and what is wrong. */
+export interface TopologyProblem {
+  /** The file (or the `name` given with a text, "(object)" for a plain object). */
   file: string;
-  /** 1-based; 0 when the problem is not tied to a place in the file. */
+  /** 1-based; 0 when the problem is not tied to a place in a text (a plain object, an unreadable file). */
   line: number;
   column: number;
-  /** Where in the document, e.g. "links[0].ends[1].address". */
-  where: string;
+  /** Where in the document, e.g. "links[0].ends[1].address"; "" for the whole document. */
+  path: string;
   /** What is wrong and what is expected. */
   message: string;
 }
 
-/** A topology file that cannot be used; nothing was changed on the system. */
+/** @deprecated the older name of TopologyProblem */
+export type TopologyIssue = TopologyProblem;
+
+/** A topology that cannot be used; nothing was changed on the system. `problems` lists every problem found. */
 export class TopologyError extends DummyNetError {
-  constructor(readonly issues: readonly TopologyIssue[]) {
-    super(issues.map(formatIssue).join("\n"));
+  constructor(readonly problems: readonly TopologyProblem[]) {
+    super(problems.map(formatIssue).join("\n"));
+  }
+
+  /** @deprecated the older name of `problems` */
+  get issues(): readonly TopologyProblem[] {
+    return this.problems;
   }
 }
 
-export function formatIssue(issue: TopologyIssue): string {
+export function formatIssue(issue: TopologyProblem): string {
   const place = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.column}` : issue.file;
-  return `${place}: ${issue.where ? `${issue.where}: ` : ""}${issue.message}`;
+  return `${place}: ${issue.path ? `${issue.path}: ` : ""}${issue.message}`;
 }
 
 export function formatPath(path: NodePath): string {

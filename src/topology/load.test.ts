@@ -5,6 +5,7 @@ import { parseTopology, loadTopologyFile } from "./load.js";
 import { TopologyError } from "./errors.js";
 import { toDot, toMermaid } from "./graph.js";
 import { formatTable } from "./describe.js";
+import { BAD_TOPOLOGIES } from "./fixtures/bad-topologies.js";
 
 const EXAMPLES = new URL("../../examples/", import.meta.url);
 
@@ -52,21 +53,19 @@ describe("topology loader", () => {
   });
 
   test("YAML syntax errors and duplicate keys give file:line:column", () => {
-    assert.match(problems("hosts:\n  a: {\n  b: 1\n")[0]!, /^net\.yaml:\d+:\d+: YAML syntax error/);
-    assert.match(problems("hosts:\n  a: {}\n  a: {}\n")[0]!, /^net\.yaml:3:3: .*unique/);
+    assert.match(problems(BAD_TOPOLOGIES.yamlSyntax)[0]!, /^net\.yaml:\d+:\d+: YAML syntax error/);
+    assert.match(problems(BAD_TOPOLOGIES.duplicateKey)[0]!, /^net\.yaml:3:3: .*unique/);
   });
 
   test("schema errors point at the value or the unknown key and say what is expected", () => {
-    const lines = problems("hosts:\n  a: { cpu: -1, colour: red }\nlinks:\n  - ends: ['a:x', 'a:y']\n    impair: { loss: 200 }\n");
+    const lines = problems(BAD_TOPOLOGIES.schema);
     assert.ok(lines.includes("net.yaml:2:13: hosts.a.cpu: is -1; expected a value > 0 (CPU limit of the host's programs, in CPUs like `docker --cpus` (0 < cpu <= number of CPUs))"), lines.join("\n"));
     assert.ok(lines.some((l) => l.startsWith('net.yaml:2:17: hosts.a.colour: unknown property "colour"; expected one of: cpu, memory')), lines.join("\n"));
     assert.ok(lines.some((l) => l.startsWith("net.yaml:5:21: links[0].impair.loss: is 200; expected a value <= 100")), lines.join("\n"));
   });
 
   test("unknown hosts, too-long and duplicate interface names", () => {
-    const lines = problems(
-      "hosts: { a: {}, b: {} }\nlinks:\n  - ends: ['a:eth0', 'c:eth0']\n  - ends: ['a:waytoolong', 'b:eth0']\n  - ends: ['a:eth0', 'b:eth1']\n",
-    );
+    const lines = problems(BAD_TOPOLOGIES.unknownHosts);
     assert.ok(lines.includes('net.yaml:3:22: links[0].ends[1]: unknown host "c"; expected a host declared under hosts (a, b)'), lines.join("\n"));
     assert.ok(lines.some((l) => l.startsWith('net.yaml:4:12: links[1].ends[0]: interface name "waytoolong" is 10 characters long; at most 8')), lines.join("\n"));
     assert.ok(!lines.some((l) => l.startsWith("net.yaml:4:28")), "eth0 in host b is fine beside eth0 in host a");
@@ -74,15 +73,7 @@ describe("topology loader", () => {
   });
 
   test("address clashes: same address twice, inconsistent or disjoint subnets, network addresses, unreachable gateways", () => {
-    const lines = problems(
-      [
-        "hosts: { a: { gateway: 10.9.0.1 }, b: {} }",
-        "links:",
-        "  - ends: [{ at: 'a:a0', address: 10.0.0.1/24 }, { at: 'b:b0', address: 10.0.0.2/16 }]",
-        "  - ends: [{ at: 'a:a1', address: 10.1.0.1/24 }, { at: 'b:b1', address: 10.2.0.1/24 }]",
-        "  - ends: [{ at: 'a:a2', address: 10.0.0.1/24 }, { at: 'b:b2', address: 10.3.0.0/24 }]",
-      ].join("\n"),
-    );
+    const lines = problems(BAD_TOPOLOGIES.addressClashes);
     const text = lines.join("\n");
     assert.match(text, /net\.yaml:1:24: hosts\.a\.gateway: gateway 10\.9\.0\.1 is not on a subnet of host "a"/);
     assert.match(text, /net\.yaml:3:\d+: links\[0\]\.ends\[1\]\.address: address 10\.0\.0\.2\/16 overlaps 10\.0\.0\.1\/24 .* different prefix length/);
@@ -92,23 +83,10 @@ describe("topology loader", () => {
   });
 
   test("impossible values: impairment combinations (the tc module's rules), CPUs beyond the machine, sysctls outside net.", () => {
-    const text = problems(
-      [
-        "hosts:",
-        "  a: { cpu: 100000, sysctls: { kernel.panic: 1 } }",
-        "  b: {}",
-        "links:",
-        "  - ends: ['a:a0', 'b:b0']",
-        "    impair: { gap: 5 }",
-        "  - ends: ['a:a1', 'b:b1']",
-        "    impair: { reorder: 10 }",
-      ].join("\n"),
-    ).join("\n");
+    const text = problems(BAD_TOPOLOGIES.impossibleValues).join("\n");
     assert.match(text, /sysctls\["kernel\.panic"\].*starting with net\./);
     // Schema errors come first; fix them and the semantic ones show.
-    const semantic = problems(
-      ["hosts:", "  a: { cpu: 100000 }", "  b: {}", "links:", "  - ends: ['a:a0', 'b:b0']", "    impair: { gap: 5 }"].join("\n"),
-    ).join("\n");
+    const semantic = problems(BAD_TOPOLOGIES.semanticOnly).join("\n");
     assert.match(semantic, /net\.yaml:2:13: hosts\.a\.cpu: is 100000 CPUs; must be a number of CPUs from 0\.01 .* to \d+ \(the CPUs of this machine\)/);
     assert.match(semantic, /net\.yaml:6:\d+: links\[0\]\.impair\.gap: 5 \(number\) needs reorder/);
   });
@@ -132,7 +110,7 @@ describe("topology loader", () => {
   });
 
   test("a link-wide ingress is refused: it would impair each direction twice", () => {
-    const lines = problems("hosts: { a: {}, b: {} }\nlinks:\n  - ends: ['a:a0', 'b:b0']\n    impair: { delay: 10, ingress: true }\n");
+    const lines = problems(BAD_TOPOLOGIES.linkIngress);
     assert.ok(lines.some((l) => /^net\.yaml:4:\d+: links\[0\]\.impair\.ingress: a link-wide impairment already applies to both directions/.test(l)), lines.join("\n"));
   });
 });

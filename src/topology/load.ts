@@ -10,9 +10,10 @@ import { basename, extname } from "node:path";
 import { createRequire } from "node:module";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { AJV_OPTIONS } from "./schema-options.js";
+import { fileURLToPath } from "node:url";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
 import { checkTopology } from "./check.js";
-import { formatPath, TopologyError, type TopologyIssue } from "./errors.js";
+import { formatPath, TopologyError, type TopologyProblem as TopologyIssue } from "./errors.js";
 import {
   DEFAULT_READY_TIMEOUT,
   type BridgeSpec,
@@ -49,20 +50,87 @@ function schemaValidator(): ValidateFunction {
   return compiledSchema;
 }
 
-/** Reads and loads a topology file; rejects with TopologyError listing every problem. */
-export async function loadTopologyFile(file: string): Promise<Topology> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
-    throw new TopologyError([{ file, line: 0, column: 0, where: "", message: `cannot read the topology file: ${reason}` }]);
+/** A topology given as text: YAML (the default) or JSON; `name` labels it in messages and names the network by default. */
+export interface TopologyText {
+  text: string;
+  format?: TopologyFormat;
+  name?: string;
+}
+
+export type TopologyFormat = "yaml" | "json";
+
+/** What `loadTopology` accepts: a file path (or file: URL), a text, or the document as a plain object. */
+export type TopologySource = string | URL | TopologyText | TopologyDocument;
+
+export interface LoadTopologyOptions {
+  /** How to parse a file: by default from its extension (.json is JSON, anything else YAML). */
+  format?: TopologyFormat;
+}
+
+/** Topologies that came out of the loader: building one does not check it again. */
+const loadedTopologies = new WeakSet<Topology>();
+
+/** True for a topology `loadTopology` returned (as opposed to a document still to be checked). */
+export function isLoadedTopology(value: unknown): value is Topology {
+  return typeof value === "object" && value !== null && loadedTopologies.has(value as Topology);
+}
+
+/**
+ * Parses and checks a topology (the JSON Schema, then what a schema cannot
+ * see: unknown hosts, duplicate names, address clashes, impossible values).
+ * Changes nothing on the system. Rejects with TopologyError listing every
+ * problem with its file, line, column and path.
+ */
+export async function loadTopology(source: TopologySource, options: LoadTopologyOptions = {}): Promise<Topology> {
+  if (typeof source === "string" || source instanceof URL) {
+    const file = source instanceof URL ? fileURLToPath(source) : source;
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (error as Error).message;
+      throw new TopologyError([{ file, line: 0, column: 0, path: "", message: `cannot read the topology file: ${reason}` }]);
+    }
+    return parseTopology(text, file, { format: options.format ?? (/\.json$/i.test(file) ? "json" : "yaml") });
   }
-  return parseTopology(text, file);
+  if (typeof source === "object" && source !== null && typeof (source as TopologyText).text === "string" && !("hosts" in source)) {
+    const given = source as TopologyText;
+    const format = given.format ?? options.format ?? "yaml";
+    if (format !== "yaml" && format !== "json") {
+      throw new TopologyError([{ file: given.name ?? TEXT_LABEL, line: 0, column: 0, path: "", message: `format ${JSON.stringify(format)} is not known; expected "yaml" or "json"` }]);
+    }
+    return parseTopology(given.text, given.name ?? TEXT_LABEL, { format, ...(given.name === undefined ? { defaultName: "network" } : {}) });
+  }
+  if (typeof source === "object" && source !== null && !Array.isArray(source)) {
+    if (isLoadedTopology(source)) return source;
+    return checkDocument(structuredCloneJson(source), new ObjectLocator(OBJECT_LABEL), OBJECT_LABEL, "network");
+  }
+  throw new TopologyError([
+    { file: OBJECT_LABEL, line: 0, column: 0, path: "", message: `cannot load ${source === null ? "null" : Array.isArray(source) ? "a list" : typeof source}; expected a file path, { text, format?, name? } or the document as an object` },
+  ]);
+}
+
+const TEXT_LABEL = "(text)";
+const OBJECT_LABEL = "(object)";
+
+/** A deep copy through JSON, so that later changes to the caller's object cannot change the checked topology. */
+function structuredCloneJson(value: object): unknown {
+  try {
+    return JSON.parse(JSON.stringify(value)) as unknown;
+  } catch (error) {
+    throw new TopologyError([{ file: OBJECT_LABEL, line: 0, column: 0, path: "", message: `is not plain data (${(error as Error).message}); expected what a YAML or JSON file could hold` }]);
+  }
+}
+
+/** Reads and loads a topology file; rejects with TopologyError listing every problem. */
+export function loadTopologyFile(file: string): Promise<Topology> {
+  return loadTopology(file);
 }
 
 /** Loads a topology from its text; `file` names it in messages and gives the default name. */
-export function parseTopology(text: string, file: string): Topology {
+export function parseTopology(text: string, file: string, options: { format?: TopologyFormat; defaultName?: string } = {}): Topology {
+  if (options.format === "json") checkJsonSyntax(text, file);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const locator = new Locator(doc, lineCounter, file);
@@ -71,20 +139,56 @@ export function parseTopology(text: string, file: string): Topology {
       doc.errors.map((error) => {
         const { line, col } = lineCounter.linePos(error.pos[0]);
         const what = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-        return { file, line, column: col, where: "", message: `${yamlHint(error.code, what)}` };
+        return { file, line, column: col, path: "", message: `${yamlHint(error.code, what)}` };
       }),
     );
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  return checkDocument(doc.toJS({ maxAliasCount: 100 }), locator, file, options.defaultName);
+}
+
+/** JSON files are JSON: YAML-only syntax in them is an error (the YAML parser then gives the positions of everything else). */
+function checkJsonSyntax(text: string, file: string): void {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    const at = /at position (\d+)/.exec(message);
+    let line = 1;
+    let column = 1;
+    if (at) {
+      const before = text.slice(0, Number(at[1]));
+      line = before.split("\n").length;
+      column = before.length - before.lastIndexOf("\n");
+    }
+    throw new TopologyError([{ file, line, column, path: "", message: `JSON syntax error: ${message.replace(/ in JSON at position \d+.*$/, "")}` }]);
+  }
+}
+
+interface IssueLocator {
+  issue(path: NodePath, message: string, atKey?: boolean): TopologyIssue;
+}
+
+/** Problems of a plain object: no lines and columns, the path says where. */
+class ObjectLocator implements IssueLocator {
+  constructor(readonly file: string) {}
+
+  issue(path: NodePath, message: string): TopologyIssue {
+    return { file: this.file, line: 0, column: 0, path: formatPath(path), message };
+  }
+}
+
+/** Validates parsed data against the schema, normalizes it and runs the semantic checks. */
+function checkDocument(data: unknown, locator: IssueLocator, file: string, defaultName?: string): Topology {
   const validate = schemaValidator();
   if (!validate(data)) {
     throw new TopologyError(sortIssues(describeSchemaErrors(validate.errors ?? [], locator)));
   }
-  const topology = normalize(data as RawTopology, file);
+  const topology = normalize(data as RawTopology, file, defaultName);
   const problems = checkTopology(topology);
   if (problems.length > 0) {
     throw new TopologyError(sortIssues(dedupe(problems.map((p) => locator.issue(p.path, p.message, p.atKey)))));
   }
+  loadedTopologies.add(topology);
   return topology;
 }
 
@@ -108,7 +212,7 @@ function sortIssues(issues: TopologyIssue[]): TopologyIssue[] {
 }
 
 /** Finds the line and column of a node (or of a map key) from its path. */
-export class Locator {
+export class Locator implements IssueLocator {
   constructor(
     private readonly doc: Document,
     private readonly lineCounter: LineCounter,
@@ -117,7 +221,7 @@ export class Locator {
 
   issue(path: NodePath, message: string, atKey = false): TopologyIssue {
     const { line, column } = this.position(path, atKey);
-    return { file: this.file, line, column, where: formatPath(path), message };
+    return { file: this.file, line, column, path: formatPath(path), message };
   }
 
   /** Position of the value at `path` (or of its key when `atKey`); falls back to the nearest ancestor. */
@@ -143,7 +247,7 @@ export class Locator {
   }
 }
 
-function describeSchemaErrors(errors: ErrorObject[], locator: Locator): TopologyIssue[] {
+function describeSchemaErrors(errors: ErrorObject[], locator: IssueLocator): TopologyIssue[] {
   const issues: TopologyIssue[] = [];
   const seen = new Set<string>();
   for (const error of errors) {
@@ -215,7 +319,7 @@ function describeSchemaErrors(errors: ErrorObject[], locator: Locator): Topology
         message = `${error.message ?? "is invalid"}`;
     }
     const issue = locator.issue(path, message, atKey);
-    const key = `${issue.where}|${issue.message}`;
+    const key = `${issue.path}|${issue.message}`;
     if (!seen.has(key)) issues.push(issue);
     seen.add(key);
   }
@@ -245,7 +349,10 @@ function pointerToPath(pointer: string): (string | number)[] {
 
 // ---- normalization (the data has passed the schema) ----
 
-interface RawHost {
+/** The document form of a topology, for `loadTopology({ hosts: ..., links: ... })`. */
+export type TopologyDocument = RawTopology;
+
+export interface RawHost {
   cpu?: number;
   memory?: number | string;
   forwarding?: boolean;
@@ -255,8 +362,10 @@ interface RawHost {
   nat?: { source: string; out: string }[];
   forward?: { from: string; to: string }[];
 }
-type RawEnd = string | { at: string; address?: string | string[]; impair?: Impairment };
-interface RawTopology {
+export type RawEnd = string | { at: string; address?: string | string[]; impair?: Impairment };
+/** A topology document as a YAML or JSON file holds it (schema/topology.schema.json). */
+export interface RawTopology {
+  $schema?: string;
   name?: string;
   description?: string;
   hosts: Record<string, RawHost | null>;
@@ -273,7 +382,7 @@ interface RawTopology {
   }[];
 }
 
-function normalize(raw: RawTopology, file: string): Topology {
+function normalize(raw: RawTopology, file: string, defaultName?: string): Topology {
   const hosts: HostSpec[] = Object.entries(raw.hosts).map(([name, host]) => normalizeHost(name, host ?? {}));
   const links: LinkSpec[] = (raw.links ?? []).map((link, i) => ({
     ends: [0, 1].map((e) => normalizeEnd(link.ends[e]!, link.impair, ["links", i, "ends", e], ["links", i, "impair"])) as [LinkEndSpec, LinkEndSpec],
@@ -302,7 +411,7 @@ function normalize(raw: RawTopology, file: string): Topology {
       : {}),
     path: ["programs", i],
   }));
-  const name = raw.name ?? (basename(file, extname(file)).replace(/[^A-Za-z0-9_.-]/g, "_") || "network");
+  const name = raw.name ?? defaultName ?? (basename(file, extname(file)).replace(/[^A-Za-z0-9_.-]/g, "_") || "network");
   return { name, file, ...(raw.description ? { description: raw.description } : {}), hosts, links, bridges, vlans, programs };
 }
 

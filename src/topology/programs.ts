@@ -5,11 +5,11 @@
  * exited. A daemon that dies, or a job that fails, ends the run.
  */
 import { constants as osConstants } from "node:os";
-import { DummyNetError, RunInfoError, TimeoutError } from "../errors.js";
+import { RunInfoError } from "../errors.js";
 import type { RunInfo } from "../process/run-info.js";
-import { fnmatch } from "../process/glob.js";
 import type { BuiltNetwork } from "./build.js";
 import type { ProgramSpec } from "./model.js";
+import { waitForLine, waitForPort } from "./readiness.js";
 
 export type OutputSink = (program: string, stream: "stdout" | "stderr", line: string) => void;
 
@@ -29,6 +29,13 @@ export async function startDaemons(built: BuiltNetwork, options: ProgramRunOptio
     if (program.ready) await waitReady(built, program, info, options.signal);
   }
   return started;
+}
+
+/** Starts `jobs` (programs that are not daemons) one after the other, without waiting for them to end. */
+export async function startJobs(built: BuiltNetwork, jobs: readonly ProgramSpec[], options: ProgramRunOptions = {}): Promise<RunInfo[]> {
+  const infos: RunInfo[] = [];
+  for (const job of jobs) infos.push(await startProgram(built, job, options));
+  return infos;
 }
 
 /** The outcome of the jobs: exit status 0 when all succeeded, else the first failure's. */
@@ -116,62 +123,28 @@ function lineSplitter(onLine: (line: string) => void): (data: string) => void {
   };
 }
 
-/** Waits until the program's readiness check passes, it exits, or the timeout ends. */
+/** Waits until the program's readiness checks pass (port and line at once), it exits, or the timeout ends. */
 async function waitReady(built: BuiltNetwork, program: ProgramSpec, info: RunInfo, signal?: AbortSignal): Promise<void> {
   const ready = program.ready!;
   const host = built.hosts.get(program.host)!;
-  const deadline = Date.now() + ready.timeout;
-  const what = [ready.port !== undefined ? `TCP port ${ready.port} to accept connections` : "", ready.line !== undefined ? `a line matching "${ready.line}"` : ""]
-    .filter(Boolean)
-    .join(" and ");
-
-  let lineSeen = ready.line === undefined;
-  let wake: (() => void) | undefined;
-  if (!lineSeen) {
-    const matches = (text: string | undefined) => (text ?? "").split("\n").some((line) => fnmatch(line, ready.line!));
-    lineSeen = matches(info.stdout) || matches(info.stderr);
-    for (const key of ["stdoutCallback", "stderrCallback"] as const) {
-      const previous = info[key];
-      let pending = "";
-      info[key] = (data: string) => {
-        previous?.(data);
-        pending += data;
-        if (matches(pending)) {
-          lineSeen = true;
-          wake?.();
-        }
-        pending = pending.slice(pending.lastIndexOf("\n") + 1);
-      };
-    }
-  }
-  for (;;) {
-    signal?.throwIfAborted();
-    if (info.hasExited) {
-      throw new DummyNetError(`program "${program.name}" in host ${program.host} exited while waiting for ${what}: ${info.describe()}`);
-    }
-    const portOpen = ready.port === undefined || (await listening(host, ready.port));
-    if (portOpen && lineSeen) return;
-    const left = deadline - Date.now();
-    if (left <= 0) throw new TimeoutError(info, `program "${program.name}" in host ${program.host}: no ${what} after ${ready.timeout} ms`);
-    // Output wakes the wait at once; a port is checked again after a short pause (the kernel offers no event for it).
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.min(left, ready.port === undefined ? left : 50));
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    wake = undefined;
+  const who = `program "${program.name}" in host ${program.host}`;
+  // One failing check ends the other one's wait too.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(signal!.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const options = { timeout: ready.timeout, signal: stop.signal };
+  try {
+    await Promise.all([
+      ready.port !== undefined ? waitForPort(host, ready.port, { ...options, info, what: `${who} to accept connections on TCP port ${ready.port}` }) : undefined,
+      ready.line !== undefined ? waitForLine(info, ready.line, { ...options, what: `${who} to print a line matching "${ready.line}"` }) : undefined,
+    ]);
+  } catch (error) {
+    stop.abort(error);
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
 }
-
-/** True when a TCP socket in the host listens on `port` (a listening socket accepts connections). */
-async function listening(host: DummyNet, port: number): Promise<boolean> {
-  const result = await host.shell.system(["ss", "-H", "-l", "-t", "-n", "sport", "=", `:${port}`], { allowFailure: true });
-  return result.exitCode === 0 && result.stdout.trim().length > 0;
-}
-
-type DummyNet = BuiltNetwork["hosts"] extends Map<string, infer T> ? T : never;
 
 /** A job's status as a shell would report it: its exit status, or 128 + the number of the signal that killed it. */
 function jobStatus(info: RunInfo): number {

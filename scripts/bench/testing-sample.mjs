@@ -1,0 +1,42 @@
+// Per-test cost of dummynet/testing, in a fresh process: RUNS tests one after
+// the other, each building a two-host network with one link through
+// useNetwork (or useTopology) and ending as node:test ends a test: its
+// t.after hooks (cleanup, then the check that nothing of its uid is left).
+// Prints one JSON line with every test's setup and teardown in ms.
+//
+// Usage: node testing-sample.mjs {useNetwork|useTopology} RUNS
+import { useNetwork, useTopology } from "../../dist/testing/index.js";
+
+const [helper, runsText = "20"] = process.argv.slice(2);
+const runs = Number(runsText);
+const text = `
+hosts: { client: {}, server: {} }
+links:
+  - ends: [{ at: "client:eth0", address: 10.0.0.1/24 }, { at: "server:eth0", address: 10.0.0.2/24 }]
+`;
+
+/** What node:test does around a test body: collect t.after hooks, run them once the body is done. */
+function fakeTestContext() {
+  const hooks = [];
+  return { after: (fn) => hooks.push(fn), end: async () => { for (const hook of hooks.reverse()) await hook(); } };
+}
+
+const samples = [];
+for (let i = 0; i < runs; i++) {
+  const t = fakeTestContext();
+  const t0 = performance.now();
+  if (helper === "useTopology") {
+    await useTopology(t, { text, name: "pair.yaml" });
+  } else {
+    const net = useNetwork(t);
+    const [a, b] = await Promise.all([net.netnsAdd("client"), net.netnsAdd("server")]);
+    await net.linkVethAdd("eth0", "eth0", { p1Namespace: a, p2Namespace: b });
+    await Promise.all([a.addrAdd("10.0.0.1/24", "eth0"), b.addrAdd("10.0.0.2/24", "eth0")]);
+    await Promise.all([a.up("eth0"), b.up("eth0")]);
+  }
+  const t1 = performance.now();
+  await t.end();
+  const t2 = performance.now();
+  samples.push({ setupMs: t1 - t0, teardownMs: t2 - t1 });
+}
+console.log(JSON.stringify({ helper, runs, samples }));

@@ -1,0 +1,77 @@
+/**
+ * What the system still holds of one owner (uid): namespaces, links, cgroups,
+ * iptables rules and IFB devices named d-<uid>-*. The machine is read through
+ * the reaper's own lister (src/lifecycle/inventory.ts), so a listing that
+ * fails throws (naming the command and its error) instead of passing as
+ * "nothing left".
+ */
+import { AssertionError } from "node:assert";
+import { InvalidArgumentError } from "../errors.js";
+import { type Inventory, type Leftover, takeInventory, takeInventorySync } from "../lifecycle/inventory.js";
+import { intToBase58 } from "../names/base58.js";
+import { SpawnRunner } from "../system/spawn-runner.js";
+
+/** The owner whose objects to look for: a uid, or anything with one (a DummyNet, a Lab). */
+export type OwnerLike = number | { readonly uid: number };
+
+export function ownerPrefix(uid: number): string {
+  return `d-${intToBase58(uid)}-`;
+}
+
+function uidOf(owner: OwnerLike): number {
+  const uid = typeof owner === "number" ? owner : (owner as { uid?: unknown } | null)?.uid;
+  if (typeof uid !== "number" || !Number.isInteger(uid) || uid < 0) {
+    throw new InvalidArgumentError("owner", owner, "must be a uid (a non-negative integer) or an object with one (a DummyNet, a Lab)");
+  }
+  return uid;
+}
+
+function describe(object: Leftover): string {
+  switch (object.kind) {
+    case "cgroup":
+      return `cgroup ${object.where}`;
+    case "iptables":
+      return `iptables ${object.where} ${object.name}`;
+    default:
+      return `${object.kind} ${object.name}`;
+  }
+}
+
+function ownedBy(inventory: Inventory, uid: number): string[] {
+  return inventory.objects.filter((found) => found.uid === uid).map(({ object }) => describe(object));
+}
+
+/**
+ * Every object on this machine owned by `owner`, as "kind name" strings
+ * ("netns d-5x-h1", "link d-5x-br0", "cgroup /sys/fs/cgroup/cpu/d-5x-cg",
+ * "iptables nat -A POSTROUTING ..."). Throws a ListingError when a listing fails.
+ */
+export function leftovers(owner: OwnerLike): string[] {
+  return ownedBy(takeInventorySync(), uidOf(owner));
+}
+
+/** leftovers() without blocking the event loop (other tests keep running meanwhile). */
+export async function leftoversAsync(owner: OwnerLike): Promise<string[]> {
+  const uid = uidOf(owner);
+  return ownedBy(await takeInventory(new SpawnRunner({ sudo: process.getuid?.() !== 0 })), uid);
+}
+
+/** The failure for objects left behind, each named. */
+export function leftoverError(uid: number, objects: readonly string[]): AssertionError {
+  return new AssertionError({
+    message: `${objects.length} object(s) of uid ${uid} (${ownerPrefix(uid)}*) are left on the system:\n${objects.map((object) => `  ${object}`).join("\n")}`,
+    actual: objects,
+    expected: [],
+    operator: "nothingLeft",
+  });
+}
+
+/**
+ * Throws an AssertionError naming each object of `owner` (a uid, a DummyNet
+ * or a Lab) still on the system; throws a ListingError when it cannot look.
+ */
+export function assertNothingLeft(owner: OwnerLike): void {
+  const uid = uidOf(owner);
+  const objects = leftovers(uid);
+  if (objects.length > 0) throw leftoverError(uid, objects);
+}

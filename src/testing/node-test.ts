@@ -1,0 +1,39 @@
+/**
+ * node:test adapters: a network or a built topology per test, removed in
+ * `t.after`, and the test fails, naming each object, when anything of its
+ * uid is still on the system after that.
+ */
+import type { TestContext } from "node:test";
+import type { DummyNet } from "../network/dummy-net.js";
+import type { Lab } from "../topology/lab.js";
+import type { TopologySource } from "../topology/load.js";
+import type { Topology } from "../topology/model.js";
+import { openNetwork, openTopology, type NetworkOptions, type TopologyOptions } from "./harness.js";
+
+/** What the adapters need of a test context: node:test's `t.after(fn)`. */
+export interface AfterContext {
+  after(fn: () => unknown): void;
+}
+
+/**
+ * A DummyNet for this test (its own uid: tests running at once never
+ * collide). At the test's end it is cleaned up, then the test fails if any
+ * object of its uid is left. Dead owners' leftovers are reaped before its
+ * first change.
+ * @example test("x", async (t) => { const net = useNetwork(t); const a = await net.netnsAdd("a"); ... })
+ */
+export function useNetwork(t: TestContext | AfterContext, options: NetworkOptions = {}): DummyNet {
+  const held = openNetwork(options);
+  t.after(() => held.close());
+  return held.value;
+}
+
+/**
+ * Builds a topology (a path, `{ text }`, a plain object or a loaded topology)
+ * for this test, removed and checked the same way as useNetwork's network.
+ */
+export async function useTopology(t: TestContext | AfterContext, source: TopologySource | Topology, options: TopologyOptions = {}): Promise<Lab> {
+  const held = await openTopology(source, options);
+  t.after(() => held.close());
+  return held.value;
+}

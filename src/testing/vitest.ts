@@ -1,0 +1,52 @@
+/**
+ * `dummynet/vitest`: vitest's `test` with two fixtures. `net` is a DummyNet
+ * of the test's own; `topology(source)` builds a topology. Both are removed
+ * when the test ends, and the test fails, naming each object, when anything
+ * of their uid is left. vitest is an optional peer dependency: only this
+ * entry point imports it.
+ */
+import { test as base } from "vitest";
+import type { DummyNet } from "../network/dummy-net.js";
+import type { Lab } from "../topology/lab.js";
+import type { TopologySource } from "../topology/load.js";
+import type { Topology } from "../topology/model.js";
+import { openNetwork, openTopology, type TopologyOptions } from "./harness.js";
+
+export interface DummyNetFixtures {
+  /** A DummyNet of this test's own. */
+  net: DummyNet;
+  /** Builds a topology for this test; every one built is removed at its end. */
+  topology: (source: TopologySource | Topology, options?: TopologyOptions) => Promise<Lab>;
+}
+
+export const test = base.extend<DummyNetFixtures>({
+  // eslint-disable-next-line no-empty-pattern -- vitest reads the fixtures a fixture needs from this pattern
+  net: async ({}, use) => {
+    const held = openNetwork();
+    try {
+      await use(held.value);
+    } finally {
+      await held.close();
+    }
+  },
+  // eslint-disable-next-line no-empty-pattern
+  topology: async ({}, use) => {
+    const closers: (() => Promise<void>)[] = [];
+    try {
+      await use(async (source, options) => {
+        const held = await openTopology(source, options);
+        closers.push(held.close);
+        return held.value;
+      });
+    } finally {
+      const outcomes = await Promise.allSettled(closers.reverse().map((close) => close()));
+      const failures = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected").map((outcome) => outcome.reason as Error);
+      if (failures.length === 1) throw failures[0];
+      if (failures.length > 1) throw new AggregateError(failures, failures.map((failure) => failure.message).join("\n"));
+    }
+  },
+});
+
+export { skipUnless } from "./capabilities.js";
+export { assertNothingLeft, leftovers } from "./leftovers.js";
+export { waitForPort, waitForLine } from "../topology/readiness.js";

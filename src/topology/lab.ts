@@ -1,0 +1,166 @@
+/**
+ * Topologies as an API: `buildTopology(source)` loads (unless given a loaded
+ * topology), builds it with one owning DummyNet and returns a Lab: its hosts
+ * by name, their addresses, its programs, and the cleanup that removes it
+ * all. The `dummynet` command builds through the same function.
+ */
+import { DummyNetError, InvalidArgumentError } from "../errors.js";
+import type { CGroup } from "../cgroups/cgroup.js";
+import type { Logger } from "../log.js";
+import { DummyNet, type DummyNetOptions } from "../network/dummy-net.js";
+import type { RunInfo } from "../process/run-info.js";
+import { buildNetwork, type BuildProgress, type BuiltNetwork } from "./build.js";
+import { interfaceRows } from "./describe.js";
+import { isLoadedTopology, loadTopology, type TopologySource } from "./load.js";
+import type { ProgramSpec, Topology } from "./model.js";
+import { startDaemons, startJobs, type OutputSink } from "./programs.js";
+
+export interface BuildTopologyOptions {
+  /** Aborting stops the build; what was made is removed and the promise rejects. */
+  signal?: AbortSignal;
+  /** Called after every step. */
+  onProgress?: (progress: BuildProgress) => void;
+  /** Owner uid of every object. @default a free one (see DummyNet's `uid`) */
+  uid?: number;
+  log?: Logger;
+  /** @see DummyNetOptions.exitCleanup @default true */
+  exitCleanup?: boolean;
+  /** @see DummyNetOptions.shell */
+  shell?: DummyNetOptions["shell"];
+  /** @see DummyNetOptions.reapDeadOwners @default false */
+  reapDeadOwners?: DummyNetOptions["reapDeadOwners"];
+  /** Most DummyNet calls in flight at once. @default 32 */
+  concurrency?: number;
+}
+
+export interface LabStartOptions {
+  /** Receives the programs' output line by line. */
+  onOutput?: OutputSink;
+  /** Aborting stops waiting for readiness. */
+  signal?: AbortSignal;
+}
+
+/** A program of the topology, started. */
+export interface StartedProgram {
+  name: string;
+  host: string;
+  daemon: boolean;
+  info: RunInfo;
+}
+
+/**
+ * Builds a topology (a path, text, plain object, or what loadTopology
+ * returned). Rejects with what failed, after removing everything it made
+ * (an AggregateError when the removal failed too).
+ */
+export async function buildTopology(source: TopologySource | Topology, options: BuildTopologyOptions = {}): Promise<Lab> {
+  const topology = isLoadedTopology(source) ? source : await loadTopology(source as TopologySource);
+  options.signal?.throwIfAborted();
+  const net = new DummyNet({
+    ...(options.uid !== undefined ? { uid: options.uid } : {}),
+    ...(options.log ? { log: options.log } : {}),
+    ...(options.shell ? { shell: options.shell } : {}),
+    ...(options.exitCleanup !== undefined ? { exitCleanup: options.exitCleanup } : {}),
+    ...(options.reapDeadOwners !== undefined ? { reapDeadOwners: options.reapDeadOwners } : {}),
+  });
+  try {
+    const built = await buildNetwork(topology, net, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    });
+    return new Lab(net, built);
+  } catch (error) {
+    try {
+      await net.cleanup();
+    } catch (cleanupError) {
+      throw new AggregateError([error, cleanupError], `building ${topology.name} failed: ${(error as Error).message}; removing what was made failed too: ${(cleanupError as Error).message}`);
+    }
+    throw error;
+  }
+}
+
+/** A built topology. `await using lab = await buildTopology(...)` removes it at the end of the scope. */
+export class Lab implements BuiltNetwork, AsyncDisposable {
+  readonly topology: Topology;
+  /** The owning DummyNet (of the host namespace): its uid is in every name. */
+  readonly net: DummyNet;
+  /** Each host's namespaced DummyNet, by the file's host name. */
+  readonly hosts: ReadonlyMap<string, DummyNet>;
+  /** The cgroup of each host that has CPU or memory limits. */
+  readonly cgroups: ReadonlyMap<string, CGroup>;
+  #started: StartedProgram[] | undefined;
+
+  /** @internal made by buildTopology */
+  constructor(net: DummyNet, built: BuiltNetwork) {
+    this.net = net;
+    this.topology = built.topology;
+    this.hosts = built.hosts;
+    this.cgroups = built.cgroups;
+  }
+
+  get name(): string {
+    return this.topology.name;
+  }
+
+  get uid(): number {
+    return this.net.uid;
+  }
+
+  /** The DummyNet of host `name`; throws InvalidArgumentError naming the known hosts. */
+  host(name: string): DummyNet {
+    const host = this.hosts.get(name);
+    if (!host) throw new InvalidArgumentError("host", name, `is not a host of ${this.topology.name}; its hosts: ${[...this.hosts.keys()].join(", ")}`);
+    return host;
+  }
+
+  /**
+   * The first address of `host` (or of its interface `iface`), without its
+   * prefix length: "10.0.0.2", ready for connect() or ping.
+   */
+  address(host: string, iface?: string): string {
+    this.host(host);
+    const rows = interfaceRows(this.topology).filter((row) => row.host === host);
+    const chosen = iface === undefined ? rows : rows.filter((row) => row.iface === iface);
+    if (iface !== undefined && chosen.length === 0) {
+      throw new InvalidArgumentError("interface", iface, `is not an interface of host ${host}; its interfaces: ${rows.map((row) => row.iface).join(", ") || "none"}`);
+    }
+    const address = chosen.flatMap((row) => row.addresses)[0];
+    if (address === undefined) {
+      throw new InvalidArgumentError(iface === undefined ? "host" : "interface", iface ?? host, `has no address in ${this.topology.name}; give it one in the file (address: 10.0.0.1/24)`);
+    }
+    return address.replace(/\/\d+$/, "");
+  }
+
+  /**
+   * Starts the file's programs: the daemons first, in file order, each
+   * waiting for its readiness check (`ready: { port, line }`); then the jobs,
+   * not waited for (`await program.info.finished`). Cleanup stops them all.
+   */
+  async start(options: LabStartOptions = {}): Promise<StartedProgram[]> {
+    if (this.#started) throw new DummyNetError(`the programs of ${this.topology.name} were started already`);
+    const daemons = this.topology.programs.filter((program) => program.daemon);
+    const jobs = this.topology.programs.filter((program) => !program.daemon);
+    const started: StartedProgram[] = [];
+    this.#started = started;
+    const remember = (specs: ProgramSpec[], infos: RunInfo[]) =>
+      infos.forEach((info, i) => started.push({ name: specs[i]!.name, host: specs[i]!.host, daemon: specs[i]!.daemon, info }));
+    remember(daemons, await startDaemons(this, options));
+    remember(jobs, await startJobs(this, jobs, options));
+    return started;
+  }
+
+  /** The programs started by `start()`, in the order they started. */
+  get programs(): readonly StartedProgram[] {
+    return this.#started ?? [];
+  }
+
+  /** Stops the programs and removes everything the build made. */
+  async cleanup(): Promise<void> {
+    await this.net.cleanup();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.cleanup();
+  }
+}
