@@ -51,8 +51,15 @@ export function inNamespace(argv: readonly string[], namespace: string | undefin
  * the kernel). Such output means the command failed, whatever its status.
  */
 export function reportsError(stderr: string): boolean {
-  return /\bERROR\b|^Error:/m.test(stderr);
+  return stderr.split("\n").some((line) => /\bERROR\b|^Error:/.test(line) && !RACE_NOTICES.test(line));
 }
+
+/**
+ * What ip prints, exiting 0, when another process deletes a namespace while
+ * it lists namespaces (it asks each one's id): a race with someone else, not a
+ * failure of this command.
+ */
+const RACE_NOTICES = /^Error: Peer netns reference is invalid\.?$/;
 
 /** Longest argument passed to ip or tc: names, addresses and numbers are far shorter. */
 export const MAX_IP_ARGUMENT = 255;

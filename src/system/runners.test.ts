@@ -8,6 +8,7 @@ import { InvalidArgumentError, SystemCommandError } from "../errors.js";
 import { parseIpJsonArray } from "./ip-json.js";
 import { InterfaceScoped } from "../names/scoped.js";
 import { IpBatchRunner } from "./ip-batch-runner.js";
+import { reportsError } from "./command-runner.js";
 import { SpawnRunner } from "./spawn-runner.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 
@@ -59,4 +60,12 @@ test("ip output with a control character in a name is still read", () => {
   assert.throws(() => JSON.parse(printed), SyntaxError);
   assert.deepEqual(parseIpJsonArray<{ ifname: string }>(printed), [{ ifname: "lo" }, { ifname: odd }]);
   assert.deepEqual(parseIpJsonArray("\n"), []);
+});
+
+test("reportsError: ip's notice about a namespace deleted mid-listing is not a failure; its other errors are", () => {
+  assert.equal(reportsError("Error: Peer netns reference is invalid.\n"), false);
+  assert.equal(reportsError("Error: Peer netns reference is invalid.\nError: Peer netns reference is invalid.\n"), false);
+  assert.equal(reportsError("Error: Peer netns reference is invalid.\nCannot find device \"x\"\nError: argument is wrong\n"), true);
+  assert.equal(reportsError("addattr_l ERROR: message exceeded bound of 1024\n"), true);
+  assert.equal(reportsError(""), false);
 });
