@@ -14,7 +14,7 @@ import { Worker } from "node:worker_threads";
 import { InvalidArgumentError } from "../errors.js";
 import { DummyNet } from "../network/dummy-net.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
-import { RESERVED_UID_RANGE, ownerRecordPath, processStartTime, type OwnerRecord } from "./owners.js";
+import { RESERVED_UID_RANGE, ownerRecordPath, ownerState, processStartTime, type OwnerRecord } from "./owners.js";
 import { reapDeadOwners, surveyOwners } from "./reaper.js";
 
 const FIXTURE = fileURLToPath(new URL("../testing/fixtures/hold-uids.fixture.ts", import.meta.url));
@@ -113,5 +113,26 @@ test("an explicit uid a live process holds is refused; once it is dead, the reap
   } finally {
     clearTimeout(bound);
     child.kill("SIGKILL");
+  }
+});
+
+test("an owner whose process is a zombie (exited, not yet reaped by its parent) is dead", async () => {
+  // The shell backgrounds a short sleep, then becomes a long sleep that never waits for it: a zombie.
+  const parent = spawn("sh", ["-c", "sleep 0.05 & echo $!; exec sleep 20"], { stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 });
+  try {
+    const [chunk] = (await once(parent.stdout!, "data")) as [Buffer];
+    const zombie = Number(chunk.toString().trim());
+    const record: OwnerRecord = { uid: zombie, pid: zombie, startTime: processStartTime(zombie) ?? 0, command: "sleep 0.05", createdAt: new Date().toISOString() };
+    assert.equal(ownerState(zombie, record), "alive", "the sleep is still running");
+    const deadline = Date.now() + 10_000;
+    while (!/\) Z /.test(readFileSync(`/proc/${zombie}/stat`, "utf8"))) {
+      assert.ok(Date.now() < deadline, "the backgrounded sleep never became a zombie");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(processStartTime(zombie), undefined);
+    assert.equal(ownerState(zombie, record), "dead");
+    assert.equal(ownerState(zombie, undefined), "dead");
+  } finally {
+    parent.kill("SIGKILL");
   }
 });

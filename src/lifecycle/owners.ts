@@ -18,6 +18,7 @@ import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, w
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { threadId } from "node:worker_threads";
+import { parseStat } from "../process/proc-stats.js";
 
 export const STATE_DIRECTORY = process.env["DUMMYNET_STATE_DIR"] ?? "/run/dummynet";
 const OWNERS_DIRECTORY = join(STATE_DIRECTORY, "owners");
@@ -50,13 +51,15 @@ const HOLDER = randomUUID();
 /** Uids this module instance holds, with how many DummyNet instances share each. */
 const held = new Map<number, { shares: number; recorded: boolean }>();
 
-/** Start time of a process in clock ticks since boot, or undefined if it is not running. */
+/**
+ * Start time of a process in clock ticks since boot, or undefined if it is not
+ * running. A zombie is not running: it has exited and holds nothing, only its
+ * parent has not reaped it yet (an owner that is a zombie is dead).
+ */
 export function processStartTime(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may contain spaces and parentheses: count from the last ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[19]);
+    const stat = parseStat(pid, readFileSync(`/proc/${pid}/stat`, "utf8"));
+    return stat === undefined || stat.state === "Z" || stat.state === "X" ? undefined : stat.startTime;
   } catch {
     return undefined;
   }

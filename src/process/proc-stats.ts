@@ -34,6 +34,8 @@ export interface ProcStat {
   /** Bytes. */
   vsize: number;
   rss: number;
+  /** When the process started, in clock ticks since boot (with the pid, it names one process for good). */
+  startTime: number;
 }
 
 export interface TreeStats {
@@ -89,6 +91,7 @@ export function parseStat(pid: number, text: string): ProcStat | undefined {
     cstime: field(17) / hz,
     vsize: field(23),
     rss: field(24) * bytesPerPage(),
+    startTime: field(22),
   };
 }
 
