@@ -97,9 +97,9 @@ function describeFailure(error: unknown): { exitCode: number; failure: string } 
 
 async function startProgram(built: BuiltNetwork, program: ProgramSpec, options: ProgramRunOptions): Promise<RunInfo> {
   const host = built.hosts.get(program.host)!;
-  const info = await host.runAsync(program.command, { daemon: program.daemon });
+  // Started inside its host's cgroup, so nothing it forks ever runs outside the limits.
   const cgroup = built.cgroups.get(program.host);
-  if (cgroup && info.pid !== undefined) await cgroup.addPid(info.pid);
+  const info = await host.runAsync(program.command, { daemon: program.daemon, ...(cgroup && { cgroup }) });
   const sink = options.onOutput;
   if (sink) {
     for (const stream of ["stdout", "stderr"] as const) {
