@@ -7,10 +7,9 @@
 // 3. Runs the host tests: every src/**/*.test.ts except *.lab.test.ts.
 // 4. Runs the kernel-feature tests (*.lab.test.ts, each declaring
 //    `// requires: netem, vlan, ...` in its first lines) on the host when the
-//    host kernel has what they need, otherwise in the kernel lab
-//    (scripts/lab: user-mode Linux where it boots, else QEMU with Debian's
-//    stock kernel). If neither can, they fail with what to install: nothing
-//    is skipped silently.
+//    host kernel has what they need, otherwise in the kernel lab, a QEMU
+//    guest with Debian's stock kernel (scripts/lab). If neither can, they fail
+//    with what to install: nothing is skipped silently.
 // 5. Ends with "N passed, N failed" and a non-zero exit status on any failure.
 //
 // Options: --no-typecheck (developers only); --test-name-pattern=... and other
@@ -34,9 +33,8 @@ const PACKAGES = [
   { name: "procps", program: "ps" },
   { name: "kmod", program: "modprobe" },
   { name: "util-linux", program: "nsenter" },
-  // The kernel lab (scripts/lab, docs/lab.md): user-mode Linux where it boots; otherwise QEMU with
-  // Debian's stock kernel and its modules, and a static busybox for the initramfs.
-  { name: "user-mode-linux", program: "linux.uml", labOnly: true },
+  // The kernel lab (scripts/lab, docs/lab.md): QEMU with Debian's stock kernel and its modules,
+  // and a static busybox for the initramfs.
   { name: "qemu-system-x86", program: "qemu-system-x86_64", labOnly: true },
   { name: "linux-image-amd64", program: "/boot/vmlinuz-<release>", labOnly: true },
   { name: "busybox-static", program: "busybox", labOnly: true },

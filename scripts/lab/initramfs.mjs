@@ -52,8 +52,10 @@ function moduleName(file) {
 
 /**
  * The /init script. Mount options: msize 512 KiB (fewer round trips for big
- * reads such as node's binary); cache=mmap, because cache=loose made the
- * guest's /proc unusable after the switch (docs/lab.md).
+ * reads such as node's binary); cache=loose (metadata and pages cached in the
+ * guest; the host changes nothing the guest reads while it runs). /proc and
+ * /sys are unmounted, not moved: guest-init.sh mounts them fresh (a moved
+ * /proc was unusable under cache=loose, docs/lab.md).
  */
 export function initScript({ modules, guestInit }) {
   return `#!/bin/busybox sh
@@ -66,7 +68,7 @@ mount -t devtmpfs devtmpfs /dev
 fail() { echo "[lab] initramfs: $*"; echo o > /proc/sysrq-trigger; sleep 60; }
 ${modules.map((m) => `insmod /modules/${m.path.split("/").at(-1)} || fail "insmod ${m.name} failed"`).join("\n")}
 mkdir -p /newroot
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=${process.env.LAB_9P_CACHE || 'loose'} host /newroot || fail "cannot mount the host's / over 9p"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose host /newroot || fail "cannot mount the host's / over 9p"
 mount --move /dev /newroot/dev
 umount /proc /sys
 exec switch_root /newroot ${guestInit}
