@@ -240,7 +240,7 @@ export async function runInLab(options) {
   }
   const lab = labAvailability();
   if (choice.first === "qemu" && !lab.available) {
-    return failedRun(`the kernel lab cannot run: ${lab.reason} (and user-mode Linux: ${choice.why}). Install: ${lab.howToGet}`);
+    return failedRun(`the kernel lab cannot run: ${lab.reason}. Install: ${lab.howToGet}`);
   }
   // The kernel command line is split at white space.
   for (const path of [repoRoot, runDir]) {
@@ -607,7 +607,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const outcome = await runInLab({ repoRoot, runDir, files });
   for (const problem of outcome.problems) console.log(`[lab] PROBLEM: ${problem}`);
   if (outcome.guest) console.log(`[lab] guest: ${outcome.guest}`);
-  console.log(`[lab] ${formatLabTimings(outcome.timings)}`);
+  if (Object.keys(outcome.timings).length > 0) console.log(`[lab] ${formatLabTimings(outcome.timings)}`);
   if (outcome.failed > 0) console.log(`[lab] outputs kept in ${relative(repoRoot, runDir)}`);
   else rmSync(runDir, { recursive: true, force: true });
   console.log(`${outcome.passed} passed, ${outcome.failed} failed`);
