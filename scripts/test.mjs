@@ -7,9 +7,9 @@
 // 3. Runs the host tests: every src/**/*.test.ts except *.lab.test.ts.
 // 4. Runs the kernel-feature tests (*.lab.test.ts, each declaring
 //    `// requires: netem, vlan, ...` in its first lines) on the host when the
-//    host kernel has what they need, otherwise in the user-mode Linux lab
-//    (scripts/lab). If neither can, they fail with what to install: nothing
-//    is skipped silently.
+//    host kernel has what they need, otherwise in the kernel lab, a QEMU
+//    guest with Debian's stock kernel (scripts/lab). If neither can, they fail
+//    with what to install: nothing is skipped silently.
 // 5. Ends with "N passed, N failed" and a non-zero exit status on any failure.
 //
 // Options: --no-typecheck (developers only); --test-name-pattern=... and other
@@ -33,7 +33,11 @@ const PACKAGES = [
   { name: "procps", program: "ps" },
   { name: "kmod", program: "modprobe" },
   { name: "util-linux", program: "nsenter" },
-  { name: "user-mode-linux", program: "linux.uml", labOnly: true },
+  // The kernel lab (scripts/lab, docs/lab.md): QEMU with Debian's stock kernel and its modules,
+  // and a static busybox for the initramfs.
+  { name: "qemu-system-x86", program: "qemu-system-x86_64", labOnly: true },
+  { name: "linux-image-amd64", program: "/boot/vmlinuz-<release>", labOnly: true },
+  { name: "busybox-static", program: "busybox", labOnly: true },
 ];
 
 const argv = process.argv.slice(2);
@@ -51,6 +55,10 @@ const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
 const skips = [];
 const timings = [];
+/** Which kernel the lab ran, and why that lab: for the summary. */
+let labGuest;
+/** The features the host lacks, which sent files to the lab. */
+const labReasons = new Set();
 
 ensurePackages();
 
@@ -94,6 +102,7 @@ if (hostFiles.length > 0) {
 if (labFiles.length > 0) {
   heading(`kernel lab: ${labFiles.length} file(s) the host kernel cannot run`);
   const outcome = await runInLab({ repoRoot, runDir: join(runDir, "lab"), files: labFiles, testArgs });
+  labGuest = outcome.guest ?? "did not boot";
   totals.passed += outcome.passed;
   totals.failed += outcome.failed;
   totals.skipped += outcome.skipped;
@@ -105,6 +114,7 @@ if (labFiles.length > 0) {
 heading("summary");
 timings.push(`whole run ${((Date.now() - started) / 1000).toFixed(1)} s`);
 console.log(`timings: ${timings.join("; ")}`);
+if (labGuest) console.log(`kernel lab: the host lacks ${[...labReasons].join(", ")}; guest ${labGuest}`);
 if (skips.length > 0) {
   console.log(`${skips.length} test(s) SKIPPED or TODO (not counted as passed):`);
   for (const skip of skips) console.log(`  - ${skip}`);
@@ -224,6 +234,7 @@ async function placeLabFiles(files) {
     } else if (lab.available) {
       console.log(`${name}: the host lacks ${missing.join(", ")}: running it in the kernel lab`);
       labFiles.push({ path: file, requires });
+      for (const feature of missing) labReasons.add(feature);
     } else {
       totals.failed += 1;
       failures.push(

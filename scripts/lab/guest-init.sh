@@ -1,9 +1,11 @@
 #!/bin/sh
-# PID 1 of the dummynet kernel lab: a user-mode Linux guest whose root file
-# system is the host's (hostfs). It gives the guest its own /proc, /sys, /run,
-# /tmp and cgroup v2, loads the network modules, runs the requested lab tests
-# (scripts/lab/guest-run.mjs) and halts. The host reads the results from the
-# per-run directory; the guest's own exit status means nothing.
+# PID 1 of the dummynet kernel lab: a QEMU guest whose root file system is the
+# host's / over virtio-9p (the initramfs, initramfs.mjs, mounted it and
+# switch_rooted here, bringing the guest's own /proc, /sys and /dev). It gives
+# the guest its own /run, /tmp and cgroup v2, loads the network modules, runs
+# the requested lab tests (scripts/lab/guest-run.mjs) and powers off. The host
+# reads the results from the per-run directory; the guest's own exit status
+# means nothing.
 #
 # From the kernel command line (the kernel passes unknown key=value words to
 # init as environment): DUMMYNET_LAB_RUN (per-run directory, written by the
@@ -16,13 +18,23 @@ REPO="${DUMMYNET_LAB_REPO:-}"
 
 say() { echo "[lab] $*"; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-halt_now() { sync; exec halt -f; }
+# Power off ends QEMU: busybox's (the host's poweroff may be systemctl, which
+# wants a running systemd), else through sysrq; PID 1 must not end first (the
+# kernel would panic), hence the loop of shell built-ins.
+halt_now() {
+  sync
+  busybox poweroff -f
+  echo o > /proc/sysrq-trigger
+  while :; do :; done
+}
 
 if [ -z "$RUN" ] || [ -z "$REPO" ]; then
   say "DUMMYNET_LAB_RUN and DUMMYNET_LAB_REPO must be given on the kernel command line"
   halt_now
 fi
 
+# Always mounted here: over 9p, the host's /proc and /sys look like mount
+# points too (another device), so `mountpoint` cannot tell.
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 read -r uptime_s _ < /proc/uptime
@@ -79,6 +91,8 @@ ip link set lo up
 setup_done=$(now_ms)
 {
   echo "kernel_boot_s=$uptime_s"
+  echo "kernel_release=$(uname -r)"
+  echo "kernel_version=$(cat /proc/version)"
   echo "setup_ms=$((setup_done - setup_started))"
 } > "$RUN/guest-timings"
 
