@@ -97,9 +97,14 @@ function dieOf(signal: NodeJS.Signals): void {
 }
 
 function onFatal(error: unknown, origin: string): void {
-  if (ending) return;
+  const what = origin === "unhandledRejection" ? "Unhandled rejection" : "Uncaught exception";
+  if (ending) {
+    // Typically the program's next change, refused because cleanup runs: say so, and let cleanup go on.
+    process.stderr.write(`${what} during exit cleanup (cleanup goes on): ${error instanceof Error ? error.message : String(error)}\n`);
+    return;
+  }
   ending = true;
-  process.stderr.write(`${origin === "unhandledRejection" ? "Unhandled rejection" : "Uncaught exception"}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(`${what}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   // process.exit() runs the synchronous path for whatever is still live.
   cleanThen(origin, () => process.exit(1));
 }

@@ -172,13 +172,17 @@ export class ProcessMonitor {
     const isDaemon = options.daemon ?? false;
     this.log.info(`${isDaemon ? "run daemon" : "run async"}: ${formatCommand(cmd)}${inCgroup(options.cgroup)}`);
     const proc = this.#spawn(cmd, options, { isAsync: true, isDaemon, timeout: undefined });
+    // Listed at once: a stop() before the start has been confirmed must stop and forget it like the others.
+    if (isDaemon) this.#daemons.push(proc);
+    else this.#jobs.push(proc);
     try {
       await proc.started;
       if (proc.info.startError) throw new RunInfoError(proc.info);
     } catch (error) {
+      this.#jobs = this.#jobs.filter((p) => p !== proc);
+      this.#daemons = this.#daemons.filter((p) => p !== proc);
       throw this.#withStateErrors(error);
     }
-    (isDaemon ? this.#daemons : this.#jobs).push(proc);
     return proc.info;
   }
 
