@@ -233,7 +233,7 @@ describe("crash safety", { concurrency: false }, () => {
 
   test(
     `SIGINT, SIGTERM and SIGHUP at random moments (during the build, right after it, during the daemon run): each run removes everything itself and dies of the signal (${SIGNAL_TRIALS} trials)`,
-    { timeout: Math.max(300_000, SIGNAL_TRIALS * 10_000) },
+    { timeout: Math.max(300_000, SIGNAL_TRIALS * 5_000) },
     async (t) => {
       const buildTimes: number[] = [];
       const exitTimes: number[] = [];
