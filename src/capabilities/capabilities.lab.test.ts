@@ -19,10 +19,10 @@ const link = (name: string): string => new InterfaceScoped(name, uid).scoped;
 const cgroupDir = `/sys/fs/cgroup/${new CGroupScoped("caplab", uid).scoped}`;
 
 function run(argv: string[]): string {
-  return execFileSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
+  return execFileSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 30_000 });
 }
 
-describe("capabilities on a kernel with netem, VLAN and cgroup v2", () => {
+describe("capabilities on a kernel with netem, VLAN and cgroup v2", { timeout: 1_200_000 }, () => {
   let report: Capabilities;
 
   before(async () => {
@@ -31,7 +31,7 @@ describe("capabilities on a kernel with netem, VLAN and cgroup v2", () => {
   });
 
   after(() => {
-    spawnSync("ip", ["netns", "delete", namespace], { stdio: "ignore" });
+    spawnSync("ip", ["netns", "delete", namespace], { stdio: "ignore", timeout: 30_000 });
     if (existsSync(cgroupDir)) rmdirSync(cgroupDir);
     assertNothingLeft(uid);
   });

@@ -23,11 +23,11 @@ const link = (name: string): string => new InterfaceScoped(name, uid).scoped;
 
 /** Runs a command; true when it exits 0. */
 function succeeds(argv: string[]): boolean {
-  return spawnSync(argv[0]!, argv.slice(1), { stdio: "ignore" }).status === 0;
+  return spawnSync(argv[0]!, argv.slice(1), { stdio: "ignore", timeout: 30_000 }).status === 0;
 }
 
 function json<T>(argv: string[]): T {
-  return JSON.parse(execFileSync(argv[0]!, argv.slice(1), { encoding: "utf8" })) as T;
+  return JSON.parse(execFileSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 30_000 })) as T;
 }
 
 interface QdiscJson {
@@ -44,7 +44,7 @@ function linkKind(name: string): string | undefined {
   return links.find((l) => l.ifname === name)?.linkinfo?.info_kind;
 }
 
-describe("detectCapabilities on this machine", () => {
+describe("detectCapabilities on this machine", { timeout: 180_000 }, () => {
   let report: Capabilities;
 
   before(async () => {
@@ -53,12 +53,12 @@ describe("detectCapabilities on this machine", () => {
   });
 
   after(() => {
-    spawnSync("ip", ["netns", "delete", namespace], { stdio: "ignore" });
+    spawnSync("ip", ["netns", "delete", namespace], { stdio: "ignore", timeout: 30_000 });
     assertNothingLeft(uid);
   });
 
   test("the probe namespace is gone once detection resolves", () => {
-    const names = execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+    const names = execFileSync("ip", ["netns", "list"], { encoding: "utf8", timeout: 30_000 });
     assert.doesNotMatch(names, new RegExp(`${new NamespaceScoped("probe", uid).scoped}\\b`));
   });
 
@@ -69,7 +69,7 @@ describe("detectCapabilities on this machine", () => {
 
   test("netns: available, probed, and a namespace can indeed be made", () => {
     // before() made one; its presence is the independent evidence.
-    assert.match(execFileSync("ip", ["netns", "list"], { encoding: "utf8" }), new RegExp(namespace));
+    assert.match(execFileSync("ip", ["netns", "list"], { encoding: "utf8", timeout: 30_000 }), new RegExp(namespace));
     assert.equal(report.netns.available, true);
     assert.equal(report.netns.probed, true);
   });
@@ -85,7 +85,7 @@ describe("detectCapabilities on this machine", () => {
 
   test("vlan: the report matches adding an 802.1Q link by hand", () => {
     succeeds(["ip", "-n", namespace, "link", "add", link("vp"), "type", "veth", "peer", "name", link("vq")]);
-    const made = spawnSync("ip", ["-n", namespace, "link", "add", "link", link("vp"), "name", link("v7"), "type", "vlan", "id", "7"], {
+    const made = spawnSync("ip", ["-n", namespace, "link", "add", "link", link("vp"), "name", link("v7"), "type", "vlan", "id", "7"], { timeout: 30_000,
       encoding: "utf8",
     });
     assert.equal(report.vlan.available, made.status === 0, `report: ${report.vlan.evidence}; by hand: ${made.stderr}`);
@@ -98,7 +98,7 @@ describe("detectCapabilities on this machine", () => {
   });
 
   test("netem: the report matches adding a netem qdisc by hand", () => {
-    const made = spawnSync("tc", ["-n", namespace, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "3ms"], { encoding: "utf8" });
+    const made = spawnSync("tc", ["-n", namespace, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "3ms"], { encoding: "utf8", timeout: 30_000 });
     assert.equal(report.netem.available, made.status === 0, `report: ${report.netem.evidence}; by hand: ${made.stderr}`);
     if (made.status === 0) {
       const kinds = json<QdiscJson[]>(["tc", "-n", namespace, "-j", "qdisc", "show", "dev", "lo"]).map((q) => q.kind);
@@ -127,7 +127,7 @@ describe("detectCapabilities on this machine", () => {
   });
 
   test("cgroup version matches the file system type at /sys/fs/cgroup", () => {
-    const fsType = execFileSync("stat", ["-f", "-c", "%T", "/sys/fs/cgroup"], { encoding: "utf8" }).trim();
+    const fsType = execFileSync("stat", ["-f", "-c", "%T", "/sys/fs/cgroup"], { encoding: "utf8", timeout: 30_000 }).trim();
     assert.equal(report.cgroup.version === 2, fsType === "cgroup2fs", `stat says ${fsType}`);
     assert.equal(report.cgroup2.available, fsType === "cgroup2fs" && report.cgroup.v2Controllers.includes("memory") && report.cgroup.v2Controllers.includes("cpu"));
     if (report.cgroup.version === 1) {
@@ -135,7 +135,7 @@ describe("detectCapabilities on this machine", () => {
       assert.ok(report.cgroup.v1Hierarchies.length > 0);
       for (const hierarchy of report.cgroup.v1Hierarchies) {
         assert.ok(existsSync(`${hierarchy.mountPoint}/cgroup.procs`), hierarchy.mountPoint);
-        assert.equal(execFileSync("stat", ["-f", "-c", "%T", hierarchy.mountPoint], { encoding: "utf8" }).trim(), "cgroupfs");
+        assert.equal(execFileSync("stat", ["-f", "-c", "%T", hierarchy.mountPoint], { encoding: "utf8", timeout: 30_000 }).trim(), "cgroupfs");
       }
       const memory = report.cgroup.v1Hierarchies.find((h) => h.controllers.includes("memory"));
       if (memory) assert.ok(existsSync(`${memory.mountPoint}/memory.limit_in_bytes`));
@@ -146,7 +146,7 @@ describe("detectCapabilities on this machine", () => {
   });
 
   test("iptables flavour matches the binary `iptables` resolves to", () => {
-    const which = spawnSync("sh", ["-c", "command -v iptables"], { encoding: "utf8" }).stdout.trim();
+    const which = spawnSync("sh", ["-c", "command -v iptables"], { encoding: "utf8", timeout: 30_000 }).stdout.trim();
     if (which === "") {
       assert.equal(report.iptablesFlavour.flavour, "missing");
       return;
@@ -159,7 +159,7 @@ describe("detectCapabilities on this machine", () => {
 
   test("programs: present exactly when the shell finds them", () => {
     for (const program of ["ip", "tc", "iptables", "ping", "nsenter"] as const) {
-      const found = spawnSync("sh", ["-c", `command -v ${program}`], { encoding: "utf8" }).status === 0;
+      const found = spawnSync("sh", ["-c", `command -v ${program}`], { encoding: "utf8", timeout: 30_000 }).status === 0;
       assert.equal(report.programs[program].available, found, program);
       if (!found) assert.match(report.programs[program].howToGet ?? "", /apt-get install/);
     }
@@ -185,7 +185,7 @@ describe("detectCapabilities on this machine", () => {
   });
 });
 
-describe("detectCapabilities caching and hint mode", () => {
+describe("detectCapabilities caching and hint mode", { timeout: 180_000 }, () => {
   test("a second call in the same process returns the cached report", async () => {
     const first = await detectCapabilities();
     const second = await detectCapabilities();

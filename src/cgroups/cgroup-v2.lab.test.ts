@@ -43,7 +43,7 @@ function read(dir: string, file: string): string {
 
 after(() => assertNothingLeft(uid));
 
-describe("cgroup v2 (lab)", () => {
+describe("cgroup v2 (lab)", { timeout: 1_200_000 }, () => {
   test("create writes cpu.max, memory.max and memory.swap.max; hardClean removes it", async () => {
     const name = scopedName("v2_files");
     const cgroup = await CGroup.create({ name, cpuLimit: 0.5, memoryLimit: 64 * MiB, layout });
@@ -125,7 +125,7 @@ describe("cgroup v2 (lab)", () => {
   });
 });
 
-describe("cgroup v2 (lab): limits hold for what a shell line forks", () => {
+describe("cgroup v2 (lab): limits hold for what a shell line forks", { timeout: 1_200_000 }, () => {
   const scratch = mkdtempSync(join(tmpdir(), "dummynet-cgroup-go-"));
   after(() => rmSync(scratch, { recursive: true, force: true }));
   /** Milliseconds for a Node.js child to start, and to end, in the slow guest. */

@@ -58,7 +58,7 @@ function limitsOf(cgroup: CGroup): { cpu: string; memory: string } {
 
 after(() => assertNothingLeft(uid));
 
-describe("cgroup layout", () => {
+describe("cgroup layout", { timeout: 300_000 }, () => {
   test("is detected as the kernel mounted it", () => {
     if (existsSync("/sys/fs/cgroup/cgroup.controllers") && readFileSync("/sys/fs/cgroup/cgroup.controllers", "utf8").includes("memory")) {
       assert.deepEqual(layout, { version: 2, root: "/sys/fs/cgroup", parent: "/sys/fs/cgroup" });
@@ -92,7 +92,7 @@ describe("cgroup layout", () => {
   });
 });
 
-describe("cgroup lifecycle", () => {
+describe("cgroup lifecycle", { timeout: 300_000 }, () => {
   test("create, list, add this process, change limits, hardClean: nothing remains", async () => {
     const name = scopedName("test_cgr");
     const ownCgroupsBefore = await cgroupsOf(process.pid);
@@ -205,7 +205,7 @@ async function settlesInside(pid: number, cgroup: CGroup): Promise<boolean> {
   }
 }
 
-describe("addPid holds the process and its descendants", () => {
+describe("addPid holds the process and its descendants", { timeout: 300_000 }, () => {
   test("a shell line's whole tree moves in (shell, nested shell, its children); hardClean moves them all back", async () => {
     const cgroup = await CGroup.create({ name: scopedName("tree"), layout });
     const shell = new HostShell();
@@ -247,7 +247,7 @@ describe("addPid holds the process and its descendants", () => {
   });
 });
 
-describe("cgroup limits hold for what a shell line forks", () => {
+describe("cgroup limits hold for what a shell line forks", { timeout: 300_000 }, () => {
   const scratch = mkdtempSync(join(tmpdir(), "dummynet-cgroup-go-"));
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -274,7 +274,7 @@ describe("cgroup limits hold for what a shell line forks", () => {
   }
 });
 
-describe("cgroup limits are enforced", () => {
+describe("cgroup limits are enforced", { timeout: 300_000 }, () => {
   test("a busy loop under cpuLimit 0.2 gets about a fifth of one CPU; an unlimited one gets a whole CPU", async (t) => {
     const cgroup = await CGroup.create({ name: scopedName("cpu_limit"), cpuLimit: 0.2, layout });
     const limited = spawnBusyLoop();
@@ -320,7 +320,7 @@ describe("cgroup limits are enforced", () => {
   });
 });
 
-describe("cgroup bad input is refused before anything changes", () => {
+describe("cgroup bad input is refused before anything changes", { timeout: 300_000 }, () => {
   const cpus = availableParallelism();
   const badCpuLimits: unknown[] = [0, -1, 0.001, cpus + 0.5, cpus * 2, Number.NaN, Number.POSITIVE_INFINITY, "0.5", null];
   const badMemoryLimits: unknown[] = [0, -1, 1.5, totalmem(), totalmem() + 1, Number.NaN, "100000000", 2 ** 60];
@@ -413,7 +413,7 @@ describe("cgroup bad input is refused before anything changes", () => {
       `import { CGroup } from ${JSON.stringify(new URL("./index.ts", import.meta.url).href)};` +
       `try { await CGroup.create({ name: ${JSON.stringify(scopedName("not_root"))}, cpuLimit: 0.5 }); console.log("created"); }` +
       ` catch (error) { console.log(error.constructor.name + ": " + error.message); }`;
-    const result = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "--input-type=module", "-e", script], {
+    const result = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "--input-type=module", "-e", script], { timeout: 30_000,
       encoding: "utf8",
       cwd: process.cwd(),
       env: { ...process.env, HOME: tmpdir() },

@@ -63,7 +63,7 @@ async function assertRefused(shell: Pick<Shell, "run" | "runAsync">, cgroup: unk
   assert.equal(existsSync(marker), false, "nothing was started");
 }
 
-describe("run and runAsync with { cgroup } start the command inside", () => {
+describe("run and runAsync with { cgroup } start the command inside", { timeout: 300_000 }, () => {
   test("a shell line and an argument array on the host: what they fork is inside; argv stays untouched", async () => {
     const cgroup = await CGroup.create({ name: scopedName("start_host"), cpuLimit: 0.5, memoryLimit: 256 * 1024 * 1024, layout });
     const shell = new HostShell();
@@ -146,7 +146,7 @@ describe("run and runAsync with { cgroup } start the command inside", () => {
   });
 });
 
-describe("a bad { cgroup } is refused before anything starts", () => {
+describe("a bad { cgroup } is refused before anything starts", { timeout: 300_000 }, () => {
   test("not a CGroup: an object, a name, a CGroupScoped, null", async () => {
     const shell = new HostShell();
     for (const bad of [{}, scopedName("x"), new CGroupScoped("x", uid), null]) {

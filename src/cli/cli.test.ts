@@ -26,7 +26,7 @@ function chain(n: number): string {
   return lines.join("\n") + "\n";
 }
 
-describe("dummynet command", { concurrency: false }, () => {
+describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
   test("validate accepts every example and --help documents exit codes", async () => {
     for (const example of ["star", "nat-router", "lossy-pair", "vlan-trunk"]) {
       const result = await runCli(["validate", `examples/${example}.yaml`]);
@@ -215,14 +215,14 @@ describe("dummynet command", { concurrency: false }, () => {
     // Independent evidence: try netem on loopback in a scratch namespace of our own.
     const { execFileSync } = await import("node:child_process");
     const scratchNs = `${ownerPrefix(process.pid)}doctor`;
-    execFileSync("ip", ["netns", "add", scratchNs]);
+    execFileSync("ip", ["netns", "add", scratchNs], { timeout: 30_000 });
     let netem = true;
     try {
-      execFileSync("tc", ["-n", scratchNs, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], { stdio: "ignore" });
+      execFileSync("tc", ["-n", scratchNs, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], { stdio: "ignore", timeout: 30_000 });
     } catch {
       netem = false;
     } finally {
-      execFileSync("ip", ["netns", "delete", scratchNs]);
+      execFileSync("ip", ["netns", "delete", scratchNs], { timeout: 30_000 });
     }
     assert.equal(report.netem.available, netem);
     if (!netem) assert.match(report.netem.howToGet ?? "", /sch_netem/);

@@ -143,7 +143,7 @@ async function outcome<T>(f: () => T | Promise<T>): Promise<{ ok: true; value: T
 }
 
 function ipJson<T>(args: string[]): T {
-  const text = execFileSync("ip", ["-j", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const text = execFileSync("ip", ["-j", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 });
   // Generated names may hold control characters, which ip prints raw: read it as the library does.
   return (text.trim() ? parseIpJson(text) : []) as T;
 }
@@ -198,7 +198,7 @@ after(() => {
   rmSync(SENTINEL, { force: true });
 });
 
-describe("hostile input: validation without the kernel", () => {
+describe("hostile input: validation without the kernel", { timeout: 900_000 }, () => {
   test("scoped names: accepted exactly when the name rule allows, else InvalidArgumentError naming it", (t) => {
     const classes: [typeof InterfaceScoped | typeof NamespaceScoped | typeof CGroupScoped, "interface" | "namespace" | "cgroup"][] = [
       [InterfaceScoped, "interface"],
@@ -508,7 +508,7 @@ function topologyText(): fc.Arbitrary<string> {
 
 // ------------------------------------------------------------------ on the real kernel
 
-describe("hostile input on the real kernel", { concurrency: false }, () => {
+describe("hostile input on the real kernel", { concurrency: false, timeout: 900_000 }, () => {
   test("generated names at netnsAdd, linkVethAdd, bridgeAdd, addCgroup and as command arguments", { timeout: 120_000 }, async (t) => {
     await fc.assert(
       fc.asyncProperty(nameArb(12), hostileText, async (name, argument) => {
@@ -606,10 +606,10 @@ describe("hostile input on the real kernel", { concurrency: false }, () => {
           if (routed.ok) assert.ok(ipJson<{ gateway?: string }[]>(["-n", ns, "route", "show", "default"]).length > 0, "route accepted but no default route");
           else assertClearRejection(routed.error, [describeValue(gateway), String(gateway)]);
 
-          const rulesBefore = execFileSync("ip", ["netns", "exec", ns, "iptables", "-t", "nat", "-S", "POSTROUTING"], { encoding: "utf8" }).split("\n").length;
+          const rulesBefore = execFileSync("ip", ["netns", "exec", ns, "iptables", "-t", "nat", "-S", "POSTROUTING"], { encoding: "utf8", timeout: 30_000 }).split("\n").length;
           const natted = await outcome(() => host.nat(source as string, x0));
           count("NAT sources at the API", natted.ok);
-          const rulesAfter = execFileSync("ip", ["netns", "exec", ns, "iptables", "-t", "nat", "-S", "POSTROUTING"], { encoding: "utf8" }).split("\n").length;
+          const rulesAfter = execFileSync("ip", ["netns", "exec", ns, "iptables", "-t", "nat", "-S", "POSTROUTING"], { encoding: "utf8", timeout: 30_000 }).split("\n").length;
           if (natted.ok) assert.equal(rulesAfter, rulesBefore + 1, "NAT accepted but no rule added");
           else {
             assertClearRejection(natted.error, [describeValue(source), String(source)]);
@@ -637,7 +637,7 @@ describe("hostile input on the real kernel", { concurrency: false }, () => {
   });
 
   test("generated sysctl names and values: set inside the namespace or refused; the host's values never change", { timeout: 60_000 }, async (t) => {
-    const hostValue = (key: string) => execFileSync("sysctl", ["-n", key], { encoding: "utf8" }).trim();
+    const hostValue = (key: string) => execFileSync("sysctl", ["-n", key], { encoding: "utf8", timeout: 30_000 }).trim();
     const watched = ["kernel.hostname", "net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.default.arp_announce", "net.ipv6.conf.all.hop_limit"];
     const before = watched.map(hostValue);
     const net = newNet();
@@ -655,7 +655,7 @@ describe("hostile input on the real kernel", { concurrency: false }, () => {
           count("sysctls at the API", set.ok);
           if (set.ok) {
             const key = (name as string).replaceAll("/", ".");
-            const readBack = execFileSync("ip", ["netns", "exec", host.namespace.scoped, "sysctl", "-n", key], { encoding: "utf8" }).trim();
+            const readBack = execFileSync("ip", ["netns", "exec", host.namespace.scoped, "sysctl", "-n", key], { encoding: "utf8", timeout: 30_000 }).trim();
             const written = String(value);
             assert.ok(readBack === written || Number(readBack) === Number(written), `sysctl ${key}=${written} accepted but reads ${readBack}`);
           } else assertClearRejection(set.error, [describeValue(name), describeValue(value), String(name), String(value)]);
@@ -824,7 +824,7 @@ describe("hostile input on the real kernel", { concurrency: false }, () => {
               assert.deepEqual(ours, []);
             }
           } finally {
-            for (const ifname of ours) execFileSync("ip", ["link", "delete", "dev", ifname]);
+            for (const ifname of ours) execFileSync("ip", ["link", "delete", "dev", ifname], { timeout: 30_000 });
           }
           assertNoShellNoEscape();
         }),
@@ -851,6 +851,6 @@ function isValid(check: () => unknown): boolean {
 }
 
 function ipJsonTc(namespace: string, dev: string): { kind: string }[] {
-  const text = execFileSync("tc", ["-n", namespace, "-j", "qdisc", "show", "dev", dev], { encoding: "utf8" });
+  const text = execFileSync("tc", ["-n", namespace, "-j", "qdisc", "show", "dev", dev], { encoding: "utf8", timeout: 30_000 });
   return (text.trim() ? parseIpJson(text) : []) as { kind: string }[];
 }

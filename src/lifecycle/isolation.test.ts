@@ -94,7 +94,7 @@ function unscopedLeftovers(uid: number): string[] {
 function addressesOf(uid: number, host: string, iface: string): string[] {
   const namespace = new NamespaceScoped(host, uid).scoped;
   const link = new InterfaceScoped(iface, uid).scoped;
-  const [device] = JSON.parse(execFileSync("ip", ["-n", namespace, "-j", "addr", "show", "dev", link], { encoding: "utf8" })) as {
+  const [device] = JSON.parse(execFileSync("ip", ["-n", namespace, "-j", "addr", "show", "dev", link], { encoding: "utf8", timeout: 30_000 })) as {
     addr_info: { family: string; local: string; prefixlen: number }[];
   }[];
   return device!.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`);
@@ -122,7 +122,7 @@ async function checkLiveRunsAndReap(children: readonly Child[], expected: string
   for (const child of children) assert.deepEqual(leftovers(child.uid), before.get(child.uid), `owner ${child.uid} lost objects to the reaper`);
 }
 
-describe("isolation of parallel runs", { concurrency: false }, () => {
+describe("isolation of parallel runs", { concurrency: false, timeout: 900_000 }, () => {
   test(`${PARALLEL} processes build the same network with DummyNet at once; each pings across its own; a reap spares them; nothing left`, { timeout: 300_000 }, async (t) => {
     const children = Array.from({ length: PARALLEL }, () => start([CHAIN_FIXTURE]));
     try {
@@ -150,7 +150,7 @@ describe("isolation of parallel runs", { concurrency: false }, () => {
     const fifos = Array.from({ length: PARALLEL }, (_, i) => join(tmpdir(), `dn-isolation-${process.pid}-${i}`));
     for (const fifo of fifos) {
       rmSync(fifo, { force: true });
-      execFileSync("mkfifo", [fifo]);
+      execFileSync("mkfifo", [fifo], { timeout: 30_000 });
     }
     // The job pings, says so, then holds the network until the test writes to its FIFO.
     // The FIFO's path is sh's $0: no file name is ever pasted into a shell line.

@@ -103,7 +103,7 @@ function cli(args: readonly string[], path: ProgramPath) {
   return runBounded([process.execPath, "--import", "tsx", MAIN, ...args], { PATH: path.path, DUMMYNET_STATE_DIR: stateDirectory }, CHILD_TIMEOUT_MS, REPO);
 }
 
-describe("without iptables, ping, nsenter and modprobe", { concurrency: false }, () => {
+describe("without iptables, ping, nsenter and modprobe", { concurrency: false, timeout: 600_000 }, () => {
   test("a SIGKILLed owner: `dummynet ls --json` reports it and the skipped step, `dummynet cleanup` removes everything", async () => {
     const owner = await startBuiltOwner(freshMachine);
     try {
@@ -206,7 +206,7 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false },
   });
 });
 
-describe("what needs a missing program says so, and nothing else minds", () => {
+describe("what needs a missing program says so, and nothing else minds", { timeout: 300_000 }, () => {
   test("`dummynet doctor --json` reports each missing program with its package, and still probes the kernel", async () => {
     const doctor = await cli(["doctor", "--json"], bareMachine);
     assert.equal(doctor.code, 0, doctor.stderr);
@@ -256,7 +256,7 @@ describe("what needs a missing program says so, and nothing else minds", () => {
   });
 });
 
-describe("the nothing-left check never passes blind", () => {
+describe("the nothing-left check never passes blind", { timeout: 300_000 }, () => {
   const listInChild = async (path: ProgramPath) => {
     const run = await runBounded([process.execPath, "--import", "tsx", join(FIXTURES, "list-leftovers.ts"), String(process.pid)], { PATH: path.path }, CHILD_TIMEOUT_MS);
     assert.equal(run.code, 0, run.stderr);

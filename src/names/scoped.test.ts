@@ -4,7 +4,7 @@ import { CGroupScoped, InterfaceScoped, NamespaceScoped, UID_MAX } from "./scope
 import { base58ToInt, intToBase58 } from "./base58.js";
 import { InvalidArgumentError } from "../errors.js";
 
-describe("scoped names", () => {
+describe("scoped names", { timeout: 60_000 }, () => {
   test("the reference's base58 encoding, byte for byte", () => {
     assert.equal(new InterfaceScoped("veth0", 1).scoped, "d-2-veth0");
     assert.equal(new InterfaceScoped("veth1", 1234567).scoped, "d-7Kze-veth1");

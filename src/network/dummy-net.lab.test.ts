@@ -12,7 +12,7 @@ let nextUid = (process.pid % 100000) * 10 + 3000000;
 let net: DummyNet;
 
 function rootQdisc(namespace: string, iface: string): string {
-  const qdiscs = JSON.parse(execFileSync("tc", ["-n", namespace, "-j", "qdisc", "show", "dev", iface], { encoding: "utf8" })) as { kind: string; root?: boolean }[];
+  const qdiscs = JSON.parse(execFileSync("tc", ["-n", namespace, "-j", "qdisc", "show", "dev", iface], { encoding: "utf8", timeout: 30_000 })) as { kind: string; root?: boolean }[];
   return qdiscs.find((q) => q.root)?.kind ?? "none";
 }
 
@@ -34,7 +34,7 @@ async function pair(): Promise<[DummyNet, DummyNet, string, string]> {
   return [demo0, demo1, v0.name, v1.name];
 }
 
-describe("DummyNet kernel features (lab)", () => {
+describe("DummyNet kernel features (lab)", { timeout: 1_200_000 }, () => {
   afterEach(async () => {
     await net.cleanup();
     assertNothingLeft(net.uid);
@@ -124,7 +124,7 @@ describe("DummyNet kernel features (lab)", () => {
     await demo1.addrAdd("10.0.200.2/24", vlan1);
     await demo0.up(vlan0);
     await demo1.up(vlan1);
-    const [link] = JSON.parse(execFileSync("ip", ["-n", demo0.namespace.scoped, "-d", "-j", "link", "show", "dev", vlan0.scoped], { encoding: "utf8" })) as { linkinfo: { info_kind: string; info_data: { id: number } } }[];
+    const [link] = JSON.parse(execFileSync("ip", ["-n", demo0.namespace.scoped, "-d", "-j", "link", "show", "dev", vlan0.scoped], { encoding: "utf8", timeout: 30_000 })) as { linkinfo: { info_kind: string; info_data: { id: number } } }[];
     assert.equal(link!.linkinfo.info_kind, "vlan");
     assert.equal(link!.linkinfo.info_data.id, 200);
     (await demo0.run(["ping", "-c", "3", "-i", "0.2", "10.0.200.2"])).match({ stdout: "3 packets transmitted, 3 received*" });

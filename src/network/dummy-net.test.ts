@@ -16,7 +16,7 @@ import { detectCapabilities } from "../capabilities/index.js";
 import { assertNothingLeft, leftovers } from "../test-support/leftovers.js";
 
 function ipJson<T>(args: string[]): T {
-  return parseIpJson<T>(execFileSync("ip", ["-j", ...args], { encoding: "utf8" }));
+  return parseIpJson<T>(execFileSync("ip", ["-j", ...args], { encoding: "utf8", timeout: 30_000 }));
 }
 
 function adminState(iface: InterfaceScoped, namespace?: string): "up" | "down" {
@@ -28,7 +28,7 @@ function adminState(iface: InterfaceScoped, namespace?: string): "up" | "down" {
 let nextUid = (process.pid % 100000) * 10 + 1000000;
 let net: DummyNet;
 
-describe("DummyNet on the real kernel", () => {
+describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
   beforeEach(async () => {
     net = new DummyNet({ uid: nextUid++ });
     assert.deepEqual(await net.netnsList(), []);
@@ -116,7 +116,7 @@ describe("DummyNet on the real kernel", () => {
       "const c=require('net').connect(5001,'172.16.20.2',()=>{c.end(Buffer.alloc(1<<20))});let r='';c.on('data',d=>r+=d);c.on('end',()=>console.log(r))";
     const result = await client.run([process.execPath, "-e", clientScript], { timeout: 20000 });
     assert.equal(result.stdout.trim(), `172.16.20.1 ${1 << 20}`, "the server saw the router's address (NAT) and every byte");
-    const rules = execFileSync("ip", ["netns", "exec", router.namespace.scoped, "iptables", "-t", "nat", "-S", "POSTROUTING"], { encoding: "utf8" });
+    const rules = execFileSync("ip", ["netns", "exec", router.namespace.scoped, "iptables", "-t", "nat", "-S", "POSTROUTING"], { encoding: "utf8", timeout: 30_000 });
     assert.match(rules, /MASQUERADE/);
     assert.ok(serverInfo.pid! > 0);
   });
@@ -207,7 +207,7 @@ describe("DummyNet on the real kernel", () => {
     await net.linkDelete("fa");
     assert.ok(net.cleaners.some((c) => c.reason === "forward") && net.cleaners.some((c) => c.reason === "nat"), "rules stay registered");
     await net.cleanup();
-    const rules = execFileSync("iptables", ["-S"], { encoding: "utf8" }) + execFileSync("iptables", ["-t", "nat", "-S"], { encoding: "utf8" });
+    const rules = execFileSync("iptables", ["-S"], { encoding: "utf8", timeout: 30_000 }) + execFileSync("iptables", ["-t", "nat", "-S"], { encoding: "utf8", timeout: 30_000 });
     assert.ok(!rules.includes(`d-${net.namespace.scoped.split("-")[1]}-`), "no rule of ours is left");
     assert.deepEqual(leftovers(net.uid), [], "the host end pb is gone too");
   });
@@ -332,8 +332,8 @@ describe("DummyNet on the real kernel", () => {
     const [a] = await net.linkVethAdd("a", "b");
     await net.addrAdd("10.20.0.1/24", a);
     await net.up(a);
-    execFileSync("ip", ["netns", "delete", ns.namespace.scoped]);
-    execFileSync("ip", ["link", "delete", a.scoped]);
+    execFileSync("ip", ["netns", "delete", ns.namespace.scoped], { timeout: 30_000 });
+    execFileSync("ip", ["link", "delete", a.scoped], { timeout: 30_000 });
     // afterEach's cleanup must succeed (warnings only) and leave nothing.
   });
 
@@ -367,7 +367,7 @@ describe("DummyNet on the real kernel", () => {
   });
 });
 
-describe("bad input is refused before anything changes", () => {
+describe("bad input is refused before anything changes", { timeout: 600_000 }, () => {
   const uid = (process.pid % 100000) * 10 + 2000000;
   const bad = new DummyNet({ uid });
 

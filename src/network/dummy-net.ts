@@ -12,7 +12,7 @@ import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
 import { CGroupScoped, InterfaceScoped, NamespaceScoped, Scoped, parseScoped } from "../names/scoped.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
-import type { RunInfo } from "../process/run-info.js";
+import { type RunInfo, formatCommand } from "../process/run-info.js";
 import { HostShell } from "../shell/host-shell.js";
 import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { RunAsyncOptions, RunOptions, Shell } from "../shell/shell.js";
@@ -99,8 +99,12 @@ interface Network {
   readonly hostShell: Shell;
   /** Changes in progress; cleanup waits for them, so that nothing made meanwhile is missed. */
   readonly inFlight: Set<Promise<unknown>>;
-  /** Set while cleanup runs: new changes are refused. */
+  /** Set while cleanup runs: new changes and new processes are refused. */
   closing: boolean;
+  /** Undos taken off the log and not finished yet: the synchronous exit path must still see them. */
+  readonly undoing: Set<CleanupItem>;
+  /** What cleanup is doing now, for the message when exit cleanup times out. */
+  cleanupStep: string;
   /** The cleanup in progress, which later calls join. */
   cleaning: Promise<void> | undefined;
   /** Resolves once the owner is recorded (and dead owners reaped, if asked): before the first change. */
@@ -144,21 +148,27 @@ export class DummyNet implements AsyncDisposable {
     const uid = options.uid === undefined ? claimDefaultUid() : claimExplicitUid(options.uid);
     this.namespace = new NamespaceScoped(ROOT_NAMESPACE, uid);
     this.shell = options.shell ?? new HostShell(options.log ? { log: options.log } : {});
-    this.#network = { uid, claimed: true, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false, cleaning: undefined, hostShell: this.shell };
+    this.#network = { uid, claimed: true, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false, undoing: new Set(), cleanupStep: "", cleaning: undefined, hostShell: this.shell };
   }
 
   /** Runs one change; cleanup waits for changes in flight and refuses new ones while it runs. */
   #op<T>(change: () => Promise<T>): Promise<T> {
-    const network = this.#network;
-    if (network.closing) {
-      return Promise.reject(new DummyNetError("This network is being cleaned up: no more changes are accepted until cleanup() has finished"));
-    }
+    if (this.#network.closing) return this.#refusedWhileClosing("changes");
     // Every change arms exit cleanup and records the owner first.
-    const running = this.#start().then(change);
+    return this.#inFlight(this.#start().then(change));
+  }
+
+  /** Cleanup waits for `running` to settle before it starts undoing. */
+  #inFlight<T>(running: Promise<T>): Promise<T> {
+    const network = this.#network;
     network.inFlight.add(running);
     const forget = () => network.inFlight.delete(running);
     running.then(forget, forget);
     return running;
+  }
+
+  #refusedWhileClosing(what: string): Promise<never> {
+    return Promise.reject(new DummyNetError(`This network is being cleaned up: no more ${what} are accepted until cleanup() has finished`));
   }
 
   /** Before the first change: record the owner (so a crash can be told from a live run), reap if asked, arm exit cleanup. */
@@ -176,7 +186,11 @@ export class DummyNet implements AsyncDisposable {
       if (network.options.reapDeadOwners === "once") await reapDeadOwnersOnce(this.log);
       else if (network.options.reapDeadOwners) await reapDeadOwners({ log: this.log });
       if (network.options.exitCleanup !== false) {
-        network.exitHandle = { cleanup: () => this.cleanup(), cleanupSync: () => this.#cleanupSync() };
+        network.exitHandle = {
+          cleanup: () => this.cleanup(),
+          cleanupSync: () => this.#cleanupSync(),
+          describe: () => `network of uid ${network.uid}: ${network.cleanupStep || "cleanup not started"}`,
+        };
         trackForExit(network.exitHandle);
       }
     })();
@@ -188,7 +202,12 @@ export class DummyNet implements AsyncDisposable {
    * processes) and what we made in the host namespace, synchronously.
    */
   #cleanupSync(): void {
+    // Processes first: each leads its own process group and would outlive us.
+    this.processMonitor.killAllSync();
+    // Undos an interrupted async cleanup had begun go again (newest last, as they were in the log); a repeat is harmless.
     const cleaners = this.#network.cleaners;
+    cleaners.push(...[...this.#network.undoing].reverse());
+    this.#network.undoing.clear();
     const doomed = new Set(cleaners.filter((c) => c.reason === "netnsAdd").map((c) => c.namespace.scoped));
     while (cleaners.length > 0) {
       const item = cleaners.pop()!;
@@ -817,12 +836,16 @@ export class DummyNet implements AsyncDisposable {
 
   /** Runs a command in this namespace to completion. A string runs through /bin/sh -c, an array without a shell. */
   run(cmd: string | readonly string[], options?: RunOptions): Promise<RunInfo> {
+    // Refused during cleanup: a process started after cleanup stopped the others would outlive the network.
+    if (this.#network.closing) return this.#refusedWhileClosing("processes");
     return this.shell.run(cmd, options);
   }
 
   /** Starts a command in this namespace in the background, watched by the process monitor. */
   runAsync(cmd: string | readonly string[], options?: RunAsyncOptions): Promise<RunInfo> {
-    return this.shell.runAsync(cmd, options);
+    if (this.#network.closing) return this.#refusedWhileClosing("processes");
+    // Cleanup waits until it has started, so that it stops it with the rest.
+    return this.#inFlight(this.shell.runAsync(cmd, options));
   }
 
   /** Measures the path from host `from` to host `to` with Node.js alone (UDP echoes; TCP goodput with `tcp`): see src/probe. */
@@ -876,16 +899,23 @@ export class DummyNet implements AsyncDisposable {
     network.closing = true;
     try {
       // Changes already on their way finish (and register their undo) first.
-      while (network.inFlight.size > 0) await Promise.allSettled([...network.inFlight]);
+      while (network.inFlight.size > 0) {
+        network.cleanupStep = `waiting for ${network.inFlight.size} change(s) or process start(s) in flight`;
+        await Promise.allSettled([...network.inFlight]);
+      }
       await this.#cleanupAll(errors);
     } finally {
       network.closing = false;
+      network.cleanupStep = "";
     }
     if (errors.length > 0) throw new AggregateError(errors, `cleanup finished with ${errors.length} error(s): ${errors.map((e) => (e as Error).message).join("; ")}`);
   }
 
 
   async #cleanupAll(errors: unknown[]): Promise<void> {
+    const network = this.#network;
+    const running = this.processMonitor.processes;
+    network.cleanupStep = `stopping ${running.length} process(es)${running.map((info) => `; pid ${info.pid}: ${formatCommand(info.cmd)}`).join("")}`;
     try {
       await this.processMonitor.stop();
     } catch (error) {
@@ -896,9 +926,13 @@ export class DummyNet implements AsyncDisposable {
     // Namespaces of ours still to be deleted: what lives only inside them goes with them.
     const doomed = new Set(cleaners.filter((c) => c.reason === "netnsAdd").map((c) => c.namespace.scoped));
     const undo = async (item: CleanupItem): Promise<void> => {
+      network.undoing.add(item);
+      network.cleanupStep = `undoing ${item.reason} of ${item.targets.join(", ") || "-"} in namespace ${item.namespace.scoped}`;
       try {
         await item.clean();
+        network.undoing.delete(item);
       } catch (error) {
+        network.undoing.delete(item);
         if (isAlreadyGone(error)) {
           this.log.warn(`cleanup: ${item.reason} of ${item.targets.join(", ")} in ${item.namespace.scoped}: already gone (${(error as Error).message.split("\n")[0]})`);
         } else {
@@ -924,6 +958,8 @@ export class DummyNet implements AsyncDisposable {
         else if (next.obsoleteWhen(doomed)) cleaners.pop()!.discard?.();
         else break;
       }
+      for (const b of batch) network.undoing.add(b);
+      network.cleanupStep = `killing the processes of namespaces ${batch.map((b) => b.namespace.scoped).join(", ")}`;
       await this.#killNamespaceProcesses(batch.map((b) => b.namespace.scoped));
       await Promise.all(batch.map(undo));
       for (const b of batch) doomed.delete(b.namespace.scoped);
@@ -931,6 +967,7 @@ export class DummyNet implements AsyncDisposable {
     this.#network.linkState.clear();
     this.#network.ownLinks.clear();
     if (this.#network.started) {
+      network.cleanupStep = "forgetting the owner record";
       await this.#network.started.catch(() => undefined);
       if (this.#network.exitHandle) untrackForExit(this.#network.exitHandle);
       this.#network.exitHandle = undefined;

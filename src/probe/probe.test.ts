@@ -17,7 +17,7 @@ import { assertNothingLeft } from "../test-support/leftovers.js";
 import { accountReplies, parseSenderOutput, percentile, rttStatistics } from "./accounting.js";
 import { AGENT_PATH } from "./probe.js";
 
-describe("probe accounting (synthetic replies)", () => {
+describe("probe accounting (synthetic replies)", { timeout: 300_000 }, () => {
   test("every reply once, in order: no loss, no duplicates, no reordering", () => {
     const counts = accountReplies(4, [0, 1, 2, 3].map((seq) => ({ seq, rttMs: seq + 1 })));
     assert.deepEqual({ ...counts, rttMs: undefined }, { sent: 4, received: 4, lossPercent: 0, duplicates: 0, reordered: 0, rttMs: undefined });
@@ -106,11 +106,11 @@ async function tc(host: DummyNet, args: string[]): Promise<void> {
 
 /** Processes running the probe's agent (from this checkout) anywhere on the machine. */
 function agentProcesses(): string[] {
-  const table = execFileSync("ps", ["-e", "-o", "pid=,args="], { encoding: "utf8" });
+  const table = execFileSync("ps", ["-e", "-o", "pid=,args="], { encoding: "utf8", timeout: 30_000 });
   return table.split("\n").filter((line) => line.includes(AGENT_PATH) && !line.includes("ps -e"));
 }
 
-describe("probe on the real kernel", { concurrency: false }, () => {
+describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, () => {
   beforeEach(() => {
     net = new DummyNet({ uid: nextUid++ });
   });

@@ -54,7 +54,7 @@ after(() => {
   assertNothingLeft(process.pid);
 });
 
-describe("ProcessMonitor.runProcess", () => {
+describe("ProcessMonitor.runProcess", { timeout: 300_000 }, () => {
   test("a successful run keeps stdout, stderr, pid and exit status", async () => {
     await using monitor = new ProcessMonitor();
     const info = await monitor.runProcess(node("exit-with.mjs", "0", "hello\n", "to stderr\n"));
@@ -221,7 +221,7 @@ describe("ProcessMonitor.runProcess", () => {
   });
 });
 
-describe("ProcessMonitor async processes and keepRunning", () => {
+describe("ProcessMonitor async processes and keepRunning", { timeout: 300_000 }, () => {
   test("output reaches the callback while the process is still running", async () => {
     await using monitor = new ProcessMonitor();
     const info = await monitor.runProcessAsync(node("forever.mjs"));
@@ -332,7 +332,7 @@ describe("ProcessMonitor async processes and keepRunning", () => {
   });
 });
 
-describe("ProcessMonitor stopping", () => {
+describe("ProcessMonitor stopping", { timeout: 300_000 }, () => {
   test("stopProcessAsync: SIGTERM obeyed, trapped, or ignored until SIGKILL (reference test_stop_process_async_kill)", async () => {
     await using monitor = new ProcessMonitor();
     const clean = await monitor.runProcessAsync(`trap 'exit 0' TERM
@@ -415,7 +415,7 @@ describe("ProcessMonitor stopping", () => {
   });
 });
 
-describe("ProcessMonitor CPU and memory statistics", () => {
+describe("ProcessMonitor CPU and memory statistics", { timeout: 300_000 }, () => {
   test("a busy loop's CPU time is measured while it runs and at its exit (reference test_cpu_usage_statistics)", async () => {
     await using monitor = new ProcessMonitor();
     const cpuSeconds = 1.0;
@@ -456,7 +456,7 @@ describe("ProcessMonitor CPU and memory statistics", () => {
   });
 });
 
-test("RunInfo.finished resolves when the process is done, with its output", async () => {
+test("RunInfo.finished resolves when the process is done, with its output", { timeout: 300_000 }, async () => {
   const monitor = new ProcessMonitor();
   const info = await monitor.runProcessAsync(["sh", "-c", "echo done; exit 4"]);
   const done = await info.finished;

@@ -9,7 +9,7 @@
  * stopping sends SIGTERM to the whole group (the command and everything it
  * started), then SIGKILL after a timeout.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import {
   DaemonExitError,
   InvalidArgumentError,
@@ -172,13 +172,17 @@ export class ProcessMonitor {
     const isDaemon = options.daemon ?? false;
     this.log.info(`${isDaemon ? "run daemon" : "run async"}: ${formatCommand(cmd)}${inCgroup(options.cgroup)}`);
     const proc = this.#spawn(cmd, options, { isAsync: true, isDaemon, timeout: undefined });
+    // Listed at once: a stop() before the start has been confirmed must stop and forget it like the others.
+    if (isDaemon) this.#daemons.push(proc);
+    else this.#jobs.push(proc);
     try {
       await proc.started;
       if (proc.info.startError) throw new RunInfoError(proc.info);
     } catch (error) {
+      this.#jobs = this.#jobs.filter((p) => p !== proc);
+      this.#daemons = this.#daemons.filter((p) => p !== proc);
       throw this.#withStateErrors(error);
     }
-    (isDaemon ? this.#daemons : this.#jobs).push(proc);
     return proc.info;
   }
 
@@ -241,6 +245,30 @@ export class ProcessMonitor {
     if (errors.length > 0) throw new AggregateError(errors, invalidStateMessage(errors));
   }
 
+  /**
+   * For the exit path, which cannot await: SIGKILL to the process group of
+   * every command still running (each leads its own group, so it would
+   * outlive this process).
+   */
+  killAllSync(): void {
+    for (const proc of new Set([...this.#jobs, ...this.#daemons, ...this.#live])) {
+      const pgid = proc.info.pid;
+      // An exited leader no longer pins its group id, which may belong to someone else by now.
+      if (pgid === undefined || proc.isExited) continue;
+      try {
+        process.kill(-pgid, "SIGKILL");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EPERM" || process.getuid?.() === 0) continue;
+        // A group started through sudo belongs to root.
+        try {
+          execFileSync("sudo", ["-n", "kill", "-s", "KILL", "--", `-${pgid}`], { stdio: "ignore", timeout: 5000 });
+        } catch {
+          // Nothing more can be done while exiting.
+        }
+      }
+    }
+  }
+
   /** `await using monitor = new ProcessMonitor()` stops everything on scope exit. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop({ validateState: false });
@@ -259,6 +287,8 @@ export class ProcessMonitor {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const info = new RunInfo({ cmd, cwd: options.cwd, ...mode });
+    // Known now, not only at the 'spawn' event (a tick later): a stop() in the same tick must signal it, not wait for it to end.
+    info.pid = child.pid;
     if (options.stdoutCallback) info.stdoutCallback = options.stdoutCallback;
     if (options.stderrCallback) info.stderrCallback = options.stderrCallback;
     const proc = new MonitoredProcess(info, child);
@@ -277,7 +307,6 @@ export class ProcessMonitor {
 
     let drainTimer: NodeJS.Timeout | undefined;
     child.on("spawn", () => {
-      info.pid = child.pid;
       proc.lastSampleAt = performance.now();
       this.#startSampler();
       proc.markStarted();
@@ -339,7 +368,11 @@ export class ProcessMonitor {
     if (!(await resolvesWithin(proc.exited, timeout))) {
       this.log.warn(`process group ${pgid} ignored SIGTERM for ${timeout} ms: sending SIGKILL`);
       await this.#signalGroup(pgid, "SIGKILL");
-      await proc.exited;
+      if (!(await resolvesWithin(proc.exited, SIGKILL_GRACE))) {
+        // Only an uninterruptible sleep survives SIGKILL: waiting on would hang the caller (a cleanup) with it.
+        this.log.warn(`pid ${pgid} has not exited ${SIGKILL_GRACE} ms after SIGKILL (uninterruptible sleep?): no longer waiting for it`);
+        return;
+      }
     } else if (!(await this.#groupEmptyBefore(pgid, deadline))) {
       // The leader obeyed but something it started did not: the group is still pinned by it, so the id is safe to signal.
       this.log.warn(`members of process group ${pgid} outlived SIGTERM for ${timeout} ms: sending SIGKILL`);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { MatchError } from "../errors.js";
 import { RunInfo, explainExitCode, formatCommand } from "./run-info.js";
 
-describe("RunInfo", () => {
+describe("RunInfo", { timeout: 60_000 }, () => {
   test("match() finds a whole line by glob and throws MatchError naming pattern and stream", () => {
     const info = new RunInfo({ cmd: "ping -c 5 10.0.0.2", stdout: "PING\n5 packets transmitted, 5 received\n", stderr: "warn: x\n" });
     info.match({ stdout: "5 packets transmitted*" });

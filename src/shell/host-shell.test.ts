@@ -18,7 +18,7 @@ after(() => {
 /** A shell line that counts its own attempts in `file` and prints "attempt <n>"; it fails until the 3rd. */
 const countingCommand = (file: string) => `n=$(cat ${file} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${file}; echo "attempt $n"; echo "err $n" >&2; [ $n -ge 3 ]`;
 
-describe("HostShell", () => {
+describe("HostShell", { timeout: 120_000 }, () => {
   test("defaults: sudo only when not root, no namespace, its own process monitor", () => {
     const shell = new HostShell();
     assert.equal(shell.sudo, process.getuid!() !== 0);

@@ -9,7 +9,7 @@ import { NamespaceShell } from "./namespace-shell.js";
 
 after(() => assertNothingLeft(process.pid));
 
-describe("NamespaceShell in a real network namespace", () => {
+describe("NamespaceShell in a real network namespace", { timeout: 120_000 }, () => {
   test("commands run inside the namespace; system() reaches it too", async () => {
     const host = new HostShell();
     const name = new NamespaceScoped("x", process.pid).scoped;

@@ -18,7 +18,7 @@ function scriptedSudo(...answers: Awaited<ReturnType<SudoCommandRunner>>[]) {
   return { runSudo, calls };
 }
 
-describe("sudo decision logic", () => {
+describe("sudo decision logic", { timeout: 60_000 }, () => {
   test("decideAfterCheck: ready, prompt only with a terminal, fail otherwise", () => {
     assert.equal(decideAfterCheck({ exitCode: 0, stderr: "" }, false), "ready");
     assert.equal(decideAfterCheck({ exitCode: 1, stderr: PASSWORD_NEEDED }, true), "prompt");

@@ -26,6 +26,9 @@ const PLAIN_WORD = /^[A-Za-z0-9_.:/@%+=,-]+$/;
 /** Objects and verbs whose commands only change state and print nothing on success. */
 const BATCHABLE = /^(link (add|set|del|delete)|addr (add|del)|address (add|del)|route (add|del|replace)|netns (add|del|delete))$/;
 
+/** Milliseconds a worker gets to exit after the end of its input before it is killed. */
+const CLOSE_GRACE = 5000;
+
 interface Pending {
   argv: readonly string[];
   line: number;
@@ -103,6 +106,9 @@ class IpWorker {
     if (!this.#exited) {
       this.#hold(true);
       this.#child.stdin.end();
+      // ip exits at the end of its input; one that does not (stuck in the kernel) must not hold up a cleanup forever.
+      const killer = setTimeout(() => this.#child.kill("SIGKILL"), CLOSE_GRACE);
+      void this.closed.then(() => clearTimeout(killer));
     }
     return this.closed;
   }

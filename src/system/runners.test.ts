@@ -12,7 +12,7 @@ import { reportsError } from "./command-runner.js";
 import { SpawnRunner } from "./spawn-runner.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 
-test("IpBatchRunner: a command that makes ip exit fails alone; the commands queued behind it run", async () => {
+test("IpBatchRunner: a command that makes ip exit fails alone; the commands queued behind it run", { timeout: 120_000 }, async () => {
   const runner = new IpBatchRunner();
   const link = new InterfaceScoped("rq0", process.pid).scoped;
   const peer = new InterfaceScoped("rq1", process.pid).scoped;
@@ -32,14 +32,14 @@ test("IpBatchRunner: a command that makes ip exit fails alone; the commands queu
   assertNothingLeft(process.pid);
 });
 
-test("SpawnRunner: input the command never reads is not an unhandled EPIPE", async () => {
+test("SpawnRunner: input the command never reads is not an unhandled EPIPE", { timeout: 120_000 }, async () => {
   const result = await new SpawnRunner().run(["true"], { input: "x".repeat(4 << 20) });
   assert.equal(result.exitCode, 0);
 });
 
-test("both runners refuse an over-long ip argument before ip can make an unnamed device", async () => {
+test("both runners refuse an over-long ip argument before ip can make an unnamed device", { timeout: 120_000 }, async () => {
   // ip would overflow its netlink message, drop the name, exit 0, and the kernel would make "bridgeN".
-  const bridges = () => execFileSync("ip", ["-o", "link", "show", "type", "bridge"], { encoding: "utf8" });
+  const bridges = () => execFileSync("ip", ["-o", "link", "show", "type", "bridge"], { encoding: "utf8", timeout: 30_000 });
   const before = bridges();
   const name = `${new InterfaceScoped("x", process.pid).scoped}${"x".repeat(5000)}`;
   const batch = new IpBatchRunner();
@@ -53,7 +53,7 @@ test("both runners refuse an over-long ip argument before ip can make an unnamed
   assertNothingLeft(process.pid);
 });
 
-test("ip output with a control character in a name is still read", () => {
+test("ip output with a control character in a name is still read", { timeout: 120_000 }, () => {
   const odd = `d-2-a${String.fromCharCode(0x11)}`;
   // What ip -j prints: the character raw inside the JSON string.
   const printed = `[{"ifname":"lo"},{"ifname":"${odd}"}]\n`;

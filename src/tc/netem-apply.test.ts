@@ -17,13 +17,13 @@ const namespace = new NamespaceScoped("tc", uid).scoped;
 const veth = new InterfaceScoped("tc0", uid).scoped;
 const peer = new InterfaceScoped("tc1", uid).scoped;
 const shell: TcShell = { namespace, log, system: (argv, options = {}) => runner.run(argv, { ...options, namespace }) };
-const ip = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe" }).toString();
+const ip = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe", timeout: 30_000 }).toString();
 
 /** Whether this kernel has netem: asked of the kernel itself, on a scratch device. */
 function kernelHasNetem(): boolean {
   try {
-    execFileSync("tc", ["-n", namespace, "qdisc", "add", "dev", peer, "root", "netem", "delay", "1ms"], { stdio: "pipe" });
-    execFileSync("tc", ["-n", namespace, "qdisc", "del", "dev", peer, "root"], { stdio: "pipe" });
+    execFileSync("tc", ["-n", namespace, "qdisc", "add", "dev", peer, "root", "netem", "delay", "1ms"], { stdio: "pipe", timeout: 30_000 });
+    execFileSync("tc", ["-n", namespace, "qdisc", "del", "dev", peer, "root"], { stdio: "pipe", timeout: 30_000 });
     return true;
   } catch {
     return false;
@@ -33,7 +33,7 @@ function kernelHasNetem(): boolean {
 const links = () => ip("-n", namespace, "-o", "link", "show");
 const rootKind = async () => (await showQdiscs(shell, veth)).filter((q) => q.root).map((q) => `${q.kind} ${q.handle}`);
 
-describe("applyNetem on the host kernel", () => {
+describe("applyNetem on the host kernel", { timeout: 180_000 }, () => {
   before(() => {
     ip("netns", "add", namespace);
     ip("-n", namespace, "link", "add", veth, "type", "veth", "peer", peer);
@@ -87,7 +87,7 @@ describe("applyNetem on the host kernel", () => {
   });
 
   test("a root qdisc dummynet could not put back is refused and kept", async () => {
-    execFileSync("tc", ["-n", namespace, "qdisc", "add", "dev", veth, "root", "handle", "5:", "tbf", "rate", "1mbit", "burst", "10k", "latency", "50ms"]);
+    execFileSync("tc", ["-n", namespace, "qdisc", "add", "dev", veth, "root", "handle", "5:", "tbf", "rate", "1mbit", "burst", "10k", "latency", "50ms"], { timeout: 30_000 });
     try {
       await assert.rejects(applyNetem(shell, veth, { delay: 20 }, { uid }), (error: unknown) => {
         assert.ok(error instanceof QdiscConflictError);
@@ -96,12 +96,12 @@ describe("applyNetem on the host kernel", () => {
       });
       assert.deepEqual(await rootKind(), ["tbf 5:"]);
     } finally {
-      execFileSync("tc", ["-n", namespace, "qdisc", "del", "dev", veth, "root"]);
+      execFileSync("tc", ["-n", namespace, "qdisc", "del", "dev", veth, "root"], { timeout: 30_000 });
     }
   });
 
   test("seed is refused with what to upgrade when tc or the kernel lacks it", async (t) => {
-    const version = execFileSync("tc", ["-V"]).toString();
+    const version = execFileSync("tc", ["-V"], { timeout: 30_000 }).toString();
     const [major = 0, minor = 0] = (/iproute2-(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
     if (!kernelHasNetem() || major < 6 || (major === 6 && minor < 6)) {
       t.diagnostic(`tc is ${version.trim()}`);

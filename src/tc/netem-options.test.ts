@@ -21,7 +21,7 @@ function rejects(options: unknown, pattern: RegExp): void {
   });
 }
 
-describe("validateNetemOptions", () => {
+describe("validateNetemOptions", { timeout: 60_000 }, () => {
   test("names the option, the value and the rule for an out-of-range value", () => {
     assert.throws(() => validateNetemOptions({ delay: -1 }), /Invalid tc option delay: -1 \(number\) must be a number of milliseconds from 0 to 274877; pass null/);
     assert.throws(() => validateNetemOptions({ loss: 101 }), /tc option loss: 101 .*percent from 0 to 100/);
@@ -52,7 +52,7 @@ describe("validateNetemOptions", () => {
   });
 });
 
-describe("netemArguments", () => {
+describe("netemArguments", { timeout: 60_000 }, () => {
   test("writes iproute2 6.1 syntax, correlations included", () => {
     assert.deepEqual(netemArguments({ delay: 20, jitter: 5, delayCorrelation: 25, distribution: "normal", loss: 1 }), [
       "delay", "20ms", "5ms", "25%", "distribution", "normal", "loss", "random", "1%", "0%",
@@ -93,7 +93,7 @@ describe("netemArguments", () => {
   });
 });
 
-describe("derived queue limit", () => {
+describe("derived queue limit", { timeout: 60_000 }, () => {
   test("is twice the bandwidth-delay product in 1500-byte packets, never below 1000", () => {
     // 1000 Mbit/s x 100 ms = 12.5 MB in flight = 8333.3 packets; twice that, rounded up.
     assert.equal(derivedLimit({ rate: 1000, delay: 100 }), 16667);
@@ -107,7 +107,7 @@ describe("derived queue limit", () => {
   });
 });
 
-describe("mergeNetem", () => {
+describe("mergeNetem", { timeout: 60_000 }, () => {
   test("keeps omitted values, removes null/0 values with their qualifiers, reset starts over", () => {
     const base = mergeNetem(undefined, validateNetemOptions({ delay: 20, jitter: 5, distribution: "normal", loss: 1, lossCorrelation: 25, rate: 10, cellSize: 48 }));
     assert.deepEqual(mergeNetem(base, { delay: 30 }), { ...base, delay: 30 });

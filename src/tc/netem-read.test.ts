@@ -7,7 +7,7 @@ import { settingsArguments } from "./netem-options.js";
 // Captured from `tc -j` (iproute2 6.1) in the user-mode Linux lab.
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
 
-describe("netem read back from tc -j", () => {
+describe("netem read back from tc -j", { timeout: 60_000 }, () => {
   test("converts every netem field back to ms, percent and Mbit/s", () => {
     const root = appliedRoot(parseQdiscs(fixture("netem-full.json")), { delay: "normal" })!;
     assert.equal(root.kind, "netem");

@@ -77,7 +77,7 @@ function binomialInterval(n: number, p: number, tail = 0.0005): [number, number]
 /** Measured accuracy, printed for docs/traffic-control.md. */
 const measured: string[] = [];
 
-describe("netem in the kernel lab", () => {
+describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
   before(async () => {
     await host(["ip", "netns", "add", nsA]);
     await host(["ip", "netns", "add", nsB]);

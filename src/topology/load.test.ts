@@ -19,7 +19,7 @@ function problems(text: string): string[] {
   assert.fail("the file was accepted");
 }
 
-describe("topology loader", () => {
+describe("topology loader", { timeout: 120_000 }, () => {
   test("every example loads, and its table and graphs name every host", async () => {
     const files = readdirSync(EXAMPLES).filter((f) => /\.(ya?ml|json)$/.test(f));
     assert.ok(files.length >= 4);
