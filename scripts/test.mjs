@@ -40,6 +40,14 @@ const PACKAGES = [
   { name: "busybox-static", program: "busybox", labOnly: true },
 ];
 
+/**
+ * Bounds of every test run (host and lab): a default per test (files set
+ * tighter ones), and no test file's process may outlive its tests.
+ */
+const BOUNDS = ["--test-timeout=600000", "--test-force-exit"];
+/** The host tests as a whole (DUMMYNET_HOST_TIMEOUT_S); CI must never sit until its own limit. */
+const HOST_TIMEOUT_MS = Number(process.env.DUMMYNET_HOST_TIMEOUT_S || 25 * 60) * 1000;
+
 const argv = process.argv.slice(2);
 const typecheck = !argv.includes("--no-typecheck");
 const testArgs = argv.filter((arg) => arg.startsWith("--test-"));
@@ -196,13 +204,16 @@ function ensurePackages() {
     if (process.getuid?.() !== 0) stop(`missing Debian packages: ${names}. Install them with: sudo sh -c '${command}'`);
     console.log(`installing missing Debian packages: ${names}`);
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    const update = spawnSync("apt-get", ["update"], { stdio: ["ignore", "inherit", "inherit"], env });
-    if (update.status !== 0) stop(`apt-get update failed; install the packages yourself: ${command}`);
+    // Bounded like everything else: a stuck mirror must fail the run, not hold it.
+    const APT_TIMEOUT_MS = 15 * 60 * 1000;
+    const update = spawnSync("apt-get", ["update"], { stdio: ["ignore", "inherit", "inherit"], env, timeout: APT_TIMEOUT_MS });
+    if (update.status !== 0) stop(`apt-get update failed${update.error ? ` (${update.error.message})` : ""}; install the packages yourself: ${command}`);
     const install = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...missing.map((p) => p.name)], {
       stdio: ["ignore", "inherit", "inherit"],
       env,
+      timeout: APT_TIMEOUT_MS,
     });
-    if (install.status !== 0) stop(`apt-get install failed; install the packages yourself: ${command}`);
+    if (install.status !== 0) stop(`apt-get install failed${install.error ? ` (${install.error.message})` : ""}; install the packages yourself: ${command}`);
     timings.push(`package install ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
 }
@@ -256,11 +267,38 @@ function runNodeTest(files, tapPath) {
     "--test-reporter-destination=stdout",
     "--test-reporter=tap",
     `--test-reporter-destination=${tapPath}`,
+    ...BOUNDS,
     ...testArgs,
     ...files.map((file) => relative(repoRoot, file)),
   ];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] });
-  return new Promise((resolveCode) => child.on("close", (code, signal) => resolveCode(code ?? `signal ${signal}`)));
+  // Own process group, so that a run over its bound is ended with every test file's process.
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], detached: true });
+  const endGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const timer = setTimeout(() => {
+    console.log(`\nnpm test: the host tests ran longer than ${HOST_TIMEOUT_MS / 60_000} min: ending them (SIGTERM, then SIGKILL)`);
+    failures.push(`host: the tests ran longer than ${HOST_TIMEOUT_MS / 60_000} min and were ended; the spec output above shows what was running`);
+    totals.failed += 1;
+    endGroup("SIGTERM");
+    setTimeout(() => endGroup("SIGKILL"), 30_000).unref();
+  }, HOST_TIMEOUT_MS);
+  // Ctrl-C reaches only this process now: pass it on, so the tests clean up as they would.
+  const forward = (signal) => endGroup(signal);
+  process.on("SIGINT", forward);
+  process.on("SIGTERM", forward);
+  return new Promise((resolveCode) =>
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      process.off("SIGINT", forward);
+      process.off("SIGTERM", forward);
+      resolveCode(code ?? `signal ${signal}`);
+    }),
+  );
 }
 
 function addTap(where, tapPath, exitCode) {

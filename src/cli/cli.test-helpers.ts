@@ -18,11 +18,17 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Longest one `dummynet` command of a test may run; a killed one shows as signal SIGKILL in its result. */
+export const CLI_TIMEOUT_MS = 300_000;
+
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
     cwd: REPO,
     env: { ...process.env, CI: "true", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    // No command a test starts may outlive its bound (the lab's CLI starts take seconds each).
+    timeout: CLI_TIMEOUT_MS,
+    killSignal: "SIGKILL",
   }) as ChildProcess & { output: { stdout: string; stderr: string } };
   child.output = { stdout: "", stderr: "" };
   child.stdout!.on("data", (chunk: Buffer) => (child.output.stdout += chunk.toString()));

@@ -5,6 +5,7 @@
  * Never touches an object whose owner is alive, unless asked by uid.
  */
 import { removeCgroupDirectories } from "../cgroups/cgroup.js";
+import { isAlreadyGone } from "../network/cleaners.js";
 import { defaultLogger, type Logger } from "../log.js";
 import type { CommandRunner } from "../system/command-runner.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
@@ -116,10 +117,9 @@ export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapRes
         try {
           await removeLeftover(object, runner);
         } catch (error) {
-          const message = (error as Error).message;
-          // A veth end goes with its peer's namespace: not a failure.
-          if (object.kind === "link" && /Cannot find device|does not exist/.test(message)) continue;
-          result.failures.push({ object, uid: owner.uid, error: message });
+          // Gone already: a veth end with its peer's namespace, or removed by another reaper at the same time.
+          if (isAlreadyGone(error)) continue;
+          result.failures.push({ object, uid: owner.uid, error: (error as Error).message });
         }
       }
     }

@@ -4,7 +4,7 @@
  * (a route removed by `down`, a veth gone with its peer, a namespace deleted
  * by hand) is a warning, not an error.
  */
-import { SystemCommandError } from "../errors.js";
+import { MissingProgramError, SystemCommandError } from "../errors.js";
 import type { NamespaceScoped, Scoped } from "../names/scoped.js";
 
 export interface CleanupItem {
@@ -55,6 +55,8 @@ const GONE_PATTERNS = [
 
 /** True when `error` says that the object a cleaner wanted to undo is already gone. */
 export function isAlreadyGone(error: unknown): boolean {
+  // A program that is not installed says "No such file or directory" too, of itself, not of the object.
+  if (error instanceof MissingProgramError) return false;
   if (error instanceof SystemCommandError) return GONE_PATTERNS.some((pattern) => pattern.test(error.stderr));
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code === "ENOENT" || code === "ESRCH";

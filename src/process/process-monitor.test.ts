@@ -335,8 +335,11 @@ describe("ProcessMonitor async processes and keepRunning", { timeout: 300_000 },
 describe("ProcessMonitor stopping", { timeout: 300_000 }, () => {
   test("stopProcessAsync: SIGTERM obeyed, trapped, or ignored until SIGKILL (reference test_stop_process_async_kill)", async () => {
     await using monitor = new ProcessMonitor();
+    // SIGTERM only once the trap is set: before it, the shell dies of the signal instead.
     const clean = await monitor.runProcessAsync(`trap 'exit 0' TERM
+      echo ready
       while :; do sleep 10 & wait $!; done`);
+    await outputSeen(clean, (out) => out.includes("ready"));
     await monitor.stopProcessAsync(clean, { timeout: 2000 });
     assert.equal(clean.exitCode, 0);
 
