@@ -55,9 +55,8 @@ if (runnable.length > 0) {
       "--test-reporter-destination=stdout",
       "--test-reporter=tap",
       `--test-reporter-destination=${join(runDir, "lab.tap")}`,
-      // As on the host (scripts/test.mjs): a default bound per test, no file's process outlives its tests.
+      // As on the host (scripts/test.mjs): a default bound per test.
       "--test-timeout=600000",
-      "--test-force-exit",
       ...request.testArgs,
       ...runnable,
     ],

@@ -473,11 +473,15 @@ async function bootGuest({ program, args, consolePath, output, timeoutMs, upWith
   return { exit, ...state };
 }
 
+/** Top-level folders whose TypeScript the lab's tests run (examples/testing holds the README's test examples). */
+const COMPILED_TREES = ["src", "examples"];
+
 /**
- * A mirror of the checkout in which src/ is compiled to JavaScript (esbuild,
- * inline source maps, the .ts files and every other file copied beside) and
- * every other top-level entry is a symbolic link to the checkout's, so that
- * package.json, node_modules and paths relative to src/ work as they do there.
+ * A mirror of the checkout in which src/ and examples/ are compiled to
+ * JavaScript (esbuild, inline source maps, the .ts files and every other file
+ * copied beside) and every other top-level entry is a symbolic link to the
+ * checkout's, so that package.json, node_modules and paths relative to src/
+ * work as they do there.
  */
 export async function buildForLab(repoRoot, buildDir) {
   // esbuild comes with tsx; resolve it the way tsx does.
@@ -486,7 +490,7 @@ export async function buildForLab(repoRoot, buildDir) {
   const tsconfig = JSON.parse(readFileSync(join(repoRoot, "tsconfig.json"), "utf8"));
   mkdirSync(buildDir, { recursive: true });
   for (const entry of readdirSync(repoRoot)) {
-    if (entry === "src" || entry === "test-results" || entry === ".git" || entry === "node_modules") continue;
+    if (COMPILED_TREES.includes(entry) || entry === "test-results" || entry === ".git" || entry === "node_modules") continue;
     symlinkSync(join(repoRoot, entry), join(buildDir, entry));
   }
   // node_modules: the checkout's packages, but tsx is a stand-in (tests start
@@ -504,7 +508,7 @@ export async function buildForLab(repoRoot, buildDir) {
   writeFileSync(
     join(standIn, "compiled-instead.mjs"),
     [
-      "// The kernel lab's stand-in for tsx: src/ was compiled on the host, x.js lies beside x.ts.",
+      "// The kernel lab's stand-in for tsx: src/ and examples/ were compiled on the host, x.js lies beside x.ts.",
       'import { existsSync } from "node:fs";',
       'import { fileURLToPath } from "node:url";',
       "export async function resolve(specifier, context, nextResolve) {",
@@ -546,7 +550,7 @@ export async function buildForLab(repoRoot, buildDir) {
       }
     }
   };
-  copyTree(join(repoRoot, "src"), join(buildDir, "src"));
+  for (const tree of COMPILED_TREES) if (existsSync(join(repoRoot, tree))) copyTree(join(repoRoot, tree), join(buildDir, tree));
   await Promise.all(jobs);
   await precompileSchemaValidator(repoRoot, buildDir);
 }
