@@ -110,7 +110,7 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
   /** The DummyNet of host `name`; throws InvalidArgumentError naming the known hosts. */
   host(name: string): DummyNet {
     const host = this.hosts.get(name);
-    if (!host) throw new InvalidArgumentError("host", name, `is not a host of ${this.topology.name}; its hosts: ${[...this.hosts.keys()].join(", ")}`);
+    if (!host) throw new InvalidArgumentError("host", name, `is not a host of ${this.topology.name}; its hosts: ${[...this.hosts.keys()].sort().join(", ")}`);
     return host;
   }
 
