@@ -553,6 +553,54 @@ export async function buildForLab(repoRoot, buildDir) {
   for (const tree of COMPILED_TREES) if (existsSync(join(repoRoot, tree))) copyTree(join(repoRoot, tree), join(buildDir, tree));
   await Promise.all(jobs);
   await precompileSchemaValidator(repoRoot, buildDir);
+  await bundleEntryPoints(esbuild, buildDir);
+}
+
+/**
+ * The processes the lab's tests start (each test file, the `dummynet`
+ * command, the README's test examples) as one bundled file each, in place of
+ * their compiled module: in the emulated guest, loading a module graph of a
+ * few hundred files over 9p costs 15-25 s per process, one file 2-5 s.
+ * Bundled code sees its entry's import.meta.url, so the files that modules
+ * find beside themselves (the probe agent, the schema validator) are copied
+ * beside each entry; paths that climb (../../schema) keep their depth.
+ */
+async function bundleEntryPoints(esbuild, buildDir) {
+  const entries = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".lab.test.ts") || (dir.endsWith(join("examples", "testing")) && entry.name.endsWith(".ts"))) entries.push(path);
+    }
+  };
+  walk(join(buildDir, "src"));
+  if (existsSync(join(buildDir, "examples"))) walk(join(buildDir, "examples"));
+  entries.push(join(buildDir, "src/cli/main.ts"));
+  const besides = [join(buildDir, "src/probe/agent.mjs"), join(buildDir, "src/topology/schema-validator.generated.cjs")];
+  await Promise.all(
+    entries.map(async (entry) => {
+      await esbuild.build({
+        entryPoints: [entry],
+        outfile: entry.replace(/\.ts$/, ".js"),
+        allowOverwrite: true,
+        bundle: true,
+        platform: "node",
+        format: "esm",
+        target: "node20",
+        sourcemap: "inline",
+        logLevel: "error",
+        // vitest is an optional peer; the lab's tests do not run it.
+        external: ["vitest", "tsx", "tsx/*"],
+        // Bundled CommonJS packages (commander, ajv) call require for Node's own modules.
+        banner: { js: 'import { createRequire as __labRequire } from "node:module"; const require = __labRequire(import.meta.url);' },
+      });
+      for (const file of besides) {
+        const target = join(dirname(entry), basename(file));
+        if (existsSync(file) && !existsSync(target)) copyFileSync(file, target);
+      }
+    }),
+  );
 }
 
 /**
