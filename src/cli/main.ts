@@ -6,27 +6,22 @@
  */
 import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError, Option } from "commander";
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { join, resolve } from "node:path";
+// Only what every command needs is imported here: each start of the command pays for its imports
+// (seconds in the kernel lab's emulated machine), so the topology engine, the YAML parser and
+// schema validator, tc, probe and the reaper are loaded (import()) by the commands that use them.
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
-import { createLogger } from "../log.js";
-import { DummyNet } from "../network/dummy-net.js";
-import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
-import { validateTcOptions, type TcOptions } from "../tc/netem-options.js";
-import { buildTopology, type Lab } from "../topology/lab.js";
+import type { DummyNet } from "../network/dummy-net.js";
+import type { TcOptions } from "../tc/netem-options.js";
+import type { Lab } from "../topology/lab.js";
 import { describeImpairment, formatTable, interfaceRows } from "../topology/describe.js";
 import { formatIssue, TopologyError } from "../topology/errors.js";
-import { toDot, toMermaid } from "../topology/graph.js";
-import { loadTopology } from "../topology/load.js";
 import type { ProgramSpec, Topology } from "../topology/model.js";
-import { runJobs, startDaemons, type OutputSink } from "../topology/programs.js";
+import type { OutputSink } from "../topology/programs.js";
 import { bold, dim, EXIT, green, Progress, red, signalExitCode, yellow } from "./output.js";
-import { reapDeadOwners, surveyOwners, type Owner, type SkippedStep } from "../lifecycle/reaper.js";
-import { HostShell } from "../shell/host-shell.js";
-import { NamespaceShell } from "../shell/namespace-shell.js";
-import { applyNetem } from "../tc/netem.js";
-import { describeProbeReport } from "../probe/describe.js";
-import { type ProbePlan, checkProbeOptions, probeEndpoints } from "../probe/probe.js";
+import type { Owner, SkippedStep } from "../lifecycle/reaper.js";
+import type { ProbePlan } from "../probe/probe.js";
 import { DOWN_SIGNAL, StopSignals } from "./signals.js";
 import {
   describeState,
@@ -35,6 +30,7 @@ import {
   ownerAlive,
   processStartTime,
   removeState,
+  stateDir,
   statePath,
   UsageError,
   writeState,
@@ -51,9 +47,10 @@ class Exit extends Error {
 const print = (text: string) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
 const warn = (text: string) => process.stderr.write(`${text}\n`);
-const logger = () => createLogger((process.env["DUMMYNET_LOG"] as "debug" | "info" | "warn" | "error" | undefined) ?? "error");
+const logger = async () => (await import("../log.js")).createLogger((process.env["DUMMYNET_LOG"] as "debug" | "info" | "warn" | "error" | undefined) ?? "error");
 
 async function load(file: string): Promise<Topology> {
+  const { loadTopology } = await import("../topology/load.js");
   try {
     return await loadTopology(file);
   } catch (error) {
@@ -66,7 +63,8 @@ async function load(file: string): Promise<Topology> {
   }
 }
 
-function namesOf(topology: Topology, uid: number): Pick<NetworkState, "hosts" | "interfaces"> {
+async function namesOf(topology: Topology, uid: number): Promise<Pick<NetworkState, "hosts" | "interfaces">> {
+  const { InterfaceScoped, NamespaceScoped } = await import("../names/scoped.js");
   const hosts = Object.fromEntries(topology.hosts.map((host) => [host.name, new NamespaceScoped(host.name, uid).scoped]));
   const interfaces = Object.fromEntries(interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, new InterfaceScoped(row.iface, uid).scoped]));
   return { hosts, interfaces };
@@ -95,6 +93,7 @@ async function withNetwork(
   downEndsNormally = false,
 ): Promise<number> {
   const topology = await load(file);
+  const { buildTopology } = await import("../topology/lab.js");
   const stop = new StopSignals();
   const progress = new Progress();
   let exitCode: number = EXIT.ok;
@@ -103,7 +102,7 @@ async function withNetwork(
   try {
     // exitCleanup off: this command handles the signals itself (and SIGUSR2 from `dummynet down`).
     lab = await buildTopology(topology, {
-      log: logger(),
+      log: await logger(),
       exitCleanup: false,
       signal: stop.signal,
       onProgress: ({ done, total, step }) => progress.update(done, total, step),
@@ -117,11 +116,14 @@ async function withNetwork(
       uid: net.uid,
       pid: process.pid,
       startTime: processStartTime(process.pid) ?? "",
-      ...namesOf(topology, net.uid),
+      ...(await namesOf(topology, net.uid)),
+      peers: Object.fromEntries(interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, row.peer])),
+      ...(process.env["DUMMYNET_DETACHED_LOG"] ? { log: process.env["DUMMYNET_DETACHED_LOG"] } : {}),
       createdAt: new Date().toISOString(),
     };
     writeState(state);
     recorded = true;
+    tellDetachingParent("built", announcement(state));
     exitCode = await work({ topology, net, built: lab, stop, state, options });
   } catch (error) {
     progress.done();
@@ -165,11 +167,42 @@ function outputSink(prefixed: boolean): OutputSink {
   };
 }
 
+/** What `up --json` (and `up --detach --json`) prints once the network is up. */
+function announcement(state: NetworkState) {
+  return { name: state.name, uid: state.uid, pid: state.pid, stateFile: statePath(state.uid), hosts: state.hosts, interfaces: state.interfaces };
+}
+
+/**
+ * The background `up` of `up --detach` tells its parent how far it got, one
+ * JSON line per phase on the descriptor DUMMYNET_ANNOUNCE_FD names: "built"
+ * (the network exists and is recorded), then "ready" (its daemons are ready).
+ */
+function tellDetachingParent(phase: "built" | "ready", message: object): void {
+  const fd = Number(process.env["DUMMYNET_ANNOUNCE_FD"]);
+  if (!Number.isInteger(fd) || fd < 3) return;
+  try {
+    writeSync(fd, `${JSON.stringify({ phase, ...message })}\n`);
+    if (phase === "ready") closeSync(fd);
+  } catch {
+    // The parent returned at "built" (no --wait) and closed its end: nobody to tell.
+  }
+}
+
 async function up(file: string, options: LifeOptions): Promise<number> {
   return withNetwork(file, options, async ({ topology, built, stop, state }) => {
+    const { startDaemons } = await import("../topology/programs.js");
     const daemons = await startDaemons(built, { signal: stop.signal, ...(options.json ? {} : { onOutput: outputSink(true) }) });
+    const daemonSpecs = built.topology.programs.filter((program) => program.daemon);
+    state.programs = daemons.map((info, i) => ({
+      name: daemonSpecs[i]?.name ?? String(info.cmd),
+      host: daemonSpecs[i]?.host ?? "",
+      pid: info.pid ?? null,
+      startTime: info.pid === undefined ? null : (processStartTime(info.pid) ?? null),
+    }));
+    writeState(state);
+    tellDetachingParent("ready", announcement(state));
     if (options.json) {
-      print(JSON.stringify({ name: state.name, uid: state.uid, pid: state.pid, stateFile: statePath(state.uid), hosts: state.hosts, interfaces: state.interfaces }));
+      print(JSON.stringify(announcement(state)));
     } else {
       print(`${bold(`network ${topology.name}`)} is up ${dim(`(owner uid ${state.uid}, pid ${state.pid})`)}`);
       print(formatTable(topology, new Map(Object.entries(state.hosts))));
@@ -188,12 +221,88 @@ async function up(file: string, options: LifeOptions): Promise<number> {
   }, true);
 }
 
+interface DetachOptions {
+  json?: boolean;
+  wait?: boolean;
+  timeout: number;
+}
+
+/**
+ * `up --detach`: the same command, started in the background (its own
+ * session, output to a log file under the state directory), holds the
+ * network; this one returns once it says the network is built (or, with
+ * --wait, its daemons are ready). If it fails or takes longer than
+ * --timeout, its log is shown, nothing is left, and the status is 1.
+ */
+async function upDetached(file: string, options: DetachOptions): Promise<number> {
+  await load(file); // a bad file is refused here, before anything starts
+  mkdirSync(stateDir(), { recursive: true, mode: 0o755 });
+  const logFile = join(stateDir(), `up-${Date.now()}-${process.pid}.log`);
+  const logFd = openSync(logFile, "a", 0o644);
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, "up", resolve(file)], {
+    detached: true,
+    stdio: ["ignore", logFd, logFd, "pipe"],
+    env: { ...process.env, DUMMYNET_ANNOUNCE_FD: "3", DUMMYNET_DETACHED_LOG: logFile },
+  });
+  closeSync(logFd);
+  const wanted = options.wait ? "ready" : "built";
+  const messages = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+  let uid: number | undefined;
+  const outcome = await new Promise<{ ok: true; message: Record<string, unknown> } | { ok: false; why: string }>((settle) => {
+    let buffered = "";
+    const timer = setTimeout(() => settle({ ok: false, why: `the network was not ${wanted} within ${options.timeout} ms (--timeout)` }), options.timeout);
+    const finish = (result: Parameters<typeof settle>[0]) => {
+      clearTimeout(timer);
+      settle(result);
+    };
+    messages.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let newline: number;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const message = JSON.parse(buffered.slice(0, newline)) as Record<string, unknown>;
+        buffered = buffered.slice(newline + 1);
+        if (typeof message["uid"] === "number") uid = message["uid"];
+        if (message["phase"] === wanted) finish({ ok: true, message });
+      }
+    });
+    child.on("error", (error) => finish({ ok: false, why: error.message }));
+    child.on("exit", (code, signal) => finish({ ok: false, why: `the background \`dummynet up\` ended (${code ?? signal}) before the network was ${wanted}` }));
+  });
+  if (outcome.ok) {
+    messages.destroy();
+    child.unref();
+    const { phase: _phase, ...message } = outcome.message;
+    if (options.json) print(JSON.stringify(message));
+    else {
+      print(String(message["name"]));
+      warn(dim(`network ${String(message["name"])} is up in the background (pid ${child.pid}, log ${logFile}); \`dummynet down ${String(message["name"])}\` removes it`, process.stderr));
+    }
+    return EXIT.ok;
+  }
+  // Failed or too slow: end it (it removes what it built), then make sure nothing is left.
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill("SIGTERM");
+    const ended = await waitUntil(() => child.exitCode !== null || child.signalCode !== null, 60_000);
+    if (!ended) child.kill("SIGKILL");
+  }
+  messages.destroy();
+  const { reapDeadOwners } = await import("../lifecycle/reaper.js");
+  await waitUntil(() => child.exitCode !== null || child.signalCode !== null, 5_000);
+  await reapDeadOwners({ only: [uid ?? child.pid!] });
+  if (uid !== undefined) removeState(uid);
+  warn(`${red("error", process.stderr)}: up --detach ${file}: ${outcome.why}; its log (${logFile}):`);
+  warn(readFileSync(logFile, "utf8").trimEnd().replace(/^/gm, "  "));
+  rmSync(logFile, { force: true });
+  return EXIT.failure;
+}
+
 async function run(file: string, options: LifeOptions): Promise<number> {
   const topology = await load(file);
   if (options.host !== undefined && !topology.hosts.some((host) => host.name === options.host)) {
     throw new UsageError(`--host ${options.host}: no such host in ${file}; hosts: ${topology.hosts.map((h) => h.name).join(", ")}`);
   }
   return withNetwork(file, options, async ({ built, stop }) => {
+    const { runJobs, startDaemons } = await import("../topology/programs.js");
     const command = options.command ?? [];
     const jobs: ProgramSpec[] =
       command.length > 0
@@ -240,9 +349,11 @@ async function down(selector: string | undefined, options: { json?: boolean; tim
     }
   }
   // An owner that died without cleaning up leaves its objects: remove them here.
+  const { reapDeadOwners } = await import("../lifecycle/reaper.js");
   const reaped = await reapDeadOwners({ only: [state.uid] });
   const removed = reaped.reaped.reduce((n, owner) => n + owner.objects.length, 0);
   removeState(state.uid);
+  if (state.log) rmSync(state.log, { force: true });
   if (options.json) printJson({ name: state.name, uid: state.uid, removedLeftovers: removed, failures: reaped.failures });
   else print(`${green("removed")} ${state.name}${removed ? ` (and ${removed} leftover objects of its dead owner)` : ""}`);
   return reaped.failures.length > 0 ? EXIT.failure : EXIT.ok;
@@ -309,6 +420,7 @@ async function impair(target: string, flags: Record<string, unknown>): Promise<n
   const options: Record<string, unknown> = {};
   for (const { key } of IMPAIR_OPTIONS) if (flags[key] !== undefined) options[key] = flags[key];
   if (Object.keys(options).length === 0) throw new UsageError("say what to change, e.g. --delay 20 --loss 1 (see dummynet impair --help)");
+  const { validateTcOptions } = await import("../tc/netem-options.js");
   let checked: TcOptions;
   try {
     checked = validateTcOptions(options);
@@ -318,7 +430,8 @@ async function impair(target: string, flags: Record<string, unknown>): Promise<n
   }
   // The network belongs to the `up` process: no DummyNet here (it would record itself as the
   // owner and undo its change on exit); the library's tc layer changes the link and leaves it so.
-  const hostShell = new HostShell({ log: logger() });
+  const [{ HostShell }, { NamespaceShell }, { applyNetem }] = await Promise.all([import("../shell/host-shell.js"), import("../shell/namespace-shell.js"), import("../tc/netem.js")]);
+  const hostShell = new HostShell({ log: await logger() });
   const shell = new NamespaceShell(hostOf(state, host), hostShell);
   const scopedIface = state.interfaces[`${host}:${iface}`]!;
   await applyNetem(shell, scopedIface, checked, { uid: state.uid });
@@ -349,6 +462,8 @@ async function probeCommand(hosts: string[], flags: ProbeFlags): Promise<number>
   if (hosts.length < 2 || hosts.length > 3) throw new UsageError(`expected [NETWORK] FROM TO, got ${hosts.length} argument(s): dummynet probe [NETWORK] FROM TO`);
   if (hosts.length === 3 && flags.network !== undefined) throw new UsageError("give the network once: as the first argument or with --network");
   const [selector, from, to] = hosts.length === 3 ? hosts : [flags.network, ...hosts];
+  const { checkProbeOptions, probeEndpoints } = await import("../probe/probe.js");
+  const { describeProbeReport } = await import("../probe/describe.js");
   let plan: ProbePlan;
   try {
     const tcp = flags.tcpSeconds !== undefined ? { seconds: flags.tcpSeconds } : flags.tcp;
@@ -360,7 +475,8 @@ async function probeCommand(hosts: string[], flags: ProbeFlags): Promise<number>
   }
   const state = findNetwork(selector, { liveOnly: true });
   // As for impair: the network belongs to the `up` process, so no DummyNet here, only shells into its hosts.
-  const hostShell = new HostShell({ log: logger() });
+  const [{ HostShell }, { NamespaceShell }] = await Promise.all([import("../shell/host-shell.js"), import("../shell/namespace-shell.js")]);
+  const hostShell = new HostShell({ log: await logger() });
   const endpoint = (host: string | undefined) => ({ name: host!, shell: new NamespaceShell(hostOf(state, host!), hostShell) });
   const [fromHost, toHost] = [endpoint(from), endpoint(to)];
   const stop = new StopSignals();
@@ -391,6 +507,7 @@ function ownerSummary(owner: Owner): string {
 /** Owners (from the library's owner records and the objects found) joined with the networks `up` recorded, and the listing steps left out. */
 async function owners(): Promise<{ all: { owner: Owner; network: NetworkState | undefined }[]; skipped: SkippedStep[] }> {
   const networks = new Map(listStates().map((state) => [state.uid, state]));
+  const { surveyOwners } = await import("../lifecycle/reaper.js");
   const survey = await surveyOwners();
   const joined = survey.owners.map((owner) => ({ owner, network: networks.get(owner.uid) }));
   // A network record whose owner left nothing else behind is still worth showing (and removing).
@@ -442,6 +559,7 @@ async function cleanup(uids: number[], options: { force?: number[]; json?: boole
   const all = survey.all.filter(({ owner }) => uids.length === 0 || uids.includes(owner.uid));
   const targets = all.filter(({ owner }) => owner.state === "dead" || forced.has(owner.uid));
   const spared = all.filter(({ owner }) => owner.state === "alive" && !forced.has(owner.uid));
+  const { reapDeadOwners } = await import("../lifecycle/reaper.js");
   let failures: Awaited<ReturnType<typeof reapDeadOwners>>["failures"] = [];
   if (!options.dryRun && targets.length > 0) {
     const result = await reapDeadOwners({ force: [...forced], only: targets.map(({ owner }) => owner.uid) });
@@ -473,6 +591,7 @@ async function cleanup(uids: number[], options: { force?: number[]; json?: boole
 
 async function validate(file: string, options: { json?: boolean }): Promise<number> {
   if (options.json) {
+    const { loadTopology } = await import("../topology/load.js");
     try {
       const topology = await loadTopology(file);
       printJson({ valid: true, name: topology.name, hosts: topology.hosts.length, links: topology.links.length, bridges: topology.bridges.length, vlans: topology.vlans.length, programs: topology.programs.length });
@@ -499,6 +618,7 @@ async function validate(file: string, options: { json?: boolean }): Promise<numb
 
 async function graph(file: string, options: { format: string; output?: string }): Promise<number> {
   const topology = await load(file);
+  const { toDot, toMermaid } = await import("../topology/graph.js");
   let text: string | Buffer;
   if (options.format === "mermaid") text = toMermaid(topology);
   else if (options.format === "dot") text = toDot(topology);
@@ -580,8 +700,16 @@ Output is coloured and shows progress only on a terminal; CI=true or a pipe keep
     .description("build the network of FILE, print it, and keep it up until Ctrl-C, SIGTERM or `dummynet down`; then remove everything")
     .argument("<file>", "topology file (YAML or JSON)")
     .option("--json", "print one JSON line (name, uid, pid, hosts -> namespaces) once the network is up")
-    .addHelpText("after", "\nExamples:\n  dummynet up examples/lossy-pair.yaml\n  dummynet up net.yaml --json &   # scripts: read the uid from the first line")
-    .action(action((file: string, options: LifeOptions) => up(file, options)));
+    .option("-d, --detach", "return once the network is built, leaving it up in the background (prints its name); `dummynet down` removes it")
+    .option("--wait", "with --detach: return only once its programs are ready too")
+    .addOption(new Option("--timeout <ms>", "with --detach: longest wait for the background network").argParser(numberArgument).default(300_000))
+    .addHelpText("after", "\nExamples:\n  dummynet up examples/lossy-pair.yaml\n  dummynet up examples/star.yaml --detach --wait && dummynet exec h1 -- ping -c 1 10.0.0.2\n  dummynet up net.yaml --detach --json   # scripts: the uid, pid and names, one JSON line")
+    .action(
+      action((file: string, options: LifeOptions & DetachOptions & { detach?: boolean }) => {
+        if (options.wait && !options.detach) throw new UsageError("--wait goes with --detach (without it, `up` holds the terminal and is ready when it prints)");
+        return options.detach ? upDetached(file, options) : up(file, options);
+      }),
+    );
 
   program
     .command("down")
