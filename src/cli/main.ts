@@ -4,8 +4,9 @@
  * Exit status: 0 ok; 1 failure; 2 usage or validation error; `run` exits
  * with its job's status; 128+N when ended by signal N (130 Ctrl-C, 143 SIGTERM).
  */
-import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError, Option } from "commander";
+import { Argument, Command, CommanderError, InvalidArgumentError as CommanderArgumentError, Option } from "commander";
 import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 // Only what every command needs is imported here: each start of the command pays for its imports
@@ -19,7 +20,8 @@ import { describeImpairment, formatTable, interfaceRows } from "../topology/desc
 import { formatIssue, TopologyError } from "../topology/errors.js";
 import type { ProgramSpec, Topology } from "../topology/model.js";
 import type { OutputSink } from "../topology/programs.js";
-import { bold, dim, EXIT, green, Progress, red, signalExitCode, yellow } from "./output.js";
+import { bold, dim, EXIT, green, Progress, red, signalExitCode, switchColourOff, yellow } from "./output.js";
+import { completionScript, SHELLS, type Shell } from "./completion.js";
 import type { Owner, SkippedStep } from "../lifecycle/reaper.js";
 import type { ProbePlan } from "../probe/probe.js";
 import { DOWN_SIGNAL, StopSignals } from "./signals.js";
@@ -290,7 +292,7 @@ async function upDetached(file: string, options: DetachOptions): Promise<number>
   await waitUntil(() => child.exitCode !== null || child.signalCode !== null, 5_000);
   await reapDeadOwners({ only: [uid ?? child.pid!] });
   if (uid !== undefined) removeState(uid);
-  warn(`${red("error", process.stderr)}: up --detach ${file}: ${outcome.why}; its log (${logFile}):`);
+  warn(`${red("error", process.stderr)}: up --detach ${file}${uid !== undefined ? ` (owner uid ${uid})` : ""}: ${outcome.why}; its log (${logFile}):`);
   warn(readFileSync(logFile, "utf8").trimEnd().replace(/^/gm, "  "));
   rmSync(logFile, { force: true });
   return EXIT.failure;
@@ -495,6 +497,108 @@ async function probeCommand(hosts: string[], flags: ProbeFlags): Promise<number>
   }
 }
 
+// ------------------------------------------------------------------ inspect
+
+interface InterfaceView {
+  name: string;
+  scoped: string;
+  state: string;
+  mac: string | null;
+  mtu: number | null;
+  addresses: string[];
+  peer: string | null;
+  qdisc: string | null;
+  impairment: Record<string, unknown> | null;
+  ingressImpairment: Record<string, unknown> | null;
+}
+
+interface HostView {
+  name: string;
+  namespace: string;
+  interfaces: InterfaceView[];
+}
+
+/** `ip -j addr show` of one interface, the parts inspect shows. */
+interface IpAddrJson {
+  ifname: string;
+  operstate?: string;
+  flags?: string[];
+  address?: string;
+  mtu?: number;
+  addr_info?: { local: string; prefixlen: number; family: string; scope?: string }[];
+}
+
+/** What the kernel says about a network `up` holds: hosts, interfaces, impairments, programs. */
+async function inspect(selector: string | undefined, options: { json?: boolean }): Promise<number> {
+  const state = findNetwork(selector, { liveOnly: true });
+  const [{ HostShell }, { NamespaceShell }, { readNetem }] = await Promise.all([import("../shell/host-shell.js"), import("../shell/namespace-shell.js"), import("../tc/netem-read.js")]);
+  const hostShell = new HostShell({ log: await logger() });
+  const nameOf = new Map(Object.entries(state.interfaces).map(([key, scoped]) => [scoped, key.slice(key.indexOf(":") + 1)]));
+  const hosts: HostView[] = [];
+  try {
+    for (const [host, namespace] of Object.entries(state.hosts)) {
+      const shell = new NamespaceShell(namespace, hostShell);
+      const links = JSON.parse((await shell.system(["ip", "-j", "addr", "show"])).stdout || "[]") as IpAddrJson[];
+      const interfaces: InterfaceView[] = [];
+      for (const link of links) {
+        if (link.ifname === "lo") continue;
+        const applied = await readNetem(shell, link.ifname);
+        const name = nameOf.get(link.ifname) ?? link.ifname;
+        interfaces.push({
+          name,
+          scoped: link.ifname,
+          // A bridge port or veth says UNKNOWN/LOWERLAYERDOWN in operstate; UP in flags is what the user set.
+          state: link.operstate === "UP" || link.operstate === "DOWN" ? link.operstate.toLowerCase() : link.flags?.includes("UP") ? `up (${(link.operstate ?? "unknown").toLowerCase()})` : "down",
+          mac: link.address ?? null,
+          mtu: link.mtu ?? null,
+          addresses: (link.addr_info ?? []).filter((address) => address.scope !== "link").map((address) => `${address.local}/${address.prefixlen}`),
+          peer: state.peers?.[`${host}:${name}`] ?? null,
+          qdisc: applied ? applied.kind : null,
+          impairment: (applied?.netem as Record<string, unknown> | undefined) ?? null,
+          ingressImpairment: (applied?.ingress?.netem as Record<string, unknown> | undefined) ?? null,
+        });
+      }
+      hosts.push({ name: host, namespace, interfaces });
+    }
+  } finally {
+    await hostShell.processMonitor.stop({ validateState: false });
+  }
+  const programs = (state.programs ?? []).map((program) => ({
+    ...program,
+    state: program.pid !== null && processStartTime(program.pid) === program.startTime ? "running" : "exited",
+  }));
+  const view = { name: state.name, uid: state.uid, pid: state.pid, file: state.file, createdAt: state.createdAt, log: state.log ?? null, hosts, programs };
+  if (options.json) {
+    printJson(view);
+    return EXIT.ok;
+  }
+  print(`${bold(`network ${state.name}`)} ${dim(`(uid ${state.uid}, pid ${state.pid}, ${state.file}${state.log ? `, log ${state.log}` : ""})`)}`);
+  const rows = hosts.flatMap((host) =>
+    host.interfaces.map((iface, i) => [
+      i === 0 ? `${host.name} (${host.namespace})` : "",
+      iface.name,
+      iface.state,
+      iface.addresses.join(" ") || "-",
+      iface.peer ?? "-",
+      [iface.impairment ? describeImpairment(iface.impairment) : "", iface.ingressImpairment ? `received: ${describeImpairment(iface.ingressImpairment)}` : ""].filter(Boolean).join("; ") || (iface.qdisc ?? "-"),
+    ]),
+  );
+  print(table(["HOST", "INTERFACE", "STATE", "ADDRESSES", "PEER", "QDISC / IMPAIRMENT"], rows));
+  if (programs.length > 0) {
+    print("");
+    print(table(["PROGRAM", "HOST", "PID", "STATE"], programs.map((program) => [program.name, program.host, String(program.pid ?? "-"), program.state === "running" ? green("running") : red("exited")])));
+  }
+  return EXIT.ok;
+}
+
+/** Columns padded to their widest cell (colour codes not counted). */
+function table(header: string[], rows: string[][]): string {
+  const strip = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => strip(row[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell + " ".repeat(widths[i]! - strip(cell).length)).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
 // ------------------------------------------------------------------ ls / cleanup
 
 function ownerSummary(owner: Owner): string {
@@ -544,11 +648,7 @@ async function ls(options: { json?: boolean }): Promise<number> {
     network?.file ?? (owner.record?.command.slice(0, 60) || "-"),
     ownerSummary(owner),
   ]);
-  const header = ["UID", "PID", "OWNER", "NETWORK", "FILE / COMMAND", "OBJECTS"];
-  const strip = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => strip(row[i]!).length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell + " ".repeat(widths[i]! - strip(cell).length)).join("  ").trimEnd();
-  print([line(header), ...rows.map(line)].join("\n"));
+  print(table(["UID", "PID", "OWNER", "NETWORK", "FILE / COMMAND", "OBJECTS"], rows));
   if (all.some(({ owner }) => owner.state === "dead")) print(dim("\n`dummynet cleanup` removes the objects of owners that are gone"));
   return EXIT.ok;
 }
@@ -589,31 +689,52 @@ async function cleanup(uids: number[], options: { force?: number[]; json?: boole
 
 // ------------------------------------------------------------------ validate / graph / doctor
 
-async function validate(file: string, options: { json?: boolean }): Promise<number> {
-  if (options.json) {
-    const { loadTopology } = await import("../topology/load.js");
+/** Reads FILE, or standard input for "-". */
+async function readTopologyText(file: string): Promise<{ text: string; format?: "json" }> {
+  if (file !== "-") return { text: await readFile(file, "utf8") };
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8");
+  // JSON is YAML too, but JSON's own parser reports JSON mistakes better.
+  return /^\s*\{/.test(text) ? { text, format: "json" } : { text };
+}
+
+/** Checks each FILE ("-" for standard input); 2 when any is invalid. One file, --json: an object; several: an array. */
+async function validate(files: string[], options: { json?: boolean }): Promise<number> {
+  if (files.filter((file) => file === "-").length > 1) throw new UsageError('"-" (standard input) can be given once');
+  const { loadTopology } = await import("../topology/load.js");
+  const reports: Record<string, unknown>[] = [];
+  let status: number = EXIT.ok;
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  for (const file of files) {
     try {
-      const topology = await loadTopology(file);
-      printJson({ valid: true, name: topology.name, hosts: topology.hosts.length, links: topology.links.length, bridges: topology.bridges.length, vlans: topology.vlans.length, programs: topology.programs.length });
-      return EXIT.ok;
+      const topology =
+        file === "-" ? await loadTopology({ ...(await readTopologyText(file)), name: "stdin" }) : await loadTopology(file);
+      const numbers = { hosts: topology.hosts.length, links: topology.links.length, bridges: topology.bridges.length, vlans: topology.vlans.length, programs: topology.programs.length };
+      reports.push({ file, valid: true, name: topology.name, ...numbers });
+      if (!options.json) {
+        print(
+          `${green("valid")}: ${file === "-" ? "stdin" : file}: network ${topology.name}: ${[
+            count(numbers.hosts, "host"),
+            count(numbers.links, "link"),
+            count(numbers.bridges, "bridge"),
+            count(numbers.vlans, "VLAN"),
+            count(numbers.programs, "program"),
+          ].join(", ")}`,
+        );
+      }
     } catch (error) {
       if (!(error instanceof TopologyError)) throw error;
-      printJson({ valid: false, problems: error.problems });
-      return EXIT.usage;
+      status = EXIT.usage;
+      reports.push({ file, valid: false, problems: error.problems });
+      if (!options.json) {
+        warn(`${red("error", process.stderr)}: ${file === "-" ? "stdin" : file} is not a valid topology (nothing was changed):`);
+        for (const issue of error.problems) warn(`  ${formatIssue(issue)}`);
+      }
     }
   }
-  const topology = await load(file);
-  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
-  print(
-    `${green("valid")}: ${file}: network ${topology.name}: ${[
-      count(topology.hosts.length, "host"),
-      count(topology.links.length, "link"),
-      count(topology.bridges.length, "bridge"),
-      count(topology.vlans.length, "VLAN"),
-      count(topology.programs.length, "program"),
-    ].join(", ")}`,
-  );
-  return EXIT.ok;
+  if (options.json) printJson(reports.length === 1 ? reports[0] : reports);
+  return status;
 }
 
 async function graph(file: string, options: { format: string; output?: string }): Promise<number> {
@@ -668,17 +789,30 @@ Exit status:
   N    dummynet run: the job's own exit status
   130  ended by Ctrl-C (SIGINT), 143 by SIGTERM, 129 by SIGHUP (the network is removed first)`;
 
+/** Commander's error, on one line: "error: unknown command 'vaildate'; did you mean validate?" */
+function oneLineError(text: string): string {
+  const lines = text.trim().split("\n").filter((line) => line.trim() !== "");
+  const suggestion = lines.map((line) => /^\(Did you mean (.+)\?\)$/.exec(line.trim())).find(Boolean);
+  const first = lines[0] ?? "error";
+  if (suggestion) return `${first}; did you mean ${suggestion[1]}?\n`;
+  return `${first} (see dummynet --help)\n`;
+}
+
 export function createProgram(): Command {
   const program = new Command("dummynet")
     .description("Throwaway test networks on one Linux machine: namespaces, veth links, bridges, VLANs, netem impairments.")
     .version("0.1.0")
-    .showHelpAfterError()
+    .option("--no-color", "no colours in the output (so do NO_COLOR=1 and FORCE_COLOR=0; FORCE_COLOR=1 colours a pipe too)")
+    // A mistake gets one line (with commander's "did you mean", when it has one), not the whole help.
+    .configureOutput({ outputError: (text, write) => write(oneLineError(text)) })
     .addHelpText(
       "after",
       `
 Examples:
   dummynet validate examples/star.yaml
   dummynet up examples/star.yaml            # keep it up until Ctrl-C or \`dummynet down\`
+  dummynet up examples/star.yaml --detach --wait   # or in the background; prints its name
+  dummynet inspect star --json              # its hosts, interfaces, addresses, qdiscs, programs
   dummynet exec h1 -- ping -c 3 10.0.0.3    # from another terminal
   dummynet impair h1:h1-sw --delay 20 --loss 1
   dummynet probe h1 h3 --tcp                # loss, round trips, goodput, with Node.js alone
@@ -686,11 +820,16 @@ Examples:
   dummynet run examples/star.yaml           # build, run the file's programs, remove
   dummynet graph examples/star.yaml --format mermaid
   dummynet ls && dummynet cleanup
+  source <(dummynet completion bash)
 ${EXIT_CODES}
 
-Output is coloured and shows progress only on a terminal; CI=true or a pipe keeps it plain.`,
+Output is coloured and shows progress only on a terminal; CI=true or a pipe keeps it plain.
+--no-color or NO_COLOR=1 turns colours off, FORCE_COLOR=1 turns them on in a pipe too.`,
     );
   program.exitOverride();
+  program.hook("preAction", (root) => {
+    if (root.opts()["color"] === false) switchColourOff();
+  });
   const action = (fn: (...args: never[]) => Promise<number>) => async (...args: unknown[]) => {
     throw new Exit(await (fn as (...a: unknown[]) => Promise<number>)(...args));
   };
@@ -769,9 +908,18 @@ Output is coloured and shows progress only on a terminal; CI=true or a pipe keep
     .action(action((hosts: string[], flags: ProbeFlags) => probeCommand(hosts, flags)));
 
   program
+    .command("inspect")
+    .description("what a network `dummynet up` holds looks like now: hosts, interfaces (state, addresses, peer), impairments (tc qdiscs), programs")
+    .argument("[network]", "network name, topology file or owner uid (the only one when omitted)")
+    .option("--json", "JSON output")
+    .addHelpText("after", "\nExamples:\n  dummynet inspect\n  dummynet inspect star --json | jq '.hosts[].interfaces[].addresses'")
+    .action(action((selector: string | undefined, options: { json?: boolean }) => inspect(selector, options)));
+
+  program
     .command("ls")
     .description("networks and leftover d-<uid>-* objects on this machine, by owner, with whether the owner is alive")
     .option("--json", "JSON output")
+    .addHelpText("after", "\nExamples:\n  dummynet ls\n  dummynet ls --json | jq '.owners[] | select(.alive | not) | .uid'")
     .action(action((options: { json?: boolean }) => ls(options)));
 
   program
@@ -792,14 +940,31 @@ Output is coloured and shows progress only on a terminal; CI=true or a pipe keep
     .command("doctor")
     .description("what this machine can do (kernel features, programs, privileges), with what to do about each missing one")
     .option("--json", "JSON output")
+    .addHelpText("after", "\nExamples:\n  dummynet doctor\n  dummynet doctor --json")
     .action(action((options: { json?: boolean }) => doctor(options)));
 
   program
     .command("validate")
-    .description("check a topology file against the schema and the semantic rules; errors give file:line:column")
-    .argument("<file>", "topology file")
-    .option("--json", "JSON output")
-    .action(action((file: string, options: { json?: boolean }) => validate(file, options)));
+    .description("check topology files against the schema and the semantic rules; errors give file:line:column")
+    .argument("<file...>", 'topology files ("-" reads one from standard input)')
+    .option("--json", "JSON output (an array when several files are given)")
+    .addHelpText("after", "\nExamples:\n  dummynet validate examples/star.yaml\n  dummynet validate examples/*.yaml\n  generate-topology | dummynet validate -\n  dummynet validate net.yaml --json")
+    .action(action((files: string[], options: { json?: boolean }) => validate(files, options)));
+
+  program
+    .command("completion")
+    .description("print a shell completion script (bash, zsh or fish) for the commands and options of this dummynet")
+    .addArgument(new Argument("<shell>", "the shell").choices(SHELLS))
+    .addHelpText(
+      "after",
+      '\nExamples:\n  source <(dummynet completion bash)                     # this bash session\n  dummynet completion bash > /etc/bash_completion.d/dummynet\n  dummynet completion zsh > "${fpath[1]}/_dummynet"\n  dummynet completion fish > ~/.config/fish/completions/dummynet.fish',
+    )
+    .action(
+      action(async (shell: Shell) => {
+        process.stdout.write(completionScript(program, shell));
+        return EXIT.ok;
+      }),
+    );
 
   program
     .command("graph")
