@@ -14,11 +14,11 @@ import { join, resolve } from "node:path";
 // schema validator, tc, probe and the reaper are loaded (import()) by the commands that use them.
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import type { DummyNet } from "../network/dummy-net.js";
-import type { TcOptions } from "../tc/netem-options.js";
+import type { NetemSettings, TcOptions } from "../tc/netem-options.js";
 import type { Lab } from "../topology/lab.js";
 import { describeImpairment, formatTable, interfaceRows } from "../topology/describe.js";
 import { formatIssue, TopologyError } from "../topology/errors.js";
-import type { ProgramSpec, Topology } from "../topology/model.js";
+import type { Impairment, ProgramSpec, Topology } from "../topology/model.js";
 import type { OutputSink } from "../topology/programs.js";
 import { bold, dim, EXIT, green, Progress, red, signalExitCode, switchColourOff, yellow } from "./output.js";
 import { completionScript, SHELLS, type Shell } from "./completion.js";
@@ -508,8 +508,8 @@ interface InterfaceView {
   addresses: string[];
   peer: string | null;
   qdisc: string | null;
-  impairment: Record<string, unknown> | null;
-  ingressImpairment: Record<string, unknown> | null;
+  impairment: NetemSettings | null;
+  ingressImpairment: NetemSettings | null;
 }
 
 interface HostView {
@@ -554,8 +554,8 @@ async function inspect(selector: string | undefined, options: { json?: boolean }
           addresses: (link.addr_info ?? []).filter((address) => address.scope !== "link").map((address) => `${address.local}/${address.prefixlen}`),
           peer: state.peers?.[`${host}:${name}`] ?? null,
           qdisc: applied ? applied.kind : null,
-          impairment: (applied?.netem as Record<string, unknown> | undefined) ?? null,
-          ingressImpairment: (applied?.ingress?.netem as Record<string, unknown> | undefined) ?? null,
+          impairment: applied?.netem ?? null,
+          ingressImpairment: applied?.ingress?.netem ?? null,
         });
       }
       hosts.push({ name: host, namespace, interfaces });
@@ -580,7 +580,8 @@ async function inspect(selector: string | undefined, options: { json?: boolean }
       iface.state,
       iface.addresses.join(" ") || "-",
       iface.peer ?? "-",
-      [iface.impairment ? describeImpairment(iface.impairment) : "", iface.ingressImpairment ? `received: ${describeImpairment(iface.ingressImpairment)}` : ""].filter(Boolean).join("; ") || (iface.qdisc ?? "-"),
+      // Read-back settings have the file's names; only a slot's distribution may be absent, which describeImpairment does not show.
+      [iface.impairment ? describeImpairment(iface.impairment as Impairment) : "", iface.ingressImpairment ? `received: ${describeImpairment(iface.ingressImpairment as Impairment)}` : ""].filter(Boolean).join("; ") || (iface.qdisc ?? "-"),
     ]),
   );
   print(table(["HOST", "INTERFACE", "STATE", "ADDRESSES", "PEER", "QDISC / IMPAIRMENT"], rows));
