@@ -120,7 +120,7 @@ async function withNetwork(
       startTime: processStartTime(process.pid) ?? "",
       ...(await namesOf(topology, net.uid)),
       peers: Object.fromEntries(interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, row.peer])),
-      ...(process.env["DUMMYNET_DETACHED_LOG"] ? { log: process.env["DUMMYNET_DETACHED_LOG"] } : {}),
+      ...(DETACHED.log ? { log: DETACHED.log } : {}),
       createdAt: new Date().toISOString(),
     };
     writeState(state);
@@ -174,14 +174,23 @@ function announcement(state: NetworkState) {
   return { name: state.name, uid: state.uid, pid: state.pid, stateFile: statePath(state.uid), hosts: state.hosts, interfaces: state.interfaces };
 }
 
+/** Set by `up --detach` for the background `up` it starts; taken out of the environment so that its programs do not inherit them. */
+const DETACHED = (() => {
+  const fd = Number(process.env["DUMMYNET_ANNOUNCE_FD"]);
+  const log = process.env["DUMMYNET_DETACHED_LOG"];
+  delete process.env["DUMMYNET_ANNOUNCE_FD"];
+  delete process.env["DUMMYNET_DETACHED_LOG"];
+  return { announceFd: Number.isInteger(fd) && fd >= 3 ? fd : undefined, log: log || undefined };
+})();
+
 /**
  * The background `up` of `up --detach` tells its parent how far it got, one
  * JSON line per phase on the descriptor DUMMYNET_ANNOUNCE_FD names: "built"
  * (the network exists and is recorded), then "ready" (its daemons are ready).
  */
 function tellDetachingParent(phase: "built" | "ready", message: object): void {
-  const fd = Number(process.env["DUMMYNET_ANNOUNCE_FD"]);
-  if (!Number.isInteger(fd) || fd < 3) return;
+  const fd = DETACHED.announceFd;
+  if (fd === undefined) return;
   try {
     writeSync(fd, `${JSON.stringify({ phase, ...message })}\n`);
     if (phase === "ready") closeSync(fd);
@@ -261,8 +270,14 @@ async function upDetached(file: string, options: DetachOptions): Promise<number>
       buffered += chunk.toString();
       let newline: number;
       while ((newline = buffered.indexOf("\n")) >= 0) {
-        const message = JSON.parse(buffered.slice(0, newline)) as Record<string, unknown>;
+        const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
+        let message: Record<string, unknown>;
+        try {
+          message = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          continue; // not an announcement (a program that inherited the descriptor wrote to it)
+        }
         if (typeof message["uid"] === "number") uid = message["uid"];
         if (message["phase"] === wanted) finish({ ok: true, message });
       }
