@@ -1,6 +1,6 @@
 // requires: netem
 // The examples and commands that need sch_netem: run the lossy pair, and
-// change a running network's impairment with `dummynet impair` (seen with `dummynet probe`).
+// change a running network's impairment with `dummynet impair` (seen with `dummynet inspect` and `dummynet probe`).
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { assertNothingLeft } from "../test-support/leftovers.js";
@@ -28,6 +28,15 @@ describe("netem examples", { concurrency: false, timeout: 300_000 }, () => {
       const impair = await runCli(["impair", "a:a-b", ...network, "--delay", "100", "--loss", "0"]);
       assert.equal(impair.code, 0, impair.stderr);
       assert.match(impair.stdout, /impaired a:a-b: delay 100ms/);
+      // inspect reads the impairments back from the kernel: the new delay on a-b, the file's on b-a.
+      const inspect = await runCli(["inspect", String(uid), "--json"]);
+      assert.equal(inspect.code, 0, inspect.stderr);
+      const hosts = (JSON.parse(inspect.stdout) as { hosts: { name: string; interfaces: { name: string; qdisc: string; impairment: { delay?: number; loss?: number } | null }[] }[] }).hosts;
+      const iface = (host: string) => hosts.find((h) => h.name === host)!.interfaces[0]!;
+      assert.equal(iface("a").qdisc, "netem", inspect.stdout);
+      assert.equal(iface("a").impairment?.delay, 100, inspect.stdout);
+      assert.equal(iface("b").impairment?.delay, 20, inspect.stdout);
+      assert.equal(iface("b").impairment?.loss, 10, inspect.stdout);
       // b -> a keeps its 20 ms and 10 % loss: the probe's round trips take 100 + 20 ms, about a tenth is lost.
       const probe = await runCli(["probe", ...network, "a", "b", "--count", "100", "--json"]);
       assert.equal(probe.code, 0, probe.stderr);

@@ -1,6 +1,8 @@
 /**
  * Terminal output: colours and a progress line only on an interactive
- * terminal, plain and quiet in CI (CI=true) or when piped.
+ * terminal, plain and quiet in CI (CI=true) or when piped. Colours follow
+ * the usual switches too: --no-color and NO_COLOR turn them off, FORCE_COLOR
+ * (other than 0 or false) turns them on even in a pipe.
  */
 export const EXIT = {
   ok: 0,
@@ -19,7 +21,20 @@ export function isInteractive(stream: NodeJS.WriteStream = process.stderr): bool
   return Boolean(stream.isTTY) && !(ci && ci !== "false" && ci !== "0");
 }
 
-const useColour = (stream: NodeJS.WriteStream) => isInteractive(stream) && !process.env["NO_COLOR"];
+let colourSwitchedOff = false;
+
+/** `--no-color`: no colours, whatever the environment says. */
+export function switchColourOff(): void {
+  colourSwitchedOff = true;
+}
+
+export function useColour(stream: NodeJS.WriteStream): boolean {
+  if (colourSwitchedOff) return false;
+  const force = process.env["FORCE_COLOR"];
+  if (force !== undefined) return force !== "0" && force !== "false";
+  if (process.env["NO_COLOR"]) return false;
+  return isInteractive(stream);
+}
 const paint = (code: number) => (text: string, stream: NodeJS.WriteStream = process.stdout) =>
   useColour(stream) ? `\x1b[${code}m${text}\x1b[0m` : text;
 export const bold = paint(1);

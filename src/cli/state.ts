@@ -30,7 +30,20 @@ export interface NetworkState {
   hosts: Record<string, string>;
   /** "host:iface" -> scoped interface name. */
   interfaces: Record<string, string>;
+  /** "host:iface" -> what it connects to, as the topology file says (the other end, a VLAN's parent, a bridge's members). */
+  peers?: Record<string, string>;
+  /** The daemons `up` started, once they are ready (`inspect` tells running from exited by pid and start time). */
+  programs?: ProgramState[];
+  /** Where the output of a background (`up --detach`) owner goes. */
+  log?: string;
   createdAt: string;
+}
+
+export interface ProgramState {
+  name: string;
+  host: string;
+  pid: number | null;
+  startTime: string | null;
 }
 
 export function statePath(uid: number): string {

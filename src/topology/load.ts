@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { createRequire } from "node:module";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from "ajv";
 import { AJV_OPTIONS } from "./schema-options.js";
 import { fileURLToPath } from "node:url";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
@@ -44,6 +44,8 @@ function schemaValidator(): ValidateFunction {
       compiledSchema = generated.default ?? generated;
     } catch {
       const schema = JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as object;
+      // Loaded only here: Ajv costs more to load than the precompiled validator (and every CLI start pays for its imports).
+      const { Ajv } = createRequire(import.meta.url)("ajv") as { Ajv: typeof AjvClass };
       compiledSchema = new Ajv(AJV_OPTIONS).compile(schema);
     }
   }
