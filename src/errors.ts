@@ -60,14 +60,22 @@ export function describeValue(value: unknown): string {
 
 /** A process ran and exited with a non-zero status (or was killed). */
 export class RunInfoError extends DummyNetError {
-  constructor(/** The process that failed: its command, exit status and output. */ readonly info: RunInfo, message?: string) {
+  constructor(
+    /** The process that failed: its command, exit status and output. */
+    readonly info: RunInfo,
+    message?: string,
+  ) {
     super(message ?? `Command failed: ${info.describe()}`);
   }
 }
 
 /** A process did not finish within its timeout, or a wait did not succeed in time. */
 export class TimeoutError extends DummyNetError {
-  constructor(/** The process that timed out, if the wait was for one. */ readonly info: RunInfo | undefined, message?: string) {
+  constructor(
+    /** The process that timed out, if the wait was for one. */
+    readonly info: RunInfo | undefined,
+    message?: string,
+  ) {
     super(message ?? `Command timed out: ${info ? info.describe() : "(no process)"}`);
   }
 }
@@ -88,7 +96,10 @@ export class MatchError extends DummyNetError {
 
 /** A daemon (a process meant to run until stopped) exited on its own. */
 export class DaemonExitError extends DummyNetError {
-  constructor(/** The process that failed: its command, exit status and output. */ readonly info: RunInfo) {
+  constructor(
+    /** The process that failed: its command, exit status and output. */
+    readonly info: RunInfo,
+  ) {
     super(`Unexpected daemon exit: ${info.describe()}`);
   }
 }
@@ -109,7 +120,10 @@ export class NoProcessesError extends DummyNetError {
 
 /** A process had already exited when the monitor started watching it. */
 export class ProcessExitError extends DummyNetError {
-  constructor(/** The process that failed: its command, exit status and output. */ readonly info: RunInfo) {
+  constructor(
+    /** The process that failed: its command, exit status and output. */
+    readonly info: RunInfo,
+  ) {
     super(`Process exited before process monitor: ${info.describe()}`);
   }
 }

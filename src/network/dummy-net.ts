@@ -33,9 +33,12 @@ import { type CleanupItem, type LinkPlace, isAlreadyGone } from "./cleaners.js";
 import { killProcess, namespaceProcesses, processesByNamespace } from "./namespace-processes.js";
 import { type ProbeHost, type ProbeOptions, type ProbeReport, probe } from "../probe/probe.js";
 
+/** An interface as the API accepts it: a plain name (scoped with the network's uid) or an `InterfaceScoped`. */
 export type InterfaceLike = InterfaceScoped | string;
+/** A namespace as the API accepts it: a plain name, a `NamespaceScoped`, or the DummyNet of that namespace. */
 export type NamespaceLike = NamespaceScoped | DummyNet | string;
 
+/** Options of `new DummyNet()`. */
 export interface DummyNetOptions {
   /** Where commands run. @default a HostShell (sudo when not root) with its own ProcessMonitor */
   shell?: Shell;
@@ -63,6 +66,7 @@ export interface DummyNetOptions {
   reapDeadOwners?: boolean | "once";
 }
 
+/** Options of `linkVethAdd()`. */
 export interface VethOptions {
   /**
    * Make the first end directly in this namespace instead of this one. Much
@@ -74,11 +78,13 @@ export interface VethOptions {
   p2Namespace?: NamespaceLike;
 }
 
+/** Options of `routeAdd()`. */
 export interface RouteOptions {
   /** Destination (CIDR) of the route; default: the default route. */
   to?: string;
 }
 
+/** Limits of a cgroup made by `addCgroup()`; omitted limits are not set. */
 export interface CgroupOptions {
   /** CPUs the group may use, like `docker --cpus` (0.5 = half of one CPU). */
   cpuLimit?: number;
@@ -127,7 +133,27 @@ interface InternalOptions extends DummyNetOptions {
   [PARENT]?: { network: Network; namespace: NamespaceScoped; shell: Shell };
 }
 
+/**
+ * A throwaway network on this machine: namespaces, links, bridges, addresses, routes,
+ * netem and cgroups, each named `d-<uid>-<name>` and each undone by `cleanup()`
+ * (also on SIGINT/SIGTERM and process exit, and by the next run's reaper if this one crashed).
+ * A namespaced DummyNet (from `netnsAdd`) runs its commands in that namespace and shares
+ * the parent's cleanup.
+ *
+ * @example
+ * ```ts
+ * await using net = new DummyNet();
+ * const [a, b] = await Promise.all([net.netnsAdd("a"), net.netnsAdd("b")]);
+ * await net.linkVethAdd("eth0", "eth0", { p1Namespace: a, p2Namespace: b });
+ * await a.addrAdd("10.0.0.1/24", "eth0");
+ * await b.addrAdd("10.0.0.2/24", "eth0");
+ * await Promise.all([a.up("eth0"), b.up("eth0")]);
+ * await a.tc("eth0", { delay: 20, loss: 1 });
+ * (await a.run(["ping", "-c", "1", "10.0.0.2"])).match({ stdout: "1 received" });
+ * ```
+ */
 export class DummyNet implements AsyncDisposable {
+  /** Where this object's commands run: the host shell, or a namespace shell for a namespaced DummyNet. */
   readonly shell: Shell;
   /** The namespace this object's commands run in (`1`: the host's). */
   readonly namespace: NamespaceScoped;
@@ -230,14 +256,17 @@ export class DummyNet implements AsyncDisposable {
     return new DummyNet(internal);
   }
 
+  /** The owner id in every name this network makes (`d-<uid>-...`). */
   get uid(): number {
     return this.#network.uid;
   }
 
+  /** The logger this network writes to. */
   get log(): Logger {
     return this.#network.options.log ?? this.shell.log ?? defaultLogger;
   }
 
+  /** The process monitor that runs and watches this network's programs (shared by its namespaces). */
   get processMonitor(): ProcessMonitor {
     return this.shell.processMonitor;
   }
@@ -397,12 +426,31 @@ export class DummyNet implements AsyncDisposable {
   }
 
 
+  /**
+   * The pids of the processes in a namespace of this network.
+   *
+   * @throws InvalidArgumentError when the namespace is not one of this network's.
+   * @example
+   * ```ts
+   * const pids = await net.netnsProcessList("server");
+   * ```
+   */
   async netnsProcessList(namespace: NamespaceLike): Promise<number[]> {
     const ns = this.#ns(namespace);
     this.#requireNamespace(ns);
     return namespaceProcesses(this.shell, ns.scoped);
   }
 
+  /**
+   * Kills (SIGKILL) one process of a namespace of this network.
+   *
+   * @throws InvalidArgumentError when `pid` is not a process of that namespace.
+   * @example
+   * ```ts
+   * const [pid] = await net.netnsProcessList("server");
+   * await net.netnsKillProcess("server", pid!);
+   * ```
+   */
   async netnsKillProcess(namespace: NamespaceLike, pid: number): Promise<void> {
     const ns = this.#ns(namespace);
     checkPid("pid", pid);
@@ -743,6 +791,14 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
+  /**
+   * The bridges in this object's namespace.
+   *
+   * @example
+   * ```ts
+   * const bridges = await sw.bridgeList();
+   * ```
+   */
   bridgeList(): Promise<InterfaceScoped[]> {
     return this.linkList("bridge");
   }
@@ -979,6 +1035,7 @@ export class DummyNet implements AsyncDisposable {
     }
   }
 
+  /** `await using net = new DummyNet()` calls `cleanup()` when the block ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cleanup();
   }

@@ -157,7 +157,16 @@ export interface NetemSettings {
   /** Shape of the jitter (missing when the kernel may hold a table nobody here chose). */
   distribution?: DelayDistribution;
   /** Packet loss: a percent (random loss) or a complete loss model. */
-  loss?: number | { /** 4-state Markov model, every probability filled in. */ state: Required<LossStateModel> } | { /** Gilbert-Elliott model, every probability filled in. */ gemodel: Required<GilbertElliottModel> };
+  loss?:
+    | number
+    | {
+        /** 4-state Markov model, every probability filled in. */
+        state: Required<LossStateModel>;
+      }
+    | {
+        /** Gilbert-Elliott model, every probability filled in. */
+        gemodel: Required<GilbertElliottModel>;
+      };
   /** Correlation of random loss, percent. */
   lossCorrelation?: number;
   /** ECN marking instead of dropping. */

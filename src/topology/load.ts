@@ -52,16 +52,21 @@ function schemaValidator(): ValidateFunction {
 
 /** A topology given as text: YAML (the default) or JSON; `name` labels it in messages and names the network by default. */
 export interface TopologyText {
+  /** The YAML or JSON text. */
   text: string;
+  /** How to parse it. @default "yaml" (or the `format` option) */
   format?: TopologyFormat;
+  /** The label messages use for it, and the network's name when the text has none. */
   name?: string;
 }
 
+/** The formats `loadTopology` parses. */
 export type TopologyFormat = "yaml" | "json";
 
 /** What `loadTopology` accepts: a file path (or file: URL), a text, or the document as a plain object. */
 export type TopologySource = string | URL | TopologyText | TopologyDocument;
 
+/** Options of `loadTopology()`. */
 export interface LoadTopologyOptions {
   /** How to parse a file: by default from its extension (.json is JSON, anything else YAML). */
   format?: TopologyFormat;

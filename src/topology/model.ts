@@ -37,9 +37,23 @@ export interface HostSpec {
   /** Default gateway and static routes, the gateway first as a "default" route. */
   routes: RouteSpec[];
   /** Source NAT rules: traffic from `source` leaving through `out` is masqueraded. */
-  nat: { /** The CIDR whose traffic is masqueraded. */ source: string; /** The interface it leaves through. */ out: string; /** Where the declaration is in the file, for messages that point at a line and column. */ path: NodePath }[];
+  nat: {
+    /** The CIDR whose traffic is masqueraded. */
+    source: string;
+    /** The interface it leaves through. */
+    out: string;
+    /** Where the declaration is in the file, for messages that point at a line and column. */
+    path: NodePath;
+  }[];
   /** Port forwards (DNAT) into this host. */
-  forward: { /** The port (or `address:port`) the host receives on. */ from: string; /** Where it goes, `address:port`. */ to: string; /** Where the declaration is in the file, for messages that point at a line and column. */ path: NodePath }[];
+  forward: {
+    /** The port (or `address:port`) the host receives on. */
+    from: string;
+    /** Where it goes, `address:port`. */
+    to: string;
+    /** Where the declaration is in the file, for messages that point at a line and column. */
+    path: NodePath;
+  }[];
   /** Where the declaration is in the file, for messages that point at a line and column. */
   path: NodePath;
 }
@@ -113,7 +127,14 @@ export interface ProgramSpec {
   /** A job's time limit in milliseconds; absent: none. */
   timeout?: number;
   /** How to know a daemon is ready: a TCP `port` accepting connections, or a `line` in its output. */
-  ready?: { /** A TCP port that accepts connections once ready. */ port?: number; /** A line (substring) the daemon prints once ready. */ line?: string; /** How long to wait, in milliseconds. @default 10000 */ timeout: number };
+  ready?: {
+    /** A TCP port that accepts connections once ready. */
+    port?: number;
+    /** A line (substring) the daemon prints once ready. */
+    line?: string;
+    /** How long to wait, in milliseconds. @default 10000 */
+    timeout: number;
+  };
   /** Where the declaration is in the file, for messages that point at a line and column. */
   path: NodePath;
 }
