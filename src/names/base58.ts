@@ -2,7 +2,7 @@
 export const BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
 /**
- * A non-negative safe integer in base58, e.g. `4242` -> `"2Fv"`.
+ * A non-negative safe integer in base58, e.g. `4242` -> `"2G9"`.
  *
  * @throws RangeError when `num` is not a non-negative safe integer.
  */

@@ -25,8 +25,8 @@ export type ScopedKind = "interface" | "namespace" | "cgroup";
  * @example
  * ```ts
  * const eth = new InterfaceScoped("eth0", 4242);
- * eth.scoped; // "d-2Fv-eth0"
- * InterfaceScoped.fromScoped("d-2Fv-eth0").equals(eth); // true
+ * eth.scoped; // "d-2G9-eth0"
+ * InterfaceScoped.fromScoped("d-2G9-eth0").equals(eth); // true
  * ```
  */
 export abstract class Scoped {

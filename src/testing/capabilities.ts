@@ -10,6 +10,7 @@ import { claimReservedUid, releaseUid } from "../lifecycle/owners.js";
 
 /** What skipUnless needs of a test context: node:test's `t.skip(message)`, vitest's `ctx.skip(note)`. */
 export interface SkippableContext {
+  /** Skips the test with `message` as the reason. */
   skip(message?: string): void;
 }
 

@@ -12,8 +12,21 @@ import { intToBase58 } from "../names/base58.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
 
 /** The owner whose objects to look for: a uid, or anything with one (a DummyNet, a Lab). */
-export type OwnerLike = number | { readonly uid: number };
+export type OwnerLike =
+  | number
+  | {
+      /** The owner's uid. */
+      readonly uid: number;
+    };
 
+/**
+ * The prefix of every name owner `uid` makes: `d-<uid in base58>-`.
+ *
+ * @example
+ * ```ts
+ * ownerPrefix(4242); // "d-2G9-"
+ * ```
+ */
 export function ownerPrefix(uid: number): string {
   return `d-${intToBase58(uid)}-`;
 }

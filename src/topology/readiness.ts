@@ -16,6 +16,7 @@ import { globToRegExp } from "../process/glob.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { DummyNet } from "../network/dummy-net.js";
 
+/** Options of `waitForPort()` and `waitForLine()`. */
 export interface WaitOptions {
   /** How long to wait, in ms. @default 10000 */
   timeout?: number;
