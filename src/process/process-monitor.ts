@@ -222,7 +222,7 @@ export class ProcessMonitor {
    * of DaemonExitError / RunInfoError when a daemon exited or a job failed;
    * resolves false when no job is running (also when nothing was started).
    *
-   * @throws DaemonExitError when a daemon exited on its own.
+   * @throws AggregateError of DaemonExitError / RunInfoError when a daemon exited or a job failed.
    * @throws NoProcessesError when only daemons were started.
    * @example
    * ```ts

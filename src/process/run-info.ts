@@ -35,7 +35,7 @@ export interface RunInfoInit {
  * @example
  * ```ts
  * const info = await host.run(["ping", "-c", "1", "10.0.0.2"]);
- * info.match({ stdout: "1 received" }); // throws MatchError when no line matches
+ * info.match({ stdout: "*1 received*" }); // throws MatchError when no line matches
  * ```
  */
 export class RunInfo {

@@ -94,7 +94,7 @@ export async function buildTopology(source: TopologySource | Topology, options: 
  * ```ts
  * await using lab = await buildTopology("examples/lossy-pair.yaml");
  * const reply = await lab.host("client").run(["ping", "-c", "3", lab.address("server")]);
- * reply.match({ stdout: "3 received" });
+ * reply.match({ stdout: "*3 received*" });
  * ```
  */
 export class Lab implements BuiltNetwork, AsyncDisposable {
