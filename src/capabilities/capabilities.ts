@@ -160,7 +160,15 @@ export interface DetectCapabilitiesOptions {
 
 const cache = new Map<string, Promise<Capabilities>>();
 
-/** Reports what this machine can do; cached per process (per `probe`/`uid`) unless `refresh` or a `runner` is given. */
+/**
+ * Reports what this machine can do; cached per process (per `probe`/`uid`) unless `refresh` or a `runner` is given.
+ *
+ * @example
+ * ```ts
+ * const capabilities = await detectCapabilities();
+ * console.log(formatCapabilities(capabilities));
+ * ```
+ */
 export function detectCapabilities(options: DetectCapabilitiesOptions = {}): Promise<Capabilities> {
   const probe = options.probe ?? true;
   const uid = options.uid ?? process.pid;
@@ -176,7 +184,14 @@ export function detectCapabilities(options: DetectCapabilitiesOptions = {}): Pro
   return pending;
 }
 
-/** The features among `required` that `capabilities` lacks. */
+/**
+ * The features among `required` that `capabilities` lacks.
+ *
+ * @example
+ * ```ts
+ * const missing = missingFeatures(await detectCapabilities(), ["netem", "vlan"]);
+ * ```
+ */
 export function missingFeatures(capabilities: Capabilities, required: readonly KernelFeature[]): KernelFeature[] {
   return required.filter((feature) => !capabilities[feature].available);
 }

@@ -96,7 +96,14 @@ export async function surveyOwners(options: { runner?: CommandRunner; log?: Logg
   return { owners: [...owners.values()].sort((a, b) => a.uid - b.uid), skipped: inventory.skipped };
 }
 
-/** Every owner that has objects on this machine (or a record), with its objects and whether it is alive. Logs skipped steps. */
+/**
+ * Every owner that has objects on this machine (or a record), with its objects and whether it is alive. Logs skipped steps.
+ *
+ * @example
+ * ```ts
+ * for (const owner of await listOwners()) console.log(owner.uid, owner.state, owner.objects.length);
+ * ```
+ */
 export async function listOwners(options: { runner?: CommandRunner; log?: Logger } = {}): Promise<Owner[]> {
   const log = options.log ?? defaultLogger;
   const survey = await surveyOwners({ ...options, log });
@@ -112,6 +119,12 @@ function logSkipped(skipped: readonly SkippedStep[], log: Logger): void {
  * Removes the objects of owners that are gone (and of `force`d uids).
  * Processes in a dead owner's namespaces are killed first. Records of reaped
  * owners are deleted.
+ *
+ * @example
+ * ```ts
+ * const { reaped, failures } = await reapDeadOwners();
+ * console.log(`removed the leftovers of ${reaped.length} dead owners, ${failures.length} failures`);
+ * ```
  */
 export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapResult> {
   const log = options.log ?? defaultLogger;

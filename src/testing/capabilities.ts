@@ -16,7 +16,15 @@ export interface SkippableContext {
 
 let detected: Promise<Capabilities> | undefined;
 
-/** This machine's capabilities, detected once (probed in a throwaway namespace of a uid of its own). */
+/**
+ * This machine's capabilities, detected once (probed in a throwaway namespace of a uid of its own).
+ *
+ * @example
+ * ```ts
+ * const { netem } = await machineCapabilities();
+ * if (!netem.available) console.log(netem.howToGet);
+ * ```
+ */
 export function machineCapabilities(): Promise<Capabilities> {
   detected ??= (async () => {
     const uid = claimReservedUid();

@@ -36,7 +36,7 @@ export interface DummyNetFixtures {
  *
  * test("a topology", async ({ topology }) => {
  *   const lab = await topology("examples/lossy-pair.yaml");
- *   await lab.host("client").run(["ping", "-c", "1", lab.address("server")]);
+ *   await lab.host("a").run(["ping", "-c", "1", lab.address("b")]);
  * });
  * ```
  */

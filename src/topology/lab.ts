@@ -59,6 +59,13 @@ export interface StartedProgram {
  * Builds a topology (a path, text, plain object, or what loadTopology
  * returned). Rejects with what failed, after removing everything it made
  * (an AggregateError when the removal failed too).
+ *
+ * @throws TopologyError when the topology is invalid (nothing made).
+ * @throws AggregateError when building failed and removing what was made failed too.
+ * @example
+ * ```ts
+ * await using lab = await buildTopology("examples/nat-router.yaml", { onProgress: (p) => console.log(p.step) });
+ * ```
  */
 export async function buildTopology(source: TopologySource | Topology, options: BuildTopologyOptions = {}): Promise<Lab> {
   const topology = isLoadedTopology(source) ? source : await loadTopology(source as TopologySource);
@@ -93,7 +100,7 @@ export async function buildTopology(source: TopologySource | Topology, options: 
  * @example
  * ```ts
  * await using lab = await buildTopology("examples/lossy-pair.yaml");
- * const reply = await lab.host("client").run(["ping", "-c", "3", lab.address("server")]);
+ * const reply = await lab.host("a").run(["ping", "-c", "3", lab.address("b")]);
  * reply.match({ stdout: "*3 received*" });
  * ```
  */
@@ -132,7 +139,7 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
    * @throws InvalidArgumentError naming the known hosts, when `name` is not one.
    * @example
    * ```ts
-   * const result = await lab.host("client").run(["ip", "-brief", "addr"]);
+   * const result = await lab.host("a").run(["ip", "-brief", "addr"]);
    * ```
    */
   host(name: string): DummyNet {
@@ -148,7 +155,7 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
    * @throws InvalidArgumentError when the host or interface is unknown or has no address.
    * @example
    * ```ts
-   * await lab.host("client").run(["ping", "-c", "1", lab.address("server")]);
+   * await lab.host("a").run(["ping", "-c", "1", lab.address("b")]);
    * ```
    */
   address(host: string, iface?: string): string {

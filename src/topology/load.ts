@@ -85,6 +85,13 @@ export function isLoadedTopology(value: unknown): value is Topology {
  * see: unknown hosts, duplicate names, address clashes, impossible values).
  * Changes nothing on the system. Rejects with TopologyError listing every
  * problem with its file, line, column and path.
+ *
+ * @throws TopologyError listing every problem, each with file, line and column.
+ * @example
+ * ```ts
+ * const topology = await loadTopology("examples/star.yaml");
+ * const fromText = await loadTopology({ text: "hosts: { a: {}, b: {} }\nlinks: [{ ends: [a:eth0, b:eth0] }]" });
+ * ```
  */
 export async function loadTopology(source: TopologySource, options: LoadTopologyOptions = {}): Promise<Topology> {
   if (typeof source === "string" || source instanceof URL) {
