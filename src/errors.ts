@@ -5,6 +5,19 @@
  */
 import type { RunInfo } from "./process/run-info.js";
 
+/**
+ * The base of every error dummynet throws on purpose.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await net.netnsAdd("bad name");
+ * } catch (error) {
+ *   if (error instanceof DummyNetError) console.error(error.message);
+ *   else throw error;
+ * }
+ * ```
+ */
 export class DummyNetError extends Error {
   /** Brand so that checks work across duplicated copies of the package. */
   readonly isDummyNetError = true;
@@ -20,14 +33,18 @@ export class DummyNetError extends Error {
  */
 export class InvalidArgumentError extends DummyNetError {
   constructor(
+    /** The argument's name, e.g. `name` or `options.timeout`. */
     readonly argument: string,
+    /** The value given. */
     readonly value: unknown,
+    /** The rule it broke and what to do, as the message's tail. */
     readonly rule: string,
   ) {
     super(`Invalid ${argument}: ${describeValue(value)} ${rule}`);
   }
 }
 
+/** A value as messages quote it: strings in JSON quotes, other values with their type, e.g. `-1 (number)`. */
 export function describeValue(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
@@ -43,14 +60,22 @@ export function describeValue(value: unknown): string {
 
 /** A process ran and exited with a non-zero status (or was killed). */
 export class RunInfoError extends DummyNetError {
-  constructor(readonly info: RunInfo, message?: string) {
+  constructor(
+    /** The process that failed: its command, exit status and output. */
+    readonly info: RunInfo,
+    message?: string,
+  ) {
     super(message ?? `Command failed: ${info.describe()}`);
   }
 }
 
 /** A process did not finish within its timeout, or a wait did not succeed in time. */
 export class TimeoutError extends DummyNetError {
-  constructor(readonly info: RunInfo | undefined, message?: string) {
+  constructor(
+    /** The process that timed out, if the wait was for one. */
+    readonly info: RunInfo | undefined,
+    message?: string,
+  ) {
     super(message ?? `Command timed out: ${info ? info.describe() : "(no process)"}`);
   }
 }
@@ -58,8 +83,11 @@ export class TimeoutError extends DummyNetError {
 /** `RunInfo.match()` found no line matching the pattern. */
 export class MatchError extends DummyNetError {
   constructor(
+    /** The pattern looked for (a `fnmatch`-style glob). */
     readonly pattern: string,
+    /** The stream searched. */
     readonly streamName: "stdout" | "stderr",
+    /** That stream's output, if it was captured. */
     readonly output: string | undefined,
   ) {
     super(`Could not match '${pattern}' in ${streamName} output:\n${output ?? "(no output)"}`);
@@ -68,7 +96,10 @@ export class MatchError extends DummyNetError {
 
 /** A daemon (a process meant to run until stopped) exited on its own. */
 export class DaemonExitError extends DummyNetError {
-  constructor(readonly info: RunInfo) {
+  constructor(
+    /** The process that failed: its command, exit status and output. */
+    readonly info: RunInfo,
+  ) {
     super(`Unexpected daemon exit: ${info.describe()}`);
   }
 }
@@ -89,7 +120,10 @@ export class NoProcessesError extends DummyNetError {
 
 /** A process had already exited when the monitor started watching it. */
 export class ProcessExitError extends DummyNetError {
-  constructor(readonly info: RunInfo) {
+  constructor(
+    /** The process that failed: its command, exit status and output. */
+    readonly info: RunInfo,
+  ) {
     super(`Process exited before process monitor: ${info.describe()}`);
   }
 }
@@ -101,9 +135,13 @@ export class ProcessExitError extends DummyNetError {
  */
 export class SystemCommandError extends DummyNetError {
   constructor(
+    /** The command, as run (an argument array). */
     readonly argv: readonly string[],
+    /** Its exit status; `null` when it did not start or was killed by a signal. */
     readonly exitCode: number | null,
+    /** What it printed on stderr (or why it could not start). */
     readonly stderr: string,
+    /** What to do, when the failure has a known cause. */
     readonly hint?: string,
   ) {
     const what = stderr.trim() || `exit status ${String(exitCode)}`;
@@ -120,6 +158,7 @@ export class SystemCommandError extends DummyNetError {
 export class MissingProgramError extends SystemCommandError {
   constructor(
     argv: readonly string[],
+    /** The program that is missing, e.g. `iptables`. */
     readonly program: string,
     /** The Debian/Ubuntu package that provides it, if known. */
     readonly debianPackage: string | undefined,

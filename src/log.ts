@@ -3,9 +3,13 @@
  * most others. The default is silent unless DUMMYNET_LOG names a level.
  */
 export interface Logger {
+  /** Detail: every system command the library runs. */
   debug(message: string, ...rest: unknown[]): void;
+  /** Steps worth knowing: objects created and removed. */
   info(message: string, ...rest: unknown[]): void;
+  /** Something went wrong but the library carried on (e.g. a cleanup step skipped). */
   warn(message: string, ...rest: unknown[]): void;
+  /** Something failed. */
   error(message: string, ...rest: unknown[]): void;
 }
 
@@ -28,4 +32,5 @@ function envLevel(): Level | "silent" {
   return value && (LEVELS as readonly string[]).includes(value) ? (value as Level) : "silent";
 }
 
+/** The logger used when none is given: silent unless `DUMMYNET_LOG` is `debug`, `info`, `warn` or `error`. */
 export const defaultLogger: Logger = createLogger();

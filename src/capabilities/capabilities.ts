@@ -37,13 +37,17 @@ export const KERNEL_FEATURES = [
   "cgroup2",
   "iptables",
 ] as const;
+/** One of `KERNEL_FEATURES`. */
 export type KernelFeature = (typeof KERNEL_FEATURES)[number];
 
 /** Programs the library runs. */
 export const PROGRAMS = ["ip", "tc", "iptables", "ping", "nsenter", "modprobe"] as const;
+/** One of `PROGRAMS`. */
 export type ProgramName = (typeof PROGRAMS)[number];
 
+/** Whether one kernel feature works here, on what evidence, and how to get it. */
 export interface FeatureStatus {
+  /** The feature works here. */
   available: boolean;
   /** True when a real attempt decided it; false when read off hints (no privileges, or probing disabled). */
   probed: boolean;
@@ -53,13 +57,17 @@ export interface FeatureStatus {
   howToGet?: string;
 }
 
+/** Whether a program the library runs is installed, and how to get it. */
 export interface ProgramStatus {
+  /** The program is on PATH (or in /usr/sbin, /sbin). */
   available: boolean;
   /** Absolute path found on PATH (or in /usr/sbin, /sbin). */
   path?: string;
+  /** How to install it (the Debian package); set when it is missing. */
   howToGet?: string;
 }
 
+/** Whether dummynet can change the system: root, or passwordless sudo. */
 export interface PrivilegeStatus {
   /** The process runs as uid 0. */
   root: boolean;
@@ -67,14 +75,19 @@ export interface PrivilegeStatus {
   sudo: "not-needed" | "passwordless" | "needs-password" | "missing";
   /** Root, or passwordless sudo: dummynet can change the system. */
   available: boolean;
+  /** How to get the privileges; set when they are missing. */
   howToGet?: string;
 }
 
+/** A cgroup v1 hierarchy: where it is mounted and its controllers. */
 export interface CgroupV1Hierarchy {
+  /** Where it is mounted, e.g. /sys/fs/cgroup/cpu. */
   mountPoint: string;
+  /** Controllers mounted there, e.g. `cpu`, `cpuacct`. */
   controllers: string[];
 }
 
+/** The machine's cgroup layout and the controllers usable for limits. */
 export interface CgroupStatus {
   /** 2 when the unified hierarchy is the cgroup root; 1 for legacy and hybrid layouts; undefined without cgroups. */
   version: 1 | 2 | undefined;
@@ -92,6 +105,7 @@ export interface CgroupStatus {
   controllers: string[];
 }
 
+/** Which iptables is installed, if any. */
 export interface IptablesStatus {
   /** Backend of the `iptables` program on PATH. */
   flavour: "nft" | "legacy" | "missing";
@@ -99,17 +113,27 @@ export interface IptablesStatus {
   version?: string;
 }
 
+/**
+ * What this kernel and machine can do for dummynet, as `detectCapabilities()` finds it: one `FeatureStatus`
+ * per kernel feature (`netns`, `veth`, `bridge`, `vlan`, `netem`, `ifb`, `htb`, `tbf`, `ingress`, `cgroup2`, `iptables`),
+ * plus privileges, cgroups, iptables and programs.
+ */
 export interface Capabilities extends Record<KernelFeature, FeatureStatus> {
   /** `uname -r` */
   kernelRelease: string;
+  /** Root or passwordless sudo. */
   privileges: PrivilegeStatus;
+  /** The cgroup layout and controllers. */
   cgroup: CgroupStatus;
+  /** The iptables backend on PATH. */
   iptablesFlavour: IptablesStatus;
+  /** Each program the library runs, installed or not. */
   programs: Record<ProgramName, ProgramStatus>;
   /** How long detection took, in ms. */
   detectionMs: number;
 }
 
+/** Options of `detectCapabilities()`. */
 export interface DetectCapabilitiesOptions {
   /**
    * Probe for real in a throwaway namespace when privileged. Without probing
@@ -136,7 +160,15 @@ export interface DetectCapabilitiesOptions {
 
 const cache = new Map<string, Promise<Capabilities>>();
 
-/** Reports what this machine can do; cached per process (per `probe`/`uid`) unless `refresh` or a `runner` is given. */
+/**
+ * Reports what this machine can do; cached per process (per `probe`/`uid`) unless `refresh` or a `runner` is given.
+ *
+ * @example
+ * ```ts
+ * const capabilities = await detectCapabilities();
+ * console.log(formatCapabilities(capabilities));
+ * ```
+ */
 export function detectCapabilities(options: DetectCapabilitiesOptions = {}): Promise<Capabilities> {
   const probe = options.probe ?? true;
   const uid = options.uid ?? process.pid;
@@ -152,11 +184,19 @@ export function detectCapabilities(options: DetectCapabilitiesOptions = {}): Pro
   return pending;
 }
 
-/** The features among `required` that `capabilities` lacks. */
+/**
+ * The features among `required` that `capabilities` lacks.
+ *
+ * @example
+ * ```ts
+ * const missing = missingFeatures(await detectCapabilities(), ["netem", "vlan"]);
+ * ```
+ */
 export function missingFeatures(capabilities: Capabilities, required: readonly KernelFeature[]): KernelFeature[] {
   return required.filter((feature) => !capabilities[feature].available);
 }
 
+/** True when `name` is one of `KERNEL_FEATURES`. */
 export function isKernelFeature(name: string): name is KernelFeature {
   return (KERNEL_FEATURES as readonly string[]).includes(name);
 }

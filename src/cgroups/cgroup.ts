@@ -64,6 +64,18 @@ const NAME_MAX_LENGTH = 255;
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 const CGROUP_SUPER_MAGIC = 0x27e0eb;
 
+/**
+ * A cgroup with CPU and memory limits (v2, or v1 cpu and memory hierarchies), as the reference's CGroup.
+ * `DummyNet.addCgroup()` makes one that the network's cleanup removes.
+ *
+ * @example
+ * ```ts
+ * const group = await CGroup.create({ name: new CGroupScoped("web"), cpuLimit: 0.5, memoryLimit: 64 * 2 ** 20 });
+ * const info = await net.runAsync(["my-server"], { cgroup: group });
+ * // ...
+ * await group.hardClean();
+ * ```
+ */
 export class CGroup {
   /** The scoped name, e.g. `d-2-web`, as the reference's `name`. */
   readonly name: string;
@@ -71,6 +83,7 @@ export class CGroup {
   readonly path: string;
   /** Every directory of this cgroup: one on v2, one per controller hierarchy on v1. */
   readonly paths: readonly string[];
+  /** Which cgroup version and directories it uses. */
   readonly layout: CgroupLayout;
   private readonly log: Logger;
   /** Directory of each controller's cgroup. */
@@ -100,6 +113,9 @@ export class CGroup {
    * limit, and with DummyNetError when the cgroup already exists or a needed
    * controller is missing. If writing a limit fails, the cgroup is removed
    * again before the error is thrown.
+   *
+   * @throws InvalidArgumentError for a bad name or limit (nothing created).
+   * @throws DummyNetError when the cgroup exists already or a needed controller is missing.
    */
   static async create(options: CGroupOptions): Promise<CGroup> {
     const name = validateCgroupName(options.name);
@@ -162,6 +178,11 @@ export class CGroup {
    * Changes the limits: `cpu` in CPUs (like `docker --cpus`), `memory` in
    * bytes; a missing key keeps the current value, `null` removes the limit.
    * Both are validated before either is written.
+   *
+   * @example
+   * ```ts
+   * await group.setLimit({ cpu: 1, memory: 128 * 2 ** 20 });
+   * ```
    */
   async setLimit(limits: CGroupLimits): Promise<void> {
     if (limits === null || typeof limits !== "object") {
@@ -226,6 +247,11 @@ export class CGroup {
    * each came from so that hardClean() can move it back. Rejects with
    * InvalidArgumentError when `pid` is not a running process; a descendant
    * that exits meanwhile is skipped.
+   *
+   * @example
+   * ```ts
+   * await group.addPid(info.pid);
+   * ```
    */
   async addPid(pid: number): Promise<void> {
     validatePid(pid);
@@ -327,6 +353,11 @@ export class CGroup {
    * nested cgroups' processes) is killed with SIGKILL, as the reference's
    * cgroup.kill does. Then every directory is removed, nested ones first.
    * Idempotent: a cgroup already removed is fine.
+   *
+   * @example
+   * ```ts
+   * await group.hardClean();
+   * ```
    */
   async hardClean(): Promise<void> {
     for (const [pid, fromByDir] of this.origins) {

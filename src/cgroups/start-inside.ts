@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
 import { CGroup } from "./cgroup.js";
 
+/** The `cgroup` option of `run()` and `runAsync()`. */
 export interface CgroupRunOptions {
   /**
    * Start the command inside this cgroup (a `CGroup` from `CGroup.create()`

@@ -21,7 +21,9 @@ import { programNotFoundBy } from "../system/spawn-runner.js";
 
 export type LeftoverKind = "netns" | "link" | "iptables" | "cgroup";
 
+/** An object of dummynet's found on the machine: a namespace, link, cgroup or iptables rule. */
 export interface Leftover {
+  /** What kind of object it is. */
   kind: LeftoverKind;
   /** The scoped name (a namespace, link or cgroup), or the iptables rule as `iptables -S` prints it. */
   name: string;
@@ -31,7 +33,9 @@ export interface Leftover {
 
 /** A listing step left out, and why that is safe (e.g. the program that makes such objects is not installed). */
 export interface SkippedStep {
+  /** What was left out, e.g. `iptables rules`. */
   step: string;
+  /** Why that is safe. */
   why: string;
 }
 
@@ -45,8 +49,11 @@ export interface Inventory {
 /** A listing command failed: what is on the machine is unknown, so nothing may be concluded from it. */
 export class ListingError extends DummyNetError {
   constructor(
+    /** What could not be listed, e.g. `network namespaces`. */
     readonly step: string,
+    /** The listing command, as run. */
     readonly argv: readonly string[],
+    /** How it failed (its stderr, or exit status). */
     readonly reason: string,
   ) {
     super(`Cannot list ${step}: \`${argv.join(" ")}\` failed: ${reason}`);

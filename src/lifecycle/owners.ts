@@ -29,7 +29,12 @@ const OWNERS_DIRECTORY = join(STATE_DIRECTORY, "owners");
  * "d-" + 4 base58 digits + "-"). A uid here is never mistaken for a live pid,
  * by this library or the Python one.
  */
-export const RESERVED_UID_RANGE = { first: 2 ** 22, last: 58 ** 4 - 1 } as const;
+export const RESERVED_UID_RANGE = {
+  /** The first reserved uid, 2^22. */
+  first: 2 ** 22,
+  /** The last, 58^4 - 1. */
+  last: 58 ** 4 - 1,
+} as const;
 
 export interface OwnerRecord {
   uid: number;

@@ -14,34 +14,52 @@ import { type OwnerRecord, type OwnerState, forgetOwner, ownerState, readOwnerRe
 
 export type { Leftover, LeftoverKind, SkippedStep } from "./inventory.js";
 
+/** An owner uid with objects on the machine: whether it is alive, its record, and what it owns. */
 export interface Owner {
+  /** The uid in the objects' names (`d-<uid>-...`). */
   uid: number;
+  /** Whether the owner is alive, dead, or unknown (no record, and the uid is not a live pid). */
   state: OwnerState;
+  /** The owner's record (pid, start time, host), if it left one. */
   record: OwnerRecord | undefined;
+  /** The objects it owns. */
   objects: Leftover[];
 }
 
+/** Options of `reapDeadOwners()`. */
 export interface ReapOptions {
   /** Also remove the objects of these uids, alive or not. */
   force?: readonly number[];
   /** Only look at these uids. @default every owner found */
   only?: readonly number[];
+  /** Runs the listing and removal commands. @default a SpawnRunner (sudo -n when not root) */
   runner?: CommandRunner;
+  /** Where to log what was removed. @default a logger silent unless DUMMYNET_LOG is set */
   log?: Logger;
 }
 
+/** What `reapDeadOwners()` did. */
 export interface ReapResult {
   /** Owners whose objects were removed. */
   reaped: Owner[];
   /** Owners left alone because they are alive. */
   spared: Owner[];
   /** Objects that could not be removed, with why. */
-  failures: { object: Leftover; uid: number; error: string }[];
+  failures: {
+    /** The object that could not be removed. */
+    object: Leftover;
+    /** Its owner. */
+    uid: number;
+    /** Why removing it failed. */
+    error: string;
+  }[];
   /** Listing steps left out because no such object can exist (e.g. iptables is not installed). */
   skipped: SkippedStep[];
 }
 
+/** What `surveyOwners()` found. */
 export interface OwnerSurvey {
+  /** Every owner with objects on the machine, by uid. */
   owners: Owner[];
   /** Listing steps left out because no such object can exist (e.g. iptables is not installed). */
   skipped: SkippedStep[];
@@ -78,7 +96,14 @@ export async function surveyOwners(options: { runner?: CommandRunner; log?: Logg
   return { owners: [...owners.values()].sort((a, b) => a.uid - b.uid), skipped: inventory.skipped };
 }
 
-/** Every owner that has objects on this machine (or a record), with its objects and whether it is alive. Logs skipped steps. */
+/**
+ * Every owner that has objects on this machine (or a record), with its objects and whether it is alive. Logs skipped steps.
+ *
+ * @example
+ * ```ts
+ * for (const owner of await listOwners()) console.log(owner.uid, owner.state, owner.objects.length);
+ * ```
+ */
 export async function listOwners(options: { runner?: CommandRunner; log?: Logger } = {}): Promise<Owner[]> {
   const log = options.log ?? defaultLogger;
   const survey = await surveyOwners({ ...options, log });
@@ -94,6 +119,12 @@ function logSkipped(skipped: readonly SkippedStep[], log: Logger): void {
  * Removes the objects of owners that are gone (and of `force`d uids).
  * Processes in a dead owner's namespaces are killed first. Records of reaped
  * owners are deleted.
+ *
+ * @example
+ * ```ts
+ * const { reaped, failures } = await reapDeadOwners();
+ * console.log(`removed the leftovers of ${reaped.length} dead owners, ${failures.length} failures`);
+ * ```
  */
 export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapResult> {
   const log = options.log ?? defaultLogger;

@@ -1,6 +1,11 @@
 /** Bitcoin base58 without padding, as the reference library encodes uids. */
 export const BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
+/**
+ * A non-negative safe integer in base58, e.g. `4242` -> `"2G9"`.
+ *
+ * @throws RangeError when `num` is not a non-negative safe integer.
+ */
 export function intToBase58(num: number): string {
   if (!Number.isSafeInteger(num) || num < 0) throw new RangeError(`base58: ${num} is not a non-negative integer`);
   if (num === 0) return BASE58_ALPHABET[0]!;
@@ -12,6 +17,11 @@ export function intToBase58(num: number): string {
   return out;
 }
 
+/**
+ * The integer a base58 text stands for (the inverse of `intToBase58`).
+ *
+ * @throws RangeError when `text` has a character that is not a base58 digit.
+ */
 export function base58ToInt(text: string): number {
   let num = 0;
   for (const char of text) {

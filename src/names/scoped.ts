@@ -15,8 +15,20 @@ export const PREFIX_LENGTH = 2 + 4 + 1;
 /** Largest uid that fits 4 base58 digits (58^4 - 1); covers Linux's pid_max of 2^22. */
 export const UID_MAX = 58 ** 4 - 1;
 
+/** The kinds of object the library names. */
 export type ScopedKind = "interface" | "namespace" | "cgroup";
 
+/**
+ * A name the library owns: the caller's `name` plus the `uid` of the run that made it,
+ * on the system as `d-<uid in base58>-<name>`.
+ *
+ * @example
+ * ```ts
+ * const eth = new InterfaceScoped("eth0", 4242);
+ * eth.scoped; // "d-2G9-eth0"
+ * InterfaceScoped.fromScoped("d-2G9-eth0").equals(eth); // true
+ * ```
+ */
 export abstract class Scoped {
   /** Longest scoped name the system accepts for this kind of object. */
   static readonly SCOPED_MAX_LENGTH: number = 255;
@@ -25,7 +37,9 @@ export abstract class Scoped {
   /** What the object is, for error messages. */
   static readonly KIND: ScopedKind;
 
+  /** The name as the caller gave it, without the prefix. */
   readonly name: string;
+  /** The owner's uid (by default the process id), 0 to 58^4 - 1; 0 means unprefixed. */
   readonly uid: number;
 
   constructor(name: string, uid: number = process.pid) {
@@ -48,14 +62,17 @@ export abstract class Scoped {
     return this.scoped === this.name;
   }
 
+  /** The scoped name, as on the system. */
   toString(): string {
     return this.scoped;
   }
 
+  /** The scoped name, so JSON output shows what is on the system. */
   toJSON(): string {
     return this.scoped;
   }
 
+  /** True for a name of the same kind with the same uid and name. */
   equals(other: unknown): boolean {
     return (
       other instanceof Scoped &&
@@ -107,6 +124,7 @@ export abstract class Scoped {
   }
 }
 
+/** A concrete Scoped class, as the static factories take `this`. */
 export interface ScopedClass<T extends Scoped> {
   new (name: string, uid?: number): T;
   readonly KIND: ScopedKind;
@@ -126,6 +144,7 @@ export class NamespaceScoped extends Scoped {
   static override readonly UNSCOPED_NAMES = ["1"];
   static override readonly KIND: ScopedKind = "namespace";
 
+  /** True for the root namespace (`1`, the namespace of pid 1). */
   get isRoot(): boolean {
     return this.name === "1";
   }
@@ -137,6 +156,7 @@ export class CGroupScoped extends Scoped {
   static override readonly KIND: ScopedKind = "cgroup";
 }
 
+/** Splits `d-<uid>-<name>` into uid and name; `undefined` for anything else. */
 export function parseScoped(scopedName: string): { uid: number; name: string } | undefined {
   const match = SCOPED_PATTERN.exec(scopedName);
   if (!match) return undefined;

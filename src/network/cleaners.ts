@@ -7,6 +7,7 @@
 import { MissingProgramError, SystemCommandError } from "../errors.js";
 import type { NamespaceScoped, Scoped } from "../names/scoped.js";
 
+/** One entry of a network's undo log (`DummyNet.cleaners`): what a change made, and how to undo it. */
 export interface CleanupItem {
   /** The namespace the undone object lives in. */
   readonly namespace: NamespaceScoped;
@@ -20,6 +21,7 @@ export interface CleanupItem {
    * Skipping those undos is what makes teardown cost one step per namespace.
    */
   readonly obsoleteWhen: (doomed: ReadonlySet<string>) => boolean;
+  /** Undoes the change. */
   readonly clean: () => Promise<void>;
   /**
    * The links the undo concerns, each with the namespace it lives in now

@@ -33,9 +33,12 @@ import { type CleanupItem, type LinkPlace, isAlreadyGone } from "./cleaners.js";
 import { killProcess, namespaceProcesses, processesByNamespace } from "./namespace-processes.js";
 import { type ProbeHost, type ProbeOptions, type ProbeReport, probe } from "../probe/probe.js";
 
+/** An interface as the API accepts it: a plain name (scoped with the network's uid) or an `InterfaceScoped`. */
 export type InterfaceLike = InterfaceScoped | string;
+/** A namespace as the API accepts it: a plain name, a `NamespaceScoped`, or the DummyNet of that namespace. */
 export type NamespaceLike = NamespaceScoped | DummyNet | string;
 
+/** Options of `new DummyNet()`. */
 export interface DummyNetOptions {
   /** Where commands run. @default a HostShell (sudo when not root) with its own ProcessMonitor */
   shell?: Shell;
@@ -63,6 +66,7 @@ export interface DummyNetOptions {
   reapDeadOwners?: boolean | "once";
 }
 
+/** Options of `linkVethAdd()`. */
 export interface VethOptions {
   /**
    * Make the first end directly in this namespace instead of this one. Much
@@ -74,11 +78,13 @@ export interface VethOptions {
   p2Namespace?: NamespaceLike;
 }
 
+/** Options of `routeAdd()`. */
 export interface RouteOptions {
   /** Destination (CIDR) of the route; default: the default route. */
   to?: string;
 }
 
+/** Limits of a cgroup made by `addCgroup()`; omitted limits are not set. */
 export interface CgroupOptions {
   /** CPUs the group may use, like `docker --cpus` (0.5 = half of one CPU). */
   cpuLimit?: number;
@@ -127,7 +133,27 @@ interface InternalOptions extends DummyNetOptions {
   [PARENT]?: { network: Network; namespace: NamespaceScoped; shell: Shell };
 }
 
+/**
+ * A throwaway network on this machine: namespaces, links, bridges, addresses, routes,
+ * netem and cgroups, each named `d-<uid>-<name>` and each undone by `cleanup()`
+ * (also on SIGINT/SIGTERM and process exit, and by the next run's reaper if this one crashed).
+ * A namespaced DummyNet (from `netnsAdd`) runs its commands in that namespace and shares
+ * the parent's cleanup.
+ *
+ * @example
+ * ```ts
+ * await using net = new DummyNet();
+ * const [a, b] = await Promise.all([net.netnsAdd("a"), net.netnsAdd("b")]);
+ * await net.linkVethAdd("eth0", "eth0", { p1Namespace: a, p2Namespace: b });
+ * await a.addrAdd("10.0.0.1/24", "eth0");
+ * await b.addrAdd("10.0.0.2/24", "eth0");
+ * await Promise.all([a.up("eth0"), b.up("eth0")]);
+ * await a.tc("eth0", { delay: 20, loss: 1 });
+ * (await a.run(["ping", "-c", "1", "10.0.0.2"])).match({ stdout: "*1 received*" });
+ * ```
+ */
 export class DummyNet implements AsyncDisposable {
+  /** Where this object's commands run: the host shell, or a namespace shell for a namespaced DummyNet. */
   readonly shell: Shell;
   /** The namespace this object's commands run in (`1`: the host's). */
   readonly namespace: NamespaceScoped;
@@ -230,14 +256,17 @@ export class DummyNet implements AsyncDisposable {
     return new DummyNet(internal);
   }
 
+  /** The owner id in every name this network makes (`d-<uid>-...`). */
   get uid(): number {
     return this.#network.uid;
   }
 
+  /** The logger this network writes to. */
   get log(): Logger {
     return this.#network.options.log ?? this.shell.log ?? defaultLogger;
   }
 
+  /** The process monitor that runs and watches this network's programs (shared by its namespaces). */
   get processMonitor(): ProcessMonitor {
     return this.shell.processMonitor;
   }
@@ -323,6 +352,13 @@ export class DummyNet implements AsyncDisposable {
   /**
    * Makes a network namespace and returns a DummyNet whose commands run in
    * it. Its loopback is brought up, as hosts expect.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * const server = await net.netnsAdd("server"); // d-<uid>-server
+   * await server.run(["ip", "-brief", "link"]);
+   * ```
    */
   netnsAdd(name: string): Promise<DummyNet> {
     return this.#op(async () => {
@@ -352,7 +388,15 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
-  /** A DummyNet for an existing namespace of this uid (made by another instance or process). */
+  /**
+   * A DummyNet for an existing namespace of this uid (made by another instance or process).
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * const server = await net.netnsUse("server"); // an existing namespace; cleanup leaves it
+   * ```
+   */
   async netnsUse(name: string): Promise<DummyNet> {
     const namespace = NamespaceScoped.fromAny(name, this.uid);
     if (!existsSync(`/run/netns/${namespace.scoped}`)) {
@@ -366,7 +410,14 @@ export class DummyNet implements AsyncDisposable {
     return this.#inNamespace(namespace);
   }
 
-  /** Namespaces of this uid on the machine, sorted. */
+  /**
+   * Namespaces of this uid on the machine, sorted.
+   *
+   * @example
+   * ```ts
+   * const names = (await net.netnsList()).map(String);
+   * ```
+   */
   async netnsList(): Promise<NamespaceScoped[]> {
     const output = await this.#ip(["-j", "netns", "list"]);
     const entries = parseIpJsonArray<{ name: string }>(output);
@@ -383,7 +434,15 @@ export class DummyNet implements AsyncDisposable {
       .sort(Scoped.compare);
   }
 
-  /** Deletes a namespace (and forgets the undos of objects inside it). Kill its processes first. */
+  /**
+   * Deletes a namespace (and forgets the undos of objects inside it). Kill its processes first.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await net.netnsDelete("server");
+   * ```
+   */
   netnsDelete(namespace: NamespaceLike): Promise<void> {
     return this.#op(async () => {
       const ns = this.#ns(namespace);
@@ -397,12 +456,31 @@ export class DummyNet implements AsyncDisposable {
   }
 
 
+  /**
+   * The pids of the processes in a namespace of this network.
+   *
+   * @throws InvalidArgumentError when the namespace is not one of this network's.
+   * @example
+   * ```ts
+   * const pids = await net.netnsProcessList("server");
+   * ```
+   */
   async netnsProcessList(namespace: NamespaceLike): Promise<number[]> {
     const ns = this.#ns(namespace);
     this.#requireNamespace(ns);
     return namespaceProcesses(this.shell, ns.scoped);
   }
 
+  /**
+   * Kills (SIGKILL) one process of a namespace of this network.
+   *
+   * @throws InvalidArgumentError when `pid` is not a process of that namespace.
+   * @example
+   * ```ts
+   * const [pid] = await net.netnsProcessList("server");
+   * await net.netnsKillProcess("server", pid!);
+   * ```
+   */
   async netnsKillProcess(namespace: NamespaceLike, pid: number): Promise<void> {
     const ns = this.#ns(namespace);
     checkPid("pid", pid);
@@ -418,7 +496,15 @@ export class DummyNet implements AsyncDisposable {
     await Promise.all([...byNamespace.values()].flat().map((pid) => killProcess(this.shell, pid).catch(() => undefined)));
   }
 
-  /** Kills every process in the namespace (SIGKILL). */
+  /**
+   * Kills every process in the namespace (SIGKILL).
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await net.netnsKillAll("server");
+   * ```
+   */
   async netnsKillAll(namespace: NamespaceLike): Promise<void> {
     const ns = this.#ns(namespace);
     if (!existsSync(`/run/netns/${ns.scoped}`)) return;
@@ -440,7 +526,16 @@ export class DummyNet implements AsyncDisposable {
 
   // ---------------------------------------------------------------- links
 
-  /** Makes a veth pair in this namespace; both ends start down. */
+  /**
+   * Makes a veth pair in this namespace; both ends start down.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * const [a, b] = await Promise.all([net.netnsAdd("a"), net.netnsAdd("b")]);
+   * await net.linkVethAdd("eth0", "eth0", { p1Namespace: a, p2Namespace: b });
+   * ```
+   */
   linkVethAdd(p1: string, p2: string, options: VethOptions = {}): Promise<[InterfaceScoped, InterfaceScoped]> {
     return this.#op(async () => {
       const a = new InterfaceScoped(p1, this.uid);
@@ -486,7 +581,15 @@ export class DummyNet implements AsyncDisposable {
   }
 
 
-  /** Adds VLAN `vlanId` on `parent` as interface `<parent>.<vlanId>` (needs the 8021q module). */
+  /**
+   * Adds VLAN `vlanId` on `parent` as interface `<parent>.<vlanId>` (needs the 8021q module).
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * const vlan = await host.linkVlanAdd("eth0", 10); // eth0.10
+   * ```
+   */
   linkVlanAdd(parent: InterfaceLike, vlanId: number): Promise<InterfaceScoped> {
     return this.#op(async () => {
       const parentIface = this.#iface(parent, "parent interface");
@@ -498,7 +601,16 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
-  /** Moves an interface of this namespace into `namespace`; cleanup moves it back. */
+  /**
+   * Moves an interface of this namespace into `namespace`; cleanup moves it back.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await net.linkVethAdd("a0", "b0");
+   * await net.linkSet("server", "b0");
+   * ```
+   */
   linkSet(namespace: NamespaceLike, iface: InterfaceLike): Promise<void> {
     return this.#op(async () => {
       const ns = this.#ns(namespace);
@@ -533,7 +645,14 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
-  /** Interfaces of this uid in this namespace, sorted; `linkType` filters ("veth", "bridge", "vlan", ...). */
+  /**
+   * Interfaces of this uid in this namespace, sorted; `linkType` filters ("veth", "bridge", "vlan", ...).
+   *
+   * @example
+   * ```ts
+   * const veths = await host.linkList("veth");
+   * ```
+   */
   async linkList(linkType?: string): Promise<InterfaceScoped[]> {
     if (linkType !== undefined && !/^[a-z0-9_]{1,16}$/.test(linkType)) {
       throw new InvalidArgumentError("linkType", linkType, "must be an ip link type such as veth, bridge, vlan or ifb");
@@ -558,6 +677,12 @@ export class DummyNet implements AsyncDisposable {
    * of a veth, their addresses, states, moves and bridge ports). Impairments
    * are undone first, so an ingress IFB device does not outlive the link;
    * iptables rules naming the link stay registered (they outlive it).
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await host.linkDelete("eth0");
+   * ```
    */
   linkDelete(iface: InterfaceLike): Promise<void> {
     return this.#op(async () => {
@@ -610,7 +735,15 @@ export class DummyNet implements AsyncDisposable {
 
   // ---------------------------------------------------------------- addresses, state, routes
 
-  /** Adds an address (`10.0.0.1/24`, `fd00::1/64`) to an interface. IPv6 addresses skip duplicate detection, so they work at once. */
+  /**
+   * Adds an address (`10.0.0.1/24`, `fd00::1/64`) to an interface. IPv6 addresses skip duplicate detection, so they work at once.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await host.addrAdd("10.0.0.1/24", "eth0");
+   * ```
+   */
   addrAdd(ip: string, iface: InterfaceLike): Promise<void> {
     return this.#op(async () => {
       const { family, address } = checkAddressWithPrefix("ip", ip);
@@ -627,7 +760,15 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
-  /** Removes an address from an interface; cleanup adds it back. */
+  /**
+   * Removes an address from an interface; cleanup adds it back.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await host.addrDel("10.0.0.1/24", "eth0");
+   * ```
+   */
   addrDel(ip: string, iface: InterfaceLike): Promise<void> {
     return this.#op(async () => {
       const { family } = checkAddressWithPrefix("ip", ip);
@@ -650,12 +791,28 @@ export class DummyNet implements AsyncDisposable {
     return device?.flags.includes("UP") ? "up" : "down";
   }
 
-  /** Sets an interface up; cleanup restores the state it had before. */
+  /**
+   * Sets an interface up; cleanup restores the state it had before.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await host.up("eth0");
+   * ```
+   */
   up(iface: InterfaceLike): Promise<void> {
     return this.#setState(iface, "up");
   }
 
-  /** Sets an interface down; cleanup restores the state it had before. */
+  /**
+   * Sets an interface down; cleanup restores the state it had before.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await host.down("eth0");
+   * ```
+   */
   down(iface: InterfaceLike): Promise<void> {
     return this.#setState(iface, "down");
   }
@@ -679,7 +836,16 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
-  /** Adds a default route via `gateway` in this namespace (or a route to `options.to`). */
+  /**
+   * Adds a default route via `gateway` in this namespace (or a route to `options.to`).
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await client.route("10.0.0.254"); // default route
+   * await client.route("10.0.1.1", { to: "10.0.2.0/24" });
+   * ```
+   */
   route(gateway: string, options: RouteOptions = {}): Promise<void> {
     return this.#op(async () => {
       checkIpAddress("gateway", gateway);
@@ -696,7 +862,15 @@ export class DummyNet implements AsyncDisposable {
   }
 
 
-  /** Sets a network sysctl of this namespace (e.g. "net.ipv4.ip_forward", 1); cleanup restores the old value. */
+  /**
+   * Sets a network sysctl of this namespace (e.g. "net.ipv4.ip_forward", 1); cleanup restores the old value.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await router.sysctl("net.ipv4.ip_forward", 1);
+   * ```
+   */
   sysctl(name: string, value: string | number): Promise<void> {
     return this.#op(async () => {
       const key = checkSysctlName("sysctl name", name);
@@ -718,7 +892,17 @@ export class DummyNet implements AsyncDisposable {
 
   // ---------------------------------------------------------------- bridges
 
-  /** Makes a bridge in this namespace (down, like any new link). */
+  /**
+   * Makes a bridge in this namespace (down, like any new link).
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * const br = await sw.bridgeAdd("br0");
+   * await sw.bridgeSet(br, "eth0");
+   * await sw.up(br);
+   * ```
+   */
   bridgeAdd(name: string): Promise<InterfaceScoped> {
     return this.#op(async () => {
       const bridge = new InterfaceScoped(name, this.uid);
@@ -728,7 +912,15 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
-  /** Makes `iface` a port of `bridge`. */
+  /**
+   * Makes `iface` a port of `bridge`.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await sw.bridgeSet("br0", "eth1");
+   * ```
+   */
   bridgeSet(bridge: InterfaceLike, iface: InterfaceLike): Promise<void> {
     return this.#op(async () => {
       const br = this.#iface(bridge, "bridge");
@@ -743,6 +935,14 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
+  /**
+   * The bridges in this object's namespace.
+   *
+   * @example
+   * ```ts
+   * const bridges = await sw.bridgeList();
+   * ```
+   */
   bridgeList(): Promise<InterfaceScoped[]> {
     return this.linkList("bridge");
   }
@@ -753,6 +953,13 @@ export class DummyNet implements AsyncDisposable {
    * Impairs the egress of `iface` with netem (and its ingress too with the
    * `ingress` option). A second call changes the link and keeps the values
    * it does not mention. Cleanup restores the qdisc that was there before.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await host.tc("eth0", { delay: 50, jitter: 5, loss: 1, rate: 10 });
+   * await host.tc("eth0", { loss: null }); // keeps delay, jitter and rate
+   * ```
    */
   tc(iface: InterfaceLike, options: NetemOptions): Promise<void> {
     return this.#op(async () => {
@@ -778,6 +985,13 @@ export class DummyNet implements AsyncDisposable {
   /**
    * What shapes `iface` now, parsed from `tc -j qdisc show`: the root qdisc,
    * its netem settings in the options' units, and the ingress (IFB) netem.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * const applied = await host.tcRead("eth0");
+   * console.log(applied?.netem?.delay);
+   * ```
    */
   async tcRead(iface: InterfaceLike): Promise<AppliedQdisc | undefined> {
     const link = this.#iface(iface);
@@ -785,7 +999,15 @@ export class DummyNet implements AsyncDisposable {
     return readNetem(this.shell, link.scoped);
   }
 
-  /** The output of `tc qdisc show dev <iface>`. */
+  /**
+   * The output of `tc qdisc show dev <iface>`.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * console.log((await host.tcShow("eth0")).stdout);
+   * ```
+   */
   async tcShow(iface: InterfaceLike): Promise<RunInfo> {
     const link = this.#iface(iface);
     return this.shell.run(["tc", "qdisc", "show", "dev", link.scoped]);
@@ -793,7 +1015,15 @@ export class DummyNet implements AsyncDisposable {
 
   // ---------------------------------------------------------------- forwarding and NAT
 
-  /** Accepts forwarded traffic entering on `from` and leaving on `to` (iptables FORWARD). */
+  /**
+   * Accepts forwarded traffic entering on `from` and leaving on `to` (iptables FORWARD).
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await router.forward("lan0", "wan0");
+   * ```
+   */
   forward(from: InterfaceLike, to: InterfaceLike): Promise<void> {
     return this.#op(async () => {
       const inbound = this.#iface(from, "from interface");
@@ -810,7 +1040,15 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
-  /** Masquerades traffic from `source` (address or CIDR) leaving through `iface`. */
+  /**
+   * Masquerades traffic from `source` (address or CIDR) leaving through `iface`.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * await router.nat("10.0.0.0/24", "wan0");
+   * ```
+   */
   nat(source: string, iface: InterfaceLike): Promise<void> {
     return this.#op(async () => {
       checkAddressWithPrefix("source", source);
@@ -834,28 +1072,63 @@ export class DummyNet implements AsyncDisposable {
 
   // ---------------------------------------------------------------- processes
 
-  /** Runs a command in this namespace to completion. A string runs through /bin/sh -c, an array without a shell. */
+  /**
+   * Runs a command in this namespace to completion. A string runs through /bin/sh -c, an array without a shell.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * const info = await host.run(["ping", "-c", "3", "10.0.0.2"], { timeout: 10000 });
+   * info.match({ stdout: "*3 received*" });
+   * ```
+   */
   run(cmd: string | readonly string[], options?: RunOptions): Promise<RunInfo> {
     // Refused during cleanup: a process started after cleanup stopped the others would outlive the network.
     if (this.#network.closing) return this.#refusedWhileClosing("processes");
     return this.shell.run(cmd, options);
   }
 
-  /** Starts a command in this namespace in the background, watched by the process monitor. */
+  /**
+   * Starts a command in this namespace in the background, watched by the process monitor.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * const server = await host.runAsync(["python3", "-m", "http.server", "8000"], { daemon: true });
+   * ```
+   */
   runAsync(cmd: string | readonly string[], options?: RunAsyncOptions): Promise<RunInfo> {
     if (this.#network.closing) return this.#refusedWhileClosing("processes");
     // Cleanup waits until it has started, so that it stops it with the rest.
     return this.#inFlight(this.shell.runAsync(cmd, options));
   }
 
-  /** Measures the path from host `from` to host `to` with Node.js alone (UDP echoes; TCP goodput with `tcp`): see src/probe. */
+  /**
+   * Measures the path from host `from` to host `to` with Node.js alone (UDP echoes; TCP goodput with `tcp`): see src/probe.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * const report = await net.probe("client", "server", { count: 100 });
+   * console.log(report.lossPercent, report.rttMs.p50);
+   * ```
+   */
   probe(from: ProbeHost, to: ProbeHost, options?: ProbeOptions): Promise<ProbeReport> {
     return probe(this, from, to, options);
   }
 
   // ---------------------------------------------------------------- cgroups
 
-  /** Makes a cgroup with optional CPU (in CPUs) and memory (bytes) limits; cleanup removes it. */
+  /**
+   * Makes a cgroup with optional CPU (in CPUs) and memory (bytes) limits; cleanup removes it.
+   *
+   * @throws InvalidArgumentError for a bad argument, before anything changes.
+   * @example
+   * ```ts
+   * const group = await net.addCgroup("web", { cpuLimit: 0.5, memoryLimit: 64 * 2 ** 20 });
+   * await host.runAsync(["my-server"], { cgroup: group });
+   * ```
+   */
   addCgroup(name: string, options: CgroupOptions = {}): Promise<CGroup> {
     return this.#op(async () => {
       const scoped = new CGroupScoped(name, this.uid);
@@ -874,7 +1147,14 @@ export class DummyNet implements AsyncDisposable {
     });
   }
 
-  /** cgroups of this uid on the machine. */
+  /**
+   * cgroups of this uid on the machine.
+   *
+   * @example
+   * ```ts
+   * const groups = await net.cgroupList();
+   * ```
+   */
   cgroupList(): Promise<CGroupScoped[]> {
     return listCgroups(this.uid);
   }
@@ -885,6 +1165,16 @@ export class DummyNet implements AsyncDisposable {
    * Stops the processes, then runs every cleaner newest first. Always
    * finishes; undos whose object is already gone are warnings. Rejects with an
    * AggregateError of process failures and real undo errors, if any.
+   *
+   * @example
+   * ```ts
+   * const net = new DummyNet();
+   * try {
+   *   // ...
+   * } finally {
+   *   await net.cleanup();
+   * }
+   * ```
    */
   cleanup(): Promise<void> {
     // One cleanup at a time: a second call (exit cleanup on Ctrl-C during `await using`, say) joins the first.
@@ -979,6 +1269,7 @@ export class DummyNet implements AsyncDisposable {
     }
   }
 
+  /** `await using net = new DummyNet()` calls `cleanup()` when the block ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cleanup();
   }

@@ -12,12 +12,19 @@ export interface Reply {
 
 /** Round-trip times in milliseconds; every field is NaN when no reply came back. */
 export interface RttStats {
+  /** Shortest round trip, ms. */
   min: number;
+  /** 10th percentile, ms. */
   p10: number;
+  /** Median, ms. */
   p50: number;
+  /** 90th percentile, ms. */
   p90: number;
+  /** 99th percentile, ms. */
   p99: number;
+  /** Longest round trip, ms. */
   max: number;
+  /** Mean, ms. */
   mean: number;
   /** Population standard deviation (as ping's mdev). */
   stdev: number;

@@ -1,6 +1,10 @@
-/** A probe report in words, as the `dummynet probe` command and the demo print it. */
+// A probe report in words, as the `dummynet probe` command and the demo print it.
 import type { ProbeReport } from "./probe.js";
 
+/**
+ * A probe report in words, as the `dummynet probe` command and the demo print it:
+ * sent and received, loss, round-trip percentiles and goodput.
+ */
 export function describeProbeReport(report: ProbeReport): string {
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
   const lines = [

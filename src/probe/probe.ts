@@ -28,6 +28,7 @@ export interface ProbeEndpoint {
   shell: Shell;
 }
 
+/** Options of `probe()` and `DummyNet.probe()`. */
 export interface ProbeOptions {
   /** Address to probe. @default the first IPv4 address of `to` on an interface other than lo */
   address?: string;
@@ -41,7 +42,14 @@ export interface ProbeOptions {
    * Also measure TCP goodput from `from` to `to`: a bulk transfer for
    * `seconds` (default 2) or of `bytes`, counted by the receiver. `true`: 2 seconds.
    */
-  tcp?: boolean | { seconds?: number; bytes?: number };
+  tcp?:
+    | boolean
+    | {
+        /** Transfer for this many seconds. @default 2 */
+        seconds?: number;
+        /** Transfer this many bytes instead of for a time. */
+        bytes?: number;
+      };
   /** Aborting stops both agents; the probe rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
@@ -51,9 +59,11 @@ export interface ProbeOptions {
   timeout?: number;
 }
 
+/** What `probe()` measured: counts, loss, round-trip times and, with `tcp`, goodput. */
 export interface ProbeReport extends ProbeCounts {
   /** Host names (namespace names without the owner prefix; "1" for the host's own namespace). */
   from: string;
+  /** The receiving host's name, as `from`. */
   to: string;
   /** The address probed. */
   address: string;
@@ -64,7 +74,12 @@ export interface ProbeReport extends ProbeCounts {
   /** With `tcp`: what the receiver counted, in Mbit/s (0 when no connection could be made). */
   goodputMbps?: number;
   /** With `tcp`: the bytes the receiver counted and over how long (from accepting the connection to its end). */
-  tcp?: { bytes: number; seconds: number };
+  tcp?: {
+    /** Bytes the receiver counted. */
+    bytes: number;
+    /** Seconds from accepting the connection to its end. */
+    seconds: number;
+  };
   /** With `tcp`, when the transfer failed: why. */
   tcpError?: string;
 }
@@ -95,6 +110,14 @@ export interface ProbePlan {
 /**
  * Probes the path from `from` to `to` (hosts of `net`'s network). Bad options
  * and unknown hosts are refused with InvalidArgumentError before anything starts.
+ *
+ * @throws InvalidArgumentError for bad options or unknown hosts, before anything starts.
+ * @throws TimeoutError when the probe takes longer than `options.timeout`.
+ * @example
+ * ```ts
+ * const report = await probe(net, "client", "server", { count: 100, tcp: true });
+ * console.log(describeProbeReport(report)); // loss, round-trip percentiles, goodput
+ * ```
  */
 export async function probe(net: DummyNet, from: ProbeHost, to: ProbeHost, options: ProbeOptions = {}): Promise<ProbeReport> {
   const plan = checkProbeOptions(options);

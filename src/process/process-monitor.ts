@@ -98,8 +98,24 @@ class MonitoredProcess {
   }
 }
 
+/**
+ * Runs user commands and watches them, as the reference's ProcessMonitor: synchronous runs,
+ * background jobs and daemons (whose exit is an error), with CPU and memory samples,
+ * and stops them all (SIGTERM, then SIGKILL) at the end.
+ *
+ * @example
+ * ```ts
+ * const monitor = new ProcessMonitor();
+ * await monitor.runProcessAsync(["sleep", "60"], { daemon: true });
+ * await monitor.runProcessAsync(["sh", "-c", "echo done"]);
+ * while (await monitor.keepRunning()) {} // until every job has exited; throws if a daemon dies
+ * await monitor.stop();
+ * ```
+ */
 export class ProcessMonitor {
+  /** Where the monitor logs. */
   readonly log: Logger;
+  /** Milliseconds between CPU/memory samples of running processes. */
   readonly sampleInterval: number;
 
   /** Async non-daemon commands, kept (also when finished) until stop(). */
@@ -130,6 +146,13 @@ export class ProcessMonitor {
    * exit, TimeoutError after `timeout` (the command's process group is
    * stopped first); when it fails while a monitored daemon has died or a job
    * has failed, rejects with an AggregateError holding this error first, then those.
+   *
+   * @throws RunInfoError on a non-zero exit.
+   * @throws TimeoutError after `options.timeout`.
+   * @example
+   * ```ts
+   * const info = await monitor.runProcess(["uname", "-r"], { timeout: 5000 });
+   * ```
    */
   async runProcess(cmd: string | readonly string[], options: RunProcessOptions = {}): Promise<RunInfo> {
     validateCommand(cmd);
@@ -165,6 +188,11 @@ export class ProcessMonitor {
    * Starts a command in the background and resolves once it runs (its pid is
    * known). A job's failure or a daemon's exit is reported later by
    * keepRunning() and stop().
+   *
+   * @example
+   * ```ts
+   * const server = await monitor.runProcessAsync(["python3", "-m", "http.server"], { daemon: true });
+   * ```
    */
   async runProcessAsync(cmd: string | readonly string[], options: RunProcessAsyncOptions = {}): Promise<RunInfo> {
     validateCommand(cmd);
@@ -193,6 +221,13 @@ export class ProcessMonitor {
    * NoProcessesError when only daemons were started; throws an AggregateError
    * of DaemonExitError / RunInfoError when a daemon exited or a job failed;
    * resolves false when no job is running (also when nothing was started).
+   *
+   * @throws AggregateError of DaemonExitError / RunInfoError when a daemon exited or a job failed.
+   * @throws NoProcessesError when only daemons were started.
+   * @example
+   * ```ts
+   * while (await monitor.keepRunning()) {}
+   * ```
    */
   async keepRunning(timeoutMs = 200): Promise<boolean> {
     validateMilliseconds("timeoutMs", timeoutMs);
@@ -209,6 +244,11 @@ export class ProcessMonitor {
    * `timeout` ms), resolves when it has exited, and forgets it (a stopped
    * daemon is no error). Rejects with InvalidArgumentError for a RunInfo this
    * monitor does not manage.
+   *
+   * @example
+   * ```ts
+   * await monitor.stopProcessAsync(server, { timeout: 2000 });
+   * ```
    */
   async stopProcessAsync(info: RunInfo, options: { timeout?: number } = {}): Promise<RunInfo> {
     const timeout = options.timeout ?? 1000;
@@ -233,6 +273,11 @@ export class ProcessMonitor {
    * `timeout` ms. With `validateState`, daemons that had died and jobs that
    * had failed before the stop are then reported as an AggregateError
    * (unlike the reference, which reported them without stopping the rest).
+   *
+   * @example
+   * ```ts
+   * await monitor.stop();
+   * ```
    */
   async stop(options: StopOptions = {}): Promise<void> {
     const timeout = options.timeout ?? 1000;

@@ -28,6 +28,16 @@ export interface RunInfoInit {
   memVms?: number;
 }
 
+/**
+ * One run of a command: what ran, where, its pid, status and output, as the reference's RunInfo.
+ * `run()` resolves with it once the command exited; `runAsync()` at once (`finished` resolves at the exit).
+ *
+ * @example
+ * ```ts
+ * const info = await host.run(["ping", "-c", "1", "10.0.0.2"]);
+ * info.match({ stdout: "*1 received*" }); // throws MatchError when no line matches
+ * ```
+ */
 export class RunInfo {
   /** The command as the user gave it (a string ran through /bin/sh -c; an array without a shell). */
   cmd: string | readonly string[];
@@ -176,6 +186,7 @@ export class RunInfo {
     return text;
   }
 
+  /** `RunInfo` and `describe()`: the command, its state and its output's tail. */
   toString(): string {
     return `RunInfo ${this.describe()}`;
   }

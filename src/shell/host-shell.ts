@@ -28,10 +28,24 @@ export interface HostShellOptions {
   runner?: CommandRunner;
 }
 
+/**
+ * The shell of the host: user commands go to a ProcessMonitor, the library's own commands to a
+ * CommandRunner, both through `sudo -n` when not root.
+ *
+ * @example
+ * ```ts
+ * const shell = new HostShell({ sudo: false });
+ * const info = await shell.run(["uname", "-r"]);
+ * console.log(info.stdout.trim());
+ * ```
+ */
 export class HostShell implements Shell {
+  /** Where the shell logs. */
   readonly log: Logger;
   readonly sudo: boolean;
+  /** The monitor of the commands started by run/runAsync. */
   readonly processMonitor: ProcessMonitor;
+  /** Runs the library's own system commands. */
   readonly runner: CommandRunner;
   readonly namespace: string | undefined = undefined;
 

@@ -14,6 +14,16 @@ import type { PollUntilOptions, RunAsyncOptions, RunOptions, Shell } from "./she
 
 const NAMESPACE_NAME = /^[A-Za-z0-9_.-]+$/u;
 
+/**
+ * The shell of one network namespace: commands run through `ip netns exec` via the parent shell.
+ * A namespaced DummyNet's `shell` is one.
+ *
+ * @example
+ * ```ts
+ * const shell = new NamespaceShell("d-2-server", new HostShell());
+ * const info = await shell.run(["ip", "-brief", "addr"]);
+ * ```
+ */
 export class NamespaceShell implements Shell {
   /**
    * @param name the namespace's name on the system (the scoped name, e.g. `d-2-demo0`)
@@ -32,10 +42,12 @@ export class NamespaceShell implements Shell {
     return this.name;
   }
 
+  /** The parent shell's logger. */
   get log(): Logger {
     return this.parent.log;
   }
 
+  /** The parent shell's process monitor. */
   get processMonitor(): ProcessMonitor {
     return this.parent.processMonitor;
   }

@@ -10,6 +10,7 @@ import type { ProcessMonitor } from "../process/process-monitor.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { CommandResult, SystemCommandOptions } from "../system/command-runner.js";
 
+/** Options of `run()`. */
 export interface RunOptions extends CgroupRunOptions {
   /** Working directory of the command. */
   cwd?: string;
@@ -25,10 +26,13 @@ export interface RunOptions extends CgroupRunOptions {
   stderrCallback?: (data: string) => void;
 }
 
+/** Options of `runAsync()`. */
 export interface RunAsyncOptions extends CgroupRunOptions {
   /** A daemon must keep running until stopped; its exit is an error (DaemonExitError). */
   daemon?: boolean;
+  /** Working directory of the command. */
   cwd?: string;
+  /** Environment of the command. @default this process's environment */
   env?: NodeJS.ProcessEnv;
   /** Receives stdout as it arrives, from the first byte (decoded UTF-8). */
   stdoutCallback?: (data: string) => void;
@@ -36,6 +40,7 @@ export interface RunAsyncOptions extends CgroupRunOptions {
   stderrCallback?: (data: string) => void;
 }
 
+/** Options of `pollUntil()`: what output ends the wait, and how long to try. */
 export interface PollUntilOptions extends RunOptions {
   /** fnmatch-style pattern that a line of stdout must match. */
   matchStdout?: string;
@@ -43,24 +48,53 @@ export interface PollUntilOptions extends RunOptions {
   matchStderr?: string;
   /** Predicate on the output; true ends the wait. */
   matchFn?: (output: string) => boolean;
-  /** Milliseconds to keep trying; default 15000. */
+  /** Milliseconds to keep trying. @default 15000 */
   timeout?: number;
-  /** Milliseconds between attempts; default 100. */
+  /** Milliseconds between attempts. @default 100 */
   interval?: number;
 }
 
+/** The way into the system for one place (the host, or one namespace): `HostShell` and `NamespaceShell`. */
 export interface Shell {
+  /** Where the shell logs. */
   readonly log: Logger;
+  /** The monitor that runs and watches this shell's processes. */
   readonly processMonitor: ProcessMonitor;
   /** Commands run through `sudo -n`. */
   readonly sudo: boolean;
   /** Scoped name of the namespace this shell runs in; undefined for the host. */
   readonly namespace: string | undefined;
-  /** Runs a command to completion. A string runs through /bin/sh -c; an array runs without a shell. */
+  /**
+   * Runs a command to completion. A string runs through /bin/sh -c; an array runs without a shell.
+   *
+   * @throws RunInfoError when it exits with a non-zero status or is killed.
+   * @throws TimeoutError when it outlives `options.timeout`.
+   * @example
+   * ```ts
+   * const info = await host.shell.run(["ip", "-brief", "link"], { timeout: 5000 });
+   * console.log(info.stdout);
+   * ```
+   */
   run(cmd: string | readonly string[], options?: RunOptions): Promise<RunInfo>;
-  /** Starts a command in the background under the process monitor. */
+  /**
+   * Starts a command in the background under the process monitor.
+   *
+   * @throws DaemonExitError later, from the monitor, when a `daemon` exits on its own.
+   * @example
+   * ```ts
+   * const server = await host.shell.runAsync(["iperf3", "-s"], { daemon: true });
+   * ```
+   */
   runAsync(cmd: string | readonly string[], options?: RunAsyncOptions): Promise<RunInfo>;
-  /** Runs `cmd` repeatedly until its output matches; rejects with TimeoutError. */
+  /**
+   * Runs `cmd` repeatedly until its output matches.
+   *
+   * @throws TimeoutError when nothing matched within `options.timeout`.
+   * @example
+   * ```ts
+   * await host.shell.pollUntil(["ss", "-ltn"], { matchStdout: "*:7000*", timeout: 10000 });
+   * ```
+   */
   pollUntil(cmd: string | readonly string[], options: PollUntilOptions): Promise<RunInfo>;
   /** Runs one of the library's own system commands (ip, tc, iptables, ...) in this shell's place. */
   system(argv: readonly string[], options?: Omit<SystemCommandOptions, "namespace">): Promise<CommandResult>;

@@ -15,15 +15,22 @@ export interface SystemCommandOptions {
   allowFailure?: boolean;
 }
 
+/** What a system command gave. */
 export interface CommandResult {
   /** The argument array actually executed (with any sudo or namespace prefix). */
   argv: readonly string[];
+  /** Its standard output. */
   stdout: string;
+  /** Its standard error. */
   stderr: string;
   /** Exit status; null when killed by a signal. */
   exitCode: number | null;
 }
 
+/**
+ * Runs the library's own system commands (ip, tc, iptables, ...) as argument arrays:
+ * `SpawnRunner`, `IpBatchRunner`, or your own (e.g. to record commands).
+ */
 export interface CommandRunner {
   /** Runs `argv`; rejects with SystemCommandError on failure unless `allowFailure`. */
   run(argv: readonly string[], options?: SystemCommandOptions): Promise<CommandResult>;

@@ -146,6 +146,10 @@ export interface IpBatchRunnerOptions {
   fallback?: CommandRunner;
 }
 
+/**
+ * Runs `ip` commands through long-lived `ip -batch` workers (one per namespace) and every other
+ * command through a fallback runner: far fewer processes when building large networks.
+ */
 export class IpBatchRunner implements CommandRunner {
   readonly #workers = new Map<string, IpWorker>();
   readonly #fallback: CommandRunner;

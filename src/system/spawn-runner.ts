@@ -15,8 +15,11 @@ export interface SpawnRunnerOptions {
   log?: Logger;
 }
 
+/** Runs each system command as its own process (`spawn`, no shell), through `sudo -n` when asked. */
 export class SpawnRunner implements CommandRunner {
+  /** Commands run through `sudo -n`. */
   readonly sudo: boolean;
+  /** Where each command is logged (debug). */
   readonly log: Logger;
 
   constructor(options: SpawnRunnerOptions = {}) {

@@ -9,6 +9,7 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 
+/** Shapes of the delay jitter: `uniform` (netem's default) or one of the kernel's tables. */
 export type DelayDistribution = "uniform" | "normal" | "pareto" | "paretonormal";
 /** Distributions with a table file shipped by iproute2 (slot distributions need a table). */
 export type TableDistribution = Exclude<DelayDistribution, "uniform">;
@@ -147,26 +148,56 @@ export type SlotSettings =
  * nobody here chose (it does not report it).
  */
 export interface NetemSettings {
+  /** One-way delay, ms. */
   delay?: number;
+  /** Random variation of the delay, ms. */
   jitter?: number;
+  /** Correlation of each delay with the previous one, percent. */
   delayCorrelation?: number;
+  /** Shape of the jitter (missing when the kernel may hold a table nobody here chose). */
   distribution?: DelayDistribution;
-  loss?: number | { state: Required<LossStateModel> } | { gemodel: Required<GilbertElliottModel> };
+  /** Packet loss: a percent (random loss) or a complete loss model. */
+  loss?:
+    | number
+    | {
+        /** 4-state Markov model, every probability filled in. */
+        state: Required<LossStateModel>;
+      }
+    | {
+        /** Gilbert-Elliott model, every probability filled in. */
+        gemodel: Required<GilbertElliottModel>;
+      };
+  /** Correlation of random loss, percent. */
   lossCorrelation?: number;
+  /** ECN marking instead of dropping. */
   ecn?: true;
+  /** Percent of packets sent twice. */
   duplicate?: number;
+  /** Correlation of duplication, percent. */
   duplicateCorrelation?: number;
+  /** Percent of packets with a flipped random bit. */
   corrupt?: number;
+  /** Correlation of corruption, percent. */
   corruptCorrelation?: number;
+  /** Percent of packets sent at once while the others wait `delay`. */
   reorder?: number;
+  /** Correlation of reordering, percent. */
   reorderCorrelation?: number;
+  /** Reorder only every `gap`-th packet. */
   gap?: number;
+  /** Rate limit, Mbit/s. */
   rate?: number;
+  /** Bytes added to (negative: removed from) each packet for the rate. */
   packetOverhead?: number;
+  /** Link-layer cell size for the rate, bytes. */
   cellSize?: number;
+  /** Bytes added per cell. */
   cellOverhead?: number;
+  /** Queue limit, packets. */
   limit?: number;
+  /** Slot-based (bursty MAC) delivery. */
   slot?: SlotSettings;
+  /** Seed of netem's random numbers. */
   seed?: number;
 }
 

@@ -31,7 +31,14 @@ export interface AppliedQdisc {
   /** The netem settings, when the root is netem. */
   netem: NetemSettings | undefined;
   /** Shaping of incoming traffic: the IFB device it is redirected to, and the IFB's netem. */
-  ingress: { ifb: string; netem: NetemSettings | undefined } | undefined;
+  ingress:
+    | {
+        /** The IFB device incoming traffic is redirected to. */
+        ifb: string;
+        /** The netem settings on that device, if any. */
+        netem: NetemSettings | undefined;
+      }
+    | undefined;
   /** The qdisc exactly as tc printed it. */
   raw: QdiscJson;
 }

@@ -10,12 +10,21 @@ import { claimReservedUid, releaseUid } from "../lifecycle/owners.js";
 
 /** What skipUnless needs of a test context: node:test's `t.skip(message)`, vitest's `ctx.skip(note)`. */
 export interface SkippableContext {
+  /** Skips the test with `message` as the reason. */
   skip(message?: string): void;
 }
 
 let detected: Promise<Capabilities> | undefined;
 
-/** This machine's capabilities, detected once (probed in a throwaway namespace of a uid of its own). */
+/**
+ * This machine's capabilities, detected once (probed in a throwaway namespace of a uid of its own).
+ *
+ * @example
+ * ```ts
+ * const { netem } = await machineCapabilities();
+ * if (!netem.available) console.log(netem.howToGet);
+ * ```
+ */
 export function machineCapabilities(): Promise<Capabilities> {
   detected ??= (async () => {
     const uid = claimReservedUid();

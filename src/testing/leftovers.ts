@@ -12,8 +12,21 @@ import { intToBase58 } from "../names/base58.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
 
 /** The owner whose objects to look for: a uid, or anything with one (a DummyNet, a Lab). */
-export type OwnerLike = number | { readonly uid: number };
+export type OwnerLike =
+  | number
+  | {
+      /** The owner's uid. */
+      readonly uid: number;
+    };
 
+/**
+ * The prefix of every name owner `uid` makes: `d-<uid in base58>-`.
+ *
+ * @example
+ * ```ts
+ * ownerPrefix(4242); // "d-2G9-"
+ * ```
+ */
 export function ownerPrefix(uid: number): string {
   return `d-${intToBase58(uid)}-`;
 }
@@ -45,12 +58,24 @@ function ownedBy(inventory: Inventory, uid: number): string[] {
  * Every object on this machine owned by `owner`, as "kind name" strings
  * ("netns d-5x-h1", "link d-5x-br0", "cgroup /sys/fs/cgroup/cpu/d-5x-cg",
  * "iptables nat -A POSTROUTING ..."). Throws a ListingError when a listing fails.
+ *
+ * @example
+ * ```ts
+ * assert.deepEqual(leftovers(net), []);
+ * ```
  */
 export function leftovers(owner: OwnerLike): string[] {
   return ownedBy(takeInventorySync(), uidOf(owner));
 }
 
-/** leftovers() without blocking the event loop (other tests keep running meanwhile). */
+/**
+ * leftovers() without blocking the event loop (other tests keep running meanwhile).
+ *
+ * @example
+ * ```ts
+ * assert.deepEqual(await leftoversAsync(net.uid), []);
+ * ```
+ */
 export async function leftoversAsync(owner: OwnerLike): Promise<string[]> {
   const uid = uidOf(owner);
   return ownedBy(await takeInventory(new SpawnRunner({ sudo: process.getuid?.() !== 0 })), uid);
@@ -69,6 +94,13 @@ export function leftoverError(uid: number, objects: readonly string[]): Assertio
 /**
  * Throws an AssertionError naming each object of `owner` (a uid, a DummyNet
  * or a Lab) still on the system; throws a ListingError when it cannot look.
+ *
+ * @throws AssertionError naming every object of `owner` still on the machine.
+ * @example
+ * ```ts
+ * await net.cleanup();
+ * assertNothingLeft(net);
+ * ```
  */
 export function assertNothingLeft(owner: OwnerLike): void {
   const uid = uidOf(owner);

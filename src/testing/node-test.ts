@@ -12,6 +12,7 @@ import { openNetwork, openTopology, type NetworkOptions, type TopologyOptions } 
 
 /** What the adapters need of a test context: node:test's `t.after(fn)`. */
 export interface AfterContext {
+  /** Registers `fn` to run when the test ends. */
   after(fn: () => unknown): void;
 }
 

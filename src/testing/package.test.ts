@@ -4,11 +4,14 @@
  * with it, the README's examples (examples/testing/) run there, a node:test
  * file runs 8 tests at once and vitest runs 8 tests in 4 worker threads, all
  * building the same host names at once, each talking TCP across its own
- * link; all pass and nothing of any of their uids is left.
+ * link; all pass and nothing of any of their uids is left. The tarball
+ * carries LICENSE and no source maps; every entry point loads through both
+ * import and require() (require(esm), Node.js 20.19+), its types check with
+ * tsc, and the installed bin answers --version.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +23,9 @@ const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const EXAMPLES = join(REPO, "examples/testing");
 const NPM_TIMEOUT = 600_000;
 const RUN_TIMEOUT = 300_000;
+
+const ENTRY_POINTS = ["dummynet", "dummynet/testing", "dummynet/vitest", "dummynet/schema/topology.schema.json", "dummynet/package.json"];
+let tarballPath = "";
 
 const scratch = mkdtempSync(join(tmpdir(), "dummynet-scratch-"));
 const env: NodeJS.ProcessEnv = { ...process.env, CI: "true", npm_config_fund: "false", npm_config_audit: "false", npm_config_update_notifier: "false" };
@@ -96,7 +102,8 @@ describe("the packed package in a scratch project", () => {
     const packed = await npm(["pack", "--pack-destination", scratch], REPO);
     const tarball = packed.stdout.trim().split("\n").at(-1)!;
     writeFileSync(join(scratch, "package.json"), JSON.stringify({ name: "scratch", private: true, type: "module" }, null, 2));
-    await npm(["install", join(scratch, tarball)], scratch);
+    tarballPath = join(scratch, tarball);
+    await npm(["install", tarballPath], scratch);
   });
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -114,6 +121,42 @@ describe("the packed package in a scratch project", () => {
     assert.equal(result.code, 0, result.output);
     assert.match(result.stdout, /^loaded 1$/m);
     assert.match(result.stdout, /^vitest entry: ERR_MODULE_NOT_FOUND$/m);
+  });
+
+  test("the tarball carries LICENSE (both notices) and no source maps", async () => {
+    const listing = await runChild(["tar", "-tzf", tarballPath], { env, timeout: 60_000 });
+    assert.equal(listing.code, 0, listing.output);
+    const files = listing.stdout.trim().split("\n");
+    assert.ok(files.includes("package/LICENSE"), listing.stdout);
+    assert.deepEqual(files.filter((file) => file.endsWith(".map") || /sourceMappingURL/.test(file)), []);
+    const license = readFileSync(join(scratch, "node_modules/dummynet/LICENSE"), "utf8");
+    assert.match(license, /Copyright \(c\) 2026 the dummynet authors/);
+    assert.match(license, /Copyright \(c\) Steinwurf ApS/);
+    assert.doesNotMatch(readFileSync(join(scratch, "node_modules/dummynet/dist/index.js"), "utf8"), /sourceMappingURL/);
+  });
+
+  test("every entry point loads with import and with require(); npx dummynet --version", async () => {
+    const check = (how: "import" | "require") => `
+      for (const name of ${JSON.stringify(ENTRY_POINTS)}) {
+        try {
+          const loaded = ${how === "import" ? 'await import(name, name.endsWith(".json") ? { with: { type: "json" } } : undefined)' : "require(name)"};
+          console.log(name + ": " + Object.keys(loaded.default && name.endsWith(".json") ? loaded.default : loaded).length + " keys");
+        } catch (error) {
+          console.log(name + ": " + error.code);
+        }
+      }`;
+    const imported = await runChild([process.execPath, "--input-type=module", "-e", check("import")], { cwd: scratch, env, timeout: 60_000 });
+    const required = await runChild([process.execPath, "--input-type=commonjs", "-e", check("require")], { cwd: scratch, env, timeout: 60_000 });
+    for (const result of [imported, required]) {
+      assert.equal(result.code, 0, result.output);
+      for (const name of ENTRY_POINTS.filter((entry) => entry !== "dummynet/vitest")) assert.match(result.stdout, new RegExp(`^${name}: [1-9]\\d* keys$`, "m"), result.output);
+      // vitest is an optional peer, not installed here: its entry says so.
+      assert.match(result.stdout, /^dummynet\/vitest: ERR_MODULE_NOT_FOUND$/m, result.output);
+    }
+    const version = await runChild(["npx", "--no-install", "dummynet", "--version"], { cwd: scratch, env, timeout: 60_000 });
+    assert.equal(version.code, 0, version.output);
+    const manifest = JSON.parse(readFileSync(join(scratch, "node_modules/dummynet/package.json"), "utf8"));
+    assert.equal(version.stdout.trim(), manifest.version);
   });
 
   test("with vitest: the examples, 8 node:test tests at once and 8 vitest tests in 4 threads, the same names, nothing left", async () => {
@@ -147,5 +190,33 @@ describe("the packed package in a scratch project", () => {
     assert.equal(passedTests, netem ? 10 : 9, vitestRun.output);
     const vitestUids = assertNothingLeftOf(vitestRun.output.replace(/\x1b\[[0-9;]*m/g, ""), 8, 1);
     console.log(`# node:test: ${nodePassed} passed, ${nodeSkipped} skipped; vitest (threads, 4 workers): ${passedTests} passed, ${vitestUids.length} distinct uids for 8 tests`);
+  });
+
+  test("the types of every entry point check with tsc in the scratch project", async () => {
+    await npm(["install", "--save-dev", "vitest@3"], scratch);
+    writeFileSync(
+      join(scratch, "types.ts"),
+      `import { DummyNet, loadTopology, type Topology, type TopologyDocument } from "dummynet";
+import { useNetwork, waitForPort } from "dummynet/testing";
+import { test } from "dummynet/vitest";
+import schema from "dummynet/schema/topology.schema.json" with { type: "json" };
+import manifest from "dummynet/package.json" with { type: "json" };
+const net: DummyNet = new DummyNet();
+const raw: TopologyDocument = { hosts: { a: {} } };
+const document: Promise<Topology> = loadTopology({ text: "hosts: { a: {} }" });
+const id: string = schema.$id;
+const version: string = manifest.version;
+export { net, raw, document, id, version, useNetwork, waitForPort, test };
+`,
+    );
+    writeFileSync(
+      join(scratch, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { strict: true, noEmit: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", resolveJsonModule: true, skipLibCheck: false, types: ["node"], typeRoots: [join(REPO, "node_modules/@types")] },
+        files: ["types.ts"],
+      }),
+    );
+    const tsc = await runChild([process.execPath, join(REPO, "node_modules/typescript/bin/tsc"), "-p", scratch], { cwd: scratch, env, timeout: 180_000 });
+    assert.equal(tsc.code, 0, tsc.output);
   });
 });

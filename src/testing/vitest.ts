@@ -12,6 +12,7 @@ import type { TopologySource } from "../topology/load.js";
 import type { Topology } from "../topology/model.js";
 import { openNetwork, openTopology, type TopologyOptions } from "./harness.js";
 
+/** The fixtures `test` from `dummynet/vitest` gives each test. */
 export interface DummyNetFixtures {
   /** A DummyNet of this test's own. */
   net: DummyNet;
@@ -19,6 +20,26 @@ export interface DummyNetFixtures {
   topology: (source: TopologySource | Topology, options?: TopologyOptions) => Promise<Lab>;
 }
 
+/**
+ * vitest's `test` with the `net` and `topology` fixtures: both are removed when the test ends,
+ * and the test fails, naming each object, when anything of theirs is left.
+ *
+ * @example
+ * ```ts
+ * import { test } from "dummynet/vitest";
+ *
+ * test("a packet crosses the link", async ({ net }) => {
+ *   const [a, b] = await Promise.all([net.netnsAdd("a"), net.netnsAdd("b")]);
+ *   await net.linkVethAdd("eth0", "eth0", { p1Namespace: a, p2Namespace: b });
+ *   // ...
+ * });
+ *
+ * test("a topology", async ({ topology }) => {
+ *   const lab = await topology("examples/lossy-pair.yaml");
+ *   await lab.host("a").run(["ping", "-c", "1", lab.address("b")]);
+ * });
+ * ```
+ */
 export const test = base.extend<DummyNetFixtures>({
   // eslint-disable-next-line no-empty-pattern -- vitest reads the fixtures a fixture needs from this pattern
   net: async ({}, use) => {

@@ -8,9 +8,11 @@ import type { CGroup } from "../cgroups/cgroup.js";
 import type { DummyNet } from "../network/dummy-net.js";
 import type { HostSpec, Impairment, Topology } from "./model.js";
 
+/** Progress of `buildTopology()`, as `onProgress` receives it. */
 export interface BuildProgress {
   /** Steps finished so far. */
   done: number;
+  /** Steps in all. */
   total: number;
   /** What was just finished, e.g. "host client" or "link client:eth0 - router:eth0". */
   step: string;

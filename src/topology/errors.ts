@@ -11,6 +11,7 @@ export interface TopologyProblem {
   file: string;
   /** 1-based; 0 when the problem is not tied to a place in a text (a plain object, an unreadable file). */
   line: number;
+  /** 1-based; 0 when `line` is 0. */
   column: number;
   /** Where in the document, e.g. "links[0].ends[1].address"; "" for the whole document. */
   path: string;
@@ -23,7 +24,10 @@ export type TopologyIssue = TopologyProblem;
 
 /** A topology that cannot be used; nothing was changed on the system. `problems` lists every problem found. */
 export class TopologyError extends DummyNetError {
-  constructor(readonly problems: readonly TopologyProblem[]) {
+  constructor(
+    /** Every problem found, in document order. */
+    readonly problems: readonly TopologyProblem[],
+  ) {
     super(problems.map(formatIssue).join("\n"));
   }
 

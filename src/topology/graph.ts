@@ -47,6 +47,15 @@ function formatBytes(bytes: number): string {
 const mermaidId = (kind: string, name: string) => `${kind}_${name.replace(/[^A-Za-z0-9_]/g, (c) => `_${c.charCodeAt(0).toString(16)}`)}`;
 const mermaidText = (lines: string[]) => `"${lines.map((l) => l.replace(/"/g, "#quot;").replace(/[<>]/g, (c) => (c === "<" ? "#lt;" : "#gt;"))).join("<br/>")}"`;
 
+/**
+ * The topology as a Mermaid flowchart (hosts, links with addresses and impairments, bridges,
+ * VLANs), for a README or a pull request.
+ *
+ * @example
+ * ```ts
+ * console.log(toMermaid(await loadTopology("examples/star.yaml")));
+ * ```
+ */
 export function toMermaid(topology: Topology): string {
   const out = ["graph LR"];
   for (const host of topology.hosts) out.push(`  ${mermaidId("h", host.name)}[${mermaidText(hostLabel(topology, host.name))}]`);
@@ -64,6 +73,14 @@ export function toMermaid(topology: Topology): string {
 
 const dotText = (lines: string[]) => `"${lines.map((l) => l.replace(/\\/g, "\\\\").replace(/"/g, '\\"')).join("\\n")}"`;
 
+/**
+ * The topology as a Graphviz DOT graph (`dot -Tsvg`).
+ *
+ * @example
+ * ```ts
+ * writeFileSync("net.dot", toDot(await loadTopology("examples/star.yaml")));
+ * ```
+ */
 export function toDot(topology: Topology): string {
   const out = [`graph ${dotText([topology.name])} {`, "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];', '  edge [fontname="Helvetica", fontsize=10];'];
   for (const host of topology.hosts) out.push(`  ${dotText([`h:${host.name}`])} [label=${dotText(hostLabel(topology, host.name))}];`);

@@ -15,6 +15,7 @@ import { isLoadedTopology, loadTopology, type TopologySource } from "./load.js";
 import type { ProgramSpec, Topology } from "./model.js";
 import { startDaemons, startJobs, type OutputSink } from "./programs.js";
 
+/** Options of `buildTopology()`. */
 export interface BuildTopologyOptions {
   /** Aborting stops the build; what was made is removed and the promise rejects. */
   signal?: AbortSignal;
@@ -22,6 +23,7 @@ export interface BuildTopologyOptions {
   onProgress?: (progress: BuildProgress) => void;
   /** Owner uid of every object. @default a free one (see DummyNet's `uid`) */
   uid?: number;
+  /** Where the build logs. @default a logger silent unless DUMMYNET_LOG is set */
   log?: Logger;
   /** @see DummyNetOptions.exitCleanup @default true */
   exitCleanup?: boolean;
@@ -33,6 +35,7 @@ export interface BuildTopologyOptions {
   concurrency?: number;
 }
 
+/** Options of `Lab.start()`. */
 export interface LabStartOptions {
   /** Receives the programs' output line by line. */
   onOutput?: OutputSink;
@@ -42,9 +45,13 @@ export interface LabStartOptions {
 
 /** A program of the topology, started. */
 export interface StartedProgram {
+  /** The program's name (the file's `name`, else its command). */
   name: string;
+  /** The host it runs in. */
   host: string;
+  /** Whether it is a daemon (kept running) or a job (runs to its end). */
   daemon: boolean;
+  /** Its process: pid, output so far, `finished`. */
   info: RunInfo;
 }
 
@@ -52,6 +59,13 @@ export interface StartedProgram {
  * Builds a topology (a path, text, plain object, or what loadTopology
  * returned). Rejects with what failed, after removing everything it made
  * (an AggregateError when the removal failed too).
+ *
+ * @throws TopologyError when the topology is invalid (nothing made).
+ * @throws AggregateError when building failed and removing what was made failed too.
+ * @example
+ * ```ts
+ * await using lab = await buildTopology("examples/nat-router.yaml", { onProgress: (p) => console.log(p.step) });
+ * ```
  */
 export async function buildTopology(source: TopologySource | Topology, options: BuildTopologyOptions = {}): Promise<Lab> {
   const topology = isLoadedTopology(source) ? source : await loadTopology(source as TopologySource);
@@ -80,8 +94,18 @@ export async function buildTopology(source: TopologySource | Topology, options: 
   }
 }
 
-/** A built topology. `await using lab = await buildTopology(...)` removes it at the end of the scope. */
+/**
+ * A built topology. `await using lab = await buildTopology(...)` removes it at the end of the scope.
+ *
+ * @example
+ * ```ts
+ * await using lab = await buildTopology("examples/lossy-pair.yaml");
+ * const reply = await lab.host("a").run(["ping", "-c", "3", lab.address("b")]);
+ * reply.match({ stdout: "*3 received*" });
+ * ```
+ */
 export class Lab implements BuiltNetwork, AsyncDisposable {
+  /** The topology it was built from. */
   readonly topology: Topology;
   /** The owning DummyNet (of the host namespace): its uid is in every name. */
   readonly net: DummyNet;
@@ -99,15 +123,25 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
     this.cgroups = built.cgroups;
   }
 
+  /** The network's name (the topology's). */
   get name(): string {
     return this.topology.name;
   }
 
+  /** The owner id in every name the lab made. */
   get uid(): number {
     return this.net.uid;
   }
 
-  /** The DummyNet of host `name`; throws InvalidArgumentError naming the known hosts. */
+  /**
+   * The DummyNet of host `name`.
+   *
+   * @throws InvalidArgumentError naming the known hosts, when `name` is not one.
+   * @example
+   * ```ts
+   * const result = await lab.host("a").run(["ip", "-brief", "addr"]);
+   * ```
+   */
   host(name: string): DummyNet {
     const host = this.hosts.get(name);
     if (!host) throw new InvalidArgumentError("host", name, `is not a host of ${this.topology.name}; its hosts: ${[...this.hosts.keys()].sort().join(", ")}`);
@@ -117,6 +151,12 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
   /**
    * The first address of `host` (or of its interface `iface`), without its
    * prefix length: "10.0.0.2", ready for connect() or ping.
+   *
+   * @throws InvalidArgumentError when the host or interface is unknown or has no address.
+   * @example
+   * ```ts
+   * await lab.host("a").run(["ping", "-c", "1", lab.address("b")]);
+   * ```
    */
   address(host: string, iface?: string): string {
     this.host(host);
@@ -136,6 +176,13 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
    * Starts the file's programs: the daemons first, in file order, each
    * waiting for its readiness check (`ready: { port, line }`); then the jobs,
    * not waited for (`await program.info.finished`). Cleanup stops them all.
+   *
+   * @throws DummyNetError when the programs were started already.
+   * @throws TimeoutError when a daemon is not ready within its `ready.timeout`.
+   * @example
+   * ```ts
+   * const programs = await lab.start({ onOutput: (program, stream, line) => console.log(program, stream, line) });
+   * ```
    */
   async start(options: LabStartOptions = {}): Promise<StartedProgram[]> {
     if (this.#started) throw new DummyNetError(`the programs of ${this.topology.name} were started already`);
@@ -160,6 +207,7 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
     await this.net.cleanup();
   }
 
+  /** `await using lab = ...` calls `cleanup()` when the block ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cleanup();
   }

@@ -54,16 +54,21 @@ function schemaValidator(): ValidateFunction {
 
 /** A topology given as text: YAML (the default) or JSON; `name` labels it in messages and names the network by default. */
 export interface TopologyText {
+  /** The YAML or JSON text. */
   text: string;
+  /** How to parse it. @default "yaml" (or the `format` option) */
   format?: TopologyFormat;
+  /** The label messages use for it, and the network's name when the text has none. */
   name?: string;
 }
 
+/** The formats `loadTopology` parses. */
 export type TopologyFormat = "yaml" | "json";
 
 /** What `loadTopology` accepts: a file path (or file: URL), a text, or the document as a plain object. */
 export type TopologySource = string | URL | TopologyText | TopologyDocument;
 
+/** Options of `loadTopology()`. */
 export interface LoadTopologyOptions {
   /** How to parse a file: by default from its extension (.json is JSON, anything else YAML). */
   format?: TopologyFormat;
@@ -82,6 +87,13 @@ export function isLoadedTopology(value: unknown): value is Topology {
  * see: unknown hosts, duplicate names, address clashes, impossible values).
  * Changes nothing on the system. Rejects with TopologyError listing every
  * problem with its file, line, column and path.
+ *
+ * @throws TopologyError listing every problem, each with file, line and column.
+ * @example
+ * ```ts
+ * const topology = await loadTopology("examples/star.yaml");
+ * const fromText = await loadTopology({ text: "hosts: { a: {}, b: {} }\nlinks: [{ ends: [a:eth0, b:eth0] }]" });
+ * ```
  */
 export async function loadTopology(source: TopologySource, options: LoadTopologyOptions = {}): Promise<Topology> {
   if (typeof source === "string" || source instanceof URL) {

@@ -12,84 +12,150 @@ export type NodePath = readonly (string | number)[];
 /** Netem options as the file declares them: the library's `tc()` options (src/tc/netem-options.ts). */
 export type Impairment = TcOptions;
 
+/** A static route of a host: `to` via a gateway address. */
 export interface RouteSpec {
   /** "default" or a CIDR. */
   to: string;
+  /** The gateway's address. */
   via: string;
+  /** Where the declaration is in the file, for messages that point at a line and column. */
   path: NodePath;
 }
 
+/** A host: one network namespace, with its limits, forwarding, sysctls, routes, NAT and port forwards. */
 export interface HostSpec {
+  /** The host's name (the key under `hosts`). */
   name: string;
   /** CPUs, like `docker --cpus`. */
   cpu?: number;
   /** Bytes. */
   memory?: number;
+  /** Whether the host routes between its interfaces (IPv4 and IPv6 forwarding). */
   forwarding: boolean;
+  /** Namespaced kernel settings (`net.*`) set in the host, by name. */
   sysctls: Record<string, string>;
   /** Default gateway and static routes, the gateway first as a "default" route. */
   routes: RouteSpec[];
-  nat: { source: string; out: string; path: NodePath }[];
-  forward: { from: string; to: string; path: NodePath }[];
+  /** Source NAT rules: traffic from `source` leaving through `out` is masqueraded. */
+  nat: {
+    /** The CIDR whose traffic is masqueraded. */
+    source: string;
+    /** The interface it leaves through. */
+    out: string;
+    /** Where the declaration is in the file, for messages that point at a line and column. */
+    path: NodePath;
+  }[];
+  /** Port forwards (DNAT) into this host. */
+  forward: {
+    /** The port (or `address:port`) the host receives on. */
+    from: string;
+    /** Where it goes, `address:port`. */
+    to: string;
+    /** Where the declaration is in the file, for messages that point at a line and column. */
+    path: NodePath;
+  }[];
+  /** Where the declaration is in the file, for messages that point at a line and column. */
   path: NodePath;
 }
 
+/** One end of a link: an interface of a host, its addresses and the impairment of what it sends. */
 export interface LinkEndSpec {
+  /** The host this end is in. */
   host: string;
+  /** The interface's name in that host. */
   iface: string;
+  /** Addresses with prefix length (`10.0.0.1/24`), possibly none. */
   addresses: string[];
   /** Impairment of the packets this end sends (link-wide options merged under the end's own). */
   impair?: Impairment;
   /** Where the impairment is declared: the end's own `impair`, else the link's. */
   impairPath?: NodePath;
+  /** Where the declaration is in the file, for messages that point at a line and column. */
   path: NodePath;
 }
 
+/** A link: a veth pair between two ends. */
 export interface LinkSpec {
+  /** The two ends, in the order the file gives them. */
   ends: [LinkEndSpec, LinkEndSpec];
+  /** Where the declaration is in the file, for messages that point at a line and column. */
   path: NodePath;
   /** Where a link-wide `ingress` was declared (refused: it would impair each direction twice). */
   linkIngressPath?: NodePath;
 }
 
+/** A Linux bridge (a switch) in a host, joining some of its interfaces. */
 export interface BridgeSpec {
+  /** The bridge's interface name. */
   name: string;
+  /** The host the bridge lives in. */
   host: string;
+  /** Interfaces of that host that join the bridge. */
   interfaces: string[];
+  /** Addresses of the bridge itself, possibly none. */
   addresses: string[];
+  /** Where the declaration is in the file, for messages that point at a line and column. */
   path: NodePath;
 }
 
+/** An 802.1Q VLAN interface on an interface of a host. */
 export interface VlanSpec {
+  /** The host of the parent interface. */
   host: string;
+  /** The parent interface's name. */
   parent: string;
+  /** The VLAN id, 1 to 4094. */
   id: number;
   /** `<parent>.<id>`, the interface's name. */
   iface: string;
+  /** Addresses of the VLAN interface, possibly none. */
   addresses: string[];
+  /** Where the declaration is in the file, for messages that point at a line and column. */
   path: NodePath;
 }
 
+/** A program started in a host by `Lab.start()` / `dummynet run`. */
 export interface ProgramSpec {
+  /** Name used in messages (the file's `name`, else the command). */
   name: string;
+  /** The host it runs in. */
   host: string;
+  /** An argument array (run without a shell), or a string run by `/bin/sh -c`. */
   command: string | string[];
+  /** A daemon keeps running until the run ends (its exit fails the run); a job runs to its end. */
   daemon: boolean;
+  /** A job's time limit in milliseconds; absent: none. */
   timeout?: number;
-  ready?: { port?: number; line?: string; timeout: number };
+  /** How to know a daemon is ready: a TCP `port` accepting connections, or a `line` in its output. */
+  ready?: {
+    /** A TCP port that accepts connections once ready. */
+    port?: number;
+    /** A line (substring) the daemon prints once ready. */
+    line?: string;
+    /** How long to wait, in milliseconds. @default 10000 */
+    timeout: number;
+  };
+  /** Where the declaration is in the file, for messages that point at a line and column. */
   path: NodePath;
 }
 
+/** A loaded, normalized and checked topology, as `loadTopology()` returns it and `buildTopology()` takes it. */
 export interface Topology {
   /** The network's name (the file's `name`, or its base name). */
   name: string;
   /** The file it was loaded from, as given. */
   file: string;
+  /** Free text from the file. */
   description?: string;
+  /** The hosts, in file order. */
   hosts: HostSpec[];
+  /** The links, in file order. */
   links: LinkSpec[];
+  /** The bridges, in file order. */
   bridges: BridgeSpec[];
+  /** The VLAN interfaces, in file order. */
   vlans: VlanSpec[];
+  /** The programs, in file order. */
   programs: ProgramSpec[];
 }
 

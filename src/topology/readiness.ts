@@ -16,6 +16,7 @@ import { globToRegExp } from "../process/glob.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { DummyNet } from "../network/dummy-net.js";
 
+/** Options of `waitForPort()` and `waitForLine()`. */
 export interface WaitOptions {
   /** How long to wait, in ms. @default 10000 */
   timeout?: number;
@@ -59,6 +60,14 @@ function describePattern(pattern: LinePattern): string {
  * Resolves once `host` has a TCP socket listening on `port`. Rejects with
  * TimeoutError naming the port, the host and the wait, or, when `info` (the
  * program expected to listen) exits first, with a DummyNetError describing it.
+ *
+ * @throws TimeoutError when nothing listens on `port` within `options.timeout`.
+ * @throws DummyNetError when `options.info` exits first.
+ * @example
+ * ```ts
+ * const server = await host.runAsync(["python3", "-m", "http.server", "8000"], { daemon: true });
+ * await waitForPort(host, 8000, { info: server, timeout: 10000 });
+ * ```
  */
 export async function waitForPort(host: DummyNet, port: number, options: WaitOptions & { info?: RunInfo; what?: string } = {}): Promise<void> {
   checkPort(port);
@@ -89,6 +98,13 @@ function aborted(signal: AbortSignal): Promise<void> {
  * there already included) that matches `pattern`. Rejects with TimeoutError
  * saying what was awaited and how long, or with a DummyNetError when the
  * process exits without printing it.
+ *
+ * @throws TimeoutError when no line matches within `options.timeout`.
+ * @throws DummyNetError when the process exits without printing it.
+ * @example
+ * ```ts
+ * const line = await waitForLine(server, /listening on (\d+)/, { timeout: 10000 });
+ * ```
  */
 export function waitForLine(info: RunInfo, pattern: LinePattern, options: WaitOptions & { what?: string } = {}): Promise<string> {
   if (typeof pattern !== "string" && !(pattern instanceof RegExp)) {
