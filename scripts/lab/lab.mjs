@@ -31,7 +31,7 @@ import { buildInitramfs } from "./initramfs.mjs";
 import { summarizeTapFile } from "./tap.mjs";
 
 /** Kill the guest after this long (DUMMYNET_LAB_TIMEOUT_S): a hung guest must not hang CI. */
-export const LAB_TIMEOUT_MS = Number(process.env.DUMMYNET_LAB_TIMEOUT_S || 8 * 60) * 1000;
+export const LAB_TIMEOUT_MS = Number(process.env.DUMMYNET_LAB_TIMEOUT_S || 12 * 60) * 1000;
 /**
  * A KVM guest that works reaches its init within a few seconds; one that hangs
  * (seen: in the firmware, for minutes) is killed after this long and the run
@@ -565,6 +565,17 @@ export async function buildForLab(repoRoot, buildDir) {
  * find beside themselves (the probe agent, the schema validator) are copied
  * beside each entry; paths that climb (../../schema) keep their depth.
  */
+/** An esbuild plugin that resolves `dummynet`, `dummynet/testing` and `dummynet/vitest` to the build's source. */
+function packageFromSource(buildDir) {
+  const entries = { dummynet: "src/index.ts", "dummynet/testing": "src/testing/index.ts", "dummynet/vitest": "src/testing/vitest.ts" };
+  return {
+    name: "dummynet-from-source",
+    setup(build) {
+      build.onResolve({ filter: /^dummynet(\/[a-z]+)?$/ }, (args) => (entries[args.path] ? { path: join(buildDir, entries[args.path]) } : undefined));
+    },
+  };
+}
+
 async function bundleEntryPoints(esbuild, buildDir) {
   const entries = [];
   const walk = (dir) => {
@@ -592,6 +603,9 @@ async function bundleEntryPoints(esbuild, buildDir) {
         logLevel: "error",
         // vitest is an optional peer; the lab's tests do not run it.
         external: ["vitest", "tsx", "tsx/*"],
+        // The README's examples import the package: give them its source, as every other lab test has
+        // (dist/ need not exist: a fresh clone builds it only for the demo and for packing).
+        plugins: [packageFromSource(buildDir)],
         // Bundled CommonJS packages (commander, ajv) call require for Node's own modules.
         banner: { js: 'import { createRequire as __labRequire } from "node:module"; const require = __labRequire(import.meta.url);' },
       });
