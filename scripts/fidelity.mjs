@@ -24,7 +24,8 @@ const USAGE = "usage: node scripts/fidelity.mjs [--groups delay,loss,duplicate-r
 async function main(argv) {
   if (argv[0] === "--render") {
     if (!argv[1] || argv.length > 2) throw new Error(USAGE);
-    writeDocs(JSON.parse(readFileSync(argv[1], "utf8")), { where: "rendered from a saved sweep" });
+    const saved = JSON.parse(readFileSync(argv[1], "utf8"));
+    writeDocs(saved, { where: saved.where ?? "rendered from a saved sweep" });
     return 0;
   }
   let groups;
@@ -54,11 +55,19 @@ async function main(argv) {
     for (const problem of outcome.problems) console.log(`[fidelity] PROBLEM: ${problem}`);
     if (outcome.guest) console.log(`[fidelity] guest: ${outcome.guest}`);
     console.log(`[fidelity] ${formatLabTimings(outcome.timings)}`);
-    if (outcome.failed > 0) throw new Error(`the sweep failed in the lab; outputs kept in ${relative(repoRoot, runDir)}`);
+    // The guest's TAP file of this one long test has been seen to end before its summary although the
+    // test passed: the sweep's own last word (complete: true) and node --test's exit status decide then.
+    const testExit = existsSync(join(runDir, "result.json")) ? JSON.parse(readFileSync(join(runDir, "result.json"), "utf8")).exitCode : undefined;
+    const swept = existsSync(outFile) ? JSON.parse(readFileSync(outFile, "utf8")) : undefined;
+    const onlyTapCut = outcome.problems.length === 1 && outcome.problems[0].includes("without a complete TAP report");
+    if (outcome.failed > 0 && !(onlyTapCut && testExit === 0 && swept?.complete === true)) {
+      throw new Error(`the sweep failed in the lab; outputs kept in ${relative(repoRoot, runDir)}`);
+    }
     where = `the kernel lab: ${outcome.guest}`;
   }
   let result = JSON.parse(readFileSync(outFile, "utf8"));
   result.wallS = Math.round((Date.now() - started) / 1000);
+  result.where = where;
   if (mergeInto) result = merge(mergeInto, result);
   writeFileSync(join(repoRoot, "docs", "fidelity.json"), JSON.stringify(result, null, 2) + "\n");
   writeDocs(result, { where });
@@ -160,7 +169,7 @@ src/probe/fidelity.lab.test.ts.
 Guest kernel \`${m.kernelRelease}\` (\`${m.kernelVersion}\`), ${m.cpus} vCPU(s), CPU model as the guest sees it:
 "${m.cpuModel}"${m.virtualised ? " (hypervisor flag set)" : ""}, Node.js ${m.node}. Host CPU: "${hostCpu}".
 ${where.includes("TCG") ? "A QEMU TCG guest emulates every instruction in software: timers, the network stack and the probe's Node.js\nprocesses all run several times slower than on hardware, on a machine shared with other work. Read the\nnumbers as an upper bound on the error; a real kernel on real hardware does better.\n" : ""}
-Sweep time ${result.durationS} s inside${result.wallS ? `, ${result.wallS} s end to end` : ""}${result.runs > 1 ? ` (in ${result.runs} runs: groups measured again replace the earlier run's)` : ""}.
+Sweep time ${result.durationS} s inside${result.wallS ? `, ${result.wallS} s end to end` : ""}${result.runs > 1 ? ` (in ${result.runs} lab runs of some groups each, merged with --merge: a lab run has a bound of its own)` : ""}.
 
 Error is measured minus configured. Delays are set on both ends (RTT = 2 x
 delay); the measured one-way delay is half the RTT's median, so it includes

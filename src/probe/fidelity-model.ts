@@ -37,6 +37,8 @@ export interface FidelityResult {
   /** The groups measured (fidelity-sweep.lab.ts GROUPS). */
   groups: string[];
   points: FidelityPoint[];
+  /** Set by the sweep after its last point. */
+  complete?: boolean;
 }
 
 /**

@@ -182,6 +182,7 @@ test("fidelity sweep", { timeout: 28 * 60_000 }, async (t) => {
       }
     }
     await clear();
+    result.complete = true;
     save();
   } finally {
     await net.cleanup();
