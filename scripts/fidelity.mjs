@@ -1,0 +1,281 @@
+// npm run fidelity: measures how faithfully netem, set through DummyNet.tc(),
+// shapes a link (src/probe/fidelity-sweep.lab.ts, with the probe), and writes
+// the published result: docs/fidelity.md with docs/fidelity-delay.svg and
+// docs/fidelity-rate.svg.
+//
+// The sweep runs in the kernel lab (scripts/lab) unless this host's kernel has
+// netem (then here, DUMMYNET_FIDELITY_HERE=1 forces it).
+//   node scripts/fidelity.mjs                  measure, then write the docs
+//   node scripts/fidelity.mjs --render X.json  only write the docs from a saved sweep
+import { spawn } from "node:child_process";
+import { cpus } from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { formatLabTimings, runInLab } from "./lab/lab.mjs";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const SWEEP = join(repoRoot, "src/probe/fidelity-sweep.lab.ts");
+/** The sweep takes about 15 minutes in the lab on a loaded machine's emulated guest; this bounds a hang. */
+const SWEEP_TIMEOUT_MS = 30 * 60_000;
+
+const USAGE = "usage: node scripts/fidelity.mjs [--groups delay,loss,duplicate-reorder,rate,findings] [--merge <earlier sweep.json>] | --render <sweep.json>";
+
+async function main(argv) {
+  if (argv[0] === "--render") {
+    if (!argv[1] || argv.length > 2) throw new Error(USAGE);
+    const saved = JSON.parse(readFileSync(argv[1], "utf8"));
+    writeDocs(saved, { where: saved.where ?? "rendered from a saved sweep" });
+    return 0;
+  }
+  let groups;
+  let mergeInto;
+  for (let i = 0; i < argv.length; i += 2) {
+    if (argv[i] === "--groups" && argv[i + 1]) groups = argv[i + 1];
+    else if (argv[i] === "--merge" && argv[i + 1]) mergeInto = JSON.parse(readFileSync(argv[i + 1], "utf8"));
+    else throw new Error(`unknown arguments ${JSON.stringify(argv.slice(i))}; ${USAGE}`);
+  }
+  const runDir = join(repoRoot, "test-results", `fidelity-${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}`);
+  mkdirSync(runDir, { recursive: true });
+  const outFile = join(runDir, "fidelity.json");
+  const started = Date.now();
+  if (groups) writeFileSync(join(runDir, "fidelity-groups"), groups);
+  let where;
+  if (process.env.DUMMYNET_FIDELITY_HERE === "1" || (await hostHasNetem())) {
+    where = "this host";
+    const code = await runHere(outFile, groups);
+    if (code !== 0) throw new Error(`the sweep failed here (exit ${code}); partial results, if any, in ${relative(repoRoot, outFile)}`);
+  } else {
+    console.log("[fidelity] this kernel has no netem: running the sweep in the kernel lab");
+    const outcome = await runInLab({ repoRoot, runDir, files: [{ path: SWEEP, requires: ["netem"] }],
+      // The guest's default bound per test file (10 min) is shorter than a whole sweep there; a later flag wins.
+      testArgs: [`--test-timeout=${SWEEP_TIMEOUT_MS - 60_000}`],
+      timeoutMs: SWEEP_TIMEOUT_MS,
+    });
+    for (const problem of outcome.problems) console.log(`[fidelity] lab problem: ${problem}`);
+    if (outcome.guest) console.log(`[fidelity] guest: ${outcome.guest}`);
+    console.log(`[fidelity] ${formatLabTimings(outcome.timings)}`);
+    if (outcome.failed > 0) throw new Error(`the sweep failed in the lab; outputs kept in ${relative(repoRoot, runDir)}`);
+    where = `the kernel lab: ${outcome.guest}`;
+  }
+  let result = JSON.parse(readFileSync(outFile, "utf8"));
+  result.wallS = Math.round((Date.now() - started) / 1000);
+  result.where = where;
+  if (mergeInto) result = merge(mergeInto, result);
+  writeFileSync(join(repoRoot, "docs", "fidelity.json"), JSON.stringify(result, null, 2) + "\n");
+  writeDocs(result, { where });
+  rmSync(runDir, { recursive: true, force: true });
+  return 0;
+}
+
+/** An earlier sweep with the sections of `later` replaced by its points (a run of some groups only). */
+function merge(earlier, later) {
+  const sections = new Set(later.points.map((p) => p.section));
+  return {
+    ...later,
+    startedAt: earlier.startedAt,
+    groups: [...new Set([...(earlier.groups ?? []), ...later.groups])],
+    durationS: earlier.durationS + later.durationS,
+    wallS: (earlier.wallS ?? 0) + later.wallS,
+    runs: (earlier.runs ?? 1) + 1,
+    points: [...earlier.points.filter((p) => !sections.has(p.section)), ...later.points],
+  };
+}
+
+/** Whether tc can make a netem qdisc here (in a throwaway network namespace that ends with the command). */
+async function hostHasNetem() {
+  return (await runCommand("unshare", ["--net", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])) === 0;
+}
+
+function runCommand(program, args, options = {}) {
+  return new Promise((resolveExit) => {
+    const child = spawn(program, args, { stdio: options.stdio ?? "ignore", env: options.env ?? process.env });
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 10_000);
+    child.on("error", () => resolveExit(-1));
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolveExit(code ?? -1);
+    });
+  });
+}
+
+function runHere(outFile, groups) {
+  return runCommand(process.execPath, ["--import", "tsx", "--test", "--test-force-exit", SWEEP], {
+    stdio: "inherit",
+    env: { ...process.env, DUMMYNET_FIDELITY_OUT: outFile, ...(groups ? { DUMMYNET_FIDELITY_GROUPS: groups } : {}) },
+    timeoutMs: SWEEP_TIMEOUT_MS,
+  });
+}
+
+// ------------------------------------------------------------------ the docs
+
+const fmt = (x, digits = 2) => (Number.isFinite(x) ? Number(x.toFixed(digits)).toString() : "n/a");
+
+function errorText(point) {
+  if (point.interval) {
+    const [lo, hi] = point.interval;
+    const inside = point.measured >= lo && point.measured <= hi;
+    return `${fmt(point.measured - point.configured)} points (95 % interval ${lo}-${hi}: ${inside ? "inside" : "**outside**"})`;
+  }
+  if (point.configured === 0) return "-";
+  const diff = point.measured - point.configured;
+  const unit = point.unit.startsWith("ms") ? " ms" : point.unit.startsWith("Mbit") ? " Mbit/s" : " points";
+  return `${diff >= 0 ? "+" : ""}${fmt(diff)}${unit} (${diff >= 0 ? "+" : ""}${fmt((100 * diff) / point.configured, 1)} %)`;
+}
+
+function row(point) {
+  const r = point.report;
+  let detail;
+  if (point.section.startsWith("delay") || point.section === "baseline") {
+    const expectedStdev = point.jitterMs ? point.jitterMs * Math.sqrt(2 / 3) : 0;
+    detail = `fastest one-way (RTT min / 2) ${fmt(r.rttMs.min / 2)} ms${point.configured ? ` (${fmt(r.rttMs.min / 2 - point.configured)} off)` : ""}; RTT p50 ${fmt(r.rttMs.p50)}, p10-p90 ${fmt(r.rttMs.p10)}-${fmt(r.rttMs.p90)}, stdev ${fmt(r.rttMs.stdev)}${point.jitterMs ? ` (uniform jitter both ends: ${fmt(expectedStdev)})` : ""} ms; ${r.received}/${r.sent} back, ${r.reordered} reordered`;
+  } else if (r.goodputMbps !== undefined) {
+    detail = `UDP RTT p50 ${fmt(r.rttMs.p50)} ms${r.tcpError ? `; TCP: ${r.tcpError}` : ""}`;
+  } else {
+    detail = `${r.sent} sent, ${r.received} back, ${r.duplicates} duplicates, ${r.reordered} reordered, RTT p50 ${fmt(r.rttMs.p50)} ms`;
+  }
+  return `| ${point.setting} | ${fmt(point.configured, 3)} ${point.unit} | ${fmt(point.measured, 3)} | ${errorText(point)} | ${detail} |`;
+}
+
+function table(points) {
+  return ["| setting | configured | measured | error | detail |", "| --- | --- | --- | --- | --- |", ...points.map(row)].join("\n");
+}
+
+function writeDocs(result, { where }) {
+  const docs = join(repoRoot, "docs");
+  const bySection = (...sections) => result.points.filter((p) => sections.includes(p.section));
+  const m = result.machine;
+  const hostCpu = cpus()[0]?.model ?? "unknown";
+  writeFileSync(join(docs, "fidelity-delay.svg"), delayChart(result));
+  writeFileSync(join(docs, "fidelity-rate.svg"), rateChart(result));
+  const findings = existsSync(join(docs, "fidelity-findings.md")) ? readFileSync(join(docs, "fidelity-findings.md"), "utf8").trim() : "";
+  const md = `# Fidelity: what netem through DummyNet.tc() really does
+
+Generated by \`npm run fidelity\` (scripts/fidelity.mjs, the sweep in
+src/probe/fidelity-sweep.lab.ts) on ${result.startedAt.slice(0, 10)}: two namespaces joined by a veth pair,
+impaired with \`DummyNet.tc()\`, measured with \`net.probe()\` (UDP echoes for
+delay, loss, duplicates and reordering; a ${"TCP"} bulk transfer for goodput).
+The raw numbers are in [fidelity.json](fidelity.json). The CI subset is
+src/probe/fidelity.lab.test.ts.
+
+**Where:** ${where}.
+Guest kernel \`${m.kernelRelease}\` (\`${m.kernelVersion}\`), ${m.cpus} vCPU(s), CPU model as the guest sees it:
+"${m.cpuModel}"${m.virtualised ? " (hypervisor flag set)" : ""}, Node.js ${m.node}. Host CPU: "${hostCpu}".
+${where.includes("TCG") ? "A QEMU TCG guest emulates every instruction in software: timers, the network stack and the probe's Node.js\nprocesses all run several times slower than on hardware, on a machine shared with other work. Read the\nnumbers as an upper bound on the error; a real kernel on real hardware does better.\n" : ""}
+Sweep time ${result.durationS} s inside${result.wallS ? `, ${result.wallS} s end to end` : ""}${result.runs > 1 ? ` (in ${result.runs} lab runs of some groups each, merged with --merge: a lab run has a bound of its own)` : ""}.
+
+Error is measured minus configured. Delays are set on both ends (RTT = 2 x
+delay); the measured one-way delay is half the RTT's median, so it includes
+half the unimpaired round trip (the baseline row).
+
+![configured versus measured one-way delay](fidelity-delay.svg)
+
+![configured rate versus TCP goodput](fidelity-rate.svg)
+
+## Delay
+
+${table(bySection("baseline", "delay", "delay+jitter"))}
+
+## Loss, duplication, reordering
+
+${table(bySection("loss", "duplicate", "reorder"))}
+
+## Rate (TCP goodput, ${"offloads"} as the library leaves them)
+
+${table(bySection("rate-baseline", "rate-sender", "rate-receiver-ingress"))}
+
+## Settings that misbehave
+
+${table(bySection("finding"))}
+
+${findings}
+`;
+  writeFileSync(join(docs, "fidelity.md"), md);
+  console.log(`[fidelity] wrote docs/fidelity.md, docs/fidelity-delay.svg, docs/fidelity-rate.svg (${result.points.length} points)`);
+}
+
+// ------------------------------------------------------------------ charts (plain SVG)
+
+const W = 640;
+const H = 440;
+const PAD = { left: 70, right: 20, top: 40, bottom: 60 };
+const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"];
+const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** A log-log chart of series of [x, y] points with the y = x line; values below `min` are drawn at `min`. */
+function logChart({ title, xLabel, yLabel, min, max, ticks, series }) {
+  const lx = (v) => PAD.left + ((Math.log10(Math.max(v, min)) - Math.log10(min)) / (Math.log10(max) - Math.log10(min))) * (W - PAD.left - PAD.right);
+  const ly = (v) => H - PAD.bottom - ((Math.log10(Math.max(v, min)) - Math.log10(min)) / (Math.log10(max) - Math.log10(min))) * (H - PAD.top - PAD.bottom);
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+  ];
+  for (const t of ticks) {
+    out.push(`<line x1="${lx(t).toFixed(1)}" y1="${PAD.top}" x2="${lx(t).toFixed(1)}" y2="${H - PAD.bottom}" stroke="#ddd"/>`);
+    out.push(`<line x1="${PAD.left}" y1="${ly(t).toFixed(1)}" x2="${W - PAD.right}" y2="${ly(t).toFixed(1)}" stroke="#ddd"/>`);
+    out.push(`<text x="${lx(t).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${t}</text>`);
+    out.push(`<text x="${PAD.left - 6}" y="${(ly(t) + 4).toFixed(1)}" text-anchor="end">${t}</text>`);
+  }
+  out.push(`<rect x="${PAD.left}" y="${PAD.top}" width="${W - PAD.left - PAD.right}" height="${H - PAD.top - PAD.bottom}" fill="none" stroke="#333"/>`);
+  out.push(`<line x1="${lx(min)}" y1="${ly(min)}" x2="${lx(max)}" y2="${ly(max)}" stroke="#888" stroke-dasharray="5,4"/>`);
+  out.push(`<text x="${W / 2}" y="${H - 18}" text-anchor="middle">${esc(xLabel)}</text>`);
+  out.push(`<text x="18" y="${(H - PAD.bottom + PAD.top) / 2}" text-anchor="middle" transform="rotate(-90 18 ${(H - PAD.bottom + PAD.top) / 2})">${esc(yLabel)}</text>`);
+  const legend = [...series.map((s, i) => ({ label: s.label, color: COLORS[i % COLORS.length], dashed: false })), { label: "measured = configured", color: "#888", dashed: true }];
+  legend.forEach((entry, i) => {
+    const y = PAD.top + 16 + i * 18;
+    out.push(`<line x1="${PAD.left + 12}" y1="${y - 4}" x2="${PAD.left + 34}" y2="${y - 4}" stroke="${entry.color}" stroke-width="2"${entry.dashed ? ' stroke-dasharray="5,4"' : ""}/>`);
+    out.push(`<text x="${PAD.left + 40}" y="${y}">${esc(entry.label)}</text>`);
+  });
+  series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length];
+    const pts = s.points.map(([x, y]) => `${lx(x).toFixed(1)},${ly(y).toFixed(1)}`);
+    out.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    for (const [x, y] of s.points) {
+      out.push(`<circle cx="${lx(x).toFixed(1)}" cy="${ly(y).toFixed(1)}" r="4" fill="${color}"><title>${esc(`${s.label}: configured ${x}, measured ${fmt(y, 3)}`)}</title></circle>`);
+    }
+  });
+  out.push("</svg>", "");
+  return out.join("\n");
+}
+
+function delayChart(result) {
+  const series = (section, label) => ({ label, points: result.points.filter((p) => p.section === section).map((p) => [p.configured, p.measured]) });
+  return logChart({
+    title: "netem delay, both ends: configured vs measured one-way delay",
+    xLabel: "configured one-way delay (ms)",
+    yLabel: "measured one-way delay (ms)",
+    min: 0.5,
+    max: 300,
+    ticks: [1, 2, 5, 10, 20, 50, 100, 200],
+    series: [
+      series("delay", "no jitter (RTT p50 / 2)"),
+      series("delay+jitter", "jitter 20 % of the delay (RTT p50 / 2)"),
+      {
+        label: "no jitter, fastest datagram (RTT min / 2)",
+        points: result.points.filter((p) => p.section === "delay").map((p) => [p.configured, p.report.rttMs.min / 2]),
+      },
+    ],
+  });
+}
+
+function rateChart(result) {
+  const series = (section, label) => ({ label, points: result.points.filter((p) => p.section === section).map((p) => [p.configured, p.measured]) });
+  return logChart({
+    title: "netem rate: configured vs TCP goodput",
+    xLabel: "configured rate (Mbit/s)",
+    yLabel: "measured TCP goodput (Mbit/s)",
+    min: 0.5,
+    max: 200,
+    ticks: [1, 2, 5, 10, 20, 50, 100],
+    series: [series("rate-sender", "shaped at the sender's egress"), series("rate-receiver-ingress", "shaped at the receiver's ingress (IFB)")],
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`[fidelity] ${error.message}`);
+    process.exit(1);
+  },
+);
