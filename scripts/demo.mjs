@@ -17,7 +17,7 @@ const env = { ...process.env, CI: "true" };
 const COMMAND_TIMEOUT = 120_000;
 
 if (!existsSync(cli)) {
-  console.error("dist/cli/main.js is missing: run `npm run build` first (npm ci does it)");
+  console.error("dist/cli/main.js is missing: run `npm run build` first (`npm run demo` does it before it starts)");
   process.exit(1);
 }
 
