@@ -17,6 +17,7 @@ import type { InterfaceScoped } from "../names/scoped.js";
 import type { NetemOptions } from "../tc/netem-options.js";
 import type { ProbeOptions, ProbeReport } from "./probe.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
+import { twoHosts } from "../test-support/two-hosts.js";
 import { binomialInterval, type FidelityPoint, type FidelityResult } from "./fidelity-model.js";
 
 const outPath = process.env.DUMMYNET_FIDELITY_OUT ?? (process.env.DUMMYNET_LAB_RUN ? join(process.env.DUMMYNET_LAB_RUN, "fidelity.json") : undefined);
@@ -61,13 +62,7 @@ test("fidelity sweep", { timeout: 28 * 60_000 }, async (t) => {
   };
   const net = new DummyNet({ uid: (process.pid % 100000) * 10 + 1500000 });
   try {
-    const a = await net.netnsAdd("a");
-    const b = await net.netnsAdd("b");
-    const [ab, ba] = await net.linkVethAdd("a-b", "b-a", { p1Namespace: a, p2Namespace: b });
-    await a.addrAdd("10.0.0.1/24", ab);
-    await b.addrAdd("10.0.0.2/24", ba);
-    await a.up(ab);
-    await b.up(ba);
+    const { a, b, ab, ba } = await twoHosts(net);
 
     /** Both ends back to an unimpaired netem, no ingress shaping, full-size GSO. */
     const clear = async () => {

@@ -5,22 +5,12 @@
 import { afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DummyNet } from "../network/dummy-net.js";
-import type { InterfaceScoped } from "../names/scoped.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
+import { twoHosts } from "../test-support/two-hosts.js";
 
 let nextUid = (process.pid % 100000) * 10 + 1400000;
 let net: DummyNet;
 
-async function twoHosts(): Promise<{ a: DummyNet; b: DummyNet; ab: InterfaceScoped; ba: InterfaceScoped }> {
-  const a = await net.netnsAdd("a");
-  const b = await net.netnsAdd("b");
-  const [ab, ba] = await net.linkVethAdd("a-b", "b-a", { p1Namespace: a, p2Namespace: b });
-  await a.addrAdd("10.0.0.1/24", ab);
-  await b.addrAdd("10.0.0.2/24", ba);
-  await a.up(ab);
-  await b.up(ba);
-  return { a, b, ab, ba };
-}
 
 describe("probe through netem", { concurrency: false, timeout: 300_000 }, () => {
   beforeEach(() => {
@@ -33,7 +23,7 @@ describe("probe through netem", { concurrency: false, timeout: 300_000 }, () => 
   });
 
   test("20 ms delay each way: every round trip takes at least 40 ms", async (t) => {
-    const { a, b, ab, ba } = await twoHosts();
+    const { a, b, ab, ba } = await twoHosts(net);
     await a.tc(ab, { delay: 20 });
     await b.tc(ba, { delay: 20 });
     const report = await net.probe(a, b, { count: 100, intervalMs: 10 });
@@ -45,7 +35,7 @@ describe("probe through netem", { concurrency: false, timeout: 300_000 }, () => 
   });
 
   test("20 % loss one way: the probe loses about a fifth of 500 datagrams", async (t) => {
-    const { a, b, ab } = await twoHosts();
+    const { a, b, ab } = await twoHosts(net);
     await a.tc(ab, { loss: 20 });
     const report = await net.probe(a, b, { count: 500, intervalMs: 2 });
     t.diagnostic(`netem 20 % loss: ${report.lossPercent} % lost of ${report.sent}`);
@@ -56,7 +46,7 @@ describe("probe through netem", { concurrency: false, timeout: 300_000 }, () => 
   });
 
   test("netem duplicates and reordering show in the counts", async () => {
-    const { a, b, ab } = await twoHosts();
+    const { a, b, ab } = await twoHosts(net);
     await a.tc(ab, { duplicate: 50 });
     const duplicated = await net.probe(a, b, { count: 200, intervalMs: 2 });
     assert.equal(duplicated.received, 200);
@@ -68,7 +58,7 @@ describe("probe through netem", { concurrency: false, timeout: 300_000 }, () => 
   });
 
   test("TCP goodput through netem rate 5 Mbit/s: within 20 % of the rate", async (t) => {
-    const { a, b, ab } = await twoHosts();
+    const { a, b, ab } = await twoHosts(net);
     await a.tc(ab, { rate: 5 });
     const report = await net.probe(a, b, { count: 10, intervalMs: 5, tcp: { seconds: 3 } });
     t.diagnostic(`goodput through netem rate 5: ${report.goodputMbps} Mbit/s`);

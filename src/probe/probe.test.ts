@@ -11,9 +11,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { DummyNet } from "../network/dummy-net.js";
 import { InvalidArgumentError, TimeoutError } from "../errors.js";
-import type { InterfaceScoped } from "../names/scoped.js";
 import { parseIpJson } from "../system/ip-json.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
+import { twoHosts } from "../test-support/two-hosts.js";
 import { accountReplies, parseSenderOutput, percentile, rttStatistics } from "./accounting.js";
 import { AGENT_PATH } from "./probe.js";
 
@@ -81,24 +81,6 @@ describe("probe accounting (synthetic replies)", { timeout: 300_000 }, () => {
 let nextUid = (process.pid % 100000) * 10 + 1300000;
 let net: DummyNet;
 
-interface Pair {
-  a: DummyNet;
-  b: DummyNet;
-  ab: InterfaceScoped;
-  ba: InterfaceScoped;
-}
-
-/** Hosts a (10.0.0.1) and b (10.0.0.2) over one veth, both ends up. */
-async function twoHosts(): Promise<Pair> {
-  const a = await net.netnsAdd("a");
-  const b = await net.netnsAdd("b");
-  const [ab, ba] = await net.linkVethAdd("a-b", "b-a", { p1Namespace: a, p2Namespace: b });
-  await a.addrAdd("10.0.0.1/24", ab);
-  await b.addrAdd("10.0.0.2/24", ba);
-  await a.up(ab);
-  await b.up(ba);
-  return { a, b, ab, ba };
-}
 
 async function tc(host: DummyNet, args: string[]): Promise<void> {
   await host.shell.system(["tc", ...args]);
@@ -121,7 +103,7 @@ describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, (
   });
 
   test("two hosts over a veth: every datagram comes back once, in order, with a sane round trip", { timeout: 120_000 }, async (t) => {
-    const { a, b } = await twoHosts();
+    const { a, b } = await twoHosts(net);
     const report = await net.probe(a, b, { count: 200, intervalMs: 5 });
     t.diagnostic(`plain veth rtt ms: ${JSON.stringify(report.rttMs)}`);
     assert.equal(report.from, "a");
@@ -141,7 +123,7 @@ describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, (
   });
 
   test("hosts given by name, the address and size given: the probe reaches that address", { timeout: 120_000 }, async () => {
-    const { b, ba } = await twoHosts();
+    const { b, ba } = await twoHosts(net);
     await b.addrAdd("10.0.0.3/24", ba);
     const report = await net.probe("a", "b", { address: "10.0.0.3", count: 20, intervalMs: 2, size: 1400 });
     assert.equal(report.address, "10.0.0.3");
@@ -149,7 +131,7 @@ describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, (
   });
 
   test("the far end's link is down: 100 % loss reported, no hang", { timeout: 120_000 }, async () => {
-    const { a, b, ba } = await twoHosts();
+    const { a, b, ba } = await twoHosts(net);
     await b.down(ba);
     const report = await net.probe(a, b, { count: 20, intervalMs: 5 });
     assert.equal(report.sent, 20);
@@ -159,7 +141,7 @@ describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, (
   });
 
   test("the sender's own link is down: every send fails at once, counted as lost with the reason", { timeout: 120_000 }, async () => {
-    const { a, b, ab } = await twoHosts();
+    const { a, b, ab } = await twoHosts(net);
     await a.down(ab);
     const report = await net.probe(a, b, { count: 10, intervalMs: 1, tcp: { seconds: 0.5 } });
     assert.equal(report.lossPercent, 100);
@@ -170,14 +152,14 @@ describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, (
   });
 
   test("an address nobody has: 100 % loss", { timeout: 120_000 }, async () => {
-    const { a, b } = await twoHosts();
+    const { a, b } = await twoHosts(net);
     const report = await net.probe(a, b, { address: "10.0.0.99", count: 10, intervalMs: 5 });
     assert.equal(report.received, 0);
     assert.equal(report.lossPercent, 100);
   });
 
   test("duplicates for real: odd datagrams mirrored onto a second link reach the echo twice", { timeout: 120_000 }, async () => {
-    const { a, b, ab, ba } = await twoHosts();
+    const { a, b, ab, ba } = await twoHosts(net);
     // A second wire a2 - b2; b2 wears b-a's MAC address, so the mirrored frames are addressed to it.
     const [a2, b2] = await net.linkVethAdd("a2", "b2", { p1Namespace: a, p2Namespace: b });
     const [link] = parseIpJson<{ address: string }[]>((await b.shell.system(["ip", "-j", "link", "show", "dev", ba.scoped])).stdout);
@@ -194,7 +176,7 @@ describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, (
   });
 
   test("reordering for real: an htb class at 8 kbit/s holds back odd datagrams, so they arrive after later even ones", { timeout: 120_000 }, async () => {
-    const { a, b, ab } = await twoHosts();
+    const { a, b, ab } = await twoHosts(net);
     await tc(a, ["qdisc", "add", "dev", ab.scoped, "root", "handle", "1:", "htb", "default", "10"]);
     await tc(a, ["class", "add", "dev", ab.scoped, "parent", "1:", "classid", "1:10", "htb", "rate", "1gbit"]);
     await tc(a, ["class", "add", "dev", ab.scoped, "parent", "1:", "classid", "1:20", "htb", "rate", "8kbit", "ceil", "8kbit", "burst", "200", "cburst", "200"]);
@@ -207,7 +189,7 @@ describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, (
   });
 
   test("TCP goodput through a 10 Mbit/s tbf: within 20 % of the rate", { timeout: 120_000 }, async (t) => {
-    const { a, b, ab } = await twoHosts();
+    const { a, b, ab } = await twoHosts(net);
     await tc(a, ["qdisc", "add", "dev", ab.scoped, "root", "tbf", "rate", "10mbit", "burst", "32kbit", "latency", "50ms"]);
     const report = await net.probe(a, b, { count: 20, intervalMs: 5, tcp: { seconds: 3 } });
     t.diagnostic(`goodput through tbf 10mbit: ${report.goodputMbps} Mbit/s (${report.tcp?.bytes} bytes in ${report.tcp?.seconds} s)`);
@@ -216,14 +198,14 @@ describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, (
   });
 
   test("TCP goodput with a byte count: the receiver counts exactly those bytes", { timeout: 120_000 }, async () => {
-    const { a, b } = await twoHosts();
+    const { a, b } = await twoHosts(net);
     const report = await net.probe(a, b, { count: 5, intervalMs: 1, tcp: { bytes: 5_000_000 } });
     assert.equal(report.tcp?.bytes, 5_000_000);
     assert.ok(report.goodputMbps! > 0);
   });
 
   test("aborting stops both agents: the probe rejects with the reason and no process is left", { timeout: 120_000 }, async () => {
-    const { a, b } = await twoHosts();
+    const { a, b } = await twoHosts(net);
     const controller = new AbortController();
     const running = net.probe(a, b, { count: 100_000, intervalMs: 10, signal: controller.signal });
     // Abort once both agents run (the sender sits in a's namespace).
@@ -240,7 +222,7 @@ describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, (
   });
 
   test("a probe over its timeout rejects with TimeoutError and leaves no process", { timeout: 120_000 }, async () => {
-    const { a, b } = await twoHosts();
+    const { a, b } = await twoHosts(net);
     await assert.rejects(net.probe(a, b, { count: 100_000, intervalMs: 10, timeout: 3000 }), (error: unknown) => {
       assert.ok(error instanceof TimeoutError, String(error));
       assert.match(error.message, /timeout of 3000 ms/);
@@ -251,7 +233,7 @@ describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, (
   });
 
   test("bad options and unknown hosts are refused before anything starts", { timeout: 120_000 }, async () => {
-    const { a, b } = await twoHosts();
+    const { a, b } = await twoHosts(net);
     const refused: [unknown, RegExp][] = [
       [{ count: 0 }, /count: 0 \(number\) must be a whole number from 1/],
       [{ count: 2.5 }, /count/],
