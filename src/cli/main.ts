@@ -517,7 +517,10 @@ async function probeCommand(hosts: string[], flags: ProbeFlags): Promise<number>
 interface InterfaceView {
   name: string;
   scoped: string;
+  /** "up" or "down", as the user set it. */
   state: string;
+  /** The kernel's operational state (up, down, lowerlayerdown, unknown). */
+  operstate: string;
   mac: string | null;
   mtu: number | null;
   addresses: string[];
@@ -562,8 +565,10 @@ async function inspect(selector: string | undefined, options: { json?: boolean }
         interfaces.push({
           name,
           scoped: link.ifname,
-          // A bridge port or veth says UNKNOWN/LOWERLAYERDOWN in operstate; UP in flags is what the user set.
-          state: link.operstate === "UP" || link.operstate === "DOWN" ? link.operstate.toLowerCase() : link.flags?.includes("UP") ? `up (${(link.operstate ?? "unknown").toLowerCase()})` : "down",
+          // What the user set (the UP flag); the kernel's operstate follows a moment later (linkwatch) and
+          // says UNKNOWN or LOWERLAYERDOWN for some kinds, so it is shown beside, not instead.
+          state: link.flags?.includes("UP") ? "up" : "down",
+          operstate: (link.operstate ?? "unknown").toLowerCase(),
           mac: link.address ?? null,
           mtu: link.mtu ?? null,
           addresses: (link.addr_info ?? []).filter((address) => address.scope !== "link").map((address) => `${address.local}/${address.prefixlen}`),
@@ -592,7 +597,7 @@ async function inspect(selector: string | undefined, options: { json?: boolean }
     host.interfaces.map((iface, i) => [
       i === 0 ? `${host.name} (${host.namespace})` : "",
       iface.name,
-      iface.state,
+      iface.state === "up" && iface.operstate !== "up" ? `up (${iface.operstate})` : iface.state,
       iface.addresses.join(" ") || "-",
       iface.peer ?? "-",
       // Read-back settings have the file's names; only a slot's distribution may be absent, which describeImpairment does not show.

@@ -60,7 +60,7 @@ describe("loadTopology and dummynet validate", () => {
         const path = join(EXAMPLES, file);
         const cli = await validateJson(path);
         const topology = await loadTopology(path);
-        assert.deepEqual(cli, { valid: true, name: topology.name, hosts: topology.hosts.length, links: topology.links.length, bridges: topology.bridges.length, vlans: topology.vlans.length, programs: topology.programs.length }, file);
+        assert.deepEqual(cli, { file: path, valid: true, name: topology.name, hosts: topology.hosts.length, links: topology.links.length, bridges: topology.bridges.length, vlans: topology.vlans.length, programs: topology.programs.length }, file);
         assert.deepEqual(await loadTopology({ text: readFileSync(path, "utf8"), name: path }), topology, `${file} as text`);
         for (const host of topology.hosts) {
           assert.ok(toMermaid(topology).includes(`"${host.name}`));
