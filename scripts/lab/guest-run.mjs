@@ -57,6 +57,8 @@ if (runnable.length > 0) {
       `--test-reporter-destination=${join(runDir, "lab.tap")}`,
       // As on the host (scripts/test.mjs): a default bound per test.
       "--test-timeout=600000",
+      // Two files at a time: much of a lab test is waiting on delayed links and emulated process starts.
+      `--test-concurrency=${process.env.DUMMYNET_LAB_CONCURRENCY || 2}`,
       ...request.testArgs,
       ...runnable,
     ],
