@@ -410,12 +410,23 @@ export async function runInLab(options) {
   };
 }
 
+function parseOptionalJson(text) {
+  try {
+    return JSON.parse(text ?? "{}");
+  } catch {
+    return {};
+  }
+}
+
+/** What a guest kernel prints when a CPU stopped making progress: the run cannot finish, so it ends at once. */
+const KERNEL_STALL = /rcu: INFO: rcu_\w+ (self-)?detected stalls?|watchdog: BUG: soft lockup/;
+
 /**
  * Runs one guest to its end, the console to `consolePath` (and, from the
  * guest init's first line on, to `output`). Killed after `timeoutMs`, or after
  * `upWithinMs` if the guest init has not spoken by then.
  * @returns {Promise<{ exit: { code: number | null, signal: string | null }, timedOut: boolean,
- *   cameUp: boolean, gaveUp: boolean, upMs?: number }>}
+ *   cameUp: boolean, gaveUp: boolean, stalled?: string, upMs?: number }>}
  */
 async function bootGuest({ program, args, consolePath, output, timeoutMs, upWithinMs }) {
   const consoleLog = createWriteStream(consolePath);
