@@ -37,10 +37,11 @@ describe("probe through netem", { concurrency: false, timeout: 300_000 }, () => 
   test("20 % loss one way: the probe loses about a fifth of 500 datagrams", async (t) => {
     const { a, b, ab } = await twoHosts(net);
     await a.tc(ab, { loss: 20 });
-    const report = await net.probe(a, b, { count: 500, intervalMs: 2 });
+    const report = await net.probe(a, b, { count: 500, intervalMs: 10 });
     t.diagnostic(`netem 20 % loss: ${report.lossPercent} % lost of ${report.sent}`);
     assert.equal(report.sent, 500);
-    // Binomial(500, 0.2): standard deviation 1.8 points; 12..28 is more than four of them each side.
+    // Binomial(500, 0.2): standard deviation 1.8 points; 12..28 is more than four of them each side. At 10 ms
+    // apart (not 2) the emulated guest's echo agent keeps up: at 2 ms one CI run lost 51 % to its own socket.
     assert.ok(report.lossPercent >= 12 && report.lossPercent <= 28, `loss ${report.lossPercent} %`);
     assert.equal(report.duplicates, 0);
   });
@@ -48,11 +49,11 @@ describe("probe through netem", { concurrency: false, timeout: 300_000 }, () => 
   test("netem duplicates and reordering show in the counts", async () => {
     const { a, b, ab } = await twoHosts(net);
     await a.tc(ab, { duplicate: 50 });
-    const duplicated = await net.probe(a, b, { count: 200, intervalMs: 2 });
+    const duplicated = await net.probe(a, b, { count: 200, intervalMs: 10 });
     assert.equal(duplicated.received, 200);
     assert.ok(duplicated.duplicates > 50 && duplicated.duplicates < 150, `duplicates ${duplicated.duplicates}`);
     await a.tc(ab, { reset: true, delay: 20, reorder: 50, gap: 2 });
-    const reordered = await net.probe(a, b, { count: 200, intervalMs: 2 });
+    const reordered = await net.probe(a, b, { count: 200, intervalMs: 10 });
     assert.equal(reordered.received, 200);
     assert.ok(reordered.reordered > 20, `reordered ${reordered.reordered}`);
   });
