@@ -3,7 +3,7 @@
  * (fidelity.lab.test.ts) checks against: the JSON shape scripts/fidelity.mjs
  * reads, and the statistics both use.
  */
-import type { RttStats } from "./accounting.js";
+import type { ProbeCounts } from "./accounting.js";
 
 export interface FidelityPoint {
   /** delay, delay+jitter, loss, duplicate, reorder, rate-sender, rate-receiver-ingress, baseline, rate-baseline, finding. */
@@ -18,16 +18,8 @@ export interface FidelityPoint {
   jitterMs?: number;
   /** For loss and duplicates: the 95 % interval a correct implementation lands in, percent. */
   interval?: [number, number];
-  report: {
-    sent: number;
-    received: number;
-    lossPercent: number;
-    duplicates: number;
-    reordered: number;
-    rttMs: RttStats;
-    goodputMbps?: number;
-    tcpError?: string;
-  };
+  /** The probe's counts (one shape with the probe's own), and the TCP phase's outcome. */
+  report: ProbeCounts & { goodputMbps?: number; tcpError?: string };
 }
 
 export interface FidelityResult {
