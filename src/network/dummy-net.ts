@@ -16,7 +16,7 @@ import { type RunInfo, formatCommand } from "../process/run-info.js";
 import { HostShell } from "../shell/host-shell.js";
 import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { RunAsyncOptions, RunOptions, Shell } from "../shell/shell.js";
-import type { AppliedQdisc, NetemOptions } from "../tc/netem.js";
+import type { AppliedQdisc, NetemOptions, TcHandles } from "../tc/netem.js";
 import {
   checkAddressWithPrefix,
   checkIpAddress,
@@ -101,6 +101,8 @@ interface Network {
   readonly linkState: Map<string, "up" | "down">;
   /** Interfaces this network made, keyed by "<netns>/<ifname>"; such links die with a namespace of ours. */
   readonly ownLinks: Map<string, OwnLink>;
+  /** netem handles of this network's links; made on first use. */
+  tcHandles: TcHandles | undefined;
   /** The shell of the host namespace (the root DummyNet's). */
   readonly hostShell: Shell;
   /** Changes in progress; cleanup waits for them, so that nothing made meanwhile is missed. */
@@ -174,7 +176,7 @@ export class DummyNet implements AsyncDisposable {
     const uid = options.uid === undefined ? claimDefaultUid() : claimExplicitUid(options.uid);
     this.namespace = new NamespaceScoped(ROOT_NAMESPACE, uid);
     this.shell = options.shell ?? new HostShell(options.log ? { log: options.log } : {});
-    this.#network = { uid, claimed: true, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false, undoing: new Set(), cleanupStep: "", cleaning: undefined, hostShell: this.shell };
+    this.#network = { uid, claimed: true, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), tcHandles: undefined, started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false, undoing: new Set(), cleanupStep: "", cleaning: undefined, hostShell: this.shell };
   }
 
   /** Runs one change; cleanup waits for changes in flight and refuses new ones while it runs. */
@@ -965,9 +967,10 @@ export class DummyNet implements AsyncDisposable {
     return this.#op(async () => {
       const link = this.#iface(iface);
       // Loaded on first use: most networks never impair a link.
-      const { applyNetem, discardTcHandle, validateNetemOptions } = await import("../tc/netem.js");
+      const { applyNetem, TcHandles, validateNetemOptions } = await import("../tc/netem.js");
       const checked = validateNetemOptions(options);
-      const handle = await applyNetem(this.shell, link.scoped, checked, { uid: this.uid });
+      const handles = (this.#network.tcHandles ??= new TcHandles());
+      const handle = await applyNetem(this.shell, link.scoped, checked, { uid: this.uid, handles });
       // One undo per interface: later calls change the same handle, whose restore puts back what was there first.
       if (handle.applyCount === 1) {
         this.#register({
@@ -976,7 +979,7 @@ export class DummyNet implements AsyncDisposable {
           obsoleteWhen: this.#diesWithLinks(link),
           clean: () => handle.restore(),
           // Its qdiscs and IFB went with the link's namespace: a later network must not inherit the handle.
-          discard: () => discardTcHandle(this.shell, link.scoped),
+          discard: () => handles.discard(this.shell, link.scoped),
         });
       }
     });

@@ -6,7 +6,8 @@
  * IFB device named with the owner's prefix, an ingress qdisc and a filter that
  * redirects every incoming packet to the IFB, and netem on the IFB's root.
  * One TcHandle per (namespace, interface) remembers what was there before the
- * first call, so `restore()` can put it back.
+ * first call, so `restore()` can put it back; a network keeps its handles in
+ * one TcHandles.
  */
 import { DummyNetError, SystemCommandError } from "../errors.js";
 import { InterfaceScoped } from "../names/scoped.js";
@@ -91,6 +92,7 @@ class NetemHandle implements TcHandle {
     readonly iface: string,
     readonly ownerUid: number,
     readonly key: string,
+    readonly handles: Map<string, NetemHandle>,
   ) {}
 
   get namespace(): string | undefined {
@@ -109,7 +111,7 @@ class NetemHandle implements TcHandle {
   }
 
   async #restore(): Promise<void> {
-    handles.delete(this.key);
+    this.handles.delete(this.key);
     const errors: unknown[] = [];
     const attempt = async (what: string, step: () => Promise<unknown>) => {
       try {
@@ -135,8 +137,34 @@ class NetemHandle implements TcHandle {
   }
 }
 
-/** Live handles, one per (namespace, interface), so later calls find what the first one saw. */
-const handles = new Map<string, NetemHandle>();
+/** applyNetem's way to a TcHandles' map, which stays out of its public shape (NetemHandle is this module's own). */
+let liveHandles: (handles: TcHandles) => Map<string, NetemHandle>;
+
+/** The live handles of one network, one per (namespace, interface), so later calls find what the first one saw. */
+export class TcHandles {
+  readonly #live = new Map<string, NetemHandle>();
+  static {
+    liveHandles = (handles) => handles.#live;
+  }
+
+  /** The TcHandle of an interface, if `applyNetem` shaped it through these handles and it was not restored. */
+  of(shell: TcShell, iface: string): TcHandle | undefined {
+    return this.#live.get(handleKey(shell, iface));
+  }
+
+  /**
+   * Forgets the handle of an interface whose qdiscs and IFB went with their
+   * namespace (or were never restored), so that a later network reusing the
+   * names starts afresh instead of from stale state.
+   */
+  discard(shell: TcShell, iface: string): void {
+    this.#live.delete(handleKey(shell, iface));
+  }
+}
+
+function handleKey(shell: TcShell, iface: string): string {
+  return `${shell.namespace ?? ""}\u0000${iface}`;
+}
 
 function isGone(error: unknown): boolean {
   return error instanceof SystemCommandError && /Cannot find device|does not exist|No such device/i.test(error.stderr);
@@ -295,11 +323,14 @@ async function removeIngress(shell: TcShell, iface: string, state: IngressState)
  * with netem. Options are validated and merged with what the link has before
  * anything changes; see docs/traffic-control.md for the semantics. Returns the
  * interface's TcHandle: the same object for every call on the same interface
- * until it is restored.
+ * through the same `owner.handles` until it is restored. Without `handles`
+ * (`dummynet impair`, one change per process) the call starts from what the
+ * kernel shows, as a new process does.
  */
-export async function applyNetem(shell: TcShell, iface: string, options: TcOptions, owner: { uid: number }): Promise<TcHandle> {
+export async function applyNetem(shell: TcShell, iface: string, options: TcOptions, owner: { uid: number; handles?: TcHandles }): Promise<TcHandle> {
   const change = validateTcOptions(options);
-  const key = `${shell.namespace ?? ""}\u0000${iface}`;
+  const key = handleKey(shell, iface);
+  const handles = liveHandles(owner.handles ?? new TcHandles());
   let handle = handles.get(key);
   const qdiscs = await showQdiscs(shell, iface);
   const root = qdiscs.find((qdisc) => qdisc.root);
@@ -312,7 +343,7 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
     handle.egressTables = {};
   }
   const fresh = !handle;
-  handle ??= new NetemHandle(shell, iface, owner.uid, key);
+  handle ??= new NetemHandle(shell, iface, owner.uid, key, handles);
 
   // Plan both directions first: every refusal happens before the system changes.
   let egressPlan: NetemPlan | undefined;
@@ -392,18 +423,3 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
   handle.applyCount++;
   return handle;
 }
-
-/**
- * Forgets the handle of an interface whose qdiscs and IFB went with their
- * namespace (or were never restored), so that a later network reusing the
- * names starts afresh instead of from stale state.
- */
-export function discardTcHandle(shell: TcShell, iface: string): void {
-  handles.delete(`${shell.namespace ?? ""}\u0000${iface}`);
-}
-
-/** The TcHandle of an interface, if `applyNetem` shaped it and it was not restored. */
-export function tcHandleOf(shell: TcShell, iface: string): TcHandle | undefined {
-  return handles.get(`${shell.namespace ?? ""}\u0000${iface}`);
-}
-

@@ -7,10 +7,12 @@ import { createLogger } from "../log.js";
 import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
-import { applyNetem, discardTcHandle } from "./netem-apply.js";
+import { TcHandles, applyNetem } from "./netem-apply.js";
 import { type TcShell, readNetem, showQdiscs } from "./netem-read.js";
 
 const uid = process.pid;
+// One network's handles: later calls on a link find the first one's.
+const handles = new TcHandles();
 const log = createLogger("silent");
 const runner = new SpawnRunner({ log });
 const nsA = new NamespaceScoped("tca", uid).scoped;
@@ -97,15 +99,15 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
   });
 
   test("delays on both ends add up in the ping RTT, and a second call changes them", async () => {
-    const a = await applyNetem(shellA, vethA, { delay: 10 }, { uid });
-    const b = await applyNetem(shellB, vethB, { delay: 15 }, { uid });
+    const a = await applyNetem(shellA, vethA, { delay: 10 }, { uid, handles });
+    const b = await applyNetem(shellB, vethB, { delay: 15 }, { uid, handles });
     const first = await ping(50);
     assert.equal(first.received, 50);
     assert.ok(Math.min(...first.rtts) >= 25, `no RTT below 25 ms: ${Math.min(...first.rtts)}`);
     assert.ok(fast(first.rtts) <= 25 * 1.04 + 0.5, `10th-percentile RTT ${fast(first.rtts)} ms, median ${median(first.rtts)} ms for 10 + 15 ms`);
     measured.push(`delay 10 ms + 15 ms: RTT p10 ${fast(first.rtts)} / median ${median(first.rtts)} ms (expected 25)`);
 
-    const again = await applyNetem(shellA, vethA, { delay: 40, loss: 0 }, { uid });
+    const again = await applyNetem(shellA, vethA, { delay: 40, loss: 0 }, { uid, handles });
     assert.equal(again, a, "the same handle for the same interface");
     const second = await ping(50);
     assert.ok(Math.min(...second.rtts) >= 55 && fast(second.rtts) <= 55 * 1.04 + 0.5, `10th-percentile RTT ${fast(second.rtts)} ms, median ${median(second.rtts)} ms for 40 + 15 ms`);
@@ -115,12 +117,12 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
   });
 
   test("jitter spreads the RTT, and the normal distribution more than the uniform one", async () => {
-    const handle = await applyNetem(shellA, vethA, { delay: 30 }, { uid });
+    const handle = await applyNetem(shellA, vethA, { delay: 30 }, { uid, handles });
     const steady = interquartileRange((await ping(100)).rtts);
-    await applyNetem(shellA, vethA, { jitter: 10 }, { uid });
+    await applyNetem(shellA, vethA, { jitter: 10 }, { uid, handles });
     const uniformRtts = (await ping(150)).rtts;
     const uniform = interquartileRange(uniformRtts);
-    await applyNetem(shellA, vethA, { distribution: "normal" }, { uid });
+    await applyNetem(shellA, vethA, { distribution: "normal" }, { uid, handles });
     const normalRtts = (await ping(150)).rtts;
     const normal = interquartileRange(normalRtts);
     // Uniform jitter never goes below delay - jitter (20 ms); normal jitter does (about 16 % of packets
@@ -138,9 +140,9 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
   });
 
   test("loss: 100 % drops everything, 10 % lands in the binomial interval", async () => {
-    const handle = await applyNetem(shellA, vethA, { loss: 100 }, { uid });
+    const handle = await applyNetem(shellA, vethA, { loss: 100 }, { uid, handles });
     assert.equal((await ping(20, 0.01)).received, 0);
-    await applyNetem(shellA, vethA, { loss: 10 }, { uid });
+    await applyNetem(shellA, vethA, { loss: 10 }, { uid, handles });
     const probes = 400;
     const result = await ping(probes, 0.005);
     const lost = result.sent - result.received;
@@ -151,11 +153,11 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
   });
 
   test("duplicate shows as DUP! replies; reorder as out-of-order sequence numbers", async () => {
-    const handle = await applyNetem(shellA, vethA, { duplicate: 100 }, { uid });
+    const handle = await applyNetem(shellA, vethA, { duplicate: 100 }, { uid, handles });
     const duplicated = await ping(30);
     assert.ok(duplicated.duplicates >= 27, `${duplicated.duplicates} duplicates of 30 with duplicate 100 %`);
     // Every 5th packet skips the 20 ms delay: with 2 ms between probes it overtakes the 4 before it.
-    await applyNetem(shellA, vethA, { reset: true, delay: 20, reorder: 100, gap: 5 }, { uid });
+    await applyNetem(shellA, vethA, { reset: true, delay: 20, reorder: 100, gap: 5 }, { uid, handles });
     const reordered = await ping(60, 0.002);
     const inversions = reordered.sequence.filter((seq, i) => i > 0 && seq < reordered.sequence[i - 1]!).length;
     assert.ok(inversions >= 5, `${inversions} sequence inversions in ${reordered.sequence.join(",")}`);
@@ -164,7 +166,7 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
   });
 
   test("rate: a TCP transfer runs close to the configured rate", async () => {
-    const handle = await applyNetem(shellA, vethA, { rate: 10 }, { uid });
+    const handle = await applyNetem(shellA, vethA, { rate: 10 }, { uid, handles });
     const bytes = 2_500_000;
     const server = spawn("nsenter", [`--net=/run/netns/${nsB}`, "--", process.execPath, "-e", `
       const server = require("node:net").createServer((socket) => {
@@ -192,7 +194,7 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
   });
 
   test("ingress: a delay on incoming traffic is felt, and the IFB device goes away on restore", async () => {
-    const handle = await applyNetem(shellA, vethA, { ingress: { delay: 30 } }, { uid });
+    const handle = await applyNetem(shellA, vethA, { ingress: { delay: 30 } }, { uid, handles });
     assert.ok(handle.ifb?.startsWith(`d-`), `IFB ${handle.ifb} carries the owner's prefix`);
     const read = await readNetem(shellA, vethA);
     assert.equal(read?.ingress?.ifb, handle.ifb);
@@ -202,7 +204,7 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
     assert.ok(Math.min(...shaped.rtts) >= 30 && fast(shaped.rtts) <= 30 * 1.04 + 0.5, `10th-percentile RTT ${fast(shaped.rtts)} ms, median ${median(shaped.rtts)} ms with 30 ms ingress delay`);
     measured.push(`ingress delay 30 ms: RTT p10 ${fast(shaped.rtts)} / median ${median(shaped.rtts)} ms`);
     // Symmetric: the same options both ways.
-    await applyNetem(shellA, vethA, { delay: 10, ingress: true }, { uid });
+    await applyNetem(shellA, vethA, { delay: 10, ingress: true }, { uid, handles });
     const symmetric = await ping(30);
     assert.ok(Math.min(...symmetric.rtts) >= 20 && fast(symmetric.rtts) <= 20 * 1.04 + 0.5, `10th-percentile RTT ${fast(symmetric.rtts)} ms, median ${median(symmetric.rtts)} ms with 10 ms both ways`);
     await handle.restore();
@@ -214,8 +216,8 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
 
   test("restore puts back the qdisc that was there before the first call", async () => {
     await shellA.system(["tc", "qdisc", "add", "dev", vethA, "handle", "7:", "root", "pfifo", "limit", "77"]);
-    const handle = await applyNetem(shellA, vethA, { delay: 5 }, { uid });
-    await applyNetem(shellA, vethA, { delay: 6, ecn: null }, { uid });
+    const handle = await applyNetem(shellA, vethA, { delay: 5 }, { uid, handles });
+    await applyNetem(shellA, vethA, { delay: 6, ecn: null }, { uid, handles });
     assert.equal((await readNetem(shellA, vethA))?.netem?.delay, 6);
     await handle.restore();
     await handle.restore(); // a second restore does nothing
@@ -225,10 +227,10 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
   });
 
   test("a change from another process (dummynet impair) keeps a limit the user set", async () => {
-    const handle = await applyNetem(shellA, vethA, { delay: 100, limit: 50 }, { uid });
+    const handle = await applyNetem(shellA, vethA, { delay: 100, limit: 50 }, { uid, handles });
     // A new process knows nothing of the first one's state.
-    discardTcHandle(shellA, vethA);
-    const other = await applyNetem(shellA, vethA, { loss: 1 }, { uid });
+    handles.discard(shellA, vethA);
+    const other = await applyNetem(shellA, vethA, { loss: 1 }, { uid, handles });
     const applied = await readNetem(shellA, vethA);
     assert.equal(applied?.netem?.limit, 50, "the set limit survives");
     assert.equal(applied?.netem?.delay, 100);
@@ -238,9 +240,9 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
   });
 
   test("a change from another process adopts the ingress shaping already there", async () => {
-    const handle = await applyNetem(shellA, vethA, { delay: 20, ingress: { delay: 5 } }, { uid });
-    discardTcHandle(shellA, vethA);
-    const other = await applyNetem(shellA, vethA, { delay: 30, ingress: true }, { uid });
+    const handle = await applyNetem(shellA, vethA, { delay: 20, ingress: { delay: 5 } }, { uid, handles });
+    handles.discard(shellA, vethA);
+    const other = await applyNetem(shellA, vethA, { delay: 30, ingress: true }, { uid, handles });
     const applied = await readNetem(shellA, vethA);
     assert.equal(applied?.netem?.delay, 30);
     assert.equal(applied?.ingress?.netem?.delay, 30, "ingress copies the new egress settings on the same IFB");

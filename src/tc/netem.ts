@@ -4,5 +4,5 @@
  */
 export type { TcOptions as NetemOptions, NetemSettings } from "./netem-options.js";
 export { validateTcOptions as validateNetemOptions, netemArguments } from "./netem-options.js";
-export { applyNetem, discardTcHandle, tcHandleOf, QdiscConflictError, type TcHandle } from "./netem-apply.js";
+export { applyNetem, TcHandles, QdiscConflictError, type TcHandle } from "./netem-apply.js";
 export { readNetem, type AppliedQdisc } from "./netem-read.js";
