@@ -4,7 +4,7 @@
  */
 export { DummyNet } from "./network/dummy-net.js";
 export type { DummyNetOptions, CgroupOptions, VethOptions, RouteOptions, InterfaceLike, NamespaceLike } from "./network/dummy-net.js";
-export type { CleanupItem } from "./network/cleaners.js";
+export type { CleanupItem } from "./network/undo-log.js";
 export type { ProbeHost, ProbeOptions, ProbeReport, RttStats } from "./probe/probe.js";
 export { describeProbeReport } from "./probe/describe.js";
 export { HostShell } from "./shell/host-shell.js";

@@ -1,37 +1,35 @@
 /**
- * DummyNet: a network of namespaces, veth pairs, bridges and VLANs on one
- * machine, and the undo log that removes it again. One DummyNet stands for one
- * namespace (the host's, or one made by `netnsAdd`); every command goes through
- * its Shell, so the same code works on the host, inside a namespace and
- * through sudo.
+ * DummyNet: the facade of a network of namespaces, veth pairs, bridges and
+ * VLANs on one machine. One DummyNet stands for one namespace (the host's, or
+ * one made by `netnsAdd`); every command goes through its Shell, so the same
+ * code works on the host, inside a namespace and through sudo. The work is
+ * elsewhere: the shared state and its life in network-state.ts, the undo log
+ * in undo-log.ts, the link bookkeeping in link-registry.ts, and the operations,
+ * by kind, in ops/. Each public method here is one line that delegates.
+ *
+ * Over 450 lines on purpose: each of the 30-odd public methods carries its
+ * JSDoc with an example (the API's reference documentation).
  */
-import { existsSync, readdirSync, readlinkSync, statSync } from "node:fs";
-import { CGroup, listCgroups, removeCgroupDirectoriesSync } from "../cgroups/cgroup.js";
-import { DummyNetError, InvalidArgumentError } from "../errors.js";
+import type { CGroup } from "../cgroups/cgroup.js";
 import type { Logger } from "../log.js";
-import { defaultLogger } from "../log.js";
-import { CGroupScoped, InterfaceScoped, NamespaceScoped, Scoped, parseScoped } from "../names/scoped.js";
+import { type CGroupScoped, type InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
-import { type RunInfo, formatCommand } from "../process/run-info.js";
+import type { RunInfo } from "../process/run-info.js";
 import { HostShell } from "../shell/host-shell.js";
 import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { RunAsyncOptions, RunOptions, Shell } from "../shell/shell.js";
-import type { AppliedQdisc, NetemOptions, TcHandles } from "../tc/netem.js";
-import {
-  checkAddressWithPrefix,
-  checkIpAddress,
-  checkPid,
-  checkSysctlName,
-  checkSysctlValue,
-  checkVlanId,
-} from "../validation/arguments.js";
-import { type ExitCleanable, runSyncQuietly, trackForExit, untrackForExit } from "../lifecycle/exit-cleanup.js";
-import { claimDefaultUid, claimUid, describeHolder, releaseUid } from "../lifecycle/owners.js";
-import { reapDeadOwners } from "../lifecycle/reaper.js";
-import { parseIpJsonArray } from "../system/ip-json.js";
-import { type CleanupItem, type LinkPlace, isAlreadyGone } from "./cleaners.js";
-import { killProcess, namespaceProcesses, processesByNamespace } from "./namespace-processes.js";
+import type { AppliedQdisc, NetemOptions } from "../tc/netem.js";
+import { claimDefaultUid } from "../lifecycle/owners.js";
 import { type ProbeHost, type ProbeOptions, type ProbeReport, probe } from "../probe/probe.js";
+import { NetworkState, ROOT_NAMESPACE, claimExplicitUid } from "./network-state.js";
+import { AddressesAndRoutes } from "./ops/addresses.js";
+import { Cgroups } from "./ops/cgroups.js";
+import { Firewall } from "./ops/firewall.js";
+import { NamespaceHandle } from "./ops/handle.js";
+import { Links } from "./ops/links.js";
+import { Namespaces } from "./ops/namespaces.js";
+import { TrafficControl } from "./ops/traffic-control.js";
+import type { CleanupItem } from "./undo-log.js";
 
 /** An interface as the API accepts it: a plain name (scoped with the network's uid) or an `InterfaceScoped`. */
 export type InterfaceLike = InterfaceScoped | string;
@@ -92,47 +90,9 @@ export interface CgroupOptions {
   memoryLimit?: number;
 }
 
-/** State shared by a DummyNet and every namespaced DummyNet made from it. */
-interface Network {
-  readonly uid: number;
-  readonly cleaners: CleanupItem[];
-  readonly cgroups: Map<string, CGroup>;
-  /** Administrative state of interfaces this network made, keyed by "<netns>/<ifname>", so `up` need not ask. */
-  readonly linkState: Map<string, "up" | "down">;
-  /** Interfaces this network made, keyed by "<netns>/<ifname>"; such links die with a namespace of ours. */
-  readonly ownLinks: Map<string, OwnLink>;
-  /** netem handles of this network's links; made on first use. */
-  tcHandles: TcHandles | undefined;
-  /** The shell of the host namespace (the root DummyNet's). */
-  readonly hostShell: Shell;
-  /** Changes in progress; cleanup waits for them, so that nothing made meanwhile is missed. */
-  readonly inFlight: Set<Promise<unknown>>;
-  /** Set while cleanup runs: new changes and new processes are refused. */
-  closing: boolean;
-  /** Undos taken off the log and not finished yet: the synchronous exit path must still see them. */
-  readonly undoing: Set<CleanupItem>;
-  /** What cleanup is doing now, for the message when exit cleanup times out. */
-  cleanupStep: string;
-  /** The cleanup in progress, which later calls join. */
-  cleaning: Promise<void> | undefined;
-  /** Resolves once the owner is recorded (and dead owners reaped, if asked): before the first change. */
-  started: Promise<void> | undefined;
-  /** Whether this network holds its uid (claimed by the constructor, given back by cleanup, claimed again by a later change). */
-  claimed: boolean;
-  /** What exit cleanup holds while this network has something to undo. */
-  exitHandle: ExitCleanable | undefined;
-  readonly options: DummyNetOptions;
-}
-
-/** An interface this network made, and the namespace it lives in now (linkSet moves it). */
-type OwnLink = LinkPlace;
-
-const ROOT_NAMESPACE = "1";
-/** Undos whose object is gone once its link is deleted (iptables rules name links, and outlive them). */
-const LINK_BOUND_UNDOS = new Set(["linkVethAdd", "linkVlanAdd", "bridgeAdd", "linkSet", "addrAdd", "addrDel", "up", "down", "bridgeSet", "tc"]);
 const PARENT = Symbol("parent");
 interface InternalOptions extends DummyNetOptions {
-  [PARENT]?: { network: Network; namespace: NamespaceScoped; shell: Shell };
+  [PARENT]?: { network: NetworkState; namespace: NamespaceScoped; shell: Shell };
 }
 
 /**
@@ -161,7 +121,13 @@ export class DummyNet implements AsyncDisposable {
   readonly namespace: NamespaceScoped;
   /** Namespaces made through this object, by scoped name. */
   readonly namespaces = new Map<string, DummyNet>();
-  readonly #network: Network;
+  readonly #network: NetworkState;
+  readonly #namespaces: Namespaces<DummyNet>;
+  readonly #links: Links;
+  readonly #addresses: AddressesAndRoutes;
+  readonly #firewall: Firewall;
+  readonly #trafficControl: TrafficControl;
+  readonly #cgroupOps: Cgroups;
 
   constructor(options: DummyNetOptions = {}) {
     const parent = (options as InternalOptions)[PARENT];
@@ -169,86 +135,28 @@ export class DummyNet implements AsyncDisposable {
       this.#network = parent.network;
       this.namespace = parent.namespace;
       this.shell = new NamespaceShell(parent.namespace.scoped, parent.shell);
-      return;
+    } else {
+      // A bad explicit uid is refused (by NamespaceScoped) before it is claimed.
+      if (options.uid !== undefined) new NamespaceScoped(ROOT_NAMESPACE, options.uid);
+      const uid = options.uid === undefined ? claimDefaultUid() : claimExplicitUid(options.uid);
+      this.namespace = new NamespaceScoped(ROOT_NAMESPACE, uid);
+      this.shell = options.shell ?? new HostShell(options.log ? { log: options.log } : {});
+      this.#network = new NetworkState({
+        uid,
+        explicitUid: options.uid !== undefined,
+        hostShell: this.shell,
+        log: options.log,
+        exitCleanup: options.exitCleanup !== false,
+        reapDeadOwners: options.reapDeadOwners ?? false,
+      });
     }
-    // A bad explicit uid is refused (by NamespaceScoped) before it is claimed.
-    if (options.uid !== undefined) new NamespaceScoped(ROOT_NAMESPACE, options.uid);
-    const uid = options.uid === undefined ? claimDefaultUid() : claimExplicitUid(options.uid);
-    this.namespace = new NamespaceScoped(ROOT_NAMESPACE, uid);
-    this.shell = options.shell ?? new HostShell(options.log ? { log: options.log } : {});
-    this.#network = { uid, claimed: true, cleaners: [], cgroups: new Map(), linkState: new Map(), ownLinks: new Map(), tcHandles: undefined, started: undefined, exitHandle: undefined, options, inFlight: new Set(), closing: false, undoing: new Set(), cleanupStep: "", cleaning: undefined, hostShell: this.shell };
-  }
-
-  /** Runs one change; cleanup waits for changes in flight and refuses new ones while it runs. */
-  #op<T>(change: () => Promise<T>): Promise<T> {
-    if (this.#network.closing) return this.#refusedWhileClosing("changes");
-    // Every change arms exit cleanup and records the owner first.
-    return this.#inFlight(this.#start().then(change));
-  }
-
-  /** Cleanup waits for `running` to settle before it starts undoing. */
-  #inFlight<T>(running: Promise<T>): Promise<T> {
-    const network = this.#network;
-    network.inFlight.add(running);
-    const forget = () => network.inFlight.delete(running);
-    running.then(forget, forget);
-    return running;
-  }
-
-  #refusedWhileClosing(what: string): Promise<never> {
-    return Promise.reject(new DummyNetError(`This network is being cleaned up: no more ${what} are accepted until cleanup() has finished`));
-  }
-
-  /** Before the first change: record the owner (so a crash can be told from a live run), reap if asked, arm exit cleanup. */
-  #start(): Promise<void> {
-    const network = this.#network;
-    network.started ??= (async () => {
-      if (!network.claimed) {
-        // Used again after cleanup() gave the uid back: take it again, unless another owner has it now.
-        const claim = claimUid(network.uid, { share: network.options.uid !== undefined });
-        if (!claim.claimed) {
-          throw new DummyNetError(`uid ${network.uid} was given back by cleanup() and is now held by ${describeHolder(claim.holder)}; make a new DummyNet instead of reusing this one`);
-        }
-        network.claimed = true;
-      }
-      if (network.options.reapDeadOwners === "once") await reapDeadOwnersOnce(this.log);
-      else if (network.options.reapDeadOwners) await reapDeadOwners({ log: this.log });
-      if (network.options.exitCleanup !== false) {
-        network.exitHandle = {
-          cleanup: () => this.cleanup(),
-          cleanupSync: () => this.#cleanupSync(),
-          describe: () => `network of uid ${network.uid}: ${network.cleanupStep || "cleanup not started"}`,
-        };
-        trackForExit(network.exitHandle);
-      }
-    })();
-    return network.started;
-  }
-
-  /**
-   * The process is exiting and cannot await: remove namespaces (with their
-   * processes) and what we made in the host namespace, synchronously.
-   */
-  #cleanupSync(): void {
-    // Processes first: each leads its own process group and would outlive us.
-    this.processMonitor.killAllSync();
-    // Undos an interrupted async cleanup had begun go again (newest last, as they were in the log); a repeat is harmless.
-    const cleaners = this.#network.cleaners;
-    cleaners.push(...[...this.#network.undoing].reverse());
-    this.#network.undoing.clear();
-    const doomed = new Set(cleaners.filter((c) => c.reason === "netnsAdd").map((c) => c.namespace.scoped));
-    while (cleaners.length > 0) {
-      const item = cleaners.pop()!;
-      if (!item.obsoleteWhen(doomed)) item.cleanSync?.();
-      else item.discard?.();
-      if (item.reason === "netnsAdd") doomed.delete(item.namespace.scoped);
-    }
-  }
-
-  /** The synchronous undo of an object made in the host namespace: none for objects inside namespaces. */
-  #syncUndo(argv: string[]): (() => void) | undefined {
-    if (!this.namespace.isRoot) return undefined;
-    return () => runSyncQuietly(this.shell.sudo ? ["sudo", "-n", "--", ...argv] : argv);
+    const at = new NamespaceHandle(this.#network, this.namespace, this.shell, (value) => (value instanceof DummyNet ? value.namespace : undefined));
+    this.#namespaces = new Namespaces(at, { made: this.namespaces, open: (namespace) => this.#inNamespace(namespace) });
+    this.#links = new Links(at);
+    this.#addresses = new AddressesAndRoutes(at);
+    this.#firewall = new Firewall(at);
+    this.#trafficControl = new TrafficControl(at);
+    this.#cgroupOps = new Cgroups(at);
   }
 
   /** A DummyNet for a namespace of this network (sharing its cleaners). */
@@ -265,7 +173,7 @@ export class DummyNet implements AsyncDisposable {
 
   /** The logger this network writes to. */
   get log(): Logger {
-    return this.#network.options.log ?? this.shell.log ?? defaultLogger;
+    return this.#network.log;
   }
 
   /** The process monitor that runs and watches this network's programs (shared by its namespaces). */
@@ -275,78 +183,12 @@ export class DummyNet implements AsyncDisposable {
 
   /** The undo log, newest last. Read-only: `length` tells how many undos are pending. */
   get cleaners(): readonly CleanupItem[] {
-    return Object.freeze([...this.#network.cleaners]);
+    return this.#network.undo.entries;
   }
 
   /** cgroups made by this network, by scoped name. */
   get cgroups(): ReadonlyMap<string, CGroup> {
     return this.#network.cgroups;
-  }
-
-  // ---------------------------------------------------------------- names
-
-  #iface(value: unknown, argument = "interface"): InterfaceScoped {
-    if (value instanceof InterfaceScoped) return value;
-    if (typeof value !== "string") {
-      throw new InvalidArgumentError(argument, value, "must be an interface name (string) or an InterfaceScoped");
-    }
-    return InterfaceScoped.fromAny(value, this.uid);
-  }
-
-  #ns(value: unknown): NamespaceScoped {
-    if (value instanceof DummyNet) return value.namespace;
-    if (value instanceof NamespaceScoped) return value;
-    if (typeof value !== "string") {
-      throw new InvalidArgumentError("namespace", value, "must be a namespace name (string), a NamespaceScoped or a namespaced DummyNet");
-    }
-    return NamespaceScoped.fromAny(value, this.uid);
-  }
-
-  #linkKey(iface: InterfaceScoped, namespace: NamespaceScoped = this.namespace): string {
-    return `${namespace.scoped}/${iface.scoped}`;
-  }
-
-  #register(
-    item: Omit<CleanupItem, "namespace" | "obsoleteWhen" | "links"> & {
-      namespace?: NamespaceScoped;
-      obsoleteWhen?: CleanupItem["obsoleteWhen"];
-      links?: LinkPlace[];
-    },
-  ): void {
-    const namespace = item.namespace ?? this.namespace;
-    // The links it concerns: our own links are tracked as they move; others stay where they were.
-    const links =
-      item.links ??
-      item.targets
-        .filter((target): target is InterfaceScoped => target instanceof InterfaceScoped && !target.isUnscoped)
-        .map((link) => this.#network.ownLinks.get(this.#linkKey(link, namespace)) ?? { name: link.scoped, namespace: namespace.scoped });
-    this.#network.cleaners.push({ ...item, namespace, links, obsoleteWhen: item.obsoleteWhen ?? (() => false) });
-  }
-
-
-  /** Undo is moot once this (non-root) namespace is deleted. */
-  #diesWithThisNamespace(): CleanupItem["obsoleteWhen"] {
-    const here = this.namespace;
-    return (doomed) => !here.isRoot && doomed.has(here.scoped);
-  }
-
-  /** Undo is moot once any of these links (if made by us) is destroyed with its namespace. Links are in this namespace unless given as [link, namespace]. */
-  #diesWithLinks(...links: (InterfaceScoped | [InterfaceScoped, NamespaceScoped])[]): CleanupItem["obsoleteWhen"] {
-    const own = links.map((entry) => (Array.isArray(entry) ? this.#network.ownLinks.get(this.#linkKey(...entry)) : this.#network.ownLinks.get(this.#linkKey(entry))));
-    return (doomed) => own.some((record) => record !== undefined && doomed.has(record.namespace));
-  }
-
-  async #ip(args: readonly string[]): Promise<string> {
-    return (await this.shell.system(["ip", ...args])).stdout;
-  }
-
-  /** Runs `ip` in any namespace of the network ("1": the host's), whichever namespace this object stands for. */
-  async #ipIn(scopedNamespace: string, args: readonly string[]): Promise<string> {
-    if (scopedNamespace === this.namespace.scoped) return this.#ip(args);
-    // `ip -n` takes only names under /run/netns; the host namespace is reached through the host's shell.
-    const hostShell = this.#network.hostShell;
-    const argv = scopedNamespace === ROOT_NAMESPACE ? ["ip", ...args] : ["ip", "-n", scopedNamespace, ...args];
-    return (await hostShell.system(argv)).stdout;
   }
 
   // ---------------------------------------------------------------- namespaces
@@ -363,31 +205,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   netnsAdd(name: string): Promise<DummyNet> {
-    return this.#op(async () => {
-      const namespace = new NamespaceScoped(name, this.uid);
-      if (namespace.isRoot) throw new InvalidArgumentError("namespace name", name, "is the root namespace; choose another name");
-      // Namespaces are named in the host's /run/netns, whatever namespace this object stands for.
-      await this.#ipIn(ROOT_NAMESPACE, ["netns", "add", namespace.scoped]);
-      const child = this.#inNamespace(namespace);
-      this.namespaces.set(namespace.scoped, child);
-      this.#register({
-        namespace,
-        targets: [namespace],
-        reason: "netnsAdd",
-        // cleanup() kills the namespace's processes first, for all namespaces at once.
-        clean: async () => {
-          await this.#ipIn(ROOT_NAMESPACE, ["netns", "delete", namespace.scoped]);
-          this.namespaces.delete(namespace.scoped);
-        },
-        cleanSync: () => {
-          const sudo = this.shell.sudo ? ["sudo", "-n", "--"] : [];
-          for (const pid of namespacePidsSync(namespace.scoped)) killSyncQuietly(pid, sudo);
-          runSyncQuietly([...sudo, "ip", "netns", "delete", namespace.scoped]);
-        },
-      });
-      await child.#ip(["link", "set", "dev", "lo", "up"]);
-      return child;
-    });
+    return this.#network.change(() => this.#namespaces.add(name));
   }
 
   /**
@@ -400,16 +218,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   async netnsUse(name: string): Promise<DummyNet> {
-    const namespace = NamespaceScoped.fromAny(name, this.uid);
-    if (!existsSync(`/run/netns/${namespace.scoped}`)) {
-      const known = (await this.netnsList()).map((ns) => ns.name);
-      throw new InvalidArgumentError(
-        "namespace",
-        name,
-        `does not exist (looked for /run/netns/${namespace.scoped}); namespaces of uid ${this.uid}: ${known.length ? known.join(", ") : "none"}. Create it with netnsAdd() first`,
-      );
-    }
-    return this.#inNamespace(namespace);
+    return this.#namespaces.use(name);
   }
 
   /**
@@ -421,19 +230,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   async netnsList(): Promise<NamespaceScoped[]> {
-    const output = await this.#ip(["-j", "netns", "list"]);
-    const entries = parseIpJsonArray<{ name: string }>(output);
-    return entries
-      .map((entry) => parseScoped(entry.name))
-      .filter((parsed): parsed is { uid: number; name: string } => parsed?.uid === this.uid)
-      .flatMap((parsed) => {
-        try {
-          return [new NamespaceScoped(parsed.name, parsed.uid)];
-        } catch {
-          return [];
-        }
-      })
-      .sort(Scoped.compare);
+    return this.#namespaces.list();
   }
 
   /**
@@ -446,17 +243,8 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   netnsDelete(namespace: NamespaceLike): Promise<void> {
-    return this.#op(async () => {
-      const ns = this.#ns(namespace);
-      await this.#ipIn(ROOT_NAMESPACE, ["netns", "delete", ns.scoped]);
-      this.#forget((item) => item.namespace.equals(ns) || (item.links.length > 0 && item.links.every((place) => place.namespace === ns.scoped)));
-      this.namespaces.delete(ns.scoped);
-      for (const map of [this.#network.linkState, this.#network.ownLinks]) {
-        for (const key of [...map.keys()]) if (key.startsWith(`${ns.scoped}/`)) map.delete(key);
-      }
-    });
+    return this.#network.change(() => this.#namespaces.delete(namespace));
   }
-
 
   /**
    * The pids of the processes in a namespace of this network.
@@ -468,9 +256,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   async netnsProcessList(namespace: NamespaceLike): Promise<number[]> {
-    const ns = this.#ns(namespace);
-    this.#requireNamespace(ns);
-    return namespaceProcesses(this.shell, ns.scoped);
+    return this.#namespaces.processList(namespace);
   }
 
   /**
@@ -484,18 +270,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   async netnsKillProcess(namespace: NamespaceLike, pid: number): Promise<void> {
-    const ns = this.#ns(namespace);
-    checkPid("pid", pid);
-    const members = await this.netnsProcessList(ns);
-    if (!members.includes(pid)) {
-      throw new InvalidArgumentError("pid", pid, `is not a process of namespace ${ns.scoped}; its processes are: ${members.join(", ") || "none"}`);
-    }
-    await killProcess(this.shell, pid);
-  }
-
-  async #killNamespaceProcesses(scopedNamespaces: string[]): Promise<void> {
-    const byNamespace = await processesByNamespace(this.shell, scopedNamespaces);
-    await Promise.all([...byNamespace.values()].flat().map((pid) => killProcess(this.shell, pid).catch(() => undefined)));
+    return this.#namespaces.killProcess(namespace, pid);
   }
 
   /**
@@ -508,22 +283,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   async netnsKillAll(namespace: NamespaceLike): Promise<void> {
-    const ns = this.#ns(namespace);
-    if (!existsSync(`/run/netns/${ns.scoped}`)) return;
-    for (const pid of await namespaceProcesses(this.shell, ns.scoped)) {
-      try {
-        await killProcess(this.shell, pid);
-      } catch (error) {
-        this.log.debug(`could not kill ${pid} in ${ns.scoped}: ${(error as Error).message}`);
-      }
-    }
-  }
-
-  #requireNamespace(ns: NamespaceScoped): void {
-    if (ns.isRoot) return;
-    if (!existsSync(`/run/netns/${ns.scoped}`)) {
-      throw new InvalidArgumentError("namespace", ns.name, `does not exist (no /run/netns/${ns.scoped}); create it with netnsAdd() first`);
-    }
+    return this.#namespaces.killAll(namespace);
   }
 
   // ---------------------------------------------------------------- links
@@ -539,49 +299,8 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   linkVethAdd(p1: string, p2: string, options: VethOptions = {}): Promise<[InterfaceScoped, InterfaceScoped]> {
-    return this.#op(async () => {
-      const a = new InterfaceScoped(p1, this.uid);
-      const b = new InterfaceScoped(p2, this.uid);
-      const homes = [options.p1Namespace, options.p2Namespace].map((ns) => (ns === undefined ? this.namespace : this.#ns(ns)));
-      const [homeA, homeB] = homes as [NamespaceScoped, NamespaceScoped];
-      if (a.equals(b) && homeA.equals(homeB)) {
-        throw new InvalidArgumentError("p2", p2, "must differ from p1: the two ends of a veth pair in one namespace need two names");
-      }
-      for (const home of homes) this.#requireNamespace(home);
-      const where = (home: NamespaceScoped) => (home.equals(this.namespace) ? [] : ["netns", home.isRoot ? String(process.pid) : home.scoped]);
-      await this.#ip(["link", "add", a.scoped, ...where(homeA), "type", "veth", "peer", "name", b.scoped, ...where(homeB)]);
-      this.#created(a, homeA);
-      this.#created(b, homeB);
-      const ends = [this.#network.ownLinks.get(this.#linkKey(a, homeA))!, this.#network.ownLinks.get(this.#linkKey(b, homeB))!];
-      // Deleting one end deletes the pair: do it through an end that is here, else one whose namespace still exists.
-      const liveEnd = () =>
-        ends.find((end) => end.namespace === this.namespace.scoped) ??
-        ends.find((end) => end.namespace === ROOT_NAMESPACE || existsSync(`/run/netns/${end.namespace}`)) ??
-        ends[0]!;
-      this.#register({
-        namespace: homeA,
-        targets: [a, b],
-        links: ends,
-        reason: "linkVethAdd",
-        // Moot only when both ends die with namespaces of ours: the kernel destroys a deleted
-        // namespace's links asynchronously (seconds later on a busy machine), so an end left
-        // outside (moved there by linkSet, or made there) would linger until then.
-        obsoleteWhen: (doomed) => ends.every((end) => doomed.has(end.namespace)),
-        cleanSync: this.namespace.isRoot
-          ? () => {
-              const end = liveEnd();
-              if (end.namespace === this.namespace.scoped) this.#syncUndo(["ip", "link", "delete", end.name])?.();
-            }
-          : undefined,
-        clean: () => {
-          const end = liveEnd();
-          return this.#ipIn(end.namespace, ["link", "delete", end.name]).then(() => undefined);
-        },
-      });
-      return [a, b];
-    });
+    return this.#network.change(() => this.#links.vethAdd(p1, p2, options));
   }
-
 
   /**
    * Adds VLAN `vlanId` on `parent` as interface `<parent>.<vlanId>` (needs the 8021q module).
@@ -593,14 +312,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   linkVlanAdd(parent: InterfaceLike, vlanId: number): Promise<InterfaceScoped> {
-    return this.#op(async () => {
-      const parentIface = this.#iface(parent, "parent interface");
-      checkVlanId("vlanId", vlanId);
-      const iface = new InterfaceScoped(`${parentIface.name}.${vlanId}`, this.uid);
-      await this.#ip(["link", "add", "link", parentIface.scoped, "name", iface.scoped, "type", "vlan", "id", String(vlanId)]);
-      this.#madeLink(iface, "linkVlanAdd");
-      return iface;
-    });
+    return this.#network.change(() => this.#links.vlanAdd(parent, vlanId));
   }
 
   /**
@@ -614,37 +326,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   linkSet(namespace: NamespaceLike, iface: InterfaceLike): Promise<void> {
-    return this.#op(async () => {
-      const ns = this.#ns(namespace);
-      const link = this.#iface(iface);
-      this.#requireNamespace(ns);
-      // "netns <pid>" names the namespace of that process: ours is the host side.
-      const target = ns.isRoot ? String(process.pid) : ns.scoped;
-      await this.#ip(["link", "set", "dev", link.scoped, "netns", target]);
-      const oldKey = this.#linkKey(link);
-      const newKey = this.#linkKey(link, ns);
-      const record = this.#network.ownLinks.get(oldKey);
-      if (record) {
-        this.#network.ownLinks.delete(oldKey);
-        record.namespace = ns.scoped;
-        this.#network.ownLinks.set(newKey, record);
-      }
-      this.#network.linkState.delete(oldKey);
-      // The kernel sets a link down when it moves to another namespace.
-      this.#network.linkState.set(newKey, "down");
-      const home = this.namespace.isRoot ? String(process.pid) : this.namespace.scoped;
-      this.#register({
-        namespace: ns,
-        targets: [link],
-        reason: "linkSet",
-        // A link of ours is destroyed with the namespace; a user's own link must be brought back.
-        obsoleteWhen: (doomed) => record !== undefined && doomed.has(record.namespace),
-        clean: async () => {
-          await this.#ipIn(ns.scoped, ["link", "set", "dev", link.scoped, "netns", home]);
-          if (record) record.namespace = this.namespace.scoped;
-        },
-      });
-    });
+    return this.#network.change(() => this.#links.move(namespace, iface));
   }
 
   /**
@@ -656,22 +338,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   async linkList(linkType?: string): Promise<InterfaceScoped[]> {
-    if (linkType !== undefined && !/^[a-z0-9_]{1,16}$/.test(linkType)) {
-      throw new InvalidArgumentError("linkType", linkType, "must be an ip link type such as veth, bridge, vlan or ifb");
-    }
-    const output = await this.#ip(["-j", "link", "show", ...(linkType ? ["type", linkType] : [])]);
-    const links = parseIpJsonArray<{ ifname: string }>(output);
-    const found: InterfaceScoped[] = [];
-    for (const { ifname } of links) {
-      const parsed = parseScoped(ifname);
-      if (parsed?.uid !== this.uid) continue;
-      try {
-        found.push(new InterfaceScoped(parsed.name, parsed.uid));
-      } catch {
-        // Not one of ours after all (a name our rules would not make).
-      }
-    }
-    return found.sort(Scoped.compare);
+    return this.#links.list(linkType);
   }
 
   /**
@@ -687,52 +354,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   linkDelete(iface: InterfaceLike): Promise<void> {
-    return this.#op(async () => {
-      const link = this.#iface(iface);
-      const here = `${this.namespace.scoped}/${link.scoped}`;
-      const gone = new Set<string>([here]);
-      const placeKey = (place: LinkPlace) => `${place.namespace}/${place.name}`;
-      for (const item of this.#network.cleaners) {
-        if (item.reason === "linkVethAdd" && item.links.some((place) => placeKey(place) === here)) {
-          for (const place of item.links) gone.add(placeKey(place));
-        }
-      }
-      const dies = (item: CleanupItem) => LINK_BOUND_UNDOS.has(item.reason) && item.links.some((place) => gone.has(placeKey(place)));
-      for (const item of this.#network.cleaners.filter((c) => c.reason === "tc" && dies(c))) {
-        await item.clean().catch((error: unknown) => this.log.warn(`linkDelete: restoring the qdiscs of ${link.scoped}: ${(error as Error).message}`));
-      }
-      await this.#ip(["link", "delete", "dev", link.scoped]);
-      this.#forget(dies);
-      for (const map of [this.#network.linkState, this.#network.ownLinks]) {
-        for (const key of [...map.keys()]) if (gone.has(key)) map.delete(key);
-      }
-    });
-  }
-
-
-  /** Records a link just made in this namespace and registers its deletion as the undo. */
-  #madeLink(link: InterfaceScoped, reason: string): void {
-    this.#created(link);
-    this.#register({
-      targets: [link],
-      reason,
-      obsoleteWhen: this.#diesWithLinks(link),
-      cleanSync: this.#syncUndo(["ip", "link", "delete", "dev", link.scoped]),
-      clean: () => this.#ip(["link", "delete", "dev", link.scoped]).then(() => undefined),
-    });
-  }
-
-  #created(iface: InterfaceScoped, home: NamespaceScoped = this.namespace): void {
-    const key = this.#linkKey(iface, home);
-    this.#network.ownLinks.set(key, { name: iface.scoped, namespace: home.scoped });
-    this.#network.linkState.set(key, "down");
-  }
-
-  #forget(predicate: (item: CleanupItem) => boolean): void {
-    const cleaners = this.#network.cleaners;
-    for (let i = cleaners.length - 1; i >= 0; i--) {
-      if (predicate(cleaners[i]!)) cleaners.splice(i, 1)[0]!.discard?.();
-    }
+    return this.#network.change(() => this.#links.delete(iface));
   }
 
   // ---------------------------------------------------------------- addresses, state, routes
@@ -747,19 +369,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   addrAdd(ip: string, iface: InterfaceLike): Promise<void> {
-    return this.#op(async () => {
-      const { family, address } = checkAddressWithPrefix("ip", ip);
-      // The kernel answers "ip addr add 0.0.0.0/N" with success and adds nothing.
-      if (address === "0.0.0.0") throw new InvalidArgumentError("ip", ip, "is the unspecified address, which the kernel silently ignores on an interface; give the interface's own address, e.g. \"10.0.0.1/24\"");
-      const link = this.#iface(iface);
-      await this.#ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]);
-      this.#register({
-        targets: [link],
-        reason: "addrAdd",
-        obsoleteWhen: this.#diesWithLinks(link),
-        clean: () => this.#ip(["addr", "del", ip, "dev", link.scoped]).then(() => undefined),
-      });
-    });
+    return this.#network.change(() => this.#addresses.addrAdd(ip, iface));
   }
 
   /**
@@ -772,25 +382,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   addrDel(ip: string, iface: InterfaceLike): Promise<void> {
-    return this.#op(async () => {
-      const { family } = checkAddressWithPrefix("ip", ip);
-      const link = this.#iface(iface);
-      await this.#ip(["addr", "del", ip, "dev", link.scoped]);
-      this.#register({
-        targets: [link],
-        reason: "addrDel",
-        obsoleteWhen: this.#diesWithLinks(link),
-        clean: () => this.#ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]).then(() => undefined),
-      });
-    });
-  }
-
-  async #adminState(link: InterfaceScoped): Promise<"up" | "down"> {
-    const known = this.#network.linkState.get(this.#linkKey(link));
-    if (known) return known;
-    const output = await this.#ip(["-j", "link", "show", "dev", link.scoped]);
-    const [device] = parseIpJsonArray<{ flags: string[] }>(output);
-    return device?.flags.includes("UP") ? "up" : "down";
+    return this.#network.change(() => this.#addresses.addrDel(ip, iface));
   }
 
   /**
@@ -803,7 +395,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   up(iface: InterfaceLike): Promise<void> {
-    return this.#setState(iface, "up");
+    return this.#network.change(() => this.#links.setState(iface, "up"));
   }
 
   /**
@@ -816,26 +408,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   down(iface: InterfaceLike): Promise<void> {
-    return this.#setState(iface, "down");
-  }
-
-  #setState(iface: InterfaceLike, state: "up" | "down"): Promise<void> {
-    return this.#op(async () => {
-      const link = this.#iface(iface);
-      const before = await this.#adminState(link);
-      await this.#ip(["link", "set", "dev", link.scoped, state]);
-      const key = this.#linkKey(link);
-      this.#network.linkState.set(key, state);
-      this.#register({
-        targets: [link],
-        reason: state,
-        obsoleteWhen: link.isUnscoped ? this.#diesWithThisNamespace() : this.#diesWithLinks(link),
-        clean: async () => {
-          await this.#ip(["link", "set", "dev", link.scoped, before]);
-          this.#network.linkState.set(key, before);
-        },
-      });
-    });
+    return this.#network.change(() => this.#links.setState(iface, "down"));
   }
 
   /**
@@ -849,20 +422,8 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   route(gateway: string, options: RouteOptions = {}): Promise<void> {
-    return this.#op(async () => {
-      checkIpAddress("gateway", gateway);
-      const to = options.to ?? "default";
-      if (options.to !== undefined) checkAddressWithPrefix("route destination", options.to);
-      await this.#ip(["route", "add", to, "via", gateway]);
-      this.#register({
-        targets: [],
-        reason: "route",
-        obsoleteWhen: this.#diesWithThisNamespace(),
-        clean: () => this.#ip(["route", "del", to, "via", gateway]).then(() => undefined),
-      });
-    });
+    return this.#network.change(() => this.#addresses.route(gateway, options));
   }
-
 
   /**
    * Sets a network sysctl of this namespace (e.g. "net.ipv4.ip_forward", 1); cleanup restores the old value.
@@ -874,22 +435,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   sysctl(name: string, value: string | number): Promise<void> {
-    return this.#op(async () => {
-      const key = checkSysctlName("sysctl name", name);
-      const text = checkSysctlValue("sysctl value", value);
-      // `sysctl -w` on a group of settings (net.ipv4.conf.all) exits 0 and sets nothing; groups are the same in every namespace.
-      if (isDirectory(`/proc/sys/${key.replaceAll(".", "/")}`)) {
-        throw new InvalidArgumentError("sysctl name", name, "names a group of settings (a directory), not one setting: add the setting, e.g. \"net.ipv4.conf.all.forwarding\"");
-      }
-      const before = (await this.shell.system(["sysctl", "-n", key])).stdout.trim();
-      await this.shell.system(["sysctl", "-q", "-w", `${key}=${text}`]);
-      this.#register({
-        targets: [],
-        reason: "sysctl",
-        obsoleteWhen: this.#diesWithThisNamespace(),
-        clean: () => this.shell.system(["sysctl", "-q", "-w", `${key}=${before}`]).then(() => undefined),
-      });
-    });
+    return this.#network.change(() => this.#addresses.sysctl(name, value));
   }
 
   // ---------------------------------------------------------------- bridges
@@ -906,12 +452,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   bridgeAdd(name: string): Promise<InterfaceScoped> {
-    return this.#op(async () => {
-      const bridge = new InterfaceScoped(name, this.uid);
-      await this.#ip(["link", "add", "name", bridge.scoped, "type", "bridge"]);
-      this.#madeLink(bridge, "bridgeAdd");
-      return bridge;
-    });
+    return this.#network.change(() => this.#links.bridgeAdd(name));
   }
 
   /**
@@ -924,17 +465,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   bridgeSet(bridge: InterfaceLike, iface: InterfaceLike): Promise<void> {
-    return this.#op(async () => {
-      const br = this.#iface(bridge, "bridge");
-      const link = this.#iface(iface);
-      await this.#ip(["link", "set", "dev", link.scoped, "master", br.scoped]);
-      this.#register({
-        targets: [link, br],
-        reason: "bridgeSet",
-        obsoleteWhen: this.#diesWithLinks(link, br),
-        clean: () => this.#ip(["link", "set", "dev", link.scoped, "nomaster"]).then(() => undefined),
-      });
-    });
+    return this.#network.change(() => this.#links.bridgeSet(bridge, iface));
   }
 
   /**
@@ -964,25 +495,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   tc(iface: InterfaceLike, options: NetemOptions): Promise<void> {
-    return this.#op(async () => {
-      const link = this.#iface(iface);
-      // Loaded on first use: most networks never impair a link.
-      const { applyNetem, TcHandles, validateNetemOptions } = await import("../tc/netem.js");
-      const checked = validateNetemOptions(options);
-      const handles = (this.#network.tcHandles ??= new TcHandles());
-      const handle = await applyNetem(this.shell, link.scoped, checked, { uid: this.uid, handles });
-      // One undo per interface: later calls change the same handle, whose restore puts back what was there first.
-      if (handle.applyCount === 1) {
-        this.#register({
-          targets: [link],
-          reason: "tc",
-          obsoleteWhen: this.#diesWithLinks(link),
-          clean: () => handle.restore(),
-          // Its qdiscs and IFB went with the link's namespace: a later network must not inherit the handle.
-          discard: () => handles.discard(this.shell, link.scoped),
-        });
-      }
-    });
+    return this.#network.change(() => this.#trafficControl.tc(iface, options));
   }
 
   /**
@@ -997,9 +510,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   async tcRead(iface: InterfaceLike): Promise<AppliedQdisc | undefined> {
-    const link = this.#iface(iface);
-    const { readNetem } = await import("../tc/netem.js");
-    return readNetem(this.shell, link.scoped);
+    return this.#trafficControl.read(iface);
   }
 
   /**
@@ -1012,8 +523,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   async tcShow(iface: InterfaceLike): Promise<RunInfo> {
-    const link = this.#iface(iface);
-    return this.shell.run(["tc", "qdisc", "show", "dev", link.scoped]);
+    return this.#trafficControl.show(iface);
   }
 
   // ---------------------------------------------------------------- forwarding and NAT
@@ -1028,19 +538,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   forward(from: InterfaceLike, to: InterfaceLike): Promise<void> {
-    return this.#op(async () => {
-      const inbound = this.#iface(from, "from interface");
-      const outbound = this.#iface(to, "to interface");
-      const rule = ["FORWARD", "-i", inbound.scoped, "-o", outbound.scoped, ...this.#ruleComment(), "-j", "ACCEPT"];
-      await this.shell.system(["iptables", "-w", "-A", ...rule]);
-      this.#register({
-        targets: [inbound, outbound],
-        reason: "forward",
-        obsoleteWhen: this.#diesWithThisNamespace(),
-        cleanSync: this.#syncUndo(["iptables", "-w", "-D", ...rule]),
-        clean: () => this.shell.system(["iptables", "-w", "-D", ...rule]).then(() => undefined),
-      });
-    });
+    return this.#network.change(() => this.#firewall.forward(from, to));
   }
 
   /**
@@ -1053,24 +551,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   nat(source: string, iface: InterfaceLike): Promise<void> {
-    return this.#op(async () => {
-      checkAddressWithPrefix("source", source);
-      const link = this.#iface(iface);
-      const rule = ["POSTROUTING", "-s", source, "-o", link.scoped, ...this.#ruleComment(), "-j", "MASQUERADE"];
-      await this.shell.system(["iptables", "-w", "-t", "nat", "-A", ...rule]);
-      this.#register({
-        targets: [link],
-        reason: "nat",
-        obsoleteWhen: this.#diesWithThisNamespace(),
-        cleanSync: this.#syncUndo(["iptables", "-w", "-t", "nat", "-D", ...rule]),
-        clean: () => this.shell.system(["iptables", "-w", "-t", "nat", "-D", ...rule]).then(() => undefined),
-      });
-    });
-  }
-
-  /** Rules carry the owner's prefix, so a dead owner's rules can be found and removed. */
-  #ruleComment(): string[] {
-    return ["-m", "comment", "--comment", new NamespaceScoped("dummynet", this.uid).scoped];
+    return this.#network.change(() => this.#firewall.nat(source, iface));
   }
 
   // ---------------------------------------------------------------- processes
@@ -1087,7 +568,7 @@ export class DummyNet implements AsyncDisposable {
    */
   run(cmd: string | readonly string[], options?: RunOptions): Promise<RunInfo> {
     // Refused during cleanup: a process started after cleanup stopped the others would outlive the network.
-    if (this.#network.closing) return this.#refusedWhileClosing("processes");
+    if (this.#network.undo.closing) return this.#network.refused("processes");
     return this.shell.run(cmd, options);
   }
 
@@ -1101,9 +582,9 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   runAsync(cmd: string | readonly string[], options?: RunAsyncOptions): Promise<RunInfo> {
-    if (this.#network.closing) return this.#refusedWhileClosing("processes");
+    if (this.#network.undo.closing) return this.#network.refused("processes");
     // Cleanup waits until it has started, so that it stops it with the rest.
-    return this.#inFlight(this.shell.runAsync(cmd, options));
+    return this.#network.undo.track(this.shell.runAsync(cmd, options));
   }
 
   /**
@@ -1133,21 +614,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   addCgroup(name: string, options: CgroupOptions = {}): Promise<CGroup> {
-    return this.#op(async () => {
-      const scoped = new CGroupScoped(name, this.uid);
-      const cgroup = await CGroup.create({ name: scoped.scoped, log: this.log, ...options });
-      this.#network.cgroups.set(scoped.scoped, cgroup);
-      this.#register({
-        targets: [scoped],
-        reason: "addCgroup",
-        clean: async () => {
-          await cgroup.hardClean();
-          this.#network.cgroups.delete(scoped.scoped);
-        },
-        cleanSync: () => removeCgroupDirectoriesSync(cgroup.paths),
-      });
-      return cgroup;
-    });
+    return this.#network.change(() => this.#cgroupOps.add(name, options));
   }
 
   /**
@@ -1159,7 +626,7 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   cgroupList(): Promise<CGroupScoped[]> {
-    return listCgroups(this.uid);
+    return this.#cgroupOps.list();
   }
 
   // ---------------------------------------------------------------- cleanup
@@ -1180,159 +647,11 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   cleanup(): Promise<void> {
-    // One cleanup at a time: a second call (exit cleanup on Ctrl-C during `await using`, say) joins the first.
-    const network = this.#network;
-    network.cleaning ??= this.#cleanupOnce().finally(() => (network.cleaning = undefined));
-    return network.cleaning;
-  }
-
-  async #cleanupOnce(): Promise<void> {
-    const errors: unknown[] = [];
-    const network = this.#network;
-    network.closing = true;
-    try {
-      // Changes already on their way finish (and register their undo) first.
-      while (network.inFlight.size > 0) {
-        network.cleanupStep = `waiting for ${network.inFlight.size} change(s) or process start(s) in flight`;
-        await Promise.allSettled([...network.inFlight]);
-      }
-      await this.#cleanupAll(errors);
-    } finally {
-      network.closing = false;
-      network.cleanupStep = "";
-    }
-    if (errors.length > 0) throw new AggregateError(errors, `cleanup finished with ${errors.length} error(s): ${errors.map((e) => (e as Error).message).join("; ")}`);
-  }
-
-
-  async #cleanupAll(errors: unknown[]): Promise<void> {
-    const network = this.#network;
-    const running = this.processMonitor.processes;
-    network.cleanupStep = `stopping ${running.length} process(es)${running.map((info) => `; pid ${info.pid}: ${formatCommand(info.cmd)}`).join("")}`;
-    try {
-      await this.processMonitor.stop();
-    } catch (error) {
-      errors.push(...(error instanceof AggregateError ? error.errors : [error]));
-      await this.processMonitor.stop({ validateState: false }).catch((e: unknown) => errors.push(e));
-    }
-    const cleaners = this.#network.cleaners;
-    // Namespaces of ours still to be deleted: what lives only inside them goes with them.
-    const doomed = new Set(cleaners.filter((c) => c.reason === "netnsAdd").map((c) => c.namespace.scoped));
-    const undo = async (item: CleanupItem): Promise<void> => {
-      network.undoing.add(item);
-      network.cleanupStep = `undoing ${item.reason} of ${item.targets.join(", ") || "-"} in namespace ${item.namespace.scoped}`;
-      try {
-        await item.clean();
-        network.undoing.delete(item);
-      } catch (error) {
-        network.undoing.delete(item);
-        if (isAlreadyGone(error)) {
-          this.log.warn(`cleanup: ${item.reason} of ${item.targets.join(", ")} in ${item.namespace.scoped}: already gone (${(error as Error).message.split("\n")[0]})`);
-        } else {
-          errors.push(new DummyNetError(`cleanup: undoing ${item.reason} of ${item.targets.join(", ") || "-"} in namespace ${item.namespace.scoped} failed: ${(error as Error).message}`, { cause: error }));
-        }
-      }
-    };
-    while (cleaners.length > 0) {
-      const item = cleaners.pop()!;
-      if (item.obsoleteWhen(doomed)) {
-        item.discard?.();
-        continue;
-      }
-      if (item.reason !== "netnsAdd") {
-        await undo(item);
-        continue;
-      }
-      // Namespace deletions next to each other in the log are independent: do them together.
-      const batch = [item];
-      while (cleaners.length > 0) {
-        const next = cleaners.at(-1)!;
-        if (next.reason === "netnsAdd") batch.push(cleaners.pop()!);
-        else if (next.obsoleteWhen(doomed)) cleaners.pop()!.discard?.();
-        else break;
-      }
-      for (const b of batch) network.undoing.add(b);
-      network.cleanupStep = `killing the processes of namespaces ${batch.map((b) => b.namespace.scoped).join(", ")}`;
-      await this.#killNamespaceProcesses(batch.map((b) => b.namespace.scoped));
-      await Promise.all(batch.map(undo));
-      for (const b of batch) doomed.delete(b.namespace.scoped);
-    }
-    this.#network.linkState.clear();
-    this.#network.ownLinks.clear();
-    if (this.#network.started) {
-      network.cleanupStep = "forgetting the owner record";
-      await this.#network.started.catch(() => undefined);
-      if (this.#network.exitHandle) untrackForExit(this.#network.exitHandle);
-      this.#network.exitHandle = undefined;
-      this.#network.started = undefined;
-    }
-    if (this.#network.claimed) {
-      this.#network.claimed = false;
-      releaseUid(this.uid);
-    }
+    return this.#network.cleanup();
   }
 
   /** `await using net = new DummyNet()` calls `cleanup()` when the block ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cleanup();
-  }
-}
-
-
-let reapedOnce: Promise<unknown> | undefined;
-
-/** One reaping per module instance for every network that asks for it "once"; a failed one is tried again. */
-function reapDeadOwnersOnce(log: Logger): Promise<unknown> {
-  reapedOnce ??= reapDeadOwners({ log }).catch((error: unknown) => {
-    reapedOnce = undefined;
-    throw error;
-  });
-  return reapedOnce;
-}
-
-/** Claims an explicit uid; refused while a live owner (another process, thread or module instance) holds it. */
-function claimExplicitUid(uid: number): number {
-  const claim = claimUid(uid, { share: true });
-  if (!claim.claimed) {
-    throw new InvalidArgumentError("uid", uid, `is held by a live owner: ${describeHolder(claim.holder)}. Omit uid to get a free one, or pick another`);
-  }
-  return uid;
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** SIGKILL for the exit path: directly when root (no `kill` program needed), else through sudo. */
-function killSyncQuietly(pid: string, sudo: readonly string[]): void {
-  if (sudo.length > 0) {
-    runSyncQuietly([...sudo, "kill", "-KILL", pid]);
-    return;
-  }
-  try {
-    process.kill(Number(pid), "SIGKILL");
-  } catch {
-    // Gone already.
-  }
-}
-
-/** Pids in a namespace, read synchronously (for the exit path). */
-function namespacePidsSync(scopedNamespace: string): string[] {
-  try {
-    const wanted = `net:[${statSync(`/run/netns/${scopedNamespace}`).ino}]`;
-    return readdirSync("/proc").filter((entry) => {
-      if (!/^\d+$/.test(entry)) return false;
-      try {
-        return readlinkSync(`/proc/${entry}/ns/net`) === wanted;
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return [];
   }
 }

@@ -1,0 +1,33 @@
+/**
+ * cgroups of a network: made with their limits, removed by cleanup, listed
+ * by owner.
+ */
+import { CGroup, type CGroupOptions, listCgroups, removeCgroupDirectoriesSync } from "../../cgroups/cgroup.js";
+import { CGroupScoped } from "../../names/scoped.js";
+import type { NamespaceHandle } from "./handle.js";
+
+export class Cgroups {
+  constructor(private readonly at: NamespaceHandle) {}
+
+  async add(name: string, limits: Pick<CGroupOptions, "cpuLimit" | "memoryLimit">): Promise<CGroup> {
+    const at = this.at;
+    const cgroups = at.network.cgroups;
+    const scoped = new CGroupScoped(name, at.uid);
+    const cgroup = await CGroup.create({ name: scoped.scoped, log: at.log, ...limits });
+    cgroups.set(scoped.scoped, cgroup);
+    at.register({
+      targets: [scoped],
+      reason: "addCgroup",
+      clean: async () => {
+        await cgroup.hardClean();
+        cgroups.delete(scoped.scoped);
+      },
+      cleanSync: () => removeCgroupDirectoriesSync(cgroup.paths),
+    });
+    return cgroup;
+  }
+
+  list(): Promise<CGroupScoped[]> {
+    return listCgroups(this.at.uid);
+  }
+}
