@@ -10,7 +10,7 @@ import { parseIpJsonArray } from "../../system/ip-json.js";
 import { checkVlanId } from "../../validation/arguments.js";
 import { type AdminState, linkKey, placeKey } from "../link-registry.js";
 import { ROOT_NAMESPACE } from "../network-state.js";
-import { type CleanupItem, UNDO_KINDS, type UndoKind } from "../undo-log.js";
+import { type CleanupItem, UNDO_KINDS } from "../undo-log.js";
 import type { NamespaceHandle } from "./handle.js";
 
 /** Where a veth end is made: in this namespace unless given. */
@@ -94,7 +94,7 @@ export class Links {
   }
 
   /** Records a link just made in this namespace and registers its deletion as the undo. */
-  #made(link: InterfaceScoped, reason: UndoKind): void {
+  #made(link: InterfaceScoped, reason: "linkVlanAdd" | "bridgeAdd"): void {
     const at = this.at;
     at.network.links.created(link.scoped, at.namespace.scoped);
     at.register({
