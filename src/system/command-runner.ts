@@ -10,6 +10,7 @@
 import { InvalidArgumentError } from "../errors.js";
 import { netnsPath } from "./proc.js";
 
+/** Where and how one of the library's own commands runs. */
 export interface SystemCommandOptions {
   /** Scoped name of the network namespace to run in; undefined = the caller's own. */
   namespace?: string | undefined;
