@@ -78,6 +78,8 @@ const OUTPUT_DRAIN = 500;
 const SIGKILL_GRACE = 2000;
 /** Milliseconds between checks for group members that outlived their leader (no event exists for that). */
 const GROUP_POLL = 20;
+/** Milliseconds a `kill` run through the privilege (e.g. sudo) may take. */
+const ESCALATED_KILL_TIMEOUT = 5000;
 
 /** One spawned command and the promises marking its progress. */
 class MonitoredProcess {
@@ -452,7 +454,7 @@ export class ProcessMonitor {
         // A group started through sudo belongs to root: signal it through sudo as well.
         const argv = through.wrap(groupKill(signal, pgid));
         await new Promise<void>((resolve) => {
-          execFile(argv[0]!, argv.slice(1), (failure) => {
+          execFile(argv[0]!, argv.slice(1), { timeout: ESCALATED_KILL_TIMEOUT }, (failure) => {
             if (failure) this.log.warn(`could not send ${signal} to process group ${pgid} through ${through.mode}: ${failure.message}`);
             resolve();
           });
