@@ -37,6 +37,7 @@ export type { Logger } from "./log.js";
 export { createLogger } from "./log.js";
 export type { CommandRunner, CommandResult, SystemCommandOptions } from "./system/command-runner.js";
 export { SpawnRunner } from "./system/spawn-runner.js";
+export type { Privilege, PrivilegeMode } from "./system/privilege.js";
 export {
   DummyNetError,
   InvalidArgumentError,

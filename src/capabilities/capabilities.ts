@@ -12,6 +12,8 @@ import { release } from "node:os";
 import { delimiter, join } from "node:path";
 import { spawnSync } from "node:child_process";
 import type { CommandRunner } from "../system/command-runner.js";
+import { ROOT_ADVICE, isRoot, sudoWorksWithoutPassword } from "../system/privilege.js";
+import { parseMountinfo } from "../system/proc.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
 import {
   EXTRA_MODULES,
@@ -258,7 +260,7 @@ function detectPrograms(): Record<ProgramName, ProgramStatus> {
  * (commands then run through sudo, whose secure_path has them).
  */
 export function findProgram(program: string): string | undefined {
-  const sbin = process.getuid?.() === 0 ? [] : ["/usr/local/sbin", "/usr/sbin", "/sbin"];
+  const sbin = isRoot() ? [] : ["/usr/local/sbin", "/usr/sbin", "/sbin"];
   const dirs = [...(process.env["PATH"] ?? "").split(delimiter), ...sbin];
   for (const dir of dirs) {
     if (dir === "") continue;
@@ -274,14 +276,10 @@ export function findProgram(program: string): string | undefined {
 }
 
 function detectPrivileges(): PrivilegeStatus {
-  if (process.getuid?.() === 0) return { root: true, sudo: "not-needed", available: true };
-  const advice =
-    "Run as root, or allow passwordless sudo for ip, tc, iptables and nsenter (dummynet uses `sudo -n` and never asks for a password).";
-  if (!findProgram("sudo")) return { root: false, sudo: "missing", available: false, howToGet: `${advice} ${missingProgramHint("sudo")}` };
-  // -n: fail instead of prompting; a password is never asked for nor stored.
-  const attempt = spawnSync("sudo", ["-n", "true"], { stdio: "ignore", timeout: 10_000 });
-  if (attempt.status === 0) return { root: false, sudo: "passwordless", available: true };
-  return { root: false, sudo: "needs-password", available: false, howToGet: advice };
+  if (isRoot()) return { root: true, sudo: "not-needed", available: true };
+  if (!findProgram("sudo")) return { root: false, sudo: "missing", available: false, howToGet: `${ROOT_ADVICE} ${missingProgramHint("sudo")}` };
+  if (sudoWorksWithoutPassword()) return { root: false, sudo: "passwordless", available: true };
+  return { root: false, sudo: "needs-password", available: false, howToGet: ROOT_ADVICE };
 }
 
 // ---------------------------------------------------------------------------
@@ -385,7 +383,7 @@ function hintStatus(feature: KernelFeature, hints: ModuleHints): FeatureStatus {
       available: false,
       probed: false,
       evidence: state.words,
-      howToGet: "Run as root (or with passwordless sudo) so that dummynet can probe the kernel for it.",
+      howToGet: `Probing the kernel for it needs root. ${ROOT_ADVICE}`,
     };
   }
   return state.present
@@ -397,7 +395,7 @@ function hintStatus(feature: KernelFeature, hints: ModuleHints): FeatureStatus {
 // cgroups
 
 function detectCgroups(): CgroupStatus {
-  const mounts = (readText("/proc/self/mountinfo") ?? "").split("\n").map(parseMountinfoLine).filter((m) => m !== undefined);
+  const mounts = parseMountinfo(readText("/proc/self/mountinfo") ?? "");
   const known = new Set(
     (readText("/proc/cgroups") ?? "")
       .split("\n")
@@ -454,22 +452,6 @@ function cgroup2Status(cgroup: CgroupStatus): FeatureStatus {
       "Debian, Ubuntu and Fedora), or run the cgroup v2 tests in the user-mode Linux lab (`npm test` does so automatically " +
       "when user-mode-linux is installed). dummynet's cgroups also work on v1.",
   };
-}
-
-interface MountInfo {
-  mountPoint: string;
-  fsType: string;
-  superOptions: string;
-}
-
-function parseMountinfoLine(line: string): MountInfo | undefined {
-  // "<id> <parent> <dev> <root> <mount point> <options> [optional...] - <fstype> <source> <super options>"
-  const [before, after] = line.split(" - ");
-  if (before === undefined || after === undefined) return undefined;
-  const mountPoint = before.split(" ")[4];
-  const [fsType, , superOptions] = after.split(" ");
-  if (mountPoint === undefined || fsType === undefined) return undefined;
-  return { mountPoint: mountPoint.replace(/\\040/g, " "), fsType, superOptions: superOptions ?? "" };
 }
 
 // ---------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { CGroup, detectCgroupLayout, listCgroups, parseCgroupMounts, type CgroupLayout } from "./index.js";
+import { CGroup, cgroupMounts, detectCgroupLayout, listCgroups, type CgroupLayout } from "./index.js";
+import { parseMountinfo } from "../system/proc.js";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { CGroupScoped } from "../names/scoped.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
@@ -83,7 +84,7 @@ describe("cgroup layout", { timeout: 300_000 }, () => {
       "31 25 0:28 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup rw,memory",
       "40 25 0:40 / /mnt/my\\040cgroups rw,relatime - cgroup2 cgroup2 rw,nsdelegate",
     ].join("\n");
-    assert.deepEqual(parseCgroupMounts(mountinfo), [
+    assert.deepEqual(cgroupMounts(parseMountinfo(mountinfo)), [
       { mountPoint: "/sys/fs/cgroup/unified", fsType: "cgroup2", controllers: [] },
       { mountPoint: "/sys/fs/cgroup/cpu,cpuacct", fsType: "cgroup", controllers: ["cpu", "cpuacct"] },
       { mountPoint: "/sys/fs/cgroup/memory", fsType: "cgroup", controllers: ["memory"] },

@@ -16,11 +16,11 @@
  * directly, and the kernel's EACCES / EPERM becomes a DummyNetError saying so.
  */
 import { mkdir, readdir, readFile, rmdir, stat, statfs } from "node:fs/promises";
-import { readFileSync, rmdirSync } from "node:fs";
+import { readFileSync, readdirSync, rmdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { defaultLogger, type Logger } from "../log.js";
-import { CGroupScoped, parseScoped, Scoped } from "../names/scoped.js";
+import { CGroupScoped, isPlainName, parseScoped, Scoped } from "../names/scoped.js";
 import { cgroupFileError, readProcs, writeControlFile } from "./control-file.js";
 import {
   availableControllers,
@@ -30,8 +30,10 @@ import {
   type CgroupLayout,
   type LimitedController,
 } from "./layout.js";
-import { cpuQuota, validateCpuLimit, validateMemoryLimit, validatePid } from "./limits.js";
-import { descendantsOf, PF_EXITING, readStat } from "../process/proc-stats.js";
+import { cpuQuota, validateCpuLimit, validateMemoryLimit } from "./limits.js";
+import { descendantsOf } from "../process/proc-stats.js";
+import { isErrno } from "../system/already-gone.js";
+import { PF_EXITING, checkRunningPid, readStat } from "../system/proc.js";
 
 export interface CGroupOptions {
   /** The cgroup's name on the system: a scoped name such as `d-2-web`, or a CGroupScoped. */
@@ -58,7 +60,6 @@ export interface CGroupLimits {
 const DESCENDANT_SCAN_ROUNDS = 10;
 /** How long hardClean() waits for killed processes to leave before giving up. */
 const HARD_CLEAN_TIMEOUT_MS = 5_000;
-const NAME_CHARACTERS = /^[A-Za-z0-9_.-]+$/;
 const NAME_MAX_LENGTH = 255;
 /** statfs(2) f_type of cgroup v2 and v1 file systems (linux/magic.h). */
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -254,7 +255,7 @@ export class CGroup {
    * ```
    */
   async addPid(pid: number): Promise<void> {
-    validatePid(pid);
+    checkRunningPid("pid", pid);
     this.#requireNotRemoved();
     // The parent first: from then on it forks inside. Its descendants then, scanning again until a scan finds none
     // outside: one forked between a scan and its parent's move is found by the next (bounded for a tree that
@@ -398,13 +399,11 @@ export async function listCgroups(uid?: number, layout?: CgroupLayout): Promise<
   for (const parent of parents) {
     let entries;
     try {
-      entries = await readdir(parent, { withFileTypes: true });
+      entries = scopedCgroupDirectories(parent);
     } catch (error) {
-      if (isErrno(error, "ENOENT")) continue;
       throw cgroupFileError("list", parent, error);
     }
     for (const entry of entries) {
-      if (!entry.isDirectory() || !parseScoped(entry.name)) continue;
       let scoped: CGroupScoped;
       try {
         scoped = CGroupScoped.fromScoped(entry.name);
@@ -417,6 +416,23 @@ export async function listCgroups(uid?: number, layout?: CgroupLayout): Promise<
   return [...found.values()].sort(Scoped.compare);
 }
 
+/**
+ * The directories in `parent` named like the library's cgroups (d-<uid>-<name>):
+ * the one cgroup lister, of listCgroups() and the leftovers inventory. Read
+ * synchronously (a few entries). None when `parent` does not exist (unmounted
+ * meanwhile); other errors are thrown as they are.
+ */
+export function scopedCgroupDirectories(parent: string): { name: string; path: string }[] {
+  let entries;
+  try {
+    entries = readdirSync(parent, { withFileTypes: true });
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return [];
+    throw error;
+  }
+  return entries.filter((entry) => entry.isDirectory() && parseScoped(entry.name)).map((entry) => ({ name: entry.name, path: join(parent, entry.name) }));
+}
+
 /** Checks a cgroup name so that it is one directory, directly below its parent. */
 export function validateCgroupName(name: unknown): string {
   const value = name instanceof CGroupScoped ? name.scoped : name;
@@ -425,7 +441,7 @@ export function validateCgroupName(name: unknown): string {
   if (value.length === 0 || value.length > NAME_MAX_LENGTH) {
     throw new InvalidArgumentError(argument, value, `must be 1 to ${NAME_MAX_LENGTH} characters long`);
   }
-  if (!NAME_CHARACTERS.test(value) || value === "." || value === "..") {
+  if (!isPlainName(value)) {
     throw new InvalidArgumentError(
       argument,
       value,
@@ -655,10 +671,4 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function isErrno(error: unknown, code: string): boolean {
-  const direct = (error as NodeJS.ErrnoException | undefined)?.code;
-  const cause = ((error as { cause?: NodeJS.ErrnoException } | undefined)?.cause)?.code;
-  return direct === code || cause === code;
 }

@@ -2,11 +2,11 @@
 export { CGroup, listCgroups, validateCgroupName, type CGroupLimits, type CGroupOptions } from "./cgroup.js";
 export {
   detectCgroupLayout,
-  parseCgroupMounts,
+  cgroupMounts,
   type CgroupLayout,
   type CgroupV1Layout,
   type CgroupV2Layout,
   type LimitedController,
 } from "./layout.js";
-export { CPU_LIMIT_MIN, CPU_PERIOD_US, cpuQuota, validateCpuLimit, validateMemoryLimit, validatePid } from "./limits.js";
+export { CPU_LIMIT_MIN, CPU_PERIOD_US, cpuQuota, validateCpuLimit, validateMemoryLimit } from "./limits.js";
 export { argvInsideCgroup, ENTER_CGROUP_FAILED, validateCgroupOption, type CgroupRunOptions } from "./start-inside.js";

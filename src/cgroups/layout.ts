@@ -5,8 +5,8 @@
  * /sys/fs/cgroup/memory or a combined cpu,cpuacct). Read from
  * /proc/self/mountinfo, so unusual mount points are found too.
  */
-import { readFile } from "node:fs/promises";
 import { DummyNetError } from "../errors.js";
+import { type Mount, readMounts } from "../system/proc.js";
 import { readControlFile, writeControlFile } from "./control-file.js";
 
 /** The controllers the library limits. */
@@ -45,26 +45,15 @@ export interface CgroupMount {
   controllers: string[];
 }
 
-/** Parses the cgroup and cgroup2 mounts out of /proc/self/mountinfo text. */
-export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
-  const mounts: CgroupMount[] = [];
-  for (const line of mountinfo.split("\n")) {
-    // <id> <parent> <maj:min> <root> <mount point> <options> [optional...] - <fstype> <source> <super options>
-    const [before, after] = line.split(" - ");
-    if (before === undefined || after === undefined) continue;
-    const [fsType, , superOptions = ""] = after.split(" ");
+/** The cgroup and cgroup2 mounts among `mounts` (from readMounts()). */
+export function cgroupMounts(mounts: readonly Mount[]): CgroupMount[] {
+  const found: CgroupMount[] = [];
+  for (const { mountPoint, fsType, superOptions } of mounts) {
     if (fsType !== "cgroup" && fsType !== "cgroup2") continue;
-    const mountPoint = unescapeMountField(before.split(" ")[4] ?? "");
-    if (!mountPoint) continue;
     const controllers = fsType === "cgroup" ? superOptions.split(",").filter((o) => o !== "rw" && o !== "ro") : [];
-    mounts.push({ mountPoint, fsType, controllers });
+    found.push({ mountPoint, fsType, controllers });
   }
-  return mounts;
-}
-
-/** mountinfo escapes space, tab, newline and backslash as octal (\040). */
-function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  return found;
 }
 
 /** Prefers the conventional mount point when a hierarchy is mounted twice (bind mounts). */
@@ -79,7 +68,7 @@ function preferred(mounts: CgroupMount[]): CgroupMount | undefined {
  * /sys/fs/cgroup/unified). Nothing is changed on the system.
  */
 export async function detectCgroupLayout(): Promise<CgroupLayout> {
-  const mounts = parseCgroupMounts(await readFile("/proc/self/mountinfo", "utf8"));
+  const mounts = cgroupMounts(await readMounts());
   const unified = preferred(mounts.filter((m) => m.fsType === "cgroup2"));
   if (unified) {
     const controllers = await availableControllers(unified.mountPoint);

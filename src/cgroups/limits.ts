@@ -1,5 +1,5 @@
 /**
- * The rules for cgroup arguments (CPU and memory limits, pids), checked before
+ * The rules for cgroup arguments (CPU and memory limits), checked before
  * anything changes on the system, and the conversion of a limit into the
  * values the kernel's control files take.
  */
@@ -34,22 +34,6 @@ export function validateMemoryLimit(value: unknown, argument = "memoryLimit"): n
     `pass e.g. ${256 * 1024 * 1024} for 256 MiB`;
   if (typeof value !== "number" || !Number.isSafeInteger(value)) throw new InvalidArgumentError(argument, value, rule);
   if (value <= 0 || value >= total) throw new InvalidArgumentError(argument, value, rule);
-  return value;
-}
-
-/** Checks that `value` is the pid of a running process. */
-export function validatePid(value: unknown, argument = "pid"): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidArgumentError(argument, value, "must be a positive whole number, the id of a running process");
-  }
-  try {
-    process.kill(value, 0);
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else; the kernel decides later.
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") {
-      throw new InvalidArgumentError(argument, value, "is not a running process: start it first and pass its pid");
-    }
-  }
   return value;
 }
 

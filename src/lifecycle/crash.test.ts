@@ -18,7 +18,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { reapDeadOwners, listOwners } from "./reaper.js";
 import { leftovers } from "../test-support/leftovers.js";
-import { isAlive } from "../process/proc-stats.js";
+import { isAlive } from "../system/proc.js";
 
 const FIXTURE = fileURLToPath(new URL("../test-support/fixtures/build-network.ts", import.meta.url));
 const KILL_TRIALS = Number(process.env["DUMMYNET_CRASH_TRIALS"] ?? 30);

@@ -12,7 +12,8 @@
  * synchronous path removes what it can and the process ends anyway, saying on
  * stderr what the cleanup was doing.
  */
-import { execFileSync } from "node:child_process";
+import { ROOT } from "../system/privilege.js";
+import { runQuietlySync } from "../system/quiet.js";
 
 export interface ExitCleanable {
   cleanup(): Promise<void>;
@@ -138,11 +139,11 @@ function removeSignalHandlers(): void {
   signalsInstalled = false;
 }
 
-/** Runs argv synchronously, ignoring failure: for the exit path only. */
+/**
+ * Runs an argv that already has its prefix, synchronously, ignoring failure.
+ * Kept for the network code until it calls runQuietlySync(shell.privilege, argv)
+ * of system/quiet.ts, which builds the prefix itself; then this goes.
+ */
 export function runSyncQuietly(argv: string[]): void {
-  try {
-    execFileSync(argv[0]!, argv.slice(1), { stdio: "ignore", timeout: 5000 });
-  } catch {
-    // Already gone, or nothing we can do now.
-  }
+  runQuietlySync(ROOT, argv);
 }

@@ -32,7 +32,8 @@ import { buildNetwork } from "../topology/build.js";
 import { TopologyError, formatIssue } from "../topology/errors.js";
 import { parseTopology } from "../topology/load.js";
 import type { Topology } from "../topology/model.js";
-import { checkAddressWithPrefix, checkIpAddress, checkPid, checkSysctlName, checkSysctlValue, checkVlanId } from "../validation/arguments.js";
+import { checkAddressWithPrefix, checkIpAddress, checkSysctlName, checkSysctlValue, checkVlanId } from "../validation/arguments.js";
+import { checkPid } from "../system/proc.js";
 import { assertNothingLeft, leftovers, ownerPrefix } from "../test-support/leftovers.js";
 
 const SENTINEL = join(tmpdir(), `dn-sentinel-${process.pid}`);
@@ -80,7 +81,7 @@ const nameArb = (maxValid = 8) =>
   fc.oneof({ weight: 3, arbitrary: fc.stringMatching(new RegExp(`^[A-Za-z0-9_.-]{1,${maxValid}}$`)) }, { weight: 3, arbitrary: hostileText });
 /** Anything a caller might pass where a number is expected. */
 const numberish = fc.oneof(
-  fc.constantFrom(NaN, Infinity, -Infinity, -0, 0, -1, 1, 0.5, 2, 4094, 4095, 4096, 2 ** 31, 2 ** 53, Number.MAX_VALUE, Number.MIN_VALUE, 1e-9),
+  fc.constantFrom(NaN, Infinity, -Infinity, -0, 0, -1, 1, 0.5, 2, 4094, 4095, 4096, 2 ** 22 - 1, 2 ** 22, 2 ** 31, 2 ** 53, Number.MAX_VALUE, Number.MIN_VALUE, 1e-9),
   fc.integer({ min: -100, max: 5000 }),
   fc.integer(),
   fc.double(),
@@ -275,7 +276,7 @@ describe("hostile input: validation without the kernel", { timeout: 900_000 }, (
   test("VLAN ids, pids, CPU and memory limits: only whole numbers in range pass; every other value is named in the error", (t) => {
     const checks: [string, (value: unknown) => unknown, (value: unknown) => boolean][] = [
       ["vlanId", (v) => checkVlanId("vlanId", v), (v) => typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 4094],
-      ["pid", (v) => checkPid("pid", v), (v) => typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 4194304],
+      ["pid", (v) => checkPid("pid", v), (v) => typeof v === "number" && Number.isInteger(v) && v >= 1 && v < 2 ** 22], // pid_max is at most 2^22, pids are below it
       ["cpuLimit", (v) => validateCpuLimit(v), (v) => typeof v === "number" && Number.isFinite(v) && v >= 0.01 && v <= availableParallelism()],
       ["memoryLimit", (v) => validateMemoryLimit(v), (v) => typeof v === "number" && Number.isSafeInteger(v) && v > 0 && v < totalmem()],
     ];

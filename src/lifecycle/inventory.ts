@@ -9,14 +9,15 @@
  * through it).
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { DummyNetError, MissingProgramError } from "../errors.js";
-import { parseCgroupMounts } from "../cgroups/layout.js";
+import { scopedCgroupDirectories } from "../cgroups/cgroup.js";
+import { cgroupMounts } from "../cgroups/layout.js";
 import { parseScoped } from "../names/scoped.js";
 import type { CommandRunner } from "../system/command-runner.js";
 import { PACKAGE_OF_PROGRAM, missingProgramHint } from "../system/hints.js";
 import { parseIpJsonArray } from "../system/ip-json.js";
+import { defaultPrivilege } from "../system/privilege.js";
+import { readMountsSync } from "../system/proc.js";
 import { programNotFoundBy } from "../system/spawn-runner.js";
 
 export type LeftoverKind = "netns" | "link" | "iptables" | "cgroup";
@@ -151,18 +152,16 @@ function collect(found: Leftover[], inventory: Inventory): void {
   }
 }
 
-/** Lists every object of every owner through `runner` (which may use sudo). Throws ListingError when a listing fails. */
-export async function takeInventory(runner: CommandRunner): Promise<Inventory> {
+/**
+ * The listing: each command to run is yielded, its outcome sent back; the
+ * inventory is returned. One plan for the asynchronous and the synchronous
+ * lister, which differ only in how they run a command.
+ */
+function* listing(): Generator<{ step: ListingStep; command: ListingCommand }, Inventory, Outcome> {
   const inventory: Inventory = { objects: [], skipped: [] };
   for (const step of STEPS) {
     for (const command of step.commands) {
-      let outcome: Outcome;
-      try {
-        outcome = await runner.run(command.argv, { allowFailure: true });
-      } catch (error) {
-        if (!(error instanceof MissingProgramError)) throw new ListingError(step.step, command.argv, (error as Error).message);
-        outcome = { missingProgram: error.program };
-      }
+      const outcome = yield { step, command };
       const found = interpret(step, command, outcome);
       if (found === undefined) {
         inventory.skipped.push(skippedBecauseMissing(step));
@@ -175,38 +174,50 @@ export async function takeInventory(runner: CommandRunner): Promise<Inventory> {
   return inventory;
 }
 
+/** Lists every object of every owner through `runner` (which may use sudo). Throws ListingError when a listing fails. */
+export async function takeInventory(runner: CommandRunner): Promise<Inventory> {
+  const plan = listing();
+  let next = plan.next();
+  while (!next.done) {
+    const { step, command } = next.value;
+    let outcome: Outcome;
+    try {
+      outcome = await runner.run(command.argv, { allowFailure: true });
+    } catch (error) {
+      if (!(error instanceof MissingProgramError)) throw new ListingError(step.step, command.argv, (error as Error).message);
+      outcome = { missingProgram: error.program };
+    }
+    next = plan.next(outcome);
+  }
+  return next.value;
+}
+
 /** Longest a synchronous listing command may take (iptables may wait for its lock). */
 const SYNC_LISTING_TIMEOUT_MS = 60_000;
 
 /**
  * takeInventory for synchronous callers (the tests' leftovers check), running
- * the commands directly as root, else through `sudo -n`. Throws ListingError
- * when a listing fails.
+ * the commands with this process's default privilege (as they are when root,
+ * else through `sudo -n`). Throws ListingError when a listing fails.
  */
 export function takeInventorySync(): Inventory {
-  const inventory: Inventory = { objects: [], skipped: [] };
-  const sudo = process.getuid?.() === 0 ? [] : ["sudo", "-n", "--"];
-  for (const step of STEPS) {
-    for (const command of step.commands) {
-      const [program, ...args] = [...sudo, ...command.argv] as [string, ...string[]];
-      const reply = spawnSync(program, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: SYNC_LISTING_TIMEOUT_MS });
-      const code = (reply.error as NodeJS.ErrnoException | undefined)?.code;
-      if (reply.error && code !== "ENOENT") {
-        const reason = code === "ETIMEDOUT" ? `no answer within ${SYNC_LISTING_TIMEOUT_MS} ms` : reply.error.message;
-        throw new ListingError(step.step, command.argv, reason);
-      }
-      const notFound = code === "ENOENT" ? program : reply.status !== 0 && sudo.length > 0 ? programNotFoundBy(reply.stderr) : undefined;
-      const outcome: Outcome = notFound !== undefined ? { missingProgram: notFound } : { stdout: reply.stdout, stderr: reply.stderr, exitCode: reply.status };
-      const found = interpret(step, command, outcome);
-      if (found === undefined) {
-        inventory.skipped.push(skippedBecauseMissing(step));
-        break;
-      }
-      collect(found, inventory);
+  const privilege = defaultPrivilege();
+  const plan = listing();
+  let next = plan.next();
+  while (!next.done) {
+    const { step, command } = next.value;
+    const [program, ...args] = privilege.wrap(command.argv) as [string, ...string[]];
+    const reply = spawnSync(program, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: SYNC_LISTING_TIMEOUT_MS });
+    const code = (reply.error as NodeJS.ErrnoException | undefined)?.code;
+    if (reply.error && code !== "ENOENT") {
+      const reason = code === "ETIMEDOUT" ? `no answer within ${SYNC_LISTING_TIMEOUT_MS} ms` : reply.error.message;
+      throw new ListingError(step.step, command.argv, reason);
     }
+    // Behind sudo (or nsenter) a missing program is their exit status and words, not a spawn error.
+    const notFound = code === "ENOENT" ? program : reply.status !== 0 && !privilege.direct ? programNotFoundBy(reply.stderr) : undefined;
+    next = plan.next(notFound !== undefined ? { missingProgram: notFound } : { stdout: reply.stdout, stderr: reply.stderr, exitCode: reply.status });
   }
-  collect(cgroupDirectories(), inventory);
-  return inventory;
+  return next.value;
 }
 
 /**
@@ -215,28 +226,25 @@ export function takeInventorySync(): Inventory {
  * shared by both listers. No cgroup file system mounted: no cgroups of ours.
  */
 function cgroupDirectories(): Leftover[] {
-  let mountinfo: string;
+  let mounts;
   try {
-    mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+    mounts = cgroupMounts(readMountsSync());
   } catch (error) {
     throw new ListingError("cgroups", ["read", "/proc/self/mountinfo"], (error as Error).message);
   }
   const found: Leftover[] = [];
   const seen = new Set<string>();
-  for (const mount of parseCgroupMounts(mountinfo)) {
+  for (const mount of mounts) {
     if (seen.has(mount.mountPoint)) continue;
     seen.add(mount.mountPoint);
     let entries;
     try {
-      entries = readdirSync(mount.mountPoint, { withFileTypes: true });
-    } catch (error) {
       // Unmounted since mountinfo was read: nothing there.
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+      entries = scopedCgroupDirectories(mount.mountPoint);
+    } catch (error) {
       throw new ListingError("cgroups", ["readdir", mount.mountPoint], (error as Error).message);
     }
-    for (const entry of entries) {
-      if (entry.isDirectory() && parseScoped(entry.name)) found.push({ kind: "cgroup", name: entry.name, where: join(mount.mountPoint, entry.name) });
-    }
+    for (const entry of entries) found.push({ kind: "cgroup", name: entry.name, where: entry.path });
   }
   return found;
 }

@@ -14,7 +14,8 @@ import { Worker } from "node:worker_threads";
 import { InvalidArgumentError } from "../errors.js";
 import { DummyNet } from "../network/dummy-net.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
-import { RESERVED_UID_RANGE, ownerRecordPath, ownerState, processStartTime, type OwnerRecord } from "./owners.js";
+import { RESERVED_UID_RANGE, ownerRecordPath, ownerState, type OwnerRecord } from "./owners.js";
+import { processStartTime } from "../system/proc.js";
 import { reapDeadOwners, surveyOwners } from "./reaper.js";
 
 const FIXTURE = fileURLToPath(new URL("../testing/fixtures/hold-uids.fixture.ts", import.meta.url));

@@ -18,7 +18,11 @@ import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, w
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { threadId } from "node:worker_threads";
-import { parseStat } from "../process/proc-stats.js";
+import { isRoot } from "../system/privilege.js";
+import { processStartTime } from "../system/proc.js";
+
+/** Re-exported for cli/state.ts until it imports it from system/proc.js. */
+export { processStartTime };
 
 export const STATE_DIRECTORY = process.env["DUMMYNET_STATE_DIR"] ?? "/run/dummynet";
 const OWNERS_DIRECTORY = join(STATE_DIRECTORY, "owners");
@@ -56,20 +60,6 @@ const HOLDER = randomUUID();
 /** Uids this module instance holds, with how many DummyNet instances share each. */
 const held = new Map<number, { shares: number; recorded: boolean }>();
 
-/**
- * Start time of a process in clock ticks since boot, or undefined if it is not
- * running. A zombie is not running: it has exited and holds nothing, only its
- * parent has not reaped it yet (an owner that is a zombie is dead).
- */
-export function processStartTime(pid: number): number | undefined {
-  try {
-    const stat = parseStat(pid, readFileSync(`/proc/${pid}/stat`, "utf8"));
-    return stat === undefined || stat.state === "Z" || stat.state === "X" ? undefined : stat.startTime;
-  } catch {
-    return undefined;
-  }
-}
-
 export function ownerRecordPath(uid: number): string {
   return join(OWNERS_DIRECTORY, `${uid}.json`);
 }
@@ -97,7 +87,7 @@ function createRecord(uid: number): CreateOutcome {
     if (!directoryReady) {
       mkdirSync(OWNERS_DIRECTORY, { recursive: true });
       // Sticky and world-writable, like /tmp: callers that are not root can hold uids too, and remove only their own.
-      if (process.getuid?.() === 0) chmodSync(OWNERS_DIRECTORY, 0o1777);
+      if (isRoot()) chmodSync(OWNERS_DIRECTORY, 0o1777);
       directoryReady = true;
     }
     const temporary = join(OWNERS_DIRECTORY, `.${uid}.${HOLDER}.${temporaryCounter++}.tmp`);

@@ -5,9 +5,11 @@
  * Never touches an object whose owner is alive, unless asked by uid.
  */
 import { removeCgroupDirectories } from "../cgroups/cgroup.js";
-import { isAlreadyGone } from "../network/cleaners.js";
 import { defaultLogger, type Logger } from "../log.js";
+import { isAlreadyGone } from "../system/already-gone.js";
 import type { CommandRunner } from "../system/command-runner.js";
+import { defaultPrivilege } from "../system/privilege.js";
+import { killQuietly } from "../system/quiet.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
 import { type Leftover, type LeftoverKind, type SkippedStep, takeInventory } from "./inventory.js";
 import { type OwnerRecord, type OwnerState, forgetOwner, ownerState, readOwnerRecords } from "./owners.js";
@@ -32,7 +34,7 @@ export interface ReapOptions {
   force?: readonly number[];
   /** Only look at these uids. @default every owner found */
   only?: readonly number[];
-  /** Runs the listing and removal commands. @default a SpawnRunner (sudo -n when not root) */
+  /** Runs the listing and removal commands. @default a SpawnRunner with this process's default privilege (sudo -n when not root) */
   runner?: CommandRunner;
   /** Where to log what was removed. @default a logger silent unless DUMMYNET_LOG is set */
   log?: Logger;
@@ -66,7 +68,7 @@ export interface OwnerSurvey {
 }
 
 function defaultRunner(log: Logger): CommandRunner {
-  return new SpawnRunner({ sudo: process.getuid?.() !== 0, log });
+  return new SpawnRunner({ privilege: defaultPrivilege(), log });
 }
 
 /**
@@ -165,7 +167,8 @@ async function removeLeftover(object: Leftover, runner: CommandRunner): Promise<
     case "netns": {
       // `ip netns pids` reads /proc itself: no nsenter needed to find what runs inside.
       const pids = await runner.run(["ip", "netns", "pids", object.name], { allowFailure: true });
-      for (const pid of pids.stdout.split("\n").filter(Boolean)) await killPid(Number(pid), runner);
+      // Directly when root (no `kill` program needed), else through the runner, which has the privilege.
+      for (const pid of pids.stdout.split("\n").filter(Boolean)) await killQuietly(defaultPrivilege(), Number(pid), (argv, options) => runner.run(argv, options));
       await runner.run(["ip", "netns", "delete", object.name]);
       return;
     }
@@ -181,18 +184,5 @@ async function removeLeftover(object: Leftover, runner: CommandRunner): Promise<
     case "cgroup":
       await removeCgroupDirectories([object.where!], object.name);
       return;
-  }
-}
-
-/** SIGKILL: directly as root (no `kill` program needed), else through the runner's sudo. Gone already is fine. */
-async function killPid(pid: number, runner: CommandRunner): Promise<void> {
-  if (process.getuid?.() !== 0) {
-    await runner.run(["kill", "-KILL", String(pid)], { allowFailure: true });
-    return;
-  }
-  try {
-    process.kill(pid, "SIGKILL");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
   }
 }

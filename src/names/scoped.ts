@@ -8,7 +8,13 @@ import { InvalidArgumentError } from "../errors.js";
 import { BASE58_ALPHABET, base58ToInt, intToBase58 } from "./base58.js";
 
 const SCOPED_PATTERN = new RegExp(`^d-([${BASE58_ALPHABET}]+)-(.+)$`);
-const NAME_CHARACTERS = /^[A-Za-z0-9_.-]+$/;
+/** The characters of every name the library puts on the system: safe in any argv and as one path component. */
+export const NAME_CHARACTERS = /^[A-Za-z0-9_.-]+$/;
+
+/** True for a name of NAME_CHARACTERS that is not `.` or `..`, so that it names one file or directory. */
+export function isPlainName(name: string): boolean {
+  return NAME_CHARACTERS.test(name) && name !== "." && name !== "..";
+}
 
 /** "d-" + 4 base58 digits + "-": the room reserved for the prefix whatever the uid. */
 export const PREFIX_LENGTH = 2 + 4 + 1;

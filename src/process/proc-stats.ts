@@ -14,29 +14,10 @@
  * plausible (not less than the last sample, not more than the wall time since
  * then allows) and otherwise keeps the last sample.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-
-export interface ProcStat {
-  pid: number;
-  state: string;
-  ppid: number;
-  pgrp: number;
-  /** The kernel's PF_* flags of the process (see PF_EXITING). */
-  flags: number;
-  /** Seconds. */
-  utime: number;
-  stime: number;
-  cutime: number;
-  cstime: number;
-  /** Bytes. */
-  vsize: number;
-  rss: number;
-  /** When the process started, in clock ticks since boot (with the pid, it names one process for good). */
-  startTime: number;
-}
+import { type ProcStat, isAlive, isRunningState, readStat, readStatSync } from "../system/proc.js";
 
 export interface TreeStats {
   cpuUser: number;
@@ -47,66 +28,6 @@ export interface TreeStats {
   processes: number;
 }
 
-let clockTicks: number | undefined;
-let pageSize: number | undefined;
-
-function getconf(name: string, fallback: number): number {
-  try {
-    const value = Number(execFileSync("getconf", [name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim());
-    return Number.isFinite(value) && value > 0 ? value : fallback;
-  } catch {
-    return fallback;
-  }
-}
-
-/** USER_HZ: the unit of CPU times in /proc (100 on every mainstream architecture). */
-export function ticksPerSecond(): number {
-  clockTicks ??= getconf("CLK_TCK", 100);
-  return clockTicks;
-}
-
-function bytesPerPage(): number {
-  pageSize ??= getconf("PAGESIZE", 4096);
-  return pageSize;
-}
-
-/** Parses /proc/<pid>/stat; the command name may itself contain spaces and parentheses. */
-export function parseStat(pid: number, text: string): ProcStat | undefined {
-  const close = text.lastIndexOf(")");
-  if (close < 0) return undefined;
-  // Fields after the name, starting with field 3 (state); see proc(5).
-  const f = text.slice(close + 2).trim().split(" ");
-  if (f.length < 22) return undefined;
-  const hz = ticksPerSecond();
-  const field = (n: number) => Number(f[n - 3]);
-  return {
-    pid,
-    state: f[0]!,
-    ppid: field(4),
-    pgrp: field(5),
-    flags: field(9),
-    utime: field(14) / hz,
-    stime: field(15) / hz,
-    cutime: field(16) / hz,
-    cstime: field(17) / hz,
-    vsize: field(23),
-    rss: field(24) * bytesPerPage(),
-    startTime: field(22),
-  };
-}
-
-/** The kernel's flag for a process that has begun to exit (include/linux/sched.h). */
-export const PF_EXITING = 0x4;
-
-/** /proc/<pid>/stat of one process; undefined when it has gone. */
-export async function readStat(pid: number): Promise<ProcStat | undefined> {
-  try {
-    return parseStat(pid, await readFile(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return undefined;
-  }
-}
-
 /** Every process on the system, by pid (processes that vanish while reading are skipped). */
 export async function readProcessTable(): Promise<Map<number, ProcStat>> {
   const table = new Map<number, ProcStat>();
@@ -114,13 +35,9 @@ export async function readProcessTable(): Promise<Map<number, ProcStat>> {
   await Promise.all(
     entries.map(async (entry) => {
       if (!/^\d+$/u.test(entry)) return;
-      const pid = Number(entry);
-      try {
-        const stat = parseStat(pid, await readFile(`/proc/${entry}/stat`, "utf8"));
-        if (stat) table.set(pid, stat);
-      } catch {
-        // exited between readdir and read
-      }
+      // undefined: exited between readdir and read.
+      const stat = await readStat(Number(entry));
+      if (stat) table.set(stat.pid, stat);
     }),
   );
   return table;
@@ -146,7 +63,7 @@ export function treeStats(table: ReadonlyMap<number, ProcStat>, rootPid: number)
     totals.cpuSystem += stat.stime + stat.cstime;
     totals.memRss += stat.rss;
     totals.memVms += stat.vsize;
-    if (stat.state !== "Z" && stat.state !== "X") totals.processes++;
+    if (isRunningState(stat)) totals.processes++;
   }
   return totals;
 }
@@ -189,8 +106,7 @@ export async function descendantsByScan(pid: number): Promise<number[]> {
       if (seen.has(child)) continue;
       seen.add(child);
       pending.push(child);
-      const state = table.get(child)!.state;
-      if (state !== "Z" && state !== "X") found.push(child);
+      if (isRunningState(table.get(child)!)) found.push(child);
     }
   }
   return found;
@@ -230,13 +146,9 @@ export async function descendantsByChildrenFiles(pid: number): Promise<number[]>
 
 /** CPU seconds of the children this Node process has waited for (its cutime/cstime). */
 export function reapedChildrenCpu(): { user: number; system: number } {
-  try {
-    const stat = parseStat(process.pid, readFileSync("/proc/self/stat", "utf8"));
-    if (stat) return { user: stat.cutime, system: stat.cstime };
-  } catch {
-    // no /proc: fall back to the periodic samples only
-  }
-  return { user: 0, system: 0 };
+  const stat = readStatSync("self");
+  // No /proc: fall back to the periodic samples only.
+  return stat ? { user: stat.cutime, system: stat.cstime } : { user: 0, system: 0 };
 }
 
 /** Live (not zombie) members of process group `pgid`. */
@@ -244,19 +156,9 @@ export async function liveGroupMembers(pgid: number): Promise<number[]> {
   const table = await readProcessTable();
   const members: number[] = [];
   for (const stat of table.values()) {
-    if (stat.pgrp === pgid && stat.state !== "Z" && stat.state !== "X") members.push(stat.pid);
+    if (stat.pgrp === pgid && isRunningState(stat)) members.push(stat.pid);
   }
   return members;
-}
-
-/** True when `pid` exists and is not a zombie (a zombie has exited; only its parent has not reaped it). */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = parseStat(pid, readFileSync(`/proc/${pid}/stat`, "utf8"));
-    return stat !== undefined && stat.state !== "Z" && stat.state !== "X";
-  } catch {
-    return false;
-  }
 }
 
 const TICK_SLACK = 0.05;

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ProcessMonitor } from "./process-monitor.js";
-import { isAlive } from "./proc-stats.js";
+import { isAlive } from "../system/proc.js";
 
 test("stop() in the same tick as runProcessAsync() stops that daemon (SIGTERM) and forgets it", { timeout: 30_000 }, async () => {
   const monitor = new ProcessMonitor();

@@ -17,7 +17,8 @@ import {
   TimeoutError,
 } from "../errors.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
-import { finalCpu, isAlive } from "./proc-stats.js";
+import { finalCpu } from "./proc-stats.js";
+import { isAlive } from "../system/proc.js";
 import { ProcessMonitor } from "./process-monitor.js";
 import { RunInfo } from "./run-info.js";
 

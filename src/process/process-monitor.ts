@@ -9,7 +9,7 @@
  * stopping sends SIGTERM to the whole group (the command and everything it
  * started), then SIGKILL after a timeout.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import {
   DaemonExitError,
   InvalidArgumentError,
@@ -20,6 +20,8 @@ import {
 import { type Logger, defaultLogger } from "../log.js";
 import { type CgroupRunOptions, argvInsideCgroup, validateCgroupOption } from "../cgroups/start-inside.js";
 import type { CGroup } from "../cgroups/cgroup.js";
+import { type Privilege, defaultPrivilege, privilegeFor } from "../system/privilege.js";
+import { runQuietlySync } from "../system/quiet.js";
 import { finalCpu, liveGroupMembers, readProcessTable, reapedChildrenCpu, treeStats } from "./proc-stats.js";
 import { type OutputCallback, RunInfo, formatCommand } from "./run-info.js";
 
@@ -35,8 +37,10 @@ interface CommonProcessOptions extends CgroupRunOptions {
   cwd?: string | undefined;
   /** Environment of the command. @default process.env */
   env?: NodeJS.ProcessEnv | undefined;
-  /** Run through `sudo -n --preserve-env` (never with a password; see sudo.ts). @default false */
+  /** Run through `sudo -n --preserve-env` (never with a password); ignored when `privilege` is given. @default false */
   sudo?: boolean | undefined;
+  /** How the command gets its rights (system/privilege.ts). @default from `sudo` */
+  privilege?: Privilege | undefined;
   /** Receives stdout as it arrives (also settable later on the RunInfo). */
   stdoutCallback?: OutputCallback | undefined;
   /** Receives stderr as it arrives (also settable later on the RunInfo). */
@@ -74,6 +78,8 @@ const OUTPUT_DRAIN = 500;
 const SIGKILL_GRACE = 2000;
 /** Milliseconds between checks for group members that outlived their leader (no event exists for that). */
 const GROUP_POLL = 20;
+/** Milliseconds a `kill` run through the privilege (e.g. sudo) may take. */
+const ESCALATED_KILL_TIMEOUT = 5000;
 
 /** One spawned command and the promises marking its progress. */
 class MonitoredProcess {
@@ -91,6 +97,8 @@ class MonitoredProcess {
   constructor(
     readonly info: RunInfo,
     readonly child: ChildProcess,
+    /** How the command was started; a group that refuses our signals is signalled this way too. */
+    readonly privilege: Privilege,
   ) {
     this.started = new Promise((resolve) => (this.markStarted = resolve));
     this.exited = new Promise((resolve) => (this.markExited = resolve));
@@ -303,13 +311,9 @@ export class ProcessMonitor {
       try {
         process.kill(-pgid, "SIGKILL");
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EPERM" || process.getuid?.() === 0) continue;
-        // A group started through sudo belongs to root.
-        try {
-          execFileSync("sudo", ["-n", "kill", "-s", "KILL", "--", `-${pgid}`], { stdio: "ignore", timeout: 5000 });
-        } catch {
-          // Nothing more can be done while exiting.
-        }
+        const through = escalation(proc.privilege);
+        // A group started through sudo belongs to root: signal it through sudo as well.
+        if ((error as NodeJS.ErrnoException).code === "EPERM" && !through.direct) runQuietlySync(through, groupKill("SIGKILL", pgid));
       }
     }
   }
@@ -324,7 +328,8 @@ export class ProcessMonitor {
     options: CommonProcessOptions,
     mode: { isAsync: boolean; isDaemon: boolean; timeout: number | undefined },
   ): MonitoredProcess {
-    const argv = commandArgv(cmd, options.sudo ?? false, options.cgroup);
+    const privilege = options.privilege ?? privilegeFor(options.sudo ?? false);
+    const argv = commandArgv(cmd, privilege, options.cgroup);
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd,
       env: options.env ?? process.env,
@@ -336,7 +341,7 @@ export class ProcessMonitor {
     info.pid = child.pid;
     if (options.stdoutCallback) info.stdoutCallback = options.stdoutCallback;
     if (options.stderrCallback) info.stderrCallback = options.stderrCallback;
-    const proc = new MonitoredProcess(info, child);
+    const proc = new MonitoredProcess(info, child, privilege);
     this.#live.add(proc);
 
     const decoders = { stdout: new TextDecoder("utf-8"), stderr: new TextDecoder("utf-8") };
@@ -409,10 +414,10 @@ export class ProcessMonitor {
     }
     const deadline = performance.now() + timeout;
     this.log.info(`sending SIGTERM to process group ${pgid} (${formatCommand(proc.info.cmd)})`);
-    await this.#signalGroup(pgid, "SIGTERM");
+    await this.#signalGroup(proc, pgid, "SIGTERM");
     if (!(await resolvesWithin(proc.exited, timeout))) {
       this.log.warn(`process group ${pgid} ignored SIGTERM for ${timeout} ms: sending SIGKILL`);
-      await this.#signalGroup(pgid, "SIGKILL");
+      await this.#signalGroup(proc, pgid, "SIGKILL");
       if (!(await resolvesWithin(proc.exited, SIGKILL_GRACE))) {
         // Only an uninterruptible sleep survives SIGKILL: waiting on would hang the caller (a cleanup) with it.
         this.log.warn(`pid ${pgid} has not exited ${SIGKILL_GRACE} ms after SIGKILL (uninterruptible sleep?): no longer waiting for it`);
@@ -421,7 +426,7 @@ export class ProcessMonitor {
     } else if (!(await this.#groupEmptyBefore(pgid, deadline))) {
       // The leader obeyed but something it started did not: the group is still pinned by it, so the id is safe to signal.
       this.log.warn(`members of process group ${pgid} outlived SIGTERM for ${timeout} ms: sending SIGKILL`);
-      await this.#signalGroup(pgid, "SIGKILL");
+      await this.#signalGroup(proc, pgid, "SIGKILL");
     }
     // kill() returns before the targets are dead: resolve only once no member of the group runs any more.
     if (!(await this.#groupEmptyBefore(pgid, performance.now() + SIGKILL_GRACE))) {
@@ -438,17 +443,19 @@ export class ProcessMonitor {
     }
   }
 
-  async #signalGroup(pgid: number, signal: NodeJS.Signals): Promise<void> {
+  async #signalGroup(proc: MonitoredProcess, pgid: number, signal: NodeJS.Signals): Promise<void> {
     try {
       process.kill(-pgid, signal);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ESRCH") return;
-      if (code === "EPERM" && process.getuid?.() !== 0) {
+      const through = escalation(proc.privilege);
+      if (code === "EPERM" && !through.direct) {
         // A group started through sudo belongs to root: signal it through sudo as well.
+        const argv = through.wrap(groupKill(signal, pgid));
         await new Promise<void>((resolve) => {
-          execFile("sudo", ["-n", "kill", "-s", signal.replace(/^SIG/u, ""), "--", `-${pgid}`], (failure) => {
-            if (failure) this.log.warn(`could not send ${signal} to process group ${pgid} through sudo: ${failure.message}`);
+          execFile(argv[0]!, argv.slice(1), { timeout: ESCALATED_KILL_TIMEOUT }, (failure) => {
+            if (failure) this.log.warn(`could not send ${signal} to process group ${pgid} through ${through.mode}: ${failure.message}`);
             resolve();
           });
         });
@@ -550,13 +557,26 @@ export class ProcessMonitor {
 /**
  * The argv that runs `cmd`: strings through /bin/sh -c, arrays as they are;
  * with a cgroup, through the wrapper that enters it first (see
- * cgroups/start-inside.ts); with sudo, through `sudo -n --preserve-env`
- * (outermost, so that the wrapper may write the cgroup files).
+ * cgroups/start-inside.ts); with the privilege's prefix outermost (e.g.
+ * `sudo -n --preserve-env`), so that the wrapper may write the cgroup files.
  */
-export function commandArgv(cmd: string | readonly string[], sudo: boolean, cgroup?: CGroup): string[] {
+export function commandArgv(cmd: string | readonly string[], privilege: Privilege, cgroup?: CGroup): string[] {
   const command = typeof cmd === "string" ? ["/bin/sh", "-c", cmd] : [...cmd];
-  const argv = cgroup ? argvInsideCgroup(cgroup, command) : command;
-  return sudo ? ["sudo", "-n", "--preserve-env", "--", ...argv] : argv;
+  return privilege.wrapUserCommand(cgroup ? argvInsideCgroup(cgroup, command) : command);
+}
+
+/**
+ * How to signal a group that refused our own signal (EPERM): the way it was
+ * started, or, for one started as it is, this process's default way (a
+ * setuid program in the group belongs to someone else).
+ */
+function escalation(started: Privilege): Privilege {
+  return started.direct ? defaultPrivilege() : started;
+}
+
+/** `kill` of a whole process group (a negative pid after `--`). */
+function groupKill(signal: NodeJS.Signals, pgid: number): string[] {
+  return ["kill", "-s", signal.replace(/^SIG/u, ""), "--", `-${pgid}`];
 }
 
 function inCgroup(cgroup: CGroup | undefined): string {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError, RunInfoError, TimeoutError } from "../errors.js";
 import { ProcessMonitor } from "../process/process-monitor.js";
-import { isAlive } from "../process/proc-stats.js";
+import { isAlive } from "../system/proc.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 import { HostShell } from "./host-shell.js";
 

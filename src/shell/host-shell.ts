@@ -1,8 +1,8 @@
 /**
  * The shell of the host (the root network namespace, or whichever namespace
  * this process runs in): user commands go to the ProcessMonitor, the
- * library's own commands to a CommandRunner. When not root, both go through
- * `sudo -n` after one `ensureSudo()` check.
+ * library's own commands to a CommandRunner. Both get their rights from one
+ * Privilege (system/privilege.ts): when not root, `sudo -n` after one check.
  */
 import { validateCgroupOption } from "../cgroups/start-inside.js";
 import { InvalidArgumentError, MatchError, RunInfoError, TimeoutError } from "../errors.js";
@@ -11,19 +11,21 @@ import { ProcessMonitor, validateMilliseconds } from "../process/process-monitor
 import { type RunInfo, formatCommand } from "../process/run-info.js";
 import type { CommandResult, CommandRunner, SystemCommandOptions } from "../system/command-runner.js";
 import { IpBatchRunner } from "../system/ip-batch-runner.js";
+import { type Privilege, defaultPrivilege, privilegeFor } from "../system/privilege.js";
 import type { PollUntilOptions, RunAsyncOptions, RunOptions, Shell } from "./shell.js";
-import { ensureSudo } from "./sudo.js";
 
 export interface HostShellOptions {
   /** @default defaultLogger (silent unless DUMMYNET_LOG is set) */
   log?: Logger;
-  /** Run commands through `sudo -n`. @default true unless this process runs as root */
+  /** Run commands through `sudo -n`; ignored when `privilege` is given. @default true unless this process runs as root */
   sudo?: boolean;
+  /** How every command of this shell gets its rights. @default from `sudo` (as they are when root, else `sudo -n`) */
+  privilege?: Privilege;
   /** Watches the commands started by run/runAsync. @default a new ProcessMonitor with the same log */
   processMonitor?: ProcessMonitor;
   /**
    * Runs the library's own system commands.
-   * @default an IpBatchRunner (long-lived `ip -batch` workers, one process per other command) with the same sudo and log
+   * @default an IpBatchRunner (long-lived `ip -batch` workers, one process per other command) with the same privilege and log
    */
   runner?: CommandRunner;
 }
@@ -42,7 +44,7 @@ export interface HostShellOptions {
 export class HostShell implements Shell {
   /** Where the shell logs. */
   readonly log: Logger;
-  readonly sudo: boolean;
+  readonly privilege: Privilege;
   /** The monitor of the commands started by run/runAsync. */
   readonly processMonitor: ProcessMonitor;
   /** Runs the library's own system commands. */
@@ -51,9 +53,13 @@ export class HostShell implements Shell {
 
   constructor(options: HostShellOptions = {}) {
     this.log = options.log ?? defaultLogger;
-    this.sudo = options.sudo ?? process.getuid?.() !== 0;
+    this.privilege = options.privilege ?? (options.sudo === undefined ? defaultPrivilege() : privilegeFor(options.sudo));
     this.processMonitor = options.processMonitor ?? new ProcessMonitor({ log: this.log });
-    this.runner = options.runner ?? new IpBatchRunner({ sudo: this.sudo, log: this.log });
+    this.runner = options.runner ?? new IpBatchRunner({ privilege: this.privilege, log: this.log });
+  }
+
+  get sudo(): boolean {
+    return this.privilege.mode === "sudo";
   }
 
   helperPids(): number[] {
@@ -62,14 +68,14 @@ export class HostShell implements Shell {
 
   async run(cmd: string | readonly string[], options: RunOptions = {}): Promise<RunInfo> {
     validateCgroupOption(options.cgroup);
-    if (this.sudo) await ensureSudo();
-    return this.processMonitor.runProcess(cmd, { ...options, sudo: this.sudo });
+    await this.privilege.ready();
+    return this.processMonitor.runProcess(cmd, { ...options, privilege: this.privilege });
   }
 
   async runAsync(cmd: string | readonly string[], options: RunAsyncOptions = {}): Promise<RunInfo> {
     validateCgroupOption(options.cgroup);
-    if (this.sudo) await ensureSudo();
-    return this.processMonitor.runProcessAsync(cmd, { ...options, sudo: this.sudo });
+    await this.privilege.ready();
+    return this.processMonitor.runProcessAsync(cmd, { ...options, privilege: this.privilege });
   }
 
   pollUntil(cmd: string | readonly string[], options: PollUntilOptions): Promise<RunInfo> {
@@ -81,7 +87,7 @@ export class HostShell implements Shell {
    * passes `namespace` here so that the runner can use `ip -n` or nsenter.
    */
   async system(argv: readonly string[], options: SystemCommandOptions = {}): Promise<CommandResult> {
-    if (this.sudo) await ensureSudo();
+    await this.privilege.ready();
     return this.runner.run(argv, options);
   }
 }

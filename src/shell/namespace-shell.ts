@@ -1,18 +1,18 @@
 /**
  * The shell of one network namespace: user commands run under
- * `ip netns exec <name>` through the parent shell (so its sudo and process
- * monitor apply), the library's own commands through the parent's system
+ * `ip netns exec <name>` through the parent shell (so its privilege and
+ * process monitor apply), the library's own commands through the parent's system
  * layer with `namespace` set (which may use `ip -n` or nsenter).
  */
 import { InvalidArgumentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
 import { type RunInfo, formatCommand } from "../process/run-info.js";
+import { isPlainName } from "../names/scoped.js";
 import type { CommandResult, SystemCommandOptions } from "../system/command-runner.js";
+import type { Privilege } from "../system/privilege.js";
 import { pollUntil } from "./host-shell.js";
 import type { PollUntilOptions, RunAsyncOptions, RunOptions, Shell } from "./shell.js";
-
-const NAMESPACE_NAME = /^[A-Za-z0-9_.-]+$/u;
 
 /**
  * The shell of one network namespace: commands run through `ip netns exec` via the parent shell.
@@ -33,7 +33,7 @@ export class NamespaceShell implements Shell {
     readonly name: string,
     readonly parent: Shell,
   ) {
-    if (typeof name !== "string" || !NAMESPACE_NAME.test(name) || name === "." || name === "..") {
+    if (typeof name !== "string" || !isPlainName(name)) {
       throw new InvalidArgumentError("namespace name", name, "must be a non-empty name of the characters A-Z a-z 0-9 _ . - (a scoped name such as d-2-demo0)");
     }
   }
@@ -54,6 +54,11 @@ export class NamespaceShell implements Shell {
 
   get sudo(): boolean {
     return this.parent.sudo;
+  }
+
+  /** The parent shell's privilege. */
+  get privilege(): Privilege {
+    return this.parent.privilege;
   }
 
   run(cmd: string | readonly string[], options: RunOptions = {}): Promise<RunInfo> {

@@ -9,6 +9,7 @@ import type { Logger } from "../log.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { CommandResult, SystemCommandOptions } from "../system/command-runner.js";
+import type { Privilege } from "../system/privilege.js";
 
 /** Options of `run()`. */
 export interface RunOptions extends CgroupRunOptions {
@@ -60,8 +61,10 @@ export interface Shell {
   readonly log: Logger;
   /** The monitor that runs and watches this shell's processes. */
   readonly processMonitor: ProcessMonitor;
-  /** Commands run through `sudo -n`. */
+  /** Commands run through `sudo -n` (`privilege.mode === "sudo"`). */
   readonly sudo: boolean;
+  /** How this shell's commands get their rights: the argv prefix of every command it runs, synchronous or not. */
+  readonly privilege: Privilege;
   /** Scoped name of the namespace this shell runs in; undefined for the host. */
   readonly namespace: string | undefined;
   /**

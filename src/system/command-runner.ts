@@ -4,8 +4,13 @@
  * arrays, never shell lines. A CommandRunner decides how a command gets into
  * a namespace and how it is executed (one process per command today; a
  * long-lived batch worker or netlink could replace it without touching the
- * network code).
+ * network code). How a command gets its rights (root, sudo) is the
+ * Privilege's (privilege.ts).
  */
+import { InvalidArgumentError } from "../errors.js";
+import { netnsPath } from "./proc.js";
+
+/** Where and how one of the library's own commands runs. */
 export interface SystemCommandOptions {
   /** Scoped name of the network namespace to run in; undefined = the caller's own. */
   namespace?: string | undefined;
@@ -17,7 +22,7 @@ export interface SystemCommandOptions {
 
 /** What a system command gave. */
 export interface CommandResult {
-  /** The argument array actually executed (with any sudo or namespace prefix). */
+  /** The argument array actually executed (with any privilege or namespace prefix). */
   argv: readonly string[];
   /** Its standard output. */
   stdout: string;
@@ -49,7 +54,7 @@ export function inNamespace(argv: readonly string[], namespace: string | undefin
   const [program, ...rest] = argv;
   if (program !== undefined && NAMESPACE_AWARE.has(program)) return [program, "-n", namespace, ...rest];
   // nsenter switches only the network namespace; `ip netns exec` would also remount /sys.
-  return ["nsenter", `--net=/run/netns/${namespace}`, "--", ...argv];
+  return ["nsenter", `--net=${netnsPath(namespace)}`, "--", ...argv];
 }
 
 /**
@@ -76,7 +81,27 @@ export const MAX_IP_ARGUMENT = 255;
  * the request without that attribute (an unnamed link becomes "bridge0") and
  * exits 0. Refuse it before anything runs.
  */
-export function overlongIpArgument(argv: readonly string[]): string | undefined {
+function overlongIpArgument(argv: readonly string[]): string | undefined {
   if (argv[0] !== "ip" && argv[0] !== "tc" && argv[0] !== "bridge") return undefined;
   return argv.find((word) => word.length > MAX_IP_ARGUMENT);
+}
+
+/**
+ * The checks every runner makes before a system command runs: no NUL byte
+ * (no program can receive one; spawn would throw a TypeError) and no
+ * over-long ip, tc or bridge argument. Throws InvalidArgumentError.
+ */
+export function checkSystemArgv(argv: readonly string[]): void {
+  const withNul = argv.find((word) => word.includes("\0"));
+  if (withNul !== undefined) {
+    throw new InvalidArgumentError("command argument", withNul, "must not contain a NUL byte (\\0): no program can receive one");
+  }
+  const overlong = overlongIpArgument(argv);
+  if (overlong !== undefined) {
+    throw new InvalidArgumentError(
+      `${argv[0]} argument`,
+      overlong,
+      `is ${overlong.length} characters long; ${argv[0]} arguments are names, addresses and numbers of at most ${MAX_IP_ARGUMENT} characters`,
+    );
+  }
 }

@@ -2,6 +2,8 @@
  * Turns the system's terse refusals into advice: which package provides a
  * missing program, which kernel module provides a missing qdisc or link type.
  */
+import { ROOT_ADVICE, isRoot } from "./privilege.js";
+
 /** Debian/Ubuntu package that provides each program the library runs. */
 export const PACKAGE_OF_PROGRAM: Readonly<Record<string, string>> = {
   ip: "iproute2",
@@ -79,8 +81,8 @@ export function failureHint(argv: readonly string[], stderr: string): string | u
     const module = MODULE_OF_LINK_TYPE[type] ?? type;
     return `This kernel cannot make links of type "${type}": load it with \`modprobe ${module}\`. ${EXTRA_MODULES}`;
   }
-  if (/Operation not permitted|Permission denied/i.test(stderr) && process.getuid?.() !== 0) {
-    return "dummynet needs root: run as root, or allow passwordless sudo for ip, tc, iptables (and nsenter).";
+  if (/Operation not permitted|Permission denied/i.test(stderr) && !isRoot()) {
+    return `dummynet needs root. ${ROOT_ADVICE}`;
   }
   if (/can't initialize iptables table|Table does not exist/i.test(stderr)) {
     return "This kernel lacks the iptables table: `modprobe ip_tables iptable_nat` (or iptable_filter), or install the iptables-nft backend.";

@@ -15,11 +15,12 @@
  * the fallback runner.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { InvalidArgumentError, SystemCommandError } from "../errors.js";
+import { SystemCommandError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
-import { type CommandResult, type CommandRunner, type SystemCommandOptions, MAX_IP_ARGUMENT, overlongIpArgument, reportsError } from "./command-runner.js";
+import { type CommandResult, type CommandRunner, type SystemCommandOptions, checkSystemArgv, reportsError } from "./command-runner.js";
 import { failureHint } from "./hints.js";
+import { type Privilege, privilegeFor } from "./privilege.js";
 import { SpawnRunner } from "./spawn-runner.js";
 
 const PLAIN_WORD = /^[A-Za-z0-9_.:/@%+=,-]+$/;
@@ -47,10 +48,10 @@ class IpWorker {
 
   constructor(
     readonly namespace: string | undefined,
-    sudo: boolean,
+    privilege: Privilege,
     private readonly onExit: (worker: IpWorker) => void,
   ) {
-    const argv = [...(sudo ? ["sudo", "-n", "--"] : []), "ip", ...(namespace ? ["-n", namespace] : []), "-force", "-batch", "-"];
+    const argv = privilege.wrap(["ip", ...(namespace ? ["-n", namespace] : []), "-force", "-batch", "-"]);
     this.#child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     this.#child.stdout.resume();
     this.#child.stderr.setEncoding("utf8");
@@ -140,9 +141,13 @@ function displayArgv(argv: readonly string[], namespace: string | undefined): st
 }
 
 export interface IpBatchRunnerOptions {
+  /** Run the workers through `sudo -n`; ignored when `privilege` is given. @default false */
   sudo?: boolean;
+  /** How the workers (and the default fallback) get their rights. @default from `sudo` */
+  privilege?: Privilege;
+  /** Where commands are logged (debug). @default defaultLogger */
   log?: Logger;
-  /** Runs what cannot be batched. @default a SpawnRunner with the same sudo and log */
+  /** Runs what cannot be batched. @default a SpawnRunner with the same privilege and log */
   fallback?: CommandRunner;
 }
 
@@ -153,22 +158,17 @@ export interface IpBatchRunnerOptions {
 export class IpBatchRunner implements CommandRunner {
   readonly #workers = new Map<string, IpWorker>();
   readonly #fallback: CommandRunner;
-  readonly #sudo: boolean;
+  readonly #privilege: Privilege;
   readonly #log: Logger;
 
   constructor(options: IpBatchRunnerOptions = {}) {
-    this.#sudo = options.sudo ?? false;
+    this.#privilege = options.privilege ?? privilegeFor(options.sudo ?? false);
     this.#log = options.log ?? defaultLogger;
-    this.#fallback = options.fallback ?? new SpawnRunner({ sudo: this.#sudo, log: this.#log });
+    this.#fallback = options.fallback ?? new SpawnRunner({ privilege: this.#privilege, log: this.#log });
   }
 
   async run(argv: readonly string[], options: SystemCommandOptions = {}): Promise<CommandResult> {
-    const overlong = overlongIpArgument(argv);
-    if (overlong !== undefined) {
-      return Promise.reject(
-        new InvalidArgumentError(`${argv[0]} argument`, overlong, `is ${overlong.length} characters long; ${argv[0]} arguments are names, addresses and numbers of at most ${MAX_IP_ARGUMENT} characters`),
-      );
-    }
+    checkSystemArgv(argv);
     if (!this.#batchable(argv, options)) return this.#fallback.run(argv, options);
     const deleting = argv[1] === "netns" && (argv[2] === "del" || argv[2] === "delete") ? argv[3] : undefined;
     // A worker inside a namespace keeps it alive: stop it before the namespace goes.
@@ -215,7 +215,7 @@ export class IpBatchRunner implements CommandRunner {
     const key = namespace ?? "";
     let worker = this.#workers.get(key);
     if (!worker || worker.exited) {
-      worker = new IpWorker(namespace, this.#sudo, (gone) => {
+      worker = new IpWorker(namespace, this.#privilege, (gone) => {
         if (this.#workers.get(key) === gone) this.#workers.delete(key);
       });
       this.#workers.set(key, worker);

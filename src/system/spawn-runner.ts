@@ -1,46 +1,49 @@
 /**
  * A CommandRunner that starts one process per command: simple and always
- * available. Uses `sudo -n` (never a password) when not root.
+ * available. Commands get their rights from a Privilege (`sudo -n` when not
+ * root, never a password).
  */
 import { spawn } from "node:child_process";
-import { InvalidArgumentError, MissingProgramError, SystemCommandError } from "../errors.js";
+import { MissingProgramError, SystemCommandError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
-import { type CommandResult, type CommandRunner, type SystemCommandOptions, inNamespace, MAX_IP_ARGUMENT, overlongIpArgument, reportsError } from "./command-runner.js";
+import { type CommandResult, type CommandRunner, type SystemCommandOptions, checkSystemArgv, inNamespace, reportsError } from "./command-runner.js";
 import { PACKAGE_OF_PROGRAM, failureHint, missingProgramHint } from "./hints.js";
+import { type Privilege, privilegeFor } from "./privilege.js";
 
 export interface SpawnRunnerOptions {
-  /** Prefix commands with `sudo -n`. */
+  /** Prefix commands with `sudo -n`; ignored when `privilege` is given. @default false */
   sudo?: boolean;
+  /** How commands get their rights. @default from `sudo`: through `sudo -n` when true, as they are when false */
+  privilege?: Privilege;
+  /** Where each command is logged (debug). @default defaultLogger */
   log?: Logger;
 }
 
-/** Runs each system command as its own process (`spawn`, no shell), through `sudo -n` when asked. */
+/** Runs each system command as its own process (`spawn`, no shell), with its Privilege (e.g. through `sudo -n`). */
 export class SpawnRunner implements CommandRunner {
-  /** Commands run through `sudo -n`. */
-  readonly sudo: boolean;
+  /** How commands get their rights. */
+  readonly privilege: Privilege;
   /** Where each command is logged (debug). */
   readonly log: Logger;
 
   constructor(options: SpawnRunnerOptions = {}) {
-    this.sudo = options.sudo ?? false;
+    this.privilege = options.privilege ?? privilegeFor(options.sudo ?? false);
     this.log = options.log ?? defaultLogger;
   }
 
+  /** Commands run through `sudo -n`. */
+  get sudo(): boolean {
+    return this.privilege.mode === "sudo";
+  }
+
   run(argv: readonly string[], options: SystemCommandOptions = {}): Promise<CommandResult> {
-    // The kernel cannot pass a NUL byte in an argument; say so rather than let spawn throw a TypeError.
-    const withNul = argv.find((word) => word.includes("\0"));
-    if (withNul !== undefined) {
-      return Promise.reject(new InvalidArgumentError("command argument", withNul, "must not contain a NUL byte (\\0): no program can receive one"));
+    try {
+      checkSystemArgv(argv);
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
-    const overlong = overlongIpArgument(argv);
-    if (overlong !== undefined) {
-      return Promise.reject(
-        new InvalidArgumentError(`${argv[0]} argument`, overlong, `is ${overlong.length} characters long; ${argv[0]} arguments are names, addresses and numbers of at most ${MAX_IP_ARGUMENT} characters`),
-      );
-    }
-    const full = inNamespace(argv, options.namespace);
-    if (this.sudo) full.unshift("sudo", "-n", "--");
+    const full = this.privilege.wrap(inNamespace(argv, options.namespace));
     this.log.debug(full.join(" "));
     return new Promise((resolve, reject) => {
       const child = spawn(full[0]!, full.slice(1), {

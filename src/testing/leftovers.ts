@@ -9,6 +9,7 @@ import { AssertionError } from "node:assert";
 import { InvalidArgumentError } from "../errors.js";
 import { type Inventory, type Leftover, takeInventory, takeInventorySync } from "../lifecycle/inventory.js";
 import { intToBase58 } from "../names/base58.js";
+import { defaultPrivilege } from "../system/privilege.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
 
 /** The owner whose objects to look for: a uid, or anything with one (a DummyNet, a Lab). */
@@ -78,7 +79,7 @@ export function leftovers(owner: OwnerLike): string[] {
  */
 export async function leftoversAsync(owner: OwnerLike): Promise<string[]> {
   const uid = uidOf(owner);
-  return ownedBy(await takeInventory(new SpawnRunner({ sudo: process.getuid?.() !== 0 })), uid);
+  return ownedBy(await takeInventory(new SpawnRunner({ privilege: defaultPrivilege() })), uid);
 }
 
 /** The failure for objects left behind, each named. */

@@ -11,6 +11,7 @@ import { checkNetemCombination, mergeNetem, validateTcOptions } from "../tc/nete
 import { validateCpuLimit } from "../cgroups/limits.js";
 import { formatPath } from "./errors.js";
 import type { HostSpec, Impairment, NodePath, Topology } from "./model.js";
+import { NAME_CHARACTERS } from "../names/scoped.js";
 
 export interface Problem {
   path: NodePath;
@@ -21,7 +22,6 @@ export interface Problem {
 
 /** Linux's 15 characters less the 7 of `d-<uid>-`. */
 export const MAX_INTERFACE_NAME = 8;
-const NAME = /^[A-Za-z0-9_.-]+$/;
 
 interface InterfaceDecl {
   host: string;
@@ -46,7 +46,7 @@ export function checkTopology(topology: Topology): Problem[] {
   const interfaces = new Map<string, InterfaceDecl>();
   const at = (host: string, name: string) => `${host}:${name}`;
   const declare = (decl: Omit<InterfaceDecl, "addresses">): InterfaceDecl | undefined => {
-    if (!NAME.test(decl.name) || decl.name === "lo") {
+    if (!NAME_CHARACTERS.test(decl.name) || decl.name === "lo") {
       report(decl.path, `interface name "${decl.name}" is not allowed; expected letters, digits, _ . - (and not "lo")`);
       return undefined;
     }

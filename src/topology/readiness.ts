@@ -10,11 +10,12 @@
  * state accepts connections), not by connecting, so a server that serves
  * exactly one client never sees a probe.
  */
-import { readFile, readdir, readlink, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { DummyNetError, TimeoutError } from "../errors.js";
 import { globToRegExp } from "../process/glob.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { DummyNet } from "../network/dummy-net.js";
+import { isInNetns, processesInNetns } from "../system/proc.js";
 
 /** Options of `waitForPort()` and `waitForLine()`. */
 export interface WaitOptions {
@@ -203,23 +204,14 @@ const windows = new Map<string, number>();
 /** /proc/<pid>/net of a process in `host`'s namespace, or undefined when there is none we may read. */
 async function procNetOf(host: DummyNet): Promise<string | undefined> {
   if (host.namespace.isRoot) return "/proc/self/net";
-  if (process.getuid?.() !== 0) return undefined;
+  // Other users' /proc/<pid>/ns and /run/netns are read only where commands run as they are (root).
+  if (!host.shell.privilege.direct) return undefined;
   const scoped = host.namespace.scoped;
-  let link: string;
-  try {
-    link = `net:[${(await stat(`/run/netns/${scoped}`)).ino}]`;
-  } catch {
-    return undefined;
-  }
   const remembered = windows.get(scoped);
-  if (remembered !== undefined && (await readlink(`/proc/${remembered}/ns/net`).catch(() => "")) === link) return `/proc/${remembered}/net`;
+  if (remembered !== undefined && (await isInNetns(remembered, scoped))) return `/proc/${remembered}/net`;
   windows.delete(scoped);
-  const pids = (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry));
-  for (const pid of pids) {
-    if ((await readlink(`/proc/${pid}/ns/net`).catch(() => "")) === link) {
-      windows.set(scoped, Number(pid));
-      return `/proc/${pid}/net`;
-    }
-  }
-  return undefined;
+  const [pid] = (await processesInNetns([scoped])).get(scoped) ?? [];
+  if (pid === undefined) return undefined;
+  windows.set(scoped, pid);
+  return `/proc/${pid}/net`;
 }

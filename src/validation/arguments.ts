@@ -45,13 +45,8 @@ export function checkVlanId(argument: string, value: unknown): number {
   return value;
 }
 
-/** A process id. */
-export function checkPid(argument: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 4194304) {
-    throw new InvalidArgumentError(argument, value, "must be a process id: a whole number from 1 to 4194304");
-  }
-  return value;
-}
+/** A process id: the system module's rule (src/system/proc.ts), re-exported until the network code imports it from there. */
+export { checkPid } from "../system/proc.js";
 
 /** A sysctl name under net.*, e.g. "net.ipv4.ip_forward" (dots or slashes). */
 export function checkSysctlName(argument: string, value: unknown): string {
