@@ -64,3 +64,11 @@ export class Progress {
     if (this.#enabled) process.stderr.write("\r\x1b[K");
   }
 }
+
+/** Columns padded to their widest cell (colour codes not counted). */
+export function table(header: string[], rows: string[][]): string {
+  const strip = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => strip(row[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell + " ".repeat(widths[i]! - strip(cell).length)).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}

@@ -8,6 +8,7 @@
 import { processStartTime as ownerProcessStartTime } from "../lifecycle/owners.js";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { UsageError } from "./command-io.js";
 
 /** Where the records live; DUMMYNET_STATE_DIR overrides it (tests, unprivileged use). */
 export function stateDir(): string {
@@ -115,11 +116,13 @@ export function findNetwork(selector: string | undefined, options: { liveOnly?: 
   throw new UsageError(`${matches.length} networks match "${selector}" (${matches.map(describeState).join(", ")}); give the uid instead`);
 }
 
-export function describeState(state: NetworkState): string {
-  return `${state.name} (uid ${state.uid}, pid ${state.pid})`;
+/** The namespace of `host` in the network, or a UsageError naming the hosts it has. */
+export function hostOf(state: NetworkState, host: string): string {
+  const namespace = state.hosts[host];
+  if (!namespace) throw new UsageError(`no host "${host}" in network ${state.name}; hosts: ${Object.keys(state.hosts).join(", ")}`);
+  return namespace;
 }
 
-/** Wrong use of the command (exit status 2). */
-export class UsageError extends Error {
-  override name = "UsageError";
+export function describeState(state: NetworkState): string {
+  return `${state.name} (uid ${state.uid}, pid ${state.pid})`;
 }
