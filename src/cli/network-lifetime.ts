@@ -7,12 +7,13 @@
 import { closeSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
 import type { DummyNet } from "../network/dummy-net.js";
+import { signalExitStatus } from "../process/exit-status.js";
 import { interfaceRows } from "../topology/describe.js";
 import type { Lab } from "../topology/lab.js";
 import type { Topology } from "../topology/model.js";
 import type { OutputSink } from "../topology/programs.js";
 import { load, logger, warn } from "./command-io.js";
-import { dim, EXIT, Progress, red, signalExitCode } from "./output.js";
+import { dim, EXIT, Progress, red } from "./output.js";
 import { DOWN_SIGNAL, StopSignals } from "./signals.js";
 import { processStartTime, removeState, statePath, writeState, type NetworkState } from "./state.js";
 
@@ -94,7 +95,7 @@ export async function withNetwork(
     warn(`${red("error", process.stderr)}: \`dummynet down\` removed the network before the job finished`);
     return EXIT.failure;
   }
-  if (stop.received) return signalExitCode(stop.received);
+  if (stop.received) return signalExitStatus(stop.received);
   return exitCode;
 }
 

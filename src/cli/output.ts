@@ -10,12 +10,6 @@ export const EXIT = {
   usage: 2,
 } as const;
 
-/** Exit status of a process ended by `signal`, as shells report it (128 + number). */
-export function signalExitCode(signal: NodeJS.Signals): number {
-  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR2: 12, SIGTERM: 15 };
-  return 128 + (numbers[signal] ?? 0);
-}
-
 export function isInteractive(stream: NodeJS.WriteStream = process.stderr): boolean {
   const ci = process.env["CI"];
   return Boolean(stream.isTTY) && !(ci && ci !== "false" && ci !== "0");

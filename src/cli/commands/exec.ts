@@ -1,7 +1,8 @@
 /** `dummynet exec HOST -- COMMAND`: run a command in a host of a network `up` holds, with its stdio and exit status. */
 import { spawn } from "node:child_process";
+import { signalExitStatus } from "../../process/exit-status.js";
 import { UsageError } from "../command-io.js";
-import { EXIT, signalExitCode } from "../output.js";
+import { EXIT } from "../output.js";
 import { findNetwork, hostOf } from "../state.js";
 
 export async function exec(host: string, command: string[], options: { network?: string }): Promise<number> {
@@ -16,6 +17,6 @@ export async function exec(host: string, command: string[], options: { network?:
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, forward);
   return new Promise((resolveExit, reject) => {
     child.on("error", reject);
-    child.on("exit", (code, signal) => resolveExit(code ?? (signal ? signalExitCode(signal) : EXIT.failure)));
+    child.on("exit", (code, signal) => resolveExit(code ?? (signal ? signalExitStatus(signal) : EXIT.failure)));
   });
 }

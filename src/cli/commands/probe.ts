@@ -1,8 +1,9 @@
 /** `dummynet probe [NETWORK] FROM TO`: measure loss, reordering, round trips (and TCP goodput) on a path of a running network. */
 import { DummyNetError, InvalidArgumentError } from "../../errors.js";
 import type { ProbePlan } from "../../probe/probe.js";
+import { signalExitStatus } from "../../process/exit-status.js";
 import { logger, print, printJson, UsageError } from "../command-io.js";
-import { EXIT, signalExitCode } from "../output.js";
+import { EXIT } from "../output.js";
 import { StopSignals } from "../signals.js";
 import { findNetwork, hostOf } from "../state.js";
 
@@ -46,7 +47,7 @@ export async function probe(hosts: string[], flags: ProbeFlags): Promise<number>
     else print(describeProbeReport(report));
     return EXIT.ok;
   } catch (error) {
-    if (stop.received) return signalExitCode(stop.received);
+    if (stop.received) return signalExitStatus(stop.received);
     if (error instanceof InvalidArgumentError) throw new UsageError(error.message);
     throw error;
   } finally {

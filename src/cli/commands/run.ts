@@ -1,8 +1,9 @@
 /** `dummynet run FILE [-- COMMAND]`: build, run the file's jobs (or COMMAND), remove, exit with the job's status. */
 import type { ProgramSpec } from "../../topology/model.js";
+import { signalExitStatus } from "../../process/exit-status.js";
 import { load, printJson, UsageError, warn } from "../command-io.js";
 import { outputSink, withNetwork, type LifeOptions } from "../network-lifetime.js";
-import { red, signalExitCode, yellow } from "../output.js";
+import { red, yellow } from "../output.js";
 
 export async function run(file: string, options: LifeOptions): Promise<number> {
   const topology = await load(file);
@@ -20,7 +21,7 @@ export async function run(file: string, options: LifeOptions): Promise<number> {
     await startDaemons(built, { signal: stop.signal, ...(onOutput ? { onOutput } : {}) });
     if (jobs.length === 0) warn(yellow("dummynet: nothing to run: the file has no jobs and no command was given", process.stderr));
     const result = await runJobs(built, jobs, { signal: stop.signal, ...(onOutput ? { onOutput } : {}) });
-    if (stop.received) return signalExitCode(stop.received);
+    if (stop.received) return signalExitStatus(stop.received);
     if (options.json) {
       printJson({
         name: topology.name,
