@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { assertNothingLeft } from "../test-support/leftovers.js";
+import { processStartTime } from "../lifecycle/owners.js";
 import { CLI_TIMEOUT_MS, REPO, runCli } from "./cli.test-helpers.js";
-import { processStartTime } from "./state.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "dummynet-cli-commands-"));
 function file(name: string, text: string): string {

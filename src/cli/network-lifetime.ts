@@ -6,6 +6,7 @@
  */
 import { closeSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
+import { ownerRecordPath, recordNetwork, type NetworkRecord } from "../lifecycle/owners.js";
 import type { DummyNet } from "../network/dummy-net.js";
 import { signalExitStatus } from "../process/exit-status.js";
 import { interfaceRows } from "../topology/describe.js";
@@ -15,9 +16,8 @@ import type { OutputSink } from "../topology/programs.js";
 import { load, logger, warn } from "./command-io.js";
 import { dim, EXIT, Progress, red } from "./output.js";
 import { DOWN_SIGNAL, StopSignals } from "./signals.js";
-import { processStartTime, removeState, statePath, writeState, type NetworkState } from "./state.js";
 
-async function namesOf(topology: Topology, uid: number): Promise<Pick<NetworkState, "hosts" | "interfaces">> {
+async function namesOf(topology: Topology, uid: number): Promise<Pick<NetworkRecord, "hosts" | "interfaces">> {
   const { InterfaceScoped, NamespaceScoped } = await import("../names/scoped.js");
   const hosts = Object.fromEntries(topology.hosts.map((host) => [host.name, new NamespaceScoped(host.name, uid).scoped]));
   const interfaces = Object.fromEntries(interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, new InterfaceScoped(row.iface, uid).scoped]));
@@ -45,7 +45,6 @@ export async function withNetwork(
   const stop = new StopSignals();
   const progress = new Progress();
   let exitCode: number = EXIT.ok;
-  let recorded = false;
   let lab: Lab | undefined;
   try {
     // exitCleanup off: this command handles the signals itself (and SIGUSR2 from `dummynet down`).
@@ -57,22 +56,17 @@ export async function withNetwork(
     });
     const { net } = lab;
     progress.done();
-    const state: NetworkState = {
-      version: 1,
+    // Into the owner record the network's DummyNet holds: it goes when the network does (cleanup gives the uid back).
+    const network: NetworkRecord = {
       name: topology.name,
       file: resolve(file),
-      uid: net.uid,
-      pid: process.pid,
-      startTime: processStartTime(process.pid) ?? "",
       ...(await namesOf(topology, net.uid)),
       peers: Object.fromEntries(interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, row.peer])),
       ...(DETACHED.log ? { log: DETACHED.log } : {}),
-      createdAt: new Date().toISOString(),
     };
-    writeState(state);
-    recorded = true;
-    tellDetachingParent("built", announcement(state));
-    exitCode = await work({ topology, net, built: lab, stop, state, options });
+    recordNetwork(net.uid, network);
+    tellDetachingParent("built", announcement(net.uid, network));
+    exitCode = await work({ topology, net, built: lab, stop, network, options });
   } catch (error) {
     progress.done();
     if (!stop.received) {
@@ -87,7 +81,6 @@ export async function withNetwork(
       warn(`${red("error", process.stderr)}: cleanup: ${(error as Error).message}`);
       if (exitCode === EXIT.ok) exitCode = EXIT.failure;
     }
-    if (recorded && lab) removeState(lab.uid);
     stop.dispose();
   }
   if (stop.received === DOWN_SIGNAL) {
@@ -104,7 +97,8 @@ export interface NetworkContext {
   net: DummyNet;
   built: Lab;
   stop: StopSignals;
-  state: NetworkState;
+  /** What the owner record says about the network; `up` adds its daemons and records it again. */
+  network: NetworkRecord;
   options: LifeOptions;
 }
 
@@ -116,8 +110,8 @@ export function outputSink(prefixed: boolean): OutputSink {
 }
 
 /** What `up --json` (and `up --detach --json`) prints once the network is up. */
-export function announcement(state: NetworkState) {
-  return { name: state.name, uid: state.uid, pid: state.pid, stateFile: statePath(state.uid), hosts: state.hosts, interfaces: state.interfaces };
+export function announcement(uid: number, network: NetworkRecord) {
+  return { name: network.name, uid, pid: process.pid, stateFile: ownerRecordPath(uid), hosts: network.hosts, interfaces: network.interfaces };
 }
 
 /** Set by `up --detach` for the background `up` it starts; taken out of the environment so that its programs do not inherit them. */

@@ -1,7 +1,6 @@
 /** `dummynet cleanup [UID...]`: remove the objects of owners that are gone (or forced). */
 import { print, printJson } from "../command-io.js";
 import { dim, EXIT, green, red } from "../output.js";
-import { removeState } from "../state.js";
 import { owners, ownerSummary, skippedNote } from "./ls.js";
 
 export async function cleanup(uids: number[], options: { force?: number[]; json?: boolean; dryRun?: boolean }): Promise<number> {
@@ -13,9 +12,9 @@ export async function cleanup(uids: number[], options: { force?: number[]; json?
   const { reapDeadOwners } = await import("../../lifecycle/reaper.js");
   let failures: Awaited<ReturnType<typeof reapDeadOwners>>["failures"] = [];
   if (!options.dryRun && targets.length > 0) {
+    // The reaper removes the owners' records too, with the networks in them.
     const result = await reapDeadOwners({ force: [...forced], only: targets.map(({ owner }) => owner.uid) });
     failures = result.failures;
-    for (const { owner } of targets) removeState(owner.uid);
   }
   if (options.json) {
     printJson({

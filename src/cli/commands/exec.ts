@@ -3,11 +3,11 @@ import { spawn } from "node:child_process";
 import { signalExitStatus } from "../../process/exit-status.js";
 import { UsageError } from "../command-io.js";
 import { EXIT } from "../output.js";
-import { findNetwork, hostOf } from "../state.js";
+import { findNetwork, hostOf } from "../networks.js";
 
 export async function exec(host: string, command: string[], options: { network?: string }): Promise<number> {
   if (command.length === 0) throw new UsageError("no command given: dummynet exec HOST -- COMMAND [ARGS...]");
-  const state = findNetwork(options.network, { liveOnly: true });
+  const state = await findNetwork(options.network, { liveOnly: true });
   const namespace = hostOf(state, host);
   const argv = ["ip", "netns", "exec", namespace, ...command];
   if (process.getuid?.() !== 0) argv.unshift("sudo", "-n", "--");

@@ -1,10 +1,11 @@
 /** `dummynet inspect [NETWORK]`: what a running network looks like now, read from the kernel. */
+import { processStartTime } from "../../lifecycle/owners.js";
 import type { NetemSettings } from "../../tc/netem-options.js";
 import { describeImpairment } from "../../topology/describe.js";
 import type { Impairment } from "../../topology/model.js";
 import { logger, print, printJson } from "../command-io.js";
 import { bold, dim, EXIT, green, red, table } from "../output.js";
-import { findNetwork, processStartTime } from "../state.js";
+import { findNetwork } from "../networks.js";
 
 interface InterfaceView {
   name: string;
@@ -40,13 +41,13 @@ interface IpAddrJson {
 
 /** What the kernel says about a network `up` holds: hosts, interfaces, impairments, programs. */
 export async function inspect(selector: string | undefined, options: { json?: boolean }): Promise<number> {
-  const state = findNetwork(selector, { liveOnly: true });
+  const state = await findNetwork(selector, { liveOnly: true });
   const [{ HostShell }, { NamespaceShell }, { readNetem }] = await Promise.all([import("../../shell/host-shell.js"), import("../../shell/namespace-shell.js"), import("../../tc/netem-read.js")]);
   const hostShell = new HostShell({ log: await logger() });
-  const nameOf = new Map(Object.entries(state.interfaces).map(([key, scoped]) => [scoped, key.slice(key.indexOf(":") + 1)]));
+  const nameOf = new Map(Object.entries(state.network.interfaces).map(([key, scoped]) => [scoped, key.slice(key.indexOf(":") + 1)]));
   const hosts: HostView[] = [];
   try {
-    for (const [host, namespace] of Object.entries(state.hosts)) {
+    for (const [host, namespace] of Object.entries(state.network.hosts)) {
       const shell = new NamespaceShell(namespace, hostShell);
       const links = JSON.parse((await shell.system(["ip", "-j", "addr", "show"])).stdout || "[]") as IpAddrJson[];
       const interfaces: InterfaceView[] = [];
@@ -64,7 +65,7 @@ export async function inspect(selector: string | undefined, options: { json?: bo
           mac: link.address ?? null,
           mtu: link.mtu ?? null,
           addresses: (link.addr_info ?? []).filter((address) => address.scope !== "link").map((address) => `${address.local}/${address.prefixlen}`),
-          peer: state.peers?.[`${host}:${name}`] ?? null,
+          peer: state.network.peers?.[`${host}:${name}`] ?? null,
           qdisc: applied ? applied.kind : null,
           impairment: applied?.netem ?? null,
           ingressImpairment: applied?.ingress?.netem ?? null,
@@ -75,16 +76,16 @@ export async function inspect(selector: string | undefined, options: { json?: bo
   } finally {
     await hostShell.processMonitor.stop({ validateState: false });
   }
-  const programs = (state.programs ?? []).map((program) => ({
+  const programs = (state.network.programs ?? []).map((program) => ({
     ...program,
     state: program.pid !== null && processStartTime(program.pid) === program.startTime ? "running" : "exited",
   }));
-  const view = { name: state.name, uid: state.uid, pid: state.pid, file: state.file, createdAt: state.createdAt, log: state.log ?? null, hosts, programs };
+  const view = { name: state.network.name, uid: state.uid, pid: state.pid, file: state.network.file, createdAt: state.createdAt, log: state.network.log ?? null, hosts, programs };
   if (options.json) {
     printJson(view);
     return EXIT.ok;
   }
-  print(`${bold(`network ${state.name}`)} ${dim(`(uid ${state.uid}, pid ${state.pid}, ${state.file}${state.log ? `, log ${state.log}` : ""})`)}`);
+  print(`${bold(`network ${state.network.name}`)} ${dim(`(uid ${state.uid}, pid ${state.pid}, ${state.network.file}${state.network.log ? `, log ${state.network.log}` : ""})`)}`);
   const rows = hosts.flatMap((host) =>
     host.interfaces.map((iface, i) => [
       i === 0 ? `${host.name} (${host.namespace})` : "",

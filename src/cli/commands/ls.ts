@@ -1,8 +1,8 @@
 /** `dummynet ls`: networks and leftover d-<uid>-* objects on this machine, by owner, alive or gone. */
+import type { NetworkRecord } from "../../lifecycle/owners.js";
 import type { Owner, SkippedStep } from "../../lifecycle/reaper.js";
 import { print, printJson } from "../command-io.js";
 import { dim, EXIT, green, red, table } from "../output.js";
-import { listStates, ownerAlive, type NetworkState } from "../state.js";
 
 export function ownerSummary(owner: Owner): string {
   const counts = new Map<string, number>();
@@ -11,19 +11,11 @@ export function ownerSummary(owner: Owner): string {
   return [...counts].map(([kind, n]) => `${n} ${words[kind] ?? kind}${n === 1 ? "" : "s"}`).join(", ") || "no objects";
 }
 
-/** Owners (from the library's owner records and the objects found) joined with the networks `up` recorded, and the listing steps left out. */
-export async function owners(): Promise<{ all: { owner: Owner; network: NetworkState | undefined }[]; skipped: SkippedStep[] }> {
-  const networks = new Map(listStates().map((state) => [state.uid, state]));
+/** Owners (by their records and the objects found), each with the network `up` recorded, if it is one, and the listing steps left out. */
+export async function owners(): Promise<{ all: { owner: Owner; network: NetworkRecord | undefined }[]; skipped: SkippedStep[] }> {
   const { surveyOwners } = await import("../../lifecycle/reaper.js");
   const survey = await surveyOwners();
-  const joined = survey.owners.map((owner) => ({ owner, network: networks.get(owner.uid) }));
-  // A network record whose owner left nothing else behind is still worth showing (and removing).
-  for (const [uid, network] of networks) {
-    if (!survey.owners.some((owner) => owner.uid === uid)) {
-      joined.push({ owner: { uid, state: ownerAlive(network) ? "alive" : "dead", record: undefined, objects: [] }, network });
-    }
-  }
-  return { all: joined.sort((a, b) => a.owner.uid - b.owner.uid), skipped: survey.skipped };
+  return { all: survey.owners.map((owner) => ({ owner, network: owner.record?.network })), skipped: survey.skipped };
 }
 
 /** A listing step left out (e.g. no iptables installed), said once, beside the result. */
@@ -33,7 +25,7 @@ export async function ls(options: { json?: boolean }): Promise<number> {
   const { all, skipped } = await owners();
   if (options.json) {
     printJson({
-      owners: all.map(({ owner, network }) => ({ uid: owner.uid, alive: owner.state === "alive", pid: owner.record?.pid ?? network?.pid ?? null, network: network ?? null, objects: owner.objects })),
+      owners: all.map(({ owner, network }) => ({ uid: owner.uid, alive: owner.state === "alive", pid: owner.record?.pid ?? null, network: network ?? null, objects: owner.objects })),
       skipped,
     });
     return EXIT.ok;
@@ -45,7 +37,7 @@ export async function ls(options: { json?: boolean }): Promise<number> {
   }
   const rows = all.map(({ owner, network }) => [
     String(owner.uid),
-    String(owner.record?.pid ?? network?.pid ?? "-"),
+    String(owner.record?.pid ?? "-"),
     owner.state === "alive" ? green("alive") : red("gone"),
     network?.name ?? "-",
     network?.file ?? (owner.record?.command.slice(0, 60) || "-"),

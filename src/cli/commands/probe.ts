@@ -5,7 +5,7 @@ import { signalExitStatus } from "../../process/exit-status.js";
 import { logger, print, printJson, UsageError } from "../command-io.js";
 import { EXIT } from "../output.js";
 import { StopSignals } from "../signals.js";
-import { findNetwork, hostOf } from "../state.js";
+import { findNetwork, hostOf } from "../networks.js";
 
 export interface ProbeFlags {
   network?: string;
@@ -34,7 +34,7 @@ export async function probe(hosts: string[], flags: ProbeFlags): Promise<number>
     if (error instanceof DummyNetError) throw new UsageError(error.message);
     throw error;
   }
-  const state = findNetwork(selector, { liveOnly: true });
+  const state = await findNetwork(selector, { liveOnly: true });
   // As for impair: the network belongs to the `up` process, so no DummyNet here, only shells into its hosts.
   const [{ HostShell }, { NamespaceShell }] = await Promise.all([import("../../shell/host-shell.js"), import("../../shell/namespace-shell.js")]);
   const hostShell = new HostShell({ log: await logger() });
@@ -43,7 +43,7 @@ export async function probe(hosts: string[], flags: ProbeFlags): Promise<number>
   const stop = new StopSignals();
   try {
     const report = await probeEndpoints(fromHost, toHost, { ...plan, signal: stop.signal });
-    if (flags.json) printJson({ network: state.name, ...report });
+    if (flags.json) printJson({ network: state.network.name, ...report });
     else print(describeProbeReport(report));
     return EXIT.ok;
   } catch (error) {

@@ -5,11 +5,11 @@
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { processStartTime, recordNetwork, STATE_DIRECTORY } from "../../lifecycle/owners.js";
 import { formatTable } from "../../topology/describe.js";
 import { load, print, UsageError, waitUntil, warn } from "../command-io.js";
 import { announcement, outputSink, tellDetachingParent, withNetwork, type LifeOptions } from "../network-lifetime.js";
 import { bold, dim, EXIT, red } from "../output.js";
-import { processStartTime, removeState, stateDir, writeState } from "../state.js";
 
 export type UpOptions = LifeOptions & DetachOptions & { detach?: boolean };
 
@@ -19,23 +19,23 @@ export async function up(file: string, options: UpOptions): Promise<number> {
 }
 
 async function upInForeground(file: string, options: LifeOptions): Promise<number> {
-  return withNetwork(file, options, async ({ topology, built, stop, state }) => {
+  return withNetwork(file, options, async ({ topology, built, stop, network }) => {
     const { startDaemons } = await import("../../topology/programs.js");
     const daemons = await startDaemons(built, { signal: stop.signal, ...(options.json ? {} : { onOutput: outputSink(true) }) });
     const daemonSpecs = built.topology.programs.filter((program) => program.daemon);
-    state.programs = daemons.map((info, i) => ({
+    network.programs = daemons.map((info, i) => ({
       name: daemonSpecs[i]?.name ?? String(info.cmd),
       host: daemonSpecs[i]?.host ?? "",
       pid: info.pid ?? null,
       startTime: info.pid === undefined ? null : (processStartTime(info.pid) ?? null),
     }));
-    writeState(state);
-    tellDetachingParent("ready", announcement(state));
+    recordNetwork(built.uid, network);
+    tellDetachingParent("ready", announcement(built.uid, network));
     if (options.json) {
-      print(JSON.stringify(announcement(state)));
+      print(JSON.stringify(announcement(built.uid, network)));
     } else {
-      print(`${bold(`network ${topology.name}`)} is up ${dim(`(owner uid ${state.uid}, pid ${state.pid})`)}`);
-      print(formatTable(topology, new Map(Object.entries(state.hosts))));
+      print(`${bold(`network ${topology.name}`)} is up ${dim(`(owner uid ${built.uid}, pid ${process.pid})`)}`);
+      print(formatTable(topology, new Map(Object.entries(network.hosts))));
       print(dim(`\nkeeping it up: Ctrl-C or \`dummynet down ${topology.name}\` removes it; \`dummynet exec HOST -- COMMAND\` runs in a host`));
     }
     // A daemon that dies ends the network: nothing else would notice.
@@ -66,8 +66,8 @@ interface DetachOptions {
  */
 async function upDetached(file: string, options: DetachOptions): Promise<number> {
   await load(file); // a bad file is refused here, before anything starts
-  mkdirSync(stateDir(), { recursive: true, mode: 0o755 });
-  const logFile = join(stateDir(), `up-${Date.now()}-${process.pid}.log`);
+  mkdirSync(STATE_DIRECTORY, { recursive: true, mode: 0o755 });
+  const logFile = join(STATE_DIRECTORY, `up-${Date.now()}-${process.pid}.log`);
   const logFd = openSync(logFile, "a", 0o644);
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, "up", resolve(file)], {
     detached: true,
@@ -124,8 +124,8 @@ async function upDetached(file: string, options: DetachOptions): Promise<number>
   messages.destroy();
   const { reapDeadOwners } = await import("../../lifecycle/reaper.js");
   await waitUntil(() => child.exitCode !== null || child.signalCode !== null, 5_000);
+  // The reaper removes the owner record too, if the background `up` could not.
   await reapDeadOwners({ only: [uid ?? child.pid!] });
-  if (uid !== undefined) removeState(uid);
   warn(`${red("error", process.stderr)}: up --detach ${file}${uid !== undefined ? ` (owner uid ${uid})` : ""}: ${outcome.why}; its log (${logFile}):`);
   warn(readFileSync(logFile, "utf8").trimEnd().replace(/^/gm, "  "));
   rmSync(logFile, { force: true });
