@@ -8,6 +8,7 @@
  * each command's work is in commands/<command>.ts.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError as CommanderArgumentError, Option } from "commander";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 // Only what every start needs is imported here: each start of the command pays for its imports
 // (seconds in the kernel lab's emulated machine), so a command's module, and through it the topology
@@ -20,6 +21,17 @@ import type { UpOptions } from "./commands/up.js";
 import { IMPAIR_OPTIONS } from "./impair-options.js";
 import type { LifeOptions } from "./network-lifetime.js";
 import { EXIT, red, switchColourOff } from "./output.js";
+
+/**
+ * The version in package.json, two levels up wherever this file runs: src/cli/main.ts (tsx),
+ * dist/cli/main.js (the package), and the kernel lab's bundle of main.ts, which keeps its place.
+ */
+function packageVersion(): string {
+  const manifest = new URL("../../package.json", import.meta.url);
+  const { version } = JSON.parse(readFileSync(manifest, "utf8")) as { version?: unknown };
+  if (typeof version !== "string") throw new Error(`${manifest.pathname} has no "version"`);
+  return version;
+}
 
 const SHELLS = ["bash", "zsh", "fish"] as const satisfies readonly Shell[];
 
@@ -49,7 +61,7 @@ function oneLineError(text: string): string {
 export function createProgram(): Command {
   const program = new Command("dummynet")
     .description("Throwaway test networks on one Linux machine: namespaces, veth links, bridges, VLANs, netem impairments.")
-    .version("0.1.0")
+    .version(packageVersion())
     .option("--no-color", "no colours in the output (so do NO_COLOR=1 and FORCE_COLOR=0; FORCE_COLOR=1 colours a pipe too)")
     // A mistake gets one line (with commander's "did you mean", when it has one), not the whole help.
     .configureOutput({ outputError: (text, write) => write(oneLineError(text)) })
