@@ -3,12 +3,12 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { assertNothingLeft } from "../test-support/leftovers.js";
+import { processStartTime } from "../system/proc.js";
 import { CLI_TIMEOUT_MS, REPO, runCli } from "./cli.test-helpers.js";
-import { processStartTime } from "./state.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "dummynet-cli-commands-"));
 function file(name: string, text: string): string {
@@ -47,6 +47,13 @@ programs:
 `;
 
 describe("dummynet command conveniences", { concurrency: false, timeout: 900_000 }, () => {
+  test("--version is the version in package.json", async () => {
+    const manifest = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
+    const version = await runCli(["--version"]);
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout, `${manifest.version}\n`);
+  });
+
   test("up --detach --wait returns with the network up; inspect --json shows it from the kernel; exec reaches it; down removes everything", async () => {
     const up = await runCli(["up", file("pair.yaml", PAIR), "--detach", "--wait", "--json"]);
     assert.equal(up.code, 0, up.stderr);

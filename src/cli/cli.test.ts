@@ -90,6 +90,11 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
       assert.match(ping.stdout, /1 received/);
       const status = await runCli(["exec", "h3", "--network", String(announced.uid), "--", "sh", "-c", "exit 7"]);
       assert.equal(status.code, 7);
+      // A command killed by a signal exits 128 + its number, as a shell reports it, whatever the signal (no core file: ulimit -c 0).
+      for (const [signal, code] of [["SEGV", 139], ["ABRT", 134], ["PIPE", 141]] as const) {
+        const killed = await runCli(["exec", "h3", "--network", String(announced.uid), "--", "sh", "-c", `ulimit -c 0; kill -s ${signal} $$`]);
+        assert.equal(killed.code, code, `SIG${signal}: ${killed.stderr}`);
+      }
       const unknownHost = await runCli(["exec", "nope", "--network", String(announced.uid), "--", "true"]);
       assert.equal(unknownHost.code, 2);
       assert.match(unknownHost.stderr, /no host "nope" in network star; hosts: sw, h1, h2, h3/);

@@ -10,12 +10,6 @@ export const EXIT = {
   usage: 2,
 } as const;
 
-/** Exit status of a process ended by `signal`, as shells report it (128 + number). */
-export function signalExitCode(signal: NodeJS.Signals): number {
-  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR2: 12, SIGTERM: 15 };
-  return 128 + (numbers[signal] ?? 0);
-}
-
 export function isInteractive(stream: NodeJS.WriteStream = process.stderr): boolean {
   const ci = process.env["CI"];
   return Boolean(stream.isTTY) && !(ci && ci !== "false" && ci !== "0");
@@ -63,4 +57,12 @@ export class Progress {
   done(): void {
     if (this.#enabled) process.stderr.write("\r\x1b[K");
   }
+}
+
+/** Columns padded to their widest cell (colour codes not counted). */
+export function table(header: string[], rows: string[][]): string {
+  const strip = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => strip(row[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell + " ".repeat(widths[i]! - strip(cell).length)).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
 }

@@ -14,7 +14,7 @@ import { Worker } from "node:worker_threads";
 import { InvalidArgumentError } from "../errors.js";
 import { DummyNet } from "../network/dummy-net.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
-import { RESERVED_UID_RANGE, ownerRecordPath, ownerState, type OwnerRecord } from "./owners.js";
+import { RESERVED_UID_RANGE, claimReservedUid, ownerRecordPath, ownerState, readOwnerRecords, recordNetwork, releaseUid, type OwnerRecord } from "./owners.js";
 import { processStartTime } from "../system/proc.js";
 import { reapDeadOwners, surveyOwners } from "./reaper.js";
 
@@ -136,4 +136,25 @@ test("an owner whose process is a zombie (exited, not yet reaped by its parent) 
   } finally {
     parent.kill("SIGKILL");
   }
+});
+
+test("a network recorded in its owner's record is listed with it, judged by its pid, and goes when the uid is given back", async () => {
+  const uid = claimReservedUid();
+  try {
+    const network = { name: "recorded", file: "/tmp/recorded.yaml", hosts: { a: `d-x-a` }, interfaces: { "a:eth0": "d-x-eth0" } };
+    assert.equal(recordNetwork(uid, network), ownerRecordPath(uid));
+    recordNetwork(uid, { ...network, programs: [{ name: "p", host: "a", pid: process.pid, startTime: processStartTime(process.pid)! }] });
+    const record = (await readOwnerRecords()).get(uid);
+    assert.equal(record?.pid, process.pid);
+    assert.equal(record?.startTime, processStartTime(process.pid));
+    assert.deepEqual(record?.network, { ...network, programs: [{ name: "p", host: "a", pid: process.pid, startTime: processStartTime(process.pid) }] });
+    assert.equal(ownerState(uid, record), "alive");
+    // Recording a network of a uid this process does not hold is refused (and writes nothing).
+    const foreign = RESERVED_UID_RANGE.first - 1;
+    assert.throws(() => recordNetwork(foreign, network), /cannot record network recorded: this process holds no record of uid \d+/);
+    assert.ok(!existsSync(ownerRecordPath(foreign)));
+  } finally {
+    releaseUid(uid);
+  }
+  assert.ok(!existsSync(ownerRecordPath(uid)), "giving the uid back removed the record, network and all");
 });

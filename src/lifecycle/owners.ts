@@ -22,7 +22,6 @@ import { isRoot } from "../system/privilege.js";
 import { processStartTime } from "../system/proc.js";
 
 /** Re-exported for cli/state.ts until it imports it from system/proc.js. */
-export { processStartTime };
 
 export const STATE_DIRECTORY = process.env["DUMMYNET_STATE_DIR"] ?? "/run/dummynet";
 const OWNERS_DIRECTORY = join(STATE_DIRECTORY, "owners");
@@ -52,6 +51,39 @@ export interface OwnerRecord {
   threadId?: number;
   /** Identifies the module instance (one per thread or VM context) that holds it. */
   holder?: string;
+  /** What the owner built, when it is `dummynet up` (or `run`): how the other commands find its network. */
+  network?: NetworkRecord;
+}
+
+/**
+ * The network of a `dummynet up` (or `run`), in its owner record, so that
+ * `exec`, `impair`, `probe`, `inspect`, `down` and `ls` of another terminal
+ * find it by name, file or uid, and its hosts and interfaces by their names
+ * in the file.
+ */
+export interface NetworkRecord {
+  /** The network's name (the file's `name`, or its base name). */
+  name: string;
+  /** Absolute path of the topology file. */
+  file: string;
+  /** Host name -> scoped namespace name. */
+  hosts: Record<string, string>;
+  /** "host:iface" -> scoped interface name. */
+  interfaces: Record<string, string>;
+  /** "host:iface" -> what it connects to, as the topology file says (the other end, a VLAN's parent, a bridge's members). */
+  peers?: Record<string, string>;
+  /** The daemons it started, once they are ready (`inspect` tells running from exited by pid and start time). */
+  programs?: ProgramRecord[];
+  /** Where the output of a background (`up --detach`) owner goes. */
+  log?: string;
+}
+
+/** A daemon of a recorded network: its pid and that pid's start time (as OwnerRecord's), null when it never started. */
+export interface ProgramRecord {
+  name: string;
+  host: string;
+  pid: number | null;
+  startTime: number | null;
 }
 
 /** This module instance: instances made through it may share an explicit uid. */
@@ -221,6 +253,27 @@ export function releaseUid(uid: number): void {
   if (mine.shares > 0) return;
   held.delete(uid);
   if (mine.recorded) removeOwnRecord(uid);
+}
+
+/**
+ * Adds `network` to the record of `uid`, which this module instance holds
+ * (replacing an earlier one), and returns the record's path. The new record
+ * is renamed into place whole: a reader never sees half of one.
+ */
+export function recordNetwork(uid: number, network: NetworkRecord): string {
+  const current = held.get(uid)?.recorded ? readRecord(uid)?.record : undefined;
+  if (!current || !isOurs(current)) {
+    throw new Error(`cannot record network ${network.name}: this process holds no record of uid ${uid} in ${OWNERS_DIRECTORY} (is it writable?)`);
+  }
+  const temporary = join(OWNERS_DIRECTORY, `.${uid}.${HOLDER}.${temporaryCounter++}.tmp`);
+  writeFileSync(temporary, JSON.stringify({ ...current, network }) + "\n");
+  try {
+    renameSync(temporary, ownerRecordPath(uid));
+  } catch (error) {
+    unlinkSync(temporary);
+    throw error;
+  }
+  return ownerRecordPath(uid);
 }
 
 /** True while an instance of this module instance holds `uid`. */

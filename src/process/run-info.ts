@@ -3,8 +3,8 @@
  * command, its pid, its output so far, how it ended, and the CPU and memory
  * its process tree used. The monitor fills it in while the process runs.
  */
-import { constants as osConstants } from "node:os";
 import { MatchError } from "../errors.js";
+import { signalOfExitStatus } from "./exit-status.js";
 import { fnmatchFilter, splitLines } from "./glob.js";
 
 /** Receives output as it arrives, already decoded (UTF-8, invalid bytes as U+FFFD). */
@@ -262,17 +262,8 @@ export function explainExitCode(code: number): string {
   if (code === 2) return " (misuse of shell builtins or bad usage)";
   if (code === 126) return " (command found but cannot be executed: permission or not an executable)";
   if (code === 127) return " (command not found)";
-  if (code > 128 && code < 128 + 65) {
-    const name = signalName(code - 128);
-    if (name) return ` (the shell reports its command was ${signalVerb(name)})`;
-  }
+  const name = signalOfExitStatus(code);
+  if (name) return ` (the shell reports its command was ${signalVerb(name)})`;
   if (code === 255) return " (exit status out of range, or ssh/sudo failure)";
   return "";
-}
-
-function signalName(number: number): NodeJS.Signals | undefined {
-  for (const [name, value] of Object.entries(osConstants.signals)) {
-    if (value === number) return name as NodeJS.Signals;
-  }
-  return undefined;
 }

@@ -4,8 +4,8 @@
  * its output); then the jobs run together, and the run ends when all have
  * exited. A daemon that dies, or a job that fails, ends the run.
  */
-import { constants as osConstants } from "node:os";
 import { RunInfoError } from "../errors.js";
+import { signalExitStatus } from "../process/exit-status.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { BuiltNetwork } from "./build.js";
 import type { ProgramSpec } from "./model.js";
@@ -149,6 +149,5 @@ async function waitReady(built: BuiltNetwork, program: ProgramSpec, info: RunInf
 /** A job's status as a shell would report it: its exit status, or 128 + the number of the signal that killed it. */
 function jobStatus(info: RunInfo): number {
   if (info.exitCode !== null) return info.exitCode;
-  const number = info.signal ? osConstants.signals[info.signal] : undefined;
-  return number ? 128 + number : 1;
+  return info.signal ? signalExitStatus(info.signal) : 1;
 }

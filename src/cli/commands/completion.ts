@@ -4,9 +4,16 @@
  * a new command or option completes without anyone keeping a list.
  */
 import type { Argument, Command, Option } from "commander";
+import { EXIT } from "../output.js";
 
-export const SHELLS = ["bash", "zsh", "fish"] as const;
-export type Shell = (typeof SHELLS)[number];
+/** The shells with a script; main.ts lists them as the argument's choices. */
+export type Shell = "bash" | "zsh" | "fish";
+
+/** `dummynet completion SHELL`: the script for `program`, on stdout. */
+export async function completion(program: Command, shell: Shell): Promise<number> {
+  process.stdout.write(completionScript(program, shell));
+  return EXIT.ok;
+}
 
 interface CommandSpec {
   name: string;

@@ -1,0 +1,11 @@
+/** `dummynet doctor`: what this machine can do, with what to do about each missing feature. */
+import { print, printJson } from "../command-io.js";
+import { EXIT } from "../output.js";
+
+export async function doctor(options: { json?: boolean }): Promise<number> {
+  const { detectCapabilities, formatCapabilities } = await import("../../capabilities/index.js");
+  const capabilities = await detectCapabilities();
+  if (options.json) printJson(capabilities);
+  else print(formatCapabilities(capabilities));
+  return EXIT.ok;
+}

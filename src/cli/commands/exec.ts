@@ -1,0 +1,22 @@
+/** `dummynet exec HOST -- COMMAND`: run a command in a host of a network `up` holds, with its stdio and exit status. */
+import { spawn } from "node:child_process";
+import { signalExitStatus } from "../../process/exit-status.js";
+import { UsageError } from "../command-io.js";
+import { EXIT } from "../output.js";
+import { findNetwork, hostOf } from "../networks.js";
+
+export async function exec(host: string, command: string[], options: { network?: string }): Promise<number> {
+  if (command.length === 0) throw new UsageError("no command given: dummynet exec HOST -- COMMAND [ARGS...]");
+  const state = await findNetwork(options.network, { liveOnly: true });
+  const namespace = hostOf(state, host);
+  const argv = ["ip", "netns", "exec", namespace, ...command];
+  if (process.getuid?.() !== 0) argv.unshift("sudo", "-n", "--");
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
+  // Ctrl-C reaches the child through the terminal; other signals are passed on.
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, forward);
+  return new Promise((resolveExit, reject) => {
+    child.on("error", reject);
+    child.on("exit", (code, signal) => resolveExit(code ?? (signal ? signalExitStatus(signal) : EXIT.failure)));
+  });
+}

@@ -1,0 +1,49 @@
+/** `dummynet ls`: networks and leftover d-<uid>-* objects on this machine, by owner, alive or gone. */
+import type { NetworkRecord } from "../../lifecycle/owners.js";
+import type { Owner, SkippedStep } from "../../lifecycle/reaper.js";
+import { print, printJson } from "../command-io.js";
+import { dim, EXIT, green, red, table } from "../output.js";
+
+export function ownerSummary(owner: Owner): string {
+  const counts = new Map<string, number>();
+  for (const object of owner.objects) counts.set(object.kind, (counts.get(object.kind) ?? 0) + 1);
+  const words: Record<string, string> = { netns: "namespace", link: "link", iptables: "iptables rule", cgroup: "cgroup" };
+  return [...counts].map(([kind, n]) => `${n} ${words[kind] ?? kind}${n === 1 ? "" : "s"}`).join(", ") || "no objects";
+}
+
+/** Owners (by their records and the objects found), each with the network `up` recorded, if it is one, and the listing steps left out. */
+export async function owners(): Promise<{ all: { owner: Owner; network: NetworkRecord | undefined }[]; skipped: SkippedStep[] }> {
+  const { surveyOwners } = await import("../../lifecycle/reaper.js");
+  const survey = await surveyOwners();
+  return { all: survey.owners.map((owner) => ({ owner, network: owner.record?.network })), skipped: survey.skipped };
+}
+
+/** A listing step left out (e.g. no iptables installed), said once, beside the result. */
+export const skippedNote = (skipped: readonly SkippedStep[]) => skipped.map((step) => dim(`not listed: ${step.step}: ${step.why}`)).join("\n");
+
+export async function ls(options: { json?: boolean }): Promise<number> {
+  const { all, skipped } = await owners();
+  if (options.json) {
+    printJson({
+      owners: all.map(({ owner, network }) => ({ uid: owner.uid, alive: owner.state === "alive", pid: owner.record?.pid ?? null, network: network ?? null, objects: owner.objects })),
+      skipped,
+    });
+    return EXIT.ok;
+  }
+  if (skipped.length > 0) print(skippedNote(skipped));
+  if (all.length === 0) {
+    print("no networks and no leftover objects on this machine");
+    return EXIT.ok;
+  }
+  const rows = all.map(({ owner, network }) => [
+    String(owner.uid),
+    String(owner.record?.pid ?? "-"),
+    owner.state === "alive" ? green("alive") : red("gone"),
+    network?.name ?? "-",
+    network?.file ?? (owner.record?.command.slice(0, 60) || "-"),
+    ownerSummary(owner),
+  ]);
+  print(table(["UID", "PID", "OWNER", "NETWORK", "FILE / COMMAND", "OBJECTS"], rows));
+  if (all.some(({ owner }) => owner.state === "dead")) print(dim("\n`dummynet cleanup` removes the objects of owners that are gone"));
+  return EXIT.ok;
+}

@@ -1,0 +1,140 @@
+/**
+ * The life of a network that `up` or `run` holds: build it, record it for the
+ * other commands (`exec`, `down`, `ls`...), do the command's work, remove
+ * everything whatever happened; and the messages of a background `up` to the
+ * `up --detach` that started it.
+ */
+import { closeSync, writeSync } from "node:fs";
+import { resolve } from "node:path";
+import { ownerRecordPath, recordNetwork, type NetworkRecord } from "../lifecycle/owners.js";
+import type { DummyNet } from "../network/dummy-net.js";
+import { signalExitStatus } from "../process/exit-status.js";
+import { interfaceRows } from "../topology/describe.js";
+import type { Lab } from "../topology/lab.js";
+import type { Topology } from "../topology/model.js";
+import type { OutputSink } from "../topology/programs.js";
+import { load, logger, warn } from "./command-io.js";
+import { dim, EXIT, Progress, red } from "./output.js";
+import { DOWN_SIGNAL, StopSignals } from "./signals.js";
+
+async function namesOf(topology: Topology, uid: number): Promise<Pick<NetworkRecord, "hosts" | "interfaces">> {
+  const { InterfaceScoped, NamespaceScoped } = await import("../names/scoped.js");
+  const hosts = Object.fromEntries(topology.hosts.map((host) => [host.name, new NamespaceScoped(host.name, uid).scoped]));
+  const interfaces = Object.fromEntries(interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, new InterfaceScoped(row.iface, uid).scoped]));
+  return { hosts, interfaces };
+}
+
+export interface LifeOptions {
+  json?: boolean;
+  host?: string;
+  command?: string[];
+}
+
+/**
+ * Builds FILE, runs `work`, removes everything. `dummynet down` (SIGUSR2) is
+ * the normal end of `up` (exit 0); for `run` it ends the job early, a failure.
+ */
+export async function withNetwork(
+  file: string,
+  options: LifeOptions,
+  work: (ctx: NetworkContext) => Promise<number>,
+  downEndsNormally = false,
+): Promise<number> {
+  const topology = await load(file);
+  const { buildTopology } = await import("../topology/lab.js");
+  const stop = new StopSignals();
+  const progress = new Progress();
+  let exitCode: number = EXIT.ok;
+  let lab: Lab | undefined;
+  try {
+    // exitCleanup off: this command handles the signals itself (and SIGUSR2 from `dummynet down`).
+    lab = await buildTopology(topology, {
+      log: await logger(),
+      exitCleanup: false,
+      signal: stop.signal,
+      onProgress: ({ done, total, step }) => progress.update(done, total, step),
+    });
+    const { net } = lab;
+    progress.done();
+    // Into the owner record the network's DummyNet holds: it goes when the network does (cleanup gives the uid back).
+    const network: NetworkRecord = {
+      name: topology.name,
+      file: resolve(file),
+      ...(await namesOf(topology, net.uid)),
+      peers: Object.fromEntries(interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, row.peer])),
+      ...(DETACHED.log ? { log: DETACHED.log } : {}),
+    };
+    recordNetwork(net.uid, network);
+    tellDetachingParent("built", announcement(net.uid, network));
+    exitCode = await work({ topology, net, built: lab, stop, network, options });
+  } catch (error) {
+    progress.done();
+    if (!stop.received) {
+      warn(`${red("error", process.stderr)}: ${(error as Error).message}`);
+      exitCode = EXIT.failure;
+    }
+  } finally {
+    if (stop.received && !options.json) warn(dim(`dummynet: ${stop.received}: removing the network`, process.stderr));
+    try {
+      await lab?.cleanup();
+    } catch (error) {
+      warn(`${red("error", process.stderr)}: cleanup: ${(error as Error).message}`);
+      if (exitCode === EXIT.ok) exitCode = EXIT.failure;
+    }
+    stop.dispose();
+  }
+  if (stop.received === DOWN_SIGNAL) {
+    if (downEndsNormally) return EXIT.ok;
+    warn(`${red("error", process.stderr)}: \`dummynet down\` removed the network before the job finished`);
+    return EXIT.failure;
+  }
+  if (stop.received) return signalExitStatus(stop.received);
+  return exitCode;
+}
+
+export interface NetworkContext {
+  topology: Topology;
+  net: DummyNet;
+  built: Lab;
+  stop: StopSignals;
+  /** What the owner record says about the network; `up` adds its daemons and records it again. */
+  network: NetworkRecord;
+  options: LifeOptions;
+}
+
+export function outputSink(prefixed: boolean): OutputSink {
+  return (program, stream, line) => {
+    const text = prefixed ? `${dim(`[${program}]`, stream === "stdout" ? process.stdout : process.stderr)} ${line}\n` : `${line}\n`;
+    (stream === "stdout" ? process.stdout : process.stderr).write(text);
+  };
+}
+
+/** What `up --json` (and `up --detach --json`) prints once the network is up. */
+export function announcement(uid: number, network: NetworkRecord) {
+  return { name: network.name, uid, pid: process.pid, stateFile: ownerRecordPath(uid), hosts: network.hosts, interfaces: network.interfaces };
+}
+
+/** Set by `up --detach` for the background `up` it starts; taken out of the environment so that its programs do not inherit them. */
+const DETACHED = (() => {
+  const fd = Number(process.env["DUMMYNET_ANNOUNCE_FD"]);
+  const log = process.env["DUMMYNET_DETACHED_LOG"];
+  delete process.env["DUMMYNET_ANNOUNCE_FD"];
+  delete process.env["DUMMYNET_DETACHED_LOG"];
+  return { announceFd: Number.isInteger(fd) && fd >= 3 ? fd : undefined, log: log || undefined };
+})();
+
+/**
+ * The background `up` of `up --detach` tells its parent how far it got, one
+ * JSON line per phase on the descriptor DUMMYNET_ANNOUNCE_FD names: "built"
+ * (the network exists and is recorded), then "ready" (its daemons are ready).
+ */
+export function tellDetachingParent(phase: "built" | "ready", message: object): void {
+  const fd = DETACHED.announceFd;
+  if (fd === undefined) return;
+  try {
+    writeSync(fd, `${JSON.stringify({ phase, ...message })}\n`);
+    if (phase === "ready") closeSync(fd);
+  } catch {
+    // The parent returned at "built" (no --wait) and closed its end: nobody to tell.
+  }
+}
