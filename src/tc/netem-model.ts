@@ -58,42 +58,49 @@ export interface NumberField {
   readonly zeroRemoves?: boolean;
   /** What the value means, without its unit or range (those are added from the fields above). */
   readonly description: string;
+  /** What applies when the value is not given, in words. */
+  readonly default?: string;
 }
 /** One of a fixed list of names. */
 export interface EnumField {
   readonly type: "enum";
   readonly values: readonly string[];
   readonly description: string;
+  readonly default?: string;
   /** Why only these, for the message of a value that is not one of them. */
   readonly why?: string;
 }
 export interface BooleanField {
   readonly type: "boolean";
   readonly description: string;
+  readonly default?: string;
 }
 export type Field = NumberField | EnumField | BooleanField;
 
 /** A top-level option: a field, or one of the two structured options (their fields are below). */
-export type OptionSpec = (Field | { readonly type: "loss" | "slot"; readonly description: string }) & {
+export type OptionSpec = (Field | { readonly type: "loss" | "slot"; readonly description: string; readonly default?: string }) & {
   /** Example values, as the library takes them (the command line writes them as text). */
   readonly examples: readonly unknown[];
   /** Only in a call that changes a link (tc(), dummynet impair), not in a topology file. */
   readonly callOnly?: boolean;
 };
 
-const percent = (description: string) => ({ type: "number", unit: "percent", min: 0, max: 100, description }) as const;
-const milliseconds = (description: string) => ({ type: "number", unit: "ms", min: 0, max: MAX_TIME_MS, description }) as const;
+const percent = (description: string, defaultValue?: string) =>
+  ({ type: "number", unit: "percent", min: 0, max: 100, description, ...(defaultValue === undefined ? {} : { default: defaultValue }) }) as const;
+const milliseconds = (description: string, defaultValue?: string) =>
+  ({ type: "number", unit: "ms", min: 0, max: MAX_TIME_MS, description, ...(defaultValue === undefined ? {} : { default: defaultValue }) }) as const;
 
 /** Every netem option, in the order tc writes them and help lists them. */
 export const NETEM_OPTIONS = {
-  reset: { type: "boolean", description: "start from an unimpaired link instead of keeping the link's current values", examples: [true], callOnly: true },
+  reset: { type: "boolean", description: "start from an unimpaired link instead of keeping the link's current values", default: "false", examples: [true], callOnly: true },
   delay: { ...milliseconds("one-way delay added to every packet"), examples: [20] },
   jitter: { ...milliseconds("random variation of the delay (needs delay)"), examples: [5] },
-  delayCorrelation: { ...percent("correlation of each delay with the previous one (needs jitter)"), examples: [25] },
+  delayCorrelation: { ...percent("correlation of each delay with the previous one (needs jitter)", "0"), examples: [25] },
   distribution: {
     type: "enum",
     values: DISTRIBUTIONS,
-    description: "shape of the jitter: uniform (the kernel's own, the default) or one of iproute2's tables (needs delay and jitter)",
+    description: "shape of the jitter: uniform (the kernel's own) or one of iproute2's tables (needs delay and jitter)",
+    default: "uniform",
     examples: ["normal"],
   },
   loss: {
@@ -101,15 +108,15 @@ export const NETEM_OPTIONS = {
     description: "packet loss: a percent (random loss), or a loss model: 4-state Markov (state) or Gilbert-Elliott (gemodel), probabilities in percent",
     examples: [1, { state: { p13: 1, p31: 30 } }, { gemodel: { p: 1, r: 30, h: 20, k: 98 } }],
   },
-  lossCorrelation: { ...percent("correlation of each random loss with the previous one (random loss only)"), examples: [25] },
-  ecn: { type: "boolean", description: "mark packets with ECN congestion instead of dropping them (needs a loss)", examples: [true] },
-  duplicate: { ...percent("packets sent twice"), examples: [1] },
-  duplicateCorrelation: { ...percent("correlation of each duplication with the previous one (needs duplicate)"), examples: [10] },
-  corrupt: { ...percent("packets with a flipped random bit"), examples: [0.1] },
-  corruptCorrelation: { ...percent("correlation of each corruption with the previous one (needs corrupt)"), examples: [10] },
-  reorder: { ...percent("packets sent at once while the others wait the delay (needs delay)"), examples: [25] },
-  reorderCorrelation: { ...percent("correlation of each reordering with the previous one (needs reorder)"), examples: [50] },
-  gap: { type: "number", unit: "packets", min: 1, max: U32_MAX, integer: true, description: "reorder only every gap-th packet (needs reorder)", examples: [5] },
+  lossCorrelation: { ...percent("correlation of each random loss with the previous one (random loss only)", "0"), examples: [25] },
+  ecn: { type: "boolean", description: "mark packets with ECN congestion instead of dropping them (needs a loss)", default: "false", examples: [true] },
+  duplicate: { ...percent("share of packets sent twice"), examples: [1] },
+  duplicateCorrelation: { ...percent("correlation of each duplication with the previous one (needs duplicate)", "0"), examples: [10] },
+  corrupt: { ...percent("share of packets with a flipped random bit"), examples: [0.1] },
+  corruptCorrelation: { ...percent("correlation of each corruption with the previous one (needs corrupt)", "0"), examples: [10] },
+  reorder: { ...percent("share of packets sent at once while the others wait the delay (needs delay)"), examples: [25] },
+  reorderCorrelation: { ...percent("correlation of each reordering with the previous one (needs reorder)", "0"), examples: [50] },
+  gap: { type: "number", unit: "packets", min: 1, max: U32_MAX, integer: true, description: "reorder only every gap-th packet (needs reorder)", default: "1", examples: [5] },
   rate: { type: "number", unit: "mbit", min: MIN_RATE_MBIT, max: MAX_RATE_MBIT, zeroRemoves: true, description: "rate limit", examples: [10] },
   packetOverhead: {
     type: "number",
@@ -118,17 +125,19 @@ export const NETEM_OPTIONS = {
     max: 65535,
     integer: true,
     description: "bytes added to (negative: removed from) each packet when computing the rate (needs rate)",
+    default: "0",
     examples: [-14],
   },
-  cellSize: { type: "number", unit: "bytes", min: 0, max: 65535, integer: true, description: "link-layer cell size for the rate, e.g. 48 for ATM; 0 is none (needs rate)", examples: [48] },
-  cellOverhead: { type: "number", unit: "bytes", min: -65535, max: 65535, integer: true, description: "bytes added per cell for the rate, e.g. 5 for ATM (needs rate)", examples: [5] },
+  cellSize: { type: "number", unit: "bytes", min: 0, max: 65535, integer: true, description: "link-layer cell size for the rate, e.g. 48 for ATM; 0 is none (needs rate)", default: "0", examples: [48] },
+  cellOverhead: { type: "number", unit: "bytes", min: -65535, max: 65535, integer: true, description: "bytes added per cell for the rate, e.g. 5 for ATM (needs rate)", default: "0", examples: [5] },
   limit: {
     type: "number",
     unit: "packets",
     min: 1,
     max: U32_MAX,
     integer: true,
-    description: "queue limit (when unset: max(1000, twice rate x (delay + jitter) in 1500-byte packets) with rate and delay, else 1000)",
+    description: "queue limit",
+    default: "with rate and delay max(1000, twice rate x (delay + jitter) in 1500-byte packets), else 1000",
     examples: [5000],
   },
   slot: {
@@ -165,10 +174,10 @@ export const LOSS_MODELS = {
     required: "p13",
     fields: {
       p13: percent("from good reception (1) to burst losses (3)"),
-      p31: percent("from burst losses (3) back to good reception (1); default 100 - p13"),
-      p32: percent("from burst losses (3) to good reception within a burst (2); default 0"),
-      p23: percent("from good reception within a burst (2) to burst losses (3); default 100"),
-      p14: percent("from good reception (1) to isolated losses (4); default 0"),
+      p31: percent("from burst losses (3) back to good reception (1)", "100 - p13"),
+      p32: percent("from burst losses (3) to good reception within a burst (2)", "0"),
+      p23: percent("from good reception within a burst (2) to burst losses (3)", "100"),
+      p14: percent("from good reception (1) to isolated losses (4)", "0"),
     },
   },
   gemodel: {
@@ -176,21 +185,21 @@ export const LOSS_MODELS = {
     required: "p",
     fields: {
       p: percent("from the good to the bad state"),
-      r: percent("from the bad to the good state; default 100 - p"),
-      h: percent("chance a packet is delivered in the bad state (tc's 1-h is 100 - h); default 0"),
-      k: percent("chance a packet is delivered in the good state (tc's 1-k is 100 - k); default 100"),
+      r: percent("from the bad to the good state", "100 - p"),
+      h: percent("chance a packet is delivered in the bad state (tc's 1-h is 100 - h)", "0"),
+      k: percent("chance a packet is delivered in the good state (tc's 1-k is 100 - k)", "100"),
     },
   },
 } as const satisfies Record<string, { description: string; required: string; fields: Record<string, NumberField> }>;
 export type LossModelName = keyof typeof LOSS_MODELS;
 
 const perSlot = (unit: "packets" | "bytes") =>
-  ({ type: "number", unit, min: 0, max: S32_MAX, integer: true, description: `at most this many ${unit} leave per slot; 0 or absent is no limit` }) as const;
+  ({ type: "number", unit, min: 0, max: S32_MAX, integer: true, description: `at most this many ${unit} leave per slot; 0 is no limit`, default: "0" }) as const;
 
 /** The fields of a slot: fixed spacing (`min`, `max`) or distributed spacing (`distribution`, `delay`, `jitter`). */
 export const SLOT_FIELDS = {
   min: milliseconds("fixed slot spacing: the shortest gap between slots"),
-  max: milliseconds("fixed slot spacing: the longest gap between slots (>= min); default min"),
+  max: milliseconds("fixed slot spacing: the longest gap between slots (>= min)", "min"),
   distribution: {
     type: "enum",
     values: TABLE_DISTRIBUTIONS,
@@ -208,6 +217,14 @@ export const SLOT_KINDS = {
   fixed: { fields: ["min", "max", "packets", "bytes"], required: ["min"] },
   distributed: { fields: ["distribution", "delay", "jitter", "packets", "bytes"], required: ["distribution", "delay", "jitter"] },
 } as const satisfies Record<string, { fields: readonly (keyof typeof SLOT_FIELDS)[]; required: readonly (keyof typeof SLOT_FIELDS)[] }>;
+
+/** `{ p13, p31?, ... }`: the fields of an object, the optional ones marked. */
+export function fieldShape(fields: readonly string[], required: readonly string[]): string {
+  return `{ ${fields.map((name) => (required.includes(name) ? name : `${name}?`)).join(", ")} }`;
+}
+
+/** The shapes of a slot in words: "{ min, max?, packets?, bytes? } or { distribution, delay, jitter, ... }". */
+export const SLOT_SHAPES = Object.values(SLOT_KINDS).map((kind) => fieldShape(kind.fields, kind.required)).join(" or ");
 
 /**
  * A number field's unit and range in words, as messages, help and the schema

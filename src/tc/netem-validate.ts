@@ -11,7 +11,9 @@ import {
   NETEM_OPTIONS,
   SLOT_FIELDS,
   SLOT_KINDS,
+  fieldShape,
   rangeInWords,
+  SLOT_SHAPES,
   type Field,
   type LossModel,
   type LossModelName,
@@ -101,11 +103,6 @@ export function checkField(path: string, field: Field, value: unknown, removal?:
   }
 }
 
-/** `{ p13, p31?, ... }`: the fields of an object, the optional ones marked. */
-function shape(fields: readonly string[], required: readonly string[]): string {
-  return `{ ${fields.map((name) => (required.includes(name) ? name : `${name}?`)).join(", ")} }`;
-}
-
 function checkLoss(path: string, value: unknown, removal: string): LossModel {
   if (typeof value === "number") return checkField(path, LOSS_MODELS.random.fields.random, value, removal) as number;
   const names = Object.keys(LOSS_MODELS) as LossModelName[];
@@ -124,7 +121,7 @@ function checkLoss(path: string, value: unknown, removal: string): LossModel {
   rejectUnknownKeys(value, inside ? [name] : fieldNames, path);
   const fields = inside ? value[name] : value;
   const where = inside ? `${path}.${name}` : path;
-  if (!isPlainObject(fields)) fail(where, fields, `must be an object ${shape(fieldNames, [model.required])} of percents`);
+  if (!isPlainObject(fields)) fail(where, fields, `must be an object ${fieldShape(fieldNames, [model.required])} of percents`);
   if (inside) rejectUnknownKeys(fields, fieldNames, where);
   const checked: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(model.fields)) {
@@ -134,9 +131,8 @@ function checkLoss(path: string, value: unknown, removal: string): LossModel {
 }
 
 function checkSlot(path: string, value: unknown): SlotOptions {
-  const kinds = Object.values(SLOT_KINDS);
   if (!isPlainObject(value)) {
-    fail(path, value, `must be ${kinds.map((kind) => shape(kind.fields, kind.required)).join(" or ")} (times in ms)`);
+    fail(path, value, `must be ${SLOT_SHAPES} (times in ms)`);
   }
   const kind = "distribution" in value ? SLOT_KINDS.distributed : SLOT_KINDS.fixed;
   rejectUnknownKeys(value, kind.fields, path);
