@@ -22,6 +22,7 @@ import type { Impairment, ProgramSpec, Topology } from "../topology/model.js";
 import type { OutputSink } from "../topology/programs.js";
 import { bold, dim, EXIT, green, Progress, red, signalExitCode, switchColourOff, yellow } from "./output.js";
 import { completionScript, SHELLS, type Shell } from "./completion.js";
+import { addNetemOptions, netemFromFlags } from "./netem-flags.js";
 import type { Owner, SkippedStep } from "../lifecycle/reaper.js";
 import type { ProbePlan } from "../probe/probe.js";
 import { DOWN_SIGNAL, StopSignals } from "./signals.js";
@@ -398,25 +399,6 @@ async function exec(host: string, command: string[], options: { network?: string
   });
 }
 
-const IMPAIR_OPTIONS: { flag: string; key: keyof TcOptions; help: string; kind: "number" | "string" | "boolean" }[] = [
-  { flag: "--delay <ms>", key: "delay", help: "added delay, ms", kind: "number" },
-  { flag: "--jitter <ms>", key: "jitter", help: "delay variation, ms", kind: "number" },
-  { flag: "--delay-correlation <percent>", key: "delayCorrelation", help: "correlation of successive delays", kind: "number" },
-  { flag: "--distribution <name>", key: "distribution", help: "uniform, normal, pareto or paretonormal", kind: "string" },
-  { flag: "--loss <percent>", key: "loss", help: "random packet loss", kind: "number" },
-  { flag: "--loss-correlation <percent>", key: "lossCorrelation", help: "correlation of successive losses", kind: "number" },
-  { flag: "--duplicate <percent>", key: "duplicate", help: "packet duplication", kind: "number" },
-  { flag: "--corrupt <percent>", key: "corrupt", help: "bit corruption", kind: "number" },
-  { flag: "--reorder <percent>", key: "reorder", help: "packets sent without the delay", kind: "number" },
-  { flag: "--gap <n>", key: "gap", help: "reorder every n-th packet", kind: "number" },
-  { flag: "--rate <mbit>", key: "rate", help: "rate limit, Mbit/s", kind: "number" },
-  { flag: "--limit <packets>", key: "limit", help: "queue limit, packets", kind: "number" },
-  { flag: "--seed <n>", key: "seed", help: "random seed", kind: "number" },
-  { flag: "--ecn", key: "ecn", help: "mark with ECN instead of dropping", kind: "boolean" },
-  { flag: "--ingress", key: "ingress", help: "apply the same options to received packets too", kind: "boolean" },
-  { flag: "--reset", key: "reset", help: "start from an unimpaired link instead of changing the current values", kind: "boolean" },
-];
-
 function numberArgument(value: string): number {
   const number = Number(value);
   if (value.trim() === "" || !Number.isFinite(number)) throw new CommanderArgumentError(`expected a number, got "${value}"`);
@@ -434,8 +416,7 @@ async function impair(target: string, flags: Record<string, unknown>): Promise<n
     const known = Object.keys(state.interfaces).filter((key) => key.startsWith(`${host}:`));
     throw new UsageError(`no interface "${iface}" in host ${host} of ${state.name}; its interfaces: ${known.join(", ") || "none"}`);
   }
-  const options: Record<string, unknown> = {};
-  for (const { key } of IMPAIR_OPTIONS) if (flags[key] !== undefined) options[key] = flags[key];
+  const options = netemFromFlags(flags);
   if (Object.keys(options).length === 0) throw new UsageError("say what to change, e.g. --delay 20 --loss 1 (see dummynet impair --help)");
   const { validateTcOptions } = await import("../tc/netem-options.js");
   let checked: TcOptions;
@@ -906,10 +887,7 @@ Output is coloured and shows progress only on a terminal; CI=true or a pipe keep
     .option("--network <name>", "network name, file or uid (needed when several are up)")
     .option("--json", "JSON output")
     .addHelpText("after", "\nExamples:\n  dummynet impair a:a-b --delay 50 --jitter 10\n  dummynet impair a:a-b --loss 0          # 0 removes a value\n  dummynet impair a:a-b --reset --rate 10");
-  for (const { flag, help, kind } of IMPAIR_OPTIONS) {
-    const option = new Option(flag, help); // commander camel-cases --delay-correlation to delayCorrelation, the netem name
-    impairCommand.addOption(kind === "number" ? option.argParser(numberArgument) : option);
-  }
+  addNetemOptions(impairCommand);
   impairCommand.action(action((target: string, flags: Record<string, unknown>) => impair(target, flags)));
 
   program
