@@ -7,10 +7,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { assertNothingLeft } from "../test-support/leftovers.js";
 import { NETEM_KEYS, NETEM_OPTIONS, UNITS } from "../tc/netem-model.js";
 import { validateNetemOptions } from "../tc/netem-validate.js";
-import { finished, firstLine, runCli, startCli } from "./cli.test-helpers.js";
+import { runCli, withNetworkUp } from "./cli.test-helpers.js";
 import { createProgram } from "./main.js";
 import { flagOf, formatFlagValue, netemFromFlags, parseFlagValue } from "./netem-flags.js";
 
@@ -54,10 +53,7 @@ describe("netem flags", { timeout: 600_000 }, () => {
     const scratch = mkdtempSync(join(tmpdir(), "dummynet-flags-"));
     const file = join(scratch, "flags.yaml");
     writeFileSync(file, "name: flags\nhosts: { a: {}, b: {} }\nlinks:\n  - ends: [{ at: 'a:a-b', address: 10.0.0.1/24 }, { at: 'b:b-a', address: 10.0.0.2/24 }]\n");
-    const up = startCli(["up", file, "--json"]);
-    try {
-      const { uid } = JSON.parse(await firstLine(up, 120_000)) as { uid: number };
-      const network = ["--network", String(uid)];
+    await withNetworkUp(file, async ({ flag: network }) => {
       const qdiscs = async () => {
         const shown = await runCli(["exec", "a", ...network, "--", "tc", "qdisc", "show"]);
         assert.equal(shown.code, 0, shown.stderr);
@@ -91,17 +87,6 @@ describe("netem flags", { timeout: 600_000 }, () => {
         assert.match(result.stderr, message, flags.join(" "));
       }
       assert.equal(await qdiscs(), before, "a refused impair changed the link's qdiscs");
-      const down = await runCli(["down", String(uid)]);
-      assert.equal(down.code, 0, down.stderr);
-      assert.equal((await finished(up)).code, 0);
-    } finally {
-      if (up.exitCode === null) {
-        // A failed check: end `up` and remove what it leaves, so the failure is the only trace.
-        up.kill("SIGKILL");
-        await finished(up);
-        await runCli(["cleanup", String(up.pid)]);
-      }
-    }
-    assertNothingLeft(up.pid!);
+    });
   });
 });
