@@ -25,13 +25,13 @@ export const NETEM_DEFAULT_LIMIT = 1000;
 /** Packet size assumed when deriving a queue limit from rate x delay (a full Ethernet MTU). */
 export const LIMIT_PACKET_BYTES = 1500;
 
-export const DISTRIBUTIONS = ["uniform", "normal", "pareto", "paretonormal"] as const;
-export const TABLE_DISTRIBUTIONS = ["normal", "pareto", "paretonormal"] as const;
-
 /** Shapes of the delay jitter: `uniform` (netem's default) or one of the kernel's tables. */
-export type DelayDistribution = (typeof DISTRIBUTIONS)[number];
+export type DelayDistribution = "uniform" | TableDistribution;
 /** Distributions with a table file shipped by iproute2 (slot distributions need a table). */
-export type TableDistribution = (typeof TABLE_DISTRIBUTIONS)[number];
+export type TableDistribution = "normal" | "pareto" | "paretonormal";
+
+export const TABLE_DISTRIBUTIONS = ["normal", "pareto", "paretonormal"] as const satisfies readonly TableDistribution[];
+export const DISTRIBUTIONS = ["uniform", ...TABLE_DISTRIBUTIONS] as const satisfies readonly DelayDistribution[];
 
 // ---------------------------------------------------------------- the tables
 
@@ -451,6 +451,7 @@ type SameKeys<A, B> = Same<keyof A, keyof B>;
 // Compile-time checks: the written-out types have exactly the table's options and value types.
 const optionsMatchTable: Same<Required<NetemOptions>, Required<NetemOptionsFromTable>> = true;
 const settingsMatchTable: SameKeys<Required<NetemSettings>, Omit<Required<NetemOptionsFromTable>, "reset">> = true;
+const distributionsMatchTable: Same<DelayDistribution, (typeof DISTRIBUTIONS)[number]> & Same<TableDistribution, (typeof TABLE_DISTRIBUTIONS)[number]> = true;
 const lossModelsMatchTable: SameKeys<Required<LossStateModel>, (typeof LOSS_MODELS)["state"]["fields"]> &
   SameKeys<Required<GilbertElliottModel>, (typeof LOSS_MODELS)["gemodel"]["fields"]> = true;
-void [optionsMatchTable, settingsMatchTable, lossModelsMatchTable];
+void [optionsMatchTable, settingsMatchTable, distributionsMatchTable, lossModelsMatchTable];
