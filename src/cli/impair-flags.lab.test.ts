@@ -6,11 +6,17 @@
 // `dummynet inspect`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { NetemSettings } from "../tc/netem-model.js";
 import { runCli, withNetworkUp } from "./cli.test-helpers.js";
 
 test("impair sets each option from its flag and inspect reads it back from the kernel", { timeout: 600_000 }, async () => {
-  await withNetworkUp("examples/lossy-pair.yaml", async ({ uid, flag: network }) => {
+  // Two hosts and a link, no programs: nothing to wait for on a slow emulated machine.
+  const file = join(mkdtempSync(join(tmpdir(), "dummynet-impair-")), "pair.yaml");
+  writeFileSync(file, "name: impair-flags\nhosts: { a: {}, b: {} }\nlinks:\n  - ends: [{ at: 'a:a-b', address: 10.0.0.1/24 }, { at: 'b:b-a', address: 10.0.0.2/24 }]\n");
+  await withNetworkUp(file, async ({ uid, flag: network }) => {
     const impair = async (...flags: string[]) => {
       const result = await runCli(["impair", "a:a-b", ...network, ...flags]);
       assert.equal(result.code, 0, `${flags.join(" ")}: ${result.stderr}`);

@@ -4,6 +4,7 @@
 // network that `dummynet up` holds.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { Command } from "commander";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +12,7 @@ import { NETEM_KEYS, NETEM_OPTIONS, UNITS } from "../tc/netem-model.js";
 import { validateNetemOptions } from "../tc/netem-validate.js";
 import { runCli, withNetworkUp } from "./cli.test-helpers.js";
 import { createProgram } from "./main.js";
-import { flagOf, formatFlagValue, netemFromFlags, parseFlagValue } from "./netem-flags.js";
+import { addNetemOptions, flagOf, formatFlagValue, netemFromFlags, parseFlagValue } from "./netem-flags.js";
 
 describe("netem flags", { timeout: 600_000 }, () => {
   test("every option of the model is a flag of impair named after it, and --help gives its unit and meaning", async () => {
@@ -45,8 +46,12 @@ describe("netem flags", { timeout: 600_000 }, () => {
         assert.doesNotThrow(() => validateNetemOptions({ [key]: parseFlagValue(key, text) }));
       }
     }
-    assert.equal(parseFlagValue("slot", "none"), null);
-    assert.deepEqual(netemFromFlags({ delay: 5, network: "x", json: true, ingress: true }), { delay: 5, ingress: true });
+  });
+
+  test("parsed by commander, the flags give tc() options: none is null, --no-ecn false, other flags are left out", () => {
+    const command = addNetemOptions(new Command("impair").option("--json").exitOverride());
+    command.parse(["--slot", "none", "--delay", "5", "--loss", "gemodel:p=1,r=30", "--no-ecn", "--ingress", "--json"], { from: "user" });
+    assert.deepEqual(netemFromFlags(command.opts()), { slot: null, delay: 5, loss: { gemodel: { p: 1, r: 30 } }, ecn: false, ingress: true });
   });
 
   test("bad values are refused with exit 2, the flag, the value and the rule, and the link is left as it was", async () => {

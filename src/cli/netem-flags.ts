@@ -29,6 +29,8 @@ import { checkOption } from "../tc/netem-validate.js";
 
 /** The word that removes a value on the command line. */
 export const REMOVE_WORD = "none";
+/** What a flag's parser gives for `none` (commander turns a parsed null into ""); netemFromFlags makes it null. */
+const REMOVED = Symbol(REMOVE_WORD);
 
 /** `delayCorrelation` -> `--delay-correlation` (commander camel-cases it back to the option's name). */
 export function flagOf(key: NetemKey): string {
@@ -113,7 +115,7 @@ function helpOf(key: NetemKey): string {
 function flagParser(key: NetemKey): (text: string) => unknown {
   return (text) => {
     try {
-      return checkOption(key, parseFlagValue(key, text), "", `give ${REMOVE_WORD} to remove it`);
+      return checkOption(key, parseFlagValue(key, text), "", `give ${REMOVE_WORD} to remove it`) ?? REMOVED;
     } catch (error) {
       if (!(error instanceof InvalidArgumentError)) throw error;
       // Inside a structured value the message names the field: "state.p13=200 must be ...".
@@ -150,6 +152,6 @@ export function addNetemOptions(command: Command): Command {
 /** The netem options (and `ingress`) among a command's parsed flags, as `tc()` takes them. */
 export function netemFromFlags(flags: Record<string, unknown>): TcOptions {
   const options: Record<string, unknown> = {};
-  for (const key of [...NETEM_KEYS, "ingress"]) if (flags[key] !== undefined) options[key] = flags[key];
+  for (const key of [...NETEM_KEYS, "ingress"]) if (flags[key] !== undefined) options[key] = flags[key] === REMOVED ? null : flags[key];
   return options as TcOptions;
 }
