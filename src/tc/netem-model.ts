@@ -89,6 +89,8 @@ const percent = (description: string, defaultValue?: string) =>
   ({ type: "number", unit: "percent", min: 0, max: 100, description, ...(defaultValue === undefined ? {} : { default: defaultValue }) }) as const;
 const milliseconds = (description: string, defaultValue?: string) =>
   ({ type: "number", unit: "ms", min: 0, max: MAX_TIME_MS, description, ...(defaultValue === undefined ? {} : { default: defaultValue }) }) as const;
+/** Bytes of the rate's link layer (iproute2 takes up to 65535), 0 by default. */
+const bytes = (min: number, description: string) => ({ type: "number", unit: "bytes", min, max: 65535, integer: true, description, default: "0" }) as const;
 
 /** Every netem option, in the order tc writes them and help lists them. */
 export const NETEM_OPTIONS = {
@@ -118,25 +120,11 @@ export const NETEM_OPTIONS = {
   reorderCorrelation: { ...percent("correlation of each reordering with the previous one (needs reorder)", "0"), examples: [50] },
   gap: { type: "number", unit: "packets", min: 1, max: U32_MAX, integer: true, description: "reorder only every gap-th packet (needs reorder)", default: "1", examples: [5] },
   rate: { type: "number", unit: "mbit", min: MIN_RATE_MBIT, max: MAX_RATE_MBIT, zeroRemoves: true, description: "rate limit", examples: [10] },
-  packetOverhead: {
-    type: "number",
-    unit: "bytes",
-    min: -65535,
-    max: 65535,
-    integer: true,
-    description: "bytes added to (negative: removed from) each packet when computing the rate (needs rate)",
-    default: "0",
-    examples: [-14],
-  },
-  cellSize: { type: "number", unit: "bytes", min: 0, max: 65535, integer: true, description: "link-layer cell size for the rate, e.g. 48 for ATM; 0 is none (needs rate)", default: "0", examples: [48] },
-  cellOverhead: { type: "number", unit: "bytes", min: -65535, max: 65535, integer: true, description: "bytes added per cell for the rate, e.g. 5 for ATM (needs rate)", default: "0", examples: [5] },
+  packetOverhead: { ...bytes(-65535, "bytes added to (negative: removed from) each packet when computing the rate (needs rate)"), examples: [-14] },
+  cellSize: { ...bytes(0, "link-layer cell size for the rate, e.g. 48 for ATM; 0 is none (needs rate)"), examples: [48] },
+  cellOverhead: { ...bytes(-65535, "bytes added per cell for the rate, e.g. 5 for ATM (needs rate)"), examples: [5] },
   limit: {
-    type: "number",
-    unit: "packets",
-    min: 1,
-    max: U32_MAX,
-    integer: true,
-    description: "queue limit",
+    type: "number", unit: "packets", min: 1, max: U32_MAX, integer: true, description: "queue limit",
     default: "with rate and delay max(1000, twice rate x (delay + jitter) in 1500-byte packets), else 1000",
     examples: [5000],
   },
@@ -146,11 +134,7 @@ export const NETEM_OPTIONS = {
     examples: [{ min: 1, max: 5, packets: 10 }, { distribution: "pareto", delay: 10, jitter: 2 }],
   },
   seed: {
-    type: "number",
-    unit: "none",
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    integer: true,
+    type: "number", unit: "none", min: 0, max: Number.MAX_SAFE_INTEGER, integer: true,
     description: "seed of netem's random numbers, for repeatable runs (needs iproute2 >= 6.6 and Linux >= 6.4)",
     examples: [42],
   },
