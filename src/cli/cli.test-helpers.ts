@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { readdirSync } from "node:fs";
+import assert from "node:assert/strict";
+import { assertNothingLeft } from "../test-support/leftovers.js";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -76,4 +78,28 @@ export function namespacesOf(prefix: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Runs `body` against a network that `dummynet up FILE` holds (`network` is
+ * `--network UID`), then takes it down and checks that nothing of it is left;
+ * when `body` fails, ends `up` and removes what it left, so the failure is the
+ * only trace.
+ */
+export async function withNetworkUp(file: string, body: (network: { uid: number; flag: string[] }) => Promise<void>): Promise<void> {
+  const up = startCli(["up", file, "--json"]);
+  try {
+    const { uid } = JSON.parse(await firstLine(up, 120_000)) as { uid: number };
+    await body({ uid, flag: ["--network", String(uid)] });
+    const down = await runCli(["down", String(uid)]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal((await finished(up)).code, 0);
+  } finally {
+    if (up.exitCode === null) {
+      up.kill("SIGKILL");
+      await finished(up);
+      await runCli(["cleanup", String(up.pid)]);
+    }
+  }
+  assertNothingLeft(up.pid!);
 }

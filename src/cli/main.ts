@@ -18,7 +18,7 @@ import { Exit, UsageError, warn } from "./command-io.js";
 import type { Shell } from "./commands/completion.js";
 import type { ProbeFlags } from "./commands/probe.js";
 import type { UpOptions } from "./commands/up.js";
-import { IMPAIR_OPTIONS } from "./impair-options.js";
+import { addNetemOptions } from "./netem-flags.js";
 import type { LifeOptions } from "./network-lifetime.js";
 import { EXIT, red, switchColourOff } from "./output.js";
 
@@ -142,10 +142,7 @@ Output is coloured and shows progress only on a terminal; CI=true or a pipe keep
     .option("--network <name>", "network name, file or uid (needed when several are up)")
     .option("--json", "JSON output")
     .addHelpText("after", "\nExamples:\n  dummynet impair a:a-b --delay 50 --jitter 10\n  dummynet impair a:a-b --loss 0          # 0 removes a value\n  dummynet impair a:a-b --reset --rate 10");
-  for (const { flag, help, kind } of IMPAIR_OPTIONS) {
-    const option = new Option(flag, help); // commander camel-cases --delay-correlation to delayCorrelation, the netem name
-    impairCommand.addOption(kind === "number" ? option.argParser(numberArgument) : option);
-  }
+  addNetemOptions(impairCommand);
   impairCommand.action(action(async (target: string, flags: Record<string, unknown>) => (await import("./commands/impair.js")).impair(target, flags)));
 
   program

@@ -11,18 +11,9 @@
  */
 import { DummyNetError, SystemCommandError } from "../errors.js";
 import { InterfaceScoped } from "../names/scoped.js";
-import {
-  derivedLimit,
-  type NetemOptions,
-  type NetemSettings,
-  type TcOptions,
-  NETEM_DEFAULT_LIMIT,
-  checkNetemCombination,
-  clearingArguments,
-  mergeNetem,
-  settingsArguments,
-  validateTcOptions,
-} from "./netem-options.js";
+import { type NetemOptions, type NetemSettings, type TcOptions, NETEM_DEFAULT_LIMIT } from "./netem-model.js";
+import { derivedLimit, checkNetemCombination, clearingArguments, mergeNetem, settingsArguments } from "./netem-options.js";
+import { validateTcOptions } from "./netem-validate.js";
 import { type KnownTables, type QdiscJson, type TcShell, appliedRoot, readNetem, showQdiscs } from "./netem-read.js";
 
 /** Handle of the netem qdiscs this library installs ("d" for dummynet). */

@@ -4,12 +4,12 @@
  * Each declaration keeps the path of the node it came from, so errors found
  * later still point at a line and column.
  */
-import type { TcOptions } from "../tc/netem-options.js";
+import type { TcOptions } from "../tc/netem-model.js";
 
 /** Path of a node in the file, e.g. ["links", 0, "ends", 1]. */
 export type NodePath = readonly (string | number)[];
 
-/** Netem options as the file declares them: the library's `tc()` options (src/tc/netem-options.ts). */
+/** Netem options as the file declares them: the library's `tc()` options (src/tc/netem-model.ts). */
 export type Impairment = TcOptions;
 
 /** A static route of a host: `to` via a gateway address. */

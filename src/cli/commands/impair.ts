@@ -3,7 +3,7 @@ import { DummyNetError } from "../../errors.js";
 import type { TcOptions } from "../../tc/netem-options.js";
 import { describeImpairment } from "../../topology/describe.js";
 import { logger, print, printJson, UsageError } from "../command-io.js";
-import { IMPAIR_OPTIONS } from "../impair-options.js";
+import { netemFromFlags } from "../netem-flags.js";
 import { dim, EXIT, green } from "../output.js";
 import { findNetwork, hostOf } from "../networks.js";
 
@@ -18,8 +18,7 @@ export async function impair(target: string, flags: Record<string, unknown>): Pr
     const known = Object.keys(state.network.interfaces).filter((key) => key.startsWith(`${host}:`));
     throw new UsageError(`no interface "${iface}" in host ${host} of ${state.network.name}; its interfaces: ${known.join(", ") || "none"}`);
   }
-  const options: Record<string, unknown> = {};
-  for (const { key } of IMPAIR_OPTIONS) if (flags[key] !== undefined) options[key] = flags[key];
+  const options = netemFromFlags(flags);
   if (Object.keys(options).length === 0) throw new UsageError("say what to change, e.g. --delay 20 --loss 1 (see dummynet impair --help)");
   const { validateTcOptions } = await import("../../tc/netem-options.js");
   let checked: TcOptions;

@@ -1,0 +1,25 @@
+// Writes the netem part of schema/topology.schema.json (the `netem` and
+// `impairment` definitions) from the netem model's tables (src/tc/netem-model.ts,
+// through src/tc/netem-schema.ts). Run it after changing an option:
+//   node scripts/generate-schema.mjs           # rewrites the schema file
+//   node scripts/generate-schema.mjs --check   # exit 1 when the file is out of date
+// The test src/tc/netem-schema.test.ts makes the same check.
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { tsImport } from "tsx/esm/api";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const file = join(root, "schema/topology.schema.json");
+const { withNetemDefinitions } = await tsImport("../src/tc/netem-schema.ts", import.meta.url);
+const current = readFileSync(file, "utf8");
+const generated = withNetemDefinitions(current);
+if (process.argv.includes("--check")) {
+  if (generated !== current) {
+    console.error(`${file} is out of date with src/tc/netem-model.ts: run node scripts/generate-schema.mjs`);
+    process.exit(1);
+  }
+} else if (generated !== current) {
+  writeFileSync(file, generated);
+  console.log(`wrote the netem definitions of ${file}`);
+} else console.log(`${file} is up to date`);
