@@ -98,7 +98,7 @@ describe("rootless holder, as an unprivileged user", { timeout: 600_000 }, () =>
       const built = await Promise.all(runs.map((run) => run.waitFor("built", 120_000)));
       for (const b of built) assert.deepEqual(b["traffic"], { udp: "pong:ping", tcp: "pong:hello" });
       // All three networks are up at once: same namespace, link and address names.
-      for (const run of runs) run.child.stdin.write("check\n");
+      for (const run of runs) run.child.stdin.end("check\n");
       const checked = await Promise.all(runs.map((run) => run.waitFor("checked", 60_000)));
       checked.forEach((c, i) => {
         assert.equal(c["alias"], `owner-${users[i]!.uid}-${i}`, "each owner sees its own link, not another's of the same name");
