@@ -11,6 +11,8 @@ const NOBODY = 65534;
 const OTHER = 65533;
 const MARK = "DUMMYNET_ROOTLESS_TEST";
 let serial = 0;
+/** The fixture's events after which a trial kills the owner (undefined: counted from its start). */
+const KILL_AFTER = [undefined, "holder", "built", "program", "traffic", "stopped"] as const;
 const marker = () => `${MARK}=${process.pid}-${++serial}`;
 
 /** Namespaces ("type:[inode]") a fixture reported: its holder's and its hosts'. */
@@ -72,9 +74,11 @@ describe("rootless holder, as an unprivileged user", { timeout: 600_000 }, () =>
       for (let trial = 0; trial < trials; trial++) {
         const mark = marker();
         const run = new FixtureRun(spawnFixtureAs(user, "owner", ["loop"], { [MARK]: mark.split("=")[1] }));
-        // Half the kills land at any time from the start (often before or while the holder starts), half during the work.
-        if (trial % 2 === 1) await run.waitFor("holder", 60_000);
-        await new Promise((done) => setTimeout(done, Math.random() * (trial % 2 === 1 ? 1500 : 3000)));
+        // Spread the kills over the phases: from the start (node starting, the holder starting), then a random
+        // moment after each step of the first cycle ("stopped" lands in the second cycle's holder start).
+        const after = KILL_AFTER[trial % KILL_AFTER.length];
+        if (after !== undefined) await run.waitFor(after, 120_000);
+        await new Promise((done) => setTimeout(done, Math.random() * (after === undefined ? 3000 : 400)));
         const last = run.events.at(-1);
         phases.push(last === undefined ? "before the holder" : `after ${String(last["event"])}${last["cycle"] ? ` (cycle ${String(last["cycle"])})` : ""}`);
         assert.equal(run.child.exitCode, null, `the owner ended on its own: ${run.stderr}`);
