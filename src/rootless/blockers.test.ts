@@ -137,6 +137,31 @@ describe("blockers for real, as uid 65534", { timeout: 180_000 }, () => {
     assert.deepEqual({ ...(await probe({})), at: 0 }, { event: "probe", at: 0, started: true });
   });
 
+  test("doctor's report: available, the holder's start time, each network feature tried inside, cgroups not delegated here", async () => {
+    const user = unprivilegedUser(65534);
+    try {
+      const run = new FixtureRun(spawnFixtureAs(user, "owner", ["doctor"]));
+      await run.end(60_000);
+      const report = await run.waitFor("doctor", 1);
+      assert.equal(report["available"], true, JSON.stringify(report));
+      assert.ok((report["holderStartMs"] as number) > 0);
+      const features = new Map((report["features"] as Array<{ name: string; works: boolean; why?: string }>).map((f) => [f.name, f]));
+      for (const name of ["network namespaces", "veth", "addresses and routes", "bridge", "tc tbf", "iptables", "iptables-legacy", "namespace sysctls"]) {
+        assert.equal(features.get(name)?.works, true, `${name}: ${JSON.stringify(features.get(name))}`);
+      }
+      // vlan and netem depend on the kernel (this host's has neither): either they work or the kernel's words say why.
+      for (const name of ["vlan", "tc netem"]) {
+        const feature = features.get(name);
+        assert.ok(feature?.works || /Unknown device type|qdisc kind is unknown/.test(feature?.why ?? ""), JSON.stringify(feature));
+      }
+      const cgroups = report["cgroups"] as { delegated: boolean; fix?: string };
+      assert.equal(cgroups.delegated, false, "uid 65534 has no delegated cgroup on this machine");
+      assert.match(cgroups.fix ?? "", /Delegate=yes/);
+    } finally {
+      user.remove();
+    }
+  });
+
   test("user namespaces disabled by sysctl (the limit of an enclosing user namespace set to 0): named, with the fix", async () => {
     const disable = ["unshare", "--user", "--map-root-user", "--", "sh", "-c", 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', "sh"];
     const result = await probe({}, disable);

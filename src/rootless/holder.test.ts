@@ -4,8 +4,10 @@
  * (fixtures/owner.ts) and looks from outside, as root, at what remains.
  */
 import assert from "node:assert/strict";
+import { chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { FixtureRun, median, type OutsideProcess, processesInNamespaces, processesMarked, spawnFixtureAs, unprivilegedUser, within } from "./unprivileged.test-helpers.js";
+import { FixtureRun, median, repoRoot, type OutsideProcess, processesInNamespaces, processesMarked, spawnFixtureAs, unprivilegedUser, within } from "./unprivileged.test-helpers.js";
 
 const NOBODY = 65534;
 const OTHER = 65533;
@@ -40,14 +42,26 @@ describe("rootless holder, as an unprivileged user", { timeout: 600_000 }, () =>
   test("two hosts joined by a veth, UDP and TCP across, iptables and a sysctl, a long-running program; nothing left after stop", { timeout: 120_000 }, async () => {
     const user = unprivilegedUser(NOBODY);
     const mark = marker();
+    // An XDG_RUNTIME_DIR under /run, as systemd makes it: the holder keeps it visible inside its private /run.
+    const runtimeDir = `/run/dummynet-rootless-test-${process.pid}`;
+    mkdirSync(runtimeDir, { mode: 0o700 });
     try {
-      const run = new FixtureRun(spawnFixtureAs(user, "owner", ["network"], { [MARK]: mark.split("=")[1] }));
+      writeFileSync(join(runtimeDir, "marker"), "kept\n");
+      chownSync(runtimeDir, NOBODY, NOBODY);
+      const run = new FixtureRun(spawnFixtureAs(user, "owner", ["network"], { [MARK]: mark.split("=")[1], XDG_RUNTIME_DIR: runtimeDir }));
       const { code } = await run.end(100_000);
       assert.equal(code, 0, `${JSON.stringify(run.events)}\n${run.stderr}`);
       const event = (name: string) => run.events.find((e) => e["event"] === name) ?? assert.fail(`no ${name} event: ${JSON.stringify(run.events)}\n${run.stderr}`);
       const holder = event("holder");
       const namespaces = holder["namespaces"] as Record<string, string>;
       for (const type of ["user", "mnt", "net", "pid"]) assert.match(namespaces[type]!, new RegExp(`^${type}:\\[\\d+\\]$`));
+      const inside = event("inside");
+      assert.equal(inside["id"], "0", "the owner is root inside its user namespace");
+      const runEntries = (inside["run"] as string[]).filter((entry) => entry !== "mount"); // util-linux mount's own utab directory
+      assert.deepEqual(runEntries.sort(), [runtimeDir.slice("/run/".length), "netns"].sort(), "/run inside is private: its netns and the kept runtime directory only");
+      assert.equal(inside["kept"], "kept", "the XDG_RUNTIME_DIR under /run is the host's, bound back in");
+      assert.equal(inside["cwd"], "/", "entering the mount namespace resets the working directory");
+      assert.equal(inside["cwdGiven"], repoRoot, "the cwd option sets it inside");
       assert.deepEqual(event("built")["netnsList"], ["a", "b"], "the holder's /run/netns holds exactly its two hosts");
       const traffic = event("traffic");
       assert.equal(traffic["udp"], "pong:ping", "a UDP datagram crossed the veth and came back");
@@ -62,6 +76,7 @@ describe("rootless holder, as an unprivileged user", { timeout: 600_000 }, () =>
       await assertGone(mark, namespacesOf(run), NOBODY);
     } finally {
       user.remove();
+      rmSync(runtimeDir, { recursive: true, force: true });
     }
   });
 

@@ -47,17 +47,18 @@ export interface HolderNamespaces {
 /**
  * The holder's script, run by sh as init of the new PID namespace. $1: the
  * directory under /run to keep visible ("" for none). It mounts the private
- * /run (fd 4 keeps the host's /run reachable to bind the kept directory
- * back), prints its pid as the caller sees it (the host's /proc is still
- * mounted, so /proc/self is that pid), then waits for the end of its standard
- * input: `wait` also reaps orphans that the kernel reparents to init.
+ * /run (fd 4 keeps the host's /run reachable to bind the kept directory back;
+ * --no-canonicalize, or mount would resolve that path into the new /run),
+ * prints its pid as the caller sees it (the host's /proc is still mounted, so
+ * /proc/self is that pid), then waits for the end of its standard input:
+ * `wait` also reaps orphans that the kernel reparents to init.
  */
 const HOLDER_SCRIPT = [
   "set -e",
   "exec 4</run",
   "mount -t tmpfs -o mode=0755,nosuid,nodev dummynet-run /run",
   "mkdir /run/netns",
-  'if [ -n "$1" ] && [ -d "/proc/self/fd/4/${1#/run/}" ]; then mkdir -p "$1"; mount --bind "/proc/self/fd/4/${1#/run/}" "$1"; fi',
+  'if [ -n "$1" ] && [ -d "/proc/self/fd/4/${1#/run/}" ]; then mkdir -p "$1"; mount --no-canonicalize --bind "/proc/self/fd/4/${1#/run/}" "$1"; fi',
   "exec 4<&-",
   "read -r pid rest < /proc/self/stat",
   'echo "ready $pid"',
