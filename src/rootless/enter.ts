@@ -65,6 +65,18 @@ export function enterArgv(holder: HolderRef, argv: readonly string[], options: E
   ];
 }
 
+/**
+ * Where a path of the holder's mount namespace (its private /run/netns, say)
+ * is readable from outside, by its owner and other processes of the same
+ * user: through /proc/<pid>/root. For code that reads files rather than
+ * running commands (listing namespaces, finding a namespace's inode).
+ */
+export function holderPath(holder: HolderRef, path: string): string {
+  validatePid(holder.pid);
+  if (!path.startsWith("/")) throw new InvalidArgumentError("path", path, "must be absolute (a path inside the holder's mount namespace)");
+  return `/proc/${holder.pid}/root${path}`;
+}
+
 /** True when the holder still runs: same pid and same start time (a reused pid is another process). */
 export function holderAlive(holder: HolderRef): boolean {
   return processStartTime(holder.pid) === holder.startTime;

@@ -63,6 +63,7 @@ describe("rootless holder, as an unprivileged user", { timeout: 600_000 }, () =>
       assert.equal(inside["cwd"], "/", "entering the mount namespace resets the working directory");
       assert.equal(inside["cwdGiven"], repoRoot, "the cwd option sets it inside");
       assert.deepEqual(event("built")["netnsList"], ["a", "b"], "the holder's /run/netns holds exactly its two hosts");
+      assert.deepEqual(event("built")["netnsFiles"], ["a", "b"], "the owner reads the holder's /run/netns from outside (holderPath)");
       const traffic = event("traffic");
       assert.equal(traffic["udp"], "pong:ping", "a UDP datagram crossed the veth and came back");
       assert.equal(traffic["tcp"], "pong:hello", "a TCP connection crossed the veth");
