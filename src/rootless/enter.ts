@@ -6,7 +6,7 @@
  * Pure argv building: the same array serves spawn and spawnSync.
  */
 import { InvalidArgumentError } from "../errors.js";
-import { processStartTime } from "../lifecycle/owners.js";
+import { processStartTime } from "../system/proc.js";
 
 /** What another process needs to find and enter a holder: its pid and that process's start time (pids are reused). */
 export interface HolderRef {

@@ -18,7 +18,7 @@ import { accessSync, constants, readlinkSync } from "node:fs";
 import type { Socket } from "node:net";
 import { delimiter, join } from "node:path";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
-import { processStartTime } from "../lifecycle/owners.js";
+import { processStartTime } from "../system/proc.js";
 import { type Logger, defaultLogger } from "../log.js";
 import { classifyRootless, readUserNamespaceSysctls, RootlessUnavailableError } from "./blockers.js";
 import { type EnterOptions, type HolderRef, enterArgv, holderAlive } from "./enter.js";

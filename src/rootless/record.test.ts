@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { InvalidArgumentError } from "../errors.js";
-import { processStartTime } from "../lifecycle/owners.js";
+import { processStartTime } from "../system/proc.js";
 import { findRootlessRecord, listRootlessRecords, removeRootlessRecord, rootlessRecordDirectory, writeRootlessRecord } from "./record.js";
 
 function scratch(): { dir: string; remove(): void } {

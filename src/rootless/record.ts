@@ -10,7 +10,7 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
-import { processStartTime } from "../lifecycle/owners.js";
+import { processStartTime } from "../system/proc.js";
 import { type HolderRef, holderAlive } from "./enter.js";
 
 export interface RootlessRecord {
