@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { DummyNet } from "../network/dummy-net.js";
 import type { InterfaceScoped } from "../names/scoped.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
-import { binomialInterval } from "./fidelity-model.js";
+import { checkShare } from "./fidelity-model.js";
 
 let net: DummyNet;
 let a: DummyNet;
@@ -45,14 +45,16 @@ describe("fidelity: netem through tc() measured with the probe", { concurrency: 
     assert.ok(report.rttMs.min >= 100 && report.rttMs.min <= 150, `RTT min ${report.rttMs.min} ms, p50 ${report.rttMs.p50} ms`);
   });
 
-  test("loss 30 % one way: within a binomial 99.9 % interval of 1000 datagrams", async (t) => {
+  test("loss 30 % one way: 30 % lies in the exact 99.9 % interval of the share lost of 1000 datagrams", async (t) => {
     await a.tc(ab, { reset: true, loss: 30 });
     await b.tc(ba, { reset: true });
     const report = await net.probe(a, b, { count: 1000, intervalMs: 1, timeout: 120_000 });
-    const [lo, hi] = binomialInterval(1000, 0.3, 3.29);
-    t.diagnostic(`loss ${report.lossPercent} % of ${report.sent}; allowed ${lo}-${hi} %`);
+    // The published sweep judges at 99 % (docs/fidelity.md); a CI gate at 99 % would fail a correct
+    // netem about once in 100 runs, at 99.9 % once in 1000, and a loss off by a factor still fails.
+    const check = checkShare({ events: report.sent - report.received, trials: report.sent, varianceFactor: 1 }, 30, 0.999);
+    t.diagnostic(`loss ${report.lossPercent} % of ${report.sent}; 99.9 % interval ${check.interval.join("-")} %`);
     assert.equal(report.sent, 1000);
-    assert.ok(report.lossPercent >= lo && report.lossPercent <= hi, `loss ${report.lossPercent} %, allowed ${lo}-${hi} %`);
+    assert.ok(check.inside, `loss ${report.lossPercent} % of ${report.sent}: its 99.9 % interval ${check.interval.join("-")} % does not hold 30 %`);
   });
 
   test("rate 10 Mbit/s at the receiver's ingress: TCP goodput within 25 %", async (t) => {
