@@ -16,8 +16,8 @@ import { formatLabTimings, runInLab } from "./lab/lab.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const SWEEP = join(repoRoot, "src/probe/fidelity-sweep.lab.ts");
-/** The sweep takes about 15 minutes in the lab on a loaded machine's emulated guest; this bounds a hang. */
-const SWEEP_TIMEOUT_MS = 30 * 60_000;
+/** A part of the sweep (--groups) takes 15 to 40 minutes in the lab on a loaded machine's emulated guest; this bounds a hang. */
+const SWEEP_TIMEOUT_MS = 45 * 60_000;
 
 const USAGE = "usage: node scripts/fidelity.mjs [--groups delay,loss,duplicate-reorder,rate,findings,offloads] [--merge <earlier sweep.json>] | --render <sweep.json>";
 
@@ -169,6 +169,7 @@ function row(point) {
     detail = `fastest one-way (RTT min / 2) ${fmt(r.rttMs.min / 2)} ms${point.configured ? ` (${fmt(r.rttMs.min / 2 - point.configured)} off)` : ""}; RTT p50 ${fmt(r.rttMs.p50)}, p10-p90 ${fmt(r.rttMs.p10)}-${fmt(r.rttMs.p90)}, stdev ${fmt(r.rttMs.stdev)}${point.jitterMs ? ` (uniform jitter both ends: ${fmt(expectedStdev)})` : ""} ms; ${r.received}/${r.sent} back, ${r.reordered} reordered`;
   } else if (r.goodputMbps !== undefined) {
     detail = `UDP RTT p50 ${fmt(r.rttMs.p50)} ms (before the transfer)${r.tcpError ? `; TCP: ${r.tcpError}` : ""}`;
+    if (point.warnings) detail += `; the library warned: "${point.warnings.join('"; "')}"`;
   } else {
     detail = `${r.sent} sent, ${r.received} back, ${r.duplicates} duplicates, ${r.reordered} reordered, RTT p50 ${fmt(r.rttMs.p50)} ms`;
   }

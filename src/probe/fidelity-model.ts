@@ -24,6 +24,8 @@ export interface FidelityPoint {
    * trials; Gilbert-Elliott: see gilbertElliott()).
    */
   share?: { events: number; trials: number; varianceFactor: number };
+  /** What the library logged as warnings while the point was set up. */
+  warnings?: string[];
   /** The probe's counts (one shape with the probe's own), and the TCP phase's outcome. */
   report: ProbeCounts & { goodputMbps?: number; tcpError?: string };
 }

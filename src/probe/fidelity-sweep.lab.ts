@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, version } from "node:os";
 import { join } from "node:path";
+import { createLogger } from "../log.js";
 import { DummyNet } from "../network/dummy-net.js";
 import type { InterfaceScoped } from "../names/scoped.js";
 import type { NetemOptions } from "../tc/netem-options.js";
@@ -76,7 +77,7 @@ function timerLateness(): NonNullable<FidelityResult["machine"]["timerLatenessMs
   return { samples: late.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
 }
 
-test("fidelity sweep", { timeout: 28 * 60_000 }, async (t) => {
+test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
   const unknown = wantedGroups.filter((g) => !(GROUPS as readonly string[]).includes(g));
   assert.deepEqual(unknown, [], `fidelity groups are ${GROUPS.join(", ")}`);
   assert.ok(outPath, "set DUMMYNET_FIDELITY_OUT (or run in the lab, which sets DUMMYNET_LAB_RUN)");
@@ -87,7 +88,10 @@ test("fidelity sweep", { timeout: 28 * 60_000 }, async (t) => {
     result.machine.loadAverage![1] = loadavg()[0]!;
     writeFileSync(outPath, JSON.stringify(result, null, 2));
   };
-  const net = new DummyNet({ uid: (process.pid % 100000) * 10 + 1500000 });
+  // The library's warnings (src/tc/advice.ts, offloads.ts) go with the point they were logged before.
+  const warnings: string[] = [];
+  const log = { ...createLogger("silent"), warn: (message: string) => void warnings.push(message) };
+  const net = new DummyNet({ uid: (process.pid % 100000) * 10 + 1500000, log });
   try {
     const { a, b, ab, ba } = await twoHosts(net);
 
@@ -109,7 +113,7 @@ test("fidelity sweep", { timeout: 28 * 60_000 }, async (t) => {
         report = await net.probe(a, b, { timeout: 180_000, ...options });
       }
       const measured = pick(report);
-      const full: FidelityPoint = { ...point, measured, ...(share ? { share: share(report) } : {}), report: slim(report) };
+      const full: FidelityPoint = { ...point, measured, ...(share ? { share: share(report) } : {}), ...(warnings.length ? { warnings: warnings.splice(0) } : {}), report: slim(report) };
       result.points.push(full);
       t.diagnostic(`${point.section} ${point.setting}: configured ${point.configured} measured ${measured.toFixed(3)} ${point.unit}`);
       save();
@@ -199,22 +203,13 @@ test("fidelity sweep", { timeout: 28 * 60_000 }, async (t) => {
       await a.tc(ab, { reset: true, delay: 20 });
       await b.tc(ba, { reset: true, delay: 20, ingress: { rate: 10 } });
       await tcpPoint("rate 10 Mbit/s at the receiver's ingress, delay 20 ms each way", 10);
-      // A queue limit under the bandwidth-delay product (50 Mbit/s x 50 ms RTT = 312 kB, 208 full-size packets).
+      // A queue limit under the bandwidth-delay product (50 Mbit/s x 50 ms RTT = 312 kB, 208 full-size packets);
+      // offloads as the library sets them (the offloads group compares GSO sizes).
       for (const limit of [undefined, 20]) {
-        for (const gso of [65536, 1500]) {
-          await clear();
-          await a.tc(ab, { reset: true, rate: 50, delay: 25, ...(limit ? { limit } : {}) });
-          await b.tc(ba, { reset: true, delay: 25 });
-          await setGsoMaxSize(a, ab, gso);
-          await tcpPoint(`rate 50 Mbit/s + delay 25 ms at the sender, delay 25 ms back, limit ${limit ?? "derived (1000)"}, sender gso_max_size ${gso}`, 50);
-        }
-      }
-      // GSO/TSO clumping at a high rate: the sender's super-packets (up to 64 kB) against segments of one MTU.
-      for (const gso of [65536, 1500]) {
         await clear();
-        await a.tc(ab, { reset: true, rate: 100 });
-        await setGsoMaxSize(a, ab, gso);
-        await tcpPoint(`rate 100 Mbit/s at the sender, sender gso_max_size ${gso}`, 100);
+        await a.tc(ab, { reset: true, rate: 50, delay: 25, ...(limit ? { limit } : {}) });
+        await b.tc(ba, { reset: true, delay: 25 });
+        await tcpPoint(`rate 50 Mbit/s + delay 25 ms at the sender, delay 25 ms back, limit ${limit ?? "derived (1000)"}`, 50);
       }
     }
     // ---- offloads: the sender's GSO size against the rate it is shaped to (before/after of the library's default).
@@ -235,7 +230,7 @@ test("fidelity sweep", { timeout: 28 * 60_000 }, async (t) => {
         await setGsoMaxSize(a, ab, gso);
         await measure({ section: "offloads", setting: `rate 50 Mbit/s + delay 25 ms at the sender, delay 25 ms back, sender gso_max_size ${gso}`, configured: 50, unit: "Mbit/s" }, { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } }, (r) => r.goodputMbps ?? 0);
       }
-      for (const rate of [10, 50]) {
+      for (const rate of [50]) {
         for (const gso of [65536, 1500]) {
           await clear();
           await b.tc(ba, { ingress: { rate } });
@@ -261,7 +256,8 @@ test("fidelity sweep", { timeout: 28 * 60_000 }, async (t) => {
  * makes every TCP segment one MTU: TSO/GSO off in effect.
  */
 async function setGsoMaxSize(ns: DummyNet, iface: InterfaceScoped, size: number): Promise<void> {
-  const info = await ns.run(["ip", "link", "set", "dev", iface.scoped, "gso_max_size", String(size)], { timeout: 10_000 });
+  // A starved guest took over 10 s for one `ip` here.
+  const info = await ns.run(["ip", "link", "set", "dev", iface.scoped, "gso_max_size", String(size)], { timeout: 60_000 });
   if (info.exitCode !== 0) throw new Error(`ip link set gso_max_size ${size} failed (${info.exitCode}): ${info.stderr}`);
 }
 
