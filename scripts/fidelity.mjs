@@ -8,7 +8,7 @@
 //   node scripts/fidelity.mjs                  measure, then write the docs
 //   node scripts/fidelity.mjs --render X.json  only write the docs from a saved sweep
 import { spawn } from "node:child_process";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,6 +40,7 @@ async function main(argv) {
   mkdirSync(runDir, { recursive: true });
   const outFile = join(runDir, "fidelity.json");
   const started = Date.now();
+  const hostLoadAtStart = loadavg()[0];
   if (groups) writeFileSync(join(runDir, "fidelity-groups"), groups);
   let where;
   if (process.env.DUMMYNET_FIDELITY_HERE === "1" || (await hostHasNetem())) {
@@ -62,6 +63,8 @@ async function main(argv) {
   let result = JSON.parse(readFileSync(outFile, "utf8"));
   result.wallS = Math.round((Date.now() - started) / 1000);
   result.where = where;
+  // A guest's own load average does not show the host it shares: the host's is what starves it.
+  if (where !== "this host") result.hostLoadAverage = [hostLoadAtStart, loadavg()[0]];
   if (mergeInto) result = merge(mergeInto, result);
   writeFileSync(join(repoRoot, "docs", "fidelity.json"), JSON.stringify(result, null, 2) + "\n");
   writeDocs(result, { where });
@@ -79,6 +82,7 @@ function merge(earlier, later) {
     durationS: earlier.durationS + later.durationS,
     wallS: (earlier.wallS ?? 0) + later.wallS,
     runs: (earlier.runs ?? 1) + 1,
+    ...(later.hostLoadAverage ? { hostLoadAverage: [earlier.hostLoadAverage?.[0] ?? later.hostLoadAverage[0], later.hostLoadAverage[1]] } : {}),
     points: [...earlier.points.filter((p) => !sections.has(p.section)), ...later.points],
   };
 }
@@ -206,7 +210,8 @@ function targetsTable(result) {
       parts.push(`the unimpaired round trip (no delay at all) already has a median of ${fmt(baseline.report.rttMs.p50)} ms and a p10-p90 of ${fmt(baseline.report.rttMs.p10)}-${fmt(baseline.report.rttMs.p90)} ms here: that is the probe's Node.js agents and the guest's network stack waiting for a CPU, against tolerances of 0.6 to 20.5 ms`);
     }
     if (timer) parts.push(`a 1 ms sleep woke ${fmt(timer.p50, 3)} ms late at the median, ${fmt(timer.p99, 3)} ms at p99 (${timer.samples} sleeps, clock source ${m.clocksource ?? "unknown"}); netem releases packets with the same kind of timer`);
-    if (m.loadAverage) parts.push(`the load average of the machine was ${fmt(m.loadAverage[0], 1)} at the start and ${fmt(m.loadAverage[1], 1)} at the end, on ${m.cpus} vCPU(s)`);
+    if (result.hostLoadAverage) parts.push(`the host running the guest had a load average of ${fmt(result.hostLoadAverage[0], 1)} at the start and ${fmt(result.hostLoadAverage[1], 1)} at the end, on ${cpus().length} cores`);
+    else if (m.loadAverage) parts.push(`the load average of the machine was ${fmt(m.loadAverage[0], 1)} at the start and ${fmt(m.loadAverage[1], 1)} at the end, on ${m.cpus} CPU(s)`);
     const plain = failed.filter((j) => j.p.section === "delay");
     if (plain.length) {
       const over = plain.map((j) => j.p.report.rttMs.min - 2 * j.p.configured);
@@ -289,7 +294,7 @@ src/probe/fidelity.lab.test.ts.
 **Where:** ${where}.
 Kernel \`${m.kernelRelease}\` (\`${m.kernelVersion}\`), ${m.cpus} CPU(s), CPU model as the measuring kernel sees it:
 "${m.cpuModel}"${m.virtualised ? " (hypervisor flag set)" : ""}, Node.js ${m.node}${m.clocksource ? `, clock source ${m.clocksource}` : ""}. Host CPU: "${hostCpu}".
-${timer ? `Timer: a 1 ms sleep woke ${fmt(timer.p50, 3)} ms late at the median, ${fmt(timer.p90, 3)} at p90, ${fmt(timer.p99, 3)} at p99, ${fmt(timer.max, 3)} at most (${timer.samples} sleeps). ` : ""}${m.loadAverage ? `Load average (1 min) ${fmt(m.loadAverage[0], 1)} at the start, ${fmt(m.loadAverage[1], 1)} at the end.` : ""}
+${timer ? `Timer: a 1 ms sleep woke ${fmt(timer.p50, 3)} ms late at the median, ${fmt(timer.p90, 3)} at p90, ${fmt(timer.p99, 3)} at p99, ${fmt(timer.max, 3)} at most (${timer.samples} sleeps). ` : ""}${m.loadAverage ? `Load average (1 min) ${fmt(m.loadAverage[0], 1)} at the start, ${fmt(m.loadAverage[1], 1)} at the end` : ""}${result.hostLoadAverage ? `; of the host running the guest (${cpus().length} cores, shared with other work) ${fmt(result.hostLoadAverage[0], 1)} and ${fmt(result.hostLoadAverage[1], 1)}.` : "."}
 ${where.includes("TCG") ? "A QEMU TCG guest emulates every instruction in software: timers, the network stack and the probe's Node.js\nprocesses all run several times slower than on hardware, on a machine shared with other work. Read the\nnumbers as an upper bound on the error; a real kernel on real hardware does better.\n" : ""}
 Sweep time ${result.durationS} s inside${result.wallS ? `, ${result.wallS} s end to end` : ""}${result.runs > 1 ? ` (in ${result.runs} lab runs of some groups each, merged with --merge: a lab run has a bound of its own)` : ""}.
 
