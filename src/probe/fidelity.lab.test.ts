@@ -51,7 +51,8 @@ describe("fidelity: netem through tc() measured with the probe", { concurrency: 
   test("loss 30 % one way: 30 % lies in the exact 99.9 % interval of the share lost of 1000 datagrams", async (t) => {
     await a.tc(ab, { reset: true, loss: 30 });
     await b.tc(ba, { reset: true });
-    const report = await net.probe(a, b, { count: 1000, intervalMs: 1, timeout: 120_000 });
+    // 4 ms apart: at 1 ms a starved guest's echo agent can fall a socket buffer behind (a loss netem did not make).
+    const report = await net.probe(a, b, { count: 1000, intervalMs: 4, timeout: 120_000 });
     // The published sweep judges at 99 % (docs/fidelity.md); a CI gate at 99 % would fail a correct
     // netem about once in 100 runs, at 99.9 % once in 1000, and a loss off by a factor still fails.
     const check = checkShare({ events: report.sent - report.received, trials: report.sent, varianceFactor: 1 }, 30, 0.999);
