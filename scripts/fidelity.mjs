@@ -173,6 +173,7 @@ function row(point) {
     detail = `fastest one-way (RTT min / 2) ${fmt(r.rttMs.min / 2)} ms${point.configured ? ` (${fmt(r.rttMs.min / 2 - point.configured)} off)` : ""}; RTT p50 ${fmt(r.rttMs.p50)}, p10-p90 ${fmt(r.rttMs.p10)}-${fmt(r.rttMs.p90)}, stdev ${fmt(r.rttMs.stdev)}${point.jitterMs ? ` (uniform jitter both ends: ${fmt(expectedStdev)})` : ""} ms; ${r.received}/${r.sent} back, ${r.reordered} reordered`;
   } else if (r.goodputMbps !== undefined) {
     detail = `UDP RTT p50 ${fmt(r.rttMs.p50)} ms (before the transfer)${r.tcpError ? `; TCP: ${r.tcpError}` : ""}`;
+    if (point.queueAfter) detail += `; sender's queue right after: ${fmt(point.queueAfter.backlogBytes / 1000, 1)} kB in ${point.queueAfter.packets} packets, ${point.queueAfter.drops} dropped`;
     if (point.warnings) detail += `; the library warned: "${point.warnings.join('"; "')}"`;
   } else {
     detail = `${r.sent} sent, ${r.received} back, ${r.duplicates} duplicates, ${r.reordered} reordered, RTT p50 ${fmt(r.rttMs.p50)} ms`;

@@ -24,6 +24,8 @@ export interface FidelityPoint {
    * trials; Gilbert-Elliott: see gilbertElliott()).
    */
   share?: { events: number; trials: number; varianceFactor: number };
+  /** With TCP: the sender's root qdisc right after the probe (backlog, packets waiting, drops since it was installed). */
+  queueAfter?: { backlogBytes: number; packets: number; drops: number };
   /** What the library logged as warnings while the point was set up. */
   warnings?: string[];
   /** The probe's counts (one shape with the probe's own), and the TCP phase's outcome. */

@@ -113,7 +113,9 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
         report = await net.probe(a, b, { timeout: 180_000, ...options });
       }
       const measured = pick(report);
-      const full: FidelityPoint = { ...point, measured, ...(share ? { share: share(report) } : {}), ...(warnings.length ? { warnings: warnings.splice(0) } : {}), report: slim(report) };
+      // What still waits in the sender's netem when the probe is done: a deep queue is why a transfer's end comes late.
+      const queueAfter = options.tcp ? await senderQueue(a, ab) : undefined;
+      const full: FidelityPoint = { ...point, measured, ...(share ? { share: share(report) } : {}), ...(queueAfter ? { queueAfter } : {}), ...(warnings.length ? { warnings: warnings.splice(0) } : {}), report: slim(report) };
       result.points.push(full);
       t.diagnostic(`${point.section} ${point.setting}: configured ${point.configured} measured ${measured.toFixed(3)} ${point.unit}`);
       save();
@@ -218,14 +220,15 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
     if (wants("offloads")) {
       const scaled = (rate: number) => Math.max(1500, Math.round((rate * 1e6) / 8 / 1000));
       for (const rate of RATES_MBPS) {
-        for (const gso of [...new Set([65536, 1500, scaled(rate)])]) {
+        // 65536: offloads as veth has them (before); the library's cap (after).
+        for (const gso of [65536, scaled(rate)]) {
           await clear();
           await a.tc(ab, { reset: true, rate });
           await setGsoMaxSize(a, ab, gso);
           await measure({ section: "offloads", setting: `rate ${rate} Mbit/s at the sender, sender gso_max_size ${gso}`, configured: rate, unit: "Mbit/s" }, { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } }, (r) => r.goodputMbps ?? 0);
         }
       }
-      for (const gso of [65536, 1500, scaled(50)]) {
+      for (const gso of [65536, scaled(50)]) {
         await clear();
         await a.tc(ab, { reset: true, rate: 50, delay: 25 });
         await b.tc(ba, { reset: true, delay: 25 });
@@ -261,6 +264,13 @@ async function setGsoMaxSize(ns: DummyNet, iface: InterfaceScoped, size: number)
   // A starved guest took over 10 s for one `ip` here.
   const info = await ns.run(["ip", "link", "set", "dev", iface.scoped, "gso_max_size", String(size)], { timeout: 60_000 });
   if (info.exitCode !== 0) throw new Error(`ip link set gso_max_size ${size} failed (${info.exitCode}): ${info.stderr}`);
+}
+
+/** The backlog of the root qdisc of `iface`, from `tc -s -j qdisc show`. */
+async function senderQueue(ns: DummyNet, iface: InterfaceScoped): Promise<FidelityPoint["queueAfter"]> {
+  const info = await ns.run(["tc", "-s", "-j", "qdisc", "show", "dev", iface.scoped], { timeout: 60_000 });
+  const root = (JSON.parse(info.stdout) as Array<{ root?: boolean; backlog?: number; qlen?: number; drops?: number }>).find((q) => q.root);
+  return root ? { backlogBytes: root.backlog ?? 0, packets: root.qlen ?? 0, drops: root.drops ?? 0 } : undefined;
 }
 
 function slim(report: ProbeReport): FidelityPoint["report"] {
