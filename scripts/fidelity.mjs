@@ -120,9 +120,14 @@ const pct = (ratio) => `${fmt(100 * ratio, 1)} %`;
 
 /** The statistics and targets (src/probe/fidelity-model.ts), loaded once: verdicts are computed from the raw counts here. */
 let model;
+/** The library's advice (src/tc/advice.ts): the GSO size it gives a rate. */
+let advice;
+/** The sweep being rendered. */
+let currentResult;
 async function loadModel() {
   const { tsImport } = await import("tsx/esm/api");
   model = await tsImport("../src/probe/fidelity-model.ts", import.meta.url);
+  advice = await tsImport("../src/tc/advice.ts", import.meta.url);
 }
 
 const isDelayRow = (p) => p.section === "delay" || p.section === "delay+jitter";
@@ -199,6 +204,22 @@ function targetLine(name, rows, why) {
   return `| ${name} | ${status} | ${met} of ${rows.length} | ${worstText} | ${met === rows.length ? "-" : why(judged.filter((j) => !j.v.met))} |`;
 }
 
+/** The same setting measured again in the Offloads section (the library's GSO cap at the sender; veth's own at the receiver's ingress). */
+function repeatOf(point, points) {
+  const gso = point.section === "rate-sender" ? advice.gsoSizeForRate(point.configured, 65536) : 65536;
+  const where = point.section === "rate-sender" ? "at the sender" : "at the receiver's ingress";
+  return points.find((p) => p.section === "offloads" && p.setting === `rate ${point.configured} Mbit/s ${where}, sender gso_max_size ${gso}`);
+}
+
+function repeatsText(failed) {
+  const all = currentResult.points;
+  const pairs = failed.map((p) => [p, repeatOf(p, all)]).filter(([, again]) => again);
+  if (pairs.length === 0) return "no repeat of these settings was measured, so the machine's share of the error is not known";
+  const spread = Math.max(...pairs.map(([p, again]) => Math.max(p.measured, again.measured) / Math.max(Math.min(p.measured, again.measured), 1e-9)));
+  const verdictText = spread > 1.25 ? "a spread that large is the starved guest, not netem" : "close to each other: a repeatable error, not only noise";
+  return `the same settings measured again minutes later (Offloads section): ${pairs.map(([p, again]) => `${fmt(p.configured)} Mbit/s ${fmt(p.measured)} then ${fmt(again.measured)}`).join(", ")}: ${verdictText}`;
+}
+
 function targetsTable(result) {
   const points = result.points;
   const m = result.machine;
@@ -233,7 +254,14 @@ function targetsTable(result) {
       if (capped.length) parts.push(`${capped.map((j) => j.p.setting).join(", ")}: unshaped, this machine's TCP did only ${fmt(rateBaseline.measured)} Mbit/s over the same veth, so the rate measures the machine, not netem`);
     }
     const others = failed.filter((j) => !rateBaseline || j.p.configured < 0.9 * rateBaseline.measured);
-    if (others.length) parts.push(`${others.map((j) => `${j.p.setting} (${pct(j.v.ratio)}${j.p.report.tcpError ? `; ${j.p.report.tcpError}` : ""})`).join(", ")}: see the sections on offloads and settings that misbehave below`);
+    if (others.length) {
+      const load = result.hostLoadAverage ? `, on a host whose load average was ${fmt(result.hostLoadAverage[0], 1)} to ${fmt(result.hostLoadAverage[1], 1)} on ${cpus().length} cores` : "";
+      parts.push(
+        `${others.map((j) => `${j.p.setting} (${pct(j.v.ratio)}${j.p.report.tcpError ? `; ${j.p.report.tcpError}` : ""})`).join(", ")}: ` +
+          `one 3 s transfer each in a guest whose unshaped TCP managed ${rateBaseline ? `${fmt(rateBaseline.measured)} Mbit/s` : "an unknown rate"}${load}; ` +
+          `${repeatsText(others.map((j) => j.p))}`,
+      );
+    }
     parts.push(`goodput counts TCP payload, netem's rate every byte of the frame: at most ${pct(model.goodputCeiling())} of the rate at an MTU of 1500`);
     return parts.join("; ") + ".";
   };
@@ -274,6 +302,7 @@ machine: the probe's agents are ordinary processes, and a busy CPU shows up as
 delay (the targets table states the load average it saw).`;
 
 function writeDocs(result, { where }) {
+  currentResult = result;
   const docs = join(repoRoot, "docs");
   const bySection = (...sections) => result.points.filter((p) => sections.includes(p.section));
   const m = result.machine;

@@ -4,7 +4,7 @@
  * from the settings a link gets to the warnings the library logs, and to the
  * GSO size the library gives a link it rate-shapes (offloads.ts applies it).
  */
-import { LIMIT_PACKET_BYTES, NETEM_DEFAULT_LIMIT, type NetemSettings } from "./netem-options.js";
+import { LIMIT_PACKET_BYTES, type NetemSettings } from "./netem-options.js";
 
 /** Where a netem sits, for the words of a warning: "d-1-a-b (outgoing)". */
 export interface AdviceTarget {
@@ -54,9 +54,4 @@ const GSO_FLOOR_BYTES = LIMIT_PACKET_BYTES;
 export function gsoSizeForRate(rateMbit: number, deviceMaxBytes: number): number {
   const perMillisecond = Math.round((rateMbit * 1e6) / 8 / 1000);
   return Math.min(deviceMaxBytes, Math.max(GSO_FLOOR_BYTES, perMillisecond));
-}
-
-/** netem's queue in time at its rate when the limit is netem's default and packets are full-size, ms. */
-export function defaultQueueMs(rateMbit: number): number {
-  return (NETEM_DEFAULT_LIMIT * LIMIT_PACKET_BYTES * 8) / (rateMbit * 1e6) * 1000;
 }
