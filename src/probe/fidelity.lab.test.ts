@@ -5,11 +5,13 @@
 // too often, a loss percent read as a fraction, a rate in the wrong unit).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createLogger } from "../log.js";
 import { DummyNet } from "../network/dummy-net.js";
 import type { InterfaceScoped } from "../names/scoped.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
-import { binomialInterval } from "./fidelity-model.js";
+import { checkShare } from "./fidelity-model.js";
 
+const warnings: string[] = [];
 let net: DummyNet;
 let a: DummyNet;
 let b: DummyNet;
@@ -18,7 +20,8 @@ let ba: InterfaceScoped;
 
 describe("fidelity: netem through tc() measured with the probe", { concurrency: false, timeout: 180_000 }, () => {
   before(async () => {
-    net = new DummyNet({ uid: (process.pid % 100000) * 10 + 1600000 });
+    const log = { ...createLogger("silent"), warn: (message: string) => void warnings.push(message) };
+    net = new DummyNet({ uid: (process.pid % 100000) * 10 + 1600000, log });
     a = await net.netnsAdd("a");
     b = await net.netnsAdd("b");
     [ab, ba] = await net.linkVethAdd("a-b", "b-a", { p1Namespace: a, p2Namespace: b });
@@ -45,14 +48,17 @@ describe("fidelity: netem through tc() measured with the probe", { concurrency: 
     assert.ok(report.rttMs.min >= 100 && report.rttMs.min <= 150, `RTT min ${report.rttMs.min} ms, p50 ${report.rttMs.p50} ms`);
   });
 
-  test("loss 30 % one way: within a binomial 99.9 % interval of 1000 datagrams", async (t) => {
+  test("loss 30 % one way: 30 % lies in the exact 99.9 % interval of the share lost of 1000 datagrams", async (t) => {
     await a.tc(ab, { reset: true, loss: 30 });
     await b.tc(ba, { reset: true });
-    const report = await net.probe(a, b, { count: 1000, intervalMs: 1, timeout: 120_000 });
-    const [lo, hi] = binomialInterval(1000, 0.3, 3.29);
-    t.diagnostic(`loss ${report.lossPercent} % of ${report.sent}; allowed ${lo}-${hi} %`);
+    // 4 ms apart: at 1 ms a starved guest's echo agent can fall a socket buffer behind (a loss netem did not make).
+    const report = await net.probe(a, b, { count: 1000, intervalMs: 4, timeout: 120_000 });
+    // The published sweep judges at 99 % (docs/fidelity.md); a CI gate at 99 % would fail a correct
+    // netem about once in 100 runs, at 99.9 % once in 1000, and a loss off by a factor still fails.
+    const check = checkShare({ events: report.sent - report.received, trials: report.sent, varianceFactor: 1 }, 30, 0.999);
+    t.diagnostic(`loss ${report.lossPercent} % of ${report.sent}; 99.9 % interval ${check.interval.join("-")} %`);
     assert.equal(report.sent, 1000);
-    assert.ok(report.lossPercent >= lo && report.lossPercent <= hi, `loss ${report.lossPercent} %, allowed ${lo}-${hi} %`);
+    assert.ok(check.inside, `loss ${report.lossPercent} % of ${report.sent}: its 99.9 % interval ${check.interval.join("-")} % does not hold 30 %`);
   });
 
   test("rate 10 Mbit/s at the receiver's ingress: TCP goodput within 25 %", async (t) => {
@@ -61,5 +67,24 @@ describe("fidelity: netem through tc() measured with the probe", { concurrency: 
     const report = await net.probe(a, b, { count: 10, intervalMs: 5, tcp: { seconds: 3 }, timeout: 120_000 });
     t.diagnostic(`goodput ${report.goodputMbps} Mbit/s (${JSON.stringify(report.tcp)})`);
     assert.ok(report.goodputMbps! >= 7.5 && report.goodputMbps! <= 12.5, `goodput ${report.goodputMbps} Mbit/s`);
+  });
+
+  test("rate at the sender: GSO capped to about 1 ms of the rate while shaped and put back after; a limit under the BDP is warned about", async () => {
+    const gsoSize = async () => {
+      const info = await a.run(["ip", "-d", "-j", "link", "show", "dev", ab.scoped], { timeout: 60_000 });
+      return (JSON.parse(info.stdout) as Array<{ gso_max_size: number }>)[0]!.gso_max_size;
+    };
+    const original = await gsoSize();
+    await a.tc(ab, { reset: true, rate: 50 });
+    assert.equal(await gsoSize(), 6250);
+    await a.tc(ab, { rate: null, delay: 5 });
+    assert.equal(await gsoSize(), original);
+    warnings.length = 0;
+    await a.tc(ab, { reset: true, rate: 20, delay: 40, limit: 10 });
+    assert.equal(await gsoSize(), 1500);
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0]!, /limit 10 packets is under the bandwidth-delay product of 20 Mbit\/s x 40 ms \(~67 packets of 1500 B\).*raise limit to at least 67/);
+    await a.tc(ab, { reset: true });
+    assert.equal(await gsoSize(), original);
   });
 });

@@ -90,7 +90,10 @@ export const AGENT_PATH = fileURLToPath(new URL("./agent.mjs", import.meta.url))
 const KNOWN_OPTIONS = ["address", "count", "intervalMs", "size", "tcp", "signal", "timeout"];
 /** Longest wait for late replies after the last datagram (the sender waits max(1 s, 3 x p99) up to this). */
 const LATE_WAIT_MAX = 10_000;
-/** Longest wait for the echo agent to say it listens (a Node.js start on a loaded machine or in the lab's emulated guest). */
+/**
+ * Least wait for the echo agent to say it listens (a Node.js start on a loaded machine or in the lab's emulated
+ * guest); a caller who allows the whole probe longer allows a third of it (seen: 18 s for a Node.js start in the lab at load 26).
+ */
 const READY_TIMEOUT = 20_000;
 const DEFAULT_TCP_SECONDS = 2;
 /** The sender's own bounds around a TCP transfer (connect, then the receiver's count): see agent.mjs. */
@@ -179,7 +182,7 @@ async function runAgents(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, address
     (error: unknown) => error,
   );
   try {
-    const [udpPort, tcpPort] = await echoReady(echoEnded, () => echoOutput, (wake) => (onEchoOutput = wake), Math.min(READY_TIMEOUT, plan.timeout), plan.signal);
+    const [udpPort, tcpPort] = await echoReady(echoEnded, () => echoOutput, (wake) => (onEchoOutput = wake), Math.min(Math.max(READY_TIMEOUT, plan.timeout / 3), plan.timeout), plan.signal);
     const args = ["--address", address, "--udp-port", String(udpPort), "--count", String(plan.count), "--interval-ms", String(plan.intervalMs), "--size", String(plan.size), "--late-wait-max", String(LATE_WAIT_MAX)];
     if (plan.tcp) {
       args.push("--tcp-port", String(tcpPort));

@@ -15,6 +15,8 @@ import { type NetemOptions, type NetemSettings, type TcOptions, NETEM_DEFAULT_LI
 import { derivedLimit, checkNetemCombination, clearingArguments, mergeNetem, settingsArguments } from "./netem-options.js";
 import { validateTcOptions } from "./netem-validate.js";
 import { type KnownTables, type QdiscJson, type TcShell, appliedRoot, readNetem, showQdiscs } from "./netem-read.js";
+import { netemAdvice } from "./advice.js";
+import { GsoCap } from "./offloads.js";
 
 /** Handle of the netem qdiscs this library installs ("d" for dummynet). */
 export const NETEM_HANDLE = "d0:";
@@ -77,6 +79,7 @@ class NetemHandle implements TcHandle {
   ingressState: IngressState | undefined;
   restored = false;
   #restoring: Promise<void> | undefined;
+  #gso: GsoCap | undefined;
 
   constructor(
     readonly shell: TcShell,
@@ -94,6 +97,10 @@ class NetemHandle implements TcHandle {
   }
   get ifb(): string | undefined {
     return this.ingressState?.ifb;
+  }
+  /** The link's GSO size, capped while its outgoing traffic has a rate. */
+  get gso(): GsoCap {
+    return (this.#gso ??= new GsoCap(this.shell, this.iface));
   }
 
   restore(): Promise<void> {
@@ -122,6 +129,7 @@ class NetemHandle implements TcHandle {
       this.before = undefined;
       this.egress = undefined;
     }
+    await attempt("GSO size", () => this.gso.restore());
     this.restored = true;
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateError(errors, `Restoring traffic control of ${this.iface} failed`);
@@ -384,6 +392,7 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
       handle.egress = egressPlan.settings;
       handle.egressTables = egressPlan.tables;
       handle.egressUserLimit = egressPlan.userLimit;
+      await handle.gso.follow(egressPlan.settings.rate);
     }
     if (ingressPlan) {
       const created = !handle.ingressState;
@@ -412,5 +421,8 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
     throw error;
   }
   handle.applyCount++;
+  for (const [plan, direction] of [[egressPlan, "outgoing"], [ingressPlan, "incoming"]] as const) {
+    if (plan) for (const warning of netemAdvice(plan.settings, { iface, direction })) shell.log.warn(warning);
+  }
   return handle;
 }
