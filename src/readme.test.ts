@@ -6,7 +6,8 @@
  * sudoers line names, at the paths sudo finds them on Debian, exactly the
  * programs the library asks sudo to run (recorded through a stand-in sudo
  * while a network is built and torn down); the testing examples and the
- * topology file are the files the suite runs; the Mermaid drawing is what
+ * topology file are the files the suite runs; the command lines run in order
+ * (in a sandbox, see runCommandLines); the Mermaid drawing is what
  * `dummynet graph` prints; the topology-from-code and API blocks run.
  */
 import { test } from "node:test";
@@ -15,7 +16,7 @@ import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { catalogued, codeBlocks, outputOf, readmeBlock, readmeText, README_BLOCKS, REPO, runTypeScriptBlock } from "./readme.test-helpers.js";
+import { catalogued, codeBlocks, outputOf, readmeBlock, readmeText, README_BLOCKS, REPO, runCommandLines, runTypeScriptBlock } from "./readme.test-helpers.js";
 import { runCli } from "./cli/cli.test-helpers.js";
 import { runBounded } from "./test-support/program-path.js";
 import { assertNothingLeft } from "./test-support/leftovers.js";
@@ -99,19 +100,17 @@ test("the sudoers line names what the library runs through sudo, where sudo find
   );
   const library = pathToFileURL(join(REPO, "src/index.ts")).href;
   const testing = pathToFileURL(join(REPO, "src/testing/index.ts")).href;
+  const twoHostsModule = pathToFileURL(join(REPO, "src/test-support/two-hosts.ts")).href;
   const workload = `
     import { DummyNet, HostShell } from ${JSON.stringify(library)};
     import { waitForPort } from ${JSON.stringify(testing)};
+    import { twoHosts } from ${JSON.stringify(twoHostsModule)};
     const net = new DummyNet({ shell: new HostShell({ sudo: true }) });
     console.log("uid " + net.uid);
     try {
-      const [a, b] = await Promise.all([net.netnsAdd("a"), net.netnsAdd("b")]);
-      await net.linkVethAdd("eth0", "eth0", { p1Namespace: a, p2Namespace: b });
-      await a.addrAdd("10.0.0.1/24", "eth0");
-      await b.addrAdd("10.0.0.2/24", "eth0");
-      await Promise.all([a.up("eth0"), b.up("eth0")]);
+      const { a, b, ba } = await twoHosts(net);
       await b.sysctl("net.ipv4.ip_forward", 1);
-      await b.nat("10.0.0.0/24", "eth0");
+      await b.nat("10.0.0.0/24", ba);
       const [h0, h1] = await net.linkVethAdd("h0", "h1");
       await net.forward(h0, h1);
       await net.tcShow(h0);
@@ -155,6 +154,10 @@ test("the Mermaid drawing is what `dummynet graph examples/star.yaml --format me
   const graph = await runCli(["graph", "examples/star.yaml", "--format", "mermaid"]);
   assert.equal(graph.code, 0, graph.stderr);
   assert.equal(readmeBlock("graph").text, graph.stdout);
+});
+
+test("the command lines run in order against examples/star.yaml, each as the README says, and nothing is left", { timeout: 1_800_000 }, async () => {
+  await runCommandLines(readmeBlock("command lines"));
 });
 
 test("the topologies-from-code example builds the star, fetches from h2, and leaves nothing", { timeout: 240_000 }, async () => {
