@@ -18,6 +18,7 @@ import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { catalogued, codeBlocks, outputOf, readmeBlock, readmeText, README_BLOCKS, REPO, runCommandLines, runTypeScriptBlock } from "./readme.test-helpers.js";
 import { runCli } from "./cli/cli.test-helpers.js";
+import { SUDOERS_LINE } from "./system/privilege.js";
 import { runBounded } from "./test-support/program-path.js";
 import { assertNothingLeft } from "./test-support/leftovers.js";
 
@@ -72,6 +73,7 @@ const NOT_ASKED_FOR_HERE: Readonly<Record<string, string>> = {
 
 test("the sudoers line names what the library runs through sudo, where sudo finds it on Debian", { timeout: 240_000 }, async () => {
   const line = readmeBlock("sudoers line").text.trimEnd();
+  assert.equal(line, SUDOERS_LINE, "the README's sudoers line is the one the library's advice gives (src/system/privilege.ts)");
   const parsed = /^youruser ALL=\(root\) NOPASSWD:(SETENV:)? (\/\S+(?:, \/\S+)*)$/.exec(line);
   assert.ok(parsed, `a sudoers line of the form "youruser ALL=(root) NOPASSWD:[SETENV:] /path, /path": ${line}`);
   const paths = parsed[2]!.split(", ");

@@ -70,7 +70,7 @@ describe("sudo decision logic", { timeout: 60_000 }, () => {
       assert.ok(error instanceof DummyNetError);
       assert.match(error.message, /sudo needs a password and there is no terminal/u);
       assert.match(error.message, /Run as root/u);
-      assert.match(error.message, /NOPASSWD: .*ip.*tc.*iptables.*nsenter/u);
+      assert.match(error.message, /NOPASSWD:SETENV: .*ip.*tc.*iptables.*nsenter/u);
       return true;
     });
     assert.equal(noTty.calls.length, 1, "no prompt without a terminal");

@@ -84,11 +84,19 @@ export function defaultPrivilege(): Privilege {
   return privilegeFor(!isRoot());
 }
 
+/**
+ * The sudoers line that gives dummynet what it runs through sudo (the README shows it, and its test
+ * checks it against what the library really asks sudo for). SETENV: programs run with
+ * `sudo -n --preserve-env`; true: sudo is checked with `sudo -n true`.
+ */
+export const SUDOERS_LINE =
+  "youruser ALL=(root) NOPASSWD:SETENV: /usr/sbin/ip, /usr/sbin/tc, /usr/sbin/iptables, /usr/bin/nsenter, /usr/sbin/sysctl, /usr/bin/kill, /usr/bin/true";
+
 /** The one advice on how to give dummynet the rights it needs. */
 export const ROOT_ADVICE =
   "Run as root (for example `sudo node ...` or in a root container), or allow passwordless sudo " +
-  "for ip, tc, iptables, nsenter and kill (a sudoers line such as " +
-  "`youruser ALL=(root) NOPASSWD: /usr/sbin/ip, /usr/sbin/tc, /usr/sbin/iptables, /usr/bin/nsenter, /usr/bin/kill`), " +
+  "for the programs it runs (the README's sudoers line: " +
+  `\`${SUDOERS_LINE}\`), ` +
   "or run `sudo -v` in this terminal first (dummynet uses `sudo -n` and never asks for a password itself).";
 
 // ---------------------------------------------------------------------------
