@@ -4,7 +4,7 @@
  * from the settings a link gets to the warnings the library logs, and to the
  * GSO size the library gives a link it rate-shapes (offloads.ts applies it).
  */
-import { LIMIT_PACKET_BYTES, type NetemSettings } from "./netem-options.js";
+import { LIMIT_PACKET_BYTES, type NetemSettings } from "./netem-model.js";
 
 /** Where a netem sits, for the words of a warning: "d-1-a-b (outgoing)". */
 export interface AdviceTarget {
