@@ -23,13 +23,13 @@ export interface CliResult {
 /** Longest one `dummynet` command of a test may run; a killed one shows as signal SIGKILL in its result. */
 export const CLI_TIMEOUT_MS = 300_000;
 
-export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: { stdout: string; stderr: string } } {
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = CLI_TIMEOUT_MS): ChildProcess & { output: { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
     cwd: REPO,
     env: { ...process.env, CI: "true", ...env },
     stdio: ["ignore", "pipe", "pipe"],
     // No command a test starts may outlive its bound (the lab's CLI starts take seconds each).
-    timeout: CLI_TIMEOUT_MS,
+    timeout: timeoutMs,
     killSignal: "SIGKILL",
   }) as ChildProcess & { output: { stdout: string; stderr: string } };
   child.output = { stdout: "", stderr: "" };
@@ -81,13 +81,13 @@ export function namespacesOf(prefix: string): string[] {
 }
 
 /**
- * Runs `body` against a network that `dummynet up FILE` holds (`network` is
+ * Runs `body` against a network that `dummynet up FILE` holds (`flag` is
  * `--network UID`), then takes it down and checks that nothing of it is left;
  * when `body` fails, ends `up` and removes what it left, so the failure is the
- * only trace.
+ * only trace. `up` is killed after `timeoutMs`: give the whole body's bound.
  */
-export async function withNetworkUp(file: string, body: (network: { uid: number; flag: string[] }) => Promise<void>): Promise<void> {
-  const up = startCli(["up", file, "--json"]);
+export async function withNetworkUp(file: string, body: (network: { uid: number; flag: string[] }) => Promise<void>, timeoutMs = CLI_TIMEOUT_MS): Promise<void> {
+  const up = startCli(["up", file, "--json"], {}, timeoutMs);
   try {
     const { uid } = JSON.parse(await firstLine(up, 120_000)) as { uid: number };
     await body({ uid, flag: ["--network", String(uid)] });
