@@ -178,8 +178,10 @@ function row(point) {
     detail = `fastest one-way (RTT min / 2) ${fmt(r.rttMs.min / 2)} ms${point.configured ? ` (${fmt(r.rttMs.min / 2 - point.configured)} off)` : ""}; RTT p50 ${fmt(r.rttMs.p50)}, p10-p90 ${fmt(r.rttMs.p10)}-${fmt(r.rttMs.p90)}, stdev ${fmt(r.rttMs.stdev)}${point.jitterMs ? ` (uniform jitter both ends: ${fmt(expectedStdev)})` : ""} ms; ${r.received}/${r.sent} back, ${r.reordered} reordered`;
   } else if (r.goodputMbps !== undefined) {
     detail = `UDP RTT p50 ${fmt(r.rttMs.p50)} ms (before the transfer)${r.tcpError ? `; TCP: ${r.tcpError}` : ""}`;
-    if (point.queueAfter) detail += `; sender's queue right after: ${fmt(point.queueAfter.backlogBytes / 1000, 1)} kB in ${point.queueAfter.packets} packets, ${point.queueAfter.drops} dropped`;
-    if (point.warnings) detail += `; the library warned: "${point.warnings.join('"; "')}"`;
+    // (Its drop counter is the qdisc's since the sweep installed it, across points: not shown.)
+    if (point.queueAfter) detail += `; sender's queue right after: ${fmt(point.queueAfter.backlogBytes / 1000, 1)} kB in ${point.queueAfter.packets} packets`;
+    const tcWarnings = (point.warnings ?? []).filter((w) => w.startsWith("tc on "));
+    if (tcWarnings.length) detail += `; the library warned: "${tcWarnings.join('"; "')}"`;
   } else {
     detail = `${r.sent} sent, ${r.received} back, ${r.duplicates} duplicates, ${r.reordered} reordered, RTT p50 ${fmt(r.rttMs.p50)} ms`;
   }
@@ -448,7 +450,16 @@ function rateChart(result) {
     min: 0.5,
     max: 200,
     ticks: [1, 2, 5, 10, 20, 50, 100],
-    series: [series("rate-sender", "shaped at the sender's egress"), series("rate-receiver-ingress", "shaped at the receiver's ingress (IFB)")],
+    series: [
+      series("rate-sender", "shaped at the sender's egress (GSO capped by the library)"),
+      series("rate-receiver-ingress", "shaped at the receiver's ingress (IFB)"),
+      {
+        label: "at the sender, veth's 64 kB GSO (before the cap; Offloads section)",
+        points: result.points
+          .filter((p) => p.section === "offloads" && /^rate \d+ Mbit\/s at the sender, sender gso_max_size 65536$/.test(p.setting))
+          .map((p) => [p.configured, p.measured]),
+      },
+    ],
   });
 }
 
