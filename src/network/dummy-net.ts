@@ -20,6 +20,9 @@ import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { RunAsyncOptions, RunOptions, Shell } from "../shell/shell.js";
 import type { AppliedQdisc, NetemOptions } from "../tc/netem.js";
 import { claimDefaultUid } from "../lifecycle/owners.js";
+import { defaultLogger } from "../log.js";
+import { type RootlessOption, useRootless } from "../rootless/mode.js";
+import { ownRootlessPrivilege } from "../rootless/privilege.js";
 import { type ProbeHost, type ProbeOptions, type ProbeReport, probe } from "../probe/probe.js";
 import { NetworkState, ROOT_NAMESPACE, claimExplicitUid } from "./network-state.js";
 import { AddressesAndRoutes } from "./ops/addresses.js";
@@ -62,6 +65,13 @@ export interface DummyNetOptions {
    * wait for that (what test helpers use). @default false
    */
   reapDeadOwners?: boolean | "once";
+  /**
+   * Build the network inside a user namespace of this (unprivileged) user,
+   * with no root and no sudo (docs/rootless.md). `"auto"`: when this process
+   * is not root and sudo needs a password. Ignored when `shell` is given.
+   * @default DUMMYNET_ROOTLESS (1 or 0) when set, else "auto"
+   */
+  rootless?: RootlessOption;
 }
 
 /** Options of `linkVethAdd()`. */
@@ -88,6 +98,13 @@ export interface CgroupOptions {
   cpuLimit?: number;
   /** Bytes of memory; the kernel kills (OOM) processes of the group above it. */
   memoryLimit?: number;
+}
+
+/** The host shell of a new network: rootless (through this process's holder) or as root / through sudo. */
+function hostShellFor(options: DummyNetOptions): HostShell {
+  const log = options.log ?? defaultLogger;
+  if (useRootless(options.rootless, log)) return new HostShell({ log, privilege: ownRootlessPrivilege(log) });
+  return new HostShell(options.log ? { log: options.log } : {});
 }
 
 const PARENT = Symbol("parent");
@@ -140,7 +157,7 @@ export class DummyNet implements AsyncDisposable {
       if (options.uid !== undefined) new NamespaceScoped(ROOT_NAMESPACE, options.uid);
       const uid = options.uid === undefined ? claimDefaultUid() : claimExplicitUid(options.uid);
       this.namespace = new NamespaceScoped(ROOT_NAMESPACE, uid);
-      this.shell = options.shell ?? new HostShell(options.log ? { log: options.log } : {});
+      this.shell = options.shell ?? hostShellFor(options);
       this.#network = new NetworkState({
         uid,
         explicitUid: options.uid !== undefined,

@@ -5,8 +5,8 @@
  */
 import { readFile, readdir, readlink, stat } from "node:fs/promises";
 import type { Shell } from "../shell/shell.js";
-
-const isRoot = process.getuid?.() === 0;
+import { systemPath } from "../system/privilege.js";
+import { netnsPath } from "../system/proc.js";
 
 export async function namespaceProcesses(shell: Shell, scopedNamespace: string): Promise<number[]> {
   return (await processesByNamespace(shell, [scopedNamespace])).get(scopedNamespace) ?? [];
@@ -18,7 +18,8 @@ export async function processesByNamespace(shell: Shell, scopedNamespaces: reado
   // The shell's own workers (and, under sudo, their children) live in namespaces too: they are not the user's.
   const helpers = new Set(shell.helperPids?.() ?? []);
   const isHelper = async (pid: number) => helpers.has(pid) || helpers.has(await parentPid(pid));
-  if (!isRoot) {
+  // Other users' /proc/<pid>/ns is readable only when commands run as they are (root, or rootless: our own processes).
+  if (!shell.privilege.direct) {
     for (const name of scopedNamespaces) {
       const result = await shell.system(["ip", "netns", "pids", name], { allowFailure: true });
       const pids = result.stdout.split("\n").filter(Boolean).map(Number);
@@ -30,7 +31,7 @@ export async function processesByNamespace(shell: Shell, scopedNamespaces: reado
   const byLink = new Map<string, string>();
   for (const name of scopedNamespaces) {
     try {
-      byLink.set(`net:[${(await stat(`/run/netns/${name}`)).ino}]`, name);
+      byLink.set(`net:[${(await stat(systemPath(shell.privilege, netnsPath(name)))).ino}]`, name);
     } catch {
       // Deleted already: no processes to find.
     }
@@ -61,7 +62,8 @@ async function parentPid(pid: number): Promise<number> {
 
 /** Sends SIGKILL to `pid`; a process that is already gone is not an error. */
 export async function killProcess(shell: Shell, pid: number): Promise<void> {
-  if (!isRoot) {
+  // Other users' /proc/<pid>/ns is readable only when commands run as they are (root, or rootless: our own processes).
+  if (!shell.privilege.direct) {
     await shell.system(["kill", "-9", String(pid)], { allowFailure: true });
     return;
   }

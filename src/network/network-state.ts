@@ -12,6 +12,7 @@ import { reapDeadOwners } from "../lifecycle/reaper.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
 import { formatCommand } from "../process/run-info.js";
+import { isRootless } from "../rootless/privilege.js";
 import type { Shell } from "../shell/shell.js";
 import type { TcHandles } from "../tc/netem-apply.js";
 import { LinkRegistry } from "./link-registry.js";
@@ -86,6 +87,8 @@ export class NetworkState {
         }
         this.#claimed = true;
       }
+      // A rootless network keeps this process's holder until its cleanup.
+      if (isRootless(this.hostShell.privilege)) this.hostShell.privilege.hold();
       if (settings.reapDeadOwners === "once") await reapDeadOwnersOnce(this.log);
       else if (settings.reapDeadOwners) await reapDeadOwners({ log: this.log });
       if (settings.exitCleanup) {
@@ -107,7 +110,10 @@ export class NetworkState {
   #cleanupSync(): void {
     // Processes first: each leads its own process group and would outlive us.
     this.hostShell.processMonitor.killAllSync();
-    this.undo.replaySync();
+    const privilege = this.hostShell.privilege;
+    // Rootless: everything lives in the holder's namespaces; killing it removes all at once.
+    if (isRootless(privilege)) privilege.stopSync();
+    else this.undo.replaySync();
   }
 
   /** Stops the processes, then runs every undo newest first; one cleanup at a time (later calls join it). */
@@ -138,6 +144,11 @@ export class NetworkState {
           this.undo.step = "forgetting the owner record";
           await this.#started.catch(() => undefined);
           if (this.#exitHandle) untrackForExit(this.#exitHandle);
+          const privilege = this.hostShell.privilege;
+          if (isRootless(privilege)) {
+            this.undo.step = "ending the rootless holder";
+            await privilege.release();
+          }
           this.#exitHandle = undefined;
           this.#started = undefined;
         }

@@ -29,8 +29,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { DummyNetError } from "../errors.js";
 
-/** How commands get their rights: run as they are (`root`), or through `sudo -n`. Issue 13 adds `rootless`. */
-export type PrivilegeMode = "root" | "sudo";
+/** How commands get their rights: run as they are (`root`), through `sudo -n`, or inside a rootless holder's namespaces (src/rootless/privilege.ts). */
+export type PrivilegeMode = "root" | "sudo" | "rootless";
 
 /** A way into the system: the argv every command of the library runs with. */
 export interface Privilege {
@@ -48,6 +48,17 @@ export interface Privilege {
   wrapUserCommand(argv: readonly string[]): string[];
   /** Resolves once commands can run this way; rejects with a DummyNetError that says how to get root. */
   ready(): Promise<void>;
+  /**
+   * Where this process reads a path of the system its commands see (e.g.
+   * /run/netns/<name>), for code that reads files instead of running commands.
+   * @default the path itself
+   */
+  systemPath?(path: string): string;
+}
+
+/** The path where this process reads `path` of the system that `privilege`'s commands see. */
+export function systemPath(privilege: Privilege, path: string): string {
+  return privilege.systemPath ? privilege.systemPath(path) : path;
 }
 
 /** Commands run as they are. */

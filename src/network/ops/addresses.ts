@@ -12,6 +12,7 @@ export class AddressesAndRoutes {
 
   async addrAdd(ip: string, iface: unknown): Promise<void> {
     const at = this.at;
+    at.refuseHostInRootless("addrAdd");
     const { family, address } = checkAddressWithPrefix("ip", ip);
     // The kernel answers "ip addr add 0.0.0.0/N" with success and adds nothing.
     if (address === "0.0.0.0") throw new InvalidArgumentError("ip", ip, "is the unspecified address, which the kernel silently ignores on an interface; give the interface's own address, e.g. \"10.0.0.1/24\"");
@@ -27,6 +28,7 @@ export class AddressesAndRoutes {
 
   async addrDel(ip: string, iface: unknown): Promise<void> {
     const at = this.at;
+    at.refuseHostInRootless("addrDel");
     const { family } = checkAddressWithPrefix("ip", ip);
     const link = at.iface(iface);
     await at.ip(["addr", "del", ip, "dev", link.scoped]);
@@ -40,6 +42,7 @@ export class AddressesAndRoutes {
 
   async route(gateway: string, options: { to?: string }): Promise<void> {
     const at = this.at;
+    at.refuseHostInRootless("route");
     checkIpAddress("gateway", gateway);
     const to = options.to ?? "default";
     if (options.to !== undefined) checkAddressWithPrefix("route destination", options.to);
@@ -54,6 +57,7 @@ export class AddressesAndRoutes {
 
   async sysctl(name: string, value: string | number): Promise<void> {
     const at = this.at;
+    at.refuseHostInRootless("sysctl (a host sysctl)");
     const key = checkSysctlName("sysctl name", name);
     const text = checkSysctlValue("sysctl value", value);
     // `sysctl -w` on a group of settings (net.ipv4.conf.all) exits 0 and sets nothing; groups are the same in every namespace.

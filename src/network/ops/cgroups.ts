@@ -4,6 +4,8 @@
  */
 import { CGroup, type CGroupOptions, listCgroups, removeCgroupDirectoriesSync } from "../../cgroups/cgroup.js";
 import { CGroupScoped } from "../../names/scoped.js";
+import { isRootless } from "../../rootless/privilege.js";
+import { cgroupsRefused } from "../../rootless/refusals.js";
 import type { NamespaceHandle } from "./handle.js";
 
 export class Cgroups {
@@ -11,6 +13,7 @@ export class Cgroups {
 
   async add(name: string, limits: Pick<CGroupOptions, "cpuLimit" | "memoryLimit">): Promise<CGroup> {
     const at = this.at;
+    if (isRootless(at.shell.privilege)) throw cgroupsRefused();
     const cgroups = at.network.cgroups;
     const scoped = new CGroupScoped(name, at.uid);
     const cgroup = await CGroup.create({ name: scoped.scoped, log: at.log, ...limits });

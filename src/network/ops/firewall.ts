@@ -12,6 +12,7 @@ export class Firewall {
 
   async forward(from: unknown, to: unknown): Promise<void> {
     const at = this.at;
+    at.refuseHostInRootless("forward");
     const inbound = at.iface(from, "from interface");
     const outbound = at.iface(to, "to interface");
     const rule = ["FORWARD", "-i", inbound.scoped, "-o", outbound.scoped, ...this.#ruleComment(), "-j", "ACCEPT"];
@@ -27,6 +28,7 @@ export class Firewall {
 
   async nat(source: string, iface: unknown): Promise<void> {
     const at = this.at;
+    at.refuseHostInRootless("nat");
     checkAddressWithPrefix("source", source);
     const link = at.iface(iface);
     const rule = ["POSTROUTING", "-s", source, "-o", link.scoped, ...this.#ruleComment(), "-j", "MASQUERADE"];

@@ -9,6 +9,10 @@ import { InvalidArgumentError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { InterfaceScoped, NamespaceScoped } from "../../names/scoped.js";
 import type { Shell } from "../../shell/shell.js";
+import { netnsPath } from "../../system/proc.js";
+import { systemPath } from "../../system/privilege.js";
+import { isRootless } from "../../rootless/privilege.js";
+import { hostNamespaceRefused } from "../../rootless/refusals.js";
 import type { LinkPlace } from "../link-registry.js";
 import { type NetworkState, ROOT_NAMESPACE } from "../network-state.js";
 import { syncUndo } from "../sync-undo.js";
@@ -62,9 +66,19 @@ export class NamespaceHandle {
 
   requireNamespace(ns: NamespaceScoped): void {
     if (ns.isRoot) return;
-    if (!existsSync(`/run/netns/${ns.scoped}`)) {
+    if (!this.namespaceExists(ns.scoped)) {
       throw new InvalidArgumentError("namespace", ns.name, `does not exist (no /run/netns/${ns.scoped}); create it with netnsAdd() first`);
     }
+  }
+
+  /** Whether named namespace `scoped` exists, read where this shell's commands see /run/netns (a rootless holder's is private). */
+  namespaceExists(scoped: string): boolean {
+    return existsSync(systemPath(this.shell.privilege, netnsPath(scoped)));
+  }
+
+  /** Refuses `operation` in rootless mode when it would act on the host namespace (see rootless/refusals.ts); before anything changes. */
+  refuseHostInRootless(operation: string, namespaces: readonly NamespaceScoped[] = [this.namespace]): void {
+    if (isRootless(this.shell.privilege) && namespaces.some((ns) => ns.isRoot)) throw hostNamespaceRefused(operation);
   }
 
   // ---------------------------------------------------------------- commands

@@ -3,7 +3,6 @@
  * between namespaces, listing and deleting them, and their administrative
  * state (up, down). The network's LinkRegistry follows every change.
  */
-import { existsSync } from "node:fs";
 import { InvalidArgumentError } from "../../errors.js";
 import { InterfaceScoped, type NamespaceScoped, Scoped, parseScoped } from "../../names/scoped.js";
 import { parseIpJsonArray } from "../../system/ip-json.js";
@@ -32,6 +31,7 @@ export class Links {
     if (a.equals(b) && homeA.equals(homeB)) {
       throw new InvalidArgumentError("p2", p2, "must differ from p1: the two ends of a veth pair in one namespace need two names");
     }
+    at.refuseHostInRootless("linkVethAdd with an end in the host namespace", homes);
     for (const home of homes) at.requireNamespace(home);
     const where = (home: NamespaceScoped) => (home.equals(at.namespace) ? [] : ["netns", home.isRoot ? String(process.pid) : home.scoped]);
     await at.ip(["link", "add", a.scoped, ...where(homeA), "type", "veth", "peer", "name", b.scoped, ...where(homeB)]);
@@ -39,7 +39,7 @@ export class Links {
     // Deleting one end deletes the pair: do it through an end that is here, else one whose namespace still exists.
     const liveEnd = () =>
       ends.find((end) => end.namespace === at.namespace.scoped) ??
-      ends.find((end) => end.namespace === ROOT_NAMESPACE || existsSync(`/run/netns/${end.namespace}`)) ??
+      ends.find((end) => end.namespace === ROOT_NAMESPACE || at.namespaceExists(end.namespace)) ??
       ends[0]!;
     at.register({
       namespace: homeA,
@@ -67,6 +67,7 @@ export class Links {
   async vlanAdd(parent: unknown, vlanId: number): Promise<InterfaceScoped> {
     const parentIface = this.at.iface(parent, "parent interface");
     checkVlanId("vlanId", vlanId);
+    this.at.refuseHostInRootless("linkVlanAdd");
     const iface = new InterfaceScoped(`${parentIface.name}.${vlanId}`, this.at.uid);
     await this.at.ip(["link", "add", "link", parentIface.scoped, "name", iface.scoped, "type", "vlan", "id", String(vlanId)]);
     this.#made(iface, "linkVlanAdd");
@@ -75,6 +76,7 @@ export class Links {
 
   async bridgeAdd(name: string): Promise<InterfaceScoped> {
     const bridge = new InterfaceScoped(name, this.at.uid);
+    this.at.refuseHostInRootless("bridgeAdd");
     await this.at.ip(["link", "add", "name", bridge.scoped, "type", "bridge"]);
     this.#made(bridge, "bridgeAdd");
     return bridge;
@@ -82,6 +84,7 @@ export class Links {
 
   async bridgeSet(bridge: unknown, iface: unknown): Promise<void> {
     const at = this.at;
+    at.refuseHostInRootless("bridgeSet");
     const br = at.iface(bridge, "bridge");
     const link = at.iface(iface);
     await at.ip(["link", "set", "dev", link.scoped, "master", br.scoped]);
@@ -109,6 +112,7 @@ export class Links {
   async move(namespace: unknown, iface: unknown): Promise<void> {
     const at = this.at;
     const ns = at.ns(namespace);
+    at.refuseHostInRootless("linkSet into or out of the host namespace", [at.namespace, ns]);
     const link = at.iface(iface);
     at.requireNamespace(ns);
     // "netns <pid>" names the namespace of that process: ours is the host side.
@@ -178,6 +182,7 @@ export class Links {
 
   async setState(iface: unknown, state: AdminState): Promise<void> {
     const at = this.at;
+    at.refuseHostInRootless("up/down");
     const registry = at.network.links;
     const link = at.iface(iface);
     const before = await this.#adminState(link);

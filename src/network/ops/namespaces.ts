@@ -2,7 +2,6 @@
  * Namespace operations: make, use, list and delete network namespaces, and
  * list and kill the processes inside them.
  */
-import { existsSync } from "node:fs";
 import { InvalidArgumentError } from "../../errors.js";
 import { NamespaceScoped, Scoped, parseScoped } from "../../names/scoped.js";
 import type { Shell } from "../../shell/shell.js";
@@ -53,7 +52,7 @@ export class Namespaces<Child extends { readonly shell: Shell }> {
   async use(name: string): Promise<Child> {
     const at = this.at;
     const namespace = NamespaceScoped.fromAny(name, at.uid);
-    if (!existsSync(`/run/netns/${namespace.scoped}`)) {
+    if (!at.namespaceExists(namespace.scoped)) {
       const known = (await this.list()).map((ns) => ns.name);
       throw new InvalidArgumentError(
         "namespace",
@@ -108,7 +107,7 @@ export class Namespaces<Child extends { readonly shell: Shell }> {
 
   async killAll(namespace: unknown): Promise<void> {
     const ns = this.at.ns(namespace);
-    if (!existsSync(`/run/netns/${ns.scoped}`)) return;
+    if (!this.at.namespaceExists(ns.scoped)) return;
     for (const pid of await namespaceProcesses(this.at.shell, ns.scoped)) {
       try {
         await killProcess(this.at.shell, pid);

@@ -14,6 +14,7 @@ export class TrafficControl {
 
   async tc(iface: unknown, options: NetemOptions): Promise<void> {
     const at = this.at;
+    at.refuseHostInRootless("tc");
     const link: InterfaceScoped = at.iface(iface);
     // Loaded on first use: most networks never impair a link.
     const { applyNetem, TcHandles, validateNetemOptions } = await import("../../tc/netem.js");
