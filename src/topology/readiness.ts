@@ -11,7 +11,8 @@
  * exactly one client never sees a probe.
  */
 import { readFile } from "node:fs/promises";
-import { DummyNetError, TimeoutError } from "../errors.js";
+import { DummyNetError } from "../errors.js";
+import { TimeoutError } from "../process/errors.js";
 import { globToRegExp } from "../process/glob.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { DummyNet } from "../network/dummy-net.js";
