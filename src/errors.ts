@@ -1,9 +1,9 @@
 /**
  * Every error the library throws on purpose is a DummyNetError, so callers can
- * tell "dummynet refused or failed" from a bug with one `instanceof`.
- * Process errors carry the RunInfo of the process, like the reference's.
+ * tell "dummynet refused or failed" from a bug with one `instanceof`. Each
+ * takes the error it wraps as `{ cause }` (ES2022 ErrorOptions). The errors of
+ * user processes live with the process layer (process/errors.ts).
  */
-import type { RunInfo } from "./process/run-info.js";
 
 /**
  * The base of every error dummynet throws on purpose.
@@ -21,7 +21,7 @@ import type { RunInfo } from "./process/run-info.js";
 export class DummyNetError extends Error {
   /** Brand so that checks work across duplicated copies of the package. */
   readonly isDummyNetError = true;
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
   }
@@ -39,8 +39,9 @@ export class InvalidArgumentError extends DummyNetError {
     readonly value: unknown,
     /** The rule it broke and what to do, as the message's tail. */
     readonly rule: string,
+    options?: ErrorOptions,
   ) {
-    super(`Invalid ${argument}: ${describeValue(value)} ${rule}`);
+    super(`Invalid ${argument}: ${describeValue(value)} ${rule}`, options);
   }
 }
 
@@ -58,76 +59,6 @@ export function describeValue(value: unknown): string {
   }
 }
 
-/** A process ran and exited with a non-zero status (or was killed). */
-export class RunInfoError extends DummyNetError {
-  constructor(
-    /** The process that failed: its command, exit status and output. */
-    readonly info: RunInfo,
-    message?: string,
-  ) {
-    super(message ?? `Command failed: ${info.describe()}`);
-  }
-}
-
-/** A process did not finish within its timeout, or a wait did not succeed in time. */
-export class TimeoutError extends DummyNetError {
-  constructor(
-    /** The process that timed out, if the wait was for one. */
-    readonly info: RunInfo | undefined,
-    message?: string,
-  ) {
-    super(message ?? `Command timed out: ${info ? info.describe() : "(no process)"}`);
-  }
-}
-
-/** `RunInfo.match()` found no line matching the pattern. */
-export class MatchError extends DummyNetError {
-  constructor(
-    /** The pattern looked for (a `fnmatch`-style glob). */
-    readonly pattern: string,
-    /** The stream searched. */
-    readonly streamName: "stdout" | "stderr",
-    /** That stream's output, if it was captured. */
-    readonly output: string | undefined,
-  ) {
-    super(`Could not match '${pattern}' in ${streamName} output:\n${output ?? "(no output)"}`);
-  }
-}
-
-/** A daemon (a process meant to run until stopped) exited on its own. */
-export class DaemonExitError extends DummyNetError {
-  constructor(
-    /** The process that failed: its command, exit status and output. */
-    readonly info: RunInfo,
-  ) {
-    super(`Unexpected daemon exit: ${info.describe()}`);
-  }
-}
-
-/** `keepRunning()` was asked to wait while only daemons were running. */
-export class AllDaemonsError extends DummyNetError {
-  constructor() {
-    super("All processes are daemons: keepRunning() needs at least one non-daemon process to wait for");
-  }
-}
-
-/** `keepRunning()` had only daemons to watch: nothing would ever end the wait. */
-export class NoProcessesError extends DummyNetError {
-  constructor() {
-    super("No non-daemon processes: keepRunning() waits for jobs to finish, but only daemons were started; start a job with runAsync(cmd) (daemon: false)");
-  }
-}
-
-/** A process had already exited when the monitor started watching it. */
-export class ProcessExitError extends DummyNetError {
-  constructor(
-    /** The process that failed: its command, exit status and output. */
-    readonly info: RunInfo,
-  ) {
-    super(`Process exited before process monitor: ${info.describe()}`);
-  }
-}
-
 /**
  * A system command (ip, tc, iptables, ...) that the library ran on the user's
  * behalf failed. `hint` says what to do when the failure has a known cause
@@ -139,13 +70,15 @@ export class SystemCommandError extends DummyNetError {
     readonly argv: readonly string[],
     /** Its exit status; `null` when it did not start or was killed by a signal. */
     readonly exitCode: number | null,
-    /** What it printed on stderr (or why it could not start). */
+    /** What it printed on stderr; empty when it could not start (then `cause` says why). */
     readonly stderr: string,
     /** What to do, when the failure has a known cause. */
     readonly hint?: string,
+    /** `cause`: e.g. Node's spawn error when the command could not start. */
+    options?: ErrorOptions,
   ) {
-    const what = stderr.trim() || `exit status ${String(exitCode)}`;
-    super(`\`${argv.join(" ")}\` failed: ${what}${hint ? `\n${hint}` : ""}`);
+    const what = stderr.trim() || messageOf(options?.cause) || `exit status ${String(exitCode)}`;
+    super(`\`${argv.join(" ")}\` failed: ${what}${hint ? `\n${hint}` : ""}`, options);
   }
 }
 
@@ -162,9 +95,18 @@ export class MissingProgramError extends SystemCommandError {
     readonly program: string,
     /** The Debian/Ubuntu package that provides it, if known. */
     readonly debianPackage: string | undefined,
+    /** Why it counts as missing, for the message (sudo's words, or that spawn did not find it). */
     reason: string,
     hint: string,
+    /** `cause`: Node's spawn error; `stderr`: what sudo or nsenter printed, when they said it. */
+    options?: ErrorOptions & { stderr?: string },
   ) {
-    super(argv, null, reason, hint);
+    super(argv, null, options?.stderr ?? "", hint, options);
+    this.message = `\`${argv.join(" ")}\` failed: ${reason}\n${hint}`;
   }
+}
+
+/** The message of an Error cause, or "" for anything else. */
+function messageOf(cause: unknown): string {
+  return cause instanceof Error ? cause.message : "";
 }

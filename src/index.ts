@@ -43,6 +43,8 @@ export {
   InvalidArgumentError,
   SystemCommandError,
   MissingProgramError,
+} from "./errors.js";
+export {
   RunInfoError,
   TimeoutError,
   MatchError,
@@ -50,4 +52,4 @@ export {
   AllDaemonsError,
   NoProcessesError,
   ProcessExitError,
-} from "./errors.js";
+} from "./process/errors.js";

@@ -14,8 +14,8 @@ export class UsageError extends Error {
 
 /** Ends the command with `code`, after stdout has drained. */
 export class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
+  constructor(readonly code: number, options?: ErrorOptions) {
+    super(`exit ${code}`, options);
   }
 }
 

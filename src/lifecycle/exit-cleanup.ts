@@ -12,8 +12,6 @@
  * synchronous path removes what it can and the process ends anyway, saying on
  * stderr what the cleanup was doing.
  */
-import { ROOT } from "../system/privilege.js";
-import { runQuietlySync } from "../system/quiet.js";
 
 export interface ExitCleanable {
   cleanup(): Promise<void>;
@@ -137,13 +135,4 @@ function install(): void {
 function removeSignalHandlers(): void {
   for (const signal of SIGNALS) process.removeListener(signal, onSignal);
   signalsInstalled = false;
-}
-
-/**
- * Runs an argv that already has its prefix, synchronously, ignoring failure.
- * Kept for the network code until it calls runQuietlySync(shell.privilege, argv)
- * of system/quiet.ts, which builds the prefix itself; then this goes.
- */
-export function runSyncQuietly(argv: string[]): void {
-  runQuietlySync(ROOT, argv);
 }

@@ -56,8 +56,9 @@ export class ListingError extends DummyNetError {
     readonly argv: readonly string[],
     /** How it failed (its stderr, or exit status). */
     readonly reason: string,
+    options?: ErrorOptions,
   ) {
-    super(`Cannot list ${step}: \`${argv.join(" ")}\` failed: ${reason}`);
+    super(`Cannot list ${step}: \`${argv.join(" ")}\` failed: ${reason}`, options);
   }
 }
 
@@ -184,7 +185,7 @@ export async function takeInventory(runner: CommandRunner): Promise<Inventory> {
     try {
       outcome = await runner.run(command.argv, { allowFailure: true });
     } catch (error) {
-      if (!(error instanceof MissingProgramError)) throw new ListingError(step.step, command.argv, (error as Error).message);
+      if (!(error instanceof MissingProgramError)) throw new ListingError(step.step, command.argv, (error as Error).message, { cause: error });
       outcome = { missingProgram: error.program };
     }
     next = plan.next(outcome);
@@ -211,7 +212,7 @@ export function takeInventorySync(): Inventory {
     const code = (reply.error as NodeJS.ErrnoException | undefined)?.code;
     if (reply.error && code !== "ENOENT") {
       const reason = code === "ETIMEDOUT" ? `no answer within ${SYNC_LISTING_TIMEOUT_MS} ms` : reply.error.message;
-      throw new ListingError(step.step, command.argv, reason);
+      throw new ListingError(step.step, command.argv, reason, { cause: reply.error });
     }
     // Behind sudo (or nsenter) a missing program is their exit status and words, not a spawn error.
     const notFound = code === "ENOENT" ? program : reply.status !== 0 && !privilege.direct ? programNotFoundBy(reply.stderr) : undefined;
@@ -230,7 +231,7 @@ function cgroupDirectories(): Leftover[] {
   try {
     mounts = cgroupMounts(readMountsSync());
   } catch (error) {
-    throw new ListingError("cgroups", ["read", "/proc/self/mountinfo"], (error as Error).message);
+    throw new ListingError("cgroups", ["read", "/proc/self/mountinfo"], (error as Error).message, { cause: error });
   }
   const found: Leftover[] = [];
   const seen = new Set<string>();
@@ -242,7 +243,7 @@ function cgroupDirectories(): Leftover[] {
       // Unmounted since mountinfo was read: nothing there.
       entries = scopedCgroupDirectories(mount.mountPoint);
     } catch (error) {
-      throw new ListingError("cgroups", ["readdir", mount.mountPoint], (error as Error).message);
+      throw new ListingError("cgroups", ["readdir", mount.mountPoint], (error as Error).message, { cause: error });
     }
     for (const entry of entries) found.push({ kind: "cgroup", name: entry.name, where: entry.path });
   }

@@ -10,7 +10,7 @@
 import { DummyNetError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { NamespaceScoped, Scoped } from "../names/scoped.js";
-import { isAlreadyGone } from "./cleaners.js";
+import { isAlreadyGone } from "../system/already-gone.js";
 import type { LinkPlace } from "./link-registry.js";
 
 /** What the log and linkDelete need to know of an undo's kind. */

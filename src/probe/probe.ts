@@ -8,7 +8,8 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { DummyNetError, InvalidArgumentError, RunInfoError, TimeoutError } from "../errors.js";
+import { DummyNetError, InvalidArgumentError } from "../errors.js";
+import { RunInfoError, TimeoutError } from "../process/errors.js";
 import { NamespaceScoped } from "../names/scoped.js";
 import type { DummyNet } from "../network/dummy-net.js";
 import type { RunInfo } from "../process/run-info.js";

@@ -9,13 +9,13 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { InvalidArgumentError } from "../errors.js";
 import {
   DaemonExitError,
-  InvalidArgumentError,
   NoProcessesError,
   RunInfoError,
   TimeoutError,
-} from "../errors.js";
+} from "./errors.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 import { finalCpu } from "./proc-stats.js";
 import { isAlive } from "../system/proc.js";

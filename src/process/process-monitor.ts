@@ -10,13 +10,13 @@
  * started), then SIGKILL after a timeout.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { InvalidArgumentError } from "../errors.js";
 import {
   DaemonExitError,
-  InvalidArgumentError,
   NoProcessesError,
   RunInfoError,
   TimeoutError,
-} from "../errors.js";
+} from "./errors.js";
 import { type Logger, defaultLogger } from "../log.js";
 import { type CgroupRunOptions, argvInsideCgroup, validateCgroupOption } from "../cgroups/start-inside.js";
 import type { CGroup } from "../cgroups/cgroup.js";
@@ -181,9 +181,7 @@ export class ProcessMonitor {
       }
       if (outcome === "aborted") {
         await this.#stopProcess(proc, STOP_GRACE);
-        const error = new RunInfoError(proc.info, `Command aborted: ${proc.info.describe()}`);
-        error.cause = options.signal?.reason;
-        throw error;
+        throw new RunInfoError(proc.info, `Command aborted: ${proc.info.describe()}`, { cause: options.signal?.reason });
       }
       if (proc.info.exitCode !== 0) throw new RunInfoError(proc.info);
       return proc.info;

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { MatchError } from "../errors.js";
+import { MatchError } from "./errors.js";
 import { RunInfo, explainExitCode, formatCommand } from "./run-info.js";
 
 describe("RunInfo", { timeout: 60_000 }, () => {

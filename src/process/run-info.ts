@@ -3,7 +3,7 @@
  * command, its pid, its output so far, how it ended, and the CPU and memory
  * its process tree used. The monitor fills it in while the process runs.
  */
-import { MatchError } from "../errors.js";
+import { MatchError } from "./match-error.js";
 import { signalOfExitStatus } from "./exit-status.js";
 import { fnmatchFilter, splitLines } from "./glob.js";
 

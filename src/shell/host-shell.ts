@@ -5,7 +5,8 @@
  * Privilege (system/privilege.ts): when not root, `sudo -n` after one check.
  */
 import { validateCgroupOption } from "../cgroups/start-inside.js";
-import { InvalidArgumentError, MatchError, RunInfoError, TimeoutError } from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
+import { MatchError, RunInfoError, TimeoutError } from "../process/errors.js";
 import { type Logger, defaultLogger } from "../log.js";
 import { ProcessMonitor, validateMilliseconds } from "../process/process-monitor.js";
 import { type RunInfo, formatCommand } from "../process/run-info.js";

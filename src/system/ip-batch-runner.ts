@@ -41,6 +41,8 @@ class IpWorker {
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #pending: Pending[] = [];
   #stderr = "";
+  /** Why the worker could not start (Node's spawn error), kept apart from what ip printed. */
+  #spawnError: Error | undefined;
   #line = 0;
   #sequence = 0;
   #exited = false;
@@ -64,15 +66,16 @@ class IpWorker {
       this.#child.on("close", () => {
         this.#exited = true;
         this.onExit(this);
-        const error = this.#stderr.replace(/Command failed -:\d+\n/g, "").trim() || "ip batch worker exited";
+        const stderr = this.#stderr.replace(/Command failed -:\d+\n/g, "").trim();
+        const cause = this.#spawnError ?? (stderr === "" ? new Error("ip batch worker exited") : undefined);
         const [head, ...rest] = this.#pending.splice(0);
         // ip exits on some argument errors: that is the failing command's; those queued behind it never ran.
-        head?.reject(new SystemCommandError(displayArgv(head.argv, namespace), null, error, failureHint(head.argv, error)));
+        head?.reject(new SystemCommandError(displayArgv(head.argv, namespace), null, stderr, failureHint(head.argv, stderr || (cause?.message ?? "")), { cause }));
         for (const pending of rest) pending.reject(new NotRunError());
         resolve();
       });
       this.#child.on("error", (error) => {
-        this.#stderr += error.message;
+        this.#spawnError = error;
       });
     });
   }

@@ -3,7 +3,7 @@
  * decides it. A Privilege is a small strategy that every runner asks for the
  * argv of a command: the asynchronous ones (SpawnRunner, the `ip -batch`
  * workers of IpBatchRunner, the ProcessMonitor's user commands) and the
- * synchronous exit path (sync-runner.ts, the inventory's synchronous lister).
+ * synchronous exit path (quiet.ts, the inventory's synchronous lister).
  * Nothing else builds a prefix.
  *
  * - `root`: commands run as they are (this process is root, or the caller

@@ -139,6 +139,13 @@ export function netnsPath(scoped: string): string {
   return `${NETNS_DIRECTORY}/${scoped}`;
 }
 
+/**
+ * Where this process finds a path of the system its commands see: the path itself, or (rootless)
+ * the holder's private /run through /proc/<holder>/root (systemPath in privilege.ts).
+ */
+export type PathOnSystem = (path: string) => string;
+const asIs: PathOnSystem = (path) => path;
+
 /** How /proc/<pid>/ns/net shows a namespace whose inode is `inode`. */
 function netnsLink(inode: number): string {
   return `net:[${inode}]`;
@@ -149,12 +156,12 @@ function netnsLink(inode: number): string {
  * however many namespaces. A namespace that does not exist has none. Needs a
  * `direct` Privilege (root) to see other users' processes.
  */
-export async function processesInNetns(scopedNamespaces: readonly string[]): Promise<Map<string, number[]>> {
+export async function processesInNetns(scopedNamespaces: readonly string[], where: PathOnSystem = asIs): Promise<Map<string, number[]>> {
   const found = new Map<string, number[]>(scopedNamespaces.map((name) => [name, []]));
   const byLink = new Map<string, string>();
   for (const name of scopedNamespaces) {
     try {
-      byLink.set(netnsLink((await stat(netnsPath(name))).ino), name);
+      byLink.set(netnsLink((await stat(where(netnsPath(name)))).ino), name);
     } catch {
       // Deleted already: no processes to find.
     }
@@ -175,9 +182,9 @@ export async function processesInNetns(scopedNamespaces: readonly string[]): Pro
 }
 
 /** Whether process `pid` is in named network namespace `scoped` now. */
-export async function isInNetns(pid: number, scoped: string): Promise<boolean> {
+export async function isInNetns(pid: number, scoped: string, where: PathOnSystem = asIs): Promise<boolean> {
   try {
-    const [wanted, actual] = await Promise.all([stat(netnsPath(scoped)), readlink(`/proc/${pid}/ns/net`)]);
+    const [wanted, actual] = await Promise.all([stat(where(netnsPath(scoped))), readlink(`/proc/${pid}/ns/net`)]);
     return actual === netnsLink(wanted.ino);
   } catch {
     return false; // the namespace or the process is gone
@@ -185,11 +192,11 @@ export async function isInNetns(pid: number, scoped: string): Promise<boolean> {
 }
 
 /** The processes in one named network namespace, read synchronously (for the exit path). */
-export function processesInNetnsSync(scopedNamespace: string): number[] {
+export function processesInNetnsSync(scopedNamespace: string, where: PathOnSystem = asIs): number[] {
   let wanted: string;
   let entries: string[];
   try {
-    wanted = netnsLink(statSync(netnsPath(scopedNamespace)).ino);
+    wanted = netnsLink(statSync(where(netnsPath(scopedNamespace))).ino);
     entries = procEntries(readdirSync("/proc"));
   } catch {
     return [];

@@ -60,7 +60,11 @@ export class SpawnRunner implements CommandRunner {
       }
       child.on("error", (error: NodeJS.ErrnoException) => {
         const program = full[0]!;
-        reject(error.code === "ENOENT" ? missingProgram(full, program, `${program} is not installed (${error.message})`) : new SystemCommandError(full, null, error.message));
+        reject(
+          error.code === "ENOENT"
+            ? missingProgram(full, program, `${program} is not installed (${error.message})`, { cause: error })
+            : new SystemCommandError(full, null, "", undefined, { cause: error }),
+        );
       });
       child.on("close", (code) => {
         const result: CommandResult = {
@@ -72,7 +76,7 @@ export class SpawnRunner implements CommandRunner {
         // Behind sudo or nsenter a missing program is their exit status, not a spawn error: tell it apart all the same.
         const missing = code === 0 ? undefined : programNotFoundBy(result.stderr);
         if (missing !== undefined && full.includes(missing)) {
-          reject(missingProgram(full, missing, result.stderr.trim()));
+          reject(missingProgram(full, missing, result.stderr.trim(), { stderr: result.stderr }));
           return;
         }
         const failed = code !== 0 || (argv[0] === "ip" && reportsError(result.stderr));
@@ -83,8 +87,8 @@ export class SpawnRunner implements CommandRunner {
   }
 }
 
-function missingProgram(argv: readonly string[], program: string, reason: string): MissingProgramError {
-  return new MissingProgramError(argv, program, PACKAGE_OF_PROGRAM[program], reason, missingProgramHint(program));
+function missingProgram(argv: readonly string[], program: string, reason: string, options: { cause?: Error; stderr?: string }): MissingProgramError {
+  return new MissingProgramError(argv, program, PACKAGE_OF_PROGRAM[program], reason, missingProgramHint(program), options);
 }
 
 /**

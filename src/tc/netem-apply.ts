@@ -25,11 +25,18 @@ export const REDIRECT_FILTER_PREF = "208";
 
 /** The root qdisc of a link is one dummynet cannot put back after shaping the link. */
 export class QdiscConflictError extends DummyNetError {
-  constructor(readonly iface: string, readonly qdisc: QdiscJson) {
+  constructor(
+    /** The interface that could not be shaped (scoped system name). */
+    readonly iface: string,
+    /** Its root qdisc, as `tc -json qdisc show` gave it. */
+    readonly qdisc: QdiscJson,
+    options?: ErrorOptions,
+  ) {
     super(
       `Cannot shape ${iface}: its root qdisc is ${qdisc.kind} ${qdisc.handle}, which dummynet could not re-create on cleanup ` +
         `(it re-creates the default qdisc, netem, pfifo, bfifo and pfifo_head_drop). ` +
         `Delete it first (tc qdisc del dev ${iface} root) or shape another interface.`,
+      options,
     );
   }
 }
@@ -234,7 +241,7 @@ async function installNetem(shell: TcShell, device: string, plan: NetemPlan, cur
     }
   } catch (error) {
     if (error instanceof SystemCommandError && /What is "seed"/.test(error.stderr)) {
-      throw new SystemCommandError(error.argv, error.exitCode, error.stderr.split("\n")[0] ?? error.stderr, SEED_HINT);
+      throw new SystemCommandError(error.argv, error.exitCode, error.stderr.split("\n")[0] ?? error.stderr, SEED_HINT, { cause: error });
     }
     throw error;
   }

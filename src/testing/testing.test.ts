@@ -7,7 +7,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { DummyNetError, InvalidArgumentError, TimeoutError } from "../errors.js";
+import { DummyNetError, InvalidArgumentError } from "../errors.js";
+import { TimeoutError } from "../process/errors.js";
 import { reapDeadOwners } from "../lifecycle/reaper.js";
 import { RESERVED_UID_RANGE, claimReservedUid, releaseUid } from "../lifecycle/owners.js";
 import { buildTopology } from "../topology/lab.js";

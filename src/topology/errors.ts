@@ -27,8 +27,9 @@ export class TopologyError extends DummyNetError {
   constructor(
     /** Every problem found, in document order. */
     readonly problems: readonly TopologyProblem[],
+    options?: ErrorOptions,
   ) {
-    super(problems.map(formatIssue).join("\n"));
+    super(problems.map(formatIssue).join("\n"), options);
   }
 
   /** @deprecated the older name of `problems` */

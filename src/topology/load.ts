@@ -104,7 +104,7 @@ export async function loadTopology(source: TopologySource, options: LoadTopology
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (error as Error).message;
-      throw new TopologyError([{ file, line: 0, column: 0, path: "", message: `cannot read the topology file: ${reason}` }]);
+      throw new TopologyError([{ file, line: 0, column: 0, path: "", message: `cannot read the topology file: ${reason}` }], { cause: error });
     }
     return parseTopology(text, file, { format: options.format ?? (/\.json$/i.test(file) ? "json" : "yaml") });
   }
@@ -133,7 +133,7 @@ function structuredCloneJson(value: object): unknown {
   try {
     return JSON.parse(JSON.stringify(value)) as unknown;
   } catch (error) {
-    throw new TopologyError([{ file: OBJECT_LABEL, line: 0, column: 0, path: "", message: `is not plain data (${(error as Error).message}); expected what a YAML or JSON file could hold` }]);
+    throw new TopologyError([{ file: OBJECT_LABEL, line: 0, column: 0, path: "", message: `is not plain data (${(error as Error).message}); expected what a YAML or JSON file could hold` }], { cause: error });
   }
 }
 

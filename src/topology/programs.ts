@@ -4,7 +4,7 @@
  * its output); then the jobs run together, and the run ends when all have
  * exited. A daemon that dies, or a job that fails, ends the run.
  */
-import { RunInfoError } from "../errors.js";
+import { RunInfoError } from "../process/errors.js";
 import { signalExitStatus } from "../process/exit-status.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { BuiltNetwork } from "./build.js";

@@ -11,10 +11,12 @@
  * exactly one client never sees a probe.
  */
 import { readFile } from "node:fs/promises";
-import { DummyNetError, TimeoutError } from "../errors.js";
+import { DummyNetError } from "../errors.js";
+import { TimeoutError } from "../process/errors.js";
 import { globToRegExp } from "../process/glob.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { DummyNet } from "../network/dummy-net.js";
+import { systemPath } from "../system/privilege.js";
 import { isInNetns, processesInNetns } from "../system/proc.js";
 
 /** Options of `waitForPort()` and `waitForLine()`. */
@@ -208,9 +210,10 @@ async function procNetOf(host: DummyNet): Promise<string | undefined> {
   if (!host.shell.privilege.direct) return undefined;
   const scoped = host.namespace.scoped;
   const remembered = windows.get(scoped);
-  if (remembered !== undefined && (await isInNetns(remembered, scoped))) return `/proc/${remembered}/net`;
+  const where = (path: string) => systemPath(host.shell.privilege, path); // rootless: the holder's private /run
+  if (remembered !== undefined && (await isInNetns(remembered, scoped, where))) return `/proc/${remembered}/net`;
   windows.delete(scoped);
-  const [pid] = (await processesInNetns([scoped])).get(scoped) ?? [];
+  const [pid] = (await processesInNetns([scoped], where)).get(scoped) ?? [];
   if (pid === undefined) return undefined;
   windows.set(scoped, pid);
   return `/proc/${pid}/net`;
