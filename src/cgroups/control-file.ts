@@ -64,7 +64,9 @@ export async function readProcs(dir: string): Promise<number[]> {
   try {
     text = await readFile(join(dir, "cgroup.procs"), "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    // ENODEV: a cgroup v1 directory being removed while it is read (seen by the reaper under load).
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENODEV") return [];
     throw cgroupFileError("read", join(dir, "cgroup.procs"), error);
   }
   return text.split("\n").filter(Boolean).map(Number);
