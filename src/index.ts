@@ -38,6 +38,7 @@ export { createLogger } from "./log.js";
 export type { CommandRunner, CommandResult, SystemCommandOptions } from "./system/command-runner.js";
 export { SpawnRunner } from "./system/spawn-runner.js";
 export type { Privilege, PrivilegeMode } from "./system/privilege.js";
+export type { RootlessOption } from "./rootless/mode.js";
 export {
   DummyNetError,
   InvalidArgumentError,
