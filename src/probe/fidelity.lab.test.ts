@@ -18,7 +18,8 @@ let b: DummyNet;
 let ab: InterfaceScoped;
 let ba: InterfaceScoped;
 
-describe("fidelity: netem through tc() measured with the probe", { concurrency: false, timeout: 180_000 }, () => {
+// The bound of the whole suite: each probe takes 30 to 90 s in the lab's guest on a loaded host.
+describe("fidelity: netem through tc() measured with the probe", { concurrency: false, timeout: 600_000 }, () => {
   before(async () => {
     const log = { ...createLogger("silent"), warn: (message: string) => void warnings.push(message) };
     net = new DummyNet({ uid: (process.pid % 100000) * 10 + 1600000, log });
