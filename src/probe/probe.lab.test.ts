@@ -34,8 +34,9 @@ describe("probe through netem", { concurrency: false, timeout: 600_000 }, () => 
     t.diagnostic(`netem 20 ms each way: rtt ms ${JSON.stringify(report.rttMs)}`);
     assert.equal(report.received, 100);
     assert.ok(report.rttMs.min >= 40, JSON.stringify(report.rttMs));
-    // Far below anything a 40 ms path could give if the delay were applied twice per direction.
-    assert.ok(report.rttMs.p50 < 80, JSON.stringify(report.rttMs));
+    // A delay applied twice per direction makes every round trip at least 80 ms. The fastest of 100, not the
+    // median: a starved guest pushed the median to 143 ms once (the fastest was 52.7 ms).
+    assert.ok(report.rttMs.min < 80, JSON.stringify(report.rttMs));
   });
 
   test("20 % loss one way: the probe loses about a fifth of 500 datagrams", async (t) => {
