@@ -10,7 +10,7 @@
  * Over 450 lines on purpose: each of the 30-odd public methods carries its
  * JSDoc with an example (the API's reference documentation).
  */
-import type { CGroup } from "../cgroups/cgroup.js";
+import type { CGroup, CGroupInitialLimits } from "../cgroups/cgroup.js";
 import type { Logger } from "../log.js";
 import { type CGroupScoped, type InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
@@ -82,13 +82,11 @@ export interface RouteOptions {
   to?: string;
 }
 
-/** Limits of a cgroup made by `addCgroup()`; omitted limits are not set. */
-export interface CgroupOptions {
-  /** CPUs the group may use, like `docker --cpus` (0.5 = half of one CPU). */
-  cpuLimit?: number;
-  /** Bytes of memory; the kernel kills (OOM) processes of the group above it. */
-  memoryLimit?: number;
-}
+/**
+ * The older name of CGroupInitialLimits (the limits `addCgroup()` starts a cgroup with).
+ * @deprecated use CGroupInitialLimits
+ */
+export type CgroupOptions = CGroupInitialLimits;
 
 const PARENT = Symbol("parent");
 interface InternalOptions extends DummyNetOptions {
@@ -613,7 +611,7 @@ export class DummyNet implements AsyncDisposable {
    * await host.runAsync(["my-server"], { cgroup: group });
    * ```
    */
-  addCgroup(name: string, options: CgroupOptions = {}): Promise<CGroup> {
+  addCgroup(name: string, options: CGroupInitialLimits = {}): Promise<CGroup> {
     return this.#network.change(() => this.#cgroupOps.add(name, options));
   }
 

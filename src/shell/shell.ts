@@ -4,7 +4,7 @@
  * (watched by the ProcessMonitor), the library's own commands through
  * `system` (argument arrays, fast, not monitored).
  */
-import type { CgroupRunOptions } from "../cgroups/start-inside.js";
+import type { CGroupRunOptions } from "../cgroups/start-inside.js";
 import type { Logger } from "../log.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
 import type { RunInfo } from "../process/run-info.js";
@@ -12,7 +12,7 @@ import type { CommandResult, SystemCommandOptions } from "../system/command-runn
 import type { Privilege } from "../system/privilege.js";
 
 /** Options of `run()`. */
-export interface RunOptions extends CgroupRunOptions {
+export interface RunOptions extends CGroupRunOptions {
   /** Working directory of the command. */
   cwd?: string;
   /** Environment of the command; defaults to this process's environment. */
@@ -28,7 +28,7 @@ export interface RunOptions extends CgroupRunOptions {
 }
 
 /** Options of `runAsync()`. */
-export interface RunAsyncOptions extends CgroupRunOptions {
+export interface RunAsyncOptions extends CGroupRunOptions {
   /** A daemon must keep running until stopped; its exit is an error (DaemonExitError). */
   daemon?: boolean;
   /** Working directory of the command. */

@@ -2,14 +2,14 @@
  * cgroups of a network: made with their limits, removed by cleanup, listed
  * by owner.
  */
-import { CGroup, type CGroupOptions, listCgroups, removeCgroupDirectoriesSync } from "../../cgroups/cgroup.js";
+import { CGroup, type CGroupInitialLimits, listCgroups, removeCgroupDirectoriesSync } from "../../cgroups/cgroup.js";
 import { CGroupScoped } from "../../names/scoped.js";
 import type { NamespaceHandle } from "./handle.js";
 
 export class Cgroups {
   constructor(private readonly at: NamespaceHandle) {}
 
-  async add(name: string, limits: Pick<CGroupOptions, "cpuLimit" | "memoryLimit">): Promise<CGroup> {
+  async add(name: string, limits: CGroupInitialLimits): Promise<CGroup> {
     const at = this.at;
     const cgroups = at.network.cgroups;
     const scoped = new CGroupScoped(name, at.uid);
