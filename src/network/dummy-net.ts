@@ -70,15 +70,16 @@ export interface VethOptions {
    * Make the first end directly in this namespace instead of this one. Much
    * cheaper than linkSet afterwards: moving a link between namespaces makes
    * the kernel wait for RCU grace periods, creating it in place does not.
+   * @default this network's namespace
    */
   p1Namespace?: NamespaceLike;
-  /** Make the second end directly in this namespace. */
+  /** Make the second end directly in this namespace. @default this network's namespace */
   p2Namespace?: NamespaceLike;
 }
 
 /** Options of `routeAdd()`. */
 export interface RouteOptions {
-  /** Destination (CIDR) of the route; default: the default route. */
+  /** Destination (CIDR) of the route. @default the default route */
   to?: string;
 }
 

@@ -13,13 +13,13 @@ import type { Privilege } from "../system/privilege.js";
 
 /** Options of `run()`. */
 export interface RunOptions extends CGroupRunOptions {
-  /** Working directory of the command. */
+  /** Working directory of the command. @default this process's working directory */
   cwd?: string;
-  /** Environment of the command; defaults to this process's environment. */
+  /** Environment of the command. @default this process's environment */
   env?: NodeJS.ProcessEnv;
-  /** Milliseconds before the command is stopped and the call rejects with TimeoutError. */
+  /** Milliseconds before the command is stopped and the call rejects with TimeoutError. @default no timeout */
   timeout?: number;
-  /** Aborting stops the command (SIGTERM, then SIGKILL) and rejects. */
+  /** Aborting stops the command (SIGTERM, then SIGKILL) and rejects. @default none */
   signal?: AbortSignal;
   /** Receives stdout as it arrives, from the first byte (decoded UTF-8). */
   stdoutCallback?: (data: string) => void;
@@ -29,9 +29,9 @@ export interface RunOptions extends CGroupRunOptions {
 
 /** Options of `runAsync()`. */
 export interface RunAsyncOptions extends CGroupRunOptions {
-  /** A daemon must keep running until stopped; its exit is an error (DaemonExitError). */
+  /** A daemon must keep running until stopped; its exit is an error (DaemonExitError). @default false */
   daemon?: boolean;
-  /** Working directory of the command. */
+  /** Working directory of the command. @default this process's working directory */
   cwd?: string;
   /** Environment of the command. @default this process's environment */
   env?: NodeJS.ProcessEnv;
