@@ -6,6 +6,8 @@
  * then deleted with everything in it); otherwise from hints (/proc/modules,
  * /sys/module, modules.builtin, the module files). Every missing capability
  * carries advice on how to get it.
+ *
+ * Size (~670 lines): one probe per feature of the Capabilities report, each short, sharing one throwaway namespace.
  */
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from "node:fs";
 import { release } from "node:os";

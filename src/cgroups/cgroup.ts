@@ -14,6 +14,8 @@
  *
  * Needs root (or a delegated subtree): the library writes the cgroup files
  * directly, and the kernel's EACCES / EPERM becomes a DummyNetError saying so.
+ *
+ * Size (~680 lines): the CGroup class on both v2 and v1/hybrid layouts (limits, addPid with descendants, hardClean); the layout detection is in layout.ts.
  */
 import { mkdir, readdir, readFile, rmdir, stat, statfs } from "node:fs/promises";
 import { readFileSync, readdirSync, rmdirSync } from "node:fs";

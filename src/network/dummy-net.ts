@@ -9,6 +9,8 @@
  *
  * Over 450 lines on purpose: each of the 30-odd public methods carries its
  * JSDoc with an example (the API's reference documentation).
+ *
+ * Size (~660 lines): it is the whole public facade (one documented method per reference call, with examples); the work is in ops/.
  */
 import type { CGroup, CGroupInitialLimits } from "../cgroups/cgroup.js";
 import type { Logger } from "../log.js";

@@ -8,6 +8,8 @@
  * Each command leads its own process group (`detached: true` = setsid), so
  * stopping sends SIGTERM to the whole group (the command and everything it
  * started), then SIGKILL after a timeout.
+ *
+ * Size (~680 lines): spawning, watching, stopping and the state errors of one process table must agree on its states; split, they would share them through exports.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { InvalidArgumentError } from "../errors.js";
