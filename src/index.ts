@@ -13,7 +13,8 @@ export type { Shell, RunOptions, RunAsyncOptions, PollUntilOptions } from "./she
 export { ProcessMonitor } from "./process/process-monitor.js";
 export { RunInfo } from "./process/run-info.js";
 export { CGroup } from "./cgroups/cgroup.js";
-export type { CgroupRunOptions } from "./cgroups/start-inside.js";
+export type { CGroupOptions, CGroupInitialLimits, CGroupLimits } from "./cgroups/cgroup.js";
+export type { CGroupRunOptions, CgroupRunOptions } from "./cgroups/start-inside.js";
 export { Scoped, InterfaceScoped, NamespaceScoped, CGroupScoped } from "./names/scoped.js";
 export { intToBase58, base58ToInt } from "./names/base58.js";
 export type { NetemOptions, NetemSettings, AppliedQdisc, TcHandle } from "./tc/netem.js";
@@ -54,3 +55,11 @@ export {
   NoProcessesError,
   ProcessExitError,
 } from "./process/errors.js";
+// Option and data types that the exported classes and functions take or return.
+export type { CGroupStatus, CGroupV1Hierarchy, IptablesStatus } from "./capabilities/capabilities.js";
+export type { ProcessMonitorOptions, RunProcessOptions, RunProcessAsyncOptions, StopOptions } from "./process/process-monitor.js";
+export type { OutputCallback } from "./process/run-info.js";
+export type { HostShellOptions } from "./shell/host-shell.js";
+export type { IpBatchRunnerOptions } from "./system/ip-batch-runner.js";
+export type { SpawnRunnerOptions } from "./system/spawn-runner.js";
+export type { GilbertElliottModel, LossStateModel } from "./tc/netem-model.js";

@@ -6,6 +6,8 @@
  * then deleted with everything in it); otherwise from hints (/proc/modules,
  * /sys/module, modules.builtin, the module files). Every missing capability
  * carries advice on how to get it.
+ *
+ * Size (~670 lines): one probe per feature of the Capabilities report, each short, sharing one throwaway namespace.
  */
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from "node:fs";
 import { release } from "node:os";
@@ -82,7 +84,7 @@ export interface PrivilegeStatus {
 }
 
 /** A cgroup v1 hierarchy: where it is mounted and its controllers. */
-export interface CgroupV1Hierarchy {
+export interface CGroupV1Hierarchy {
   /** Where it is mounted, e.g. /sys/fs/cgroup/cpu. */
   mountPoint: string;
   /** Controllers mounted there, e.g. `cpu`, `cpuacct`. */
@@ -90,7 +92,7 @@ export interface CgroupV1Hierarchy {
 }
 
 /** The machine's cgroup layout and the controllers usable for limits. */
-export interface CgroupStatus {
+export interface CGroupStatus {
   /** 2 when the unified hierarchy is the cgroup root; 1 for legacy and hybrid layouts; undefined without cgroups. */
   version: 1 | 2 | undefined;
   /** `unified`: v2 only; `hybrid`: v1 controllers plus a v2 mount; `legacy`: v1 only. */
@@ -102,7 +104,7 @@ export interface CgroupStatus {
   /** Controllers the v2 root enables for its children (cgroup.subtree_control). */
   v2SubtreeControl: string[];
   /** The v1 hierarchies and the controllers mounted on each. */
-  v1Hierarchies: CgroupV1Hierarchy[];
+  v1Hierarchies: CGroupV1Hierarchy[];
   /** Every controller usable for limits, in either version. */
   controllers: string[];
 }
@@ -126,7 +128,7 @@ export interface Capabilities extends Record<KernelFeature, FeatureStatus> {
   /** Root or passwordless sudo. */
   privileges: PrivilegeStatus;
   /** The cgroup layout and controllers. */
-  cgroup: CgroupStatus;
+  cgroup: CGroupStatus;
   /** The iptables backend on PATH. */
   iptablesFlavour: IptablesStatus;
   /** Each program the library runs, installed or not. */
@@ -394,7 +396,7 @@ function hintStatus(feature: KernelFeature, hints: ModuleHints): FeatureStatus {
 // ---------------------------------------------------------------------------
 // cgroups
 
-function detectCgroups(): CgroupStatus {
+function detectCgroups(): CGroupStatus {
   const mounts = parseMountinfo(readText("/proc/self/mountinfo") ?? "");
   const known = new Set(
     (readText("/proc/cgroups") ?? "")
@@ -404,7 +406,7 @@ function detectCgroups(): CgroupStatus {
       .filter((fields) => fields[3] === "1")
       .map((fields) => fields[0]!),
   );
-  const v1Hierarchies: CgroupV1Hierarchy[] = mounts
+  const v1Hierarchies: CGroupV1Hierarchy[] = mounts
     .filter((m) => m.fsType === "cgroup")
     .map((m) => ({ mountPoint: m.mountPoint, controllers: m.superOptions.split(",").filter((o) => known.has(o)) }))
     .filter((h) => h.controllers.length > 0);
@@ -412,12 +414,12 @@ function detectCgroups(): CgroupStatus {
   const v2MountPoint = v2Mounts.includes("/sys/fs/cgroup") ? "/sys/fs/cgroup" : v2Mounts[0];
   const v2Controllers = v2MountPoint ? words(readText(`${v2MountPoint}/cgroup.controllers`)) : [];
   const v2SubtreeControl = v2MountPoint ? words(readText(`${v2MountPoint}/cgroup.subtree_control`)) : [];
-  let layout: CgroupStatus["layout"];
+  let layout: CGroupStatus["layout"];
   if (v1Hierarchies.length > 0) layout = v2MountPoint ? "hybrid" : "legacy";
   else layout = v2MountPoint ? "unified" : "none";
   const controllers =
     layout === "unified" ? v2Controllers : [...new Set(v1Hierarchies.flatMap((h) => h.controllers))].sort();
-  const status: CgroupStatus = {
+  const status: CGroupStatus = {
     version: layout === "unified" ? 2 : layout === "none" ? undefined : 1,
     layout,
     v2Controllers,
@@ -429,7 +431,7 @@ function detectCgroups(): CgroupStatus {
   return status;
 }
 
-function cgroup2Status(cgroup: CgroupStatus): FeatureStatus {
+function cgroup2Status(cgroup: CGroupStatus): FeatureStatus {
   const needed = ["cpu", "memory"];
   const lacking = needed.filter((c) => !cgroup.v2Controllers.includes(c));
   if (cgroup.layout === "unified" && lacking.length === 0) {

@@ -9,8 +9,8 @@ export {
 } from "./capabilities.js";
 export type {
   Capabilities,
-  CgroupStatus,
-  CgroupV1Hierarchy,
+  CGroupStatus,
+  CGroupV1Hierarchy,
   DetectCapabilitiesOptions,
   FeatureStatus,
   IptablesStatus,

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CGroup, detectCgroupLayout, listCgroups, type CgroupV2Layout } from "./index.js";
+import { CGroup, detectCgroupLayout, listCgroups, type CGroupV2Layout } from "./index.js";
 import { CGroupScoped } from "../names/scoped.js";
 import { descendantsByChildrenFiles, descendantsByScan } from "../process/proc-stats.js";
 import { HostShell } from "../shell/host-shell.js";
@@ -35,7 +35,7 @@ const MiB = 1024 * 1024;
 const scopedName = (name: string) => new CGroupScoped(name, uid).scoped;
 const detected = await detectCgroupLayout();
 assert.equal(detected.version, 2, "this file proves cgroup v2: run it in the kernel lab, where cgroup2 is mounted at /sys/fs/cgroup");
-const layout = detected as CgroupV2Layout;
+const layout = detected as CGroupV2Layout;
 
 function read(dir: string, file: string): string {
   return readFileSync(join(dir, file), "utf8").trim();
@@ -108,7 +108,7 @@ describe("cgroup v2 (lab)", { timeout: 1_200_000 }, () => {
     const parent = await CGroup.create({ name: scopedName("v2_parent"), layout });
     try {
       assert.equal(read(parent.path, "cgroup.subtree_control"), "");
-      const nested: CgroupV2Layout = { version: 2, root: layout.root, parent: parent.path };
+      const nested: CGroupV2Layout = { version: 2, root: layout.root, parent: parent.path };
       const child = await CGroup.create({ name: scopedName("v2_child"), cpuLimit: 0.3, memoryLimit: 32 * MiB, layout: nested });
       try {
         assert.deepEqual(read(parent.path, "cgroup.subtree_control").split(" ").sort(), ["cpu", "memory"]);

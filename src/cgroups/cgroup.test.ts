@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { CGroup, cgroupMounts, detectCgroupLayout, listCgroups, type CgroupLayout } from "./index.js";
+import { CGroup, cgroupMounts, detectCgroupLayout, listCgroups, type CGroupLayout } from "./index.js";
 import { parseMountinfo } from "../system/proc.js";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { CGroupScoped } from "../names/scoped.js";
@@ -34,7 +34,7 @@ import {
 const uid = process.pid;
 const MiB = 1024 * 1024;
 const scopedName = (name: string) => new CGroupScoped(name, uid).scoped;
-const layout: CgroupLayout = await detectCgroupLayout();
+const layout: CGroupLayout = await detectCgroupLayout();
 
 /** The directories a cgroup of this name would have in this layout. */
 function directoriesOf(name: string): string[] {
@@ -394,14 +394,14 @@ describe("cgroup bad input is refused before anything changes", { timeout: 300_0
       for (const bad of [
         { version: 2, root: dir, parent: dir },
         { version: 1, hierarchies: { cpu: dir, memory: dir } },
-      ] as CgroupLayout[]) {
+      ] as CGroupLayout[]) {
         await assert.rejects(CGroup.create({ name, cpuLimit: 0.5, layout: bad }), (error: Error) => {
           assert.ok(error instanceof InvalidArgumentError, String(error));
           assert.equal(error.argument, "layout");
           return true;
         });
       }
-      await assert.rejects(CGroup.create({ name, layout: { version: 3 } as unknown as CgroupLayout }), InvalidArgumentError);
+      await assert.rejects(CGroup.create({ name, layout: { version: 3 } as unknown as CGroupLayout }), InvalidArgumentError);
       assert.deepEqual(readdirSync(dir), [], "no directory or file was made");
     } finally {
       rmSync(dir, { recursive: true });

@@ -14,6 +14,8 @@
  *
  * Needs root (or a delegated subtree): the library writes the cgroup files
  * directly, and the kernel's EACCES / EPERM becomes a DummyNetError saying so.
+ *
+ * Size (~680 lines): the CGroup class on both v2 and v1/hybrid layouts (limits, addPid with descendants, hardClean); the layout detection is in layout.ts.
  */
 import { mkdir, readdir, readFile, rmdir, stat, statfs } from "node:fs/promises";
 import { readFileSync, readdirSync, rmdirSync } from "node:fs";
@@ -27,7 +29,7 @@ import {
   detectCgroupLayout,
   enableV2Controllers,
   LIMITED_CONTROLLERS,
-  type CgroupLayout,
+  type CGroupLayout,
   type LimitedController,
 } from "./layout.js";
 import { cpuQuota, validateCpuLimit, validateMemoryLimit } from "./limits.js";
@@ -35,17 +37,22 @@ import { descendantsOf } from "../process/proc-stats.js";
 import { isErrno } from "../system/already-gone.js";
 import { PF_EXITING, checkRunningPid, readStat } from "../system/proc.js";
 
-export interface CGroupOptions {
-  /** The cgroup's name on the system: a scoped name such as `d-2-web`, or a CGroupScoped. */
-  name: string | CGroupScoped;
-  /** @default the library's default logger (silent unless DUMMYNET_LOG is set) */
-  log?: Logger;
+/** The limits a new cgroup starts with (`new CGroup()`, `DummyNet.addCgroup()`); omitted limits are not set. */
+export interface CGroupInitialLimits {
   /** CPU limit in CPUs, like `docker --cpus` (0.5 = half of one CPU). @default no limit */
   cpuLimit?: number;
   /** Memory limit in bytes; beyond it the kernel's OOM killer kills. @default no limit */
   memoryLimit?: number;
+}
+
+/** Options of `new CGroup()`: its name, its initial limits, where to log and where to make it. */
+export interface CGroupOptions extends CGroupInitialLimits {
+  /** The cgroup's name on the system: a scoped name such as `d-2-web`, or a CGroupScoped. */
+  name: string | CGroupScoped;
+  /** @default the library's default logger (silent unless DUMMYNET_LOG is set) */
+  log?: Logger;
   /** Where to make the cgroup. @default detectCgroupLayout() */
-  layout?: CgroupLayout;
+  layout?: CGroupLayout;
 }
 
 /** New limits; a missing key keeps the current limit, `null` removes it. */
@@ -85,7 +92,7 @@ export class CGroup {
   /** Every directory of this cgroup: one on v2, one per controller hierarchy on v1. */
   readonly paths: readonly string[];
   /** Which cgroup version and directories it uses. */
-  readonly layout: CgroupLayout;
+  readonly layout: CGroupLayout;
   private readonly log: Logger;
   /** Directory of each controller's cgroup. */
   private readonly controllerPaths: Partial<Record<LimitedController, string>>;
@@ -96,7 +103,7 @@ export class CGroup {
 
   private constructor(
     name: string,
-    layout: CgroupLayout,
+    layout: CGroupLayout,
     controllerPaths: Partial<Record<LimitedController, string>>,
     log: Logger,
   ) {
@@ -392,7 +399,7 @@ export class CGroup {
  * (v2) or in the cpu and memory hierarchies (v1); only those of `uid` when
  * given. Sorted by uid, then name.
  */
-export async function listCgroups(uid?: number, layout?: CgroupLayout): Promise<CGroupScoped[]> {
+export async function listCgroups(uid?: number, layout?: CGroupLayout): Promise<CGroupScoped[]> {
   const resolved = layout ?? (await detectCgroupLayout());
   const parents = resolved.version === 2 ? [resolved.parent] : Object.values(resolved.hierarchies);
   const found = new Map<string, CGroupScoped>();
@@ -498,7 +505,7 @@ async function requireFile(dir: string, file: string, controller: LimitedControl
 }
 
 /** Where `pid` is now, per controller, as directories of this layout. */
-async function originCgroups(pid: number, layout: CgroupLayout): Promise<Partial<Record<LimitedController, string>>> {
+async function originCgroups(pid: number, layout: CGroupLayout): Promise<Partial<Record<LimitedController, string>>> {
   let text: string;
   try {
     text = await readFile(`/proc/${pid}/cgroup`, "utf8");
@@ -525,7 +532,7 @@ async function originCgroups(pid: number, layout: CgroupLayout): Promise<Partial
 }
 
 /** True when `origin` is the root of every hierarchy of the layout: where the kernel shows a process it is still forking. */
-function isInitialCgroups(origin: Partial<Record<LimitedController, string>>, layout: CgroupLayout): boolean {
+function isInitialCgroups(origin: Partial<Record<LimitedController, string>>, layout: CGroupLayout): boolean {
   const roots = layout.version === 2 ? { cpu: layout.root, memory: layout.root } : layout.hierarchies;
   const controllers = Object.keys(origin) as LimitedController[];
   return controllers.length > 0 && controllers.every((c) => roots[c] !== undefined && resolve(origin[c]!) === resolve(roots[c]!));

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { RunInfo } from "../process/run-info.js";
 import { HostShell } from "../shell/host-shell.js";
 import { CGroup } from "./cgroup.js";
-import type { CgroupLayout } from "./layout.js";
+import type { CGroupLayout } from "./layout.js";
 
 /** Linux reports utime/stime in /proc in USER_HZ ticks, 100 per second on every mainstream architecture. */
 const USER_HZ = 100;
@@ -204,7 +204,7 @@ export type Placement = "addPid after the start" | "runAsync with { cgroup }";
 export const PLACEMENTS: readonly Placement[] = ["addPid after the start", "runAsync with { cgroup }"];
 
 export interface Scenario {
-  layout: CgroupLayout;
+  layout: CGroupLayout;
   /** The scoped name of the cgroup to make. */
   name: string;
   placement: Placement;

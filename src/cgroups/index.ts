@@ -3,10 +3,10 @@ export { CGroup, listCgroups, validateCgroupName, type CGroupLimits, type CGroup
 export {
   detectCgroupLayout,
   cgroupMounts,
-  type CgroupLayout,
-  type CgroupV1Layout,
-  type CgroupV2Layout,
+  type CGroupLayout,
+  type CGroupV1Layout,
+  type CGroupV2Layout,
   type LimitedController,
 } from "./layout.js";
 export { CPU_LIMIT_MIN, CPU_PERIOD_US, cpuQuota, validateCpuLimit, validateMemoryLimit } from "./limits.js";
-export { argvInsideCgroup, ENTER_CGROUP_FAILED, validateCgroupOption, type CgroupRunOptions } from "./start-inside.js";
+export { argvInsideCgroup, ENTER_CGROUP_FAILED, validateCgroupOption, type CGroupRunOptions } from "./start-inside.js";

@@ -13,7 +13,7 @@ import { readControlFile, writeControlFile } from "./control-file.js";
 export type LimitedController = "cpu" | "memory";
 export const LIMITED_CONTROLLERS: readonly LimitedController[] = ["cpu", "memory"];
 
-export interface CgroupV2Layout {
+export interface CGroupV2Layout {
   readonly version: 2;
   /** Mount point of the unified hierarchy, e.g. /sys/fs/cgroup. */
   readonly root: string;
@@ -25,7 +25,7 @@ export interface CgroupV2Layout {
   readonly parent: string;
 }
 
-export interface CgroupV1Layout {
+export interface CGroupV1Layout {
   readonly version: 1;
   /**
    * Mount point of each controller's hierarchy (the parent of new cgroups),
@@ -35,7 +35,7 @@ export interface CgroupV1Layout {
   readonly hierarchies: Readonly<Partial<Record<LimitedController, string>>>;
 }
 
-export type CgroupLayout = CgroupV2Layout | CgroupV1Layout;
+export type CGroupLayout = CGroupV2Layout | CGroupV1Layout;
 
 /** One cgroup mount, as read from /proc/self/mountinfo. */
 export interface CgroupMount {
@@ -67,7 +67,7 @@ function preferred(mounts: CgroupMount[]): CgroupMount | undefined {
  * hierarchies of cpu and memory are used (v1, or hybrid with an empty v2 at
  * /sys/fs/cgroup/unified). Nothing is changed on the system.
  */
-export async function detectCgroupLayout(): Promise<CgroupLayout> {
+export async function detectCgroupLayout(): Promise<CGroupLayout> {
   const mounts = cgroupMounts(await readMounts());
   const unified = preferred(mounts.filter((m) => m.fsType === "cgroup2"));
   if (unified) {

@@ -14,7 +14,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { CGroup } from "./cgroup.js";
 
 /** The `cgroup` option of `run()` and `runAsync()`. */
-export interface CgroupRunOptions {
+export interface CGroupRunOptions {
   /**
    * Start the command inside this cgroup (a `CGroup` from `CGroup.create()`
    * or `net.addCgroup()`), so that its limits hold for it and for everything
@@ -67,3 +67,9 @@ export function validateCgroupOption(value: unknown, argument = "cgroup"): CGrou
   }
   return value;
 }
+
+/**
+ * The older name of CGroupRunOptions.
+ * @deprecated use CGroupRunOptions
+ */
+export type CgroupRunOptions = CGroupRunOptions;

@@ -9,8 +9,10 @@
  *
  * Over 450 lines on purpose: each of the 30-odd public methods carries its
  * JSDoc with an example (the API's reference documentation).
+ *
+ * Size (~660 lines): it is the whole public facade (one documented method per reference call, with examples); the work is in ops/.
  */
-import type { CGroup } from "../cgroups/cgroup.js";
+import type { CGroup, CGroupInitialLimits } from "../cgroups/cgroup.js";
 import type { Logger } from "../log.js";
 import { type CGroupScoped, type InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
@@ -80,25 +82,24 @@ export interface VethOptions {
    * Make the first end directly in this namespace instead of this one. Much
    * cheaper than linkSet afterwards: moving a link between namespaces makes
    * the kernel wait for RCU grace periods, creating it in place does not.
+   * @default this network's namespace
    */
   p1Namespace?: NamespaceLike;
-  /** Make the second end directly in this namespace. */
+  /** Make the second end directly in this namespace. @default this network's namespace */
   p2Namespace?: NamespaceLike;
 }
 
 /** Options of `routeAdd()`. */
 export interface RouteOptions {
-  /** Destination (CIDR) of the route; default: the default route. */
+  /** Destination (CIDR) of the route. @default the default route */
   to?: string;
 }
 
-/** Limits of a cgroup made by `addCgroup()`; omitted limits are not set. */
-export interface CgroupOptions {
-  /** CPUs the group may use, like `docker --cpus` (0.5 = half of one CPU). */
-  cpuLimit?: number;
-  /** Bytes of memory; the kernel kills (OOM) processes of the group above it. */
-  memoryLimit?: number;
-}
+/**
+ * The older name of CGroupInitialLimits (the limits `addCgroup()` starts a cgroup with).
+ * @deprecated use CGroupInitialLimits
+ */
+export type CgroupOptions = CGroupInitialLimits;
 
 /** The host shell of a new network: rootless (through this process's holder) or as root / through sudo. */
 function hostShellFor(options: DummyNetOptions): HostShell {
@@ -630,7 +631,7 @@ export class DummyNet implements AsyncDisposable {
    * await host.runAsync(["my-server"], { cgroup: group });
    * ```
    */
-  addCgroup(name: string, options: CgroupOptions = {}): Promise<CGroup> {
+  addCgroup(name: string, options: CGroupInitialLimits = {}): Promise<CGroup> {
     return this.#network.change(() => this.#cgroupOps.add(name, options));
   }
 

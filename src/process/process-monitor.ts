@@ -8,6 +8,8 @@
  * Each command leads its own process group (`detached: true` = setsid), so
  * stopping sends SIGTERM to the whole group (the command and everything it
  * started), then SIGKILL after a timeout.
+ *
+ * Size (~680 lines): spawning, watching, stopping and the state errors of one process table must agree on its states; split, they would share them through exports.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { InvalidArgumentError } from "../errors.js";
@@ -18,13 +20,14 @@ import {
   TimeoutError,
 } from "./errors.js";
 import { type Logger, defaultLogger } from "../log.js";
-import { type CgroupRunOptions, argvInsideCgroup, validateCgroupOption } from "../cgroups/start-inside.js";
+import { type CGroupRunOptions, argvInsideCgroup, validateCgroupOption } from "../cgroups/start-inside.js";
 import type { CGroup } from "../cgroups/cgroup.js";
 import { type Privilege, defaultPrivilege, privilegeFor } from "../system/privilege.js";
 import { runQuietlySync } from "../system/quiet.js";
 import { finalCpu, liveGroupMembers, readProcessTable, reapedChildrenCpu, treeStats } from "./proc-stats.js";
 import { type OutputCallback, RunInfo, formatCommand } from "./run-info.js";
 
+/** Options of `new ProcessMonitor()`. */
 export interface ProcessMonitorOptions {
   /** Where commands and process events are logged. @default defaultLogger (silent unless DUMMYNET_LOG is set) */
   log?: Logger;
@@ -32,7 +35,7 @@ export interface ProcessMonitorOptions {
   sampleInterval?: number;
 }
 
-interface CommonProcessOptions extends CgroupRunOptions {
+interface CommonProcessOptions extends CGroupRunOptions {
   /** Working directory. @default the current directory */
   cwd?: string | undefined;
   /** Environment of the command. @default process.env */
@@ -47,6 +50,7 @@ interface CommonProcessOptions extends CgroupRunOptions {
   stderrCallback?: OutputCallback | undefined;
 }
 
+/** Options of `ProcessMonitor.runProcess()`. */
 export interface RunProcessOptions extends CommonProcessOptions {
   /** Milliseconds before the command is stopped and the call rejects with TimeoutError. @default no limit */
   timeout?: number | undefined;
@@ -54,11 +58,13 @@ export interface RunProcessOptions extends CommonProcessOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** Options of `ProcessMonitor.runProcessAsync()`. */
 export interface RunProcessAsyncOptions extends CommonProcessOptions {
   /** A daemon must keep running until stopped; its exit is a DaemonExitError. @default false */
   daemon?: boolean | undefined;
 }
 
+/** Options of `ProcessMonitor.stop()`. */
 export interface StopOptions {
   /** Report daemons that died and jobs that failed (as an AggregateError, after stopping everything). @default true */
   validateState?: boolean;

@@ -15,6 +15,7 @@ import { IpBatchRunner } from "../system/ip-batch-runner.js";
 import { type Privilege, defaultPrivilege, privilegeFor } from "../system/privilege.js";
 import type { PollUntilOptions, RunAsyncOptions, RunOptions, Shell } from "./shell.js";
 
+/** Options of `new HostShell()`. */
 export interface HostShellOptions {
   /** @default defaultLogger (silent unless DUMMYNET_LOG is set) */
   log?: Logger;

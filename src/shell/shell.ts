@@ -4,7 +4,7 @@
  * (watched by the ProcessMonitor), the library's own commands through
  * `system` (argument arrays, fast, not monitored).
  */
-import type { CgroupRunOptions } from "../cgroups/start-inside.js";
+import type { CGroupRunOptions } from "../cgroups/start-inside.js";
 import type { Logger } from "../log.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
 import type { RunInfo } from "../process/run-info.js";
@@ -12,14 +12,14 @@ import type { CommandResult, SystemCommandOptions } from "../system/command-runn
 import type { Privilege } from "../system/privilege.js";
 
 /** Options of `run()`. */
-export interface RunOptions extends CgroupRunOptions {
-  /** Working directory of the command. */
+export interface RunOptions extends CGroupRunOptions {
+  /** Working directory of the command. @default this process's working directory */
   cwd?: string;
-  /** Environment of the command; defaults to this process's environment. */
+  /** Environment of the command. @default this process's environment */
   env?: NodeJS.ProcessEnv;
-  /** Milliseconds before the command is stopped and the call rejects with TimeoutError. */
+  /** Milliseconds before the command is stopped and the call rejects with TimeoutError. @default no timeout */
   timeout?: number;
-  /** Aborting stops the command (SIGTERM, then SIGKILL) and rejects. */
+  /** Aborting stops the command (SIGTERM, then SIGKILL) and rejects. @default none */
   signal?: AbortSignal;
   /** Receives stdout as it arrives, from the first byte (decoded UTF-8). */
   stdoutCallback?: (data: string) => void;
@@ -28,10 +28,10 @@ export interface RunOptions extends CgroupRunOptions {
 }
 
 /** Options of `runAsync()`. */
-export interface RunAsyncOptions extends CgroupRunOptions {
-  /** A daemon must keep running until stopped; its exit is an error (DaemonExitError). */
+export interface RunAsyncOptions extends CGroupRunOptions {
+  /** A daemon must keep running until stopped; its exit is an error (DaemonExitError). @default false */
   daemon?: boolean;
-  /** Working directory of the command. */
+  /** Working directory of the command. @default this process's working directory */
   cwd?: string;
   /** Environment of the command. @default this process's environment */
   env?: NodeJS.ProcessEnv;

@@ -143,6 +143,7 @@ function displayArgv(argv: readonly string[], namespace: string | undefined): st
   return namespace ? [argv[0]!, "-n", namespace, ...argv.slice(1)] : [...argv];
 }
 
+/** Options of `new IpBatchRunner()`. */
 export interface IpBatchRunnerOptions {
   /** Run the workers through `sudo -n`; ignored when `privilege` is given. @default false */
   sudo?: boolean;

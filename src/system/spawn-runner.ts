@@ -11,6 +11,7 @@ import { type CommandResult, type CommandRunner, type SystemCommandOptions, chec
 import { PACKAGE_OF_PROGRAM, failureHint, missingProgramHint } from "./hints.js";
 import { type Privilege, privilegeFor } from "./privilege.js";
 
+/** Options of `new SpawnRunner()`. */
 export interface SpawnRunnerOptions {
   /** Prefix commands with `sudo -n`; ignored when `privilege` is given. @default false */
   sudo?: boolean;

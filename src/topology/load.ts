@@ -3,6 +3,8 @@
  * against the published JSON Schema, normalize, then check what a schema
  * cannot (unknown hosts, duplicate names, address clashes, ...). Nothing here
  * touches the system, so a file that fails changes nothing.
+ *
+ * Size (~490 lines): parsing with positions, schema errors and the cross-field checks share one locator; split, each would re-pass it.
  */
 import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";

@@ -2,7 +2,7 @@
  * cgroups of a network: made with their limits, removed by cleanup, listed
  * by owner.
  */
-import { CGroup, type CGroupOptions, listCgroups, removeCgroupDirectoriesSync } from "../../cgroups/cgroup.js";
+import { CGroup, type CGroupInitialLimits, listCgroups, removeCgroupDirectoriesSync } from "../../cgroups/cgroup.js";
 import { CGroupScoped } from "../../names/scoped.js";
 import { isRootless } from "../../rootless/privilege.js";
 import { cgroupsRefused } from "../../rootless/refusals.js";
@@ -11,7 +11,7 @@ import type { NamespaceHandle } from "./handle.js";
 export class Cgroups {
   constructor(private readonly at: NamespaceHandle) {}
 
-  async add(name: string, limits: Pick<CGroupOptions, "cpuLimit" | "memoryLimit">): Promise<CGroup> {
+  async add(name: string, limits: CGroupInitialLimits): Promise<CGroup> {
     const at = this.at;
     if (isRootless(at.shell.privilege)) throw cgroupsRefused();
     const cgroups = at.network.cgroups;
