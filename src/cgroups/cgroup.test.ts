@@ -289,8 +289,17 @@ describe("cgroup limits are enforced", { timeout: 300_000 }, () => {
       const cpuDir = layout.version === 2 ? cgroup.path : cgroup.paths.find((p) => p.startsWith(layout.hierarchies.cpu!))!;
       assert.match(read(cpuDir, "cpu.stat"), /nr_throttled [1-9]/, "the kernel throttled the cgroup");
       // The unlimited loop shows what the limit takes away; on a loaded 2-core machine it may get far
-      // less than a CPU, so it is only required to get more than the limited one.
-      assert.ok(unlimitedShare! > limitedShare!, `unlimited busy loop used ${unlimitedShare}, limited ${limitedShare}`);
+      // less than a CPU, so it is only required to get more than the limited one. When the machine was
+      // so busy that even the unlimited loop got less than the limit (seen at load 20), that window
+      // showed nothing either way: measure again, up to three windows in all.
+      const windows = [[limitedShare!, unlimitedShare!]];
+      while (windows.at(-1)![1]! <= windows.at(-1)![0]! && windows.length < 3) {
+        const [again, againUnlimited] = await cpuShares([limited.pid, unlimited.pid], 1500);
+        assert.ok(again! < 0.45, `limited busy loop used ${again} of a CPU; expected about 0.2`);
+        windows.push([again!, againUnlimited!]);
+      }
+      t.diagnostic(`windows (limited, unlimited): ${JSON.stringify(windows.map((pair) => pair.map((share) => Number(share.toFixed(3)))))}`);
+      assert.ok(windows.some(([lim, unlim]) => unlim! > lim!), `unlimited busy loop got no more than the limited one in ${windows.length} windows: ${JSON.stringify(windows)}`);
     } finally {
       await Promise.all([limited.stop(), unlimited.stop()]);
       await cgroup.hardClean();
