@@ -276,11 +276,6 @@ export function recordNetwork(uid: number, network: NetworkRecord): string {
   return ownerRecordPath(uid);
 }
 
-/** True while an instance of this module instance holds `uid`. */
-export function holdsUid(uid: number): boolean {
-  return held.has(uid);
-}
-
 function removeOwnRecord(uid: number): void {
   if (!isOurs(readRecord(uid)?.record)) return;
   try {

@@ -7,8 +7,6 @@
 import { describeImpairment } from "./describe.js";
 import type { LinkEndSpec, Topology } from "./model.js";
 
-export type GraphFormat = "mermaid" | "dot";
-
 function endLabel(end: LinkEndSpec): string {
   return [end.iface, ...end.addresses].join(" ");
 }
