@@ -88,7 +88,7 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
     result.machine.loadAverage![1] = loadavg()[0]!;
     writeFileSync(outPath, JSON.stringify(result, null, 2));
   };
-  // The library's warnings about traffic control (src/tc/advice.ts, offloads.ts) go with the point they were logged before.
+  // The library's warnings about traffic control (src/tc/advice.ts) go with the point they were logged before.
   const warnings: string[] = [];
   const log = { ...createLogger("silent"), warn: (message: string) => void (message.startsWith("tc on ") && warnings.push(message)) };
   const net = new DummyNet({ uid: (process.pid % 100000) * 10 + 1500000, log });
@@ -216,11 +216,11 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
         await tcpPoint(`rate 50 Mbit/s + delay 25 ms at the sender, delay 25 ms back, limit ${limit ?? "derived (1000)"}`, 50);
       }
     }
-    // ---- offloads: the sender's GSO size against the rate it is shaped to (before/after of the library's default).
+    // ---- offloads: the sender's GSO size against the rate it is shaped to (a default the library tried and dropped: docs/fidelity-findings.md).
     if (wants("offloads")) {
       const scaled = (rate: number) => Math.max(1500, Math.round((rate * 1e6) / 8 / 1000));
       for (const rate of RATES_MBPS) {
-        // 65536: offloads as veth has them (before); the library's cap (after).
+        // 65536: offloads as veth has them (and the library leaves them); about 1 ms of the rate, at least one segment.
         for (const gso of [65536, scaled(rate)]) {
           await clear();
           await a.tc(ab, { reset: true, rate });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bandwidthDelayPackets, gsoSizeForRate, netemAdvice } from "./advice.js";
+import { bandwidthDelayPackets, netemAdvice } from "./advice.js";
 
 const target = { iface: "d-1-a-b", direction: "outgoing" } as const;
 
@@ -22,13 +22,4 @@ test("netemAdvice: a limit under the bandwidth-delay product is warned about, wi
   assert.deepEqual(netemAdvice({ rate: 20, delay: 40 }, target), []);
   assert.deepEqual(netemAdvice({ delay: 40, limit: 5 }, target), []);
   assert.deepEqual(netemAdvice({ loss: 1 }, target), []);
-});
-
-test("gsoSizeForRate: about 1 ms of the rate, at least one segment, at most the device's", () => {
-  assert.equal(gsoSizeForRate(1, 65536), 1500);
-  assert.equal(gsoSizeForRate(10, 65536), 1500);
-  assert.equal(gsoSizeForRate(50, 65536), 6250);
-  assert.equal(gsoSizeForRate(100, 65536), 12500);
-  assert.equal(gsoSizeForRate(10_000, 65536), 65536);
-  assert.equal(gsoSizeForRate(100, 8000), 8000);
 });

@@ -1,8 +1,7 @@
 /**
  * Honest advice on netem settings that measurement shows to misbehave
- * (docs/fidelity.md, "Settings that misbehave" and "Offloads"): pure functions
- * from the settings a link gets to the warnings the library logs, and to the
- * GSO size the library gives a link it rate-shapes (offloads.ts applies it).
+ * (docs/fidelity.md, "Settings that misbehave"): a pure function from the
+ * settings a link gets to the warnings the library logs.
  */
 import { LIMIT_PACKET_BYTES, type NetemSettings } from "./netem-model.js";
 
@@ -39,19 +38,4 @@ export function netemAdvice(settings: NetemSettings, target: AdviceTarget): stri
     );
   }
   return advice;
-}
-
-/** Least gso_max_size the library sets: one full-size segment. */
-const GSO_FLOOR_BYTES = LIMIT_PACKET_BYTES;
-
-/**
- * The largest GSO packet a link rate-shaped at `rateMbit` should let TCP build:
- * about one millisecond of the rate (what TCP's own autosizing picks for one
- * millisecond of its pacing rate, had it known the bottleneck), at least one
- * full-size segment, never above the device's current maximum. A 64 kB GSO
- * packet leaves netem as one burst: 524 ms of a 1 Mbit/s link.
- */
-export function gsoSizeForRate(rateMbit: number, deviceMaxBytes: number): number {
-  const perMillisecond = Math.round((rateMbit * 1e6) / 8 / 1000);
-  return Math.min(deviceMaxBytes, Math.max(GSO_FLOOR_BYTES, perMillisecond));
 }

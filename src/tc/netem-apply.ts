@@ -16,7 +16,6 @@ import { derivedLimit, checkNetemCombination, clearingArguments, mergeNetem, set
 import { validateTcOptions } from "./netem-validate.js";
 import { type KnownTables, type QdiscJson, type TcShell, appliedRoot, readNetem, showQdiscs } from "./netem-read.js";
 import { netemAdvice } from "./advice.js";
-import { GsoCap } from "./offloads.js";
 
 /** Handle of the netem qdiscs this library installs ("d" for dummynet). */
 export const NETEM_HANDLE = "d0:";
@@ -86,7 +85,6 @@ class NetemHandle implements TcHandle {
   ingressState: IngressState | undefined;
   restored = false;
   #restoring: Promise<void> | undefined;
-  #gso: GsoCap | undefined;
 
   constructor(
     readonly shell: TcShell,
@@ -104,10 +102,6 @@ class NetemHandle implements TcHandle {
   }
   get ifb(): string | undefined {
     return this.ingressState?.ifb;
-  }
-  /** The link's GSO size, capped while its outgoing traffic has a rate. */
-  get gso(): GsoCap {
-    return (this.#gso ??= new GsoCap(this.shell, this.iface));
   }
 
   restore(): Promise<void> {
@@ -136,7 +130,6 @@ class NetemHandle implements TcHandle {
       this.before = undefined;
       this.egress = undefined;
     }
-    await attempt("GSO size", () => this.gso.restore());
     this.restored = true;
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateError(errors, `Restoring traffic control of ${this.iface} failed`);
@@ -399,7 +392,6 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
       handle.egress = egressPlan.settings;
       handle.egressTables = egressPlan.tables;
       handle.egressUserLimit = egressPlan.userLimit;
-      await handle.gso.follow(egressPlan.settings.rate);
     }
     if (ingressPlan) {
       const created = !handle.ingressState;
