@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { runBounded, type BoundedResult } from "./test-support/program-path.js";
 import { assertNothingLeft } from "./test-support/leftovers.js";
+import { SUDOERS_LINE } from "./system/privilege.js";
 
 export const REPO = fileURLToPath(new URL("../", import.meta.url));
 
@@ -44,7 +45,7 @@ export interface KnownBlock {
 export const README_BLOCKS: readonly KnownBlock[] = [
   { name: "repository commands", lang: "sh", firstLine: "npm ci && npm run demo", where: "host", how: "checked: .ci/run (CI) runs `npm ci` and `npm test`; src/cli/demo.test.ts runs `npm run demo`" },
   { name: "install", lang: "sh", firstLine: "npm i -D dummynet", where: "host", how: "checked: the package's name; src/testing/package.test.ts installs the packed package into a scratch project" },
-  { name: "sudoers line", lang: "sudoers", firstLine: "youruser ALL=(root) NOPASSWD:SETENV: /usr/sbin/ip, /usr/sbin/tc, /usr/sbin/iptables, /usr/bin/nsenter, /usr/sbin/sysctl, /usr/bin/kill, /usr/bin/true", where: "host", how: "checked: the paths are where sudo finds the programs on Debian, and they are what the library asks sudo to run" },
+  { name: "sudoers line", lang: "sudoers", firstLine: SUDOERS_LINE, where: "host", how: "checked: the paths are where sudo finds the programs on Debian, and they are what the library asks sudo to run" },
   { name: "main example", lang: "ts", firstLine: 'import { DummyNet } from "dummynet";', where: "lab", how: "run (netem)" },
   { name: "node:test example", lang: "ts", firstLine: "// A TCP client and server in two hosts of their own, with node:test.", where: "host", how: "= examples/testing/node-test.test.ts" },
   { name: "vitest example", lang: "ts", firstLine: "// The same test with vitest: `net` and `topology` are fixtures, removed when the test ends.", where: "host", how: "= examples/testing/vitest.test.ts" },
