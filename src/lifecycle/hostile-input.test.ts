@@ -27,7 +27,8 @@ import { DummyNetError, InvalidArgumentError, describeValue } from "../errors.js
 import { CGroupScoped, InterfaceScoped, NamespaceScoped, type Scoped } from "../names/scoped.js";
 import { DummyNet } from "../network/dummy-net.js";
 import { IpBatchRunner } from "../system/ip-batch-runner.js";
-import { netemArguments, validateTcOptions } from "../tc/netem-options.js";
+import { netemArguments } from "../tc/netem-options.js";
+import { validateTcOptions } from "../tc/netem-validate.js";
 import { buildNetwork } from "../topology/build.js";
 import { TopologyError, formatIssue } from "../topology/errors.js";
 import { parseTopology } from "../topology/load.js";

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { createLogger } from "../log.js";
 import { DummyNet } from "../network/dummy-net.js";
 import type { InterfaceScoped } from "../names/scoped.js";
-import type { NetemOptions } from "../tc/netem-options.js";
+import type { NetemOptions } from "../tc/netem-model.js";
 import type { ProbeOptions, ProbeReport } from "./probe.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 import { twoHosts } from "../test-support/two-hosts.js";

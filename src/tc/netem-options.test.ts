@@ -9,9 +9,8 @@ import {
   mergeNetem,
   netemArguments,
   settingsArguments,
-  validateNetemOptions,
-  validateTcOptions,
 } from "./netem-options.js";
+import { validateNetemOptions, validateTcOptions } from "./netem-validate.js";
 
 function rejects(options: unknown, pattern: RegExp): void {
   assert.throws(() => netemArguments(options as never), (error: unknown) => {

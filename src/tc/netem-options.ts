@@ -22,10 +22,6 @@ import {
 } from "./netem-model.js";
 import { validateNetemOptions } from "./netem-validate.js";
 
-// The model's types and its validation, for the modules that still import them from here (the
-// command line, the fidelity sweep, the hostile-input tests).
-export type * from "./netem-model.js";
-export { validateNetemOptions, validateTcOptions } from "./netem-validate.js";
 
 /** Values that only qualify another: removing the main value removes them too. */
 const QUALIFIERS: Partial<Record<NetemKey, NetemKey[]>> = {

@@ -1,6 +1,6 @@
 /** `dummynet inspect [NETWORK]`: what a running network looks like now, read from the kernel. */
 import { processStartTime } from "../../system/proc.js";
-import type { NetemSettings } from "../../tc/netem-options.js";
+import type { NetemSettings } from "../../tc/netem-model.js";
 import { describeImpairment } from "../../topology/describe.js";
 import type { Impairment } from "../../topology/model.js";
 import { logger, print, printJson } from "../command-io.js";
