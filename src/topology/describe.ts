@@ -4,32 +4,50 @@
  */
 import type { Impairment, Topology } from "./model.js";
 
-/** "delay 20ms ±5ms, loss 1%" */
+/** "delay 20ms ±5ms, loss 1%": every option the impairment sets, in tc's order, ingress last. */
 export function describeImpairment(impair: Impairment | undefined): string {
   if (!impair) return "";
   const parts: string[] = [];
+  const corr = (correlation: number | null | undefined) => (correlation ? ` (corr ${correlation}%)` : "");
   const pct = (value: number | null | undefined, name: string, correlation?: number | null) => {
-    if (value === null) return;
-    if (value !== undefined) parts.push(`${name} ${value}%${correlation != null ? ` (corr ${correlation}%)` : ""}`);
+    if (value != null) parts.push(`${name} ${value}%${corr(correlation)}`);
   };
+  /** The fields of a loss model or slot that are set, as "p13 1% p31 30%". */
+  const fields = (values: object, unit: string) =>
+    Object.entries(values)
+      .filter(([, value]) => value != null)
+      .map(([name, value]) => `${name} ${value}${unit}`)
+      .join(" ");
   if (impair.delay != null) {
     let text = `delay ${impair.delay}ms`;
     if (impair.jitter != null) text += ` ±${impair.jitter}ms`;
     if (impair.distribution) text += ` ${impair.distribution}`;
-    parts.push(text);
+    parts.push(text + corr(impair.delayCorrelation));
   }
-  if (typeof impair.loss === "number") pct(impair.loss, "loss", impair.lossCorrelation ?? undefined);
+  if (typeof impair.loss === "number") pct(impair.loss, "loss", impair.lossCorrelation);
   else if (impair.loss && "random" in impair.loss) pct(impair.loss.random, "loss", impair.loss.correlation);
-  else if (impair.loss && "state" in impair.loss) parts.push(`loss state p13=${impair.loss.state.p13}%`);
-  else if (impair.loss && "gemodel" in impair.loss) parts.push(`loss gemodel p=${impair.loss.gemodel.p}%`);
+  else if (impair.loss && "state" in impair.loss) parts.push(`loss state ${fields(impair.loss.state, "%")}`);
+  else if (impair.loss && "gemodel" in impair.loss) parts.push(`loss gemodel ${fields(impair.loss.gemodel, "%")}`);
+  if (impair.ecn) parts.push("ecn");
   pct(impair.duplicate, "duplicate", impair.duplicateCorrelation);
   pct(impair.corrupt, "corrupt", impair.corruptCorrelation);
   pct(impair.reorder, "reorder", impair.reorderCorrelation);
   if (impair.gap != null) parts.push(`gap ${impair.gap}`);
-  if (impair.rate != null) parts.push(`rate ${impair.rate}Mbit/s`);
+  if (impair.rate) {
+    let text = `rate ${impair.rate}Mbit/s`;
+    if (impair.packetOverhead) text += ` packet overhead ${impair.packetOverhead}B`;
+    if (impair.cellSize) text += ` cell ${impair.cellSize}B`;
+    if (impair.cellOverhead) text += ` cell overhead ${impair.cellOverhead}B`;
+    parts.push(text);
+  }
   if (impair.limit != null) parts.push(`limit ${impair.limit}`);
-  if (impair.slot) parts.push("min" in impair.slot ? `slot ${impair.slot.min}${impair.slot.max !== undefined ? `-${impair.slot.max}` : ""}ms` : `slot ${impair.slot.delay}ms ±${impair.slot.jitter}ms`);
-  if (impair.ecn) parts.push("ecn");
+  if (impair.slot) {
+    const slot = impair.slot;
+    let text = "min" in slot ? `slot ${slot.min}${slot.max != null && slot.max !== slot.min ? `-${slot.max}` : ""}ms` : `slot ${[slot.distribution, `${slot.delay}ms ±${slot.jitter}ms`].filter(Boolean).join(" ")}`;
+    if (slot.packets) text += ` ${slot.packets} packets`;
+    if (slot.bytes) text += ` ${slot.bytes} bytes`;
+    parts.push(text);
+  }
   if (impair.seed != null) parts.push(`seed ${impair.seed}`);
   if (impair.ingress === true) parts.push("(also received)");
   else if (impair.ingress) parts.push(`(received: ${describeImpairment({ ...impair.ingress, ingress: null })})`);
