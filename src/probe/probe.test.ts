@@ -16,9 +16,20 @@ import { parseIpJson } from "../system/ip-json.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 import { twoHosts } from "../test-support/two-hosts.js";
 import { accountReplies, parseSenderOutput, percentile, rttStatistics } from "./accounting.js";
-import { AGENT_PATH } from "./probe.js";
+import { AGENT_PATH, checkProbeOptions, readinessBound } from "./probe.js";
 
 describe("probe accounting (synthetic replies)", { timeout: 300_000 }, () => {
+  test("readinessBound: the echo agent gets half of what the timeout leaves after the planned sending, or the whole timeout", () => {
+    // Default timeout: 30 s + 200 x 10 ms + 10 s; sending 2 s + the least late wait of 1 s: (42 - 3) / 2.
+    assert.deepEqual(readinessBound(checkProbeOptions({})), { ms: 19_500, sendingMs: 3000 });
+    // A caller who allows more (the lab's 120 s) gives the start more.
+    assert.deepEqual(readinessBound(checkProbeOptions({ count: 100, timeout: 120_000 })), { ms: 59_000, sendingMs: 2000 });
+    // The TCP transfer's seconds are sending too.
+    assert.deepEqual(readinessBound(checkProbeOptions({ count: 100, tcp: { seconds: 3 }, timeout: 60_000 })), { ms: 27_500, sendingMs: 5000 });
+    // A timeout under the planned sending: the timeout alone bounds the wait.
+    assert.deepEqual(readinessBound(checkProbeOptions({ count: 100_000, timeout: 3000 })), { ms: 3000, sendingMs: 1_001_000 });
+  });
+
   test("every reply once, in order: no loss, no duplicates, no reordering", () => {
     const counts = accountReplies(4, [0, 1, 2, 3].map((seq) => ({ seq, rttMs: seq + 1 })));
     assert.deepEqual({ ...counts, rttMs: undefined }, { sent: 4, received: 4, lossPercent: 0, duplicates: 0, reordered: 0, rttMs: undefined });
@@ -231,6 +242,21 @@ describe("probe on the real kernel", { concurrency: false, timeout: 300_000 }, (
     });
     assert.deepEqual(await net.netnsProcessList(a), []);
     assert.deepEqual(await net.netnsProcessList(b), []);
+  });
+
+  test("an echo agent not ready within its bound: TimeoutError says what was waited for, and no process is left", { timeout: 120_000 }, async () => {
+    const { a, b } = await twoHosts(net);
+    // 5 ms: no Node.js starts that fast; the timeout is below the 1000 ms of planned sending, so it bounds the wait alone.
+    await assert.rejects(net.probe(a, b, { count: 1, intervalMs: 0, timeout: 5 }), (error: unknown) => {
+      assert.ok(error instanceof TimeoutError, String(error));
+      assert.match(error.message, /^probe a -> b \(10\.0\.0\.2\): the echo agent \(Node\.js running .*agent\.mjs echo in b\) did not print "ready <udp port> <tcp port>" within 5 ms/);
+      assert.match(error.message, /the probe's whole timeout of 5 ms, which is less than its 1000 ms of planned sending \(1 datagram\)/);
+      assert.match(error.message, /its output so far: "", its errors: ".*"\. .*give the probe a longer timeout$/);
+      return true;
+    });
+    assert.deepEqual(await net.netnsProcessList(a), []);
+    assert.deepEqual(await net.netnsProcessList(b), []);
+    assert.deepEqual(agentProcesses(), []);
   });
 
   test("bad options and unknown hosts are refused before anything starts", { timeout: 120_000 }, async () => {

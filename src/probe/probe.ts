@@ -55,6 +55,7 @@ export interface ProbeOptions {
   signal?: AbortSignal;
   /**
    * Milliseconds for the whole probe; over it, both agents are stopped and it rejects with TimeoutError.
+   * The echo agent may take half of what it leaves after the planned sending to start (see readinessBound).
    * @default 30000 + count x intervalMs + 10000 (late replies) + the TCP phase (its seconds + 10000, or 60000 with bytes)
    */
   timeout?: number;
@@ -91,11 +92,8 @@ export const AGENT_PATH = fileURLToPath(new URL("./agent.mjs", import.meta.url))
 const KNOWN_OPTIONS = ["address", "count", "intervalMs", "size", "tcp", "signal", "timeout"];
 /** Longest wait for late replies after the last datagram (the sender waits max(1 s, 3 x p99) up to this). */
 const LATE_WAIT_MAX = 10_000;
-/**
- * Least wait for the echo agent to say it listens (a Node.js start on a loaded machine or in the lab's emulated
- * guest); a caller who allows the whole probe longer allows a third of it (seen: 18 s for a Node.js start in the lab at load 26).
- */
-const READY_TIMEOUT = 20_000;
+/** The least the sender waits for late replies after the last datagram (agent.mjs: max(1 s, 3 x p99)). */
+const LATE_WAIT_MIN = 1000;
 const DEFAULT_TCP_SECONDS = 2;
 /** The sender's own bounds around a TCP transfer (connect, then the receiver's count): see agent.mjs. */
 const TCP_HANDSHAKES = 10_000;
@@ -162,12 +160,27 @@ export async function probeEndpoints(fromHost: ProbeEndpoint, toHost: ProbeEndpo
   return report;
 }
 
+/**
+ * How long the echo agent may take to say it listens. Two Node.js starts (the
+ * echo agent's, then the sender's) share what the probe's timeout leaves after
+ * the planned sending (datagrams, the least late wait, the TCP transfer), so the
+ * echo agent gets half of that: 19.5 s under the default timeout (seen: 18 s for
+ * a Node.js start in the lab's emulated guest at load 26), more when the caller
+ * allows more. A timeout that leaves nothing bounds the wait by itself.
+ */
+export function readinessBound(plan: Pick<ProbePlan, "count" | "intervalMs" | "tcp" | "timeout">): { ms: number; sendingMs: number } {
+  const sendingMs = plan.count * plan.intervalMs + LATE_WAIT_MIN + (plan.tcp && "seconds" in plan.tcp ? plan.tcp.seconds * 1000 : 0);
+  const left = plan.timeout - sendingMs;
+  return { ms: left > 0 ? Math.max(1, Math.floor(left / 2)) : plan.timeout, sendingMs };
+}
+
 /** Starts the echo agent in `to`, waits for its "ready" line, runs the sender in `from`, stops the echo agent; returns the sender's stdout. */
 async function runAgents(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, address: string, plan: ProbePlan): Promise<string> {
   const deadline = performance.now() + plan.timeout;
   const family = address.includes(":") ? "6" : "4";
   const stopEcho = new AbortController();
   let echoOutput = "";
+  let echoErrors = "";
   let onEchoOutput: (() => void) | undefined;
   const echo = toHost.shell.run([process.execPath, AGENT_PATH, "echo", "--family", family, "--lifetime", String(plan.timeout + 5000)], {
     signal: stopEcho.signal,
@@ -176,6 +189,9 @@ async function runAgents(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, address
       echoOutput += data;
       onEchoOutput?.();
     },
+    stderrCallback: (data) => {
+      if (echoErrors.length < 2000) echoErrors += data;
+    },
   });
   // Its end is awaited in `finally`; a rejection before that must not count as unhandled.
   const echoEnded = echo.then(
@@ -183,7 +199,20 @@ async function runAgents(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, address
     (error: unknown) => error,
   );
   try {
-    const [udpPort, tcpPort] = await echoReady(echoEnded, () => echoOutput, (wake) => (onEchoOutput = wake), Math.min(Math.max(READY_TIMEOUT, plan.timeout / 3), plan.timeout), plan.signal);
+    const bound = readinessBound(plan);
+    const notReady = () => {
+      const datagrams = `${plan.count} datagram${plan.count === 1 ? "" : "s"}`;
+      const why =
+        bound.ms === plan.timeout
+          ? `the probe's whole timeout of ${plan.timeout} ms, which is less than its ${bound.sendingMs} ms of planned sending (${datagrams}${plan.tcp ? ", the TCP transfer" : ""})`
+          : `half of what the probe's timeout of ${plan.timeout} ms leaves after ${bound.sendingMs} ms of planned sending (${datagrams}${plan.tcp ? ", the TCP transfer" : ""}), for its start and the sender's`;
+      return new TimeoutError(
+        undefined,
+        `probe ${fromHost.name} -> ${toHost.name} (${address}): the echo agent (Node.js running ${AGENT_PATH} echo in ${toHost.name}) did not print "ready <udp port> <tcp port>" within ${bound.ms} ms, ${why}; ` +
+          `its output so far: ${JSON.stringify(echoOutput)}, its errors: ${JSON.stringify(echoErrors)}. A Node.js start takes seconds on a loaded machine and tens of seconds in an emulated guest: give the probe a longer timeout`,
+      );
+    };
+    const [udpPort, tcpPort] = await echoReady(echoEnded, () => echoOutput, (wake) => (onEchoOutput = wake), bound.ms, notReady, plan.signal);
     const args = ["--address", address, "--udp-port", String(udpPort), "--count", String(plan.count), "--interval-ms", String(plan.intervalMs), "--size", String(plan.size), "--late-wait-max", String(LATE_WAIT_MAX)];
     if (plan.tcp) {
       args.push("--tcp-port", String(tcpPort));
@@ -214,6 +243,7 @@ function echoReady(
   output: () => string,
   onOutput: (wake: () => void) => void,
   timeoutMs: number,
+  notReady: () => Error,
   signal: AbortSignal | undefined,
 ): Promise<[number, number]> {
   return new Promise((resolve, reject) => {
@@ -231,7 +261,7 @@ function echoReady(
       if (match) settle(() => resolve([Number(match[1]), Number(match[2])]));
     };
     const onAbort = () => settle(() => reject(signal!.reason));
-    const timer = setTimeout(() => settle(() => reject(new TimeoutError(undefined, `probe: the echo agent did not print "ready <udp port> <tcp port>" within ${timeoutMs} ms (output so far: ${JSON.stringify(output())})`))), timeoutMs);
+    const timer = setTimeout(() => settle(() => reject(notReady())), timeoutMs);
     signal?.addEventListener("abort", onAbort, { once: true });
     onOutput(check);
     void ended.then((result) => {
