@@ -17,9 +17,9 @@ import { resolve } from "node:path";
 import { Exit, UsageError, warn } from "./command-io.js";
 import type { Shell } from "./commands/completion.js";
 import type { ProbeFlags } from "./commands/probe.js";
+import type { RunOptions } from "./commands/run.js";
 import type { UpOptions } from "./commands/up.js";
 import { addNetemOptions } from "./netem-flags.js";
-import type { LifeOptions } from "./network-lifetime.js";
 import { EXIT, red, switchColourOff } from "./output.js";
 
 /**
@@ -123,8 +123,12 @@ Output is coloured and shows progress only on a terminal; CI=true or a pipe keep
     .argument("[command...]", "command to run instead of the file's jobs (after --)")
     .option("--host <host>", "host that runs COMMAND (default: the file's first host)")
     .option("--json", "print a JSON report (exit status, each job's output) at the end")
-    .addHelpText("after", "\nExamples:\n  dummynet run examples/nat-router.yaml\n  dummynet run examples/star.yaml --host h1 -- ping -c 3 10.0.0.3")
-    .action(action(async (file: string, command: string[], options: LifeOptions) => (await import("./commands/run.js")).run(file, { ...options, command })));
+    .option("--probe", "once the daemons are ready, probe every impaired link (configured against measured), then run the jobs; only the probe: -- true")
+    .addOption(new Option("--probe-count <n>", "with --probe: UDP datagrams per link (default 200)").argParser(numberArgument))
+    .addOption(new Option("--probe-tcp-seconds <s>", "with --probe: TCP goodput seconds on a link with a rate, 0 for none (default 2)").argParser(numberArgument))
+    .addOption(new Option("--probe-timeout <ms>", "with --probe: bound on each link's probe").argParser(numberArgument))
+    .addHelpText("after", "\nExamples:\n  dummynet run examples/nat-router.yaml\n  dummynet run examples/star.yaml --host h1 -- ping -c 3 10.0.0.3\n  dummynet run examples/lossy-pair.yaml --probe -- true")
+    .action(action(async (file: string, command: string[], options: RunOptions) => (await import("./commands/run.js")).run(file, { ...options, command })));
 
   program
     .command("exec")
