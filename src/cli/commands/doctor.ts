@@ -5,7 +5,9 @@ import { EXIT } from "../output.js";
 export async function doctor(options: { json?: boolean }): Promise<number> {
   const { detectCapabilities, formatCapabilities } = await import("../../capabilities/index.js");
   const capabilities = await detectCapabilities();
-  if (options.json) printJson(capabilities);
-  else print(formatCapabilities(capabilities));
+  const { detectFidelity, formatFidelity } = await import("../../capabilities/fidelity-advice.js");
+  const fidelity = await detectFidelity(capabilities);
+  if (options.json) printJson({ ...capabilities, fidelity });
+  else print(`${formatCapabilities(capabilities)}\n\n${formatFidelity(fidelity)}`);
   return EXIT.ok;
 }
