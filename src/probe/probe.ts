@@ -212,7 +212,9 @@ async function runAgents(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, address
           `its output so far: ${JSON.stringify(echoOutput)}, its errors: ${JSON.stringify(echoErrors)}. A Node.js start takes seconds on a loaded machine and tens of seconds in an emulated guest: give the probe a longer timeout`,
       );
     };
-    const [udpPort, tcpPort] = await echoReady(echoEnded, () => echoOutput, (wake) => (onEchoOutput = wake), bound.ms, notReady, plan.signal);
+    const endedEarly = (how: string) =>
+      new DummyNetError(`probe ${fromHost.name} -> ${toHost.name} (${address}): the echo agent in ${toHost.name} ended before it printed "ready <udp port> <tcp port>": ${how}; its errors: ${JSON.stringify(echoErrors)}`);
+    const [udpPort, tcpPort] = await echoReady(echoEnded, () => echoOutput, (wake) => (onEchoOutput = wake), bound.ms, notReady, endedEarly, plan.signal);
     const args = ["--address", address, "--udp-port", String(udpPort), "--count", String(plan.count), "--interval-ms", String(plan.intervalMs), "--size", String(plan.size), "--late-wait-max", String(LATE_WAIT_MAX)];
     if (plan.tcp) {
       args.push("--tcp-port", String(tcpPort));
@@ -244,6 +246,7 @@ function echoReady(
   onOutput: (wake: () => void) => void,
   timeoutMs: number,
   notReady: () => Error,
+  endedEarly: (how: string) => Error,
   signal: AbortSignal | undefined,
 ): Promise<[number, number]> {
   return new Promise((resolve, reject) => {
@@ -267,7 +270,7 @@ function echoReady(
     void ended.then((result) => {
       const info = result instanceof RunInfoError ? result.info : (result as RunInfo | undefined);
       const how = result instanceof Error ? result.message : (info?.describe() ?? "it ended");
-      settle(() => reject(new DummyNetError(`probe: the echo agent ended before it was ready: ${how}`)));
+      settle(() => reject(endedEarly(how)));
     });
     check();
   });
