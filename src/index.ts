@@ -40,6 +40,10 @@ export type { CommandRunner, CommandResult, SystemCommandOptions } from "./syste
 export { SpawnRunner } from "./system/spawn-runner.js";
 export type { Privilege, PrivilegeMode } from "./system/privilege.js";
 export type { RootlessOption } from "./rootless/mode.js";
+// What a rootless network throws: a refused feature, a machine that refuses user namespaces, a holder that ended.
+export { RootlessRefusedError } from "./rootless/refusals.js";
+export { RootlessUnavailableError } from "./rootless/blockers.js";
+export { HolderEndedError } from "./rootless/holder.js";
 export {
   DummyNetError,
   InvalidArgumentError,

@@ -63,6 +63,7 @@ export function createProgram(): Command {
     .description("Throwaway test networks on one Linux machine: namespaces, veth links, bridges, VLANs, netem impairments.")
     .version(packageVersion())
     .option("--no-color", "no colours in the output (so do NO_COLOR=1 and FORCE_COLOR=0; FORCE_COLOR=1 colours a pipe too)")
+    .option("--rootless", "build in a user namespace of your own, with no root and no sudo (so does DUMMYNET_ROOTLESS=1; by default when neither root nor passwordless sudo is there)")
     // A mistake gets one line (with commander's "did you mean", when it has one), not the whole help.
     .configureOutput({ outputError: (text, write) => write(oneLineError(text)) })
     .addHelpText(
@@ -80,6 +81,7 @@ Examples:
   dummynet run examples/star.yaml           # build, run the file's programs, remove
   dummynet graph examples/star.yaml --format mermaid
   dummynet ls && dummynet cleanup
+  dummynet --rootless up examples/star.yaml --detach   # as an ordinary user: no root, no sudo
   source <(dummynet completion bash)
 ${EXIT_CODES}
 
@@ -89,6 +91,8 @@ Output is coloured and shows progress only on a terminal; CI=true or a pipe keep
   program.exitOverride();
   program.hook("preAction", (root) => {
     if (root.opts()["color"] === false) switchColourOff();
+    // The library reads it (rootless/mode.ts), and so does a background `up --detach` and every command it starts.
+    if (root.opts()["rootless"] === true) process.env["DUMMYNET_ROOTLESS"] = "1";
   });
   const action = (fn: (...args: never[]) => Promise<number>) => async (...args: unknown[]) => {
     throw new Exit(await (fn as (...a: unknown[]) => Promise<number>)(...args));

@@ -9,6 +9,8 @@ import { resolve } from "node:path";
 import { ownerRecordPath, recordNetwork, type NetworkRecord } from "../lifecycle/owners.js";
 import type { DummyNet } from "../network/dummy-net.js";
 import { signalExitStatus } from "../process/exit-status.js";
+import { isRootless } from "../rootless/privilege.js";
+import type { Privilege } from "../system/privilege.js";
 import { interfaceRows } from "../topology/describe.js";
 import type { Lab } from "../topology/lab.js";
 import type { Topology } from "../topology/model.js";
@@ -63,6 +65,7 @@ export async function withNetwork(
       ...(await namesOf(topology, net.uid)),
       peers: Object.fromEntries(interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, row.peer])),
       ...(DETACHED.log ? { log: DETACHED.log } : {}),
+      ...rootlessHolderOf(net),
     };
     recordNetwork(net.uid, network);
     tellDetachingParent("built", announcement(net.uid, network));
@@ -90,6 +93,13 @@ export async function withNetwork(
   }
   if (stop.received) return signalExitStatus(stop.received);
   return exitCode;
+}
+
+/** The holder a rootless network lives in, for the owner record: the other commands of this user enter it. */
+function rootlessHolderOf(net: DummyNet): Pick<NetworkRecord, "rootlessHolder"> {
+  const privilege = (net.shell as { privilege?: Privilege }).privilege;
+  const holder = privilege !== undefined && isRootless(privilege) ? privilege.holder : undefined;
+  return holder === undefined ? {} : { rootlessHolder: { pid: holder.pid, startTime: holder.startTime } };
 }
 
 export interface NetworkContext {

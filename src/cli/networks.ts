@@ -6,6 +6,8 @@
  */
 import { resolve } from "node:path";
 import { ownerState, readOwnerRecords, type NetworkRecord, type OwnerRecord } from "../lifecycle/owners.js";
+import { attachRootlessPrivilege } from "../rootless/privilege.js";
+import { defaultPrivilege, type Privilege } from "../system/privilege.js";
 import { UsageError } from "./command-io.js";
 
 /** The owner record of a `dummynet up` (or `run`): one with its network. */
@@ -52,3 +54,13 @@ export function hostOf(held: HeldNetwork, host: string): string {
 export function describeNetwork(held: HeldNetwork): string {
   return `${held.network.name} (uid ${held.uid}, pid ${held.pid})`;
 }
+
+/**
+ * The way into a held network's system: a rootless network's holder (its
+ * namespaces are only there, and only its user can enter them), else this
+ * process's own (as it is when root, else `sudo -n`).
+ */
+export function privilegeOf(held: HeldNetwork): Privilege {
+  return held.network.rootlessHolder ? attachRootlessPrivilege(held.network.rootlessHolder) : defaultPrivilege();
+}
+

@@ -1,7 +1,8 @@
 /**
  * Owners: every object carries its owner's uid in its name (d-<uid>-...).
  * Each DummyNet holds its uid through a record in
- * /run/dummynet/owners/<uid>.json: the uid, the pid and the pid's start time
+ * /run/dummynet/owners/<uid>.json (a user who is not root: in the user's own
+ * directory, see STATE_DIRECTORY): the uid, the pid and the pid's start time
  * (from /proc/<pid>/stat), so a dead owner is told from a live one even after
  * its pid was reused. /run is a tmpfs: records vanish with a reboot, as do
  * the objects they describe.
@@ -18,13 +19,34 @@ import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, w
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { threadId } from "node:worker_threads";
+import { ensurePrivateDirectory, rootlessRecordDirectory } from "../rootless/record.js";
+import type { HolderRef } from "../rootless/enter.js";
 import { isRoot } from "../system/privilege.js";
 import { processStartTime } from "../system/proc.js";
 
 /** Re-exported for cli/state.ts until it imports it from system/proc.js. */
 
-export const STATE_DIRECTORY = process.env["DUMMYNET_STATE_DIR"] ?? "/run/dummynet";
+/**
+ * Where the records live: DUMMYNET_STATE_DIR; else, for root, /run/dummynet
+ * (one place for every root process and the reaper); else the user's own
+ * directory, mode 0700 ($XDG_RUNTIME_DIR/dummynet or /tmp/dummynet-<uid>,
+ * rootless/record.ts): an unprivileged user cannot write /run, and another
+ * terminal of the same user finds its networks there (a rootless network's
+ * objects live inside its holder, which only that user can enter).
+ */
+const PER_USER = process.env["DUMMYNET_STATE_DIR"] === undefined && !isRoot();
+export const STATE_DIRECTORY = process.env["DUMMYNET_STATE_DIR"] ?? (PER_USER ? rootlessRecordDirectory() : "/run/dummynet");
 const OWNERS_DIRECTORY = join(STATE_DIRECTORY, "owners");
+
+/** Why the records cannot be written, once found out (the message of recordNetwork's error). */
+let unwritable: string | undefined;
+
+/** Makes the state directory (for `up --detach`'s logs too): private to the user when it is the user's own. */
+export function ensureStateDirectory(): string {
+  if (PER_USER) return ensurePrivateDirectory(STATE_DIRECTORY);
+  mkdirSync(STATE_DIRECTORY, { recursive: true, mode: 0o755 });
+  return STATE_DIRECTORY;
+}
 
 /**
  * Uids handed to the second and later instances of a process: above any pid
@@ -76,6 +98,8 @@ export interface NetworkRecord {
   programs?: ProgramRecord[];
   /** Where the output of a background (`up --detach`) owner goes. */
   log?: string;
+  /** A rootless network's holder (rootless/holder.ts): the other commands enter its namespaces, where the network lives. */
+  rootlessHolder?: HolderRef;
 }
 
 /** A daemon of a recorded network: its pid and that pid's start time (as OwnerRecord's), null when it never started. */
@@ -117,7 +141,16 @@ type CreateOutcome = "created" | "exists" | "unwritable";
 function createRecord(uid: number): CreateOutcome {
   try {
     if (!directoryReady) {
-      mkdirSync(OWNERS_DIRECTORY, { recursive: true });
+      if (PER_USER) {
+        try {
+          ensurePrivateDirectory(STATE_DIRECTORY);
+        } catch (error) {
+          // Someone else's directory, or open to others: no records there (the library works on; `up` says why).
+          unwritable = (error as Error).message;
+          return "unwritable";
+        }
+      }
+      mkdirSync(OWNERS_DIRECTORY, { recursive: true, ...(PER_USER ? { mode: 0o700 } : {}) });
       // Sticky and world-writable, like /tmp: callers that are not root can hold uids too, and remove only their own.
       if (isRoot()) chmodSync(OWNERS_DIRECTORY, 0o1777);
       directoryReady = true;
@@ -135,7 +168,10 @@ function createRecord(uid: number): CreateOutcome {
     }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EACCES" || code === "EPERM" || code === "EROFS" || code === "ENOENT") return "unwritable";
+    if (code === "EACCES" || code === "EPERM" || code === "EROFS" || code === "ENOENT") {
+      unwritable = (error as Error).message;
+      return "unwritable";
+    }
     throw error;
   }
 }
@@ -263,7 +299,7 @@ export function releaseUid(uid: number): void {
 export function recordNetwork(uid: number, network: NetworkRecord): string {
   const current = held.get(uid)?.recorded ? readRecord(uid)?.record : undefined;
   if (!current || !isOurs(current)) {
-    throw new Error(`cannot record network ${network.name}: this process holds no record of uid ${uid} in ${OWNERS_DIRECTORY} (is it writable?)`);
+    throw new Error(`cannot record network ${network.name}: this process holds no record of uid ${uid} in ${OWNERS_DIRECTORY} (is it writable?${unwritable ? ` ${unwritable}` : ""})`);
   }
   const temporary = join(OWNERS_DIRECTORY, `.${uid}.${HOLDER}.${temporaryCounter++}.tmp`);
   writeFileSync(temporary, JSON.stringify({ ...current, network }) + "\n");

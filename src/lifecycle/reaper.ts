@@ -8,10 +8,14 @@ import { removeCgroupDirectories } from "../cgroups/cgroup.js";
 import { defaultLogger, type Logger } from "../log.js";
 import { isAlreadyGone } from "../system/already-gone.js";
 import type { CommandRunner } from "../system/command-runner.js";
-import { defaultPrivilege } from "../system/privilege.js";
+import { attachRootlessPrivilege } from "../rootless/privilege.js";
+import { type HolderRef, holderAlive } from "../rootless/enter.js";
+import { listOwnHolders } from "../rootless/holder.js";
+import { useRootless } from "../rootless/mode.js";
+import { defaultPrivilege, isRoot, type Privilege, sudoWorksWithoutPassword } from "../system/privilege.js";
 import { killQuietly } from "../system/quiet.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
-import { type Leftover, type LeftoverKind, type SkippedStep, takeInventory } from "./inventory.js";
+import { type Inventory, type Leftover, type LeftoverKind, type SkippedStep, takeInventory } from "./inventory.js";
 import { type OwnerRecord, type OwnerState, forgetOwner, ownerState, readOwnerRecords } from "./owners.js";
 
 export type { Leftover, LeftoverKind, SkippedStep } from "./inventory.js";
@@ -26,6 +30,8 @@ export interface Owner {
   record: OwnerRecord | undefined;
   /** The objects it owns. */
   objects: Leftover[];
+  /** The rootless holder its objects are in (they were listed, and are removed, through it). */
+  holder?: HolderRef | undefined;
 }
 
 /** Options of `reapDeadOwners()`. */
@@ -63,8 +69,10 @@ export interface ReapResult {
 export interface OwnerSurvey {
   /** Every owner with objects on the machine, by uid. */
   owners: Owner[];
-  /** Listing steps left out because no such object can exist (e.g. iptables is not installed). */
+  /** Listing steps left out because no such object can exist (e.g. iptables is not installed), or because this user cannot list them. */
   skipped: SkippedStep[];
+  /** False when only this user's rootless holders could be looked in, not the machine's own namespaces, links and rules. */
+  machineListed: boolean;
 }
 
 function defaultRunner(log: Logger): CommandRunner {
@@ -78,10 +86,16 @@ function defaultRunner(log: Logger): CommandRunner {
  * reported as "nothing there".
  */
 export async function surveyOwners(options: { runner?: CommandRunner; log?: Logger } = {}): Promise<OwnerSurvey> {
-  const runner = options.runner ?? defaultRunner(options.log ?? defaultLogger);
+  const log = options.log ?? defaultLogger;
+  const runner = options.runner ?? defaultRunner(log);
+  // Rootless: this user's networks live inside its holders, each listed through its own way in; the machine's own
+  // namespaces, links and rules only when this user may list them (root or passwordless sudo), and said so when not.
+  const rootless = options.runner === undefined && useRootless(undefined, log);
+  const machineListable = !rootless || isRoot() || sudoWorksWithoutPassword();
   // Objects first, records after: an owner records its uid before it makes anything, so every object listed
   // has its record by then (read before, a new owner's objects would look ownerless, hence dead).
-  const inventory = await takeInventory(runner);
+  const inventory = machineListable ? await takeInventory(runner) : { objects: [], skipped: [MACHINE_NOT_LISTED] };
+  const inHolders = rootless ? await holderInventories(log) : [];
   const records = await readOwnerRecords();
   const owners = new Map<number, Owner>();
   const ownerOf = (uid: number): Owner => {
@@ -94,8 +108,38 @@ export async function surveyOwners(options: { runner?: CommandRunner; log?: Logg
     return owner;
   };
   for (const { uid, object } of inventory.objects) ownerOf(uid).objects.push(object);
+  for (const { holder, objects } of inHolders) {
+    for (const { uid, object } of objects) {
+      const owner = ownerOf(uid);
+      owner.objects.push(object);
+      owner.holder = holder;
+    }
+  }
   for (const uid of records.keys()) ownerOf(uid);
-  return { owners: [...owners.values()].sort((a, b) => a.uid - b.uid), skipped: inventory.skipped };
+  return { owners: [...owners.values()].sort((a, b) => a.uid - b.uid), skipped: inventory.skipped, machineListed: machineListable };
+}
+
+/** What a user who is neither root nor has passwordless sudo cannot list, said beside the result. */
+const MACHINE_NOT_LISTED: SkippedStep = {
+  step: "the machine's own namespaces, links, iptables rules and cgroups",
+  why:
+    "this user is neither root nor has passwordless sudo, so only its rootless networks (inside its holders) were listed; " +
+    "those leave nothing on the machine when they end, but networks built as root or through sudo do: `sudo dummynet ls` lists them",
+};
+
+/** The objects inside each of this user's holders; a holder that ends while it is listed held nothing any more. */
+async function holderInventories(log: Logger): Promise<{ holder: HolderRef; objects: Inventory["objects"] }[]> {
+  const found: { holder: HolderRef; objects: Inventory["objects"] }[] = [];
+  for (const holder of listOwnHolders()) {
+    try {
+      const inventory = await takeInventory(new SpawnRunner({ privilege: attachRootlessPrivilege(holder), log }));
+      // cgroups are the machine's (read from /sys, not through the holder) and refused in rootless mode.
+      found.push({ holder, objects: inventory.objects.filter(({ object }) => object.kind !== "cgroup") });
+    } catch (error) {
+      if (holderAlive(holder)) throw error;
+    }
+  }
+  return found;
 }
 
 /**
@@ -133,7 +177,7 @@ export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapRes
   const runner = options.runner ?? defaultRunner(log);
   const force = new Set(options.force ?? []);
   const only = options.only ? new Set(options.only) : undefined;
-  const survey = await surveyOwners({ runner, log });
+  const survey = await surveyOwners({ ...(options.runner ? { runner } : {}), log });
   logSkipped(survey.skipped, log);
   const result: ReapResult = { reaped: [], spared: [], failures: [], skipped: survey.skipped };
   for (const owner of survey.owners) {
@@ -143,12 +187,15 @@ export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapRes
       continue;
     }
     log.info(`reaping ${owner.objects.length} objects of ${owner.state} owner ${owner.uid}`);
+    // Inside a holder through the holder's way in; nothing of a rootless owner that ended is left (its holder took it along).
+    const ownerPrivilege = owner.holder ? attachRootlessPrivilege(owner.holder) : defaultPrivilege();
+    const ownerRunner = owner.holder ? new SpawnRunner({ privilege: ownerPrivilege, log }) : runner;
     // Namespaces first (they take their links with them), then host links, rules, cgroups.
     const order: LeftoverKind[] = ["netns", "link", "iptables", "cgroup"];
     for (const kind of order) {
       for (const object of owner.objects.filter((o) => o.kind === kind)) {
         try {
-          await removeLeftover(object, runner);
+          await removeLeftover(object, ownerRunner, ownerPrivilege);
         } catch (error) {
           // Gone already: a veth end with its peer's namespace, or removed by another reaper at the same time.
           if (isAlreadyGone(error)) continue;
@@ -162,13 +209,13 @@ export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapRes
   return result;
 }
 
-async function removeLeftover(object: Leftover, runner: CommandRunner): Promise<void> {
+async function removeLeftover(object: Leftover, runner: CommandRunner, privilege: Privilege): Promise<void> {
   switch (object.kind) {
     case "netns": {
       // `ip netns pids` reads /proc itself: no nsenter needed to find what runs inside.
       const pids = await runner.run(["ip", "netns", "pids", object.name], { allowFailure: true });
-      // Directly when root (no `kill` program needed), else through the runner, which has the privilege.
-      for (const pid of pids.stdout.split("\n").filter(Boolean)) await killQuietly(defaultPrivilege(), Number(pid), (argv, options) => runner.run(argv, options));
+      // Directly when root or inside a holder (this process sees its pids; no `kill` program needed), else through the runner, which has the privilege.
+      for (const pid of pids.stdout.split("\n").filter(Boolean)) await killQuietly(privilege, Number(pid), (argv, options) => runner.run(argv, options));
       await runner.run(["ip", "netns", "delete", object.name]);
       return;
     }

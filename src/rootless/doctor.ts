@@ -116,3 +116,28 @@ export function cgroupDelegation(procSelf = "/proc/self"): CgroupDelegation {
     return { delegated: false, reason: `this user cannot write its cgroup ${path}: it is not delegated`, fix: DELEGATE_FIX };
   }
 }
+
+/** `dummynet doctor`'s rootless section: whether it works here, each feature with why not, cgroups, each problem with its fix. */
+export function formatRootlessReport(report: RootlessReport): string {
+  const lines = ["Rootless mode (no root, no sudo: a user namespace of this user):"];
+  if (!report.available) {
+    lines.push(`  not available: ${report.problem?.reason ?? "the holder did not start"}`, `    fix: ${report.problem?.fix ?? "see docs/rootless.md"}`);
+    return lines.join("\n");
+  }
+  lines.push(`  user namespaces: work (a holder started in ${(report.holderStartMs ?? 0).toFixed(0)} ms)`);
+  for (const feature of report.features) {
+    lines.push(`  ${feature.name}: ${feature.works ? "works" : `does not work: ${(feature.why ?? "").split("\n")[0]}${ROOTLESS_FEATURE_FIX[feature.name] ? `\n    fix: ${ROOTLESS_FEATURE_FIX[feature.name]}` : ""}`}`);
+  }
+  const cgroups = report.cgroups;
+  lines.push(cgroups.delegated ? `  cgroup limits: a delegated cgroup (${cgroups.path}) is there, but rootless mode does not use it yet: use root or sudo for limits` : `  cgroup limits: refused: ${cgroups.reason}\n    fix: ${cgroups.fix}`);
+  return lines.join("\n");
+}
+
+/** What to do when a feature does not work inside the holder (the kernel or a package lacks it). */
+const ROOTLESS_FEATURE_FIX: Readonly<Record<string, string>> = {
+  vlan: "the kernel needs the 8021q module (`sudo modprobe 8021q`; Ubuntu: linux-modules-extra-$(uname -r)); a user namespace cannot load modules",
+  "tc netem": "the kernel needs the sch_netem module (`sudo modprobe sch_netem`; Ubuntu: linux-modules-extra-$(uname -r)); a user namespace cannot load modules",
+  iptables: "install iptables (`sudo apt-get install iptables`) for forward() and nat()",
+  "iptables-legacy": "install iptables (`sudo apt-get install iptables`), which brings iptables-legacy",
+  "namespace sysctls": "install procps (`sudo apt-get install procps`) for sysctl()",
+};

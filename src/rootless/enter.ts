@@ -24,6 +24,13 @@ export interface EnterOptions {
    * @default "/" (none given to nsenter)
    */
   cwd?: string | undefined;
+  /**
+   * Keep the working directory nsenter starts in (the caller's, or the cwd
+   * the command was spawned with): nsenter opens it before it enters the
+   * namespaces and goes back to it after (`--wd=.`), so it works even for a
+   * directory the private /run hides. Not with `cwd`.
+   */
+  keepCwd?: boolean | undefined;
 }
 
 /**
@@ -51,6 +58,7 @@ export function enterArgv(holder: HolderRef, argv: readonly string[], options: E
   if (cwd !== undefined && (!cwd.startsWith("/") || cwd.includes("\0"))) {
     throw new InvalidArgumentError("options.cwd", cwd, "must be an absolute path without NUL bytes (it is looked up inside the holder's mount namespace)");
   }
+  if (cwd !== undefined && options.keepCwd) throw new InvalidArgumentError("options.keepCwd", true, "goes without options.cwd: give one or the other");
   return [
     "nsenter",
     `--target=${holder.pid}`,
@@ -60,6 +68,7 @@ export function enterArgv(holder: HolderRef, argv: readonly string[], options: E
     "--pid",
     "--preserve-credentials",
     ...(cwd === undefined ? [] : [`--wdns=${cwd}`]),
+    ...(options.keepCwd ? ["--wd=."] : []),
     "--",
     ...argv,
   ];

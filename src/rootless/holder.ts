@@ -14,7 +14,7 @@
  * launcher as well, and the holder's `wait` reaps orphans reparented to it.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { accessSync, constants, readlinkSync } from "node:fs";
+import { accessSync, constants, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import type { Socket } from "node:net";
 import { delimiter, join } from "node:path";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
@@ -158,8 +158,11 @@ export class RootlessHolder implements HolderRef, AsyncDisposable {
 
 /** The holder has ended (its owner stopped it, or it was killed): nothing can enter it any more. */
 export class HolderEndedError extends DummyNetError {
-  constructor(readonly pid: number) {
-    super(`The rootless holder (pid ${pid}) has ended: its namespaces are gone; start a new one`);
+  constructor(
+    readonly pid: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`The rootless holder (pid ${pid}) has ended: its namespaces, and the network in them, are gone; start a new one (\`dummynet up\`, or a new DummyNet)`, options);
   }
 }
 
@@ -230,6 +233,29 @@ export function startRootlessHolder(options: RootlessHolderOptions = {}): Promis
     });
     launcher.on("close", (code) => fail(unavailable({ missingPrograms: [], failure: { exitCode: code, stderr } })));
   });
+}
+
+/**
+ * The holders this user runs now, whoever owns them (found in /proc by their
+ * command line: `sh -c <the holder script> dummynet-holder ...`), so that
+ * `dummynet ls` and `cleanup` look inside each.
+ */
+export function listOwnHolders(): HolderRef[] {
+  const uid = process.geteuid!();
+  const found: HolderRef[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (statSync(`/proc/${entry}`).uid !== uid) continue;
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (argv[0] !== "sh" || argv[1] !== "-c" || argv[2] !== HOLDER_SCRIPT || argv[3] !== "dummynet-holder") continue;
+      const startTime = processStartTime(Number(entry));
+      if (startTime !== undefined) found.push({ pid: Number(entry), startTime });
+    } catch {
+      // Ended meanwhile.
+    }
+  }
+  return found;
 }
 
 /** Kills a holder that another process owns (`dummynet down` from another terminal): SIGKILL, if it still runs. Returns whether it did. */

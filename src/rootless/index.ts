@@ -7,5 +7,5 @@
 export { type RootlessBlocker, type RootlessFacts, type RootlessProblem, type UserNamespaceSysctls, classifyRootless, readUserNamespaceSysctls, RootlessUnavailableError } from "./blockers.js";
 export { type CgroupDelegation, type RootlessFeature, type RootlessReport, cgroupDelegation, checkRootless, probeRootlessFeatures } from "./doctor.js";
 export { type EnterOptions, type HolderRef, enterArgv, holderAlive, holderPath } from "./enter.js";
-export { type HolderNamespaces, type RootlessHolderOptions, HolderEndedError, holderArgv, killHolder, RootlessHolder, startRootlessHolder } from "./holder.js";
+export { type HolderNamespaces, type RootlessHolderOptions, HolderEndedError, holderArgv, killHolder, listOwnHolders, RootlessHolder, startRootlessHolder } from "./holder.js";
 export { type RootlessRecord, findRootlessRecord, listRootlessRecords, removeRootlessRecord, rootlessRecordDirectory, writeRootlessRecord } from "./record.js";

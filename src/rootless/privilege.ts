@@ -20,7 +20,7 @@ import { DummyNetError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Privilege } from "../system/privilege.js";
 import { type HolderRef, enterArgv, holderAlive, holderPath } from "./enter.js";
-import { type RootlessHolder, startRootlessHolder } from "./holder.js";
+import { HolderEndedError, type RootlessHolder, startRootlessHolder } from "./holder.js";
 
 export class RootlessPrivilege implements Privilege {
   readonly mode = "rootless" as const;
@@ -48,9 +48,10 @@ export class RootlessPrivilege implements Privilege {
     return this.#enter(argv);
   }
 
-  // nsenter keeps the environment; entering the mount namespace resets the working directory, so give ours back.
+  // nsenter keeps the environment; entering the mount namespace resets the working directory, so nsenter keeps the one
+  // it was started in: the cwd the caller spawned the command with (run({ cwd })), else this process's.
   wrapUserCommand(argv: readonly string[]): string[] {
-    return this.#enter(argv, process.cwd());
+    return this.#enter(argv, true);
   }
 
   systemPath(path: string): string {
@@ -60,7 +61,7 @@ export class RootlessPrivilege implements Privilege {
   ready(): Promise<void> {
     if (this.#attached) {
       if (holderAlive(this.#ref!)) return Promise.resolve();
-      return Promise.reject(new DummyNetError(`The rootless network's holder (pid ${this.#ref!.pid}) has ended: its network is gone. Start it again (dummynet up)`));
+      return Promise.reject(new HolderEndedError(this.#ref!.pid));
     }
     if (this.#holder?.running) return Promise.resolve();
     this.#starting ??= startRootlessHolder({ log: this.log })
@@ -96,11 +97,13 @@ export class RootlessPrivilege implements Privilege {
     this.#ref = undefined;
   }
 
-  #enter(argv: readonly string[], cwd?: string): string[] {
-    if (this.#ref === undefined || (this.#holder !== undefined && !this.#holder.running)) {
+  #enter(argv: readonly string[], keepCwd = false): string[] {
+    if (this.#holder !== undefined && !this.#holder.running) throw new HolderEndedError(this.#holder.pid);
+    if (this.#ref === undefined) {
       throw new DummyNetError("The rootless holder is not running: await privilege.ready() before running commands (HostShell does)");
     }
-    return enterArgv(this.#ref, argv, cwd === undefined ? {} : { cwd });
+    if (this.#attached && !holderAlive(this.#ref)) throw new HolderEndedError(this.#ref.pid);
+    return enterArgv(this.#ref, argv, { keepCwd });
   }
 }
 

@@ -37,11 +37,12 @@ export function rootlessRecordDirectory(env: NodeJS.ProcessEnv = process.env): s
 }
 
 /**
- * Creates the directory (mode 0700) or checks the existing one: it must be a
+ * Creates the directory (mode 0700) or checks the existing one (the owner
+ * records of a user who is not root live here too, lifecycle/owners.ts): it must be a
  * real directory (not a link) owned by this user and closed to others, since
  * in /tmp anybody could have made it first.
  */
-function ensureDirectory(directory: string): string {
+export function ensurePrivateDirectory(directory: string): string {
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   const stat = lstatSync(directory);
   const uid = process.geteuid!();
@@ -65,7 +66,7 @@ export function writeRootlessRecord(name: string, holder: HolderRef, directory =
   const ownerStart = processStartTime(process.pid);
   if (ownerStart === undefined) throw new DummyNetError(`Cannot read this process's start time from /proc/${process.pid}/stat`);
   const record: RootlessRecord = { version: 1, name, holder: { pid: holder.pid, startTime: holder.startTime }, owner: { pid: process.pid, startTime: ownerStart }, createdAt: new Date().toISOString() };
-  const path = join(ensureDirectory(directory), `${name}.json`);
+  const path = join(ensurePrivateDirectory(directory), `${name}.json`);
   const temporary = `${path}.${process.pid}.tmp`;
   writeFileSync(temporary, `${JSON.stringify(record)}\n`, { mode: 0o600 });
   renameSync(temporary, path);

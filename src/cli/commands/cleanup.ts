@@ -23,6 +23,7 @@ export async function cleanup(uids: number[], options: { force?: number[]; json?
       spared: spared.map(({ owner, network }) => ({ uid: owner.uid, network: network?.name ?? null })),
       failures,
       skipped: survey.skipped,
+      where: survey.where,
     });
   } else {
     if (survey.skipped.length > 0) print(skippedNote(survey.skipped));
@@ -32,7 +33,7 @@ export async function cleanup(uids: number[], options: { force?: number[]; json?
     }
     for (const failure of failures) print(`${red("failed")}: uid ${failure.uid}: ${failure.object.kind} ${failure.object.name}: ${failure.error}`);
     for (const { owner } of spared) print(dim(`kept uid ${owner.uid}: its owner (pid ${owner.record?.pid ?? owner.uid}) is alive; --force ${owner.uid} removes it anyway`));
-    if (targets.length === 0 && spared.length === 0) print("nothing to clean up");
+    if (targets.length === 0 && spared.length === 0) print(`nothing to clean up ${survey.where}`);
   }
   return failures.length > 0 ? EXIT.failure : EXIT.ok;
 }

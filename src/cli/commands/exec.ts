@@ -1,17 +1,16 @@
 /** `dummynet exec HOST -- COMMAND`: run a command in a host of a network `up` holds, with its stdio and exit status. */
 import { spawn } from "node:child_process";
 import { signalExitStatus } from "../../process/exit-status.js";
-import { defaultPrivilege } from "../../system/privilege.js";
 import { UsageError } from "../command-io.js";
 import { EXIT } from "../output.js";
-import { findNetwork, hostOf } from "../networks.js";
+import { findNetwork, hostOf, privilegeOf } from "../networks.js";
 
 export async function exec(host: string, command: string[], options: { network?: string }): Promise<number> {
   if (command.length === 0) throw new UsageError("no command given: dummynet exec HOST -- COMMAND [ARGS...]");
   const state = await findNetwork(options.network, { liveOnly: true });
   const namespace = hostOf(state, host);
-  // A user's command, like run(): through the one way into the system (sudo keeps the environment).
-  const argv = defaultPrivilege().wrapUserCommand(["ip", "netns", "exec", namespace, ...command]);
+  // A user's command, like run(): through the one way into the system (sudo keeps the environment; a rootless holder, the cwd too).
+  const argv = privilegeOf(state).wrapUserCommand(["ip", "netns", "exec", namespace, ...command]);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
   // Ctrl-C reaches the child through the terminal; other signals are passed on.
   const forward = (signal: NodeJS.Signals) => child.kill(signal);

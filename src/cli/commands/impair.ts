@@ -5,7 +5,7 @@ import { describeImpairment } from "../../topology/describe.js";
 import { logger, print, printJson, UsageError } from "../command-io.js";
 import { netemFromFlags } from "../netem-flags.js";
 import { dim, EXIT, green } from "../output.js";
-import { findNetwork, hostOf } from "../networks.js";
+import { findNetwork, hostOf, privilegeOf } from "../networks.js";
 
 export async function impair(target: string, flags: Record<string, unknown>): Promise<number> {
   const colon = target.indexOf(":");
@@ -31,7 +31,7 @@ export async function impair(target: string, flags: Record<string, unknown>): Pr
   // The network belongs to the `up` process: no DummyNet here (it would record itself as the
   // owner and undo its change on exit); the library's tc layer changes the link and leaves it so.
   const [{ HostShell }, { NamespaceShell }, { applyNetem }] = await Promise.all([import("../../shell/host-shell.js"), import("../../shell/namespace-shell.js"), import("../../tc/netem.js")]);
-  const hostShell = new HostShell({ log: await logger() });
+  const hostShell = new HostShell({ log: await logger(), privilege: privilegeOf(state) });
   const shell = new NamespaceShell(hostOf(state, host), hostShell);
   const scopedIface = state.network.interfaces[`${host}:${iface}`]!;
   await applyNetem(shell, scopedIface, checked, { uid: state.uid });

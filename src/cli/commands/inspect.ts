@@ -5,7 +5,7 @@ import { describeImpairment } from "../../topology/describe.js";
 import type { Impairment } from "../../topology/model.js";
 import { logger, print, printJson } from "../command-io.js";
 import { bold, dim, EXIT, green, red, table } from "../output.js";
-import { findNetwork } from "../networks.js";
+import { findNetwork, privilegeOf } from "../networks.js";
 
 interface InterfaceView {
   name: string;
@@ -43,7 +43,7 @@ interface IpAddrJson {
 export async function inspect(selector: string | undefined, options: { json?: boolean }): Promise<number> {
   const state = await findNetwork(selector, { liveOnly: true });
   const [{ HostShell }, { NamespaceShell }, { readNetem }] = await Promise.all([import("../../shell/host-shell.js"), import("../../shell/namespace-shell.js"), import("../../tc/netem-read.js")]);
-  const hostShell = new HostShell({ log: await logger() });
+  const hostShell = new HostShell({ log: await logger(), privilege: privilegeOf(state) });
   const nameOf = new Map(Object.entries(state.network.interfaces).map(([key, scoped]) => [scoped, key.slice(key.indexOf(":") + 1)]));
   const hosts: HostView[] = [];
   try {

@@ -12,27 +12,30 @@ export function ownerSummary(owner: Owner): string {
 }
 
 /** Owners (by their records and the objects found), each with the network `up` recorded, if it is one, and the listing steps left out. */
-export async function owners(): Promise<{ all: { owner: Owner; network: NetworkRecord | undefined }[]; skipped: SkippedStep[] }> {
+export async function owners(): Promise<{ all: { owner: Owner; network: NetworkRecord | undefined }[]; skipped: SkippedStep[]; where: string }> {
   const { surveyOwners } = await import("../../lifecycle/reaper.js");
   const survey = await surveyOwners();
-  return { all: survey.owners.map((owner) => ({ owner, network: owner.record?.network })), skipped: survey.skipped };
+  // Where was looked, for "nothing" to say no more than was seen.
+  const where = survey.machineListed ? "on this machine" : "in this user's rootless holders";
+  return { all: survey.owners.map((owner) => ({ owner, network: owner.record?.network })), skipped: survey.skipped, where };
 }
 
 /** A listing step left out (e.g. no iptables installed), said once, beside the result. */
 export const skippedNote = (skipped: readonly SkippedStep[]) => skipped.map((step) => dim(`not listed: ${step.step}: ${step.why}`)).join("\n");
 
 export async function ls(options: { json?: boolean }): Promise<number> {
-  const { all, skipped } = await owners();
+  const { all, skipped, where } = await owners();
   if (options.json) {
     printJson({
-      owners: all.map(({ owner, network }) => ({ uid: owner.uid, alive: owner.state === "alive", pid: owner.record?.pid ?? null, network: network ?? null, objects: owner.objects })),
+      owners: all.map(({ owner, network }) => ({ uid: owner.uid, alive: owner.state === "alive", pid: owner.record?.pid ?? null, network: network ?? null, objects: owner.objects, ...(owner.holder ? { rootlessHolder: owner.holder } : {}) })),
       skipped,
+      where,
     });
     return EXIT.ok;
   }
   if (skipped.length > 0) print(skippedNote(skipped));
   if (all.length === 0) {
-    print("no networks and no leftover objects on this machine");
+    print(`no networks and no leftover objects ${where}`);
     return EXIT.ok;
   }
   const rows = all.map(({ owner, network }) => [

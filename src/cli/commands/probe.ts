@@ -5,7 +5,7 @@ import { signalExitStatus } from "../../process/exit-status.js";
 import { logger, print, printJson, UsageError } from "../command-io.js";
 import { EXIT } from "../output.js";
 import { StopSignals } from "../signals.js";
-import { findNetwork, hostOf } from "../networks.js";
+import { findNetwork, hostOf, privilegeOf } from "../networks.js";
 
 export interface ProbeFlags {
   network?: string;
@@ -37,7 +37,7 @@ export async function probe(hosts: string[], flags: ProbeFlags): Promise<number>
   const state = await findNetwork(selector, { liveOnly: true });
   // As for impair: the network belongs to the `up` process, so no DummyNet here, only shells into its hosts.
   const [{ HostShell }, { NamespaceShell }] = await Promise.all([import("../../shell/host-shell.js"), import("../../shell/namespace-shell.js")]);
-  const hostShell = new HostShell({ log: await logger() });
+  const hostShell = new HostShell({ log: await logger(), privilege: privilegeOf(state) });
   const endpoint = (host: string | undefined) => ({ name: host!, shell: new NamespaceShell(hostOf(state, host!), hostShell) });
   const [fromHost, toHost] = [endpoint(from), endpoint(to)];
   const stop = new StopSignals();

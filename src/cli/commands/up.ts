@@ -3,9 +3,9 @@
  * `dummynet down`; with --detach, the same in a background process.
  */
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { recordNetwork, STATE_DIRECTORY } from "../../lifecycle/owners.js";
+import { ensureStateDirectory, recordNetwork } from "../../lifecycle/owners.js";
 import { processStartTime } from "../../system/proc.js";
 import { formatTable } from "../../topology/describe.js";
 import { load, print, UsageError, waitUntil, warn } from "../command-io.js";
@@ -67,8 +67,7 @@ interface DetachOptions {
  */
 async function upDetached(file: string, options: DetachOptions): Promise<number> {
   await load(file); // a bad file is refused here, before anything starts
-  mkdirSync(STATE_DIRECTORY, { recursive: true, mode: 0o755 });
-  const logFile = join(STATE_DIRECTORY, `up-${Date.now()}-${process.pid}.log`);
+  const logFile = join(ensureStateDirectory(), `up-${Date.now()}-${process.pid}.log`);
   const logFd = openSync(logFile, "a", 0o644);
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, "up", resolve(file)], {
     detached: true,
