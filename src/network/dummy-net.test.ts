@@ -8,7 +8,7 @@ import { after, afterEach, beforeEach, describe, test } from "node:test";
 import { parseIpJson } from "../system/ip-json.js";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { DummyNet } from "./dummy-net.js";
 import { InvalidArgumentError, SystemCommandError } from "../errors.js";
 import { InterfaceScoped, type NamespaceScoped } from "../names/scoped.js";
@@ -30,6 +30,17 @@ function ipJson<T>(args: string[]): T {
 /** Whether named namespace `ns` exists where the network's commands see /run/netns. */
 function netnsExists(ns: DummyNet): boolean {
   return existsSync(systemPath(net.shell.privilege, `/run/netns/${ns.namespace.scoped}`));
+}
+
+/** The one child of process `pid`, once it has one (at most 10 s). */
+async function onlyChild(pid: number): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    if (children.length === 1) return children[0]!;
+    if (Date.now() > deadline) assert.fail(`process ${pid} has children [${children.join(", ")}] 10 s after it started, not one`);
+    await new Promise((done) => setTimeout(done, 20));
+  }
 }
 
 /**
@@ -332,9 +343,12 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
   test("processes in a namespace are listed and killed", async () => {
     const ns = await net.netnsAdd("procs");
     const info = await ns.runAsync(["sleep", "30"], { daemon: true });
+    // info.pid leads the program's process group: as root the program itself; rootless, nsenter, which
+    // forks the program into the holder's PID namespace (and stays in the holder's network namespace).
+    const program = runsRootless() ? await onlyChild(info.pid!) : info.pid!;
     const pids = await net.netnsProcessList(ns);
-    assert.ok(pids.includes(info.pid!), `${info.pid} in ${pids.join(",")}`);
-    await net.netnsKillProcess(ns, info.pid!);
+    assert.ok(pids.includes(program), `${program} in ${pids.join(",")}`);
+    await net.netnsKillProcess(ns, program);
     await ns.processMonitor.stop({ validateState: false });
     assert.deepEqual(await net.netnsProcessList(ns), []);
     await assert.rejects(net.netnsKillProcess(ns, 1), /is not a process of namespace/);
