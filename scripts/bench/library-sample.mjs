@@ -2,17 +2,23 @@
 // through the dummynet library (built into dist/), tears it down, checks that
 // no namespace of ours is listed, and prints one JSON line.
 //
-// Usage: node library-sample.mjs {chain|star} N {api|born|file}
+// Usage: node library-sample.mjs {chain|star} N {api|born|file} [rootless]
 //   api:  the contract's imperative calls (linkVethAdd, then linkSet of each
 //         end), independent calls issued together with Promise.all, as a test
 //         suite would write them;
 //   born: the same, with each veth end made directly in its namespace
 //         (linkVethAdd's p1Namespace/p2Namespace), no linkSet;
 //   file: a topology document through the loader (src/topology).
+//   rootless: the same build with `new DummyNet({ rootless: true })`, run by an
+//         unprivileged user (bench.mjs drops to uid 65534): the holder starts on
+//         the first command (counted in setup) and ends with cleanup, which
+//         the check then confirms (the kernel removes its namespaces with it).
+//         "api" is refused there (its veths are made in the host namespace).
 import { execFileSync } from "node:child_process";
 import { DummyNet } from "../../dist/index.js";
 
-const [kind, nText, path = "api"] = process.argv.slice(2);
+const [kind, nText, path = "api", mode = "root"] = process.argv.slice(2);
+const rootless = mode === "rootless";
 const n = Number(nText);
 
 const chainAddress = (i, end) => `10.${Math.floor(i / 256)}.${i % 256}.${end}/24`;
@@ -75,20 +81,36 @@ async function buildWithFile(net) {
   await buildNetwork(parseTopology(JSON.stringify(document), `bench-${kind}-${n}.json`), net);
 }
 
-const net = new DummyNet();
+const net = new DummyNet({ rootless });
 const t0 = performance.now();
 if (path === "file") await buildWithFile(net);
 else await buildWithApi(net, path === "born");
 const t1 = performance.now();
+const holder = rootless ? net.shell.privilege.holder : undefined;
 await net.cleanup();
-const prefix = `d-${net.namespace.scoped.split("-")[1]}-`;
-const remaining = execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
-  .split("\n")
-  .filter((line) => line.startsWith(prefix));
+let remaining;
+if (rootless) {
+  // The holder's end is the teardown's last step: with it the kernel removes every namespace it held.
+  remaining = holder !== undefined && isRunning(holder.pid) ? [`the holder (pid ${holder.pid})`] : [];
+} else {
+  const prefix = `d-${net.namespace.scoped.split("-")[1]}-`;
+  remaining = execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line.startsWith(prefix));
+}
 const t2 = performance.now();
 if (remaining.length > 0) {
-  console.error(`teardown left ${remaining.length} namespaces`);
+  console.error(`teardown left ${remaining.length}: ${remaining.join(", ")}`);
   process.exit(1);
 }
 const rssMb = process.resourceUsage().maxRSS / 1024;
-console.log(JSON.stringify({ impl: `dummynet ${path}`, kind, n, setupS: (t1 - t0) / 1000, cleanupS: (t2 - t1) / 1000, peakRssMb: rssMb }));
+console.log(JSON.stringify({ impl: `dummynet ${path}${rootless ? ", rootless" : ""}`, kind, n, setupS: (t1 - t0) / 1000, cleanupS: (t2 - t1) / 1000, peakRssMb: rssMb }));
+
+function isRunning(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}

@@ -16,7 +16,7 @@ import { parseScoped } from "../names/scoped.js";
 import type { CommandRunner } from "../system/command-runner.js";
 import { PACKAGE_OF_PROGRAM, missingProgramHint } from "../system/hints.js";
 import { parseIpJsonArray } from "../system/ip-json.js";
-import { defaultPrivilege } from "../system/privilege.js";
+import { type Privilege, defaultPrivilege } from "../system/privilege.js";
 import { readMountsSync } from "../system/proc.js";
 import { programNotFoundBy } from "../system/spawn-runner.js";
 
@@ -198,11 +198,11 @@ const SYNC_LISTING_TIMEOUT_MS = 60_000;
 
 /**
  * takeInventory for synchronous callers (the tests' leftovers check), running
- * the commands with this process's default privilege (as they are when root,
- * else through `sudo -n`). Throws ListingError when a listing fails.
+ * the commands with `privilege` (by default this process's: as they are when
+ * root, else through `sudo -n`; a rootless holder's to look inside it).
+ * Throws ListingError when a listing fails.
  */
-export function takeInventorySync(): Inventory {
-  const privilege = defaultPrivilege();
+export function takeInventorySync(privilege: Privilege = defaultPrivilege()): Inventory {
   const plan = listing();
   let next = plan.next();
   while (!next.done) {
@@ -215,7 +215,8 @@ export function takeInventorySync(): Inventory {
       throw new ListingError(step.step, command.argv, reason, { cause: reply.error });
     }
     // Behind sudo (or nsenter) a missing program is their exit status and words, not a spawn error.
-    const notFound = code === "ENOENT" ? program : reply.status !== 0 && !privilege.direct ? programNotFoundBy(reply.stderr) : undefined;
+    const wrapped = program !== command.argv[0];
+    const notFound = code === "ENOENT" ? program : reply.status !== 0 && wrapped ? programNotFoundBy(reply.stderr) : undefined;
     next = plan.next(notFound !== undefined ? { missingProgram: notFound } : { stdout: reply.stdout, stderr: reply.stderr, exitCode: reply.status });
   }
   return next.value;

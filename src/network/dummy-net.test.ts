@@ -8,15 +8,51 @@ import { after, afterEach, beforeEach, describe, test } from "node:test";
 import { parseIpJson } from "../system/ip-json.js";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { DummyNet } from "./dummy-net.js";
 import { InvalidArgumentError, SystemCommandError } from "../errors.js";
-import { InterfaceScoped } from "../names/scoped.js";
+import { InterfaceScoped, type NamespaceScoped } from "../names/scoped.js";
+import { systemPath } from "../system/privilege.js";
 import { detectCapabilities } from "../capabilities/index.js";
 import { assertNothingLeft, leftovers } from "../test-support/leftovers.js";
+import { rootlessExcluded, runsRootless } from "../test-support/rootless.js";
+
+/** Runs `argv` where the network's own commands run (as it is as root; inside the holder when rootless, whose namespaces the host cannot see). */
+function look(argv: readonly string[]): string {
+  const [program, ...args] = net.shell.privilege.wrap(argv);
+  return execFileSync(program!, args, { encoding: "utf8", timeout: 30_000 });
+}
 
 function ipJson<T>(args: string[]): T {
-  return parseIpJson<T>(execFileSync("ip", ["-j", ...args], { encoding: "utf8", timeout: 30_000 }));
+  return parseIpJson<T>(look(["ip", "-j", ...args]));
+}
+
+/** Whether named namespace `ns` exists where the network's commands see /run/netns. */
+function netnsExists(ns: DummyNet): boolean {
+  return existsSync(systemPath(net.shell.privilege, `/run/netns/${ns.namespace.scoped}`));
+}
+
+/** The one child of process `pid`, once it has one (at most 10 s). */
+async function onlyChild(pid: number): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    if (children.length === 1) return children[0]!;
+    if (Date.now() > deadline) assert.fail(`process ${pid} has children [${children.join(", ")}] 10 s after it started, not one`);
+    await new Promise((done) => setTimeout(done, 20));
+  }
+}
+
+/**
+ * A veth between two namespaces: made in the host namespace and moved there (the reference's way, linkSet
+ * with a name and with a scoped interface) as root; rootless, where the host namespace is refused, born in place.
+ */
+async function vethBetween(p1: string, p2: string, ns1: DummyNet | string, ns2: DummyNet | NamespaceScoped): Promise<[InterfaceScoped, InterfaceScoped]> {
+  if (runsRootless()) return net.linkVethAdd(p1, p2, { p1Namespace: ns1, p2Namespace: ns2 });
+  const [a, b] = await net.linkVethAdd(p1, p2);
+  await net.linkSet(ns1, p1);
+  await net.linkSet(ns2, b);
+  return [a, b];
 }
 
 function adminState(iface: InterfaceScoped, namespace?: string): "up" | "down" {
@@ -53,12 +89,8 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
       [demo0.namespace, demo1.namespace, demo2.namespace].map(String).sort(),
     );
     const br0 = await demo1.bridgeAdd("br0");
-    const [d00, d10] = await net.linkVethAdd("demo0_0", "demo1_0");
-    const [d11, d20] = await net.linkVethAdd("demo1_1", "demo2_0");
-    await net.linkSet(demo0, d00);
-    await net.linkSet(demo1, d10);
-    await net.linkSet("demo1", "demo1_1");
-    await net.linkSet(demo2.namespace, d20);
+    const [d00, d10] = await vethBetween("demo0_0", "demo1_0", demo0, demo1);
+    const [d11, d20] = await vethBetween("demo1_1", "demo2_0", "demo1", demo2.namespace);
     await demo1.bridgeSet(br0, d10);
     await demo1.bridgeSet("br0", d11);
     await demo0.addrAdd("10.0.0.1/24", d00);
@@ -77,9 +109,7 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
   test("IPv6 addresses work at once (no duplicate address detection wait)", async () => {
     const a = await net.netnsAdd("a");
     const b = await net.netnsAdd("b");
-    const [va, vb] = await net.linkVethAdd("va", "vb");
-    await net.linkSet(a, va);
-    await net.linkSet(b, vb);
+    const [va, vb] = await vethBetween("va", "vb", a, b);
     await a.addrAdd("fd00:1::1/64", va);
     await b.addrAdd("fd00:1::2/64", vb);
     await a.up(va);
@@ -91,12 +121,8 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     const client = await net.netnsAdd("client");
     const router = await net.netnsAdd("router");
     const server = await net.netnsAdd("server");
-    const [c0, r0] = await net.linkVethAdd("c0", "r0");
-    const [r1, s0] = await net.linkVethAdd("r1", "s0");
-    await net.linkSet(client, c0);
-    await net.linkSet(router, r0);
-    await net.linkSet(router, r1);
-    await net.linkSet(server, s0);
+    const [c0, r0] = await vethBetween("c0", "r0", client, router);
+    const [r1, s0] = await vethBetween("r1", "s0", router, server);
     await client.addrAdd("192.168.10.2/24", c0);
     await router.addrAdd("192.168.10.1/24", r0);
     await router.addrAdd("172.16.20.1/24", r1);
@@ -116,7 +142,7 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
       "const c=require('net').connect(5001,'172.16.20.2',()=>{c.end(Buffer.alloc(1<<20))});let r='';c.on('data',d=>r+=d);c.on('end',()=>console.log(r))";
     const result = await client.run([process.execPath, "-e", clientScript], { timeout: 20000 });
     assert.equal(result.stdout.trim(), `172.16.20.1 ${1 << 20}`, "the server saw the router's address (NAT) and every byte");
-    const rules = execFileSync("ip", ["netns", "exec", router.namespace.scoped, "iptables", "-t", "nat", "-S", "POSTROUTING"], { encoding: "utf8", timeout: 30_000 });
+    const rules = look(["ip", "netns", "exec", router.namespace.scoped, "iptables", "-t", "nat", "-S", "POSTROUTING"]);
     assert.match(rules, /MASQUERADE/);
     assert.ok(serverInfo.pid! > 0);
   });
@@ -138,11 +164,13 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     assert.ok(routes.some((r) => r.dst === "10.41.0.0/24" && r.gateway === "10.40.0.2"));
     (await a.run(["ping", "-c", "1", "-W", "2", "10.41.0.1"])).match({ stdout: "1 packets transmitted, 1 received*" });
     await assert.rejects(net.linkVethAdd("x", "y", { p1Namespace: "nowhere" }), /namespace: "nowhere" does not exist/);
-    // A pair made in one host's namespace, deleted by its own undo when the namespace lives on.
+    // A pair made in one host's namespace, deleted by its own undo when the namespace lives on
+    // (its other end in the host namespace; rootless, which refuses that, in b).
     const keep = new DummyNet({ uid: net.uid + 500000 });
     try {
-      const [ka] = await keep.linkVethAdd("ka", "kb", { p2Namespace: a });
-      assert.deepEqual((await keep.linkList()).map(String), [ka.scoped]);
+      const [ka] = await keep.linkVethAdd("ka", "kb", { p1Namespace: runsRootless() ? b : undefined, p2Namespace: a });
+      if (runsRootless()) assert.ok(ipJson<{ ifname: string }[]>(["-n", b.namespace.scoped, "link"]).some((l) => l.ifname === ka.scoped));
+      else assert.deepEqual((await keep.linkList()).map(String), [ka.scoped]);
     } finally {
       await keep.cleanup();
     }
@@ -150,7 +178,7 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     assert.deepEqual(ipJson<{ ifname: string }[]>(["-n", a.namespace.scoped, "link"]).filter((l) => l.ifname.includes("kb")), []);
   });
 
-  test("a namespaced instance moves a link to the host namespace and back, and makes a veth end there", async () => {
+  test("a namespaced instance moves a link to the host namespace and back, and makes a veth end there", { skip: rootlessExcluded(import.meta.url, "a namespaced instance moves a link to the host namespace and back, and makes a veth end there") }, async () => {
     const ns = await net.netnsAdd("inner");
     const [x0, x1] = await ns.linkVethAdd("x0", "x1");
     await ns.linkSet("1", x1);
@@ -171,7 +199,7 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
   test("instances made from namespaced instances act in their own namespace", async () => {
     const a = await net.netnsAdd("pa");
     const b = await a.netnsAdd("pb");
-    assert.ok(existsSync(`/run/netns/${b.namespace.scoped}`));
+    assert.ok(netnsExists(b));
     await b.linkVethAdd("x1", "x2");
     assert.deepEqual((await b.linkList()).map((l) => l.name), ["x1", "x2"], "made in pb");
     assert.deepEqual(await a.linkList(), [], "not in pa");
@@ -184,7 +212,8 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
   test("two cleanups at once are one cleanup, newest first, and both end when everything is gone", async () => {
     const ns = await net.netnsAdd("twice");
     await ns.linkVethAdd("a", "b");
-    await net.linkVethAdd("c", "d");
+    // A pair in the host namespace too (rootless refuses that: in a second namespace).
+    await (runsRootless() ? await net.netnsAdd("twice2") : net).linkVethAdd("c", "d");
     const first = net.cleanup();
     const second = net.cleanup();
     await Promise.all([first, second]);
@@ -192,7 +221,7 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     assert.equal(net.cleaners.length, 0);
   });
 
-  test("linkDelete keeps the undos of iptables rules and of same-named links elsewhere", async () => {
+  test("linkDelete keeps the undos of iptables rules and of same-named links elsewhere", { skip: rootlessExcluded(import.meta.url, "linkDelete keeps the undos of iptables rules and of same-named links elsewhere") }, async () => {
     const n1 = await net.netnsAdd("n1");
     const n2 = await net.netnsAdd("n2");
     await n1.linkVethAdd("e0", "e1");
@@ -219,23 +248,26 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
   });
 
   test("linkDelete drops the undos of both veth ends", async () => {
-    assert.equal(net.cleaners.length, 0);
-    const [veth0] = await net.linkVethAdd("veth0", "veth1");
-    await net.linkDelete(veth0);
-    assert.equal(net.cleaners.length, 0);
-    const [, other] = await net.linkVethAdd("veth2", "veth3");
-    await net.linkDelete(other);
-    assert.equal(net.cleaners.length, 0, "deleting the second end forgets the pair too");
+    // The pairs are made in the host namespace (rootless refuses it: in a namespace of the network).
+    const at = runsRootless() ? await net.netnsAdd("at") : net;
+    const base = net.cleaners.length;
+    assert.equal(base, at === net ? 0 : 1);
+    const [veth0] = await at.linkVethAdd("veth0", "veth1");
+    await at.linkDelete(veth0);
+    assert.equal(net.cleaners.length, base);
+    const [, other] = await at.linkVethAdd("veth2", "veth3");
+    await at.linkDelete(other);
+    assert.equal(net.cleaners.length, base, "deleting the second end forgets the pair too");
     const ns = await net.netnsAdd("ns");
-    await net.linkVethAdd("veth4", "veth5");
-    await net.linkSet(ns, "veth4");
+    await at.linkVethAdd("veth4", "veth5");
+    await at.linkSet(ns, "veth4");
     const before = net.cleaners.length;
     await ns.linkDelete("veth4");
     assert.equal(net.cleaners.length, before - 2, "the linkSet and linkVethAdd undos are gone");
-    assert.deepEqual(await net.linkList(), []);
+    assert.deepEqual(await at.linkList(), []);
   });
 
-  test("system devices outside our namespaces are cleaned one by one", async () => {
+  test("system devices outside our namespaces are cleaned one by one", { skip: rootlessExcluded(import.meta.url, "system devices outside our namespaces are cleaned one by one") }, async () => {
     await net.linkVethAdd("veth0", "veth1");
     await net.bridgeAdd("br0");
     await net.bridgeSet("br0", "veth1");
@@ -243,7 +275,7 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     assert.deepEqual((await net.linkList("bridge")).map((l) => l.name), ["br0"]);
   });
 
-  test("up and down restore the state seen before, per instance", async () => {
+  test("up and down restore the state seen before, per instance", { skip: rootlessExcluded(import.meta.url, "up and down restore the state seen before, per instance") }, async () => {
     const [v0, v1] = await net.linkVethAdd("v0", "v1");
     await net.addrAdd("10.10.10.10", v0);
     await net.addrAdd("10.10.10.11", v1);
@@ -280,7 +312,7 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     await ns.up("v0");
   });
 
-  test("links in the host namespace taken down and up again are undone one by one", async () => {
+  test("links in the host namespace taken down and up again are undone one by one", { skip: rootlessExcluded(import.meta.url, "links in the host namespace taken down and up again are undone one by one") }, async () => {
     // Host-namespace objects are undone one by one (no namespace deletion covers them); the host's own
     // default route is never touched by a test.
     const [v0, v1] = await net.linkVethAdd("v0", "v1");
@@ -311,9 +343,12 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
   test("processes in a namespace are listed and killed", async () => {
     const ns = await net.netnsAdd("procs");
     const info = await ns.runAsync(["sleep", "30"], { daemon: true });
+    // info.pid leads the program's process group: as root the program itself; rootless, nsenter, which
+    // forks the program into the holder's PID namespace (and stays in the holder's network namespace).
+    const program = runsRootless() ? await onlyChild(info.pid!) : info.pid!;
     const pids = await net.netnsProcessList(ns);
-    assert.ok(pids.includes(info.pid!), `${info.pid} in ${pids.join(",")}`);
-    await net.netnsKillProcess(ns, info.pid!);
+    assert.ok(pids.includes(program), `${program} in ${pids.join(",")}`);
+    await net.netnsKillProcess(ns, program);
     await ns.processMonitor.stop({ validateState: false });
     assert.deepEqual(await net.netnsProcessList(ns), []);
     await assert.rejects(net.netnsKillProcess(ns, 1), /is not a process of namespace/);
@@ -323,26 +358,26 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     const ns = await net.netnsAdd("gone");
     await ns.linkVethAdd("a", "b");
     await net.netnsDelete(ns);
-    assert.equal(existsSync(`/run/netns/${ns.namespace.scoped}`), false);
+    assert.equal(netnsExists(ns), false);
     assert.equal(net.cleaners.length, 0);
   });
 
   test("objects deleted behind the library's back do not stop cleanup", async () => {
     const ns = await net.netnsAdd("byhand");
-    const [a] = await net.linkVethAdd("a", "b");
-    await net.addrAdd("10.20.0.1/24", a);
-    await net.up(a);
-    execFileSync("ip", ["netns", "delete", ns.namespace.scoped], { timeout: 30_000 });
-    execFileSync("ip", ["link", "delete", a.scoped], { timeout: 30_000 });
+    // A link in the host namespace (rootless refuses it: in a second namespace).
+    const at = runsRootless() ? await net.netnsAdd("byhand2") : net;
+    const [a] = await at.linkVethAdd("a", "b");
+    await at.addrAdd("10.20.0.1/24", a);
+    await at.up(a);
+    look(["ip", "netns", "delete", ns.namespace.scoped]);
+    look(["ip", ...(at === net ? [] : ["-n", at.namespace.scoped]), "link", "delete", a.scoped]);
     // afterEach's cleanup must succeed (warnings only) and leave nothing.
   });
 
   test("cleanup after a namespace deletion runs one step per namespace", async () => {
     const hosts = await Promise.all(["h0", "h1", "h2"].map((name) => net.netnsAdd(name)));
     for (let i = 0; i < 2; i++) {
-      const [a, b] = await net.linkVethAdd(`l${i}a`, `l${i}b`);
-      await net.linkSet(hosts[i]!, a);
-      await net.linkSet(hosts[i + 1]!, b);
+      const [a, b] = await vethBetween(`l${i}a`, `l${i}b`, hosts[i]!, hosts[i + 1]!);
       await hosts[i]!.addrAdd(`10.30.${i}.1/24`, a);
       await hosts[i + 1]!.addrAdd(`10.30.${i}.2/24`, b);
       await hosts[i]!.up(a);

@@ -9,7 +9,11 @@ import { AssertionError } from "node:assert";
 import { InvalidArgumentError } from "../errors.js";
 import { type Inventory, type Leftover, takeInventory, takeInventorySync } from "../lifecycle/inventory.js";
 import { intToBase58 } from "../names/base58.js";
-import { defaultPrivilege } from "../system/privilege.js";
+import { createLogger } from "../log.js";
+import { holderAlive } from "../rootless/enter.js";
+import { useRootless } from "../rootless/mode.js";
+import { isRootless, ownRootlessPrivilege } from "../rootless/privilege.js";
+import { type Privilege, defaultPrivilege } from "../system/privilege.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
 
 /** The owner whose objects to look for: a uid, or anything with one (a DummyNet, a Lab). */
@@ -66,7 +70,25 @@ function ownedBy(inventory: Inventory, uid: number): string[] {
  * ```
  */
 export function leftovers(owner: OwnerLike): string[] {
-  return ownedBy(takeInventorySync(), uidOf(owner));
+  const uid = uidOf(owner);
+  const where = lookingPrivilege(owner);
+  return where === "holder ended" ? [] : ownedBy(takeInventorySync(where), uid);
+}
+
+/**
+ * Where the owner's objects live. In rootless mode (the owner's shell is
+ * rootless, or for a bare uid DUMMYNET_ROOTLESS/"auto" choose it) that is this
+ * process's holder: listed inside it while it runs; once it has ended the
+ * kernel has removed its namespaces, and every process in them with its PID
+ * namespace, so nothing of it can remain. Otherwise the machine, as root or
+ * through sudo.
+ */
+function lookingPrivilege(owner: OwnerLike): Privilege | "holder ended" {
+  const shell = typeof owner === "object" ? (owner as { shell?: { privilege?: Privilege } }).shell : undefined;
+  const rootless = shell?.privilege ? isRootless(shell.privilege) : useRootless(undefined, createLogger("silent"));
+  if (!rootless) return defaultPrivilege();
+  const privilege = shell?.privilege && isRootless(shell.privilege) ? shell.privilege : ownRootlessPrivilege();
+  return privilege.holder !== undefined && holderAlive(privilege.holder) ? privilege : "holder ended";
 }
 
 /**
@@ -79,7 +101,8 @@ export function leftovers(owner: OwnerLike): string[] {
  */
 export async function leftoversAsync(owner: OwnerLike): Promise<string[]> {
   const uid = uidOf(owner);
-  return ownedBy(await takeInventory(new SpawnRunner({ privilege: defaultPrivilege() })), uid);
+  const where = lookingPrivilege(owner);
+  return where === "holder ended" ? [] : ownedBy(await takeInventory(new SpawnRunner({ privilege: where })), uid);
 }
 
 /** The failure for objects left behind, each named. */

@@ -12,11 +12,12 @@ export class AddressesAndRoutes {
 
   async addrAdd(ip: string, iface: unknown): Promise<void> {
     const at = this.at;
-    at.refuseHostInRootless("addrAdd");
     const { family, address } = checkAddressWithPrefix("ip", ip);
     // The kernel answers "ip addr add 0.0.0.0/N" with success and adds nothing.
     if (address === "0.0.0.0") throw new InvalidArgumentError("ip", ip, "is the unspecified address, which the kernel silently ignores on an interface; give the interface's own address, e.g. \"10.0.0.1/24\"");
     const link = at.iface(iface);
+    // After the arguments: bad input is named as such in every mode.
+    at.refuseHostInRootless("addrAdd");
     await at.ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]);
     at.register({
       targets: [link],
@@ -28,9 +29,9 @@ export class AddressesAndRoutes {
 
   async addrDel(ip: string, iface: unknown): Promise<void> {
     const at = this.at;
-    at.refuseHostInRootless("addrDel");
     const { family } = checkAddressWithPrefix("ip", ip);
     const link = at.iface(iface);
+    at.refuseHostInRootless("addrDel");
     await at.ip(["addr", "del", ip, "dev", link.scoped]);
     at.register({
       targets: [link],
@@ -42,10 +43,10 @@ export class AddressesAndRoutes {
 
   async route(gateway: string, options: { to?: string }): Promise<void> {
     const at = this.at;
-    at.refuseHostInRootless("route");
     checkIpAddress("gateway", gateway);
     const to = options.to ?? "default";
     if (options.to !== undefined) checkAddressWithPrefix("route destination", options.to);
+    at.refuseHostInRootless("route");
     await at.ip(["route", "add", to, "via", gateway]);
     at.register({
       targets: [],
@@ -57,13 +58,13 @@ export class AddressesAndRoutes {
 
   async sysctl(name: string, value: string | number): Promise<void> {
     const at = this.at;
-    at.refuseHostInRootless("sysctl (a host sysctl)");
     const key = checkSysctlName("sysctl name", name);
     const text = checkSysctlValue("sysctl value", value);
     // `sysctl -w` on a group of settings (net.ipv4.conf.all) exits 0 and sets nothing; groups are the same in every namespace.
     if (isDirectory(`/proc/sys/${key.replaceAll(".", "/")}`)) {
       throw new InvalidArgumentError("sysctl name", name, "names a group of settings (a directory), not one setting: add the setting, e.g. \"net.ipv4.conf.all.forwarding\"");
     }
+    at.refuseHostInRootless("sysctl (a host sysctl)");
     const before = (await at.shell.system(["sysctl", "-n", key])).stdout.trim();
     await at.shell.system(["sysctl", "-q", "-w", `${key}=${text}`]);
     at.register({

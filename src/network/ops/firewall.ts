@@ -12,9 +12,9 @@ export class Firewall {
 
   async forward(from: unknown, to: unknown): Promise<void> {
     const at = this.at;
-    at.refuseHostInRootless("forward");
     const inbound = at.iface(from, "from interface");
     const outbound = at.iface(to, "to interface");
+    at.refuseHostInRootless("forward");
     const rule = ["FORWARD", "-i", inbound.scoped, "-o", outbound.scoped, ...this.#ruleComment(), "-j", "ACCEPT"];
     await at.shell.system(["iptables", "-w", "-A", ...rule]);
     at.register({
@@ -28,9 +28,9 @@ export class Firewall {
 
   async nat(source: string, iface: unknown): Promise<void> {
     const at = this.at;
-    at.refuseHostInRootless("nat");
     checkAddressWithPrefix("source", source);
     const link = at.iface(iface);
+    at.refuseHostInRootless("nat");
     const rule = ["POSTROUTING", "-s", source, "-o", link.scoped, ...this.#ruleComment(), "-j", "MASQUERADE"];
     await at.shell.system(["iptables", "-w", "-t", "nat", "-A", ...rule]);
     at.register({

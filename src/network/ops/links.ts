@@ -31,8 +31,8 @@ export class Links {
     if (a.equals(b) && homeA.equals(homeB)) {
       throw new InvalidArgumentError("p2", p2, "must differ from p1: the two ends of a veth pair in one namespace need two names");
     }
-    at.refuseHostInRootless("linkVethAdd with an end in the host namespace", homes);
     for (const home of homes) at.requireNamespace(home);
+    at.refuseHostInRootless("linkVethAdd with an end in the host namespace", homes);
     const where = (home: NamespaceScoped) => (home.equals(at.namespace) ? [] : ["netns", home.isRoot ? String(process.pid) : home.scoped]);
     await at.ip(["link", "add", a.scoped, ...where(homeA), "type", "veth", "peer", "name", b.scoped, ...where(homeB)]);
     const ends = [registry.created(a.scoped, homeA.scoped), registry.created(b.scoped, homeB.scoped)];
@@ -84,9 +84,9 @@ export class Links {
 
   async bridgeSet(bridge: unknown, iface: unknown): Promise<void> {
     const at = this.at;
-    at.refuseHostInRootless("bridgeSet");
     const br = at.iface(bridge, "bridge");
     const link = at.iface(iface);
+    at.refuseHostInRootless("bridgeSet");
     await at.ip(["link", "set", "dev", link.scoped, "master", br.scoped]);
     at.register({
       targets: [link, br],
@@ -112,9 +112,9 @@ export class Links {
   async move(namespace: unknown, iface: unknown): Promise<void> {
     const at = this.at;
     const ns = at.ns(namespace);
-    at.refuseHostInRootless("linkSet into or out of the host namespace", [at.namespace, ns]);
     const link = at.iface(iface);
     at.requireNamespace(ns);
+    at.refuseHostInRootless("linkSet into or out of the host namespace", [at.namespace, ns]);
     // "netns <pid>" names the namespace of that process: ours is the host side.
     const target = ns.isRoot ? String(process.pid) : ns.scoped;
     await at.ip(["link", "set", "dev", link.scoped, "netns", target]);
@@ -182,9 +182,9 @@ export class Links {
 
   async setState(iface: unknown, state: AdminState): Promise<void> {
     const at = this.at;
-    at.refuseHostInRootless("up/down");
     const registry = at.network.links;
     const link = at.iface(iface);
+    at.refuseHostInRootless("up/down");
     const before = await this.#adminState(link);
     await at.ip(["link", "set", "dev", link.scoped, state]);
     registry.setAdminState(link.scoped, at.namespace.scoped, state);

@@ -14,11 +14,11 @@ export class TrafficControl {
 
   async tc(iface: unknown, options: NetemOptions): Promise<void> {
     const at = this.at;
-    at.refuseHostInRootless("tc");
     const link: InterfaceScoped = at.iface(iface);
     // Loaded on first use: most networks never impair a link.
     const { applyNetem, TcHandles, validateNetemOptions } = await import("../../tc/netem.js");
     const checked = validateNetemOptions(options);
+    at.refuseHostInRootless("tc");
     const handles = (at.network.tcHandles ??= new TcHandles());
     const handle = await applyNetem(at.shell, link.scoped, checked, { uid: at.uid, handles });
     // One undo per interface: later calls change the same handle, whose restore puts back what was there first.
