@@ -47,7 +47,17 @@ export interface Inventory {
   skipped: SkippedStep[];
 }
 
-/** A listing command failed: what is on the machine is unknown, so nothing may be concluded from it. */
+/**
+ * A listing command failed: what is on the machine is unknown, so nothing may be concluded from it.
+ *
+ * @example
+ * ```ts
+ * const owners = await listOwners().catch((error) => {
+ *   if (error instanceof ListingError) console.error(`cannot tell what is left: ${error.step} (${error.reason})`);
+ *   throw error;
+ * });
+ * ```
+ */
 export class ListingError extends DummyNetError {
   constructor(
     /** What could not be listed, e.g. `network namespaces`. */
