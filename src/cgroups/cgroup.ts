@@ -269,7 +269,7 @@ export class CGroup {
    *
    * @example
    * ```ts
-   * await group.addPid(info.pid);
+   * await group.addPid(info.pid!); // a started command has a pid
    * ```
    */
   async addPid(pid: number): Promise<void> {

@@ -20,6 +20,7 @@ import { defaultPrivilege } from "../system/privilege.js";
 import { readMountsSync } from "../system/proc.js";
 import { programNotFoundBy } from "../system/spawn-runner.js";
 
+/** What kind of object a leftover is. */
 export type LeftoverKind = "netns" | "link" | "iptables" | "cgroup";
 
 /** An object of dummynet's found on the machine: a namespace, link, cgroup or iptables rule. */

@@ -45,7 +45,7 @@ export abstract class Scoped {
 
   /** The name as the caller gave it, without the prefix. */
   readonly name: string;
-  /** The owner's uid (by default the process id), 0 to 58^4 - 1; 0 means unprefixed. */
+  /** The owner's uid (by default the process id), 0 to 58^4 - 1; 0 means unprefixed. @default process.pid */
   readonly uid: number;
 
   /**
@@ -183,7 +183,9 @@ export abstract class Scoped {
 /** A concrete Scoped class, as the static factories take `this`. */
 export interface ScopedClass<T extends Scoped> {
   new (name: string, uid?: number): T;
+  /** What the class names, for messages. */
   readonly KIND: ScopedKind;
+  /** The class's name, e.g. "InterfaceScoped". */
   readonly name: string;
 }
 

@@ -64,6 +64,8 @@ function ownedBy(inventory: Inventory, uid: number): string[] {
  * ```ts
  * assert.deepEqual(leftovers(net), []);
  * ```
+ *
+ * @throws ListingError when a listing command fails.
  */
 export function leftovers(owner: OwnerLike): string[] {
   return ownedBy(takeInventorySync(), uidOf(owner));
@@ -76,6 +78,8 @@ export function leftovers(owner: OwnerLike): string[] {
  * ```ts
  * assert.deepEqual(await leftoversAsync(net.uid), []);
  * ```
+ *
+ * @throws ListingError when a listing command fails.
  */
 export async function leftoversAsync(owner: OwnerLike): Promise<string[]> {
   const uid = uidOf(owner);
