@@ -30,6 +30,16 @@ export class DummyNetError extends Error {
 /**
  * A bad argument, rejected before anything changes on the system. The message
  * names the argument, the value and the rule, and says what to do.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await net.tc("eth0", { delay: -1 });
+ * } catch (error) {
+ *   if (!(error instanceof InvalidArgumentError)) throw error;
+ *   console.error(error.argument, error.value, error.rule); // nothing was changed
+ * }
+ * ```
  */
 export class InvalidArgumentError extends DummyNetError {
   constructor(
@@ -63,6 +73,16 @@ export function describeValue(value: unknown): string {
  * A system command (ip, tc, iptables, ...) that the library ran on the user's
  * behalf failed. `hint` says what to do when the failure has a known cause
  * (a missing kernel module, a missing program, missing privileges).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await host.tc("eth0", { delay: 20 });
+ * } catch (error) {
+ *   if (error instanceof SystemCommandError) console.error(error.argv.join(" "), error.exitCode, error.hint);
+ *   else throw error;
+ * }
+ * ```
  */
 export class SystemCommandError extends DummyNetError {
   constructor(
@@ -87,6 +107,16 @@ export class SystemCommandError extends DummyNetError {
  * (spawn's ENOENT, or sudo's "command not found"). Distinct from a program
  * that ran and failed: a step that only lists or removes what that program
  * makes may skip honestly, a step that needs it may not.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await router.nat("10.0.0.0/24", "wan0");
+ * } catch (error) {
+ *   if (error instanceof MissingProgramError) console.error(`install ${error.debianPackage ?? error.program}`);
+ *   else throw error;
+ * }
+ * ```
  */
 export class MissingProgramError extends SystemCommandError {
   constructor(

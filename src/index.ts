@@ -67,3 +67,11 @@ export type { HostShellOptions } from "./shell/host-shell.js";
 export type { IpBatchRunnerOptions } from "./system/ip-batch-runner.js";
 export type { SpawnRunnerOptions } from "./system/spawn-runner.js";
 export type { GilbertElliottModel, LossStateModel } from "./tc/netem-model.js";
+// Types that public signatures use (fields of exported interfaces, parameters), so that every name the API reference shows can be imported.
+export type { LeftoverKind } from "./lifecycle/inventory.js";
+export type { OwnerState } from "./lifecycle/owners.js";
+export type { ScopedClass, ScopedKind } from "./names/scoped.js";
+export type { LinkPlace } from "./network/link-registry.js";
+export type { DelayDistribution, TableDistribution, LossModel, SlotOptions } from "./tc/netem-model.js";
+export type { NodePath } from "./topology/model.js";
+export type { OutputSink } from "./topology/programs.js";

@@ -16,7 +16,15 @@ export interface Logger {
 const LEVELS = ["debug", "info", "warn", "error"] as const;
 type Level = (typeof LEVELS)[number];
 
-/** A logger writing to stderr from `level` up; "silent" writes nothing. */
+/**
+ * A logger writing to stderr from `level` up; "silent" writes nothing.
+ * `level` defaults to DUMMYNET_LOG (debug, info, warn, error), else "silent".
+ *
+ * @example
+ * ```ts
+ * await using net = new DummyNet({ log: createLogger("info") }); // every object created and removed
+ * ```
+ */
 export function createLogger(level: Level | "silent" = envLevel()): Logger {
   const threshold = level === "silent" ? LEVELS.length : LEVELS.indexOf(level);
   const write = (at: Level) => (message: string, ...rest: unknown[]) => {

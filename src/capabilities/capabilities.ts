@@ -200,7 +200,14 @@ export function missingFeatures(capabilities: Capabilities, required: readonly K
   return required.filter((feature) => !capabilities[feature].available);
 }
 
-/** True when `name` is one of `KERNEL_FEATURES`. */
+/**
+ * True when `name` is one of `KERNEL_FEATURES`.
+ *
+ * @example
+ * ```ts
+ * const wanted = process.argv.slice(2).filter(isKernelFeature); // KernelFeature[]
+ * ```
+ */
 export function isKernelFeature(name: string): name is KernelFeature {
   return (KERNEL_FEATURES as readonly string[]).includes(name);
 }
@@ -609,7 +616,14 @@ function missingTc(programs: Record<ProgramName, ProgramStatus>): FeatureStatus 
 // ---------------------------------------------------------------------------
 // The human report
 
-/** A report for people (`dummynet doctor`): one line per capability, with advice under each missing one. */
+/**
+ * A report for people (`dummynet doctor`): one line per capability, with advice under each missing one.
+ *
+ * @example
+ * ```ts
+ * console.log(formatCapabilities(await detectCapabilities()));
+ * ```
+ */
 export function formatCapabilities(c: Capabilities): string {
   const lines: string[] = [];
   const mark = (ok: boolean): string => (ok ? "ok     " : "MISSING");

@@ -124,6 +124,11 @@ export class CGroup {
    *
    * @throws InvalidArgumentError for a bad name or limit (nothing created).
    * @throws DummyNetError when the cgroup exists already or a needed controller is missing.
+   *
+   * @example
+   * ```ts
+   * await using group = await CGroup.create({ name: new CGroupScoped("web"), cpuLimit: 0.5 });
+   * ```
    */
   static async create(options: CGroupOptions): Promise<CGroup> {
     const name = validateCgroupName(options.name);
@@ -186,6 +191,9 @@ export class CGroup {
    * Changes the limits: `cpu` in CPUs (like `docker --cpus`), `memory` in
    * bytes; a missing key keeps the current value, `null` removes the limit.
    * Both are validated before either is written.
+   *
+   * @throws InvalidArgumentError for a limit out of range or not an object (nothing written).
+   * @throws DummyNetError when the cgroup was removed, a controller is missing, or a control file cannot be written.
    *
    * @example
    * ```ts
@@ -256,9 +264,12 @@ export class CGroup {
    * InvalidArgumentError when `pid` is not a running process; a descendant
    * that exits meanwhile is skipped.
    *
+   * @throws InvalidArgumentError when `pid` is not a running process.
+   * @throws DummyNetError when the cgroup was removed or the kernel refuses the move.
+   *
    * @example
    * ```ts
-   * await group.addPid(info.pid);
+   * await group.addPid(info.pid!); // a started command has a pid
    * ```
    */
   async addPid(pid: number): Promise<void> {
@@ -346,7 +357,16 @@ export class CGroup {
     }
   }
 
-  /** The processes in this cgroup (on v1: in any of its hierarchies), sorted. */
+  /**
+   * The processes in this cgroup (on v1: in any of its hierarchies), sorted.
+   *
+   * @throws DummyNetError when a cgroup.procs file cannot be read (the cgroup was removed, say).
+   *
+   * @example
+   * ```ts
+   * const inside: number[] = await group.pids();
+   * ```
+   */
   async pids(): Promise<number[]> {
     const all = new Set<number>();
     for (const dir of this.paths) for (const pid of await readProcs(dir)) all.add(pid);
@@ -361,6 +381,8 @@ export class CGroup {
    * nested cgroups' processes) is killed with SIGKILL, as the reference's
    * cgroup.kill does. Then every directory is removed, nested ones first.
    * Idempotent: a cgroup already removed is fine.
+   *
+   * @throws DummyNetError when a process cannot be moved back or a directory cannot be removed.
    *
    * @example
    * ```ts
@@ -383,12 +405,30 @@ export class CGroup {
     this.log.info(`Cgroup ${this.name} removed`);
   }
 
-  /** `await using cgroup = await CGroup.create(...)` removes it on scope exit. */
+  /**
+   * `await using cgroup = await CGroup.create(...)` removes it on scope exit (hardClean()).
+   *
+   * @throws DummyNetError as hardClean() does.
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using web = await net.addCgroup("web", { memoryLimit: 64 * 2 ** 20 });
+   * } // removed here
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.hardClean();
   }
 
-  /** The scoped name, as for Scoped objects. */
+  /**
+   * The scoped name, as for Scoped objects.
+   *
+   * @example
+   * ```ts
+   * String(group); // "d-2-web"
+   * ```
+   */
   toString(): string {
     return this.name;
   }

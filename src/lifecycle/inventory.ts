@@ -20,6 +20,7 @@ import { type Privilege, defaultPrivilege } from "../system/privilege.js";
 import { readMountsSync } from "../system/proc.js";
 import { programNotFoundBy } from "../system/spawn-runner.js";
 
+/** What kind of object a leftover is. */
 export type LeftoverKind = "netns" | "link" | "iptables" | "cgroup";
 
 /** An object of dummynet's found on the machine: a namespace, link, cgroup or iptables rule. */
@@ -47,7 +48,17 @@ export interface Inventory {
   skipped: SkippedStep[];
 }
 
-/** A listing command failed: what is on the machine is unknown, so nothing may be concluded from it. */
+/**
+ * A listing command failed: what is on the machine is unknown, so nothing may be concluded from it.
+ *
+ * @example
+ * ```ts
+ * const owners = await listOwners().catch((error) => {
+ *   if (error instanceof ListingError) console.error(`cannot tell what is left: ${error.step} (${error.reason})`);
+ *   throw error;
+ * });
+ * ```
+ */
 export class ListingError extends DummyNetError {
   constructor(
     /** What could not be listed, e.g. `network namespaces`. */

@@ -359,6 +359,7 @@ export async function readOwnerRecords(): Promise<Map<number, OwnerRecord>> {
   return records;
 }
 
+/** Whether an owner's process still runs (its pid with the recorded start time). */
 export type OwnerState = "alive" | "dead";
 
 /**

@@ -84,6 +84,13 @@ function defaultRunner(log: Logger): CommandRunner {
  * objects and whether it is alive, and the listing steps that were left out.
  * Rejects with a ListingError when a listing fails: an unknown state is never
  * reported as "nothing there".
+ *
+ * @throws ListingError when a listing command fails.
+ * @example
+ * ```ts
+ * const { owners, skipped } = await surveyOwners();
+ * for (const step of skipped) console.log(`not looked at: ${step.step} (${step.why})`);
+ * ```
  */
 export async function surveyOwners(options: { runner?: CommandRunner; log?: Logger } = {}): Promise<OwnerSurvey> {
   const log = options.log ?? defaultLogger;
@@ -149,6 +156,8 @@ async function holderInventories(log: Logger): Promise<{ holder: HolderRef; obje
  * ```ts
  * for (const owner of await listOwners()) console.log(owner.uid, owner.state, owner.objects.length);
  * ```
+ *
+ * @throws ListingError when a listing command fails.
  */
 export async function listOwners(options: { runner?: CommandRunner; log?: Logger } = {}): Promise<Owner[]> {
   const log = options.log ?? defaultLogger;
@@ -171,6 +180,9 @@ function logSkipped(skipped: readonly SkippedStep[], log: Logger): void {
  * const { reaped, failures } = await reapDeadOwners();
  * console.log(`removed the leftovers of ${reaped.length} dead owners, ${failures.length} failures`);
  * ```
+ *
+ * @throws ListingError when a listing command fails (nothing is removed then); a removal that
+ * fails is reported in `failures`, not thrown.
  */
 export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapResult> {
   const log = options.log ?? defaultLogger;

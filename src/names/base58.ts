@@ -5,6 +5,10 @@ export const BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnop
  * A non-negative safe integer in base58, e.g. `4242` -> `"2G9"`.
  *
  * @throws RangeError when `num` is not a non-negative safe integer.
+ * @example
+ * ```ts
+ * intToBase58(4242); // "2G9", as in the names d-2G9-*
+ * ```
  */
 export function intToBase58(num: number): string {
   if (!Number.isSafeInteger(num) || num < 0) throw new RangeError(`base58: ${num} is not a non-negative integer`);
@@ -21,6 +25,10 @@ export function intToBase58(num: number): string {
  * The integer a base58 text stands for (the inverse of `intToBase58`).
  *
  * @throws RangeError when `text` has a character that is not a base58 digit.
+ * @example
+ * ```ts
+ * base58ToInt("2G9"); // 4242
+ * ```
  */
 export function base58ToInt(text: string): number {
   let num = 0;

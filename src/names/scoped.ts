@@ -45,9 +45,15 @@ export abstract class Scoped {
 
   /** The name as the caller gave it, without the prefix. */
   readonly name: string;
-  /** The owner's uid (by default the process id), 0 to 58^4 - 1; 0 means unprefixed. */
+  /** The owner's uid (by default the process id), 0 to 58^4 - 1; 0 means unprefixed. @default process.pid */
   readonly uid: number;
 
+  /**
+   * The object `name` of the owner `uid` (the prefix is computed, nothing is created).
+   *
+   * @throws InvalidArgumentError for a uid outside 0 to 58^4 - 1, or a name that is empty, has
+   * characters outside A-Z a-z 0-9 _ . -, or makes the scoped name too long for its kind.
+   */
   constructor(name: string, uid: number = process.pid) {
     const cls = this.constructor as typeof Scoped;
     validateUid(uid, `${cls.KIND} uid`);
@@ -68,17 +74,39 @@ export abstract class Scoped {
     return this.scoped === this.name;
   }
 
-  /** The scoped name, as on the system. */
+  /**
+   * The scoped name, as on the system.
+   *
+   * @example
+   * ```ts
+   * `${new InterfaceScoped("eth0", 1)}`; // "d-2-eth0"
+   * ```
+   */
   toString(): string {
     return this.scoped;
   }
 
-  /** The scoped name, so JSON output shows what is on the system. */
+  /**
+   * The scoped name, so JSON output shows what is on the system.
+   *
+   * @example
+   * ```ts
+   * JSON.stringify({ link: new InterfaceScoped("eth0", 1) }); // '{"link":"d-2-eth0"}'
+   * ```
+   */
   toJSON(): string {
     return this.scoped;
   }
 
-  /** True for a name of the same kind with the same uid and name. */
+  /**
+   * True for a name of the same kind with the same uid and name.
+   *
+   * @example
+   * ```ts
+   * new InterfaceScoped("eth0", 1).equals(InterfaceScoped.fromScoped("d-2-eth0")); // true
+   * new InterfaceScoped("eth0", 1).equals(new NamespaceScoped("eth0", 1)); // false: another kind
+   * ```
+   */
   equals(other: unknown): boolean {
     return (
       other instanceof Scoped &&
@@ -88,13 +116,28 @@ export abstract class Scoped {
     );
   }
 
-  /** Orders by uid, then name, as the reference sorts its lists. */
+  /**
+   * Orders by uid, then name, as the reference sorts its lists.
+   *
+   * @example
+   * ```ts
+   * const sorted = [new InterfaceScoped("b", 1), new InterfaceScoped("a", 1)].sort(Scoped.compare);
+   * ```
+   */
   static compare(a: Scoped, b: Scoped): number {
     if (a.uid !== b.uid) return a.uid - b.uid;
     return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
   }
 
-  /** Parses `d-<uid>-<name>`; throws InvalidArgumentError for anything else. */
+  /**
+   * Parses `d-<uid>-<name>`; throws InvalidArgumentError for anything else.
+   *
+   * @throws InvalidArgumentError for a name that is not `d-<uid in base58>-<name>` with a valid name.
+   * @example
+   * ```ts
+   * const ns = NamespaceScoped.fromScoped("d-2G9-server"); // ns.uid 4242, ns.name "server"
+   * ```
+   */
   static fromScoped<T extends Scoped>(this: ScopedClass<T>, scopedName: string): T {
     const parsed = parseScoped(scopedName);
     if (!parsed) {
@@ -111,6 +154,13 @@ export abstract class Scoped {
    * Accepts what the API accepts for this kind of object: a scoped name, a
    * plain name (scoped with `uid`), an instance, or an object carrying one
    * (a namespaced DummyNet's `namespace`).
+   *
+   * @throws InvalidArgumentError for a value of another type or kind, or a name Scoped's constructor refuses.
+   * @example
+   * ```ts
+   * InterfaceScoped.fromAny("eth0", 1).scoped; // "d-2-eth0"
+   * InterfaceScoped.fromAny("d-2-eth0").name; // "eth0"
+   * ```
    */
   static fromAny<T extends Scoped>(this: ScopedClass<T>, value: unknown, uid: number = process.pid): T {
     if (value instanceof this) return value;
@@ -133,18 +183,36 @@ export abstract class Scoped {
 /** A concrete Scoped class, as the static factories take `this`. */
 export interface ScopedClass<T extends Scoped> {
   new (name: string, uid?: number): T;
+  /** What the class names, for messages. */
   readonly KIND: ScopedKind;
+  /** The class's name, e.g. "InterfaceScoped". */
   readonly name: string;
 }
 
-/** A network interface: scoped names fit Linux's 15 characters, so names have at most 8. */
+/**
+ * A network interface: scoped names fit Linux's 15 characters, so names have at most 8.
+ *
+ * @example
+ * ```ts
+ * const links: InterfaceScoped[] = await net.linkList();
+ * new InterfaceScoped("lo").scoped; // "lo": never prefixed
+ * ```
+ */
 export class InterfaceScoped extends Scoped {
   static override readonly SCOPED_MAX_LENGTH = 15;
   static override readonly UNSCOPED_NAMES = ["lo"];
   static override readonly KIND: ScopedKind = "interface";
 }
 
-/** A network namespace; `1` is the root namespace (the namespace of pid 1). */
+/**
+ * A network namespace; `1` is the root namespace (the namespace of pid 1).
+ *
+ * @example
+ * ```ts
+ * const mine: NamespaceScoped[] = await net.netnsList();
+ * new NamespaceScoped("1").isRoot; // true
+ * ```
+ */
 export class NamespaceScoped extends Scoped {
   static override readonly SCOPED_MAX_LENGTH = 255;
   static override readonly UNSCOPED_NAMES = ["1"];
@@ -156,7 +224,14 @@ export class NamespaceScoped extends Scoped {
   }
 }
 
-/** A cgroup directory under the cgroup root. */
+/**
+ * A cgroup directory under the cgroup root.
+ *
+ * @example
+ * ```ts
+ * const group = await CGroup.create({ name: new CGroupScoped("web", 1), memoryLimit: 2 ** 26 }); // d-2-web
+ * ```
+ */
 export class CGroupScoped extends Scoped {
   static override readonly SCOPED_MAX_LENGTH = 255;
   static override readonly KIND: ScopedKind = "cgroup";

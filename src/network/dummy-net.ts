@@ -147,6 +147,12 @@ export class DummyNet implements AsyncDisposable {
   readonly #trafficControl: TrafficControl;
   readonly #cgroupOps: Cgroups;
 
+  /**
+   * A network of its own owner uid, with the host's shell (or `options.shell`).
+   * Changes nothing on the system until its first method call.
+   *
+   * @throws InvalidArgumentError for a `uid` out of range, or one a live owner holds.
+   */
   constructor(options: DummyNetOptions = {}) {
     const parent = (options as InternalOptions)[PARENT];
     if (parent) {
@@ -246,6 +252,8 @@ export class DummyNet implements AsyncDisposable {
    * ```ts
    * const names = (await net.netnsList()).map(String);
    * ```
+   *
+   * @throws SystemCommandError when `ip netns list` fails (MissingProgramError without iproute2).
    */
   async netnsList(): Promise<NamespaceScoped[]> {
     return this.#namespaces.list();
@@ -354,6 +362,8 @@ export class DummyNet implements AsyncDisposable {
    * ```ts
    * const veths = await host.linkList("veth");
    * ```
+   *
+   * @throws SystemCommandError when `ip link show` fails (MissingProgramError without iproute2).
    */
   async linkList(linkType?: string): Promise<InterfaceScoped[]> {
     return this.#links.list(linkType);
@@ -493,6 +503,8 @@ export class DummyNet implements AsyncDisposable {
    * ```ts
    * const bridges = await sw.bridgeList();
    * ```
+   *
+   * @throws SystemCommandError as linkList() does.
    */
   bridgeList(): Promise<InterfaceScoped[]> {
     return this.linkList("bridge");
@@ -642,6 +654,8 @@ export class DummyNet implements AsyncDisposable {
    * ```ts
    * const groups = await net.cgroupList();
    * ```
+   *
+   * @throws DummyNetError when a cgroup hierarchy cannot be read.
    */
   cgroupList(): Promise<CGroupScoped[]> {
     return this.#cgroupOps.list();
@@ -663,12 +677,27 @@ export class DummyNet implements AsyncDisposable {
    *   await net.cleanup();
    * }
    * ```
+   *
+   * @throws AggregateError of the processes' failures (RunInfoError, DaemonExitError) and the undo
+   * errors (SystemCommandError, DummyNetError), after every cleaner has run.
    */
   cleanup(): Promise<void> {
     return this.#network.cleanup();
   }
 
-  /** `await using net = new DummyNet()` calls `cleanup()` when the block ends. */
+  /**
+   * `await using net = new DummyNet()` calls `cleanup()` when the block ends.
+   *
+   * @throws AggregateError as cleanup() does.
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using net = new DummyNet();
+   *   await net.netnsAdd("a");
+   * } // cleaned up here
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cleanup();
   }

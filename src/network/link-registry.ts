@@ -7,7 +7,9 @@
 
 /** Where a link lives now: its scoped name and the scoped name of its namespace ("1": the host's). */
 export interface LinkPlace {
+  /** The interface's scoped name. */
   readonly name: string;
+  /** The scoped name of the namespace it is in now (`1`: the host's). */
   namespace: string;
 }
 

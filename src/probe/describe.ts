@@ -4,6 +4,11 @@ import type { ProbeReport } from "./probe.js";
 /**
  * A probe report in words, as the `dummynet probe` command and the demo print it:
  * sent and received, loss, round-trip percentiles and goodput.
+ *
+ * @example
+ * ```ts
+ * console.log(describeProbeReport(await net.probe("client", "server", { count: 100 })));
+ * ```
  */
 export function describeProbeReport(report: ProbeReport): string {
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -42,6 +42,7 @@ export interface ProbeOptions {
   /**
    * Also measure TCP goodput from `from` to `to`: a bulk transfer for
    * `seconds` (default 2) or of `bytes`, counted by the receiver. `true`: 2 seconds.
+   * @default false (no TCP transfer)
    */
   tcp?:
     | boolean

@@ -4,7 +4,19 @@
  */
 import { DummyNetError } from "../errors.js";
 
-/** `RunInfo.match()` found no line matching the pattern. */
+/**
+ * `RunInfo.match()` found no line matching the pattern.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   info.match({ stdout: "*0% packet loss*" });
+ * } catch (error) {
+ *   if (error instanceof MatchError) console.error(error.pattern, error.streamName, error.output);
+ *   else throw error;
+ * }
+ * ```
+ */
 export class MatchError extends DummyNetError {
   constructor(
     /** The pattern looked for (a `fnmatch`-style glob). */

@@ -144,6 +144,11 @@ export class ProcessMonitor {
   /** Node's reaped-children CPU times at the latest reading (see proc-stats.ts). */
   #reapedBaseline = reapedChildrenCpu();
 
+  /**
+   * A monitor with no processes yet.
+   *
+   * @throws InvalidArgumentError for a `sampleInterval` that is not a positive number of milliseconds.
+   */
   constructor(options: ProcessMonitorOptions = {}) {
     this.log = options.log ?? defaultLogger;
     this.sampleInterval = options.sampleInterval ?? 100;
@@ -201,6 +206,9 @@ export class ProcessMonitor {
    * known). A job's failure or a daemon's exit is reported later by
    * keepRunning() and stop().
    *
+   * @throws InvalidArgumentError for an empty command, a non-string argument or a bad `cgroup`.
+   * @throws RunInfoError when the program cannot be started (not found, not executable), with the
+   * monitor's own failures in an AggregateError when there are any.
    * @example
    * ```ts
    * const server = await monitor.runProcessAsync(["python3", "-m", "http.server"], { daemon: true });
@@ -255,8 +263,9 @@ export class ProcessMonitor {
    * Stops one async command (SIGTERM to its process group, SIGKILL after
    * `timeout` ms), resolves when it has exited, and forgets it (a stopped
    * daemon is no error). Rejects with InvalidArgumentError for a RunInfo this
-   * monitor does not manage.
+   * monitor does not manage. `options.timeout` is 1000 ms when not given.
    *
+   * @throws InvalidArgumentError for a RunInfo this monitor does not manage, or a bad `timeout`.
    * @example
    * ```ts
    * await monitor.stopProcessAsync(server, { timeout: 2000 });
@@ -286,6 +295,9 @@ export class ProcessMonitor {
    * had failed before the stop are then reported as an AggregateError
    * (unlike the reference, which reported them without stopping the rest).
    *
+   * @throws AggregateError of DaemonExitError / RunInfoError (with `validateState`) when a daemon
+   * had died or a job had failed; everything is stopped first.
+   * @throws InvalidArgumentError for a bad `timeout`.
    * @example
    * ```ts
    * await monitor.stop();
@@ -306,6 +318,11 @@ export class ProcessMonitor {
    * For the exit path, which cannot await: SIGKILL to the process group of
    * every command still running (each leads its own group, so it would
    * outlive this process).
+   *
+   * @example
+   * ```ts
+   * process.on("exit", () => monitor.killAllSync());
+   * ```
    */
   killAllSync(): void {
     for (const proc of new Set([...this.#jobs, ...this.#daemons, ...this.#live])) {
@@ -322,7 +339,18 @@ export class ProcessMonitor {
     }
   }
 
-  /** `await using monitor = new ProcessMonitor()` stops everything on scope exit. */
+  /**
+   * `await using monitor = new ProcessMonitor()` stops everything on scope exit
+   * (stop() without validating state: what died is not reported here).
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using monitor = new ProcessMonitor();
+   *   await monitor.runProcessAsync(["sleep", "60"], { daemon: true });
+   * } // stopped here
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop({ validateState: false });
   }

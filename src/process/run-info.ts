@@ -72,6 +72,10 @@ export class RunInfo {
   /** Virtual memory of the process tree in bytes, at the last sample. */
   memVms: number;
 
+  /**
+   * A RunInfo as the process monitor makes it when it starts a command; users get theirs from
+   * run(), runAsync() and the monitor, and build one only to test code that reads one.
+   */
   constructor(init: RunInfoInit) {
     this.cmd = init.cmd;
     this.cwd = init.cwd;
@@ -137,7 +141,12 @@ export class RunInfo {
    * Checks that some line of the output matches an fnmatch-style pattern
    * (`*` `?` `[seq]` `[!seq]`, the whole line must match), as the
    * reference's `match()` does. Throws MatchError naming the pattern.
-   * @example info.match({ stdout: "5 packets transmitted*" })
+   *
+   * @throws MatchError when no line of the stream matches its pattern.
+   * @example
+   * ```ts
+   * info.match({ stdout: "5 packets transmitted*" });
+   * ```
    */
   match(patterns: { stdout?: string | undefined; stderr?: string | undefined }): void {
     if (patterns.stdout !== undefined) matchStream(patterns.stdout, "stdout", this.stdout);
@@ -156,7 +165,14 @@ export class RunInfo {
     }
   }
 
-  /** How the process ended (or that it is running), in words. */
+  /**
+   * How the process ended (or that it is running), in words.
+   *
+   * @example
+   * ```ts
+   * info.describeState(); // "exited with status 1", "was killed by SIGKILL", "is still running"
+   * ```
+   */
   describeState(): string {
     if (this.startError) return `could not be started: ${this.startError.message}`;
     let state: string;
@@ -170,6 +186,11 @@ export class RunInfo {
   /**
    * One paragraph for error messages: pid, command, cwd, how it ended, the
    * timeout, and the tails of stdout and stderr.
+   *
+   * @example
+   * ```ts
+   * if (!info.succeeded) console.error(info.describe());
+   * ```
    */
   describe(): string {
     const parts = [`\`${formatCommand(this.cmd)}\``];
@@ -186,7 +207,14 @@ export class RunInfo {
     return text;
   }
 
-  /** `RunInfo` and `describe()`: the command, its state and its output's tail. */
+  /**
+   * `RunInfo` and `describe()`: the command, its state and its output's tail.
+   *
+   * @example
+   * ```ts
+   * console.log(`${info}`); // RunInfo `ping -c 1 10.0.0.2` (pid 4242) exited with status 0 ...
+   * ```
+   */
   toString(): string {
     return `RunInfo ${this.describe()}`;
   }

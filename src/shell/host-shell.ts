@@ -87,6 +87,13 @@ export class HostShell implements Shell {
   /**
    * Runs one of the library's own commands on the host. A NamespaceShell
    * passes `namespace` here so that the runner can use `ip -n` or nsenter.
+   *
+   * @throws SystemCommandError when the command fails (unless `allowFailure`); MissingProgramError when its program is not installed.
+   * @throws DummyNetError when sudo needs a password and there is no terminal to ask for it.
+   * @example
+   * ```ts
+   * const { stdout } = await new HostShell().system(["ip", "-j", "link", "show"]);
+   * ```
    */
   async system(argv: readonly string[], options: SystemCommandOptions = {}): Promise<CommandResult> {
     await this.privilege.ready();

@@ -28,6 +28,7 @@ export class NamespaceShell implements Shell {
   /**
    * @param name the namespace's name on the system (the scoped name, e.g. `d-2-demo0`)
    * @param parent the shell commands go through (normally the HostShell)
+   * @throws InvalidArgumentError when `name` is empty or has characters outside A-Z a-z 0-9 _ . -
    */
   constructor(
     readonly name: string,
@@ -84,7 +85,15 @@ export class NamespaceShell implements Shell {
     return this.parent.helperPids?.() ?? [];
   }
 
-  /** The argv running `cmd` in this namespace; a shell line becomes one argument of /bin/sh -c, never pasted. */
+  /**
+   * The argv running `cmd` in this namespace; a shell line becomes one argument of /bin/sh -c, never pasted.
+   *
+   * @example
+   * ```ts
+   * new NamespaceShell("d-2-a", new HostShell()).inNamespace("echo $HOME");
+   * // ["ip", "netns", "exec", "d-2-a", "/bin/sh", "-c", "echo $HOME"]
+   * ```
+   */
   inNamespace(cmd: string | readonly string[]): string[] {
     const prefix = ["ip", "netns", "exec", this.name];
     return typeof cmd === "string" ? [...prefix, "/bin/sh", "-c", cmd] : [...prefix, ...cmd];

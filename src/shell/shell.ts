@@ -99,8 +99,25 @@ export interface Shell {
    * ```
    */
   pollUntil(cmd: string | readonly string[], options: PollUntilOptions): Promise<RunInfo>;
-  /** Runs one of the library's own system commands (ip, tc, iptables, ...) in this shell's place. */
+  /**
+   * Runs one of the library's own system commands (ip, tc, iptables, ...) in this shell's place.
+   *
+   * @throws SystemCommandError when the command fails (unless `allowFailure`); MissingProgramError when its program is not installed.
+   * @throws InvalidArgumentError for an argv that is empty or holds a non-string.
+   *
+   * @example
+   * ```ts
+   * const { stdout } = await host.shell.system(["ip", "-j", "link", "show"]);
+   * ```
+   */
   system(argv: readonly string[], options?: Omit<SystemCommandOptions, "namespace">): Promise<CommandResult>;
-  /** Processes the shell keeps for itself (system-command workers): not the user's, never listed or killed. */
+  /**
+   * Processes the shell keeps for itself (system-command workers): not the user's, never listed or killed.
+   *
+   * @example
+   * ```ts
+   * const workers: number[] = host.shell.helperPids?.() ?? [];
+   * ```
+   */
   helperPids?(): number[];
 }

@@ -37,11 +37,29 @@ export interface CommandResult {
  * `SpawnRunner`, `IpBatchRunner`, or your own (e.g. to record commands).
  */
 export interface CommandRunner {
-  /** Runs `argv`; rejects with SystemCommandError on failure unless `allowFailure`. */
+  /**
+   * Runs `argv`; rejects with SystemCommandError on failure unless `allowFailure`.
+   *
+   * @throws SystemCommandError when the command fails (unless `allowFailure`); MissingProgramError when its program is not installed.
+   * @throws InvalidArgumentError for an argv that is empty or holds a non-string.
+   *
+   * @example
+   * ```ts
+   * const result = await new SpawnRunner().run(["ip", "-brief", "link"]);
+   * console.log(result.exitCode, result.stdout);
+   * ```
+   */
   run(argv: readonly string[], options?: SystemCommandOptions): Promise<CommandResult>;
   /** Releases long-lived resources (workers); the runner may be used again afterwards. */
   close?(): Promise<void>;
-  /** Processes the runner keeps alive itself (workers inside namespaces): never a user's, never to be killed. */
+  /**
+   * Processes the runner keeps alive itself (workers inside namespaces): never a user's, never to be killed.
+   *
+   * @example
+   * ```ts
+   * const workers: number[] = new IpBatchRunner().helperPids();
+   * ```
+   */
   helperPids?(): number[];
 }
 

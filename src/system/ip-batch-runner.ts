@@ -158,6 +158,15 @@ export interface IpBatchRunnerOptions {
 /**
  * Runs `ip` commands through long-lived `ip -batch` workers (one per namespace) and every other
  * command through a fallback runner: far fewer processes when building large networks.
+ *
+ * @example
+ * ```ts
+ * const runner = new IpBatchRunner({ sudo: false });
+ * const shell = new HostShell({ runner });
+ * await using net = new DummyNet({ shell });
+ * // ...
+ * await runner.close();
+ * ```
  */
 export class IpBatchRunner implements CommandRunner {
   readonly #workers = new Map<string, IpWorker>();
@@ -203,7 +212,14 @@ export class IpBatchRunner implements CommandRunner {
     return [...this.#workers.values()].flatMap((worker) => (worker.pid !== undefined && !worker.exited ? [worker.pid] : []));
   }
 
-  /** Ends every worker; the runner starts new ones when used again. */
+  /**
+   * Ends every worker; the runner starts new ones when used again.
+   *
+   * @example
+   * ```ts
+   * await runner.close();
+   * ```
+   */
   async close(): Promise<void> {
     await Promise.all([...this.#workers.values()].map((worker) => worker.close()));
     await this.#fallback.close?.();

@@ -21,7 +21,14 @@ export interface SpawnRunnerOptions {
   log?: Logger;
 }
 
-/** Runs each system command as its own process (`spawn`, no shell), with its Privilege (e.g. through `sudo -n`). */
+/**
+ * Runs each system command as its own process (`spawn`, no shell), with its Privilege (e.g. through `sudo -n`).
+ *
+ * @example
+ * ```ts
+ * const shell = new HostShell({ runner: new SpawnRunner({ sudo: true }) }); // one process per command
+ * ```
+ */
 export class SpawnRunner implements CommandRunner {
   /** How commands get their rights. */
   readonly privilege: Privilege;

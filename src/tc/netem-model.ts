@@ -253,11 +253,23 @@ export interface GilbertElliottModel {
   k?: number;
 }
 
+/** Packet loss: a percent of random loss, or a loss model (all values in percent). */
 export type LossModel =
   | number
-  | { random: number; correlation?: number }
-  | { state: LossStateModel }
-  | { gemodel: GilbertElliottModel };
+  | {
+      /** Random loss, percent. */
+      random: number;
+      /** How much each loss decision depends on the previous one, percent. @default 0 */
+      correlation?: number;
+    }
+  | {
+      /** 4-state Markov loss model (tc `loss state`). */
+      state: LossStateModel;
+    }
+  | {
+      /** Gilbert-Elliott loss model (tc `loss gemodel`). */
+      gemodel: GilbertElliottModel;
+    };
 
 /** Slot-based delivery (tc `slot`): packets leave in bursts, one burst per slot. */
 export type SlotOptions =
@@ -278,7 +290,9 @@ export type SlotOptions =
       delay: number;
       /** Spread of the time between slots, ms (> 0). */
       jitter: number;
+      /** Packets delivered per slot; 0 = no limit. @default 0 */
       packets?: number;
+      /** Bytes delivered per slot; 0 = no limit. @default 0 */
       bytes?: number;
     };
 

@@ -24,6 +24,8 @@ let detected: Promise<Capabilities> | undefined;
  * const { netem } = await machineCapabilities();
  * if (!netem.available) console.log(netem.howToGet);
  * ```
+ *
+ * @throws Error when no uid of the reserved range is free for the probe (the owner records are full).
  */
 export function machineCapabilities(): Promise<Capabilities> {
   detected ??= (async () => {
@@ -44,7 +46,15 @@ export function machineCapabilities(): Promise<Capabilities> {
  * Resolves `true` when the kernel has every one of `features`; otherwise
  * marks the test skipped with a message naming what is missing and how to get
  * it, and resolves `false` (node:test goes on running the test: return).
- * @example if (!(await skipUnless(t, ["netem"]))) return;
+ *
+ * @throws InvalidArgumentError when `features` is not a list of KERNEL_FEATURES names.
+ * @example
+ * ```ts
+ * test("delay", async (t) => {
+ *   if (!(await skipUnless(t, ["netem"]))) return;
+ *   // ...
+ * });
+ * ```
  */
 export async function skipUnless(t: SkippableContext, features: readonly KernelFeature[]): Promise<boolean> {
   if (!Array.isArray(features)) throw new InvalidArgumentError("features", features, `must be a list of kernel features, e.g. ["netem"]; known: ${KERNEL_FEATURES.join(", ")}`);

@@ -68,6 +68,8 @@ function ownedBy(inventory: Inventory, uid: number): string[] {
  * ```ts
  * assert.deepEqual(leftovers(net), []);
  * ```
+ *
+ * @throws ListingError when a listing command fails.
  */
 export function leftovers(owner: OwnerLike): string[] {
   const uid = uidOf(owner);
@@ -98,6 +100,8 @@ function lookingPrivilege(owner: OwnerLike): Privilege | "holder ended" {
  * ```ts
  * assert.deepEqual(await leftoversAsync(net.uid), []);
  * ```
+ *
+ * @throws ListingError when a listing command fails.
  */
 export async function leftoversAsync(owner: OwnerLike): Promise<string[]> {
   const uid = uidOf(owner);

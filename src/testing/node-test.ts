@@ -21,7 +21,15 @@ export interface AfterContext {
  * collide). At the test's end it is cleaned up, then the test fails if any
  * object of its uid is left. Dead owners' leftovers are reaped before its
  * first change.
- * @example test("x", async (t) => { const net = useNetwork(t); const a = await net.netnsAdd("a"); ... })
+ *
+ * @throws InvalidArgumentError for a bad option (a `uid` a live owner holds, say).
+ * @example
+ * ```ts
+ * test("a namespace", async (t) => {
+ *   const net = useNetwork(t); // cleaned up and checked for leftovers when the test ends
+ *   await net.netnsAdd("a");
+ * });
+ * ```
  */
 export function useNetwork(t: TestContext | AfterContext, options: NetworkOptions = {}): DummyNet {
   const held = openNetwork(options);
@@ -32,6 +40,16 @@ export function useNetwork(t: TestContext | AfterContext, options: NetworkOption
 /**
  * Builds a topology (a path, `{ text }`, a plain object or a loaded topology)
  * for this test, removed and checked the same way as useNetwork's network.
+ *
+ * @throws TopologyError for a topology that does not validate (nothing is built).
+ * @throws SystemCommandError (or another DummyNetError) when a build step fails, after removing what was built.
+ * @example
+ * ```ts
+ * test("a star", async (t) => {
+ *   const lab = await useTopology(t, "examples/star.yaml");
+ *   await lab.host("h1").run(["ping", "-c", "1", lab.address("h2")]);
+ * });
+ * ```
  */
 export async function useTopology(t: TestContext | AfterContext, source: TopologySource | Topology, options: TopologyOptions = {}): Promise<Lab> {
   const held = await openTopology(source, options);

@@ -24,6 +24,8 @@ export interface DummyNetFixtures {
  * vitest's `test` with the `net` and `topology` fixtures: both are removed when the test ends,
  * and the test fails, naming each object, when anything of theirs is left.
  *
+ * @throws AssertionError (failing the test) naming each object of the test's uid left after its cleanup;
+ * AggregateError when a cleanup failed too.
  * @example
  * ```ts
  * import { test } from "dummynet/vitest";

@@ -22,7 +22,19 @@ export interface TopologyProblem {
 /** @deprecated the older name of TopologyProblem */
 export type TopologyIssue = TopologyProblem;
 
-/** A topology that cannot be used; nothing was changed on the system. `problems` lists every problem found. */
+/**
+ * A topology that cannot be used; nothing was changed on the system. `problems` lists every problem found.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await loadTopology("examples/star.yaml");
+ * } catch (error) {
+ *   if (!(error instanceof TopologyError)) throw error;
+ *   for (const p of error.problems) console.error(`${p.file}:${p.line}:${p.column} ${p.path}: ${p.message}`);
+ * }
+ * ```
+ */
 export class TopologyError extends DummyNetError {
   constructor(
     /** Every problem found, in document order. */

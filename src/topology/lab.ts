@@ -202,12 +202,37 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
     return this.#started ?? [];
   }
 
-  /** Stops the programs and removes everything the build made. */
+  /**
+   * Stops the programs and removes everything the build made (the network's cleanup()).
+   *
+   * @throws AggregateError of the programs' failures and the undo errors, after everything ran, as DummyNet.cleanup() does.
+   *
+   * @example
+   * ```ts
+   * const lab = await buildTopology("examples/star.yaml");
+   * try {
+   *   // ...
+   * } finally {
+   *   await lab.cleanup();
+   * }
+   * ```
+   */
   async cleanup(): Promise<void> {
     await this.net.cleanup();
   }
 
-  /** `await using lab = ...` calls `cleanup()` when the block ends. */
+  /**
+   * `await using lab = ...` calls `cleanup()` when the block ends.
+   *
+   * @throws AggregateError as cleanup() does.
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using lab = await buildTopology("examples/star.yaml");
+   * } // removed here
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cleanup();
   }

@@ -72,7 +72,7 @@ export type TopologySource = string | URL | TopologyText | TopologyDocument;
 
 /** Options of `loadTopology()`. */
 export interface LoadTopologyOptions {
-  /** How to parse a file: by default from its extension (.json is JSON, anything else YAML). */
+  /** How to parse a file: by default from its extension (.json is JSON, anything else YAML). @default from the file's extension */
   format?: TopologyFormat;
 }
 

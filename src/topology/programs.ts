@@ -11,6 +11,7 @@ import type { BuiltNetwork } from "./build.js";
 import type { ProgramSpec } from "./model.js";
 import { waitForLine, waitForPort } from "./readiness.js";
 
+/** Receives each line a topology's program prints: the program's name, the stream and the line. */
 export type OutputSink = (program: string, stream: "stdout" | "stderr", line: string) => void;
 
 export interface ProgramRunOptions {
