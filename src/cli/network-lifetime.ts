@@ -4,7 +4,9 @@
  * everything whatever happened; and the messages of a background `up` to the
  * `up --detach` that started it.
  */
+import { spawn } from "node:child_process";
 import { closeSync, writeSync } from "node:fs";
+import type { Socket } from "node:net";
 import { resolve } from "node:path";
 import { ownerRecordPath, recordNetwork, type NetworkRecord } from "../lifecycle/owners.js";
 import type { DummyNet } from "../network/dummy-net.js";
@@ -146,5 +148,52 @@ export function tellDetachingParent(phase: "built" | "ready", message: object): 
     if (phase === "ready") closeSync(fd);
   } catch {
     // The parent returned at "built" (no --wait) and closed its end: nobody to tell.
+  }
+}
+
+/** The lines the exit watchdog writes start with this; `down` shows them (they land in a background `up`'s log). */
+export const EXIT_WATCHDOG_MARK = "dummynet: exit watchdog:";
+/** How long a process may take to exit once its network is removed before it ends itself, saying what kept it. */
+export const EXIT_WITHIN_MS = 5_000;
+/** How long before the watchdog process kills it: a spinning event loop or a stuck exit cannot stop a kill. */
+export const KILL_AFTER_MS = 15_000;
+
+/**
+ * The watchdog's script: $1 seconds, $2 the pid. `cat` reads a pipe whose
+ * other end only the watched process holds, so it sees EOF when every thread
+ * of that process has gone (never a later process with the same pid), and
+ * the watchdog ends with it; `timeout` (124) means it still runs.
+ */
+const WATCHDOG_SCRIPT = [
+  'timeout "$1" cat >/dev/null',
+  '[ "$?" -eq 124 ] || exit 0',
+  `echo "${EXIT_WATCHDOG_MARK} pid $2 still ran $1 s after removing its network: killed it (SIGKILL)" >&2`,
+  'kill -KILL "$2"',
+].join("\n");
+
+/**
+ * Called once the network is removed and the process is about to exit:
+ * makes sure it does. Nothing should keep it (main exits at once), but a
+ * background `up` that lingers after `down` holds no network and nobody
+ * watches it. After EXIT_WITHIN_MS it logs what keeps its event loop alive
+ * and exits; if even that cannot run (a loop that spins, an exit that does
+ * not finish), a watchdog process kills it after KILL_AFTER_MS.
+ */
+export function armExitWatchdog(exitCode: number): void {
+  setTimeout(() => {
+    const keeping = process.getActiveResourcesInfo(); // this timer is unref'd: not in the list
+    warn(`${EXIT_WATCHDOG_MARK} pid ${process.pid} still ran ${EXIT_WITHIN_MS} ms after removing its network, kept alive by: ${keeping.join(", ") || "nothing it can name"}; exiting`);
+    process.exit(exitCode);
+  }, EXIT_WITHIN_MS).unref();
+  try {
+    const watchdog = spawn("sh", ["-c", WATCHDOG_SCRIPT, "dummynet-exit-watchdog", String(KILL_AFTER_MS / 1000), String(process.pid)], {
+      stdio: ["pipe", "ignore", "inherit"],
+    });
+    watchdog.on("error", () => undefined); // no sh: the in-process bound alone
+    watchdog.stdin.on("error", () => undefined);
+    watchdog.unref();
+    (watchdog.stdin as unknown as Socket).unref();
+  } catch {
+    // Could not start it (out of processes): the in-process bound alone.
   }
 }

@@ -123,6 +123,30 @@ export function processStartTime(pid: number): number | undefined {
   return stat !== undefined && isRunningState(stat) ? stat.startTime : undefined;
 }
 
+/**
+ * True while the process `pid` that started at `startTime` (0: any) has a
+ * thread that has not exited. Stricter than isAlive: the thread-group leader
+ * shows Z once its own thread has ended, while other threads of the process
+ * may still run; only when every thread has ended is the process gone.
+ */
+export function processRuns(pid: number, startTime: number): boolean {
+  const stat = readStatSync(pid);
+  if (stat === undefined || (startTime !== 0 && stat.startTime !== startTime)) return false;
+  if (isRunningState(stat)) return true;
+  try {
+    return readdirSync(`/proc/${pid}/task`).some((tid) => {
+      try {
+        const thread = parseStat(Number(tid), readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8"));
+        return thread !== undefined && isRunningState(thread);
+      } catch {
+        return false; // that thread has ended meanwhile
+      }
+    });
+  } catch {
+    return false; // reaped meanwhile
+  }
+}
+
 /** The process ids listed in /proc (a snapshot). */
 function procEntries(entries: readonly string[]): string[] {
   return entries.filter((entry) => /^\d+$/u.test(entry));

@@ -9,7 +9,7 @@ import { ensureStateDirectory, recordNetwork } from "../../lifecycle/owners.js";
 import { processStartTime } from "../../system/proc.js";
 import { formatTable } from "../../topology/describe.js";
 import { load, print, UsageError, waitUntil, warn } from "../command-io.js";
-import { announcement, outputSink, tellDetachingParent, withNetwork, type LifeOptions } from "../network-lifetime.js";
+import { announcement, armExitWatchdog, outputSink, tellDetachingParent, withNetwork, type LifeOptions } from "../network-lifetime.js";
 import { bold, dim, EXIT, red } from "../output.js";
 
 export type UpOptions = LifeOptions & DetachOptions & { detach?: boolean };
@@ -20,7 +20,7 @@ export async function up(file: string, options: UpOptions): Promise<number> {
 }
 
 async function upInForeground(file: string, options: LifeOptions): Promise<number> {
-  return withNetwork(file, options, async ({ topology, built, stop, network }) => {
+  const exitCode = await withNetwork(file, options, async ({ topology, built, stop, network }) => {
     const { startDaemons } = await import("../../topology/programs.js");
     const daemons = await startDaemons(built, { signal: stop.signal, ...(options.json ? {} : { onOutput: outputSink(true) }) });
     const daemonSpecs = built.topology.programs.filter((program) => program.daemon);
@@ -50,6 +50,9 @@ async function upInForeground(file: string, options: LifeOptions): Promise<numbe
     }
     return EXIT.ok;
   }, true);
+  // The network is removed: nothing may keep this process now (`down` waits for it to exit).
+  armExitWatchdog(exitCode);
+  return exitCode;
 }
 
 interface DetachOptions {
