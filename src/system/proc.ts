@@ -107,31 +107,13 @@ export function isRunningState(stat: ProcStat): boolean {
   return stat.state !== "Z" && stat.state !== "X";
 }
 
-/** True when `pid` exists and is not a zombie. */
-export function isAlive(pid: number): boolean {
-  const stat = readStatSync(pid);
-  return stat !== undefined && isRunningState(stat);
-}
-
 /**
- * Start time of a process in clock ticks since boot, or undefined if it is not
- * running (a zombie holds nothing: it has exited). With the pid, it tells a
- * process from a later one that got the same pid.
+ * True while a process has a thread that has not exited. The thread-group
+ * leader shows Z once its own thread has ended while other threads of the
+ * process may still run (a process on its way out, a leader that called
+ * pthread_exit); only when every thread has ended is the process gone.
  */
-export function processStartTime(pid: number): number | undefined {
-  const stat = readStatSync(pid);
-  return stat !== undefined && isRunningState(stat) ? stat.startTime : undefined;
-}
-
-/**
- * True while the process `pid` that started at `startTime` (0: any) has a
- * thread that has not exited. Stricter than isAlive: the thread-group leader
- * shows Z once its own thread has ended, while other threads of the process
- * may still run; only when every thread has ended is the process gone.
- */
-export function processRuns(pid: number, startTime: number): boolean {
-  const stat = readStatSync(pid);
-  if (stat === undefined || (startTime !== 0 && stat.startTime !== startTime)) return false;
+function runs(pid: number, stat: ProcStat): boolean {
   if (isRunningState(stat)) return true;
   try {
     return readdirSync(`/proc/${pid}/task`).some((tid) => {
@@ -145,6 +127,29 @@ export function processRuns(pid: number, startTime: number): boolean {
   } catch {
     return false; // reaped meanwhile
   }
+}
+
+/** True when `pid` exists and has not exited (a zombie has, only its parent has not reaped it). */
+export function isAlive(pid: number): boolean {
+  const stat = readStatSync(pid);
+  return stat !== undefined && runs(pid, stat);
+}
+
+/**
+ * Start time of a process in clock ticks since boot, or undefined if it is not
+ * running (a zombie holds nothing: it has exited). With the pid, it tells a
+ * process from a later one that got the same pid.
+ */
+export function processStartTime(pid: number): number | undefined {
+  const stat = readStatSync(pid);
+  return stat !== undefined && runs(pid, stat) ? stat.startTime : undefined;
+}
+
+/** True while the process `pid` that started at `startTime` (0: any) has a thread that has not exited. */
+export function processRuns(pid: number, startTime: number): boolean {
+  const stat = readStatSync(pid);
+  if (stat === undefined || (startTime !== 0 && stat.startTime !== startTime)) return false;
+  return runs(pid, stat);
 }
 
 /** The process ids listed in /proc (a snapshot). */
