@@ -15,6 +15,7 @@ import { pathToFileURL } from "node:url";
 import { after, describe, test } from "node:test";
 import { processRuns, processStartTime } from "../system/proc.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
+import { runBounded } from "../test-support/program-path.js";
 import { repoRoot, unprivilegedUser, type UnprivilegedUser, within } from "../rootless/unprivileged.test-helpers.js";
 
 const MAIN = join(repoRoot, "src/cli/main.ts");
@@ -52,21 +53,8 @@ function dummynet(args: readonly string[], mark: string, slowExitMs: number, use
   const argv = user
     ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.uid}`, "--clear-groups", "--", "env", "-i", `PATH=${process.env["PATH"]}`, `HOME=${user.home}`, `XDG_RUNTIME_DIR=${user.home}`, `TMPDIR=${user.home}`, "DUMMYNET_ROOTLESS=1", ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), ...node]
     : node;
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: user ? {} : { ...process.env, ...vars } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
-    child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`dummynet ${args.join(" ")} did not finish within 120 s\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, 120_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  // As `user`, `env -i` in argv leaves only what it lists.
+  return runBounded(argv, user ? {} : vars, 120_000, repoRoot);
 }
 
 const show = (r: Result) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;

@@ -7,12 +7,12 @@
  * nothing on the real host's /run/netns.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, test } from "node:test";
+import { runBounded } from "../test-support/program-path.js";
 import { processesInNamespaces, repoRoot, unprivilegedUser, type UnprivilegedUser, within } from "../rootless/unprivileged.test-helpers.js";
 
 const NOBODY = 65534;
@@ -31,21 +31,7 @@ interface Result {
 function dummynet(user: UnprivilegedUser, args: readonly string[], cwd = repoRoot): Promise<Result> {
   const env = [`PATH=${process.env["PATH"]}`, `HOME=${user.home}`, `XDG_RUNTIME_DIR=${user.home}`, `TMPDIR=${user.home}`, "CI=true"];
   const argv = ["setpriv", `--reuid=${user.uid}`, `--regid=${user.uid}`, "--clear-groups", "--", "env", "-i", ...env, process.execPath, "--import", TSX, MAIN, ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
-    child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`dummynet ${args.join(" ")} did not finish within 120 s\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, 120_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runBounded(argv, {}, 120_000, cwd); // `env -i` in argv: the user sees only `env`
 }
 
 const show = (r: Result) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
