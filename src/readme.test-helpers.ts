@@ -9,17 +9,29 @@
  * the build.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { runBounded, type BoundedResult } from "./test-support/program-path.js";
 import { assertNothingLeft } from "./test-support/leftovers.js";
 import { SUDOERS_LINE } from "./system/privilege.js";
 
-export const REPO = fileURLToPath(new URL("../", import.meta.url));
+/**
+ * The repository: the nearest directory above this module with a
+ * package.json (the kernel lab bundles these helpers into each test file,
+ * wherever it sits under src/, so a fixed "../" would not do).
+ */
+export const REPO = repositoryAbove(fileURLToPath(new URL(".", import.meta.url)));
+
+function repositoryAbove(dir: string): string {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, "package.json"))) return `${at.replace(/\/$/, "")}/`;
+    if (dirname(at) === at) throw new Error(`no package.json in ${dir} or any directory above it`);
+  }
+}
 
 export interface CodeBlock {
   /** The info string's first word (`ts`, `sh`, ...), "" when there is none. */
@@ -135,14 +147,14 @@ function esbuild(): Esbuild {
 }
 
 /**
- * Runs a TypeScript block as a user's module would run: `await using` is
- * lowered for Node.js 20, every import is kept as written (so a name the
- * package does not export fails), `dummynet*` imports resolve to the source,
- * and `node --import tsx` runs it with the repository as working directory
- * (tsx loads the source; in the kernel lab its stand-in loads the compiled
- * files). Killed after `timeoutMs` (runBounded rejects with the output).
+ * Writes a TypeScript block to `dir` as a user's module would run: `await
+ * using` is lowered for Node.js 20, every import is kept as written (so a
+ * name the package does not export fails), and `dummynet*` imports resolve
+ * to the source. Resolves with the file's path (run it with `node --import
+ * tsx` from the repository: tsx loads the source; in the kernel lab its
+ * stand-in loads the compiled files).
  */
-export async function runTypeScriptBlock(block: CodeBlock, timeoutMs: number): Promise<BoundedResult> {
+export async function writeTypeScriptBlock(block: CodeBlock, dir: string): Promise<string> {
   const { code } = await esbuild().transform(block.text, {
     loader: "ts",
     format: "esm",
@@ -156,10 +168,20 @@ export async function runTypeScriptBlock(block: CodeBlock, timeoutMs: number): P
     const source = PACKAGE_SOURCES[specifier];
     return source ? `${from}${JSON.stringify(pathToFileURL(join(REPO, source)).href)}` : whole;
   });
+  const file = join(dir, `readme-line-${block.line}.mjs`);
+  writeFileSync(file, module);
+  return file;
+}
+
+/**
+ * Runs a TypeScript block (see writeTypeScriptBlock) with `node --import
+ * tsx`, the repository as working directory. Killed after `timeoutMs`
+ * (runBounded rejects with the output).
+ */
+export async function runTypeScriptBlock(block: CodeBlock, timeoutMs: number): Promise<BoundedResult> {
   const dir = mkdtempSync(join(tmpdir(), "dummynet-readme-"));
   try {
-    const file = join(dir, `readme-line-${block.line}.mjs`);
-    writeFileSync(file, module);
+    const file = await writeTypeScriptBlock(block, dir);
     return await runBounded([process.execPath, "--import", "tsx", file], {}, timeoutMs, REPO);
   } finally {
     rmSync(dir, { recursive: true, force: true });

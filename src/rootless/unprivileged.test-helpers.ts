@@ -4,7 +4,7 @@
  * a fixture program there, and look from outside, as root, at what remains.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,6 +39,32 @@ export function spawnFixtureAs(user: UnprivilegedUser, name: string, args: reado
     env: { PATH: process.env["PATH"], HOME: user.home, XDG_RUNTIME_DIR: user.home, TMPDIR: user.home, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });
+}
+
+/**
+ * The argv that runs `argv` as `user` with a clean environment: PATH, the
+ * user's HOME, XDG_RUNTIME_DIR and TMPDIR, CI=true, then `env` (a marker the
+ * leftover checks look for, a log level): nothing of root's, no sudo.
+ */
+export function argvAs(user: UnprivilegedUser, argv: readonly string[], env: Readonly<Record<string, string>> = {}): string[] {
+  const environment = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: user.home, XDG_RUNTIME_DIR: user.home, TMPDIR: user.home, CI: "true", ...env };
+  return ["setpriv", `--reuid=${user.uid}`, `--regid=${user.uid}`, "--clear-groups", "--", "env", "-i", ...Object.entries(environment).map(([name, value]) => `${name}=${value}`), ...argv];
+}
+
+/**
+ * What `user` left, waited for at most `timeoutMs` to go: processes whose
+ * environment holds `marker`, and files in its rootless record directory
+ * ($XDG_RUNTIME_DIR/dummynet, the owners directory itself aside).
+ */
+export async function leftOfUser(user: UnprivilegedUser, marker: string, timeoutMs = 15_000): Promise<string[]> {
+  const state = join(user.home, "dummynet");
+  let left: string[] = [];
+  await within(timeoutMs, () => {
+    const files = existsSync(state) ? readdirSync(state, { recursive: true }).map(String).filter((file) => file !== "owners") : [];
+    left = [...processesMarked(marker).map((p) => `process ${p.pid}: ${p.command}`), ...files.map((file) => `file ${join(state, file)}`)];
+    return left.length === 0;
+  });
+  return left;
 }
 
 /** A running fixture's output as JSON lines, and its end. */
