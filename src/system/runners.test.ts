@@ -2,6 +2,9 @@
 // bad argument fails only that command (the ones queued behind it still run),
 // and a command that does not read its input does not crash the process.
 import { test } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { InvalidArgumentError, SystemCommandError } from "../errors.js";
@@ -35,6 +38,21 @@ test("IpBatchRunner: a command that makes ip exit fails alone; the commands queu
 test("SpawnRunner: input the command never reads is not an unhandled EPIPE", { timeout: 120_000 }, async () => {
   const result = await new SpawnRunner().run(["true"], { input: "x".repeat(4 << 20) });
   assert.equal(result.exitCode, 0);
+});
+
+test("SpawnRunner: a program this user may not execute fails naming the permission, not as missing", { timeout: 60_000 }, async (t) => {
+  // A file without an execute bit: spawn says EACCES, even for root.
+  const directory = mkdtempSync(join(tmpdir(), "dummynet-eacces-"));
+  const program = join(directory, "not-executable");
+  writeFileSync(program, "#!/bin/sh\n", { mode: 0o644 });
+  t.after(() => rmSync(directory, { recursive: true, force: true }));
+  await assert.rejects(new SpawnRunner().run([program]), (error: unknown) => {
+    assert.ok(error instanceof SystemCommandError, String(error));
+    assert.equal(error.constructor.name, "SystemCommandError");
+    assert.match(error.message, /permission denied: this user \(uid \d+\) may not execute /);
+    assert.ok(error.message.includes(`may not execute ${program}; fix the permission or the PATH`), error.message);
+    return true;
+  });
 });
 
 test("both runners refuse an over-long ip argument before ip can make an unnamed device", { timeout: 120_000 }, async () => {

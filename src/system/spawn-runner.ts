@@ -71,7 +71,7 @@ export class SpawnRunner implements CommandRunner {
         reject(
           error.code === "ENOENT"
             ? missingProgram(full, program, `${program} is not installed (${error.message})`, { cause: error })
-            : new SystemCommandError(full, null, "", undefined, { cause: error }),
+            : new SystemCommandError(full, null, "", error.code === "EACCES" ? notPermitted(program) : undefined, { cause: error }),
         );
       });
       child.on("close", (code) => {
@@ -106,4 +106,10 @@ function missingProgram(argv: readonly string[], program: string, reason: string
 export function programNotFoundBy(stderr: string): string | undefined {
   const match = /^(?:sudo: (\S+): command not found|nsenter: failed to execute (\S+): No such file or directory)$/m.exec(stderr.trim());
   return match ? (match[1] ?? match[2]) : undefined;
+}
+
+/** What EACCES from spawn means: the program, or a directory of PATH searched before it, may not be used by this user. */
+function notPermitted(program: string): string {
+  const where = program.includes("/") ? program : `${program}, or a directory of PATH searched before it (PATH=${process.env["PATH"] ?? ""})`;
+  return `permission denied: this user (uid ${process.getuid?.() ?? "?"}) may not execute ${where}; fix the permission or the PATH`;
 }
