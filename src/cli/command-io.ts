@@ -22,7 +22,11 @@ export class Exit extends Error {
 export const print = (text: string) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 export const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
 export const warn = (text: string) => process.stderr.write(`${text}\n`);
-export const logger = async () => (await import("../log.js")).createLogger((process.env["DUMMYNET_LOG"] as "debug" | "info" | "warn" | "error" | undefined) ?? "error");
+/**
+ * The library's log for a command: warnings by default (a queue limit under the bandwidth-delay
+ * product, a process that ignored SIGTERM: what a user at a terminal must see), DUMMYNET_LOG to change it.
+ */
+export const logger = async () => (await import("../log.js")).createLogger((process.env["DUMMYNET_LOG"] as "debug" | "info" | "warn" | "error" | undefined) ?? "warn");
 
 export async function load(file: string): Promise<Topology> {
   const { loadTopology } = await import("../topology/load.js");

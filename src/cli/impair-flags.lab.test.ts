@@ -55,5 +55,10 @@ test("impair sets each option from its flag and inspect reads it back from the k
     assert.deepEqual(await applied(), { loss: { state: { p13: 1, p31: 30, p32: 0, p23: 100, p14: 0 } }, ecn: true, limit: 1000 });
     await impair("--no-ecn", "--loss", "gemodel:p=1,r=30,h=20,k=98");
     assert.deepEqual(await applied(), { loss: { gemodel: { p: 1, r: 30, h: 20, k: 98 } }, limit: 1000 });
+
+    // The library's advice reaches the terminal: a queue limit under rate x delay is warned about, by default.
+    const tight = await runCli(["impair", "a:a-b", ...network, "--reset", "--rate", "50", "--delay", "25", "--limit", "20"]);
+    assert.equal(tight.code, 0, tight.stderr);
+    assert.match(tight.stderr, /dummynet warn: .*limit 20 packets is under the bandwidth-delay product/, tight.stderr);
   }, BOUND_MS);
 });

@@ -86,6 +86,7 @@ Examples:
 ${EXIT_CODES}
 
 Output is coloured and shows progress only on a terminal; CI=true or a pipe keeps it plain.
+The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how much it says.
 --no-color or NO_COLOR=1 turns colours off, FORCE_COLOR=1 turns them on in a pipe too.`,
     );
   program.exitOverride();
