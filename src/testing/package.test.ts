@@ -123,12 +123,13 @@ describe("the packed package in a scratch project", () => {
     assert.match(result.stdout, /^vitest entry: ERR_MODULE_NOT_FOUND$/m);
   });
 
-  test("the tarball carries LICENSE (both notices) and no source maps", async () => {
+  test("the tarball carries LICENSE (both notices) and no source maps, tests, lab sweeps or test support", async () => {
     const listing = await runChild(["tar", "-tzf", tarballPath], { env, timeout: 60_000 });
     assert.equal(listing.code, 0, listing.output);
     const files = listing.stdout.trim().split("\n");
     assert.ok(files.includes("package/LICENSE"), listing.stdout);
     assert.deepEqual(files.filter((file) => file.endsWith(".map") || /sourceMappingURL/.test(file)), []);
+    assert.deepEqual(files.filter((file) => /\.(test|test-helpers|lab)\.|\/test-support\/|\/fixtures\//.test(file)), []);
     const license = readFileSync(join(scratch, "node_modules/dummynet/LICENSE"), "utf8");
     assert.match(license, /Copyright \(c\) 2026 the dummynet authors/);
     assert.match(license, /Copyright \(c\) Steinwurf ApS/);
