@@ -42,8 +42,9 @@ export type { Privilege, PrivilegeMode } from "./system/privilege.js";
 export type { RootlessOption } from "./rootless/mode.js";
 // What a rootless network throws: a refused feature, a machine that refuses user namespaces, a holder that ended.
 export { RootlessRefusedError } from "./rootless/refusals.js";
-export { RootlessUnavailableError } from "./rootless/blockers.js";
+export { type RootlessBlocker, type RootlessProblem, RootlessUnavailableError } from "./rootless/blockers.js";
 export { HolderEndedError } from "./rootless/holder.js";
+export type { HolderRef } from "./rootless/enter.js";
 export {
   DummyNetError,
   InvalidArgumentError,

@@ -40,6 +40,7 @@ export type RootlessBlocker =
 
 /** A blocker with its cause and what to do about it. */
 export interface RootlessProblem {
+  /** Which known cause it is. */
   blocker: RootlessBlocker;
   /** What stops it, with the evidence (a sysctl's value, the kernel's words). */
   reason: string;
@@ -144,10 +145,28 @@ export function readUserNamespaceSysctls(procSys = "/proc/sys"): UserNamespaceSy
   };
 }
 
-/** Rootless mode cannot start here: `blocker` says which known cause, `reason` the evidence, `fix` what to do. */
+/**
+ * Rootless mode cannot start here: `blocker` says which known cause, `reason`
+ * the evidence, `fix` what to do. Thrown by the first command of a rootless
+ * network, before anything is built.
+ *
+ * @example
+ * ```ts
+ * const rootless = new DummyNet({ rootless: true });
+ * try {
+ *   await rootless.netnsAdd("h1");
+ * } catch (error) {
+ *   if (error instanceof RootlessUnavailableError) console.error(`${error.blocker}: ${error.reason}; ${error.fix}`);
+ *   else throw error;
+ * }
+ * ```
+ */
 export class RootlessUnavailableError extends DummyNetError {
+  /** Which known cause stops it (user namespaces disabled by sysctl, AppArmor's restriction, a missing program...). */
   readonly blocker: RootlessBlocker;
+  /** What stops it, with the evidence (a sysctl's value, the kernel's words). */
   readonly reason: string;
+  /** What to do about it. */
   readonly fix: string;
   constructor(problem: RootlessProblem, options?: { cause?: unknown }) {
     super(`Rootless mode is not available: ${problem.reason}.\nFix: ${problem.fix}.`, options);

@@ -156,9 +156,23 @@ export class RootlessHolder implements HolderRef, AsyncDisposable {
   }
 }
 
-/** The holder has ended (its owner stopped it, or it was killed): nothing can enter it any more. */
+/**
+ * The holder has ended (its owner stopped it, or it was killed): nothing can
+ * enter it any more, and the network that lived in it is gone with it.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await net.netnsAdd("late");
+ * } catch (error) {
+ *   if (error instanceof HolderEndedError) console.error(`holder ${error.pid} is gone: build the network again`);
+ *   else throw error;
+ * }
+ * ```
+ */
 export class HolderEndedError extends DummyNetError {
   constructor(
+    /** The holder's pid, as this process saw it. */
     readonly pid: number,
     options?: { cause?: unknown },
   ) {

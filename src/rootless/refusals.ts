@@ -8,9 +8,24 @@
 import { DummyNetError } from "../errors.js";
 import { cgroupDelegation } from "./doctor.js";
 
-/** A feature rootless mode cannot offer: `feature` names it, the message says why and what to do. */
+/**
+ * A feature rootless mode cannot offer: `feature` names it, the message says
+ * why and what to do. Thrown before anything changes.
+ *
+ * @example
+ * ```ts
+ * const rootless = new DummyNet({ rootless: true });
+ * try {
+ *   await rootless.addCgroup("limited", { cpuLimit: 0.5 });
+ * } catch (error) {
+ *   if (error instanceof RootlessRefusedError) console.error(error.feature, error.message); // "cgroups", and how to get delegation
+ *   else throw error;
+ * }
+ * ```
+ */
 export class RootlessRefusedError extends DummyNetError {
   constructor(
+    /** What was refused: the real host's namespace, or cgroups (which need a delegated cgroup v2 subtree). */
     readonly feature: "host-namespace" | "cgroups",
     message: string,
   ) {
