@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { detectFidelity, fidelityAdvice, formatFidelity, measureTimer, type FidelityFacts } from "./fidelity-advice.js";
+import { detectFidelity, fidelityAdvice, formatFidelity, type FidelityFacts } from "./fidelity-advice.js";
+import { timerLateness } from "../probe/timer-lateness.js";
 import { finished, startCli } from "../cli/cli.test-helpers.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 
@@ -50,8 +51,8 @@ test("detectFidelity reads this machine: the clock source and TCP's small-queue 
   assert.equal(report.advice[0]!.topic, "netem");
 });
 
-test("measureTimer: a sleep never wakes early, and the median is at most the p99", async () => {
-  const timer = await measureTimer(20);
+test("timerLateness: a sleep never wakes early, and the median is at most the p99", () => {
+  const timer = timerLateness(20);
   assert.ok(timer.p50 >= 0 && timer.p99 >= timer.p50);
 });
 

@@ -7,6 +7,7 @@
  * pure function of them, so its words are tested against chosen facts.
  */
 import { readFileSync } from "node:fs";
+import { timerLateness } from "../probe/timer-lateness.js";
 import { LIMIT_PACKET_BYTES, NETEM_DEFAULT_LIMIT } from "../tc/netem-model.js";
 
 /** What this machine shows that bears on how faithful netem is here. */
@@ -39,7 +40,7 @@ export interface FidelityReport {
 /** Sleeps of 1 ms for the timer measurement: about 60 ms on a real machine. */
 const TIMER_SAMPLES = 50;
 
-/** Reads this machine's facts and measures its timer (about 50 sleeps of 1 ms). */
+/** Reads this machine's facts and measures its timer (50 sleeps of 1 ms, timerLateness). */
 export async function detectFidelity(capabilities: { netem: { available: boolean }; ifb: { available: boolean } }): Promise<FidelityReport> {
   const read = (path: string) => {
     try {
@@ -53,25 +54,12 @@ export async function detectFidelity(capabilities: { netem: { available: boolean
     netem: capabilities.netem.available,
     ifb: capabilities.ifb.available,
     virtualMachine: /^flags\s*:.*\bhypervisor\b/m.test(read("/proc/cpuinfo") ?? ""),
-    timerLateMs: await measureTimer(TIMER_SAMPLES),
+    timerLateMs: timerLateness(TIMER_SAMPLES),
   };
   const clocksource = read("/sys/devices/system/clocksource/clocksource0/current_clocksource");
   if (clocksource) facts.clocksource = clocksource;
   if (Number.isInteger(limit) && limit > 0) facts.tcpLimitOutputBytes = limit;
   return { facts, advice: fidelityAdvice(facts) };
-}
-
-/** How late `samples` sleeps of 1 ms wake, one after the other: the median and the 99th percentile, ms. */
-export async function measureTimer(samples: number): Promise<{ p50: number; p99: number; samples: number }> {
-  const late: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const start = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, 1));
-    late.push(Math.max(0, performance.now() - start - 1));
-  }
-  late.sort((a, b) => a - b);
-  const at = (fraction: number) => Math.round(late[Math.min(late.length - 1, Math.floor(fraction * late.length))]! * 1000) / 1000;
-  return { p50: at(0.5), p99: at(0.99), samples };
 }
 
 /** The advice for a machine with these facts, most machine-specific first. */
@@ -87,7 +75,7 @@ export function fidelityAdvice(facts: FidelityFacts): FidelityAdvice[] {
     text:
       (timer ? `a 1 ms sleep of this Node.js process woke ${timer.p50} ms late at the median, ${timer.p99} ms at p99 (${timer.samples} sleeps${where ? `; ${where}` : ""}). ` : "") +
       "netem releases delayed packets with the kernel's timers, so round trips come out about that much above the configured delay, and more under load; " +
-      "in the lab's emulated guest (QEMU TCG, clock source hpet) a 1 ms sleep woke 3.25 ms late at the median and 28 ms at p99, and unimpaired round trips had a median of 165 ms, so delay targets there measure the machine, not netem (docs/fidelity-findings.md, 1). " +
+      "in the lab's emulated guest (QEMU TCG, clock source hpet) a 1 ms sleep woke 0.47 ms late at the median and 1.9 ms at p99 on a quiet host (3.25 and 28 under load), and unimpaired round trips had a median of 9 ms (165 under load), so delay targets there measure the machine, not netem (docs/fidelity-findings.md, 1). " +
       "The library cannot fix a timer: judge small delays on real hardware, and read a probe's fastest round trip (min) rather than its median on a loaded machine" +
       (facts.virtualMachine ? "; this machine is a virtual machine, so expect the guest's numbers, not the hardware's" : ""),
   });

@@ -16,7 +16,7 @@ import { after, describe, test } from "node:test";
 import { processRuns, processStartTime } from "../system/proc.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 import { runBounded } from "../test-support/program-path.js";
-import { repoRoot, unprivilegedUser, type UnprivilegedUser, within } from "../rootless/unprivileged.test-helpers.js";
+import { argvAs, repoRoot, unprivilegedUser, type UnprivilegedUser, within } from "../rootless/unprivileged.test-helpers.js";
 
 const MAIN = join(repoRoot, "src/cli/main.ts");
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
@@ -50,9 +50,7 @@ interface Result {
 function dummynet(args: readonly string[], mark: string, slowExitMs: number, user?: UnprivilegedUser): Promise<Result> {
   const node = [process.execPath, "--import", TSX, "--import", pathToFileURL(SLOW_EXIT).href, MAIN, ...args];
   const vars = { TEST_MARK: mark, TEST_SLOW_EXIT_MS: String(slowExitMs), CI: "true" };
-  const argv = user
-    ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.uid}`, "--clear-groups", "--", "env", "-i", `PATH=${process.env["PATH"]}`, `HOME=${user.home}`, `XDG_RUNTIME_DIR=${user.home}`, `TMPDIR=${user.home}`, "DUMMYNET_ROOTLESS=1", ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), ...node]
-    : node;
+  const argv = user ? argvAs(user, node, { DUMMYNET_ROOTLESS: "1", ...vars }) : node;
   // As `user`, `env -i` in argv leaves only what it lists.
   return runBounded(argv, user ? {} : vars, 120_000, repoRoot);
 }

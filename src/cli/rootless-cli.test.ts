@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, test } from "node:test";
 import { runBounded } from "../test-support/program-path.js";
-import { processesInNamespaces, repoRoot, unprivilegedUser, type UnprivilegedUser, within } from "../rootless/unprivileged.test-helpers.js";
+import { argvAs, processesInNamespaces, repoRoot, unprivilegedUser, type UnprivilegedUser, within } from "../rootless/unprivileged.test-helpers.js";
 
 const NOBODY = 65534;
 const MAIN = join(repoRoot, "src/cli/main.ts");
@@ -29,9 +29,7 @@ interface Result {
 
 /** `dummynet ARGS` as `user` (a clean environment: no sudo, no root), in `cwd`, killed after 120 s. */
 function dummynet(user: UnprivilegedUser, args: readonly string[], cwd = repoRoot): Promise<Result> {
-  const env = [`PATH=${process.env["PATH"]}`, `HOME=${user.home}`, `XDG_RUNTIME_DIR=${user.home}`, `TMPDIR=${user.home}`, "CI=true"];
-  const argv = ["setpriv", `--reuid=${user.uid}`, `--regid=${user.uid}`, "--clear-groups", "--", "env", "-i", ...env, process.execPath, "--import", TSX, MAIN, ...args];
-  return runBounded(argv, {}, 120_000, cwd); // `env -i` in argv: the user sees only `env`
+  return runBounded(argvAs(user, [process.execPath, "--import", TSX, MAIN, ...args]), {}, 120_000, cwd); // argvAs's `env -i`: the user sees only its environment
 }
 
 const show = (r: Result) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;

@@ -19,6 +19,7 @@ import type { NetemOptions } from "../tc/netem-model.js";
 import type { ProbeOptions, ProbeReport } from "./probe.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 import { twoHosts } from "../test-support/two-hosts.js";
+import { timerLateness } from "./timer-lateness.js";
 import { LOSS_MIN_PROBES, gilbertElliott, type FidelityPoint, type FidelityResult } from "./fidelity-model.js";
 
 const outPath = process.env.DUMMYNET_FIDELITY_OUT ?? (process.env.DUMMYNET_LAB_RUN ? join(process.env.DUMMYNET_LAB_RUN, "fidelity.json") : undefined);
@@ -49,32 +50,13 @@ function machine(): FidelityResult["machine"] {
     virtualised,
     node: process.version,
     clocksource: readIfThere("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
-    timerLatenessMs: timerLateness(),
+    timerLatenessMs: timerLateness(200),
     loadAverage: [loadavg()[0]!, loadavg()[0]!],
   };
 }
 
 function readIfThere(path: string): string | undefined {
   return existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
-}
-
-/**
- * How late this machine wakes a sleeper: 200 sleeps of 1 ms (Atomics.wait, a
- * futex with a timeout: the kernel's high-resolution timer and the scheduler,
- * no event loop), each one's overshoot. netem releases a delayed packet with
- * the same kind of timer, so this is the floor under every delay measured here.
- */
-function timerLateness(): NonNullable<FidelityResult["machine"]["timerLatenessMs"]> {
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  const late: number[] = [];
-  for (let i = 0; i < 200; i++) {
-    const start = performance.now();
-    Atomics.wait(cell, 0, 0, 1);
-    late.push(performance.now() - start - 1);
-  }
-  late.sort((x, y) => x - y);
-  const at = (q: number) => Number(late[Math.min(late.length - 1, Math.floor(q * late.length))]!.toFixed(3));
-  return { samples: late.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
 }
 
 test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
