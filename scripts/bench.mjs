@@ -44,28 +44,86 @@ const ROOTLESS_UID = 65534;
 const rootlessHome = mkdtempSync(join(os.tmpdir(), "dummynet-bench-rootless-"));
 chownSync(rootlessHome, ROOTLESS_UID, ROOTLESS_UID);
 process.on("exit", () => rmSync(rootlessHome, { recursive: true, force: true }));
-const asRootlessUser = (argv) => ["setpriv", `--reuid=${ROOTLESS_UID}`, `--regid=${ROOTLESS_UID}`, "--clear-groups", "--", ...argv];
+const asRootlessUser = (argv) => [
+  "setpriv",
+  `--reuid=${ROOTLESS_UID}`,
+  `--regid=${ROOTLESS_UID}`,
+  "--clear-groups",
+  "--",
+  ...argv,
+];
 const rootlessEnv = { PATH: process.env.PATH, HOME: rootlessHome, XDG_RUNTIME_DIR: rootlessHome, TMPDIR: rootlessHome };
 
 const implementations = [
-  { name: "ip-batch floor", argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n), "born"] },
+  {
+    name: "ip-batch floor",
+    argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n), "born"],
+  },
   // The same kernel work as linkVethAdd + linkSet (links made in the host namespace, then moved), without process overhead.
-  { name: "ip-batch, links moved", argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n), "moved"] },
-  { name: "dummynet api", argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "api"] },
-  { name: "dummynet api, born", argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "born"] },
-  { name: "dummynet file", argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "file"] },
+  {
+    name: "ip-batch, links moved",
+    argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n), "moved"],
+  },
+  {
+    name: "dummynet api",
+    argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "api"],
+  },
+  {
+    name: "dummynet api, born",
+    argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "born"],
+  },
+  {
+    name: "dummynet file",
+    argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "file"],
+  },
   // The same builds rootless ("api" is refused there: its veths are made in the host namespace).
-  { name: "dummynet api, born, rootless", rootlessOf: "dummynet api, born", env: rootlessEnv, argv: (kind, n) => asRootlessUser([process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "born", "rootless"]) },
-  { name: "dummynet file, rootless", rootlessOf: "dummynet file", env: rootlessEnv, argv: (kind, n) => asRootlessUser([process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "file", "rootless"]) },
+  {
+    name: "dummynet api, born, rootless",
+    rootlessOf: "dummynet api, born",
+    env: rootlessEnv,
+    argv: (kind, n) =>
+      asRootlessUser([
+        process.execPath,
+        join(root, "scripts/bench/library-sample.mjs"),
+        kind,
+        String(n),
+        "born",
+        "rootless",
+      ]),
+  },
+  {
+    name: "dummynet file, rootless",
+    rootlessOf: "dummynet file",
+    env: rootlessEnv,
+    argv: (kind, n) =>
+      asRootlessUser([
+        process.execPath,
+        join(root, "scripts/bench/library-sample.mjs"),
+        kind,
+        String(n),
+        "file",
+        "rootless",
+      ]),
+  },
 ];
 /** A bound per sample: a hung build fails the benchmark, naming the sample. */
 const SAMPLE_TIMEOUT_MS = 10 * 60 * 1000;
 
 function sample(impl, kind, n) {
   const [program, ...rest] = impl.argv(kind, n);
-  const result = spawnSync(program, rest, { cwd: root, encoding: "utf8", maxBuffer: 1 << 24, env: impl.env ?? process.env, timeout: SAMPLE_TIMEOUT_MS });
-  if (result.error?.code === "ETIMEDOUT") throw new Error(`${impl.name} ${kind} ${n} did not finish within ${SAMPLE_TIMEOUT_MS / 60_000} min (killed): ${result.stderr}`);
-  if (result.status !== 0) throw new Error(`${impl.name} ${kind} ${n} failed (${result.status ?? result.signal}): ${result.stderr}`);
+  const result = spawnSync(program, rest, {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+    env: impl.env ?? process.env,
+    timeout: SAMPLE_TIMEOUT_MS,
+  });
+  if (result.error?.code === "ETIMEDOUT")
+    throw new Error(
+      `${impl.name} ${kind} ${n} did not finish within ${SAMPLE_TIMEOUT_MS / 60_000} min (killed): ${result.stderr}`,
+    );
+  if (result.status !== 0)
+    throw new Error(`${impl.name} ${kind} ${n} failed (${result.status ?? result.signal}): ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split("\n").at(-1));
 }
 
@@ -80,7 +138,11 @@ const testingRows = [];
 for (const kind of kinds) {
   if (kind === "testing") {
     for (const helper of ["useNetwork", "useTopology"]) {
-      const result = spawnSync(process.execPath, [join(root, "scripts/bench/testing-sample.mjs"), helper, String(testingRuns)], { cwd: root, encoding: "utf8", maxBuffer: 1 << 24 });
+      const result = spawnSync(
+        process.execPath,
+        [join(root, "scripts/bench/testing-sample.mjs"), helper, String(testingRuns)],
+        { cwd: root, encoding: "utf8", maxBuffer: 1 << 24 },
+      );
       if (result.status !== 0) throw new Error(`testing ${helper} failed (${result.status}): ${result.stderr}`);
       const { samples } = JSON.parse(result.stdout.trim().split("\n").at(-1));
       // The first test also reaps dead owners' leftovers (once per process): reported apart.
@@ -104,7 +166,9 @@ for (const kind of kinds) {
       for (const impl of implementations) {
         const s = sample(impl, kind, n);
         samples.get(impl.name).push(s);
-        process.stderr.write(`${kind} ${n} run ${run + 1}/${runs} ${impl.name}: ${(s.setupS + s.cleanupS).toFixed(3)} s\n`);
+        process.stderr.write(
+          `${kind} ${n} run ${run + 1}/${runs} ${impl.name}: ${(s.setupS + s.cleanupS).toFixed(3)} s\n`,
+        );
       }
     }
     const floor = samples.get("ip-batch floor");
@@ -141,19 +205,43 @@ const rootlessRows = rows
   .filter((r) => r.rootlessOf)
   .map((r) => {
     const asRoot = rows.find((other) => other.kind === r.kind && other.n === r.n && other.impl === r.rootlessOf);
-    return { kind: r.kind, n: r.n, impl: r.rootlessOf, rootS: asRoot.totalS, rootlessS: r.totalS, ratio: r.totalS / asRoot.totalS };
+    return {
+      kind: r.kind,
+      n: r.n,
+      impl: r.rootlessOf,
+      rootS: asRoot.totalS,
+      rootlessS: r.totalS,
+      ratio: r.totalS / asRoot.totalS,
+    };
   });
 if (rootlessRows.length > 0) {
-  console.log(`\nrootless (uid ${ROOTLESS_UID}, rootless: true) against the same build as root, same run (target: at most 1.3):\n`);
+  console.log(
+    `\nrootless (uid ${ROOTLESS_UID}, rootless: true) against the same build as root, same run (target: at most 1.3):\n`,
+  );
   console.log("| kind | N | build | root s | rootless s | rootless / root |");
   console.log("| --- | ---: | --- | ---: | ---: | ---: |");
-  for (const r of rootlessRows) console.log(`| ${r.kind} | ${r.n} | ${r.impl} | ${r.rootS.toFixed(3)} | ${r.rootlessS.toFixed(3)} | ${r.ratio.toFixed(2)} |`);
+  for (const r of rootlessRows)
+    console.log(
+      `| ${r.kind} | ${r.n} | ${r.impl} | ${r.rootS.toFixed(3)} | ${r.rootlessS.toFixed(3)} | ${r.ratio.toFixed(2)} |`,
+    );
 }
 if (testingRows.length > 0) {
-  console.log(`\nper test, two hosts and one link (dummynet/testing, ${testingRuns} tests in a row; medians without the first test, which also reaps dead owners):\n`);
+  console.log(
+    `\nper test, two hosts and one link (dummynet/testing, ${testingRuns} tests in a row; medians without the first test, which also reaps dead owners):\n`,
+  );
   console.log("| helper | setup ms | teardown + leftover check ms | total ms | first test ms |");
   console.log("| --- | ---: | ---: | ---: | ---: |");
-  for (const r of testingRows) console.log(`| ${r.helper} | ${r.setupMs.toFixed(1)} | ${r.teardownMs.toFixed(1)} | ${r.totalMs.toFixed(1)} | ${r.firstTestMs.toFixed(1)} |`);
+  for (const r of testingRows)
+    console.log(
+      `| ${r.helper} | ${r.setupMs.toFixed(1)} | ${r.teardownMs.toFixed(1)} | ${r.totalMs.toFixed(1)} | ${r.firstTestMs.toFixed(1)} |`,
+    );
 }
-writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), machine, runs, rows, rootless: rootlessRows, testing: testingRows }, null, 2) + "\n");
+writeFileSync(
+  jsonFile,
+  JSON.stringify(
+    { date: new Date().toISOString(), machine, runs, rows, rootless: rootlessRows, testing: testingRows },
+    null,
+    2,
+  ) + "\n",
+);
 console.log(`\nJSON: ${jsonFile}`);

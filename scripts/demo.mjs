@@ -21,12 +21,18 @@ if (!existsSync(cli)) {
   process.exit(1);
 }
 
-const dummynet = (...args) => spawnSync(process.execPath, [cli, ...args], { cwd: repo, encoding: "utf8", env, timeout: COMMAND_TIMEOUT });
+const dummynet = (...args) =>
+  spawnSync(process.execPath, [cli, ...args], { cwd: repo, encoding: "utf8", env, timeout: COMMAND_TIMEOUT });
 // While `up` runs in the background this process must keep its event loop turning (spawnSync would block it):
 // `up` ends as a zombie until we reap it, and `down` waits for it to be gone.
 const dummynetAsync = (...args) =>
   new Promise((done) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: repo, env, stdio: ["ignore", "pipe", "pipe"], timeout: COMMAND_TIMEOUT });
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd: repo,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: COMMAND_TIMEOUT,
+    });
     const result = { stdout: "", stderr: "", status: null, signal: null };
     child.stdout.on("data", (chunk) => (result.stdout += chunk));
     child.stderr.on("data", (chunk) => (result.stderr += chunk));
@@ -40,16 +46,29 @@ const doctor = dummynet("doctor", "--json");
 const netem = doctor.status === 0 && JSON.parse(doctor.stdout).netem?.available === true;
 const example = netem ? "examples/lossy-pair.yaml" : "examples/star.yaml";
 const probes = netem
-  ? [["a", "b", "--tcp"], ["b", "a"]]
-  : [["h1", "h2", "--tcp"], ["h3", "h1"]];
-if (!netem) console.log("(this kernel has no sch_netem, so the demo uses the unimpaired star; with netem it uses examples/lossy-pair.yaml)");
+  ? [
+      ["a", "b", "--tcp"],
+      ["b", "a"],
+    ]
+  : [
+      ["h1", "h2", "--tcp"],
+      ["h3", "h1"],
+    ];
+if (!netem)
+  console.log(
+    "(this kernel has no sch_netem, so the demo uses the unimpaired star; with netem it uses examples/lossy-pair.yaml)",
+  );
 
 show(["graph", example]);
 process.stdout.write(dummynet("graph", example).stdout);
 
 show(["up", example, "--json", "&"]);
 const started = process.hrtime.bigint();
-const up = spawn(process.execPath, [cli, "up", example, "--json"], { cwd: repo, env, stdio: ["ignore", "pipe", "pipe"] });
+const up = spawn(process.execPath, [cli, "up", example, "--json"], {
+  cwd: repo,
+  env,
+  stdio: ["ignore", "pipe", "pipe"],
+});
 let upStderr = "";
 up.stderr.on("data", (chunk) => (upStderr += chunk));
 const upEnded = new Promise((done) => up.on("close", (code, signal) => done(code ?? signal)));
@@ -84,7 +103,10 @@ if (down.status !== 0) {
   console.error(`dummynet down failed with exit status ${down.status ?? down.signal}`);
   failed = true;
 }
-const upStatus = await Promise.race([upEnded, new Promise((done) => setTimeout(() => done("still running"), COMMAND_TIMEOUT))]);
+const upStatus = await Promise.race([
+  upEnded,
+  new Promise((done) => setTimeout(() => done("still running"), COMMAND_TIMEOUT)),
+]);
 if (upStatus !== 0) {
   console.error(`dummynet up ended with ${upStatus} instead of 0 after down:\n${upStderr}`);
   if (upStatus === "still running") up.kill("SIGKILL");
@@ -103,7 +125,9 @@ process.exit(failed || namespaces.length + links.length > 0 ? 1 : 0);
 function lines(argv) {
   const result = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 10_000 });
   if (result.status !== 0) {
-    console.error(`cannot check what is left: ${argv.join(" ")} failed (${result.error?.message ?? result.stderr.trim() ?? result.status})`);
+    console.error(
+      `cannot check what is left: ${argv.join(" ")} failed (${result.error?.message ?? result.stderr.trim() ?? result.status})`,
+    );
     process.exit(1);
   }
   return result.stdout.split("\n").filter(Boolean);

@@ -19,7 +19,8 @@ const SWEEP = join(repoRoot, "src/probe/fidelity-sweep.lab.ts");
 /** A part of the sweep (--groups) takes 15 to 40 minutes in the lab on a loaded machine's emulated guest; this bounds a hang. */
 const SWEEP_TIMEOUT_MS = 45 * 60_000;
 
-const USAGE = "usage: node scripts/fidelity.mjs [--groups delay,loss,duplicate-reorder,rate,findings,offloads] [--merge <earlier sweep.json>] | --render <sweep.json>";
+const USAGE =
+  "usage: node scripts/fidelity.mjs [--groups delay,loss,duplicate-reorder,rate,findings,offloads] [--merge <earlier sweep.json>] | --render <sweep.json>";
 
 async function main(argv) {
   await loadModel();
@@ -36,7 +37,11 @@ async function main(argv) {
     else if (argv[i] === "--merge" && argv[i + 1]) mergeInto = JSON.parse(readFileSync(argv[i + 1], "utf8"));
     else throw new Error(`unknown arguments ${JSON.stringify(argv.slice(i))}; ${USAGE}`);
   }
-  const runDir = join(repoRoot, "test-results", `fidelity-${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}`);
+  const runDir = join(
+    repoRoot,
+    "test-results",
+    `fidelity-${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}`,
+  );
   mkdirSync(runDir, { recursive: true });
   const outFile = join(runDir, "fidelity.json");
   const started = Date.now();
@@ -46,10 +51,16 @@ async function main(argv) {
   if (process.env.DUMMYNET_FIDELITY_HERE === "1" || (await hostHasNetem())) {
     where = "this host";
     const code = await runHere(outFile, groups);
-    if (code !== 0) throw new Error(`the sweep failed here (exit ${code}); partial results, if any, in ${relative(repoRoot, outFile)}`);
+    if (code !== 0)
+      throw new Error(
+        `the sweep failed here (exit ${code}); partial results, if any, in ${relative(repoRoot, outFile)}`,
+      );
   } else {
     console.log("[fidelity] this kernel has no netem: running the sweep in the kernel lab");
-    const outcome = await runInLab({ repoRoot, runDir, files: [{ path: SWEEP, requires: ["netem"] }],
+    const outcome = await runInLab({
+      repoRoot,
+      runDir,
+      files: [{ path: SWEEP, requires: ["netem"] }],
       // The guest's default bound per test file (10 min) is shorter than a whole sweep there; a later flag wins.
       testArgs: [`--test-timeout=${SWEEP_TIMEOUT_MS - 60_000}`],
       timeoutMs: SWEEP_TIMEOUT_MS,
@@ -57,7 +68,8 @@ async function main(argv) {
     for (const problem of outcome.problems) console.log(`[fidelity] lab problem: ${problem}`);
     if (outcome.guest) console.log(`[fidelity] guest: ${outcome.guest}`);
     console.log(`[fidelity] ${formatLabTimings(outcome.timings)}`);
-    if (outcome.failed > 0) throw new Error(`the sweep failed in the lab; outputs kept in ${relative(repoRoot, runDir)}`);
+    if (outcome.failed > 0)
+      throw new Error(`the sweep failed in the lab; outputs kept in ${relative(repoRoot, runDir)}`);
     where = `the kernel lab: ${outcome.guest}`;
   }
   let result = JSON.parse(readFileSync(outFile, "utf8"));
@@ -82,14 +94,18 @@ function merge(earlier, later) {
     durationS: earlier.durationS + later.durationS,
     wallS: (earlier.wallS ?? 0) + later.wallS,
     runs: (earlier.runs ?? 1) + 1,
-    ...(later.hostLoadAverage ? { hostLoadAverage: [earlier.hostLoadAverage?.[0] ?? later.hostLoadAverage[0], later.hostLoadAverage[1]] } : {}),
+    ...(later.hostLoadAverage
+      ? { hostLoadAverage: [earlier.hostLoadAverage?.[0] ?? later.hostLoadAverage[0], later.hostLoadAverage[1]] }
+      : {}),
     points: [...earlier.points.filter((p) => !sections.has(p.section)), ...later.points],
   };
 }
 
 /** Whether tc can make a netem qdisc here (in a throwaway network namespace that ends with the command). */
 async function hostHasNetem() {
-  return (await runCommand("unshare", ["--net", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])) === 0;
+  return (
+    (await runCommand("unshare", ["--net", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])) === 0
+  );
 }
 
 function runCommand(program, args, options = {}) {
@@ -135,16 +151,27 @@ const isRateRow = (p) => p.section === "rate-sender" || p.section === "rate-rece
 function verdict(point) {
   if (isDelayRow(point)) {
     const v = model.delayTarget(2 * point.configured, point.report.rttMs.p50);
-    return { met: v.met, text: `RTT p50 ${signed(v.errorMs)} ms off ${fmt(2 * point.configured)} (allowed +/- ${fmt(v.toleranceMs)})`, badness: Math.abs(v.errorMs) / v.toleranceMs };
+    return {
+      met: v.met,
+      text: `RTT p50 ${signed(v.errorMs)} ms off ${fmt(2 * point.configured)} (allowed +/- ${fmt(v.toleranceMs)})`,
+      badness: Math.abs(v.errorMs) / v.toleranceMs,
+    };
   }
   // A sweep saved before shares were recorded: losses of independent trials.
-  const share = point.share ?? (isLossRow(point) ? { events: point.report.sent - point.report.received, trials: point.report.sent, varianceFactor: 1 } : undefined);
+  const share =
+    point.share ??
+    (isLossRow(point)
+      ? { events: point.report.sent - point.report.received, trials: point.report.sent, varianceFactor: 1 }
+      : undefined);
   if (share && (isLossRow(point) || point.section === "duplicate")) {
     point = { ...point, share };
     const c = model.checkShare(share, point.configured);
     const [lo, hi] = c.interval;
     const half = Math.max((hi - lo) / 2, 1e-9);
-    const effective = point.share.varianceFactor !== 1 ? `, over ${fmt(c.effectiveTrials, 0)} effective of ${point.share.trials} (bursty: variance x ${fmt(point.share.varianceFactor)})` : "";
+    const effective =
+      point.share.varianceFactor !== 1
+        ? `, over ${fmt(c.effectiveTrials, 0)} effective of ${point.share.trials} (bursty: variance x ${fmt(point.share.varianceFactor)})`
+        : "";
     return {
       met: c.inside,
       text: `${point.share.events} of ${point.share.trials}; exact 99 % interval ${fmt(lo, 3)}-${fmt(hi, 3)} %${effective}: ${c.inside ? "holds" : "**does not hold**"} ${fmt(point.configured, 3)}`,
@@ -155,7 +182,12 @@ function verdict(point) {
   if (isRateRow(point)) {
     const v = model.rateTarget(point.configured, point.measured);
     const { low, high } = model.RATE_TARGET;
-    return { met: v.met, text: `${pct(v.ratio)} of the rate`, badness: v.ratio < low ? (low - v.ratio) / low : v.ratio > high ? (v.ratio - high) / high : 0, ratio: v.ratio };
+    return {
+      met: v.met,
+      text: `${pct(v.ratio)} of the rate`,
+      badness: v.ratio < low ? (low - v.ratio) / low : v.ratio > high ? (v.ratio - high) / high : 0,
+      ratio: v.ratio,
+    };
   }
   return undefined;
 }
@@ -176,7 +208,8 @@ function row(point) {
   } else if (r.goodputMbps !== undefined) {
     detail = `UDP RTT p50 ${fmt(r.rttMs.p50)} ms (before the transfer)${r.tcpError ? `; TCP: ${r.tcpError}` : ""}`;
     // (Its drop counter is the qdisc's since the sweep installed it, across points: not shown.)
-    if (point.queueAfter) detail += `; sender's queue right after: ${fmt(point.queueAfter.backlogBytes / 1000, 1)} kB in ${point.queueAfter.packets} packets`;
+    if (point.queueAfter)
+      detail += `; sender's queue right after: ${fmt(point.queueAfter.backlogBytes / 1000, 1)} kB in ${point.queueAfter.packets} packets`;
     const tcWarnings = (point.warnings ?? []).filter((w) => w.startsWith("tc on "));
     if (tcWarnings.length) detail += `; the library warned: "${tcWarnings.join('"; "')}"`;
   } else {
@@ -189,7 +222,11 @@ function row(point) {
 
 function table(points) {
   if (points.length === 0) return "(not measured in this sweep)";
-  return ["| setting | configured | measured | error | target | detail |", "| --- | --- | --- | --- | --- | --- |", ...points.map(row)].join("\n");
+  return [
+    "| setting | configured | measured | error | target | detail |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...points.map(row),
+  ].join("\n");
 }
 
 /** One line of the targets table: how many rows met it, the worst row, and why where not met (from the measurements). */
@@ -207,15 +244,26 @@ function targetLine(name, rows, why) {
 function repeatOf(point, points) {
   const gso = 65536;
   const where = point.section === "rate-sender" ? "at the sender" : "at the receiver's ingress";
-  return points.find((p) => p.section === "offloads" && p.setting === `rate ${point.configured} Mbit/s ${where}, sender gso_max_size ${gso}`);
+  return points.find(
+    (p) =>
+      p.section === "offloads" && p.setting === `rate ${point.configured} Mbit/s ${where}, sender gso_max_size ${gso}`,
+  );
 }
 
 function repeatsText(failed) {
   const all = currentResult.points;
   const pairs = failed.map((p) => [p, repeatOf(p, all)]).filter(([, again]) => again);
-  if (pairs.length === 0) return "no repeat of these settings was measured, so the machine's share of the error is not known";
-  const spread = Math.max(...pairs.map(([p, again]) => Math.max(p.measured, again.measured) / Math.max(Math.min(p.measured, again.measured), 1e-9)));
-  const verdictText = spread > 1.25 ? "a spread that large is the starved guest, not netem" : "close to each other: a repeatable error, not only noise";
+  if (pairs.length === 0)
+    return "no repeat of these settings was measured, so the machine's share of the error is not known";
+  const spread = Math.max(
+    ...pairs.map(
+      ([p, again]) => Math.max(p.measured, again.measured) / Math.max(Math.min(p.measured, again.measured), 1e-9),
+    ),
+  );
+  const verdictText =
+    spread > 1.25
+      ? "a spread that large is the starved guest, not netem"
+      : "close to each other: a repeatable error, not only noise";
   return `the same settings measured again minutes later (Offloads section): ${pairs.map(([p, again]) => `${fmt(p.configured)} Mbit/s ${fmt(p.measured)} then ${fmt(again.measured)}`).join(", ")}: ${verdictText}`;
 }
 
@@ -228,11 +276,22 @@ function targetsTable(result) {
   const delayWhy = (failed) => {
     const parts = [];
     if (baseline) {
-      parts.push(`the unimpaired round trip (no delay at all) already has a median of ${fmt(baseline.report.rttMs.p50)} ms and a p10-p90 of ${fmt(baseline.report.rttMs.p10)}-${fmt(baseline.report.rttMs.p90)} ms here: that is the probe's Node.js agents and the guest's network stack waiting for a CPU, against tolerances of 0.6 to 20.5 ms`);
+      parts.push(
+        `the unimpaired round trip (no delay at all) already has a median of ${fmt(baseline.report.rttMs.p50)} ms and a p10-p90 of ${fmt(baseline.report.rttMs.p10)}-${fmt(baseline.report.rttMs.p90)} ms here: that is the probe's Node.js agents and the guest's network stack waiting for a CPU, against tolerances of 0.6 to 20.5 ms`,
+      );
     }
-    if (timer) parts.push(`a 1 ms sleep woke ${fmt(timer.p50, 3)} ms late at the median, ${fmt(timer.p99, 3)} ms at p99 (${timer.samples} sleeps, clock source ${m.clocksource ?? "unknown"}); netem releases packets with the same kind of timer`);
-    if (result.hostLoadAverage) parts.push(`the host running the guest had a load average of ${fmt(result.hostLoadAverage[0], 1)} at the start and ${fmt(result.hostLoadAverage[1], 1)} at the end, on ${cpus().length} cores`);
-    else if (m.loadAverage) parts.push(`the load average of the machine was ${fmt(m.loadAverage[0], 1)} at the start and ${fmt(m.loadAverage[1], 1)} at the end, on ${m.cpus} CPU(s)`);
+    if (timer)
+      parts.push(
+        `a 1 ms sleep woke ${fmt(timer.p50, 3)} ms late at the median, ${fmt(timer.p99, 3)} ms at p99 (${timer.samples} sleeps, clock source ${m.clocksource ?? "unknown"}); netem releases packets with the same kind of timer`,
+      );
+    if (result.hostLoadAverage)
+      parts.push(
+        `the host running the guest had a load average of ${fmt(result.hostLoadAverage[0], 1)} at the start and ${fmt(result.hostLoadAverage[1], 1)} at the end, on ${cpus().length} cores`,
+      );
+    else if (m.loadAverage)
+      parts.push(
+        `the load average of the machine was ${fmt(m.loadAverage[0], 1)} at the start and ${fmt(m.loadAverage[1], 1)} at the end, on ${m.cpus} CPU(s)`,
+      );
     const plain = failed.filter((j) => j.p.section === "delay");
     if (plain.length) {
       const over = plain.map((j) => j.p.report.rttMs.min - 2 * j.p.configured);
@@ -243,25 +302,39 @@ function targetsTable(result) {
     return parts.join("; ") + ".";
   };
   const lossWhy = (failed) =>
-    failed.map((j) => `${j.p.setting}: ${j.p.share.events} of ${j.p.share.trials} lost (${fmt(100 * j.p.share.events / j.p.share.trials, 3)} %)`).join("; ") +
-    (baseline ? `. Datagrams can be lost by the machine too (a full socket buffer of a starved guest): see the unimpaired rows, ${baseline.report.sent - baseline.report.received} of ${baseline.report.sent} lost` : "") +
+    failed
+      .map(
+        (j) =>
+          `${j.p.setting}: ${j.p.share.events} of ${j.p.share.trials} lost (${fmt((100 * j.p.share.events) / j.p.share.trials, 3)} %)`,
+      )
+      .join("; ") +
+    (baseline
+      ? `. Datagrams can be lost by the machine too (a full socket buffer of a starved guest): see the unimpaired rows, ${baseline.report.sent - baseline.report.received} of ${baseline.report.sent} lost`
+      : "") +
     ".";
   const rateWhy = (failed) => {
     const parts = [];
     if (rateBaseline) {
       const capped = failed.filter((j) => j.p.configured >= 0.9 * rateBaseline.measured);
-      if (capped.length) parts.push(`${capped.map((j) => j.p.setting).join(", ")}: unshaped, this machine's TCP did only ${fmt(rateBaseline.measured)} Mbit/s over the same veth, so the rate measures the machine, not netem`);
+      if (capped.length)
+        parts.push(
+          `${capped.map((j) => j.p.setting).join(", ")}: unshaped, this machine's TCP did only ${fmt(rateBaseline.measured)} Mbit/s over the same veth, so the rate measures the machine, not netem`,
+        );
     }
     const others = failed.filter((j) => !rateBaseline || j.p.configured < 0.9 * rateBaseline.measured);
     if (others.length) {
-      const load = result.hostLoadAverage ? `, on a host whose load average was ${fmt(result.hostLoadAverage[0], 1)} to ${fmt(result.hostLoadAverage[1], 1)} on ${cpus().length} cores` : "";
+      const load = result.hostLoadAverage
+        ? `, on a host whose load average was ${fmt(result.hostLoadAverage[0], 1)} to ${fmt(result.hostLoadAverage[1], 1)} on ${cpus().length} cores`
+        : "";
       parts.push(
         `${others.map((j) => `${j.p.setting} (${pct(j.v.ratio)}${j.p.report.tcpError ? `; ${j.p.report.tcpError}` : ""})`).join(", ")}: ` +
           `one 3 s transfer each in a guest whose unshaped TCP managed ${rateBaseline ? `${fmt(rateBaseline.measured)} Mbit/s` : "an unknown rate"}${load}; ` +
           `${repeatsText(others.map((j) => j.p))}`,
       );
     }
-    parts.push(`goodput counts TCP payload, netem's rate every byte of the frame: at most ${pct(model.goodputCeiling())} of the rate at an MTU of 1500`);
+    parts.push(
+      `goodput counts TCP payload, netem's rate every byte of the frame: at most ${pct(model.goodputCeiling())} of the rate at an MTU of 1500`,
+    );
     return parts.join("; ") + ".";
   };
   const rtt = points.filter(isDelayRow);
@@ -270,10 +343,26 @@ function targetsTable(result) {
   return [
     "| target (issue 11) | status | rows met | worst row | why, where not met |",
     "| --- | --- | --- | --- | --- |",
-    targetLine("RTT median within 5 % + 0.5 ms of the configured round trip, 1 to 200 ms (with and without jitter)", rtt, delayWhy),
-    targetLine(`Loss inside the exact (Clopper-Pearson) 99 % interval over at least ${model.LOSS_MIN_PROBES} probes${probesOk ? "" : " (**some rows had fewer**)"}`, lossRows, lossWhy),
-    targetLine("TCP goodput 90 to 102 % of the rate, 1 to 100 Mbit/s, shaped at the receiver's ingress", points.filter((p) => p.section === "rate-receiver-ingress"), rateWhy),
-    targetLine("TCP goodput 90 to 102 % of the rate, 1 to 100 Mbit/s, shaped at the sender", points.filter((p) => p.section === "rate-sender"), rateWhy),
+    targetLine(
+      "RTT median within 5 % + 0.5 ms of the configured round trip, 1 to 200 ms (with and without jitter)",
+      rtt,
+      delayWhy,
+    ),
+    targetLine(
+      `Loss inside the exact (Clopper-Pearson) 99 % interval over at least ${model.LOSS_MIN_PROBES} probes${probesOk ? "" : " (**some rows had fewer**)"}`,
+      lossRows,
+      lossWhy,
+    ),
+    targetLine(
+      "TCP goodput 90 to 102 % of the rate, 1 to 100 Mbit/s, shaped at the receiver's ingress",
+      points.filter((p) => p.section === "rate-receiver-ingress"),
+      rateWhy,
+    ),
+    targetLine(
+      "TCP goodput 90 to 102 % of the rate, 1 to 100 Mbit/s, shaped at the sender",
+      points.filter((p) => p.section === "rate-sender"),
+      rateWhy,
+    ),
   ].join("\n");
 }
 
@@ -309,7 +398,9 @@ function writeDocs(result, { where }) {
   const timer = m.timerLatenessMs;
   writeFileSync(join(docs, "fidelity-delay.svg"), delayChart(result));
   writeFileSync(join(docs, "fidelity-rate.svg"), rateChart(result));
-  const findings = existsSync(join(docs, "fidelity-findings.md")) ? readFileSync(join(docs, "fidelity-findings.md"), "utf8").trim() : "";
+  const findings = existsSync(join(docs, "fidelity-findings.md"))
+    ? readFileSync(join(docs, "fidelity-findings.md"), "utf8").trim()
+    : "";
   const md = `# Fidelity: what netem through DummyNet.tc() really does
 
 Generated by \`npm run fidelity\` (scripts/fidelity.mjs, the sweep in
@@ -370,7 +461,9 @@ ${REAL_KERNEL}
 ${findings}
 `;
   writeFileSync(join(docs, "fidelity.md"), md);
-  console.log(`[fidelity] wrote docs/fidelity.md, docs/fidelity-delay.svg, docs/fidelity-rate.svg (${result.points.length} points)`);
+  console.log(
+    `[fidelity] wrote docs/fidelity.md, docs/fidelity-delay.svg, docs/fidelity-rate.svg (${result.points.length} points)`,
+  );
 }
 
 // ------------------------------------------------------------------ charts (plain SVG)
@@ -383,27 +476,49 @@ const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 
 /** A log-log chart of series of [x, y] points with the y = x line; values below `min` are drawn at `min`. */
 function logChart({ title, xLabel, yLabel, min, max, ticks, series }) {
-  const lx = (v) => PAD.left + ((Math.log10(Math.max(v, min)) - Math.log10(min)) / (Math.log10(max) - Math.log10(min))) * (W - PAD.left - PAD.right);
-  const ly = (v) => H - PAD.bottom - ((Math.log10(Math.max(v, min)) - Math.log10(min)) / (Math.log10(max) - Math.log10(min))) * (H - PAD.top - PAD.bottom);
+  const lx = (v) =>
+    PAD.left +
+    ((Math.log10(Math.max(v, min)) - Math.log10(min)) / (Math.log10(max) - Math.log10(min))) *
+      (W - PAD.left - PAD.right);
+  const ly = (v) =>
+    H -
+    PAD.bottom -
+    ((Math.log10(Math.max(v, min)) - Math.log10(min)) / (Math.log10(max) - Math.log10(min))) *
+      (H - PAD.top - PAD.bottom);
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
   ];
   for (const t of ticks) {
-    out.push(`<line x1="${lx(t).toFixed(1)}" y1="${PAD.top}" x2="${lx(t).toFixed(1)}" y2="${H - PAD.bottom}" stroke="#ddd"/>`);
-    out.push(`<line x1="${PAD.left}" y1="${ly(t).toFixed(1)}" x2="${W - PAD.right}" y2="${ly(t).toFixed(1)}" stroke="#ddd"/>`);
+    out.push(
+      `<line x1="${lx(t).toFixed(1)}" y1="${PAD.top}" x2="${lx(t).toFixed(1)}" y2="${H - PAD.bottom}" stroke="#ddd"/>`,
+    );
+    out.push(
+      `<line x1="${PAD.left}" y1="${ly(t).toFixed(1)}" x2="${W - PAD.right}" y2="${ly(t).toFixed(1)}" stroke="#ddd"/>`,
+    );
     out.push(`<text x="${lx(t).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${t}</text>`);
     out.push(`<text x="${PAD.left - 6}" y="${(ly(t) + 4).toFixed(1)}" text-anchor="end">${t}</text>`);
   }
-  out.push(`<rect x="${PAD.left}" y="${PAD.top}" width="${W - PAD.left - PAD.right}" height="${H - PAD.top - PAD.bottom}" fill="none" stroke="#333"/>`);
-  out.push(`<line x1="${lx(min)}" y1="${ly(min)}" x2="${lx(max)}" y2="${ly(max)}" stroke="#888" stroke-dasharray="5,4"/>`);
+  out.push(
+    `<rect x="${PAD.left}" y="${PAD.top}" width="${W - PAD.left - PAD.right}" height="${H - PAD.top - PAD.bottom}" fill="none" stroke="#333"/>`,
+  );
+  out.push(
+    `<line x1="${lx(min)}" y1="${ly(min)}" x2="${lx(max)}" y2="${ly(max)}" stroke="#888" stroke-dasharray="5,4"/>`,
+  );
   out.push(`<text x="${W / 2}" y="${H - 18}" text-anchor="middle">${esc(xLabel)}</text>`);
-  out.push(`<text x="18" y="${(H - PAD.bottom + PAD.top) / 2}" text-anchor="middle" transform="rotate(-90 18 ${(H - PAD.bottom + PAD.top) / 2})">${esc(yLabel)}</text>`);
-  const legend = [...series.map((s, i) => ({ label: s.label, color: COLORS[i % COLORS.length], dashed: false })), { label: "measured = configured", color: "#888", dashed: true }];
+  out.push(
+    `<text x="18" y="${(H - PAD.bottom + PAD.top) / 2}" text-anchor="middle" transform="rotate(-90 18 ${(H - PAD.bottom + PAD.top) / 2})">${esc(yLabel)}</text>`,
+  );
+  const legend = [
+    ...series.map((s, i) => ({ label: s.label, color: COLORS[i % COLORS.length], dashed: false })),
+    { label: "measured = configured", color: "#888", dashed: true },
+  ];
   legend.forEach((entry, i) => {
     const y = PAD.top + 16 + i * 18;
-    out.push(`<line x1="${PAD.left + 12}" y1="${y - 4}" x2="${PAD.left + 34}" y2="${y - 4}" stroke="${entry.color}" stroke-width="2"${entry.dashed ? ' stroke-dasharray="5,4"' : ""}/>`);
+    out.push(
+      `<line x1="${PAD.left + 12}" y1="${y - 4}" x2="${PAD.left + 34}" y2="${y - 4}" stroke="${entry.color}" stroke-width="2"${entry.dashed ? ' stroke-dasharray="5,4"' : ""}/>`,
+    );
     out.push(`<text x="${PAD.left + 40}" y="${y}">${esc(entry.label)}</text>`);
   });
   series.forEach((s, i) => {
@@ -411,7 +526,9 @@ function logChart({ title, xLabel, yLabel, min, max, ticks, series }) {
     const pts = s.points.map(([x, y]) => `${lx(x).toFixed(1)},${ly(y).toFixed(1)}`);
     out.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${color}" stroke-width="2"/>`);
     for (const [x, y] of s.points) {
-      out.push(`<circle cx="${lx(x).toFixed(1)}" cy="${ly(y).toFixed(1)}" r="4" fill="${color}"><title>${esc(`${s.label}: configured ${x}, measured ${fmt(y, 3)}`)}</title></circle>`);
+      out.push(
+        `<circle cx="${lx(x).toFixed(1)}" cy="${ly(y).toFixed(1)}" r="4" fill="${color}"><title>${esc(`${s.label}: configured ${x}, measured ${fmt(y, 3)}`)}</title></circle>`,
+      );
     }
   });
   out.push("</svg>", "");
@@ -419,7 +536,10 @@ function logChart({ title, xLabel, yLabel, min, max, ticks, series }) {
 }
 
 function delayChart(result) {
-  const series = (section, label) => ({ label, points: result.points.filter((p) => p.section === section).map((p) => [p.configured, p.measured]) });
+  const series = (section, label) => ({
+    label,
+    points: result.points.filter((p) => p.section === section).map((p) => [p.configured, p.measured]),
+  });
   return logChart({
     title: "netem delay, both ends: configured vs measured one-way delay",
     xLabel: "configured one-way delay (ms)",
@@ -439,7 +559,10 @@ function delayChart(result) {
 }
 
 function rateChart(result) {
-  const series = (section, label) => ({ label, points: result.points.filter((p) => p.section === section).map((p) => [p.configured, p.measured]) });
+  const series = (section, label) => ({
+    label,
+    points: result.points.filter((p) => p.section === section).map((p) => [p.configured, p.measured]),
+  });
   return logChart({
     title: "netem rate: configured vs TCP goodput",
     xLabel: "configured rate (Mbit/s)",
@@ -453,7 +576,11 @@ function rateChart(result) {
       {
         label: "at the sender, GSO capped to about 1 ms of the rate (Offloads section)",
         points: result.points
-          .filter((p) => p.section === "offloads" && /^rate \d+ Mbit\/s at the sender, sender gso_max_size (?!65536$)\d+$/.test(p.setting))
+          .filter(
+            (p) =>
+              p.section === "offloads" &&
+              /^rate \d+ Mbit\/s at the sender, sender gso_max_size (?!65536$)\d+$/.test(p.setting),
+          )
           .map((p) => [p.configured, p.measured]),
       },
     ],

@@ -71,8 +71,11 @@ const onlyRootless = argv.includes("--rootless");
 const rootlessPhase = !argv.includes("--no-rootless");
 const testArgs = argv.filter((arg) => arg.startsWith("--test-"));
 const filters = argv.filter((arg) => !arg.startsWith("--"));
-const unknownOptions = argv.filter((arg) => arg.startsWith("--") && !OPTIONS.includes(arg) && !arg.startsWith("--test-"));
-if (unknownOptions.length > 0) stop(`unknown option(s): ${unknownOptions.join(" ")} (known: ${OPTIONS.join(", ")}, --test-*)`);
+const unknownOptions = argv.filter(
+  (arg) => arg.startsWith("--") && !OPTIONS.includes(arg) && !arg.startsWith("--test-"),
+);
+if (unknownOptions.length > 0)
+  stop(`unknown option(s): ${unknownOptions.join(" ")} (known: ${OPTIONS.join(", ")}, --test-*)`);
 if (onlyRootless && !rootlessPhase) stop("--rootless and --no-rootless contradict each other");
 
 const runDir = join(repoRoot, "test-results", `run-${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}`);
@@ -93,7 +96,9 @@ ensurePackages();
 if (typecheck) {
   heading("typecheck (tsc --noEmit)");
   const t0 = Date.now();
-  const tsc = spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "."], { stdio: "inherit" });
+  const tsc = spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "."], {
+    stdio: "inherit",
+  });
   timings.push(`typecheck ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (tsc.status !== 0) {
     // Counted as one failure; the tests still run so that one run shows everything.
@@ -107,14 +112,19 @@ if (typecheck) {
 }
 
 const allFiles = findTestFiles(join(repoRoot, "src"));
-const selected = filters.length === 0 ? allFiles : allFiles.filter((file) => filters.some((filter) => matches(file, filter)));
+const selected =
+  filters.length === 0 ? allFiles : allFiles.filter((file) => filters.some((filter) => matches(file, filter)));
 if (selected.length === 0) {
   totals.failed += 1;
   failures.push(`no test files match ${filters.join(" ")}`);
 }
 
 const hostFiles = onlyRootless ? [] : selected.filter((file) => !isLabFile(file));
-const rootlessFiles = rootlessPhase ? selected.filter((file) => !isLabFile(file) && ROOTLESS_SCOPE.some((dir) => relative(repoRoot, file).startsWith(dir))) : [];
+const rootlessFiles = rootlessPhase
+  ? selected.filter(
+      (file) => !isLabFile(file) && ROOTLESS_SCOPE.some((dir) => relative(repoRoot, file).startsWith(dir)),
+    )
+  : [];
 if (onlyRootless && rootlessFiles.length === 0) {
   totals.failed += 1;
   failures.push(`--rootless: no selected test file is in ${ROOTLESS_SCOPE.join(", ")}`);
@@ -141,7 +151,10 @@ if (labFiles.length > 0) {
   totals.passed += outcome.passed;
   totals.failed += outcome.failed;
   totals.skipped += outcome.skipped;
-  failures.push(...outcome.failures.map((name) => `lab: ${name}`), ...outcome.problems.map((problem) => `lab: ${problem}`));
+  failures.push(
+    ...outcome.failures.map((name) => `lab: ${name}`),
+    ...outcome.problems.map((problem) => `lab: ${problem}`),
+  );
   skips.push(...outcome.skips.map((name) => `lab: ${name}`));
   timings.push(formatLabTimings(outcome.timings));
 }
@@ -205,9 +218,13 @@ function ensurePackages() {
   const hasDpkg = spawnSync("sh", ["-c", "command -v dpkg-query"], { stdio: "ignore" }).status === 0;
   let missing;
   if (hasDpkg) {
-    const query = spawnSync("dpkg-query", ["-W", "-f=${Package} ${db:Status-Abbrev}\n", ...PACKAGES.map((p) => p.name)], {
-      encoding: "utf8",
-    });
+    const query = spawnSync(
+      "dpkg-query",
+      ["-W", "-f=${Package} ${db:Status-Abbrev}\n", ...PACKAGES.map((p) => p.name)],
+      {
+        encoding: "utf8",
+      },
+    );
     const installed = new Set(
       query.stdout
         .split("\n")
@@ -216,7 +233,9 @@ function ensurePackages() {
     );
     missing = PACKAGES.filter((p) => !installed.has(p.name));
   } else {
-    missing = PACKAGES.filter((p) => !p.labOnly && spawnSync("sh", ["-c", `command -v ${p.program}`], { stdio: "ignore" }).status !== 0);
+    missing = PACKAGES.filter(
+      (p) => !p.labOnly && spawnSync("sh", ["-c", `command -v ${p.program}`], { stdio: "ignore" }).status !== 0,
+    );
   }
   if (missing.length > 0) {
     const names = missing.map((p) => p.name).join(" ");
@@ -233,14 +252,24 @@ function ensurePackages() {
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
     // Bounded like everything else: a stuck mirror must fail the run, not hold it.
     const APT_TIMEOUT_MS = 15 * 60 * 1000;
-    const update = spawnSync("apt-get", ["update"], { stdio: ["ignore", "inherit", "inherit"], env, timeout: APT_TIMEOUT_MS });
-    if (update.status !== 0) stop(`apt-get update failed${update.error ? ` (${update.error.message})` : ""}; install the packages yourself: ${command}`);
+    const update = spawnSync("apt-get", ["update"], {
+      stdio: ["ignore", "inherit", "inherit"],
+      env,
+      timeout: APT_TIMEOUT_MS,
+    });
+    if (update.status !== 0)
+      stop(
+        `apt-get update failed${update.error ? ` (${update.error.message})` : ""}; install the packages yourself: ${command}`,
+      );
     const install = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...missing.map((p) => p.name)], {
       stdio: ["ignore", "inherit", "inherit"],
       env,
       timeout: APT_TIMEOUT_MS,
     });
-    if (install.status !== 0) stop(`apt-get install failed${install.error ? ` (${install.error.message})` : ""}; install the packages yourself: ${command}`);
+    if (install.status !== 0)
+      stop(
+        `apt-get install failed${install.error ? ` (${install.error.message})` : ""}; install the packages yourself: ${command}`,
+      );
     timings.push(`package install ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
 }
@@ -256,13 +285,17 @@ async function placeLabFiles(files) {
     const requires = readRequires(file);
     if (requires === undefined) {
       totals.failed += 1;
-      failures.push(`${name}: a lab test file must declare what it needs on a first-lines comment, e.g. // requires: netem, vlan`);
+      failures.push(
+        `${name}: a lab test file must declare what it needs on a first-lines comment, e.g. // requires: netem, vlan`,
+      );
       continue;
     }
     const unknown = requires.filter((feature) => !capabilities.isKernelFeature(feature));
     if (unknown.length > 0) {
       totals.failed += 1;
-      failures.push(`${name}: unknown feature(s) in // requires: ${unknown.join(", ")} (known: ${capabilities.KERNEL_FEATURES.join(", ")})`);
+      failures.push(
+        `${name}: unknown feature(s) in // requires: ${unknown.join(", ")} (known: ${capabilities.KERNEL_FEATURES.join(", ")})`,
+      );
       continue;
     }
     const missing = capabilities.missingFeatures(report, requires);
@@ -295,12 +328,16 @@ async function runRootlessPhase(files) {
   const { ROOTLESS_EXCLUSIONS } = await tsImport("../src/test-support/rootless.ts", import.meta.url);
   const names = new Set(files.map((file) => relative(repoRoot, file)));
   const listed = ROOTLESS_EXCLUSIONS.filter((exclusion) => names.has(exclusion.file));
-  const wholeFiles = new Set(listed.filter((exclusion) => exclusion.test === undefined).map((exclusion) => exclusion.file));
+  const wholeFiles = new Set(
+    listed.filter((exclusion) => exclusion.test === undefined).map((exclusion) => exclusion.file),
+  );
   const run = files.filter((file) => !wholeFiles.has(relative(repoRoot, file)));
   for (const exclusion of ROOTLESS_EXCLUSIONS) {
     if (!existsSync(join(repoRoot, exclusion.file))) {
       totals.failed += 1;
-      failures.push(`rootless: the exclusion list (src/test-support/rootless.ts) names ${exclusion.file}, which does not exist`);
+      failures.push(
+        `rootless: the exclusion list (src/test-support/rootless.ts) names ${exclusion.file}, which does not exist`,
+      );
     }
   }
   const asRoot = process.getuid?.() === 0;
@@ -308,7 +345,10 @@ async function runRootlessPhase(files) {
   heading(`rootless: ${run.length} file(s) as ${who}, DUMMYNET_ROOTLESS=1`);
   if (listed.length > 0) {
     console.log(`excluded in rootless mode (src/test-support/rootless.ts), ${listed.length}:`);
-    for (const exclusion of listed) console.log(`  - ${exclusion.file}${exclusion.test ? ` > ${exclusion.test}` : " (whole file)"}: ${exclusion.why}`);
+    for (const exclusion of listed)
+      console.log(
+        `  - ${exclusion.file}${exclusion.test ? ` > ${exclusion.test}` : " (whole file)"}: ${exclusion.why}`,
+      );
   }
   if (run.length === 0) return;
   const t0 = Date.now();
@@ -347,7 +387,9 @@ async function runRootlessPhase(files) {
         accounted.add(found);
       } else if (summary?.complete) {
         totals.failed += 1;
-        failures.push(`rootless: ${exclusion.file} > ${exclusion.test} is on the exclusion list but was not skipped (a stale entry, or the test does not ask rootlessExcluded())`);
+        failures.push(
+          `rootless: ${exclusion.file} > ${exclusion.test} is on the exclusion list but was not skipped (a stale entry, or the test does not ask rootlessExcluded())`,
+        );
       }
     }
     if (summary) {
@@ -395,7 +437,11 @@ function unfinishedTests(tapPath) {
   return open.map((test) => test.name);
 }
 
-function runNodeTest(files, tapPath, { label = "host", wrap = [], env = process.env, timeoutMs = HOST_TIMEOUT_MS } = {}) {
+function runNodeTest(
+  files,
+  tapPath,
+  { label = "host", wrap = [], env = process.env, timeoutMs = HOST_TIMEOUT_MS } = {},
+) {
   const args = [
     "--import",
     "tsx",
@@ -420,8 +466,11 @@ function runNodeTest(files, tapPath, { label = "host", wrap = [], env = process.
   };
   const timer = setTimeout(() => {
     const running = unfinishedTests(tapPath);
-    const what = running.length > 0 ? `; still running: ${running.join("; ")}` : "; the spec output above shows what was running";
-    console.log(`\nnpm test: the ${label} tests ran longer than ${timeoutMs / 60_000} min: ending them (SIGTERM, then SIGKILL)${what}`);
+    const what =
+      running.length > 0 ? `; still running: ${running.join("; ")}` : "; the spec output above shows what was running";
+    console.log(
+      `\nnpm test: the ${label} tests ran longer than ${timeoutMs / 60_000} min: ending them (SIGTERM, then SIGKILL)${what}`,
+    );
     failures.push(`${label}: the tests ran longer than ${timeoutMs / 60_000} min and were ended${what}`);
     totals.failed += 1;
     endGroup("SIGTERM");

@@ -19,10 +19,22 @@ import { runChild } from "./testing/child.test-helpers.js";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const out = mkdtempSync(join(tmpdir(), "dummynet-docs-"));
-after(() => rmSync(out, { recursive: true, force: true }));
+after(() => {
+  rmSync(out, { recursive: true, force: true });
+});
 
 /** TypeDoc's ReflectionKind values used here. */
-const KIND = { Variable: 32, Function: 64, Class: 128, Interface: 256, Constructor: 512, Property: 1024, Method: 2048, Accessor: 262144, Reference: 4194304 } as const;
+const KIND = {
+  Variable: 32,
+  Function: 64,
+  Class: 128,
+  Interface: 256,
+  Constructor: 512,
+  Property: 1024,
+  Method: 2048,
+  Accessor: 262144,
+  Reference: 4194304,
+} as const;
 
 interface CommentPart {
   kind: string;
@@ -86,22 +98,33 @@ async function buildDocs(): Promise<{ project: { children: Reflection[] }; outpu
   delete env["NODE_OPTIONS"];
   delete env["NODE_TEST_CONTEXT"];
   const json = join(out, "api.json");
-  const result = await runChild(["npm", "run", "docs", "--", "--out", join(out, "html"), "--json", json], { cwd: REPO, env, timeout: 180_000 });
+  const result = await runChild(["npm", "run", "docs", "--", "--out", join(out, "html"), "--json", json], {
+    cwd: REPO,
+    env,
+    timeout: 180_000,
+  });
   assert.equal(result.code, 0, result.output);
   return { project: JSON.parse(readFileSync(json, "utf8")) as { children: Reflection[] }, output: result.output };
 }
 
 const text = (parts: readonly CommentPart[] | undefined) => (parts ?? []).map((part) => part.text).join("");
-const tagsOf = (comment: Comment | undefined, tag: string) => (comment?.blockTags ?? []).filter((block) => block.tag === tag);
+const tagsOf = (comment: Comment | undefined, tag: string) =>
+  (comment?.blockTags ?? []).filter((block) => block.tag === tag);
 
 /** Every public callable, named `module.Class.method` or `module.function`, with its comment(s) and the class's. */
 function publicCallables(project: { children: Reflection[] }) {
-  const found: { name: string; comments: (Comment | undefined)[]; kind: "function" | "class" | "method" | "constructor"; isError: boolean }[] = [];
+  const found: {
+    name: string;
+    comments: (Comment | undefined)[];
+    kind: "function" | "class" | "method" | "constructor";
+    isError: boolean;
+  }[] = [];
   for (const module of project.children) {
     for (const child of module.children ?? []) {
       const name = `${module.name}.${child.name}`;
       if (child.kind === KIND.Function) {
-        for (const signature of child.signatures ?? []) found.push({ name, comments: [signature.comment], kind: "function", isError: false });
+        for (const signature of child.signatures ?? [])
+          found.push({ name, comments: [signature.comment], kind: "function", isError: false });
       } else if (child.kind === KIND.Variable && module.name === "testing/vitest") {
         // vitest's `test` is a variable holding a function; the other variables are constants.
         found.push({ name, comments: [child.comment], kind: "function", isError: false });
@@ -111,9 +134,16 @@ function publicCallables(project: { children: Reflection[] }) {
         for (const member of child.children ?? []) {
           if (member.inheritedFrom || member.flags?.isExternal) continue;
           if (member.kind === KIND.Constructor) {
-            for (const signature of member.signatures ?? []) found.push({ name: `${name}.constructor`, comments: [signature.comment, child.comment], kind: "constructor", isError });
+            for (const signature of member.signatures ?? [])
+              found.push({
+                name: `${name}.constructor`,
+                comments: [signature.comment, child.comment],
+                kind: "constructor",
+                isError,
+              });
           } else if (member.kind === KIND.Method) {
-            for (const signature of member.signatures ?? []) found.push({ name: `${name}.${member.name}`, comments: [signature.comment], kind: "method", isError });
+            for (const signature of member.signatures ?? [])
+              found.push({ name: `${name}.${member.name}`, comments: [signature.comment], kind: "method", isError });
           }
         }
       }
@@ -130,14 +160,36 @@ test("npm run docs builds the API reference with no warning; every export of eve
   const modules = project.children.map((module) => module.name).sort();
   assert.deepEqual(modules, ["index", "testing", "testing/vitest"]);
   // A re-export of another entry point's export (TypeDoc's Reference kind) is documented where it points.
-  const exports = project.children.flatMap((module) => (module.children ?? []).filter((child) => child.kind !== KIND.Reference).map((child) => ({ module: module.name, child })));
+  const exports = project.children.flatMap((module) =>
+    (module.children ?? [])
+      .filter((child) => child.kind !== KIND.Reference)
+      .map((child) => ({ module: module.name, child })),
+  );
   const documented = (reflection: Reflection): boolean =>
-    (reflection.comment?.summary.length ?? 0) > 0 || (reflection.signatures ?? []).some((signature) => (signature.comment?.summary.length ?? 0) > 0);
-  assert.deepEqual(exports.filter(({ child }) => !documented(child)).map(({ module, child }) => `${module}.${child.name}`), []);
-  for (const name of ["DummyNet", "Lab", "ProcessMonitor", "CGroup", "HostShell", "loadTopology", "buildTopology", "describeProbeReport"]) {
-    assert.ok(exports.some(({ module, child }) => module === "index" && child.name === name), `index exports ${name}`);
+    (reflection.comment?.summary.length ?? 0) > 0 ||
+    (reflection.signatures ?? []).some((signature) => (signature.comment?.summary.length ?? 0) > 0);
+  assert.deepEqual(
+    exports.filter(({ child }) => !documented(child)).map(({ module, child }) => `${module}.${child.name}`),
+    [],
+  );
+  for (const name of [
+    "DummyNet",
+    "Lab",
+    "ProcessMonitor",
+    "CGroup",
+    "HostShell",
+    "loadTopology",
+    "buildTopology",
+    "describeProbeReport",
+  ]) {
+    assert.ok(
+      exports.some(({ module, child }) => module === "index" && child.name === name),
+      `index exports ${name}`,
+    );
   }
-  console.log(`# ${exports.length} exports documented (${modules.map((module) => `${module}: ${exports.filter((e) => e.module === module).length}`).join(", ")})`);
+  console.log(
+    `# ${exports.length} exports documented (${modules.map((module) => `${module}: ${exports.filter((e) => e.module === module).length}`).join(", ")})`,
+  );
 });
 
 test("every public function, class and method has a summary, an @example and a @throws naming the error classes", async () => {
@@ -152,9 +204,11 @@ test("every public function, class and method has a summary, an @example and a @
     // A class documents its throws on its constructor and methods; an error's constructor only builds it.
     if (kind === "class" || (kind === "constructor" && isError) || name in NEVER_THROWS) continue;
     const throws = comments.flatMap((comment) => tagsOf(comment, "@throws"));
-    if (kind === "constructor" ? tagsOf(comments[0], "@throws").length === 0 : throws.length === 0) problems.push(`${name}: no @throws (or add it to NEVER_THROWS with why)`);
+    if (kind === "constructor" ? tagsOf(comments[0], "@throws").length === 0 : throws.length === 0)
+      problems.push(`${name}: no @throws (or add it to NEVER_THROWS with why)`);
     for (const block of throws) {
-      if (!/\b(?:[A-Z]\w*)?Error\b/.test(text(block.content))) problems.push(`${name}: @throws "${text(block.content)}" names no error class`);
+      if (!/\b(?:[A-Z]\w*)?Error\b/.test(text(block.content)))
+        problems.push(`${name}: @throws "${text(block.content)}" names no error class`);
     }
   }
   assert.equal(problems.length, 0, `${problems.length} problem(s):\n${problems.join("\n")}`);
@@ -170,7 +224,11 @@ test("a property whose documentation speaks of a default carries @default", asyn
     if (reflection.inheritedFrom || reflection.flags?.isExternal) return;
     if ((reflection.kind === KIND.Property || reflection.kind === KIND.Accessor) && reflection.comment) {
       const summary = text(reflection.comment.summary);
-      if (/\bby default\b|\bdefaults? (?:to|is)\b|\(default\b/i.test(summary) && tagsOf(reflection.comment, "@default").length === 0) problems.push(`${path}: "${summary}"`);
+      if (
+        /\bby default\b|\bdefaults? (?:to|is)\b|\(default\b/i.test(summary) &&
+        tagsOf(reflection.comment, "@default").length === 0
+      )
+        problems.push(`${path}: "${summary}"`);
     }
     for (const child of reflection.children ?? []) visit(child, `${path}.${child.name}`);
     if (reflection.type?.declaration) visit(reflection.type.declaration, path);
@@ -183,9 +241,14 @@ test("every @example compiles against the package's declarations", async () => {
   const { project } = await docs;
   const examples: { name: string; code: string }[] = [];
   const collect = (reflection: Reflection, path: string) => {
-    for (const comment of [reflection.comment, ...(reflection.signatures ?? []).map((signature) => signature.comment)]) {
+    for (const comment of [
+      reflection.comment,
+      ...(reflection.signatures ?? []).map((signature) => signature.comment),
+    ]) {
       for (const block of tagsOf(comment, "@example")) {
-        const blocks = [...text(block.content).matchAll(/```(?:ts|typescript)\n([\s\S]*?)```/g)].map((match) => match[1]!);
+        const blocks = [...text(block.content).matchAll(/```(?:ts|typescript)\n([\s\S]*?)```/g)].map(
+          (match) => match[1],
+        );
         assert.ok(blocks.length > 0, `${path}: an @example without a \`\`\`ts block`);
         for (const code of blocks) examples.push({ name: path, code });
       }
@@ -200,28 +263,56 @@ test("every @example compiles against the package's declarations", async () => {
   cpSync(join(REPO, "package.json"), join(pkg, "package.json"));
   symlinkSync(join(REPO, "node_modules"), join(pkg, "node_modules"));
   const tsc = join(REPO, "node_modules/typescript/bin/tsc");
-  const emit = await runChild([process.execPath, tsc, "-p", join(REPO, "tsconfig.build.json"), "--emitDeclarationOnly", "--outDir", join(pkg, "dist")], { cwd: REPO, timeout: 180_000 });
+  const emit = await runChild(
+    [
+      process.execPath,
+      tsc,
+      "-p",
+      join(REPO, "tsconfig.build.json"),
+      "--emitDeclarationOnly",
+      "--outDir",
+      join(pkg, "dist"),
+    ],
+    { cwd: REPO, timeout: 180_000 },
+  );
   assert.equal(emit.code, 0, emit.output);
 
   const names = exampleNames(project);
   const dir = join(pkg, "examples");
   mkdirSync(dir);
-  examples.forEach(({ code }, index) => writeFileSync(join(dir, `example-${index}.ts`), exampleModule(code, names)));
+  examples.forEach(({ code }, index) => {
+    writeFileSync(join(dir, `example-${index}.ts`), exampleModule(code, names));
+  });
   writeFileSync(
     join(pkg, "tsconfig.json"),
     JSON.stringify({
-      compilerOptions: { target: "ES2022", lib: ["ES2023", "ESNext.Disposable"], module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, skipLibCheck: true, types: ["node"] },
+      compilerOptions: {
+        target: "ES2022",
+        lib: ["ES2023", "ESNext.Disposable"],
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: ["node"],
+      },
       include: ["examples"],
     }),
   );
-  const check = await runChild([process.execPath, tsc, "-p", join(pkg, "tsconfig.json")], { cwd: pkg, timeout: 180_000 });
+  const check = await runChild([process.execPath, tsc, "-p", join(pkg, "tsconfig.json")], {
+    cwd: pkg,
+    timeout: 180_000,
+  });
   const failing = new Map<string, string[]>();
   for (const line of check.stdout.split("\n")) {
     const match = /examples\/example-(\d+)\.ts\((\d+),\d+\): (.*)/.exec(line);
     if (match) {
-      const example = examples[Number(match[1])]!;
+      const example = examples[Number(match[1])];
       const lines = exampleModule(example.code, names).split("\n");
-      failing.set(example.name, [...(failing.get(example.name) ?? []), `${match[3]} in: ${lines[Number(match[2]) - 1]?.trim()}`]);
+      failing.set(example.name, [
+        ...(failing.get(example.name) ?? []),
+        `${match[3]} in: ${lines[Number(match[2]) - 1]?.trim()}`,
+      ]);
     }
   }
   assert.deepEqual(Object.fromEntries(failing), {}, check.output);
@@ -233,9 +324,12 @@ test("every @example compiles against the package's declarations", async () => {
 function exampleNames(project: { children: Reflection[] }): Record<string, string[]> {
   const byModule: Record<string, string[]> = {};
   for (const module of project.children) {
-    const specifier = module.name === "index" ? "dummynet" : module.name === "testing" ? "dummynet/testing" : "dummynet/vitest";
+    const specifier =
+      module.name === "index" ? "dummynet" : module.name === "testing" ? "dummynet/testing" : "dummynet/vitest";
     if (specifier === "dummynet/vitest") continue; // its `test` would clash with node:test's in examples
-    byModule[specifier] = (module.children ?? []).filter((child) => child.kind !== KIND.Reference).map((child) => child.name);
+    byModule[specifier] = (module.children ?? [])
+      .filter((child) => child.kind !== KIND.Reference)
+      .map((child) => child.name);
   }
   return byModule;
 }

@@ -3,7 +3,14 @@
  * The public API, re-exported from the modules that implement it.
  */
 export { DummyNet } from "./network/dummy-net.js";
-export type { DummyNetOptions, CgroupOptions, VethOptions, RouteOptions, InterfaceLike, NamespaceLike } from "./network/dummy-net.js";
+export type {
+  DummyNetOptions,
+  CgroupOptions,
+  VethOptions,
+  RouteOptions,
+  InterfaceLike,
+  NamespaceLike,
+} from "./network/dummy-net.js";
 export type { CleanupItem } from "./network/undo-log.js";
 export type { ProbeHost, ProbeOptions, ProbeReport, RttStats } from "./probe/probe.js";
 export { describeProbeReport } from "./probe/describe.js";
@@ -18,14 +25,43 @@ export type { CGroupRunOptions, CgroupRunOptions } from "./cgroups/start-inside.
 export { Scoped, InterfaceScoped, NamespaceScoped, CGroupScoped } from "./names/scoped.js";
 export { intToBase58, base58ToInt } from "./names/base58.js";
 export type { NetemOptions, NetemSettings, AppliedQdisc, TcHandle } from "./tc/netem.js";
-export { detectCapabilities, formatCapabilities, missingFeatures, isKernelFeature, KERNEL_FEATURES } from "./capabilities/index.js";
-export type { Capabilities, KernelFeature, FeatureStatus, DetectCapabilitiesOptions, ProgramStatus, PrivilegeStatus } from "./capabilities/index.js";
+export {
+  detectCapabilities,
+  formatCapabilities,
+  missingFeatures,
+  isKernelFeature,
+  KERNEL_FEATURES,
+} from "./capabilities/index.js";
+export type {
+  Capabilities,
+  KernelFeature,
+  FeatureStatus,
+  DetectCapabilitiesOptions,
+  ProgramStatus,
+  PrivilegeStatus,
+} from "./capabilities/index.js";
 export { loadTopology } from "./topology/load.js";
-export type { TopologySource, TopologyText, TopologyFormat, TopologyDocument, LoadTopologyOptions } from "./topology/load.js";
+export type {
+  TopologySource,
+  TopologyText,
+  TopologyFormat,
+  TopologyDocument,
+  LoadTopologyOptions,
+} from "./topology/load.js";
 export { buildTopology, Lab } from "./topology/lab.js";
 export type { BuildTopologyOptions, LabStartOptions, StartedProgram } from "./topology/lab.js";
 export type { BuildProgress } from "./topology/build.js";
-export type { Topology, HostSpec, LinkSpec, LinkEndSpec, BridgeSpec, VlanSpec, ProgramSpec, RouteSpec, Impairment } from "./topology/model.js";
+export type {
+  Topology,
+  HostSpec,
+  LinkSpec,
+  LinkEndSpec,
+  BridgeSpec,
+  VlanSpec,
+  ProgramSpec,
+  RouteSpec,
+  Impairment,
+} from "./topology/model.js";
 export { TopologyError } from "./topology/errors.js";
 export type { TopologyProblem } from "./topology/errors.js";
 export { toMermaid, toDot } from "./topology/graph.js";
@@ -45,12 +81,7 @@ export { RootlessRefusedError } from "./rootless/refusals.js";
 export { type RootlessBlocker, type RootlessProblem, RootlessUnavailableError } from "./rootless/blockers.js";
 export { HolderEndedError } from "./rootless/holder.js";
 export type { HolderRef } from "./rootless/enter.js";
-export {
-  DummyNetError,
-  InvalidArgumentError,
-  SystemCommandError,
-  MissingProgramError,
-} from "./errors.js";
+export { DummyNetError, InvalidArgumentError, SystemCommandError, MissingProgramError } from "./errors.js";
 export {
   RunInfoError,
   TimeoutError,
@@ -62,7 +93,12 @@ export {
 } from "./process/errors.js";
 // Option and data types that the exported classes and functions take or return.
 export type { CGroupStatus, CGroupV1Hierarchy, IptablesStatus } from "./capabilities/capabilities.js";
-export type { ProcessMonitorOptions, RunProcessOptions, RunProcessAsyncOptions, StopOptions } from "./process/process-monitor.js";
+export type {
+  ProcessMonitorOptions,
+  RunProcessOptions,
+  RunProcessAsyncOptions,
+  StopOptions,
+} from "./process/process-monitor.js";
 export type { OutputCallback } from "./process/run-info.js";
 export type { HostShellOptions } from "./shell/host-shell.js";
 export type { IpBatchRunnerOptions } from "./system/ip-batch-runner.js";

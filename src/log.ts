@@ -27,11 +27,13 @@ type Level = (typeof LEVELS)[number];
  */
 export function createLogger(level: Level | "silent" = envLevel()): Logger {
   const threshold = level === "silent" ? LEVELS.length : LEVELS.indexOf(level);
-  const write = (at: Level) => (message: string, ...rest: unknown[]) => {
-    if (LEVELS.indexOf(at) < threshold) return;
-    const extra = rest.length ? " " + rest.map((r) => (r instanceof Error ? r.message : String(r))).join(" ") : "";
-    process.stderr.write(`dummynet ${at}: ${message}${extra}\n`);
-  };
+  const write =
+    (at: Level) =>
+    (message: string, ...rest: unknown[]) => {
+      if (LEVELS.indexOf(at) < threshold) return;
+      const extra = rest.length ? " " + rest.map((r) => (r instanceof Error ? r.message : String(r))).join(" ") : "";
+      process.stderr.write(`dummynet ${at}: ${message}${extra}\n`);
+    };
   return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
 }
 

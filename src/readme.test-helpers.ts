@@ -9,7 +9,16 @@
  * the build.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -55,18 +64,90 @@ export interface KnownBlock {
 
 /** Every block of README.md, in order. */
 export const README_BLOCKS: readonly KnownBlock[] = [
-  { name: "repository commands", lang: "sh", firstLine: "npm ci && npm run demo", where: "host", how: "checked: .ci/run (CI) runs `npm ci` and `npm test`; src/cli/demo.test.ts runs `npm run demo`" },
-  { name: "install", lang: "sh", firstLine: "npm i -D dummynet", where: "host", how: "checked: the package's name; src/testing/package.test.ts installs the packed package into a scratch project" },
-  { name: "sudoers line", lang: "sudoers", firstLine: SUDOERS_LINE, where: "host", how: "checked: the paths are where sudo finds the programs on Debian, and they are what the library asks sudo to run" },
-  { name: "main example", lang: "ts", firstLine: 'import { DummyNet } from "dummynet";', where: "lab", how: "run (netem)" },
-  { name: "node:test example", lang: "ts", firstLine: "// A TCP client and server in two hosts of their own, with node:test.", where: "host", how: "= examples/testing/node-test.test.ts" },
-  { name: "vitest example", lang: "ts", firstLine: "// The same test with vitest: `net` and `topology` are fixtures, removed when the test ends.", where: "host", how: "= examples/testing/vitest.test.ts" },
-  { name: "plain JavaScript example", lang: "js", firstLine: "// The same test in plain JavaScript, for Node versions without `await using`:", where: "host", how: "= examples/testing/plain.test.mjs" },
-  { name: "topology file", lang: "yaml", firstLine: "# yaml-language-server: $schema=../schema/topology.schema.json", where: "host", how: "= examples/star.yaml" },
-  { name: "command lines", lang: "sh", firstLine: "dummynet validate examples/star.yaml", where: "host", how: "run, line by line, in a sandbox (runCommandLines)" },
-  { name: "netem command lines", lang: "sh", firstLine: "dummynet up examples/lossy-pair.yaml --detach --wait   # two hosts, 20 ms and 10 % loss each way", where: "lab", how: "run, line by line, in a sandbox (runCommandLines)" },
-  { name: "graph", lang: "mermaid", firstLine: "graph LR", where: "host", how: "= the output of `dummynet graph examples/star.yaml --format mermaid`" },
-  { name: "topologies from code", lang: "ts", firstLine: 'import { buildTopology, loadTopology } from "dummynet";', where: "host", how: "run" },
+  {
+    name: "repository commands",
+    lang: "sh",
+    firstLine: "npm ci && npm run demo",
+    where: "host",
+    how: "checked: .ci/run (CI) runs `npm ci` and `npm test`; src/cli/demo.test.ts runs `npm run demo`",
+  },
+  {
+    name: "install",
+    lang: "sh",
+    firstLine: "npm i -D dummynet",
+    where: "host",
+    how: "checked: the package's name; src/testing/package.test.ts installs the packed package into a scratch project",
+  },
+  {
+    name: "sudoers line",
+    lang: "sudoers",
+    firstLine: SUDOERS_LINE,
+    where: "host",
+    how: "checked: the paths are where sudo finds the programs on Debian, and they are what the library asks sudo to run",
+  },
+  {
+    name: "main example",
+    lang: "ts",
+    firstLine: 'import { DummyNet } from "dummynet";',
+    where: "lab",
+    how: "run (netem)",
+  },
+  {
+    name: "node:test example",
+    lang: "ts",
+    firstLine: "// A TCP client and server in two hosts of their own, with node:test.",
+    where: "host",
+    how: "= examples/testing/node-test.test.ts",
+  },
+  {
+    name: "vitest example",
+    lang: "ts",
+    firstLine: "// The same test with vitest: `net` and `topology` are fixtures, removed when the test ends.",
+    where: "host",
+    how: "= examples/testing/vitest.test.ts",
+  },
+  {
+    name: "plain JavaScript example",
+    lang: "js",
+    firstLine: "// The same test in plain JavaScript, for Node versions without `await using`:",
+    where: "host",
+    how: "= examples/testing/plain.test.mjs",
+  },
+  {
+    name: "topology file",
+    lang: "yaml",
+    firstLine: "# yaml-language-server: $schema=../schema/topology.schema.json",
+    where: "host",
+    how: "= examples/star.yaml",
+  },
+  {
+    name: "command lines",
+    lang: "sh",
+    firstLine: "dummynet validate examples/star.yaml",
+    where: "host",
+    how: "run, line by line, in a sandbox (runCommandLines)",
+  },
+  {
+    name: "netem command lines",
+    lang: "sh",
+    firstLine: "dummynet up examples/lossy-pair.yaml --detach --wait   # two hosts, 20 ms and 10 % loss each way",
+    where: "lab",
+    how: "run, line by line, in a sandbox (runCommandLines)",
+  },
+  {
+    name: "graph",
+    lang: "mermaid",
+    firstLine: "graph LR",
+    where: "host",
+    how: "= the output of `dummynet graph examples/star.yaml --format mermaid`",
+  },
+  {
+    name: "topologies from code",
+    lang: "ts",
+    firstLine: 'import { buildTopology, loadTopology } from "dummynet";',
+    where: "host",
+    how: "run",
+  },
   { name: "API imports", lang: "ts", firstLine: "import {", where: "host", how: "run: every name is exported" },
 ];
 
@@ -75,15 +156,15 @@ export function codeBlocks(markdown: string): CodeBlock[] {
   const lines = markdown.split("\n");
   const blocks: CodeBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const open = /^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)/.exec(lines[i]!);
+    const open = /^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)/.exec(lines[i]);
     if (!open) continue;
-    const fence = open[1]!;
+    const fence = open[1];
     const body: string[] = [];
     let j = i + 1;
     for (; j < lines.length; j++) {
-      const close = /^ {0,3}(`{3,}|~{3,})\s*$/.exec(lines[j]!);
-      if (close && close[1]![0] === fence[0] && close[1]!.length >= fence.length) break;
-      body.push(lines[j]!);
+      const close = /^ {0,3}(`{3,}|~{3,})\s*$/.exec(lines[j]);
+      if (close && close[1][0] === fence[0] && close[1].length >= fence.length) break;
+      body.push(lines[j]);
     }
     if (j === lines.length) throw new Error(`README.md line ${i + 1}: a code block that is never closed`);
     blocks.push({ lang: open[2] ?? "", text: body.map((line) => `${line}\n`).join(""), line: i + 1 });
@@ -104,11 +185,15 @@ export function readmeText(): string {
 export function catalogued(markdown = readmeText()): Map<string, CodeBlock> {
   const blocks = codeBlocks(markdown);
   const found = new Map<string, CodeBlock>();
-  const describe = (block: CodeBlock) => `the \`\`\`${block.lang} block at README.md line ${block.line} (first line ${JSON.stringify(block.text.split("\n")[0])})`;
+  const describe = (block: CodeBlock) =>
+    `the \`\`\`${block.lang} block at README.md line ${block.line} (first line ${JSON.stringify(block.text.split("\n")[0])})`;
   for (let i = 0; i < Math.max(blocks.length, README_BLOCKS.length); i++) {
     const block = blocks[i];
     const known = README_BLOCKS[i];
-    if (!block) throw new Error(`README.md has no block "${known!.name}" (\`\`\`${known!.lang}, first line ${JSON.stringify(known!.firstLine)}) after its ${blocks.length} blocks; README_BLOCKS in src/readme.test-helpers.ts expects it`);
+    if (!block)
+      throw new Error(
+        `README.md has no block "${known.name}" (\`\`\`${known.lang}, first line ${JSON.stringify(known.firstLine)}) after its ${blocks.length} blocks; README_BLOCKS in src/readme.test-helpers.ts expects it`,
+      );
     if (!known || block.lang !== known.lang || !block.text.startsWith(`${known.firstLine}\n`)) {
       throw new Error(
         `${describe(block)} is not the block the suite runs or checks there (${known ? `"${known.name}": \`\`\`${known.lang}, first line ${JSON.stringify(known.firstLine)}` : "none"}). ` +
@@ -224,12 +309,18 @@ async function startSandbox(work: string): Promise<{ sandbox: Sandbox; holder: C
     "echo ready",
     "exec sleep 3600",
   ].join("\n");
-  const holder = spawn("unshare", ["--mount", "--net", "--propagation", "private", "--", "sh", "-c", script], { stdio: ["ignore", "pipe", "pipe"], timeout: 3_600_000, killSignal: "SIGKILL" });
+  const holder = spawn("unshare", ["--mount", "--net", "--propagation", "private", "--", "sh", "-c", script], {
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 3_600_000,
+    killSignal: "SIGKILL",
+  });
   let output = "";
-  holder.stderr!.setEncoding("utf8").on("data", (text: string) => (output += text));
+  holder.stderr.setEncoding("utf8").on("data", (text: string) => (output += text));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the sandbox did not start within 60 s:\n${output}`)), 60_000);
-    holder.stdout!.setEncoding("utf8").on("data", (text: string) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`the sandbox did not start within 60 s:\n${output}`));
+    }, 60_000);
+    holder.stdout.setEncoding("utf8").on("data", (text: string) => {
       output += text;
       if (output.includes("ready\n")) {
         clearTimeout(timer);
@@ -262,14 +353,25 @@ async function startSandbox(work: string): Promise<{ sandbox: Sandbox; holder: C
 }
 
 /** Starts `argv` in its own process group (so a signal reaches it as Ctrl-C would), bounded; `done` resolves when it ends. */
-function startBounded(argv: readonly string[], env: NodeJS.ProcessEnv): { child: ChildProcess; output: { stdout: string; stderr: string }; done: Promise<BoundedResult> } {
-  const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, CI: "true", ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true, timeout: LINE_TIMEOUT_MS, killSignal: "SIGKILL" });
+function startBounded(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; output: { stdout: string; stderr: string }; done: Promise<BoundedResult> } {
+  const child = spawn(argv[0], argv.slice(1), {
+    env: { ...process.env, CI: "true", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+    timeout: LINE_TIMEOUT_MS,
+    killSignal: "SIGKILL",
+  });
   const output = { stdout: "", stderr: "" };
-  child.stdout!.setEncoding("utf8").on("data", (text: string) => (output.stdout += text));
-  child.stderr!.setEncoding("utf8").on("data", (text: string) => (output.stderr += text));
+  child.stdout.setEncoding("utf8").on("data", (text: string) => (output.stdout += text));
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (output.stderr += text));
   const done = new Promise<BoundedResult>((resolve, reject) => {
     child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ pid: child.pid!, code, signal, ...output }));
+    child.on("close", (code, signal) => {
+      resolve({ pid: child.pid!, code, signal, ...output });
+    });
   });
   return { child, output, done };
 }
@@ -285,7 +387,9 @@ async function waitFor(condition: () => boolean, timeoutMs: number, what: () => 
 
 /** One line on stderr per command line done, so that a slow lab run shows how far it got. */
 function progress(line: string, started: number): void {
-  process.stderr.write(`# README command line done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${line.replace(/\s+#.*$/, "")}\n`);
+  process.stderr.write(
+    `# README command line done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${line.replace(/\s+#.*$/, "")}\n`,
+  );
 }
 
 /**
@@ -310,7 +414,11 @@ export async function runCommandLines(block: CodeBlock): Promise<{ line: string;
   const pids = join(work, "pids");
   mkdirSync(bin);
   // Each pid it notes is that process's first owner uid.
-  writeFileSync(join(bin, "dummynet"), `#!/bin/sh\necho $$ >> '${pids}'\nexec '${process.execPath}' --import tsx '${join(REPO, "src/cli/main.ts")}' "$@"\n`, { mode: 0o755 });
+  writeFileSync(
+    join(bin, "dummynet"),
+    `#!/bin/sh\necho $$ >> '${pids}'\nexec '${process.execPath}' --import tsx '${join(REPO, "src/cli/main.ts")}' "$@"\n`,
+    { mode: 0o755 },
+  );
   const env = { PATH: `${bin}:${process.env["PATH"]}` };
   const uids = new Set<number>();
   const outputs: { line: string; stdout: string }[] = [];
@@ -319,9 +427,14 @@ export async function runCommandLines(block: CodeBlock): Promise<{ line: string;
     for (const line of lines) {
       const t0 = Date.now();
       const started = startBounded(sandbox.argv(["bash", "-c", line]), env);
-      const describe = (result: BoundedResult) => `\`${line}\` (README.md, the block at line ${block.line}): ${outputOf(result)}`;
+      const describe = (result: BoundedResult) =>
+        `\`${line}\` (README.md, the block at line ${block.line}): ${outputOf(result)}`;
       if (/^dummynet up (?!.*--detach)/.test(line)) {
-        await waitFor(() => /^network \S+ is up/m.test(started.output.stdout) || started.child.exitCode !== null, LINE_TIMEOUT_MS, () => `"network ... is up" from \`${line}\`: ${JSON.stringify(started.output)}`);
+        await waitFor(
+          () => /^network \S+ is up/m.test(started.output.stdout) || started.child.exitCode !== null,
+          LINE_TIMEOUT_MS,
+          () => `"network ... is up" from \`${line}\`: ${JSON.stringify(started.output)}`,
+        );
         process.kill(-started.child.pid!, "SIGINT");
         const result = await started.done;
         assert.equal(result.code, 130, describe(result));
@@ -330,7 +443,12 @@ export async function runCommandLines(block: CodeBlock): Promise<{ line: string;
         const result = await started.done;
         assert.equal(result.code, 0, describe(result));
         const file = /^dummynet up (\S+\.yaml) .*--detach/.exec(line)?.[1];
-        if (file) assert.equal(result.stdout, `${/^name: (\S+)$/m.exec(readFileSync(join(REPO, file), "utf8"))![1]}\n`, `prints the network's name: ${describe(result)}`);
+        if (file)
+          assert.equal(
+            result.stdout,
+            `${/^name: (\S+)$/m.exec(readFileSync(join(REPO, file), "utf8"))![1]}\n`,
+            `prints the network's name: ${describe(result)}`,
+          );
         if (/^dummynet inspect .*--json/.test(line)) uids.add((JSON.parse(result.stdout) as { uid: number }).uid);
         outputs.push({ line, stdout: result.stdout });
       }
@@ -338,12 +456,21 @@ export async function runCommandLines(block: CodeBlock): Promise<{ line: string;
     }
     for (const pid of readFileSync(pids, "utf8").trim().split("\n")) uids.add(Number(pid));
     const look = await runBounded(
-      sandbox.argv(["sh", "-c", "ls -A /run/netns 2>/dev/null | sed 's/^/namespace /'; ip -o link show | awk -F': ' '$2 ~ /^d-/ {print \"link \" $2}'; ls -A /run/dummynet | grep -v '^owners$' | sed 's/^/state /'"]),
+      sandbox.argv([
+        "sh",
+        "-c",
+        "ls -A /run/netns 2>/dev/null | sed 's/^/namespace /'; ip -o link show | awk -F': ' '$2 ~ /^d-/ {print \"link \" $2}'; ls -A /run/dummynet | grep -v '^owners$' | sed 's/^/state /'",
+      ]),
       {},
       60_000,
     );
     assert.equal(look.code, 0, outputOf(look));
-    const left = [...look.stdout.split("\n").filter(Boolean), ...sandbox.processes().map((pid) => `process ${pid}: ${readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ")}`)];
+    const left = [
+      ...look.stdout.split("\n").filter(Boolean),
+      ...sandbox
+        .processes()
+        .map((pid) => `process ${pid}: ${readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ")}`),
+    ];
     assert.deepEqual(left, [], "left in the sandbox");
     for (const uid of uids) assertNothingLeft(uid);
     return outputs;
@@ -351,7 +478,11 @@ export async function runCommandLines(block: CodeBlock): Promise<{ line: string;
     // After a failure: what still runs in the sandbox (a background `up`) removes its network on SIGTERM; then the holder goes.
     const running = sandbox.processes();
     for (const pid of running) process.kill(pid, "SIGTERM");
-    await waitFor(() => sandbox.processes().length === 0, 60_000, () => "end of the sandbox's processes").catch(() => {
+    await waitFor(
+      () => sandbox.processes().length === 0,
+      60_000,
+      () => "end of the sandbox's processes",
+    ).catch(() => {
       for (const pid of sandbox.processes()) process.kill(pid, "SIGKILL");
     });
     holder.kill("SIGKILL");

@@ -74,7 +74,9 @@ async function buildWithFile(net) {
       : {
           name: "bench-star",
           hosts: { ...hosts, hub: {} },
-          links: Array.from({ length: n }, (_, i) => ({ ends: [{ at: `n${i}:s${i}`, address: starAddress(i) }, `hub:h${i}`] })),
+          links: Array.from({ length: n }, (_, i) => ({
+            ends: [{ at: `n${i}:s${i}`, address: starAddress(i) }, `hub:h${i}`],
+          })),
           bridges: [{ name: "br0", host: "hub", interfaces: Array.from({ length: n }, (_, i) => `h${i}`) }],
         };
   // The loader's whole path: text, parse, schema, semantic checks, then the build.
@@ -104,7 +106,16 @@ if (remaining.length > 0) {
   process.exit(1);
 }
 const rssMb = process.resourceUsage().maxRSS / 1024;
-console.log(JSON.stringify({ impl: `dummynet ${path}${rootless ? ", rootless" : ""}`, kind, n, setupS: (t1 - t0) / 1000, cleanupS: (t2 - t1) / 1000, peakRssMb: rssMb }));
+console.log(
+  JSON.stringify({
+    impl: `dummynet ${path}${rootless ? ", rootless" : ""}`,
+    kind,
+    n,
+    setupS: (t1 - t0) / 1000,
+    cleanupS: (t2 - t1) / 1000,
+    peakRssMb: rssMb,
+  }),
+);
 
 function isRunning(pid) {
   try {

@@ -18,7 +18,12 @@ links:
 /** What node:test does around a test body: collect t.after hooks, run them once the body is done. */
 function fakeTestContext() {
   const hooks = [];
-  return { after: (fn) => hooks.push(fn), end: async () => { for (const hook of hooks.reverse()) await hook(); } };
+  return {
+    after: (fn) => hooks.push(fn),
+    end: async () => {
+      for (const hook of hooks.reverse()) await hook();
+    },
+  };
 }
 
 const samples = [];

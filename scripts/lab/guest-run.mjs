@@ -13,7 +13,15 @@ if (!runDir) throw new Error("DUMMYNET_LAB_RUN is not set");
 
 /** @type {{ buildDir: string, files: { path: string, requires: string[] }[], testArgs: string[], color: boolean }} */
 const request = JSON.parse(readFileSync(join(runDir, "request.json"), "utf8"));
-const result = { nodeStartMs, capabilitiesMs: 0, capabilitiesImportMs: 0, capabilitiesProbeMs: 0, testsMs: 0, exitCode: null, unmet: [] };
+const result = {
+  nodeStartMs,
+  capabilitiesMs: 0,
+  capabilitiesImportMs: 0,
+  capabilitiesProbeMs: 0,
+  testsMs: 0,
+  exitCode: null,
+  unmet: [],
+};
 const save = () => writeFileSync(join(runDir, "result.json"), JSON.stringify(result, null, 2));
 
 // The host compiled src/ into buildDir: no TypeScript transform in the guest.
@@ -44,7 +52,9 @@ for (const problem of result.unmet) {
 save();
 
 if (runnable.length > 0) {
-  console.log(`[lab] node started in ${nodeStartMs} ms; capabilities in ${result.capabilitiesMs} ms; running ${runnable.length} file(s)`);
+  console.log(
+    `[lab] node started in ${nodeStartMs} ms; capabilities in ${result.capabilitiesMs} ms; running ${runnable.length} file(s)`,
+  );
   started = Date.now();
   const child = spawn(
     process.execPath,
@@ -70,7 +80,9 @@ if (runnable.length > 0) {
       env: request.color ? process.env : { ...process.env, NO_COLOR: "1" },
     },
   );
-  result.exitCode = await new Promise((resolve) => child.on("close", (code, signal) => resolve(code ?? `signal ${signal}`)));
+  result.exitCode = await new Promise((resolve) =>
+    child.on("close", (code, signal) => resolve(code ?? `signal ${signal}`)),
+  );
   result.testsMs = Date.now() - started;
 } else {
   result.exitCode = 0;

@@ -23,13 +23,17 @@ export function moduleLoadOrder(moduleTree, names) {
     const at = line.indexOf(":");
     if (at < 0) continue;
     const file = line.slice(0, at);
-    deps.set(moduleName(file), { file, needs: line.slice(at + 1).trim().split(/\s+/).filter(Boolean) });
+    deps.set(moduleName(file), {
+      file,
+      needs: line
+        .slice(at + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    });
   }
   const builtin = new Set(
-    readFileSync(join(moduleTree, "modules.builtin"), "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map(moduleName),
+    readFileSync(join(moduleTree, "modules.builtin"), "utf8").split("\n").filter(Boolean).map(moduleName),
   );
   const order = [];
   const seen = new Set();
@@ -47,7 +51,11 @@ export function moduleLoadOrder(moduleTree, names) {
 
 /** kernel/net/9p/9pnet_virtio.ko(.xz) -> 9pnet_virtio (modprobe treats - and _ alike). */
 function moduleName(file) {
-  return file.split("/").at(-1).replace(/\.ko(\.\w+)?$/, "").replace(/-/g, "_");
+  return file
+    .split("/")
+    .at(-1)
+    .replace(/\.ko(\.\w+)?$/, "")
+    .replace(/-/g, "_");
 }
 
 /**
@@ -82,12 +90,14 @@ exec switch_root /newroot ${guestInit}
 export function buildInitramfs({ busybox, moduleTree, guestInit }) {
   const modules = moduleLoadOrder(moduleTree, ROOT_MODULES);
   for (const m of modules) {
-    if (!m.path.endsWith(".ko")) throw new Error(`${m.path}: compressed modules are not supported in the lab's initramfs`);
+    if (!m.path.endsWith(".ko"))
+      throw new Error(`${m.path}: compressed modules are not supported in the lab's initramfs`);
   }
   const archive = new CpioWriter();
   for (const dir of ["bin", "dev", "proc", "sys", "modules", "newroot"]) archive.directory(dir);
   archive.file("bin/busybox", readFileSync(busybox), 0o755);
-  for (const m of modules) archive.file(`modules/${m.path.split("/").at(-1)}`, readFileSync(join(moduleTree, m.path)), 0o644);
+  for (const m of modules)
+    archive.file(`modules/${m.path.split("/").at(-1)}`, readFileSync(join(moduleTree, m.path)), 0o644);
   archive.file("init", Buffer.from(initScript({ modules, guestInit })), 0o755);
   // gzip level 1: the archive is built at every run, and the kernel unpacks it in milliseconds either way.
   return gzipSync(archive.finish(), { level: 1 });
@@ -113,7 +123,21 @@ class CpioWriter {
 
   #entry(name, mode, data) {
     const nameBytes = Buffer.from(`${name}\0`);
-    const fields = [this.#inode++, mode, 0, 0, mode & 0o040000 ? 2 : 1, 0, data.length, 0, 0, 0, 0, nameBytes.length, 0];
+    const fields = [
+      this.#inode++,
+      mode,
+      0,
+      0,
+      mode & 0o040000 ? 2 : 1,
+      0,
+      data.length,
+      0,
+      0,
+      0,
+      0,
+      nameBytes.length,
+      0,
+    ];
     const header = Buffer.from(`070701${fields.map((n) => n.toString(16).padStart(8, "0")).join("")}`);
     this.#parts.push(header, nameBytes, padding(header.length + nameBytes.length), data, padding(data.length));
   }

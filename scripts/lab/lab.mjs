@@ -62,19 +62,26 @@ const GUEST_UP_MARKER = "[lab] guest kernel up";
 export function labAvailability() {
   const missing = (reason) => ({ available: false, reason, howToGet: `${INSTALL} (Debian/Ubuntu)` });
   if (process.platform !== "linux" || process.arch !== "x64") {
-    return { available: false, reason: "the lab needs an x86-64 Linux machine", howToGet: "run the tests on x86-64 Linux" };
+    return {
+      available: false,
+      reason: "the lab needs an x86-64 Linux machine",
+      howToGet: "run the tests on x86-64 Linux",
+    };
   }
   const qemu = findProgram("qemu-system-x86_64");
   if (!qemu) return missing("no qemu-system-x86_64 on PATH");
   const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((path) => existsSync(path));
   if (!busybox) return missing("no busybox (package busybox-static)");
-  if (!isStaticExecutable(busybox)) return missing(`${busybox} is linked dynamically; the initramfs needs the static one (package busybox-static)`);
+  if (!isStaticExecutable(busybox))
+    return missing(`${busybox} is linked dynamically; the initramfs needs the static one (package busybox-static)`);
   const kernel = process.env.DUMMYNET_LAB_KERNEL || newestKernel();
-  if (!kernel) return missing("no /boot/vmlinuz-<release> with modules in /lib/modules/<release> (package linux-image-amd64)");
+  if (!kernel)
+    return missing("no /boot/vmlinuz-<release> with modules in /lib/modules/<release> (package linux-image-amd64)");
   if (!existsSync(kernel)) return missing(`no guest kernel at ${kernel} (DUMMYNET_LAB_KERNEL)`);
   const release = basename(kernel).replace(/^vmlinuz-/, "");
   const moduleTree = `/lib/modules/${release}`;
-  if (!existsSync(join(moduleTree, "modules.dep"))) return missing(`no modules for ${kernel} in ${moduleTree} (the file name must be vmlinuz-<release>)`);
+  if (!existsSync(join(moduleTree, "modules.dep")))
+    return missing(`no modules for ${kernel} in ${moduleTree} (the file name must be vmlinuz-<release>)`);
   return { available: true, qemu, busybox, kernel, release, moduleTree };
 }
 
@@ -86,7 +93,8 @@ export function labAvailability() {
  */
 export function umlAvailability() {
   if (process.platform !== "linux" || process.arch !== "x64") return { available: false, reason: "not x86-64 Linux" };
-  if (!existsSync(UML_KERNEL)) return { available: false, reason: `no user-mode Linux kernel (${UML_KERNEL}, package user-mode-linux)` };
+  if (!existsSync(UML_KERNEL))
+    return { available: false, reason: `no user-mode Linux kernel (${UML_KERNEL}, package user-mode-linux)` };
   const releases = existsSync(UML_MODULES) ? readdirSync(UML_MODULES) : [];
   if (releases.length === 0) return { available: false, reason: `no user-mode Linux modules in ${UML_MODULES}` };
   return { available: true, kernel: UML_KERNEL, release: releases.sort().at(-1) };
@@ -97,7 +105,8 @@ function ensureUmlModulesLink(release) {
   const link = `/lib/modules/${release}`;
   const target = `${UML_MODULES}/${release}`;
   if (existsSync(`${link}/modules.dep`)) return undefined;
-  if (process.getuid?.() !== 0) return `${link} -> ${target} is missing; create it with: sudo mkdir -p /lib/modules && sudo ln -sfn ${target} ${link}`;
+  if (process.getuid?.() !== 0)
+    return `${link} -> ${target} is missing; create it with: sudo mkdir -p /lib/modules && sudo ln -sfn ${target} ${link}`;
   try {
     lstatSync(link);
     return `${link} exists but has no modules.dep`;
@@ -134,12 +143,20 @@ function umlArguments({ runDir, appendWords, initScript }) {
  */
 export function chooseLab() {
   const wanted = process.env.DUMMYNET_LAB || "qemu";
-  if (!["uml", "qemu"].includes(wanted)) throw new Error(`DUMMYNET_LAB must be qemu or uml, not ${JSON.stringify(wanted)}`);
+  if (!["uml", "qemu"].includes(wanted))
+    throw new Error(`DUMMYNET_LAB must be qemu or uml, not ${JSON.stringify(wanted)}`);
   if (wanted === "qemu") {
-    return { first: "qemu", why: process.env.DUMMYNET_LAB ? "DUMMYNET_LAB=qemu" : "QEMU boots on any x86-64 CPU and keeps netem's timing (the default)" };
+    return {
+      first: "qemu",
+      why: process.env.DUMMYNET_LAB
+        ? "DUMMYNET_LAB=qemu"
+        : "QEMU boots on any x86-64 CPU and keeps netem's timing (the default)",
+    };
   }
   const uml = umlAvailability();
-  return uml.available ? { first: "uml", why: "DUMMYNET_LAB=uml" } : { first: "qemu", why: `DUMMYNET_LAB=uml, but ${uml.reason}` };
+  return uml.available
+    ? { first: "uml", why: "DUMMYNET_LAB=uml" }
+    : { first: "qemu", why: `DUMMYNET_LAB=uml, but ${uml.reason}` };
 }
 
 function newestKernel() {
@@ -180,7 +197,8 @@ function isStaticExecutable(path) {
  */
 export function chooseAccelerator() {
   const wanted = process.env.DUMMYNET_LAB_ACCEL || "auto";
-  if (!["auto", "kvm", "tcg"].includes(wanted)) throw new Error(`DUMMYNET_LAB_ACCEL must be auto, kvm or tcg, not ${JSON.stringify(wanted)}`);
+  if (!["auto", "kvm", "tcg"].includes(wanted))
+    throw new Error(`DUMMYNET_LAB_ACCEL must be auto, kvm or tcg, not ${JSON.stringify(wanted)}`);
   if (wanted === "tcg") return { accel: "tcg", why: "DUMMYNET_LAB_ACCEL=tcg" };
   try {
     accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
@@ -189,7 +207,8 @@ export function chooseAccelerator() {
   }
   if (wanted === "kvm") return { accel: "kvm", why: "DUMMYNET_LAB_ACCEL=kvm" };
   const flags = /^flags\s*:(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "";
-  if (!/\b(vmx|svm)\b/.test(flags)) return { accel: "tcg", why: "/dev/kvm is there but the CPU shows no vmx or svm flag" };
+  if (!/\b(vmx|svm)\b/.test(flags))
+    return { accel: "tcg", why: "/dev/kvm is there but the CPU shows no vmx or svm flag" };
   return { accel: "kvm", why: "/dev/kvm and vmx/svm are there" };
 }
 
@@ -199,20 +218,30 @@ function qemuArguments({ lab, accel, initramfs, appendWords }) {
   return [
     "-nodefaults",
     "-no-user-config",
-    "-display", "none",
-    "-monitor", "none",
-    "-serial", "stdio",
+    "-display",
+    "none",
+    "-monitor",
+    "none",
+    "-serial",
+    "stdio",
     "-no-reboot",
     ...(accel === "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg,thread=multi", "-cpu", "max"]),
-    "-m", "2048",
-    "-smp", String(cpus),
-    "-kernel", lab.kernel,
-    "-initrd", initramfs,
+    "-m",
+    "2048",
+    "-smp",
+    String(cpus),
+    "-kernel",
+    lab.kernel,
+    "-initrd",
+    initramfs,
     // panic=-1 with -no-reboot: a kernel panic ends QEMU at once (the console tail says why).
-    "-append", ["console=ttyS0", "panic=-1", "rdinit=/init", "quiet", ...appendWords].join(" "),
+    "-append",
+    ["console=ttyS0", "panic=-1", "rdinit=/init", "quiet", ...appendWords].join(" "),
     // The host's / is the guest's root; multidevs=remap keeps inode numbers of different host file systems apart.
-    "-fsdev", "local,id=root,path=/,security_model=passthrough,multidevs=remap",
-    "-device", "virtio-9p-pci,fsdev=root,mount_tag=host",
+    "-fsdev",
+    "local,id=root,path=/,security_model=passthrough,multidevs=remap",
+    "-device",
+    "virtio-9p-pci,fsdev=root,mount_tag=host",
   ];
 }
 
@@ -228,7 +257,15 @@ export async function runInLab(options) {
   const output = options.output ?? process.stdout;
   const timeoutMs = options.timeoutMs ?? LAB_TIMEOUT_MS;
   const started = Date.now();
-  const failedRun = (problem) => ({ passed: 0, failed: Math.max(1, files.length), skipped: 0, problems: [problem], failures: [], skips: [], timings: {} });
+  const failedRun = (problem) => ({
+    passed: 0,
+    failed: Math.max(1, files.length),
+    skipped: 0,
+    problems: [problem],
+    failures: [],
+    skips: [],
+    timings: {},
+  });
 
   let choice;
   let accelerator;
@@ -271,7 +308,8 @@ export async function runInLab(options) {
   // The kernel passes unknown key=value words on to init as environment.
   const appendWords = [`DUMMYNET_LAB_RUN=${runDir}`, `DUMMYNET_LAB_REPO=${repoRoot}`];
   // The guest's environment comes from the kernel command line.
-  if (/^[1-9]$/.test(process.env.DUMMYNET_LAB_CONCURRENCY ?? "")) appendWords.push(`DUMMYNET_LAB_CONCURRENCY=${process.env.DUMMYNET_LAB_CONCURRENCY}`);
+  if (/^[1-9]$/.test(process.env.DUMMYNET_LAB_CONCURRENCY ?? ""))
+    appendWords.push(`DUMMYNET_LAB_CONCURRENCY=${process.env.DUMMYNET_LAB_CONCURRENCY}`);
   const remaining = () => timeoutMs - (Date.now() - started);
   /** Why this lab, for the summary: the choice, and every attempt that failed on the way. */
   const why = [choice.why];
@@ -287,7 +325,9 @@ export async function runInLab(options) {
     if (linkProblem) why.push(`user-mode Linux not used: ${linkProblem}`);
     else {
       mkdirSync(join(runDir, "uml"), { recursive: true });
-      output.write(`[lab] booting user-mode Linux ${uml.release} for ${files.length} file(s); console log: ${relative(repoRoot, consolePath)}\n`);
+      output.write(
+        `[lab] booting user-mode Linux ${uml.release} for ${files.length} file(s); console log: ${relative(repoRoot, consolePath)}\n`,
+      );
       guest = await bootGuest({
         program: uml.kernel,
         args: umlArguments({ runDir, appendWords, initScript }),
@@ -298,20 +338,32 @@ export async function runInLab(options) {
       });
       if (guest.cameUp || guest.timedOut) used = { name: "user-mode Linux", release: uml.release };
       else {
-        const failure = guest.gaveUp ? `did not reach init within ${UML_PROBE_MS / 1000} s` : `ended before init (exit ${guest.exit.code ?? guest.exit.signal})`;
+        const failure = guest.gaveUp
+          ? `did not reach init within ${UML_PROBE_MS / 1000} s`
+          : `ended before init (exit ${guest.exit.code ?? guest.exit.signal})`;
         const lastLines = readFileSync(consolePath, "utf8").trim().split("\n").slice(-3).join(" | ");
-        why.push(`user-mode Linux ${uml.release} ${failure}${lastLines ? ` (console: ${lastLines})` : ""}, so QEMU, which runs on any x86-64 CPU`);
-        output.write(`[lab] user-mode Linux ${failure}; starting over in QEMU (console: ${relative(repoRoot, consolePath)})\n`);
+        why.push(
+          `user-mode Linux ${uml.release} ${failure}${lastLines ? ` (console: ${lastLines})` : ""}, so QEMU, which runs on any x86-64 CPU`,
+        );
+        output.write(
+          `[lab] user-mode Linux ${failure}; starting over in QEMU (console: ${relative(repoRoot, consolePath)})\n`,
+        );
         consolePath = join(runDir, "console-qemu.log");
       }
     }
   }
 
   if (!used) {
-    if (!lab.available) return failedRun(`the kernel lab cannot run: ${why.join("; ")}; and QEMU: ${lab.reason}. Install: ${lab.howToGet}`);
+    if (!lab.available)
+      return failedRun(
+        `the kernel lab cannot run: ${why.join("; ")}; and QEMU: ${lab.reason}. Install: ${lab.howToGet}`,
+      );
     const initramfs = join(runDir, "initramfs.gz");
     try {
-      writeFileSync(initramfs, buildInitramfs({ busybox: lab.busybox, moduleTree: lab.moduleTree, guestInit: initScript }));
+      writeFileSync(
+        initramfs,
+        buildInitramfs({ busybox: lab.busybox, moduleTree: lab.moduleTree, guestInit: initScript }),
+      );
     } catch (error) {
       return failedRun(`the kernel lab cannot build its initramfs: ${error.message}`);
     }
@@ -327,8 +379,12 @@ export async function runInLab(options) {
     let accel = accelerator.accel;
     guest = await bootQemu(accel, accel === "kvm" ? KVM_PROBE_MS : undefined);
     if (accel === "kvm" && !guest.cameUp && !guest.timedOut) {
-      const failure = guest.gaveUp ? `did not reach init within ${KVM_PROBE_MS / 1000} s` : `ended before init (exit ${guest.exit.code ?? guest.exit.signal})`;
-      output.write(`[lab] the KVM guest ${failure}; starting over with software emulation (console: ${relative(repoRoot, consolePath)})\n`);
+      const failure = guest.gaveUp
+        ? `did not reach init within ${KVM_PROBE_MS / 1000} s`
+        : `ended before init (exit ${guest.exit.code ?? guest.exit.signal})`;
+      output.write(
+        `[lab] the KVM guest ${failure}; starting over with software emulation (console: ${relative(repoRoot, consolePath)})\n`,
+      );
       accelerator = { accel: "tcg", why: `a KVM guest ${failure}` };
       accel = "tcg";
       consolePath = join(runDir, "console-tcg.log");
@@ -336,9 +392,12 @@ export async function runInLab(options) {
     }
     if (guest.stalled !== undefined && remaining() > 60_000) {
       // Seen once in many runs under TCG: a vCPU stuck in the guest kernel. A fresh boot runs the whole request again.
-      output.write(`[lab] starting the guest over once after its kernel stalled (console: ${relative(repoRoot, consolePath)})\n`);
+      output.write(
+        `[lab] starting the guest over once after its kernel stalled (console: ${relative(repoRoot, consolePath)})\n`,
+      );
       why.push(`a first guest stalled (${guest.stalled}) and was started over`);
-      for (const name of ["result.json", "lab.tap", "runner-exit", "guest-timings"]) rmSync(join(runDir, name), { force: true });
+      for (const name of ["result.json", "lab.tap", "runner-exit", "guest-timings"])
+        rmSync(join(runDir, name), { force: true });
       consolePath = join(runDir, "console-retry.log");
       guest = await bootQemu(accel);
     }
@@ -347,7 +406,8 @@ export async function runInLab(options) {
   }
   const totalMs = Date.now() - started;
 
-  const readOptional = (name) => (existsSync(join(runDir, name)) ? readFileSync(join(runDir, name), "utf8") : undefined);
+  const readOptional = (name) =>
+    existsSync(join(runDir, name)) ? readFileSync(join(runDir, name), "utf8") : undefined;
   const guestFacts = Object.fromEntries(
     (readOptional("guest-timings") ?? "")
       .split("\n")
@@ -370,7 +430,9 @@ export async function runInLab(options) {
   };
   // What ran, as the guest itself reports it (uname -r, the distribution's version in /proc/version).
   const debianVersion = / Debian (\S+)/.exec(guestFacts.kernel_version ?? "")?.[1];
-  const guestKernel = guestFacts.kernel_release ? `${guestFacts.kernel_release}${debianVersion ? ` (Debian ${debianVersion})` : ""}` : `${used.release} (not confirmed by the guest)`;
+  const guestKernel = guestFacts.kernel_release
+    ? `${guestFacts.kernel_release}${debianVersion ? ` (Debian ${debianVersion})` : ""}`
+    : `${used.release} (not confirmed by the guest)`;
   const guestSummary = `Linux ${guestKernel} in ${used.name}, because: ${why.join("; ")}`;
 
   const problems = [];
@@ -379,21 +441,33 @@ export async function runInLab(options) {
     return `last lines of the guest console (${consolePath}):\n${text}`;
   };
   if (guestFacts.kernel_release && guestFacts.kernel_release !== used.release) {
-    problems.push(`the guest runs Linux ${guestFacts.kernel_release}, not ${used.release} as booted; its modules would not match`);
+    problems.push(
+      `the guest runs Linux ${guestFacts.kernel_release}, not ${used.release} as booted; its modules would not match`,
+    );
   }
-  if (guest.timedOut) problems.push(`the lab guest timed out after ${timeoutMs / 1000} s and was killed; ${consoleTail()}`);
-  else if (guest.stalled !== undefined) problems.push(`the lab guest's kernel stalled ("${guest.stalled}") and was killed; ${consoleTail()}`);
+  if (guest.timedOut)
+    problems.push(`the lab guest timed out after ${timeoutMs / 1000} s and was killed; ${consoleTail()}`);
+  else if (guest.stalled !== undefined)
+    problems.push(`the lab guest's kernel stalled ("${guest.stalled}") and was killed; ${consoleTail()}`);
   else if (!guest.cameUp) {
-    problems.push(`the lab guest never reached its init (${used.name} exit ${guest.exit.code ?? guest.exit.signal}); ${consoleTail()}`);
+    problems.push(
+      `the lab guest never reached its init (${used.name} exit ${guest.exit.code ?? guest.exit.signal}); ${consoleTail()}`,
+    );
   } else if (runnerExit === undefined) {
-    problems.push(`the lab guest stopped before the tests finished (${used.name} exit ${guest.exit.code ?? guest.exit.signal}); ${consoleTail()}`);
+    problems.push(
+      `the lab guest stopped before the tests finished (${used.name} exit ${guest.exit.code ?? guest.exit.signal}); ${consoleTail()}`,
+    );
   }
   for (const unmet of result.unmet ?? []) {
-    problems.push(`${unmet.file} needs ${unmet.missing.join(", ")}, which neither this host nor the lab guest has:\n  ${unmet.advice.join("\n  ")}`);
+    problems.push(
+      `${unmet.file} needs ${unmet.missing.join(", ")}, which neither this host nor the lab guest has:\n  ${unmet.advice.join("\n  ")}`,
+    );
   }
   const ranTests = (result.unmet?.length ?? 0) < files.length;
   if (ranTests && !guest.timedOut && runnerExit !== undefined && !tap?.complete) {
-    problems.push(`the lab test run ended without a complete TAP report (node --test exit ${result.exitCode}); ${consoleTail()}`);
+    problems.push(
+      `the lab test run ended without a complete TAP report (node --test exit ${result.exitCode}); ${consoleTail()}`,
+    );
   }
   if (tap?.complete && result.exitCode !== 0 && tap.failed === 0) {
     problems.push(`node --test exited with ${result.exitCode} in the lab although no test failed`);
@@ -470,11 +544,14 @@ async function bootGuest({ program, args, consolePath, output, timeoutMs, upWith
       // already gone
     }
   };
-  const timer = setTimeout(() => {
-    state.timedOut = true;
-    output.write(`\n[lab] the guest ran longer than ${Math.round(timeoutMs / 1000)} s: killing it\n`);
-    killGuest();
-  }, Math.max(0, timeoutMs));
+  const timer = setTimeout(
+    () => {
+      state.timedOut = true;
+      output.write(`\n[lab] the guest ran longer than ${Math.round(timeoutMs / 1000)} s: killing it\n`);
+      killGuest();
+    },
+    Math.max(0, timeoutMs),
+  );
   const probe =
     upWithinMs === undefined
       ? undefined
@@ -492,7 +569,9 @@ async function bootGuest({ program, args, consolePath, output, timeoutMs, upWith
   process.once("SIGTERM", onSignal);
 
   const exit = await new Promise((resolveExit) =>
-    guest.on("close", (code, signal) => resolveExit({ code, signal })).on("error", (error) => resolveExit({ code: null, signal: error.message })),
+    guest
+      .on("close", (code, signal) => resolveExit({ code, signal }))
+      .on("error", (error) => resolveExit({ code: null, signal: error.message })),
   );
   clearTimeout(timer);
   clearTimeout(probe);
@@ -519,7 +598,8 @@ export async function buildForLab(repoRoot, buildDir) {
   const tsconfig = JSON.parse(readFileSync(join(repoRoot, "tsconfig.json"), "utf8"));
   mkdirSync(buildDir, { recursive: true });
   for (const entry of readdirSync(repoRoot)) {
-    if (COMPILED_TREES.includes(entry) || entry === "test-results" || entry === ".git" || entry === "node_modules") continue;
+    if (COMPILED_TREES.includes(entry) || entry === "test-results" || entry === ".git" || entry === "node_modules")
+      continue;
     symlinkSync(join(repoRoot, entry), join(buildDir, entry));
   }
   // node_modules: the checkout's packages, but tsx is a stand-in (tests start
@@ -532,8 +612,14 @@ export async function buildForLab(repoRoot, buildDir) {
   }
   const standIn = join(buildDir, "node_modules", "tsx");
   mkdirSync(standIn);
-  writeFileSync(join(standIn, "package.json"), JSON.stringify({ name: "tsx", private: true, type: "module", exports: { ".": "./register.mjs" } }));
-  writeFileSync(join(standIn, "register.mjs"), 'import { register } from "node:module";\nregister("./compiled-instead.mjs", import.meta.url);\n');
+  writeFileSync(
+    join(standIn, "package.json"),
+    JSON.stringify({ name: "tsx", private: true, type: "module", exports: { ".": "./register.mjs" } }),
+  );
+  writeFileSync(
+    join(standIn, "register.mjs"),
+    'import { register } from "node:module";\nregister("./compiled-instead.mjs", import.meta.url);\n',
+  );
   writeFileSync(
     join(standIn, "compiled-instead.mjs"),
     [
@@ -579,7 +665,8 @@ export async function buildForLab(repoRoot, buildDir) {
       }
     }
   };
-  for (const tree of COMPILED_TREES) if (existsSync(join(repoRoot, tree))) copyTree(join(repoRoot, tree), join(buildDir, tree));
+  for (const tree of COMPILED_TREES)
+    if (existsSync(join(repoRoot, tree))) copyTree(join(repoRoot, tree), join(buildDir, tree));
   await Promise.all(jobs);
   await precompileSchemaValidator(repoRoot, buildDir);
   await bundleEntryPoints(esbuild, buildDir);
@@ -596,11 +683,17 @@ export async function buildForLab(repoRoot, buildDir) {
  */
 /** An esbuild plugin that resolves `dummynet`, `dummynet/testing` and `dummynet/vitest` to the build's source. */
 function packageFromSource(buildDir) {
-  const entries = { dummynet: "src/index.ts", "dummynet/testing": "src/testing/index.ts", "dummynet/vitest": "src/testing/vitest.ts" };
+  const entries = {
+    dummynet: "src/index.ts",
+    "dummynet/testing": "src/testing/index.ts",
+    "dummynet/vitest": "src/testing/vitest.ts",
+  };
   return {
     name: "dummynet-from-source",
     setup(build) {
-      build.onResolve({ filter: /^dummynet(\/[a-z]+)?$/ }, (args) => (entries[args.path] ? { path: join(buildDir, entries[args.path]) } : undefined));
+      build.onResolve({ filter: /^dummynet(\/[a-z]+)?$/ }, (args) =>
+        entries[args.path] ? { path: join(buildDir, entries[args.path]) } : undefined,
+      );
     },
   };
 }
@@ -611,13 +704,20 @@ async function bundleEntryPoints(esbuild, buildDir) {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith(".lab.test.ts") || (dir.endsWith(join("examples", "testing")) && entry.name.endsWith(".ts"))) entries.push(path);
+      else if (
+        entry.name.endsWith(".lab.test.ts") ||
+        (dir.endsWith(join("examples", "testing")) && entry.name.endsWith(".ts"))
+      )
+        entries.push(path);
     }
   };
   walk(join(buildDir, "src"));
   if (existsSync(join(buildDir, "examples"))) walk(join(buildDir, "examples"));
   entries.push(join(buildDir, "src/cli/main.ts"));
-  const besides = [join(buildDir, "src/probe/agent.mjs"), join(buildDir, "src/topology/schema-validator.generated.cjs")];
+  const besides = [
+    join(buildDir, "src/probe/agent.mjs"),
+    join(buildDir, "src/topology/schema-validator.generated.cjs"),
+  ];
   await Promise.all(
     entries.map(async (entry) => {
       await esbuild.build({
@@ -636,7 +736,9 @@ async function bundleEntryPoints(esbuild, buildDir) {
         // (dist/ need not exist: a fresh clone builds it only for the demo and for packing).
         plugins: [packageFromSource(buildDir)],
         // Bundled CommonJS packages (commander, ajv) call require for Node's own modules.
-        banner: { js: 'import { createRequire as __labRequire } from "node:module"; const require = __labRequire(import.meta.url);' },
+        banner: {
+          js: 'import { createRequire as __labRequire } from "node:module"; const require = __labRequire(import.meta.url);',
+        },
       });
       for (const file of besides) {
         const target = join(dirname(entry), basename(file));
@@ -660,7 +762,10 @@ async function precompileSchemaValidator(repoRoot, buildDir) {
   const schema = JSON.parse(readFileSync(join(repoRoot, "schema/topology.schema.json"), "utf8"));
   const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
   const code = (standalone.default ?? standalone)(ajv, ajv.compile(schema));
-  writeFileSync(join(buildDir, "src/topology/schema-validator.generated.cjs"), `// Generated by scripts/lab/lab.mjs from schema/topology.schema.json.\n${code}`);
+  writeFileSync(
+    join(buildDir, "src/topology/schema-validator.generated.cjs"),
+    `// Generated by scripts/lab/lab.mjs from schema/topology.schema.json.\n${code}`,
+  );
 }
 
 /** One line with the lab's costs. */

@@ -40,7 +40,9 @@ export function summarizeTap(text) {
     }
   }
   // A suite fails when one of its tests fails: list only the innermost failures.
-  const innermost = failures.filter((name) => !failures.some((other) => other !== name && other.startsWith(`${name} > `)));
+  const innermost = failures.filter(
+    (name) => !failures.some((other) => other !== name && other.startsWith(`${name} > `)),
+  );
   return {
     passed: pass ?? 0,
     failed: fail === undefined ? Math.max(1, innermost.length) : fail + cancelled,

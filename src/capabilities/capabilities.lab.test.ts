@@ -19,7 +19,7 @@ const link = (name: string): string => new InterfaceScoped(name, uid).scoped;
 const cgroupDir = `/sys/fs/cgroup/${new CGroupScoped("caplab", uid).scoped}`;
 
 function run(argv: string[]): string {
-  return execFileSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 30_000 });
+  return execFileSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 30_000 });
 }
 
 describe("capabilities on a kernel with netem, VLAN and cgroup v2", { timeout: 1_200_000 }, () => {

@@ -23,11 +23,11 @@ const link = (name: string): string => new InterfaceScoped(name, uid).scoped;
 
 /** Runs a command; true when it exits 0. */
 function succeeds(argv: string[]): boolean {
-  return spawnSync(argv[0]!, argv.slice(1), { stdio: "ignore", timeout: 30_000 }).status === 0;
+  return spawnSync(argv[0], argv.slice(1), { stdio: "ignore", timeout: 30_000 }).status === 0;
 }
 
 function json<T>(argv: string[]): T {
-  return JSON.parse(execFileSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 30_000 })) as T;
+  return JSON.parse(execFileSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 30_000 })) as T;
 }
 
 interface QdiscJson {
@@ -75,7 +75,19 @@ describe("detectCapabilities on this machine", { timeout: 180_000 }, () => {
   });
 
   test("veth and bridge: the report matches creating them by hand", () => {
-    const vethMade = succeeds(["ip", "-n", namespace, "link", "add", link("ta"), "type", "veth", "peer", "name", link("tb")]);
+    const vethMade = succeeds([
+      "ip",
+      "-n",
+      namespace,
+      "link",
+      "add",
+      link("ta"),
+      "type",
+      "veth",
+      "peer",
+      "name",
+      link("tb"),
+    ]);
     const bridgeMade = succeeds(["ip", "-n", namespace, "link", "add", link("tbr"), "type", "bridge"]);
     assert.equal(report.veth.available, vethMade, report.veth.evidence);
     assert.equal(report.bridge.available, bridgeMade, report.bridge.evidence);
@@ -85,9 +97,11 @@ describe("detectCapabilities on this machine", { timeout: 180_000 }, () => {
 
   test("vlan: the report matches adding an 802.1Q link by hand", () => {
     succeeds(["ip", "-n", namespace, "link", "add", link("vp"), "type", "veth", "peer", "name", link("vq")]);
-    const made = spawnSync("ip", ["-n", namespace, "link", "add", "link", link("vp"), "name", link("v7"), "type", "vlan", "id", "7"], { timeout: 30_000,
-      encoding: "utf8",
-    });
+    const made = spawnSync(
+      "ip",
+      ["-n", namespace, "link", "add", "link", link("vp"), "name", link("v7"), "type", "vlan", "id", "7"],
+      { timeout: 30_000, encoding: "utf8" },
+    );
     assert.equal(report.vlan.available, made.status === 0, `report: ${report.vlan.evidence}; by hand: ${made.stderr}`);
     if (made.status === 0) {
       assert.equal(linkKind(link("v7")), "vlan");
@@ -98,8 +112,15 @@ describe("detectCapabilities on this machine", { timeout: 180_000 }, () => {
   });
 
   test("netem: the report matches adding a netem qdisc by hand", () => {
-    const made = spawnSync("tc", ["-n", namespace, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "3ms"], { encoding: "utf8", timeout: 30_000 });
-    assert.equal(report.netem.available, made.status === 0, `report: ${report.netem.evidence}; by hand: ${made.stderr}`);
+    const made = spawnSync("tc", ["-n", namespace, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "3ms"], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(
+      report.netem.available,
+      made.status === 0,
+      `report: ${report.netem.evidence}; by hand: ${made.stderr}`,
+    );
     if (made.status === 0) {
       const kinds = json<QdiscJson[]>(["tc", "-n", namespace, "-j", "qdisc", "show", "dev", "lo"]).map((q) => q.kind);
       assert.ok(kinds.includes("netem"), `tc shows ${kinds.join(",")}`);
@@ -112,7 +133,23 @@ describe("detectCapabilities on this machine", { timeout: 180_000 }, () => {
   test("htb, tbf and ingress: the report matches adding them by hand", () => {
     const htb = succeeds(["tc", "-n", namespace, "qdisc", "replace", "dev", "lo", "root", "handle", "1:", "htb"]);
     assert.equal(report.htb.available, htb);
-    const tbf = succeeds(["tc", "-n", namespace, "qdisc", "replace", "dev", "lo", "root", "tbf", "rate", "2mbit", "burst", "16kbit", "latency", "20ms"]);
+    const tbf = succeeds([
+      "tc",
+      "-n",
+      namespace,
+      "qdisc",
+      "replace",
+      "dev",
+      "lo",
+      "root",
+      "tbf",
+      "rate",
+      "2mbit",
+      "burst",
+      "16kbit",
+      "latency",
+      "20ms",
+    ]);
     assert.equal(report.tbf.available, tbf);
     const ingress = succeeds(["tc", "-n", namespace, "qdisc", "add", "dev", "lo", "ingress"]);
     assert.equal(report.ingress.available, ingress);
@@ -127,15 +164,26 @@ describe("detectCapabilities on this machine", { timeout: 180_000 }, () => {
   });
 
   test("cgroup version matches the file system type at /sys/fs/cgroup", () => {
-    const fsType = execFileSync("stat", ["-f", "-c", "%T", "/sys/fs/cgroup"], { encoding: "utf8", timeout: 30_000 }).trim();
+    const fsType = execFileSync("stat", ["-f", "-c", "%T", "/sys/fs/cgroup"], {
+      encoding: "utf8",
+      timeout: 30_000,
+    }).trim();
     assert.equal(report.cgroup.version === 2, fsType === "cgroup2fs", `stat says ${fsType}`);
-    assert.equal(report.cgroup2.available, fsType === "cgroup2fs" && report.cgroup.v2Controllers.includes("memory") && report.cgroup.v2Controllers.includes("cpu"));
+    assert.equal(
+      report.cgroup2.available,
+      fsType === "cgroup2fs" &&
+        report.cgroup.v2Controllers.includes("memory") &&
+        report.cgroup.v2Controllers.includes("cpu"),
+    );
     if (report.cgroup.version === 1) {
       // Each reported v1 hierarchy really is a cgroup mount holding its controller's files.
       assert.ok(report.cgroup.v1Hierarchies.length > 0);
       for (const hierarchy of report.cgroup.v1Hierarchies) {
         assert.ok(existsSync(`${hierarchy.mountPoint}/cgroup.procs`), hierarchy.mountPoint);
-        assert.equal(execFileSync("stat", ["-f", "-c", "%T", hierarchy.mountPoint], { encoding: "utf8", timeout: 30_000 }).trim(), "cgroupfs");
+        assert.equal(
+          execFileSync("stat", ["-f", "-c", "%T", hierarchy.mountPoint], { encoding: "utf8", timeout: 30_000 }).trim(),
+          "cgroupfs",
+        );
       }
       const memory = report.cgroup.v1Hierarchies.find((h) => h.controllers.includes("memory"));
       if (memory) assert.ok(existsSync(`${memory.mountPoint}/memory.limit_in_bytes`));
@@ -159,7 +207,8 @@ describe("detectCapabilities on this machine", { timeout: 180_000 }, () => {
 
   test("programs: present exactly when the shell finds them", () => {
     for (const program of ["ip", "tc", "iptables", "ping", "nsenter"] as const) {
-      const found = spawnSync("sh", ["-c", `command -v ${program}`], { encoding: "utf8", timeout: 30_000 }).status === 0;
+      const found =
+        spawnSync("sh", ["-c", `command -v ${program}`], { encoding: "utf8", timeout: 30_000 }).status === 0;
       assert.equal(report.programs[program].available, found, program);
       if (!found) assert.match(report.programs[program].howToGet ?? "", /apt-get install/);
     }

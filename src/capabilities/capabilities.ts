@@ -286,7 +286,8 @@ export function findProgram(program: string): string | undefined {
 
 function detectPrivileges(): PrivilegeStatus {
   if (isRoot()) return { root: true, sudo: "not-needed", available: true };
-  if (!findProgram("sudo")) return { root: false, sudo: "missing", available: false, howToGet: `${ROOT_ADVICE} ${missingProgramHint("sudo")}` };
+  if (!findProgram("sudo"))
+    return { root: false, sudo: "missing", available: false, howToGet: `${ROOT_ADVICE} ${missingProgramHint("sudo")}` };
   if (sudoWorksWithoutPassword()) return { root: false, sudo: "passwordless", available: true };
   return { root: false, sudo: "needs-password", available: false, howToGet: ROOT_ADVICE };
 }
@@ -316,7 +317,13 @@ function moduleHints(): ModuleHints {
     text
       .split("\n")
       .filter((line) => line.trim() !== "")
-      .map((line) => (line.split(/[:\s]/)[0] ?? "").split("/").pop()!.replace(/\.ko(\.\w+)?$/, "").replace(/-/g, "_"));
+      .map((line) =>
+        (line.split(/[:\s]/)[0] ?? "")
+          .split("/")
+          .pop()!
+          .replace(/\.ko(\.\w+)?$/, "")
+          .replace(/-/g, "_"),
+      );
   const loaded = new Set(names(readText("/proc/modules") ?? ""));
   const builtin = new Set(names(readText(`${modulesDir}/modules.builtin`) ?? ""));
   // Built-in modules with parameters show up in /sys/module without an initstate file.
@@ -326,18 +333,26 @@ function moduleHints(): ModuleHints {
   }
   const loadable = new Set(names(readText(`${modulesDir}/modules.dep`) ?? ""));
   const complete = existsSync(`${modulesDir}/modules.builtin`);
-  return { loaded, builtin, loadable, modular: existsSync("/proc/modules"), complete, modulesDir, modprobe: findProgram("modprobe") !== undefined };
+  return {
+    loaded,
+    builtin,
+    loadable,
+    modular: existsSync("/proc/modules"),
+    complete,
+    modulesDir,
+    modprobe: findProgram("modprobe") !== undefined,
+  };
 }
 
 const MODULE_OF_FEATURE: Partial<Record<KernelFeature, string>> = {
-  veth: MODULE_OF_LINK_TYPE["veth"]!,
-  bridge: MODULE_OF_LINK_TYPE["bridge"]!,
-  vlan: MODULE_OF_LINK_TYPE["vlan"]!,
-  ifb: MODULE_OF_LINK_TYPE["ifb"]!,
-  netem: MODULE_OF_QDISC["netem"]!,
-  htb: MODULE_OF_QDISC["htb"]!,
-  tbf: MODULE_OF_QDISC["tbf"]!,
-  ingress: MODULE_OF_QDISC["ingress"]!,
+  veth: MODULE_OF_LINK_TYPE["veth"],
+  bridge: MODULE_OF_LINK_TYPE["bridge"],
+  vlan: MODULE_OF_LINK_TYPE["vlan"],
+  ifb: MODULE_OF_LINK_TYPE["ifb"],
+  netem: MODULE_OF_QDISC["netem"],
+  htb: MODULE_OF_QDISC["htb"],
+  tbf: MODULE_OF_QDISC["tbf"],
+  ingress: MODULE_OF_QDISC["ingress"],
   iptables: "ip_tables",
 };
 
@@ -345,9 +360,13 @@ const MODULE_OF_FEATURE: Partial<Record<KernelFeature, string>> = {
 function moduleState(module: string, hints: ModuleHints): { present: boolean; words: string } {
   if (hints.loaded.has(module)) return { present: true, words: `module ${module} is loaded` };
   if (hints.builtin.has(module)) return { present: true, words: `module ${module} is built into the kernel` };
-  if (hints.loadable.has(module)) return { present: true, words: `module ${module} can be loaded (listed in ${hints.modulesDir}/modules.dep)` };
+  if (hints.loadable.has(module))
+    return { present: true, words: `module ${module} can be loaded (listed in ${hints.modulesDir}/modules.dep)` };
   if (!hints.complete) {
-    return { present: false, words: `module ${module}: cannot tell without probing (not loaded, and no ${hints.modulesDir}/modules.builtin to say whether it is built in)` };
+    return {
+      present: false,
+      words: `module ${module}: cannot tell without probing (not loaded, and no ${hints.modulesDir}/modules.builtin to say whether it is built in)`,
+    };
   }
   const where = hints.modular
     ? existsSync(hints.modulesDir)
@@ -364,7 +383,8 @@ function adviceFor(feature: KernelFeature, hints: ModuleHints): string {
   const module = MODULE_OF_FEATURE[feature];
   if (module === undefined) return "";
   const state = moduleState(module, hints);
-  if (state.present && !hints.modprobe) return `${state.words}, yet the attempt failed; ${NO_MODPROBE}, which would show why.`;
+  if (state.present && !hints.modprobe)
+    return `${state.words}, yet the attempt failed; ${NO_MODPROBE}, which would show why.`;
   if (state.present) return `${state.words}, yet the attempt failed: \`modprobe ${module}\` shows why.`;
   if (!hints.modular) {
     return (
@@ -372,7 +392,8 @@ function adviceFor(feature: KernelFeature, hints: ModuleHints): string {
       "(distribution kernels do), or let `npm test` run the tests that need it in the user-mode Linux lab (apt-get install user-mode-linux)."
     );
   }
-  if (!hints.modprobe) return `This kernel lacks ${module} (${state.words}); ${NO_MODPROBE}, then \`modprobe ${module}\`. ${EXTRA_MODULES}`;
+  if (!hints.modprobe)
+    return `This kernel lacks ${module} (${state.words}); ${NO_MODPROBE}, then \`modprobe ${module}\`. ${EXTRA_MODULES}`;
   return `This kernel lacks ${module} (${state.words}). ${kernelModuleAdvice(module)}`;
 }
 
@@ -411,7 +432,7 @@ function detectCgroups(): CGroupStatus {
       .filter((line) => line !== "" && !line.startsWith("#"))
       .map((line) => line.split(/\s+/))
       .filter((fields) => fields[3] === "1")
-      .map((fields) => fields[0]!),
+      .map((fields) => fields[0]),
   );
   const v1Hierarchies: CGroupV1Hierarchy[] = mounts
     .filter((m) => m.fsType === "cgroup")
@@ -442,7 +463,11 @@ function cgroup2Status(cgroup: CGroupStatus): FeatureStatus {
   const needed = ["cpu", "memory"];
   const lacking = needed.filter((c) => !cgroup.v2Controllers.includes(c));
   if (cgroup.layout === "unified" && lacking.length === 0) {
-    return { available: true, probed: false, evidence: `cgroup v2 at ${cgroup.v2MountPoint} offers ${cgroup.v2Controllers.join(" ")}` };
+    return {
+      available: true,
+      probed: false,
+      evidence: `cgroup v2 at ${cgroup.v2MountPoint} offers ${cgroup.v2Controllers.join(" ")}`,
+    };
   }
   const evidence =
     cgroup.layout === "unified"
@@ -531,8 +556,20 @@ async function probeKernel(
       ["ingress", "qdisc add dev lo ingress"],
     ];
     const [linkFailures, qdiscFailures, iptablesFailure] = await Promise.all([
-      runBatch(runner, "ip", namespace, linkAttempts.map(([, line]) => line)),
-      programs.tc.available ? runBatch(runner, "tc", namespace, qdiscAttempts.map(([, line]) => line)) : undefined,
+      runBatch(
+        runner,
+        "ip",
+        namespace,
+        linkAttempts.map(([, line]) => line),
+      ),
+      programs.tc.available
+        ? runBatch(
+            runner,
+            "tc",
+            namespace,
+            qdiscAttempts.map(([, line]) => line),
+          )
+        : undefined,
       iptablesFlavour.flavour !== "missing"
         ? runCommand(
             runner,
@@ -582,11 +619,20 @@ async function runCommand(runner: CommandRunner, argv: string[]): Promise<string
  * undefined when it succeeded, else its error. iproute2 reports a failed line
  * as its error message(s) followed by "Command failed -:<line number>".
  */
-async function runBatch(runner: CommandRunner, program: "ip" | "tc", namespace: string, lines: string[]): Promise<(string | undefined)[]> {
+async function runBatch(
+  runner: CommandRunner,
+  program: "ip" | "tc",
+  namespace: string,
+  lines: string[],
+): Promise<(string | undefined)[]> {
   const failures: (string | undefined)[] = lines.map(() => undefined);
   let reply;
   try {
-    reply = await runner.run([program, "-force", "-batch", "-"], { namespace, input: lines.join("\n") + "\n", allowFailure: true });
+    reply = await runner.run([program, "-force", "-batch", "-"], {
+      namespace,
+      input: lines.join("\n") + "\n",
+      allowFailure: true,
+    });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return lines.map(() => message);
@@ -650,7 +696,9 @@ export function formatCapabilities(c: Capabilities): string {
         : `cgroup v1 (${g.layout}); hierarchies: ${g.v1Hierarchies.map((h) => `${h.mountPoint} [${h.controllers.join(",")}]`).join(", ")}` +
           (g.v2MountPoint ? `; v2 at ${g.v2MountPoint} with ${g.v2Controllers.join(" ") || "no controllers"}` : "");
   lines.push(`info    cgroups   ${cgroupLine}`);
-  lines.push(`info    iptables  flavour ${c.iptablesFlavour.flavour}${c.iptablesFlavour.version ? ` (${c.iptablesFlavour.version})` : ""}`);
+  lines.push(
+    `info    iptables  flavour ${c.iptablesFlavour.flavour}${c.iptablesFlavour.version ? ` (${c.iptablesFlavour.version})` : ""}`,
+  );
   for (const program of PROGRAMS) {
     const status = c.programs[program];
     lines.push(`${mark(status.available)} program   ${program}${status.path ? ` (${status.path})` : ""}`);

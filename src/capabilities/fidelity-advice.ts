@@ -41,7 +41,10 @@ export interface FidelityReport {
 const TIMER_SAMPLES = 50;
 
 /** Reads this machine's facts and measures its timer (50 sleeps of 1 ms, timerLateness). */
-export async function detectFidelity(capabilities: { netem: { available: boolean }; ifb: { available: boolean } }): Promise<FidelityReport> {
+export async function detectFidelity(capabilities: {
+  netem: { available: boolean };
+  ifb: { available: boolean };
+}): Promise<FidelityReport> {
   const read = (path: string) => {
     try {
       return readFileSync(path, "utf8").trim();
@@ -66,18 +69,30 @@ export async function detectFidelity(capabilities: { netem: { available: boolean
 export function fidelityAdvice(facts: FidelityFacts): FidelityAdvice[] {
   const advice: FidelityAdvice[] = [];
   if (!facts.netem) {
-    advice.push({ topic: "netem", text: "this kernel has no sch_netem, so nothing below can be seen here: impairments fail until it is available (see netem above); the lab (docs/lab.md) measures them in a guest kernel" });
+    advice.push({
+      topic: "netem",
+      text: "this kernel has no sch_netem, so nothing below can be seen here: impairments fail until it is available (see netem above); the lab (docs/lab.md) measures them in a guest kernel",
+    });
   }
   const timer = facts.timerLateMs;
-  const where = [facts.clocksource ? `clock source ${facts.clocksource}` : undefined, facts.virtualMachine ? "a virtual machine (hypervisor flag set)" : undefined].filter(Boolean).join(", ");
+  const where = [
+    facts.clocksource ? `clock source ${facts.clocksource}` : undefined,
+    facts.virtualMachine ? "a virtual machine (hypervisor flag set)" : undefined,
+  ]
+    .filter(Boolean)
+    .join(", ");
   advice.push({
     topic: "timer",
     text:
-      (timer ? `a 1 ms sleep of this Node.js process woke ${timer.p50} ms late at the median, ${timer.p99} ms at p99 (${timer.samples} sleeps${where ? `; ${where}` : ""}). ` : "") +
+      (timer
+        ? `a 1 ms sleep of this Node.js process woke ${timer.p50} ms late at the median, ${timer.p99} ms at p99 (${timer.samples} sleeps${where ? `; ${where}` : ""}). `
+        : "") +
       "netem releases delayed packets with the kernel's timers, so round trips come out about that much above the configured delay, and more under load; " +
       "in the lab's emulated guest (QEMU TCG, clock source hpet) a 1 ms sleep woke 0.47 ms late at the median and 1.9 ms at p99 on a quiet host (3.25 and 28 under load), and unimpaired round trips had a median of 9 ms (165 under load), so delay targets there measure the machine, not netem (docs/fidelity-findings.md, 1). " +
       "The library cannot fix a timer: judge small delays on real hardware, and read a probe's fastest round trip (min) rather than its median on a loaded machine" +
-      (facts.virtualMachine ? "; this machine is a virtual machine, so expect the guest's numbers, not the hardware's" : ""),
+      (facts.virtualMachine
+        ? "; this machine is a virtual machine, so expect the guest's numbers, not the hardware's"
+        : ""),
   });
   const tsq = facts.tcpLimitOutputBytes;
   advice.push({
@@ -127,5 +142,8 @@ export function formatFidelity(report: FidelityReport, width = 100): string {
     }
     return [...lines, line].join("\n");
   };
-  return ["fidelity: what measurement showed misbehaves, and what the library does (docs/fidelity.md)", ...report.advice.map((item) => wrap(`  ${item.topic.padEnd(11)} `, item.text))].join("\n");
+  return [
+    "fidelity: what measurement showed misbehaves, and what the library does (docs/fidelity.md)",
+    ...report.advice.map((item) => wrap(`  ${item.topic.padEnd(11)} `, item.text)),
+  ].join("\n");
 }

@@ -26,8 +26,12 @@ const cgroupDir = `/sys/fs/cgroup/${new CGroupScoped("klab", uid).scoped}`;
 const COMMAND_TIMEOUT_MS = 30_000;
 
 function run(argv: string[]): string {
-  const done = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: COMMAND_TIMEOUT_MS });
-  assert.equal(done.status, 0, `${argv.join(" ")} on Linux ${release()}: ${done.error?.message ?? `exit ${done.status ?? done.signal}`}\n${done.stderr}${done.stdout}`);
+  const done = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: COMMAND_TIMEOUT_MS });
+  assert.equal(
+    done.status,
+    0,
+    `${argv.join(" ")} on Linux ${release()}: ${done.error?.message ?? `exit ${done.status ?? done.signal}`}\n${done.stderr}${done.stdout}`,
+  );
   return done.stdout;
 }
 
@@ -50,7 +54,8 @@ describe(`the kernel (Linux ${release()}) has netem, 802.1Q VLANs and cgroup v2 
   });
 
   after(() => {
-    for (const namespace of [left, right]) spawnSync("ip", ["netns", "delete", namespace], { stdio: "ignore", timeout: COMMAND_TIMEOUT_MS });
+    for (const namespace of [left, right])
+      spawnSync("ip", ["netns", "delete", namespace], { stdio: "ignore", timeout: COMMAND_TIMEOUT_MS });
     if (existsSync(cgroupDir)) rmdirSync(cgroupDir);
     assertNothingLeft(uid);
   });
@@ -84,13 +89,20 @@ describe(`the kernel (Linux ${release()}) has netem, 802.1Q VLANs and cgroup v2 
     run(["ip", "-n", left, "addr", "add", "10.72.0.1/24", "dev", link("k300")]);
     run(["ip", "-n", right, "addr", "add", "10.72.0.2/24", "dev", link("k300")]);
     run(["ip", "-n", left, "addr", "add", "10.73.0.1/24", "dev", link("k301")]);
-    for (const [namespace, name] of [[left, link("k300")], [right, link("k300")], [left, link("k301")]] as const) {
+    for (const [namespace, name] of [
+      [left, link("k300")],
+      [right, link("k300")],
+      [left, link("k301")],
+    ] as const) {
       run(["ip", "-n", namespace, "link", "set", name, "up"]);
     }
     const across = run(["ip", "netns", "exec", left, "ping", "-c", "2", "-i", "0.2", "-W", "5", "10.72.0.2"]);
     assert.match(across, /2 packets transmitted, 2 received/);
     // The right end has no VLAN 301: frames tagged 301 are dropped there, and nothing answers.
-    const isolated = spawnSync("ip", ["netns", "exec", left, "ping", "-c", "1", "-W", "1", "10.73.0.2"], { encoding: "utf8", timeout: COMMAND_TIMEOUT_MS });
+    const isolated = spawnSync("ip", ["netns", "exec", left, "ping", "-c", "1", "-W", "1", "10.73.0.2"], {
+      encoding: "utf8",
+      timeout: COMMAND_TIMEOUT_MS,
+    });
     assert.equal(isolated.status, 1, `ping over VLAN 301 must get no answer: ${isolated.stdout}${isolated.stderr}`);
   });
 
@@ -99,10 +111,15 @@ describe(`the kernel (Linux ${release()}) has netem, 802.1Q VLANs and cgroup v2 
     const cgroupMount = mounts.find((line) => line.split(" ")[4] === "/sys/fs/cgroup");
     assert.match(cgroupMount ?? "", / - cgroup2 /, `what is mounted at /sys/fs/cgroup: ${cgroupMount}`);
     const offered = readFileSync("/sys/fs/cgroup/cgroup.subtree_control", "utf8").trim().split(" ");
-    for (const controller of ["cpu", "memory"]) assert.ok(offered.includes(controller), `cgroup.subtree_control offers ${offered.join(" ")}`);
+    for (const controller of ["cpu", "memory"])
+      assert.ok(offered.includes(controller), `cgroup.subtree_control offers ${offered.join(" ")}`);
     mkdirSync(cgroupDir);
     assert.deepEqual(
-      readFileSync(`${cgroupDir}/cgroup.controllers`, "utf8").trim().split(" ").filter((c) => c === "cpu" || c === "memory").sort(),
+      readFileSync(`${cgroupDir}/cgroup.controllers`, "utf8")
+        .trim()
+        .split(" ")
+        .filter((c) => c === "cpu" || c === "memory")
+        .sort(),
       ["cpu", "memory"],
     );
     writeFileSync(`${cgroupDir}/cpu.max`, "25000 100000");

@@ -34,14 +34,20 @@ const uid = process.pid;
 const MiB = 1024 * 1024;
 const scopedName = (name: string) => new CGroupScoped(name, uid).scoped;
 const detected = await detectCgroupLayout();
-assert.equal(detected.version, 2, "this file proves cgroup v2: run it in the kernel lab, where cgroup2 is mounted at /sys/fs/cgroup");
-const layout = detected as CGroupV2Layout;
+assert.equal(
+  detected.version,
+  2,
+  "this file proves cgroup v2: run it in the kernel lab, where cgroup2 is mounted at /sys/fs/cgroup",
+);
+const layout = detected;
 
 function read(dir: string, file: string): string {
   return readFileSync(join(dir, file), "utf8").trim();
 }
 
-after(() => assertNothingLeft(uid));
+after(() => {
+  assertNothingLeft(uid);
+});
 
 describe("cgroup v2 (lab)", { timeout: 1_200_000 }, () => {
   test("create writes cpu.max, memory.max and memory.swap.max; hardClean removes it", async () => {
@@ -72,10 +78,15 @@ describe("cgroup v2 (lab)", { timeout: 1_200_000 }, () => {
     try {
       await cgroup.addPid(limited.pid);
       const [limitedShare, unlimitedShare] = await cpuShares([limited.pid, unlimited.pid], 2000);
-      t.diagnostic(`CPU share over 2 s: limited to 0.2 -> ${limitedShare!.toFixed(3)}, unlimited -> ${unlimitedShare!.toFixed(3)}`);
-      assert.ok(limitedShare! > 0.03 && limitedShare! < 0.45, `limited busy loop used ${limitedShare} of a CPU; expected about 0.2`);
+      t.diagnostic(
+        `CPU share over 2 s: limited to 0.2 -> ${limitedShare.toFixed(3)}, unlimited -> ${unlimitedShare.toFixed(3)}`,
+      );
+      assert.ok(
+        limitedShare > 0.03 && limitedShare < 0.45,
+        `limited busy loop used ${limitedShare} of a CPU; expected about 0.2`,
+      );
       // The guest may have a single CPU, shared with the limited loop and this test.
-      assert.ok(unlimitedShare! > limitedShare!, `unlimited busy loop used ${unlimitedShare}, limited ${limitedShare}`);
+      assert.ok(unlimitedShare > limitedShare, `unlimited busy loop used ${unlimitedShare}, limited ${limitedShare}`);
       assert.match(read(cgroup.path, "cpu.stat"), /nr_throttled [1-9]/, "the kernel throttled the cgroup");
     } finally {
       await Promise.all([limited.stop(), unlimited.stop()]);
@@ -95,7 +106,11 @@ describe("cgroup v2 (lab)", { timeout: 1_200_000 }, () => {
       const greedy = spawnAllocator(256);
       await cgroup.addPid(greedy.pid);
       greedy.go();
-      assert.deepEqual(await greedy.exited, { code: null, signal: "SIGKILL" }, "256 MiB over a 96 MiB limit is OOM-killed");
+      assert.deepEqual(
+        await greedy.exited,
+        { code: null, signal: "SIGKILL" },
+        "256 MiB over a 96 MiB limit is OOM-killed",
+      );
       assert.match(read(cgroup.path, "memory.events"), /oom_kill [1-9]/);
     } finally {
       await cgroup.hardClean();
@@ -109,7 +124,12 @@ describe("cgroup v2 (lab)", { timeout: 1_200_000 }, () => {
     try {
       assert.equal(read(parent.path, "cgroup.subtree_control"), "");
       const nested: CGroupV2Layout = { version: 2, root: layout.root, parent: parent.path };
-      const child = await CGroup.create({ name: scopedName("v2_child"), cpuLimit: 0.3, memoryLimit: 32 * MiB, layout: nested });
+      const child = await CGroup.create({
+        name: scopedName("v2_child"),
+        cpuLimit: 0.3,
+        memoryLimit: 32 * MiB,
+        layout: nested,
+      });
       try {
         assert.deepEqual(read(parent.path, "cgroup.subtree_control").split(" ").sort(), ["cpu", "memory"]);
         assert.equal(read(child.path, "cpu.max"), "30000 100000");
@@ -127,7 +147,9 @@ describe("cgroup v2 (lab)", { timeout: 1_200_000 }, () => {
 
 describe("cgroup v2 (lab): limits hold for what a shell line forks", { timeout: 1_200_000 }, () => {
   const scratch = mkdtempSync(join(tmpdir(), "dummynet-cgroup-go-"));
-  after(() => rmSync(scratch, { recursive: true, force: true }));
+  after(() => {
+    rmSync(scratch, { recursive: true, force: true });
+  });
   /** Milliseconds for a Node.js child to start, and to end, in the slow guest. */
   const patienceMs = 60_000;
 
@@ -143,7 +165,10 @@ describe("cgroup v2 (lab): limits hold for what a shell line forks", { timeout: 
         assert.deepEqual([...(await descendantsByChildrenFiles(line.pid!))].sort(), [...scanned].sort());
       }
       await cgroup.addPid(line.pid!);
-      assert.deepEqual(await cgroup.pids(), [line.pid!, ...scanned].sort((a, b) => a - b));
+      assert.deepEqual(
+        await cgroup.pids(),
+        [line.pid!, ...scanned].sort((a, b) => a - b),
+      );
       for (const pid of [line.pid!, ...scanned]) assert.ok(await isInside(pid, cgroup), `${pid} is inside`);
     } finally {
       await shell.processMonitor.stop({ validateState: false });
@@ -154,20 +179,36 @@ describe("cgroup v2 (lab): limits hold for what a shell line forks", { timeout: 
 
   for (const placement of PLACEMENTS) {
     test(`CPU, ${placement}: the forked busy child does at most a third of the unconstrained one's work`, async (t) => {
-      const figures = await cpuScenario({ layout, name: scopedName("v2_line_cpu"), placement, scratch, patienceMs }, 2000);
+      const figures = await cpuScenario(
+        { layout, name: scopedName("v2_line_cpu"), placement, scratch, patienceMs },
+        2000,
+      );
       t.diagnostic(
         `work in 2 s: limited to 0.2 CPU ${figures.limited}, unconstrained ${figures.unconstrained}, ` +
           `ratio ${figures.ratio.toFixed(2)}, nr_throttled ${figures.throttled}`,
       );
-      assert.ok(figures.ratio >= 3, `the unconstrained child did ${figures.ratio.toFixed(2)} times the limited one's work; expected at least 3`);
+      assert.ok(
+        figures.ratio >= 3,
+        `the unconstrained child did ${figures.ratio.toFixed(2)} times the limited one's work; expected at least 3`,
+      );
       assert.ok(figures.throttled > 0, "the kernel throttled the cgroup");
       assertNothingLeft(uid);
     });
 
     test(`memory, ${placement}: the forked hog is OOM-killed under 96 MiB and survives without`, async (t) => {
-      const outcome = await memoryScenario({ layout, name: scopedName("v2_line_memory"), placement, scratch, patienceMs }, 96, 256);
-      t.diagnostic(`limited: ${JSON.stringify(outcome.limitedStdout)}, unconstrained: ${JSON.stringify(outcome.unconstrainedStdout)}, oom_kill ${outcome.oomKills}`);
-      assert.equal(outcome.limitedStdout, "exit 137\n", "the child was SIGKILLed (128 + 9) before it could allocate 256 MiB");
+      const outcome = await memoryScenario(
+        { layout, name: scopedName("v2_line_memory"), placement, scratch, patienceMs },
+        96,
+        256,
+      );
+      t.diagnostic(
+        `limited: ${JSON.stringify(outcome.limitedStdout)}, unconstrained: ${JSON.stringify(outcome.unconstrainedStdout)}, oom_kill ${outcome.oomKills}`,
+      );
+      assert.equal(
+        outcome.limitedStdout,
+        "exit 137\n",
+        "the child was SIGKILLed (128 + 9) before it could allocate 256 MiB",
+      );
       assert.equal(outcome.unconstrainedStdout, "allocated 256\nexit 0\n");
       assert.ok(outcome.oomKills > 0, "the kernel counted an OOM kill in memory.events");
       assertNothingLeft(uid);

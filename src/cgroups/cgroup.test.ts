@@ -57,11 +57,16 @@ function limitsOf(cgroup: CGroup): { cpu: string; memory: string } {
   };
 }
 
-after(() => assertNothingLeft(uid));
+after(() => {
+  assertNothingLeft(uid);
+});
 
 describe("cgroup layout", { timeout: 300_000 }, () => {
   test("is detected as the kernel mounted it", () => {
-    if (existsSync("/sys/fs/cgroup/cgroup.controllers") && readFileSync("/sys/fs/cgroup/cgroup.controllers", "utf8").includes("memory")) {
+    if (
+      existsSync("/sys/fs/cgroup/cgroup.controllers") &&
+      readFileSync("/sys/fs/cgroup/cgroup.controllers", "utf8").includes("memory")
+    ) {
       assert.deepEqual(layout, { version: 2, root: "/sys/fs/cgroup", parent: "/sys/fs/cgroup" });
     } else {
       assert.equal(layout.version, 1);
@@ -119,7 +124,8 @@ describe("cgroup lifecycle", { timeout: 300_000 }, () => {
       const inside = await cgroup.pids();
       assert.ok(inside.includes(process.pid), String(inside));
       const descendants = await descendantsOf(process.pid);
-      for (const pid of inside) assert.ok(pid === process.pid || descendants.includes(pid), `${pid} is this process or a descendant of it`);
+      for (const pid of inside)
+        assert.ok(pid === process.pid || descendants.includes(pid), `${pid} is this process or a descendant of it`);
       assert.notEqual(await cgroupsOf(process.pid), ownCgroupsBefore);
 
       await cgroup.setLimit({ cpu: availableParallelism(), memory: 300 * MiB });
@@ -169,10 +175,13 @@ describe("cgroup lifecycle", { timeout: 300_000 }, () => {
     try {
       const before = await cgroupsOf(shell.pid!);
       await cgroup.addPid(shell.pid!);
-      shell.stdin!.write("go\n");
-      const [line] = (await new Promise<Buffer>((done) => shell.stdout!.once("data", done))).toString().split("\n");
+      shell.stdin.write("go\n");
+      const [line] = (await new Promise<Buffer>((done) => shell.stdout.once("data", done))).toString().split("\n");
       const sleeperPid = Number(line);
-      assert.deepEqual(await cgroup.pids(), [shell.pid!, sleeperPid].sort((a, b) => a - b));
+      assert.deepEqual(
+        await cgroup.pids(),
+        [shell.pid!, sleeperPid].sort((a, b) => a - b),
+      );
 
       await cgroup.hardClean();
       await shellExited; // Its `wait $!` returns the sleeper's fate.
@@ -218,7 +227,10 @@ describe("addPid holds the process and its descendants", { timeout: 300_000 }, (
       assert.equal(tree.length, 4, `sh, sh and two sleepers: ${tree.join(" ")}`);
       const before = await Promise.all(tree.map(cgroupsOf));
       await cgroup.addPid(line.pid!);
-      assert.deepEqual(await cgroup.pids(), [...tree].sort((a, b) => a - b));
+      assert.deepEqual(
+        await cgroup.pids(),
+        [...tree].sort((a, b) => a - b),
+      );
       for (const pid of tree) assert.ok(await isInside(pid, cgroup), `${pid} is inside`);
 
       await cgroup.hardClean();
@@ -238,7 +250,8 @@ describe("addPid holds the process and its descendants", { timeout: 300_000 }, (
       await stdoutMatch(line, /^started$/mu, 10_000);
       await cgroup.addPid(line.pid!);
       for (let check = 0; check < 20; check++) {
-        for (const pid of await descendantsOf(line.pid!)) assert.ok(await settlesInside(pid, cgroup), `descendant ${pid} is inside`);
+        for (const pid of await descendantsOf(line.pid!))
+          assert.ok(await settlesInside(pid, cgroup), `descendant ${pid} is inside`);
       }
     } finally {
       await shell.processMonitor.stop({ validateState: false });
@@ -250,24 +263,42 @@ describe("addPid holds the process and its descendants", { timeout: 300_000 }, (
 
 describe("cgroup limits hold for what a shell line forks", { timeout: 300_000 }, () => {
   const scratch = mkdtempSync(join(tmpdir(), "dummynet-cgroup-go-"));
-  after(() => rmSync(scratch, { recursive: true, force: true }));
+  after(() => {
+    rmSync(scratch, { recursive: true, force: true });
+  });
 
   for (const placement of PLACEMENTS) {
     test(`CPU, ${placement}: the forked busy child does at most a third of the unconstrained one's work`, async (t) => {
-      const figures = await cpuScenario({ layout, name: scopedName("line_cpu"), placement, scratch, patienceMs: 10_000 }, 1500);
+      const figures = await cpuScenario(
+        { layout, name: scopedName("line_cpu"), placement, scratch, patienceMs: 10_000 },
+        1500,
+      );
       t.diagnostic(
         `work in 1.5 s: limited to 0.2 CPU ${figures.limited}, unconstrained ${figures.unconstrained}, ` +
           `ratio ${figures.ratio.toFixed(2)}, nr_throttled ${figures.throttled}`,
       );
-      assert.ok(figures.ratio >= 3, `the unconstrained child did ${figures.ratio.toFixed(2)} times the limited one's work; expected at least 3`);
+      assert.ok(
+        figures.ratio >= 3,
+        `the unconstrained child did ${figures.ratio.toFixed(2)} times the limited one's work; expected at least 3`,
+      );
       assert.ok(figures.throttled > 0, "the kernel throttled the cgroup");
       assertNothingLeft(uid);
     });
 
     test(`memory, ${placement}: the forked hog is OOM-killed under 96 MiB and survives without`, async (t) => {
-      const outcome = await memoryScenario({ layout, name: scopedName("line_memory"), placement, scratch, patienceMs: 10_000 }, 96, 256);
-      t.diagnostic(`limited: ${JSON.stringify(outcome.limitedStdout)}, unconstrained: ${JSON.stringify(outcome.unconstrainedStdout)}, oom_kill ${outcome.oomKills}`);
-      assert.equal(outcome.limitedStdout, "exit 137\n", "the child was SIGKILLed (128 + 9) before it could allocate 256 MiB");
+      const outcome = await memoryScenario(
+        { layout, name: scopedName("line_memory"), placement, scratch, patienceMs: 10_000 },
+        96,
+        256,
+      );
+      t.diagnostic(
+        `limited: ${JSON.stringify(outcome.limitedStdout)}, unconstrained: ${JSON.stringify(outcome.unconstrainedStdout)}, oom_kill ${outcome.oomKills}`,
+      );
+      assert.equal(
+        outcome.limitedStdout,
+        "exit 137\n",
+        "the child was SIGKILLed (128 + 9) before it could allocate 256 MiB",
+      );
       assert.equal(outcome.unconstrainedStdout, "allocated 256\nexit 0\n");
       assert.ok(outcome.oomKills > 0, "the kernel counted an OOM kill in the cgroup");
       assertNothingLeft(uid);
@@ -283,23 +314,34 @@ describe("cgroup limits are enforced", { timeout: 300_000 }, () => {
     try {
       await cgroup.addPid(limited.pid);
       const [limitedShare, unlimitedShare] = await cpuShares([limited.pid, unlimited.pid], 1500);
-      t.diagnostic(`CPU share over 1.5 s: limited to 0.2 -> ${limitedShare!.toFixed(3)}, unlimited -> ${unlimitedShare!.toFixed(3)}`);
-      assert.ok(limitedShare! > 0.02 && limitedShare! < 0.45, `limited busy loop used ${limitedShare} of a CPU; expected about 0.2`);
+      t.diagnostic(
+        `CPU share over 1.5 s: limited to 0.2 -> ${limitedShare.toFixed(3)}, unlimited -> ${unlimitedShare.toFixed(3)}`,
+      );
+      assert.ok(
+        limitedShare > 0.02 && limitedShare < 0.45,
+        `limited busy loop used ${limitedShare} of a CPU; expected about 0.2`,
+      );
       // Load-independent proof that the quota, not a busy machine, held the loop back.
-      const cpuDir = layout.version === 2 ? cgroup.path : cgroup.paths.find((p) => p.startsWith(layout.hierarchies.cpu!))!;
+      const cpuDir =
+        layout.version === 2 ? cgroup.path : cgroup.paths.find((p) => p.startsWith(layout.hierarchies.cpu!))!;
       assert.match(read(cpuDir, "cpu.stat"), /nr_throttled [1-9]/, "the kernel throttled the cgroup");
       // The unlimited loop shows what the limit takes away; on a loaded 2-core machine it may get far
       // less than a CPU, so it is only required to get more than the limited one. When the machine was
       // so busy that even the unlimited loop got less than the limit (seen at load 20), that window
       // showed nothing either way: measure again, up to three windows in all.
-      const windows = [[limitedShare!, unlimitedShare!]];
-      while (windows.at(-1)![1]! <= windows.at(-1)![0]! && windows.length < 3) {
+      const windows = [[limitedShare, unlimitedShare]];
+      while (windows.at(-1)![1] <= windows.at(-1)![0] && windows.length < 3) {
         const [again, againUnlimited] = await cpuShares([limited.pid, unlimited.pid], 1500);
-        assert.ok(again! < 0.45, `limited busy loop used ${again} of a CPU; expected about 0.2`);
-        windows.push([again!, againUnlimited!]);
+        assert.ok(again < 0.45, `limited busy loop used ${again} of a CPU; expected about 0.2`);
+        windows.push([again, againUnlimited]);
       }
-      t.diagnostic(`windows (limited, unlimited): ${JSON.stringify(windows.map((pair) => pair.map((share) => Number(share.toFixed(3)))))}`);
-      assert.ok(windows.some(([lim, unlim]) => unlim! > lim!), `unlimited busy loop got no more than the limited one in ${windows.length} windows: ${JSON.stringify(windows)}`);
+      t.diagnostic(
+        `windows (limited, unlimited): ${JSON.stringify(windows.map((pair) => pair.map((share) => Number(share.toFixed(3)))))}`,
+      );
+      assert.ok(
+        windows.some(([lim, unlim]) => unlim > lim),
+        `unlimited busy loop got no more than the limited one in ${windows.length} windows: ${JSON.stringify(windows)}`,
+      );
     } finally {
       await Promise.all([limited.stop(), unlimited.stop()]);
       await cgroup.hardClean();
@@ -319,9 +361,19 @@ describe("cgroup limits are enforced", { timeout: 300_000 }, () => {
       const greedy = spawnAllocator(512);
       await cgroup.addPid(greedy.pid);
       greedy.go();
-      assert.deepEqual(await greedy.exited, { code: null, signal: "SIGKILL" }, "512 MiB over a 96 MiB limit is OOM-killed");
+      assert.deepEqual(
+        await greedy.exited,
+        { code: null, signal: "SIGKILL" },
+        "512 MiB over a 96 MiB limit is OOM-killed",
+      );
       assert.equal(greedy.stdout(), "");
-      const events = layout.version === 2 ? read(cgroup.path, "memory.events") : read(cgroup.paths.find((p) => p.startsWith(layout.hierarchies.memory!))!, "memory.oom_control");
+      const events =
+        layout.version === 2
+          ? read(cgroup.path, "memory.events")
+          : read(
+              cgroup.paths.find((p) => p.startsWith(layout.hierarchies.memory!))!,
+              "memory.oom_control",
+            );
       assert.match(events, /oom_kill [1-9]/, "the kernel counted an OOM kill in this cgroup");
     } finally {
       await cgroup.hardClean();
@@ -332,7 +384,17 @@ describe("cgroup limits are enforced", { timeout: 300_000 }, () => {
 
 describe("cgroup bad input is refused before anything changes", { timeout: 300_000 }, () => {
   const cpus = availableParallelism();
-  const badCpuLimits: unknown[] = [0, -1, 0.001, cpus + 0.5, cpus * 2, Number.NaN, Number.POSITIVE_INFINITY, "0.5", null];
+  const badCpuLimits: unknown[] = [
+    0,
+    -1,
+    0.001,
+    cpus + 0.5,
+    cpus * 2,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    "0.5",
+    null,
+  ];
   const badMemoryLimits: unknown[] = [0, -1, 1.5, totalmem(), totalmem() + 1, Number.NaN, "100000000", 2 ** 60];
 
   for (const cpuLimit of badCpuLimits) {
@@ -352,12 +414,15 @@ describe("cgroup bad input is refused before anything changes", { timeout: 300_0
   for (const memoryLimit of badMemoryLimits) {
     test(`memoryLimit ${String(memoryLimit)} (${typeof memoryLimit})`, async () => {
       const name = scopedName("bad_memory");
-      await assert.rejects(CGroup.create({ name, cpuLimit: 0.5, memoryLimit: memoryLimit as number, layout }), (error: Error) => {
-        assert.ok(error instanceof InvalidArgumentError, String(error));
-        assert.equal(error.argument, "memoryLimit");
-        assert.match(error.message, /less than this machine's memory/);
-        return true;
-      });
+      await assert.rejects(
+        CGroup.create({ name, cpuLimit: 0.5, memoryLimit: memoryLimit as number, layout }),
+        (error: Error) => {
+          assert.ok(error instanceof InvalidArgumentError, String(error));
+          assert.equal(error.argument, "memoryLimit");
+          assert.match(error.message, /less than this machine's memory/);
+          return true;
+        },
+      );
       for (const dir of directoriesOf(name)) assert.equal(existsSync(dir), false, `${dir} was not created`);
       assertNothingLeft(uid);
     });
@@ -377,7 +442,12 @@ describe("cgroup bad input is refused before anything changes", { timeout: 300_0
   });
 
   test("bad pids: 0, -1, 1.5, a string, NaN, a process that has exited", async () => {
-    const cgroup = await CGroup.create({ name: scopedName("bad_pid"), cpuLimit: 0.5, memoryLimit: 200_000_000, layout });
+    const cgroup = await CGroup.create({
+      name: scopedName("bad_pid"),
+      cpuLimit: 0.5,
+      memoryLimit: 200_000_000,
+      layout,
+    });
     try {
       const exited = spawnSleeper();
       const exitedPid = exited.pid;
@@ -410,7 +480,10 @@ describe("cgroup bad input is refused before anything changes", { timeout: 300_0
           return true;
         });
       }
-      await assert.rejects(CGroup.create({ name, layout: { version: 3 } as unknown as CGroupLayout }), InvalidArgumentError);
+      await assert.rejects(
+        CGroup.create({ name, layout: { version: 3 } as unknown as CGroupLayout }),
+        InvalidArgumentError,
+      );
       assert.deepEqual(readdirSync(dir), [], "no directory or file was made");
     } finally {
       rmSync(dir, { recursive: true });
@@ -423,12 +496,26 @@ describe("cgroup bad input is refused before anything changes", { timeout: 300_0
       `import { CGroup } from ${JSON.stringify(new URL("./index.ts", import.meta.url).href)};` +
       `try { await CGroup.create({ name: ${JSON.stringify(scopedName("not_root"))}, cpuLimit: 0.5 }); console.log("created"); }` +
       ` catch (error) { console.log(error.constructor.name + ": " + error.message); }`;
-    const result = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "--input-type=module", "-e", script], { timeout: 30_000,
-      encoding: "utf8",
-      cwd: process.cwd(),
-      env: { ...process.env, HOME: tmpdir() },
-    });
-    assert.match(result.stdout, /^DummyNetError: .*(EACCES|EPERM).*cgroups need root, or a cgroup subtree delegated/m, result.stdout + result.stderr);
+    const result = spawnSync(
+      "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        process.execPath,
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
+        script,
+      ],
+      { timeout: 30_000, encoding: "utf8", cwd: process.cwd(), env: { ...process.env, HOME: tmpdir() } },
+    );
+    assert.match(
+      result.stdout,
+      /^DummyNetError: .*(EACCES|EPERM).*cgroups need root, or a cgroup subtree delegated/m,
+      result.stdout + result.stderr,
+    );
     for (const dir of directoriesOf(scopedName("not_root"))) assert.equal(existsSync(dir), false);
     assertNothingLeft(uid);
   });

@@ -230,7 +230,9 @@ export class CGroup {
       await writeControlFile(dir, "cpu.cfs_period_us", String(periodUs));
       await writeControlFile(dir, "cpu.cfs_quota_us", cpus === null ? "-1" : String(quotaUs));
     }
-    this.log.info(`Cgroup ${this.name}: cpu limit ${cpus === null ? "removed" : `${cpus} CPUs (${quotaUs} us per ${periodUs} us)`}`);
+    this.log.info(
+      `Cgroup ${this.name}: cpu limit ${cpus === null ? "removed" : `${cpus} CPUs (${quotaUs} us per ${periodUs} us)`}`,
+    );
   }
 
   private async writeMemoryLimit(bytes: number | null): Promise<void> {
@@ -293,7 +295,9 @@ export class CGroup {
       }
       if (movedThisRound === 0) break;
     }
-    this.log.info(`Cgroup ${this.name}: added pid ${pid}${moved.length > 0 ? ` and its descendants ${moved.join(" ")}` : ""}`);
+    this.log.info(
+      `Cgroup ${this.name}: added pid ${pid}${moved.length > 0 ? ` and its descendants ${moved.join(" ")}` : ""}`,
+    );
   }
 
   /**
@@ -313,10 +317,14 @@ export class CGroup {
         // forks in flight, so moving its parent again (inside already: nothing changes) lets the fork finish first.
         await writeControlFile(this.path, "cgroup.procs", String(stat.ppid)).catch(() => undefined);
         origin = await originCgroups(pid, this.layout);
-        this.log.debug(`Cgroup ${this.name}: pid ${pid} showed the root cgroups while being forked; then: ${JSON.stringify(origin)}`);
+        this.log.debug(
+          `Cgroup ${this.name}: pid ${pid} showed the root cgroups while being forked; then: ${JSON.stringify(origin)}`,
+        );
       }
     }
-    const outside = (Object.entries(this.controllerPaths) as [LimitedController, string][]).filter(([controller, dir]) => origin[controller] !== dir);
+    const outside = (Object.entries(this.controllerPaths) as [LimitedController, string][]).filter(
+      ([controller, dir]) => origin[controller] !== dir,
+    );
     if (outside.length === 0) return false; // born inside, or moved already
     const known = this.origins.get(pid) ?? new Map<string, string>();
     for (const [controller, dir] of outside) {
@@ -330,12 +338,19 @@ export class CGroup {
         } catch (error) {
           if (isErrno(error, "ESRCH")) {
             if (!named) return false;
-            throw new InvalidArgumentError("pid", pid, "is not a running process (it exited): start it first and pass its pid");
+            throw new InvalidArgumentError(
+              "pid",
+              pid,
+              "is not a running process (it exited): start it first and pass its pid",
+            );
           }
           if (isErrno(error, "EINVAL")) {
-            throw new DummyNetError(`Cannot move pid ${pid} into cgroup ${this.name}: the kernel refused (EINVAL; a kernel thread?)`, {
-              cause: error,
-            });
+            throw new DummyNetError(
+              `Cannot move pid ${pid} into cgroup ${this.name}: the kernel refused (EINVAL; a kernel thread?)`,
+              {
+                cause: error,
+              },
+            );
           }
           throw error;
         }
@@ -353,7 +368,9 @@ export class CGroup {
 
   #requireNotRemoved(): void {
     if (this.#removed) {
-      throw new DummyNetError(`Cgroup ${this.name} was removed by hardClean() (or its network's cleanup): create a new one`);
+      throw new DummyNetError(
+        `Cgroup ${this.name} was removed by hardClean() (or its network's cleanup): create a new one`,
+      );
     }
   }
 
@@ -477,7 +494,9 @@ export function scopedCgroupDirectories(parent: string): { name: string; path: s
     if (isErrno(error, "ENOENT")) return [];
     throw error;
   }
-  return entries.filter((entry) => entry.isDirectory() && parseScoped(entry.name)).map((entry) => ({ name: entry.name, path: join(parent, entry.name) }));
+  return entries
+    .filter((entry) => entry.isDirectory() && parseScoped(entry.name))
+    .map((entry) => ({ name: entry.name, path: join(parent, entry.name) }));
 }
 
 /** Checks a cgroup name so that it is one directory, directly below its parent. */
@@ -575,7 +594,10 @@ async function originCgroups(pid: number, layout: CGroupLayout): Promise<Partial
 function isInitialCgroups(origin: Partial<Record<LimitedController, string>>, layout: CGroupLayout): boolean {
   const roots = layout.version === 2 ? { cpu: layout.root, memory: layout.root } : layout.hierarchies;
   const controllers = Object.keys(origin) as LimitedController[];
-  return controllers.length > 0 && controllers.every((c) => roots[c] !== undefined && resolve(origin[c]!) === resolve(roots[c]!));
+  return (
+    controllers.length > 0 &&
+    controllers.every((c) => roots[c] !== undefined && resolve(origin[c]!) === resolve(roots[c]))
+  );
 }
 
 /**
@@ -619,7 +641,11 @@ async function requireCgroupFileSystem(dir: string): Promise<void> {
  * SIGKILL, waits until they have left, and removes the directories, deepest
  * first. Used by hardClean() and by the reaper for a dead owner's cgroups.
  */
-export async function removeCgroupDirectories(paths: readonly string[], name: string, log: Logger = defaultLogger): Promise<void> {
+export async function removeCgroupDirectories(
+  paths: readonly string[],
+  name: string,
+  log: Logger = defaultLogger,
+): Promise<void> {
   const deadline = Date.now() + HARD_CLEAN_TIMEOUT_MS;
   const dirs: string[] = [];
   for (const dir of paths) dirs.push(...(await nestedFirst(dir)));

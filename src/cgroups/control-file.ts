@@ -19,7 +19,8 @@ const REFUSALS: Record<string, string> = {
   EROFS: "the cgroup file system is mounted read-only (inside a container?); mount it read-write or run on the host",
   ENOENT: "the file does not exist: the cgroup is gone, or its controller is not enabled for it",
   ESRCH: "no such process: it has exited",
-  EBUSY: "the kernel is busy with this value (for a memory limit: the cgroup uses more than that and cannot reclaim it)",
+  EBUSY:
+    "the kernel is busy with this value (for a memory limit: the cgroup uses more than that and cannot reclaim it)",
   EINVAL: "the kernel rejected the value",
   EOPNOTSUPP: "the kernel does not support this here (e.g. a threaded cgroup)",
   ENOSPC: "no room: for cgroup.procs in cgroup v2, the cgroup's controllers need it to be a leaf",

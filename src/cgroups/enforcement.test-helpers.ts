@@ -34,7 +34,7 @@ export interface Child {
 
 function track(child: ChildProcess): Child {
   if (child.pid === undefined) throw new Error("spawn failed");
-  const exited = once(child, "exit").then(([code, signal]) => ({ code, signal }) as Exit);
+  const exited = once(child, "exit").then(([code, signal]) => ({ code, signal }));
   return {
     process: child,
     pid: child.pid,
@@ -72,9 +72,9 @@ export function spawnAllocator(mib: number): Child & { go(): void; stdout(): str
     "});";
   const child = spawn(process.execPath, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] });
   let output = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   return Object.assign(track(child), {
-    go: () => void child.stdin!.write("go\n"),
+    go: () => void child.stdin.write("go\n"),
     stdout: () => output,
   });
 }
@@ -98,7 +98,7 @@ export async function cpuShares(pids: number[], windowMs: number): Promise<numbe
   await new Promise((done) => setTimeout(done, windowMs));
   const after = await Promise.all(pids.map(cpuSeconds));
   const wallSeconds = Number(process.hrtime.bigint() - start) / 1e9;
-  return pids.map((_, i) => (after[i]! - before[i]!) / wallSeconds);
+  return pids.map((_, i) => (after[i] - before[i]) / wallSeconds);
 }
 
 /** The cgroup(s) `pid` is in, as /proc/<pid>/cgroup lists them. */
@@ -116,8 +116,8 @@ export async function cgroupsOf(pid: number): Promise<string> {
  */
 function forkingShellLine(goFile: string, body: string): string {
   const script =
-    "const fs = require(\"fs\");" +
-    "console.log(\"ready \" + process.pid);" +
+    'const fs = require("fs");' +
+    'console.log("ready " + process.pid);' +
     `const go = ${JSON.stringify(goFile)};` +
     `const wait = setInterval(() => { if (!fs.existsSync(go)) return; clearInterval(wait); ${body} }, 5);`;
   if (script.includes("'")) throw new Error("the script must not hold single quotes");
@@ -165,15 +165,27 @@ export function stdoutMatch(info: RunInfo, pattern: RegExp, ms: number): Promise
     };
     const check = (ended: boolean) => {
       const found = pattern.exec(info.stdout);
-      if (found) settle(() => resolve(found));
-      else if (ended) settle(() => reject(new Error(`no ${pattern} in stdout before the end: ${info.describe()}`)));
+      if (found)
+        settle(() => {
+          resolve(found);
+        });
+      else if (ended)
+        settle(() => {
+          reject(new Error(`no ${pattern} in stdout before the end: ${info.describe()}`));
+        });
     };
-    const timer = setTimeout(() => settle(() => reject(new Error(`no ${pattern} in stdout within ${ms} ms: ${info.describe()}`))), ms);
+    const timer = setTimeout(() => {
+      settle(() => {
+        reject(new Error(`no ${pattern} in stdout within ${ms} ms: ${info.describe()}`));
+      });
+    }, ms);
     info.stdoutCallback = (data) => {
       previous?.(data);
       check(false);
     };
-    void info.finished.then(() => check(true));
+    void info.finished.then(() => {
+      check(true);
+    });
     check(false);
   });
 }
@@ -182,7 +194,9 @@ export function stdoutMatch(info: RunInfo, pattern: RegExp, ms: number): Promise
 export async function finishedWithin(info: RunInfo, ms: number): Promise<RunInfo> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not finished within ${ms} ms: ${info.describe()}`)), ms);
+    timer = setTimeout(() => {
+      reject(new Error(`not finished within ${ms} ms: ${info.describe()}`));
+    }, ms);
   });
   try {
     return await Promise.race([info.finished, late]);
@@ -235,7 +249,11 @@ async function runPair(
     const child = Number((await stdoutMatch(info, /^ready (\d+)$/mu, scenario.patienceMs))[1]);
     assert.notEqual(child, info.pid, "the shell forked its child instead of exec'ing it");
     if (held && !startInside) await cgroup.addPid(info.pid!);
-    assert.equal(await isInside(child, cgroup), held, `the forked child ${child} is ${held ? "" : "not "}in ${cgroup.name}: ${await cgroupsOf(child)}`);
+    assert.equal(
+      await isInside(child, cgroup),
+      held,
+      `the forked child ${child} is ${held ? "" : "not "}in ${cgroup.name}: ${await cgroupsOf(child)}`,
+    );
     await beforeGo(child);
     await writeFile(goFile, "");
     await finishedWithin(info, scenario.patienceMs * 3);
@@ -267,7 +285,8 @@ async function raisePriority(cgroup: CGroup, pid: number): Promise<void> {
     if (error.code !== "ENOENT") throw error; // a kernel without autogroups
   });
   const cpuDir = cpuDirectory(cgroup);
-  if (existsSync(join(cpuDir, "cpu.weight"))) await writeFile(join(cpuDir, "cpu.weight"), String(Math.round((HOG_WEIGHT * 100) / 1024)));
+  if (existsSync(join(cpuDir, "cpu.weight")))
+    await writeFile(join(cpuDir, "cpu.weight"), String(Math.round((HOG_WEIGHT * 100) / 1024)));
   else await writeFile(join(cpuDir, "cpu.shares"), String(HOG_WEIGHT));
 }
 
@@ -291,13 +310,24 @@ export async function cpuScenario(scenario: Scenario, windowMs: number): Promise
   const shell = new HostShell();
   const cgroup = await CGroup.create({ name: scenario.name, cpuLimit: 0.2, layout: scenario.layout });
   try {
-    const { limited, unconstrained } = await runPair(shell, cgroup, (go) => busyShellLine(go, windowMs), scenario, (pid) => raisePriority(cgroup, pid));
+    const { limited, unconstrained } = await runPair(
+      shell,
+      cgroup,
+      (go) => busyShellLine(go, windowMs),
+      scenario,
+      (pid) => raisePriority(cgroup, pid),
+    );
     const work = (info: RunInfo) => {
       const found = /^work (\d+) /mu.exec(info.stdout);
-      assert.ok(found && /^exit 0$/mu.test(info.stdout), `the busy child did its work and exited 0: ${info.describe()}`);
+      assert.ok(
+        found && /^exit 0$/mu.test(info.stdout),
+        `the busy child did its work and exited 0: ${info.describe()}`,
+      );
       return Number(found[1]);
     };
-    const throttled = Number(/nr_throttled (\d+)/u.exec(await readFile(join(cpuDirectory(cgroup), "cpu.stat"), "utf8"))?.[1] ?? 0);
+    const throttled = Number(
+      /nr_throttled (\d+)/u.exec(await readFile(join(cpuDirectory(cgroup), "cpu.stat"), "utf8"))?.[1] ?? 0,
+    );
     const figures = { limited: work(limited), unconstrained: work(unconstrained), throttled };
     return { ...figures, ratio: figures.unconstrained / figures.limited };
   } finally {
@@ -317,11 +347,20 @@ export interface MemoryOutcome {
 /** A memory hog forked by a shell line, under memoryLimit `limitMiB` and without. */
 export async function memoryScenario(scenario: Scenario, limitMiB: number, hogMiB: number): Promise<MemoryOutcome> {
   const shell = new HostShell();
-  const cgroup = await CGroup.create({ name: scenario.name, memoryLimit: limitMiB * 1024 * 1024, layout: scenario.layout });
+  const cgroup = await CGroup.create({
+    name: scenario.name,
+    memoryLimit: limitMiB * 1024 * 1024,
+    layout: scenario.layout,
+  });
   try {
     const { limited, unconstrained } = await runPair(shell, cgroup, (go) => hogShellLine(go, hogMiB), scenario);
-    const memoryDir = cgroup.paths.find((dir) => existsSync(join(dir, "memory.events")) || existsSync(join(dir, "memory.oom_control")))!;
-    const events = await readFile(join(memoryDir, scenario.layout.version === 2 ? "memory.events" : "memory.oom_control"), "utf8");
+    const memoryDir = cgroup.paths.find(
+      (dir) => existsSync(join(dir, "memory.events")) || existsSync(join(dir, "memory.oom_control")),
+    )!;
+    const events = await readFile(
+      join(memoryDir, scenario.layout.version === 2 ? "memory.events" : "memory.oom_control"),
+      "utf8",
+    );
     return {
       limitedStdout: limited.stdout.replace(/^ready \d+\n/mu, ""),
       unconstrainedStdout: unconstrained.stdout.replace(/^ready \d+\n/mu, ""),

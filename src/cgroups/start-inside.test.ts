@@ -8,7 +8,18 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CGroup, argvInsideCgroup, detectCgroupLayout, ENTER_CGROUP_FAILED } from "./index.js";
@@ -43,7 +54,11 @@ function linesNaming(text: string, cgroup: CGroup): string[] {
 }
 
 function assertForkedInside(stdout: string, cgroup: CGroup): void {
-  assert.equal(linesNaming(stdout, cgroup).length, cgroup.paths.length, `the forked cat ran inside ${cgroup.name}:\n${stdout}`);
+  assert.equal(
+    linesNaming(stdout, cgroup).length,
+    cgroup.paths.length,
+    `the forked cat ran inside ${cgroup.name}:\n${stdout}`,
+  );
 }
 
 /** Every way to pass a bad `cgroup` and the rule the error states. */
@@ -65,7 +80,12 @@ async function assertRefused(shell: Pick<Shell, "run" | "runAsync">, cgroup: unk
 
 describe("run and runAsync with { cgroup } start the command inside", { timeout: 300_000 }, () => {
   test("a shell line and an argument array on the host: what they fork is inside; argv stays untouched", async () => {
-    const cgroup = await CGroup.create({ name: scopedName("start_host"), cpuLimit: 0.5, memoryLimit: 256 * 1024 * 1024, layout });
+    const cgroup = await CGroup.create({
+      name: scopedName("start_host"),
+      cpuLimit: 0.5,
+      memoryLimit: 256 * 1024 * 1024,
+      layout,
+    });
     const shell = new HostShell();
     try {
       const line = await shell.run(`${FORKED_CGROUPS}; true`, { cgroup });
@@ -75,15 +95,25 @@ describe("run and runAsync with { cgroup } start the command inside", { timeout:
       const array = await shell.run(["sh", "-c", `${FORKED_CGROUPS}; true`], { cgroup });
       assertForkedInside(array.stdout, cgroup);
       // Elements of an array are never interpreted; a "--" of the user's is just an argument.
-      assert.equal((await shell.run(["echo", "$(id -u)", "; ls", "--", "x"], { cgroup })).stdout, "$(id -u) ; ls -- x\n");
+      assert.equal(
+        (await shell.run(["echo", "$(id -u)", "; ls", "--", "x"], { cgroup })).stdout,
+        "$(id -u) ; ls -- x\n",
+      );
 
-      const polled = await shell.pollUntil(`${FORKED_CGROUPS}; true`, { matchStdout: "shell *", timeout: 10_000, cgroup });
+      const polled = await shell.pollUntil(`${FORKED_CGROUPS}; true`, {
+        matchStdout: "shell *",
+        timeout: 10_000,
+        cgroup,
+      });
       assertForkedInside(polled.stdout, cgroup);
 
       // A job started inside stays inside with what it forks, and hardClean ends it (it was born inside).
       const job = await shell.runAsync("echo started; sleep 1000; true", { cgroup });
       await stdoutMatch(job, /^started$/mu, 10_000);
-      assert.deepEqual(linesNaming(readFileSync(`/proc/${job.pid}/cgroup`, "utf8"), cgroup).length, cgroup.paths.length);
+      assert.deepEqual(
+        linesNaming(readFileSync(`/proc/${job.pid}/cgroup`, "utf8"), cgroup).length,
+        cgroup.paths.length,
+      );
       assert.equal((await cgroup.pids()).length, 2, "the shell and its sleep");
       await cgroup.hardClean();
       await finishedWithin(job, 10_000);
@@ -111,7 +141,10 @@ describe("run and runAsync with { cgroup } start the command inside", { timeout:
       const info = await shell.run(`${FORKED_CGROUPS}; true`, { cgroup });
       assertForkedInside(info.stdout, cgroup);
       const calls = readFileSync(join(scratch, "sudo-calls"), "utf8");
-      assert.match(calls, /^-n --preserve-env -- \/bin\/sh -c .* dummynet-enter-cgroup \/sys\/fs\/cgroup\/.*cgroup\.procs -- \/bin\/sh -c cat/mu);
+      assert.match(
+        calls,
+        /^-n --preserve-env -- \/bin\/sh -c .* dummynet-enter-cgroup \/sys\/fs\/cgroup\/.*cgroup\.procs -- \/bin\/sh -c cat/mu,
+      );
     } finally {
       process.env.PATH = path;
       await shell.processMonitor.stop({ validateState: false });
@@ -130,9 +163,13 @@ describe("run and runAsync with { cgroup } start the command inside", { timeout:
 
       const viaNet = await ns.run(line, { cgroup });
       assertForkedInside(viaNet.stdout, cgroup);
-      assert.match(viaNet.stdout, new RegExp(`^${netnsInode.replace(/[[\]]/gu, "\\$&")}$`, "mu"), "the forked readlink ran in the namespace");
+      assert.match(
+        viaNet.stdout,
+        new RegExp(`^${netnsInode.replace(/[[\]]/gu, "\\$&")}$`, "mu"),
+        "the forked readlink ran in the namespace",
+      );
 
-      const viaShell = await new NamespaceShell(ns.namespace!.scoped, new HostShell()).run(line, { cgroup });
+      const viaShell = await new NamespaceShell(ns.namespace.scoped, new HostShell()).run(line, { cgroup });
       assertForkedInside(viaShell.stdout, cgroup);
 
       const job = await ns.runAsync(["sh", "-c", "echo started; exec sleep 1000"], { cgroup });
@@ -163,7 +200,7 @@ describe("a bad { cgroup } is refused before anything starts", { timeout: 300_00
       await removed.hardClean();
       const vanished = await CGroup.create({ name: scopedName("vanished"), layout });
       for (const dir of vanished.paths) rmdirSync(dir);
-      for (const shell of [new HostShell(), new NamespaceShell(ns.namespace!.scoped, new HostShell()), net, ns]) {
+      for (const shell of [new HostShell(), new NamespaceShell(ns.namespace.scoped, new HostShell()), net, ns]) {
         await assertRefused(shell, removed, /was removed by hardClean\(\)/u);
         await assertRefused(shell, vanished, /no longer exists on the system/u);
       }
@@ -179,10 +216,13 @@ describe("a bad { cgroup } is refused before anything starts", { timeout: 300_00
     const cgroup = await CGroup.create({ name: scopedName("gone"), layout });
     await cgroup.hardClean();
     const argv = argvInsideCgroup(cgroup, ["echo", "the command ran"]);
-    const result = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 10_000 });
+    const result = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 10_000 });
     assert.equal(result.status, ENTER_CGROUP_FAILED, result.stderr);
     assert.equal(result.stdout, "");
-    assert.match(result.stderr, /dummynet-enter-cgroup: could not move process \d+ into the cgroup by writing \/sys\/fs\/cgroup\/.*cgroup\.procs; the command did not run/u);
+    assert.match(
+      result.stderr,
+      /dummynet-enter-cgroup: could not move process \d+ into the cgroup by writing \/sys\/fs\/cgroup\/.*cgroup\.procs; the command did not run/u,
+    );
     for (const dir of cgroup.paths) assert.equal(existsSync(dir), false, `no ${dir} was made`);
     assertNothingLeft(uid);
   });

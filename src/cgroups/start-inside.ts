@@ -56,14 +56,26 @@ export function argvInsideCgroup(cgroup: CGroup, argv: readonly string[]): strin
 export function validateCgroupOption(value: unknown, argument = "cgroup"): CGroup | undefined {
   if (value === undefined) return undefined;
   if (!(value instanceof CGroup)) {
-    throw new InvalidArgumentError(argument, value, "must be a CGroup (from CGroup.create() or net.addCgroup()), or left out");
+    throw new InvalidArgumentError(
+      argument,
+      value,
+      "must be a CGroup (from CGroup.create() or net.addCgroup()), or left out",
+    );
   }
   if (value.removed) {
-    throw new InvalidArgumentError(argument, value.name, "was removed by hardClean() (or its network's cleanup): create a new cgroup to start commands in");
+    throw new InvalidArgumentError(
+      argument,
+      value.name,
+      "was removed by hardClean() (or its network's cleanup): create a new cgroup to start commands in",
+    );
   }
   const missing = value.paths.find((dir) => !existsSync(join(dir, "cgroup.procs")));
   if (missing !== undefined) {
-    throw new InvalidArgumentError(argument, value.name, `no longer exists on the system (${missing} is gone): create a new cgroup to start commands in`);
+    throw new InvalidArgumentError(
+      argument,
+      value.name,
+      `no longer exists on the system (${missing} is gone): create a new cgroup to start commands in`,
+    );
   }
   return value;
 }

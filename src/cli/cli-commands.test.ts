@@ -31,7 +31,9 @@ function runWithInput(args: string[], input: string): Promise<{ code: number | n
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("close", (code) => {
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(input);
   });
 }
@@ -57,7 +59,13 @@ describe("dummynet command conveniences", { concurrency: false, timeout: 900_000
   test("up --detach --wait returns with the network up; inspect --json shows it from the kernel; exec reaches it; down removes everything", async () => {
     const up = await runCli(["up", file("pair.yaml", PAIR), "--detach", "--wait", "--json"]);
     assert.equal(up.code, 0, up.stderr);
-    const announced = JSON.parse(up.stdout) as { name: string; uid: number; pid: number; stateFile: string; hosts: Record<string, string> };
+    const announced = JSON.parse(up.stdout) as {
+      name: string;
+      uid: number;
+      pid: number;
+      stateFile: string;
+      hosts: Record<string, string>;
+    };
     let removed = false;
     try {
       assert.equal(announced.name, "detached-pair");
@@ -69,22 +77,48 @@ describe("dummynet command conveniences", { concurrency: false, timeout: 900_000
       const view = JSON.parse(inspect.stdout) as {
         name: string;
         log: string;
-        hosts: { name: string; namespace: string; interfaces: { name: string; state: string; addresses: string[]; peer: string; qdisc: string }[] }[];
+        hosts: {
+          name: string;
+          namespace: string;
+          interfaces: { name: string; state: string; addresses: string[]; peer: string; qdisc: string }[];
+        }[];
         programs: { name: string; host: string; pid: number; state: string }[];
       };
       assert.equal(view.name, "detached-pair");
       assert.deepEqual(
-        view.hosts.map((host) => [host.name, host.namespace, host.interfaces.map((iface) => [iface.name, iface.state, iface.addresses, iface.peer])]),
+        view.hosts.map((host) => [
+          host.name,
+          host.namespace,
+          host.interfaces.map((iface) => [iface.name, iface.state, iface.addresses, iface.peer]),
+        ]),
         [
           ["a", announced.hosts["a"], [["a-b", "up", ["10.77.0.1/24"], "b:b-a"]]],
           ["b", announced.hosts["b"], [["b-a", "up", ["10.77.0.2/24"], "a:a-b"]]],
         ],
       );
-      assert.ok(view.hosts.every((host) => host.interfaces.every((iface) => typeof iface.qdisc === "string")), inspect.stdout);
-      assert.deepEqual(view.programs.map((program) => [program.name, program.host, program.state]), [["listener", "b", "running"]]);
+      assert.ok(
+        view.hosts.every((host) => host.interfaces.every((iface) => typeof iface.qdisc === "string")),
+        inspect.stdout,
+      );
+      assert.deepEqual(
+        view.programs.map((program) => [program.name, program.host, program.state]),
+        [["listener", "b", "running"]],
+      );
       assert.ok(existsSync(view.log), "the background owner's output goes to its log");
 
-      const ping = await runCli(["exec", "a", "--network", String(announced.uid), "--", "ping", "-c", "1", "-W", "5", "10.77.0.2"]);
+      const ping = await runCli([
+        "exec",
+        "a",
+        "--network",
+        String(announced.uid),
+        "--",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "5",
+        "10.77.0.2",
+      ]);
       assert.equal(ping.code, 0, ping.stderr);
       assert.match(ping.stdout, /1 received/);
 
@@ -146,17 +180,32 @@ describe("dummynet command conveniences", { concurrency: false, timeout: 900_000
   test("validate takes several files and - for standard input; one invalid file makes it exit 2", async () => {
     const two = await runCli(["validate", "examples/star.yaml", "examples/nat-router.yaml"]);
     assert.equal(two.code, 0, two.stderr);
-    assert.match(two.stdout, /^valid: examples\/star\.yaml: network star: 4 hosts.*\nvalid: examples\/nat-router\.yaml: network nat-router: 3 hosts/);
+    assert.match(
+      two.stdout,
+      /^valid: examples\/star\.yaml: network star: 4 hosts.*\nvalid: examples\/nat-router\.yaml: network nat-router: 3 hosts/,
+    );
     const json = await runCli(["validate", "examples/star.yaml", "examples/nat-router.yaml", "--json"]);
-    assert.deepEqual((JSON.parse(json.stdout) as { file: string; valid: boolean }[]).map((r) => [r.file, r.valid]), [["examples/star.yaml", true], ["examples/nat-router.yaml", true]]);
+    assert.deepEqual(
+      (JSON.parse(json.stdout) as { file: string; valid: boolean }[]).map((r) => [r.file, r.valid]),
+      [
+        ["examples/star.yaml", true],
+        ["examples/nat-router.yaml", true],
+      ],
+    );
 
-    const stdin = await runWithInput(["validate", "-"], "name: piped\nhosts:\n  a: {}\n  b: {}\nlinks:\n  - ends: [a:a0, b:b0]\n");
+    const stdin = await runWithInput(
+      ["validate", "-"],
+      "name: piped\nhosts:\n  a: {}\n  b: {}\nlinks:\n  - ends: [a:a0, b:b0]\n",
+    );
     assert.equal(stdin.code, 0, stdin.stderr);
     assert.equal(stdin.stdout, "valid: stdin: network piped: 2 hosts, 1 link, 0 bridges, 0 VLANs, 0 programs\n");
     const jsonStdin = await runWithInput(["validate", "-"], '{ "name": "j", "hosts": { "a": {} } }');
     assert.equal(jsonStdin.code, 0, jsonStdin.stderr);
 
-    const mixed = await runWithInput(["validate", "examples/star.yaml", "-"], "hosts:\n  a: {}\nlinks:\n  - ends: [a:a0, ghost:g0]\n");
+    const mixed = await runWithInput(
+      ["validate", "examples/star.yaml", "-"],
+      "hosts:\n  a: {}\nlinks:\n  - ends: [a:a0, ghost:g0]\n",
+    );
     assert.equal(mixed.code, 2);
     assert.match(mixed.stdout, /valid: examples\/star\.yaml/);
     assert.match(mixed.stderr, /stdin:4:\d+: links\[0\]\.ends\[1\]: unknown host "ghost"/);
@@ -167,15 +216,35 @@ describe("dummynet command conveniences", { concurrency: false, timeout: 900_000
     const forced = await runCli(["validate", "examples/star.yaml"], { FORCE_COLOR: "1" });
     assert.match(forced.stdout, colour, "FORCE_COLOR colours a pipe");
     assert.doesNotMatch((await runCli(["validate", "examples/star.yaml"])).stdout, colour, "a pipe is plain");
-    assert.doesNotMatch((await runCli(["validate", "examples/star.yaml", "--no-color"], { FORCE_COLOR: "1" })).stdout, colour);
-    assert.doesNotMatch((await runCli(["--no-color", "validate", "examples/star.yaml"], { FORCE_COLOR: "1" })).stdout, colour);
+    assert.doesNotMatch(
+      (await runCli(["validate", "examples/star.yaml", "--no-color"], { FORCE_COLOR: "1" })).stdout,
+      colour,
+    );
+    assert.doesNotMatch(
+      (await runCli(["--no-color", "validate", "examples/star.yaml"], { FORCE_COLOR: "1" })).stdout,
+      colour,
+    );
     assert.doesNotMatch((await runCli(["validate", "examples/star.yaml"], { FORCE_COLOR: "0" })).stdout, colour);
   });
 
   test("completion bash|zsh|fish: generated from the program's commands and options; bash -n accepts the bash one", async () => {
     const bash = await runCli(["completion", "bash"]);
     assert.equal(bash.code, 0, bash.stderr);
-    for (const command of ["up", "down", "run", "exec", "impair", "probe", "inspect", "ls", "cleanup", "doctor", "validate", "graph", "completion"]) {
+    for (const command of [
+      "up",
+      "down",
+      "run",
+      "exec",
+      "impair",
+      "probe",
+      "inspect",
+      "ls",
+      "cleanup",
+      "doctor",
+      "validate",
+      "graph",
+      "completion",
+    ]) {
       assert.match(bash.stdout, new RegExp(`\\b${command}\\)`), `bash completion has a case for ${command}`);
     }
     assert.match(bash.stdout, /--detach/);
@@ -184,7 +253,16 @@ describe("dummynet command conveniences", { concurrency: false, timeout: 900_000
     assert.equal(check.status, 0, check.stderr.toString());
     // The script completes: the words a user would get after "dummynet up --de<TAB>" and "dummynet vali<TAB>".
     const complete = (words: string[]) =>
-      spawnSync("bash", ["-c", `${bash.stdout}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _dummynet_completion; echo "\${COMPREPLY[@]}"`], { timeout: 30_000 }).stdout.toString().trim();
+      spawnSync(
+        "bash",
+        [
+          "-c",
+          `${bash.stdout}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _dummynet_completion; echo "\${COMPREPLY[@]}"`,
+        ],
+        { timeout: 30_000 },
+      )
+        .stdout.toString()
+        .trim();
     assert.equal(complete(["dummynet", "up", "--de"]), "--detach");
     assert.equal(complete(["dummynet", "vali"]), "validate");
     assert.equal(complete(["dummynet", "completion", "f"]), "fish");
@@ -199,10 +277,28 @@ describe("dummynet command conveniences", { concurrency: false, timeout: 900_000
   });
 
   test("every command's --help has examples", async () => {
-    for (const command of ["up", "down", "run", "exec", "impair", "probe", "inspect", "ls", "cleanup", "doctor", "validate", "graph", "completion"]) {
+    for (const command of [
+      "up",
+      "down",
+      "run",
+      "exec",
+      "impair",
+      "probe",
+      "inspect",
+      "ls",
+      "cleanup",
+      "doctor",
+      "validate",
+      "graph",
+      "completion",
+    ]) {
       const help = await runCli([command, "--help"]);
       assert.equal(help.code, 0, help.stderr);
-      assert.match(help.stdout, new RegExp(`Examples:\\n  dummynet ${command}|Examples:\\n  .*dummynet ${command}`), `${command} --help`);
+      assert.match(
+        help.stdout,
+        new RegExp(`Examples:\\n  dummynet ${command}|Examples:\\n  .*dummynet ${command}`),
+        `${command} --help`,
+      );
     }
   });
 });

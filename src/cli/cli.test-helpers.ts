@@ -23,7 +23,11 @@ export interface CliResult {
 /** Longest one `dummynet` command of a test may run; a killed one shows as signal SIGKILL in its result. */
 export const CLI_TIMEOUT_MS = 300_000;
 
-export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = CLI_TIMEOUT_MS): ChildProcess & { output: { stdout: string; stderr: string } } {
+export function startCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = CLI_TIMEOUT_MS,
+): ChildProcess & { output: { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
     cwd: REPO,
     env: { ...process.env, CI: "true", ...env },
@@ -41,7 +45,7 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, t
 export async function finished(child: ReturnType<typeof startCli>): Promise<CliResult> {
   if (child.exitCode === null && child.signalCode === null) await once(child, "close");
   else if (!child.stdout!.readableEnded) await once(child, "close").catch(() => undefined);
-  return { code: child.exitCode, signal: child.signalCode as NodeJS.Signals | null, ...child.output };
+  return { code: child.exitCode, signal: child.signalCode, ...child.output };
 }
 
 export function runCli(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
@@ -54,9 +58,26 @@ export async function firstLine(child: ReturnType<typeof startCli>, timeoutMs = 
   return new Promise((resolve, reject) => {
     const check = () => {
       const newline = child.output.stdout.indexOf("\n");
-      if (newline >= 0) return done(() => resolve(child.output.stdout.slice(0, newline)));
-      if (child.exitCode !== null || child.signalCode !== null) return done(() => reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before printing a line:\n${child.output.stderr}`)));
-      if (Date.now() > deadline) return done(() => reject(new Error(`no output after ${timeoutMs} ms:\n${child.output.stderr}`)));
+      if (newline >= 0) {
+        done(() => {
+          resolve(child.output.stdout.slice(0, newline));
+        });
+        return;
+      }
+      if (child.exitCode !== null || child.signalCode !== null) {
+        done(() => {
+          reject(
+            new Error(`exited (${child.exitCode ?? child.signalCode}) before printing a line:\n${child.output.stderr}`),
+          );
+        });
+        return;
+      }
+      if (Date.now() > deadline) {
+        done(() => {
+          reject(new Error(`no output after ${timeoutMs} ms:\n${child.output.stderr}`));
+        });
+        return;
+      }
     };
     const timer = setInterval(check, 1000);
     const done = (then: () => void) => {
@@ -86,7 +107,11 @@ export function namespacesOf(prefix: string): string[] {
  * when `body` fails, ends `up` and removes what it left, so the failure is the
  * only trace. `up` is killed after `timeoutMs`: give the whole body's bound.
  */
-export async function withNetworkUp(file: string, body: (network: { uid: number; flag: string[] }) => Promise<void>, timeoutMs = CLI_TIMEOUT_MS): Promise<void> {
+export async function withNetworkUp(
+  file: string,
+  body: (network: { uid: number; flag: string[] }) => Promise<void>,
+  timeoutMs = CLI_TIMEOUT_MS,
+): Promise<void> {
   const up = startCli(["up", file, "--json"], {}, timeoutMs);
   try {
     const { uid } = JSON.parse(await firstLine(up, 120_000)) as { uid: number };

@@ -21,7 +21,9 @@ function chain(n: number): string {
   for (let i = 0; i < n; i++) lines.push(`  h${i}: {}`);
   lines.push("links:");
   for (let i = 0; i + 1 < n; i++) {
-    lines.push(`  - ends: [{ at: "h${i}:r${i}", address: 10.${i >> 6}.${(i & 63) * 4}.1/30 }, { at: "h${i + 1}:l${i + 1}", address: 10.${i >> 6}.${(i & 63) * 4}.2/30 }]`);
+    lines.push(
+      `  - ends: [{ at: "h${i}:r${i}", address: 10.${i >> 6}.${(i & 63) * 4}.1/30 }, { at: "h${i + 1}:l${i + 1}", address: 10.${i >> 6}.${(i & 63) * 4}.2/30 }]`,
+    );
   }
   return lines.join("\n") + "\n";
 }
@@ -44,10 +46,20 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
     const child = startCli(["run", "examples/star.yaml", "--json"]);
     const result = await finished(child);
     assert.equal(result.code, 0, result.stderr);
-    const report = JSON.parse(result.stdout) as { exitCode: number; uid: number; jobs: { name: string; stdout: string }[] };
+    const report = JSON.parse(result.stdout) as {
+      exitCode: number;
+      uid: number;
+      jobs: { name: string; stdout: string }[];
+    };
     assert.equal(report.exitCode, 0);
     assert.equal(report.uid, child.pid);
-    assert.deepEqual(report.jobs.map((job) => [job.name, job.stdout]), [["h1-to-h2", "h2 answered 10.0.0.1\n"], ["h3-to-h2", "h2 answered 10.0.0.3\n"]]);
+    assert.deepEqual(
+      report.jobs.map((job) => [job.name, job.stdout]),
+      [
+        ["h1-to-h2", "h2 answered 10.0.0.1\n"],
+        ["h3-to-h2", "h2 answered 10.0.0.3\n"],
+      ],
+    );
     assertNothingLeft(child.pid!);
   });
 
@@ -56,13 +68,16 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
     const result = await finished(child);
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout) as { jobs: { name: string; stdout: string }[] };
-    assert.equal(report.jobs[0]!.name, "fetch");
-    assert.match(report.jobs[0]!.stdout, /^server saw (::ffff:)?10\.0\.1\.1$/m);
+    assert.equal(report.jobs[0].name, "fetch");
+    assert.match(report.jobs[0].stdout, /^server saw (::ffff:)?10\.0\.1\.1$/m);
     assertNothingLeft(child.pid!);
   });
 
   test("run: a job killed by a signal exits 128 + its number, as a shell reports it", async () => {
-    const path = file("killed.yaml", 'name: killed\nhosts:\n  a: {}\nprograms:\n  - { name: k, host: a, command: [sh, -c, "kill -TERM $$"] }\n');
+    const path = file(
+      "killed.yaml",
+      'name: killed\nhosts:\n  a: {}\nprograms:\n  - { name: k, host: a, command: [sh, -c, "kill -TERM $$"] }\n',
+    );
     const child = startCli(["run", path]);
     const result = await finished(child);
     assert.equal(result.code, 143, result.stderr);
@@ -70,7 +85,16 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
   });
 
   test("run FILE -- COMMAND exits with the command's status and streams its output", async () => {
-    const child = startCli(["run", "examples/star.yaml", "--host", "h2", "--", "sh", "-c", "ip -o -4 addr show | grep -o '10\\.0\\.0\\.[0-9]*'; exit 3"]);
+    const child = startCli([
+      "run",
+      "examples/star.yaml",
+      "--host",
+      "h2",
+      "--",
+      "sh",
+      "-c",
+      "ip -o -4 addr show | grep -o '10\\.0\\.0\\.[0-9]*'; exit 3",
+    ]);
     const result = await finished(child);
     assert.equal(result.code, 3, result.stderr);
     assert.equal(result.stdout.trim(), "10.0.0.2");
@@ -80,19 +104,46 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
   test("up in the background, exec into it, ls shows it alive, down removes everything", async () => {
     const up = startCli(["up", "examples/star.yaml", "--json"]);
     try {
-      const announced = JSON.parse(await firstLine(up)) as { uid: number; hosts: Record<string, string>; stateFile: string };
+      const announced = JSON.parse(await firstLine(up)) as {
+        uid: number;
+        hosts: Record<string, string>;
+        stateFile: string;
+      };
       assert.equal(announced.uid, up.pid);
       assert.equal(announced.hosts["h1"], `${ownerPrefix(up.pid!)}h1`);
       assert.ok(existsSync(announced.stateFile));
 
-      const ping = await runCli(["exec", "h1", "--network", String(announced.uid), "--", "ping", "-c", "1", "10.0.0.3"]);
+      const ping = await runCli([
+        "exec",
+        "h1",
+        "--network",
+        String(announced.uid),
+        "--",
+        "ping",
+        "-c",
+        "1",
+        "10.0.0.3",
+      ]);
       assert.equal(ping.code, 0, ping.stderr);
       assert.match(ping.stdout, /1 received/);
       const status = await runCli(["exec", "h3", "--network", String(announced.uid), "--", "sh", "-c", "exit 7"]);
       assert.equal(status.code, 7);
       // A command killed by a signal exits 128 + its number, as a shell reports it, whatever the signal (no core file: ulimit -c 0).
-      for (const [signal, code] of [["SEGV", 139], ["ABRT", 134], ["PIPE", 141]] as const) {
-        const killed = await runCli(["exec", "h3", "--network", String(announced.uid), "--", "sh", "-c", `ulimit -c 0; kill -s ${signal} $$`]);
+      for (const [signal, code] of [
+        ["SEGV", 139],
+        ["ABRT", 134],
+        ["PIPE", 141],
+      ] as const) {
+        const killed = await runCli([
+          "exec",
+          "h3",
+          "--network",
+          String(announced.uid),
+          "--",
+          "sh",
+          "-c",
+          `ulimit -c 0; kill -s ${signal} $$`,
+        ]);
         assert.equal(killed.code, code, `SIG${signal}: ${killed.stderr}`);
       }
       const unknownHost = await runCli(["exec", "nope", "--network", String(announced.uid), "--", "true"]);
@@ -101,7 +152,9 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
 
       assert.equal(up.exitCode, null, "up holds the network until told to stop");
       const ls = await runCli(["ls", "--json"]);
-      const entry = (JSON.parse(ls.stdout) as { owners: { uid: number; alive: boolean; network: { name: string } | null }[] }).owners.find((e) => e.uid === up.pid);
+      const entry = (
+        JSON.parse(ls.stdout) as { owners: { uid: number; alive: boolean; network: { name: string } | null }[] }
+      ).owners.find((e) => e.uid === up.pid);
       assert.ok(entry, ls.stdout);
       assert.equal(entry.alive, true);
       assert.equal(entry.network?.name, "star");
@@ -109,7 +162,10 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
       // A live owner's objects survive cleanup (asked about this owner only: other runs share the machine).
       const cleanup = await runCli(["cleanup", String(up.pid), "--json"]);
       assert.equal(cleanup.code, 0, cleanup.stderr);
-      assert.deepEqual((JSON.parse(cleanup.stdout) as { spared: { uid: number }[] }).spared.map((s) => s.uid), [up.pid]);
+      assert.deepEqual(
+        (JSON.parse(cleanup.stdout) as { spared: { uid: number }[] }).spared.map((s) => s.uid),
+        [up.pid],
+      );
       assert.equal(namespacesOf(ownerPrefix(up.pid!)).length, 4);
 
       const down = await runCli(["down", String(announced.uid)]);
@@ -123,7 +179,10 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
     assertNothingLeft(up.pid!);
   });
 
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     test(`${signal} while up holds the network removes everything (exit ${code})`, async () => {
       const up = startCli(["up", "examples/star.yaml", "--json"]);
       await firstLine(up);
@@ -156,10 +215,26 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
 
   const badFiles: [string, string, RegExp][] = [
     ["syntax.yaml", "hosts:\n  a: [\n  b: {}\n", /syntax\.yaml:\d+:\d+: YAML syntax error/],
-    ["unknown-host.yaml", "hosts: { a: {} }\nlinks:\n  - ends: ['a:a0', 'ghost:g0']\n", /unknown-host\.yaml:3:\d+: links\[0\]\.ends\[1\]: unknown host "ghost"; expected a host declared under hosts \(a\)/],
-    ["clash.yaml", "hosts: { a: {}, b: {} }\nlinks:\n  - ends: [{ at: 'a:a0', address: 10.0.0.1/24 }, { at: 'b:b0', address: 10.0.0.1/24 }]\n", /clash\.yaml:3:\d+: links\[0\]\.ends\[1\]\.address: address 10\.0\.0\.1 is already used by a:a0/],
-    ["long-name.yaml", "hosts: { a: {}, b: {} }\nlinks:\n  - ends: ['a:eth0-long-name', 'b:b0']\n", /long-name\.yaml:3:\d+: links\[0\]\.ends\[0\]: interface name "eth0-long-name" is 14 characters long; at most 8/],
-    ["impossible.yaml", "hosts: { a: { memory: 0 } }\nlinks:\n  - ends: ['a:x', 'a:y']\n    impair: { loss: 101 }\n", /impossible\.yaml:1:23: hosts\.a\.memory: is 0; expected a value >= 1[\s\S]*impossible\.yaml:4:21: links\[0\]\.impair\.loss: is 101; expected a value <= 100/],
+    [
+      "unknown-host.yaml",
+      "hosts: { a: {} }\nlinks:\n  - ends: ['a:a0', 'ghost:g0']\n",
+      /unknown-host\.yaml:3:\d+: links\[0\]\.ends\[1\]: unknown host "ghost"; expected a host declared under hosts \(a\)/,
+    ],
+    [
+      "clash.yaml",
+      "hosts: { a: {}, b: {} }\nlinks:\n  - ends: [{ at: 'a:a0', address: 10.0.0.1/24 }, { at: 'b:b0', address: 10.0.0.1/24 }]\n",
+      /clash\.yaml:3:\d+: links\[0\]\.ends\[1\]\.address: address 10\.0\.0\.1 is already used by a:a0/,
+    ],
+    [
+      "long-name.yaml",
+      "hosts: { a: {}, b: {} }\nlinks:\n  - ends: ['a:eth0-long-name', 'b:b0']\n",
+      /long-name\.yaml:3:\d+: links\[0\]\.ends\[0\]: interface name "eth0-long-name" is 14 characters long; at most 8/,
+    ],
+    [
+      "impossible.yaml",
+      "hosts: { a: { memory: 0 } }\nlinks:\n  - ends: ['a:x', 'a:y']\n    impair: { loss: 101 }\n",
+      /impossible\.yaml:1:23: hosts\.a\.memory: is 0; expected a value >= 1[\s\S]*impossible\.yaml:4:21: links\[0\]\.impair\.loss: is 101; expected a value <= 100/,
+    ],
   ];
   for (const [name, text, message] of badFiles) {
     test(`a bad file (${name}) fails with file:line:column, exit 2, and changes nothing`, async () => {
@@ -214,7 +289,11 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
     const child = startCli(["doctor", "--json"]);
     const result = await finished(child);
     assert.equal(result.code, 0, result.stderr);
-    const report = JSON.parse(result.stdout) as { netem: { available: boolean; howToGet?: string }; veth: { available: boolean }; privileges: { root: boolean } };
+    const report = JSON.parse(result.stdout) as {
+      netem: { available: boolean; howToGet?: string };
+      veth: { available: boolean };
+      privileges: { root: boolean };
+    };
     assert.equal(report.veth.available, true);
     assert.equal(report.privileges.root, process.getuid?.() === 0);
     // Independent evidence: try netem on loopback in a scratch namespace of our own.
@@ -223,7 +302,10 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
     execFileSync("ip", ["netns", "add", scratchNs], { timeout: 30_000 });
     let netem = true;
     try {
-      execFileSync("tc", ["-n", scratchNs, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], { stdio: "ignore", timeout: 30_000 });
+      execFileSync("tc", ["-n", scratchNs, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], {
+        stdio: "ignore",
+        timeout: 30_000,
+      });
     } catch {
       netem = false;
     } finally {
@@ -260,7 +342,9 @@ describe("dummynet command", { concurrency: false, timeout: 900_000 }, () => {
     await finished(up);
     assert.equal(namespacesOf(ownerPrefix(up.pid!)).length, 4, "the killed owner left its namespaces");
     const ls = await runCli(["ls", "--json"]);
-    const entry = (JSON.parse(ls.stdout) as { owners: { uid: number; alive: boolean }[] }).owners.find((e) => e.uid === up.pid);
+    const entry = (JSON.parse(ls.stdout) as { owners: { uid: number; alive: boolean }[] }).owners.find(
+      (e) => e.uid === up.pid,
+    );
     assert.equal(entry?.alive, false);
     const cleanup = await runCli(["cleanup", String(up.pid)]);
     assert.equal(cleanup.code, 0, cleanup.stderr);

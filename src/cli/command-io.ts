@@ -14,7 +14,10 @@ export class UsageError extends Error {
 
 /** Ends the command with `code`, after stdout has drained. */
 export class Exit extends Error {
-  constructor(readonly code: number, options?: ErrorOptions) {
+  constructor(
+    readonly code: number,
+    options?: ErrorOptions,
+  ) {
     super(`exit ${code}`, options);
   }
 }
@@ -26,7 +29,10 @@ export const warn = (text: string) => process.stderr.write(`${text}\n`);
  * The library's log for a command: warnings by default (a queue limit under the bandwidth-delay
  * product, a process that ignored SIGTERM: what a user at a terminal must see), DUMMYNET_LOG to change it.
  */
-export const logger = async () => (await import("../log.js")).createLogger((process.env["DUMMYNET_LOG"] as "debug" | "info" | "warn" | "error" | undefined) ?? "warn");
+export const logger = async () =>
+  (await import("../log.js")).createLogger(
+    (process.env["DUMMYNET_LOG"] as "debug" | "info" | "warn" | "error" | undefined) ?? "warn",
+  );
 
 export async function load(file: string): Promise<Topology> {
   const { loadTopology } = await import("../topology/load.js");

@@ -9,23 +9,27 @@ import { REPO } from "./cli.test-helpers.js";
 import { programPath, runBounded } from "../test-support/program-path.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
 
-test("npm run demo without ping and iptables: the probe reports what crossed, nothing is left", { timeout: 360_000 }, async () => {
-  const path = programPath(["ping", "iptables"]);
-  try {
-    const demo = await runBounded(["npm", "run", "--silent", "demo"], { PATH: path.path }, 300_000, REPO);
-    const output = `${demo.stdout}\n${demo.stderr}`;
-    assert.equal(demo.code, 0, output);
-    const uid = Number(/owner uid (\d+)/.exec(demo.stdout)?.[1]);
-    assert.ok(Number.isInteger(uid), `the demo names its owner uid:\n${output}`);
-    // Two probes, each with its datagrams counted and round trips measured, one with TCP goodput.
-    const probes = [...demo.stdout.matchAll(/(\d+) sent, (\d+) received, ([\d.]+) % lost/g)];
-    assert.equal(probes.length, 2, output);
-    for (const [, sent, received] of probes) assert.ok(Number(sent) > 0 && Number(received) > 0, output);
-    assert.match(demo.stdout, /round trip ms: min [\d.]+ +p10 [\d.]+ +p50 [\d.]+/, output);
-    assert.match(demo.stdout, /tcp goodput: [\d.]+ Mbit\/s/, output);
-    assert.match(demo.stdout, /left on this machine: 0 namespaces, 0 links/, output);
-    assertNothingLeft(uid);
-  } finally {
-    path.remove();
-  }
-});
+test(
+  "npm run demo without ping and iptables: the probe reports what crossed, nothing is left",
+  { timeout: 360_000 },
+  async () => {
+    const path = programPath(["ping", "iptables"]);
+    try {
+      const demo = await runBounded(["npm", "run", "--silent", "demo"], { PATH: path.path }, 300_000, REPO);
+      const output = `${demo.stdout}\n${demo.stderr}`;
+      assert.equal(demo.code, 0, output);
+      const uid = Number(/owner uid (\d+)/.exec(demo.stdout)?.[1]);
+      assert.ok(Number.isInteger(uid), `the demo names its owner uid:\n${output}`);
+      // Two probes, each with its datagrams counted and round trips measured, one with TCP goodput.
+      const probes = [...demo.stdout.matchAll(/(\d+) sent, (\d+) received, ([\d.]+) % lost/g)];
+      assert.equal(probes.length, 2, output);
+      for (const [, sent, received] of probes) assert.ok(Number(sent) > 0 && Number(received) > 0, output);
+      assert.match(demo.stdout, /round trip ms: min [\d.]+ +p10 [\d.]+ +p50 [\d.]+/, output);
+      assert.match(demo.stdout, /tcp goodput: [\d.]+ Mbit\/s/, output);
+      assert.match(demo.stdout, /left on this machine: 0 namespaces, 0 links/, output);
+      assertNothingLeft(uid);
+    } finally {
+      path.remove();
+    }
+  },
+);

@@ -16,7 +16,13 @@ import { after, describe, test } from "node:test";
 import { processRuns, processStartTime } from "../system/proc.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 import { runBounded } from "../test-support/program-path.js";
-import { argvAs, repoRoot, unprivilegedUser, type UnprivilegedUser, within } from "../rootless/unprivileged.test-helpers.js";
+import {
+  argvAs,
+  repoRoot,
+  unprivilegedUser,
+  type UnprivilegedUser,
+  within,
+} from "../rootless/unprivileged.test-helpers.js";
 
 const MAIN = join(repoRoot, "src/cli/main.ts");
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
@@ -35,10 +41,15 @@ if (ms > 0 && process.argv.includes("up") && !process.argv.includes("--detach"))
 `,
 );
 const PAIR = join(scratch, "pair.yaml");
-writeFileSync(PAIR, `name: exitpair\nhosts:\n  a: {}\n  b: {}\nlinks:\n  - ends: [{ at: "a:a-b", address: 10.77.0.1/24 }, { at: "b:b-a", address: 10.77.0.2/24 }]\n`);
+writeFileSync(
+  PAIR,
+  `name: exitpair\nhosts:\n  a: {}\n  b: {}\nlinks:\n  - ends: [{ at: "a:a-b", address: 10.77.0.1/24 }, { at: "b:b-a", address: 10.77.0.2/24 }]\n`,
+);
 chmodSync(SLOW_EXIT, 0o644);
 chmodSync(PAIR, 0o644);
-after(() => rmSync(scratch, { recursive: true, force: true }));
+after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 interface Result {
   code: number | null;
@@ -89,10 +100,17 @@ async function round(slowExitMs: number, user?: UnprivilegedUser): Promise<Resul
   assert.equal(existsSync(stateFile), false, "its owner record is gone");
   // Its exit watchdog ends on the EOF of the up's exit; the holder (rootless) with the up.
   let left: string[] = [];
-  assert.ok((await within(10_000, () => (left = processesMarked(mark)).length === 0)) !== undefined, `processes of the round left:\n${left.join("\n")}`);
+  assert.ok(
+    (await within(10_000, () => (left = processesMarked(mark)).length === 0)) !== undefined,
+    `processes of the round left:\n${left.join("\n")}`,
+  );
   if (user) {
     const state = join(user.home, "dummynet");
-    const files = existsSync(state) ? readdirSync(state, { recursive: true }).map(String).filter((f) => f !== "owners") : [];
+    const files = existsSync(state)
+      ? readdirSync(state, { recursive: true })
+          .map(String)
+          .filter((f) => f !== "owners")
+      : [];
     assert.deepEqual(files, [], "no owner record and no log left");
   } else {
     assertNothingLeft(uid);
@@ -101,9 +119,13 @@ async function round(slowExitMs: number, user?: UnprivilegedUser): Promise<Resul
 }
 
 describe("down waits for the holding process to exit", { timeout: 600_000 }, () => {
-  test("root: a background up that takes 3 s to exit after its cleanup; down returns after it has gone", { timeout: 180_000 }, async () => {
-    await round(3_000);
-  });
+  test(
+    "root: a background up that takes 3 s to exit after its cleanup; down returns after it has gone",
+    { timeout: 180_000 },
+    async () => {
+      await round(3_000);
+    },
+  );
 
   test("rootless as uid 65534: the same", { timeout: 180_000 }, async () => {
     const user = unprivilegedUser(NOBODY);
@@ -114,26 +136,47 @@ describe("down waits for the holding process to exit", { timeout: 600_000 }, () 
     }
   });
 
-  test("root: a background up that spins after its cleanup is killed by its exit watchdog; down says so", { timeout: 180_000 }, async () => {
-    const downed = await round(120_000);
-    assert.match(downed.stderr, /exit watchdog: pid \d+ still ran 15 s after removing its network: killed it \(SIGKILL\)/, show(downed));
-  });
+  test(
+    "root: a background up that spins after its cleanup is killed by its exit watchdog; down says so",
+    { timeout: 180_000 },
+    async () => {
+      const downed = await round(120_000);
+      assert.match(
+        downed.stderr,
+        /exit watchdog: pid \d+ still ran 15 s after removing its network: killed it \(SIGKILL\)/,
+        show(downed),
+      );
+    },
+  );
 });
 
 describe("the exit watchdog's own bound", () => {
-  test("a process whose event loop stays alive after its network is removed says what holds it and exits", { timeout: 60_000 }, async () => {
-    const mark = `exit-bound-${process.pid}-${Date.now()}`;
-    const lifetime = pathToFileURL(join(repoRoot, "src/cli/network-lifetime.ts")).href;
-    const script = `const { armExitWatchdog } = await import(${JSON.stringify(lifetime)}); armExitWatchdog(3); setInterval(() => undefined, 1000);`;
-    const child = spawn(process.execPath, ["--import", TSX, "--input-type=module", "-e", script], { env: { ...process.env, TEST_MARK: mark }, stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    const code = await new Promise<number | null>((done) => child.on("close", done));
-    clearTimeout(timer);
-    assert.equal(code, 3, stderr);
-    assert.match(stderr, /exit watchdog: pid \d+ still ran 5000 ms after removing its network, kept alive by: .*Timeout.*; exiting/);
-    let left: string[] = [];
-    assert.ok((await within(10_000, () => (left = processesMarked(mark)).length === 0)) !== undefined, `left:\n${left.join("\n")}`);
-  });
+  test(
+    "a process whose event loop stays alive after its network is removed says what holds it and exits",
+    { timeout: 60_000 },
+    async () => {
+      const mark = `exit-bound-${process.pid}-${Date.now()}`;
+      const lifetime = pathToFileURL(join(repoRoot, "src/cli/network-lifetime.ts")).href;
+      const script = `const { armExitWatchdog } = await import(${JSON.stringify(lifetime)}); armExitWatchdog(3); setInterval(() => undefined, 1000);`;
+      const child = spawn(process.execPath, ["--import", TSX, "--input-type=module", "-e", script], {
+        env: { ...process.env, TEST_MARK: mark },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      const code = await new Promise<number | null>((done) => child.on("close", done));
+      clearTimeout(timer);
+      assert.equal(code, 3, stderr);
+      assert.match(
+        stderr,
+        /exit watchdog: pid \d+ still ran 5000 ms after removing its network, kept alive by: .*Timeout.*; exiting/,
+      );
+      let left: string[] = [];
+      assert.ok(
+        (await within(10_000, () => (left = processesMarked(mark)).length === 0)) !== undefined,
+        `left:\n${left.join("\n")}`,
+      );
+    },
+  );
 });

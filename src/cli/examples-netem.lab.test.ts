@@ -11,7 +11,7 @@ describe("netem examples", { concurrency: false, timeout: 300_000 }, () => {
     const child = startCli(["run", "examples/lossy-pair.yaml", "--json"]);
     const result = await finished(child);
     assert.equal(result.code, 0, result.stderr);
-    const job = (JSON.parse(result.stdout) as { jobs: { name: string; stdout: string }[] }).jobs[0]!;
+    const job = (JSON.parse(result.stdout) as { jobs: { name: string; stdout: string }[] }).jobs[0];
     assert.equal(job.name, "requests");
     const times = [...job.stdout.matchAll(/^request \d+: ([\d.]+) ms$/gm)].map((match) => Number(match[1]));
     assert.equal(times.length, 20, job.stdout);
@@ -31,8 +31,15 @@ describe("netem examples", { concurrency: false, timeout: 300_000 }, () => {
       // inspect reads the impairments back from the kernel: the new delay on a-b, the file's on b-a.
       const inspect = await runCli(["inspect", String(uid), "--json"]);
       assert.equal(inspect.code, 0, inspect.stderr);
-      const hosts = (JSON.parse(inspect.stdout) as { hosts: { name: string; interfaces: { name: string; qdisc: string; impairment: { delay?: number; loss?: number } | null }[] }[] }).hosts;
-      const iface = (host: string) => hosts.find((h) => h.name === host)!.interfaces[0]!;
+      const hosts = (
+        JSON.parse(inspect.stdout) as {
+          hosts: {
+            name: string;
+            interfaces: { name: string; qdisc: string; impairment: { delay?: number; loss?: number } | null }[];
+          }[];
+        }
+      ).hosts;
+      const iface = (host: string) => hosts.find((h) => h.name === host)!.interfaces[0];
       assert.equal(iface("a").qdisc, "netem", inspect.stdout);
       assert.equal(iface("a").impairment?.delay, 100, inspect.stdout);
       assert.equal(iface("b").impairment?.delay, 20, inspect.stdout);

@@ -37,7 +37,8 @@ const SHELLS = ["bash", "zsh", "fish"] as const satisfies readonly Shell[];
 
 function numberArgument(value: string): number {
   const number = Number(value);
-  if (value.trim() === "" || !Number.isFinite(number)) throw new CommanderArgumentError(`expected a number, got "${value}"`);
+  if (value.trim() === "" || !Number.isFinite(number))
+    throw new CommanderArgumentError(`expected a number, got "${value}"`);
   return number;
 }
 
@@ -51,7 +52,10 @@ Exit status:
 
 /** Commander's error, on one line: "error: unknown command 'vaildate'; did you mean validate?" */
 function oneLineError(text: string): string {
-  const lines = text.trim().split("\n").filter((line) => line.trim() !== "");
+  const lines = text
+    .trim()
+    .split("\n")
+    .filter((line) => line.trim() !== "");
   const suggestion = lines.map((line) => /^\(Did you mean (.+)\?\)$/.exec(line.trim())).find(Boolean);
   const first = lines[0] ?? "error";
   if (suggestion) return `${first}; did you mean ${suggestion[1]}?\n`;
@@ -60,12 +64,24 @@ function oneLineError(text: string): string {
 
 export function createProgram(): Command {
   const program = new Command("dummynet")
-    .description("Throwaway test networks on one Linux machine: namespaces, veth links, bridges, VLANs, netem impairments.")
+    .description(
+      "Throwaway test networks on one Linux machine: namespaces, veth links, bridges, VLANs, netem impairments.",
+    )
     .version(packageVersion())
-    .option("--no-color", "no colours in the output (so do NO_COLOR=1 and FORCE_COLOR=0; FORCE_COLOR=1 colours a pipe too)")
-    .option("--rootless", "build in a user namespace of your own, with no root and no sudo (so does DUMMYNET_ROOTLESS=1; by default when neither root nor passwordless sudo is there)")
+    .option(
+      "--no-color",
+      "no colours in the output (so do NO_COLOR=1 and FORCE_COLOR=0; FORCE_COLOR=1 colours a pipe too)",
+    )
+    .option(
+      "--rootless",
+      "build in a user namespace of your own, with no root and no sudo (so does DUMMYNET_ROOTLESS=1; by default when neither root nor passwordless sudo is there)",
+    )
     // A mistake gets one line (with commander's "did you mean", when it has one), not the whole help.
-    .configureOutput({ outputError: (text, write) => write(oneLineError(text)) })
+    .configureOutput({
+      outputError: (text, write) => {
+        write(oneLineError(text));
+      },
+    })
     .addHelpText(
       "after",
       `
@@ -95,54 +111,100 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     // The library reads it (rootless/mode.ts), and so does a background `up --detach` and every command it starts.
     if (root.opts()["rootless"] === true) process.env["DUMMYNET_ROOTLESS"] = "1";
   });
-  const action = (fn: (...args: never[]) => Promise<number>) => async (...args: unknown[]) => {
-    throw new Exit(await (fn as (...a: unknown[]) => Promise<number>)(...args));
-  };
+  const action =
+    (fn: (...args: never[]) => Promise<number>) =>
+    async (...args: unknown[]) => {
+      throw new Exit(await (fn as (...a: unknown[]) => Promise<number>)(...args));
+    };
 
   program
     .command("up")
-    .description("build the network of FILE, print it, and keep it up until Ctrl-C, SIGTERM or `dummynet down`; then remove everything")
+    .description(
+      "build the network of FILE, print it, and keep it up until Ctrl-C, SIGTERM or `dummynet down`; then remove everything",
+    )
     .argument("<file>", "topology file (YAML or JSON)")
     .option("--json", "print one JSON line (name, uid, pid, hosts -> namespaces) once the network is up")
-    .option("-d, --detach", "return once the network is built, leaving it up in the background (prints its name); `dummynet down` removes it")
+    .option(
+      "-d, --detach",
+      "return once the network is built, leaving it up in the background (prints its name); `dummynet down` removes it",
+    )
     .option("--wait", "with --detach: return only once its programs are ready too")
-    .addOption(new Option("--timeout <ms>", "with --detach: longest wait for the background network").argParser(numberArgument).default(300_000))
-    .addHelpText("after", "\nExamples:\n  dummynet up examples/lossy-pair.yaml\n  dummynet up examples/star.yaml --detach --wait && dummynet exec h1 -- ping -c 1 10.0.0.2\n  dummynet up net.yaml --detach --json   # scripts: the uid, pid and names, one JSON line")
-    .action(
-      action(async (file: string, options: UpOptions) => (await import("./commands/up.js")).up(file, options)),
-    );
+    .addOption(
+      new Option("--timeout <ms>", "with --detach: longest wait for the background network")
+        .argParser(numberArgument)
+        .default(300_000),
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet up examples/lossy-pair.yaml\n  dummynet up examples/star.yaml --detach --wait && dummynet exec h1 -- ping -c 1 10.0.0.2\n  dummynet up net.yaml --detach --json   # scripts: the uid, pid and names, one JSON line",
+    )
+    .action(action(async (file: string, options: UpOptions) => (await import("./commands/up.js")).up(file, options)));
 
   program
     .command("down")
     .description("remove a network that `dummynet up` holds (by name, file or uid; the only one when omitted)")
     .argument("[network]", "network name, topology file or owner uid")
     .option("--json", "JSON output")
-    .addOption(new Option("--timeout <ms>", "how long to wait for the removal").argParser(numberArgument).default(60_000))
+    .addOption(
+      new Option("--timeout <ms>", "how long to wait for the removal").argParser(numberArgument).default(60_000),
+    )
     .addHelpText("after", "\nExamples:\n  dummynet down\n  dummynet down star\n  dummynet down examples/star.yaml")
-    .action(action(async (selector: string | undefined, options: { json?: boolean; timeout: number }) => (await import("./commands/down.js")).down(selector, options)));
+    .action(
+      action(async (selector: string | undefined, options: { json?: boolean; timeout: number }) =>
+        (await import("./commands/down.js")).down(selector, options),
+      ),
+    );
 
   program
     .command("run")
-    .description("build FILE, run its programs (or COMMAND in --host), remove everything, and exit with the job's status")
+    .description(
+      "build FILE, run its programs (or COMMAND in --host), remove everything, and exit with the job's status",
+    )
     .argument("<file>", "topology file")
     .argument("[command...]", "command to run instead of the file's jobs (after --)")
     .option("--host <host>", "host that runs COMMAND (default: the file's first host)")
     .option("--json", "print a JSON report (exit status, each job's output) at the end")
-    .option("--probe", "once the daemons are ready, probe every impaired link (configured against measured), then run the jobs; only the probe: -- true")
-    .addOption(new Option("--probe-count <n>", "with --probe: UDP datagrams per link (default 200)").argParser(numberArgument))
-    .addOption(new Option("--probe-tcp-seconds <s>", "with --probe: TCP goodput seconds on a link with a rate, 0 for none (default 2)").argParser(numberArgument))
+    .option(
+      "--probe",
+      "once the daemons are ready, probe every impaired link (configured against measured), then run the jobs; only the probe: -- true",
+    )
+    .addOption(
+      new Option("--probe-count <n>", "with --probe: UDP datagrams per link (default 200)").argParser(numberArgument),
+    )
+    .addOption(
+      new Option(
+        "--probe-tcp-seconds <s>",
+        "with --probe: TCP goodput seconds on a link with a rate, 0 for none (default 2)",
+      ).argParser(numberArgument),
+    )
     .addOption(new Option("--probe-timeout <ms>", "with --probe: bound on each link's probe").argParser(numberArgument))
-    .addHelpText("after", "\nExamples:\n  dummynet run examples/nat-router.yaml\n  dummynet run examples/star.yaml --host h1 -- ping -c 3 10.0.0.3\n  dummynet run examples/lossy-pair.yaml --probe -- true")
-    .action(action(async (file: string, command: string[], options: RunOptions) => (await import("./commands/run.js")).run(file, { ...options, command })));
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet run examples/nat-router.yaml\n  dummynet run examples/star.yaml --host h1 -- ping -c 3 10.0.0.3\n  dummynet run examples/lossy-pair.yaml --probe -- true",
+    )
+    .action(
+      action(async (file: string, command: string[], options: RunOptions) =>
+        (await import("./commands/run.js")).run(file, { ...options, command }),
+      ),
+    );
 
   program
     .command("exec")
-    .description("run COMMAND in HOST of a network that `dummynet up` holds (stdio passed through, exit status returned)")
+    .description(
+      "run COMMAND in HOST of a network that `dummynet up` holds (stdio passed through, exit status returned)",
+    )
     .argument("<host>", "host name from the topology file")
     .argument("<command...>", "command and arguments (after --)")
     .option("--network <name>", "network name, file or uid (needed when several are up)")
-    .addHelpText("after", "\nExamples:\n  dummynet exec client -- ping -c 3 10.0.1.2\n  dummynet exec server --network nat-router -- ip addr")
-    .action(action(async (host: string, command: string[], options: { network?: string }) => (await import("./commands/exec.js")).exec(host, command, options)));
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet exec client -- ping -c 3 10.0.1.2\n  dummynet exec server --network nat-router -- ip addr",
+    )
+    .action(
+      action(async (host: string, command: string[], options: { network?: string }) =>
+        (await import("./commands/exec.js")).exec(host, command, options),
+      ),
+    );
 
   const impairCommand = program
     .command("impair")
@@ -150,58 +212,105 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     .argument("<host:iface>", "interface, e.g. client:eth0 (impairs the packets it sends)")
     .option("--network <name>", "network name, file or uid (needed when several are up)")
     .option("--json", "JSON output")
-    .addHelpText("after", "\nExamples:\n  dummynet impair a:a-b --delay 50 --jitter 10\n  dummynet impair a:a-b --loss 0          # 0 removes a value\n  dummynet impair a:a-b --reset --rate 10");
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet impair a:a-b --delay 50 --jitter 10\n  dummynet impair a:a-b --loss 0          # 0 removes a value\n  dummynet impair a:a-b --reset --rate 10",
+    );
   addNetemOptions(impairCommand);
-  impairCommand.action(action(async (target: string, flags: Record<string, unknown>) => (await import("./commands/impair.js")).impair(target, flags)));
+  impairCommand.action(
+    action(async (target: string, flags: Record<string, unknown>) =>
+      (await import("./commands/impair.js")).impair(target, flags),
+    ),
+  );
 
   program
     .command("probe")
-    .description("measure what a path of a running network does to traffic (loss, duplicates, reordering, round trips; TCP goodput with --tcp), with Node.js alone")
-    .argument("<hosts...>", "[NETWORK] FROM TO: the network (name, file or uid; the only one when omitted), the sending host and the echoing host")
+    .description(
+      "measure what a path of a running network does to traffic (loss, duplicates, reordering, round trips; TCP goodput with --tcp), with Node.js alone",
+    )
+    .argument(
+      "<hosts...>",
+      "[NETWORK] FROM TO: the network (name, file or uid; the only one when omitted), the sending host and the echoing host",
+    )
     .option("--network <name>", "network name, file or uid (instead of the first argument)")
     .addOption(new Option("--count <n>", "UDP datagrams to send (default 200)").argParser(numberArgument))
-    .addOption(new Option("--interval-ms <ms>", "milliseconds between datagrams (default 10)").argParser(numberArgument))
+    .addOption(
+      new Option("--interval-ms <ms>", "milliseconds between datagrams (default 10)").argParser(numberArgument),
+    )
     .addOption(new Option("--size <bytes>", "UDP payload bytes, 16 to 65507 (default 64)").argParser(numberArgument))
     .option("--address <ip>", "address to probe (default: TO's first IPv4 address)")
     .option("--tcp", "also measure TCP goodput FROM -> TO for 2 s")
-    .addOption(new Option("--tcp-seconds <s>", "measure TCP goodput for this long (implies --tcp)").argParser(numberArgument))
+    .addOption(
+      new Option("--tcp-seconds <s>", "measure TCP goodput for this long (implies --tcp)").argParser(numberArgument),
+    )
     .addOption(new Option("--timeout <ms>", "bound on the whole probe").argParser(numberArgument))
     .option("--json", "JSON output (the ProbeReport)")
-    .addHelpText("after", "\nExamples:\n  dummynet probe a b\n  dummynet probe lossy-pair a b --count 500 --tcp\n  dummynet probe h1 h3 --network star --json")
-    .action(action(async (hosts: string[], flags: ProbeFlags) => (await import("./commands/probe.js")).probe(hosts, flags)));
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet probe a b\n  dummynet probe lossy-pair a b --count 500 --tcp\n  dummynet probe h1 h3 --network star --json",
+    )
+    .action(
+      action(async (hosts: string[], flags: ProbeFlags) => (await import("./commands/probe.js")).probe(hosts, flags)),
+    );
 
   program
     .command("inspect")
-    .description("what a network `dummynet up` holds looks like now: hosts, interfaces (state, addresses, peer), impairments (tc qdiscs), programs")
+    .description(
+      "what a network `dummynet up` holds looks like now: hosts, interfaces (state, addresses, peer), impairments (tc qdiscs), programs",
+    )
     .argument("[network]", "network name, topology file or owner uid (the only one when omitted)")
     .option("--json", "JSON output")
-    .addHelpText("after", "\nExamples:\n  dummynet inspect\n  dummynet inspect star --json | jq '.hosts[].interfaces[].addresses'")
-    .action(action(async (selector: string | undefined, options: { json?: boolean }) => (await import("./commands/inspect.js")).inspect(selector, options)));
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet inspect\n  dummynet inspect star --json | jq '.hosts[].interfaces[].addresses'",
+    )
+    .action(
+      action(async (selector: string | undefined, options: { json?: boolean }) =>
+        (await import("./commands/inspect.js")).inspect(selector, options),
+      ),
+    );
 
   program
     .command("ls")
     .description("networks and leftover d-<uid>-* objects on this machine, by owner, with whether the owner is alive")
     .option("--json", "JSON output")
-    .addHelpText("after", "\nExamples:\n  dummynet ls\n  dummynet ls --json | jq '.owners[] | select(.alive | not) | .uid'")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet ls\n  dummynet ls --json | jq '.owners[] | select(.alive | not) | .uid'",
+    )
     .action(action(async (options: { json?: boolean }) => (await import("./commands/ls.js")).ls(options)));
 
   program
     .command("cleanup")
-    .description("remove the objects (namespaces and their processes, links, cgroups, iptables rules) of owners that are gone")
+    .description(
+      "remove the objects (namespaces and their processes, links, cgroups, iptables rules) of owners that are gone",
+    )
     .argument("[uid...]", "only these owners (default: every owner that is gone)")
-    .addOption(new Option("--force <uid...>", "also remove the objects of these owners, even if alive").argParser((value: string, previous: number[] = []) => [...previous, numberArgument(value)]))
+    .addOption(
+      new Option("--force <uid...>", "also remove the objects of these owners, even if alive").argParser(
+        (value: string, previous: number[] = []) => [...previous, numberArgument(value)],
+      ),
+    )
     .option("--dry-run", "only show what would be removed")
     .option("--json", "JSON output")
-    .addHelpText("after", "\nExamples:\n  dummynet cleanup\n  dummynet cleanup --dry-run\n  dummynet cleanup 12345\n  dummynet cleanup --force 12345")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet cleanup\n  dummynet cleanup --dry-run\n  dummynet cleanup 12345\n  dummynet cleanup --force 12345",
+    )
     .action(
       action(async (uids: string[], options: { force?: number[]; json?: boolean; dryRun?: boolean }) =>
-        (await import("./commands/cleanup.js")).cleanup(uids.map((uid) => numberArgument(uid)), options),
+        (await import("./commands/cleanup.js")).cleanup(
+          uids.map((uid) => numberArgument(uid)),
+          options,
+        ),
       ),
     );
 
   program
     .command("doctor")
-    .description("what this machine can do (kernel features, programs, privileges), with what to do about each missing one")
+    .description(
+      "what this machine can do (kernel features, programs, privileges), with what to do about each missing one",
+    )
     .option("--json", "JSON output")
     .addHelpText("after", "\nExamples:\n  dummynet doctor\n  dummynet doctor --json")
     .action(action(async (options: { json?: boolean }) => (await import("./commands/doctor.js")).doctor(options)));
@@ -211,8 +320,15 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     .description("check topology files against the schema and the semantic rules; errors give file:line:column")
     .argument("<file...>", 'topology files ("-" reads one from standard input)')
     .option("--json", "JSON output (an array when several files are given)")
-    .addHelpText("after", "\nExamples:\n  dummynet validate examples/star.yaml\n  dummynet validate examples/*.yaml\n  generate-topology | dummynet validate -\n  dummynet validate net.yaml --json")
-    .action(action(async (files: string[], options: { json?: boolean }) => (await import("./commands/validate.js")).validate(files, options)));
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet validate examples/star.yaml\n  dummynet validate examples/*.yaml\n  generate-topology | dummynet validate -\n  dummynet validate net.yaml --json",
+    )
+    .action(
+      action(async (files: string[], options: { json?: boolean }) =>
+        (await import("./commands/validate.js")).validate(files, options),
+      ),
+    );
 
   program
     .command("completion")
@@ -222,9 +338,7 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
       "after",
       '\nExamples:\n  source <(dummynet completion bash)                     # this bash session\n  dummynet completion bash > /etc/bash_completion.d/dummynet\n  dummynet completion zsh > "${fpath[1]}/_dummynet"\n  dummynet completion fish > ~/.config/fish/completions/dummynet.fish',
     )
-    .action(
-      action(async (shell: Shell) => (await import("./commands/completion.js")).completion(program, shell)),
-    );
+    .action(action(async (shell: Shell) => (await import("./commands/completion.js")).completion(program, shell)));
 
   program
     .command("graph")
@@ -232,8 +346,15 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     .argument("<file>", "topology file")
     .addOption(new Option("--format <format>", "output format").choices(["mermaid", "dot", "svg"]).default("mermaid"))
     .option("-o, --output <file>", "write to a file instead of stdout")
-    .addHelpText("after", "\nExamples:\n  dummynet graph examples/nat-router.yaml > net.mmd\n  dummynet graph examples/star.yaml --format svg -o star.svg")
-    .action(action(async (file: string, options: { format: string; output?: string }) => (await import("./commands/graph.js")).graph(file, options)));
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet graph examples/nat-router.yaml > net.mmd\n  dummynet graph examples/star.yaml --format svg -o star.svg",
+    )
+    .action(
+      action(async (file: string, options: { format: string; output?: string }) =>
+        (await import("./commands/graph.js")).graph(file, options),
+      ),
+    );
 
   for (const command of program.commands) command.exitOverride();
   return program;
@@ -246,7 +367,9 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   } catch (error) {
     if (error instanceof Exit) return error.code;
     if (error instanceof CommanderError) {
-      return error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0
+        ? EXIT.ok
+        : EXIT.usage;
     }
     if (error instanceof UsageError) {
       warn(`${red("error", process.stderr)}: ${error.message}`);

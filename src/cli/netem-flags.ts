@@ -44,7 +44,10 @@ function placeholder(field: Field): string {
 /** A value of the library written as the command line takes it: `20`, `state:p13=1,p31=30`, `min=1,max=5`. */
 export function formatFlagValue(value: unknown): string {
   if (value === null || typeof value !== "object") return String(value);
-  const fields = (object: object) => Object.entries(object).map(([name, field]) => `${name}=${String(field)}`).join(",");
+  const fields = (object: object) =>
+    Object.entries(object)
+      .map(([name, field]) => `${name}=${String(field)}`)
+      .join(",");
   const entries = Object.entries(value);
   const [name, inner] = entries[0] ?? [];
   if (entries.length === 1 && inner !== null && typeof inner === "object") return `${name}:${fields(inner as object)}`;
@@ -84,17 +87,21 @@ const VALUE_WORDS: Record<string, string> = { ms: "MS", percent: "PCT", packets:
 
 /** `min=MS,max=MS,...`: the syntax of an object's fields. */
 function fieldsSyntax(fields: Record<string, Field>, names: readonly string[]): string {
-  return names.map((name) => {
-    const field = fields[name]!;
-    return `${name}=${VALUE_WORDS[field.type === "number" ? field.unit : field.type] ?? "VALUE"}`;
-  }).join(",");
+  return names
+    .map((name) => {
+      const field = fields[name];
+      return `${name}=${VALUE_WORDS[field.type === "number" ? field.unit : field.type] ?? "VALUE"}`;
+    })
+    .join(",");
 }
 
 /** The value syntax of a structured option, and which fields it needs, for its help. */
 function structuredSyntax(spec: OptionSpec): string {
   if (spec.type === "loss") {
     const { random: _random, ...models } = LOSS_MODELS;
-    const syntax = Object.entries(models).map(([name, model]) => `${name}:${fieldsSyntax(model.fields, Object.keys(model.fields))}`);
+    const syntax = Object.entries(models).map(
+      ([name, model]) => `${name}:${fieldsSyntax(model.fields, Object.keys(model.fields))}`,
+    );
     const needed = Object.values(models).map((model) => model.required);
     return `PCT, ${syntax.join(" or ")} (only ${needed.join(" and ")} needed)`;
   }
@@ -105,9 +112,13 @@ function structuredSyntax(spec: OptionSpec): string {
 
 function helpOf(key: NetemKey): string {
   const spec: OptionSpec = NETEM_OPTIONS[key];
-  const range = spec.type === "number" ? `: ${rangeInWords(spec)}` : spec.type === "enum" ? `: ${spec.values.join(", ")}` : "";
+  const range =
+    spec.type === "number" ? `: ${rangeInWords(spec)}` : spec.type === "enum" ? `: ${spec.values.join(", ")}` : "";
   const syntax = spec.type === "loss" || spec.type === "slot" ? `: ${structuredSyntax(spec)}` : "";
-  const examples = spec.type === "boolean" ? "" : ` (e.g. ${spec.examples.map((example) => `${flagOf(key)} ${formatFlagValue(example)}`).join(", ")})`;
+  const examples =
+    spec.type === "boolean"
+      ? ""
+      : ` (e.g. ${spec.examples.map((example) => `${flagOf(key)} ${formatFlagValue(example)}`).join(", ")})`;
   return `${spec.description}${range}${syntax}${spec.default ? `; default ${spec.default}` : ""}${examples}`;
 }
 
@@ -152,6 +163,7 @@ export function addNetemOptions(command: Command): Command {
 /** The netem options (and `ingress`) among a command's parsed flags, as `tc()` takes them. */
 export function netemFromFlags(flags: Record<string, unknown>): TcOptions {
   const options: Record<string, unknown> = {};
-  for (const key of [...NETEM_KEYS, "ingress"]) if (flags[key] !== undefined) options[key] = flags[key] === REMOVED ? null : flags[key];
-  return options as TcOptions;
+  for (const key of [...NETEM_KEYS, "ingress"])
+    if (flags[key] !== undefined) options[key] = flags[key] === REMOVED ? null : flags[key];
+  return options;
 }

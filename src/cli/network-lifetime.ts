@@ -23,8 +23,12 @@ import { DOWN_SIGNAL, StopSignals } from "./signals.js";
 
 async function namesOf(topology: Topology, uid: number): Promise<Pick<NetworkRecord, "hosts" | "interfaces">> {
   const { InterfaceScoped, NamespaceScoped } = await import("../names/scoped.js");
-  const hosts = Object.fromEntries(topology.hosts.map((host) => [host.name, new NamespaceScoped(host.name, uid).scoped]));
-  const interfaces = Object.fromEntries(interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, new InterfaceScoped(row.iface, uid).scoped]));
+  const hosts = Object.fromEntries(
+    topology.hosts.map((host) => [host.name, new NamespaceScoped(host.name, uid).scoped]),
+  );
+  const interfaces = Object.fromEntries(
+    interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, new InterfaceScoped(row.iface, uid).scoped]),
+  );
   return { hosts, interfaces };
 }
 
@@ -56,7 +60,9 @@ export async function withNetwork(
       log: await logger(),
       exitCleanup: false,
       signal: stop.signal,
-      onProgress: ({ done, total, step }) => progress.update(done, total, step),
+      onProgress: ({ done, total, step }) => {
+        progress.update(done, total, step);
+      },
     });
     const { net } = lab;
     progress.done();
@@ -116,14 +122,23 @@ export interface NetworkContext {
 
 export function outputSink(prefixed: boolean): OutputSink {
   return (program, stream, line) => {
-    const text = prefixed ? `${dim(`[${program}]`, stream === "stdout" ? process.stdout : process.stderr)} ${line}\n` : `${line}\n`;
+    const text = prefixed
+      ? `${dim(`[${program}]`, stream === "stdout" ? process.stdout : process.stderr)} ${line}\n`
+      : `${line}\n`;
     (stream === "stdout" ? process.stdout : process.stderr).write(text);
   };
 }
 
 /** What `up --json` (and `up --detach --json`) prints once the network is up. */
 export function announcement(uid: number, network: NetworkRecord) {
-  return { name: network.name, uid, pid: process.pid, stateFile: ownerRecordPath(uid), hosts: network.hosts, interfaces: network.interfaces };
+  return {
+    name: network.name,
+    uid,
+    pid: process.pid,
+    stateFile: ownerRecordPath(uid),
+    hosts: network.hosts,
+    interfaces: network.interfaces,
+  };
 }
 
 /** Set by `up --detach` for the background `up` it starts; taken out of the environment so that its programs do not inherit them. */
@@ -182,13 +197,19 @@ const WATCHDOG_SCRIPT = [
 export function armExitWatchdog(exitCode: number): void {
   setTimeout(() => {
     const keeping = process.getActiveResourcesInfo(); // this timer is unref'd: not in the list
-    warn(`${EXIT_WATCHDOG_MARK} pid ${process.pid} still ran ${EXIT_WITHIN_MS} ms after removing its network, kept alive by: ${keeping.join(", ") || "nothing it can name"}; exiting`);
+    warn(
+      `${EXIT_WATCHDOG_MARK} pid ${process.pid} still ran ${EXIT_WITHIN_MS} ms after removing its network, kept alive by: ${keeping.join(", ") || "nothing it can name"}; exiting`,
+    );
     process.exit(exitCode);
   }, EXIT_WITHIN_MS).unref();
   try {
-    const watchdog = spawn("sh", ["-c", WATCHDOG_SCRIPT, "dummynet-exit-watchdog", String(KILL_AFTER_MS / 1000), String(process.pid)], {
-      stdio: ["pipe", "ignore", "inherit"],
-    });
+    const watchdog = spawn(
+      "sh",
+      ["-c", WATCHDOG_SCRIPT, "dummynet-exit-watchdog", String(KILL_AFTER_MS / 1000), String(process.pid)],
+      {
+        stdio: ["pipe", "ignore", "inherit"],
+      },
+    );
     watchdog.on("error", () => undefined); // no sh: the in-process bound alone
     watchdog.stdin.on("error", () => undefined);
     watchdog.unref();

@@ -29,8 +29,10 @@ export function useColour(stream: NodeJS.WriteStream): boolean {
   if (process.env["NO_COLOR"]) return false;
   return isInteractive(stream);
 }
-const paint = (code: number) => (text: string, stream: NodeJS.WriteStream = process.stdout) =>
-  useColour(stream) ? `\x1b[${code}m${text}\x1b[0m` : text;
+const paint =
+  (code: number) =>
+  (text: string, stream: NodeJS.WriteStream = process.stdout) =>
+    useColour(stream) ? `\x1b[${code}m${text}\x1b[0m` : text;
 export const bold = paint(1);
 export const red = paint(31);
 export const green = paint(32);
@@ -63,6 +65,10 @@ export class Progress {
 export function table(header: string[], rows: string[][]): string {
   const strip = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => strip(row[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell + " ".repeat(widths[i]! - strip(cell).length)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell + " ".repeat(widths[i] - strip(cell).length))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
 }

@@ -22,8 +22,15 @@ const PROBE_TIMEOUT = "120000";
 
 /** Netem's 5 % each way loses 1 - 0.95^2 = 9.75 % of round trips; it must lie in the exact 99.9 % interval of what was lost. */
 function assertLoss(measured: { sent: number; received: number }) {
-  const check = checkShare({ events: measured.sent - measured.received, trials: measured.sent, varianceFactor: 1 }, 9.75, 0.999);
-  assert.ok(check.inside, `lost ${measured.sent - measured.received} of ${measured.sent}: the 99.9 % interval ${check.interval.join("-")} % does not hold 9.75 %`);
+  const check = checkShare(
+    { events: measured.sent - measured.received, trials: measured.sent, varianceFactor: 1 },
+    9.75,
+    0.999,
+  );
+  assert.ok(
+    check.inside,
+    `lost ${measured.sent - measured.received} of ${measured.sent}: the 99.9 % interval ${check.interval.join("-")} % does not hold 9.75 %`,
+  );
 }
 
 describe("run --probe through netem", { concurrency: false, timeout: 480_000 }, () => {
@@ -41,16 +48,27 @@ links:
     const result = await finished(child);
     assert.equal(result.code, 0, result.stderr);
     const { probes } = JSON.parse(result.stdout) as {
-      probes: { link: string; from: string; to: string; configured: { rttMs: number; lossPercent: number }; measured: { sent: number; received: number; lossPercent: number; rttMs: { min: number; p50: number } } }[];
+      probes: {
+        link: string;
+        from: string;
+        to: string;
+        configured: { rttMs: number; lossPercent: number };
+        measured: { sent: number; received: number; lossPercent: number; rttMs: { min: number; p50: number } };
+      }[];
     };
     assert.equal(probes.length, 1);
     const [probe] = probes;
-    t.diagnostic(`configured rtt ${probe!.configured.rttMs} ms, loss ${probe!.configured.lossPercent} %; measured rtt ${JSON.stringify(probe!.measured.rttMs)}, loss ${probe!.measured.lossPercent} %`);
-    assert.deepEqual([probe!.link, probe!.from, probe!.to, probe!.configured.rttMs, probe!.configured.lossPercent], ["a:a-b <-> b:b-a", "a", "b", 40, 9.75]);
-    assert.equal(probe!.measured.sent, 200);
+    t.diagnostic(
+      `configured rtt ${probe.configured.rttMs} ms, loss ${probe.configured.lossPercent} %; measured rtt ${JSON.stringify(probe.measured.rttMs)}, loss ${probe.measured.lossPercent} %`,
+    );
+    assert.deepEqual(
+      [probe.link, probe.from, probe.to, probe.configured.rttMs, probe.configured.lossPercent],
+      ["a:a-b <-> b:b-a", "a", "b", 40, 9.75],
+    );
+    assert.equal(probe.measured.sent, 200);
     // The fastest round trip, not the median: the emulated guest's median carries its own scheduling noise (docs/fidelity.md).
-    assert.ok(probe!.measured.rttMs.min >= 40 && probe!.measured.rttMs.min < 80, JSON.stringify(probe!.measured.rttMs));
-    assertLoss(probe!.measured);
+    assert.ok(probe.measured.rttMs.min >= 40 && probe.measured.rttMs.min < 80, JSON.stringify(probe.measured.rttMs));
+    assertLoss(probe.measured);
     assertNothingLeft(child.pid!);
   });
 
@@ -71,7 +89,10 @@ bridges:
     const result = await finished(child);
     t.diagnostic(result.stdout);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^probe h1:h1-sw <-> sw:sw-h1: h1 -> h2 \(10\.0\.0\.2\), sw:sw-h1 is a port of bridge br0: probed through it from h2/m);
+    assert.match(
+      result.stdout,
+      /^probe h1:h1-sw <-> sw:sw-h1: h1 -> h2 \(10\.0\.0\.2\), sw:sw-h1 is a port of bridge br0: probed through it from h2/m,
+    );
     assert.match(result.stdout, /^  there: h1:h1-sw sends: delay 20ms, loss 5%$/m);
     assert.match(result.stdout, /^  back: {2}sw:sw-h1 sends: delay 20ms, loss 5%$/m);
     const rtt = /^ {2}round trip +40\.0 ms +p50 [\d.]+ ms \(min ([\d.]+), p99 [\d.]+\)$/m.exec(result.stdout);

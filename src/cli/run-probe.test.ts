@@ -34,7 +34,10 @@ describe("run --probe on this host", { concurrency: false, timeout: 300_000 }, (
   test("a file without impaired links: the probe says so, the jobs run as usual", async () => {
     const result = await run([UNIMPAIRED, "--probe"]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^probe: no impaired links in this file \(no link end has impair\): nothing to probe$/m);
+    assert.match(
+      result.stdout,
+      /^probe: no impaired links in this file \(no link end has impair\): nothing to probe$/m,
+    );
     assert.match(result.stdout, /the job ran/);
     // The probe's line comes before the job's output: it ran once the network was built.
     assert.ok(result.stdout.indexOf("no impaired links") < result.stdout.indexOf("the job ran"), result.stdout);
@@ -46,7 +49,7 @@ describe("run --probe on this host", { concurrency: false, timeout: 300_000 }, (
     const report = JSON.parse(result.stdout) as { exitCode: number; probes: unknown[]; jobs: { stdout: string }[] };
     assert.deepEqual(report.probes, []);
     assert.equal(report.exitCode, 0);
-    assert.match(report.jobs[0]!.stdout, /the job ran/);
+    assert.match(report.jobs[0].stdout, /the job ran/);
   });
 
   test("bad probe flags are refused before anything is built", async () => {

@@ -36,7 +36,15 @@ export class StopSignals {
   /** Resolves when a stop signal arrives. */
   wait(): Promise<void> {
     if (this.signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => this.signal.addEventListener("abort", () => resolve(), { once: true }));
+    return new Promise((resolve) => {
+      this.signal.addEventListener(
+        "abort",
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
+    });
   }
 
   dispose(): void {

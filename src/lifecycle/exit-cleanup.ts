@@ -43,7 +43,9 @@ function exitTimeout(): number {
   if (text === undefined || text === "") return DEFAULT_EXIT_TIMEOUT_MS;
   const value = Number(text);
   if (Number.isInteger(value) && value > 0) return value;
-  process.stderr.write(`dummynet: DUMMYNET_EXIT_TIMEOUT_MS=${JSON.stringify(text)} is not a positive whole number of milliseconds; using ${DEFAULT_EXIT_TIMEOUT_MS}\n`);
+  process.stderr.write(
+    `dummynet: DUMMYNET_EXIT_TIMEOUT_MS=${JSON.stringify(text)} is not a positive whole number of milliseconds; using ${DEFAULT_EXIT_TIMEOUT_MS}\n`,
+  );
   return DEFAULT_EXIT_TIMEOUT_MS;
 }
 
@@ -65,7 +67,9 @@ function cleanThen(cause: string, then: () => void): void {
   // Referenced on purpose: a cleanup stuck on a promise that holds nothing must not let the process end as if all went well.
   const timer = setTimeout(() => {
     const doing = [...live].map((net) => net.describe()).join("; ") || "nothing left to do";
-    process.stderr.write(`dummynet: cleanup after ${cause} did not finish within ${timeout} ms (${doing}); removing what can be removed synchronously, then exiting\n`);
+    process.stderr.write(
+      `dummynet: cleanup after ${cause} did not finish within ${timeout} ms (${doing}); removing what can be removed synchronously, then exiting\n`,
+    );
     cleanSync();
     end();
   }, timeout);
@@ -78,13 +82,17 @@ function cleanThen(cause: string, then: () => void): void {
 function onSignal(signal: NodeJS.Signals): void {
   if (ending) {
     // A second signal while cleaning up: finish what can be done synchronously, then die of it.
-    process.stderr.write(`dummynet: ${signal} again during cleanup; removing what can be removed synchronously, then exiting\n`);
+    process.stderr.write(
+      `dummynet: ${signal} again during cleanup; removing what can be removed synchronously, then exiting\n`,
+    );
     cleanSync();
     dieOf(signal);
     return;
   }
   ending = true;
-  cleanThen(signal, () => dieOf(signal));
+  cleanThen(signal, () => {
+    dieOf(signal);
+  });
 }
 
 /** Ends the process by `signal`, as if we had not been listening; unless someone else listens, who then decides. */
@@ -99,7 +107,9 @@ function onFatal(error: unknown, origin: string): void {
   const what = origin === "unhandledRejection" ? "Unhandled rejection" : "Uncaught exception";
   if (ending) {
     // Typically the program's next change, refused because cleanup runs: say so, and let cleanup go on.
-    process.stderr.write(`${what} during exit cleanup (cleanup goes on): ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `${what} during exit cleanup (cleanup goes on): ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     return;
   }
   ending = true;
@@ -127,8 +137,14 @@ function install(): void {
   if (othersInstalled) return;
   othersInstalled = true;
   // Only take over fatal errors when nobody else has: the default would end the process anyway.
-  if (process.listenerCount("uncaughtException") === 0) process.on("uncaughtException", (e) => onFatal(e, "uncaughtException"));
-  if (process.listenerCount("unhandledRejection") === 0) process.on("unhandledRejection", (e) => onFatal(e, "unhandledRejection"));
+  if (process.listenerCount("uncaughtException") === 0)
+    process.on("uncaughtException", (e) => {
+      onFatal(e, "uncaughtException");
+    });
+  if (process.listenerCount("unhandledRejection") === 0)
+    process.on("unhandledRejection", (e) => {
+      onFatal(e, "unhandledRejection");
+    });
   process.on("exit", cleanSync);
 }
 

@@ -93,7 +93,7 @@ const RULE_TAG = /--comment "?(d-[1-9A-HJ-NP-Za-km-z]+-dummynet)"?/;
 /** The owner of an iptables rule: its tag (every rule the library makes has one), else any scoped name in it. */
 function ruleOwner(rule: string): number | undefined {
   const tag = RULE_TAG.exec(rule);
-  if (tag) return parseScoped(tag[1]!)?.uid;
+  if (tag) return parseScoped(tag[1])?.uid;
   for (const word of rule.split(" ")) {
     const owner = parseScoped(word.replaceAll('"', ""));
     if (owner) return owner.uid;
@@ -107,7 +107,8 @@ const STEPS: readonly ListingStep[] = [
     commands: [
       {
         argv: ["ip", "-j", "netns", "list"],
-        parse: (stdout) => parseIpJsonArray<{ name: string }>(stdout).map((entry) => ({ kind: "netns", name: entry.name })),
+        parse: (stdout) =>
+          parseIpJsonArray<{ name: string }>(stdout).map((entry) => ({ kind: "netns", name: entry.name })),
       },
     ],
   },
@@ -116,7 +117,8 @@ const STEPS: readonly ListingStep[] = [
     commands: [
       {
         argv: ["ip", "-j", "link", "show"],
-        parse: (stdout) => parseIpJsonArray<{ ifname: string }>(stdout).map((entry) => ({ kind: "link", name: entry.ifname })),
+        parse: (stdout) =>
+          parseIpJsonArray<{ ifname: string }>(stdout).map((entry) => ({ kind: "link", name: entry.ifname })),
       },
     ],
   },
@@ -126,7 +128,11 @@ const STEPS: readonly ListingStep[] = [
     // -w: wait for the xtables lock rather than fail while another program changes rules.
     commands: ["filter", "nat"].map((table) => ({
       argv: ["iptables", "-w", "-t", table, "-S"],
-      parse: (stdout: string) => stdout.split("\n").filter((rule) => rule.startsWith("-A ")).map((rule) => ({ kind: "iptables" as const, name: rule, where: table })),
+      parse: (stdout: string) =>
+        stdout
+          .split("\n")
+          .filter((rule) => rule.startsWith("-A "))
+          .map((rule) => ({ kind: "iptables" as const, name: rule, where: table })),
     })),
   },
 ];
@@ -142,7 +148,11 @@ function ownerOf(object: Leftover): number | undefined {
 function interpret(step: ListingStep, command: ListingCommand, outcome: Outcome): Leftover[] | undefined {
   if ("missingProgram" in outcome) {
     if (outcome.missingProgram === step.skipWithout) return undefined;
-    throw new ListingError(step.step, command.argv, `${outcome.missingProgram} is not installed. ${missingProgramHint(outcome.missingProgram)}`);
+    throw new ListingError(
+      step.step,
+      command.argv,
+      `${outcome.missingProgram} is not installed. ${missingProgramHint(outcome.missingProgram)}`,
+    );
   }
   // The exit status decides: `ip netns list` prints "Error: Peer netns reference is invalid." and exits 0
   // when a namespace goes away while it lists, and its output is still whole.
@@ -154,7 +164,10 @@ function interpret(step: ListingStep, command: ListingCommand, outcome: Outcome)
 
 function skippedBecauseMissing(step: ListingStep): SkippedStep {
   const program = step.skipWithout!;
-  return { step: step.step, why: `${program} is not installed (package ${PACKAGE_OF_PROGRAM[program] ?? program}), so there can be none of ours` };
+  return {
+    step: step.step,
+    why: `${program} is not installed (package ${PACKAGE_OF_PROGRAM[program] ?? program}), so there can be none of ours`,
+  };
 }
 
 function collect(found: Leftover[], inventory: Inventory): void {
@@ -196,7 +209,8 @@ export async function takeInventory(runner: CommandRunner): Promise<Inventory> {
     try {
       outcome = await runner.run(command.argv, { allowFailure: true });
     } catch (error) {
-      if (!(error instanceof MissingProgramError)) throw new ListingError(step.step, command.argv, (error as Error).message, { cause: error });
+      if (!(error instanceof MissingProgramError))
+        throw new ListingError(step.step, command.argv, (error as Error).message, { cause: error });
       outcome = { missingProgram: error.program };
     }
     next = plan.next(outcome);
@@ -219,7 +233,11 @@ export function takeInventorySync(privilege: Privilege = defaultPrivilege()): In
   while (!next.done) {
     const { step, command } = next.value;
     const [program, ...args] = privilege.wrap(command.argv) as [string, ...string[]];
-    const reply = spawnSync(program, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: SYNC_LISTING_TIMEOUT_MS });
+    const reply = spawnSync(program, args, {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: SYNC_LISTING_TIMEOUT_MS,
+    });
     const code = (reply.error as NodeJS.ErrnoException | undefined)?.code;
     if (reply.error && code !== "ENOENT") {
       const reason = code === "ETIMEDOUT" ? `no answer within ${SYNC_LISTING_TIMEOUT_MS} ms` : reply.error.message;
@@ -227,8 +245,13 @@ export function takeInventorySync(privilege: Privilege = defaultPrivilege()): In
     }
     // Behind sudo (or nsenter) a missing program is their exit status and words, not a spawn error.
     const wrapped = program !== command.argv[0];
-    const notFound = code === "ENOENT" ? program : reply.status !== 0 && wrapped ? programNotFoundBy(reply.stderr) : undefined;
-    next = plan.next(notFound !== undefined ? { missingProgram: notFound } : { stdout: reply.stdout, stderr: reply.stderr, exitCode: reply.status });
+    const notFound =
+      code === "ENOENT" ? program : reply.status !== 0 && wrapped ? programNotFoundBy(reply.stderr) : undefined;
+    next = plan.next(
+      notFound !== undefined
+        ? { missingProgram: notFound }
+        : { stdout: reply.stdout, stderr: reply.stderr, exitCode: reply.status },
+    );
   }
   return next.value;
 }

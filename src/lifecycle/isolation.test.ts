@@ -39,16 +39,22 @@ interface Child {
 }
 
 function start(args: string[]): Child {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: PROJECT, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    cwd: PROJECT,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let output = "";
   const listeners = new Set<() => void>();
   const onText = (text: string) => {
     output += text;
     for (const listener of listeners) listener();
   };
-  child.stdout!.setEncoding("utf8").on("data", onText);
-  child.stderr!.setEncoding("utf8").on("data", onText);
-  const exited = once(child, "exit").then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  child.stdout.setEncoding("utf8").on("data", onText);
+  child.stderr.setEncoding("utf8").on("data", onText);
+  const exited = once(child, "exit").then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
   const waitFor = (pattern: RegExp) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
@@ -58,7 +64,9 @@ function start(args: string[]): Child {
       };
       const timer = setTimeout(() => {
         cleanupWait();
-        reject(new Error(`child ${child.pid} did not print ${pattern} within ${STEP_TIMEOUT_MS} ms; output:\n${output}`));
+        reject(
+          new Error(`child ${child.pid} did not print ${pattern} within ${STEP_TIMEOUT_MS} ms; output:\n${output}`),
+        );
       }, STEP_TIMEOUT_MS);
       const cleanupWait = () => {
         clearTimeout(timer);
@@ -69,7 +77,10 @@ function start(args: string[]): Child {
         if (!listeners.has(check)) return;
         cleanupWait();
         if (pattern.test(output)) resolve();
-        else reject(new Error(`child ${child.pid} exited (${code ?? signal}) before printing ${pattern}; output:\n${output}`));
+        else
+          reject(
+            new Error(`child ${child.pid} exited (${code ?? signal}) before printing ${pattern}; output:\n${output}`),
+          );
       });
       check();
     });
@@ -78,7 +89,8 @@ function start(args: string[]): Child {
 
 /** Ends children still running (their exit cleanup runs), then removes anything a failed test left of theirs. */
 async function stopAll(children: readonly Child[]): Promise<void> {
-  for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGTERM");
+  for (const child of children)
+    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGTERM");
   await Promise.all(children.map((child) => child.exited));
   const stray = children.filter((child) => leftovers(child.uid).length > 0).map((child) => child.uid);
   if (stray.length > 0) await reapDeadOwners({ only: stray });
@@ -94,10 +106,12 @@ function unscopedLeftovers(uid: number): string[] {
 function addressesOf(uid: number, host: string, iface: string): string[] {
   const namespace = new NamespaceScoped(host, uid).scoped;
   const link = new InterfaceScoped(iface, uid).scoped;
-  const [device] = JSON.parse(execFileSync("ip", ["-n", namespace, "-j", "addr", "show", "dev", link], { encoding: "utf8", timeout: 30_000 })) as {
+  const [device] = JSON.parse(
+    execFileSync("ip", ["-n", namespace, "-j", "addr", "show", "dev", link], { encoding: "utf8", timeout: 30_000 }),
+  ) as {
     addr_info: { family: string; local: string; prefixlen: number }[];
   }[];
-  return device!.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`);
+  return device.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`);
 }
 
 /**
@@ -114,102 +128,146 @@ async function checkLiveRunsAndReap(children: readonly Child[], expected: string
   }
   const uids = children.map((child) => child.uid);
   const owners = (await listOwners()).filter((owner) => uids.includes(owner.uid));
-  assert.deepEqual(owners.map((owner) => owner.state), uids.map(() => "alive"));
+  assert.deepEqual(
+    owners.map((owner) => owner.state),
+    uids.map(() => "alive"),
+  );
   const result = await reapDeadOwners({ only: uids });
-  assert.deepEqual(result.reaped.map((owner) => owner.uid), [], "the reaper removed a live owner's objects");
+  assert.deepEqual(
+    result.reaped.map((owner) => owner.uid),
+    [],
+    "the reaper removed a live owner's objects",
+  );
   assert.deepEqual(result.spared.map((owner) => owner.uid).sort(), [...uids].sort());
   assert.deepEqual(result.failures, []);
-  for (const child of children) assert.deepEqual(leftovers(child.uid), before.get(child.uid), `owner ${child.uid} lost objects to the reaper`);
+  for (const child of children)
+    assert.deepEqual(leftovers(child.uid), before.get(child.uid), `owner ${child.uid} lost objects to the reaper`);
 }
 
 describe("isolation of parallel runs", { concurrency: false, timeout: 900_000 }, () => {
-  test(`${PARALLEL} processes build the same network with DummyNet at once; each pings across its own; a reap spares them; nothing left`, { timeout: 300_000 }, async (t) => {
-    const children = Array.from({ length: PARALLEL }, () => start([CHAIN_FIXTURE]));
-    try {
-      await Promise.all(children.map((child) => child.waitFor(/^pinged \d+$/m)));
-      for (const child of children) assert.match(child.output(), new RegExp(`^uid ${child.uid}$`, "m"), "the default uid is the pid");
-      const expected = unscopedLeftovers(children[0]!.uid);
-      // 3 namespaces, the bridge and the veth pair of the host namespace, the cgroup (one directory per v1 hierarchy or one on v2).
-      for (const name of ["netns d-<uid>-h1", "netns d-<uid>-r", "netns d-<uid>-h2", "link d-<uid>-br0", "link d-<uid>-up0", "link d-<uid>-up1"]) {
-        assert.ok(expected.includes(name), `${name} missing from ${expected.join(", ")}`);
+  test(
+    `${PARALLEL} processes build the same network with DummyNet at once; each pings across its own; a reap spares them; nothing left`,
+    { timeout: 300_000 },
+    async (t) => {
+      const children = Array.from({ length: PARALLEL }, () => start([CHAIN_FIXTURE]));
+      try {
+        await Promise.all(children.map((child) => child.waitFor(/^pinged \d+$/m)));
+        for (const child of children)
+          assert.match(child.output(), new RegExp(`^uid ${child.uid}$`, "m"), "the default uid is the pid");
+        const expected = unscopedLeftovers(children[0].uid);
+        // 3 namespaces, the bridge and the veth pair of the host namespace, the cgroup (one directory per v1 hierarchy or one on v2).
+        for (const name of [
+          "netns d-<uid>-h1",
+          "netns d-<uid>-r",
+          "netns d-<uid>-h2",
+          "link d-<uid>-br0",
+          "link d-<uid>-up0",
+          "link d-<uid>-up1",
+        ]) {
+          assert.ok(expected.includes(name), `${name} missing from ${expected.join(", ")}`);
+        }
+        assert.ok(expected.some((entry) => entry.startsWith("cgroup ") && entry.endsWith("/d-<uid>-cg")));
+        await checkLiveRunsAndReap(children, expected);
+        // Each pings across its own network again after the reap, then cleans up.
+        for (const child of children) child.process.stdin!.write("go\n");
+        await Promise.all(children.map((child) => child.waitFor(/^clean \d+$/m)));
+        for (const child of children) assert.deepEqual(await child.exited, { code: 0, signal: null }, child.output());
+        for (const child of children) assertNothingLeft(child.uid);
+        t.diagnostic(
+          `isolation: ${PARALLEL} DummyNet processes, ${expected.length} same-named objects each, all pinged, 0 left`,
+        );
+      } finally {
+        await stopAll(children);
       }
-      assert.ok(expected.some((entry) => entry.startsWith("cgroup ") && entry.endsWith("/d-<uid>-cg")));
-      await checkLiveRunsAndReap(children, expected);
-      // Each pings across its own network again after the reap, then cleans up.
-      for (const child of children) child.process.stdin!.write("go\n");
-      await Promise.all(children.map((child) => child.waitFor(/^clean \d+$/m)));
-      for (const child of children) assert.deepEqual(await child.exited, { code: 0, signal: null }, child.output());
-      for (const child of children) assertNothingLeft(child.uid);
-      t.diagnostic(`isolation: ${PARALLEL} DummyNet processes, ${expected.length} same-named objects each, all pinged, 0 left`);
-    } finally {
-      await stopAll(children);
-    }
-  });
+    },
+  );
 
-  test(`${PARALLEL} \`dummynet run\` of the same topology file at once: each pings across its own network; nothing left`, { timeout: 300_000 }, async (t) => {
-    const fifos = Array.from({ length: PARALLEL }, (_, i) => join(tmpdir(), `dn-isolation-${process.pid}-${i}`));
-    for (const fifo of fifos) {
-      rmSync(fifo, { force: true });
-      execFileSync("mkfifo", [fifo], { timeout: 30_000 });
-    }
-    // The job pings, says so, then holds the network until the test writes to its FIFO.
-    // The FIFO's path is sh's $0: no file name is ever pasted into a shell line.
-    const job = 'ping -c 1 -W 5 10.9.2.1 && echo pinged && exec cat "$0"';
-    const children = fifos.map((fifo) => start([CLI, "run", CHAIN_TOPOLOGY, "--host", "h1", "--", "sh", "-c", job, fifo]));
-    try {
-      await Promise.all(children.map((child) => child.waitFor(/^pinged$/m)));
-      for (const child of children) assert.match(child.output(), / 1 received/);
-      const expected = unscopedLeftovers(children[0]!.uid);
-      for (const name of ["netns d-<uid>-h1", "netns d-<uid>-r", "netns d-<uid>-h2"]) assert.ok(expected.includes(name), `${name} missing from ${expected.join(", ")}`);
-      await checkLiveRunsAndReap(children, expected);
-      await Promise.all(fifos.map((fifo) => writeFile(fifo, "go\n")));
-      for (const child of children) assert.deepEqual(await child.exited, { code: 0, signal: null }, child.output());
-      for (const child of children) assertNothingLeft(child.uid);
-      t.diagnostic(`isolation: ${PARALLEL} \`dummynet run\` processes of one file, all pinged, 0 left`);
-    } finally {
-      await stopAll(children);
-      for (const fifo of fifos) rmSync(fifo, { force: true });
-    }
-  });
-
-  test("instances with different uids in one process build same-named objects at once; cleaning one leaves the others intact", { timeout: 120_000 }, async (t) => {
-    // Above the pid range (pid_max is at most 2^22), so these uids are nobody's pid.
-    const base = 4_200_000 + (process.pid % 100_000) * 8;
-    const nets = [0, 1, 2, 3].map((i) => new DummyNet({ uid: base + i }));
-    const build = async (net: DummyNet) => {
-      const [a, b] = await Promise.all([net.netnsAdd("a"), net.netnsAdd("b")]);
-      const [p0, p1] = await net.linkVethAdd("p0", "p1");
-      await Promise.all([net.linkSet(a, p0), net.linkSet(b, p1)]);
-      await Promise.all([a.addrAdd("10.5.0.1/24", p0), b.addrAdd("10.5.0.2/24", p1)]);
-      await Promise.all([a.up(p0), b.up(p1)]);
-      await net.bridgeAdd("br0");
-      const [q0, q1] = await net.linkVethAdd("q0", "q1");
-      await net.forward(q0, q1);
-      await net.addCgroup("cg", { cpuLimit: 0.5 });
-      return a;
-    };
-    const ping = async (host: DummyNet) => assert.match((await host.run(["ping", "-c", "1", "-W", "5", "10.5.0.2"])).stdout, / 1 received/);
-    try {
-      const hosts = await Promise.all(nets.map(build));
-      await Promise.all(hosts.map(ping));
-      const snapshots = nets.map((net) => leftovers(net.uid));
-      for (const net of nets) assert.deepEqual(unscopedLeftovers(net.uid), unscopedLeftovers(nets[0]!.uid));
-      // 2 namespaces, 2 host links (br0, q0, q1), the iptables rule, the cgroup.
-      assert.ok(snapshots[0]!.length >= 7, snapshots[0]!.join("\n"));
-
-      await nets[0]!.cleanup();
-      assertNothingLeft(nets[0]!.uid);
-      for (let i = 1; i < nets.length; i++) {
-        assert.deepEqual(leftovers(nets[i]!.uid), snapshots[i], `cleaning up uid ${nets[0]!.uid} touched uid ${nets[i]!.uid}`);
-        assert.deepEqual((await nets[i]!.netnsList()).map((ns) => ns.name), ["a", "b"]);
-        await ping(hosts[i]!);
+  test(
+    `${PARALLEL} \`dummynet run\` of the same topology file at once: each pings across its own network; nothing left`,
+    { timeout: 300_000 },
+    async (t) => {
+      const fifos = Array.from({ length: PARALLEL }, (_, i) => join(tmpdir(), `dn-isolation-${process.pid}-${i}`));
+      for (const fifo of fifos) {
+        rmSync(fifo, { force: true });
+        execFileSync("mkfifo", [fifo], { timeout: 30_000 });
       }
-      await Promise.all(nets.slice(1).map((net) => net.cleanup()));
-      for (const net of nets) assertNothingLeft(net.uid);
-      t.diagnostic(`isolation: ${nets.length} instances in one process, ${snapshots[0]!.length} same-named objects each, 0 left`);
-    } finally {
-      await Promise.allSettled(nets.map((net) => net.cleanup()));
-      for (const net of nets) assertNothingLeft(net.uid);
-    }
-  });
+      // The job pings, says so, then holds the network until the test writes to its FIFO.
+      // The FIFO's path is sh's $0: no file name is ever pasted into a shell line.
+      const job = 'ping -c 1 -W 5 10.9.2.1 && echo pinged && exec cat "$0"';
+      const children = fifos.map((fifo) =>
+        start([CLI, "run", CHAIN_TOPOLOGY, "--host", "h1", "--", "sh", "-c", job, fifo]),
+      );
+      try {
+        await Promise.all(children.map((child) => child.waitFor(/^pinged$/m)));
+        for (const child of children) assert.match(child.output(), / 1 received/);
+        const expected = unscopedLeftovers(children[0].uid);
+        for (const name of ["netns d-<uid>-h1", "netns d-<uid>-r", "netns d-<uid>-h2"])
+          assert.ok(expected.includes(name), `${name} missing from ${expected.join(", ")}`);
+        await checkLiveRunsAndReap(children, expected);
+        await Promise.all(fifos.map((fifo) => writeFile(fifo, "go\n")));
+        for (const child of children) assert.deepEqual(await child.exited, { code: 0, signal: null }, child.output());
+        for (const child of children) assertNothingLeft(child.uid);
+        t.diagnostic(`isolation: ${PARALLEL} \`dummynet run\` processes of one file, all pinged, 0 left`);
+      } finally {
+        await stopAll(children);
+        for (const fifo of fifos) rmSync(fifo, { force: true });
+      }
+    },
+  );
+
+  test(
+    "instances with different uids in one process build same-named objects at once; cleaning one leaves the others intact",
+    { timeout: 120_000 },
+    async (t) => {
+      // Above the pid range (pid_max is at most 2^22), so these uids are nobody's pid.
+      const base = 4_200_000 + (process.pid % 100_000) * 8;
+      const nets = [0, 1, 2, 3].map((i) => new DummyNet({ uid: base + i }));
+      const build = async (net: DummyNet) => {
+        const [a, b] = await Promise.all([net.netnsAdd("a"), net.netnsAdd("b")]);
+        const [p0, p1] = await net.linkVethAdd("p0", "p1");
+        await Promise.all([net.linkSet(a, p0), net.linkSet(b, p1)]);
+        await Promise.all([a.addrAdd("10.5.0.1/24", p0), b.addrAdd("10.5.0.2/24", p1)]);
+        await Promise.all([a.up(p0), b.up(p1)]);
+        await net.bridgeAdd("br0");
+        const [q0, q1] = await net.linkVethAdd("q0", "q1");
+        await net.forward(q0, q1);
+        await net.addCgroup("cg", { cpuLimit: 0.5 });
+        return a;
+      };
+      const ping = async (host: DummyNet) => {
+        assert.match((await host.run(["ping", "-c", "1", "-W", "5", "10.5.0.2"])).stdout, / 1 received/);
+      };
+      try {
+        const hosts = await Promise.all(nets.map(build));
+        await Promise.all(hosts.map(ping));
+        const snapshots = nets.map((net) => leftovers(net.uid));
+        for (const net of nets) assert.deepEqual(unscopedLeftovers(net.uid), unscopedLeftovers(nets[0].uid));
+        // 2 namespaces, 2 host links (br0, q0, q1), the iptables rule, the cgroup.
+        assert.ok(snapshots[0].length >= 7, snapshots[0].join("\n"));
+
+        await nets[0].cleanup();
+        assertNothingLeft(nets[0].uid);
+        for (let i = 1; i < nets.length; i++) {
+          assert.deepEqual(
+            leftovers(nets[i].uid),
+            snapshots[i],
+            `cleaning up uid ${nets[0].uid} touched uid ${nets[i].uid}`,
+          );
+          assert.deepEqual(
+            (await nets[i].netnsList()).map((ns) => ns.name),
+            ["a", "b"],
+          );
+          await ping(hosts[i]);
+        }
+        await Promise.all(nets.slice(1).map((net) => net.cleanup()));
+        for (const net of nets) assertNothingLeft(net.uid);
+        t.diagnostic(
+          `isolation: ${nets.length} instances in one process, ${snapshots[0].length} same-named objects each, 0 left`,
+        );
+      } finally {
+        await Promise.allSettled(nets.map((net) => net.cleanup()));
+        for (const net of nets) assertNothingLeft(net.uid);
+      }
+    },
+  );
 });

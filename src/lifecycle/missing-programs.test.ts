@@ -33,7 +33,10 @@ after(() => {
   bareMachine.remove();
 });
 
-const IPTABLES_SKIPPED = { step: "iptables rules", why: "iptables is not installed (package iptables), so there can be none of ours" };
+const IPTABLES_SKIPPED = {
+  step: "iptables rules",
+  why: "iptables is not installed (package iptables), so there can be none of ours",
+};
 
 /**
  * This machine is shared: any test's reapDeadOwners() would remove a killed
@@ -43,7 +46,9 @@ const IPTABLES_SKIPPED = { step: "iptables rules", why: "iptables is not install
  * runs), while the children given that directory see the record of a dead owner.
  */
 const stateDirectory = mkdtempSync(join(tmpdir(), "dummynet-state-"));
-after(() => rmSync(stateDirectory, { recursive: true, force: true }));
+after(() => {
+  rmSync(stateDirectory, { recursive: true, force: true });
+});
 
 interface Owner {
   process: ChildProcess;
@@ -59,14 +64,16 @@ async function startBuiltOwner(path: ProgramPath): Promise<Owner> {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  child.stdout!.setEncoding("utf8").on("data", (text: string) => (output += text));
-  child.stderr!.setEncoding("utf8").on("data", (text: string) => (output += text));
+  child.stdout.setEncoding("utf8").on("data", (text: string) => (output += text));
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (output += text));
   const deadline = Date.now() + CHILD_TIMEOUT_MS;
   while (!output.includes(`built ${guard.pid}`)) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
       guard.kill("SIGKILL");
-      throw new Error(`the owner fixture ${child.exitCode !== null ? `exited (${child.exitCode})` : `did not finish within ${CHILD_TIMEOUT_MS} ms`}:\n${output}`);
+      throw new Error(
+        `the owner fixture ${child.exitCode !== null ? `exited (${child.exitCode})` : `did not finish within ${CHILD_TIMEOUT_MS} ms`}:\n${output}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -93,14 +100,19 @@ async function sigkill(owner: Owner): Promise<void> {
 function kindsLeft(uid: number): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const entry of leftovers(uid)) {
-    const kind = entry.split(" ")[0]!;
+    const kind = entry.split(" ")[0];
     counts[kind] = (counts[kind] ?? 0) + 1;
   }
   return counts;
 }
 
 function cli(args: readonly string[], path: ProgramPath) {
-  return runBounded([process.execPath, "--import", "tsx", MAIN, ...args], { PATH: path.path, DUMMYNET_STATE_DIR: stateDirectory }, CHILD_TIMEOUT_MS, REPO);
+  return runBounded(
+    [process.execPath, "--import", "tsx", MAIN, ...args],
+    { PATH: path.path, DUMMYNET_STATE_DIR: stateDirectory },
+    CHILD_TIMEOUT_MS,
+    REPO,
+  );
 }
 
 describe("without iptables, ping, nsenter and modprobe", { concurrency: false, timeout: 600_000 }, () => {
@@ -110,13 +122,19 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false, t
       await sigkill(owner);
       // 3 namespaces; hosta, hostb, br0 on the host; the cgroup in the cpu hierarchy (and the daemon in it).
       const left = kindsLeft(owner.uid);
-      assert.ok(left["netns"] === 3 && left["link"] === 3 && (left["cgroup"] ?? 0) >= 1, `the killed owner left: ${JSON.stringify(left)}`);
+      assert.ok(
+        left["netns"] === 3 && left["link"] === 3 && (left["cgroup"] ?? 0) >= 1,
+        `the killed owner left: ${JSON.stringify(left)}`,
+      );
       const daemon = daemonOf(owner.uid);
       assert.ok(daemon !== undefined && processAlive(daemon), "the killed owner's daemon still runs in its namespace");
 
       const ls = await cli(["ls", "--json"], bareMachine);
       assert.equal(ls.code, 0, ls.stderr);
-      const listed = JSON.parse(ls.stdout) as { owners: { uid: number; alive: boolean; objects: { kind: string }[] }[]; skipped: unknown[] };
+      const listed = JSON.parse(ls.stdout) as {
+        owners: { uid: number; alive: boolean; objects: { kind: string }[] }[];
+        skipped: unknown[];
+      };
       assert.deepEqual(listed.skipped, [IPTABLES_SKIPPED]);
       const entry = listed.owners.find((o) => o.uid === owner.uid);
       assert.equal(entry?.alive, false, ls.stdout);
@@ -128,8 +146,15 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false, t
 
       const cleanup = await cli(["cleanup", String(owner.uid), "--json"], bareMachine);
       assert.equal(cleanup.code, 0, cleanup.stderr);
-      const result = JSON.parse(cleanup.stdout) as { removed: { uid: number }[]; failures: unknown[]; skipped: unknown[] };
-      assert.deepEqual(result.removed.map((r) => r.uid), [owner.uid]);
+      const result = JSON.parse(cleanup.stdout) as {
+        removed: { uid: number }[];
+        failures: unknown[];
+        skipped: unknown[];
+      };
+      assert.deepEqual(
+        result.removed.map((r) => r.uid),
+        [owner.uid],
+      );
       assert.deepEqual(result.failures, []);
       assert.deepEqual(result.skipped, [IPTABLES_SKIPPED]);
       assert.equal(processAlive(daemon), false, `the daemon ${daemon} in the dead owner's namespace was killed`);
@@ -146,13 +171,24 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false, t
       const daemon = daemonOf(owner.uid);
       assert.ok(daemon !== undefined && processAlive(daemon), "the killed owner's daemon still runs in its namespace");
       const before = leftovers(owner.uid).length;
-      const reap = await runBounded([process.execPath, "--import", "tsx", join(FIXTURES, "reap-owners.ts"), String(owner.uid)], { PATH: bareMachine.path, DUMMYNET_STATE_DIR: stateDirectory }, CHILD_TIMEOUT_MS);
+      const reap = await runBounded(
+        [process.execPath, "--import", "tsx", join(FIXTURES, "reap-owners.ts"), String(owner.uid)],
+        { PATH: bareMachine.path, DUMMYNET_STATE_DIR: stateDirectory },
+        CHILD_TIMEOUT_MS,
+      );
       assert.equal(reap.code, 0, reap.stderr);
-      const result = JSON.parse(reap.stdout) as { reaped: { uid: number; objects: unknown[] }[]; failures: unknown[]; skipped: unknown[] };
+      const result = JSON.parse(reap.stdout) as {
+        reaped: { uid: number; objects: unknown[] }[];
+        failures: unknown[];
+        skipped: unknown[];
+      };
       assert.deepEqual(result.failures, []);
       assert.deepEqual(result.skipped, [IPTABLES_SKIPPED]);
-      assert.deepEqual(result.reaped.map((r) => r.uid), [owner.uid]);
-      assert.equal(result.reaped[0]!.objects.length, before);
+      assert.deepEqual(
+        result.reaped.map((r) => r.uid),
+        [owner.uid],
+      );
+      assert.equal(result.reaped[0].objects.length, before);
       assert.equal(processAlive(daemon), false, `the daemon ${daemon} in the dead owner's namespace was killed`);
     } finally {
       await stopOwner(owner);
@@ -167,24 +203,34 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false, t
     });
     let stdout = "";
     let stderr = "";
-    child.stdout!.setEncoding("utf8").on("data", (text: string) => (stdout += text));
-    child.stderr!.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+    child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+    child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
     const killer = setTimeout(() => child.kill("SIGKILL"), CHILD_TIMEOUT_MS);
-    const lines = () => stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, { refused: boolean; name: string; message: string } | number | string>);
+    const lines = () =>
+      stdout
+        .split("\n")
+        .filter(Boolean)
+        .map(
+          (line) =>
+            JSON.parse(line) as Record<string, { refused: boolean; name: string; message: string } | number | string>,
+        );
     const waitForLine = async (count: number) => {
       while (lines().length < count) {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the network fixture ended (${child.exitCode ?? child.signalCode}) early:\n${stdout}\n${stderr}`);
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(
+            `the network fixture ended (${child.exitCode ?? child.signalCode}) early:\n${stdout}\n${stderr}`,
+          );
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     };
     let uid: number | undefined;
     try {
       await waitForLine(1);
-      uid = lines()[0]!["uid"] as number;
+      uid = lines()[0]["uid"] as number;
       await waitForLine(2);
-      const refusals = lines()[1]! as Record<string, { refused: boolean; name: string; message: string }>;
+      const refusals = lines()[1] as Record<string, { refused: boolean; name: string; message: string }>;
       for (const call of ["nat", "forward"]) {
-        const refusal = refusals[call]!;
+        const refusal = refusals[call];
         assert.equal(refusal.refused, true, `${call}() without iptables must reject`);
         assert.equal(refusal.name, "MissingProgramError");
         assert.match(refusal.message, /iptables is not installed/);
@@ -194,7 +240,7 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false, t
       const left = kindsLeft(uid);
       assert.equal(left["iptables"], undefined, "no iptables rule of this owner");
       assert.ok(left["netns"] === 2 && left["link"] === 3 && (left["cgroup"] ?? 0) >= 1, JSON.stringify(left));
-      child.stdin!.end("clean up\n");
+      child.stdin.end("clean up\n");
       if (child.exitCode === null) await once(child, "exit");
       assert.equal(child.exitCode, 0, stderr);
       assert.deepEqual(lines()[2], { cleanup: "ok" });
@@ -202,7 +248,7 @@ describe("without iptables, ping, nsenter and modprobe", { concurrency: false, t
       clearTimeout(killer);
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     }
-    assertNothingLeft(uid!);
+    assertNothingLeft(uid);
   });
 });
 
@@ -215,10 +261,15 @@ describe("what needs a missing program says so, and nothing else minds", { timeo
       netns: { available: boolean; probed: boolean };
       iptables: { available: boolean; howToGet?: string };
     };
-    const packages: Record<string, string> = { iptables: "iptables", ping: "iputils-ping", nsenter: "util-linux", modprobe: "kmod" };
+    const packages: Record<string, string> = {
+      iptables: "iptables",
+      ping: "iputils-ping",
+      nsenter: "util-linux",
+      modprobe: "kmod",
+    };
     for (const [program, debianPackage] of Object.entries(packages)) {
       assert.equal(report.programs[program]?.available, false, program);
-      assert.match(report.programs[program]!.howToGet ?? "", new RegExp(`apt-get install ${debianPackage}\\b`), program);
+      assert.match(report.programs[program].howToGet ?? "", new RegExp(`apt-get install ${debianPackage}\\b`), program);
     }
     assert.equal(report.programs["ip"]?.available, true);
     assert.deepEqual([report.netns.available, report.netns.probed], [true, true], "the probe ran without nsenter");
@@ -258,9 +309,16 @@ describe("what needs a missing program says so, and nothing else minds", { timeo
 
 describe("the nothing-left check never passes blind", { timeout: 300_000 }, () => {
   const listInChild = async (path: ProgramPath) => {
-    const run = await runBounded([process.execPath, "--import", "tsx", join(FIXTURES, "list-leftovers.ts"), String(process.pid)], { PATH: path.path }, CHILD_TIMEOUT_MS);
+    const run = await runBounded(
+      [process.execPath, "--import", "tsx", join(FIXTURES, "list-leftovers.ts"), String(process.pid)],
+      { PATH: path.path },
+      CHILD_TIMEOUT_MS,
+    );
     assert.equal(run.code, 0, run.stderr);
-    return JSON.parse(run.stdout) as Record<"leftovers" | "assertNothingLeft" | "listOwners", { returned?: unknown; threw?: string }>;
+    return JSON.parse(run.stdout) as Record<
+      "leftovers" | "assertNothingLeft" | "listOwners",
+      { returned?: unknown; threw?: string }
+    >;
   };
 
   test("iptables present but failing (the xtables lock held): leftovers, assertNothingLeft and listOwners throw, naming the command and its error", async () => {
@@ -271,8 +329,15 @@ describe("the nothing-left check never passes blind", { timeout: 300_000 }, () =
     try {
       const outcome = await listInChild(lockHeld);
       for (const check of ["leftovers", "assertNothingLeft", "listOwners"] as const) {
-        assert.equal(outcome[check].returned, undefined, `${check} returned ${JSON.stringify(outcome[check].returned)} instead of throwing`);
-        assert.match(outcome[check].threw ?? "", /ListingError: Cannot list iptables rules: `iptables -w -t filter -S` failed: Another app is currently holding the xtables lock/);
+        assert.equal(
+          outcome[check].returned,
+          undefined,
+          `${check} returned ${JSON.stringify(outcome[check].returned)} instead of throwing`,
+        );
+        assert.match(
+          outcome[check].threw ?? "",
+          /ListingError: Cannot list iptables rules: `iptables -w -t filter -S` failed: Another app is currently holding the xtables lock/,
+        );
       }
       // Every listing asked iptables to wait for its lock.
       const argvs = readFileSync(calls, "utf8").split("\n").filter(Boolean);
@@ -289,7 +354,11 @@ describe("the nothing-left check never passes blind", { timeout: 300_000 }, () =
     try {
       const outcome = await listInChild(withoutIp);
       for (const check of ["leftovers", "assertNothingLeft", "listOwners"] as const) {
-        assert.match(outcome[check].threw ?? "", /Cannot list namespaces: `ip -j netns list` failed: ip is not installed.*apt-get install iproute2/s, JSON.stringify(outcome[check]));
+        assert.match(
+          outcome[check].threw ?? "",
+          /Cannot list namespaces: `ip -j netns list` failed: ip is not installed.*apt-get install iproute2/s,
+          JSON.stringify(outcome[check]),
+        );
       }
     } finally {
       withoutIp.remove();
@@ -299,11 +368,19 @@ describe("the nothing-left check never passes blind", { timeout: 300_000 }, () =
   test("iptables missing: the check still looks at everything else and finds what is there", async () => {
     const owner = await startBuiltOwner(freshMachine);
     try {
-      const run = await runBounded([process.execPath, "--import", "tsx", join(FIXTURES, "list-leftovers.ts"), String(owner.uid)], { PATH: bareMachine.path }, CHILD_TIMEOUT_MS);
+      const run = await runBounded(
+        [process.execPath, "--import", "tsx", join(FIXTURES, "list-leftovers.ts"), String(owner.uid)],
+        { PATH: bareMachine.path },
+        CHILD_TIMEOUT_MS,
+      );
       assert.equal(run.code, 0, run.stderr);
       const outcome = JSON.parse(run.stdout) as Record<string, { returned?: string[]; threw?: string }>;
-      assert.deepEqual(outcome["leftovers"]!.returned, leftovers(owner.uid), "without iptables the same objects are found");
-      assert.match(outcome["assertNothingLeft"]!.threw ?? "", /are left on the system/);
+      assert.deepEqual(
+        outcome["leftovers"].returned,
+        leftovers(owner.uid),
+        "without iptables the same objects are found",
+      );
+      assert.match(outcome["assertNothingLeft"].threw ?? "", /are left on the system/);
     } finally {
       // SIGTERM: the owner removes its network itself.
       owner.process.kill("SIGTERM");
@@ -318,7 +395,10 @@ describe("the nothing-left check never passes blind", { timeout: 300_000 }, () =
 function daemonOf(uid: number): number | undefined {
   const entry = leftovers(uid).find((e) => e.startsWith("cgroup "));
   if (!entry) return undefined;
-  const pids = readFileSync(join(entry.slice("cgroup ".length), "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+  const pids = readFileSync(join(entry.slice("cgroup ".length), "cgroup.procs"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map(Number);
   return pids[0];
 }
 

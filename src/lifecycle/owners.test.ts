@@ -14,7 +14,16 @@ import { Worker } from "node:worker_threads";
 import { InvalidArgumentError } from "../errors.js";
 import { DummyNet } from "../network/dummy-net.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
-import { RESERVED_UID_RANGE, claimReservedUid, ownerRecordPath, ownerState, readOwnerRecords, recordNetwork, releaseUid, type OwnerRecord } from "./owners.js";
+import {
+  RESERVED_UID_RANGE,
+  claimReservedUid,
+  ownerRecordPath,
+  ownerState,
+  readOwnerRecords,
+  recordNetwork,
+  releaseUid,
+  type OwnerRecord,
+} from "./owners.js";
 import { processStartTime } from "../system/proc.js";
 import { reapDeadOwners, surveyOwners } from "./reaper.js";
 
@@ -34,7 +43,10 @@ test("the first instance of a process keeps the pid, later ones get reserved uid
   const third = new DummyNet();
   try {
     assert.equal(first.uid, process.pid);
-    assert.ok(isReserved(second.uid) && isReserved(third.uid) && second.uid !== third.uid, `${second.uid}, ${third.uid}`);
+    assert.ok(
+      isReserved(second.uid) && isReserved(third.uid) && second.uid !== third.uid,
+      `${second.uid}, ${third.uid}`,
+    );
     for (const net of [first, second, third]) {
       const record = JSON.parse(readFileSync(ownerRecordPath(net.uid), "utf8")) as OwnerRecord;
       assert.equal(record.pid, process.pid);
@@ -47,7 +59,10 @@ test("the first instance of a process keeps the pid, later ones get reserved uid
     const again = new DummyNet();
     assert.equal(again.uid, process.pid, "the first live instance gets the pid again");
     // Used again after its cleanup, `first` would share a uid with `again`: refused.
-    await assert.rejects(first.netnsAdd("b"), /uid \d+ was given back by cleanup\(\) and is now held by pid \d+.*make a new DummyNet/);
+    await assert.rejects(
+      first.netnsAdd("b"),
+      /uid \d+ was given back by cleanup\(\) and is now held by pid \d+.*make a new DummyNet/,
+    );
     await again.cleanup();
   } finally {
     await Promise.all([first, second, third].map((net) => net.cleanup()));
@@ -69,12 +84,20 @@ test("worker threads of one process: every instance its own uid, only one of the
     assert.ok(uids.every((uid) => uid === process.pid || isReserved(uid)));
     // A worker's uid is held by this process: alive to the reaper, and refused to anyone else.
     const survey = await surveyOwners();
-    for (const uid of perWorker.flat()) assert.equal(survey.owners.find((owner) => owner.uid === uid)?.state, "alive", `uid ${uid}`);
-    assert.throws(() => new DummyNet({ uid: perWorker[0]![1]! }), (error: unknown) => error instanceof InvalidArgumentError && /held by a live owner: pid \d+ \(this process, worker thread \d+\)/.test(error.message));
-    await Promise.all(workers.map(async (worker) => {
-      worker.postMessage("release");
-      await once(worker, "message");
-    }));
+    for (const uid of perWorker.flat())
+      assert.equal(survey.owners.find((owner) => owner.uid === uid)?.state, "alive", `uid ${uid}`);
+    assert.throws(
+      () => new DummyNet({ uid: perWorker[0][1] }),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError &&
+        /held by a live owner: pid \d+ \(this process, worker thread \d+\)/.test(error.message),
+    );
+    await Promise.all(
+      workers.map(async (worker) => {
+        worker.postMessage("release");
+        await once(worker, "message");
+      }),
+    );
     for (const uid of perWorker.flat()) assert.ok(!existsSync(ownerRecordPath(uid)), `uid ${uid} given back`);
     await main.cleanup();
   } finally {
@@ -93,20 +116,35 @@ test("an explicit uid a live process holds is refused; once it is dead, the reap
       if (child.exitCode !== null || child.signalCode !== null) assert.fail(`the fixture ended: ${output}`);
       await Promise.race([once(child.stdout, "data"), once(child, "exit")]);
     }
-    const [pidUid, reserved] = (JSON.parse(output.split("\n")[0]!) as { uids: number[] }).uids as [number, number];
+    const [pidUid, reserved] = (JSON.parse(output.split("\n")[0]) as { uids: number[] }).uids as [number, number];
     assert.equal(pidUid, child.pid);
     assert.ok(isReserved(reserved));
-    assert.throws(() => new DummyNet({ uid: reserved }), (error: unknown) => {
-      assert.ok(error instanceof InvalidArgumentError);
-      assert.match(error.message, new RegExp(`Invalid uid: ${reserved} \\(number\\) is held by a live owner: pid ${child.pid}, .*Omit uid to get a free one`));
-      return true;
-    });
+    assert.throws(
+      () => new DummyNet({ uid: reserved }),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidArgumentError);
+        assert.match(
+          error.message,
+          new RegExp(
+            `Invalid uid: ${reserved} \\(number\\) is held by a live owner: pid ${child.pid}, .*Omit uid to get a free one`,
+          ),
+        );
+        return true;
+      },
+    );
     const live = await reapDeadOwners({ only: [reserved] });
-    assert.deepEqual(live.spared.map((owner) => owner.uid), [reserved], "a live holder of a reserved uid is spared");
+    assert.deepEqual(
+      live.spared.map((owner) => owner.uid),
+      [reserved],
+      "a live holder of a reserved uid is spared",
+    );
     child.kill("SIGKILL");
     await once(child, "exit");
     const dead = await reapDeadOwners({ only: [reserved, pidUid] });
-    assert.deepEqual(dead.reaped.find((owner) => owner.uid === reserved)?.objects.map((object) => object.name), [`d-${(await import("../names/base58.js")).intToBase58(reserved)}-held`]);
+    assert.deepEqual(
+      dead.reaped.find((owner) => owner.uid === reserved)?.objects.map((object) => object.name),
+      [`d-${(await import("../names/base58.js")).intToBase58(reserved)}-held`],
+    );
     assertNothingLeft(reserved);
     const reuse = new DummyNet({ uid: reserved });
     assert.equal(reuse.uid, reserved, "free once its holder is dead");
@@ -119,11 +157,20 @@ test("an explicit uid a live process holds is refused; once it is dead, the reap
 
 test("an owner whose process is a zombie (exited, not yet reaped by its parent) is dead", async () => {
   // The shell backgrounds a short sleep, then becomes a long sleep that never waits for it: a zombie.
-  const parent = spawn("sh", ["-c", "sleep 0.05 & echo $!; exec sleep 20"], { stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 });
+  const parent = spawn("sh", ["-c", "sleep 0.05 & echo $!; exec sleep 20"], {
+    stdio: ["ignore", "pipe", "ignore"],
+    timeout: 30_000,
+  });
   try {
-    const [chunk] = (await once(parent.stdout!, "data")) as [Buffer];
+    const [chunk] = (await once(parent.stdout, "data")) as [Buffer];
     const zombie = Number(chunk.toString().trim());
-    const record: OwnerRecord = { uid: zombie, pid: zombie, startTime: processStartTime(zombie) ?? 0, command: "sleep 0.05", createdAt: new Date().toISOString() };
+    const record: OwnerRecord = {
+      uid: zombie,
+      pid: zombie,
+      startTime: processStartTime(zombie) ?? 0,
+      command: "sleep 0.05",
+      createdAt: new Date().toISOString(),
+    };
     assert.equal(ownerState(zombie, record), "alive", "the sleep is still running");
     const deadline = Date.now() + 10_000;
     while (!/\) Z /.test(readFileSync(`/proc/${zombie}/stat`, "utf8"))) {
@@ -141,17 +188,31 @@ test("an owner whose process is a zombie (exited, not yet reaped by its parent) 
 test("a network recorded in its owner's record is listed with it, judged by its pid, and goes when the uid is given back", async () => {
   const uid = claimReservedUid();
   try {
-    const network = { name: "recorded", file: "/tmp/recorded.yaml", hosts: { a: `d-x-a` }, interfaces: { "a:eth0": "d-x-eth0" } };
+    const network = {
+      name: "recorded",
+      file: "/tmp/recorded.yaml",
+      hosts: { a: `d-x-a` },
+      interfaces: { "a:eth0": "d-x-eth0" },
+    };
     assert.equal(recordNetwork(uid, network), ownerRecordPath(uid));
-    recordNetwork(uid, { ...network, programs: [{ name: "p", host: "a", pid: process.pid, startTime: processStartTime(process.pid)! }] });
+    recordNetwork(uid, {
+      ...network,
+      programs: [{ name: "p", host: "a", pid: process.pid, startTime: processStartTime(process.pid)! }],
+    });
     const record = (await readOwnerRecords()).get(uid);
     assert.equal(record?.pid, process.pid);
     assert.equal(record?.startTime, processStartTime(process.pid));
-    assert.deepEqual(record?.network, { ...network, programs: [{ name: "p", host: "a", pid: process.pid, startTime: processStartTime(process.pid) }] });
+    assert.deepEqual(record?.network, {
+      ...network,
+      programs: [{ name: "p", host: "a", pid: process.pid, startTime: processStartTime(process.pid) }],
+    });
     assert.equal(ownerState(uid, record), "alive");
     // Recording a network of a uid this process does not hold is refused (and writes nothing).
     const foreign = RESERVED_UID_RANGE.first - 1;
-    assert.throws(() => recordNetwork(foreign, network), /cannot record network recorded: this process holds no record of uid \d+/);
+    assert.throws(
+      () => recordNetwork(foreign, network),
+      /cannot record network recorded: this process holds no record of uid \d+/,
+    );
     assert.ok(!existsSync(ownerRecordPath(foreign)));
   } finally {
     releaseUid(uid);

@@ -35,7 +35,8 @@ import { processStartTime } from "../system/proc.js";
  * objects live inside its holder, which only that user can enter).
  */
 const PER_USER = process.env["DUMMYNET_STATE_DIR"] === undefined && !isRoot();
-export const STATE_DIRECTORY = process.env["DUMMYNET_STATE_DIR"] ?? (PER_USER ? rootlessRecordDirectory() : "/run/dummynet");
+export const STATE_DIRECTORY =
+  process.env["DUMMYNET_STATE_DIR"] ?? (PER_USER ? rootlessRecordDirectory() : "/run/dummynet");
 const OWNERS_DIRECTORY = join(STATE_DIRECTORY, "owners");
 
 /** Why the records cannot be written, once found out (the message of recordNetwork's error). */
@@ -225,7 +226,12 @@ function isOurs(record: OwnerRecord | undefined): boolean {
 /** Who holds `uid` now, described for an error message. */
 export function describeHolder(record: OwnerRecord | undefined): string {
   if (!record) return "an owner whose record cannot be read";
-  const thread = record.pid === process.pid ? (record.threadId === threadId ? " (this thread, another module instance)" : ` (this process, worker thread ${record.threadId ?? "?"})`) : "";
+  const thread =
+    record.pid === process.pid
+      ? record.threadId === threadId
+        ? " (this thread, another module instance)"
+        : ` (this process, worker thread ${record.threadId ?? "?"})`
+      : "";
   return `pid ${record.pid}${thread}, \`${record.command.slice(0, 80)}\`, since ${record.createdAt}`;
 }
 
@@ -278,7 +284,9 @@ export function claimReservedUid(): number {
     held.set(uid, { shares: 1, recorded: outcome === "created" });
     return uid;
   }
-  throw new Error(`no free uid in ${first}..${last} after 1000 attempts: is ${OWNERS_DIRECTORY} full of records? \`dummynet cleanup\` removes those of dead owners`);
+  throw new Error(
+    `no free uid in ${first}..${last} after 1000 attempts: is ${OWNERS_DIRECTORY} full of records? \`dummynet cleanup\` removes those of dead owners`,
+  );
 }
 
 /** Gives up one share of `uid`; the last one removes its record. */
@@ -299,7 +307,9 @@ export function releaseUid(uid: number): void {
 export function recordNetwork(uid: number, network: NetworkRecord): string {
   const current = held.get(uid)?.recorded ? readRecord(uid)?.record : undefined;
   if (!current || !isOurs(current)) {
-    throw new Error(`cannot record network ${network.name}: this process holds no record of uid ${uid} in ${OWNERS_DIRECTORY} (is it writable?${unwritable ? ` ${unwritable}` : ""})`);
+    throw new Error(
+      `cannot record network ${network.name}: this process holds no record of uid ${uid} in ${OWNERS_DIRECTORY} (is it writable?${unwritable ? ` ${unwritable}` : ""})`,
+    );
   }
   const temporary = join(OWNERS_DIRECTORY, `.${uid}.${HOLDER}.${temporaryCounter++}.tmp`);
   writeFileSync(temporary, JSON.stringify({ ...current, network }) + "\n");
@@ -331,7 +341,13 @@ process.on("exit", () => {
 export async function forgetOwner(uid: number, expected?: OwnerRecord): Promise<void> {
   const current = readRecord(uid);
   if (!current) return;
-  if (expected && (current.record?.pid !== expected.pid || current.record?.startTime !== expected.startTime || current.record?.holder !== expected.holder)) return;
+  if (
+    expected &&
+    (current.record?.pid !== expected.pid ||
+      current.record?.startTime !== expected.startTime ||
+      current.record?.holder !== expected.holder)
+  )
+    return;
   try {
     unlinkSync(ownerRecordPath(uid));
   } catch {

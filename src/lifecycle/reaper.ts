@@ -123,7 +123,11 @@ export async function surveyOwners(options: { runner?: CommandRunner; log?: Logg
     }
   }
   for (const uid of records.keys()) ownerOf(uid);
-  return { owners: [...owners.values()].sort((a, b) => a.uid - b.uid), skipped: inventory.skipped, machineListed: machineListable };
+  return {
+    owners: [...owners.values()].sort((a, b) => a.uid - b.uid),
+    skipped: inventory.skipped,
+    machineListed: machineListable,
+  };
 }
 
 /** What a user who is neither root nor has passwordless sudo cannot list, said beside the result. */
@@ -227,7 +231,8 @@ async function removeLeftover(object: Leftover, runner: CommandRunner, privilege
       // `ip netns pids` reads /proc itself: no nsenter needed to find what runs inside.
       const pids = await runner.run(["ip", "netns", "pids", object.name], { allowFailure: true });
       // Directly when root or inside a holder (this process sees its pids; no `kill` program needed), else through the runner, which has the privilege.
-      for (const pid of pids.stdout.split("\n").filter(Boolean)) await killQuietly(privilege, Number(pid), (argv, options) => runner.run(argv, options));
+      for (const pid of pids.stdout.split("\n").filter(Boolean))
+        await killQuietly(privilege, Number(pid), (argv, options) => runner.run(argv, options));
       await runner.run(["ip", "netns", "delete", object.name]);
       return;
     }

@@ -12,10 +12,10 @@ export const BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnop
  */
 export function intToBase58(num: number): string {
   if (!Number.isSafeInteger(num) || num < 0) throw new RangeError(`base58: ${num} is not a non-negative integer`);
-  if (num === 0) return BASE58_ALPHABET[0]!;
+  if (num === 0) return BASE58_ALPHABET[0];
   let out = "";
   while (num > 0) {
-    out = BASE58_ALPHABET[num % 58]! + out;
+    out = BASE58_ALPHABET[num % 58] + out;
     num = Math.floor(num / 58);
   }
   return out;

@@ -34,11 +34,14 @@ describe("scoped names", { timeout: 60_000 }, () => {
 
   test("interface names fit Linux's 15 characters: at most 8 for the user", () => {
     assert.equal(new InterfaceScoped("abcdefgh", UID_MAX).scoped.length, 15);
-    assert.throws(() => new InterfaceScoped("abcdefghi", 1), (error: unknown) => {
-      assert.ok(error instanceof InvalidArgumentError);
-      assert.match(error.message, /interface name: "abcdefghi" is 9 characters long; at most 8/);
-      return true;
-    });
+    assert.throws(
+      () => new InterfaceScoped("abcdefghi", 1),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidArgumentError);
+        assert.match(error.message, /interface name: "abcdefghi" is 9 characters long; at most 8/);
+        return true;
+      },
+    );
     assert.equal(new NamespaceScoped("n".repeat(248), 1).name.length, 248);
     assert.throws(() => new NamespaceScoped("n".repeat(249), 1), InvalidArgumentError);
   });

@@ -241,14 +241,18 @@ export class CGroupScoped extends Scoped {
 export function parseScoped(scopedName: string): { uid: number; name: string } | undefined {
   const match = SCOPED_PATTERN.exec(scopedName);
   if (!match) return undefined;
-  const uid = base58ToInt(match[1]!);
+  const uid = base58ToInt(match[1]);
   if (uid > UID_MAX) return undefined;
-  return { uid, name: match[2]! };
+  return { uid, name: match[2] };
 }
 
 function validateUid(uid: number, argument: string): void {
   if (!Number.isInteger(uid) || uid < 0 || uid > UID_MAX) {
-    throw new InvalidArgumentError(argument, uid, `must be an integer from 0 to ${UID_MAX} (4 base58 digits); the default is the process id`);
+    throw new InvalidArgumentError(
+      argument,
+      uid,
+      `must be an integer from 0 to ${UID_MAX} (4 base58 digits); the default is the process id`,
+    );
   }
 }
 
@@ -271,7 +275,9 @@ function validateName(name: unknown, cls: typeof Scoped, uid: number): void {
       argument,
       name,
       `is ${name.length} characters long; at most ${max} are allowed` +
-        (unscoped ? "" : ` (the system limit of ${cls.SCOPED_MAX_LENGTH} less ${PREFIX_LENGTH} for the d-<uid>- prefix); choose a shorter name`),
+        (unscoped
+          ? ""
+          : ` (the system limit of ${cls.SCOPED_MAX_LENGTH} less ${PREFIX_LENGTH} for the d-<uid>- prefix); choose a shorter name`),
     );
   }
 }

@@ -12,7 +12,9 @@ let nextUid = (process.pid % 100000) * 10 + 3000000;
 let net: DummyNet;
 
 function rootQdisc(namespace: string, iface: string): string {
-  const qdiscs = JSON.parse(execFileSync("tc", ["-n", namespace, "-j", "qdisc", "show", "dev", iface], { encoding: "utf8", timeout: 30_000 })) as { kind: string; root?: boolean }[];
+  const qdiscs = JSON.parse(
+    execFileSync("tc", ["-n", namespace, "-j", "qdisc", "show", "dev", iface], { encoding: "utf8", timeout: 30_000 }),
+  ) as { kind: string; root?: boolean }[];
   return qdiscs.find((q) => q.root)?.kind ?? "none";
 }
 
@@ -56,7 +58,14 @@ describe("DummyNet kernel features (lab)", { timeout: 1_200_000 }, () => {
     await demo1.bridgeSet(br0, d11);
     await demo0.addrAdd("10.0.0.1/24", d00);
     await demo2.addrAdd("10.0.0.2/24", d20);
-    for (const [ns, iface] of [[demo0, d00], [demo1, br0], [demo1, d10], [demo1, d11], [demo2, d20]] as const) await ns.up(iface);
+    for (const [ns, iface] of [
+      [demo0, d00],
+      [demo1, br0],
+      [demo1, d10],
+      [demo1, d11],
+      [demo2, d20],
+    ] as const)
+      await ns.up(iface);
 
     // 20 ms on each bridge port's egress: 40 ms round trip.
     await demo1.tc(d10, { delay: 20, loss: 0, limit: 100, rate: 10 });
@@ -124,11 +133,20 @@ describe("DummyNet kernel features (lab)", { timeout: 1_200_000 }, () => {
     await demo1.addrAdd("10.0.200.2/24", vlan1);
     await demo0.up(vlan0);
     await demo1.up(vlan1);
-    const [link] = JSON.parse(execFileSync("ip", ["-n", demo0.namespace.scoped, "-d", "-j", "link", "show", "dev", vlan0.scoped], { encoding: "utf8", timeout: 30_000 })) as { linkinfo: { info_kind: string; info_data: { id: number } } }[];
-    assert.equal(link!.linkinfo.info_kind, "vlan");
-    assert.equal(link!.linkinfo.info_data.id, 200);
-    (await demo0.run(["ping", "-c", "3", "-i", "0.2", "10.0.200.2"])).match({ stdout: "3 packets transmitted, 3 received*" });
-    (await demo1.run(["ping", "-c", "3", "-i", "0.2", "10.0.200.1"])).match({ stdout: "3 packets transmitted, 3 received*" });
+    const [link] = JSON.parse(
+      execFileSync("ip", ["-n", demo0.namespace.scoped, "-d", "-j", "link", "show", "dev", vlan0.scoped], {
+        encoding: "utf8",
+        timeout: 30_000,
+      }),
+    ) as { linkinfo: { info_kind: string; info_data: { id: number } } }[];
+    assert.equal(link.linkinfo.info_kind, "vlan");
+    assert.equal(link.linkinfo.info_data.id, 200);
+    (await demo0.run(["ping", "-c", "3", "-i", "0.2", "10.0.200.2"])).match({
+      stdout: "3 packets transmitted, 3 received*",
+    });
+    (await demo1.run(["ping", "-c", "3", "-i", "0.2", "10.0.200.1"])).match({
+      stdout: "3 packets transmitted, 3 received*",
+    });
   });
 
   test("VLANs 100 and 200 are isolated", async () => {

@@ -20,7 +20,7 @@ import { rootlessExcluded, runsRootless } from "../test-support/rootless.js";
 /** Runs `argv` where the network's own commands run (as it is as root; inside the holder when rootless, whose namespaces the host cannot see). */
 function look(argv: readonly string[]): string {
   const [program, ...args] = net.shell.privilege.wrap(argv);
-  return execFileSync(program!, args, { encoding: "utf8", timeout: 30_000 });
+  return execFileSync(program, args, { encoding: "utf8", timeout: 30_000 });
 }
 
 function ipJson<T>(args: string[]): T {
@@ -36,9 +36,14 @@ function netnsExists(ns: DummyNet): boolean {
 async function onlyChild(pid: number): Promise<number> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-    if (children.length === 1) return children[0]!;
-    if (Date.now() > deadline) assert.fail(`process ${pid} has children [${children.join(", ")}] 10 s after it started, not one`);
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+    if (children.length === 1) return children[0];
+    if (Date.now() > deadline)
+      assert.fail(`process ${pid} has children [${children.join(", ")}] 10 s after it started, not one`);
     await new Promise((done) => setTimeout(done, 20));
   }
 }
@@ -47,7 +52,12 @@ async function onlyChild(pid: number): Promise<number> {
  * A veth between two namespaces: made in the host namespace and moved there (the reference's way, linkSet
  * with a name and with a scoped interface) as root; rootless, where the host namespace is refused, born in place.
  */
-async function vethBetween(p1: string, p2: string, ns1: DummyNet | string, ns2: DummyNet | NamespaceScoped): Promise<[InterfaceScoped, InterfaceScoped]> {
+async function vethBetween(
+  p1: string,
+  p2: string,
+  ns1: DummyNet | string,
+  ns2: DummyNet | NamespaceScoped,
+): Promise<[InterfaceScoped, InterfaceScoped]> {
   if (runsRootless()) return net.linkVethAdd(p1, p2, { p1Namespace: ns1, p2Namespace: ns2 });
   const [a, b] = await net.linkVethAdd(p1, p2);
   await net.linkSet(ns1, p1);
@@ -56,8 +66,14 @@ async function vethBetween(p1: string, p2: string, ns1: DummyNet | string, ns2: 
 }
 
 function adminState(iface: InterfaceScoped, namespace?: string): "up" | "down" {
-  const [link] = ipJson<{ flags: string[] }[]>([...(namespace ? ["-n", namespace] : []), "link", "show", "dev", iface.scoped]);
-  return link!.flags.includes("UP") ? "up" : "down";
+  const [link] = ipJson<{ flags: string[] }[]>([
+    ...(namespace ? ["-n", namespace] : []),
+    "link",
+    "show",
+    "dev",
+    iface.scoped,
+  ]);
+  return link.flags.includes("UP") ? "up" : "down";
 }
 
 // Each test gets its own owner uid, so a failure in one never confuses the next.
@@ -95,15 +111,28 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     await demo1.bridgeSet("br0", d11);
     await demo0.addrAdd("10.0.0.1/24", d00);
     await demo2.addrAdd("10.0.0.2/24", "demo2_0");
-    for (const [ns, iface] of [[demo0, d00], [demo1, br0], [demo1, d10], [demo1, d11], [demo2, d20]] as const) {
+    for (const [ns, iface] of [
+      [demo0, d00],
+      [demo1, br0],
+      [demo1, d10],
+      [demo1, d11],
+      [demo2, d20],
+    ] as const) {
       await ns.up(iface);
     }
     assert.deepEqual((await demo1.bridgeList()).map(String), [br0.scoped]);
     const out = await demo0.run("ping -c 3 -i 0.2 -W 2 10.0.0.2");
     out.match({ stdout: "3 packets transmitted, 3 received*" });
     // The kernel agrees with what we think we built.
-    const [addr] = ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>(["-n", demo2.namespace.scoped, "addr", "show", "dev", d20.scoped]);
-    assert.ok(addr!.addr_info.some((a) => a.local === "10.0.0.2" && a.prefixlen === 24));
+    const [addr] = ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>([
+      "-n",
+      demo2.namespace.scoped,
+      "addr",
+      "show",
+      "dev",
+      d20.scoped,
+    ]);
+    assert.ok(addr.addr_info.some((a) => a.local === "10.0.0.2" && a.prefixlen === 24));
   });
 
   test("IPv6 addresses work at once (no duplicate address detection wait)", async () => {
@@ -114,7 +143,9 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     await b.addrAdd("fd00:1::2/64", vb);
     await a.up(va);
     await b.up(vb);
-    (await a.run(["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "fd00:1::2"])).match({ stdout: "2 packets transmitted, 2 received*" });
+    (await a.run(["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "fd00:1::2"])).match({
+      stdout: "2 packets transmitted, 2 received*",
+    });
   });
 
   test("a TCP transfer crosses a routed, NATed network", async () => {
@@ -127,7 +158,13 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     await router.addrAdd("192.168.10.1/24", r0);
     await router.addrAdd("172.16.20.1/24", r1);
     await server.addrAdd("172.16.20.2/24", s0);
-    for (const [ns, iface] of [[client, c0], [router, r0], [router, r1], [server, s0]] as const) await ns.up(iface);
+    for (const [ns, iface] of [
+      [client, c0],
+      [router, r0],
+      [router, r1],
+      [server, s0],
+    ] as const)
+      await ns.up(iface);
     await client.route("192.168.10.1");
     await router.sysctl("net.ipv4.ip_forward", 1);
     await router.forward(r0, r1);
@@ -141,7 +178,11 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     const clientScript =
       "const c=require('net').connect(5001,'172.16.20.2',()=>{c.end(Buffer.alloc(1<<20))});let r='';c.on('data',d=>r+=d);c.on('end',()=>console.log(r))";
     const result = await client.run([process.execPath, "-e", clientScript], { timeout: 20000 });
-    assert.equal(result.stdout.trim(), `172.16.20.1 ${1 << 20}`, "the server saw the router's address (NAT) and every byte");
+    assert.equal(
+      result.stdout.trim(),
+      `172.16.20.1 ${1 << 20}`,
+      "the server saw the router's address (NAT) and every byte",
+    );
     const rules = look(["ip", "netns", "exec", router.namespace.scoped, "iptables", "-t", "nat", "-S", "POSTROUTING"]);
     assert.match(rules, /MASQUERADE/);
     assert.ok(serverInfo.pid! > 0);
@@ -169,42 +210,65 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     const keep = new DummyNet({ uid: net.uid + 500000 });
     try {
       const [ka] = await keep.linkVethAdd("ka", "kb", { p1Namespace: runsRootless() ? b : undefined, p2Namespace: a });
-      if (runsRootless()) assert.ok(ipJson<{ ifname: string }[]>(["-n", b.namespace.scoped, "link"]).some((l) => l.ifname === ka.scoped));
+      if (runsRootless())
+        assert.ok(ipJson<{ ifname: string }[]>(["-n", b.namespace.scoped, "link"]).some((l) => l.ifname === ka.scoped));
       else assert.deepEqual((await keep.linkList()).map(String), [ka.scoped]);
     } finally {
       await keep.cleanup();
     }
     assert.deepEqual(leftovers(net.uid + 500000), []);
-    assert.deepEqual(ipJson<{ ifname: string }[]>(["-n", a.namespace.scoped, "link"]).filter((l) => l.ifname.includes("kb")), []);
+    assert.deepEqual(
+      ipJson<{ ifname: string }[]>(["-n", a.namespace.scoped, "link"]).filter((l) => l.ifname.includes("kb")),
+      [],
+    );
   });
 
-  test("a namespaced instance moves a link to the host namespace and back, and makes a veth end there", { skip: rootlessExcluded(import.meta.url, "a namespaced instance moves a link to the host namespace and back, and makes a veth end there") }, async () => {
-    const ns = await net.netnsAdd("inner");
-    const [x0, x1] = await ns.linkVethAdd("x0", "x1");
-    await ns.linkSet("1", x1);
-    assert.deepEqual((await net.linkList()).map(String), [x1.scoped], "x1 is in the host namespace");
-    const [y0, y1] = await ns.linkVethAdd("y0", "y1", { p2Namespace: "1" });
-    assert.deepEqual((await net.linkList()).map(String), [x1.scoped, y1.scoped].sort());
-    assert.deepEqual((await ns.linkList()).map(String), [x0.scoped, y0.scoped].sort());
-    // A second network undoes only its own move: the link comes back into the namespace.
+  test(
+    "a namespaced instance moves a link to the host namespace and back, and makes a veth end there",
     {
-      await using other = new DummyNet({ uid: net.uid });
-      const inner = await other.netnsUse("inner");
-      await inner.linkSet("1", "x0");
-      assert.ok((await net.linkList()).some((l) => l.equals(x0)));
-    }
-    assert.ok((await ns.linkList()).some((l) => l.equals(x0)), "x0 is back in its namespace");
-  });
+      skip: rootlessExcluded(
+        import.meta.url,
+        "a namespaced instance moves a link to the host namespace and back, and makes a veth end there",
+      ),
+    },
+    async () => {
+      const ns = await net.netnsAdd("inner");
+      const [x0, x1] = await ns.linkVethAdd("x0", "x1");
+      await ns.linkSet("1", x1);
+      assert.deepEqual((await net.linkList()).map(String), [x1.scoped], "x1 is in the host namespace");
+      const [y0, y1] = await ns.linkVethAdd("y0", "y1", { p2Namespace: "1" });
+      assert.deepEqual((await net.linkList()).map(String), [x1.scoped, y1.scoped].sort());
+      assert.deepEqual((await ns.linkList()).map(String), [x0.scoped, y0.scoped].sort());
+      // A second network undoes only its own move: the link comes back into the namespace.
+      {
+        await using other = new DummyNet({ uid: net.uid });
+        const inner = await other.netnsUse("inner");
+        await inner.linkSet("1", "x0");
+        assert.ok((await net.linkList()).some((l) => l.equals(x0)));
+      }
+      assert.ok(
+        (await ns.linkList()).some((l) => l.equals(x0)),
+        "x0 is back in its namespace",
+      );
+    },
+  );
 
   test("instances made from namespaced instances act in their own namespace", async () => {
     const a = await net.netnsAdd("pa");
     const b = await a.netnsAdd("pb");
     assert.ok(netnsExists(b));
     await b.linkVethAdd("x1", "x2");
-    assert.deepEqual((await b.linkList()).map((l) => l.name), ["x1", "x2"], "made in pb");
+    assert.deepEqual(
+      (await b.linkList()).map((l) => l.name),
+      ["x1", "x2"],
+      "made in pb",
+    );
     assert.deepEqual(await a.linkList(), [], "not in pa");
     const c = await a.netnsUse("pb");
-    assert.deepEqual((await c.linkList()).map((l) => l.name), ["x1", "x2"]);
+    assert.deepEqual(
+      (await c.linkList()).map((l) => l.name),
+      ["x1", "x2"],
+    );
     const out = await c.run(["ip", "-o", "link"]);
     assert.match(out.stdout, /x1/);
   });
@@ -221,25 +285,39 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     assert.equal(net.cleaners.length, 0);
   });
 
-  test("linkDelete keeps the undos of iptables rules and of same-named links elsewhere", { skip: rootlessExcluded(import.meta.url, "linkDelete keeps the undos of iptables rules and of same-named links elsewhere") }, async () => {
-    const n1 = await net.netnsAdd("n1");
-    const n2 = await net.netnsAdd("n2");
-    await n1.linkVethAdd("e0", "e1");
-    const [e0] = await net.linkVethAdd("e0", "pb", { p1Namespace: n2 });
-    await n2.addrAdd("10.50.0.1/24", e0);
-    await net.linkVethAdd("fa", "fb");
-    await net.forward("fa", "fb");
-    await net.nat("10.50.0.0/24", "fa");
-    const before = net.cleaners.length;
-    await n1.linkDelete("e0");
-    assert.equal(net.cleaners.length, before - 1, "only n1's pair was forgotten");
-    await net.linkDelete("fa");
-    assert.ok(net.cleaners.some((c) => c.reason === "forward") && net.cleaners.some((c) => c.reason === "nat"), "rules stay registered");
-    await net.cleanup();
-    const rules = execFileSync("iptables", ["-S"], { encoding: "utf8", timeout: 30_000 }) + execFileSync("iptables", ["-t", "nat", "-S"], { encoding: "utf8", timeout: 30_000 });
-    assert.ok(!rules.includes(`d-${net.namespace.scoped.split("-")[1]}-`), "no rule of ours is left");
-    assert.deepEqual(leftovers(net.uid), [], "the host end pb is gone too");
-  });
+  test(
+    "linkDelete keeps the undos of iptables rules and of same-named links elsewhere",
+    {
+      skip: rootlessExcluded(
+        import.meta.url,
+        "linkDelete keeps the undos of iptables rules and of same-named links elsewhere",
+      ),
+    },
+    async () => {
+      const n1 = await net.netnsAdd("n1");
+      const n2 = await net.netnsAdd("n2");
+      await n1.linkVethAdd("e0", "e1");
+      const [e0] = await net.linkVethAdd("e0", "pb", { p1Namespace: n2 });
+      await n2.addrAdd("10.50.0.1/24", e0);
+      await net.linkVethAdd("fa", "fb");
+      await net.forward("fa", "fb");
+      await net.nat("10.50.0.0/24", "fa");
+      const before = net.cleaners.length;
+      await n1.linkDelete("e0");
+      assert.equal(net.cleaners.length, before - 1, "only n1's pair was forgotten");
+      await net.linkDelete("fa");
+      assert.ok(
+        net.cleaners.some((c) => c.reason === "forward") && net.cleaners.some((c) => c.reason === "nat"),
+        "rules stay registered",
+      );
+      await net.cleanup();
+      const rules =
+        execFileSync("iptables", ["-S"], { encoding: "utf8", timeout: 30_000 }) +
+        execFileSync("iptables", ["-t", "nat", "-S"], { encoding: "utf8", timeout: 30_000 });
+      assert.ok(!rules.includes(`d-${net.namespace.scoped.split("-")[1]}-`), "no rule of ours is left");
+      assert.deepEqual(leftovers(net.uid), [], "the host end pb is gone too");
+    },
+  );
 
   test("tcShow rejects bad input instead of throwing", async () => {
     const pending = net.tcShow(42 as unknown as string);
@@ -267,36 +345,50 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     assert.deepEqual(await at.linkList(), []);
   });
 
-  test("system devices outside our namespaces are cleaned one by one", { skip: rootlessExcluded(import.meta.url, "system devices outside our namespaces are cleaned one by one") }, async () => {
-    await net.linkVethAdd("veth0", "veth1");
-    await net.bridgeAdd("br0");
-    await net.bridgeSet("br0", "veth1");
-    assert.deepEqual((await net.linkList()).map((l) => l.name), ["br0", "veth0", "veth1"]);
-    assert.deepEqual((await net.linkList("bridge")).map((l) => l.name), ["br0"]);
-  });
+  test(
+    "system devices outside our namespaces are cleaned one by one",
+    { skip: rootlessExcluded(import.meta.url, "system devices outside our namespaces are cleaned one by one") },
+    async () => {
+      await net.linkVethAdd("veth0", "veth1");
+      await net.bridgeAdd("br0");
+      await net.bridgeSet("br0", "veth1");
+      assert.deepEqual(
+        (await net.linkList()).map((l) => l.name),
+        ["br0", "veth0", "veth1"],
+      );
+      assert.deepEqual(
+        (await net.linkList("bridge")).map((l) => l.name),
+        ["br0"],
+      );
+    },
+  );
 
-  test("up and down restore the state seen before, per instance", { skip: rootlessExcluded(import.meta.url, "up and down restore the state seen before, per instance") }, async () => {
-    const [v0, v1] = await net.linkVethAdd("v0", "v1");
-    await net.addrAdd("10.10.10.10", v0);
-    await net.addrAdd("10.10.10.11", v1);
-    await net.up(v0);
-    await net.up(v1);
-    {
-      await using net2 = new DummyNet({ uid: net.uid });
-      await net2.up("v0");
-      await net2.down("v1");
-    }
-    assert.equal(adminState(v0), "up");
-    assert.equal(adminState(v1), "up");
-    await net.down(v0);
-    {
-      await using net2 = new DummyNet({ uid: net.uid });
-      await net2.up("v0");
-      await net2.up("v0");
+  test(
+    "up and down restore the state seen before, per instance",
+    { skip: rootlessExcluded(import.meta.url, "up and down restore the state seen before, per instance") },
+    async () => {
+      const [v0, v1] = await net.linkVethAdd("v0", "v1");
+      await net.addrAdd("10.10.10.10", v0);
+      await net.addrAdd("10.10.10.11", v1);
+      await net.up(v0);
+      await net.up(v1);
+      {
+        await using net2 = new DummyNet({ uid: net.uid });
+        await net2.up("v0");
+        await net2.down("v1");
+      }
       assert.equal(adminState(v0), "up");
-    }
-    assert.equal(adminState(v0), "down");
-  });
+      assert.equal(adminState(v1), "up");
+      await net.down(v0);
+      {
+        await using net2 = new DummyNet({ uid: net.uid });
+        await net2.up("v0");
+        await net2.up("v0");
+        assert.equal(adminState(v0), "up");
+      }
+      assert.equal(adminState(v0), "down");
+    },
+  );
 
   test("a route removed by down, or down then up, does not stop cleanup", async () => {
     const ns = await net.netnsAdd("ns");
@@ -312,17 +404,26 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     await ns.up("v0");
   });
 
-  test("links in the host namespace taken down and up again are undone one by one", { skip: rootlessExcluded(import.meta.url, "links in the host namespace taken down and up again are undone one by one") }, async () => {
-    // Host-namespace objects are undone one by one (no namespace deletion covers them); the host's own
-    // default route is never touched by a test.
-    const [v0, v1] = await net.linkVethAdd("v0", "v1");
-    await net.addrAdd("10.10.13.1/24", v0);
-    await net.up(v0);
-    await net.up(v1);
-    await net.down(v0);
-    await net.up(v0);
-    assert.equal(adminState(v0), "up");
-  });
+  test(
+    "links in the host namespace taken down and up again are undone one by one",
+    {
+      skip: rootlessExcluded(
+        import.meta.url,
+        "links in the host namespace taken down and up again are undone one by one",
+      ),
+    },
+    async () => {
+      // Host-namespace objects are undone one by one (no namespace deletion covers them); the host's own
+      // default route is never touched by a test.
+      const [v0, v1] = await net.linkVethAdd("v0", "v1");
+      await net.addrAdd("10.10.13.1/24", v0);
+      await net.up(v0);
+      await net.up(v1);
+      await net.down(v0);
+      await net.up(v0);
+      assert.equal(adminState(v0), "up");
+    },
+  );
 
   test("netnsUse reaches an existing namespace and refuses a missing one", async () => {
     const demo0 = await net.netnsAdd("demo0");
@@ -377,17 +478,19 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
   test("cleanup after a namespace deletion runs one step per namespace", async () => {
     const hosts = await Promise.all(["h0", "h1", "h2"].map((name) => net.netnsAdd(name)));
     for (let i = 0; i < 2; i++) {
-      const [a, b] = await vethBetween(`l${i}a`, `l${i}b`, hosts[i]!, hosts[i + 1]!);
-      await hosts[i]!.addrAdd(`10.30.${i}.1/24`, a);
-      await hosts[i + 1]!.addrAdd(`10.30.${i}.2/24`, b);
-      await hosts[i]!.up(a);
-      await hosts[i + 1]!.up(b);
+      const [a, b] = await vethBetween(`l${i}a`, `l${i}b`, hosts[i], hosts[i + 1]);
+      await hosts[i].addrAdd(`10.30.${i}.1/24`, a);
+      await hosts[i + 1].addrAdd(`10.30.${i}.2/24`, b);
+      await hosts[i].up(a);
+      await hosts[i + 1].up(b);
     }
     // A pair born in its namespaces is undone by the namespace deletions too.
-    const [ba] = await net.linkVethAdd("b2a", "b0a", { p1Namespace: hosts[2]!, p2Namespace: hosts[0]! });
-    await hosts[2]!.addrAdd("10.31.0.1/24", ba);
-    await hosts[2]!.up(ba);
-    (await hosts[0]!.run(["ping", "-c", "1", "-W", "2", "10.30.0.2"])).match({ stdout: "1 packets transmitted, 1 received*" });
+    const [ba] = await net.linkVethAdd("b2a", "b0a", { p1Namespace: hosts[2], p2Namespace: hosts[0] });
+    await hosts[2].addrAdd("10.31.0.1/24", ba);
+    await hosts[2].up(ba);
+    (await hosts[0].run(["ping", "-c", "1", "-W", "2", "10.30.0.2"])).match({
+      stdout: "1 packets transmitted, 1 received*",
+    });
     const log: string[] = [];
     // Count the system commands cleanup issues for this network.
     const system = net.shell.system.bind(net.shell);
@@ -396,7 +499,11 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
       return system(argv, options);
     };
     await net.cleanup();
-    assert.deepEqual(log.filter((c) => !c.startsWith("ip netns delete")), [], "only namespace deletions were needed");
+    assert.deepEqual(
+      log.filter((c) => !c.startsWith("ip netns delete")),
+      [],
+      "only namespace deletions were needed",
+    );
     assert.equal(log.length, 3);
     assert.deepEqual(leftovers(net.uid), []);
   });
@@ -412,21 +519,53 @@ describe("bad input is refused before anything changes", { timeout: 600_000 }, (
   });
 
   const cases: [string, () => Promise<unknown>, RegExp][] = [
-    ["namespace name too long", () => bad.netnsAdd("n".repeat(300)), /namespace name: "n+" is 300 characters long; at most 248/],
-    ["namespace name with a shell metacharacter", () => bad.netnsAdd("a;touch /tmp/pwned"), /may only contain the characters/],
-    ["interface name over 8 characters", () => bad.linkVethAdd("verylongname", "b"), /interface name: "verylongname" is 12 characters long; at most 8/],
+    [
+      "namespace name too long",
+      () => bad.netnsAdd("n".repeat(300)),
+      /namespace name: "n+" is 300 characters long; at most 248/,
+    ],
+    [
+      "namespace name with a shell metacharacter",
+      () => bad.netnsAdd("a;touch /tmp/pwned"),
+      /may only contain the characters/,
+    ],
+    [
+      "interface name over 8 characters",
+      () => bad.linkVethAdd("verylongname", "b"),
+      /interface name: "verylongname" is 12 characters long; at most 8/,
+    ],
     ["veth ends with one name", () => bad.linkVethAdd("same", "same"), /p2: "same" must differ from p1/],
-    ["address without a valid IP", () => bad.addrAdd("10.0.0.300/24", "x"), /Invalid ip: "10\.0\.0\.300\/24" must be an IPv4 or IPv6 address/],
-    ["prefix too long", () => bad.addrAdd("10.0.0.1/33", "x"), /invalid prefix length: it must be a whole number from 0 to 32/],
+    [
+      "address without a valid IP",
+      () => bad.addrAdd("10.0.0.300/24", "x"),
+      /Invalid ip: "10\.0\.0\.300\/24" must be an IPv4 or IPv6 address/,
+    ],
+    [
+      "prefix too long",
+      () => bad.addrAdd("10.0.0.1/33", "x"),
+      /invalid prefix length: it must be a whole number from 0 to 32/,
+    ],
     ["IPv6 prefix too long", () => bad.addrAdd("fd00::1/129", "x"), /from 0 to 128 for IPv6/],
-    ["VLAN id out of range", () => bad.linkVlanAdd("eth0", 4095), /vlanId: 4095 \(number\) must be a whole number from 1 to 4094/],
+    [
+      "VLAN id out of range",
+      () => bad.linkVlanAdd("eth0", 4095),
+      /vlanId: 4095 \(number\) must be a whole number from 1 to 4094/,
+    ],
     ["VLAN id not an integer", () => bad.linkVlanAdd("eth0", 1.5), /vlanId/],
     ["gateway that is not an IP", () => bad.route("gw.example"), /Invalid gateway: "gw.example"/],
     ["NAT source that is not a CIDR", () => bad.nat("everything", "eth0"), /Invalid source/],
     ["linkSet into a missing namespace", () => bad.linkSet("missing", "eth0"), /namespace: "missing" does not exist/],
     ["pid that is not a pid", () => bad.netnsKillProcess("missing", -3), /pid: -3 \(number\) must be a process id/],
-    ["interface given as a number", () => bad.up(7 as unknown as string), /interface: 7 \(number\) must be an interface name/],
-    ["sysctl outside net.*", () => bad.sysctl("kernel.panic", 1), /sysctl name: "kernel.panic" must be a per-namespace network sysctl/],
+    [
+      "interface given as a number",
+      () => bad.up(7 as unknown as string),
+      /interface: 7 \(number\) must be an interface name/,
+    ],
+    [
+      "sysctl outside net.*",
+      () => bad.sysctl("kernel.panic", 1),
+      /sysctl name: "kernel.panic" must be a per-namespace network sysctl/,
+    ],
     ["link type with odd characters", () => bad.linkList("veth;ls"), /linkType/],
   ];
   for (const [what, call, message] of cases) {
@@ -464,7 +603,10 @@ describe("bad input is refused before anything changes", { timeout: 600_000 }, (
     const ns = await bad.netnsAdd("kernel");
     await assert.rejects(ns.addrAdd("10.0.0.1/24", "nodev"), (error: unknown) => {
       assert.ok(error instanceof SystemCommandError);
-      assert.match(error.message, /`ip -n d-\w+-kernel addr add 10\.0\.0\.1\/24 dev d-\w+-nodev` failed: .*(Cannot find device|does not exist)/);
+      assert.match(
+        error.message,
+        /`ip -n d-\w+-kernel addr add 10\.0\.0\.1\/24 dev d-\w+-nodev` failed: .*(Cannot find device|does not exist)/,
+      );
       return true;
     });
   });

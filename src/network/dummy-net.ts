@@ -174,7 +174,9 @@ export class DummyNet implements AsyncDisposable {
         reapDeadOwners: options.reapDeadOwners ?? false,
       });
     }
-    const at = new NamespaceHandle(this.#network, this.namespace, this.shell, (value) => (value instanceof DummyNet ? value.namespace : undefined));
+    const at = new NamespaceHandle(this.#network, this.namespace, this.shell, (value) =>
+      value instanceof DummyNet ? value.namespace : undefined,
+    );
     this.#namespaces = new Namespaces(at, { made: this.namespaces, open: (namespace) => this.#inNamespace(namespace) });
     this.#links = new Links(at);
     this.#addresses = new AddressesAndRoutes(at);
@@ -186,7 +188,9 @@ export class DummyNet implements AsyncDisposable {
   /** A DummyNet for a namespace of this network (sharing its cleaners). */
   #inNamespace(namespace: NamespaceScoped): DummyNet {
     // Network namespaces are flat: every namespaced instance runs through the host's shell.
-    const internal: InternalOptions = { [PARENT]: { network: this.#network, namespace, shell: this.#network.hostShell } };
+    const internal: InternalOptions = {
+      [PARENT]: { network: this.#network, namespace, shell: this.#network.hostShell },
+    };
     return new DummyNet(internal);
   }
 

@@ -13,7 +13,10 @@ export async function namespaceProcesses(shell: Shell, scopedNamespace: string):
 }
 
 /** The processes of several namespaces at once: one pass over /proc however many namespaces. */
-export async function processesByNamespace(shell: Shell, scopedNamespaces: readonly string[]): Promise<Map<string, number[]>> {
+export async function processesByNamespace(
+  shell: Shell,
+  scopedNamespaces: readonly string[],
+): Promise<Map<string, number[]>> {
   const found = shell.privilege.direct
     ? await processesInNetns(scopedNamespaces, (path) => systemPath(shell.privilege, path))
     : await listThroughShell(shell, scopedNamespaces);
@@ -23,7 +26,10 @@ export async function processesByNamespace(shell: Shell, scopedNamespaces: reado
   const isHelper = async (pid: number) => helpers.has(pid) || helpers.has((await readStat(pid))?.ppid ?? 0);
   for (const [name, pids] of found) {
     const own = await Promise.all(pids.map(isHelper));
-    found.set(name, pids.filter((_, i) => !own[i]));
+    found.set(
+      name,
+      pids.filter((_, i) => !own[i]),
+    );
   }
   return found;
 }

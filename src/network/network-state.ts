@@ -72,7 +72,9 @@ export class NetworkState {
   }
 
   refused(what: string): Promise<never> {
-    return Promise.reject(new DummyNetError(`This network is being cleaned up: no more ${what} are accepted until cleanup() has finished`));
+    return Promise.reject(
+      new DummyNetError(`This network is being cleaned up: no more ${what} are accepted until cleanup() has finished`),
+    );
   }
 
   /** Before the first change: record the owner (so a crash can be told from a live run), reap if asked, arm exit cleanup. */
@@ -83,7 +85,9 @@ export class NetworkState {
         // Used again after cleanup() gave the uid back: take it again, unless another owner has it now.
         const claim = claimUid(this.uid, { share: settings.explicitUid });
         if (!claim.claimed) {
-          throw new DummyNetError(`uid ${this.uid} was given back by cleanup() and is now held by ${describeHolder(claim.holder)}; make a new DummyNet instead of reusing this one`);
+          throw new DummyNetError(
+            `uid ${this.uid} was given back by cleanup() and is now held by ${describeHolder(claim.holder)}; make a new DummyNet instead of reusing this one`,
+          );
         }
         this.#claimed = true;
       }
@@ -94,7 +98,9 @@ export class NetworkState {
       if (settings.exitCleanup) {
         this.#exitHandle = {
           cleanup: () => this.cleanup(),
-          cleanupSync: () => this.#cleanupSync(),
+          cleanupSync: () => {
+            this.#cleanupSync();
+          },
           describe: () => `network of uid ${this.uid}: ${this.undo.step || "cleanup not started"}`,
         };
         trackForExit(this.#exitHandle);
@@ -158,12 +164,18 @@ export class NetworkState {
         }
       },
     });
-    if (errors.length > 0) throw new AggregateError(errors, `cleanup finished with ${errors.length} error(s): ${errors.map((e) => (e as Error).message).join("; ")}`);
+    if (errors.length > 0)
+      throw new AggregateError(
+        errors,
+        `cleanup finished with ${errors.length} error(s): ${errors.map((e) => (e as Error).message).join("; ")}`,
+      );
   }
 
   async #killNamespaceProcesses(scopedNamespaces: readonly string[]): Promise<void> {
     const byNamespace = await processesByNamespace(this.hostShell, scopedNamespaces);
-    await Promise.all([...byNamespace.values()].flat().map((pid) => killProcess(this.hostShell, pid).catch(() => undefined)));
+    await Promise.all(
+      [...byNamespace.values()].flat().map((pid) => killProcess(this.hostShell, pid).catch(() => undefined)),
+    );
   }
 }
 
@@ -182,7 +194,11 @@ function reapDeadOwnersOnce(log: Logger): Promise<unknown> {
 export function claimExplicitUid(uid: number): number {
   const claim = claimUid(uid, { share: true });
   if (!claim.claimed) {
-    throw new InvalidArgumentError("uid", uid, `is held by a live owner: ${describeHolder(claim.holder)}. Omit uid to get a free one, or pick another`);
+    throw new InvalidArgumentError(
+      "uid",
+      uid,
+      `is held by a live owner: ${describeHolder(claim.holder)}. Omit uid to get a free one, or pick another`,
+    );
   }
   return uid;
 }

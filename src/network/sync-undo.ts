@@ -11,7 +11,9 @@ import { killQuietlySync, runQuietlySync } from "../system/quiet.js";
 /** The synchronous undo of an object made in the host namespace: none for objects inside namespaces. */
 export function syncUndo(shell: Shell, namespace: NamespaceScoped, argv: readonly string[]): (() => void) | undefined {
   if (!namespace.isRoot) return undefined;
-  return () => runQuietlySync(shell.privilege, argv);
+  return () => {
+    runQuietlySync(shell.privilege, argv);
+  };
 }
 
 /** Kills the processes of a namespace and deletes it, synchronously. */

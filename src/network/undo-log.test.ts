@@ -25,7 +25,12 @@ function fakeLogger(): FakeLogger {
 }
 
 /** A fake undo that records what ran in `journal`: "clean X", "sync X", "discard X". */
-function fake(journal: string[], label: string, reason: UndoKind, options: Partial<CleanupItem> & { fail?: unknown } = {}): CleanupItem {
+function fake(
+  journal: string[],
+  label: string,
+  reason: UndoKind,
+  options: Partial<CleanupItem> & { fail?: unknown } = {},
+): CleanupItem {
   const { fail, ...rest } = options;
   return {
     namespace: host,
@@ -45,10 +50,17 @@ function fake(journal: string[], label: string, reason: UndoKind, options: Parti
 
 /** The undo of a namespace of ours, and an undo that is moot once that namespace goes. */
 function namespaceUndo(journal: string[], name: string, clean?: () => Promise<void>): CleanupItem {
-  return fake(journal, `netns ${name}`, "netnsAdd", { namespace: ns(name), targets: [ns(name)], ...(clean ? { clean } : {}) });
+  return fake(journal, `netns ${name}`, "netnsAdd", {
+    namespace: ns(name),
+    targets: [ns(name)],
+    ...(clean ? { clean } : {}),
+  });
 }
 function insideUndo(journal: string[], label: string, name: string): CleanupItem {
-  return fake(journal, label, "addrAdd", { namespace: ns(name), obsoleteWhen: (doomed) => doomed.has(ns(name).scoped) });
+  return fake(journal, label, "addrAdd", {
+    namespace: ns(name),
+    obsoleteWhen: (doomed) => doomed.has(ns(name).scoped),
+  });
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -114,7 +126,14 @@ describe("undo log", { timeout: 30_000 }, () => {
     });
     assert.deepEqual(batches, [[ns("n3").scoped, ns("n2").scoped, ns("n1").scoped]]);
     assert.deepEqual(started, ["n3", "n2", "n1"]);
-    assert.deepEqual(journal, ["clean host route", "discard addr in n2", "kill processes", "clean netns n3", "clean netns n2", "clean netns n1"]);
+    assert.deepEqual(journal, [
+      "clean host route",
+      "discard addr in n2",
+      "kill processes",
+      "clean netns n3",
+      "clean netns n2",
+      "clean netns n1",
+    ]);
   });
 
   test("an undo that still has to run ends a batch of namespace deletions", async () => {
@@ -144,9 +163,18 @@ describe("undo log", { timeout: 30_000 }, () => {
     const log = new UndoLog();
     const logger = fakeLogger();
     const link = new InterfaceScoped("eth0", uid);
-    const refusal = new SystemCommandError(["ip", "link", "delete", link.scoped], 2, "RTNETLINK answers: Operation not permitted");
+    const refusal = new SystemCommandError(
+      ["ip", "link", "delete", link.scoped],
+      2,
+      "RTNETLINK answers: Operation not permitted",
+    );
     log.register(fake(journal, "a", "route"));
-    log.register(fake(journal, "gone", "addrAdd", { targets: [link], fail: new SystemCommandError(["ip", "addr", "del"], 2, "Cannot find device \"d-2-eth0\"") }));
+    log.register(
+      fake(journal, "gone", "addrAdd", {
+        targets: [link],
+        fail: new SystemCommandError(["ip", "addr", "del"], 2, 'Cannot find device "d-2-eth0"'),
+      }),
+    );
     log.register(fake(journal, "refused", "linkVethAdd", { targets: [link], fail: refusal }));
     log.register(fake(journal, "also refused", "sysctl", { fail: new Error("disk on fire") }));
     const errors = await log.teardown({
@@ -158,10 +186,16 @@ describe("undo log", { timeout: 30_000 }, () => {
     assert.equal((errors[0] as Error).message, "a process failed");
     assert.ok(errors[1] instanceof DummyNetError);
     assert.equal((errors[1] as Error).message, "cleanup: undoing sysctl of - in namespace 1 failed: disk on fire");
-    assert.equal((errors[2] as Error).message, `cleanup: undoing linkVethAdd of ${link.scoped} in namespace 1 failed: \`ip link delete ${link.scoped}\` failed: RTNETLINK answers: Operation not permitted`);
+    assert.equal(
+      (errors[2] as Error).message,
+      `cleanup: undoing linkVethAdd of ${link.scoped} in namespace 1 failed: \`ip link delete ${link.scoped}\` failed: RTNETLINK answers: Operation not permitted`,
+    );
     assert.equal((errors[2] as Error).cause, refusal);
     assert.equal(logger.warnings.length, 1);
-    assert.equal(logger.warnings[0], `cleanup: addrAdd of ${link.scoped} in 1: already gone (\`ip addr del\` failed: Cannot find device "d-2-eth0")`);
+    assert.equal(
+      logger.warnings[0],
+      `cleanup: addrAdd of ${link.scoped} in 1: already gone (\`ip addr del\` failed: Cannot find device "d-2-eth0")`,
+    );
     assert.equal(log.entries.length, 0);
     assert.equal(log.closing, false);
   });
@@ -176,10 +210,17 @@ describe("undo log", { timeout: 30_000 }, () => {
       first.promise.then(() => {
         journal.push("change 1 done");
         log.register(fake(journal, "change 1", "addrAdd"));
-        void log.track(second.promise.then(() => log.register(fake(journal, "change 2", "route"))));
+        void log.track(
+          second.promise.then(() => {
+            log.register(fake(journal, "change 2", "route"));
+          }),
+        );
       }),
     );
-    const tearingDown = log.teardown({ log: fakeLogger(), beforeUndo: async () => void journal.push("stop processes") });
+    const tearingDown = log.teardown({
+      log: fakeLogger(),
+      beforeUndo: async () => void journal.push("stop processes"),
+    });
     await Promise.resolve();
     assert.equal(log.closing, true, "new work is refused from the start");
     assert.match(log.step, /^waiting for 1 change/);
@@ -202,7 +243,10 @@ describe("undo log", { timeout: 30_000 }, () => {
 
   test("closing is reset when a step of teardown throws", async () => {
     const log = new UndoLog();
-    await assert.rejects(log.teardown({ log: fakeLogger(), afterUndo: async () => Promise.reject(new Error("owner record")) }), /owner record/);
+    await assert.rejects(
+      log.teardown({ log: fakeLogger(), afterUndo: async () => Promise.reject(new Error("owner record")) }),
+      /owner record/,
+    );
     assert.equal(log.closing, false);
     assert.equal(log.step, "");
   });
@@ -210,7 +254,8 @@ describe("undo log", { timeout: 30_000 }, () => {
   test("forget drops the undos the predicate picks, discarding them, and keeps the others in order", async () => {
     const journal: string[] = [];
     const log = new UndoLog();
-    for (const label of ["a", "b", "c", "d"]) log.register(fake(journal, label, label === "b" || label === "d" ? "tc" : "route"));
+    for (const label of ["a", "b", "c", "d"])
+      log.register(fake(journal, label, label === "b" || label === "d" ? "tc" : "route"));
     log.forget((item) => item.reason === "tc");
     assert.deepEqual(journal, ["discard d", "discard b"]);
     assert.deepEqual(log.entries.length, 2);
@@ -264,7 +309,18 @@ describe("undo log", { timeout: 30_000 }, () => {
 describe("undo kinds", { timeout: 30_000 }, () => {
   test("what dies with a link is a property of the kind", () => {
     const bound = (Object.keys(UNDO_KINDS) as UndoKind[]).filter((kind) => UNDO_KINDS[kind].boundToLink);
-    assert.deepEqual(bound.sort(), ["addrAdd", "addrDel", "bridgeAdd", "bridgeSet", "down", "linkSet", "linkVethAdd", "linkVlanAdd", "tc", "up"]);
+    assert.deepEqual(bound.sort(), [
+      "addrAdd",
+      "addrDel",
+      "bridgeAdd",
+      "bridgeSet",
+      "down",
+      "linkSet",
+      "linkVethAdd",
+      "linkVlanAdd",
+      "tc",
+      "up",
+    ]);
     // iptables rules name links but outlive them.
     assert.equal(UNDO_KINDS.forward.boundToLink, undefined);
     assert.equal(UNDO_KINDS.nat.boundToLink, undefined);

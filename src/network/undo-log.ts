@@ -119,7 +119,7 @@ export class UndoLog {
   forget(predicate: (item: CleanupItem) => boolean): void {
     const entries = this.#entries;
     for (let i = entries.length - 1; i >= 0; i--) {
-      if (predicate(entries[i]!)) entries.splice(i, 1)[0]!.discard?.();
+      if (predicate(entries[i])) entries.splice(i, 1)[0].discard?.();
     }
   }
 
@@ -169,9 +169,16 @@ export class UndoLog {
       } catch (error) {
         this.#undoing.delete(item);
         if (isAlreadyGone(error)) {
-          steps.log.warn(`cleanup: ${item.reason} of ${item.targets.join(", ")} in ${item.namespace.scoped}: already gone (${(error as Error).message.split("\n")[0]})`);
+          steps.log.warn(
+            `cleanup: ${item.reason} of ${item.targets.join(", ")} in ${item.namespace.scoped}: already gone (${(error as Error).message.split("\n")[0]})`,
+          );
         } else {
-          errors.push(new DummyNetError(`cleanup: undoing ${item.reason} of ${item.targets.join(", ") || "-"} in namespace ${item.namespace.scoped} failed: ${(error as Error).message}`, { cause: error }));
+          errors.push(
+            new DummyNetError(
+              `cleanup: undoing ${item.reason} of ${item.targets.join(", ") || "-"} in namespace ${item.namespace.scoped} failed: ${(error as Error).message}`,
+              { cause: error },
+            ),
+          );
         }
       }
     };
@@ -222,5 +229,7 @@ export class UndoLog {
 
 /** The scoped names of the namespaces that undos in `entries` delete. */
 function doomedNamespaces(entries: readonly CleanupItem[]): Set<string> {
-  return new Set(entries.filter((item) => UNDO_KINDS[item.reason].deletesNamespace).map((item) => item.namespace.scoped));
+  return new Set(
+    entries.filter((item) => UNDO_KINDS[item.reason].deletesNamespace).map((item) => item.namespace.scoped),
+  );
 }

@@ -80,7 +80,7 @@ export function rttStatistics(values: readonly number[]): RttStats {
   const mean = sorted.reduce((sum, value) => sum + value, 0) / sorted.length;
   const variance = sorted.reduce((sum, value) => sum + (value - mean) ** 2, 0) / sorted.length;
   return {
-    min: microseconds(sorted[0]!),
+    min: microseconds(sorted[0]),
     p10: microseconds(percentile(sorted, 0.1)),
     p50: microseconds(percentile(sorted, 0.5)),
     p90: microseconds(percentile(sorted, 0.9)),
@@ -101,7 +101,7 @@ export function percentile(sorted: readonly number[], fraction: number): number 
   const position = (sorted.length - 1) * fraction;
   const below = Math.floor(position);
   const above = Math.min(sorted.length - 1, below + 1);
-  return sorted[below]! + (sorted[above]! - sorted[below]!) * (position - below);
+  return sorted[below] + (sorted[above] - sorted[below]) * (position - below);
 }
 
 /** What the sender agent printed (see agent.mjs), read back. */

@@ -49,7 +49,8 @@ function parseOptions(args) {
 
 function number(name) {
   const value = Number(options[name]);
-  if (options[name] === undefined || !Number.isFinite(value) || value < 0) fail(`--${name} must be a non-negative number, got ${JSON.stringify(options[name])}`);
+  if (options[name] === undefined || !Number.isFinite(value) || value < 0)
+    fail(`--${name} must be a non-negative number, got ${JSON.stringify(options[name])}`);
   return value;
 }
 
@@ -166,7 +167,10 @@ function bulkTransfer(address, port) {
       socket.destroy();
       resolve(line);
     };
-    let watchdog = setTimeout(() => finish(`tcp-error no connection to ${address}:${port} within ${TCP_HANDSHAKE_MS} ms`), TCP_HANDSHAKE_MS);
+    let watchdog = setTimeout(
+      () => finish(`tcp-error no connection to ${address}:${port} within ${TCP_HANDSHAKE_MS} ms`),
+      TCP_HANDSHAKE_MS,
+    );
     let stopAfter;
     let done = false;
     const socket = createConnection({ host: address, port, noDelay: false });
@@ -175,7 +179,10 @@ function bulkTransfer(address, port) {
       done = true;
       socket.end();
       clearTimeout(watchdog);
-      watchdog = setTimeout(() => finish(`tcp-error the receiver did not report within ${TCP_HANDSHAKE_MS} ms of the end`), TCP_HANDSHAKE_MS);
+      watchdog = setTimeout(
+        () => finish(`tcp-error the receiver did not report within ${TCP_HANDSHAKE_MS} ms of the end`),
+        TCP_HANDSHAKE_MS,
+      );
     };
     const pump = () => {
       while (!done) {

@@ -19,7 +19,9 @@ export function describeProbeReport(report: ProbeReport): string {
   const rtt = report.rttMs;
   if (report.received > 0) {
     const ms = (value: number) => (value < 10 ? value.toFixed(3) : value.toFixed(1));
-    lines.push(`  round trip ms: min ${ms(rtt.min)}  p10 ${ms(rtt.p10)}  p50 ${ms(rtt.p50)}  p90 ${ms(rtt.p90)}  p99 ${ms(rtt.p99)}  max ${ms(rtt.max)}  (mean ${ms(rtt.mean)}, stdev ${ms(rtt.stdev)})`);
+    lines.push(
+      `  round trip ms: min ${ms(rtt.min)}  p10 ${ms(rtt.p10)}  p50 ${ms(rtt.p50)}  p90 ${ms(rtt.p90)}  p99 ${ms(rtt.p99)}  max ${ms(rtt.max)}  (mean ${ms(rtt.mean)}, stdev ${ms(rtt.stdev)})`,
+    );
   } else lines.push("  round trip: no reply came back");
   if (report.goodputMbps !== undefined) {
     lines.push(

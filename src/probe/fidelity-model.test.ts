@@ -1,9 +1,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkShare, clopperPearson, delayTarget, gilbertElliott, goodputCeiling, rateTarget, regularizedBeta } from "./fidelity-model.js";
+import {
+  checkShare,
+  clopperPearson,
+  delayTarget,
+  gilbertElliott,
+  goodputCeiling,
+  rateTarget,
+  regularizedBeta,
+} from "./fidelity-model.js";
 
-const close = (actual: number, expected: number, tolerance: number, what: string) =>
+const close = (actual: number, expected: number, tolerance: number, what: string) => {
   assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual}, expected ${expected} +/- ${tolerance}`);
+};
 
 test("regularizedBeta against SciPy's beta.cdf", () => {
   close(regularizedBeta(0.3, 2.5, 4.5), 0.40653901668245934, 1e-10, "I_0.3(2.5, 4.5)");
@@ -59,7 +68,12 @@ test("gilbertElliott: stationary loss, and the variance of the share as a simula
   close(ge.varianceFactor, 1.69 / 0.31, 1e-9, "variance factor");
   close(ge.meanBurstPackets, 1 / 0.3, 1e-9, "mean burst");
   // Delivery in both states: losses of 1 - k in good and 1 - h in bad.
-  close(gilbertElliott({ p: 10, r: 40, h: 20, k: 95 }).lossPercent, 100 * (0.8 * 0.05 + 0.2 * 0.8), 1e-9, "general loss");
+  close(
+    gilbertElliott({ p: 10, r: 40, h: 20, k: 95 }).lossPercent,
+    100 * (0.8 * 0.05 + 0.2 * 0.8),
+    1e-9,
+    "general loss",
+  );
   // Independent (r = 100 - p): no correlation.
   close(gilbertElliott({ p: 5 }).varianceFactor, 1, 1e-9, "memoryless chain");
 

@@ -65,11 +65,14 @@ export const LOSS_MIN_PROBES = 2000;
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; relative error under 1e-13). */
 function logGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
   x -= 1;
-  let sum = c[0]!;
-  for (let i = 1; i < 9; i++) sum += c[i]! / (x + i);
+  let sum = c[0];
+  for (let i = 1; i < 9; i++) sum += c[i] / (x + i);
   const t = x + 7.5;
   return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(sum);
 }
@@ -83,7 +86,10 @@ function betaContinuedFraction(x: number, a: number, b: number): number {
   let h = d;
   for (let m = 1; m <= 10_000; m++) {
     const m2 = 2 * m;
-    for (const numerator of [(m * (b - m) * x) / ((a + m2 - 1) * (a + m2)), (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1))]) {
+    for (const numerator of [
+      (m * (b - m) * x) / ((a + m2 - 1) * (a + m2)),
+      (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1)),
+    ]) {
       d = 1 + numerator * d;
       d = 1 / (Math.abs(d) < tiny ? tiny : d);
       c = 1 + numerator / c;
@@ -101,7 +107,9 @@ export function regularizedBeta(x: number, a: number, b: number): number {
   if (x >= 1) return 1;
   const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
   // The continued fraction converges fast on the side of the mean; use the symmetry on the other.
-  return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(x, a, b)) / a : 1 - (front * betaContinuedFraction(1 - x, b, a)) / b;
+  return x < (a + 1) / (a + b + 2)
+    ? (front * betaContinuedFraction(x, a, b)) / a
+    : 1 - (front * betaContinuedFraction(1 - x, b, a)) / b;
 }
 
 /** The x with I_x(a, b) = q (bisection: I_x is increasing in x). */
@@ -125,8 +133,10 @@ function betaQuantile(q: number, a: number, b: number): number {
  * allowed: the beta-quantile form does not need whole numbers.
  */
 export function clopperPearson(events: number, trials: number, confidence = LOSS_CONFIDENCE): [number, number] {
-  if (!(trials > 0) || events < 0 || events > trials) throw new RangeError(`clopperPearson: need 0 <= events <= trials and trials > 0, got ${events} of ${trials}`);
-  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`clopperPearson: confidence must be between 0 and 1, got ${confidence}`);
+  if (!(trials > 0) || events < 0 || events > trials)
+    throw new RangeError(`clopperPearson: need 0 <= events <= trials and trials > 0, got ${events} of ${trials}`);
+  if (!(confidence > 0 && confidence < 1))
+    throw new RangeError(`clopperPearson: confidence must be between 0 and 1, got ${confidence}`);
   const tail = (1 - confidence) / 2;
   const lower = events === 0 ? 0 : betaQuantile(tail, events, trials - events + 1);
   const upper = events === trials ? 1 : betaQuantile(1 - tail, events + 1, trials - events);
@@ -151,12 +161,17 @@ export interface GilbertElliottPercents {
  * independent trials would: an interval built for n trials must use
  * n / varianceFactor.
  */
-export function gilbertElliott(model: GilbertElliottPercents): { lossPercent: number; varianceFactor: number; meanBurstPackets: number } {
+export function gilbertElliott(model: GilbertElliottPercents): {
+  lossPercent: number;
+  varianceFactor: number;
+  meanBurstPackets: number;
+} {
   const p = model.p / 100;
   const r = (model.r ?? 100 - model.p) / 100;
   const lossGood = 1 - (model.k ?? 100) / 100;
   const lossBad = 1 - (model.h ?? 0) / 100;
-  if (p + r === 0) throw new RangeError("gilbertElliott: p + r must be above 0 (else the chain never leaves its first state)");
+  if (p + r === 0)
+    throw new RangeError("gilbertElliott: p + r must be above 0 (else the chain never leaves its first state)");
   const bad = p / (p + r);
   const loss = (1 - bad) * lossGood + bad * lossBad;
   const lambda = 1 - p - r;
@@ -179,7 +194,11 @@ export interface ShareCheck {
   inside: boolean;
 }
 
-export function checkShare(share: { events: number; trials: number; varianceFactor: number }, expectedPercent: number, confidence = LOSS_CONFIDENCE): ShareCheck {
+export function checkShare(
+  share: { events: number; trials: number; varianceFactor: number },
+  expectedPercent: number,
+  confidence = LOSS_CONFIDENCE,
+): ShareCheck {
   const effectiveTrials = share.trials / share.varianceFactor;
   const measured = share.events / share.trials;
   const [lo, hi] = clopperPearson(measured * effectiveTrials, effectiveTrials, confidence);
@@ -193,7 +212,10 @@ export function checkShare(share: { events: number; trials: number; varianceFact
 // ---------------------------------------------------------------- targets (issue 11)
 
 /** RTT median within 5 % + 0.5 ms of the configured round trip. */
-export function delayTarget(configuredRttMs: number, rttP50Ms: number): { met: boolean; errorMs: number; toleranceMs: number } {
+export function delayTarget(
+  configuredRttMs: number,
+  rttP50Ms: number,
+): { met: boolean; errorMs: number; toleranceMs: number } {
   const toleranceMs = 0.05 * configuredRttMs + 0.5;
   const errorMs = rttP50Ms - configuredRttMs;
   return { met: Math.abs(errorMs) <= toleranceMs, errorMs, toleranceMs };

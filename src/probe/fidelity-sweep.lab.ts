@@ -22,11 +22,16 @@ import { twoHosts } from "../test-support/two-hosts.js";
 import { timerLateness } from "./timer-lateness.js";
 import { LOSS_MIN_PROBES, gilbertElliott, type FidelityPoint, type FidelityResult } from "./fidelity-model.js";
 
-const outPath = process.env.DUMMYNET_FIDELITY_OUT ?? (process.env.DUMMYNET_LAB_RUN ? join(process.env.DUMMYNET_LAB_RUN, "fidelity.json") : undefined);
+const outPath =
+  process.env.DUMMYNET_FIDELITY_OUT ??
+  (process.env.DUMMYNET_LAB_RUN ? join(process.env.DUMMYNET_LAB_RUN, "fidelity.json") : undefined);
 /** The groups to measure: all, or those listed (comma-separated) in $DUMMYNET_FIDELITY_GROUPS or the run directory's fidelity-groups file. */
 const GROUPS = ["delay", "loss", "duplicate-reorder", "rate", "findings", "offloads"] as const;
 const groupsFile = process.env.DUMMYNET_LAB_RUN ? join(process.env.DUMMYNET_LAB_RUN, "fidelity-groups") : undefined;
-const wantedGroups = (process.env.DUMMYNET_FIDELITY_GROUPS ?? (groupsFile && existsSync(groupsFile) ? readFileSync(groupsFile, "utf8") : GROUPS.join(",")))
+const wantedGroups = (
+  process.env.DUMMYNET_FIDELITY_GROUPS ??
+  (groupsFile && existsSync(groupsFile) ? readFileSync(groupsFile, "utf8") : GROUPS.join(","))
+)
   .split(",")
   .map((g) => g.trim())
   .filter(Boolean);
@@ -51,7 +56,7 @@ function machine(): FidelityResult["machine"] {
     node: process.version,
     clocksource: readIfThere("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
     timerLatenessMs: timerLateness(200),
-    loadAverage: [loadavg()[0]!, loadavg()[0]!],
+    loadAverage: [loadavg()[0], loadavg()[0]],
   };
 }
 
@@ -64,7 +69,13 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
   assert.deepEqual(unknown, [], `fidelity groups are ${GROUPS.join(", ")}`);
   assert.ok(outPath, "set DUMMYNET_FIDELITY_OUT (or run in the lab, which sets DUMMYNET_LAB_RUN)");
   const started = Date.now();
-  const result: FidelityResult = { machine: machine(), startedAt: new Date().toISOString(), durationS: 0, groups: wantedGroups, points: [] };
+  const result: FidelityResult = {
+    machine: machine(),
+    startedAt: new Date().toISOString(),
+    durationS: 0,
+    groups: wantedGroups,
+    points: [],
+  };
   const save = () => {
     result.durationS = Math.round((Date.now() - started) / 1000);
     result.machine.loadAverage![1] = loadavg()[0]!;
@@ -72,7 +83,10 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
   };
   // The library's warnings about traffic control (src/tc/advice.ts) go with the point they were logged before.
   const warnings: string[] = [];
-  const log = { ...createLogger("silent"), warn: (message: string) => void (message.startsWith("tc on ") && warnings.push(message)) };
+  const log = {
+    ...createLogger("silent"),
+    warn: (message: string) => void (message.startsWith("tc on ") && warnings.push(message)),
+  };
   const net = new DummyNet({ uid: (process.pid % 100000) * 10 + 1500000, log });
   try {
     const { a, b, ab, ba } = await twoHosts(net);
@@ -83,7 +97,12 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
       await b.tc(ba, { reset: true, ingress: null });
       await setGsoMaxSize(a, ab, 65536);
     };
-    const measure = async (point: Omit<FidelityPoint, "measured" | "report">, options: ProbeOptions, pick: (r: ProbeReport) => number, share?: (r: ProbeReport) => FidelityPoint["share"]) => {
+    const measure = async (
+      point: Omit<FidelityPoint, "measured" | "report">,
+      options: ProbeOptions,
+      pick: (r: ProbeReport) => number,
+      share?: (r: ProbeReport) => FidelityPoint["share"],
+    ) => {
       // The probe's own default bound assumes a real machine; the emulated guest is several times slower.
       let report: ProbeReport;
       try {
@@ -97,9 +116,18 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
       const measured = pick(report);
       // What still waits in the sender's netem when the probe is done: a deep queue is why a transfer's end comes late.
       const queueAfter = options.tcp ? await senderQueue(a, ab) : undefined;
-      const full: FidelityPoint = { ...point, measured, ...(share ? { share: share(report) } : {}), ...(queueAfter ? { queueAfter } : {}), ...(warnings.length ? { warnings: warnings.splice(0) } : {}), report: slim(report) };
+      const full: FidelityPoint = {
+        ...point,
+        measured,
+        ...(share ? { share: share(report) } : {}),
+        ...(queueAfter ? { queueAfter } : {}),
+        ...(warnings.length ? { warnings: warnings.splice(0) } : {}),
+        report: slim(report),
+      };
       result.points.push(full);
-      t.diagnostic(`${point.section} ${point.setting}: configured ${point.configured} measured ${measured.toFixed(3)} ${point.unit}`);
+      t.diagnostic(
+        `${point.section} ${point.setting}: configured ${point.configured} measured ${measured.toFixed(3)} ${point.unit}`,
+      );
       save();
       return report;
     };
@@ -107,16 +135,39 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
     // ---- delay: the same one-way delay on both ends, so RTT = 2 x delay.
     await clear();
     if (wants("delay")) {
-      await measure({ section: "baseline", setting: "no impairment (netem with no options on both ends)", configured: 0, unit: "ms RTT p50" }, { count: 60, intervalMs: 20 }, (r) => r.rttMs.p50);
+      await measure(
+        {
+          section: "baseline",
+          setting: "no impairment (netem with no options on both ends)",
+          configured: 0,
+          unit: "ms RTT p50",
+        },
+        { count: 60, intervalMs: 20 },
+        (r) => r.rttMs.p50,
+      );
       for (const jitter of [false, true]) {
         for (const delay of DELAYS_MS) {
-          const options: NetemOptions = jitter ? { reset: true, delay, jitter: delay * JITTER_FRACTION } : { reset: true, delay };
+          const options: NetemOptions = jitter
+            ? { reset: true, delay, jitter: delay * JITTER_FRACTION }
+            : { reset: true, delay };
           await a.tc(ab, options);
           await b.tc(ba, options);
           // Fewer, sparser datagrams for long delays keep each point to a few seconds.
           const count = delay >= 100 ? 40 : 60;
-          const setting = jitter ? `delay ${delay} ms, jitter ${delay * JITTER_FRACTION} ms (uniform), both ends` : `delay ${delay} ms, both ends`;
-          await measure({ section: jitter ? "delay+jitter" : "delay", setting, configured: delay, unit: "ms one-way", jitterMs: jitter ? delay * JITTER_FRACTION : 0 }, { count, intervalMs: 20 }, (r) => r.rttMs.p50 / 2);
+          const setting = jitter
+            ? `delay ${delay} ms, jitter ${delay * JITTER_FRACTION} ms (uniform), both ends`
+            : `delay ${delay} ms, both ends`;
+          await measure(
+            {
+              section: jitter ? "delay+jitter" : "delay",
+              setting,
+              configured: delay,
+              unit: "ms one-way",
+              jitterMs: jitter ? delay * JITTER_FRACTION : 0,
+            },
+            { count, intervalMs: 20 },
+            (r) => r.rttMs.p50 / 2,
+          );
         }
       }
     }
@@ -127,10 +178,19 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
       // starved guest's echo agent can fall a socket buffer behind and lose datagrams netem never dropped.
       const count = LOSS_MIN_PROBES;
       const intervalMs = 4;
-      const lost = (report: ProbeReport, varianceFactor = 1) => ({ events: report.sent - report.received, trials: report.sent, varianceFactor });
+      const lost = (report: ProbeReport, varianceFactor = 1) => ({
+        events: report.sent - report.received,
+        trials: report.sent,
+        varianceFactor,
+      });
       for (const loss of LOSSES) {
         await a.tc(ab, { reset: true, loss });
-        await measure({ section: "loss", setting: `loss ${loss} % (random), one way`, configured: loss, unit: "% lost" }, { count, intervalMs }, (r) => r.lossPercent, (r) => lost(r));
+        await measure(
+          { section: "loss", setting: `loss ${loss} % (random), one way`, configured: loss, unit: "% lost" },
+          { count, intervalMs },
+          (r) => r.lossPercent,
+          (r) => lost(r),
+        );
       }
       // Gilbert-Elliott: good -> bad 1 %, bad -> good 30 %, everything lost in bad, nothing in good.
       const model = { p: 1, r: 30, h: 0, k: 100 };
@@ -151,10 +211,20 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
     // ---- duplicate and reorder, one way.
     if (wants("duplicate-reorder")) {
       await a.tc(ab, { reset: true, duplicate: 10 });
-      await measure({ section: "duplicate", setting: "duplicate 10 %, one way", configured: 10, unit: "% duplicated" }, { count: 1000, intervalMs: 1 }, (r) => (100 * r.duplicates) / r.sent, (r) => ({ events: r.duplicates, trials: r.sent, varianceFactor: 1 }));
+      await measure(
+        { section: "duplicate", setting: "duplicate 10 %, one way", configured: 10, unit: "% duplicated" },
+        { count: 1000, intervalMs: 1 },
+        (r) => (100 * r.duplicates) / r.sent,
+        (r) => ({ events: r.duplicates, trials: r.sent, varianceFactor: 1 }),
+      );
       await a.tc(ab, { reset: true, delay: 10, reorder: 25 });
       await measure(
-        { section: "reorder", setting: "delay 10 ms, reorder 25 % (sent at once), one way, a datagram every 2 ms", configured: 25, unit: "% arriving after a later one" },
+        {
+          section: "reorder",
+          setting: "delay 10 ms, reorder 25 % (sent at once), one way, a datagram every 2 ms",
+          configured: 25,
+          unit: "% arriving after a later one",
+        },
         { count: 500, intervalMs: 2 },
         (r) => (100 * r.reordered) / r.received,
       );
@@ -162,14 +232,28 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
     // ---- rate: TCP goodput a -> b, shaped at the sender (a's egress) or at the receiver's ingress (b, IFB).
     await clear();
     if (wants("rate")) {
-      await measure({ section: "rate-baseline", setting: "no shaping: what the machine's TCP does at all", configured: 0, unit: "Mbit/s" }, { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } }, (r) => r.goodputMbps ?? 0);
+      await measure(
+        {
+          section: "rate-baseline",
+          setting: "no shaping: what the machine's TCP does at all",
+          configured: 0,
+          unit: "Mbit/s",
+        },
+        { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } },
+        (r) => r.goodputMbps ?? 0,
+      );
       for (const where of ["sender", "receiver-ingress"] as const) {
         for (const rate of RATES_MBPS) {
           await clear();
           if (where === "sender") await a.tc(ab, { reset: true, rate });
           else await b.tc(ba, { ingress: { rate } });
           await measure(
-            { section: `rate-${where}`, setting: `rate ${rate} Mbit/s at the ${where === "sender" ? "sender's egress" : "receiver's ingress (IFB)"}`, configured: rate, unit: "Mbit/s" },
+            {
+              section: `rate-${where}`,
+              setting: `rate ${rate} Mbit/s at the ${where === "sender" ? "sender's egress" : "receiver's ingress (IFB)"}`,
+              configured: rate,
+              unit: "Mbit/s",
+            },
             { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } },
             (r) => r.goodputMbps ?? 0,
           );
@@ -178,7 +262,11 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
     }
     // ---- findings: settings that misbehave.
     const tcpPoint = (setting: string, configured: number) =>
-      measure({ section: "finding", setting, configured, unit: "Mbit/s" }, { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } }, (r) => r.goodputMbps ?? 0);
+      measure(
+        { section: "finding", setting, configured, unit: "Mbit/s" },
+        { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } },
+        (r) => r.goodputMbps ?? 0,
+      );
     // Rate with a delay (RTT 40 ms): at the sender the rate and the delay share netem's one queue.
     await clear();
     if (wants("findings")) {
@@ -195,7 +283,10 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
         await clear();
         await a.tc(ab, { reset: true, rate: 50, delay: 25, ...(limit ? { limit } : {}) });
         await b.tc(ba, { reset: true, delay: 25 });
-        await tcpPoint(`rate 50 Mbit/s + delay 25 ms at the sender, delay 25 ms back, limit ${limit ?? "derived (1000)"}`, 50);
+        await tcpPoint(
+          `rate 50 Mbit/s + delay 25 ms at the sender, delay 25 ms back, limit ${limit ?? "derived (1000)"}`,
+          50,
+        );
       }
     }
     // ---- offloads: the sender's GSO size against the rate it is shaped to (a default the library tried and dropped: docs/fidelity-findings.md).
@@ -207,7 +298,16 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
           await clear();
           await a.tc(ab, { reset: true, rate });
           await setGsoMaxSize(a, ab, gso);
-          await measure({ section: "offloads", setting: `rate ${rate} Mbit/s at the sender, sender gso_max_size ${gso}`, configured: rate, unit: "Mbit/s" }, { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } }, (r) => r.goodputMbps ?? 0);
+          await measure(
+            {
+              section: "offloads",
+              setting: `rate ${rate} Mbit/s at the sender, sender gso_max_size ${gso}`,
+              configured: rate,
+              unit: "Mbit/s",
+            },
+            { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } },
+            (r) => r.goodputMbps ?? 0,
+          );
         }
       }
       for (const gso of [65536, scaled(50)]) {
@@ -215,14 +315,32 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
         await a.tc(ab, { reset: true, rate: 50, delay: 25 });
         await b.tc(ba, { reset: true, delay: 25 });
         await setGsoMaxSize(a, ab, gso);
-        await measure({ section: "offloads", setting: `rate 50 Mbit/s + delay 25 ms at the sender, delay 25 ms back, sender gso_max_size ${gso}`, configured: 50, unit: "Mbit/s" }, { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } }, (r) => r.goodputMbps ?? 0);
+        await measure(
+          {
+            section: "offloads",
+            setting: `rate 50 Mbit/s + delay 25 ms at the sender, delay 25 ms back, sender gso_max_size ${gso}`,
+            configured: 50,
+            unit: "Mbit/s",
+          },
+          { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } },
+          (r) => r.goodputMbps ?? 0,
+        );
       }
       for (const rate of [50]) {
         for (const gso of [65536, 1500]) {
           await clear();
           await b.tc(ba, { ingress: { rate } });
           await setGsoMaxSize(a, ab, gso);
-          await measure({ section: "offloads", setting: `rate ${rate} Mbit/s at the receiver's ingress, sender gso_max_size ${gso}`, configured: rate, unit: "Mbit/s" }, { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } }, (r) => r.goodputMbps ?? 0);
+          await measure(
+            {
+              section: "offloads",
+              setting: `rate ${rate} Mbit/s at the receiver's ingress, sender gso_max_size ${gso}`,
+              configured: rate,
+              unit: "Mbit/s",
+            },
+            { count: 10, intervalMs: 5, tcp: { seconds: TCP_SECONDS } },
+            (r) => r.goodputMbps ?? 0,
+          );
         }
       }
     }
@@ -234,7 +352,11 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
     assertNothingLeft(net.uid);
   }
   const bad = result.points.filter((p) => !Number.isFinite(p.measured));
-  assert.deepEqual(bad.map((p) => p.setting), [], "every point measured");
+  assert.deepEqual(
+    bad.map((p) => p.setting),
+    [],
+    "every point measured",
+  );
 });
 
 /**
@@ -244,14 +366,19 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
  */
 async function setGsoMaxSize(ns: DummyNet, iface: InterfaceScoped, size: number): Promise<void> {
   // A starved guest took over 10 s for one `ip` here.
-  const info = await ns.run(["ip", "link", "set", "dev", iface.scoped, "gso_max_size", String(size)], { timeout: 60_000 });
-  if (info.exitCode !== 0) throw new Error(`ip link set gso_max_size ${size} failed (${info.exitCode}): ${info.stderr}`);
+  const info = await ns.run(["ip", "link", "set", "dev", iface.scoped, "gso_max_size", String(size)], {
+    timeout: 60_000,
+  });
+  if (info.exitCode !== 0)
+    throw new Error(`ip link set gso_max_size ${size} failed (${info.exitCode}): ${info.stderr}`);
 }
 
 /** The backlog of the root qdisc of `iface`, from `tc -s -j qdisc show`. */
 async function senderQueue(ns: DummyNet, iface: InterfaceScoped): Promise<FidelityPoint["queueAfter"]> {
   const info = await ns.run(["tc", "-s", "-j", "qdisc", "show", "dev", iface.scoped], { timeout: 60_000 });
-  const root = (JSON.parse(info.stdout) as Array<{ root?: boolean; backlog?: number; qlen?: number; drops?: number }>).find((q) => q.root);
+  const root = (
+    JSON.parse(info.stdout) as Array<{ root?: boolean; backlog?: number; qlen?: number; drops?: number }>
+  ).find((q) => q.root);
   return root ? { backlogBytes: root.backlog ?? 0, packets: root.qlen ?? 0, drops: root.drops ?? 0 } : undefined;
 }
 

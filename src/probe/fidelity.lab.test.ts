@@ -46,7 +46,10 @@ describe("fidelity: netem through tc() measured with the probe", { concurrency: 
     // netem never delivers early, so no round trip is under 100 ms. A starved guest pushes the median
     // up (seen: 209 ms on a loaded machine, docs/fidelity.md) but rarely the fastest of 40: its
     // minimum stays under 150, where a delay applied twice (200 ms) cannot be.
-    assert.ok(report.rttMs.min >= 100 && report.rttMs.min <= 150, `RTT min ${report.rttMs.min} ms, p50 ${report.rttMs.p50} ms`);
+    assert.ok(
+      report.rttMs.min >= 100 && report.rttMs.min <= 150,
+      `RTT min ${report.rttMs.min} ms, p50 ${report.rttMs.p50} ms`,
+    );
   });
 
   test("loss 30 % one way: 30 % lies in the exact 99.9 % interval of the share lost of 1000 datagrams", async (t) => {
@@ -56,10 +59,17 @@ describe("fidelity: netem through tc() measured with the probe", { concurrency: 
     const report = await net.probe(a, b, { count: 1000, intervalMs: 4, timeout: 120_000 });
     // The published sweep judges at 99 % (docs/fidelity.md); a CI gate at 99 % would fail a correct
     // netem about once in 100 runs, at 99.9 % once in 1000, and a loss off by a factor still fails.
-    const check = checkShare({ events: report.sent - report.received, trials: report.sent, varianceFactor: 1 }, 30, 0.999);
+    const check = checkShare(
+      { events: report.sent - report.received, trials: report.sent, varianceFactor: 1 },
+      30,
+      0.999,
+    );
     t.diagnostic(`loss ${report.lossPercent} % of ${report.sent}; 99.9 % interval ${check.interval.join("-")} %`);
     assert.equal(report.sent, 1000);
-    assert.ok(check.inside, `loss ${report.lossPercent} % of ${report.sent}: its 99.9 % interval ${check.interval.join("-")} % does not hold 30 %`);
+    assert.ok(
+      check.inside,
+      `loss ${report.lossPercent} % of ${report.sent}: its 99.9 % interval ${check.interval.join("-")} % does not hold 30 %`,
+    );
   });
 
   test("rate 10 Mbit/s at the receiver's ingress: TCP goodput within 25 %", async (t) => {
@@ -75,7 +85,10 @@ describe("fidelity: netem through tc() measured with the probe", { concurrency: 
     await a.tc(ab, { reset: true, rate: 20, delay: 40, limit: 10 });
     assert.equal((await a.tcRead(ab))?.netem?.limit, 10);
     assert.equal(warnings.length, 1, warnings.join("\n"));
-    assert.match(warnings[0]!, /limit 10 packets is under the bandwidth-delay product of 20 Mbit\/s x 40 ms \(~67 packets of 1500 B\).*raise limit to at least 67/);
+    assert.match(
+      warnings[0],
+      /limit 10 packets is under the bandwidth-delay product of 20 Mbit\/s x 40 ms \(~67 packets of 1500 B\).*raise limit to at least 67/,
+    );
     await a.tc(ab, { reset: true });
   });
 });

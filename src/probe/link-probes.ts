@@ -111,7 +111,10 @@ export function impairedLinkTargets(topology: Topology): (LinkProbeTarget | Link
       const vlan = vlanSides(topology, index);
       if (!vlan) {
         const missing = link.ends.filter((_, i) => !sides[i]).map(endName);
-        results.push({ link: name, skipped: `no address to probe: ${missing.join(" and ")} ${missing.length > 1 ? "have" : "has"} no address, no bridge with an addressed host behind it, and no VLAN with addresses on both ends` });
+        results.push({
+          link: name,
+          skipped: `no address to probe: ${missing.join(" and ")} ${missing.length > 1 ? "have" : "has"} no address, no bridge with an addressed host behind it, and no VLAN with addresses on both ends`,
+        });
         return;
       }
       sides = vlan;
@@ -119,7 +122,10 @@ export function impairedLinkTargets(topology: Topology): (LinkProbeTarget | Link
     let [first, second] = sides as [Side, Side];
     let hops: Hop[] = [...first.hops, { link: index, from: 0 }, ...reverse(second.hops)];
     // TCP goodput is measured from -> to: turn round when only the way back has a rate.
-    if (configuredWay(topology, hops).rateMbps === undefined && configuredWay(topology, reverse(hops)).rateMbps !== undefined) {
+    if (
+      configuredWay(topology, hops).rateMbps === undefined &&
+      configuredWay(topology, reverse(hops)).rateMbps !== undefined
+    ) {
       [first, second] = [second, first];
       hops = reverse(hops);
     }
@@ -128,7 +134,14 @@ export function impairedLinkTargets(topology: Topology): (LinkProbeTarget | Link
       return;
     }
     const via = [first.via, second.via].filter(Boolean).join("; ");
-    results.push({ link: name, from: first.host, to: second.host, address: second.address, ...(via ? { via } : {}), configured: configuredPath(topology, hops) });
+    results.push({
+      link: name,
+      from: first.host,
+      to: second.host,
+      address: second.address,
+      ...(via ? { via } : {}),
+      configured: configuredPath(topology, hops),
+    });
   });
   return results;
 }
@@ -139,36 +152,54 @@ function reverse(hops: readonly Hop[]): Hop[] {
 
 /** The host that stands for end `which` of link `index`, and how it reaches that end. */
 function sideOf(topology: Topology, index: number, which: 0 | 1): Side | undefined {
-  const end = topology.links[index]!.ends[which];
+  const end = topology.links[index].ends[which];
   const own = pick(end.addresses);
   if (own) return { host: end.host, address: bare(own), hops: [] };
   const bridge = topology.bridges.find((b) => b.host === end.host && b.interfaces.includes(end.iface));
   if (!bridge) return undefined;
   for (const member of bridge.interfaces) {
     if (member === end.iface) continue;
-    const otherIndex = topology.links.findIndex((l, i) => i !== index && l.ends.some((e) => e.host === bridge.host && e.iface === member));
+    const otherIndex = topology.links.findIndex(
+      (l, i) => i !== index && l.ends.some((e) => e.host === bridge.host && e.iface === member),
+    );
     if (otherIndex < 0) continue;
-    const other = topology.links[otherIndex]!;
+    const other = topology.links[otherIndex];
     const near = other.ends[0].host === bridge.host && other.ends[0].iface === member ? 0 : 1;
-    const far = other.ends[1 - near]!;
+    const far = other.ends[1 - near];
     const address = pick(far.addresses);
-    if (address) return { host: far.host, address: bare(address), hops: [{ link: otherIndex, from: (1 - near) as 0 | 1 }], via: `${endName(end)} is a port of bridge ${bridge.name}: probed through it from ${far.host}, its first other host with an address` };
+    if (address)
+      return {
+        host: far.host,
+        address: bare(address),
+        hops: [{ link: otherIndex, from: (1 - near) as 0 | 1 }],
+        via: `${endName(end)} is a port of bridge ${bridge.name}: probed through it from ${far.host}, its first other host with an address`,
+      };
   }
   const own2 = pick(bridge.addresses);
-  if (own2) return { host: bridge.host, address: bare(own2), hops: [], via: `${endName(end)} is a port of bridge ${bridge.name}: probed at the bridge's own address` };
+  if (own2)
+    return {
+      host: bridge.host,
+      address: bare(own2),
+      hops: [],
+      via: `${endName(end)} is a port of bridge ${bridge.name}: probed at the bridge's own address`,
+    };
   return undefined;
 }
 
 /** Both ends over the first VLAN id that has addresses on both. */
 function vlanSides(topology: Topology, index: number): [Side, Side] | undefined {
-  const [a, b] = topology.links[index]!.ends;
-  for (const vlan of topology.vlans.filter((v) => v.host === a.host && v.parent === a.iface && v.addresses.length > 0)) {
-    const peer = topology.vlans.find((v) => v.host === b.host && v.parent === b.iface && v.id === vlan.id && v.addresses.length > 0);
+  const [a, b] = topology.links[index].ends;
+  for (const vlan of topology.vlans.filter(
+    (v) => v.host === a.host && v.parent === a.iface && v.addresses.length > 0,
+  )) {
+    const peer = topology.vlans.find(
+      (v) => v.host === b.host && v.parent === b.iface && v.id === vlan.id && v.addresses.length > 0,
+    );
     if (peer) {
       const via = `over VLAN ${vlan.id} (${vlan.iface} and ${peer.iface}): the link's ends have no addresses of their own`;
       return [
-        { host: a.host, address: bare(pick(vlan.addresses)!), hops: [], via },
-        { host: b.host, address: bare(pick(peer.addresses)!), hops: [] },
+        { host: a.host, address: bare(pick(vlan.addresses)), hops: [], via },
+        { host: b.host, address: bare(pick(peer.addresses)), hops: [] },
       ];
     }
   }
@@ -177,9 +208,9 @@ function vlanSides(topology: Topology, index: number): [Side, Side] | undefined 
 
 /** The impairments a packet crossing `hop` meets: the sender's outgoing, then the receiver's incoming (its `ingress`). */
 function stagesOf(topology: Topology, hop: Hop): { where: string; impair: Impairment }[] {
-  const link = topology.links[hop.link]!;
+  const link = topology.links[hop.link];
   const sender = link.ends[hop.from];
-  const receiver = link.ends[1 - hop.from]!;
+  const receiver = link.ends[1 - hop.from];
   const stages: { where: string; impair: Impairment }[] = [];
   if (sender.impair) {
     const { ingress: _ingress, ...outgoing } = sender.impair;
@@ -194,7 +225,16 @@ function stagesOf(topology: Topology, hop: Hop): { where: string; impair: Impair
 }
 
 function configuredWay(topology: Topology, hops: readonly Hop[]): ConfiguredWay {
-  const way: ConfiguredWay = { impairments: [], delayMs: 0, jitterMs: 0, lossPercent: 0, duplicatePercent: 0, reorderPercent: 0, rateMbps: undefined, slot: false };
+  const way: ConfiguredWay = {
+    impairments: [],
+    delayMs: 0,
+    jitterMs: 0,
+    lossPercent: 0,
+    duplicatePercent: 0,
+    reorderPercent: 0,
+    rateMbps: undefined,
+    slot: false,
+  };
   let delivered = 1;
   let copies = 1;
   let inOrder = 1;
@@ -232,7 +272,10 @@ function lossShare(loss: Impairment["loss"]): number | undefined {
 function configuredPath(topology: Topology, hops: readonly Hop[]): ConfiguredPath {
   const there = configuredWay(topology, hops);
   const back = configuredWay(topology, reverse(hops));
-  const lost = there.lossPercent === undefined || back.lossPercent === undefined ? undefined : round((1 - (1 - there.lossPercent / 100) * (1 - back.lossPercent / 100)) * 100);
+  const lost =
+    there.lossPercent === undefined || back.lossPercent === undefined
+      ? undefined
+      : round((1 - (1 - there.lossPercent / 100) * (1 - back.lossPercent / 100)) * 100);
   return {
     there,
     back,
@@ -269,8 +312,12 @@ export type LinkProbeResult = (LinkProbeTarget & ({ measured: ProbeReport } | { 
  * @throws InvalidArgumentError naming the bad option.
  */
 export function checkLinkProbeOptions(options: LinkProbeOptions): void {
-  checkProbeOptions({ count: options.count ?? LINK_PROBE_COUNT, ...(options.timeout !== undefined ? { timeout: options.timeout } : {}) });
-  if (options.tcpSeconds !== undefined && options.tcpSeconds !== 0) checkProbeOptions({ tcp: { seconds: options.tcpSeconds } });
+  checkProbeOptions({
+    count: options.count ?? LINK_PROBE_COUNT,
+    ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+  });
+  if (options.tcpSeconds !== undefined && options.tcpSeconds !== 0)
+    checkProbeOptions({ tcp: { seconds: options.tcpSeconds } });
 }
 
 /**
@@ -278,7 +325,12 @@ export function checkLinkProbeOptions(options: LinkProbeOptions): void {
  * measure each other), each between the hosts' DummyNets of `hosts`.
  * A probe that fails is reported with its error; an abort rejects.
  */
-export async function probeLinks(net: DummyNet, hosts: ReadonlyMap<string, DummyNet>, targets: readonly (LinkProbeTarget | LinkProbeSkip)[], options: LinkProbeOptions = {}): Promise<LinkProbeResult[]> {
+export async function probeLinks(
+  net: DummyNet,
+  hosts: ReadonlyMap<string, DummyNet>,
+  targets: readonly (LinkProbeTarget | LinkProbeSkip)[],
+  options: LinkProbeOptions = {},
+): Promise<LinkProbeResult[]> {
   checkLinkProbeOptions(options);
   const results: LinkProbeResult[] = [];
   for (const target of targets) {
@@ -316,7 +368,9 @@ export function formatLinkProbes(results: readonly LinkProbeResult[]): string {
       continue;
     }
     const { configured: c } = result;
-    const lines = [`probe ${result.link}: ${result.from} -> ${result.to} (${result.address})${result.via ? `, ${result.via}` : ""}`];
+    const lines = [
+      `probe ${result.link}: ${result.from} -> ${result.to} (${result.address})${result.via ? `, ${result.via}` : ""}`,
+    ];
     lines.push(`  there: ${c.there.impairments.join("; ") || "unimpaired"}`);
     lines.push(`  back:  ${c.back.impairments.join("; ") || "unimpaired"}`);
     if ("error" in result) {
@@ -328,22 +382,55 @@ export function formatLinkProbes(results: readonly LinkProbeResult[]): string {
     const ms = (value: number) => (Number.isNaN(value) ? "-" : value < 10 ? value.toFixed(2) : value.toFixed(1));
     const slot = c.there.slot || c.back.slot ? " + slots" : "";
     const rows: [string, string, string][] = [
-      ["round trip", `${ms(c.rttMs)} ms${slot}`, m.received > 0 ? `p50 ${ms(m.rttMs.p50)} ms (min ${ms(m.rttMs.min)}, p99 ${ms(m.rttMs.p99)})` : "no reply came back"],
-      ["jitter", c.jitterMs > 0 ? `±${ms(c.jitterMs)} ms` : "none", m.received > 0 ? `p10-p90 ${ms(m.rttMs.p10)}-${ms(m.rttMs.p90)} ms, stdev ${ms(m.rttMs.stdev)}` : "-"],
-      ["loss", c.lossPercent === undefined ? "4-state model (not computed)" : `${c.lossPercent} % (both ways)`, `${m.lossPercent} % (${m.sent - m.received} of ${m.sent})`],
-      ["duplicates", `${c.duplicatePercent} %`, `${m.duplicates} (${m.received > 0 ? round((m.duplicates / m.received) * 100) : 0} %)`],
-      ["reordered", c.there.reorderPercent + c.back.reorderPercent > 0 ? `reorder ${c.there.reorderPercent} % there, ${c.back.reorderPercent} % back` : c.jitterMs > 0 ? "jitter may reorder" : "none", String(m.reordered)],
+      [
+        "round trip",
+        `${ms(c.rttMs)} ms${slot}`,
+        m.received > 0
+          ? `p50 ${ms(m.rttMs.p50)} ms (min ${ms(m.rttMs.min)}, p99 ${ms(m.rttMs.p99)})`
+          : "no reply came back",
+      ],
+      [
+        "jitter",
+        c.jitterMs > 0 ? `±${ms(c.jitterMs)} ms` : "none",
+        m.received > 0 ? `p10-p90 ${ms(m.rttMs.p10)}-${ms(m.rttMs.p90)} ms, stdev ${ms(m.rttMs.stdev)}` : "-",
+      ],
+      [
+        "loss",
+        c.lossPercent === undefined ? "4-state model (not computed)" : `${c.lossPercent} % (both ways)`,
+        `${m.lossPercent} % (${m.sent - m.received} of ${m.sent})`,
+      ],
+      [
+        "duplicates",
+        `${c.duplicatePercent} %`,
+        `${m.duplicates} (${m.received > 0 ? round((m.duplicates / m.received) * 100) : 0} %)`,
+      ],
+      [
+        "reordered",
+        c.there.reorderPercent + c.back.reorderPercent > 0
+          ? `reorder ${c.there.reorderPercent} % there, ${c.back.reorderPercent} % back`
+          : c.jitterMs > 0
+            ? "jitter may reorder"
+            : "none",
+        String(m.reordered),
+      ],
     ];
     if (c.there.rateMbps !== undefined) {
       rows.push([
         "tcp goodput",
         `rate ${c.there.rateMbps} Mbit/s (payload at most ${c.goodputCeilingMbps})`,
-        m.goodputMbps === undefined ? "not measured (--probe-tcp-seconds 0)" : m.tcp ? `${m.goodputMbps.toFixed(2)} Mbit/s (${m.tcp.bytes} bytes in ${m.tcp.seconds.toFixed(2)} s)` : `0 (${m.tcpError ?? "no transfer"})`,
+        m.goodputMbps === undefined
+          ? "not measured (--probe-tcp-seconds 0)"
+          : m.tcp
+            ? `${m.goodputMbps.toFixed(2)} Mbit/s (${m.tcp.bytes} bytes in ${m.tcp.seconds.toFixed(2)} s)`
+            : `0 (${m.tcpError ?? "no transfer"})`,
       ]);
     }
     if (m.sendErrors > 0) rows.push(["send errors", "0", `${m.sendErrors}: ${m.sendError ?? "?"}`]);
-    const widths = [0, 1].map((column) => Math.max(...rows.map((row) => row[column]!.length), ["", "configured"][column]!.length));
-    const line = (cells: readonly string[]) => `  ${cells[0]!.padEnd(widths[0]!)}  ${cells[1]!.padEnd(widths[1]!)}  ${cells[2]}`.trimEnd();
+    const widths = [0, 1].map((column) =>
+      Math.max(...rows.map((row) => row[column].length), ["", "configured"][column].length),
+    );
+    const line = (cells: readonly string[]) =>
+      `  ${cells[0].padEnd(widths[0])}  ${cells[1].padEnd(widths[1])}  ${cells[2]}`.trimEnd();
     lines.push(line(["", "configured", "measured"]), ...rows.map(line));
     blocks.push(lines.join("\n"));
   }

@@ -15,7 +15,6 @@ const PROBE_TIMEOUT = 120_000;
 let nextUid = (process.pid % 100000) * 10 + 1400000;
 let net: DummyNet;
 
-
 describe("probe through netem", { concurrency: false, timeout: 600_000 }, () => {
   beforeEach(() => {
     net = new DummyNet({ uid: nextUid++ });
@@ -48,8 +47,15 @@ describe("probe through netem", { concurrency: false, timeout: 600_000 }, () => 
     // 20 % must lie in the exact 99.9 % interval of the share lost (docs/fidelity.md judges at 99 %; a gate at 99.9 %
     // fails a correct netem once in 1000 runs). At 10 ms apart (not 2) the emulated guest's echo agent keeps up:
     // at 2 ms one CI run lost 51 % to its own socket.
-    const check = checkShare({ events: report.sent - report.received, trials: report.sent, varianceFactor: 1 }, 20, 0.999);
-    assert.ok(check.inside, `loss ${report.lossPercent} % of ${report.sent}: its 99.9 % interval ${check.interval.join("-")} % does not hold 20 %`);
+    const check = checkShare(
+      { events: report.sent - report.received, trials: report.sent, varianceFactor: 1 },
+      20,
+      0.999,
+    );
+    assert.ok(
+      check.inside,
+      `loss ${report.lossPercent} % of ${report.sent}: its 99.9 % interval ${check.interval.join("-")} % does not hold 20 %`,
+    );
     assert.equal(report.duplicates, 0);
   });
 

@@ -122,10 +122,19 @@ export interface ProbePlan {
  * console.log(describeProbeReport(report)); // loss, round-trip percentiles, goodput
  * ```
  */
-export async function probe(net: DummyNet, from: ProbeHost, to: ProbeHost, options: ProbeOptions = {}): Promise<ProbeReport> {
+export async function probe(
+  net: DummyNet,
+  from: ProbeHost,
+  to: ProbeHost,
+  options: ProbeOptions = {},
+): Promise<ProbeReport> {
   const plan = checkProbeOptions(options);
   const [fromHost, toHost] = [await resolveHost(net, from, "from"), await resolveHost(net, to, "to")];
-  return probeEndpoints({ name: fromHost.namespace.name, shell: fromHost.shell }, { name: toHost.namespace.name, shell: toHost.shell }, plan);
+  return probeEndpoints(
+    { name: fromHost.namespace.name, shell: fromHost.shell },
+    { name: toHost.namespace.name, shell: toHost.shell },
+    plan,
+  );
 }
 
 /**
@@ -133,11 +142,17 @@ export async function probe(net: DummyNet, from: ProbeHost, to: ProbeHost, optio
  * network (the `dummynet probe` command reaches hosts of a network that
  * another process holds). `plan` comes from checkProbeOptions().
  */
-export async function probeEndpoints(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, plan: ProbePlan): Promise<ProbeReport> {
+export async function probeEndpoints(
+  fromHost: ProbeEndpoint,
+  toHost: ProbeEndpoint,
+  plan: ProbePlan,
+): Promise<ProbeReport> {
   const address = plan.address ?? (await firstIpv4Address(toHost));
   plan.signal?.throwIfAborted();
   if (!existsSync(AGENT_PATH)) {
-    throw new DummyNetError(`The probe's agent ${AGENT_PATH} is missing: rebuild the package (npm run build copies src/probe/agent.mjs into dist/probe/)`);
+    throw new DummyNetError(
+      `The probe's agent ${AGENT_PATH} is missing: rebuild the package (npm run build copies src/probe/agent.mjs into dist/probe/)`,
+    );
   }
   const output = await runAgents(fromHost, toHost, address, plan);
   const sender = parseSenderOutput(output);
@@ -152,7 +167,8 @@ export async function probeEndpoints(fromHost: ProbeEndpoint, toHost: ProbeEndpo
   if (plan.tcp) {
     if (sender.tcp && "bytes" in sender.tcp) {
       report.tcp = sender.tcp;
-      report.goodputMbps = sender.tcp.seconds > 0 ? Math.round(((sender.tcp.bytes * 8) / sender.tcp.seconds / 1e6) * 1000) / 1000 : 0;
+      report.goodputMbps =
+        sender.tcp.seconds > 0 ? Math.round(((sender.tcp.bytes * 8) / sender.tcp.seconds / 1e6) * 1000) / 1000 : 0;
     } else {
       report.goodputMbps = 0;
       report.tcpError = sender.tcp?.error ?? "the sender printed no TCP result";
@@ -169,31 +185,43 @@ export async function probeEndpoints(fromHost: ProbeEndpoint, toHost: ProbeEndpo
  * a Node.js start in the lab's emulated guest at load 26), more when the caller
  * allows more. A timeout that leaves nothing bounds the wait by itself.
  */
-export function readinessBound(plan: Pick<ProbePlan, "count" | "intervalMs" | "tcp" | "timeout">): { ms: number; sendingMs: number } {
-  const sendingMs = plan.count * plan.intervalMs + LATE_WAIT_MIN + (plan.tcp && "seconds" in plan.tcp ? plan.tcp.seconds * 1000 : 0);
+export function readinessBound(plan: Pick<ProbePlan, "count" | "intervalMs" | "tcp" | "timeout">): {
+  ms: number;
+  sendingMs: number;
+} {
+  const sendingMs =
+    plan.count * plan.intervalMs + LATE_WAIT_MIN + (plan.tcp && "seconds" in plan.tcp ? plan.tcp.seconds * 1000 : 0);
   const left = plan.timeout - sendingMs;
   return { ms: left > 0 ? Math.max(1, Math.floor(left / 2)) : plan.timeout, sendingMs };
 }
 
 /** Starts the echo agent in `to`, waits for its "ready" line, runs the sender in `from`, stops the echo agent; returns the sender's stdout. */
-async function runAgents(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, address: string, plan: ProbePlan): Promise<string> {
+async function runAgents(
+  fromHost: ProbeEndpoint,
+  toHost: ProbeEndpoint,
+  address: string,
+  plan: ProbePlan,
+): Promise<string> {
   const deadline = performance.now() + plan.timeout;
   const family = address.includes(":") ? "6" : "4";
   const stopEcho = new AbortController();
   let echoOutput = "";
   let echoErrors = "";
   let onEchoOutput: (() => void) | undefined;
-  const echo = toHost.shell.run([process.execPath, AGENT_PATH, "echo", "--family", family, "--lifetime", String(plan.timeout + 5000)], {
-    signal: stopEcho.signal,
-    timeout: plan.timeout + 5000,
-    stdoutCallback: (data) => {
-      echoOutput += data;
-      onEchoOutput?.();
+  const echo = toHost.shell.run(
+    [process.execPath, AGENT_PATH, "echo", "--family", family, "--lifetime", String(plan.timeout + 5000)],
+    {
+      signal: stopEcho.signal,
+      timeout: plan.timeout + 5000,
+      stdoutCallback: (data) => {
+        echoOutput += data;
+        onEchoOutput?.();
+      },
+      stderrCallback: (data) => {
+        if (echoErrors.length < 2000) echoErrors += data;
+      },
     },
-    stderrCallback: (data) => {
-      if (echoErrors.length < 2000) echoErrors += data;
-    },
-  });
+  );
   // Its end is awaited in `finally`; a rejection before that must not count as unhandled.
   const echoEnded = echo.then(
     (info) => info,
@@ -214,9 +242,32 @@ async function runAgents(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, address
       );
     };
     const endedEarly = (how: string) =>
-      new DummyNetError(`probe ${fromHost.name} -> ${toHost.name} (${address}): the echo agent in ${toHost.name} ended before it printed "ready <udp port> <tcp port>": ${how}; its errors: ${JSON.stringify(echoErrors)}`);
-    const [udpPort, tcpPort] = await echoReady(echoEnded, () => echoOutput, (wake) => (onEchoOutput = wake), bound.ms, notReady, endedEarly, plan.signal);
-    const args = ["--address", address, "--udp-port", String(udpPort), "--count", String(plan.count), "--interval-ms", String(plan.intervalMs), "--size", String(plan.size), "--late-wait-max", String(LATE_WAIT_MAX)];
+      new DummyNetError(
+        `probe ${fromHost.name} -> ${toHost.name} (${address}): the echo agent in ${toHost.name} ended before it printed "ready <udp port> <tcp port>": ${how}; its errors: ${JSON.stringify(echoErrors)}`,
+      );
+    const [udpPort, tcpPort] = await echoReady(
+      echoEnded,
+      () => echoOutput,
+      (wake) => (onEchoOutput = wake),
+      bound.ms,
+      notReady,
+      endedEarly,
+      plan.signal,
+    );
+    const args = [
+      "--address",
+      address,
+      "--udp-port",
+      String(udpPort),
+      "--count",
+      String(plan.count),
+      "--interval-ms",
+      String(plan.intervalMs),
+      "--size",
+      String(plan.size),
+      "--late-wait-max",
+      String(LATE_WAIT_MAX),
+    ];
     if (plan.tcp) {
       args.push("--tcp-port", String(tcpPort));
       if ("bytes" in plan.tcp) args.push("--tcp-bytes", String(plan.tcp.bytes));
@@ -225,11 +276,17 @@ async function runAgents(fromHost: ProbeEndpoint, toHost: ProbeEndpoint, address
     const left = Math.max(1, Math.ceil(deadline - performance.now()));
     let sender: RunInfo;
     try {
-      sender = await fromHost.shell.run([process.execPath, AGENT_PATH, "send", ...args], { timeout: left, ...(plan.signal ? { signal: plan.signal } : {}) });
+      sender = await fromHost.shell.run([process.execPath, AGENT_PATH, "send", ...args], {
+        timeout: left,
+        ...(plan.signal ? { signal: plan.signal } : {}),
+      });
     } catch (error) {
       if (plan.signal?.aborted) throw plan.signal.reason;
       if (error instanceof TimeoutError) {
-        throw new TimeoutError(error.info, `probe ${fromHost.name} -> ${toHost.name} (${address}): the sender did not finish within the probe's timeout of ${plan.timeout} ms: ${error.info?.describe() ?? ""}`);
+        throw new TimeoutError(
+          error.info,
+          `probe ${fromHost.name} -> ${toHost.name} (${address}): the sender did not finish within the probe's timeout of ${plan.timeout} ms: ${error.info?.describe() ?? ""}`,
+        );
       }
       throw error;
     }
@@ -262,16 +319,29 @@ function echoReady(
     };
     const check = () => {
       const match = /^ready (\d+) (\d+)$/m.exec(output());
-      if (match) settle(() => resolve([Number(match[1]), Number(match[2])]));
+      if (match)
+        settle(() => {
+          resolve([Number(match[1]), Number(match[2])]);
+        });
     };
-    const onAbort = () => settle(() => reject(signal!.reason));
-    const timer = setTimeout(() => settle(() => reject(notReady())), timeoutMs);
+    const onAbort = () => {
+      settle(() => {
+        reject(signal!.reason);
+      });
+    };
+    const timer = setTimeout(() => {
+      settle(() => {
+        reject(notReady());
+      });
+    }, timeoutMs);
     signal?.addEventListener("abort", onAbort, { once: true });
     onOutput(check);
     void ended.then((result) => {
       const info = result instanceof RunInfoError ? result.info : (result as RunInfo | undefined);
       const how = result instanceof Error ? result.message : (info?.describe() ?? "it ended");
-      settle(() => reject(endedEarly(how)));
+      settle(() => {
+        reject(endedEarly(how));
+      });
     });
     check();
   });
@@ -291,12 +361,22 @@ async function resolveHost(net: DummyNet, value: unknown, argument: "from" | "to
       throw error;
     }
   }
-  throw new InvalidArgumentError(argument, value, "must be a host: a namespaced DummyNet (from netnsAdd or a topology), a NamespaceScoped, or a host name");
+  throw new InvalidArgumentError(
+    argument,
+    value,
+    "must be a host: a namespaced DummyNet (from netnsAdd or a topology), a NamespaceScoped, or a host name",
+  );
 }
 
 function isDummyNet(value: unknown): value is DummyNet {
   // Structural: importing the DummyNet class here would make a cycle (it delegates probe() to this module).
-  return typeof value === "object" && value !== null && "netnsUse" in value && "shell" in value && (value as { namespace?: unknown }).namespace instanceof NamespaceScoped;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "netnsUse" in value &&
+    "shell" in value &&
+    (value as { namespace?: unknown }).namespace instanceof NamespaceScoped
+  );
 }
 
 /** The first IPv4 address of `host` on an interface other than lo, read with `ip -j addr`. */
@@ -308,32 +388,52 @@ async function firstIpv4Address(host: ProbeEndpoint): Promise<string> {
     const inet = link.addr_info?.find((info) => info.family === "inet" && typeof info.local === "string");
     if (inet) return inet.local!;
   }
-  throw new InvalidArgumentError("to", host.name, "has no IPv4 address on an interface other than lo: give one, or the address to probe as options.address");
+  throw new InvalidArgumentError(
+    "to",
+    host.name,
+    "has no IPv4 address on an interface other than lo: give one, or the address to probe as options.address",
+  );
 }
 
 /** Checks every option and fills in the defaults; throws InvalidArgumentError naming the first bad one. */
 export function checkProbeOptions(options: unknown): ProbePlan {
   if (options === undefined) options = {};
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new InvalidArgumentError("probe options", options, "must be an object such as { count: 100, intervalMs: 10 }");
+    throw new InvalidArgumentError(
+      "probe options",
+      options,
+      "must be an object such as { count: 100, intervalMs: 10 }",
+    );
   }
   const given = options as Record<string, unknown>;
   const unknown = Object.keys(given).filter((key) => !KNOWN_OPTIONS.includes(key));
   if (unknown.length > 0) {
-    throw new InvalidArgumentError("probe options", Object.fromEntries(unknown.map((key) => [key, given[key]])), `has unknown option(s) ${unknown.join(", ")}; known: ${KNOWN_OPTIONS.join(", ")}`);
+    throw new InvalidArgumentError(
+      "probe options",
+      Object.fromEntries(unknown.map((key) => [key, given[key]])),
+      `has unknown option(s) ${unknown.join(", ")}; known: ${KNOWN_OPTIONS.join(", ")}`,
+    );
   }
   const count = wholeNumber("count", given["count"] ?? 200, 1, 1_000_000);
   const intervalMs = given["intervalMs"] ?? 10;
   if (typeof intervalMs !== "number" || !Number.isFinite(intervalMs) || intervalMs < 0 || intervalMs > 60_000) {
     throw new InvalidArgumentError("intervalMs", intervalMs, "must be a number of milliseconds from 0 to 60000");
   }
-  const size = wholeNumber("size", given["size"] ?? 64, 16, 65507, " (UDP payload bytes: 16 hold the probe's header, 65507 is the most an IPv4 datagram carries)");
+  const size = wholeNumber(
+    "size",
+    given["size"] ?? 64,
+    16,
+    65507,
+    " (UDP payload bytes: 16 hold the probe's header, 65507 is the most an IPv4 datagram carries)",
+  );
   const address = given["address"];
   if (address !== undefined) checkIpAddress("address", address);
   const signal = given["signal"];
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError("signal", signal, "must be an AbortSignal");
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new InvalidArgumentError("signal", signal, "must be an AbortSignal");
   const tcp = checkTcp(given["tcp"]);
-  const tcpBudget = tcp === undefined ? 0 : "bytes" in tcp ? 60_000 + TCP_HANDSHAKES : tcp.seconds * 1000 + TCP_HANDSHAKES;
+  const tcpBudget =
+    tcp === undefined ? 0 : "bytes" in tcp ? 60_000 + TCP_HANDSHAKES : tcp.seconds * 1000 + TCP_HANDSHAKES;
   const timeout = given["timeout"] ?? 30_000 + count * intervalMs + LATE_WAIT_MAX + tcpBudget;
   if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0) {
     throw new InvalidArgumentError("timeout", timeout, "must be a positive number of milliseconds");
@@ -344,7 +444,7 @@ export function checkProbeOptions(options: unknown): ProbePlan {
     intervalMs,
     size,
     ...(tcp ? { tcp } : {}),
-    ...(signal ? { signal: signal as AbortSignal } : {}),
+    ...(signal ? { signal: signal } : {}),
     timeout,
   };
 }
@@ -353,9 +453,11 @@ function checkTcp(value: unknown): { seconds: number } | { bytes: number } | und
   if (value === undefined || value === false) return undefined;
   if (value === true) return { seconds: DEFAULT_TCP_SECONDS };
   const rule = "must be true, or { seconds } (from 0.1 to 3600) or { bytes } (a whole number from 1), not both";
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new InvalidArgumentError("tcp", value, rule);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new InvalidArgumentError("tcp", value, rule);
   const { seconds, bytes, ...other } = value as Record<string, unknown>;
-  if (Object.keys(other).length > 0 || (seconds !== undefined && bytes !== undefined)) throw new InvalidArgumentError("tcp", value, rule);
+  if (Object.keys(other).length > 0 || (seconds !== undefined && bytes !== undefined))
+    throw new InvalidArgumentError("tcp", value, rule);
   if (bytes !== undefined) return { bytes: wholeNumber("tcp.bytes", bytes, 1, Number.MAX_SAFE_INTEGER) };
   if (seconds === undefined) return { seconds: DEFAULT_TCP_SECONDS };
   if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600) {

@@ -5,7 +5,13 @@
  * releases a delayed packet with the same kind of timer, so this is the floor
  * under every delay measured on the machine (the fidelity sweep, `doctor`).
  */
-export function timerLateness(samples: number): { samples: number; p50: number; p90: number; p99: number; max: number } {
+export function timerLateness(samples: number): {
+  samples: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+} {
   const cell = new Int32Array(new SharedArrayBuffer(4));
   const late: number[] = [];
   for (let i = 0; i < samples; i++) {
@@ -14,6 +20,6 @@ export function timerLateness(samples: number): { samples: number; p50: number; 
     late.push(Math.max(0, performance.now() - start - 1));
   }
   late.sort((x, y) => x - y);
-  const at = (q: number) => Number(late[Math.min(late.length - 1, Math.floor(q * late.length))]!.toFixed(3));
+  const at = (q: number) => Number(late[Math.min(late.length - 1, Math.floor(q * late.length))].toFixed(3));
   return { samples: late.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
 }

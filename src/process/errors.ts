@@ -105,7 +105,10 @@ export class AllDaemonsError extends DummyNetError {
  */
 export class NoProcessesError extends DummyNetError {
   constructor(options?: ErrorOptions) {
-    super("No non-daemon processes: keepRunning() waits for jobs to finish, but only daemons were started; start a job with runAsync(cmd) (daemon: false)", options);
+    super(
+      "No non-daemon processes: keepRunning() waits for jobs to finish, but only daemons were started; start a job with runAsync(cmd) (daemon: false)",
+      options,
+    );
   }
 }
 

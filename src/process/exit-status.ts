@@ -10,7 +10,8 @@ import { constants as osConstants } from "node:os";
 export function signalExitStatus(signal: NodeJS.Signals): number {
   const number = (osConstants.signals as Partial<Record<string, number>>)[signal];
   // Node reports only signals of this platform; a name it does not know is a caller's mistake.
-  if (number === undefined) throw new TypeError(`${signal} is not a signal of this platform (see os.constants.signals)`);
+  if (number === undefined)
+    throw new TypeError(`${signal} is not a signal of this platform (see os.constants.signals)`);
   return 128 + number;
 }
 

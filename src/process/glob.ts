@@ -12,7 +12,7 @@ export function globToRegExp(pattern: string): RegExp {
   const tokens: (string | typeof STAR)[] = [];
   let i = 0;
   while (i < chars.length) {
-    const c = chars[i++]!;
+    const c = chars[i++];
     if (c === "*") {
       if (tokens.at(-1) !== STAR) tokens.push(STAR); // consecutive stars mean the same as one
     } else if (c === "?") {
@@ -102,9 +102,9 @@ function parseBracket(chars: readonly string[], start: number): { source: string
   const members: string[] = [];
   let k = 0;
   while (k < body.length) {
-    const from = body[k]!;
+    const from = body[k];
     if (body[k + 1] === "-" && k + 2 < body.length) {
-      const to = body[k + 2]!;
+      const to = body[k + 2];
       // Python drops reversed ranges such as z-a instead of failing.
       if (from.codePointAt(0)! <= to.codePointAt(0)!) members.push(`${escapeInClass(from)}-${escapeInClass(to)}`);
       k += 3;

@@ -8,16 +8,20 @@ import assert from "node:assert/strict";
 import { ProcessMonitor } from "./process-monitor.js";
 import { isAlive } from "../system/proc.js";
 
-test("stop() in the same tick as runProcessAsync() stops that daemon (SIGTERM) and forgets it", { timeout: 30_000 }, async () => {
-  const monitor = new ProcessMonitor();
-  const starting = monitor.runProcessAsync(["sleep", "600"], { daemon: true });
-  await monitor.stop();
-  const info = await starting;
-  assert.equal(info.signal, "SIGTERM", `the daemon should have been stopped: ${info.describe()}`);
-  assert.ok(!isAlive(info.pid!));
-  assert.deepEqual(monitor.processes, [], "a stopped daemon must not stay listed (it would count as a dead daemon)");
-  assert.equal(await monitor.keepRunning(), false);
-});
+test(
+  "stop() in the same tick as runProcessAsync() stops that daemon (SIGTERM) and forgets it",
+  { timeout: 30_000 },
+  async () => {
+    const monitor = new ProcessMonitor();
+    const starting = monitor.runProcessAsync(["sleep", "600"], { daemon: true });
+    await monitor.stop();
+    const info = await starting;
+    assert.equal(info.signal, "SIGTERM", `the daemon should have been stopped: ${info.describe()}`);
+    assert.ok(!isAlive(info.pid!));
+    assert.deepEqual(monitor.processes, [], "a stopped daemon must not stay listed (it would count as a dead daemon)");
+    assert.equal(await monitor.keepRunning(), false);
+  },
+);
 
 test("stop() in the same tick as runProcess() stops that run, which rejects", { timeout: 30_000 }, async () => {
   const monitor = new ProcessMonitor();

@@ -10,12 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
-import {
-  DaemonExitError,
-  NoProcessesError,
-  RunInfoError,
-  TimeoutError,
-} from "./errors.js";
+import { DaemonExitError, NoProcessesError, RunInfoError, TimeoutError } from "./errors.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 import { finalCpu } from "./proc-stats.js";
 import { isAlive } from "../system/proc.js";
@@ -70,15 +65,18 @@ describe("ProcessMonitor.runProcess", { timeout: 300_000 }, () => {
 
   test("a non-zero exit rejects with RunInfoError carrying the RunInfo", async () => {
     await using monitor = new ProcessMonitor();
-    await assert.rejects(monitor.runProcess(node("exit-with.mjs", "3", "partial\n", "it broke\n")), (error: unknown) => {
-      assert.ok(error instanceof RunInfoError);
-      assert.equal(error.info.exitCode, 3);
-      assert.equal(error.info.stdout, "partial\n");
-      assert.equal(error.info.stderr, "it broke\n");
-      assert.match(error.message, /exited with status 3/u);
-      assert.match(error.message, /it broke/u);
-      return true;
-    });
+    await assert.rejects(
+      monitor.runProcess(node("exit-with.mjs", "3", "partial\n", "it broke\n")),
+      (error: unknown) => {
+        assert.ok(error instanceof RunInfoError);
+        assert.equal(error.info.exitCode, 3);
+        assert.equal(error.info.stdout, "partial\n");
+        assert.equal(error.info.stderr, "it broke\n");
+        assert.match(error.message, /exited with status 3/u);
+        assert.match(error.message, /it broke/u);
+        return true;
+      },
+    );
   });
 
   test("a missing command is explained (shell: exit 127; array: could not be started)", async () => {
@@ -124,14 +122,17 @@ describe("ProcessMonitor.runProcess", { timeout: 300_000 }, () => {
       assert.ok(error instanceof TimeoutError);
       assert.equal(error.info?.signal, "SIGKILL");
       assert.match(error.message, /was killed by SIGKILL after its timeout of 1500 ms/u);
-      assert.equal(isAlive(error.info!.pid!), false);
+      assert.equal(isAlive(error.info.pid!), false);
       return true;
     });
   });
 
   test("a timeout with 40 KiB of pending output still rejects (reference test_run_stdout)", async () => {
     await using monitor = new ProcessMonitor();
-    await assert.rejects(monitor.runProcess(`sleep 10; echo '${"A".repeat(4096 * 10)}'`, { timeout: 300 }), TimeoutError);
+    await assert.rejects(
+      monitor.runProcess(`sleep 10; echo '${"A".repeat(4096 * 10)}'`, { timeout: 300 }),
+      TimeoutError,
+    );
   });
 
   test("an AbortSignal stops the command and rejects with the reason as cause", async () => {
@@ -190,7 +191,10 @@ describe("ProcessMonitor.runProcess", { timeout: 300_000 }, () => {
       stdoutCallback: (data) => chunks.push(data),
     });
     assert.equal(split.stdout, "é€\n");
-    assert.ok(chunks.every((chunk) => !chunk.includes("\uFFFD")), `chunks: ${JSON.stringify(chunks)}`);
+    assert.ok(
+      chunks.every((chunk) => !chunk.includes("\uFFFD")),
+      `chunks: ${JSON.stringify(chunks)}`,
+    );
     const truncated = await monitor.runProcess(node("write-bytes.mjs", "41e282"));
     assert.equal(truncated.stdout, "A\uFFFD", "an incomplete character at the end is replaced, not dropped");
   });
@@ -215,7 +219,10 @@ describe("ProcessMonitor.runProcess", { timeout: 300_000 }, () => {
     await assert.rejects(monitor.runProcess([""]), InvalidArgumentError);
     await assert.rejects(monitor.runProcess(["echo", 5 as unknown as string]), InvalidArgumentError);
     await assert.rejects(monitor.runProcess("echo a\0b"), InvalidArgumentError);
-    await assert.rejects(monitor.runProcess("true", { timeout: -1 }), /Invalid timeout: -1 \(number\) must be a positive/u);
+    await assert.rejects(
+      monitor.runProcess("true", { timeout: -1 }),
+      /Invalid timeout: -1 \(number\) must be a positive/u,
+    );
     await assert.rejects(monitor.runProcess("true", { timeout: 0 }), InvalidArgumentError);
     await assert.rejects(monitor.keepRunning(Number.NaN), InvalidArgumentError);
     await assert.rejects(monitor.stop({ timeout: -5 }), InvalidArgumentError);
@@ -253,7 +260,9 @@ describe("ProcessMonitor async processes and keepRunning", { timeout: 300_000 },
     await using monitor = new ProcessMonitor();
     const daemon = await monitor.runProcessAsync(node("forever.mjs"), { daemon: true });
     let streamed = "";
-    const out1 = await monitor.runProcessAsync("ping -i 0.2 -c 5 127.0.0.1", { stdoutCallback: (data) => (streamed += data) });
+    const out1 = await monitor.runProcessAsync("ping -i 0.2 -c 5 127.0.0.1", {
+      stdoutCallback: (data) => (streamed += data),
+    });
     const out2 = await monitor.runProcessAsync(["ping", "-i", "0.2", "-c", "3", "127.0.0.1"]);
     await runUntilDone(monitor);
     out1.match({ stdout: "5 packets transmitted*" });
@@ -268,7 +277,10 @@ describe("ProcessMonitor async processes and keepRunning", { timeout: 300_000 },
   test("a failing job rejects keepRunning with an AggregateError of RunInfoError", async () => {
     await using monitor = new ProcessMonitor();
     await monitor.runProcessAsync(node("exit-with.mjs", "4", "", "job failed\n"));
-    const error = await runUntilDone(monitor).then(() => undefined, (e: unknown) => e);
+    const error = await runUntilDone(monitor).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const [first, ...rest] = aggregateOf(error);
     assert.equal(rest.length, 0);
     assert.ok(first instanceof RunInfoError);
@@ -282,7 +294,10 @@ describe("ProcessMonitor async processes and keepRunning", { timeout: 300_000 },
     await using monitor = new ProcessMonitor();
     await monitor.runProcessAsync("sleep 0.2", { daemon: true });
     const job = await monitor.runProcessAsync(node("forever.mjs"));
-    const error = await runUntilDone(monitor).then(() => undefined, (e: unknown) => e);
+    const error = await runUntilDone(monitor).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const errors = aggregateOf(error);
     assert.equal(errors.length, 1);
     assert.ok(errors[0] instanceof DaemonExitError);
@@ -311,7 +326,10 @@ describe("ProcessMonitor async processes and keepRunning", { timeout: 300_000 },
   test("a failing run while a daemon has died rejects with both (reference test_hostshell_timeout_daemon)", async () => {
     await using monitor = new ProcessMonitor();
     await monitor.runProcessAsync("sleep 0.2", { daemon: true });
-    const error = await monitor.runProcess("sleep 10", { timeout: 1500 }).then(() => undefined, (e: unknown) => e);
+    const error = await monitor.runProcess("sleep 10", { timeout: 1500 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const errors = aggregateOf(error);
     assert.ok(errors[0] instanceof TimeoutError);
     assert.ok(errors.slice(1).some((e) => e instanceof DaemonExitError));
@@ -322,10 +340,23 @@ describe("ProcessMonitor async processes and keepRunning", { timeout: 300_000 },
   test("a successful run is not affected by a failed job", async () => {
     await using monitor = new ProcessMonitor();
     const job = await monitor.runProcessAsync("exit 9");
-    await new Promise<void>((resolve) => void monitor.keepRunning(5000).then(() => resolve(), () => resolve()));
+    await new Promise<void>(
+      (resolve) =>
+        void monitor.keepRunning(5000).then(
+          () => {
+            resolve();
+          },
+          () => {
+            resolve();
+          },
+        ),
+    );
     assert.equal(job.exitCode, 9);
     assert.equal((await monitor.runProcess("true")).exitCode, 0);
-    const error = await monitor.runProcess("exit 2").then(() => undefined, (e: unknown) => e);
+    const error = await monitor.runProcess("exit 2").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const errors = aggregateOf(error);
     assert.equal((errors[0] as RunInfoError).info.exitCode, 2);
     assert.equal((errors[1] as RunInfoError).info.exitCode, 9);
@@ -373,7 +404,10 @@ describe("ProcessMonitor stopping", { timeout: 300_000 }, () => {
     const monitor = new ProcessMonitor();
     const polite = await monitor.runProcessAsync(node("forever.mjs"));
     const stubborn = await monitor.runProcessAsync(node("ignore-sigterm.mjs"), { daemon: true });
-    await Promise.all([outputSeen(polite, (o) => o.includes("ready")), outputSeen(stubborn, (o) => o.includes("ready"))]);
+    await Promise.all([
+      outputSeen(polite, (o) => o.includes("ready")),
+      outputSeen(stubborn, (o) => o.includes("ready")),
+    ]);
     await monitor.stop({ timeout: 400 });
     assert.equal(polite.signal, "SIGTERM");
     assert.equal(stubborn.signal, "SIGKILL");
@@ -412,7 +446,11 @@ describe("ProcessMonitor stopping", { timeout: 300_000 }, () => {
     const monitor = new ProcessMonitor();
     let announced!: () => void;
     const ready = new Promise<void>((resolve) => (announced = resolve));
-    const running = monitor.runProcess(node("forever.mjs"), { stdoutCallback: () => announced() });
+    const running = monitor.runProcess(node("forever.mjs"), {
+      stdoutCallback: () => {
+        announced();
+      },
+    });
     await ready;
     await monitor.stop();
     await assert.rejects(running, (error: unknown) => error instanceof RunInfoError && error.info.signal === "SIGTERM");
@@ -449,14 +487,41 @@ describe("ProcessMonitor CPU and memory statistics", { timeout: 300_000 }, () =>
   test("the exit-time CPU figure is used only when plausible", () => {
     const lastSample = { user: 0.8, system: 0.1 };
     // Node's reaped-children time grew by the child's lifetime total.
-    assert.deepEqual(finalCpu({ lastSample, lastSampleAt: 0, before: { user: 5, system: 1 }, after: { user: 5.95, system: 1.12 }, now: 100 }), {
-      user: 5.95 - 5,
-      system: 1.12 - 1,
-    });
+    assert.deepEqual(
+      finalCpu({
+        lastSample,
+        lastSampleAt: 0,
+        before: { user: 5, system: 1 },
+        after: { user: 5.95, system: 1.12 },
+        now: 100,
+      }),
+      {
+        user: 5.95 - 5,
+        system: 1.12 - 1,
+      },
+    );
     // Another child reaped at the same time inflates it beyond what wall time allows: keep the sample.
-    assert.deepEqual(finalCpu({ lastSample, lastSampleAt: 0, before: { user: 5, system: 1 }, after: { user: 9, system: 1.2 }, now: 100 }), lastSample);
+    assert.deepEqual(
+      finalCpu({
+        lastSample,
+        lastSampleAt: 0,
+        before: { user: 5, system: 1 },
+        after: { user: 9, system: 1.2 },
+        now: 100,
+      }),
+      lastSample,
+    );
     // Already counted by an earlier exit: keep the sample.
-    assert.deepEqual(finalCpu({ lastSample, lastSampleAt: 0, before: { user: 5, system: 1 }, after: { user: 5, system: 1 }, now: 100 }), lastSample);
+    assert.deepEqual(
+      finalCpu({
+        lastSample,
+        lastSampleAt: 0,
+        before: { user: 5, system: 1 },
+        after: { user: 5, system: 1 },
+        now: 100,
+      }),
+      lastSample,
+    );
   });
 });
 

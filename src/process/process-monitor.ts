@@ -13,12 +13,7 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { InvalidArgumentError } from "../errors.js";
-import {
-  DaemonExitError,
-  NoProcessesError,
-  RunInfoError,
-  TimeoutError,
-} from "./errors.js";
+import { DaemonExitError, NoProcessesError, RunInfoError, TimeoutError } from "./errors.js";
 import { type Logger, defaultLogger } from "../log.js";
 import { type CGroupRunOptions, argvInsideCgroup, validateCgroupOption } from "../cgroups/start-inside.js";
 import type { CGroup } from "../cgroups/cgroup.js";
@@ -192,7 +187,9 @@ export class ProcessMonitor {
       }
       if (outcome === "aborted") {
         await this.#stopProcess(proc, STOP_GRACE);
-        throw new RunInfoError(proc.info, `Command aborted: ${proc.info.describe()}`, { cause: options.signal?.reason });
+        throw new RunInfoError(proc.info, `Command aborted: ${proc.info.describe()}`, {
+          cause: options.signal?.reason,
+        });
       }
       if (proc.info.exitCode !== 0) throw new RunInfoError(proc.info);
       return proc.info;
@@ -274,7 +271,9 @@ export class ProcessMonitor {
   async stopProcessAsync(info: RunInfo, options: { timeout?: number } = {}): Promise<RunInfo> {
     const timeout = options.timeout ?? 1000;
     validateMilliseconds("timeout", timeout);
-    const proc = [...this.#jobs, ...this.#daemons].find((p) => p.info === info || (info.pid !== undefined && p.info.pid === info.pid));
+    const proc = [...this.#jobs, ...this.#daemons].find(
+      (p) => p.info === info || (info.pid !== undefined && p.info.pid === info.pid),
+    );
     if (!proc) {
       throw new InvalidArgumentError(
         "process",
@@ -306,7 +305,7 @@ export class ProcessMonitor {
   async stop(options: StopOptions = {}): Promise<void> {
     const timeout = options.timeout ?? 1000;
     validateMilliseconds("timeout", timeout);
-    const errors = options.validateState ?? true ? this.#stateErrors() : [];
+    const errors = (options.validateState ?? true) ? this.#stateErrors() : [];
     const all = new Set([...this.#jobs, ...this.#daemons, ...this.#live]);
     this.#jobs = [];
     this.#daemons = [];
@@ -334,7 +333,8 @@ export class ProcessMonitor {
       } catch (error) {
         const through = escalation(proc.privilege);
         // A group started through sudo belongs to root: signal it through sudo as well.
-        if ((error as NodeJS.ErrnoException).code === "EPERM" && !through.direct) runQuietlySync(through, groupKill("SIGKILL", pgid));
+        if ((error as NodeJS.ErrnoException).code === "EPERM" && !through.direct)
+          runQuietlySync(through, groupKill("SIGKILL", pgid));
       }
     }
   }
@@ -362,7 +362,7 @@ export class ProcessMonitor {
   ): MonitoredProcess {
     const privilege = options.privilege ?? privilegeFor(options.sudo ?? false);
     const argv = commandArgv(cmd, privilege, options.cgroup);
-    const child = spawn(argv[0]!, argv.slice(1), {
+    const child = spawn(argv[0], argv.slice(1), {
       cwd: options.cwd,
       env: options.env ?? process.env,
       detached: true, // setsid(): the command leads its own process group, which stop() signals as a whole
@@ -384,8 +384,12 @@ export class ProcessMonitor {
         this.log.error(`${streamName} callback of pid ${info.pid} threw:`, error);
       }
     };
-    child.stdout!.on("data", (chunk: Buffer) => deliver("stdout", decoders.stdout.decode(chunk, { stream: true })));
-    child.stderr!.on("data", (chunk: Buffer) => deliver("stderr", decoders.stderr.decode(chunk, { stream: true })));
+    child.stdout.on("data", (chunk: Buffer) => {
+      deliver("stdout", decoders.stdout.decode(chunk, { stream: true }));
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      deliver("stderr", decoders.stderr.decode(chunk, { stream: true }));
+    });
 
     let drainTimer: NodeJS.Timeout | undefined;
     child.on("spawn", () => {
@@ -452,7 +456,9 @@ export class ProcessMonitor {
       await this.#signalGroup(proc, pgid, "SIGKILL");
       if (!(await resolvesWithin(proc.exited, SIGKILL_GRACE))) {
         // Only an uninterruptible sleep survives SIGKILL: waiting on would hang the caller (a cleanup) with it.
-        this.log.warn(`pid ${pgid} has not exited ${SIGKILL_GRACE} ms after SIGKILL (uninterruptible sleep?): no longer waiting for it`);
+        this.log.warn(
+          `pid ${pgid} has not exited ${SIGKILL_GRACE} ms after SIGKILL (uninterruptible sleep?): no longer waiting for it`,
+        );
         return;
       }
     } else if (!(await this.#groupEmptyBefore(pgid, deadline))) {
@@ -486,8 +492,11 @@ export class ProcessMonitor {
         // A group started through sudo belongs to root: signal it through sudo as well.
         const argv = through.wrap(groupKill(signal, pgid));
         await new Promise<void>((resolve) => {
-          execFile(argv[0]!, argv.slice(1), { timeout: ESCALATED_KILL_TIMEOUT }, (failure) => {
-            if (failure) this.log.warn(`could not send ${signal} to process group ${pgid} through ${through.mode}: ${failure.message}`);
+          execFile(argv[0], argv.slice(1), { timeout: ESCALATED_KILL_TIMEOUT }, (failure) => {
+            if (failure)
+              this.log.warn(
+                `could not send ${signal} to process group ${pgid} through ${through.mode}: ${failure.message}`,
+              );
             resolve();
           });
         });
@@ -517,7 +526,10 @@ export class ProcessMonitor {
   #withStateErrors(error: unknown): unknown {
     const errors = this.#stateErrors();
     if (errors.length === 0) return error;
-    return new AggregateError([error, ...errors], `Run failure: ${(error as Error).message?.split("\n")[0]}; and ${invalidStateMessage(errors)}`);
+    return new AggregateError(
+      [error, ...errors],
+      `Run failure: ${(error as Error).message?.split("\n")[0]}; and ${invalidStateMessage(errors)}`,
+    );
   }
 
   #waitForFinish(timeoutMs: number): Promise<void> {
@@ -621,9 +633,14 @@ function validateCommand(cmd: unknown): asserts cmd is string | readonly string[
     return;
   }
   if (!Array.isArray(cmd)) {
-    throw new InvalidArgumentError("cmd", cmd, "must be a string (run by /bin/sh -c) or an array of strings (run without a shell)");
+    throw new InvalidArgumentError(
+      "cmd",
+      cmd,
+      "must be a string (run by /bin/sh -c) or an array of strings (run without a shell)",
+    );
   }
-  if (cmd.length === 0) throw new InvalidArgumentError("cmd", cmd, "must not be an empty array: its first element is the program");
+  if (cmd.length === 0)
+    throw new InvalidArgumentError("cmd", cmd, "must not be an empty array: its first element is the program");
   for (const arg of cmd) {
     if (typeof arg !== "string") throw new InvalidArgumentError("cmd", cmd, "must contain only strings");
     if (arg.includes("\0")) throw new InvalidArgumentError("cmd", cmd, "must not contain NUL characters");
@@ -671,7 +688,12 @@ function delay(ms: number): Promise<void> {
 
 async function resolvesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const timedOut = new Promise<false>(
+    (resolve) =>
+      (timer = setTimeout(() => {
+        resolve(false);
+      }, ms)),
+  );
   try {
     return await Promise.race([promise.then(() => true), timedOut]);
   } finally {
@@ -688,11 +710,21 @@ async function settleFirst(
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const racers: Promise<"finished" | "timeout" | "aborted">[] = [finished.then(() => "finished" as const)];
-  if (timeout !== undefined) racers.push(new Promise((resolve) => (timer = setTimeout(() => resolve("timeout"), timeout))));
+  if (timeout !== undefined)
+    racers.push(
+      new Promise(
+        (resolve) =>
+          (timer = setTimeout(() => {
+            resolve("timeout");
+          }, timeout)),
+      ),
+    );
   if (signal) {
     racers.push(
       new Promise((resolve) => {
-        onAbort = () => resolve("aborted");
+        onAbort = () => {
+          resolve("aborted");
+        };
         signal.addEventListener("abort", onAbort, { once: true });
       }),
     );
@@ -704,4 +736,3 @@ async function settleFirst(
     if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
 }
-

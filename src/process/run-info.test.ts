@@ -5,18 +5,31 @@ import { RunInfo, explainExitCode, formatCommand } from "./run-info.js";
 
 describe("RunInfo", { timeout: 60_000 }, () => {
   test("match() finds a whole line by glob and throws MatchError naming pattern and stream", () => {
-    const info = new RunInfo({ cmd: "ping -c 5 10.0.0.2", stdout: "PING\n5 packets transmitted, 5 received\n", stderr: "warn: x\n" });
+    const info = new RunInfo({
+      cmd: "ping -c 5 10.0.0.2",
+      stdout: "PING\n5 packets transmitted, 5 received\n",
+      stderr: "warn: x\n",
+    });
     info.match({ stdout: "5 packets transmitted*" });
     info.match({ stdout: "5 packets transmitted*", stderr: "warn: ?" });
-    assert.throws(() => info.match({ stdout: "packets*" }), (error: unknown) => {
-      assert.ok(error instanceof MatchError);
-      assert.equal(error.pattern, "packets*");
-      assert.equal(error.streamName, "stdout");
-      assert.match(error.message, /Could not match 'packets\*' in stdout output/u);
-      return true;
-    });
-    assert.throws(() => info.match({ stderr: "error*" }), MatchError);
-    assert.throws(() => new RunInfo({ cmd: "true" }).match({ stdout: "*x*" }), MatchError);
+    assert.throws(
+      () => {
+        info.match({ stdout: "packets*" });
+      },
+      (error: unknown) => {
+        assert.ok(error instanceof MatchError);
+        assert.equal(error.pattern, "packets*");
+        assert.equal(error.streamName, "stdout");
+        assert.match(error.message, /Could not match 'packets\*' in stdout output/u);
+        return true;
+      },
+    );
+    assert.throws(() => {
+      info.match({ stderr: "error*" });
+    }, MatchError);
+    assert.throws(() => {
+      new RunInfo({ cmd: "true" }).match({ stdout: "*x*" });
+    }, MatchError);
   });
 
   test("cpuTotal adds user and system time", () => {
@@ -41,11 +54,18 @@ describe("RunInfo", { timeout: 60_000 }, () => {
     const killed = new RunInfo({ cmd: "sleep 10", pid: 7, signal: "SIGKILL", timeout: 1500 });
     killed.timedOut = true;
     assert.match(killed.describe(), /was killed by SIGKILL after its timeout of 1500 ms/u);
-    assert.match(new RunInfo({ cmd: "x", signal: "SIGSEGV" }).describe(), /killed by SIGSEGV \(a segmentation fault\)/u);
+    assert.match(
+      new RunInfo({ cmd: "x", signal: "SIGSEGV" }).describe(),
+      /killed by SIGSEGV \(a segmentation fault\)/u,
+    );
     assert.match(new RunInfo({ cmd: "x", pid: 1 }).describe(), /is still running/u);
     assert.equal(explainExitCode(127), " (command not found)");
     assert.match(explainExitCode(137), /SIGKILL/u);
-    const long = new RunInfo({ cmd: "x", exitCode: 1, stdout: Array.from({ length: 100 }, (_, i) => `line ${i}`).join("\n") });
+    const long = new RunInfo({
+      cmd: "x",
+      exitCode: 1,
+      stdout: Array.from({ length: 100 }, (_, i) => `line ${i}`).join("\n"),
+    });
     assert.match(long.describe(), /last lines of 100/u);
     assert.match(long.describe(), /line 99/u);
     assert.doesNotMatch(long.describe(), /line 50\n/u);

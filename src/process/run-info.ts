@@ -111,7 +111,12 @@ export class RunInfo {
   stderrCallback: OutputCallback | undefined;
 
   #settle: (() => void) | undefined;
-  readonly #finished = new Promise<RunInfo>((resolve) => (this.#settle = () => resolve(this)));
+  readonly #finished = new Promise<RunInfo>(
+    (resolve) =>
+      (this.#settle = () => {
+        resolve(this);
+      }),
+  );
 
   /**
    * Resolves (never rejects) once the process has ended, or could not start,
@@ -201,7 +206,10 @@ export class RunInfo {
     parts.push(this.describeState());
     if (this.timeout !== undefined && !this.timedOut) parts.push(`(timeout ${this.timeout} ms)`);
     let text = parts.join(" ");
-    for (const [name, output] of [["stdout", this.stdout], ["stderr", this.stderr]] as const) {
+    for (const [name, output] of [
+      ["stdout", this.stdout],
+      ["stderr", this.stderr],
+    ] as const) {
       if (output.trim() !== "") text += `\n${name}${tailNote(output)}:\n${indent(tail(output))}`;
     }
     return text;
@@ -249,7 +257,9 @@ function tail(output: string): string {
 
 function tailNote(output: string): string {
   const lines = splitLines(output).length;
-  return lines > TAIL_LINES || output.length > TAIL_CHARS ? ` (last lines of ${lines}, ${output.length} characters)` : "";
+  return lines > TAIL_LINES || output.length > TAIL_CHARS
+    ? ` (last lines of ${lines}, ${output.length} characters)`
+    : "";
 }
 
 function indent(text: string): string {

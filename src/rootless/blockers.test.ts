@@ -15,11 +15,21 @@ import { cgroupDelegation } from "./doctor.js";
 import { FixtureRun, spawnFixtureAs, unprivilegedUser } from "./unprivileged.test-helpers.js";
 
 const open: RootlessFacts["sysctls"] = { maxUserNamespaces: 15000 };
-const failed = (stderr: string, sysctls = open, exitCode = 1): RootlessFacts => ({ sysctls, missingPrograms: [], failure: { exitCode, stderr } });
+const failed = (stderr: string, sysctls = open, exitCode = 1): RootlessFacts => ({
+  sysctls,
+  missingPrograms: [],
+  failure: { exitCode, stderr },
+});
 
 describe("classifyRootless", () => {
   test("a holder that started is no problem, whatever the sysctls say", () => {
-    assert.equal(classifyRootless({ sysctls: { apparmorRestrictUnprivilegedUserns: 1, maxUserNamespaces: 100 }, missingPrograms: [] }), undefined);
+    assert.equal(
+      classifyRootless({
+        sysctls: { apparmorRestrictUnprivilegedUserns: 1, maxUserNamespaces: 100 },
+        missingPrograms: [],
+      }),
+      undefined,
+    );
   });
 
   const cases: Array<{ name: string; facts: RootlessFacts; blocker: string; reason: RegExp; fix: RegExp }> = [
@@ -32,7 +42,10 @@ describe("classifyRootless", () => {
     },
     {
       name: "kernel.unprivileged_userns_clone = 0 (older Debian kernels)",
-      facts: failed("unshare: unshare failed: Operation not permitted", { maxUserNamespaces: 15000, unprivilegedUsernsClone: 0 }),
+      facts: failed("unshare: unshare failed: Operation not permitted", {
+        maxUserNamespaces: 15000,
+        unprivilegedUsernsClone: 0,
+      }),
       blocker: "unprivileged-userns-clone-disabled",
       reason: /kernel\.unprivileged_userns_clone = 0/,
       fix: /sysctl -w kernel\.unprivileged_userns_clone=1/,
@@ -46,7 +59,10 @@ describe("classifyRootless", () => {
     },
     {
       name: "Ubuntu's AppArmor restriction",
-      facts: failed("unshare: write failed /proc/self/uid_map: Operation not permitted", { maxUserNamespaces: 15000, apparmorRestrictUnprivilegedUserns: 1 }),
+      facts: failed("unshare: write failed /proc/self/uid_map: Operation not permitted", {
+        maxUserNamespaces: 15000,
+        apparmorRestrictUnprivilegedUserns: 1,
+      }),
       blocker: "apparmor-restriction",
       reason: /apparmor_restrict_unprivileged_userns = 1.*uid_map/,
       fix: /userns,.*apparmor_parser -r.*apparmor_restrict_unprivileged_userns=0/,
@@ -113,7 +129,11 @@ describe("classifyRootless", () => {
       mkdirSync(join(proc, "kernel"));
       writeFileSync(join(proc, "user/max_user_namespaces"), "0\n");
       writeFileSync(join(proc, "kernel/apparmor_restrict_unprivileged_userns"), "1\n");
-      assert.deepEqual(readUserNamespaceSysctls(proc), { maxUserNamespaces: 0, unprivilegedUsernsClone: undefined, apparmorRestrictUnprivilegedUserns: 1 });
+      assert.deepEqual(readUserNamespaceSysctls(proc), {
+        maxUserNamespaces: 0,
+        unprivilegedUsernsClone: undefined,
+        apparmorRestrictUnprivilegedUserns: 1,
+      });
     } finally {
       rmSync(proc, { recursive: true, force: true });
     }
@@ -145,14 +165,28 @@ describe("blockers for real, as uid 65534", { timeout: 180_000 }, () => {
       const report = await run.waitFor("doctor", 1);
       assert.equal(report["available"], true, JSON.stringify(report));
       assert.ok((report["holderStartMs"] as number) > 0);
-      const features = new Map((report["features"] as Array<{ name: string; works: boolean; why?: string }>).map((f) => [f.name, f]));
-      for (const name of ["network namespaces", "veth", "addresses and routes", "bridge", "tc tbf", "iptables", "iptables-legacy", "namespace sysctls"]) {
+      const features = new Map(
+        (report["features"] as Array<{ name: string; works: boolean; why?: string }>).map((f) => [f.name, f]),
+      );
+      for (const name of [
+        "network namespaces",
+        "veth",
+        "addresses and routes",
+        "bridge",
+        "tc tbf",
+        "iptables",
+        "iptables-legacy",
+        "namespace sysctls",
+      ]) {
         assert.equal(features.get(name)?.works, true, `${name}: ${JSON.stringify(features.get(name))}`);
       }
       // vlan and netem depend on the kernel (this host's has neither): either they work or the kernel's words say why.
       for (const name of ["vlan", "tc netem"]) {
         const feature = features.get(name);
-        assert.ok(feature?.works || /Unknown device type|qdisc kind is unknown/.test(feature?.why ?? ""), JSON.stringify(feature));
+        assert.ok(
+          feature?.works || /Unknown device type|qdisc kind is unknown/.test(feature?.why ?? ""),
+          JSON.stringify(feature),
+        );
       }
       const cgroups = report["cgroups"] as { delegated: boolean; fix?: string };
       assert.equal(cgroups.delegated, false, "uid 65534 has no delegated cgroup on this machine");
@@ -163,11 +197,23 @@ describe("blockers for real, as uid 65534", { timeout: 180_000 }, () => {
   });
 
   test("user namespaces disabled by sysctl (the limit of an enclosing user namespace set to 0): named, with the fix", async () => {
-    const disable = ["unshare", "--user", "--map-root-user", "--", "sh", "-c", 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', "sh"];
+    const disable = [
+      "unshare",
+      "--user",
+      "--map-root-user",
+      "--",
+      "sh",
+      "-c",
+      'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
+      "sh",
+    ];
     const result = await probe({}, disable);
     assert.equal(result["error"], "RootlessUnavailableError", JSON.stringify(result));
     assert.equal(result["blocker"], "user-namespaces-disabled");
-    assert.match(String(result["message"]), /user\.max_user_namespaces = 0 .*No space left on device.*\nFix: enable them: `sudo sysctl -w user\.max_user_namespaces=15000`/s);
+    assert.match(
+      String(result["message"]),
+      /user\.max_user_namespaces = 0 .*No space left on device.*\nFix: enable them: `sudo sysctl -w user\.max_user_namespaces=15000`/s,
+    );
   });
 
   test("unshare missing: named, with the package", async () => {
@@ -197,7 +243,11 @@ describe("cgroupDelegation", () => {
       writeFileSync(join(proc, "mountinfo"), `41 31 0:38 / ${proc} rw,relatime - cgroup2 cgroup2 rw\n`);
       writeFileSync(join(proc, "cgroup"), "0::/\n");
       writeFileSync(join(proc, "cgroup.procs"), "");
-      assert.deepEqual(cgroupDelegation(proc), { delegated: true, path: `${proc}/` }, "a writable cgroup directory (root here) is delegated");
+      assert.deepEqual(
+        cgroupDelegation(proc),
+        { delegated: true, path: `${proc}/` },
+        "a writable cgroup directory (root here) is delegated",
+      );
     } finally {
       rmSync(proc, { recursive: true, force: true });
     }

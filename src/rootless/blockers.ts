@@ -49,7 +49,13 @@ export interface RootlessProblem {
 }
 
 /** Programs the holder and the way in run. */
-export const HOLDER_PROGRAMS: Readonly<Record<string, string>> = { unshare: "util-linux", nsenter: "util-linux", mount: "mount", sh: "dash", cat: "coreutils" };
+export const HOLDER_PROGRAMS: Readonly<Record<string, string>> = {
+  unshare: "util-linux",
+  nsenter: "util-linux",
+  mount: "mount",
+  sh: "dash",
+  cat: "coreutils",
+};
 
 const OTHERWISE = "or run as root or with passwordless sudo instead of rootless mode";
 
@@ -60,7 +66,8 @@ export function classifyRootless(facts: RootlessFacts): RootlessProblem | undefi
   if (missing.length > 0) return missingPrograms(missing);
   if (failure === undefined) return undefined;
   const said = failure.stderr.trim();
-  const quoted = said === "" ? `exit status ${String(failure.exitCode)}` : `"${said.split("\n").slice(-3).join(" / ")}"`;
+  const quoted =
+    said === "" ? `exit status ${String(failure.exitCode)}` : `"${said.split("\n").slice(-3).join(" / ")}"`;
   if (sysctls.maxUserNamespaces === 0) {
     return {
       blocker: "user-namespaces-disabled",
@@ -110,7 +117,9 @@ export function classifyRootless(facts: RootlessFacts): RootlessProblem | undefi
       fix: `this happens where /run is locked read-only by a container runtime or a security module: let the container mount in its user namespaces (e.g. Docker's \`--security-opt apparmor=unconfined\`); ${OTHERWISE}`,
     };
   }
-  const notFound = /(?:^|\s)(?:sh: \d+: )?(\S+): (?:not found|command not found)/m.exec(said) ?? /failed to execute (\S+): No such file or directory/.exec(said);
+  const notFound =
+    /(?:^|\s)(?:sh: \d+: )?(\S+): (?:not found|command not found)/m.exec(said) ??
+    /failed to execute (\S+): No such file or directory/.exec(said);
   if (notFound?.[1] !== undefined) return missingPrograms([notFound[1]]);
   return {
     blocker: "unknown",

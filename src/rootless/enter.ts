@@ -53,12 +53,18 @@ export interface EnterOptions {
  */
 export function enterArgv(holder: HolderRef, argv: readonly string[], options: EnterOptions = {}): string[] {
   validatePid(holder.pid);
-  if (argv.length === 0) throw new InvalidArgumentError("argv", argv, "is empty: give the program to run and its arguments");
+  if (argv.length === 0)
+    throw new InvalidArgumentError("argv", argv, "is empty: give the program to run and its arguments");
   const cwd = options.cwd;
   if (cwd !== undefined && (!cwd.startsWith("/") || cwd.includes("\0"))) {
-    throw new InvalidArgumentError("options.cwd", cwd, "must be an absolute path without NUL bytes (it is looked up inside the holder's mount namespace)");
+    throw new InvalidArgumentError(
+      "options.cwd",
+      cwd,
+      "must be an absolute path without NUL bytes (it is looked up inside the holder's mount namespace)",
+    );
   }
-  if (cwd !== undefined && options.keepCwd) throw new InvalidArgumentError("options.keepCwd", true, "goes without options.cwd: give one or the other");
+  if (cwd !== undefined && options.keepCwd)
+    throw new InvalidArgumentError("options.keepCwd", true, "goes without options.cwd: give one or the other");
   return [
     "nsenter",
     `--target=${holder.pid}`,
@@ -82,7 +88,8 @@ export function enterArgv(holder: HolderRef, argv: readonly string[], options: E
  */
 export function holderPath(holder: HolderRef, path: string): string {
   validatePid(holder.pid);
-  if (!path.startsWith("/")) throw new InvalidArgumentError("path", path, "must be absolute (a path inside the holder's mount namespace)");
+  if (!path.startsWith("/"))
+    throw new InvalidArgumentError("path", path, "must be absolute (a path inside the holder's mount namespace)");
   return `/proc/${holder.pid}/root${path}`;
 }
 
@@ -92,5 +99,6 @@ export function holderAlive(holder: HolderRef): boolean {
 }
 
 function validatePid(pid: number): void {
-  if (!Number.isSafeInteger(pid) || pid < 2) throw new InvalidArgumentError("holder.pid", pid, "must be the pid of a running holder (an integer >= 2)");
+  if (!Number.isSafeInteger(pid) || pid < 2)
+    throw new InvalidArgumentError("holder.pid", pid, "must be the pid of a running holder (an integer >= 2)");
 }

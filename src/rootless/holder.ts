@@ -70,7 +70,22 @@ const HOLDER_SCRIPT = [
 
 /** The argv of a holder's launcher (exported for doctor's report and the tests). */
 export function holderArgv(keepRunDirectory: string): string[] {
-  return ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork", "--kill-child", "--", "sh", "-c", HOLDER_SCRIPT, "dummynet-holder", keepRunDirectory];
+  return [
+    "unshare",
+    "--user",
+    "--map-root-user",
+    "--mount",
+    "--net",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--",
+    "sh",
+    "-c",
+    HOLDER_SCRIPT,
+    "dummynet-holder",
+    keepRunDirectory,
+  ];
 }
 
 /** Milliseconds stop() waits for the holder to end after closing its pipe, before it kills it. */
@@ -95,7 +110,14 @@ export class RootlessHolder implements HolderRef, AsyncDisposable {
   #ended = false;
 
   /** @internal Use startRootlessHolder(). */
-  constructor(launcher: ChildProcessWithoutNullStreams, pid: number, startTime: number, startMs: number, exited: Promise<void>, log: Logger) {
+  constructor(
+    launcher: ChildProcessWithoutNullStreams,
+    pid: number,
+    startTime: number,
+    startMs: number,
+    exited: Promise<void>,
+    log: Logger,
+  ) {
     this.#launcher = launcher;
     this.pid = pid;
     this.startTime = startTime;
@@ -130,7 +152,12 @@ export class RootlessHolder implements HolderRef, AsyncDisposable {
     if (this.#ended) return;
     this.#launcher.stdin.end();
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), STOP_GRACE)));
+    const late = new Promise<"late">(
+      (resolve) =>
+        (timer = setTimeout(() => {
+          resolve("late");
+        }, STOP_GRACE)),
+    );
     const outcome = await Promise.race([this.exited, late]);
     clearTimeout(timer);
     if (outcome === "late") {
@@ -176,7 +203,10 @@ export class HolderEndedError extends DummyNetError {
     readonly pid: number,
     options?: { cause?: unknown },
   ) {
-    super(`The rootless holder (pid ${pid}) has ended: its namespaces, and the network in them, are gone; start a new one (\`dummynet up\`, or a new DummyNet)`, options);
+    super(
+      `The rootless holder (pid ${pid}) has ended: its namespaces, and the network in them, are gone; start a new one (\`dummynet up\`, or a new DummyNet)`,
+      options,
+    );
   }
 }
 
@@ -190,7 +220,9 @@ export function startRootlessHolder(options: RootlessHolderOptions = {}): Promis
   const log = options.log ?? defaultLogger;
   const startTimeout = options.startTimeout ?? 10_000;
   if (!Number.isFinite(startTimeout) || startTimeout <= 0) {
-    return Promise.reject(new InvalidArgumentError("options.startTimeout", startTimeout, "must be a positive number of milliseconds"));
+    return Promise.reject(
+      new InvalidArgumentError("options.startTimeout", startTimeout, "must be a positive number of milliseconds"),
+    );
   }
   let keep: string;
   try {
@@ -206,11 +238,15 @@ export function startRootlessHolder(options: RootlessHolderOptions = {}): Promis
   const started = performance.now();
   return new Promise((resolve, reject) => {
     // detached: its own process group, so a terminal's Ctrl-C reaches the owner (which cleans up through the holder), not the holder.
-    const launcher = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const launcher = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], detached: true });
     let stdout = "";
     let stderr = "";
     let settled = false;
-    const exited = new Promise<void>((done) => launcher.once("close", () => done()));
+    const exited = new Promise<void>((done) =>
+      launcher.once("close", () => {
+        done();
+      }),
+    );
     const fail = (error: Error) => {
       if (settled) return;
       settled = true;
@@ -218,7 +254,13 @@ export function startRootlessHolder(options: RootlessHolderOptions = {}): Promis
       killGroup(launcher.pid);
       reject(error);
     };
-    const timer = setTimeout(() => fail(new DummyNetError(`The rootless holder did not get ready within ${startTimeout} ms (killed); it printed: ${(stdout + stderr).trim() || "nothing"}`)), startTimeout);
+    const timer = setTimeout(() => {
+      fail(
+        new DummyNetError(
+          `The rootless holder did not get ready within ${startTimeout} ms (killed); it printed: ${(stdout + stderr).trim() || "nothing"}`,
+        ),
+      );
+    }, startTimeout);
     launcher.stdin.on("error", () => {
       // The holder is gone; 'close' reports it.
     });
@@ -230,7 +272,11 @@ export function startRootlessHolder(options: RootlessHolderOptions = {}): Promis
       const pid = Number(ready[1]);
       const startTime = processStartTime(pid);
       if (startTime === undefined) {
-        fail(new DummyNetError(`The rootless holder said it was ready as pid ${pid}, but no such process runs; it printed: ${stderr.trim()}`));
+        fail(
+          new DummyNetError(
+            `The rootless holder said it was ready as pid ${pid}, but no such process runs; it printed: ${stderr.trim()}`,
+          ),
+        );
         return;
       }
       settled = true;
@@ -243,9 +289,15 @@ export function startRootlessHolder(options: RootlessHolderOptions = {}): Promis
       resolve(holder);
     });
     launcher.on("error", (error: NodeJS.ErrnoException) => {
-      fail(error.code === "ENOENT" ? unavailable({ missingPrograms: ["unshare"] }) : new DummyNetError(`Could not start the rootless holder: ${error.message}`, { cause: error }));
+      fail(
+        error.code === "ENOENT"
+          ? unavailable({ missingPrograms: ["unshare"] })
+          : new DummyNetError(`Could not start the rootless holder: ${error.message}`, { cause: error }),
+      );
     });
-    launcher.on("close", (code) => fail(unavailable({ missingPrograms: [], failure: { exitCode: code, stderr } })));
+    launcher.on("close", (code) => {
+      fail(unavailable({ missingPrograms: [], failure: { exitCode: code, stderr } }));
+    });
   });
 }
 
@@ -283,9 +335,15 @@ export function killHolder(holder: HolderRef): boolean {
   }
 }
 
-function unavailable(facts: { missingPrograms: string[]; failure?: { exitCode: number | null; stderr: string } }): Error {
+function unavailable(facts: {
+  missingPrograms: string[];
+  failure?: { exitCode: number | null; stderr: string };
+}): Error {
   const problem = classifyRootless({ sysctls: readUserNamespaceSysctls(), ...facts });
-  if (problem === undefined) return new DummyNetError(`The rootless holder ended before it was ready: ${facts.failure?.stderr.trim() || "no output"}`);
+  if (problem === undefined)
+    return new DummyNetError(
+      `The rootless holder ended before it was ready: ${facts.failure?.stderr.trim() || "no output"}`,
+    );
   return new RootlessUnavailableError(problem);
 }
 
@@ -302,9 +360,14 @@ function killGroup(pid: number | undefined): void {
 function keptRunDirectory(option: string | undefined): string {
   if (option === "") return "";
   const candidate = option ?? process.env["XDG_RUNTIME_DIR"];
-  const valid = (path: string) => path.startsWith("/run/") && !path.includes("\0") && !path.split("/").includes("..") && path.length <= 4096;
+  const valid = (path: string) =>
+    path.startsWith("/run/") && !path.includes("\0") && !path.split("/").includes("..") && path.length <= 4096;
   if (option !== undefined && !valid(option)) {
-    throw new InvalidArgumentError("options.keepRunDirectory", option, 'must be an absolute path under /run/ without ".." (other paths stay visible anyway), or "" for none');
+    throw new InvalidArgumentError(
+      "options.keepRunDirectory",
+      option,
+      'must be an absolute path under /run/ without ".." (other paths stay visible anyway), or "" for none',
+    );
   }
   return candidate !== undefined && valid(candidate) ? candidate.replace(/\/+$/, "") : "";
 }

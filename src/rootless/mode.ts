@@ -22,7 +22,11 @@ export function rootlessSetting(option: unknown, env: NodeJS.ProcessEnv = proces
   if (text === undefined || text === "" || text === "auto") return "auto";
   if (text === "1" || text === "true") return true;
   if (text === "0" || text === "false") return false;
-  throw new InvalidArgumentError("DUMMYNET_ROOTLESS", text, 'must be 1 (rootless), 0 (not rootless) or "auto" (rootless when not root and without passwordless sudo)');
+  throw new InvalidArgumentError(
+    "DUMMYNET_ROOTLESS",
+    text,
+    'must be 1 (rootless), 0 (not rootless) or "auto" (rootless when not root and without passwordless sudo)',
+  );
 }
 
 /** Whether to run rootless; "auto" asks once per process (`sudo -n true`) and logs the choice at info. */
@@ -31,7 +35,10 @@ export function useRootless(option: unknown, log: Logger): boolean {
   if (setting !== "auto") return setting;
   if (autoDecision === undefined) {
     autoDecision = !isRoot() && !sudoWorksWithoutPassword();
-    if (autoDecision) log.info("dummynet runs rootless: this process is not root and sudo needs a password; the network lives in a user namespace of this user (pass rootless: false to use sudo instead)");
+    if (autoDecision)
+      log.info(
+        "dummynet runs rootless: this process is not root and sudo needs a password; the network lives in a user namespace of this user (pass rootless: false to use sudo instead)",
+      );
   }
   return autoDecision;
 }

@@ -100,7 +100,9 @@ export class RootlessPrivilege implements Privilege {
   #enter(argv: readonly string[], keepCwd = false): string[] {
     if (this.#holder !== undefined && !this.#holder.running) throw new HolderEndedError(this.#holder.pid);
     if (this.#ref === undefined) {
-      throw new DummyNetError("The rootless holder is not running: await privilege.ready() before running commands (HostShell does)");
+      throw new DummyNetError(
+        "The rootless holder is not running: await privilege.ready() before running commands (HostShell does)",
+      );
     }
     if (this.#attached && !holderAlive(this.#ref)) throw new HolderEndedError(this.#ref.pid);
     return enterArgv(this.#ref, argv, { keepCwd });

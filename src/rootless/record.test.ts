@@ -10,11 +10,22 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { InvalidArgumentError } from "../errors.js";
 import { processStartTime } from "../system/proc.js";
-import { findRootlessRecord, listRootlessRecords, removeRootlessRecord, rootlessRecordDirectory, writeRootlessRecord } from "./record.js";
+import {
+  findRootlessRecord,
+  listRootlessRecords,
+  removeRootlessRecord,
+  rootlessRecordDirectory,
+  writeRootlessRecord,
+} from "./record.js";
 
 function scratch(): { dir: string; remove(): void } {
   const base = mkdtempSync(join(tmpdir(), "dummynet-records-"));
-  return { dir: join(base, "dummynet"), remove: () => rmSync(base, { recursive: true, force: true }) };
+  return {
+    dir: join(base, "dummynet"),
+    remove: () => {
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
 }
 
 describe("rootless records", () => {
@@ -36,7 +47,10 @@ describe("rootless records", () => {
       const record = findRootlessRecord("net-1", dir);
       assert.deepEqual(record?.holder, ref);
       assert.equal(record?.owner.pid, process.pid);
-      assert.deepEqual(listRootlessRecords(dir).map((r) => r.name), ["net-1"]);
+      assert.deepEqual(
+        listRootlessRecords(dir).map((r) => r.name),
+        ["net-1"],
+      );
       removeRootlessRecord("net-1", dir);
       assert.equal(findRootlessRecord("net-1", dir), undefined);
     } finally {
@@ -65,10 +79,16 @@ describe("rootless records", () => {
     try {
       mkdirSync(dir, { mode: 0o755 });
       chmodSync(dir, 0o755);
-      assert.throws(() => writeRootlessRecord("n", { pid: process.pid, startTime: 1 }, dir), /mode 0700.*mode 0755.*DUMMYNET_ROOTLESS_DIR/s);
+      assert.throws(
+        () => writeRootlessRecord("n", { pid: process.pid, startTime: 1 }, dir),
+        /mode 0700.*mode 0755.*DUMMYNET_ROOTLESS_DIR/s,
+      );
       chmodSync(dir, 0o700);
       chownSync(dir, 65534, 65534);
-      assert.throws(() => writeRootlessRecord("n", { pid: process.pid, startTime: 1 }, dir), /owned by uid 0.*of uid 65534.*someone else made it first/s);
+      assert.throws(
+        () => writeRootlessRecord("n", { pid: process.pid, startTime: 1 }, dir),
+        /owned by uid 0.*of uid 65534.*someone else made it first/s,
+      );
       writeFileSync(join(dir, "bad.json"), "{}");
       assert.throws(() => findRootlessRecord("bad", dir), /not a rootless record of this version/);
     } finally {

@@ -57,15 +57,27 @@ export function ensurePrivateDirectory(directory: string): string {
 }
 
 function validateName(name: string): void {
-  if (!NAME.test(name)) throw new InvalidArgumentError("name", name, "must be 1 to 100 letters, digits, '_', '.' or '-' (it names the record's file)");
+  if (!NAME.test(name))
+    throw new InvalidArgumentError(
+      "name",
+      name,
+      "must be 1 to 100 letters, digits, '_', '.' or '-' (it names the record's file)",
+    );
 }
 
 /** Records that `name`'s holder runs, owned by this process; returns the record's path. */
 export function writeRootlessRecord(name: string, holder: HolderRef, directory = rootlessRecordDirectory()): string {
   validateName(name);
   const ownerStart = processStartTime(process.pid);
-  if (ownerStart === undefined) throw new DummyNetError(`Cannot read this process's start time from /proc/${process.pid}/stat`);
-  const record: RootlessRecord = { version: 1, name, holder: { pid: holder.pid, startTime: holder.startTime }, owner: { pid: process.pid, startTime: ownerStart }, createdAt: new Date().toISOString() };
+  if (ownerStart === undefined)
+    throw new DummyNetError(`Cannot read this process's start time from /proc/${process.pid}/stat`);
+  const record: RootlessRecord = {
+    version: 1,
+    name,
+    holder: { pid: holder.pid, startTime: holder.startTime },
+    owner: { pid: process.pid, startTime: ownerStart },
+    createdAt: new Date().toISOString(),
+  };
   const path = join(ensurePrivateDirectory(directory), `${name}.json`);
   const temporary = `${path}.${process.pid}.tmp`;
   writeFileSync(temporary, `${JSON.stringify(record)}\n`, { mode: 0o600 });
@@ -111,7 +123,11 @@ export function listRootlessRecords(directory = rootlessRecordDirectory()): Root
 
 function parseRecord(text: string, path: string): RootlessRecord {
   const value = JSON.parse(text) as Partial<RootlessRecord>;
-  const ref = (r: unknown) => typeof r === "object" && r !== null && Number.isSafeInteger((r as HolderRef).pid) && Number.isSafeInteger((r as HolderRef).startTime);
+  const ref = (r: unknown) =>
+    typeof r === "object" &&
+    r !== null &&
+    Number.isSafeInteger((r as HolderRef).pid) &&
+    Number.isSafeInteger((r as HolderRef).startTime);
   if (value.version !== 1 || typeof value.name !== "string" || !ref(value.holder) || !ref(value.owner)) {
     throw new DummyNetError(`${path} is not a rootless record of this version of dummynet: remove it`);
   }

@@ -4,7 +4,16 @@
  * a fixture program there, and look from outside, as root, at what remains.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,7 +32,13 @@ export function unprivilegedUser(uid: number): UnprivilegedUser {
   const home = mkdtempSync(join(tmpdir(), `dummynet-rootless-${uid}-`));
   chownSync(home, uid, uid);
   chmodSync(home, 0o700);
-  return { uid, home, remove: () => rmSync(home, { recursive: true, force: true }) };
+  return {
+    uid,
+    home,
+    remove: () => {
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
 }
 
 /**
@@ -31,10 +46,28 @@ export function unprivilegedUser(uid: number): UnprivilegedUser {
  * `env` added (a marker the leftover checks look for) and `wrap` (a command
  * that execs its arguments) between setpriv and node.
  */
-export function spawnFixtureAs(user: UnprivilegedUser, name: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, wrap: readonly string[] = []): ChildProcessWithoutNullStreams {
+export function spawnFixtureAs(
+  user: UnprivilegedUser,
+  name: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  wrap: readonly string[] = [],
+): ChildProcessWithoutNullStreams {
   const fixture = join(here, "fixtures", `${name}.ts`);
-  const argv = ["setpriv", `--reuid=${user.uid}`, `--regid=${user.uid}`, "--clear-groups", "--", ...wrap, process.execPath, "--import", "tsx", fixture, ...args];
-  return spawn(argv[0]!, argv.slice(1), {
+  const argv = [
+    "setpriv",
+    `--reuid=${user.uid}`,
+    `--regid=${user.uid}`,
+    "--clear-groups",
+    "--",
+    ...wrap,
+    process.execPath,
+    "--import",
+    "tsx",
+    fixture,
+    ...args,
+  ];
+  return spawn(argv[0], argv.slice(1), {
     cwd: repoRoot,
     env: { PATH: process.env["PATH"], HOME: user.home, XDG_RUNTIME_DIR: user.home, TMPDIR: user.home, ...env },
     stdio: ["pipe", "pipe", "pipe"],
@@ -46,9 +79,30 @@ export function spawnFixtureAs(user: UnprivilegedUser, name: string, args: reado
  * user's HOME, XDG_RUNTIME_DIR and TMPDIR, CI=true, then `env` (a marker the
  * leftover checks look for, a log level): nothing of root's, no sudo.
  */
-export function argvAs(user: UnprivilegedUser, argv: readonly string[], env: Readonly<Record<string, string>> = {}): string[] {
-  const environment = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: user.home, XDG_RUNTIME_DIR: user.home, TMPDIR: user.home, CI: "true", ...env };
-  return ["setpriv", `--reuid=${user.uid}`, `--regid=${user.uid}`, "--clear-groups", "--", "env", "-i", ...Object.entries(environment).map(([name, value]) => `${name}=${value}`), ...argv];
+export function argvAs(
+  user: UnprivilegedUser,
+  argv: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): string[] {
+  const environment = {
+    PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+    HOME: user.home,
+    XDG_RUNTIME_DIR: user.home,
+    TMPDIR: user.home,
+    CI: "true",
+    ...env,
+  };
+  return [
+    "setpriv",
+    `--reuid=${user.uid}`,
+    `--regid=${user.uid}`,
+    "--clear-groups",
+    "--",
+    "env",
+    "-i",
+    ...Object.entries(environment).map(([name, value]) => `${name}=${value}`),
+    ...argv,
+  ];
 }
 
 /**
@@ -60,8 +114,15 @@ export async function leftOfUser(user: UnprivilegedUser, marker: string, timeout
   const state = join(user.home, "dummynet");
   let left: string[] = [];
   await within(timeoutMs, () => {
-    const files = existsSync(state) ? readdirSync(state, { recursive: true }).map(String).filter((file) => file !== "owners") : [];
-    left = [...processesMarked(marker).map((p) => `process ${p.pid}: ${p.command}`), ...files.map((file) => `file ${join(state, file)}`)];
+    const files = existsSync(state)
+      ? readdirSync(state, { recursive: true })
+          .map(String)
+          .filter((file) => file !== "owners")
+      : [];
+    left = [
+      ...processesMarked(marker).map((p) => `process ${p.pid}: ${p.command}`),
+      ...files.map((file) => `file ${join(state, file)}`),
+    ];
     return left.length === 0;
   });
   return left;
@@ -92,10 +153,12 @@ export class FixtureRun {
     });
     child.stderr.setEncoding("utf8").on("data", (text: string) => (this.stderr += text));
     child.stdin.on("error", () => undefined);
-    this.ended = new Promise((done) => child.on("close", (code, signal) => {
-      for (const wake of this.#waiters.splice(0)) wake();
-      done({ code, signal });
-    }));
+    this.ended = new Promise((done) =>
+      child.on("close", (code, signal) => {
+        for (const wake of this.#waiters.splice(0)) wake();
+        done({ code, signal });
+      }),
+    );
   }
 
   /** The first event named `event`, waited for at most `timeoutMs` (fails with what the fixture printed). */
@@ -105,7 +168,9 @@ export class FixtureRun {
       const found = this.events.find((e) => e["event"] === event);
       if (found) return found;
       if (this.child.exitCode !== null || this.child.signalCode !== null || Date.now() > deadline) {
-        throw new Error(`fixture did not report "${event}" within ${timeoutMs} ms (exit ${this.child.exitCode ?? this.child.signalCode}); events: ${JSON.stringify(this.events)}\nstderr:\n${this.stderr}`);
+        throw new Error(
+          `fixture did not report "${event}" within ${timeoutMs} ms (exit ${this.child.exitCode ?? this.child.signalCode}); events: ${JSON.stringify(this.events)}\nstderr:\n${this.stderr}`,
+        );
       }
       await new Promise<void>((wake) => {
         const timer = setTimeout(wake, Math.max(0, deadline - Date.now()) + 1);
@@ -120,12 +185,19 @@ export class FixtureRun {
   /** Resolves with the exit, or fails (after SIGKILL) when it takes longer than `timeoutMs`. */
   async end(timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<"late">((done) => (timer = setTimeout(() => done("late"), timeoutMs)));
+    const late = new Promise<"late">(
+      (done) =>
+        (timer = setTimeout(() => {
+          done("late");
+        }, timeoutMs)),
+    );
     const outcome = await Promise.race([this.ended, late]);
     clearTimeout(timer);
     if (outcome === "late") {
       this.child.kill("SIGKILL");
-      throw new Error(`fixture did not end within ${timeoutMs} ms (killed); events: ${JSON.stringify(this.events)}\nstderr:\n${this.stderr}`);
+      throw new Error(
+        `fixture did not end within ${timeoutMs} ms (killed); events: ${JSON.stringify(this.events)}\nstderr:\n${this.stderr}`,
+      );
     }
     return outcome;
   }
@@ -201,5 +273,5 @@ export async function within(timeoutMs: number, check: () => boolean): Promise<n
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

@@ -17,7 +17,8 @@ after(() => {
 });
 
 /** A shell line that counts its own attempts in `file` and prints "attempt <n>"; it fails until the 3rd. */
-const countingCommand = (file: string) => `n=$(cat ${file} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${file}; echo "attempt $n"; echo "err $n" >&2; [ $n -ge 3 ]`;
+const countingCommand = (file: string) =>
+  `n=$(cat ${file} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${file}; echo "attempt $n"; echo "err $n" >&2; [ $n -ge 3 ]`;
 
 describe("HostShell", { timeout: 120_000 }, () => {
   test("defaults: sudo only when not root, no namespace, its own process monitor", () => {
@@ -34,9 +35,15 @@ describe("HostShell", { timeout: 120_000 }, () => {
     const info = await shell.run("echo $((6 * 7))", { cwd: scratch, env: { ...process.env, GREETING: "hi" } });
     assert.equal(info.stdout, "42\n");
     assert.equal(info.cwd, scratch);
-    assert.equal((await shell.run("echo $GREETING", { env: { PATH: process.env.PATH, GREETING: "hi" } })).stdout, "hi\n");
+    assert.equal(
+      (await shell.run("echo $GREETING", { env: { PATH: process.env.PATH, GREETING: "hi" } })).stdout,
+      "hi\n",
+    );
     assert.equal((await shell.run(["pwd"], { cwd: scratch })).stdout, `${scratch}\n`);
-    await assert.rejects(shell.run("exit 5"), (error: unknown) => error instanceof RunInfoError && error.info.exitCode === 5);
+    await assert.rejects(
+      shell.run("exit 5"),
+      (error: unknown) => error instanceof RunInfoError && error.info.exitCode === 5,
+    );
 
     const job = await shell.runAsync(["ping", "-i", "0.2", "-c", "2", "127.0.0.1"]);
     while (await shell.processMonitor.keepRunning()) {
@@ -56,7 +63,10 @@ describe("HostShell", { timeout: 120_000 }, () => {
 
   test("pollUntil with matchStderr and with matchFn (tried on stdout, then stderr)", async () => {
     const shell = new HostShell();
-    const viaStderr = await shell.pollUntil(countingCommand(join(scratch, "stderr-counter")), { matchStderr: "err [2-9]", interval: 10 });
+    const viaStderr = await shell.pollUntil(countingCommand(join(scratch, "stderr-counter")), {
+      matchStderr: "err [2-9]",
+      interval: 10,
+    });
     assert.equal(viaStderr.stderr, "err 2\n");
     const viaFn = await shell.pollUntil(countingCommand(join(scratch, "fn-counter")), {
       matchFn: (output) => output.includes("err 3"),
@@ -68,24 +78,33 @@ describe("HostShell", { timeout: 120_000 }, () => {
   test("pollUntil times out with a message saying what was awaited and for how long", async () => {
     const shell = new HostShell();
     const start = performance.now();
-    await assert.rejects(shell.pollUntil("echo nope", { matchStdout: "yes*", timeout: 2000, interval: 50 }), (error: unknown) => {
-      assert.ok(error instanceof TimeoutError);
-      assert.match(error.message, /pollUntil: `echo nope` did not produce stdout matching "yes\*" within 2000 ms \(\d+ attempts\)/u);
-      assert.match(error.message, /last attempt: .*nope/su);
-      assert.equal(error.info?.stdout, "nope\n");
-      return true;
-    });
+    await assert.rejects(
+      shell.pollUntil("echo nope", { matchStdout: "yes*", timeout: 2000, interval: 50 }),
+      (error: unknown) => {
+        assert.ok(error instanceof TimeoutError);
+        assert.match(
+          error.message,
+          /pollUntil: `echo nope` did not produce stdout matching "yes\*" within 2000 ms \(\d+ attempts\)/u,
+        );
+        assert.match(error.message, /last attempt: .*nope/su);
+        assert.equal(error.info?.stdout, "nope\n");
+        return true;
+      },
+    );
     assert.ok(performance.now() - start < 5000);
   });
 
   test("pollUntil stops a hanging attempt when its time is up", async () => {
     const shell = new HostShell();
     const start = performance.now();
-    await assert.rejects(shell.pollUntil("echo $$; exec sleep 30", { matchStdout: "never", timeout: 500 }), (error: unknown) => {
-      assert.ok(error instanceof TimeoutError);
-      assert.equal(isAlive(Number(error.info!.stdout.trim())), false);
-      return true;
-    });
+    await assert.rejects(
+      shell.pollUntil("echo $$; exec sleep 30", { matchStdout: "never", timeout: 500 }),
+      (error: unknown) => {
+        assert.ok(error instanceof TimeoutError);
+        assert.equal(isAlive(Number(error.info!.stdout.trim())), false);
+        return true;
+      },
+    );
     assert.ok(performance.now() - start < 5000, "the attempt was cut at the deadline");
   });
 
@@ -99,6 +118,9 @@ describe("HostShell", { timeout: 120_000 }, () => {
     const shell = new HostShell();
     const result = await shell.system(["ip", "-j", "link", "show", "lo"]);
     const links = JSON.parse(result.stdout) as { ifname: string }[];
-    assert.deepEqual(links.map((link) => link.ifname), ["lo"]);
+    assert.deepEqual(
+      links.map((link) => link.ifname),
+      ["lo"],
+    );
   });
 });

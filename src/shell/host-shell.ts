@@ -55,7 +55,8 @@ export class HostShell implements Shell {
 
   constructor(options: HostShellOptions = {}) {
     this.log = options.log ?? defaultLogger;
-    this.privilege = options.privilege ?? (options.sudo === undefined ? defaultPrivilege() : privilegeFor(options.sudo));
+    this.privilege =
+      options.privilege ?? (options.sudo === undefined ? defaultPrivilege() : privilegeFor(options.sudo));
     this.processMonitor = options.processMonitor ?? new ProcessMonitor({ log: this.log });
     this.runner = options.runner ?? new IpBatchRunner({ privilege: this.privilege, log: this.log });
   }
@@ -119,7 +120,11 @@ export async function pollUntil(
   validateMilliseconds("timeout", timeout, { positive: true });
   validateMilliseconds("interval", interval);
   if (matchStdout === undefined && matchStderr === undefined && matchFn === undefined) {
-    throw new InvalidArgumentError("pollUntil options", options, "must give matchStdout, matchStderr or matchFn: say what to wait for");
+    throw new InvalidArgumentError(
+      "pollUntil options",
+      options,
+      "must give matchStdout, matchStderr or matchFn: say what to wait for",
+    );
   }
   const awaited = [
     matchStdout !== undefined ? `stdout matching "${matchStdout}"` : "",

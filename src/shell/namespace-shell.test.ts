@@ -7,7 +7,9 @@ import { assertNothingLeft } from "../test-support/leftovers.js";
 import { HostShell } from "./host-shell.js";
 import { NamespaceShell } from "./namespace-shell.js";
 
-after(() => assertNothingLeft(process.pid));
+after(() => {
+  assertNothingLeft(process.pid);
+});
 
 describe("NamespaceShell in a real network namespace", { timeout: 120_000 }, () => {
   test("commands run inside the namespace; system() reaches it too", async () => {
@@ -23,11 +25,24 @@ describe("NamespaceShell in a real network namespace", { timeout: 120_000 }, () 
 
       // Only lo exists in a fresh namespace (the host has more, e.g. eth0).
       const inside = JSON.parse((await shell.run(["ip", "-j", "link", "show"])).stdout) as { ifname: string }[];
-      assert.deepEqual(inside.map((link) => link.ifname), ["lo"]);
+      assert.deepEqual(
+        inside.map((link) => link.ifname),
+        ["lo"],
+      );
       const viaSystem = JSON.parse((await shell.system(["ip", "-j", "link", "show"])).stdout) as { ifname: string }[];
-      assert.deepEqual(viaSystem.map((link) => link.ifname), ["lo"]);
+      assert.deepEqual(
+        viaSystem.map((link) => link.ifname),
+        ["lo"],
+      );
       const viaNsenter = await shell.system(["cat", "/proc/net/dev"]);
-      assert.deepEqual(viaNsenter.stdout.split("\n").slice(2).filter(Boolean).map((line) => line.trim().split(":")[0]), ["lo"]);
+      assert.deepEqual(
+        viaNsenter.stdout
+          .split("\n")
+          .slice(2)
+          .filter(Boolean)
+          .map((line) => line.trim().split(":")[0]),
+        ["lo"],
+      );
 
       // A shell line is one argument of /bin/sh -c; an array is never interpreted.
       assert.equal((await shell.run("ip -o link | wc -l")).stdout.trim(), "1");
@@ -36,7 +51,12 @@ describe("NamespaceShell in a real network namespace", { timeout: 120_000 }, () 
       // An async process runs in the namespace (same network namespace inode as /run/netns/<name>).
       const sleeper = await shell.runAsync(["sh", "-c", "echo ready; exec sleep 30"], { daemon: true });
       // `ip netns exec` switches namespace before exec'ing the command: wait until the command itself speaks.
-      await new Promise<void>((resolve) => (sleeper.stdoutCallback = () => resolve()));
+      await new Promise<void>(
+        (resolve) =>
+          (sleeper.stdoutCallback = () => {
+            resolve();
+          }),
+      );
       assert.equal(readlinkSync(`/proc/${sleeper.pid}/ns/net`), `net:[${statSync(`/run/netns/${name}`).ino}]`);
       await host.processMonitor.stopProcessAsync(sleeper);
 
@@ -52,6 +72,14 @@ describe("NamespaceShell in a real network namespace", { timeout: 120_000 }, () 
     const host = new HostShell();
     assert.throws(() => new NamespaceShell("bad name; reboot", host), InvalidArgumentError);
     assert.throws(() => new NamespaceShell("", host), InvalidArgumentError);
-    assert.deepEqual(new NamespaceShell("d-2-a", host).inNamespace("echo $x"), ["ip", "netns", "exec", "d-2-a", "/bin/sh", "-c", "echo $x"]);
+    assert.deepEqual(new NamespaceShell("d-2-a", host).inNamespace("echo $x"), [
+      "ip",
+      "netns",
+      "exec",
+      "d-2-a",
+      "/bin/sh",
+      "-c",
+      "echo $x",
+    ]);
   });
 });

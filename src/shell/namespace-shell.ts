@@ -35,7 +35,11 @@ export class NamespaceShell implements Shell {
     readonly parent: Shell,
   ) {
     if (typeof name !== "string" || !isPlainName(name)) {
-      throw new InvalidArgumentError("namespace name", name, "must be a non-empty name of the characters A-Z a-z 0-9 _ . - (a scoped name such as d-2-demo0)");
+      throw new InvalidArgumentError(
+        "namespace name",
+        name,
+        "must be a non-empty name of the characters A-Z a-z 0-9 _ . - (a scoped name such as d-2-demo0)",
+      );
     }
   }
 

@@ -112,7 +112,11 @@ function overlongIpArgument(argv: readonly string[]): string | undefined {
 export function checkSystemArgv(argv: readonly string[]): void {
   const withNul = argv.find((word) => word.includes("\0"));
   if (withNul !== undefined) {
-    throw new InvalidArgumentError("command argument", withNul, "must not contain a NUL byte (\\0): no program can receive one");
+    throw new InvalidArgumentError(
+      "command argument",
+      withNul,
+      "must not contain a NUL byte (\\0): no program can receive one",
+    );
   }
   const overlong = overlongIpArgument(argv);
   if (overlong !== undefined) {

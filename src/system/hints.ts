@@ -58,8 +58,10 @@ export const EXTRA_MODULES =
 
 /** Advice for a kernel module that is not loaded: how to load it and where it comes from. */
 export function kernelModuleAdvice(module: string): string {
-  return `Load it with \`modprobe ${module}\`. ${EXTRA_MODULES} A kernel built without it cannot load it: ` +
-    "there, `npm test` runs the tests that need it in the user-mode Linux lab (apt-get install user-mode-linux).";
+  return (
+    `Load it with \`modprobe ${module}\`. ${EXTRA_MODULES} A kernel built without it cannot load it: ` +
+    "there, `npm test` runs the tests that need it in the user-mode Linux lab (apt-get install user-mode-linux)."
+  );
 }
 
 export function missingProgramHint(program: string): string {
@@ -92,7 +94,7 @@ export function failureHint(argv: readonly string[], stderr: string): string | u
 
 function wordAfter(argv: readonly string[], keys: string[], skip = 1): string | undefined {
   for (let i = 0; i < argv.length; i++) {
-    if (keys.includes(argv[i]!)) {
+    if (keys.includes(argv[i])) {
       const word = argv[i + skip];
       if (word !== undefined) return word;
     }

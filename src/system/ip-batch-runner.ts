@@ -18,14 +18,21 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { SystemCommandError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
-import { type CommandResult, type CommandRunner, type SystemCommandOptions, checkSystemArgv, reportsError } from "./command-runner.js";
+import {
+  type CommandResult,
+  type CommandRunner,
+  type SystemCommandOptions,
+  checkSystemArgv,
+  reportsError,
+} from "./command-runner.js";
 import { failureHint } from "./hints.js";
 import { type Privilege, privilegeFor } from "./privilege.js";
 import { SpawnRunner } from "./spawn-runner.js";
 
 const PLAIN_WORD = /^[A-Za-z0-9_.:/@%+=,-]+$/;
 /** Objects and verbs whose commands only change state and print nothing on success. */
-const BATCHABLE = /^(link (add|set|del|delete)|addr (add|del)|address (add|del)|route (add|del|replace)|netns (add|del|delete))$/;
+const BATCHABLE =
+  /^(link (add|set|del|delete)|addr (add|del)|address (add|del)|route (add|del|replace)|netns (add|del|delete))$/;
 
 /** Milliseconds a worker gets to exit after the end of its input before it is killed. */
 const CLOSE_GRACE = 5000;
@@ -54,10 +61,12 @@ class IpWorker {
     private readonly onExit: (worker: IpWorker) => void,
   ) {
     const argv = privilege.wrap(["ip", ...(namespace ? ["-n", namespace] : []), "-force", "-batch", "-"]);
-    this.#child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+    this.#child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     this.#child.stdout.resume();
     this.#child.stderr.setEncoding("utf8");
-    this.#child.stderr.on("data", (text: string) => this.#onStderr(text));
+    this.#child.stderr.on("data", (text: string) => {
+      this.#onStderr(text);
+    });
     this.#child.stdin.on("error", () => {
       // The worker died; its exit handler fails what is pending.
     });
@@ -70,7 +79,15 @@ class IpWorker {
         const cause = this.#spawnError ?? (stderr === "" ? new Error("ip batch worker exited") : undefined);
         const [head, ...rest] = this.#pending.splice(0);
         // ip exits on some argument errors: that is the failing command's; those queued behind it never ran.
-        head?.reject(new SystemCommandError(displayArgv(head.argv, namespace), null, stderr, failureHint(head.argv, stderr || (cause?.message ?? "")), { cause }));
+        head?.reject(
+          new SystemCommandError(
+            displayArgv(head.argv, namespace),
+            null,
+            stderr,
+            failureHint(head.argv, stderr || (cause?.message ?? "")),
+            { cause },
+          ),
+        );
         for (const pending of rest) pending.reject(new NotRunError());
         resolve();
       });
@@ -90,7 +107,10 @@ class IpWorker {
 
   /** An idle worker must not keep Node running; a busy one must, or awaited commands would be abandoned. */
   #hold(busy: boolean): void {
-    for (const handle of [this.#child, this.#child.stdin, this.#child.stdout, this.#child.stderr] as { ref?(): void; unref?(): void }[]) {
+    for (const handle of [this.#child, this.#child.stdin, this.#child.stdout, this.#child.stderr] as {
+      ref?(): void;
+      unref?(): void;
+    }[]) {
       if (busy) handle.ref?.();
       else handle.unref?.();
     }
@@ -112,7 +132,9 @@ class IpWorker {
       this.#child.stdin.end();
       // ip exits at the end of its input; one that does not (stuck in the kernel) must not hold up a cleanup forever.
       const killer = setTimeout(() => this.#child.kill("SIGKILL"), CLOSE_GRACE);
-      void this.closed.then(() => clearTimeout(killer));
+      void this.closed.then(() => {
+        clearTimeout(killer);
+      });
     }
     return this.closed;
   }
@@ -140,7 +162,7 @@ class IpWorker {
 class NotRunError extends Error {}
 
 function displayArgv(argv: readonly string[], namespace: string | undefined): string[] {
-  return namespace ? [argv[0]!, "-n", namespace, ...argv.slice(1)] : [...argv];
+  return namespace ? [argv[0], "-n", namespace, ...argv.slice(1)] : [...argv];
 }
 
 /** Options of `new IpBatchRunner()`. */
@@ -209,7 +231,9 @@ export class IpBatchRunner implements CommandRunner {
   }
 
   helperPids(): number[] {
-    return [...this.#workers.values()].flatMap((worker) => (worker.pid !== undefined && !worker.exited ? [worker.pid] : []));
+    return [...this.#workers.values()].flatMap((worker) =>
+      worker.pid !== undefined && !worker.exited ? [worker.pid] : [],
+    );
   }
 
   /**

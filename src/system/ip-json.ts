@@ -6,7 +6,10 @@
  */
 export function parseIpJson<T>(text: string): T {
   // Blanks (\t \n \r) cannot be in names, so any that remain are JSON whitespace; other control characters are escaped.
-  const escaped = text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const escaped = text.replace(
+    /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
   return JSON.parse(escaped) as T;
 }
 

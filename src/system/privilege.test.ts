@@ -13,7 +13,15 @@ import { commandArgv } from "../process/process-monitor.js";
 import { HostShell } from "../shell/host-shell.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 import { IpBatchRunner } from "./ip-batch-runner.js";
-import { type Privilege, type SudoCommandRunner, ROOT, SUDO, decideAfterCheck, ensureSudo, needsPassword } from "./privilege.js";
+import {
+  type Privilege,
+  type SudoCommandRunner,
+  ROOT,
+  SUDO,
+  decideAfterCheck,
+  ensureSudo,
+  needsPassword,
+} from "./privilege.js";
 import { runQuietlySync } from "./quiet.js";
 import { SpawnRunner } from "./spawn-runner.js";
 
@@ -79,8 +87,25 @@ describe("sudo decision logic", { timeout: 60_000 }, () => {
   });
 
   test("commands through sudo keep their argv intact and the environment", () => {
-    assert.deepEqual(commandArgv(["ping", "-c", "1", "$(x)"], SUDO), ["sudo", "-n", "--preserve-env", "--", "ping", "-c", "1", "$(x)"]);
-    assert.deepEqual(commandArgv("echo $HOME", SUDO), ["sudo", "-n", "--preserve-env", "--", "/bin/sh", "-c", "echo $HOME"]);
+    assert.deepEqual(commandArgv(["ping", "-c", "1", "$(x)"], SUDO), [
+      "sudo",
+      "-n",
+      "--preserve-env",
+      "--",
+      "ping",
+      "-c",
+      "1",
+      "$(x)",
+    ]);
+    assert.deepEqual(commandArgv("echo $HOME", SUDO), [
+      "sudo",
+      "-n",
+      "--preserve-env",
+      "--",
+      "/bin/sh",
+      "-c",
+      "echo $HOME",
+    ]);
     assert.deepEqual(commandArgv("echo $HOME", ROOT), ["/bin/sh", "-c", "echo $HOME"]);
     assert.deepEqual(SUDO.wrap(["ip", "link", "del", "$(x)"]), ["sudo", "-n", "--", "ip", "link", "del", "$(x)"]);
     assert.deepEqual(ROOT.wrap(["ip", "link"]), ["ip", "link"]);

@@ -134,7 +134,10 @@ const SUDO_CHECK = ["sudo", "-n", "true"] as const;
 const SUDO_VALIDATE = ["sudo", "-v"] as const;
 
 /** What to do after `sudo -n true` ended with `exitCode` and `stderr`. */
-export function decideAfterCheck(result: { exitCode: number | null; stderr: string; missing?: boolean }, isTTY: boolean): SudoCheckOutcome {
+export function decideAfterCheck(
+  result: { exitCode: number | null; stderr: string; missing?: boolean },
+  isTTY: boolean,
+): SudoCheckOutcome {
   if (result.exitCode === 0) return "ready";
   if (result.missing) return "fail";
   if (needsPassword(result.stderr)) return isTTY ? "prompt" : "fail";
@@ -177,7 +180,9 @@ async function checkSudo(options: EnsureSudoOptions): Promise<void> {
     // sudo asks on the terminal itself and caches the credential for the `sudo -n` commands that follow.
     const validate = await runSudo(SUDO_VALIDATE, true);
     if (validate.exitCode === 0) return;
-    throw new DummyNetError(`sudo -v failed (exit status ${String(validate.exitCode)}): dummynet needs root. ${ROOT_ADVICE}`);
+    throw new DummyNetError(
+      `sudo -v failed (exit status ${String(validate.exitCode)}): dummynet needs root. ${ROOT_ADVICE}`,
+    );
   }
   const reason = check.missing
     ? "sudo is not installed and this process is not root"
@@ -189,9 +194,13 @@ async function checkSudo(options: EnsureSudoOptions): Promise<void> {
 
 const spawnSudo: SudoCommandRunner = (argv, interactive) =>
   new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: interactive ? "inherit" : ["ignore", "ignore", "pipe"] });
+    const child = spawn(argv[0], argv.slice(1), { stdio: interactive ? "inherit" : ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-    child.on("error", (error: NodeJS.ErrnoException) => resolve({ exitCode: null, stderr: error.message, missing: error.code === "ENOENT" }));
-    child.on("close", (code) => resolve({ exitCode: code, stderr }));
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      resolve({ exitCode: null, stderr: error.message, missing: error.code === "ENOENT" });
+    });
+    child.on("close", (code) => {
+      resolve({ exitCode: code, stderr });
+    });
   });

@@ -41,7 +41,9 @@ let pageSize: number | undefined;
 
 function getconf(name: string, fallback: number): number {
   try {
-    const value = Number(execFileSync("getconf", [name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim());
+    const value = Number(
+      execFileSync("getconf", [name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim(),
+    );
     return Number.isFinite(value) && value > 0 ? value : fallback;
   } catch {
     return fallback;
@@ -64,13 +66,16 @@ export function parseStat(pid: number, text: string): ProcStat | undefined {
   const close = text.lastIndexOf(")");
   if (close < 0) return undefined;
   // Fields after the name, starting with field 3 (state); see proc(5).
-  const f = text.slice(close + 2).trim().split(" ");
+  const f = text
+    .slice(close + 2)
+    .trim()
+    .split(" ");
   if (f.length < 22) return undefined;
   const hz = ticksPerSecond();
   const field = (n: number) => Number(f[n - 3]);
   return {
     pid,
-    state: f[0]!,
+    state: f[0],
     ppid: field(4),
     pgrp: field(5),
     flags: field(9),
@@ -185,7 +190,10 @@ function netnsLink(inode: number): string {
  * however many namespaces. A namespace that does not exist has none. Needs a
  * `direct` Privilege (root) to see other users' processes.
  */
-export async function processesInNetns(scopedNamespaces: readonly string[], where: PathOnSystem = asIs): Promise<Map<string, number[]>> {
+export async function processesInNetns(
+  scopedNamespaces: readonly string[],
+  where: PathOnSystem = asIs,
+): Promise<Map<string, number[]>> {
   const found = new Map<string, number[]>(scopedNamespaces.map((name) => [name, []]));
   const byLink = new Map<string, string>();
   for (const name of scopedNamespaces) {

@@ -14,7 +14,7 @@ const SYNC_COMMAND_TIMEOUT_MS = 5000;
 export function runQuietlySync(privilege: Privilege, argv: readonly string[]): void {
   const full = privilege.wrap(argv);
   try {
-    execFileSync(full[0]!, full.slice(1), { stdio: "ignore", timeout: SYNC_COMMAND_TIMEOUT_MS });
+    execFileSync(full[0], full.slice(1), { stdio: "ignore", timeout: SYNC_COMMAND_TIMEOUT_MS });
   } catch {
     // Already gone, or nothing we can do now.
   }

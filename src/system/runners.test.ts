@@ -15,61 +15,81 @@ import { reportsError } from "./command-runner.js";
 import { SpawnRunner } from "./spawn-runner.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 
-test("IpBatchRunner: a command that makes ip exit fails alone; the commands queued behind it run", { timeout: 120_000 }, async () => {
-  const runner = new IpBatchRunner();
-  const link = new InterfaceScoped("rq0", process.pid).scoped;
-  const peer = new InterfaceScoped("rq1", process.pid).scoped;
-  try {
-    const [bad, good] = await Promise.allSettled([
-      runner.run(["ip", "link", "set", "dev", "lo", "netns", "no-such-namespace-x"]),
-      runner.run(["ip", "link", "add", link, "type", "veth", "peer", "name", peer]),
-    ]);
-    assert.equal(bad.status, "rejected");
-    assert.ok((bad as PromiseRejectedResult).reason instanceof SystemCommandError);
-    assert.match(String((bad as PromiseRejectedResult).reason), /no-such-namespace-x/);
-    assert.equal(good.status, "fulfilled", String((good as PromiseRejectedResult).reason));
-    await runner.run(["ip", "link", "delete", link]);
-  } finally {
-    await runner.close();
-  }
-  assertNothingLeft(process.pid);
-});
+test(
+  "IpBatchRunner: a command that makes ip exit fails alone; the commands queued behind it run",
+  { timeout: 120_000 },
+  async () => {
+    const runner = new IpBatchRunner();
+    const link = new InterfaceScoped("rq0", process.pid).scoped;
+    const peer = new InterfaceScoped("rq1", process.pid).scoped;
+    try {
+      const [bad, good] = await Promise.allSettled([
+        runner.run(["ip", "link", "set", "dev", "lo", "netns", "no-such-namespace-x"]),
+        runner.run(["ip", "link", "add", link, "type", "veth", "peer", "name", peer]),
+      ]);
+      assert.equal(bad.status, "rejected");
+      assert.ok(bad.reason instanceof SystemCommandError);
+      assert.match(String(bad.reason), /no-such-namespace-x/);
+      assert.equal(good.status, "fulfilled", String((good as PromiseRejectedResult).reason));
+      await runner.run(["ip", "link", "delete", link]);
+    } finally {
+      await runner.close();
+    }
+    assertNothingLeft(process.pid);
+  },
+);
 
 test("SpawnRunner: input the command never reads is not an unhandled EPIPE", { timeout: 120_000 }, async () => {
   const result = await new SpawnRunner().run(["true"], { input: "x".repeat(4 << 20) });
   assert.equal(result.exitCode, 0);
 });
 
-test("SpawnRunner: a program this user may not execute fails naming the permission, not as missing", { timeout: 60_000 }, async (t) => {
-  // A file without an execute bit: spawn says EACCES, even for root.
-  const directory = mkdtempSync(join(tmpdir(), "dummynet-eacces-"));
-  const program = join(directory, "not-executable");
-  writeFileSync(program, "#!/bin/sh\n", { mode: 0o644 });
-  t.after(() => rmSync(directory, { recursive: true, force: true }));
-  await assert.rejects(new SpawnRunner().run([program]), (error: unknown) => {
-    assert.ok(error instanceof SystemCommandError, String(error));
-    assert.equal(error.constructor.name, "SystemCommandError");
-    assert.match(error.message, /permission denied: this user \(uid \d+\) may not execute /);
-    assert.ok(error.message.includes(`may not execute ${program}; fix the permission or the PATH`), error.message);
-    return true;
-  });
-});
+test(
+  "SpawnRunner: a program this user may not execute fails naming the permission, not as missing",
+  { timeout: 60_000 },
+  async (t) => {
+    // A file without an execute bit: spawn says EACCES, even for root.
+    const directory = mkdtempSync(join(tmpdir(), "dummynet-eacces-"));
+    const program = join(directory, "not-executable");
+    writeFileSync(program, "#!/bin/sh\n", { mode: 0o644 });
+    t.after(() => {
+      rmSync(directory, { recursive: true, force: true });
+    });
+    await assert.rejects(new SpawnRunner().run([program]), (error: unknown) => {
+      assert.ok(error instanceof SystemCommandError, String(error));
+      assert.equal(error.constructor.name, "SystemCommandError");
+      assert.match(error.message, /permission denied: this user \(uid \d+\) may not execute /);
+      assert.ok(error.message.includes(`may not execute ${program}; fix the permission or the PATH`), error.message);
+      return true;
+    });
+  },
+);
 
-test("both runners refuse an over-long ip argument before ip can make an unnamed device", { timeout: 120_000 }, async () => {
-  // ip would overflow its netlink message, drop the name, exit 0, and the kernel would make "bridgeN".
-  const bridges = () => execFileSync("ip", ["-o", "link", "show", "type", "bridge"], { encoding: "utf8", timeout: 30_000 });
-  const before = bridges();
-  const name = `${new InterfaceScoped("x", process.pid).scoped}${"x".repeat(5000)}`;
-  const batch = new IpBatchRunner();
-  try {
-    await assert.rejects(batch.run(["ip", "link", "add", name, "type", "bridge"]), (error: unknown) => error instanceof InvalidArgumentError && /is \d{4} characters long; ip arguments are names/.test(error.message));
-  } finally {
-    await batch.close();
-  }
-  await assert.rejects(new SpawnRunner().run(["ip", "link", "add", name, "type", "bridge"]), InvalidArgumentError);
-  assert.equal(bridges(), before, "no device was made");
-  assertNothingLeft(process.pid);
-});
+test(
+  "both runners refuse an over-long ip argument before ip can make an unnamed device",
+  { timeout: 120_000 },
+  async () => {
+    // ip would overflow its netlink message, drop the name, exit 0, and the kernel would make "bridgeN".
+    const bridges = () =>
+      execFileSync("ip", ["-o", "link", "show", "type", "bridge"], { encoding: "utf8", timeout: 30_000 });
+    const before = bridges();
+    const name = `${new InterfaceScoped("x", process.pid).scoped}${"x".repeat(5000)}`;
+    const batch = new IpBatchRunner();
+    try {
+      await assert.rejects(
+        batch.run(["ip", "link", "add", name, "type", "bridge"]),
+        (error: unknown) =>
+          error instanceof InvalidArgumentError &&
+          /is \d{4} characters long; ip arguments are names/.test(error.message),
+      );
+    } finally {
+      await batch.close();
+    }
+    await assert.rejects(new SpawnRunner().run(["ip", "link", "add", name, "type", "bridge"]), InvalidArgumentError);
+    assert.equal(bridges(), before, "no device was made");
+    assertNothingLeft(process.pid);
+  },
+);
 
 test("ip output with a control character in a name is still read", { timeout: 120_000 }, () => {
   const odd = `d-2-a${String.fromCharCode(0x11)}`;
@@ -82,8 +102,14 @@ test("ip output with a control character in a name is still read", { timeout: 12
 
 test("reportsError: ip's notice about a namespace deleted mid-listing is not a failure; its other errors are", () => {
   assert.equal(reportsError("Error: Peer netns reference is invalid.\n"), false);
-  assert.equal(reportsError("Error: Peer netns reference is invalid.\nError: Peer netns reference is invalid.\n"), false);
-  assert.equal(reportsError("Error: Peer netns reference is invalid.\nCannot find device \"x\"\nError: argument is wrong\n"), true);
+  assert.equal(
+    reportsError("Error: Peer netns reference is invalid.\nError: Peer netns reference is invalid.\n"),
+    false,
+  );
+  assert.equal(
+    reportsError('Error: Peer netns reference is invalid.\nCannot find device "x"\nError: argument is wrong\n'),
+    true,
+  );
   assert.equal(reportsError("addattr_l ERROR: message exceeded bound of 1024\n"), true);
   assert.equal(reportsError(""), false);
 });

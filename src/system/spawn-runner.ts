@@ -7,7 +7,14 @@ import { spawn } from "node:child_process";
 import { MissingProgramError, SystemCommandError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
-import { type CommandResult, type CommandRunner, type SystemCommandOptions, checkSystemArgv, inNamespace, reportsError } from "./command-runner.js";
+import {
+  type CommandResult,
+  type CommandRunner,
+  type SystemCommandOptions,
+  checkSystemArgv,
+  inNamespace,
+  reportsError,
+} from "./command-runner.js";
 import { PACKAGE_OF_PROGRAM, failureHint, missingProgramHint } from "./hints.js";
 import { type Privilege, privilegeFor } from "./privilege.js";
 
@@ -49,12 +56,12 @@ export class SpawnRunner implements CommandRunner {
     try {
       checkSystemArgv(argv);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
     const full = this.privilege.wrap(inNamespace(argv, options.namespace));
     this.log.debug(full.join(" "));
     return new Promise((resolve, reject) => {
-      const child = spawn(full[0]!, full.slice(1), {
+      const child = spawn(full[0], full.slice(1), {
         stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       });
       const out: Buffer[] = [];
@@ -67,11 +74,13 @@ export class SpawnRunner implements CommandRunner {
         child.stdin!.end(options.input);
       }
       child.on("error", (error: NodeJS.ErrnoException) => {
-        const program = full[0]!;
+        const program = full[0];
         reject(
           error.code === "ENOENT"
             ? missingProgram(full, program, `${program} is not installed (${error.message})`, { cause: error })
-            : new SystemCommandError(full, null, "", error.code === "EACCES" ? notPermitted(program) : undefined, { cause: error }),
+            : new SystemCommandError(full, null, "", error.code === "EACCES" ? notPermitted(program) : undefined, {
+                cause: error,
+              }),
         );
       });
       child.on("close", (code) => {
@@ -95,8 +104,20 @@ export class SpawnRunner implements CommandRunner {
   }
 }
 
-function missingProgram(argv: readonly string[], program: string, reason: string, options: { cause?: Error; stderr?: string }): MissingProgramError {
-  return new MissingProgramError(argv, program, PACKAGE_OF_PROGRAM[program], reason, missingProgramHint(program), options);
+function missingProgram(
+  argv: readonly string[],
+  program: string,
+  reason: string,
+  options: { cause?: Error; stderr?: string },
+): MissingProgramError {
+  return new MissingProgramError(
+    argv,
+    program,
+    PACKAGE_OF_PROGRAM[program],
+    reason,
+    missingProgramHint(program),
+    options,
+  );
 }
 
 /**
@@ -104,12 +125,17 @@ function missingProgram(argv: readonly string[], program: string, reason: string
  * "sudo: iptables: command not found", "nsenter: failed to execute iptables: No such file or directory".
  */
 export function programNotFoundBy(stderr: string): string | undefined {
-  const match = /^(?:sudo: (\S+): command not found|nsenter: failed to execute (\S+): No such file or directory)$/m.exec(stderr.trim());
+  const match =
+    /^(?:sudo: (\S+): command not found|nsenter: failed to execute (\S+): No such file or directory)$/m.exec(
+      stderr.trim(),
+    );
   return match ? (match[1] ?? match[2]) : undefined;
 }
 
 /** What EACCES from spawn means: the program, or a directory of PATH searched before it, may not be used by this user. */
 function notPermitted(program: string): string {
-  const where = program.includes("/") ? program : `${program}, or a directory of PATH searched before it (PATH=${process.env["PATH"] ?? ""})`;
+  const where = program.includes("/")
+    ? program
+    : `${program}, or a directory of PATH searched before it (PATH=${process.env["PATH"] ?? ""})`;
   return `permission denied: this user (uid ${process.getuid?.() ?? "?"}) may not execute ${where}; fix the permission or the PATH`;
 }

@@ -15,8 +15,11 @@ test("bandwidthDelayPackets: rate x (delay + jitter) in packets of 1500 B", () =
 test("netemAdvice: a limit under the bandwidth-delay product is warned about, with the limit to set", () => {
   const [warning, ...rest] = netemAdvice({ rate: 20, delay: 40, limit: 10 }, target);
   assert.deepEqual(rest, []);
-  assert.match(warning!, /^tc on d-1-a-b \(outgoing\): limit 10 packets is under the bandwidth-delay product of 20 Mbit\/s x 40 ms \(~67 packets of 1500 B\)/);
-  assert.match(warning!, /raise limit to at least 67/);
+  assert.match(
+    warning,
+    /^tc on d-1-a-b \(outgoing\): limit 10 packets is under the bandwidth-delay product of 20 Mbit\/s x 40 ms \(~67 packets of 1500 B\)/,
+  );
+  assert.match(warning, /raise limit to at least 67/);
   // At or above the product, without a limit (the library derives one), or without a rate: nothing to say.
   assert.deepEqual(netemAdvice({ rate: 20, delay: 40, limit: 67 }, target), []);
   assert.deepEqual(netemAdvice({ rate: 20, delay: 40 }, target), []);

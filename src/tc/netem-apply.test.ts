@@ -22,7 +22,10 @@ const ip = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe", time
 /** Whether this kernel has netem: asked of the kernel itself, on a scratch device. */
 function kernelHasNetem(): boolean {
   try {
-    execFileSync("tc", ["-n", namespace, "qdisc", "add", "dev", peer, "root", "netem", "delay", "1ms"], { stdio: "pipe", timeout: 30_000 });
+    execFileSync("tc", ["-n", namespace, "qdisc", "add", "dev", peer, "root", "netem", "delay", "1ms"], {
+      stdio: "pipe",
+      timeout: 30_000,
+    });
     execFileSync("tc", ["-n", namespace, "qdisc", "del", "dev", peer, "root"], { stdio: "pipe", timeout: 30_000 });
     return true;
   } catch {
@@ -71,23 +74,53 @@ describe("applyNetem on the host kernel", { timeout: 180_000 }, () => {
       await assert.rejects(applyNetem(shell, veth, { ingress: { delay: 5 } }, { uid }), /modprobe sch_netem/);
     }
     assert.doesNotMatch(links(), /ifb/);
-    assert.deepEqual((await showQdiscs(shell, veth)).map((q) => q.kind), ["noqueue"]);
+    assert.deepEqual(
+      (await showQdiscs(shell, veth)).map((q) => q.kind),
+      ["noqueue"],
+    );
   });
 
   test("invalid options are refused before anything changes", async () => {
-    await assert.rejects(applyNetem(shell, veth, { delay: 20, jitter: -1, ingress: { delay: 5 } }, { uid }), (error: unknown) => {
-      assert.ok(error instanceof InvalidArgumentError);
-      assert.match(error.message, /tc option jitter: -1/);
-      return true;
-    });
+    await assert.rejects(
+      applyNetem(shell, veth, { delay: 20, jitter: -1, ingress: { delay: 5 } }, { uid }),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidArgumentError);
+        assert.match(error.message, /tc option jitter: -1/);
+        return true;
+      },
+    );
     await assert.rejects(applyNetem(shell, veth, { reorder: 50 }, { uid }), /tc option reorder: 50 .*needs a delay/);
-    await assert.rejects(applyNetem(shell, veth, { ingress: true }, { uid }), /ingress: true copies the options of outgoing traffic/);
+    await assert.rejects(
+      applyNetem(shell, veth, { ingress: true }, { uid }),
+      /ingress: true copies the options of outgoing traffic/,
+    );
     assert.deepEqual(await rootKind(), ["noqueue 0:"]);
     assert.doesNotMatch(links(), /ifb/);
   });
 
   test("a root qdisc dummynet could not put back is refused and kept", async () => {
-    execFileSync("tc", ["-n", namespace, "qdisc", "add", "dev", veth, "root", "handle", "5:", "tbf", "rate", "1mbit", "burst", "10k", "latency", "50ms"], { timeout: 30_000 });
+    execFileSync(
+      "tc",
+      [
+        "-n",
+        namespace,
+        "qdisc",
+        "add",
+        "dev",
+        veth,
+        "root",
+        "handle",
+        "5:",
+        "tbf",
+        "rate",
+        "1mbit",
+        "burst",
+        "10k",
+        "latency",
+        "50ms",
+      ],
+      { timeout: 30_000 },
+    );
     try {
       await assert.rejects(applyNetem(shell, veth, { delay: 20 }, { uid }), (error: unknown) => {
         assert.ok(error instanceof QdiscConflictError);
@@ -105,7 +138,10 @@ describe("applyNetem on the host kernel", { timeout: 180_000 }, () => {
     const [major = 0, minor = 0] = (/iproute2-(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
     if (!kernelHasNetem() || major < 6 || (major === 6 && minor < 6)) {
       t.diagnostic(`tc is ${version.trim()}`);
-      await assert.rejects(applyNetem(shell, veth, { loss: 1, seed: 7 }, { uid }), /seed needs tc from iproute2 6.6 or later/);
+      await assert.rejects(
+        applyNetem(shell, veth, { loss: 1, seed: 7 }, { uid }),
+        /seed needs tc from iproute2 6.6 or later/,
+      );
       assert.deepEqual(await rootKind(), ["noqueue 0:"]);
       return;
     }

@@ -12,7 +12,13 @@
 import { DummyNetError, SystemCommandError } from "../errors.js";
 import { InterfaceScoped } from "../names/scoped.js";
 import { type NetemOptions, type NetemSettings, type TcOptions, NETEM_DEFAULT_LIMIT } from "./netem-model.js";
-import { derivedLimit, checkNetemCombination, clearingArguments, mergeNetem, settingsArguments } from "./netem-options.js";
+import {
+  derivedLimit,
+  checkNetemCombination,
+  clearingArguments,
+  mergeNetem,
+  settingsArguments,
+} from "./netem-options.js";
 import { validateTcOptions } from "./netem-validate.js";
 import { type KnownTables, type QdiscJson, type TcShell, appliedRoot, readNetem, showQdiscs } from "./netem-read.js";
 import { netemAdvice } from "./advice.js";
@@ -174,11 +180,19 @@ function egressKeys(options: TcOptions): boolean {
 }
 
 function limitLooksSet(current: NetemSettings | undefined): boolean {
-  return current?.limit !== undefined && current.limit !== NETEM_DEFAULT_LIMIT && current.limit !== derivedLimit({ ...current, limit: undefined });
+  return (
+    current?.limit !== undefined &&
+    current.limit !== NETEM_DEFAULT_LIMIT &&
+    current.limit !== derivedLimit({ ...current, limit: undefined })
+  );
 }
 
 /** Base settings for a merge: what the kernel has, less the limit when it was derived or netem's default. */
-function baseSettings(current: NetemSettings | undefined, ours: boolean, userLimit: boolean): NetemSettings | undefined {
+function baseSettings(
+  current: NetemSettings | undefined,
+  ours: boolean,
+  userLimit: boolean,
+): NetemSettings | undefined {
   if (!current) return undefined;
   const base = { ...current };
   if (ours ? !userLimit : base.limit === NETEM_DEFAULT_LIMIT) delete base.limit;
@@ -194,14 +208,25 @@ interface NetemPlan {
   userLimit: boolean;
 }
 
-function planNetem(current: NetemSettings | undefined, ours: boolean, tables: KnownTables, userLimit: boolean, change: NetemOptions, prefix: string): NetemPlan {
+function planNetem(
+  current: NetemSettings | undefined,
+  ours: boolean,
+  tables: KnownTables,
+  userLimit: boolean,
+  change: NetemOptions,
+  prefix: string,
+): NetemPlan {
   const base = baseSettings(current, ours, userLimit);
   const settings = mergeNetem(base, change);
   checkNetemCombination(settings, prefix);
   const argv = settingsArguments(settings);
-  const delayTable = settings.jitter && settings.distribution && settings.distribution !== "uniform" ? settings.distribution : undefined;
+  const delayTable =
+    settings.jitter && settings.distribution && settings.distribution !== "uniform" ? settings.distribution : undefined;
   const slotTable = settings.slot && !("min" in settings.slot) ? settings.slot.distribution : undefined;
-  const newUserLimit = change.limit === undefined && !change.reset ? userLimit || (!ours && base?.limit !== undefined) : change.limit !== null;
+  const newUserLimit =
+    change.limit === undefined && !change.reset
+      ? userLimit || (!ours && base?.limit !== undefined)
+      : change.limit !== null;
   if (ours && current) {
     const clearing = clearingArguments(current, settings, tables, argv);
     if (clearing) {
@@ -221,7 +246,12 @@ const SEED_HINT =
   "netem's seed needs tc from iproute2 6.6 or later and a kernel with netem's seeded PRNG (Linux 6.4 or later); " +
   "remove `seed` or upgrade iproute2 and the kernel.";
 
-async function installNetem(shell: TcShell, device: string, plan: NetemPlan, currentRoot: QdiscJson | undefined): Promise<void> {
+async function installNetem(
+  shell: TcShell,
+  device: string,
+  plan: NetemPlan,
+  currentRoot: QdiscJson | undefined,
+): Promise<void> {
   // "root" right before the kind, so a refusal's hint names the qdisc kind.
   const replace = ["tc", "qdisc", "replace", "dev", device, "handle", NETEM_HANDLE, "root", "netem", ...plan.argv];
   try {
@@ -234,7 +264,9 @@ async function installNetem(shell: TcShell, device: string, plan: NetemPlan, cur
     }
   } catch (error) {
     if (error instanceof SystemCommandError && /What is "seed"/.test(error.stderr)) {
-      throw new SystemCommandError(error.argv, error.exitCode, error.stderr.split("\n")[0] ?? error.stderr, SEED_HINT, { cause: error });
+      throw new SystemCommandError(error.argv, error.exitCode, error.stderr.split("\n")[0] ?? error.stderr, SEED_HINT, {
+        cause: error,
+      });
     }
     throw error;
   }
@@ -251,12 +283,25 @@ async function installNetem(shell: TcShell, device: string, plan: NetemPlan, cur
 async function restoreRoot(shell: TcShell, iface: string, before: QdiscJson): Promise<void> {
   const current = (await showQdiscs(shell, iface)).find((qdisc) => qdisc.root);
   if (current && !(current.kind === "netem" && current.handle === NETEM_HANDLE)) {
-    shell.log.warn(`tc restore of ${iface}: the root qdisc is no longer dummynet's netem but ${current.kind} ${current.handle}; putting back ${before.kind} anyway`);
+    shell.log.warn(
+      `tc restore of ${iface}: the root qdisc is no longer dummynet's netem but ${current.kind} ${current.handle}; putting back ${before.kind} anyway`,
+    );
   }
   // Deleting the root returns the device to its default qdisc.
   if (current && current.handle !== "0:") await shell.system(["tc", "qdisc", "del", "dev", iface, "root"]);
   if (before.handle === "0:") return;
-  await shell.system(["tc", "qdisc", "add", "dev", iface, "handle", before.handle, "root", before.kind, ...qdiscArguments(before)]);
+  await shell.system([
+    "tc",
+    "qdisc",
+    "add",
+    "dev",
+    iface,
+    "handle",
+    before.handle,
+    "root",
+    before.kind,
+    ...qdiscArguments(before),
+  ]);
 }
 
 /** Arguments that re-create a qdisc we can restore (see RESTORABLE_KINDS). */
@@ -274,14 +319,25 @@ function ifbName(ifindex: number, ownerUid: number): string {
 async function interfaceIndex(shell: TcShell, iface: string): Promise<number> {
   const result = await shell.system(["ip", "-j", "link", "show", "dev", iface]);
   const links = JSON.parse(result.stdout) as Array<{ ifindex: number }>;
-  return links[0]!.ifindex;
+  return links[0].ifindex;
 }
 
 /** Creates the IFB device and the redirect; undoes its own steps when one fails. */
-async function setUpIngress(shell: TcShell, iface: string, ownerUid: number, qdiscs: QdiscJson[]): Promise<IngressState> {
+async function setUpIngress(
+  shell: TcShell,
+  iface: string,
+  ownerUid: number,
+  qdiscs: QdiscJson[],
+): Promise<IngressState> {
   const ifb = ifbName(await interfaceIndex(shell, iface), ownerUid);
   const hasIngressQdisc = qdiscs.some((qdisc) => qdisc.kind === "ingress" || qdisc.kind === "clsact");
-  const state: IngressState = { ifb, createdQdisc: !hasIngressQdisc, settings: undefined, tables: {}, userLimit: false };
+  const state: IngressState = {
+    ifb,
+    createdQdisc: !hasIngressQdisc,
+    settings: undefined,
+    tables: {},
+    userLimit: false,
+  };
   const undo: Array<() => Promise<unknown>> = [];
   try {
     await shell.system(["ip", "link", "add", ifb, "type", "ifb"]);
@@ -297,7 +353,10 @@ async function setUpIngress(shell: TcShell, iface: string, ownerUid: number, qdi
       await shell.system([...filter, "matchall", ...redirect]);
     } catch (error) {
       // Kernels without cls_matchall still have u32; a zero mask matches every packet.
-      if (!(error instanceof SystemCommandError && /filter kind|Unknown filter|classifier not found/i.test(error.stderr))) throw error;
+      if (!(
+        error instanceof SystemCommandError && /filter kind|Unknown filter|classifier not found/i.test(error.stderr)
+      ))
+        throw error;
       await shell.system([...filter, "u32", "match", "u32", "0", "0", ...redirect]);
     }
     return state;
@@ -326,7 +385,12 @@ async function removeIngress(shell: TcShell, iface: string, state: IngressState)
  * (`dummynet impair`, one change per process) the call starts from what the
  * kernel shows, as a new process does.
  */
-export async function applyNetem(shell: TcShell, iface: string, options: TcOptions, owner: { uid: number; handles?: TcHandles }): Promise<TcHandle> {
+export async function applyNetem(
+  shell: TcShell,
+  iface: string,
+  options: TcOptions,
+  owner: { uid: number; handles?: TcHandles },
+): Promise<TcHandle> {
   const change = validateTcOptions(options);
   const key = handleKey(shell, iface);
   const handles = liveHandles(owner.handles ?? new TcHandles());
@@ -336,7 +400,9 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
   const rootIsOurs = root?.kind === "netem" && root.handle === NETEM_HANDLE;
   if (handle && handle.before && !rootIsOurs) {
     // Our qdisc is gone (the device was re-created, or someone replaced it): start over.
-    shell.log.warn(`tc on ${iface}: dummynet's netem is no longer there (root is ${root?.kind ?? "none"}); taking the current qdisc as the one to restore`);
+    shell.log.warn(
+      `tc on ${iface}: dummynet's netem is no longer there (root is ${root?.kind ?? "none"}); taking the current qdisc as the one to restore`,
+    );
     handle.before = undefined;
     handle.egress = undefined;
     handle.egressTables = {};
@@ -347,7 +413,8 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
   // Plan both directions first: every refusal happens before the system changes.
   let egressPlan: NetemPlan | undefined;
   if (egressKeys(change)) {
-    if (!rootIsOurs && root && root.handle !== "0:" && !RESTORABLE_KINDS.includes(root.kind)) throw new QdiscConflictError(iface, root);
+    if (!rootIsOurs && root && root.handle !== "0:" && !RESTORABLE_KINDS.includes(root.kind))
+      throw new QdiscConflictError(iface, root);
     const current = appliedRoot(qdiscs, handle.egressTables);
     const currentNetem = current?.kind === "netem" ? current.netem : undefined;
     // A handle new to this process (e.g. `dummynet impair` on a running network) cannot remember whether
@@ -363,22 +430,45 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
     // ingress shaping already: adopt its IFB rather than make a second one.
     const existing = (await readNetem(shell, iface))?.ingress;
     if (existing && existing.ifb === ifbName(await interfaceIndex(shell, iface), owner.uid)) {
-      handle.ingressState = { ifb: existing.ifb, createdQdisc: true, settings: existing.netem, tables: {}, userLimit: limitLooksSet(existing.netem) };
+      handle.ingressState = {
+        ifb: existing.ifb,
+        createdQdisc: true,
+        settings: existing.netem,
+        tables: {},
+        userLimit: limitLooksSet(existing.netem),
+      };
     }
   }
   if (ingressOption !== undefined && ingressOption !== null && ingressOption !== false) {
     const state = handle.ingressState;
     if (state) ingressCurrent = (await readNetem(shell, state.ifb, { egress: state.tables }))?.netem;
     if (ingressOption === true) {
-      const egressNow = egressPlan?.settings ?? (rootIsOurs ? appliedRoot(qdiscs, handle.egressTables)?.netem : undefined);
+      const egressNow =
+        egressPlan?.settings ?? (rootIsOurs ? appliedRoot(qdiscs, handle.egressTables)?.netem : undefined);
       if (!egressNow) {
-        throw new DummyNetError(`tc option ingress: true copies the options of outgoing traffic, but ${iface} has none from dummynet: give ingress its own options, e.g. { ingress: { delay: 20 } }`);
+        throw new DummyNetError(
+          `tc option ingress: true copies the options of outgoing traffic, but ${iface} has none from dummynet: give ingress its own options, e.g. { ingress: { delay: 20 } }`,
+        );
       }
       const mirror: NetemOptions = { ...(egressNow as NetemOptions), reset: true };
       if (!egressPlan?.userLimit && !handle.egressUserLimit) delete mirror.limit;
-      ingressPlan = planNetem(ingressCurrent, state !== undefined, state?.tables ?? {}, state?.userLimit ?? false, mirror, "ingress.");
+      ingressPlan = planNetem(
+        ingressCurrent,
+        state !== undefined,
+        state?.tables ?? {},
+        state?.userLimit ?? false,
+        mirror,
+        "ingress.",
+      );
     } else {
-      ingressPlan = planNetem(ingressCurrent, state !== undefined, state?.tables ?? {}, state?.userLimit ?? false, ingressOption, "ingress.");
+      ingressPlan = planNetem(
+        ingressCurrent,
+        state !== undefined,
+        state?.tables ?? {},
+        state?.userLimit ?? false,
+        ingressOption,
+        "ingress.",
+      );
     }
   }
 
@@ -398,12 +488,16 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
       if (!handle.ingressState) handle.ingressState = await setUpIngress(shell, iface, owner.uid, qdiscs);
       const state = handle.ingressState;
       try {
-        const ifbRoot = ingressPlan.inPlace ? undefined : (await showQdiscs(shell, state.ifb)).find((qdisc) => qdisc.root);
+        const ifbRoot = ingressPlan.inPlace
+          ? undefined
+          : (await showQdiscs(shell, state.ifb)).find((qdisc) => qdisc.root);
         await installNetem(shell, state.ifb, ingressPlan, ifbRoot);
       } catch (error) {
         // An IFB without its netem would only hide the refusal: take it away again.
         if (created) {
-          await removeIngress(shell, iface, state).catch((undoError: unknown) => shell.log.warn(`tc on ${iface}: could not undo ingress set-up: ${String(undoError)}`));
+          await removeIngress(shell, iface, state).catch((undoError: unknown) => {
+            shell.log.warn(`tc on ${iface}: could not undo ingress set-up: ${String(undoError)}`);
+          });
           handle.ingressState = undefined;
         }
         throw error;
@@ -420,7 +514,10 @@ export async function applyNetem(shell: TcShell, iface: string, options: TcOptio
     throw error;
   }
   handle.applyCount++;
-  for (const [plan, direction] of [[egressPlan, "outgoing"], [ingressPlan, "incoming"]] as const) {
+  for (const [plan, direction] of [
+    [egressPlan, "outgoing"],
+    [ingressPlan, "incoming"],
+  ] as const) {
     if (plan) for (const warning of netemAdvice(plan.settings, { iface, direction })) shell.log.warn(warning);
   }
   return handle;

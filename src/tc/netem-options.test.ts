@@ -13,34 +13,65 @@ import {
 import { validateNetemOptions, validateTcOptions } from "./netem-validate.js";
 
 function rejects(options: unknown, pattern: RegExp): void {
-  assert.throws(() => netemArguments(options as never), (error: unknown) => {
-    assert.ok(error instanceof InvalidArgumentError, String(error));
-    assert.match(error.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => netemArguments(options as never),
+    (error: unknown) => {
+      assert.ok(error instanceof InvalidArgumentError, String(error));
+      assert.match(error.message, pattern);
+      return true;
+    },
+  );
 }
 
 describe("validateNetemOptions", { timeout: 60_000 }, () => {
   test("names the option, the value and the rule for an out-of-range value", () => {
-    assert.throws(() => validateNetemOptions({ delay: -1 }), /Invalid tc option delay: -1 \(number\) must be a number of milliseconds from 0 to 274877; pass null/);
+    assert.throws(
+      () => validateNetemOptions({ delay: -1 }),
+      /Invalid tc option delay: -1 \(number\) must be a number of milliseconds from 0 to 274877; pass null/,
+    );
     assert.throws(() => validateNetemOptions({ loss: 101 }), /tc option loss: 101 .*percent from 0 to 100/);
-    assert.throws(() => validateNetemOptions({ limit: 1.5 }), /tc option limit: 1.5 .*integer number of packets from 1/);
-    assert.throws(() => validateNetemOptions({ rate: "10mbit" }), /tc option rate: "10mbit" must be a number of Mbit\/s/);
-    assert.throws(() => validateNetemOptions({ slot: { min: 5, max: 1 } }), /tc option slot.max: 1 .*must not be less than slot.min/);
+    assert.throws(
+      () => validateNetemOptions({ limit: 1.5 }),
+      /tc option limit: 1.5 .*integer number of packets from 1/,
+    );
+    assert.throws(
+      () => validateNetemOptions({ rate: "10mbit" }),
+      /tc option rate: "10mbit" must be a number of Mbit\/s/,
+    );
+    assert.throws(
+      () => validateNetemOptions({ slot: { min: 5, max: 1 } }),
+      /tc option slot.max: 1 .*must not be less than slot.min/,
+    );
     assert.throws(() => validateNetemOptions({ loss: { gemodel: { p: 1, h: 200 } } }), /tc option loss.gemodel.h: 200/);
   });
 
   test("rejects unknown names with a suggestion", () => {
-    assert.throws(() => validateNetemOptions({ dealy: 20 }), /tc option dealy: 20 \(number\) is not a known option: did you mean "delay"\?/);
+    assert.throws(
+      () => validateNetemOptions({ dealy: 20 }),
+      /tc option dealy: 20 \(number\) is not a known option: did you mean "delay"\?/,
+    );
     assert.throws(() => validateNetemOptions({ distribution: "pareto-normal" }), /did you mean "paretonormal"/);
-    assert.throws(() => validateNetemOptions({ loss: { random: 1, corelation: 5 } }), /loss.corelation.*did you mean "correlation"/);
+    assert.throws(
+      () => validateNetemOptions({ loss: { random: 1, corelation: 5 } }),
+      /loss.corelation.*did you mean "correlation"/,
+    );
     assert.throws(() => validateNetemOptions({ ingress: true }), /tc option ingress.*not a known option/);
   });
 
   test("accepts null to remove a value and normalises structured random loss", () => {
-    assert.deepEqual(validateNetemOptions({ delay: null, loss: { random: 2, correlation: 25 } }), { delay: null, loss: 2, lossCorrelation: 25 });
-    assert.throws(() => validateNetemOptions({ loss: { random: 2, correlation: 1 }, lossCorrelation: 3 }), /given twice/);
-    assert.throws(() => validateNetemOptions({ loss: { state: { p13: 1 } }, lossCorrelation: 3 }), /only applies to random loss/);
+    assert.deepEqual(validateNetemOptions({ delay: null, loss: { random: 2, correlation: 25 } }), {
+      delay: null,
+      loss: 2,
+      lossCorrelation: 25,
+    });
+    assert.throws(
+      () => validateNetemOptions({ loss: { random: 2, correlation: 1 }, lossCorrelation: 3 }),
+      /given twice/,
+    );
+    assert.throws(
+      () => validateNetemOptions({ loss: { state: { p13: 1 } }, lossCorrelation: 3 }),
+      /only applies to random loss/,
+    );
   });
 
   test("ingress takes true, null or its own options, validated with their own path", () => {
@@ -54,15 +85,68 @@ describe("validateNetemOptions", { timeout: 60_000 }, () => {
 describe("netemArguments", { timeout: 60_000 }, () => {
   test("writes iproute2 6.1 syntax, correlations included", () => {
     assert.deepEqual(netemArguments({ delay: 20, jitter: 5, delayCorrelation: 25, distribution: "normal", loss: 1 }), [
-      "delay", "20ms", "5ms", "25%", "distribution", "normal", "loss", "random", "1%", "0%",
+      "delay",
+      "20ms",
+      "5ms",
+      "25%",
+      "distribution",
+      "normal",
+      "loss",
+      "random",
+      "1%",
+      "0%",
     ]);
-    assert.deepEqual(netemArguments({ delay: 10, reorder: 25, reorderCorrelation: 50, gap: 5 }), ["delay", "10ms", "reorder", "25%", "50%", "gap", "5"]);
-    assert.deepEqual(netemArguments({ rate: 1.5, packetOverhead: -14, cellSize: 48, cellOverhead: 5 }), ["rate", "1500kbit", "-14", "48", "5"]);
-    assert.deepEqual(netemArguments({ slot: { min: 1, max: 5, packets: 10, bytes: 4000 } }), ["slot", "1ms", "5ms", "packets", "10", "bytes", "4000"]);
-    assert.deepEqual(netemArguments({ slot: { distribution: "pareto", delay: 10, jitter: 2.5 } }), ["slot", "distribution", "pareto", "10ms", "2500us"]);
-    assert.deepEqual(netemArguments({ loss: { state: { p13: 1 } }, ecn: true }), ["loss", "state", "1%", "99%", "0%", "100%", "0%", "ecn"]);
+    assert.deepEqual(netemArguments({ delay: 10, reorder: 25, reorderCorrelation: 50, gap: 5 }), [
+      "delay",
+      "10ms",
+      "reorder",
+      "25%",
+      "50%",
+      "gap",
+      "5",
+    ]);
+    assert.deepEqual(netemArguments({ rate: 1.5, packetOverhead: -14, cellSize: 48, cellOverhead: 5 }), [
+      "rate",
+      "1500kbit",
+      "-14",
+      "48",
+      "5",
+    ]);
+    assert.deepEqual(netemArguments({ slot: { min: 1, max: 5, packets: 10, bytes: 4000 } }), [
+      "slot",
+      "1ms",
+      "5ms",
+      "packets",
+      "10",
+      "bytes",
+      "4000",
+    ]);
+    assert.deepEqual(netemArguments({ slot: { distribution: "pareto", delay: 10, jitter: 2.5 } }), [
+      "slot",
+      "distribution",
+      "pareto",
+      "10ms",
+      "2500us",
+    ]);
+    assert.deepEqual(netemArguments({ loss: { state: { p13: 1 } }, ecn: true }), [
+      "loss",
+      "state",
+      "1%",
+      "99%",
+      "0%",
+      "100%",
+      "0%",
+      "ecn",
+    ]);
     // h and k are probabilities of delivery; tc takes 1-h and 1-k.
-    assert.deepEqual(netemArguments({ loss: { gemodel: { p: 1, r: 30, h: 20, k: 98 } } }), ["loss", "gemodel", "1%", "30%", "80%", "2%"]);
+    assert.deepEqual(netemArguments({ loss: { gemodel: { p: 1, r: 30, h: 20, k: 98 } } }), [
+      "loss",
+      "gemodel",
+      "1%",
+      "30%",
+      "80%",
+      "2%",
+    ]);
     assert.deepEqual(netemArguments({ seed: 42, loss: 3 }), ["loss", "random", "3%", "0%", "seed", "42"]);
   });
 
@@ -71,8 +155,23 @@ describe("netemArguments", { timeout: 60_000 }, () => {
   });
 
   test("a duplicate correlation alone is sent through a no-op corrupt (iproute2 would drop it)", () => {
-    assert.deepEqual(netemArguments({ duplicate: 5, duplicateCorrelation: 50 }), ["duplicate", "5%", "50%", "corrupt", "0%", "0%"]);
-    assert.deepEqual(netemArguments({ duplicate: 5, loss: 1 }), ["loss", "random", "1%", "0%", "duplicate", "5%", "0%"]);
+    assert.deepEqual(netemArguments({ duplicate: 5, duplicateCorrelation: 50 }), [
+      "duplicate",
+      "5%",
+      "50%",
+      "corrupt",
+      "0%",
+      "0%",
+    ]);
+    assert.deepEqual(netemArguments({ duplicate: 5, loss: 1 }), [
+      "loss",
+      "random",
+      "1%",
+      "0%",
+      "duplicate",
+      "5%",
+      "0%",
+    ]);
   });
 
   test("rejects combinations netem refuses, naming what to add", () => {
@@ -108,22 +207,47 @@ describe("derived queue limit", { timeout: 60_000 }, () => {
 
 describe("mergeNetem", { timeout: 60_000 }, () => {
   test("keeps omitted values, removes null/0 values with their qualifiers, reset starts over", () => {
-    const base = mergeNetem(undefined, validateNetemOptions({ delay: 20, jitter: 5, distribution: "normal", loss: 1, lossCorrelation: 25, rate: 10, cellSize: 48 }));
+    const base = mergeNetem(
+      undefined,
+      validateNetemOptions({
+        delay: 20,
+        jitter: 5,
+        distribution: "normal",
+        loss: 1,
+        lossCorrelation: 25,
+        rate: 10,
+        cellSize: 48,
+      }),
+    );
     assert.deepEqual(mergeNetem(base, { delay: 30 }), { ...base, delay: 30 });
     const noJitter = mergeNetem(base, { jitter: null, loss: 0, rate: null });
     assert.deepEqual(noJitter, { delay: 20 });
     assert.deepEqual(mergeNetem(base, { reset: true, duplicate: 1 }), { duplicate: 1 });
     // A loss model replaces random loss and its correlation.
-    assert.deepEqual(mergeNetem(base, { loss: { gemodel: { p: 2 } } }).loss, { gemodel: { p: 2, r: 98, h: 0, k: 100 } });
+    assert.deepEqual(mergeNetem(base, { loss: { gemodel: { p: 2 } } }).loss, {
+      gemodel: { p: 2, r: 98, h: 0, k: 100 },
+    });
     assert.equal(mergeNetem(base, { loss: { gemodel: { p: 2 } } }).lossCorrelation, undefined);
   });
 
   test("clearing arguments switch off what the kernel would otherwise keep", () => {
     const before = { delay: 10, reorder: 5, corrupt: 1, rate: 10, slot: { min: 1 } };
     const after = { delay: 10 };
-    assert.deepEqual(clearingArguments(before, after, {}, settingsArguments(after)), ["reorder", "0%", "corrupt", "0%", "rate", "0bit", "slot", "0"]);
+    assert.deepEqual(clearingArguments(before, after, {}, settingsArguments(after)), [
+      "reorder",
+      "0%",
+      "corrupt",
+      "0%",
+      "rate",
+      "0bit",
+      "slot",
+      "0",
+    ]);
     // ECN and a loaded delay table cannot be switched off in place.
     assert.equal(clearingArguments({ loss: 1, ecn: true }, { loss: 1 }, {}, []), undefined);
-    assert.equal(clearingArguments({ delay: 9, jitter: 1 }, { delay: 9, jitter: 1 }, { delay: "pareto" }, []), undefined);
+    assert.equal(
+      clearingArguments({ delay: 9, jitter: 1 }, { delay: 9, jitter: 1 }, { delay: "pareto" }, []),
+      undefined,
+    );
   });
 });

@@ -22,7 +22,6 @@ import {
 } from "./netem-model.js";
 import { validateNetemOptions } from "./netem-validate.js";
 
-
 /** Values that only qualify another: removing the main value removes them too. */
 const QUALIFIERS: Partial<Record<NetemKey, NetemKey[]>> = {
   jitter: ["delayCorrelation", "distribution"],
@@ -67,11 +66,12 @@ export function mergeNetem(base: NetemSettings | undefined, change: NetemOptions
       for (const qualifier of QUALIFIERS[key] ?? []) if (change[qualifier] === undefined) delete merged[qualifier];
       continue;
     }
-    merged[key] = key === "loss" ? completeLoss(value as LossModel) : key === "slot" ? { ...(value as SlotOptions) } : value;
+    merged[key] =
+      key === "loss" ? completeLoss(value as LossModel) : key === "slot" ? { ...(value as SlotOptions) } : value;
   }
   // A loss model other than random has no correlation of its own.
   if (merged["loss"] !== undefined && typeof merged["loss"] !== "number") delete merged["lossCorrelation"];
-  return merged as NetemSettings;
+  return merged;
 }
 
 // ---------------------------------------------------------------- combinations and limit
@@ -86,10 +86,18 @@ export function checkNetemCombination(settings: NetemSettings, prefix = ""): voi
     needs("gap", settings.gap, "needs reorder (a percent); set reorder too or remove gap with null");
   }
   if (settings.distribution !== undefined && !(settings.delay && settings.jitter)) {
-    needs("distribution", settings.distribution, "needs a delay and a jitter to shape; set both, or remove distribution with null");
+    needs(
+      "distribution",
+      settings.distribution,
+      "needs a delay and a jitter to shape; set both, or remove distribution with null",
+    );
   }
   if (settings.delayCorrelation !== undefined && !settings.jitter) {
-    needs("delayCorrelation", settings.delayCorrelation, "needs a jitter (it correlates the random part of the delay); set jitter too");
+    needs(
+      "delayCorrelation",
+      settings.delayCorrelation,
+      "needs a jitter (it correlates the random part of the delay); set jitter too",
+    );
   }
   if (settings.lossCorrelation !== undefined && settings.loss === undefined) {
     needs("lossCorrelation", settings.lossCorrelation, "needs a random loss; set loss too");
@@ -121,7 +129,7 @@ export function checkNetemCombination(settings: NetemSettings, prefix = ""): voi
 export function derivedLimit(settings: NetemSettings): number | undefined {
   if (settings.limit !== undefined) return settings.limit;
   if (!settings.rate || !settings.delay) return undefined;
-  const bytesInFlight = (settings.rate * 1e6 / 8) * ((settings.delay + (settings.jitter ?? 0)) / 1000);
+  const bytesInFlight = ((settings.rate * 1e6) / 8) * ((settings.delay + (settings.jitter ?? 0)) / 1000);
   const packets = Math.ceil((2 * bytesInFlight) / LIMIT_PACKET_BYTES);
   return Math.min(U32_MAX, Math.max(NETEM_DEFAULT_LIMIT, packets));
 }
@@ -171,7 +179,8 @@ export function settingsArguments(settings: NetemSettings): string[] {
     if (settings.jitter) {
       argv.push(formatTime(settings.jitter), pct(settings.delayCorrelation));
       sendsCorrelations = true;
-      if (settings.distribution && settings.distribution !== "uniform") argv.push("distribution", settings.distribution);
+      if (settings.distribution && settings.distribution !== "uniform")
+        argv.push("distribution", settings.distribution);
     }
   }
   const loss = settings.loss;
@@ -204,14 +213,16 @@ export function settingsArguments(settings: NetemSettings): string[] {
   if (settings.rate) {
     argv.push("rate", formatRate(settings.rate));
     const { packetOverhead = 0, cellSize = 0, cellOverhead = 0 } = settings;
-    if (packetOverhead || cellSize || cellOverhead) argv.push(String(packetOverhead), String(cellSize), String(cellOverhead));
+    if (packetOverhead || cellSize || cellOverhead)
+      argv.push(String(packetOverhead), String(cellSize), String(cellOverhead));
   }
   if (settings.slot) {
     const slot = settings.slot;
     // A slot distribution whose table is unknown is left as the kernel has it.
     const known = "min" in slot || slot.distribution !== undefined;
     if ("min" in slot) argv.push("slot", formatTime(slot.min), formatTime(slot.max ?? slot.min));
-    else if (slot.distribution) argv.push("slot", "distribution", slot.distribution, formatTime(slot.delay), formatTime(slot.jitter));
+    else if (slot.distribution)
+      argv.push("slot", "distribution", slot.distribution, formatTime(slot.delay), formatTime(slot.jitter));
     if (known && slot.packets) argv.push("packets", String(slot.packets));
     if (known && slot.bytes) argv.push("bytes", String(slot.bytes));
   }
@@ -232,7 +243,8 @@ export function clearingArguments(
   afterArguments: readonly string[],
 ): string[] | undefined {
   if (before.ecn && !after.ecn) return undefined;
-  const delayTable = after.jitter && after.distribution && after.distribution !== "uniform" ? after.distribution : undefined;
+  const delayTable =
+    after.jitter && after.distribution && after.distribution !== "uniform" ? after.distribution : undefined;
   if (tables.delay !== undefined && delayTable === undefined && after.jitter) return undefined;
   const slotTable = after.slot && !("min" in after.slot) ? after.slot.distribution : undefined;
   if (tables.slot !== undefined && slotTable === undefined && after.slot) return undefined;

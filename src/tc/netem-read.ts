@@ -58,7 +58,9 @@ const ms = (seconds: unknown) => round(Number(seconds) * 1000, 3);
 const percent = (fraction: unknown) => round(Number(fraction) * 100, 5);
 
 function object(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 /** Parses `tc -j qdisc show` output (an empty output is no qdisc). */
@@ -66,7 +68,8 @@ export function parseQdiscs(json: string): QdiscJson[] {
   const text = json.trim();
   if (!text) return [];
   const parsed: unknown = parseIpJson(text);
-  if (!Array.isArray(parsed)) throw new Error(`tc -j qdisc show printed something other than a list: ${text.slice(0, 200)}`);
+  if (!Array.isArray(parsed))
+    throw new Error(`tc -j qdisc show printed something other than a list: ${text.slice(0, 200)}`);
   return parsed.filter((entry): entry is QdiscJson => typeof object(entry)?.["kind"] === "string");
 }
 
@@ -103,11 +106,20 @@ export function netemFromJson(options: Record<string, unknown>, tables: KnownTab
   const ge = object(options["loss-gemodel"]);
   if (ge) {
     settings.loss = {
-      gemodel: { p: percent(ge["p"]), r: percent(ge["r"]), h: round(100 - percent(ge["1-h"]), 5), k: round(100 - percent(ge["1-k"]), 5) },
+      gemodel: {
+        p: percent(ge["p"]),
+        r: percent(ge["r"]),
+        h: round(100 - percent(ge["1-h"]), 5),
+        k: round(100 - percent(ge["1-k"]), 5),
+      },
     };
   }
   if (options["ecn"] === true) settings.ecn = true;
-  for (const [key, correlationKey] of [["duplicate", "duplicateCorrelation"], ["reorder", "reorderCorrelation"], ["corrupt", "corruptCorrelation"]] as const) {
+  for (const [key, correlationKey] of [
+    ["duplicate", "duplicateCorrelation"],
+    ["reorder", "reorderCorrelation"],
+    ["corrupt", "corruptCorrelation"],
+  ] as const) {
     const entry = object(options[key]);
     if (entry && Number(entry[key])) {
       settings[key] = percent(entry[key]);
@@ -152,7 +164,8 @@ export function redirectTargetFromFilters(json: string): string | undefined {
     if (!Array.isArray(actions)) continue;
     for (const action of actions) {
       const a = object(action);
-      if (a?.["kind"] === "mirred" && a["mirred_action"] === "redirect" && typeof a["to_dev"] === "string") return a["to_dev"];
+      if (a?.["kind"] === "mirred" && a["mirred_action"] === "redirect" && typeof a["to_dev"] === "string")
+        return a["to_dev"];
     }
   }
   return undefined;
@@ -180,7 +193,11 @@ export function appliedRoot(qdiscs: QdiscJson[], tables: KnownTables = {}): Appl
  * Reads the root qdisc of `iface` and, when its incoming traffic is redirected
  * to another device (an IFB), that device's netem. Units as in the options.
  */
-export async function readNetem(shell: TcShell, iface: string, tables: { egress?: KnownTables; ingress?: KnownTables } = {}): Promise<AppliedQdisc | undefined> {
+export async function readNetem(
+  shell: TcShell,
+  iface: string,
+  tables: { egress?: KnownTables; ingress?: KnownTables } = {},
+): Promise<AppliedQdisc | undefined> {
   const qdiscs = await showQdiscs(shell, iface);
   const root = appliedRoot(qdiscs, tables.egress);
   if (!root) return undefined;

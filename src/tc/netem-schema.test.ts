@@ -14,7 +14,10 @@ const SCHEMA_FILE = new URL("../../schema/topology.schema.json", import.meta.url
 
 test("schema/topology.schema.json holds the netem definitions the model generates (else run node scripts/generate-schema.mjs)", () => {
   const text = readFileSync(SCHEMA_FILE, "utf8");
-  assert.ok(text === withNetemDefinitions(text), "schema/topology.schema.json is out of date with src/tc/netem-model.ts: run node scripts/generate-schema.mjs");
+  assert.ok(
+    text === withNetemDefinitions(text),
+    "schema/topology.schema.json is out of date with src/tc/netem-model.ts: run node scripts/generate-schema.mjs",
+  );
 });
 
 /** Values just inside and just outside a field's range (and of the wrong type). */
@@ -33,53 +36,68 @@ function probes(field: Field): { inside: unknown[]; outside: unknown[] } {
   }
 }
 
-test("the schema and the validator accept the same values of every option and field, and refuse the same", { timeout: 60_000 }, () => {
-  const schema = JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) as { definitions: object };
-  const validate = new Ajv(AJV_OPTIONS).compile({ definitions: schema.definitions, $ref: "#/definitions/impairment" });
-  const library = (impairment: object) => {
-    try {
-      validateTcOptions(impairment);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const cases: { impairment: object; valid: boolean }[] = [];
-  const fileOptions = NETEM_KEYS.filter((key) => !("callOnly" in NETEM_OPTIONS[key]));
-  for (const key of fileOptions) {
-    const spec = NETEM_OPTIONS[key];
-    for (const example of spec.examples) cases.push({ impairment: { [key]: example }, valid: true });
-    if (spec.type === "loss") {
-      for (const [name, model] of Object.entries(LOSS_MODELS)) {
-        for (const [field, rule] of Object.entries(model.fields)) {
-          const wrap = (value: unknown) => {
-            const fields = { [model.required]: 1, [field]: value };
-            return { loss: name === "random" ? fields : { [name]: fields } };
-          };
-          const { inside, outside } = probes(rule);
-          for (const value of inside) cases.push({ impairment: wrap(value), valid: true });
-          for (const value of outside) cases.push({ impairment: wrap(value), valid: false });
+test(
+  "the schema and the validator accept the same values of every option and field, and refuse the same",
+  { timeout: 60_000 },
+  () => {
+    const schema = JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) as { definitions: object };
+    const validate = new Ajv(AJV_OPTIONS).compile({
+      definitions: schema.definitions,
+      $ref: "#/definitions/impairment",
+    });
+    const library = (impairment: object) => {
+      try {
+        validateTcOptions(impairment);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const cases: { impairment: object; valid: boolean }[] = [];
+    const fileOptions = NETEM_KEYS.filter((key) => !("callOnly" in NETEM_OPTIONS[key]));
+    for (const key of fileOptions) {
+      const spec = NETEM_OPTIONS[key];
+      for (const example of spec.examples) cases.push({ impairment: { [key]: example }, valid: true });
+      if (spec.type === "loss") {
+        for (const [name, model] of Object.entries(LOSS_MODELS)) {
+          for (const [field, rule] of Object.entries(model.fields)) {
+            const wrap = (value: unknown) => {
+              const fields = { [model.required]: 1, [field]: value };
+              return { loss: name === "random" ? fields : { [name]: fields } };
+            };
+            const { inside, outside } = probes(rule);
+            for (const value of inside) cases.push({ impairment: wrap(value), valid: true });
+            for (const value of outside) cases.push({ impairment: wrap(value), valid: false });
+          }
         }
+      } else if (spec.type === "slot") {
+        for (const [field, rule] of Object.entries(SLOT_FIELDS)) {
+          const fixed = (SLOT_KINDS.fixed.fields as readonly string[]).includes(field);
+          const base = fixed ? { min: 0 } : { distribution: "normal", delay: 1, jitter: 1 };
+          const { inside, outside } = probes(rule);
+          for (const value of inside) cases.push({ impairment: { slot: { ...base, [field]: value } }, valid: true });
+          for (const value of outside) cases.push({ impairment: { slot: { ...base, [field]: value } }, valid: false });
+        }
+      } else {
+        const { inside, outside } = probes(spec);
+        for (const value of inside) cases.push({ impairment: { [key]: value }, valid: true });
+        for (const value of outside) cases.push({ impairment: { [key]: value }, valid: false });
       }
-    } else if (spec.type === "slot") {
-      for (const [field, rule] of Object.entries(SLOT_FIELDS)) {
-        const fixed = (SLOT_KINDS.fixed.fields as readonly string[]).includes(field);
-        const base = fixed ? { min: 0 } : { distribution: "normal", delay: 1, jitter: 1 };
-        const { inside, outside } = probes(rule);
-        for (const value of inside) cases.push({ impairment: { slot: { ...base, [field]: value } }, valid: true });
-        for (const value of outside) cases.push({ impairment: { slot: { ...base, [field]: value } }, valid: false });
-      }
-    } else {
-      const { inside, outside } = probes(spec);
-      for (const value of inside) cases.push({ impairment: { [key]: value }, valid: true });
-      for (const value of outside) cases.push({ impairment: { [key]: value }, valid: false });
     }
-  }
-  const disagreements = cases
-    .map(({ impairment, valid }) => ({ impairment, valid, schema: validate(impairment), library: library(impairment) }))
-    .filter((judged) => judged.schema !== judged.valid || judged.library !== judged.valid)
-    .map((judged) => `${JSON.stringify(judged.impairment)}: expected ${judged.valid ? "valid" : "invalid"}, schema says ${judged.schema}, validator says ${judged.library}`);
-  assert.deepEqual(disagreements, []);
-  assert.ok(cases.length > 150, `only ${cases.length} cases`);
-  console.log(`# ${cases.length} values judged alike by the schema and the validator`);
-});
+    const disagreements = cases
+      .map(({ impairment, valid }) => ({
+        impairment,
+        valid,
+        schema: validate(impairment),
+        library: library(impairment),
+      }))
+      .filter((judged) => judged.schema !== judged.valid || judged.library !== judged.valid)
+      .map(
+        (judged) =>
+          `${JSON.stringify(judged.impairment)}: expected ${judged.valid ? "valid" : "invalid"}, schema says ${judged.schema}, validator says ${judged.library}`,
+      );
+    assert.deepEqual(disagreements, []);
+    assert.ok(cases.length > 150, `only ${cases.length} cases`);
+    console.log(`# ${cases.length} values judged alike by the schema and the validator`);
+  },
+);

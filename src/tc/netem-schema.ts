@@ -17,11 +17,13 @@ import {
 
 type Schema = Record<string, unknown>;
 
-const sentence = (text: string) => `${text[0]!.toUpperCase()}${text.slice(1)}${text.endsWith(".") ? "" : "."}`;
+const sentence = (text: string) => `${text[0].toUpperCase()}${text.slice(1)}${text.endsWith(".") ? "" : "."}`;
 
 /** "What it is: its unit and range; default x." */
 function describe(field: Field | { description: string; default?: string }, range?: string): string {
-  return sentence(`${field.description}${range ? `: ${range}` : ""}${field.default ? `; default ${field.default}` : ""}`);
+  return sentence(
+    `${field.description}${range ? `: ${range}` : ""}${field.default ? `; default ${field.default}` : ""}`,
+  );
 }
 
 function fieldSchema(field: Field): Schema {
@@ -64,7 +66,14 @@ function lossSchema(): Schema {
       properties: {
         ...Object.fromEntries(Object.entries(random.fields).map(([name, field]) => [name, fieldSchema(field)])),
         ...Object.fromEntries(
-          Object.entries(models).map(([name, model]) => [name, objectSchema(model.fields, [model.required], sentence(`${model.description}, probabilities in percent from 0 to 100`))]),
+          Object.entries(models).map(([name, model]) => [
+            name,
+            objectSchema(
+              model.fields,
+              [model.required],
+              sentence(`${model.description}, probabilities in percent from 0 to 100`),
+            ),
+          ]),
         ),
       },
     },
@@ -83,7 +92,8 @@ function optionSchema(key: NetemKey): Schema {
 }
 
 const IMPAIRMENT_INGRESS: Schema = {
-  description: "Impair received packets too (through an IFB device): `true` applies the same options to incoming traffic, an object its own options.",
+  description:
+    "Impair received packets too (through an IFB device): `true` applies the same options to incoming traffic, an object its own options.",
   if: { type: "boolean" },
   then: {},
   else: { $ref: "#/definitions/netem" },
@@ -92,7 +102,9 @@ const IMPAIRMENT_INGRESS: Schema = {
 /** The `netem` and `impairment` definitions of the topology schema. */
 export function netemSchemaDefinitions(): { netem: Schema; impairment: Schema } {
   // `reset` only makes sense when changing a link; a file declares one from nothing.
-  const properties = Object.fromEntries(NETEM_KEYS.filter((key) => !("callOnly" in NETEM_OPTIONS[key])).map((key) => [key, optionSchema(key)]));
+  const properties = Object.fromEntries(
+    NETEM_KEYS.filter((key) => !("callOnly" in NETEM_OPTIONS[key])).map((key) => [key, optionSchema(key)]),
+  );
   return {
     netem: {
       title: "Netem options",

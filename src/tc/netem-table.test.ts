@@ -19,14 +19,21 @@ const script = (await import(new URL("../../scripts/generate-netem-table.mjs", i
 
 test("docs/traffic-control.md holds the netem table generated from NETEM_OPTIONS (run node scripts/generate-netem-table.mjs)", async () => {
   const current = readFileSync(script.DOC, "utf8");
-  assert.equal(await script.withNetemTable(current), current, "docs/traffic-control.md is out of date: run node scripts/generate-netem-table.mjs");
+  assert.equal(
+    await script.withNetemTable(current),
+    current,
+    "docs/traffic-control.md is out of date: run node scripts/generate-netem-table.mjs",
+  );
 });
 
 test("the table has one row per option of the model, with its unit, range and default", async () => {
   const table = await script.netemTable();
   for (const key of NETEM_KEYS) assert.match(table, new RegExp(`^\\| \`${key}\` \\|`, "m"), `a row for ${key}`);
   const delay = table.split("\n").find((line) => line.startsWith("| `delay` |"));
-  assert.equal(delay, `| \`delay\` | milliseconds | 0 to ${NETEM_OPTIONS.delay.max} | none | ${NETEM_OPTIONS.delay.description} |`);
+  assert.equal(
+    delay,
+    `| \`delay\` | milliseconds | 0 to ${NETEM_OPTIONS.delay.max} | none | ${NETEM_OPTIONS.delay.description} |`,
+  );
   assert.match(table, /^\| `gap` \| packets \| 1 to 4294967295, integer \| 1 \|/m);
 });
 

@@ -39,15 +39,15 @@ function editDistance(a: string, b: string): number {
   b = b.toLowerCase();
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
+    let diagonal = row[0];
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
       diagonal = above;
     }
   }
-  return row[b.length]!;
+  return row[b.length];
 }
 
 /** `did you mean "delay"? ` for a name close to one of `known`, else "". */
@@ -86,7 +86,11 @@ export function checkField(path: string, field: Field, value: unknown, removal?:
     case "enum":
       if (!field.values.includes(value as string)) {
         const close = typeof value === "string" ? suggestion(value, field.values).trimEnd() : "";
-        fail(path, value, `must be one of ${field.values.join(", ")}${field.why ? ` (${field.why})` : ""}${close ? `; ${close}` : ""}`);
+        fail(
+          path,
+          value,
+          `must be one of ${field.values.join(", ")}${field.why ? ` (${field.why})` : ""}${close ? `; ${close}` : ""}`,
+        );
       }
       return value;
     case "number": {
@@ -107,13 +111,17 @@ function checkLoss(path: string, value: unknown, removal: string): LossModel {
   if (typeof value === "number") return checkField(path, LOSS_MODELS.random.fields.random, value, removal) as number;
   const names = Object.keys(LOSS_MODELS) as LossModelName[];
   if (!isPlainObject(value)) {
-    fail(path, value, 'must be a percent (random loss) or one of { random, correlation? }, { state: { p13, ... } }, { gemodel: { p, ... } }');
+    fail(
+      path,
+      value,
+      "must be a percent (random loss) or one of { random, correlation? }, { state: { p13, ... } }, { gemodel: { p, ... } }",
+    );
   }
   const kinds = names.filter((name) => name in value);
   if (kinds.length !== 1) {
     fail(path, value, "must name exactly one loss model: random, state (4-state Markov) or gemodel (Gilbert-Elliott)");
   }
-  const name = kinds[0]!;
+  const name = kinds[0];
   const model = LOSS_MODELS[name];
   const fieldNames = Object.keys(model.fields);
   // Random loss writes its fields beside the name ({ random, correlation }), the others inside it.
@@ -121,11 +129,13 @@ function checkLoss(path: string, value: unknown, removal: string): LossModel {
   rejectUnknownKeys(value, inside ? [name] : fieldNames, path);
   const fields = inside ? value[name] : value;
   const where = inside ? `${path}.${name}` : path;
-  if (!isPlainObject(fields)) fail(where, fields, `must be an object ${fieldShape(fieldNames, [model.required])} of percents`);
+  if (!isPlainObject(fields))
+    fail(where, fields, `must be an object ${fieldShape(fieldNames, [model.required])} of percents`);
   if (inside) rejectUnknownKeys(fields, fieldNames, where);
   const checked: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(model.fields)) {
-    if (key === model.required || fields[key] !== undefined) checked[key] = checkField(`${where}.${key}`, field, fields[key]);
+    if (key === model.required || fields[key] !== undefined)
+      checked[key] = checkField(`${where}.${key}`, field, fields[key]);
   }
   return (inside ? { [name]: checked } : checked) as LossModel;
 }
@@ -138,7 +148,8 @@ function checkSlot(path: string, value: unknown): SlotOptions {
   rejectUnknownKeys(value, kind.fields, path);
   const slot: Record<string, unknown> = {};
   for (const key of kind.fields) {
-    if ((kind.required as readonly string[]).includes(key) || value[key] !== undefined) slot[key] = checkField(`${path}.${key}`, SLOT_FIELDS[key], value[key]);
+    if ((kind.required as readonly string[]).includes(key) || value[key] !== undefined)
+      slot[key] = checkField(`${path}.${key}`, SLOT_FIELDS[key], value[key]);
   }
   if (slot["max"] !== undefined && (slot["max"] as number) < (slot["min"] as number)) {
     fail(`${path}.max`, value["max"], `must not be less than slot.min (${String(slot["min"])} ms)`);
@@ -162,7 +173,11 @@ export function checkOption(key: NetemKey, value: unknown, prefix = "", removal 
 function validateNetemAt(options: unknown, prefix: string, extraKeys: readonly string[]): NetemOptions {
   if (options === undefined) return {};
   if (!isPlainObject(options)) {
-    fail(prefix ? prefix.slice(0, -1) : "object", options, "must be an object such as { delay: 20, loss: 1 } (ms, percent, Mbit/s)");
+    fail(
+      prefix ? prefix.slice(0, -1) : "object",
+      options,
+      "must be an object such as { delay: 20, loss: 1 } (ms, percent, Mbit/s)",
+    );
   }
   rejectUnknownKeys(options, [...NETEM_KEYS, ...extraKeys], prefix.slice(0, -1));
   const result: Record<string, unknown> = {};
@@ -174,14 +189,22 @@ function validateNetemAt(options: unknown, prefix: string, extraKeys: readonly s
   const loss = result["loss"];
   if (isPlainObject(loss) && "random" in loss) {
     if (loss["correlation"] !== undefined && result["lossCorrelation"] !== undefined) {
-      fail(`${prefix}lossCorrelation`, result["lossCorrelation"], "is given twice (also as loss.correlation): give it once");
+      fail(
+        `${prefix}lossCorrelation`,
+        result["lossCorrelation"],
+        "is given twice (also as loss.correlation): give it once",
+      );
     }
     result["loss"] = loss["random"];
     if (loss["correlation"] !== undefined) result["lossCorrelation"] = loss["correlation"];
   } else if (isPlainObject(loss) && typeof result["lossCorrelation"] === "number" && result["lossCorrelation"] !== 0) {
-    fail(`${prefix}lossCorrelation`, result["lossCorrelation"], "only applies to random loss; the state and gemodel models have their own probabilities");
+    fail(
+      `${prefix}lossCorrelation`,
+      result["lossCorrelation"],
+      "only applies to random loss; the state and gemodel models have their own probabilities",
+    );
   }
-  return result as NetemOptions;
+  return result;
 }
 
 /**
@@ -200,6 +223,11 @@ export function validateTcOptions(options: unknown): TcOptions {
   if (ingress === undefined) return result;
   if (ingress === null || typeof ingress === "boolean") result.ingress = ingress;
   else if (isPlainObject(ingress)) result.ingress = validateNetemAt(ingress, "ingress.", []);
-  else fail("ingress", ingress, "must be true (same options as outgoing traffic), an object of netem options, or null/false to remove ingress shaping");
+  else
+    fail(
+      "ingress",
+      ingress,
+      "must be true (same options as outgoing traffic), an object of netem options, or null/false to remove ingress shaping",
+    );
   return result;
 }

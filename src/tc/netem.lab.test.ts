@@ -20,7 +20,11 @@ const nsB = new NamespaceScoped("tcb", uid).scoped;
 const vethA = new InterfaceScoped("va", uid).scoped;
 const vethB = new InterfaceScoped("vb", uid).scoped;
 const ADDRESS_B = "10.77.0.2";
-const shellIn = (namespace: string): TcShell => ({ namespace, log, system: (argv, options = {}) => runner.run(argv, { ...options, namespace }) });
+const shellIn = (namespace: string): TcShell => ({
+  namespace,
+  log,
+  system: (argv, options = {}) => runner.run(argv, { ...options, namespace }),
+});
 const shellA = shellIn(nsA);
 const shellB = shellIn(nsB);
 const host = (argv: string[]) => runner.run(argv);
@@ -35,7 +39,10 @@ interface PingResult {
 
 /** Pings B from A; `-i 0.01` and below needs root, which the lab has. */
 async function ping(count: number, interval = 0.01, extra: string[] = []): Promise<PingResult> {
-  const result = await runner.run(["ping", "-n", "-c", String(count), "-i", String(interval), "-W", "1", ...extra, ADDRESS_B], { namespace: nsA, allowFailure: true });
+  const result = await runner.run(
+    ["ping", "-n", "-c", String(count), "-i", String(interval), "-W", "1", ...extra, ADDRESS_B],
+    { namespace: nsA, allowFailure: true },
+  );
   const summary = /(\d+) packets transmitted, (\d+) received(?:, \+(\d+) duplicates)?/.exec(result.stdout);
   assert.ok(summary, `ping printed no summary:\n${result.stdout}\n${result.stderr}`);
   const replies = [...result.stdout.matchAll(/icmp_seq=(\d+) ttl=\d+ time=([\d.]+) ms/g)];
@@ -48,7 +55,7 @@ async function ping(count: number, interval = 0.01, extra: string[] = []): Promi
   };
 }
 
-const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor(values.length * q)]!;
+const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor(values.length * q)];
 const median = (values: number[]) => quantile(values, 0.5);
 /**
  * The 10th-percentile RTT: netem never delivers early, and a loaded host only
@@ -58,7 +65,7 @@ const fast = (values: number[]) => quantile(values, 0.1);
 /** Interquartile range: a spread that one late reply on a loaded machine does not move. */
 const interquartileRange = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length * 0.75)]! - sorted[Math.floor(sorted.length * 0.25)]!;
+  return sorted[Math.floor(sorted.length * 0.75)] - sorted[Math.floor(sorted.length * 0.25)];
 };
 
 /** Smallest interval [low, high] holding a binomial(n, p) count with probability >= 1 - 2*tail. */
@@ -70,9 +77,9 @@ function binomialInterval(n: number, p: number, tail = 0.0005): [number, number]
     pmf.push(Math.exp(logCoefficient + k * Math.log(p) + (n - k) * Math.log(1 - p)));
   }
   let low = 0;
-  for (let sum = 0; sum + pmf[low]! < tail; low++) sum += pmf[low]!;
+  for (let sum = 0; sum + pmf[low] < tail; low++) sum += pmf[low];
   let high = n;
-  for (let sum = 0; sum + pmf[high]! < tail; high--) sum += pmf[high]!;
+  for (let sum = 0; sum + pmf[high] < tail; high--) sum += pmf[high];
   return [low, high];
 }
 
@@ -104,13 +111,19 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
     const first = await ping(50);
     assert.equal(first.received, 50);
     assert.ok(Math.min(...first.rtts) >= 25, `no RTT below 25 ms: ${Math.min(...first.rtts)}`);
-    assert.ok(fast(first.rtts) <= 25 * 1.04 + 0.5, `10th-percentile RTT ${fast(first.rtts)} ms, median ${median(first.rtts)} ms for 10 + 15 ms`);
+    assert.ok(
+      fast(first.rtts) <= 25 * 1.04 + 0.5,
+      `10th-percentile RTT ${fast(first.rtts)} ms, median ${median(first.rtts)} ms for 10 + 15 ms`,
+    );
     measured.push(`delay 10 ms + 15 ms: RTT p10 ${fast(first.rtts)} / median ${median(first.rtts)} ms (expected 25)`);
 
     const again = await applyNetem(shellA, vethA, { delay: 40, loss: 0 }, { uid, handles });
     assert.equal(again, a, "the same handle for the same interface");
     const second = await ping(50);
-    assert.ok(Math.min(...second.rtts) >= 55 && fast(second.rtts) <= 55 * 1.04 + 0.5, `10th-percentile RTT ${fast(second.rtts)} ms, median ${median(second.rtts)} ms for 40 + 15 ms`);
+    assert.ok(
+      Math.min(...second.rtts) >= 55 && fast(second.rtts) <= 55 * 1.04 + 0.5,
+      `10th-percentile RTT ${fast(second.rtts)} ms, median ${median(second.rtts)} ms for 40 + 15 ms`,
+    );
     measured.push(`delay 40 ms + 15 ms: RTT p10 ${fast(second.rtts)} / median ${median(second.rtts)} ms (expected 55)`);
     await b.restore();
     await a.restore();
@@ -134,8 +147,15 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
     );
     assert.ok(steady < uniform / 2, `no jitter: RTT interquartile range ${steady} ms (uniform jitter: ${uniform})`);
     assert.ok(uniform > 7 && uniform < 16, `uniform jitter 10 ms: RTT interquartile range ${uniform} ms`);
-    assert.equal(below(uniformRtts), 0, `uniform jitter of 10 ms on 30 ms gave RTTs below 20 ms: ${Math.min(...uniformRtts)}`);
-    assert.ok(below(normalRtts) >= 5, `normal jitter: only ${below(normalRtts)} of 150 RTTs below delay - jitter (expected about 24)`);
+    assert.equal(
+      below(uniformRtts),
+      0,
+      `uniform jitter of 10 ms on 30 ms gave RTTs below 20 ms: ${Math.min(...uniformRtts)}`,
+    );
+    assert.ok(
+      below(normalRtts) >= 5,
+      `normal jitter: only ${below(normalRtts)} of 150 RTTs below delay - jitter (expected about 24)`,
+    );
     await handle.restore();
   });
 
@@ -148,7 +168,9 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
     const lost = result.sent - result.received;
     const [low, high] = binomialInterval(result.sent, 0.1);
     assert.ok(lost >= low && lost <= high, `lost ${lost} of ${result.sent}; 99.9 % interval [${low}, ${high}]`);
-    measured.push(`loss 10 %: ${lost} of ${result.sent} lost (${((100 * lost) / result.sent).toFixed(1)} %, 99.9 % interval ${low}-${high})`);
+    measured.push(
+      `loss 10 %: ${lost} of ${result.sent} lost (${((100 * lost) / result.sent).toFixed(1)} %, 99.9 % interval ${low}-${high})`,
+    );
     await handle.restore();
   });
 
@@ -159,32 +181,59 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
     // Every 5th packet skips the 20 ms delay: with 2 ms between probes it overtakes the 4 before it.
     await applyNetem(shellA, vethA, { reset: true, delay: 20, reorder: 100, gap: 5 }, { uid, handles });
     const reordered = await ping(60, 0.002);
-    const inversions = reordered.sequence.filter((seq, i) => i > 0 && seq < reordered.sequence[i - 1]!).length;
+    const inversions = reordered.sequence.filter((seq, i) => i > 0 && seq < reordered.sequence[i - 1]).length;
     assert.ok(inversions >= 5, `${inversions} sequence inversions in ${reordered.sequence.join(",")}`);
-    measured.push(`duplicate 100 %: ${duplicated.duplicates}/30 DUP!; reorder 100 % gap 5: ${inversions} inversions in 60 probes`);
+    measured.push(
+      `duplicate 100 %: ${duplicated.duplicates}/30 DUP!; reorder 100 % gap 5: ${inversions} inversions in 60 probes`,
+    );
     await handle.restore();
   });
 
   test("rate: a TCP transfer runs close to the configured rate", async () => {
     const handle = await applyNetem(shellA, vethA, { rate: 10 }, { uid, handles });
     const bytes = 2_500_000;
-    const server = spawn("nsenter", [`--net=/run/netns/${nsB}`, "--", process.execPath, "-e", `
+    const server = spawn("nsenter", [
+      `--net=/run/netns/${nsB}`,
+      "--",
+      process.execPath,
+      "-e",
+      `
       const server = require("node:net").createServer((socket) => {
         let received = 0, first = 0;
         socket.on("data", (chunk) => { if (!first) first = process.hrtime.bigint(); received += chunk.length; });
         socket.on("end", () => { console.log(JSON.stringify({ received, seconds: Number(process.hrtime.bigint() - first) / 1e9 })); server.close(); });
       });
       server.listen(5001, "${ADDRESS_B}", () => console.log("listening"));
-    `]);
+    `,
+    ]);
     let output = "";
-    const listening = new Promise<void>((resolve) => server.stdout.on("data", (chunk: Buffer) => { output += chunk; if (output.includes("listening")) resolve(); }));
-    const done = new Promise<void>((resolve) => server.on("close", () => resolve()));
+    const listening = new Promise<void>((resolve) =>
+      server.stdout.on("data", (chunk: Buffer) => {
+        output += chunk;
+        if (output.includes("listening")) resolve();
+      }),
+    );
+    const done = new Promise<void>((resolve) =>
+      server.on("close", () => {
+        resolve();
+      }),
+    );
     await listening;
-    await runner.run(["nsenter", `--net=/run/netns/${nsA}`, "--", process.execPath, "-e", `
+    await runner.run([
+      "nsenter",
+      `--net=/run/netns/${nsA}`,
+      "--",
+      process.execPath,
+      "-e",
+      `
       const socket = require("node:net").connect(5001, "${ADDRESS_B}", () => socket.end(Buffer.alloc(${bytes})));
-    `]);
+    `,
+    ]);
     await done;
-    const report = JSON.parse(output.split("\n").find((line) => line.startsWith("{"))!) as { received: number; seconds: number };
+    const report = JSON.parse(output.split("\n").find((line) => line.startsWith("{"))!) as {
+      received: number;
+      seconds: number;
+    };
     assert.equal(report.received, bytes);
     const mbit = (report.received * 8) / report.seconds / 1e6;
     // netem counts whole frames: 1448 payload bytes travel in 1514, so goodput is about 95.6 % of the rate.
@@ -201,16 +250,25 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
     assert.equal(read?.ingress?.netem?.delay, 30);
     assert.equal(read?.kind, "noqueue", "outgoing traffic is untouched");
     const shaped = await ping(30);
-    assert.ok(Math.min(...shaped.rtts) >= 30 && fast(shaped.rtts) <= 30 * 1.04 + 0.5, `10th-percentile RTT ${fast(shaped.rtts)} ms, median ${median(shaped.rtts)} ms with 30 ms ingress delay`);
+    assert.ok(
+      Math.min(...shaped.rtts) >= 30 && fast(shaped.rtts) <= 30 * 1.04 + 0.5,
+      `10th-percentile RTT ${fast(shaped.rtts)} ms, median ${median(shaped.rtts)} ms with 30 ms ingress delay`,
+    );
     measured.push(`ingress delay 30 ms: RTT p10 ${fast(shaped.rtts)} / median ${median(shaped.rtts)} ms`);
     // Symmetric: the same options both ways.
     await applyNetem(shellA, vethA, { delay: 10, ingress: true }, { uid, handles });
     const symmetric = await ping(30);
-    assert.ok(Math.min(...symmetric.rtts) >= 20 && fast(symmetric.rtts) <= 20 * 1.04 + 0.5, `10th-percentile RTT ${fast(symmetric.rtts)} ms, median ${median(symmetric.rtts)} ms with 10 ms both ways`);
+    assert.ok(
+      Math.min(...symmetric.rtts) >= 20 && fast(symmetric.rtts) <= 20 * 1.04 + 0.5,
+      `10th-percentile RTT ${fast(symmetric.rtts)} ms, median ${median(symmetric.rtts)} ms with 10 ms both ways`,
+    );
     await handle.restore();
     const links = await shellA.system(["ip", "-o", "link", "show"]);
     assert.doesNotMatch(links.stdout, /ifb/);
-    assert.deepEqual((await showQdiscs(shellA, vethA)).map((q) => `${q.kind} ${q.handle}`), ["noqueue 0:"]);
+    assert.deepEqual(
+      (await showQdiscs(shellA, vethA)).map((q) => `${q.kind} ${q.handle}`),
+      ["noqueue 0:"],
+    );
     assert.ok(median((await ping(20)).rtts) < 10, "the delay is gone");
   });
 

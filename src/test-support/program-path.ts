@@ -5,7 +5,16 @@
  * /work/shared/bin/without. Children started with it see that machine.
  */
 import { spawn } from "node:child_process";
-import { accessSync, constants, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  existsSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 
@@ -24,7 +33,8 @@ export interface ProgramPath {
 export function programPath(hidden: readonly string[], scripts: Readonly<Record<string, string>> = {}): ProgramPath {
   const dir = mkdtempSync(join(tmpdir(), "dummynet-path-"));
   const hides = (name: string) => hidden.some((h) => name === h || name.startsWith(`${h}-`)) || name in scripts;
-  for (const [name, text] of Object.entries(scripts)) writeFileSync(join(dir, name), `#!/bin/sh\n${text}\n`, { mode: 0o755 });
+  for (const [name, text] of Object.entries(scripts))
+    writeFileSync(join(dir, name), `#!/bin/sh\n${text}\n`, { mode: 0o755 });
   for (const entry of (process.env["PATH"] ?? "").split(delimiter)) {
     if (entry === "" || !existsSync(entry)) continue;
     let names: string[];
@@ -44,7 +54,12 @@ export function programPath(hidden: readonly string[], scripts: Readonly<Record<
       }
     }
   }
-  return { path: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    path: dir,
+    remove: () => {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface BoundedResult {
@@ -59,16 +74,29 @@ export interface BoundedResult {
  * Runs `argv` to its end with `env` added, killed (SIGKILL) after
  * `timeoutMs`: a hang then fails with the command and what it printed.
  */
-export function runBounded(argv: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number, cwd?: string): Promise<BoundedResult> {
+export function runBounded(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  cwd?: string,
+): Promise<BoundedResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...process.env, CI: "true", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd,
+      env: { ...process.env, CI: "true", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
     child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`\`${argv.join(" ")}\` did not finish within ${timeoutMs} ms (killed)\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+      reject(
+        new Error(
+          `\`${argv.join(" ")}\` did not finish within ${timeoutMs} ms (killed)\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+        ),
+      );
     }, timeoutMs);
     child.on("error", (error) => {
       clearTimeout(timer);

@@ -25,13 +25,40 @@ const HOST_NAMESPACE =
   "its subject is the host namespace (links, addresses, states or rules there), which rootless mode refuses on purpose; the refusals are asserted in src/rootless/dummynet-rootless.test.ts and by this file's rootless tests";
 
 export const ROOTLESS_EXCLUSIONS: readonly RootlessExclusion[] = [
-  { file: "src/topology/schema-validator.test.ts", why: "writes its generated validator inside the checkout (node_modules/.cache, so that it resolves ajv as dist/ does), which uid 65534 cannot write; it touches no system state and runs as root in the host phase" },
-  { file: "src/topology/limits.test.ts", test: "a host's memory limit holds for a program's forked child: OOM-killed under 96 MiB, alive without", why: "cgroups are refused in rootless mode without a delegated cgroup v2 subtree (this machine has cgroup v1); the file's rootless test asserts the refusal" },
-  { file: "src/network/dummy-net.test.ts", test: "a namespaced instance moves a link to the host namespace and back, and makes a veth end there", why: HOST_NAMESPACE },
-  { file: "src/network/dummy-net.test.ts", test: "linkDelete keeps the undos of iptables rules and of same-named links elsewhere", why: HOST_NAMESPACE },
-  { file: "src/network/dummy-net.test.ts", test: "system devices outside our namespaces are cleaned one by one", why: HOST_NAMESPACE },
-  { file: "src/network/dummy-net.test.ts", test: "up and down restore the state seen before, per instance", why: HOST_NAMESPACE },
-  { file: "src/network/dummy-net.test.ts", test: "links in the host namespace taken down and up again are undone one by one", why: HOST_NAMESPACE },
+  {
+    file: "src/topology/schema-validator.test.ts",
+    why: "writes its generated validator inside the checkout (node_modules/.cache, so that it resolves ajv as dist/ does), which uid 65534 cannot write; it touches no system state and runs as root in the host phase",
+  },
+  {
+    file: "src/topology/limits.test.ts",
+    test: "a host's memory limit holds for a program's forked child: OOM-killed under 96 MiB, alive without",
+    why: "cgroups are refused in rootless mode without a delegated cgroup v2 subtree (this machine has cgroup v1); the file's rootless test asserts the refusal",
+  },
+  {
+    file: "src/network/dummy-net.test.ts",
+    test: "a namespaced instance moves a link to the host namespace and back, and makes a veth end there",
+    why: HOST_NAMESPACE,
+  },
+  {
+    file: "src/network/dummy-net.test.ts",
+    test: "linkDelete keeps the undos of iptables rules and of same-named links elsewhere",
+    why: HOST_NAMESPACE,
+  },
+  {
+    file: "src/network/dummy-net.test.ts",
+    test: "system devices outside our namespaces are cleaned one by one",
+    why: HOST_NAMESPACE,
+  },
+  {
+    file: "src/network/dummy-net.test.ts",
+    test: "up and down restore the state seen before, per instance",
+    why: HOST_NAMESPACE,
+  },
+  {
+    file: "src/network/dummy-net.test.ts",
+    test: "links in the host namespace taken down and up again are undone one by one",
+    why: HOST_NAMESPACE,
+  },
 ];
 
 /** True in the rootless phase: DUMMYNET_ROOTLESS=1 and not root. */

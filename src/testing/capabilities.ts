@@ -4,7 +4,14 @@
  * instance), with a uid of its own, so its scratch objects never show up as
  * a test's leftovers.
  */
-import { detectCapabilities, isKernelFeature, KERNEL_FEATURES, missingFeatures, type Capabilities, type KernelFeature } from "../capabilities/index.js";
+import {
+  detectCapabilities,
+  isKernelFeature,
+  KERNEL_FEATURES,
+  missingFeatures,
+  type Capabilities,
+  type KernelFeature,
+} from "../capabilities/index.js";
 import { InvalidArgumentError } from "../errors.js";
 import { claimReservedUid, releaseUid } from "../lifecycle/owners.js";
 
@@ -57,13 +64,25 @@ export function machineCapabilities(): Promise<Capabilities> {
  * ```
  */
 export async function skipUnless(t: SkippableContext, features: readonly KernelFeature[]): Promise<boolean> {
-  if (!Array.isArray(features)) throw new InvalidArgumentError("features", features, `must be a list of kernel features, e.g. ["netem"]; known: ${KERNEL_FEATURES.join(", ")}`);
+  if (!Array.isArray(features))
+    throw new InvalidArgumentError(
+      "features",
+      features,
+      `must be a list of kernel features, e.g. ["netem"]; known: ${KERNEL_FEATURES.join(", ")}`,
+    );
   const unknown = features.filter((feature) => !isKernelFeature(feature));
-  if (unknown.length > 0) throw new InvalidArgumentError("features", unknown, `are not kernel features dummynet knows; known: ${KERNEL_FEATURES.join(", ")}`);
+  if (unknown.length > 0)
+    throw new InvalidArgumentError(
+      "features",
+      unknown,
+      `are not kernel features dummynet knows; known: ${KERNEL_FEATURES.join(", ")}`,
+    );
   const capabilities = await machineCapabilities();
   const missing = missingFeatures(capabilities, features);
   if (missing.length === 0) return true;
-  const how = missing.map((feature) => `${feature}: ${capabilities[feature].howToGet ?? capabilities[feature].evidence}`).join("; ");
+  const how = missing
+    .map((feature) => `${feature}: ${capabilities[feature].howToGet ?? capabilities[feature].evidence}`)
+    .join("; ");
   t.skip(`this machine lacks ${missing.join(", ")} (${how})`);
   return false;
 }

@@ -14,9 +14,17 @@ export interface ChildOutcome {
   output: string;
 }
 
-export function runChild(argv: readonly string[], options: { timeout: number; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<ChildOutcome> {
+export function runChild(
+  argv: readonly string[],
+  options: { timeout: number; cwd?: string; env?: NodeJS.ProcessEnv },
+): Promise<ChildOutcome> {
   const [program, ...args] = argv as [string, ...string[]];
-  const child = spawn(program, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const child = spawn(program, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
@@ -28,7 +36,11 @@ export function runChild(argv: readonly string[], options: { timeout: number; cw
       } catch {
         // Ended meanwhile.
       }
-      reject(new Error(`\`${argv.join(" ")}\` did not finish within ${options.timeout} ms and was killed; its output:\n${stdout}\n${stderr}`));
+      reject(
+        new Error(
+          `\`${argv.join(" ")}\` did not finish within ${options.timeout} ms and was killed; its output:\n${stdout}\n${stderr}`,
+        ),
+      );
     }, options.timeout);
     child.on("error", (error) => {
       clearTimeout(timer);
@@ -42,8 +54,14 @@ export function runChild(argv: readonly string[], options: { timeout: number; cw
 }
 
 /** `node --import tsx --test` on `files`, bounded. */
-export function runNodeTest(files: readonly string[], options: { timeout: number; cwd?: string; env?: NodeJS.ProcessEnv; args?: readonly string[] }): Promise<ChildOutcome> {
+export function runNodeTest(
+  files: readonly string[],
+  options: { timeout: number; cwd?: string; env?: NodeJS.ProcessEnv; args?: readonly string[] },
+): Promise<ChildOutcome> {
   // Without NODE_TEST_CONTEXT: the child is a test run of its own, not a file of ours.
   const { NODE_TEST_CONTEXT: _, ...env } = options.env ?? process.env;
-  return runChild([process.execPath, "--import", "tsx", "--test", "--test-reporter=spec", ...(options.args ?? []), ...files], { ...options, env });
+  return runChild(
+    [process.execPath, "--import", "tsx", "--test", "--test-reporter=spec", ...(options.args ?? []), ...files],
+    { ...options, env },
+  );
 }

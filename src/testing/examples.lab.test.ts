@@ -13,7 +13,7 @@ import { skipUnless } from "./index.js";
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const TSCONFIG = fileURLToPath(new URL("./fixtures/examples.tsconfig.json", import.meta.url));
 
-test("skipUnless(t, [\"netem\"]) resolves true here", async (t) => {
+test('skipUnless(t, ["netem"]) resolves true here', async (t) => {
   assert.equal(await skipUnless(t, ["netem"]), true);
 });
 

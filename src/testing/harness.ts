@@ -32,7 +32,12 @@ interface Held<T> {
 function holdUid(uid: number | undefined): number {
   if (uid === undefined) return claimDefaultUid();
   const claim = claimUid(uid, { share: true });
-  if (!claim.claimed) throw new InvalidArgumentError("uid", uid, `is held by a live owner: ${describeHolder(claim.holder)}. Omit uid to get a free one`);
+  if (!claim.claimed)
+    throw new InvalidArgumentError(
+      "uid",
+      uid,
+      `is held by a live owner: ${describeHolder(claim.holder)}. Omit uid to get a free one`,
+    );
   return uid;
 }
 
@@ -47,7 +52,12 @@ async function closeAndCheck(uid: number, cleanup: () => Promise<void>): Promise
     const left = await leftoversAsync(uid);
     if (left.length > 0) {
       const leak = leftoverError(uid, left);
-      throw cleanupError === undefined ? leak : new AggregateError([leak, cleanupError], `${leak.message}\ncleanup failed too: ${(cleanupError as Error).message}`);
+      throw cleanupError === undefined
+        ? leak
+        : new AggregateError(
+            [leak, cleanupError],
+            `${leak.message}\ncleanup failed too: ${(cleanupError as Error).message}`,
+          );
     }
   } finally {
     releaseUid(uid);
@@ -68,7 +78,10 @@ export function openNetwork(options: NetworkOptions = {}): Held<DummyNet> {
 }
 
 /** Builds a topology for one test; when the build fails, its uid is checked and given back before the error is thrown. */
-export async function openTopology(source: TopologySource | Topology, options: TopologyOptions = {}): Promise<Held<Lab>> {
+export async function openTopology(
+  source: TopologySource | Topology,
+  options: TopologyOptions = {},
+): Promise<Held<Lab>> {
   const uid = holdUid(options.uid);
   let lab: Lab;
   try {

@@ -39,7 +39,11 @@ export function ownerPrefix(uid: number): string {
 function uidOf(owner: OwnerLike): number {
   const uid = typeof owner === "number" ? owner : (owner as { uid?: unknown } | null)?.uid;
   if (typeof uid !== "number" || !Number.isInteger(uid) || uid < 0) {
-    throw new InvalidArgumentError("owner", owner, "must be a uid (a non-negative integer) or an object with one (a DummyNet, a Lab)");
+    throw new InvalidArgumentError(
+      "owner",
+      owner,
+      "must be a uid (a non-negative integer) or an object with one (a DummyNet, a Lab)",
+    );
   }
   return uid;
 }

@@ -51,7 +51,11 @@ export function useNetwork(t: TestContext | AfterContext, options: NetworkOption
  * });
  * ```
  */
-export async function useTopology(t: TestContext | AfterContext, source: TopologySource | Topology, options: TopologyOptions = {}): Promise<Lab> {
+export async function useTopology(
+  t: TestContext | AfterContext,
+  source: TopologySource | Topology,
+  options: TopologyOptions = {},
+): Promise<Lab> {
   const held = await openTopology(source, options);
   t.after(() => held.close());
   return held.value;

@@ -24,11 +24,23 @@ const EXAMPLES = join(REPO, "examples/testing");
 const NPM_TIMEOUT = 600_000;
 const RUN_TIMEOUT = 300_000;
 
-const ENTRY_POINTS = ["dummynet", "dummynet/testing", "dummynet/vitest", "dummynet/schema/topology.schema.json", "dummynet/package.json"];
+const ENTRY_POINTS = [
+  "dummynet",
+  "dummynet/testing",
+  "dummynet/vitest",
+  "dummynet/schema/topology.schema.json",
+  "dummynet/package.json",
+];
 let tarballPath = "";
 
 const scratch = mkdtempSync(join(tmpdir(), "dummynet-scratch-"));
-const env: NodeJS.ProcessEnv = { ...process.env, CI: "true", npm_config_fund: "false", npm_config_audit: "false", npm_config_update_notifier: "false" };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  CI: "true",
+  npm_config_fund: "false",
+  npm_config_audit: "false",
+  npm_config_update_notifier: "false",
+};
 delete env["NODE_TEST_CONTEXT"];
 delete env["NODE_OPTIONS"];
 
@@ -101,11 +113,16 @@ describe("the packed package in a scratch project", () => {
   before(async () => {
     const packed = await npm(["pack", "--pack-destination", scratch], REPO);
     const tarball = packed.stdout.trim().split("\n").at(-1)!;
-    writeFileSync(join(scratch, "package.json"), JSON.stringify({ name: "scratch", private: true, type: "module" }, null, 2));
+    writeFileSync(
+      join(scratch, "package.json"),
+      JSON.stringify({ name: "scratch", private: true, type: "module" }, null, 2),
+    );
     tarballPath = join(scratch, tarball);
     await npm(["install", tarballPath], scratch);
   });
-  after(() => rmSync(scratch, { recursive: true, force: true }));
+  after(() => {
+    rmSync(scratch, { recursive: true, force: true });
+  });
 
   test("without vitest it installs and works; dummynet/vitest says what is missing", async () => {
     const check = `
@@ -117,7 +134,11 @@ describe("the packed package in a scratch project", () => {
       console.log("loaded " + topology.hosts.length);
       await import("dummynet/vitest").then(() => console.log("vitest entry loaded"), (error) => console.log("vitest entry: " + error.code));
     `;
-    const result = await runChild([process.execPath, "--input-type=module", "-e", check], { cwd: scratch, env, timeout: 60_000 });
+    const result = await runChild([process.execPath, "--input-type=module", "-e", check], {
+      cwd: scratch,
+      env,
+      timeout: 60_000,
+    });
     assert.equal(result.code, 0, result.output);
     assert.match(result.stdout, /^loaded 1$/m);
     assert.match(result.stdout, /^vitest entry: ERR_MODULE_NOT_FOUND$/m);
@@ -128,8 +149,14 @@ describe("the packed package in a scratch project", () => {
     assert.equal(listing.code, 0, listing.output);
     const files = listing.stdout.trim().split("\n");
     assert.ok(files.includes("package/LICENSE"), listing.stdout);
-    assert.deepEqual(files.filter((file) => file.endsWith(".map") || /sourceMappingURL/.test(file)), []);
-    assert.deepEqual(files.filter((file) => /\.(test|test-helpers|lab)\.|\/test-support\/|\/fixtures\//.test(file)), []);
+    assert.deepEqual(
+      files.filter((file) => file.endsWith(".map") || /sourceMappingURL/.test(file)),
+      [],
+    );
+    assert.deepEqual(
+      files.filter((file) => /\.(test|test-helpers|lab)\.|\/test-support\/|\/fixtures\//.test(file)),
+      [],
+    );
     const license = readFileSync(join(scratch, "node_modules/dummynet/LICENSE"), "utf8");
     assert.match(license, /Copyright \(c\) 2026 the dummynet authors/);
     assert.match(license, /Copyright \(c\) Steinwurf ApS/);
@@ -146,15 +173,28 @@ describe("the packed package in a scratch project", () => {
           console.log(name + ": " + error.code);
         }
       }`;
-    const imported = await runChild([process.execPath, "--input-type=module", "-e", check("import")], { cwd: scratch, env, timeout: 60_000 });
-    const required = await runChild([process.execPath, "--input-type=commonjs", "-e", check("require")], { cwd: scratch, env, timeout: 60_000 });
+    const imported = await runChild([process.execPath, "--input-type=module", "-e", check("import")], {
+      cwd: scratch,
+      env,
+      timeout: 60_000,
+    });
+    const required = await runChild([process.execPath, "--input-type=commonjs", "-e", check("require")], {
+      cwd: scratch,
+      env,
+      timeout: 60_000,
+    });
     for (const result of [imported, required]) {
       assert.equal(result.code, 0, result.output);
-      for (const name of ENTRY_POINTS.filter((entry) => entry !== "dummynet/vitest")) assert.match(result.stdout, new RegExp(`^${name}: [1-9]\\d* keys$`, "m"), result.output);
+      for (const name of ENTRY_POINTS.filter((entry) => entry !== "dummynet/vitest"))
+        assert.match(result.stdout, new RegExp(`^${name}: [1-9]\\d* keys$`, "m"), result.output);
       // vitest is an optional peer, not installed here: its entry says so.
       assert.match(result.stdout, /^dummynet\/vitest: ERR_MODULE_NOT_FOUND$/m, result.output);
     }
-    const version = await runChild(["npx", "--no-install", "dummynet", "--version"], { cwd: scratch, env, timeout: 60_000 });
+    const version = await runChild(["npx", "--no-install", "dummynet", "--version"], {
+      cwd: scratch,
+      env,
+      timeout: 60_000,
+    });
     assert.equal(version.code, 0, version.output);
     const manifest = JSON.parse(readFileSync(join(scratch, "node_modules/dummynet/package.json"), "utf8"));
     assert.equal(version.stdout.trim(), manifest.version);
@@ -164,13 +204,25 @@ describe("the packed package in a scratch project", () => {
     await npm(["install", "--save-dev", "vitest@3", "tsx@4"], scratch);
     mkdirSync(join(scratch, "node"));
     mkdirSync(join(scratch, "vitest"));
-    for (const file of readdirSync(EXAMPLES)) copyFileSync(join(EXAMPLES, file), join(scratch, file.startsWith("vitest") ? "vitest" : "node", file));
+    for (const file of readdirSync(EXAMPLES))
+      copyFileSync(join(EXAMPLES, file), join(scratch, file.startsWith("vitest") ? "vitest" : "node", file));
     writeFileSync(join(scratch, "node/parallel.test.mjs"), parallelNodeTest);
-    for (let file = 0; file < 4; file++) writeFileSync(join(scratch, `vitest/parallel-${file}.test.mjs`), parallelVitest(file));
+    for (let file = 0; file < 4; file++)
+      writeFileSync(join(scratch, `vitest/parallel-${file}.test.mjs`), parallelVitest(file));
     const netem = (await machineCapabilities()).netem.available;
 
     const nodeRun = await runChild(
-      [process.execPath, "--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=3", "node/node-test.test.ts", "node/plain.test.mjs", "node/parallel.test.mjs"],
+      [
+        process.execPath,
+        "--import",
+        "tsx",
+        "--test",
+        "--test-reporter=spec",
+        "--test-concurrency=3",
+        "node/node-test.test.ts",
+        "node/plain.test.mjs",
+        "node/parallel.test.mjs",
+      ],
       { cwd: scratch, env, timeout: RUN_TIMEOUT },
     );
     assert.equal(nodeRun.code, 0, nodeRun.output);
@@ -182,7 +234,17 @@ describe("the packed package in a scratch project", () => {
     assertNothingLeftOf(nodeRun.output, 8, 8);
 
     const vitestRun = await runChild(
-      [join(scratch, "node_modules/.bin/vitest"), "run", "--dir", "vitest", "--pool", "threads", "--poolOptions.threads.minThreads=4", "--poolOptions.threads.maxThreads=4", "--reporter=verbose"],
+      [
+        join(scratch, "node_modules/.bin/vitest"),
+        "run",
+        "--dir",
+        "vitest",
+        "--pool",
+        "threads",
+        "--poolOptions.threads.minThreads=4",
+        "--poolOptions.threads.maxThreads=4",
+        "--reporter=verbose",
+      ],
       { cwd: scratch, env, timeout: RUN_TIMEOUT },
     );
     assert.equal(vitestRun.code, 0, vitestRun.output);
@@ -190,7 +252,9 @@ describe("the packed package in a scratch project", () => {
     const passedTests = Number(/(\d+) passed/.exec(testsLine)?.[1] ?? 0);
     assert.equal(passedTests, netem ? 10 : 9, vitestRun.output);
     const vitestUids = assertNothingLeftOf(vitestRun.output.replace(/\x1b\[[0-9;]*m/g, ""), 8, 1);
-    console.log(`# node:test: ${nodePassed} passed, ${nodeSkipped} skipped; vitest (threads, 4 workers): ${passedTests} passed, ${vitestUids.length} distinct uids for 8 tests`);
+    console.log(
+      `# node:test: ${nodePassed} passed, ${nodeSkipped} skipped; vitest (threads, 4 workers): ${passedTests} passed, ${vitestUids.length} distinct uids for 8 tests`,
+    );
   });
 
   test("the types of every entry point check with tsc in the scratch project", async () => {
@@ -213,11 +277,25 @@ export { net, raw, document, id, version, useNetwork, waitForPort, test };
     writeFileSync(
       join(scratch, "tsconfig.json"),
       JSON.stringify({
-        compilerOptions: { strict: true, noEmit: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", resolveJsonModule: true, skipLibCheck: false, types: ["node"], typeRoots: [join(REPO, "node_modules/@types")] },
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          target: "ES2022",
+          resolveJsonModule: true,
+          skipLibCheck: false,
+          types: ["node"],
+          typeRoots: [join(REPO, "node_modules/@types")],
+        },
         files: ["types.ts"],
       }),
     );
-    const tsc = await runChild([process.execPath, join(REPO, "node_modules/typescript/bin/tsc"), "-p", scratch], { cwd: scratch, env, timeout: 180_000 });
+    const tsc = await runChild([process.execPath, join(REPO, "node_modules/typescript/bin/tsc"), "-p", scratch], {
+      cwd: scratch,
+      env,
+      timeout: 180_000,
+    });
     assert.equal(tsc.code, 0, tsc.output);
   });
 });

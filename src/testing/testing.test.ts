@@ -14,7 +14,16 @@ import { RESERVED_UID_RANGE, claimReservedUid, releaseUid } from "../lifecycle/o
 import { buildTopology } from "../topology/lab.js";
 import type { TopologyDocument } from "../topology/load.js";
 import { DummyNet } from "../network/dummy-net.js";
-import { assertNothingLeft, leftovers, machineCapabilities, skipUnless, useNetwork, useTopology, waitForLine, waitForPort } from "./index.js";
+import {
+  assertNothingLeft,
+  leftovers,
+  machineCapabilities,
+  skipUnless,
+  useNetwork,
+  useTopology,
+  waitForLine,
+  waitForPort,
+} from "./index.js";
 import { runNodeTest } from "./child.test-helpers.js";
 import { echoClient, echoServer } from "./fixtures/tcp.js";
 
@@ -50,7 +59,10 @@ describe("useNetwork", () => {
   test("they had four different uids, the first the pid or a reserved one, and left nothing", () => {
     assert.equal(new Set(uids).size, 4, `uids: ${uids.join(", ")}`);
     for (const uid of uids) {
-      assert.ok(uid === process.pid || (uid >= RESERVED_UID_RANGE.first && uid <= RESERVED_UID_RANGE.last), `uid ${uid}`);
+      assert.ok(
+        uid === process.pid || (uid >= RESERVED_UID_RANGE.first && uid <= RESERVED_UID_RANGE.last),
+        `uid ${uid}`,
+      );
       assertNothingLeft(uid);
     }
   });
@@ -64,12 +76,20 @@ describe("useNetwork", () => {
     assert.match(out, /✖ throws after building[\s\S]*boom from the test body/);
     assert.match(out, /✖ times out while building[\s\S]*test timed out after 1500ms/);
     // The leak is named: its kind and its full name.
-    const leakedUid = childUids[2]!;
+    const leakedUid = childUids[2];
     const prefix = `d-${(await import("../names/base58.js")).intToBase58(leakedUid)}-`;
-    assert.match(out, new RegExp(`✖ leaks a namespace[\\s\\S]*1 object\\(s\\) of uid ${leakedUid} \\(${prefix}\\*\\) are left on the system:\\s+netns ${prefix}leak`));
+    assert.match(
+      out,
+      new RegExp(
+        `✖ leaks a namespace[\\s\\S]*1 object\\(s\\) of uid ${leakedUid} \\(${prefix}\\*\\) are left on the system:\\s+netns ${prefix}leak`,
+      ),
+    );
     // The child is gone: what it leaked belongs to a dead owner now; the rest was cleaned up by the tests themselves.
     const reaped = await reapDeadOwners({ only: [leakedUid] });
-    assert.deepEqual(reaped.reaped.flatMap((owner) => owner.objects.map((object) => object.name)), [`${prefix}leak`]);
+    assert.deepEqual(
+      reaped.reaped.flatMap((owner) => owner.objects.map((object) => object.name)),
+      [`${prefix}leak`],
+    );
     for (const uid of childUids) assertNothingLeft(uid);
   });
 });
@@ -88,21 +108,31 @@ describe("useTopology", () => {
     assert.equal(lab.name, "pair");
     assert.equal(lab.address("server"), "10.8.0.2");
     assert.equal(lab.address("client", "eth0"), "10.8.0.1");
-    assert.throws(() => lab.host("router"), (error: unknown) => error instanceof InvalidArgumentError && /router.*its hosts: client, server/.test(error.message));
+    assert.throws(
+      () => lab.host("router"),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError && /router.*its hosts: client, server/.test(error.message),
+    );
     assert.throws(() => lab.address("client", "eth9"), /its interfaces: eth0/);
     const [echo] = await lab.start();
-    assert.equal(echo!.name, "echo");
+    assert.equal(echo.name, "echo");
     const reply = await lab.host("client").run(echoClient(lab.address("server"), 7100), { timeout: 10_000 });
     reply.match({ stdout: "echo ping after *" });
   });
 
   test("a build that fails removes what it made and rejects with the failure", async () => {
     // Valid for the loader, refused by the kernel in the settings phase, after the hosts and the link exist.
-    const failing: TopologyDocument = { hosts: { a: { sysctls: { "net.ipv4.tcp_syn_retries": 500 } }, b: {} }, links: [{ ends: ["a:eth0", "b:eth0"] }] };
+    const failing: TopologyDocument = {
+      hosts: { a: { sysctls: { "net.ipv4.tcp_syn_retries": 500 } }, b: {} },
+      links: [{ ends: ["a:eth0", "b:eth0"] }],
+    };
     const uid = claimReservedUid();
     releaseUid(uid);
     const steps: string[] = [];
-    await assert.rejects(buildTopology(failing, { uid, onProgress: ({ step }) => steps.push(step) }), /tcp_syn_retries/);
+    await assert.rejects(
+      buildTopology(failing, { uid, onProgress: ({ step }) => steps.push(step) }),
+      /tcp_syn_retries/,
+    );
     assert.ok(steps.includes("link a:eth0 - b:eth0"), `the link was made first: ${steps.join(", ")}`);
     assertNothingLeft(uid);
   });
@@ -132,16 +162,30 @@ describe("waitForLine and waitForPort", () => {
   test("a line (glob or RegExp) ends the wait when printed; a timeout says what and how long", async (t) => {
     const net = useNetwork(t);
     const host = await net.netnsAdd("h");
-    const info = await host.runAsync([process.execPath, "-e", "setTimeout(() => console.log('ready on 4242'), 300); setTimeout(() => {}, 30000)"], { daemon: true });
+    const info = await host.runAsync(
+      [process.execPath, "-e", "setTimeout(() => console.log('ready on 4242'), 300); setTimeout(() => {}, 30000)"],
+      { daemon: true },
+    );
     assert.equal(await waitForLine(info, "ready on *", { timeout: 10_000 }), "ready on 4242");
-    assert.equal(await waitForLine(info, /on (\d+)$/, { timeout: 10_000 }), "ready on 4242", "a line already printed counts");
+    assert.equal(
+      await waitForLine(info, /on (\d+)$/, { timeout: 10_000 }),
+      "ready on 4242",
+      "a line already printed counts",
+    );
     await assert.rejects(waitForLine(info, "never*", { timeout: 200 }), (error: unknown) => {
       assert.ok(error instanceof TimeoutError);
-      assert.match(error.message, /^Timed out after 200 ms waiting for a line matching "never\*" in the output of `.*node/);
+      assert.match(
+        error.message,
+        /^Timed out after 200 ms waiting for a line matching "never\*" in the output of `.*node/,
+      );
       return true;
     });
     const quitter = await host.runAsync([process.execPath, "-e", "console.log('bye')"]);
-    await assert.rejects(waitForLine(quitter, "hello", { timeout: 10_000 }), (error: unknown) => error instanceof DummyNetError && /exited without printing a line matching "hello"/.test(error.message));
+    await assert.rejects(
+      waitForLine(quitter, "hello", { timeout: 10_000 }),
+      (error: unknown) =>
+        error instanceof DummyNetError && /exited without printing a line matching "hello"/.test(error.message),
+    );
   });
 
   test("a port ends the wait once it listens; a timeout names the port and the host", async (t) => {
@@ -154,9 +198,17 @@ describe("waitForLine and waitForPort", () => {
     console.log(`# port 7300 seen ${Date.now() - started} ms after start (the server listens after 300 ms)`);
     await assert.rejects(waitForPort(host, 7301, { timeout: 200 }), (error: unknown) => {
       assert.ok(error instanceof TimeoutError);
-      assert.match(error.message, new RegExp(`^Timed out after 200 ms waiting for TCP port 7301 in host h \\(${host.namespace.scoped}\\) to accept connections$`));
+      assert.match(
+        error.message,
+        new RegExp(
+          `^Timed out after 200 ms waiting for TCP port 7301 in host h \\(${host.namespace.scoped}\\) to accept connections$`,
+        ),
+      );
       return true;
     });
-    assert.deepEqual(leftovers(net.uid).filter((object) => object.startsWith("netns")), [`netns ${host.namespace.scoped}`]);
+    assert.deepEqual(
+      leftovers(net.uid).filter((object) => object.startsWith("netns")),
+      [`netns ${host.namespace.scoped}`],
+    );
   });
 });

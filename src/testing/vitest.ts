@@ -43,7 +43,6 @@ export interface DummyNetFixtures {
  * ```
  */
 export const test = base.extend<DummyNetFixtures>({
-  // eslint-disable-next-line no-empty-pattern -- vitest reads the fixtures a fixture needs from this pattern
   net: async ({}, use) => {
     const held = openNetwork();
     try {
@@ -52,7 +51,7 @@ export const test = base.extend<DummyNetFixtures>({
       await held.close();
     }
   },
-  // eslint-disable-next-line no-empty-pattern
+
   topology: async ({}, use) => {
     const closers: (() => Promise<void>)[] = [];
     try {
@@ -63,9 +62,12 @@ export const test = base.extend<DummyNetFixtures>({
       });
     } finally {
       const outcomes = await Promise.allSettled(closers.reverse().map((close) => close()));
-      const failures = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected").map((outcome) => outcome.reason as Error);
+      const failures = outcomes
+        .filter((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected")
+        .map((outcome) => outcome.reason as Error);
       if (failures.length === 1) throw failures[0];
-      if (failures.length > 1) throw new AggregateError(failures, failures.map((failure) => failure.message).join("\n"));
+      if (failures.length > 1)
+        throw new AggregateError(failures, failures.map((failure) => failure.message).join("\n"));
     }
   },
 });

@@ -94,7 +94,7 @@ function ipv6ToBigInt(text: string): bigint {
   // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(address);
   if (v4) {
-    const n = parseIp(v4[1]!)!.value;
+    const n = parseIp(v4[1])!.value;
     address = address.slice(0, v4.index) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
   }
   const [head, tail] = address.split("::") as [string, string | undefined];

@@ -18,8 +18,12 @@ import { BAD_TOPOLOGIES } from "./fixtures/bad-topologies.js";
 const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));
 
-async function validateJson(file: string): Promise<{ valid: boolean; problems?: TopologyProblem[]; name?: string; hosts?: number; links?: number }> {
-  const result = await runChild([process.execPath, "--import", "tsx", MAIN, "validate", "--json", file], { timeout: 60_000 });
+async function validateJson(
+  file: string,
+): Promise<{ valid: boolean; problems?: TopologyProblem[]; name?: string; hosts?: number; links?: number }> {
+  const result = await runChild([process.execPath, "--import", "tsx", MAIN, "validate", "--json", file], {
+    timeout: 60_000,
+  });
   return JSON.parse(result.stdout) as { valid: boolean; problems?: TopologyProblem[] };
 }
 
@@ -46,7 +50,13 @@ describe("loadTopology and dummynet validate", () => {
         assert.equal(cli.valid, false, name);
         const fromPath = await problemsOf(loadTopology(file));
         assert.deepEqual(fromPath, cli.problems, name);
-        assert.ok(fromPath.every((problem) => problem.file === file && problem.line >= 1 && problem.column >= 1 && typeof problem.path === "string"), name);
+        assert.ok(
+          fromPath.every(
+            (problem) =>
+              problem.file === file && problem.line >= 1 && problem.column >= 1 && typeof problem.path === "string",
+          ),
+          name,
+        );
         assert.deepEqual(await problemsOf(loadTopology({ text, name: file })), cli.problems, `${name} as text`);
       }),
     );
@@ -60,8 +70,25 @@ describe("loadTopology and dummynet validate", () => {
         const path = join(EXAMPLES, file);
         const cli = await validateJson(path);
         const topology = await loadTopology(path);
-        assert.deepEqual(cli, { file: path, valid: true, name: topology.name, hosts: topology.hosts.length, links: topology.links.length, bridges: topology.bridges.length, vlans: topology.vlans.length, programs: topology.programs.length }, file);
-        assert.deepEqual(await loadTopology({ text: readFileSync(path, "utf8"), name: path }), topology, `${file} as text`);
+        assert.deepEqual(
+          cli,
+          {
+            file: path,
+            valid: true,
+            name: topology.name,
+            hosts: topology.hosts.length,
+            links: topology.links.length,
+            bridges: topology.bridges.length,
+            vlans: topology.vlans.length,
+            programs: topology.programs.length,
+          },
+          file,
+        );
+        assert.deepEqual(
+          await loadTopology({ text: readFileSync(path, "utf8"), name: path }),
+          topology,
+          `${file} as text`,
+        );
         for (const host of topology.hosts) {
           assert.ok(toMermaid(topology).includes(`"${host.name}`));
           assert.ok(toDot(topology).includes(`"h:${host.name}"`));
@@ -71,21 +98,37 @@ describe("loadTopology and dummynet validate", () => {
   });
 
   test("a plain object loads; its problems have paths but no lines; a JSON text is JSON", async () => {
-    const topology = await loadTopology({ hosts: { a: {}, b: {} }, links: [{ ends: ["a:eth0", { at: "b:eth0", address: "10.0.0.2/24" }] }] });
+    const topology = await loadTopology({
+      hosts: { a: {}, b: {} },
+      links: [{ ends: ["a:eth0", { at: "b:eth0", address: "10.0.0.2/24" }] }],
+    });
     assert.equal(topology.name, "network");
-    assert.deepEqual(topology.links[0]!.ends[1].addresses, ["10.0.0.2/24"]);
+    assert.deepEqual(topology.links[0].ends[1].addresses, ["10.0.0.2/24"]);
     assert.deepEqual(await problemsOf(loadTopology({ hosts: { a: {} }, links: [{ ends: ["a:eth0", "c:eth0"] }] })), [
-      { file: "(object)", line: 0, column: 0, path: "links[0].ends[1]", message: 'unknown host "c"; expected a host declared under hosts (a)' },
+      {
+        file: "(object)",
+        line: 0,
+        column: 0,
+        path: "links[0].ends[1]",
+        message: 'unknown host "c"; expected a host declared under hosts (a)',
+      },
     ]);
     const json = await loadTopology({ text: '{ "name": "j", "hosts": { "a": {} } }', format: "json" });
     assert.equal(json.name, "j");
-    const [syntax] = await problemsOf(loadTopology({ text: '{\n  "hosts": { a: {} }\n}', format: "json", name: "net.json" }));
-    assert.deepEqual([syntax!.file, syntax!.line, syntax!.column], ["net.json", 2, 14]);
-    assert.match(syntax!.message, /^JSON syntax error: /);
+    const [syntax] = await problemsOf(
+      loadTopology({ text: '{\n  "hosts": { a: {} }\n}', format: "json", name: "net.json" }),
+    );
+    assert.deepEqual([syntax.file, syntax.line, syntax.column], ["net.json", 2, 14]);
+    assert.match(syntax.message, /^JSON syntax error: /);
     const [missing] = await problemsOf(loadTopology(join(dir, "absent.yaml")));
-    assert.match(missing!.message, /cannot read the topology file: no such file/);
-    await assert.rejects(loadTopology(42 as never), /cannot load number; expected a file path, \{ text, format\?, name\? \} or the document as an object/);
+    assert.match(missing.message, /cannot read the topology file: no such file/);
+    await assert.rejects(
+      loadTopology(42 as never),
+      /cannot load number; expected a file path, \{ text, format\?, name\? \} or the document as an object/,
+    );
   });
 
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
 });

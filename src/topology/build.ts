@@ -35,7 +35,11 @@ export interface BuiltNetwork {
 }
 
 /** Builds `topology` with `net` (a root DummyNet). On failure, rejects; the caller cleans up with `net.cleanup()`. */
-export async function buildNetwork(topology: Topology, net: DummyNet, options: BuildOptions = {}): Promise<BuiltNetwork> {
+export async function buildNetwork(
+  topology: Topology,
+  net: DummyNet,
+  options: BuildOptions = {},
+): Promise<BuiltNetwork> {
   const limits = { concurrency: options.concurrency ?? 32, ...(options.signal ? { signal: options.signal } : {}) };
   const total = countSteps(topology);
   let done = 0;
@@ -94,7 +98,7 @@ export function countSteps(topology: Topology): number {
 
 /** The file's impairment as the library's `tc()` options (the same names). */
 export function toNetemOptions(impair: Impairment): Parameters<DummyNet["tc"]>[1] {
-  return { ...impair } as Parameters<DummyNet["tc"]>[1];
+  return { ...impair };
 }
 
 async function configureInterface(host: DummyNet, iface: string, addresses: readonly string[]): Promise<void> {
@@ -133,7 +137,7 @@ export async function inPhases<T>(
   let next = 0;
   const worker = async () => {
     while (next < items.length && !signal?.aborted) {
-      const item = items[next++]!;
+      const item = items[next++];
       try {
         await work(item);
       } catch (error) {
@@ -145,5 +149,9 @@ export async function inPhases<T>(
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   signal?.throwIfAborted();
   if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new AggregateError(errors, `${errors.length} build steps failed: ${errors.map((e) => (e as Error).message).join("; ")}`);
+  if (errors.length > 1)
+    throw new AggregateError(
+      errors,
+      `${errors.length} build steps failed: ${errors.map((e) => (e as Error).message).join("; ")}`,
+    );
 }

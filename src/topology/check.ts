@@ -5,7 +5,16 @@
  */
 import { statSync } from "node:fs";
 import { totalmem } from "node:os";
-import { cidrProblem, contains, formatNetwork, overlaps, parseCidr, parseIp, reservedHostAddress, type ParsedCidr } from "./addresses.js";
+import {
+  cidrProblem,
+  contains,
+  formatNetwork,
+  overlaps,
+  parseCidr,
+  parseIp,
+  reservedHostAddress,
+  type ParsedCidr,
+} from "./addresses.js";
 import { describeValue, InvalidArgumentError } from "../errors.js";
 import { checkNetemCombination, mergeNetem } from "../tc/netem-options.js";
 import { validateTcOptions } from "../tc/netem-validate.js";
@@ -34,7 +43,8 @@ interface InterfaceDecl {
 
 export function checkTopology(topology: Topology): Problem[] {
   const problems: Problem[] = [];
-  const report = (path: NodePath, message: string, atKey = false) => problems.push({ path, message, ...(atKey ? { atKey } : {}) });
+  const report = (path: NodePath, message: string, atKey = false) =>
+    problems.push({ path, message, ...(atKey ? { atKey } : {}) });
   const hosts = new Map(topology.hosts.map((host) => [host.name, host]));
   const hostList = [...hosts.keys()].slice(0, 10).join(", ") + (hosts.size > 10 ? ", ..." : "");
   const knownHost = (host: string, path: NodePath): boolean => {
@@ -62,7 +72,10 @@ export function checkTopology(topology: Topology): Problem[] {
     if (earlier) {
       report(
         decl.path,
-        `interface name "${decl.name}" is already used in host "${decl.host}" (${formatPath(earlier.path)}); interface names must be unique within a host`.slice(0, 400),
+        `interface name "${decl.name}" is already used in host "${decl.host}" (${formatPath(earlier.path)}); interface names must be unique within a host`.slice(
+          0,
+          400,
+        ),
       );
       return undefined;
     }
@@ -78,7 +91,11 @@ export function checkTopology(topology: Topology): Problem[] {
       if (problem) return report(path, `address "${text}" ${problem}`);
       const cidr = parseCidr(text)!;
       const reserved = reservedHostAddress(cidr);
-      if (reserved) return report(path, `address "${text}" is the ${reserved} of ${formatNetwork(cidr)}; expected a host address inside the subnet`);
+      if (reserved)
+        return report(
+          path,
+          `address "${text}" is the ${reserved} of ${formatNetwork(cidr)}; expected a host address inside the subnet`,
+        );
       decl.addresses.push({ text, cidr, path });
     });
   };
@@ -104,7 +121,10 @@ export function checkTopology(topology: Topology): Problem[] {
     if (!knownHost(vlan.host, [...vlan.path, "on"])) continue;
     const parent = interfaces.get(at(vlan.host, vlan.parent));
     if (!parent) {
-      report([...vlan.path, "on"], `unknown interface "${vlan.parent}" in host "${vlan.host}"; expected an interface of that host declared by a link`);
+      report(
+        [...vlan.path, "on"],
+        `unknown interface "${vlan.parent}" in host "${vlan.host}"; expected an interface of that host declared by a link`,
+      );
       continue;
     }
     const decl = declare({ host: vlan.host, name: vlan.iface, path: [...vlan.path, "id"], kind: "vlan" });
@@ -120,11 +140,18 @@ export function checkTopology(topology: Topology): Problem[] {
       const path = [...bridge.path, "interfaces", i];
       const found = interfaces.get(at(bridge.host, member));
       if (!found || found.kind === "bridge") {
-        report(path, `unknown interface "${member}" in host "${bridge.host}"; expected a link end or VLAN of the bridge's host`);
+        report(
+          path,
+          `unknown interface "${member}" in host "${bridge.host}"; expected a link end or VLAN of the bridge's host`,
+        );
         return;
       }
       const other = bridged.get(at(bridge.host, member));
-      if (other) return void report(path, `interface "${member}" already joins bridge "${other}"; an interface joins at most one bridge`);
+      if (other)
+        return void report(
+          path,
+          `interface "${member}" already joins bridge "${other}"; an interface joins at most one bridge`,
+        );
       bridged.set(at(bridge.host, member), bridge.name);
     });
   }
@@ -155,7 +182,10 @@ export function checkTopology(topology: Topology): Problem[] {
   for (const program of topology.programs) {
     knownHost(program.host, [...program.path, "host"]);
     if (program.ready && program.ready.port === undefined && program.ready.line === undefined) {
-      report([...program.path, "ready"], "says neither what to wait for; expected port (a TCP port that accepts connections) or line (a glob matched against the output)");
+      report(
+        [...program.path, "ready"],
+        "says neither what to wait for; expected port (a TCP port that accepts connections) or line (a glob matched against the output)",
+      );
     }
     if (Array.isArray(program.command) && program.command[0] === "") {
       report([...program.path, "command", 0], "is empty; expected the program to run");
@@ -164,7 +194,12 @@ export function checkTopology(topology: Topology): Problem[] {
   return problems;
 }
 
-function checkLinkSubnets(a: InterfaceDecl, b: InterfaceDecl, path: NodePath, report: (path: NodePath, message: string) => void): void {
+function checkLinkSubnets(
+  a: InterfaceDecl,
+  b: InterfaceDecl,
+  path: NodePath,
+  report: (path: NodePath, message: string) => void,
+): void {
   for (const family of [4, 6] as const) {
     const left = a.addresses.filter((x) => x.cidr.family === family);
     const right = b.addresses.filter((x) => x.cidr.family === family);
@@ -191,7 +226,11 @@ function checkLinkSubnets(a: InterfaceDecl, b: InterfaceDecl, path: NodePath, re
   }
 }
 
-function checkHost(host: HostSpec, ifaces: InterfaceDecl[], report: (path: NodePath, message: string, atKey?: boolean) => void): void {
+function checkHost(
+  host: HostSpec,
+  ifaces: InterfaceDecl[],
+  report: (path: NodePath, message: string, atKey?: boolean) => void,
+): void {
   const names = new Set(ifaces.map((iface) => iface.name));
   const nameList = [...names].join(", ") || "none";
   if (host.cpu !== undefined) {
@@ -202,10 +241,14 @@ function checkHost(host: HostSpec, ifaces: InterfaceDecl[], report: (path: NodeP
     }
   }
   if (host.memory !== undefined && (host.memory <= 0 || host.memory >= totalmem())) {
-    report([...host.path, "memory"], `is ${host.memory} bytes; expected more than 0 and less than this machine's ${totalmem()} bytes`);
+    report(
+      [...host.path, "memory"],
+      `is ${host.memory} bytes; expected more than 0 and less than this machine's ${totalmem()} bytes`,
+    );
   }
   for (const [key, value] of Object.entries(host.sysctls)) {
-    if (/[\n\0]/.test(value)) report([...host.path, "sysctls", key], "contains a line break; expected a single-line value");
+    if (/[\n\0]/.test(value))
+      report([...host.path, "sysctls", key], "contains a line break; expected a single-line value");
     const known = knownSysctl(key);
     if (known !== true) report([...host.path, "sysctls", key], known);
   }
@@ -218,7 +261,11 @@ function checkHost(host: HostSpec, ifaces: InterfaceDecl[], report: (path: NodeP
       continue;
     }
     if (route.to === "default") {
-      if (defaults.has(via.family)) report(viaPath, `is a second IPv${via.family} default route of host "${host.name}"; expected one gateway per address family`);
+      if (defaults.has(via.family))
+        report(
+          viaPath,
+          `is a second IPv${via.family} default route of host "${host.name}"; expected one gateway per address family`,
+        );
       defaults.add(via.family);
     } else {
       const problem = cidrProblem(route.to);
@@ -227,34 +274,58 @@ function checkHost(host: HostSpec, ifaces: InterfaceDecl[], report: (path: NodeP
         report([...route.path, "to"], `"${route.to}" ${problem ?? "is invalid"}`);
         continue;
       }
-      if (to.value !== to.network) report([...route.path, "to"], `"${route.to}" has host bits set; expected the network, ${formatNetwork(to)}`);
-      if (to.family !== via.family) report(viaPath, `is IPv${via.family} but the destination is IPv${to.family}; expected the same family`);
+      if (to.value !== to.network)
+        report([...route.path, "to"], `"${route.to}" has host bits set; expected the network, ${formatNetwork(to)}`);
+      if (to.family !== via.family)
+        report(viaPath, `is IPv${via.family} but the destination is IPv${to.family}; expected the same family`);
     }
     const connected = ifaces.some((iface) => iface.addresses.some((address) => contains(address.cidr, via)));
-    const own = ifaces.some((iface) => iface.addresses.some((address) => address.cidr.value === via.value && address.cidr.family === via.family));
-    if (own) report(viaPath, `${route.via} is an address of host "${host.name}" itself; expected the address of a neighbour`);
+    const own = ifaces.some((iface) =>
+      iface.addresses.some((address) => address.cidr.value === via.value && address.cidr.family === via.family),
+    );
+    if (own)
+      report(viaPath, `${route.via} is an address of host "${host.name}" itself; expected the address of a neighbour`);
     else if (!connected) {
       const subnets = ifaces.flatMap((iface) => iface.addresses.map((a) => formatNetwork(a.cidr)));
-      report(viaPath, `gateway ${route.via} is not on a subnet of host "${host.name}" (${subnets.join(", ") || "it has no addresses"}); expected an address of a directly connected neighbour`);
+      report(
+        viaPath,
+        `gateway ${route.via} is not on a subnet of host "${host.name}" (${subnets.join(", ") || "it has no addresses"}); expected an address of a directly connected neighbour`,
+      );
     }
   }
   host.nat.forEach((rule) => {
     const problem = cidrProblem(rule.source);
     if (problem) report([...rule.path, "source"], `"${rule.source}" ${problem}`);
-    if (!names.has(rule.out)) report([...rule.path, "out"], `unknown interface "${rule.out}" in host "${host.name}"; expected one of: ${nameList}`);
+    if (!names.has(rule.out))
+      report(
+        [...rule.path, "out"],
+        `unknown interface "${rule.out}" in host "${host.name}"; expected one of: ${nameList}`,
+      );
   });
   host.forward.forEach((rule) => {
     for (const side of ["from", "to"] as const) {
-      if (!names.has(rule[side])) report([...rule.path, side], `unknown interface "${rule[side]}" in host "${host.name}"; expected one of: ${nameList}`);
+      if (!names.has(rule[side]))
+        report(
+          [...rule.path, side],
+          `unknown interface "${rule[side]}" in host "${host.name}"; expected one of: ${nameList}`,
+        );
     }
   });
   if ((host.nat.length > 0 || host.forward.length > 0) && !host.forwarding) {
-    report(host.path, `has nat or forward rules but forwarding is off, so nothing would be forwarded; add forwarding: true`, true);
+    report(
+      host.path,
+      `has nat or forward rules but forwarding is off, so nothing would be forwarded; add forwarding: true`,
+      true,
+    );
   }
 }
 
 /** Checks an impairment with the traffic-control module's own rules (ranges, models, combinations). */
-export function checkImpairment(impair: Impairment, path: NodePath, report: (path: NodePath, message: string) => void): void {
+export function checkImpairment(
+  impair: Impairment,
+  path: NodePath,
+  report: (path: NodePath, message: string) => void,
+): void {
   try {
     const options = validateTcOptions(impair);
     checkNetemCombination(mergeNetem(undefined, options));

@@ -43,7 +43,10 @@ export function describeImpairment(impair: Impairment | undefined): string {
   if (impair.limit != null) parts.push(`limit ${impair.limit}`);
   if (impair.slot) {
     const slot = impair.slot;
-    let text = "min" in slot ? `slot ${slot.min}${slot.max != null && slot.max !== slot.min ? `-${slot.max}` : ""}ms` : `slot ${[slot.distribution, `${slot.delay}ms ±${slot.jitter}ms`].filter(Boolean).join(" ")}`;
+    let text =
+      "min" in slot
+        ? `slot ${slot.min}${slot.max != null && slot.max !== slot.min ? `-${slot.max}` : ""}ms`
+        : `slot ${[slot.distribution, `${slot.delay}ms ±${slot.jitter}ms`].filter(Boolean).join(" ")}`;
     if (slot.packets) text += ` ${slot.packets} packets`;
     if (slot.bytes) text += ` ${slot.bytes} bytes`;
     parts.push(text);
@@ -73,7 +76,7 @@ export function interfaceRows(topology: Topology): InterfaceRow[] {
   for (const bridge of topology.bridges) for (const member of bridge.interfaces) bridgeOf.set(member, bridge.name);
   for (const link of topology.links) {
     link.ends.forEach((end, i) => {
-      const other = link.ends[1 - i]!;
+      const other = link.ends[1 - i];
       const bridge = bridgeOf.get(end.iface);
       rows.push({
         host: end.host,
@@ -88,10 +91,25 @@ export function interfaceRows(topology: Topology): InterfaceRow[] {
   }
   for (const vlan of topology.vlans) {
     const bridge = bridgeOf.get(vlan.iface);
-    rows.push({ host: vlan.host, iface: vlan.iface, kind: "vlan", addresses: vlan.addresses, peer: `vlan ${vlan.id} on ${vlan.parent}`, impair: "", ...(bridge ? { bridge } : {}) });
+    rows.push({
+      host: vlan.host,
+      iface: vlan.iface,
+      kind: "vlan",
+      addresses: vlan.addresses,
+      peer: `vlan ${vlan.id} on ${vlan.parent}`,
+      impair: "",
+      ...(bridge ? { bridge } : {}),
+    });
   }
   for (const bridge of topology.bridges) {
-    rows.push({ host: bridge.host, iface: bridge.name, kind: "bridge", addresses: bridge.addresses, peer: `bridge of ${bridge.interfaces.join(", ") || "no ports"}`, impair: "" });
+    rows.push({
+      host: bridge.host,
+      iface: bridge.name,
+      kind: "bridge",
+      addresses: bridge.addresses,
+      peer: `bridge of ${bridge.interfaces.join(", ") || "no ports"}`,
+      impair: "",
+    });
   }
   const order = new Map(topology.hosts.map((host, i) => [host.name, i]));
   return rows.sort((a, b) => order.get(a.host)! - order.get(b.host)!);
@@ -117,7 +135,11 @@ export function formatTable(topology: Topology, namespaces?: ReadonlyMap<string,
       ]);
     });
   }
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd();
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
 }

@@ -26,9 +26,13 @@ function linkLabel(a: LinkEndSpec, b: LinkEndSpec): string[] {
 function hostLabel(topology: Topology, name: string): string[] {
   const host = topology.hosts.find((h) => h.name === name)!;
   const lines = [name];
-  const limits = [host.cpu !== undefined ? `cpu ${host.cpu}` : "", host.memory !== undefined ? `mem ${formatBytes(host.memory)}` : ""].filter(Boolean);
+  const limits = [
+    host.cpu !== undefined ? `cpu ${host.cpu}` : "",
+    host.memory !== undefined ? `mem ${formatBytes(host.memory)}` : "",
+  ].filter(Boolean);
   if (limits.length) lines.push(limits.join(", "));
-  for (const vlan of topology.vlans.filter((v) => v.host === name)) lines.push(`${vlan.iface} ${vlan.addresses.join(" ")}`.trim());
+  for (const vlan of topology.vlans.filter((v) => v.host === name))
+    lines.push(`${vlan.iface} ${vlan.addresses.join(" ")}`.trim());
   if (host.forwarding) lines.push(host.nat.length ? "router, NAT" : "router");
   const gateway = host.routes.find((route) => route.to === "default");
   if (gateway) lines.push(`gw ${gateway.via}`);
@@ -36,14 +40,20 @@ function hostLabel(topology: Topology, name: string): string[] {
 }
 
 function formatBytes(bytes: number): string {
-  for (const [unit, size] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ["GiB", 2 ** 30],
+    ["MiB", 2 ** 20],
+    ["KiB", 2 ** 10],
+  ] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }
   return `${bytes}B`;
 }
 
-const mermaidId = (kind: string, name: string) => `${kind}_${name.replace(/[^A-Za-z0-9_]/g, (c) => `_${c.charCodeAt(0).toString(16)}`)}`;
-const mermaidText = (lines: string[]) => `"${lines.map((l) => l.replace(/"/g, "#quot;").replace(/[<>]/g, (c) => (c === "<" ? "#lt;" : "#gt;"))).join("<br/>")}"`;
+const mermaidId = (kind: string, name: string) =>
+  `${kind}_${name.replace(/[^A-Za-z0-9_]/g, (c) => `_${c.charCodeAt(0).toString(16)}`)}`;
+const mermaidText = (lines: string[]) =>
+  `"${lines.map((l) => l.replace(/"/g, "#quot;").replace(/[<>]/g, (c) => (c === "<" ? "#lt;" : "#gt;"))).join("<br/>")}"`;
 
 /**
  * The topology as a Mermaid flowchart (hosts, links with addresses and impairments, bridges,
@@ -56,9 +66,14 @@ const mermaidText = (lines: string[]) => `"${lines.map((l) => l.replace(/"/g, "#
  */
 export function toMermaid(topology: Topology): string {
   const out = ["graph LR"];
-  for (const host of topology.hosts) out.push(`  ${mermaidId("h", host.name)}[${mermaidText(hostLabel(topology, host.name))}]`);
+  for (const host of topology.hosts)
+    out.push(`  ${mermaidId("h", host.name)}[${mermaidText(hostLabel(topology, host.name))}]`);
   for (const bridge of topology.bridges) {
-    const label = [`bridge ${bridge.name}`, ...bridge.addresses, bridge.interfaces.length ? `ports: ${bridge.interfaces.join(", ")}` : ""].filter(Boolean);
+    const label = [
+      `bridge ${bridge.name}`,
+      ...bridge.addresses,
+      bridge.interfaces.length ? `ports: ${bridge.interfaces.join(", ")}` : "",
+    ].filter(Boolean);
     out.push(`  ${mermaidId("b", bridge.name)}{{${mermaidText(label)}}}`);
     out.push(`  ${mermaidId("h", bridge.host)} -.- ${mermaidId("b", bridge.name)}`);
   }
@@ -80,12 +95,20 @@ const dotText = (lines: string[]) => `"${lines.map((l) => l.replace(/\\/g, "\\\\
  * ```
  */
 export function toDot(topology: Topology): string {
-  const out = [`graph ${dotText([topology.name])} {`, "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];', '  edge [fontname="Helvetica", fontsize=10];'];
-  for (const host of topology.hosts) out.push(`  ${dotText([`h:${host.name}`])} [label=${dotText(hostLabel(topology, host.name))}];`);
+  const out = [
+    `graph ${dotText([topology.name])} {`,
+    "  rankdir=LR;",
+    '  node [shape=box, fontname="Helvetica"];',
+    '  edge [fontname="Helvetica", fontsize=10];',
+  ];
+  for (const host of topology.hosts)
+    out.push(`  ${dotText([`h:${host.name}`])} [label=${dotText(hostLabel(topology, host.name))}];`);
   for (const bridge of topology.bridges) {
     const label = [`bridge ${bridge.name}`, ...bridge.addresses];
     out.push(`  ${dotText([`b:${bridge.name}`])} [shape=hexagon, label=${dotText(label)}];`);
-    out.push(`  ${dotText([`h:${bridge.host}`])} -- ${dotText([`b:${bridge.name}`])} [style=dashed, label=${dotText([bridge.interfaces.join(", ")])}];`);
+    out.push(
+      `  ${dotText([`h:${bridge.host}`])} -- ${dotText([`b:${bridge.name}`])} [style=dashed, label=${dotText([bridge.interfaces.join(", ")])}];`,
+    );
   }
   for (const link of topology.links) {
     const [a, b] = link.ends;

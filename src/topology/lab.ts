@@ -67,8 +67,11 @@ export interface StartedProgram {
  * await using lab = await buildTopology("examples/nat-router.yaml", { onProgress: (p) => console.log(p.step) });
  * ```
  */
-export async function buildTopology(source: TopologySource | Topology, options: BuildTopologyOptions = {}): Promise<Lab> {
-  const topology = isLoadedTopology(source) ? source : await loadTopology(source as TopologySource);
+export async function buildTopology(
+  source: TopologySource | Topology,
+  options: BuildTopologyOptions = {},
+): Promise<Lab> {
+  const topology = isLoadedTopology(source) ? source : await loadTopology(source);
   options.signal?.throwIfAborted();
   const net = new DummyNet({
     ...(options.uid !== undefined ? { uid: options.uid } : {}),
@@ -88,7 +91,10 @@ export async function buildTopology(source: TopologySource | Topology, options: 
     try {
       await net.cleanup();
     } catch (cleanupError) {
-      throw new AggregateError([error, cleanupError], `building ${topology.name} failed: ${(error as Error).message}; removing what was made failed too: ${(cleanupError as Error).message}`);
+      throw new AggregateError(
+        [error, cleanupError],
+        `building ${topology.name} failed: ${(error as Error).message}; removing what was made failed too: ${(cleanupError as Error).message}`,
+      );
     }
     throw error;
   }
@@ -144,7 +150,12 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
    */
   host(name: string): DummyNet {
     const host = this.hosts.get(name);
-    if (!host) throw new InvalidArgumentError("host", name, `is not a host of ${this.topology.name}; its hosts: ${[...this.hosts.keys()].sort().join(", ")}`);
+    if (!host)
+      throw new InvalidArgumentError(
+        "host",
+        name,
+        `is not a host of ${this.topology.name}; its hosts: ${[...this.hosts.keys()].sort().join(", ")}`,
+      );
     return host;
   }
 
@@ -163,11 +174,19 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
     const rows = interfaceRows(this.topology).filter((row) => row.host === host);
     const chosen = iface === undefined ? rows : rows.filter((row) => row.iface === iface);
     if (iface !== undefined && chosen.length === 0) {
-      throw new InvalidArgumentError("interface", iface, `is not an interface of host ${host}; its interfaces: ${rows.map((row) => row.iface).join(", ") || "none"}`);
+      throw new InvalidArgumentError(
+        "interface",
+        iface,
+        `is not an interface of host ${host}; its interfaces: ${rows.map((row) => row.iface).join(", ") || "none"}`,
+      );
     }
     const address = chosen.flatMap((row) => row.addresses)[0];
     if (address === undefined) {
-      throw new InvalidArgumentError(iface === undefined ? "host" : "interface", iface ?? host, `has no address in ${this.topology.name}; give it one in the file (address: 10.0.0.1/24)`);
+      throw new InvalidArgumentError(
+        iface === undefined ? "host" : "interface",
+        iface ?? host,
+        `has no address in ${this.topology.name}; give it one in the file (address: 10.0.0.1/24)`,
+      );
     }
     return address.replace(/\/\d+$/, "");
   }
@@ -190,8 +209,11 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
     const jobs = this.topology.programs.filter((program) => !program.daemon);
     const started: StartedProgram[] = [];
     this.#started = started;
-    const remember = (specs: ProgramSpec[], infos: RunInfo[]) =>
-      infos.forEach((info, i) => started.push({ name: specs[i]!.name, host: specs[i]!.host, daemon: specs[i]!.daemon, info }));
+    const remember = (specs: ProgramSpec[], infos: RunInfo[]) => {
+      infos.forEach((info, i) =>
+        started.push({ name: specs[i].name, host: specs[i].host, daemon: specs[i].daemon, info }),
+      );
+    };
     remember(daemons, await startDaemons(this, options));
     remember(jobs, await startJobs(this, jobs, options));
     return started;

@@ -45,17 +45,28 @@ test(LIMIT_HOLDS, { timeout: 120_000, skip: rootlessExcluded(import.meta.url, LI
 
 // The rootless phase of npm test (src/test-support/rootless.ts): limits are refused there, saying what would give them.
 if (runsRootless()) {
-  test("rootless: a host's memory limit is refused, naming the delegation it needs, and nothing is left", { timeout: 120_000 }, async () => {
-    const uid = (process.pid % 100000) * 10 + 3000000;
-    await assert.rejects(
-      buildTopology({ name: "limits", hosts: { limited: { memory: "96MiB" }, free: {} }, links: [{ ends: ["limited:l0", "free:f0"] }] }, { uid }),
-      (error: unknown) => {
-        assert.ok(error instanceof RootlessRefusedError, String(error));
-        assert.equal(error.feature, "cgroups");
-        assert.match(error.message, /addCgroup is refused in rootless mode: .*(Delegate=yes|delegated)/);
-        return true;
-      },
-    );
-    assertNothingLeft(uid);
-  });
+  test(
+    "rootless: a host's memory limit is refused, naming the delegation it needs, and nothing is left",
+    { timeout: 120_000 },
+    async () => {
+      const uid = (process.pid % 100000) * 10 + 3000000;
+      await assert.rejects(
+        buildTopology(
+          {
+            name: "limits",
+            hosts: { limited: { memory: "96MiB" }, free: {} },
+            links: [{ ends: ["limited:l0", "free:f0"] }],
+          },
+          { uid },
+        ),
+        (error: unknown) => {
+          assert.ok(error instanceof RootlessRefusedError, String(error));
+          assert.equal(error.feature, "cgroups");
+          assert.match(error.message, /addCgroup is refused in rootless mode: .*(Delegate=yes|delegated)/);
+          return true;
+        },
+      );
+      assertNothingLeft(uid);
+    },
+  );
 }

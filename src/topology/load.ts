@@ -42,7 +42,9 @@ let compiledSchema: ValidateFunction | undefined;
 function schemaValidator(): ValidateFunction {
   if (!compiledSchema) {
     try {
-      const generated = createRequire(import.meta.url)("./schema-validator.generated.cjs") as { default?: ValidateFunction } & ValidateFunction;
+      const generated = createRequire(import.meta.url)("./schema-validator.generated.cjs") as {
+        default?: ValidateFunction;
+      } & ValidateFunction;
       compiledSchema = generated.default ?? generated;
     } catch {
       const schema = JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as object;
@@ -105,25 +107,51 @@ export async function loadTopology(source: TopologySource, options: LoadTopology
       text = await readFile(file, "utf8");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (error as Error).message;
-      throw new TopologyError([{ file, line: 0, column: 0, path: "", message: `cannot read the topology file: ${reason}` }], { cause: error });
+      const reason =
+        code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (error as Error).message;
+      throw new TopologyError(
+        [{ file, line: 0, column: 0, path: "", message: `cannot read the topology file: ${reason}` }],
+        { cause: error },
+      );
     }
     return parseTopology(text, file, { format: options.format ?? (/\.json$/i.test(file) ? "json" : "yaml") });
   }
-  if (typeof source === "object" && source !== null && typeof (source as TopologyText).text === "string" && !("hosts" in source)) {
-    const given = source as TopologyText;
+  if (
+    typeof source === "object" &&
+    source !== null &&
+    typeof (source as TopologyText).text === "string" &&
+    !("hosts" in source)
+  ) {
+    const given = source;
     const format = given.format ?? options.format ?? "yaml";
     if (format !== "yaml" && format !== "json") {
-      throw new TopologyError([{ file: given.name ?? TEXT_LABEL, line: 0, column: 0, path: "", message: `format ${JSON.stringify(format)} is not known; expected "yaml" or "json"` }]);
+      throw new TopologyError([
+        {
+          file: given.name ?? TEXT_LABEL,
+          line: 0,
+          column: 0,
+          path: "",
+          message: `format ${JSON.stringify(format)} is not known; expected "yaml" or "json"`,
+        },
+      ]);
     }
-    return parseTopology(given.text, given.name ?? TEXT_LABEL, { format, ...(given.name === undefined ? { defaultName: "network" } : {}) });
+    return parseTopology(given.text, given.name ?? TEXT_LABEL, {
+      format,
+      ...(given.name === undefined ? { defaultName: "network" } : {}),
+    });
   }
   if (typeof source === "object" && source !== null && !Array.isArray(source)) {
     if (isLoadedTopology(source)) return source;
     return checkDocument(structuredCloneJson(source), new ObjectLocator(OBJECT_LABEL), OBJECT_LABEL, "network");
   }
   throw new TopologyError([
-    { file: OBJECT_LABEL, line: 0, column: 0, path: "", message: `cannot load ${source === null ? "null" : Array.isArray(source) ? "a list" : typeof source}; expected a file path, { text, format?, name? } or the document as an object` },
+    {
+      file: OBJECT_LABEL,
+      line: 0,
+      column: 0,
+      path: "",
+      message: `cannot load ${source === null ? "null" : Array.isArray(source) ? "a list" : typeof source}; expected a file path, { text, format?, name? } or the document as an object`,
+    },
   ]);
 }
 
@@ -135,7 +163,18 @@ function structuredCloneJson(value: object): unknown {
   try {
     return JSON.parse(JSON.stringify(value)) as unknown;
   } catch (error) {
-    throw new TopologyError([{ file: OBJECT_LABEL, line: 0, column: 0, path: "", message: `is not plain data (${(error as Error).message}); expected what a YAML or JSON file could hold` }], { cause: error });
+    throw new TopologyError(
+      [
+        {
+          file: OBJECT_LABEL,
+          line: 0,
+          column: 0,
+          path: "",
+          message: `is not plain data (${(error as Error).message}); expected what a YAML or JSON file could hold`,
+        },
+      ],
+      { cause: error },
+    );
   }
 }
 
@@ -145,7 +184,11 @@ export function loadTopologyFile(file: string): Promise<Topology> {
 }
 
 /** Loads a topology from its text; `file` names it in messages and gives the default name. */
-export function parseTopology(text: string, file: string, options: { format?: TopologyFormat; defaultName?: string } = {}): Topology {
+export function parseTopology(
+  text: string,
+  file: string,
+  options: { format?: TopologyFormat; defaultName?: string } = {},
+): Topology {
   if (options.format === "json") checkJsonSyntax(text, file);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -154,8 +197,8 @@ export function parseTopology(text: string, file: string, options: { format?: To
     throw new TopologyError(
       doc.errors.map((error) => {
         const { line, col } = lineCounter.linePos(error.pos[0]);
-        const what = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-        return { file, line, column: col, path: "", message: `${yamlHint(error.code, what)}` };
+        const what = error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+        return { file, line, column: col, path: "", message: yamlHint(error.code, what) };
       }),
     );
   }
@@ -176,7 +219,15 @@ function checkJsonSyntax(text: string, file: string): void {
       line = before.split("\n").length;
       column = before.length - before.lastIndexOf("\n");
     }
-    throw new TopologyError([{ file, line, column, path: "", message: `JSON syntax error: ${message.replace(/ in JSON at position \d+.*$/, "")}` }]);
+    throw new TopologyError([
+      {
+        file,
+        line,
+        column,
+        path: "",
+        message: `JSON syntax error: ${message.replace(/ in JSON at position \d+.*$/, "")}`,
+      },
+    ]);
   }
 }
 
@@ -249,7 +300,7 @@ export class Locator implements IssueLocator {
       if (isMap(node)) {
         const pair = node.items.find((item) => (isScalar(item.key) ? item.key.value : item.key) === key);
         if (!pair) break;
-        node = atKey && i === path.length - 1 ? pair.key : pair.value ?? pair.key;
+        node = atKey && i === path.length - 1 ? pair.key : (pair.value ?? pair.key);
       } else if (isSeq(node) && typeof key === "number") {
         node = node.items[key];
       } else break;
@@ -332,7 +383,7 @@ function describeSchemaErrors(errors: ErrorObject[], locator: IssueLocator): Top
         message = `is empty; expected at least ${String(params["limit"])} entry`;
         break;
       default:
-        message = `${error.message ?? "is invalid"}`;
+        message = error.message ?? "is invalid";
     }
     const issue = locator.issue(path, message, atKey);
     const key = `${issue.path}|${issue.message}`;
@@ -343,7 +394,8 @@ function describeSchemaErrors(errors: ErrorObject[], locator: IssueLocator): Top
 }
 
 function namePatternHelp(schemaPath: string): string {
-  if (schemaPath.includes("sysctls")) return "expected a namespaced setting starting with net. (other settings would change the whole machine)";
+  if (schemaPath.includes("sysctls"))
+    return "expected a namespaced setting starting with net. (other settings would change the whole machine)";
   return "expected letters, digits, _ . - (at most 64)";
 }
 
@@ -401,7 +453,9 @@ export interface RawTopology {
 function normalize(raw: RawTopology, file: string, defaultName?: string): Topology {
   const hosts: HostSpec[] = Object.entries(raw.hosts).map(([name, host]) => normalizeHost(name, host ?? {}));
   const links: LinkSpec[] = (raw.links ?? []).map((link, i) => ({
-    ends: [0, 1].map((e) => normalizeEnd(link.ends[e]!, link.impair, ["links", i, "ends", e], ["links", i, "impair"])) as [LinkEndSpec, LinkEndSpec],
+    ends: [0, 1].map((e) =>
+      normalizeEnd(link.ends[e], link.impair, ["links", i, "ends", e], ["links", i, "impair"]),
+    ) as [LinkEndSpec, LinkEndSpec],
     path: ["links", i],
     ...(link.impair?.ingress !== undefined ? { linkIngressPath: ["links", i, "impair", "ingress"] } : {}),
   }));
@@ -414,7 +468,14 @@ function normalize(raw: RawTopology, file: string, defaultName?: string): Topolo
   }));
   const vlans: VlanSpec[] = (raw.vlans ?? []).map((vlan, i) => {
     const [host, parent] = splitEndpoint(vlan.on);
-    return { host, parent, id: vlan.id, iface: `${parent}.${vlan.id}`, addresses: asList(vlan.address), path: ["vlans", i] };
+    return {
+      host,
+      parent,
+      id: vlan.id,
+      iface: `${parent}.${vlan.id}`,
+      addresses: asList(vlan.address),
+      path: ["vlans", i],
+    };
   });
   const programs: ProgramSpec[] = (raw.programs ?? []).map((program, i) => ({
     name: program.name ?? (typeof program.command === "string" ? program.command : program.command.join(" ")),
@@ -422,13 +483,20 @@ function normalize(raw: RawTopology, file: string, defaultName?: string): Topolo
     command: program.command,
     daemon: program.daemon ?? false,
     ...(program.timeout !== undefined ? { timeout: program.timeout } : {}),
-    ...(program.ready
-      ? { ready: { ...program.ready, timeout: program.ready.timeout ?? DEFAULT_READY_TIMEOUT } }
-      : {}),
+    ...(program.ready ? { ready: { ...program.ready, timeout: program.ready.timeout ?? DEFAULT_READY_TIMEOUT } } : {}),
     path: ["programs", i],
   }));
   const name = raw.name ?? defaultName ?? (basename(file, extname(file)).replace(/[^A-Za-z0-9_.-]/g, "_") || "network");
-  return { name, file, ...(raw.description ? { description: raw.description } : {}), hosts, links, bridges, vlans, programs };
+  return {
+    name,
+    file,
+    ...(raw.description ? { description: raw.description } : {}),
+    hosts,
+    links,
+    bridges,
+    vlans,
+    programs,
+  };
 }
 
 function normalizeHost(name: string, raw: RawHost): HostSpec {
@@ -453,7 +521,12 @@ function sysctlValue(value: string | number | boolean): string {
   return String(value);
 }
 
-function normalizeEnd(raw: RawEnd, linkImpair: Impairment | undefined, path: NodePath, linkImpairPath: NodePath): LinkEndSpec {
+function normalizeEnd(
+  raw: RawEnd,
+  linkImpair: Impairment | undefined,
+  path: NodePath,
+  linkImpairPath: NodePath,
+): LinkEndSpec {
   const end = typeof raw === "string" ? { at: raw } : raw;
   const [host, iface] = splitEndpoint(end.at);
   const own = typeof raw === "string" ? undefined : raw.impair;
@@ -484,5 +557,5 @@ const SIZE_UNITS: Record<string, number> = { "": 1, B: 1, K: 2 ** 10, M: 2 ** 20
 export function parseSize(value: number | string): number {
   if (typeof value === "number") return value;
   const match = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)/.exec(value)!;
-  return Math.round(Number(match[1]) * SIZE_UNITS[match[2] ?? ""]!);
+  return Math.round(Number(match[1]) * SIZE_UNITS[match[2] ?? ""]);
 }

@@ -33,7 +33,11 @@ export async function startDaemons(built: BuiltNetwork, options: ProgramRunOptio
 }
 
 /** Starts `jobs` (programs that are not daemons) one after the other, without waiting for them to end. */
-export async function startJobs(built: BuiltNetwork, jobs: readonly ProgramSpec[], options: ProgramRunOptions = {}): Promise<RunInfo[]> {
+export async function startJobs(
+  built: BuiltNetwork,
+  jobs: readonly ProgramSpec[],
+  options: ProgramRunOptions = {},
+): Promise<RunInfo[]> {
   const infos: RunInfo[] = [];
   for (const job of jobs) infos.push(await startProgram(built, job, options));
   return infos;
@@ -51,7 +55,11 @@ export interface JobsResult {
  * Starts `jobs` together and waits until all have exited, while checking
  * that the daemons stay up. A job over its `timeout` is stopped and fails.
  */
-export async function runJobs(built: BuiltNetwork, jobs: readonly ProgramSpec[], options: ProgramRunOptions = {}): Promise<JobsResult> {
+export async function runJobs(
+  built: BuiltNetwork,
+  jobs: readonly ProgramSpec[],
+  options: ProgramRunOptions = {},
+): Promise<JobsResult> {
   if (jobs.length === 0) return { exitCode: 0, jobs: [] };
   const monitor = built.hosts.values().next().value!.processMonitor;
   const infos: RunInfo[] = [];
@@ -74,8 +82,12 @@ export async function runJobs(built: BuiltNetwork, jobs: readonly ProgramSpec[],
       options.signal?.throwIfAborted();
       const failedByTimeout = infos.find((info) => timedOut.has(info));
       if (failedByTimeout) {
-        const job = jobs[infos.indexOf(failedByTimeout)]!;
-        return { exitCode: 124, failure: `job "${job.name}" in host ${job.host} ran longer than its timeout of ${job.timeout} ms and was stopped`, jobs: infos };
+        const job = jobs[infos.indexOf(failedByTimeout)];
+        return {
+          exitCode: 124,
+          failure: `job "${job.name}" in host ${job.host} ran longer than its timeout of ${job.timeout} ms and was stopped`,
+          jobs: infos,
+        };
       }
       if (!(await monitor.keepRunning(200))) break;
     }
@@ -104,7 +116,9 @@ async function startProgram(built: BuiltNetwork, program: ProgramSpec, options: 
   const sink = options.onOutput;
   if (sink) {
     for (const stream of ["stdout", "stderr"] as const) {
-      const split = lineSplitter((line) => sink(program.name, stream, line));
+      const split = lineSplitter((line) => {
+        sink(program.name, stream, line);
+      });
       split(info[stream] ?? "");
       info[stream === "stdout" ? "stdoutCallback" : "stderrCallback"] = split;
     }
@@ -125,19 +139,34 @@ function lineSplitter(onLine: (line: string) => void): (data: string) => void {
 }
 
 /** Waits until the program's readiness checks pass (port and line at once), it exits, or the timeout ends. */
-async function waitReady(built: BuiltNetwork, program: ProgramSpec, info: RunInfo, signal?: AbortSignal): Promise<void> {
+async function waitReady(
+  built: BuiltNetwork,
+  program: ProgramSpec,
+  info: RunInfo,
+  signal?: AbortSignal,
+): Promise<void> {
   const ready = program.ready!;
   const host = built.hosts.get(program.host)!;
   const who = `program "${program.name}" in host ${program.host}`;
   // One failing check ends the other one's wait too.
   const stop = new AbortController();
-  const onAbort = () => stop.abort(signal!.reason);
+  const onAbort = () => {
+    stop.abort(signal!.reason);
+  };
   signal?.addEventListener("abort", onAbort, { once: true });
   const options = { timeout: ready.timeout, signal: stop.signal };
   try {
     await Promise.all([
-      ready.port !== undefined ? waitForPort(host, ready.port, { ...options, info, what: `${who} to accept connections on TCP port ${ready.port}` }) : undefined,
-      ready.line !== undefined ? waitForLine(info, ready.line, { ...options, what: `${who} to print a line matching "${ready.line}"` }) : undefined,
+      ready.port !== undefined
+        ? waitForPort(host, ready.port, {
+            ...options,
+            info,
+            what: `${who} to accept connections on TCP port ${ready.port}`,
+          })
+        : undefined,
+      ready.line !== undefined
+        ? waitForLine(info, ready.line, { ...options, what: `${who} to print a line matching "${ready.line}"` })
+        : undefined,
     ]);
   } catch (error) {
     stop.abort(error);

@@ -72,7 +72,11 @@ function describePattern(pattern: LinePattern): string {
  * await waitForPort(host, 8000, { info: server, timeout: 10000 });
  * ```
  */
-export async function waitForPort(host: DummyNet, port: number, options: WaitOptions & { info?: RunInfo; what?: string } = {}): Promise<void> {
+export async function waitForPort(
+  host: DummyNet,
+  port: number,
+  options: WaitOptions & { info?: RunInfo; what?: string } = {},
+): Promise<void> {
   checkPort(port);
   const timeout = checkTimeout(options.timeout);
   const what = options.what ?? `TCP port ${port} in ${hostName(host)} to accept connections`;
@@ -82,18 +86,31 @@ export async function waitForPort(host: DummyNet, port: number, options: WaitOpt
   for (;;) {
     options.signal?.throwIfAborted();
     if (await isListening(host, port)) return;
-    if (options.info?.hasExited) throw new DummyNetError(`${options.info.describe()}\nexited while waiting for ${what}`);
+    if (options.info?.hasExited)
+      throw new DummyNetError(`${options.info.describe()}\nexited while waiting for ${what}`);
     const left = deadline - Date.now();
     if (left <= 0) throw new TimeoutError(options.info, `Timed out after ${timeout} ms waiting for ${what}`);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, Math.min(pause, left)))), ...(exited ? [exited] : []), ...(options.signal ? [aborted(options.signal)] : [])]);
+    await Promise.race([
+      new Promise((resolve) => (timer = setTimeout(resolve, Math.min(pause, left)))),
+      ...(exited ? [exited] : []),
+      ...(options.signal ? [aborted(options.signal)] : []),
+    ]);
     clearTimeout(timer);
     pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
   }
 }
 
 function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  return new Promise((resolve) => {
+    signal.addEventListener(
+      "abort",
+      () => {
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 /**
@@ -109,9 +126,17 @@ function aborted(signal: AbortSignal): Promise<void> {
  * const line = await waitForLine(server, /listening on (\d+)/, { timeout: 10000 });
  * ```
  */
-export function waitForLine(info: RunInfo, pattern: LinePattern, options: WaitOptions & { what?: string } = {}): Promise<string> {
+export function waitForLine(
+  info: RunInfo,
+  pattern: LinePattern,
+  options: WaitOptions & { what?: string } = {},
+): Promise<string> {
   if (typeof pattern !== "string" && !(pattern instanceof RegExp)) {
-    return Promise.reject(new DummyNetError(`Invalid pattern: ${String(pattern)}: expected a glob string (whole line, as RunInfo.match) or a RegExp`));
+    return Promise.reject(
+      new DummyNetError(
+        `Invalid pattern: ${String(pattern)}: expected a glob string (whole line, as RunInfo.match) or a RegExp`,
+      ),
+    );
   }
   let timeout: number;
   try {
@@ -119,14 +144,23 @@ export function waitForLine(info: RunInfo, pattern: LinePattern, options: WaitOp
   } catch (error) {
     return Promise.reject(error);
   }
-  const regex = typeof pattern === "string" ? globToRegExp(pattern) : new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ""));
-  const what = options.what ?? `${describePattern(pattern)} in the output of \`${Array.isArray(info.cmd) ? info.cmd.join(" ") : info.cmd}\``;
+  const regex =
+    typeof pattern === "string"
+      ? globToRegExp(pattern)
+      : new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ""));
+  const what =
+    options.what ??
+    `${describePattern(pattern)} in the output of \`${Array.isArray(info.cmd) ? info.cmd.join(" ") : info.cmd}\``;
   const found = (text: string) => text.split("\n").find((line) => regex.test(line.replace(/\r$/, "")));
 
   const already = found(info.stdout) ?? found(info.stderr);
   if (already !== undefined) return Promise.resolve(already);
   return new Promise<string>((resolve, reject) => {
-    const hooks: { key: "stdoutCallback" | "stderrCallback"; previous: RunInfo["stdoutCallback"]; ours: (data: string) => void }[] = [];
+    const hooks: {
+      key: "stdoutCallback" | "stderrCallback";
+      previous: RunInfo["stdoutCallback"];
+      ours: (data: string) => void;
+    }[] = [];
     let settled = false;
     const finish = (outcome: () => void) => {
       if (settled) return;
@@ -147,19 +181,36 @@ export function waitForLine(info: RunInfo, pattern: LinePattern, options: WaitOp
         if (newline < 0) return;
         const line = found(pending.slice(0, newline));
         pending = pending.slice(newline + 1);
-        if (line !== undefined) finish(() => resolve(line));
+        if (line !== undefined)
+          finish(() => {
+            resolve(line);
+          });
       };
       info[key] = ours;
       hooks.push({ key, previous, ours });
     }
-    const timer = setTimeout(() => finish(() => reject(new TimeoutError(info, `Timed out after ${timeout} ms waiting for ${what}`))), timeout);
-    const onAbort = () => finish(() => reject(options.signal!.reason));
+    const timer = setTimeout(() => {
+      finish(() => {
+        reject(new TimeoutError(info, `Timed out after ${timeout} ms waiting for ${what}`));
+      });
+    }, timeout);
+    const onAbort = () => {
+      finish(() => {
+        reject(options.signal!.reason);
+      });
+    };
     options.signal?.addEventListener("abort", onAbort, { once: true });
     void info.finished.then(() => {
       // A last line without a newline counts too.
       const line = found(info.stdout) ?? found(info.stderr);
-      if (line !== undefined) finish(() => resolve(line));
-      else finish(() => reject(new DummyNetError(`${info.describe()}\nexited without printing ${what}`)));
+      if (line !== undefined)
+        finish(() => {
+          resolve(line);
+        });
+      else
+        finish(() => {
+          reject(new DummyNetError(`${info.describe()}\nexited without printing ${what}`));
+        });
     });
   });
 }
@@ -173,7 +224,9 @@ export async function isListening(host: DummyNet, port: number): Promise<boolean
   const procDirectory = await procNetOf(host);
   if (procDirectory === undefined) {
     // Not root (no /proc view into the namespace), or nothing runs there: ask `ss` inside it.
-    const result = await host.shell.system(["ss", "-H", "-l", "-t", "-n", "sport", "=", `:${port}`], { allowFailure: true });
+    const result = await host.shell.system(["ss", "-H", "-l", "-t", "-n", "sport", "=", `:${port}`], {
+      allowFailure: true,
+    });
     return result.exitCode === 0 && result.stdout.trim().length > 0;
   }
   for (const file of ["tcp", "tcp6"]) {

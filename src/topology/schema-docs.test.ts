@@ -12,7 +12,10 @@ import { TopologyError } from "./errors.js";
 
 type Node = Record<string, unknown>;
 const schema = JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as Node;
-const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { name: string; exports: Record<string, unknown> };
+const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  name: string;
+  exports: Record<string, unknown>;
+};
 const definitions = schema["definitions"] as Record<string, Node>;
 
 function described(node: Node): boolean {
@@ -29,7 +32,8 @@ function* subschemas(node: unknown, pointer: string): Generator<[string, Node]> 
     return;
   }
   yield [pointer, node as Node];
-  for (const [key, value] of Object.entries(node)) if (key !== "enum" && key !== "default" && key !== "required") yield* subschemas(value, `${pointer}/${key}`);
+  for (const [key, value] of Object.entries(node))
+    if (key !== "enum" && key !== "default" && key !== "required") yield* subschemas(value, `${pointer}/${key}`);
 }
 
 test("every property and every definition of the schema has a description", () => {
@@ -43,14 +47,17 @@ test("every property and every definition of the schema has a description", () =
       }
     }
   }
-  for (const [name, definition] of Object.entries(definitions)) if (!described(definition)) undescribed.push(`#/definitions/${name}`);
+  for (const [name, definition] of Object.entries(definitions))
+    if (!described(definition)) undescribed.push(`#/definitions/${name}`);
   assert.deepEqual(undescribed, []);
   assert.ok(properties > 50, `walked only ${properties} properties`);
   console.log(`# ${properties} properties and ${Object.keys(definitions).length} definitions, all described`);
 });
 
 test("every pattern has a readable patternErrorMessage (what editors show instead of the regular expression)", () => {
-  const bare = [...subschemas(schema, "#")].filter(([, node]) => typeof node["pattern"] === "string" && typeof node["patternErrorMessage"] !== "string").map(([pointer]) => pointer);
+  const bare = [...subschemas(schema, "#")]
+    .filter(([, node]) => typeof node["pattern"] === "string" && typeof node["patternErrorMessage"] !== "string")
+    .map(([pointer]) => pointer);
   assert.deepEqual(bare, []);
 });
 
@@ -60,11 +67,16 @@ test("the $id is this package's own published path, and the package exports that
 });
 
 test("the loader's own message for a pattern quotes the description, not the regular expression", async () => {
-  const error = await loadTopology({ text: "hosts: { a: {} }\nprograms:\n  - { host: 'a b', command: [true] }\n" }).then(
+  const error = await loadTopology({
+    text: "hosts: { a: {} }\nprograms:\n  - { host: 'a b', command: [true] }\n",
+  }).then(
     () => assert.fail("a host name with a space loaded"),
     (caught: unknown) => caught,
   );
   assert.ok(error instanceof TopologyError, String(error));
-  assert.match(error.message, /programs\[0\]\.host: "a b" is not valid; expected letters, digits, _ \. - \(no spaces\)/);
+  assert.match(
+    error.message,
+    /programs\[0\]\.host: "a b" is not valid; expected letters, digits, _ \. - \(no spaces\)/,
+  );
   assert.doesNotMatch(error.message, /\[A-Za-z/);
 });

@@ -10,7 +10,9 @@ import standalone from "ajv/dist/standalone/index.js";
 import { AJV_OPTIONS } from "./schema-options.js";
 
 test("the precompiled schema validator agrees with the runtime-compiled one", { timeout: 60_000 }, () => {
-  const schema = JSON.parse(readFileSync(new URL("../../schema/topology.schema.json", import.meta.url), "utf8")) as object;
+  const schema = JSON.parse(
+    readFileSync(new URL("../../schema/topology.schema.json", import.meta.url), "utf8"),
+  ) as object;
   const runtime = new Ajv(AJV_OPTIONS).compile(schema);
   const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
   const module = standalone as unknown as { default?: unknown };

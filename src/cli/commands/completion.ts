@@ -3,7 +3,7 @@
  * commands, their options and the choices an option or argument allows), so
  * a new command or option completes without anyone keeping a list.
  */
-import type { Argument, Command, Option } from "commander";
+import type { Command } from "commander";
 import { EXIT } from "../output.js";
 
 /** The shells with a script; main.ts lists them as the argument's choices. */
@@ -20,7 +20,14 @@ interface CommandSpec {
   description: string;
   /** Long (and short) flags, e.g. ["--json", "-d", "--detach"]. */
   flags: string[];
-  options: { long: string | undefined; short: string | undefined; description: string; takesValue: boolean; valueIsFile: boolean; choices: readonly string[] }[];
+  options: {
+    long: string | undefined;
+    short: string | undefined;
+    description: string;
+    takesValue: boolean;
+    valueIsFile: boolean;
+    choices: readonly string[];
+  }[];
   /** Choices of the first argument, when it has a fixed set (completion's shell). */
   argumentChoices: readonly string[];
 }
@@ -34,10 +41,14 @@ function word(text: string): string {
 }
 
 /** Descriptions lose the characters each shell's quoting would trip on; they are hints, not text to keep exact. */
-const plain = (text: string) => text.replace(/[^A-Za-z0-9 ,.;()/<>=+-]/g, " ").replace(/\s+/g, " ").trim();
+const plain = (text: string) =>
+  text
+    .replace(/[^A-Za-z0-9 ,.;()/<>=+-]/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
 
 function specOf(command: Command): CommandSpec {
-  const options = (command.options as readonly Option[]).map((option) => ({
+  const options = command.options.map((option) => ({
     long: option.long ? word(option.long) : undefined,
     short: option.short ? word(option.short) : undefined,
     description: plain(option.description),
@@ -45,12 +56,21 @@ function specOf(command: Command): CommandSpec {
     valueIsFile: /<file>/.test(option.flags),
     choices: (option.argChoices ?? []).map(word),
   }));
-  options.push({ long: "--help", short: "-h", description: "show help", takesValue: false, valueIsFile: false, choices: [] });
-  const firstArgument = (command.registeredArguments as readonly Argument[])[0];
+  options.push({
+    long: "--help",
+    short: "-h",
+    description: "show help",
+    takesValue: false,
+    valueIsFile: false,
+    choices: [],
+  });
+  const firstArgument = command.registeredArguments[0];
   return {
     name: word(command.name()),
     description: plain(command.description()),
-    flags: options.flatMap((option) => [option.short, option.long].filter((flag): flag is string => flag !== undefined)),
+    flags: options.flatMap((option) =>
+      [option.short, option.long].filter((flag): flag is string => flag !== undefined),
+    ),
     options,
     argumentChoices: (firstArgument?.argChoices ?? []).map(word),
   };
@@ -72,10 +92,18 @@ function bash(name: string, root: CommandSpec, commands: CommandSpec[]): string 
       .filter((option) => option.takesValue)
       .map((option) => {
         const flags = [option.short, option.long].filter(Boolean).join("|");
-        const values = option.choices.length > 0 ? `$(compgen -W "${option.choices.join(" ")}" -- "$cur")` : option.valueIsFile ? `$(compgen -f -- "$cur")` : "";
+        const values =
+          option.choices.length > 0
+            ? `$(compgen -W "${option.choices.join(" ")}" -- "$cur")`
+            : option.valueIsFile
+              ? `$(compgen -f -- "$cur")`
+              : "";
         return `        ${flags}) COMPREPLY=( ${values} ); return ;;`;
       });
-    const positional = command.argumentChoices.length > 0 ? `compgen -W "${command.argumentChoices.join(" ")}" -- "$cur"` : `compgen -f -- "$cur"`;
+    const positional =
+      command.argumentChoices.length > 0
+        ? `compgen -W "${command.argumentChoices.join(" ")}" -- "$cur"`
+        : `compgen -f -- "$cur"`;
     return [
       `    ${command.name})`,
       `      case "$prev" in`,
@@ -111,13 +139,20 @@ function zsh(name: string, root: CommandSpec, commands: CommandSpec[]): string {
   const optionSpecs = (command: CommandSpec) =>
     command.options.map((option) => {
       const flags = [option.short, option.long].filter(Boolean) as string[];
-      const value = option.takesValue ? (option.choices.length > 0 ? `:value:(${option.choices.join(" ")})` : option.valueIsFile ? ":file:_files" : ":value: ") : "";
+      const value = option.takesValue
+        ? option.choices.length > 0
+          ? `:value:(${option.choices.join(" ")})`
+          : option.valueIsFile
+            ? ":file:_files"
+            : ":value: "
+        : "";
       const spec = `[${option.description}]${value}'`;
       // -d and --detach exclude each other: '(-d --detach)'{-d,--detach}'[...]'
       return flags.length > 1 ? `'(${flags.join(" ")})'{${flags.join(",")}}'${spec}` : `'${flags[0]}${spec}`;
     });
   const cases = commands.map((command) => {
-    const positional = command.argumentChoices.length > 0 ? `'*:argument:(${command.argumentChoices.join(" ")})'` : "'*:file:_files'";
+    const positional =
+      command.argumentChoices.length > 0 ? `'*:argument:(${command.argumentChoices.join(" ")})'` : "'*:file:_files'";
     return `    ${command.name}) _arguments -s ${[...optionSpecs(command), positional].join(" ")} ;;`;
   });
   return `#compdef ${name}
@@ -150,7 +185,13 @@ function fish(name: string, root: CommandSpec, commands: CommandSpec[]): string 
       `complete -c ${name} -n '${condition}'`,
       spec.short ? `-s ${spec.short.slice(1)}` : "",
       spec.long ? `-l ${spec.long.slice(2)}` : "",
-      spec.takesValue ? (spec.choices.length > 0 ? `-x -a '${spec.choices.join(" ")}'` : spec.valueIsFile ? "-r -F" : "-x") : "",
+      spec.takesValue
+        ? spec.choices.length > 0
+          ? `-x -a '${spec.choices.join(" ")}'`
+          : spec.valueIsFile
+            ? "-r -F"
+            : "-x"
+        : "",
       `-d '${spec.description}'`,
     ]
       .filter(Boolean)
@@ -161,7 +202,8 @@ function fish(name: string, root: CommandSpec, commands: CommandSpec[]): string 
     lines.push(`complete -c ${name} -n '__fish_use_subcommand' -a ${command.name} -d '${command.description}'`);
     const condition = `__fish_seen_subcommand_from ${command.name}`;
     for (const spec of command.options) lines.push(option(condition, spec));
-    if (command.argumentChoices.length > 0) lines.push(`complete -c ${name} -n '${condition}' -x -a '${command.argumentChoices.join(" ")}'`);
+    if (command.argumentChoices.length > 0)
+      lines.push(`complete -c ${name} -n '${condition}' -x -a '${command.argumentChoices.join(" ")}'`);
     else lines.push(`complete -c ${name} -n '${condition}' -F`);
   }
   return `${lines.join("\n")}\n`;

@@ -13,6 +13,13 @@ export async function doctor(options: { json?: boolean }): Promise<number> {
   const { checkRootless, formatRootlessReport } = await import("../../rootless/doctor.js");
   const rootless = rootlessWanted ? await checkRootless() : undefined;
   if (options.json) printJson({ ...capabilities, fidelity, ...(rootless ? { rootless } : {}) });
-  else print([formatCapabilities(capabilities), formatFidelity(fidelity), ...(rootless ? [formatRootlessReport(rootless)] : [])].join("\n\n"));
+  else
+    print(
+      [
+        formatCapabilities(capabilities),
+        formatFidelity(fidelity),
+        ...(rootless ? [formatRootlessReport(rootless)] : []),
+      ].join("\n\n"),
+    );
   return EXIT.ok;
 }

@@ -8,7 +8,10 @@ import { describeNetwork, findNetwork } from "../networks.js";
 import { EXIT, green, red, yellow } from "../output.js";
 import { DOWN_SIGNAL } from "../signals.js";
 
-export async function down(selector: string | undefined, options: { json?: boolean; timeout: number }): Promise<number> {
+export async function down(
+  selector: string | undefined,
+  options: { json?: boolean; timeout: number },
+): Promise<number> {
   const state = await findNetwork(selector);
   // "Removed" means the holding process has gone too (every thread of it), not only its record or its network.
   const runs = () => processRuns(state.pid, state.startTime);
@@ -17,7 +20,9 @@ export async function down(selector: string | undefined, options: { json?: boole
     // Its cleanup removes the owner record last: from then on, only the process's own exit is awaited.
     const removed = await waitUntil(() => !runs() || !existsSync(ownerRecordPath(state.uid)), options.timeout);
     if (!removed) {
-      warn(`${red("error", process.stderr)}: ${describeNetwork(state)} did not finish removing its network within ${options.timeout} ms`);
+      warn(
+        `${red("error", process.stderr)}: ${describeNetwork(state)} did not finish removing its network within ${options.timeout} ms`,
+      );
       return EXIT.failure;
     }
     if (!(await waitUntil(() => !runs(), options.timeout))) {
@@ -37,8 +42,18 @@ export async function down(selector: string | undefined, options: { json?: boole
   const watchdog = watchdogLines(state.network.log);
   for (const line of watchdog) warn(`${yellow("warning", process.stderr)}: ${line}`);
   if (state.network.log) rmSync(state.network.log, { force: true });
-  if (options.json) printJson({ name: state.network.name, uid: state.uid, removedLeftovers: removed, failures: reaped.failures, ...(watchdog.length ? { exitWatchdog: watchdog } : {}) });
-  else print(`${green("removed")} ${state.network.name}${removed ? ` (and ${removed} leftover objects of its dead owner)` : ""}`);
+  if (options.json)
+    printJson({
+      name: state.network.name,
+      uid: state.uid,
+      removedLeftovers: removed,
+      failures: reaped.failures,
+      ...(watchdog.length ? { exitWatchdog: watchdog } : {}),
+    });
+  else
+    print(
+      `${green("removed")} ${state.network.name}${removed ? ` (and ${removed} leftover objects of its dead owner)` : ""}`,
+    );
   return reaped.failures.length > 0 ? EXIT.failure : EXIT.ok;
 }
 
@@ -54,7 +69,9 @@ function signal(pid: number): void {
 function watchdogLines(log: string | undefined): string[] {
   if (!log) return [];
   try {
-    return readFileSync(log, "utf8").split("\n").filter((line) => line.startsWith(EXIT_WATCHDOG_MARK));
+    return readFileSync(log, "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith(EXIT_WATCHDOG_MARK));
   } catch {
     return [];
   }

@@ -11,12 +11,14 @@ export async function exec(host: string, command: string[], options: { network?:
   const namespace = hostOf(state, host);
   // A user's command, like run(): through the one way into the system (sudo keeps the environment; a rootless holder, the cwd too).
   const argv = privilegeOf(state).wrapUserCommand(["ip", "netns", "exec", namespace, ...command]);
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
+  const child = spawn(argv[0], argv.slice(1), { stdio: "inherit" });
   // Ctrl-C reaches the child through the terminal; other signals are passed on.
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, forward);
   return new Promise((resolveExit, reject) => {
     child.on("error", reject);
-    child.on("exit", (code, signal) => resolveExit(code ?? (signal ? signalExitStatus(signal) : EXIT.failure)));
+    child.on("exit", (code, signal) => {
+      resolveExit(code ?? (signal ? signalExitStatus(signal) : EXIT.failure));
+    });
   });
 }

@@ -28,7 +28,11 @@ function renderSvg(dot: string): Promise<Buffer> {
     child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
     child.on("error", (error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT") {
-        reject(new DummyNetError("SVG needs Graphviz's `dot`, which is not installed: install graphviz (e.g. apt-get install graphviz), or use --format dot or --format mermaid"));
+        reject(
+          new DummyNetError(
+            "SVG needs Graphviz's `dot`, which is not installed: install graphviz (e.g. apt-get install graphviz), or use --format dot or --format mermaid",
+          ),
+        );
       } else reject(error);
     });
     child.on("close", (code) => {

@@ -16,10 +16,13 @@ export async function impair(target: string, flags: Record<string, unknown>): Pr
   hostOf(state, host);
   if (!state.network.interfaces[`${host}:${iface}`]) {
     const known = Object.keys(state.network.interfaces).filter((key) => key.startsWith(`${host}:`));
-    throw new UsageError(`no interface "${iface}" in host ${host} of ${state.network.name}; its interfaces: ${known.join(", ") || "none"}`);
+    throw new UsageError(
+      `no interface "${iface}" in host ${host} of ${state.network.name}; its interfaces: ${known.join(", ") || "none"}`,
+    );
   }
   const options = netemFromFlags(flags);
-  if (Object.keys(options).length === 0) throw new UsageError("say what to change, e.g. --delay 20 --loss 1 (see dummynet impair --help)");
+  if (Object.keys(options).length === 0)
+    throw new UsageError("say what to change, e.g. --delay 20 --loss 1 (see dummynet impair --help)");
   const { validateTcOptions } = await import("../../tc/netem-validate.js");
   let checked: TcOptions;
   try {
@@ -30,13 +33,24 @@ export async function impair(target: string, flags: Record<string, unknown>): Pr
   }
   // The network belongs to the `up` process: no DummyNet here (it would record itself as the
   // owner and undo its change on exit); the library's tc layer changes the link and leaves it so.
-  const [{ HostShell }, { NamespaceShell }, { applyNetem }] = await Promise.all([import("../../shell/host-shell.js"), import("../../shell/namespace-shell.js"), import("../../tc/netem.js")]);
+  const [{ HostShell }, { NamespaceShell }, { applyNetem }] = await Promise.all([
+    import("../../shell/host-shell.js"),
+    import("../../shell/namespace-shell.js"),
+    import("../../tc/netem.js"),
+  ]);
   const hostShell = new HostShell({ log: await logger(), privilege: privilegeOf(state) });
   const shell = new NamespaceShell(hostOf(state, host), hostShell);
-  const scopedIface = state.network.interfaces[`${host}:${iface}`]!;
+  const scopedIface = state.network.interfaces[`${host}:${iface}`];
   await applyNetem(shell, scopedIface, checked, { uid: state.uid });
   const shown = await shell.system(["tc", "qdisc", "show", "dev", scopedIface]);
-  if (flags["json"]) printJson({ network: state.network.name, host, interface: iface, options: checked, qdiscs: shown.stdout.trim().split("\n") });
+  if (flags["json"])
+    printJson({
+      network: state.network.name,
+      host,
+      interface: iface,
+      options: checked,
+      qdiscs: shown.stdout.trim().split("\n"),
+    });
   else {
     print(`${green("impaired")} ${host}:${iface}: ${describeImpairment(checked)}`);
     print(dim(shown.stdout.trim()));

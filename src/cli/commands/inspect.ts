@@ -42,9 +42,15 @@ interface IpAddrJson {
 /** What the kernel says about a network `up` holds: hosts, interfaces, impairments, programs. */
 export async function inspect(selector: string | undefined, options: { json?: boolean }): Promise<number> {
   const state = await findNetwork(selector, { liveOnly: true });
-  const [{ HostShell }, { NamespaceShell }, { readNetem }] = await Promise.all([import("../../shell/host-shell.js"), import("../../shell/namespace-shell.js"), import("../../tc/netem-read.js")]);
+  const [{ HostShell }, { NamespaceShell }, { readNetem }] = await Promise.all([
+    import("../../shell/host-shell.js"),
+    import("../../shell/namespace-shell.js"),
+    import("../../tc/netem-read.js"),
+  ]);
   const hostShell = new HostShell({ log: await logger(), privilege: privilegeOf(state) });
-  const nameOf = new Map(Object.entries(state.network.interfaces).map(([key, scoped]) => [scoped, key.slice(key.indexOf(":") + 1)]));
+  const nameOf = new Map(
+    Object.entries(state.network.interfaces).map(([key, scoped]) => [scoped, key.slice(key.indexOf(":") + 1)]),
+  );
   const hosts: HostView[] = [];
   try {
     for (const [host, namespace] of Object.entries(state.network.hosts)) {
@@ -64,7 +70,9 @@ export async function inspect(selector: string | undefined, options: { json?: bo
           operstate: (link.operstate ?? "unknown").toLowerCase(),
           mac: link.address ?? null,
           mtu: link.mtu ?? null,
-          addresses: (link.addr_info ?? []).filter((address) => address.scope !== "link").map((address) => `${address.local}/${address.prefixlen}`),
+          addresses: (link.addr_info ?? [])
+            .filter((address) => address.scope !== "link")
+            .map((address) => `${address.local}/${address.prefixlen}`),
           peer: state.network.peers?.[`${host}:${name}`] ?? null,
           qdisc: applied ? applied.kind : null,
           impairment: applied?.netem ?? null,
@@ -80,12 +88,23 @@ export async function inspect(selector: string | undefined, options: { json?: bo
     ...program,
     state: program.pid !== null && processStartTime(program.pid) === program.startTime ? "running" : "exited",
   }));
-  const view = { name: state.network.name, uid: state.uid, pid: state.pid, file: state.network.file, createdAt: state.createdAt, log: state.network.log ?? null, hosts, programs };
+  const view = {
+    name: state.network.name,
+    uid: state.uid,
+    pid: state.pid,
+    file: state.network.file,
+    createdAt: state.createdAt,
+    log: state.network.log ?? null,
+    hosts,
+    programs,
+  };
   if (options.json) {
     printJson(view);
     return EXIT.ok;
   }
-  print(`${bold(`network ${state.network.name}`)} ${dim(`(uid ${state.uid}, pid ${state.pid}, ${state.network.file}${state.network.log ? `, log ${state.network.log}` : ""})`)}`);
+  print(
+    `${bold(`network ${state.network.name}`)} ${dim(`(uid ${state.uid}, pid ${state.pid}, ${state.network.file}${state.network.log ? `, log ${state.network.log}` : ""})`)}`,
+  );
   const rows = hosts.flatMap((host) =>
     host.interfaces.map((iface, i) => [
       i === 0 ? `${host.name} (${host.namespace})` : "",
@@ -94,14 +113,29 @@ export async function inspect(selector: string | undefined, options: { json?: bo
       iface.addresses.join(" ") || "-",
       iface.peer ?? "-",
       // Read-back settings have the file's names; only a slot's distribution may be absent, which describeImpairment does not show.
-      [iface.impairment ? describeImpairment(iface.impairment as Impairment) : "", iface.ingressImpairment ? `received: ${describeImpairment(iface.ingressImpairment as Impairment)}` : ""].filter(Boolean).join("; ") || (iface.qdisc ?? "-"),
+      [
+        iface.impairment ? describeImpairment(iface.impairment as Impairment) : "",
+        iface.ingressImpairment ? `received: ${describeImpairment(iface.ingressImpairment as Impairment)}` : "",
+      ]
+        .filter(Boolean)
+        .join("; ") ||
+        (iface.qdisc ?? "-"),
     ]),
   );
   print(table(["HOST", "INTERFACE", "STATE", "ADDRESSES", "PEER", "QDISC / IMPAIRMENT"], rows));
   if (programs.length > 0) {
     print("");
-    print(table(["PROGRAM", "HOST", "PID", "STATE"], programs.map((program) => [program.name, program.host, String(program.pid ?? "-"), program.state === "running" ? green("running") : red("exited")])));
+    print(
+      table(
+        ["PROGRAM", "HOST", "PID", "STATE"],
+        programs.map((program) => [
+          program.name,
+          program.host,
+          String(program.pid ?? "-"),
+          program.state === "running" ? green("running") : red("exited"),
+        ]),
+      ),
+    );
   }
   return EXIT.ok;
 }
-

@@ -7,27 +7,48 @@ import { dim, EXIT, green, red, table } from "../output.js";
 export function ownerSummary(owner: Owner): string {
   const counts = new Map<string, number>();
   for (const object of owner.objects) counts.set(object.kind, (counts.get(object.kind) ?? 0) + 1);
-  const words: Record<string, string> = { netns: "namespace", link: "link", iptables: "iptables rule", cgroup: "cgroup" };
+  const words: Record<string, string> = {
+    netns: "namespace",
+    link: "link",
+    iptables: "iptables rule",
+    cgroup: "cgroup",
+  };
   return [...counts].map(([kind, n]) => `${n} ${words[kind] ?? kind}${n === 1 ? "" : "s"}`).join(", ") || "no objects";
 }
 
 /** Owners (by their records and the objects found), each with the network `up` recorded, if it is one, and the listing steps left out. */
-export async function owners(): Promise<{ all: { owner: Owner; network: NetworkRecord | undefined }[]; skipped: SkippedStep[]; where: string }> {
+export async function owners(): Promise<{
+  all: { owner: Owner; network: NetworkRecord | undefined }[];
+  skipped: SkippedStep[];
+  where: string;
+}> {
   const { surveyOwners } = await import("../../lifecycle/reaper.js");
   const survey = await surveyOwners();
   // Where was looked, for "nothing" to say no more than was seen.
   const where = survey.machineListed ? "on this machine" : "in this user's rootless holders";
-  return { all: survey.owners.map((owner) => ({ owner, network: owner.record?.network })), skipped: survey.skipped, where };
+  return {
+    all: survey.owners.map((owner) => ({ owner, network: owner.record?.network })),
+    skipped: survey.skipped,
+    where,
+  };
 }
 
 /** A listing step left out (e.g. no iptables installed), said once, beside the result. */
-export const skippedNote = (skipped: readonly SkippedStep[]) => skipped.map((step) => dim(`not listed: ${step.step}: ${step.why}`)).join("\n");
+export const skippedNote = (skipped: readonly SkippedStep[]) =>
+  skipped.map((step) => dim(`not listed: ${step.step}: ${step.why}`)).join("\n");
 
 export async function ls(options: { json?: boolean }): Promise<number> {
   const { all, skipped, where } = await owners();
   if (options.json) {
     printJson({
-      owners: all.map(({ owner, network }) => ({ uid: owner.uid, alive: owner.state === "alive", pid: owner.record?.pid ?? null, network: network ?? null, objects: owner.objects, ...(owner.holder ? { rootlessHolder: owner.holder } : {}) })),
+      owners: all.map(({ owner, network }) => ({
+        uid: owner.uid,
+        alive: owner.state === "alive",
+        pid: owner.record?.pid ?? null,
+        network: network ?? null,
+        objects: owner.objects,
+        ...(owner.holder ? { rootlessHolder: owner.holder } : {}),
+      })),
       skipped,
       where,
     });
@@ -47,6 +68,7 @@ export async function ls(options: { json?: boolean }): Promise<number> {
     ownerSummary(owner),
   ]);
   print(table(["UID", "PID", "OWNER", "NETWORK", "FILE / COMMAND", "OBJECTS"], rows));
-  if (all.some(({ owner }) => owner.state === "dead")) print(dim("\n`dummynet cleanup` removes the objects of owners that are gone"));
+  if (all.some(({ owner }) => owner.state === "dead"))
+    print(dim("\n`dummynet cleanup` removes the objects of owners that are gone"));
   return EXIT.ok;
 }

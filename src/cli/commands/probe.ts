@@ -20,15 +20,26 @@ export interface ProbeFlags {
 }
 
 export async function probe(hosts: string[], flags: ProbeFlags): Promise<number> {
-  if (hosts.length < 2 || hosts.length > 3) throw new UsageError(`expected [NETWORK] FROM TO, got ${hosts.length} argument(s): dummynet probe [NETWORK] FROM TO`);
-  if (hosts.length === 3 && flags.network !== undefined) throw new UsageError("give the network once: as the first argument or with --network");
+  if (hosts.length < 2 || hosts.length > 3)
+    throw new UsageError(
+      `expected [NETWORK] FROM TO, got ${hosts.length} argument(s): dummynet probe [NETWORK] FROM TO`,
+    );
+  if (hosts.length === 3 && flags.network !== undefined)
+    throw new UsageError("give the network once: as the first argument or with --network");
   const [selector, from, to] = hosts.length === 3 ? hosts : [flags.network, ...hosts];
   const { checkProbeOptions, probeEndpoints } = await import("../../probe/probe.js");
   const { describeProbeReport } = await import("../../probe/describe.js");
   let plan: ProbePlan;
   try {
     const tcp = flags.tcpSeconds !== undefined ? { seconds: flags.tcpSeconds } : flags.tcp;
-    const given = { count: flags.count, intervalMs: flags.intervalMs, size: flags.size, address: flags.address, tcp, timeout: flags.timeout };
+    const given = {
+      count: flags.count,
+      intervalMs: flags.intervalMs,
+      size: flags.size,
+      address: flags.address,
+      tcp,
+      timeout: flags.timeout,
+    };
     plan = checkProbeOptions(Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)));
   } catch (error) {
     if (error instanceof DummyNetError) throw new UsageError(error.message);
@@ -36,9 +47,15 @@ export async function probe(hosts: string[], flags: ProbeFlags): Promise<number>
   }
   const state = await findNetwork(selector, { liveOnly: true });
   // As for impair: the network belongs to the `up` process, so no DummyNet here, only shells into its hosts.
-  const [{ HostShell }, { NamespaceShell }] = await Promise.all([import("../../shell/host-shell.js"), import("../../shell/namespace-shell.js")]);
+  const [{ HostShell }, { NamespaceShell }] = await Promise.all([
+    import("../../shell/host-shell.js"),
+    import("../../shell/namespace-shell.js"),
+  ]);
   const hostShell = new HostShell({ log: await logger(), privilege: privilegeOf(state) });
-  const endpoint = (host: string | undefined) => ({ name: host!, shell: new NamespaceShell(hostOf(state, host!), hostShell) });
+  const endpoint = (host: string | undefined) => ({
+    name: host!,
+    shell: new NamespaceShell(hostOf(state, host!), hostShell),
+  });
   const [fromHost, toHost] = [endpoint(from), endpoint(to)];
   const stop = new StopSignals();
   try {

@@ -18,7 +18,9 @@ export interface RunOptions extends LifeOptions {
 export async function run(file: string, options: RunOptions): Promise<number> {
   const topology = await load(file);
   if (options.host !== undefined && !topology.hosts.some((host) => host.name === options.host)) {
-    throw new UsageError(`--host ${options.host}: no such host in ${file}; hosts: ${topology.hosts.map((h) => h.name).join(", ")}`);
+    throw new UsageError(
+      `--host ${options.host}: no such host in ${file}; hosts: ${topology.hosts.map((h) => h.name).join(", ")}`,
+    );
   }
   const probeOptions = {
     ...(options.probeCount !== undefined ? { count: options.probeCount } : {}),
@@ -33,25 +35,34 @@ export async function run(file: string, options: RunOptions): Promise<number> {
       if (error instanceof DummyNetError) throw new UsageError(`--probe: ${error.message}`);
       throw error;
     }
-  } else if (Object.keys(probeOptions).length > 0) throw new UsageError("--probe-count, --probe-tcp-seconds and --probe-timeout need --probe");
+  } else if (Object.keys(probeOptions).length > 0)
+    throw new UsageError("--probe-count, --probe-tcp-seconds and --probe-timeout need --probe");
   return withNetwork(file, options, async ({ built, stop }) => {
     const { runJobs, startDaemons } = await import("../../topology/programs.js");
     const command = options.command ?? [];
     const jobs: ProgramSpec[] =
       command.length > 0
-        ? [{ name: command.join(" "), host: options.host ?? topology.hosts[0]!.name, command, daemon: false, path: [] }]
+        ? [{ name: command.join(" "), host: options.host ?? topology.hosts[0].name, command, daemon: false, path: [] }]
         : built.topology.programs.filter((program) => !program.daemon);
     const onOutput = options.json ? undefined : outputSink(command.length === 0);
     await startDaemons(built, { signal: stop.signal, ...(onOutput ? { onOutput } : {}) });
     let probes: LinkProbeResult[] | undefined;
     if (options.probe) {
       const { formatLinkProbes, impairedLinkTargets, probeLinks } = await import("../../probe/link-probes.js");
-      const onProbe = options.json ? undefined : ({ link, from, to }: { link: string; from: string; to: string }) => warn(dim(`dummynet: probing ${link} (${from} -> ${to})`, process.stderr));
-      probes = await probeLinks(built.net, built.hosts, impairedLinkTargets(built.topology), { ...probeOptions, signal: stop.signal, ...(onProbe ? { onProbe } : {}) });
+      const onProbe = options.json
+        ? undefined
+        : ({ link, from, to }: { link: string; from: string; to: string }) =>
+            warn(dim(`dummynet: probing ${link} (${from} -> ${to})`, process.stderr));
+      probes = await probeLinks(built.net, built.hosts, impairedLinkTargets(built.topology), {
+        ...probeOptions,
+        signal: stop.signal,
+        ...(onProbe ? { onProbe } : {}),
+      });
       if (!options.json) print(formatLinkProbes(probes));
     }
     const probeFailed = probes?.some((result) => "error" in result) ?? false;
-    if (jobs.length === 0 && !options.probe) warn(yellow("dummynet: nothing to run: the file has no jobs and no command was given", process.stderr));
+    if (jobs.length === 0 && !options.probe)
+      warn(yellow("dummynet: nothing to run: the file has no jobs and no command was given", process.stderr));
     const result = await runJobs(built, jobs, { signal: stop.signal, ...(onOutput ? { onOutput } : {}) });
     if (stop.received) return signalExitStatus(stop.received);
     const exitCode = result.exitCode !== 0 ? result.exitCode : probeFailed ? EXIT.failure : EXIT.ok;
@@ -60,8 +71,19 @@ export async function run(file: string, options: RunOptions): Promise<number> {
         name: topology.name,
         uid: built.hosts.values().next().value?.uid,
         exitCode,
-        ...(result.failure ? { failure: result.failure } : probeFailed ? { failure: "the probe of a link failed (see probes)" } : {}),
-        jobs: result.jobs.map((info, i) => ({ name: jobs[i]?.name, host: jobs[i]?.host, exitCode: info.exitCode, signal: info.signal, stdout: info.stdout, stderr: info.stderr })),
+        ...(result.failure
+          ? { failure: result.failure }
+          : probeFailed
+            ? { failure: "the probe of a link failed (see probes)" }
+            : {}),
+        jobs: result.jobs.map((info, i) => ({
+          name: jobs[i]?.name,
+          host: jobs[i]?.host,
+          exitCode: info.exitCode,
+          signal: info.signal,
+          stdout: info.stdout,
+          stderr: info.stderr,
+        })),
         ...(probes ? { probes } : {}),
       });
     } else if (result.failure) warn(`${red("failed", process.stderr)}: ${result.failure}`);

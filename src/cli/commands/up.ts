@@ -9,47 +9,72 @@ import { ensureStateDirectory, recordNetwork } from "../../lifecycle/owners.js";
 import { processStartTime } from "../../system/proc.js";
 import { formatTable } from "../../topology/describe.js";
 import { load, print, UsageError, waitUntil, warn } from "../command-io.js";
-import { announcement, armExitWatchdog, outputSink, tellDetachingParent, withNetwork, type LifeOptions } from "../network-lifetime.js";
+import {
+  announcement,
+  armExitWatchdog,
+  outputSink,
+  tellDetachingParent,
+  withNetwork,
+  type LifeOptions,
+} from "../network-lifetime.js";
 import { bold, dim, EXIT, red } from "../output.js";
 
 export type UpOptions = LifeOptions & DetachOptions & { detach?: boolean };
 
 export async function up(file: string, options: UpOptions): Promise<number> {
-  if (options.wait && !options.detach) throw new UsageError("--wait goes with --detach (without it, `up` holds the terminal and is ready when it prints)");
+  if (options.wait && !options.detach)
+    throw new UsageError("--wait goes with --detach (without it, `up` holds the terminal and is ready when it prints)");
   return options.detach ? upDetached(file, options) : upInForeground(file, options);
 }
 
 async function upInForeground(file: string, options: LifeOptions): Promise<number> {
-  const exitCode = await withNetwork(file, options, async ({ topology, built, stop, network }) => {
-    const { startDaemons } = await import("../../topology/programs.js");
-    const daemons = await startDaemons(built, { signal: stop.signal, ...(options.json ? {} : { onOutput: outputSink(true) }) });
-    const daemonSpecs = built.topology.programs.filter((program) => program.daemon);
-    network.programs = daemons.map((info, i) => ({
-      name: daemonSpecs[i]?.name ?? String(info.cmd),
-      host: daemonSpecs[i]?.host ?? "",
-      pid: info.pid ?? null,
-      startTime: info.pid === undefined ? null : (processStartTime(info.pid) ?? null),
-    }));
-    recordNetwork(built.uid, network);
-    tellDetachingParent("ready", announcement(built.uid, network));
-    if (options.json) {
-      print(JSON.stringify(announcement(built.uid, network)));
-    } else {
-      print(`${bold(`network ${topology.name}`)} is up ${dim(`(owner uid ${built.uid}, pid ${process.pid})`)}`);
-      print(formatTable(topology, new Map(Object.entries(network.hosts))));
-      print(dim(`\nkeeping it up: Ctrl-C or \`dummynet down ${topology.name}\` removes it; \`dummynet exec HOST -- COMMAND\` runs in a host`));
-    }
-    // A daemon that dies ends the network: nothing else would notice.
-    const died = daemons.length > 0 ? Promise.race(daemons.map((info) => info.finished)).then((dead) => dead.describe()) : new Promise<string>(() => undefined);
-    // Waiting on promises alone does not keep Node running: hold the process until a signal, `down` or a dead daemon.
-    const hold = setInterval(() => undefined, 1 << 30);
-    const outcome = await Promise.race([stop.wait().then(() => undefined), died]).finally(() => clearInterval(hold));
-    if (outcome !== undefined) {
-      warn(`${red("error", process.stderr)}: a daemon exited: ${outcome}`);
-      return EXIT.failure;
-    }
-    return EXIT.ok;
-  }, true);
+  const exitCode = await withNetwork(
+    file,
+    options,
+    async ({ topology, built, stop, network }) => {
+      const { startDaemons } = await import("../../topology/programs.js");
+      const daemons = await startDaemons(built, {
+        signal: stop.signal,
+        ...(options.json ? {} : { onOutput: outputSink(true) }),
+      });
+      const daemonSpecs = built.topology.programs.filter((program) => program.daemon);
+      network.programs = daemons.map((info, i) => ({
+        name: daemonSpecs[i]?.name ?? String(info.cmd),
+        host: daemonSpecs[i]?.host ?? "",
+        pid: info.pid ?? null,
+        startTime: info.pid === undefined ? null : (processStartTime(info.pid) ?? null),
+      }));
+      recordNetwork(built.uid, network);
+      tellDetachingParent("ready", announcement(built.uid, network));
+      if (options.json) {
+        print(JSON.stringify(announcement(built.uid, network)));
+      } else {
+        print(`${bold(`network ${topology.name}`)} is up ${dim(`(owner uid ${built.uid}, pid ${process.pid})`)}`);
+        print(formatTable(topology, new Map(Object.entries(network.hosts))));
+        print(
+          dim(
+            `\nkeeping it up: Ctrl-C or \`dummynet down ${topology.name}\` removes it; \`dummynet exec HOST -- COMMAND\` runs in a host`,
+          ),
+        );
+      }
+      // A daemon that dies ends the network: nothing else would notice.
+      const died =
+        daemons.length > 0
+          ? Promise.race(daemons.map((info) => info.finished)).then((dead) => dead.describe())
+          : new Promise<string>(() => undefined);
+      // Waiting on promises alone does not keep Node running: hold the process until a signal, `down` or a dead daemon.
+      const hold = setInterval(() => undefined, 1 << 30);
+      const outcome = await Promise.race([stop.wait().then(() => undefined), died]).finally(() => {
+        clearInterval(hold);
+      });
+      if (outcome !== undefined) {
+        warn(`${red("error", process.stderr)}: a daemon exited: ${outcome}`);
+        return EXIT.failure;
+      }
+      return EXIT.ok;
+    },
+    true,
+  );
   // The network is removed: nothing may keep this process now (`down` waits for it to exit).
   armExitWatchdog(exitCode);
   return exitCode;
@@ -72,7 +97,7 @@ async function upDetached(file: string, options: DetachOptions): Promise<number>
   await load(file); // a bad file is refused here, before anything starts
   const logFile = join(ensureStateDirectory(), `up-${Date.now()}-${process.pid}.log`);
   const logFd = openSync(logFile, "a", 0o644);
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, "up", resolve(file)], {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], "up", resolve(file)], {
     detached: true,
     stdio: ["ignore", logFd, logFd, "pipe"],
     env: { ...process.env, DUMMYNET_ANNOUNCE_FD: "3", DUMMYNET_DETACHED_LOG: logFile },
@@ -81,32 +106,43 @@ async function upDetached(file: string, options: DetachOptions): Promise<number>
   const wanted = options.wait ? "ready" : "built";
   const messages = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
   let uid: number | undefined;
-  const outcome = await new Promise<{ ok: true; message: Record<string, unknown> } | { ok: false; why: string }>((settle) => {
-    let buffered = "";
-    const timer = setTimeout(() => settle({ ok: false, why: `the network was not ${wanted} within ${options.timeout} ms (--timeout)` }), options.timeout);
-    const finish = (result: Parameters<typeof settle>[0]) => {
-      clearTimeout(timer);
-      settle(result);
-    };
-    messages.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      let newline: number;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        let message: Record<string, unknown>;
-        try {
-          message = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          continue; // not an announcement (a program that inherited the descriptor wrote to it)
+  const outcome = await new Promise<{ ok: true; message: Record<string, unknown> } | { ok: false; why: string }>(
+    (settle) => {
+      let buffered = "";
+      const timer = setTimeout(() => {
+        settle({ ok: false, why: `the network was not ${wanted} within ${options.timeout} ms (--timeout)` });
+      }, options.timeout);
+      const finish = (result: Parameters<typeof settle>[0]) => {
+        clearTimeout(timer);
+        settle(result);
+      };
+      messages.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString();
+        let newline: number;
+        while ((newline = buffered.indexOf("\n")) >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          let message: Record<string, unknown>;
+          try {
+            message = JSON.parse(line) as Record<string, unknown>;
+          } catch {
+            continue; // not an announcement (a program that inherited the descriptor wrote to it)
+          }
+          if (typeof message["uid"] === "number") uid = message["uid"];
+          if (message["phase"] === wanted) finish({ ok: true, message });
         }
-        if (typeof message["uid"] === "number") uid = message["uid"];
-        if (message["phase"] === wanted) finish({ ok: true, message });
-      }
-    });
-    child.on("error", (error) => finish({ ok: false, why: error.message }));
-    child.on("exit", (code, signal) => finish({ ok: false, why: `the background \`dummynet up\` ended (${code ?? signal}) before the network was ${wanted}` }));
-  });
+      });
+      child.on("error", (error) => {
+        finish({ ok: false, why: error.message });
+      });
+      child.on("exit", (code, signal) => {
+        finish({
+          ok: false,
+          why: `the background \`dummynet up\` ended (${code ?? signal}) before the network was ${wanted}`,
+        });
+      });
+    },
+  );
   if (outcome.ok) {
     messages.destroy();
     child.unref();
@@ -114,7 +150,12 @@ async function upDetached(file: string, options: DetachOptions): Promise<number>
     if (options.json) print(JSON.stringify(message));
     else {
       print(String(message["name"]));
-      warn(dim(`network ${String(message["name"])} is up in the background (pid ${child.pid}, log ${logFile}); \`dummynet down ${String(message["name"])}\` removes it`, process.stderr));
+      warn(
+        dim(
+          `network ${String(message["name"])} is up in the background (pid ${child.pid}, log ${logFile}); \`dummynet down ${String(message["name"])}\` removes it`,
+          process.stderr,
+        ),
+      );
     }
     return EXIT.ok;
   }
@@ -129,7 +170,9 @@ async function upDetached(file: string, options: DetachOptions): Promise<number>
   await waitUntil(() => child.exitCode !== null || child.signalCode !== null, 5_000);
   // The reaper removes the owner record too, if the background `up` could not.
   await reapDeadOwners({ only: [uid ?? child.pid!] });
-  warn(`${red("error", process.stderr)}: up --detach ${file}${uid !== undefined ? ` (owner uid ${uid})` : ""}: ${outcome.why}; its log (${logFile}):`);
+  warn(
+    `${red("error", process.stderr)}: up --detach ${file}${uid !== undefined ? ` (owner uid ${uid})` : ""}: ${outcome.why}; its log (${logFile}):`,
+  );
   warn(readFileSync(logFile, "utf8").trimEnd().replace(/^/gm, "  "));
   rmSync(logFile, { force: true });
   return EXIT.failure;

@@ -24,8 +24,16 @@ export async function validate(files: string[], options: { json?: boolean }): Pr
   for (const file of files) {
     try {
       const topology =
-        file === "-" ? await loadTopology({ ...(await readTopologyText(file)), name: "stdin" }) : await loadTopology(file);
-      const numbers = { hosts: topology.hosts.length, links: topology.links.length, bridges: topology.bridges.length, vlans: topology.vlans.length, programs: topology.programs.length };
+        file === "-"
+          ? await loadTopology({ ...(await readTopologyText(file)), name: "stdin" })
+          : await loadTopology(file);
+      const numbers = {
+        hosts: topology.hosts.length,
+        links: topology.links.length,
+        bridges: topology.bridges.length,
+        vlans: topology.vlans.length,
+        programs: topology.programs.length,
+      };
       reports.push({ file, valid: true, name: topology.name, ...numbers });
       if (!options.json) {
         print(
@@ -43,7 +51,9 @@ export async function validate(files: string[], options: { json?: boolean }): Pr
       status = EXIT.usage;
       reports.push({ file, valid: false, problems: error.problems });
       if (!options.json) {
-        warn(`${red("error", process.stderr)}: ${file === "-" ? "stdin" : file} is not a valid topology (nothing was changed):`);
+        warn(
+          `${red("error", process.stderr)}: ${file === "-" ? "stdin" : file} is not a valid topology (nothing was changed):`,
+        );
         for (const issue of error.problems) warn(`  ${formatIssue(issue)}`);
       }
     }

@@ -4,7 +4,12 @@
  */
 import { statSync } from "node:fs";
 import { InvalidArgumentError } from "../../errors.js";
-import { checkAddressWithPrefix, checkIpAddress, checkSysctlName, checkSysctlValue } from "../../validation/arguments.js";
+import {
+  checkAddressWithPrefix,
+  checkIpAddress,
+  checkSysctlName,
+  checkSysctlValue,
+} from "../../validation/arguments.js";
 import type { NamespaceHandle } from "./handle.js";
 
 export class AddressesAndRoutes {
@@ -14,7 +19,12 @@ export class AddressesAndRoutes {
     const at = this.at;
     const { family, address } = checkAddressWithPrefix("ip", ip);
     // The kernel answers "ip addr add 0.0.0.0/N" with success and adds nothing.
-    if (address === "0.0.0.0") throw new InvalidArgumentError("ip", ip, "is the unspecified address, which the kernel silently ignores on an interface; give the interface's own address, e.g. \"10.0.0.1/24\"");
+    if (address === "0.0.0.0")
+      throw new InvalidArgumentError(
+        "ip",
+        ip,
+        'is the unspecified address, which the kernel silently ignores on an interface; give the interface\'s own address, e.g. "10.0.0.1/24"',
+      );
     const link = at.iface(iface);
     // After the arguments: bad input is named as such in every mode.
     at.refuseHostInRootless("addrAdd");
@@ -37,7 +47,8 @@ export class AddressesAndRoutes {
       targets: [link],
       reason: "addrDel",
       obsoleteWhen: at.diesWithLinks(link),
-      clean: () => at.ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]).then(() => undefined),
+      clean: () =>
+        at.ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]).then(() => undefined),
     });
   }
 
@@ -62,7 +73,11 @@ export class AddressesAndRoutes {
     const text = checkSysctlValue("sysctl value", value);
     // `sysctl -w` on a group of settings (net.ipv4.conf.all) exits 0 and sets nothing; groups are the same in every namespace.
     if (isDirectory(`/proc/sys/${key.replaceAll(".", "/")}`)) {
-      throw new InvalidArgumentError("sysctl name", name, "names a group of settings (a directory), not one setting: add the setting, e.g. \"net.ipv4.conf.all.forwarding\"");
+      throw new InvalidArgumentError(
+        "sysctl name",
+        name,
+        'names a group of settings (a directory), not one setting: add the setting, e.g. "net.ipv4.conf.all.forwarding"',
+      );
     }
     at.refuseHostInRootless("sysctl (a host sysctl)");
     const before = (await at.shell.system(["sysctl", "-n", key])).stdout.trim();

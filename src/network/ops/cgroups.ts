@@ -25,7 +25,9 @@ export class Cgroups {
         await cgroup.hardClean();
         cgroups.delete(scoped.scoped);
       },
-      cleanSync: () => removeCgroupDirectoriesSync(cgroup.paths),
+      cleanSync: () => {
+        removeCgroupDirectoriesSync(cgroup.paths);
+      },
     });
     return cgroup;
   }

@@ -59,7 +59,11 @@ export class NamespaceHandle {
     if (of) return of;
     if (value instanceof NamespaceScoped) return value;
     if (typeof value !== "string") {
-      throw new InvalidArgumentError("namespace", value, "must be a namespace name (string), a NamespaceScoped or a namespaced DummyNet");
+      throw new InvalidArgumentError(
+        "namespace",
+        value,
+        "must be a namespace name (string), a NamespaceScoped or a namespaced DummyNet",
+      );
     }
     return NamespaceScoped.fromAny(value, this.uid);
   }
@@ -67,7 +71,11 @@ export class NamespaceHandle {
   requireNamespace(ns: NamespaceScoped): void {
     if (ns.isRoot) return;
     if (!this.namespaceExists(ns.scoped)) {
-      throw new InvalidArgumentError("namespace", ns.name, `does not exist (no /run/netns/${ns.scoped}); create it with netnsAdd() first`);
+      throw new InvalidArgumentError(
+        "namespace",
+        ns.name,
+        `does not exist (no /run/netns/${ns.scoped}); create it with netnsAdd() first`,
+      );
     }
   }
 
@@ -122,6 +130,12 @@ export class NamespaceHandle {
   /** Undo is moot once any of these links (if made by us) is destroyed with its namespace. Links are in this namespace unless given as [link, namespace]. */
   diesWithLinks(...links: (InterfaceScoped | [InterfaceScoped, NamespaceScoped])[]): CleanupItem["obsoleteWhen"] {
     const registry = this.network.links;
-    return registry.diesWith(links.map((entry) => (Array.isArray(entry) ? registry.own(entry[0].scoped, entry[1].scoped) : registry.own(entry.scoped, this.namespace.scoped))));
+    return registry.diesWith(
+      links.map((entry) =>
+        Array.isArray(entry)
+          ? registry.own(entry[0].scoped, entry[1].scoped)
+          : registry.own(entry.scoped, this.namespace.scoped),
+      ),
+    );
   }
 }

@@ -29,18 +29,23 @@ export class Links {
     const homes = [options.p1Namespace, options.p2Namespace].map((ns) => (ns === undefined ? at.namespace : at.ns(ns)));
     const [homeA, homeB] = homes as [NamespaceScoped, NamespaceScoped];
     if (a.equals(b) && homeA.equals(homeB)) {
-      throw new InvalidArgumentError("p2", p2, "must differ from p1: the two ends of a veth pair in one namespace need two names");
+      throw new InvalidArgumentError(
+        "p2",
+        p2,
+        "must differ from p1: the two ends of a veth pair in one namespace need two names",
+      );
     }
     for (const home of homes) at.requireNamespace(home);
     at.refuseHostInRootless("linkVethAdd with an end in the host namespace", homes);
-    const where = (home: NamespaceScoped) => (home.equals(at.namespace) ? [] : ["netns", home.isRoot ? String(process.pid) : home.scoped]);
+    const where = (home: NamespaceScoped) =>
+      home.equals(at.namespace) ? [] : ["netns", home.isRoot ? String(process.pid) : home.scoped];
     await at.ip(["link", "add", a.scoped, ...where(homeA), "type", "veth", "peer", "name", b.scoped, ...where(homeB)]);
     const ends = [registry.created(a.scoped, homeA.scoped), registry.created(b.scoped, homeB.scoped)];
     // Deleting one end deletes the pair: do it through an end that is here, else one whose namespace still exists.
     const liveEnd = () =>
       ends.find((end) => end.namespace === at.namespace.scoped) ??
       ends.find((end) => end.namespace === ROOT_NAMESPACE || at.namespaceExists(end.namespace)) ??
-      ends[0]!;
+      ends[0];
     at.register({
       namespace: homeA,
       targets: [a, b],
@@ -69,7 +74,18 @@ export class Links {
     checkVlanId("vlanId", vlanId);
     this.at.refuseHostInRootless("linkVlanAdd");
     const iface = new InterfaceScoped(`${parentIface.name}.${vlanId}`, this.at.uid);
-    await this.at.ip(["link", "add", "link", parentIface.scoped, "name", iface.scoped, "type", "vlan", "id", String(vlanId)]);
+    await this.at.ip([
+      "link",
+      "add",
+      "link",
+      parentIface.scoped,
+      "name",
+      iface.scoped,
+      "type",
+      "vlan",
+      "id",
+      String(vlanId),
+    ]);
     this.#made(iface, "linkVlanAdd");
     return iface;
   }
@@ -163,9 +179,12 @@ export class Links {
         for (const place of item.links) gone.add(placeKey(place));
       }
     }
-    const dies = (item: CleanupItem) => UNDO_KINDS[item.reason].boundToLink === true && item.links.some((place) => gone.has(placeKey(place)));
+    const dies = (item: CleanupItem) =>
+      UNDO_KINDS[item.reason].boundToLink === true && item.links.some((place) => gone.has(placeKey(place)));
     for (const item of undo.entries.filter((c) => UNDO_KINDS[c.reason].runsBeforeLinkDelete && dies(c))) {
-      await item.clean().catch((error: unknown) => at.log.warn(`linkDelete: restoring the qdiscs of ${link.scoped}: ${(error as Error).message}`));
+      await item.clean().catch((error: unknown) => {
+        at.log.warn(`linkDelete: restoring the qdiscs of ${link.scoped}: ${(error as Error).message}`);
+      });
     }
     await at.ip(["link", "delete", "dev", link.scoped]);
     undo.forget(dies);

@@ -29,7 +29,8 @@ export class Namespaces<Child extends { readonly shell: Shell }> {
   async add(name: string): Promise<Child> {
     const at = this.at;
     const namespace = new NamespaceScoped(name, at.uid);
-    if (namespace.isRoot) throw new InvalidArgumentError("namespace name", name, "is the root namespace; choose another name");
+    if (namespace.isRoot)
+      throw new InvalidArgumentError("namespace name", name, "is the root namespace; choose another name");
     // Namespaces are named in the host's /run/netns, whatever namespace this object stands for.
     await at.ipIn(ROOT_NAMESPACE, ["netns", "add", namespace.scoped]);
     const child = this.children.open(namespace);
@@ -43,7 +44,9 @@ export class Namespaces<Child extends { readonly shell: Shell }> {
         await at.ipIn(ROOT_NAMESPACE, ["netns", "delete", namespace.scoped]);
         this.children.made.delete(namespace.scoped);
       },
-      cleanSync: () => deleteNamespaceSync(at.shell, namespace.scoped),
+      cleanSync: () => {
+        deleteNamespaceSync(at.shell, namespace.scoped);
+      },
     });
     await child.shell.system(["ip", "link", "set", "dev", "lo", "up"]);
     return child;
@@ -84,7 +87,11 @@ export class Namespaces<Child extends { readonly shell: Shell }> {
     const at = this.at;
     const ns = at.ns(namespace);
     await at.ipIn(ROOT_NAMESPACE, ["netns", "delete", ns.scoped]);
-    at.network.undo.forget((item) => item.namespace.equals(ns) || (item.links.length > 0 && item.links.every((place) => place.namespace === ns.scoped)));
+    at.network.undo.forget(
+      (item) =>
+        item.namespace.equals(ns) ||
+        (item.links.length > 0 && item.links.every((place) => place.namespace === ns.scoped)),
+    );
     this.children.made.delete(ns.scoped);
     at.network.links.forgetNamespace(ns.scoped);
   }
@@ -100,7 +107,11 @@ export class Namespaces<Child extends { readonly shell: Shell }> {
     checkPid("pid", pid);
     const members = await this.processList(ns);
     if (!members.includes(pid)) {
-      throw new InvalidArgumentError("pid", pid, `is not a process of namespace ${ns.scoped}; its processes are: ${members.join(", ") || "none"}`);
+      throw new InvalidArgumentError(
+        "pid",
+        pid,
+        `is not a process of namespace ${ns.scoped}; its processes are: ${members.join(", ") || "none"}`,
+      );
     }
     await killProcess(this.at.shell, pid);
   }

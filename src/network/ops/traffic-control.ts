@@ -29,7 +29,9 @@ export class TrafficControl {
         obsoleteWhen: at.diesWithLinks(link),
         clean: () => handle.restore(),
         // Its qdiscs and IFB went with the link's namespace: a later network must not inherit the handle.
-        discard: () => handles.discard(at.shell, link.scoped),
+        discard: () => {
+          handles.discard(at.shell, link.scoped);
+        },
       });
     }
   }
