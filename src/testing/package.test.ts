@@ -244,6 +244,8 @@ describe("the packed package in a scratch project", () => {
         "--poolOptions.threads.minThreads=4",
         "--poolOptions.threads.maxThreads=4",
         "--reporter=verbose",
+        // vitest's 5 s default per test is less than building a network takes on a loaded 2-core machine.
+        "--testTimeout=60000",
       ],
       { cwd: scratch, env, timeout: RUN_TIMEOUT },
     );
