@@ -72,6 +72,13 @@ export const README_BLOCKS: readonly KnownBlock[] = [
     how: "checked: .ci/run (CI) runs `npm ci` and `npm test`; src/cli/demo.test.ts runs `npm run demo`",
   },
   {
+    name: "first test",
+    lang: "ts",
+    firstLine: "// Two hosts, a link with 20 ms delay and 1 % loss each way, an echo server and a client.",
+    where: "host",
+    how: "= examples/testing/first.test.ts",
+  },
+  {
     name: "install",
     lang: "sh",
     firstLine: "npm i -D dummynet",

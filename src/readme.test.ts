@@ -12,7 +12,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -185,10 +185,26 @@ test(
   },
 );
 
+test("every unpkg link of README.md names a file the package ships", () => {
+  const shipped = (JSON.parse(read("package.json")) as { files: string[] }).files;
+  const links = [...read("README.md").matchAll(/https:\/\/unpkg\.com\/dummynet\/([^)\s]+)/g)].map((match) => match[1]!);
+  assert.ok(links.length > 5, "the README links to its docs");
+  for (const link of links) {
+    const path = link.replace(/\/$/, "");
+    assert.ok(existsSync(join(REPO, path)), `README links to ${link}, which is not in the repository`);
+    const top = path.split("/")[0]!;
+    const matches = shipped.some(
+      (entry) => entry === top || (entry.startsWith(`${top}/`) && path.endsWith(entry.slice(entry.lastIndexOf(".")))),
+    );
+    assert.ok(matches, `README links to ${link}, which package.json's "files" does not ship`);
+  }
+});
+
 test("the testing examples and the topology file are the files the suite runs", () => {
   // src/testing/package.test.ts runs examples/testing/ from the packed package, src/testing/examples.lab.test.ts with netem;
   // examples/star.yaml is what the CLI tests, the demo and the README's own command lines build.
   for (const [block, file] of [
+    [readmeBlock("first test"), "examples/testing/first.test.ts"],
     [readmeBlock("node:test example"), "examples/testing/node-test.test.ts"],
     [readmeBlock("vitest example"), "examples/testing/vitest.test.ts"],
     [readmeBlock("plain JavaScript example"), "examples/testing/plain.test.mjs"],

@@ -144,7 +144,7 @@ describe("the packed package in a scratch project", () => {
     assert.match(result.stdout, /^vitest entry: ERR_MODULE_NOT_FOUND$/m);
   });
 
-  test("the tarball carries LICENSE (both notices) and no source maps, tests, lab sweeps or test support", async () => {
+  test("the tarball carries LICENSE (both notices), the docs and examples the README links to, and no source maps, compiled tests, lab sweeps or test support", async () => {
     const listing = await runChild(["tar", "-tzf", tarballPath], { env, timeout: 60_000 });
     assert.equal(listing.code, 0, listing.output);
     const files = listing.stdout.trim().split("\n");
@@ -154,9 +154,21 @@ describe("the packed package in a scratch project", () => {
       [],
     );
     assert.deepEqual(
-      files.filter((file) => /\.(test|test-helpers|lab)\.|\/test-support\/|\/fixtures\//.test(file)),
+      files.filter(
+        (file) =>
+          file.startsWith("package/dist/") && /\.(test|test-helpers|lab)\.|\/test-support\/|\/fixtures\//.test(file),
+      ),
       [],
     );
+    // The README links to these on unpkg; examples/testing is the README's tests, shipped as examples on purpose.
+    for (const shipped of [
+      "docs/api.md",
+      "docs/traffic-control.md",
+      "docs/cli.md",
+      "examples/star.yaml",
+      "examples/testing/first.test.ts",
+    ])
+      assert.ok(files.includes(`package/${shipped}`), `${shipped} is not in the tarball`);
     const license = readFileSync(join(scratch, "node_modules/dummynet/LICENSE"), "utf8");
     assert.match(license, /Copyright \(c\) 2026 the dummynet authors/);
     assert.match(license, /Copyright \(c\) Steinwurf ApS/);
@@ -219,6 +231,7 @@ describe("the packed package in a scratch project", () => {
         "--test",
         "--test-reporter=spec",
         "--test-concurrency=3",
+        "node/first.test.ts",
         "node/node-test.test.ts",
         "node/plain.test.mjs",
         "node/parallel.test.mjs",
@@ -229,8 +242,8 @@ describe("the packed package in a scratch project", () => {
     assert.match(nodeRun.output, /ℹ pass (\d+)/);
     const nodePassed = Number(/ℹ pass (\d+)/.exec(nodeRun.output)![1]);
     const nodeSkipped = Number(/ℹ skipped (\d+)/.exec(nodeRun.output)![1]);
-    assert.deepEqual([nodePassed, nodeSkipped], netem ? [12, 0] : [10, 2], nodeRun.output);
-    if (!netem) assert.equal([...nodeRun.output.matchAll(/# this machine lacks netem/g)].length, 2, nodeRun.output);
+    assert.deepEqual([nodePassed, nodeSkipped], netem ? [13, 0] : [10, 3], nodeRun.output);
+    if (!netem) assert.equal([...nodeRun.output.matchAll(/# this machine lacks netem/g)].length, 3, nodeRun.output);
     assertNothingLeftOf(nodeRun.output, 8, 8);
 
     const vitestRun = await runChild(
