@@ -94,7 +94,9 @@ export {
 // Option and data types that the exported classes and functions take or return.
 export type { CGroupStatus, CGroupV1Hierarchy, IptablesStatus } from "./capabilities/capabilities.js";
 export type {
+  KillOptions,
   ProcessMonitorOptions,
+  RestartOptions,
   RunProcessOptions,
   RunProcessAsyncOptions,
   StopOptions,
