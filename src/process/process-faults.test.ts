@@ -112,12 +112,11 @@ describe("ProcessMonitor program faults", { timeout: 120_000 }, () => {
     const two = await monitor.runProcessAsync(ticker("two"), { daemon: true });
     await monitor.pause(one);
     await monitor.pause(two);
-    const started = performance.now();
     await monitor.kill(one, { signal: "SIGTERM" });
     assert.equal(one.signal, "SIGTERM");
     await monitor.stop();
+    // A SIGTERM left pending would have ended in the SIGKILL after the timeout.
     assert.equal(two.signal, "SIGTERM", "SIGTERM, not the SIGKILL after the timeout");
-    assert.ok(performance.now() - started < 1000, "no wait for SIGKILL");
   });
 
   test("kill ends the program and its children, and is never reported as a failure", async () => {
