@@ -102,6 +102,7 @@ export type {
   StopOptions,
 } from "./process/process-monitor.js";
 export type { OutputCallback } from "./process/run-info.js";
+export type { UserChoice, UserOption } from "./process/run-as.js";
 export type { HostShellOptions } from "./shell/host-shell.js";
 export type { IpBatchRunnerOptions } from "./system/ip-batch-runner.js";
 export type { SpawnRunnerOptions } from "./system/spawn-runner.js";

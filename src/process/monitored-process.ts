@@ -271,8 +271,10 @@ export class MonitoredProcess {
   /** Sends `signal` to process group `pgid` (when `pids` is empty) or to `pids`, through the privilege on EPERM. */
   async signalGroup(pgid: number, pids: readonly number[], signal: NodeJS.Signals): Promise<void> {
     const targets = pids.length > 0 ? pids : [-pgid];
-    const refused: number[] = [];
-    for (const target of targets) {
+    // Started through sudo: the group holds root's sudo and maybe the user's program (run-as.ts); our own kill would
+    // reach only the latter and still succeed, leaving sudo unsignalled (stopped, or never reaping). All through sudo.
+    const refused: number[] = this.privilege.direct ? [] : [...targets];
+    for (const target of this.privilege.direct ? targets : []) {
       try {
         process.kill(target, signal);
       } catch (error) {

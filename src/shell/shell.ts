@@ -7,15 +7,16 @@
 import type { Logger } from "../log.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
 import type { RunProcessAsyncOptions, RunProcessOptions } from "../process/options.js";
+import type { UserOption } from "../process/run-as.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { CommandResult, SystemCommandOptions } from "../system/command-runner.js";
 import type { Privilege } from "../system/privilege.js";
 
-/** Options of `run()`: the process monitor's, without the privilege (the shell's own). */
-export type RunOptions = Omit<RunProcessOptions, "sudo" | "privilege">;
+/** Options of `run()`: the process monitor's, without the privilege (the shell's own), with whom the program runs as. */
+export type RunOptions = Omit<RunProcessOptions, "sudo" | "privilege"> & UserOption;
 
-/** Options of `runAsync()`: the process monitor's, without the privilege (the shell's own). */
-export type RunAsyncOptions = Omit<RunProcessAsyncOptions, "sudo" | "privilege">;
+/** Options of `runAsync()`: the process monitor's, without the privilege (the shell's own), with whom the program runs as. */
+export type RunAsyncOptions = Omit<RunProcessAsyncOptions, "sudo" | "privilege"> & UserOption;
 
 /** Options of `pollUntil()`: what output ends the wait, and how long to try. */
 export interface PollUntilOptions extends RunOptions {
