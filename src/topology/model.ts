@@ -139,6 +139,85 @@ export interface ProgramSpec {
   path: NodePath;
 }
 
+/** An interface of a host, as a fault step names it. */
+export interface FaultInterfaceSpec {
+  /** The host, by the file's name. */
+  host: string;
+  /** The interface, by the file's name. */
+  iface: string;
+}
+
+/** The actions a step of `faults:` may take, one per step. */
+export const FAULT_ACTIONS = [
+  "partition",
+  "block",
+  "isolate",
+  "heal",
+  "impair",
+  "down",
+  "up",
+  "pause",
+  "resume",
+  "kill",
+  "restart",
+] as const;
+
+/** One action of a fault step. */
+export type FaultAction = (typeof FAULT_ACTIONS)[number];
+
+/** The actions that name a program of the file (by its `name`). */
+export const PROGRAM_FAULT_ACTIONS = ["pause", "resume", "kill", "restart"] as const satisfies readonly FaultAction[];
+
+/**
+ * A step of the file's `faults:` list, times in milliseconds, hosts and
+ * programs by their names in the file. Exactly one action is set (the loader
+ * refuses a step with none or two); `Lab.start()` turns the names into hosts
+ * and started programs and hands the steps to `schedule()`.
+ */
+export interface FaultStepSpec {
+  /** When, in ms from the start of the schedule. */
+  at: number;
+  /** How long the fault lasts before it heals by itself, in ms. */
+  for?: number;
+  /** Two or more disjoint groups of host names. */
+  partition?: string[][];
+  /** `[from, to]`: packets from `from` to `to` are dropped. */
+  block?: [string, string];
+  /** A host cut off from all others. */
+  isolate?: string;
+  /** Take back every fault in force. */
+  heal?: true;
+  /** An impairment of an interface (with `for`: restored afterwards). */
+  impair?: FaultInterfaceSpec & Impairment;
+  /** Take an interface down. */
+  down?: FaultInterfaceSpec;
+  /** Bring an interface up. */
+  up?: FaultInterfaceSpec;
+  /** Programs, by name. */
+  pause?: string;
+  resume?: string;
+  kill?: string;
+  restart?: string;
+  /** Where the declaration is in the file, for messages that point at a line and column. */
+  path: NodePath;
+}
+
+/** The file's `faults:` as a generator: a seeded draw of faults every so often. */
+export interface FaultGeneratorSpec {
+  /** Time between two faults, in ms. */
+  every: number;
+  /** How long the generator runs, in ms. */
+  for: number;
+  /** The kinds of fault to draw from. */
+  faults: string[];
+  /** The hosts faults may touch, by name (absent: every host). */
+  hosts?: string[];
+  /** Seed of the draw. */
+  seed?: number;
+  /** Where the declaration is in the file, for messages that point at a line and column. */
+  path: NodePath;
+}
+
 /** A loaded, normalized and checked topology, as `loadTopology()` returns it and `buildTopology()` takes it. */
 export interface Topology {
   /** The network's name (the file's `name`, or its base name). */
@@ -157,6 +236,8 @@ export interface Topology {
   vlans: VlanSpec[];
   /** The programs, in file order. */
   programs: ProgramSpec[];
+  /** The file's `faults:`, started by `Lab.start()` once the programs are ready; absent when the file has none. */
+  faults?: FaultStepSpec[] | FaultGeneratorSpec;
 }
 
 /** Default readiness timeout of a program, in milliseconds. */
