@@ -96,7 +96,7 @@ describe("faults in topology files", () => {
       'net.yaml:6:27: faults[1].block: is a second action in one step (isolate, block); expected one action per step: write two steps with the same "at"',
       'net.yaml:7:36: faults[2].partition[1][0]: host "b" is in group 1 already; expected disjoint groups (each host in at most one)',
       'net.yaml:8:26: faults[3].block[1]: unknown host "c"; expected a host declared under hosts (a, b)',
-      'net.yaml:9:27: faults[4].for: does not apply to heal, which takes no time; "for" goes with partition, block, isolate, impair, down, pause',
+      'net.yaml:9:27: faults[4].for: does not apply to heal, which takes no time; "for" goes with partition, block, isolate, impair, down, pause, kill',
       'net.yaml:10:41: faults[5].impair.iface: unknown interface "eth9" in host "a"; expected one of: eth0',
       'net.yaml:11:22: faults[6].pause: unknown program "wbe"; expected the name of a program under programs (web)',
     ]);

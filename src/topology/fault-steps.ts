@@ -37,6 +37,7 @@ export const LASTING_FAULT_ACTIONS = [
   "impair",
   "down",
   "pause",
+  "kill",
 ] as const satisfies readonly FaultAction[];
 
 /** Times in milliseconds (the schema has checked their form); every step keeps its path. */
@@ -122,6 +123,8 @@ export function checkFaults(topology: Topology, report: Report): void {
         true,
       );
     }
+    if (step.signal !== undefined && first.action !== "kill")
+      report([...step.path, "signal"], `goes with kill only, not with ${first.action}; remove it`, true);
     switch (first.action) {
       case "partition": {
         const seen = new Map<string, number>();

@@ -198,6 +198,8 @@ export interface FaultStepSpec {
   resume?: string;
   kill?: string;
   restart?: string;
+  /** The signal of a `kill` step, e.g. "SIGKILL". @default "SIGTERM" */
+  signal?: string;
   /** Where the declaration is in the file, for messages that point at a line and column. */
   path: NodePath;
 }
