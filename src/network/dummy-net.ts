@@ -35,6 +35,8 @@ import { Links } from "./ops/links.js";
 import { Namespaces } from "./ops/namespaces.js";
 import { TrafficControl } from "./ops/traffic-control.js";
 import type { CleanupItem } from "./undo-log.js";
+import { FaultOps } from "../faults/fault-ops.js";
+import type { Fault, FaultEvent, FaultOptions } from "../faults/types.js";
 
 /** An interface as the API accepts it: a plain name (scoped with the network's uid) or an `InterfaceScoped`. */
 export type InterfaceLike = InterfaceScoped | string;
@@ -146,6 +148,7 @@ export class DummyNet implements AsyncDisposable {
   readonly #firewall: Firewall;
   readonly #trafficControl: TrafficControl;
   readonly #cgroupOps: Cgroups;
+  readonly #faultOps: FaultOps;
 
   /**
    * A network of its own owner uid, with the host's shell (or `options.shell`).
@@ -183,6 +186,7 @@ export class DummyNet implements AsyncDisposable {
     this.#firewall = new Firewall(at);
     this.#trafficControl = new TrafficControl(at);
     this.#cgroupOps = new Cgroups(at);
+    this.#faultOps = new FaultOps(at);
   }
 
   /** A DummyNet for a namespace of this network (sharing its cleaners). */
@@ -633,6 +637,72 @@ export class DummyNet implements AsyncDisposable {
    */
   probe(from: ProbeHost, to: ProbeHost, options?: ProbeOptions): Promise<ProbeReport> {
     return probe(this, from, to, options);
+  }
+
+  // ---------------------------------------------------------------- faults (src/faults, docs/faults.md)
+
+  /**
+   * Cuts between groups of hosts: packets between hosts of different groups are dropped silently, both ways
+   * (the sender times out); hosts in no group are untouched. Works without netem, iptables or nft, and rootless.
+   *
+   * @throws InvalidArgumentError for unknown hosts, overlapping groups, a single group, the network itself, a bad `for`.
+   * @example
+   * ```ts
+   * const cut = await net.partition([["a"], ["b", "c"]], { for: 2000 });
+   * await cut.heal(); // or let `for` heal it
+   * ```
+   */
+  partition(groups: readonly (readonly NamespaceLike[])[], options?: FaultOptions): Promise<Fault> {
+    return this.#faultOps.partition(groups, options);
+  }
+
+  /**
+   * Drops packets from `from` to `to`, one way: `to` still reaches `from` (but gets no answer back).
+   *
+   * @throws InvalidArgumentError for an unknown host, the network itself, the same host twice, a bad `for`.
+   * @example
+   * ```ts
+   * await using grudge = await net.block("a", "b");
+   * ```
+   */
+  block(from: NamespaceLike, to: NamespaceLike, options?: FaultOptions): Promise<Fault> {
+    return this.#faultOps.block(from, to, options);
+  }
+
+  /**
+   * Cuts `host` from every other host of the network, both ways.
+   *
+   * @throws InvalidArgumentError for an unknown host, the network itself, a bad `for`.
+   * @example
+   * ```ts
+   * await net.isolate("leader", { for: 1000 });
+   * ```
+   */
+  isolate(host: NamespaceLike, options?: FaultOptions): Promise<Fault> {
+    return this.#faultOps.isolate(host, options);
+  }
+
+  /**
+   * Heals every fault in force (and stops the schedules running). cleanup() does it first.
+   *
+   * @throws AggregateError of what could not be healed, after trying everything.
+   * @example
+   * ```ts
+   * await net.heal();
+   * ```
+   */
+  heal(): Promise<void> {
+    return this.#faultOps.heal();
+  }
+
+  /** The faults in force on this network, oldest first. */
+  get faults(): readonly Fault[] {
+    return this.#faultOps.faults;
+  }
+
+  /** Every fault applied and healed on this network (schedules' steps included), in order; times since its first fault. */
+  get faultHistory(): readonly FaultEvent[] {
+    return this.#faultOps.history;
   }
 
   // ---------------------------------------------------------------- cgroups
