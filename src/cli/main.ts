@@ -278,7 +278,7 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
   program
     .command("inspect")
     .description(
-      "what a network `dummynet up` holds looks like now: hosts, interfaces (state, addresses, peer), impairments (tc qdiscs), programs",
+      "what a network `dummynet up` holds looks like now: hosts, interfaces (state, addresses, peer), impairments (tc qdiscs), faults in force, programs",
     )
     .argument("[network]", "network name, topology file or owner uid (the only one when omitted)")
     .option("--json", "JSON output")
