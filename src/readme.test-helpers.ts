@@ -149,6 +149,13 @@ export const README_BLOCKS: readonly KnownBlock[] = [
     how: "run",
   },
   { name: "API imports", lang: "ts", firstLine: "import {", where: "host", how: "run: every name is exported" },
+  {
+    name: "faults topology file",
+    lang: "yaml",
+    firstLine: "# yaml-language-server: $schema=../schema/topology.schema.json",
+    where: "host",
+    how: "= examples/partition.yaml (run by src/topology/partition-example.test.ts)",
+  },
 ];
 
 /** The fenced code blocks of a Markdown text (``` or ~~~ fences, at most three spaces in). */

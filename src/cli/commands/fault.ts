@@ -25,7 +25,9 @@ function parseWords(
   words: string[],
   flags: FaultFlags,
 ): { selector: string | undefined; action: Action; args: string[] } {
-  const at = words.findIndex((word) => (ACTIONS as readonly string[]).includes(word));
+  const isAction = (word: string | undefined) => (ACTIONS as readonly string[]).includes(word ?? "");
+  // Two actions first: the network has an action's name (`fault partition isolate f2` in examples/partition.yaml).
+  const at = isAction(words[0]) && isAction(words[1]) ? 1 : words.findIndex((word) => isAction(word));
   if (at < 0)
     throw new UsageError(
       `expected an action (${ACTIONS.join(", ")}), got ${words.map((w) => JSON.stringify(w)).join(" ") || "nothing"}: ${USAGE}`,
