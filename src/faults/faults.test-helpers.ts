@@ -37,3 +37,36 @@ export function rulesOf(net: DummyNet, host: DummyNet): string {
   };
   return `${read("-4")}${read("-6")}`;
 }
+
+export const LAN_V4 = { a: "10.0.0.1", b: "10.0.0.2", c: "10.0.0.3", r: "10.0.0.254", d: "10.0.1.2" };
+export const LAN_V6 = { a: "fd00::1", b: "fd00::2", c: "fd00::3" };
+export type LanHost = "a" | "b" | "c" | "d" | "r" | "sw";
+
+/** a, b, c and router r on bridge br0 in sw (IPv4; IPv6 but r), d behind r (10.0.1.0/24), every host serving PORT. */
+export async function buildLan(net: DummyNet): Promise<{ hosts: Record<LanHost, DummyNet>; servers: RunInfo[] }> {
+  const names = ["a", "b", "c", "d", "r", "sw"] as const;
+  const made = await Promise.all(names.map((name) => net.netnsAdd(name)));
+  const hosts = Object.fromEntries(names.map((name, i) => [name, made[i]])) as Record<LanHost, DummyNet>;
+  const br = await hosts.sw.bridgeAdd("br0");
+  for (const name of ["a", "b", "c", "r"] as const) {
+    const [, port] = await net.linkVethAdd(`${name}0`, `sw-${name}`, {
+      p1Namespace: hosts[name],
+      p2Namespace: hosts.sw,
+    });
+    await hosts.sw.bridgeSet(br, port);
+    await hosts.sw.up(port);
+    await hosts[name].addrAdd(`${LAN_V4[name]}/24`, `${name}0`);
+    if (name !== "r") await hosts[name].addrAdd(`${LAN_V6[name]}/64`, `${name}0`);
+    await hosts[name].up(`${name}0`);
+    if (name !== "r") await hosts[name].route(LAN_V4.r, { to: "10.0.1.0/24" });
+  }
+  await hosts.sw.up(br);
+  await net.linkVethAdd("r1", "d0", { p1Namespace: hosts.r, p2Namespace: hosts.d });
+  await hosts.r.addrAdd("10.0.1.1/24", "r1");
+  await hosts.d.addrAdd(`${LAN_V4.d}/24`, "d0");
+  await Promise.all([hosts.r.up("r1"), hosts.d.up("d0")]);
+  await hosts.d.route("10.0.1.1");
+  await hosts.r.sysctl("net.ipv4.ip_forward", 1);
+  const servers = await Promise.all((["a", "b", "c", "d", "r"] as const).map((name) => startServer(hosts[name])));
+  return { hosts, servers };
+}

@@ -11,45 +11,33 @@ import { InvalidArgumentError } from "../errors.js";
 import { DummyNet } from "../network/dummy-net.js";
 import type { RunInfo } from "../process/run-info.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
-import { REACH, PORT, reach, rulesOf, startServer, waitForOutput } from "./faults.test-helpers.js";
+import {
+  LAN_V4,
+  LAN_V6,
+  type LanHost,
+  REACH,
+  PORT,
+  buildLan,
+  reach,
+  rulesOf,
+  startServer,
+  waitForOutput,
+} from "./faults.test-helpers.js";
 
 const T = { timeout: 120_000 };
 
 describe("faults on a LAN of a, b, c (IPv4 and IPv6) and d behind router r", { timeout: 300_000 }, () => {
   let net: DummyNet;
-  let hosts: Record<"a" | "b" | "c" | "d" | "r" | "sw", DummyNet>;
+  let hosts: Record<LanHost, DummyNet>;
   let servers: RunInfo[];
-  const v4 = { a: "10.0.0.1", b: "10.0.0.2", c: "10.0.0.3", r: "10.0.0.254", d: "10.0.1.2" };
-  const v6 = { a: "fd00::1", b: "fd00::2", c: "fd00::3" };
+  const v4 = LAN_V4;
+  const v6 = LAN_V6;
   let pristine: Map<string, string>;
 
   before(async () => {
     net = new DummyNet();
-    const names = ["a", "b", "c", "d", "r", "sw"] as const;
-    const made = await Promise.all(names.map((name) => net.netnsAdd(name)));
-    hosts = Object.fromEntries(names.map((name, i) => [name, made[i]])) as typeof hosts;
-    const br = await hosts.sw.bridgeAdd("br0");
-    for (const name of ["a", "b", "c", "r"] as const) {
-      const [, port] = await net.linkVethAdd(`${name}0`, `sw-${name}`, {
-        p1Namespace: hosts[name],
-        p2Namespace: hosts.sw,
-      });
-      await hosts.sw.bridgeSet(br, port);
-      await hosts.sw.up(port);
-      await hosts[name].addrAdd(`${v4[name]}/24`, `${name}0`);
-      if (name !== "r") await hosts[name].addrAdd(`${v6[name]}/64`, `${name}0`);
-      await hosts[name].up(`${name}0`);
-      if (name !== "r") await hosts[name].route(v4.r, { to: "10.0.1.0/24" });
-    }
-    await hosts.sw.up(br);
-    await net.linkVethAdd("r1", "d0", { p1Namespace: hosts.r, p2Namespace: hosts.d });
-    await hosts.r.addrAdd("10.0.1.1/24", "r1");
-    await hosts.d.addrAdd(`${v4.d}/24`, "d0");
-    await Promise.all([hosts.r.up("r1"), hosts.d.up("d0")]);
-    await hosts.d.route("10.0.1.1");
-    await hosts.r.sysctl("net.ipv4.ip_forward", 1);
-    servers = await Promise.all((["a", "b", "c", "d", "r"] as const).map((name) => startServer(hosts[name])));
-    pristine = new Map(names.map((name) => [name, rulesOf(net, hosts[name])]));
+    ({ hosts, servers } = await buildLan(net));
+    pristine = new Map(Object.entries(hosts).map(([name, host]) => [name, rulesOf(net, host)]));
   });
 
   after(async () => {
@@ -160,7 +148,7 @@ describe("faults on a LAN of a, b, c (IPv4 and IPv6) and d behind router r", { t
     T,
     async () => {
       await using cut = await net.partition([["a"], ["d"]]);
-    assert.deepEqual(cut.hosts, ["a", "d"]);
+      assert.deepEqual(cut.hosts, ["a", "d"]);
       const results = await Promise.all([
         reach(hosts.a, "tcp", v4.d),
         reach(hosts.d, "udp", v4.a),

@@ -99,13 +99,26 @@ export interface HostAddress {
  */
 export async function hostAddresses(at: NamespaceHandle, host: FaultHost): Promise<HostAddress[]> {
   const known = at.network.addresses.get(host.scoped);
-  const addresses =
-    known && known.size > 0
-      ? [...known]
-      : parseIpJsonArray<{ addr_info?: { local?: string; scope?: string }[] }>(
-          (await host.shell.system(["ip", "-j", "addr", "show"])).stdout,
-        ).flatMap((link) =>
-          (link.addr_info ?? []).flatMap((info) => (info.scope === "global" && info.local ? [info.local] : [])),
-        );
+  const addresses = known && known.size > 0 ? [...known] : await readAddresses(host);
   return addresses.map((address) => ({ address, family: isIP(address) === 6 ? 6 : 4 }));
+}
+
+/** What the kernel says, kept a moment: a schedule's burst of steps reads a host once, not once per step. */
+const READ_FOR_MS = 1000;
+const read = new Map<string, { at: number; addresses: Promise<string[]> }>();
+
+function readAddresses(host: FaultHost): Promise<string[]> {
+  const key = `${host.shell.privilege.mode}\u0000${host.scoped}`;
+  const cached = read.get(key);
+  if (cached && performance.now() - cached.at < READ_FOR_MS) return cached.addresses;
+  const addresses = host.shell
+    .system(["ip", "-j", "addr", "show"])
+    .then((result) =>
+      parseIpJsonArray<{ addr_info?: { local?: string; scope?: string }[] }>(result.stdout).flatMap((link) =>
+        (link.addr_info ?? []).flatMap((info) => (info.scope === "global" && info.local ? [info.local] : [])),
+      ),
+    );
+  read.set(key, { at: performance.now(), addresses });
+  addresses.catch(() => read.delete(key));
+  return addresses;
 }

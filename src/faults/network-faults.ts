@@ -27,6 +27,8 @@ export interface ApplyOptions {
   /** When it was due (performance.now() ms). @default when apply() was called */
   plannedAt?: number;
   observe?: ChangeObserver;
+  /** What the fault acts on (a link, a program), so that a later step (up, resume) finds it. */
+  key?: string;
 }
 
 /** Waits until an absolute performance.now() deadline (timers may fire a little early: wait again then). */
@@ -49,8 +51,11 @@ export function atDeadline(deadline: number, fire: () => void): { cancel(): void
   };
 }
 
-class ActiveFault implements Fault {
+export class ActiveFault implements Fault {
   healed = false;
+  /** Resolves once healed, whether healing worked or not. */
+  readonly ended: Promise<void>;
+  #ended!: () => void;
   #healing: Promise<void> | undefined;
   #timer: { cancel(): void } | undefined;
 
@@ -60,7 +65,10 @@ class ActiveFault implements Fault {
     private readonly undo: () => Promise<void>,
     private readonly owner: NetworkFaults,
     private readonly observe: ChangeObserver | undefined,
-  ) {}
+    readonly key: string | undefined,
+  ) {
+    this.ended = new Promise((resolve) => (this.#ended = resolve));
+  }
 
   /** Heals at `deadline` (performance.now() ms); a failure is recorded, never thrown from the timer. */
   healAt(deadline: number): void {
@@ -85,6 +93,7 @@ class ActiveFault implements Fault {
     }
     this.healed = true;
     this.owner.forget(this);
+    this.#ended();
     const change: ChangeRecord = {
       action: "heal",
       hosts: [...this.hosts],
@@ -140,7 +149,7 @@ export class NetworkFaults {
     hosts: readonly string[],
     apply: () => Promise<() => Promise<void>>,
     options: ApplyOptions = {},
-  ): Promise<Fault> {
+  ): Promise<ActiveFault> {
     const plannedAt = options.plannedAt ?? performance.now();
     let undo: () => Promise<void>;
     try {
@@ -152,7 +161,7 @@ export class NetworkFaults {
       throw error;
     }
     const appliedAt = performance.now();
-    const fault = new ActiveFault(kind, hosts, undo, this, options.observe);
+    const fault = new ActiveFault(kind, hosts, undo, this, options.observe, options.key);
     this.#inForce.add(fault);
     const change = { action, hosts: [...hosts], plannedAt, appliedAt };
     this.record(change);
@@ -177,21 +186,32 @@ export class NetworkFaults {
     return () => this.#schedules.delete(schedule);
   }
 
+  /** The fault in force acting on `key` (see ApplyOptions.key). */
+  find(key: string): ActiveFault | undefined {
+    return [...this.#inForce].find((fault) => fault.key === key);
+  }
+
   /** Stops the schedules, then heals every fault in force; rejects with an AggregateError of what failed. */
   async healAll(): Promise<void> {
-    const errors: unknown[] = [];
-    const collect = (results: PromiseSettledResult<unknown>[]) => {
-      for (const result of results) if (result.status === "rejected") errors.push(result.reason);
-    };
-    collect(await Promise.allSettled([...this.#schedules].map((schedule) => schedule.stop())));
-    collect(await Promise.allSettled([...this.#inForce].map((fault) => fault.heal())));
-    if (errors.length > 0) {
-      throw new AggregateError(
-        errors,
-        `healing the faults in force failed ${errors.length} time(s): ${errors.map((e) => (e as Error).message).join("; ")}`,
-      );
-    }
+    const stopped = await Promise.allSettled([...this.#schedules].map((schedule) => schedule.stop()));
+    const errors = stopped.flatMap((result) => (result.status === "rejected" ? [result.reason as unknown] : []));
+    await this.healFaults().catch((error: unknown) => errors.push(...((error as AggregateError).errors as unknown[])));
+    if (errors.length > 0) throw healError(errors);
   }
+
+  /** Heals every fault in force (schedules go on); rejects with an AggregateError of what failed. */
+  async healFaults(): Promise<void> {
+    const results = await Promise.allSettled([...this.#inForce].map((fault) => fault.heal()));
+    const errors = results.flatMap((result) => (result.status === "rejected" ? [result.reason as unknown] : []));
+    if (errors.length > 0) throw healError(errors);
+  }
+}
+
+function healError(errors: unknown[]): AggregateError {
+  return new AggregateError(
+    errors,
+    `healing the faults in force failed ${errors.length} time(s): ${errors.map((e) => (e as Error).message).join("; ")}`,
+  );
 }
 
 /** A change as an event, its times in ms since `origin` (3 decimals). */

@@ -37,6 +37,8 @@ import { TrafficControl } from "./ops/traffic-control.js";
 import type { CleanupItem } from "./undo-log.js";
 import { FaultOps } from "../faults/fault-ops.js";
 import type { Fault, FaultEvent, FaultOptions } from "../faults/types.js";
+import type { GeneratedPlan, ScheduleOptions, ScheduleStep } from "../faults/plan.js";
+import type { Schedule } from "../faults/schedule.js";
 
 /** An interface as the API accepts it: a plain name (scoped with the network's uid) or an `InterfaceScoped`. */
 export type InterfaceLike = InterfaceScoped | string;
@@ -186,7 +188,7 @@ export class DummyNet implements AsyncDisposable {
     this.#firewall = new Firewall(at);
     this.#trafficControl = new TrafficControl(at);
     this.#cgroupOps = new Cgroups(at);
-    this.#faultOps = new FaultOps(at);
+    this.#faultOps = new FaultOps(at, (scoped) => this.#inNamespace(NamespaceScoped.fromAny(scoped)));
   }
 
   /** A DummyNet for a namespace of this network (sharing its cleaners). */
@@ -693,6 +695,26 @@ export class DummyNet implements AsyncDisposable {
    */
   heal(): Promise<void> {
     return this.#faultOps.heal();
+  }
+
+  /**
+   * Runs faults on a schedule: steps at given times (`{ at, partition | block | isolate | heal | impair | down |
+   * up | pause | resume | kill | restart, for? }`), or a generator drawing a fault every `every` ms from `seed`.
+   * The whole plan is checked first. A failing step is recorded with its error; `done` resolves with the history.
+   *
+   * @throws InvalidArgumentError for a bad step (no action or two, an unknown host, a bad time, a missing interface,
+   * a program that ended), before anything runs.
+   * @example
+   * ```ts
+   * const schedule = net.schedule([
+   *   { at: 0, partition: [["a"], ["b", "c"]], for: 500 },
+   *   { at: 1000, impair: { host: "a", iface: "eth0", loss: 20 }, for: 2000 },
+   * ]);
+   * for (const event of await schedule.done) console.log(event.action, event.lateMs);
+   * ```
+   */
+  schedule(plan: readonly ScheduleStep[] | GeneratedPlan, options?: ScheduleOptions): Schedule {
+    return this.#faultOps.schedule(plan, options);
   }
 
   /** The faults in force on this network, oldest first. */

@@ -10,6 +10,8 @@ import type { Logger } from "../log.js";
 import { DummyNet, type DummyNetOptions } from "../network/dummy-net.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { Fault, FaultEvent, FaultOptions } from "../faults/types.js";
+import type { GeneratedPlan, ScheduleOptions, ScheduleStep } from "../faults/plan.js";
+import type { Schedule } from "../faults/schedule.js";
 import { buildNetwork, type BuildProgress, type BuiltNetwork } from "./build.js";
 import { interfaceRows } from "./describe.js";
 import { isLoadedTopology, loadTopology, type TopologySource } from "./load.js";
@@ -281,6 +283,20 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
    */
   heal(): Promise<void> {
     return this.net.heal();
+  }
+
+  /**
+   * Runs faults on a schedule, hosts by name: see DummyNet.schedule().
+   *
+   * @throws InvalidArgumentError for a bad step, before anything runs.
+   * @example
+   * ```ts
+   * const schedule = lab.schedule({ every: 1000, for: 10_000, faults: ["partition"] }, { seed: 7 });
+   * await schedule.done;
+   * ```
+   */
+  schedule(plan: readonly ScheduleStep[] | GeneratedPlan, options?: ScheduleOptions): Schedule {
+    return this.net.schedule(plan, options);
   }
 
   /** The faults in force, oldest first. */
