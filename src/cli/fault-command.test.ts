@@ -7,7 +7,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { detectCapabilities, missingFeatures } from "../capabilities/capabilities.js";
 import { controlSocketPath } from "../lifecycle/owners.js";
 import { assertNothingLeft } from "../test-support/leftovers.js";
 import { finished, firstLine, runCli, startCli, withNetworkUp } from "./cli.test-helpers.js";
@@ -134,5 +137,99 @@ test(
       await runCli(["cleanup", String(up.pid)]);
     }
     assertNothingLeft(up.pid!);
+  },
+);
+
+interface EventJson {
+  action: string;
+  hosts: string[];
+  heals?: string;
+  error?: string;
+}
+
+test(
+  "run examples/partition.yaml follows its faults: each event printed, the history in the report, exit 0",
+  { timeout: 180_000 },
+  async () => {
+    const child = startCli(["run", "examples/partition.yaml", "--json"], {}, 170_000);
+    const result = await finished(child);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as { exitCode: number; faults: EventJson[] };
+    assert.equal(report.exitCode, 0);
+    assert.deepEqual(
+      report.faults.map((event) => [event.heals ? `heal ${event.heals}` : event.action, event.error]),
+      [
+        ["partition", undefined],
+        ["heal partition", undefined],
+        ["isolate", undefined],
+        ["heal isolate", undefined],
+        ["heal", undefined],
+      ],
+    );
+    assertNothingLeft(child.pid!);
+  },
+);
+
+test(
+  "up follows the file's faults (one JSON line each with --json); a step that fails at its time makes run exit 1",
+  { timeout: 240_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dummynet-faults-"));
+    const pair = (faults: string) =>
+      `name: faulty\nhosts: { a: {}, b: {} }\nlinks: [{ ends: [{ at: "a:eth0", address: 10.9.0.1/24 }, { at: "b:eth0", address: 10.9.0.2/24 }] }]\nfaults:\n${faults}`;
+    const flapping = join(dir, "flapping.yaml");
+    writeFileSync(
+      flapping,
+      pair("  - { at: 0, block: [a, b], for: 300ms }\n  - { at: 500ms, down: { host: b, iface: eth0 }, for: 300ms }\n"),
+    );
+    const up = startCli(["up", flapping, "--json"], {}, 200_000);
+    try {
+      const { uid } = JSON.parse(await firstLine(up, 120_000)) as { uid: number };
+      const deadline = Date.now() + 60_000;
+      const events = () =>
+        up.output.stdout
+          .split("\n")
+          .slice(1)
+          .filter(Boolean)
+          .map((line) => (JSON.parse(line) as { fault: EventJson }).fault);
+      while (events().length < 4) {
+        assert.ok(Date.now() < deadline, `up printed ${events().length} of 4 fault events:\n${up.output.stdout}`);
+        await new Promise((done) => setTimeout(done, 100));
+      }
+      assert.deepEqual(
+        events().map((event) => [event.heals ? `heal ${event.heals}` : event.action, event.hosts, event.error]),
+        [
+          ["block", ["a", "b"], undefined],
+          ["heal block", ["a", "b"], undefined],
+          ["down", ["b"], undefined],
+          ["heal down", ["b"], undefined],
+        ],
+      );
+      assert.equal(up.exitCode, null, "the network stays up after its schedule");
+      const down = await runCli(["down", String(uid)]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.equal((await finished(up)).code, 0);
+    } finally {
+      if (up.exitCode === null) {
+        up.kill("SIGKILL");
+        await finished(up);
+        await runCli(["cleanup", String(up.pid)]);
+      }
+    }
+    assertNothingLeft(up.pid!);
+
+    // Without netem an impairment step fails when its time comes (with netem it works): the run says so.
+    const netem = missingFeatures(await detectCapabilities(), ["netem"]).length === 0;
+    const impaired = join(dir, "impaired.yaml");
+    writeFileSync(impaired, pair("  - { at: 0, impair: { host: a, iface: eth0, loss: 100 }, for: 200ms }\n"));
+    const run = await runCli(["run", impaired, "--json"]);
+    const report = JSON.parse(run.stdout) as { exitCode: number; failure?: string; faults: EventJson[] };
+    if (netem) assert.equal(run.code, 0, run.stderr);
+    else {
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal(report.faults[0]?.action, "impair");
+      assert.ok(report.faults[0]?.error, "the failed step has its error");
+      assert.match(report.failure ?? "", /a fault step failed: impair: /);
+    }
   },
 );

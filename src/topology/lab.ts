@@ -17,6 +17,7 @@ import { interfaceRows } from "./describe.js";
 import { isLoadedTopology, loadTopology, type TopologySource } from "./load.js";
 import type { ProgramSpec, Topology } from "./model.js";
 import { startDaemons, startJobs, type OutputSink } from "./programs.js";
+import { filePlan } from "./lab-faults.js";
 
 /** Options of `buildTopology()`. */
 export interface BuildTopologyOptions {
@@ -123,6 +124,7 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
   /** The cgroup of each host that has CPU or memory limits. */
   readonly cgroups: ReadonlyMap<string, CGroup>;
   #started: StartedProgram[] | undefined;
+  #faultSchedule: Schedule | undefined;
 
   /** @internal made by buildTopology */
   constructor(net: DummyNet, built: BuiltNetwork) {
@@ -197,7 +199,8 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
   /**
    * Starts the file's programs: the daemons first, in file order, each
    * waiting for its readiness check (`ready: { port, line }`); then the jobs,
-   * not waited for (`await program.info.finished`). Cleanup stops them all.
+   * not waited for (`await program.info.finished`); then the file's `faults:`
+   * schedule (see `faultSchedule`). Cleanup stops them all and heals.
    *
    * @throws DummyNetError when the programs were started already.
    * @throws TimeoutError when a daemon is not ready within its `ready.timeout`.
@@ -219,7 +222,28 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
     };
     remember(daemons, await startDaemons(this, options));
     remember(jobs, await startJobs(this, jobs, options));
+    if (this.topology.faults) {
+      const { plan, options: scheduleOptions } = filePlan(
+        this.topology.faults,
+        new Map(started.map((program) => [program.name, program.info])),
+      );
+      this.#faultSchedule = this.schedule(plan, scheduleOptions);
+    }
     return started;
+  }
+
+  /**
+   * The schedule of the file's `faults:`, which `start()` starts once the programs are ready (times count
+   * from then); undefined before `start()` and for a file without faults. `done` resolves with its history.
+   *
+   * @example
+   * ```ts
+   * await lab.start();
+   * for (const event of (await lab.faultSchedule?.done) ?? []) console.log(event.action, event.hosts, event.lateMs);
+   * ```
+   */
+  get faultSchedule(): Schedule | undefined {
+    return this.#faultSchedule;
   }
 
   /** The programs started by `start()`, in the order they started. */

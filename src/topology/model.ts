@@ -4,6 +4,7 @@
  * Each declaration keeps the path of the node it came from, so errors found
  * later still point at a line and column.
  */
+import type { StepAction } from "../faults/plan.js";
 import type { TcOptions } from "../tc/netem-model.js";
 
 /** Path of a node in the file, e.g. ["links", 0, "ends", 1]. */
@@ -147,7 +148,7 @@ export interface FaultInterfaceSpec {
   iface: string;
 }
 
-/** The actions a step of `faults:` may take, one per step. */
+/** The actions a step of `faults:` may take, one per step: schedule()'s (faults/plan.ts), listed here so that loading a file does not load the fault engine. */
 export const FAULT_ACTIONS = [
   "partition",
   "block",
@@ -160,7 +161,7 @@ export const FAULT_ACTIONS = [
   "resume",
   "kill",
   "restart",
-] as const;
+] as const satisfies readonly StepAction[];
 
 /** One action of a fault step. */
 export type FaultAction = (typeof FAULT_ACTIONS)[number];
