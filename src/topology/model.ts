@@ -194,10 +194,13 @@ export interface FaultStepSpec {
   down?: FaultInterfaceSpec;
   /** Bring an interface up. */
   up?: FaultInterfaceSpec;
-  /** Programs, by name. */
+  /** A program to pause (SIGSTOP, with what it forked), by its `name`. */
   pause?: string;
+  /** A paused program to continue, by its `name`. */
   resume?: string;
+  /** A program to end on purpose, by its `name` (with `for`: started again after it). */
   kill?: string;
+  /** A program to start again (same host, command, cgroup), by its `name`. */
   restart?: string;
   /** The signal of a `kill` step, e.g. "SIGKILL". @default "SIGTERM" */
   signal?: string;
