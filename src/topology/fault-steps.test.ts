@@ -6,6 +6,8 @@ import { parseTopology } from "./load.js";
 import { TopologyError } from "./errors.js";
 import { toDot, toMermaid } from "./graph.js";
 import { describeFaults } from "./fault-steps.js";
+import { filePlan } from "./lab-faults.js";
+import { DummyNetError } from "../errors.js";
 import { BAD_TOPOLOGIES } from "./fixtures/bad-topologies.js";
 import { parseDuration } from "../validation/duration.js";
 import { InvalidArgumentError } from "../errors.js";
@@ -100,6 +102,34 @@ describe("faults in topology files", () => {
       'net.yaml:10:41: faults[5].impair.iface: unknown interface "eth9" in host "a"; expected one of: eth0',
       'net.yaml:11:22: faults[6].pause: unknown program "wbe"; expected the name of a program under programs (web)',
     ]);
+  });
+
+  test("the plan for schedule(): names as the file gives them, times in ms, programs found among those started", () => {
+    const topology = parseTopology(
+      PAIR +
+        "programs: [{ name: web, host: b, daemon: true, command: [sleep, '9'] }, { name: job, host: a, command: ['true'] }]\n" +
+        "faults:\n  - { at: 1s, block: [a, b], for: 500ms }\n  - { at: 2s, kill: web, signal: SIGKILL, for: 1s }\n",
+      "net.yaml",
+    );
+    const web = { name: "the RunInfo of web" } as never;
+    assert.deepEqual(filePlan(topology.faults!, new Map([["web", web]])), {
+      plan: [
+        { at: 1000, for: 500, block: ["a", "b"] },
+        { at: 2000, for: 1000, signal: "SIGKILL", kill: web },
+      ],
+      options: {},
+    });
+    assert.throws(
+      () => filePlan(topology.faults!, new Map()),
+      (error) =>
+        error instanceof DummyNetError &&
+        /faults\[1\]\.kill: program "web" was not started, so it cannot be killed/.test(error.message),
+    );
+    const generated = parseTopology(PAIR + "faults: { every: 2s, for: 10s, faults: [block], seed: 3 }\n", "net.yaml");
+    assert.deepEqual(filePlan(generated.faults!, new Map()), {
+      plan: { every: 2000, for: 10_000, faults: ["block"] },
+      options: { seed: 3 },
+    });
   });
 
   test("an impairment step's netem options are checked as a link's are", () => {

@@ -12,6 +12,8 @@ import { formatPath } from "./errors.js";
 import { actionsOf } from "./fault-steps.js";
 import type { Topology } from "./model.js";
 
+const PAST = { pause: "paused", resume: "resumed", kill: "killed", restart: "restarted" } as const;
+
 /** What `schedule()` takes for the file's `faults:`. */
 export interface FilePlan {
   plan: ScheduleStep[] | GeneratedPlan;
@@ -45,7 +47,7 @@ export function filePlan(faults: NonNullable<Topology["faults"]>, programs: Read
         const info = programs.get(action.value);
         if (!info)
           throw new DummyNetError(
-            `${formatPath([...step.path, action.action])}: program "${action.value}" was not started, so it cannot be ${action.action === "restart" ? "restarted" : `${action.action}d`}; started: ${[...programs.keys()].join(", ") || "none"} (\`dummynet up\` starts the daemons only)`,
+            `${formatPath([...step.path, action.action])}: program "${action.value}" was not started, so it cannot be ${PAST[action.action]}; started: ${[...programs.keys()].join(", ") || "none"} (\`dummynet up\` starts the daemons only)`,
           );
         const signal = step.signal === undefined ? {} : { signal: step.signal as NodeJS.Signals };
         return { ...timing, ...signal, [action.action]: info } as ScheduleStep;

@@ -47,6 +47,11 @@ async function upInForeground(file: string, options: LifeOptions): Promise<numbe
         pid: info.pid ?? null,
         startTime: info.pid === undefined ? null : (processStartTime(info.pid) ?? null),
       }));
+      // Started before the announcement, so that a plan the network refuses fails `up --detach --wait` too;
+      // its events print from the next timer tick on, after the announcement.
+      const killed = topology.faults
+        ? await followFileFaults(built, topology.faults, daemonSpecs, daemons, options)
+        : new Set<string>();
       recordNetwork(built.uid, network);
       tellDetachingParent("ready", announcement(built.uid, network));
       if (options.json) {
@@ -60,9 +65,6 @@ async function upInForeground(file: string, options: LifeOptions): Promise<numbe
           ),
         );
       }
-      const killed = topology.faults
-        ? await followFileFaults(built, topology.faults, daemonSpecs, daemons, options)
-        : new Set<string>();
       // A daemon that dies ends the network: nothing else would notice (one the file's faults kill is meant to).
       const watched = daemons.filter((_, i) => !killed.has(daemonSpecs[i]?.name ?? ""));
       const died =
