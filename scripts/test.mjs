@@ -43,6 +43,8 @@ const PACKAGES = [
   { name: "procps", program: "ps" },
   { name: "kmod", program: "modprobe" },
   { name: "util-linux", program: "nsenter" },
+  // Tests of a user who runs the library through sudo (src/test-support/sudo-user.ts).
+  { name: "sudo", program: "sudo" },
   // The kernel lab (scripts/lab, docs/lab.md): QEMU with Debian's stock kernel and its modules,
   // and a static busybox for the initramfs.
   { name: "qemu-system-x86", program: "qemu-system-x86_64", labOnly: true },

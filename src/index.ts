@@ -94,12 +94,15 @@ export {
 // Option and data types that the exported classes and functions take or return.
 export type { CGroupStatus, CGroupV1Hierarchy, IptablesStatus } from "./capabilities/capabilities.js";
 export type {
+  KillOptions,
   ProcessMonitorOptions,
+  RestartOptions,
   RunProcessOptions,
   RunProcessAsyncOptions,
   StopOptions,
 } from "./process/process-monitor.js";
 export type { OutputCallback } from "./process/run-info.js";
+export type { UserChoice, UserOption } from "./process/run-as.js";
 export type { HostShellOptions } from "./shell/host-shell.js";
 export type { IpBatchRunnerOptions } from "./system/ip-batch-runner.js";
 export type { SpawnRunnerOptions } from "./system/spawn-runner.js";

@@ -57,7 +57,7 @@ const TIMED: readonly StepAction[] = ["partition", "block", "isolate", "impair",
 
 /**
  * One step of a schedule: `at` (ms after the schedule starts), one action, and, for an action that can be taken
- * back, `for` (ms). `signal` goes with `kill` (default SIGTERM).
+ * back, `for` (ms). `signal` goes with `kill` (default SIGKILL, as ProcessMonitor.kill()).
  */
 export type ScheduleStep = { at: number; for?: number; signal?: NodeJS.Signals } & {
   [A in StepAction]: { [K in A]: StepActions[A] } & { [K in Exclude<StepAction, A>]?: never };

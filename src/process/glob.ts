@@ -106,7 +106,8 @@ function parseBracket(chars: readonly string[], start: number): { source: string
     if (body[k + 1] === "-" && k + 2 < body.length) {
       const to = body[k + 2];
       // Python drops reversed ranges such as z-a instead of failing.
-      if (from.codePointAt(0)! <= to.codePointAt(0)!) members.push(`${escapeInClass(from)}-${escapeInClass(to)}`);
+      if ((from.codePointAt(0) ?? 0) <= (to.codePointAt(0) ?? 0))
+        members.push(`${escapeInClass(from)}-${escapeInClass(to)}`);
       k += 3;
     } else {
       members.push(escapeInClass(from));

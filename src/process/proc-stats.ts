@@ -46,19 +46,10 @@ export async function readProcessTable(): Promise<Map<number, ProcStat>> {
 /** Totals for the tree rooted at `rootPid` in `table`; undefined when the root is not there. */
 export function treeStats(table: ReadonlyMap<number, ProcStat>, rootPid: number): TreeStats | undefined {
   if (!table.has(rootPid)) return undefined;
-  const children = childrenByParent(table);
-  const members = new Set<number>();
-  const pending = [rootPid];
-  for (const stat of table.values()) if (stat.pgrp === rootPid) pending.push(stat.pid);
-  while (pending.length > 0) {
-    const pid = pending.pop()!;
-    if (members.has(pid)) continue;
-    members.add(pid);
-    for (const child of children.get(pid) ?? []) pending.push(child);
-  }
   const totals: TreeStats = { cpuUser: 0, cpuSystem: 0, memRss: 0, memVms: 0, processes: 0 };
-  for (const pid of members) {
-    const stat = table.get(pid)!;
+  for (const pid of treePids(table, rootPid)) {
+    const stat = table.get(pid);
+    if (!stat) continue;
     totals.cpuUser += stat.utime + stat.cutime;
     totals.cpuSystem += stat.stime + stat.cstime;
     totals.memRss += stat.rss;
@@ -66,6 +57,24 @@ export function treeStats(table: ReadonlyMap<number, ProcStat>, rootPid: number)
     if (isRunningState(stat)) totals.processes++;
   }
   return totals;
+}
+
+/**
+ * The tree of `rootPid` in `table`: the process, the members of its process
+ * group (which catches `cmd &` children orphaned to init) and every
+ * descendant of those (also one that left the group); zombies included.
+ */
+export function treePids(table: ReadonlyMap<number, ProcStat>, rootPid: number): number[] {
+  const children = childrenByParent(table);
+  const members = new Set<number>();
+  const pending = table.has(rootPid) ? [rootPid] : [];
+  for (const stat of table.values()) if (stat.pgrp === rootPid) pending.push(stat.pid);
+  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+    if (members.has(pid)) continue;
+    members.add(pid);
+    for (const child of children.get(pid) ?? []) pending.push(child);
+  }
+  return [...members];
 }
 
 /** The pids in `table` by their parent's pid. */
@@ -101,12 +110,13 @@ export async function descendantsByScan(pid: number): Promise<number[]> {
   const found: number[] = [];
   const pending = [pid];
   const seen = new Set(pending);
-  while (pending.length > 0) {
-    for (const child of children.get(pending.shift()!) ?? []) {
+  for (let parent = pending.shift(); parent !== undefined; parent = pending.shift()) {
+    for (const child of children.get(parent) ?? []) {
       if (seen.has(child)) continue;
       seen.add(child);
       pending.push(child);
-      if (isRunningState(table.get(child)!)) found.push(child);
+      const stat = table.get(child);
+      if (stat && isRunningState(stat)) found.push(child);
     }
   }
   return found;
@@ -117,8 +127,7 @@ export async function descendantsByChildrenFiles(pid: number): Promise<number[]>
   const found: number[] = [];
   const pending = [pid];
   const seen = new Set(pending);
-  while (pending.length > 0) {
-    const parent = pending.shift()!;
+  for (let parent = pending.shift(); parent !== undefined; parent = pending.shift()) {
     let tasks: string[];
     try {
       tasks = await readdir(`/proc/${parent}/task`);

@@ -28,7 +28,7 @@ test("stop() in the same tick as runProcess() stops that run, which rejects", { 
   const running = monitor.runProcess(["sleep", "600"]);
   const outcome = running.then(
     (info) => ({ info }),
-    (error: Error & { info?: { signal: string | null } }) => ({ error }),
+    (error: unknown) => ({ error: error as Error & { info?: { signal: string | null } } }),
   );
   await monitor.stop();
   const result = await outcome;

@@ -3,109 +3,51 @@
  * reference's ProcessMonitor does: synchronous runs (with a timeout), jobs
  * (async commands the test waits for) and daemons (async commands that must
  * keep running until stopped). A daemon that exits, or a job that fails, is an
- * error reported by `keepRunning()`, by a failing `runProcess()` and by `stop()`.
- *
- * Each command leads its own process group (`detached: true` = setsid), so
- * stopping sends SIGTERM to the whole group (the command and everything it
- * started), then SIGKILL after a timeout.
- *
- * Size (~680 lines): spawning, watching, stopping and the state errors of one process table must agree on its states; split, they would share them through exports.
+ * error reported once, by the first of `keepRunning()`, a failing
+ * `runProcess()` and `stop()` that sees it. Faults on purpose (pause, resume,
+ * kill, restart) are no failure. One command's spawning and signalling is in
+ * monitored-process.ts.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { InvalidArgumentError } from "../errors.js";
 import { DaemonExitError, NoProcessesError, RunInfoError, TimeoutError } from "./errors.js";
 import { type Logger, defaultLogger } from "../log.js";
-import { type CGroupRunOptions, argvInsideCgroup, validateCgroupOption } from "../cgroups/start-inside.js";
+import { validateCgroupOption } from "../cgroups/start-inside.js";
 import type { CGroup } from "../cgroups/cgroup.js";
-import { type Privilege, defaultPrivilege, privilegeFor } from "../system/privilege.js";
-import { runQuietlySync } from "../system/quiet.js";
-import { finalCpu, liveGroupMembers, readProcessTable, reapedChildrenCpu, treeStats } from "./proc-stats.js";
-import { type OutputCallback, RunInfo, formatCommand } from "./run-info.js";
+import {
+  invalidStateMessage,
+  settleFirst,
+  validateCommand,
+  validateEndingSignal,
+  validateMilliseconds,
+} from "./checks.js";
+import { type CommandSpec, MonitoredProcess, type ProcessEvents } from "./monitored-process.js";
+import type {
+  CommandOptions,
+  KillOptions,
+  ProcessMonitorOptions,
+  RestartOptions,
+  RunProcessAsyncOptions,
+  RunProcessOptions,
+  StopOptions,
+} from "./options.js";
+import { Sampler } from "./sampler.js";
+import { type RunInfo, formatCommand } from "./run-info.js";
 
-/** Options of `new ProcessMonitor()`. */
-export interface ProcessMonitorOptions {
-  /** Where commands and process events are logged. @default defaultLogger (silent unless DUMMYNET_LOG is set) */
-  log?: Logger;
-  /** Milliseconds between CPU/memory samples of running processes. @default 100 */
-  sampleInterval?: number;
-}
-
-interface CommonProcessOptions extends CGroupRunOptions {
-  /** Working directory. @default the current directory */
-  cwd?: string | undefined;
-  /** Environment of the command. @default process.env */
-  env?: NodeJS.ProcessEnv | undefined;
-  /** Run through `sudo -n --preserve-env` (never with a password); ignored when `privilege` is given. @default false */
-  sudo?: boolean | undefined;
-  /** How the command gets its rights (system/privilege.ts). @default from `sudo` */
-  privilege?: Privilege | undefined;
-  /** Receives stdout as it arrives (also settable later on the RunInfo). */
-  stdoutCallback?: OutputCallback | undefined;
-  /** Receives stderr as it arrives (also settable later on the RunInfo). */
-  stderrCallback?: OutputCallback | undefined;
-}
-
-/** Options of `ProcessMonitor.runProcess()`. */
-export interface RunProcessOptions extends CommonProcessOptions {
-  /** Milliseconds before the command is stopped and the call rejects with TimeoutError. @default no limit */
-  timeout?: number | undefined;
-  /** Aborting stops the command (SIGTERM, then SIGKILL) and rejects with RunInfoError (cause: the abort reason). */
-  signal?: AbortSignal | undefined;
-}
-
-/** Options of `ProcessMonitor.runProcessAsync()`. */
-export interface RunProcessAsyncOptions extends CommonProcessOptions {
-  /** A daemon must keep running until stopped; its exit is a DaemonExitError. @default false */
-  daemon?: boolean | undefined;
-}
-
-/** Options of `ProcessMonitor.stop()`. */
-export interface StopOptions {
-  /** Report daemons that died and jobs that failed (as an AggregateError, after stopping everything). @default true */
-  validateState?: boolean;
-  /** Milliseconds between SIGTERM and SIGKILL. @default 1000 */
-  timeout?: number;
-}
+export { validateMilliseconds } from "./checks.js";
+export { commandArgv } from "./monitored-process.js";
+export type {
+  KillOptions,
+  ProcessMonitorOptions,
+  RestartOptions,
+  RunProcessAsyncOptions,
+  RunProcessOptions,
+  StopOptions,
+} from "./options.js";
 
 /** Milliseconds a timed-out or aborted synchronous run gets between SIGTERM and SIGKILL. */
 const STOP_GRACE = 1000;
-/**
- * Milliseconds to keep reading after a command exited: if its output pipes are
- * still open then, a background descendant holds them and would keep us
- * waiting forever, so we stop reading.
- */
-const OUTPUT_DRAIN = 500;
-/** Milliseconds to wait for SIGKILLed group members to die (they cannot refuse; only a D-state sleep delays them). */
-const SIGKILL_GRACE = 2000;
-/** Milliseconds between checks for group members that outlived their leader (no event exists for that). */
-const GROUP_POLL = 20;
-/** Milliseconds a `kill` run through the privilege (e.g. sudo) may take. */
-const ESCALATED_KILL_TIMEOUT = 5000;
-
-/** One spawned command and the promises marking its progress. */
-class MonitoredProcess {
-  isExited = false;
-  isFinished = false;
-  /** performance.now() of the last CPU sample (or of the spawn). */
-  lastSampleAt = performance.now();
-  readonly started: Promise<void>;
-  readonly exited: Promise<void>;
-  readonly finished: Promise<void>;
-  markStarted!: () => void;
-  markExited!: () => void;
-  markFinished!: () => void;
-
-  constructor(
-    readonly info: RunInfo,
-    readonly child: ChildProcess,
-    /** How the command was started; a group that refuses our signals is signalled this way too. */
-    readonly privilege: Privilege,
-  ) {
-    this.started = new Promise((resolve) => (this.markStarted = resolve));
-    this.exited = new Promise((resolve) => (this.markExited = resolve));
-    this.finished = new Promise((resolve) => (this.markFinished = resolve));
-  }
-}
+/** Milliseconds a program asked to end by kill() gets before SIGKILL. */
+const KILL_GRACE = 5000;
 
 /**
  * Runs user commands and watches them, as the reference's ProcessMonitor: synchronous runs,
@@ -132,12 +74,27 @@ export class ProcessMonitor {
   #daemons: MonitoredProcess[] = [];
   /** Every process not yet finished, synchronous runs included. */
   #live = new Set<MonitoredProcess>();
+  /** CPU and memory samples of the live processes. */
+  readonly #sampler: Sampler;
   /** Wakes keepRunning() when a process finishes. */
   #waiters = new Set<() => void>();
-  #sampler: NodeJS.Timeout | undefined;
-  #sampling = false;
-  /** Node's reaped-children CPU times at the latest reading (see proc-stats.ts). */
-  #reapedBaseline = reapedChildrenCpu();
+  /** Every async command started here, also once stopped, killed or restarted: what pause/kill/restart accept. */
+  #started = new WeakMap<RunInfo, MonitoredProcess>();
+  /** What a process tells the monitor about itself. */
+  readonly #events: ProcessEvents = {
+    log: defaultLogger,
+    spawned: () => {
+      this.#sampler.start();
+    },
+    exited: (proc) => {
+      this.#sampler.recordFinalCpu(proc);
+    },
+    finished: (proc) => {
+      this.#live.delete(proc);
+      if (this.#live.size === 0) this.#sampler.stop();
+      for (const wake of this.#waiters) wake();
+    },
+  };
 
   /**
    * A monitor with no processes yet.
@@ -146,8 +103,10 @@ export class ProcessMonitor {
    */
   constructor(options: ProcessMonitorOptions = {}) {
     this.log = options.log ?? defaultLogger;
+    this.#events = { ...this.#events, log: this.log };
     this.sampleInterval = options.sampleInterval ?? 100;
     validateMilliseconds("sampleInterval", this.sampleInterval, { positive: true });
+    this.#sampler = new Sampler(this.sampleInterval, this.log, this.#live);
   }
 
   /** The async commands started with runProcessAsync and not stopped yet (jobs, then daemons). */
@@ -174,7 +133,7 @@ export class ProcessMonitor {
     validateCgroupOption(options.cgroup);
     options.signal?.throwIfAborted();
     this.log.info(`run: ${formatCommand(cmd)}${inCgroup(options.cgroup)}`);
-    const proc = this.#spawn(cmd, options, { isAsync: false, isDaemon: false, timeout: options.timeout });
+    const proc = this.#spawn({ cmd, options, isAsync: false, isDaemon: false, timeout: options.timeout });
     try {
       await proc.started;
       if (proc.info.startError) throw new RunInfoError(proc.info);
@@ -182,11 +141,11 @@ export class ProcessMonitor {
       if (outcome === "timeout") {
         proc.info.timedOut = true;
         this.log.warn(`timeout of ${options.timeout} ms expired: stopping pid ${proc.info.pid}`);
-        await this.#stopProcess(proc, STOP_GRACE);
+        await proc.end("SIGTERM", STOP_GRACE);
         throw new TimeoutError(proc.info);
       }
       if (outcome === "aborted") {
-        await this.#stopProcess(proc, STOP_GRACE);
+        await proc.end("SIGTERM", STOP_GRACE);
         throw new RunInfoError(proc.info, `Command aborted: ${proc.info.describe()}`, {
           cause: options.signal?.reason,
         });
@@ -216,18 +175,22 @@ export class ProcessMonitor {
     validateCgroupOption(options.cgroup);
     const isDaemon = options.daemon ?? false;
     this.log.info(`${isDaemon ? "run daemon" : "run async"}: ${formatCommand(cmd)}${inCgroup(options.cgroup)}`);
-    const proc = this.#spawn(cmd, options, { isAsync: true, isDaemon, timeout: undefined });
+    return this.#startAsync({ cmd, options, isAsync: true, isDaemon, timeout: undefined });
+  }
+
+  async #startAsync(spec: CommandSpec): Promise<RunInfo> {
+    const proc = this.#spawn(spec);
     // Listed at once: a stop() before the start has been confirmed must stop and forget it like the others.
-    if (isDaemon) this.#daemons.push(proc);
+    if (spec.isDaemon) this.#daemons.push(proc);
     else this.#jobs.push(proc);
     try {
       await proc.started;
       if (proc.info.startError) throw new RunInfoError(proc.info);
     } catch (error) {
-      this.#jobs = this.#jobs.filter((p) => p !== proc);
-      this.#daemons = this.#daemons.filter((p) => p !== proc);
+      this.#forget(proc);
       throw this.#withStateErrors(error);
     }
+    this.#started.set(proc.info, proc);
     return proc.info;
   }
 
@@ -281,9 +244,9 @@ export class ProcessMonitor {
         "is not managed by this process monitor: pass a RunInfo returned by its runProcessAsync() that was not stopped yet",
       );
     }
-    this.#jobs = this.#jobs.filter((p) => p !== proc);
-    this.#daemons = this.#daemons.filter((p) => p !== proc);
-    await this.#stopProcess(proc, timeout);
+    this.#forget(proc);
+    proc.endAsked = true;
+    await proc.end("SIGTERM", timeout);
     return proc.info;
   }
 
@@ -309,7 +272,7 @@ export class ProcessMonitor {
     const all = new Set([...this.#jobs, ...this.#daemons, ...this.#live]);
     this.#jobs = [];
     this.#daemons = [];
-    await Promise.all([...all].map((proc) => this.#stopProcess(proc, timeout)));
+    await Promise.all([...all].map((proc) => proc.end("SIGTERM", timeout)));
     if (errors.length > 0) throw new AggregateError(errors, invalidStateMessage(errors));
   }
 
@@ -324,19 +287,7 @@ export class ProcessMonitor {
    * ```
    */
   killAllSync(): void {
-    for (const proc of new Set([...this.#jobs, ...this.#daemons, ...this.#live])) {
-      const pgid = proc.info.pid;
-      // An exited leader no longer pins its group id, which may belong to someone else by now.
-      if (pgid === undefined || proc.isExited) continue;
-      try {
-        process.kill(-pgid, "SIGKILL");
-      } catch (error) {
-        const through = escalation(proc.privilege);
-        // A group started through sudo belongs to root: signal it through sudo as well.
-        if ((error as NodeJS.ErrnoException).code === "EPERM" && !through.direct)
-          runQuietlySync(through, groupKill("SIGKILL", pgid));
-      }
-    }
+    for (const proc of new Set([...this.#jobs, ...this.#daemons, ...this.#live])) proc.killSync();
   }
 
   /**
@@ -355,164 +306,145 @@ export class ProcessMonitor {
     await this.stop({ validateState: false });
   }
 
-  #spawn(
-    cmd: string | readonly string[],
-    options: CommonProcessOptions,
-    mode: { isAsync: boolean; isDaemon: boolean; timeout: number | undefined },
-  ): MonitoredProcess {
-    const privilege = options.privilege ?? privilegeFor(options.sudo ?? false);
-    const argv = commandArgv(cmd, privilege, options.cgroup);
-    const child = spawn(argv[0], argv.slice(1), {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      detached: true, // setsid(): the command leads its own process group, which stop() signals as a whole
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const info = new RunInfo({ cmd, cwd: options.cwd, ...mode });
-    // Known now, not only at the 'spawn' event (a tick later): a stop() in the same tick must signal it, not wait for it to end.
-    info.pid = child.pid;
-    if (options.stdoutCallback) info.stdoutCallback = options.stdoutCallback;
-    if (options.stderrCallback) info.stderrCallback = options.stderrCallback;
-    const proc = new MonitoredProcess(info, child, privilege);
-    this.#live.add(proc);
+  /**
+   * Pauses a program started with runProcessAsync: SIGSTOP to it and to
+   * everything it forked (its process group, and descendants that left the
+   * group), until resume(). Resolves once every process of the tree is
+   * stopped. Output stops; the program's sockets and timers are kept (a peer
+   * sees a program that no longer answers).
+   *
+   * @throws InvalidArgumentError for a RunInfo this monitor did not start, one that has ended, or one already paused.
+   * @example
+   * ```ts
+   * await monitor.pause(server);
+   * await monitor.resume(server);
+   * ```
+   */
+  async pause(info: RunInfo): Promise<void> {
+    const proc = this.#running(info, "paused");
+    if (proc.isPaused) throw refusal(info, "is already paused: resume(info) it first");
+    await proc.setPaused(true);
+  }
 
-    const decoders = { stdout: new TextDecoder("utf-8"), stderr: new TextDecoder("utf-8") };
-    const deliver = (streamName: "stdout" | "stderr", text: string) => {
-      try {
-        info.appendOutput(streamName, text);
-      } catch (error) {
-        this.log.error(`${streamName} callback of pid ${info.pid} threw:`, error);
-      }
-    };
-    child.stdout.on("data", (chunk: Buffer) => {
-      deliver("stdout", decoders.stdout.decode(chunk, { stream: true }));
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      deliver("stderr", decoders.stderr.decode(chunk, { stream: true }));
-    });
+  /**
+   * Resumes a program paused by pause(): SIGCONT to it and everything it forked.
+   *
+   * @throws InvalidArgumentError for a RunInfo this monitor did not start, one that has ended, or one that is not paused.
+   * @example
+   * ```ts
+   * await monitor.resume(server);
+   * ```
+   */
+  async resume(info: RunInfo): Promise<void> {
+    const proc = this.#running(info, "resumed");
+    if (!proc.isPaused) throw refusal(info, "is not paused: only a program paused with pause(info) can be resumed");
+    await proc.setPaused(false);
+  }
 
-    let drainTimer: NodeJS.Timeout | undefined;
-    child.on("spawn", () => {
-      proc.lastSampleAt = performance.now();
-      this.#startSampler();
-      proc.markStarted();
-    });
-    child.on("error", (error) => {
-      if (info.pid === undefined) {
-        info.startError = error;
-        proc.markStarted();
-      } else {
-        this.log.warn(`pid ${info.pid}: ${error.message}`);
-      }
-    });
-    child.on("exit", (code, signal) => {
-      this.#recordFinalCpu(proc);
-      info.exitCode = code;
-      info.signal = signal;
-      proc.isExited = true;
-      proc.markExited();
-      this.log.debug(`pid ${info.pid} ${info.describeState()}`);
-      drainTimer = setTimeout(() => {
-        // Timers run before I/O in an event-loop turn: let one more I/O phase read what is pending before giving up.
-        setImmediate(() => {
-          if (proc.isFinished) return;
-          this.log.warn(`pid ${info.pid} exited but a descendant keeps its output open; no longer reading it`);
-          child.stdout?.destroy();
-          child.stderr?.destroy();
-        });
-      }, OUTPUT_DRAIN);
-      drainTimer.unref();
-    });
-    child.on("close", () => {
-      clearTimeout(drainTimer);
-      // Flush a multi-byte sequence cut off at the end (it becomes U+FFFD).
-      deliver("stdout", decoders.stdout.decode());
-      deliver("stderr", decoders.stderr.decode());
-      if (info.startError) info.exitCode = null;
-      proc.isExited = true;
-      proc.isFinished = true;
-      this.#live.delete(proc);
-      if (this.#live.size === 0) this.#stopSampler();
-      proc.markExited();
-      proc.markFinished();
-      info.markFinished();
-      for (const wake of this.#waiters) wake();
-    });
+  /**
+   * Ends a program started with runProcessAsync on purpose: `signal`
+   * (default SIGKILL, a crash) to it and everything it forked, SIGKILL after
+   * `timeout` ms if it still runs. Resolves once it has ended. Its exit is no
+   * failure: never a DaemonExitError or RunInfoError later. The monitor
+   * forgets it; restart(info) starts it again.
+   *
+   * @throws InvalidArgumentError for a RunInfo this monitor did not start, one that has ended, or a signal that does not end a process.
+   * @example
+   * ```ts
+   * await monitor.kill(server, { signal: "SIGTERM" });
+   * ```
+   */
+  async kill(info: RunInfo, options: KillOptions = {}): Promise<RunInfo> {
+    const signal = options.signal ?? "SIGKILL";
+    const timeout = options.timeout ?? KILL_GRACE;
+    validateEndingSignal(signal);
+    validateMilliseconds("timeout", timeout);
+    const proc = this.#running(info, "killed");
+    proc.endAsked = true;
+    this.#forget(proc);
+    await proc.end(signal, timeout);
+    return proc.info;
+  }
+
+  /**
+   * Starts the command of `info` again, as it was started (same command, so
+   * the same host or namespace; same cwd, env, cgroup, privilege, daemon
+   * flag, and the output callbacks `info` has now), and tracks the new
+   * process instead. A program still running is stopped first (SIGTERM,
+   * SIGKILL after `timeout` ms), as asked: no failure. One that had failed by
+   * itself is still reported.
+   *
+   * @throws InvalidArgumentError for a RunInfo this monitor did not start, or one already restarted (restart the RunInfo its restart returned).
+   * @throws RunInfoError when the command cannot be started again.
+   * @example
+   * ```ts
+   * const again = await monitor.restart(server);
+   * ```
+   */
+  async restart(info: RunInfo, restartOptions: RestartOptions = {}): Promise<RunInfo> {
+    const timeout = restartOptions.timeout ?? 1000;
+    validateMilliseconds("timeout", timeout);
+    const proc = this.#known(info, "restarted");
+    if (proc.restartedAs) {
+      throw refusal(
+        info,
+        `was restarted already as pid ${proc.restartedAs.pid}: restart the RunInfo restart() returned`,
+      );
+    }
+    proc.restartedAs = proc.info; // claimed now: a second restart in the same tick is refused too
+    if (!proc.isExited) {
+      proc.endAsked = true;
+      this.#forget(proc);
+      await proc.end("SIGTERM", timeout);
+    }
+    const { spec } = proc;
+    // The callbacks the caller has set on the RunInfo by now, and the privilege the first start resolved.
+    const options: CommandOptions = { ...spec.options, privilege: proc.privilege, ...callbacksOf(info) };
+    this.log.info(`restart: ${formatCommand(spec.cmd)}${inCgroup(spec.options.cgroup)}`);
+    await proc.privilege.ready();
+    const again = await this.#startAsync({ ...spec, options });
+    proc.restartedAs = again;
+    return again;
+  }
+
+  /** The process of `info`, which this monitor started with runProcessAsync. */
+  #known(info: RunInfo, action: string): MonitoredProcess {
+    const proc = this.#started.get(info);
+    if (!proc) {
+      throw refusal(
+        info,
+        `is not a program this process monitor started: only a RunInfo returned by its runProcessAsync() (or restart()) can be ${action}`,
+      );
+    }
     return proc;
   }
 
-  /** Sends SIGTERM to the process group, SIGKILL after `timeout`, and waits until the command has finished. */
-  async #stopProcess(proc: MonitoredProcess, timeout: number): Promise<void> {
-    const pgid = proc.info.pid;
-    if (proc.isExited || pgid === undefined) {
-      await proc.finished;
-      return;
-    }
-    const deadline = performance.now() + timeout;
-    this.log.info(`sending SIGTERM to process group ${pgid} (${formatCommand(proc.info.cmd)})`);
-    await this.#signalGroup(proc, pgid, "SIGTERM");
-    if (!(await resolvesWithin(proc.exited, timeout))) {
-      this.log.warn(`process group ${pgid} ignored SIGTERM for ${timeout} ms: sending SIGKILL`);
-      await this.#signalGroup(proc, pgid, "SIGKILL");
-      if (!(await resolvesWithin(proc.exited, SIGKILL_GRACE))) {
-        // Only an uninterruptible sleep survives SIGKILL: waiting on would hang the caller (a cleanup) with it.
-        this.log.warn(
-          `pid ${pgid} has not exited ${SIGKILL_GRACE} ms after SIGKILL (uninterruptible sleep?): no longer waiting for it`,
-        );
-        return;
-      }
-    } else if (!(await this.#groupEmptyBefore(pgid, deadline))) {
-      // The leader obeyed but something it started did not: the group is still pinned by it, so the id is safe to signal.
-      this.log.warn(`members of process group ${pgid} outlived SIGTERM for ${timeout} ms: sending SIGKILL`);
-      await this.#signalGroup(proc, pgid, "SIGKILL");
-    }
-    // kill() returns before the targets are dead: resolve only once no member of the group runs any more.
-    if (!(await this.#groupEmptyBefore(pgid, performance.now() + SIGKILL_GRACE))) {
-      this.log.warn(`process group ${pgid} still has members after SIGKILL (uninterruptible sleep?)`);
-    }
-    await proc.finished;
+  /** As #known, and still running. */
+  #running(info: RunInfo, action: string): MonitoredProcess {
+    const proc = this.#known(info, action);
+    if (proc.isExited)
+      throw refusal(info, `has already ended (${info.describeState()}): only a running program can be ${action}`);
+    return proc;
   }
 
-  async #groupEmptyBefore(pgid: number, deadline: number): Promise<boolean> {
-    for (;;) {
-      if (!groupExists(pgid) || (await liveGroupMembers(pgid)).length === 0) return true;
-      if (performance.now() >= deadline) return false;
-      await delay(GROUP_POLL);
-    }
+  #forget(proc: MonitoredProcess): void {
+    this.#jobs = this.#jobs.filter((p) => p !== proc);
+    this.#daemons = this.#daemons.filter((p) => p !== proc);
   }
 
-  async #signalGroup(proc: MonitoredProcess, pgid: number, signal: NodeJS.Signals): Promise<void> {
-    try {
-      process.kill(-pgid, signal);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ESRCH") return;
-      const through = escalation(proc.privilege);
-      if (code === "EPERM" && !through.direct) {
-        // A group started through sudo belongs to root: signal it through sudo as well.
-        const argv = through.wrap(groupKill(signal, pgid));
-        await new Promise<void>((resolve) => {
-          execFile(argv[0], argv.slice(1), { timeout: ESCALATED_KILL_TIMEOUT }, (failure) => {
-            if (failure)
-              this.log.warn(
-                `could not send ${signal} to process group ${pgid} through ${through.mode}: ${failure.message}`,
-              );
-            resolve();
-          });
-        });
-        return;
-      }
-      this.log.warn(`could not send ${signal} to process group ${pgid}: ${(error as Error).message}`);
-    }
+  #spawn(spec: CommandSpec): MonitoredProcess {
+    const proc = new MonitoredProcess(spec, this.#events);
+    this.#live.add(proc);
+    return proc;
   }
 
+  /** The failures not reported yet, marked reported now: each is reported once. */
   #stateErrors(): Error[] {
     const errors: Error[] = [];
-    for (const job of this.#jobs) {
-      if (job.isFinished && job.info.exitCode !== 0) errors.push(new RunInfoError(job.info));
-    }
-    for (const daemon of this.#daemons) {
-      if (daemon.isFinished) errors.push(new DaemonExitError(daemon.info));
+    for (const proc of [...this.#jobs, ...this.#daemons]) {
+      if (!proc.failed) continue;
+      proc.reported = true;
+      errors.push(proc.spec.isDaemon ? new DaemonExitError(proc.info) : new RunInfoError(proc.info));
     }
     return errors;
   }
@@ -528,7 +460,7 @@ export class ProcessMonitor {
     if (errors.length === 0) return error;
     return new AggregateError(
       [error, ...errors],
-      `Run failure: ${(error as Error).message?.split("\n")[0]}; and ${invalidStateMessage(errors)}`,
+      `Run failure: ${(error as Error).message.split("\n")[0]}; and ${invalidStateMessage(errors)}`,
     );
   }
 
@@ -543,196 +475,17 @@ export class ProcessMonitor {
       this.#waiters.add(done);
     });
   }
-
-  #startSampler(): void {
-    if (this.#sampler) return;
-    this.#sampler = setInterval(() => void this.#sample(), this.sampleInterval);
-    this.#sampler.unref();
-  }
-
-  #stopSampler(): void {
-    clearInterval(this.#sampler);
-    this.#sampler = undefined;
-  }
-
-  /** One CPU/memory sample of every running process tree. */
-  async #sample(): Promise<void> {
-    if (this.#sampling) return;
-    this.#sampling = true;
-    try {
-      // Read synchronously before anything else: a child reaped from now on is not in this baseline.
-      this.#reapedBaseline = reapedChildrenCpu();
-      const table = await readProcessTable();
-      const now = performance.now();
-      for (const proc of this.#live) {
-        if (proc.isExited || proc.info.pid === undefined) continue;
-        const stats = treeStats(table, proc.info.pid);
-        if (!stats) continue;
-        // CPU time only grows; a dip means a descendant went away unreaped, so keep the larger figure.
-        proc.info.cpuUser = Math.max(proc.info.cpuUser, roundSeconds(stats.cpuUser));
-        proc.info.cpuSystem = Math.max(proc.info.cpuSystem, roundSeconds(stats.cpuSystem));
-        proc.info.memRss = stats.memRss;
-        proc.info.memVms = stats.memVms;
-        proc.lastSampleAt = now;
-      }
-    } catch (error) {
-      this.log.debug("process sample failed:", error);
-    } finally {
-      this.#sampling = false;
-    }
-  }
-
-  /** At the exit event the child is already reaped: derive its final CPU times (see proc-stats.ts). */
-  #recordFinalCpu(proc: MonitoredProcess): void {
-    const after = reapedChildrenCpu();
-    const final = finalCpu({
-      lastSample: { user: proc.info.cpuUser, system: proc.info.cpuSystem },
-      lastSampleAt: proc.lastSampleAt,
-      before: this.#reapedBaseline,
-      after,
-      now: performance.now(),
-    });
-    this.#reapedBaseline = after;
-    proc.info.cpuUser = roundSeconds(final.user);
-    proc.info.cpuSystem = roundSeconds(final.system);
-  }
-}
-
-/**
- * The argv that runs `cmd`: strings through /bin/sh -c, arrays as they are;
- * with a cgroup, through the wrapper that enters it first (see
- * cgroups/start-inside.ts); with the privilege's prefix outermost (e.g.
- * `sudo -n --preserve-env`), so that the wrapper may write the cgroup files.
- */
-export function commandArgv(cmd: string | readonly string[], privilege: Privilege, cgroup?: CGroup): string[] {
-  const command = typeof cmd === "string" ? ["/bin/sh", "-c", cmd] : [...cmd];
-  return privilege.wrapUserCommand(cgroup ? argvInsideCgroup(cgroup, command) : command);
-}
-
-/**
- * How to signal a group that refused our own signal (EPERM): the way it was
- * started, or, for one started as it is, this process's default way (a
- * setuid program in the group belongs to someone else).
- */
-function escalation(started: Privilege): Privilege {
-  return started.direct ? defaultPrivilege() : started;
-}
-
-/** `kill` of a whole process group (a negative pid after `--`). */
-function groupKill(signal: NodeJS.Signals, pgid: number): string[] {
-  return ["kill", "-s", signal.replace(/^SIG/u, ""), "--", `-${pgid}`];
 }
 
 function inCgroup(cgroup: CGroup | undefined): string {
   return cgroup ? ` (in cgroup ${cgroup.name})` : "";
 }
 
-function validateCommand(cmd: unknown): asserts cmd is string | readonly string[] {
-  if (typeof cmd === "string") {
-    if (cmd.includes("\0")) throw new InvalidArgumentError("cmd", cmd, "must not contain NUL characters");
-    return;
-  }
-  if (!Array.isArray(cmd)) {
-    throw new InvalidArgumentError(
-      "cmd",
-      cmd,
-      "must be a string (run by /bin/sh -c) or an array of strings (run without a shell)",
-    );
-  }
-  if (cmd.length === 0)
-    throw new InvalidArgumentError("cmd", cmd, "must not be an empty array: its first element is the program");
-  for (const arg of cmd) {
-    if (typeof arg !== "string") throw new InvalidArgumentError("cmd", cmd, "must contain only strings");
-    if (arg.includes("\0")) throw new InvalidArgumentError("cmd", cmd, "must not contain NUL characters");
-  }
-  if (cmd[0] === "") throw new InvalidArgumentError("cmd", cmd, "must start with a program name, not an empty string");
+function callbacksOf(info: RunInfo): Pick<CommandOptions, "stdoutCallback" | "stderrCallback"> {
+  return { stdoutCallback: info.stdoutCallback, stderrCallback: info.stderrCallback };
 }
 
-export function validateMilliseconds(argument: string, value: unknown, options: { positive?: boolean } = {}): void {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (options.positive && value === 0)) {
-    throw new InvalidArgumentError(
-      argument,
-      value,
-      `must be a ${options.positive ? "positive" : "non-negative"} finite number of milliseconds`,
-    );
-  }
-}
-
-function invalidStateMessage(errors: readonly Error[]): string {
-  const daemons = errors.filter((e) => e instanceof DaemonExitError).length;
-  const jobs = errors.length - daemons;
-  const parts = [];
-  if (daemons) parts.push(`${daemons} daemon${daemons > 1 ? "s" : ""} exited`);
-  if (jobs) parts.push(`${jobs} job${jobs > 1 ? "s" : ""} failed`);
-  return `Invalid state: ${parts.join(", ")}`;
-}
-
-/** Whether a process group with this id has any member (zombies included). */
-function groupExists(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** CPU times come in clock ticks (1/100 s); rounding hides the float noise of adding them up (1.0299999999999998). */
-function roundSeconds(seconds: number): number {
-  return Math.round(seconds * 1e6) / 1e6;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function resolvesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>(
-    (resolve) =>
-      (timer = setTimeout(() => {
-        resolve(false);
-      }, ms)),
-  );
-  try {
-    return await Promise.race([promise.then(() => true), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Waits for `finished`, a timeout, or an abort, whichever comes first. */
-async function settleFirst(
-  finished: Promise<void>,
-  timeout: number | undefined,
-  signal: AbortSignal | undefined,
-): Promise<"finished" | "timeout" | "aborted"> {
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  const racers: Promise<"finished" | "timeout" | "aborted">[] = [finished.then(() => "finished" as const)];
-  if (timeout !== undefined)
-    racers.push(
-      new Promise(
-        (resolve) =>
-          (timer = setTimeout(() => {
-            resolve("timeout");
-          }, timeout)),
-      ),
-    );
-  if (signal) {
-    racers.push(
-      new Promise((resolve) => {
-        onAbort = () => {
-          resolve("aborted");
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-      }),
-    );
-  }
-  try {
-    return await Promise.race(racers);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener("abort", onAbort);
-  }
+/** The refusal of a pause, resume, kill or restart of `info`. */
+function refusal(info: RunInfo, rule: string): InvalidArgumentError {
+  return new InvalidArgumentError("info", `pid ${info.pid ?? "none"}: ${formatCommand(info.cmd)}`, rule);
 }

@@ -35,10 +35,13 @@ export function useRootless(option: unknown, log: Logger): boolean {
   if (setting !== "auto") return setting;
   if (autoDecision === undefined) {
     autoDecision = !isRoot() && !sudoWorksWithoutPassword();
-    if (autoDecision)
-      log.info(
-        "dummynet runs rootless: this process is not root and sudo needs a password; the network lives in a user namespace of this user (pass rootless: false to use sudo instead)",
-      );
+    if (autoDecision) {
+      const message =
+        "dummynet runs rootless: this process is not root and sudo needs a password; the network lives in a user namespace of this user (pass rootless: false to use sudo instead)";
+      log.info(message);
+      // Said once per process even with the default (silent) logger: the mode changes what works (no cgroups, no host links).
+      process.emitWarning(message, { code: "DUMMYNET_ROOTLESS_AUTO" });
+    }
   }
   return autoDecision;
 }

@@ -12,7 +12,8 @@ import { ProcessMonitor, validateMilliseconds } from "../process/process-monitor
 import { type RunInfo, formatCommand } from "../process/run-info.js";
 import type { CommandResult, CommandRunner, SystemCommandOptions } from "../system/command-runner.js";
 import { IpBatchRunner } from "../system/ip-batch-runner.js";
-import { type Privilege, defaultPrivilege, privilegeFor } from "../system/privilege.js";
+import { type Privilege, ROOT, defaultPrivilege, isRoot, privilegeFor } from "../system/privilege.js";
+import { argvAs, isUserApplied, resolveRunAs } from "../process/run-as.js";
 import type { PollUntilOptions, RunAsyncOptions, RunOptions, Shell } from "./shell.js";
 
 /** Options of `new HostShell()`. */
@@ -71,14 +72,31 @@ export class HostShell implements Shell {
 
   async run(cmd: string | readonly string[], options: RunOptions = {}): Promise<RunInfo> {
     validateCgroupOption(options.cgroup);
+    const prepared = this.#asUser(cmd, options);
+    const rest = withoutUser(options);
     await this.privilege.ready();
-    return this.processMonitor.runProcess(cmd, { ...options, privilege: this.privilege });
+    return this.processMonitor.runProcess(prepared.cmd, { ...rest, privilege: prepared.privilege });
   }
 
   async runAsync(cmd: string | readonly string[], options: RunAsyncOptions = {}): Promise<RunInfo> {
     validateCgroupOption(options.cgroup);
+    const prepared = this.#asUser(cmd, options);
+    const rest = withoutUser(options);
     await this.privilege.ready();
-    return this.processMonitor.runProcessAsync(cmd, { ...options, privilege: this.privilege });
+    return this.processMonitor.runProcessAsync(prepared.cmd, { ...rest, privilege: prepared.privilege });
+  }
+
+  /** The command as the user it runs as (run-as.ts), and the privilege that starts it. */
+  #asUser(
+    cmd: string | readonly string[],
+    options: RunOptions,
+  ): { cmd: string | readonly string[]; privilege: Privilege } {
+    if (isUserApplied(options)) return { cmd, privilege: this.privilege };
+    const identity = resolveRunAs(this.privilege, options.user);
+    if (!identity) return { cmd, privilege: this.privilege };
+    // This very process's user, at the host, with no cgroup to enter as root first: no sudo at all.
+    if (!isRoot() && identity.uid === process.getuid?.() && !options.cgroup) return { cmd, privilege: ROOT };
+    return { cmd: argvAs(identity, cmd, (options.env ?? process.env)["PATH"]), privilege: this.privilege };
   }
 
   pollUntil(cmd: string | readonly string[], options: PollUntilOptions): Promise<RunInfo> {
@@ -193,4 +211,11 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** Run options without `user`, which the shell has applied to the command (the monitor does not know it). */
+function withoutUser<T extends RunOptions | RunAsyncOptions>(options: T): T {
+  const rest = { ...options };
+  delete rest.user;
+  return rest;
 }

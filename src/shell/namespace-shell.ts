@@ -7,6 +7,7 @@
 import { InvalidArgumentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
+import { argvAs, isUserApplied, markUserApplied, resolveRunAs } from "../process/run-as.js";
 import { type RunInfo, formatCommand } from "../process/run-info.js";
 import { isPlainName } from "../names/scoped.js";
 import type { CommandResult, SystemCommandOptions } from "../system/command-runner.js";
@@ -66,17 +67,34 @@ export class NamespaceShell implements Shell {
     return this.parent.privilege;
   }
 
-  run(cmd: string | readonly string[], options: RunOptions = {}): Promise<RunInfo> {
-    return this.parent.run(this.inNamespace(cmd), options);
+  async run(cmd: string | readonly string[], options: RunOptions = {}): Promise<RunInfo> {
+    const { argv, rest } = this.#asUser(cmd, options);
+    return this.parent.run(argv, rest);
   }
 
-  runAsync(cmd: string | readonly string[], options: RunAsyncOptions = {}): Promise<RunInfo> {
-    return this.parent.runAsync(this.inNamespace(cmd), options);
+  async runAsync(cmd: string | readonly string[], options: RunAsyncOptions = {}): Promise<RunInfo> {
+    const { argv, rest } = this.#asUser(cmd, options);
+    return this.parent.runAsync(argv, rest);
   }
 
   pollUntil(cmd: string | readonly string[], options: PollUntilOptions): Promise<RunInfo> {
-    const argv = this.inNamespace(cmd);
-    return pollUntil((runOptions) => this.parent.run(argv, runOptions), formatCommand(argv), options);
+    return pollUntil((runOptions) => this.run(cmd, runOptions), formatCommand(this.inNamespace(cmd)), options);
+  }
+
+  /**
+   * The argv entering this namespace as root, then switching to the user the
+   * program runs as (run-as.ts), and the options for the parent, marked so
+   * that it does not switch again.
+   */
+  #asUser<T extends RunOptions | RunAsyncOptions>(
+    cmd: string | readonly string[],
+    options: T,
+  ): { argv: string[]; rest: T } {
+    const { user, ...rest } = options;
+    if (isUserApplied(options)) return { argv: this.inNamespace(cmd), rest: markUserApplied(rest as T) };
+    const identity = resolveRunAs(this.privilege, user);
+    const inner = identity ? argvAs(identity, cmd, (options.env ?? process.env)["PATH"]) : cmd;
+    return { argv: this.inNamespace(inner), rest: markUserApplied(rest as T) };
   }
 
   system(argv: readonly string[], options: Omit<SystemCommandOptions, "namespace"> = {}): Promise<CommandResult> {

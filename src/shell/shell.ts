@@ -4,42 +4,19 @@
  * (watched by the ProcessMonitor), the library's own commands through
  * `system` (argument arrays, fast, not monitored).
  */
-import type { CGroupRunOptions } from "../cgroups/start-inside.js";
 import type { Logger } from "../log.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
+import type { RunProcessAsyncOptions, RunProcessOptions } from "../process/options.js";
+import type { UserOption } from "../process/run-as.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { CommandResult, SystemCommandOptions } from "../system/command-runner.js";
 import type { Privilege } from "../system/privilege.js";
 
-/** Options of `run()`. */
-export interface RunOptions extends CGroupRunOptions {
-  /** Working directory of the command. @default this process's working directory */
-  cwd?: string;
-  /** Environment of the command. @default this process's environment */
-  env?: NodeJS.ProcessEnv;
-  /** Milliseconds before the command is stopped and the call rejects with TimeoutError. @default no timeout */
-  timeout?: number;
-  /** Aborting stops the command (SIGTERM, then SIGKILL) and rejects. @default none */
-  signal?: AbortSignal;
-  /** Receives stdout as it arrives, from the first byte (decoded UTF-8). */
-  stdoutCallback?: (data: string) => void;
-  /** Receives stderr as it arrives, from the first byte (decoded UTF-8). */
-  stderrCallback?: (data: string) => void;
-}
+/** Options of `run()`: the process monitor's, without the privilege (the shell's own), with whom the program runs as. */
+export type RunOptions = Omit<RunProcessOptions, "sudo" | "privilege"> & UserOption;
 
-/** Options of `runAsync()`. */
-export interface RunAsyncOptions extends CGroupRunOptions {
-  /** A daemon must keep running until stopped; its exit is an error (DaemonExitError). @default false */
-  daemon?: boolean;
-  /** Working directory of the command. @default this process's working directory */
-  cwd?: string;
-  /** Environment of the command. @default this process's environment */
-  env?: NodeJS.ProcessEnv;
-  /** Receives stdout as it arrives, from the first byte (decoded UTF-8). */
-  stdoutCallback?: (data: string) => void;
-  /** Receives stderr as it arrives, from the first byte (decoded UTF-8). */
-  stderrCallback?: (data: string) => void;
-}
+/** Options of `runAsync()`: the process monitor's, without the privilege (the shell's own), with whom the program runs as. */
+export type RunAsyncOptions = Omit<RunProcessAsyncOptions, "sudo" | "privilege"> & UserOption;
 
 /** Options of `pollUntil()`: what output ends the wait, and how long to try. */
 export interface PollUntilOptions extends RunOptions {

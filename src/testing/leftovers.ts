@@ -136,6 +136,7 @@ export function leftoverError(uid: number, objects: readonly string[]): Assertio
  */
 export function assertNothingLeft(owner: OwnerLike): void {
   const uid = uidOf(owner);
-  const objects = leftovers(uid);
+  // The owner itself, not its uid: a rootless network's objects are listed inside its own holder.
+  const objects = leftovers(owner);
   if (objects.length > 0) throw leftoverError(uid, objects);
 }
