@@ -10,7 +10,11 @@
 // with `rootless: true` (docs/rootless.md), in the same alternation, and the
 // rootless/root ratio of each (the target: at most 1.3).
 //
-// Usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star,testing] [--testing-runs 30] [--json FILE]
+// Kind "faults" (not in the default kinds): a seeded schedule of 200 steps at 10 ms spacing on 10 hosts (p50/p99/max
+// of lateMs), the time from partition() resolving to the first dropped packet, and partition()/heal() of 100 hosts
+// into two groups; medians of --runs samples, each in a fresh process (scripts/bench/faults-sample.mjs).
+//
+// Usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star,testing,faults] [--testing-runs 30] [--json FILE]
 // Needs root. Builds dist/ first (the library is measured as users run it).
 import { spawnSync } from "node:child_process";
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -133,9 +137,43 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
+const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+};
+
 const rows = [];
 const testingRows = [];
+const faultRows = [];
 for (const kind of kinds) {
+  if (kind === "faults") {
+    for (let run = 0; run < runs; run++) {
+      const s = sample(
+        {
+          name: "faults",
+          argv: () => [process.execPath, join(root, "scripts/bench/faults-sample.mjs"), String(run + 1)],
+        },
+        kind,
+        0,
+      );
+      faultRows.push({
+        seed: run + 1,
+        steps: s.steps,
+        failed: s.failed,
+        lateP50Ms: percentile(s.lateMs, 50),
+        lateP99Ms: percentile(s.lateMs, 99),
+        lateMaxMs: Math.max(...s.lateMs),
+        firstDropAfterResolveMs: s.firstDropAfterResolveMs,
+        partition100Ms: s.partition100Ms,
+        heal100Ms: s.heal100Ms,
+      });
+      const r = faultRows.at(-1);
+      process.stderr.write(
+        `faults run ${run + 1}/${runs}: lateMs p50 ${r.lateP50Ms.toFixed(2)} p99 ${r.lateP99Ms.toFixed(2)} max ${r.lateMaxMs.toFixed(2)}; first drop ${r.firstDropAfterResolveMs.toFixed(2)} ms after resolve; partition of 100 ${r.partition100Ms.toFixed(1)} ms, heal ${r.heal100Ms.toFixed(1)} ms\n`,
+      );
+    }
+    continue;
+  }
   if (kind === "testing") {
     for (const helper of ["useNetwork", "useTopology"]) {
       const result = spawnSync(
@@ -225,6 +263,17 @@ if (rootlessRows.length > 0) {
       `| ${r.kind} | ${r.n} | ${r.impl} | ${r.rootS.toFixed(3)} | ${r.rootlessS.toFixed(3)} | ${r.ratio.toFixed(2)} |`,
     );
 }
+if (faultRows.length > 0) {
+  const m = (key) => median(faultRows.map((r) => r[key])).toFixed(2);
+  console.log(`\nfaults (${faultRows.length} runs, medians; ${faultRows[0].steps} steps at 10 ms on 10 hosts):\n`);
+  console.log(
+    "| lateMs p50 | p99 | max | first drop after partition() resolves, ms | partition 100 hosts, ms | per host, ms | heal 100 hosts, ms |",
+  );
+  console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log(
+    `| ${m("lateP50Ms")} | ${m("lateP99Ms")} | ${m("lateMaxMs")} | ${m("firstDropAfterResolveMs")} | ${m("partition100Ms")} | ${(median(faultRows.map((r) => r.partition100Ms)) / 100).toFixed(2)} | ${m("heal100Ms")} |`,
+  );
+}
 if (testingRows.length > 0) {
   console.log(
     `\nper test, two hosts and one link (dummynet/testing, ${testingRuns} tests in a row; medians without the first test, which also reaps dead owners):\n`,
@@ -239,7 +288,15 @@ if (testingRows.length > 0) {
 writeFileSync(
   jsonFile,
   JSON.stringify(
-    { date: new Date().toISOString(), machine, runs, rows, rootless: rootlessRows, testing: testingRows },
+    {
+      date: new Date().toISOString(),
+      machine,
+      runs,
+      rows,
+      rootless: rootlessRows,
+      testing: testingRows,
+      faults: faultRows,
+    },
     null,
     2,
   ) + "\n",

@@ -4,7 +4,9 @@
 // and 10 % loss each way), elsewhere examples/star.yaml (three hosts on a
 // bridge, any Linux), with the `dummynet` command; measures what crosses the
 // links with `dummynet probe` (loss, duplicates, reordering, round-trip
-// percentiles, TCP goodput), takes it all down and checks that nothing is left.
+// percentiles, TCP goodput), cuts two hosts apart with `dummynet fault
+// partition` (the probe loses everything) and heals it (the probe gets
+// through again), takes it all down and checks that nothing is left.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -94,6 +96,46 @@ for (const [from, to, ...flags] of probes) {
   }
 }
 
+// A network fault on any kernel (no netem, iptables or nft): cut the first probe's two hosts apart, probe across
+// the cut (every datagram lost, silently), heal, probe again (back to what the link does without the fault).
+const [cutFrom, cutTo] = probes[0];
+const lossOf = async (label) => {
+  const args = ["probe", String(uid), cutFrom, cutTo, "--count", "50"];
+  show(args);
+  const probe = await dummynetAsync(...args);
+  process.stdout.write(probe.stdout);
+  const lost = /([\d.]+) % lost/.exec(probe.stdout)?.[1];
+  if (probe.status !== 0 || lost === undefined) {
+    process.stderr.write(probe.stderr);
+    console.error(`dummynet probe ${label} failed with exit status ${probe.status ?? probe.signal}`);
+    failed = true;
+  }
+  return Number(lost);
+};
+for (const [args, what] of [
+  [["fault", String(uid), "partition", cutFrom, cutTo], "partition"],
+  [["fault", String(uid), "heal"], "heal"],
+]) {
+  show(args);
+  const fault = await dummynetAsync(...args);
+  process.stdout.write(fault.stdout);
+  if (fault.status !== 0) {
+    process.stderr.write(fault.stderr);
+    console.error(`dummynet fault ${what} failed with exit status ${fault.status ?? fault.signal}`);
+    failed = true;
+  }
+  const lost = await lossOf(what === "partition" ? "across the partition" : "after healing");
+  if (what === "partition" && lost !== 100) {
+    console.error(`across the partition ${lost} % were lost, expected 100 %`);
+    failed = true;
+  }
+  // Healed, the link is as it was: lossless on the star, lossy-pair's own 10 % each way with netem.
+  if (what === "heal" && (netem ? lost >= 100 : lost !== 0)) {
+    console.error(`after healing ${lost} % were lost, expected ${netem ? "the link's own loss" : "0 %"}`);
+    failed = true;
+  }
+}
+
 // From another terminal, as a user would: `down` asks the holder to remove everything; `up` then exits 0.
 show(["down", String(uid)]);
 const down = await dummynetAsync("down", String(uid));
@@ -117,7 +159,7 @@ const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const prefix = `d-${base58(uid)}-`;
 const namespaces = lines(["ip", "netns", "list"]).filter((line) => line.startsWith(prefix));
 const links = lines(["ip", "-o", "link", "show"]).filter((line) => line.split(": ")[1]?.startsWith(prefix));
-console.log(`\nbuilt, probed and removed network "${name}" in ${seconds.toFixed(2)} s`);
+console.log(`\nbuilt, probed, partitioned, healed and removed network "${name}" in ${seconds.toFixed(2)} s`);
 console.log(`left on this machine: ${namespaces.length} namespaces, ${links.length} links (${prefix}*)`);
 process.exit(failed || namespaces.length + links.length > 0 ? 1 : 0);
 

@@ -113,5 +113,17 @@ export type { OwnerState } from "./lifecycle/owners.js";
 export type { ScopedClass, ScopedKind } from "./names/scoped.js";
 export type { LinkPlace } from "./network/link-registry.js";
 export type { DelayDistribution, TableDistribution, LossModel, SlotOptions } from "./tc/netem-model.js";
-export type { NodePath } from "./topology/model.js";
+export type { NodePath, FaultStepSpec, FaultGeneratorSpec, FaultInterfaceSpec } from "./topology/model.js";
 export type { OutputSink } from "./topology/programs.js";
+// Faults over time (docs/faults.md): partitions, one-way cuts, isolation, timed impairments and flaps, schedules.
+export type { Fault, FaultKind, FaultAction, FaultEvent, FaultOptions } from "./faults/types.js";
+export type {
+  ScheduleStep,
+  StepActions,
+  StepAction,
+  HostInterface,
+  GeneratedPlan,
+  GeneratedFault,
+  ScheduleOptions,
+} from "./faults/plan.js";
+export type { Schedule } from "./faults/schedule.js";

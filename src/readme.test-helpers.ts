@@ -155,6 +155,13 @@ export const README_BLOCKS: readonly KnownBlock[] = [
     where: "host",
     how: "run",
   },
+  {
+    name: "faults topology file",
+    lang: "yaml",
+    firstLine: "# yaml-language-server: $schema=../schema/topology.schema.json",
+    where: "host",
+    how: "= examples/partition.yaml (run by src/topology/partition-example.test.ts)",
+  },
   { name: "API imports", lang: "ts", firstLine: "import {", where: "host", how: "run: every name is exported" },
 ];
 

@@ -209,6 +209,8 @@ test("the testing examples and the topology file are the files the suite runs", 
     [readmeBlock("vitest example"), "examples/testing/vitest.test.ts"],
     [readmeBlock("plain JavaScript example"), "examples/testing/plain.test.mjs"],
     [readmeBlock("topology file"), "examples/star.yaml"],
+    // src/topology/partition-example.test.ts runs it: a follower falls behind while cut off and catches up.
+    [readmeBlock("faults topology file"), "examples/partition.yaml"],
   ] as const) {
     assert.equal(block.text, read(file), `README.md's block at line ${block.line} is not ${file}`);
   }

@@ -237,6 +237,7 @@ describe("dummynet command conveniences", { concurrency: false, timeout: 900_000
       "exec",
       "impair",
       "probe",
+      "fault",
       "inspect",
       "ls",
       "cleanup",

@@ -16,6 +16,7 @@ import { resolve } from "node:path";
 // when that command runs. The `import type`s below cost nothing at run time.
 import { Exit, UsageError, warn } from "./command-io.js";
 import type { Shell } from "./commands/completion.js";
+import type { FaultFlags } from "./commands/fault.js";
 import type { ProbeFlags } from "./commands/probe.js";
 import type { RunOptions } from "./commands/run.js";
 import type { UpOptions } from "./commands/up.js";
@@ -93,6 +94,7 @@ Examples:
   dummynet exec h1 -- ping -c 3 10.0.0.3    # from another terminal
   dummynet impair h1:h1-sw --delay 20 --loss 1
   dummynet probe h1 h3 --tcp                # loss, round trips, goodput, with Node.js alone
+  dummynet fault partition h1,h2 h3 --for 5s   # h3 cut off from h1 and h2 for 5 s (no netem needed)
   dummynet down star
   dummynet run examples/star.yaml           # build, run the file's programs, remove
   dummynet graph examples/star.yaml --format mermaid
@@ -254,9 +256,29 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     );
 
   program
+    .command("fault")
+    .description(
+      "make a fault in a network that `dummynet up` holds: cut hosts apart (packets dropped silently, no netem or iptables needed), or heal every fault",
+    )
+    .argument(
+      "<words...>",
+      "[NETWORK] partition GROUP GROUP... (hosts of a group joined by commas) | block FROM TO (one way) | isolate HOST | heal",
+    )
+    .option("--network <name>", "network name, file or uid (instead of the first argument)")
+    .option("--for <duration>", "heal by itself after this long: ms, or with a unit (500ms, 2s, 1m)")
+    .option("--json", "JSON output (the fault made and every fault in force)")
+    .addHelpText(
+      "after",
+      "\nThe process that holds the network makes the fault, so `heal` reaches it, `inspect` lists it, and it goes with the network.\n\nExamples:\n  dummynet fault partition leader,f2 f1 --for 5s\n  dummynet fault block leader f1                # one way: f1 still reaches the leader\n  dummynet fault star isolate h2 --for 500ms\n  dummynet fault heal",
+    )
+    .action(
+      action(async (words: string[], flags: FaultFlags) => (await import("./commands/fault.js")).fault(words, flags)),
+    );
+
+  program
     .command("inspect")
     .description(
-      "what a network `dummynet up` holds looks like now: hosts, interfaces (state, addresses, peer), impairments (tc qdiscs), programs",
+      "what a network `dummynet up` holds looks like now: hosts, interfaces (state, addresses, peer), impairments (tc qdiscs), faults in force, programs",
     )
     .argument("[network]", "network name, topology file or owner uid (the only one when omitted)")
     .option("--json", "JSON output")

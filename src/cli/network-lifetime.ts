@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { closeSync, writeSync } from "node:fs";
 import type { Socket } from "node:net";
 import { resolve } from "node:path";
-import { ownerRecordPath, recordNetwork, type NetworkRecord } from "../lifecycle/owners.js";
+import { controlSocketPath, ownerRecordPath, recordNetwork, type NetworkRecord } from "../lifecycle/owners.js";
 import type { DummyNet } from "../network/dummy-net.js";
 import { signalExitStatus } from "../process/exit-status.js";
 import { isRootless } from "../rootless/privilege.js";
@@ -18,6 +18,7 @@ import type { Lab } from "../topology/lab.js";
 import type { Topology } from "../topology/model.js";
 import type { OutputSink } from "../topology/programs.js";
 import { load, logger, warn } from "./command-io.js";
+import type { FaultControl } from "./fault-control.js";
 import { dim, EXIT, Progress, red } from "./output.js";
 import { DOWN_SIGNAL, StopSignals } from "./signals.js";
 
@@ -54,6 +55,7 @@ export async function withNetwork(
   const progress = new Progress();
   let exitCode: number = EXIT.ok;
   let lab: Lab | undefined;
+  let control: FaultControl | undefined;
   try {
     // exitCleanup off: this command handles the signals itself (and SIGUSR2 from `dummynet down`).
     lab = await buildTopology(topology, {
@@ -66,6 +68,9 @@ export async function withNetwork(
     });
     const { net } = lab;
     progress.done();
+    // `dummynet fault` asks this process, so that its faults are the network's and go with it.
+    const { FaultControl } = await import("./fault-control.js");
+    control = await FaultControl.listen(controlSocketPath(net.uid), lab);
     // Into the owner record the network's DummyNet holds: it goes when the network does (cleanup gives the uid back).
     const network: NetworkRecord = {
       name: topology.name,
@@ -74,6 +79,7 @@ export async function withNetwork(
       peers: Object.fromEntries(interfaceRows(topology).map((row) => [`${row.host}:${row.iface}`, row.peer])),
       ...(DETACHED.log ? { log: DETACHED.log } : {}),
       ...rootlessHolderOf(net),
+      control: control.path,
     };
     recordNetwork(net.uid, network);
     tellDetachingParent("built", announcement(net.uid, network));
@@ -86,6 +92,7 @@ export async function withNetwork(
     }
   } finally {
     if (stop.received && !options.json) warn(dim(`dummynet: ${stop.received}: removing the network`, process.stderr));
+    await control?.close();
     try {
       await lab?.cleanup();
     } catch (error) {

@@ -101,6 +101,8 @@ export interface NetworkRecord {
   log?: string;
   /** A rootless network's holder (rootless/holder.ts): the other commands enter its namespaces, where the network lives. */
   rootlessHolder?: HolderRef;
+  /** The socket where the owner takes `dummynet fault` commands (cli/fault-control.ts), so its faults go with it. */
+  control?: string;
 }
 
 /** A daemon of a recorded network: its pid and that pid's start time (as OwnerRecord's), null when it never started. */
@@ -119,6 +121,11 @@ const held = new Map<number, { shares: number; recorded: boolean }>();
 
 export function ownerRecordPath(uid: number): string {
   return join(OWNERS_DIRECTORY, `${uid}.json`);
+}
+
+/** Where the owner of `uid` takes `dummynet fault` commands, beside its record (the reaper removes both). */
+export function controlSocketPath(uid: number): string {
+  return join(OWNERS_DIRECTORY, `${uid}.sock`);
 }
 
 function newRecord(uid: number): OwnerRecord {
@@ -348,10 +355,12 @@ export async function forgetOwner(uid: number, expected?: OwnerRecord): Promise<
       current.record?.holder !== expected.holder)
   )
     return;
-  try {
-    unlinkSync(ownerRecordPath(uid));
-  } catch {
-    // Gone already.
+  for (const path of [ownerRecordPath(uid), controlSocketPath(uid)]) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // Gone already (or never made: most owners take no fault commands).
+    }
   }
 }
 

@@ -99,8 +99,8 @@ const IMPAIRMENT_INGRESS: Schema = {
   else: { $ref: "#/definitions/netem" },
 };
 
-/** The `netem` and `impairment` definitions of the topology schema. */
-export function netemSchemaDefinitions(): { netem: Schema; impairment: Schema } {
+/** The `netem`, `impairment` and `faultImpairment` definitions of the topology schema. */
+export function netemSchemaDefinitions(): { netem: Schema; impairment: Schema; faultImpairment: Schema } {
   // `reset` only makes sense when changing a link; a file declares one from nothing.
   const properties = Object.fromEntries(
     NETEM_KEYS.filter((key) => !("callOnly" in NETEM_OPTIONS[key])).map((key) => [key, optionSchema(key)]),
@@ -120,6 +120,21 @@ export function netemSchemaDefinitions(): { netem: Schema; impairment: Schema } 
       type: "object",
       additionalProperties: false,
       properties: { ...properties, ingress: IMPAIRMENT_INGRESS },
+    },
+    // A `faults:` step's impairment names its interface beside the options: { host, iface, ...netem }.
+    faultImpairment: {
+      title: "Impairment of a fault step",
+      description:
+        "An impairment for a while: the interface (`host`, `iface`) and the netem options; with `for`, what was there before comes back.",
+      type: "object",
+      additionalProperties: false,
+      required: ["host", "iface"],
+      properties: {
+        host: { $ref: "#/definitions/name", description: "The host of the interface." },
+        iface: { $ref: "#/definitions/interfaceName", description: "The interface, as the file names it." },
+        ...properties,
+        ingress: IMPAIRMENT_INGRESS,
+      },
     },
   };
 }

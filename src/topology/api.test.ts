@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { runChild } from "../testing/child.test-helpers.js";
 import { DummyNetError, TopologyError, loadTopology, toDot, toMermaid, type TopologyProblem } from "../index.js";
 import { BAD_TOPOLOGIES } from "./fixtures/bad-topologies.js";
+import { describeFaults } from "./fault-steps.js";
 
 const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));
@@ -81,6 +82,7 @@ describe("loadTopology and dummynet validate", () => {
             bridges: topology.bridges.length,
             vlans: topology.vlans.length,
             programs: topology.programs.length,
+            ...(topology.faults ? { faults: describeFaults(topology.faults) } : {}),
           },
           file,
         );

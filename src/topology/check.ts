@@ -20,6 +20,7 @@ import { checkNetemCombination, mergeNetem } from "../tc/netem-options.js";
 import { validateTcOptions } from "../tc/netem-validate.js";
 import { validateCpuLimit } from "../cgroups/limits.js";
 import { formatPath } from "./errors.js";
+import { checkFaults } from "./fault-steps.js";
 import type { HostSpec, Impairment, NodePath, Topology } from "./model.js";
 import { NAME_CHARACTERS } from "../names/scoped.js";
 
@@ -191,6 +192,7 @@ export function checkTopology(topology: Topology): Problem[] {
       report([...program.path, "command", 0], "is empty; expected the program to run");
     }
   }
+  checkFaults(topology, report);
   return problems;
 }
 

@@ -2,9 +2,10 @@
  * Graphs of a topology: Mermaid (renders in GitHub Markdown) and Graphviz
  * DOT (`dot -Tsvg` turns it into SVG). Hosts are nodes; links are edges
  * labelled with interfaces, addresses and impairments; bridges are nodes
- * inside their host's cluster.
+ * inside their host's cluster; the `faults:` schedule is a note, one line per step.
  */
 import { describeImpairment } from "./describe.js";
+import { describeFaults } from "./fault-steps.js";
 import type { LinkEndSpec, Topology } from "./model.js";
 
 function endLabel(end: LinkEndSpec): string {
@@ -81,6 +82,9 @@ export function toMermaid(topology: Topology): string {
     const [a, b] = link.ends;
     out.push(`  ${mermaidId("h", a.host)} ---|${mermaidText(linkLabel(a, b))}| ${mermaidId("h", b.host)}`);
   }
+  const faults = describeFaults(topology.faults);
+  // The schedule is a note beside the network: its steps name hosts, not one place in the graph.
+  if (faults.length > 0) out.push(`  faults>${mermaidText(["faults", ...faults])}]`);
   return out.join("\n") + "\n";
 }
 
@@ -114,6 +118,8 @@ export function toDot(topology: Topology): string {
     const [a, b] = link.ends;
     out.push(`  ${dotText([`h:${a.host}`])} -- ${dotText([`h:${b.host}`])} [label=${dotText(linkLabel(a, b))}];`);
   }
+  const faults = describeFaults(topology.faults);
+  if (faults.length > 0) out.push(`  "faults" [shape=note, label=${dotText(["faults", ...faults])}];`);
   out.push("}");
   return out.join("\n") + "\n";
 }

@@ -9,11 +9,15 @@ import type { CGroup } from "../cgroups/cgroup.js";
 import type { Logger } from "../log.js";
 import { DummyNet, type DummyNetOptions } from "../network/dummy-net.js";
 import type { RunInfo } from "../process/run-info.js";
+import type { Fault, FaultEvent, FaultOptions } from "../faults/types.js";
+import type { GeneratedPlan, ScheduleOptions, ScheduleStep } from "../faults/plan.js";
+import type { Schedule } from "../faults/schedule.js";
 import { buildNetwork, type BuildProgress, type BuiltNetwork } from "./build.js";
 import { interfaceRows } from "./describe.js";
 import { isLoadedTopology, loadTopology, type TopologySource } from "./load.js";
 import type { ProgramSpec, Topology } from "./model.js";
 import { startDaemons, startJobs, type OutputSink } from "./programs.js";
+import { filePlan } from "./lab-faults.js";
 
 /** Options of `buildTopology()`. */
 export interface BuildTopologyOptions {
@@ -120,6 +124,7 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
   /** The cgroup of each host that has CPU or memory limits. */
   readonly cgroups: ReadonlyMap<string, CGroup>;
   #started: StartedProgram[] | undefined;
+  #faultSchedule: Schedule | undefined;
 
   /** @internal made by buildTopology */
   constructor(net: DummyNet, built: BuiltNetwork) {
@@ -194,7 +199,8 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
   /**
    * Starts the file's programs: the daemons first, in file order, each
    * waiting for its readiness check (`ready: { port, line }`); then the jobs,
-   * not waited for (`await program.info.finished`). Cleanup stops them all.
+   * not waited for (`await program.info.finished`); then the file's `faults:`
+   * schedule (see `faultSchedule`). Cleanup stops them all and heals.
    *
    * @throws DummyNetError when the programs were started already.
    * @throws TimeoutError when a daemon is not ready within its `ready.timeout`.
@@ -216,12 +222,120 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
     };
     remember(daemons, await startDaemons(this, options));
     remember(jobs, await startJobs(this, jobs, options));
+    if (this.topology.faults) {
+      const { plan, options: scheduleOptions } = filePlan(
+        this.topology.faults,
+        new Map(started.map((program) => [program.name, program.info])),
+      );
+      this.#faultSchedule = this.schedule(plan, scheduleOptions);
+    }
     return started;
+  }
+
+  /**
+   * The schedule of the file's `faults:`, which `start()` starts once the programs are ready (times count
+   * from then); undefined before `start()` and for a file without faults. `done` resolves with its history.
+   *
+   * @example
+   * ```ts
+   * await lab.start();
+   * for (const event of (await lab.faultSchedule?.done) ?? []) console.log(event.action, event.hosts, event.lateMs);
+   * ```
+   */
+  get faultSchedule(): Schedule | undefined {
+    return this.#faultSchedule;
   }
 
   /** The programs started by `start()`, in the order they started. */
   get programs(): readonly StartedProgram[] {
     return this.#started ?? [];
+  }
+
+  /**
+   * Cuts between groups of hosts (by name), both ways, silently: see DummyNet.partition().
+   *
+   * @throws InvalidArgumentError naming the known hosts, for an unknown one; as DummyNet.partition() otherwise.
+   * @example
+   * ```ts
+   * await using cut = await lab.partition([["leader"], ["follower"]]);
+   * ```
+   */
+  partition(groups: readonly (readonly string[])[], options?: FaultOptions): Promise<Fault> {
+    // Names become DummyNets (refused with the lab's host list when unknown); anything else is the network's to refuse.
+    const hosts: unknown = Array.isArray(groups)
+      ? groups.map((group: unknown) =>
+          Array.isArray(group) ? group.map((name: unknown) => this.#hostFor(name)) : group,
+        )
+      : groups;
+    return this.net.partition(hosts as DummyNet[][], options);
+  }
+
+  /**
+   * Drops packets from host `from` to host `to`, one way: see DummyNet.block().
+   *
+   * @throws InvalidArgumentError naming the known hosts, for an unknown one; as DummyNet.block() otherwise.
+   * @example
+   * ```ts
+   * await lab.block("a", "b", { for: 500 });
+   * ```
+   */
+  block(from: string, to: string, options?: FaultOptions): Promise<Fault> {
+    return this.net.block(this.#hostFor(from), this.#hostFor(to), options);
+  }
+
+  /**
+   * Cuts host `host` from all the others: see DummyNet.isolate().
+   *
+   * @throws InvalidArgumentError naming the known hosts, for an unknown one; as DummyNet.isolate() otherwise.
+   * @example
+   * ```ts
+   * await lab.isolate("leader", { for: 1000 });
+   * ```
+   */
+  isolate(host: string, options?: FaultOptions): Promise<Fault> {
+    return this.net.isolate(this.#hostFor(host), options);
+  }
+
+  /**
+   * Heals every fault in force: see DummyNet.heal().
+   *
+   * @throws AggregateError of what could not be healed.
+   * @example
+   * ```ts
+   * await lab.heal();
+   * ```
+   */
+  heal(): Promise<void> {
+    return this.net.heal();
+  }
+
+  /**
+   * Runs faults on a schedule, hosts by name: see DummyNet.schedule().
+   *
+   * @throws InvalidArgumentError for a bad step, before anything runs.
+   * @example
+   * ```ts
+   * const schedule = lab.schedule({ every: 1000, for: 10_000, faults: ["partition"] }, { seed: 7 });
+   * await schedule.done;
+   * ```
+   */
+  schedule(plan: readonly ScheduleStep[] | GeneratedPlan, options?: ScheduleOptions): Schedule {
+    return this.net.schedule(plan, options);
+  }
+
+  /** The faults in force, oldest first. */
+  get faults(): readonly Fault[] {
+    return this.net.faults;
+  }
+
+  /** Every fault applied and healed (schedules' steps included): see DummyNet.faultHistory. */
+  get faultHistory(): readonly FaultEvent[] {
+    return this.net.faultHistory;
+  }
+
+  /** A host argument: a name of this lab's (refused with the list of hosts otherwise), or passed on as it is. */
+  #hostFor(name: unknown): DummyNet {
+    return typeof name === "string" ? this.host(name) : (name as DummyNet);
   }
 
   /**

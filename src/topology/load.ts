@@ -15,6 +15,7 @@ import { AJV_OPTIONS } from "./schema-options.js";
 import { fileURLToPath } from "node:url";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
 import { checkTopology } from "./check.js";
+import { normalizeFaults, type RawFaultGenerator, type RawFaultStep } from "./fault-steps.js";
 import { formatPath, TopologyError, type TopologyProblem as TopologyIssue } from "./errors.js";
 import {
   DEFAULT_READY_TIMEOUT,
@@ -448,6 +449,7 @@ export interface RawTopology {
     timeout?: number;
     ready?: { port?: number; line?: string; timeout?: number };
   }[];
+  faults?: RawFaultStep[] | RawFaultGenerator;
 }
 
 function normalize(raw: RawTopology, file: string, defaultName?: string): Topology {
@@ -496,6 +498,7 @@ function normalize(raw: RawTopology, file: string, defaultName?: string): Topolo
     bridges,
     vlans,
     programs,
+    ...(raw.faults !== undefined ? { faults: normalizeFaults(raw.faults) } : {}),
   };
 }
 

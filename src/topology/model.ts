@@ -4,6 +4,7 @@
  * Each declaration keeps the path of the node it came from, so errors found
  * later still point at a line and column.
  */
+import type { StepAction } from "../faults/plan.js";
 import type { TcOptions } from "../tc/netem-model.js";
 
 /** Path of a node in the file, e.g. ["links", 0, "ends", 1]. */
@@ -139,6 +140,90 @@ export interface ProgramSpec {
   path: NodePath;
 }
 
+/** An interface of a host, as a fault step names it. */
+export interface FaultInterfaceSpec {
+  /** The host, by the file's name. */
+  host: string;
+  /** The interface, by the file's name. */
+  iface: string;
+}
+
+/** The actions a step of `faults:` may take, one per step: schedule()'s (faults/plan.ts), listed here so that loading a file does not load the fault engine. */
+export const FAULT_ACTIONS = [
+  "partition",
+  "block",
+  "isolate",
+  "heal",
+  "impair",
+  "down",
+  "up",
+  "pause",
+  "resume",
+  "kill",
+  "restart",
+] as const satisfies readonly StepAction[];
+
+/** One action of a fault step. */
+export type FaultAction = (typeof FAULT_ACTIONS)[number];
+
+/** The actions that name a program of the file (by its `name`). */
+export const PROGRAM_FAULT_ACTIONS = ["pause", "resume", "kill", "restart"] as const satisfies readonly FaultAction[];
+
+/**
+ * A step of the file's `faults:` list, times in milliseconds, hosts and
+ * programs by their names in the file. Exactly one action is set (the loader
+ * refuses a step with none or two); `Lab.start()` turns the names into hosts
+ * and started programs and hands the steps to `schedule()`.
+ */
+export interface FaultStepSpec {
+  /** When, in ms from the start of the schedule. */
+  at: number;
+  /** How long the fault lasts before it heals by itself, in ms. */
+  for?: number;
+  /** Two or more disjoint groups of host names. */
+  partition?: string[][];
+  /** `[from, to]`: packets from `from` to `to` are dropped. */
+  block?: [string, string];
+  /** A host cut off from all others. */
+  isolate?: string;
+  /** Take back every fault in force. */
+  heal?: true;
+  /** An impairment of an interface (with `for`: restored afterwards). */
+  impair?: FaultInterfaceSpec & Impairment;
+  /** Take an interface down. */
+  down?: FaultInterfaceSpec;
+  /** Bring an interface up. */
+  up?: FaultInterfaceSpec;
+  /** A program to pause (SIGSTOP, with what it forked), by its `name`. */
+  pause?: string;
+  /** A paused program to continue, by its `name`. */
+  resume?: string;
+  /** A program to end on purpose, by its `name` (with `for`: started again after it). */
+  kill?: string;
+  /** A program to start again (same host, command, cgroup), by its `name`. */
+  restart?: string;
+  /** The signal of a `kill` step, e.g. "SIGKILL". @default "SIGTERM" */
+  signal?: string;
+  /** Where the declaration is in the file, for messages that point at a line and column. */
+  path: NodePath;
+}
+
+/** The file's `faults:` as a generator: a seeded draw of faults every so often. */
+export interface FaultGeneratorSpec {
+  /** Time between two faults, in ms. */
+  every: number;
+  /** How long the generator runs, in ms. */
+  for: number;
+  /** The kinds of fault to draw from. */
+  faults: string[];
+  /** The hosts faults may touch, by name (absent: every host). */
+  hosts?: string[];
+  /** Seed of the draw. */
+  seed?: number;
+  /** Where the declaration is in the file, for messages that point at a line and column. */
+  path: NodePath;
+}
+
 /** A loaded, normalized and checked topology, as `loadTopology()` returns it and `buildTopology()` takes it. */
 export interface Topology {
   /** The network's name (the file's `name`, or its base name). */
@@ -157,6 +242,8 @@ export interface Topology {
   vlans: VlanSpec[];
   /** The programs, in file order. */
   programs: ProgramSpec[];
+  /** The file's `faults:`, started by `Lab.start()` once the programs are ready; absent when the file has none. */
+  faults?: FaultStepSpec[] | FaultGeneratorSpec;
 }
 
 /** Default readiness timeout of a program, in milliseconds. */

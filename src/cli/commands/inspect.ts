@@ -1,11 +1,12 @@
-/** `dummynet inspect [NETWORK]`: what a running network looks like now, read from the kernel. */
+/** `dummynet inspect [NETWORK]`: what a running network looks like now, read from the kernel (and its faults, from the process holding it). */
 import { processStartTime } from "../../system/proc.js";
 import type { NetemSettings } from "../../tc/netem-model.js";
 import { describeImpairment } from "../../topology/describe.js";
 import type { Impairment } from "../../topology/model.js";
 import { logger, print, printJson } from "../command-io.js";
 import { bold, dim, EXIT, green, red, table } from "../output.js";
-import { findNetwork, privilegeOf } from "../networks.js";
+import { findNetwork, privilegeOf, type HeldNetwork } from "../networks.js";
+import type { FaultView } from "../fault-control.js";
 
 interface InterfaceView {
   name: string;
@@ -88,6 +89,7 @@ export async function inspect(selector: string | undefined, options: { json?: bo
     ...program,
     state: program.pid !== null && processStartTime(program.pid) === program.startTime ? "running" : "exited",
   }));
+  const faults = await faultsInForce(state);
   const view = {
     name: state.network.name,
     uid: state.uid,
@@ -97,6 +99,7 @@ export async function inspect(selector: string | undefined, options: { json?: bo
     log: state.network.log ?? null,
     hosts,
     programs,
+    faults,
   };
   if (options.json) {
     printJson(view);
@@ -123,6 +126,20 @@ export async function inspect(selector: string | undefined, options: { json?: bo
     ]),
   );
   print(table(["HOST", "INTERFACE", "STATE", "ADDRESSES", "PEER", "QDISC / IMPAIRMENT"], rows));
+  if (faults && faults.length > 0) {
+    print("");
+    print(
+      table(
+        ["FAULT", "HOSTS", "SINCE", "HEALS AT"],
+        faults.map((fault) => [
+          red(fault.kind),
+          fault.kind === "block" ? fault.hosts.join(" → ") : fault.hosts.join(", "),
+          fault.since ?? "-",
+          fault.until ?? "until healed",
+        ]),
+      ),
+    );
+  }
   if (programs.length > 0) {
     print("");
     print(
@@ -138,4 +155,14 @@ export async function inspect(selector: string | undefined, options: { json?: bo
     );
   }
   return EXIT.ok;
+}
+
+/** The faults in force, as the process holding the network knows them; null when it cannot say (a network from an older `up`). */
+async function faultsInForce(state: HeldNetwork): Promise<FaultView[] | null> {
+  if (!state.network.control) return null;
+  const { askHolder } = await import("../fault-control.js");
+  const answer = await askHolder(state.network.control, { op: "list" });
+  if (!answer.ok)
+    throw new Error(`the process holding ${state.network.name} could not list its faults: ${answer.error.message}`);
+  return answer.faults;
 }

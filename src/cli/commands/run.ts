@@ -1,6 +1,10 @@
-/** `dummynet run FILE [-- COMMAND]`: build, run the file's jobs (or COMMAND), remove, exit with the job's status; with --probe, probe its impaired links first. */
+/**
+ * `dummynet run FILE [-- COMMAND]`: build, run the file's jobs (or COMMAND) and its `faults:` schedule, remove,
+ * exit with the job's status (1 when a fault step failed); with --probe, probe its impaired links first.
+ */
 import { DummyNetError } from "../../errors.js";
 import type { LinkProbeResult } from "../../probe/link-probes.js";
+import type { FaultEvent } from "../../faults/types.js";
 import type { ProgramSpec } from "../../topology/model.js";
 import { signalExitStatus } from "../../process/exit-status.js";
 import { load, print, printJson, UsageError, warn } from "../command-io.js";
@@ -45,7 +49,7 @@ export async function run(file: string, options: RunOptions): Promise<number> {
         ? [{ name: command.join(" "), host: options.host ?? topology.hosts[0].name, command, daemon: false, path: [] }]
         : built.topology.programs.filter((program) => !program.daemon);
     const onOutput = options.json ? undefined : outputSink(command.length === 0);
-    await startDaemons(built, { signal: stop.signal, ...(onOutput ? { onOutput } : {}) });
+    const daemons = await startDaemons(built, { signal: stop.signal, ...(onOutput ? { onOutput } : {}) });
     let probes: LinkProbeResult[] | undefined;
     if (options.probe) {
       const { formatLinkProbes, impairedLinkTargets, probeLinks } = await import("../../probe/link-probes.js");
@@ -61,11 +65,25 @@ export async function run(file: string, options: RunOptions): Promise<number> {
       if (!options.json) print(formatLinkProbes(probes));
     }
     const probeFailed = probes?.some((result) => "error" in result) ?? false;
-    if (jobs.length === 0 && !options.probe)
+    // The file's faults start with the jobs, program steps naming daemons; the run ends when both are done.
+    let faults: Promise<FaultEvent[]> | undefined;
+    if (topology.faults) {
+      const { describeFaultEvent, filePlan, followSchedule } = await import("../../topology/lab-faults.js");
+      const daemonSpecs = built.topology.programs.filter((program) => program.daemon);
+      const { plan, options: scheduleOptions } = filePlan(
+        topology.faults,
+        new Map(daemonSpecs.map((spec, i) => [spec.name, daemons[i]])),
+      );
+      faults = followSchedule(built.schedule(plan, scheduleOptions), (event) => {
+        if (!options.json) warn(`${dim("[faults]", process.stderr)} ${describeFaultEvent(event)}`);
+      });
+    } else if (jobs.length === 0 && !options.probe)
       warn(yellow("dummynet: nothing to run: the file has no jobs and no command was given", process.stderr));
     const result = await runJobs(built, jobs, { signal: stop.signal, ...(onOutput ? { onOutput } : {}) });
+    const history = faults ? await Promise.race([faults, stop.wait().then(() => undefined)]) : undefined;
     if (stop.received) return signalExitStatus(stop.received);
-    const exitCode = result.exitCode !== 0 ? result.exitCode : probeFailed ? EXIT.failure : EXIT.ok;
+    const failedStep = history?.find((event) => event.error !== undefined);
+    const exitCode = result.exitCode !== 0 ? result.exitCode : probeFailed || failedStep ? EXIT.failure : EXIT.ok;
     if (options.json) {
       printJson({
         name: topology.name,
@@ -75,7 +93,9 @@ export async function run(file: string, options: RunOptions): Promise<number> {
           ? { failure: result.failure }
           : probeFailed
             ? { failure: "the probe of a link failed (see probes)" }
-            : {}),
+            : failedStep
+              ? { failure: `a fault step failed: ${failedStep.action}: ${failedStep.error}` }
+              : {}),
         jobs: result.jobs.map((info, i) => ({
           name: jobs[i]?.name,
           host: jobs[i]?.host,
@@ -85,9 +105,12 @@ export async function run(file: string, options: RunOptions): Promise<number> {
           stderr: info.stderr,
         })),
         ...(probes ? { probes } : {}),
+        ...(history ? { faults: history } : {}),
       });
     } else if (result.failure) warn(`${red("failed", process.stderr)}: ${result.failure}`);
     else if (probeFailed) warn(`${red("failed", process.stderr)}: the probe of a link failed (see above)`);
+    else if (failedStep)
+      warn(`${red("failed", process.stderr)}: a fault step failed: ${failedStep.action}: ${failedStep.error}`);
     return exitCode;
   });
 }

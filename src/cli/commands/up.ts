@@ -18,6 +18,9 @@ import {
   type LifeOptions,
 } from "../network-lifetime.js";
 import { bold, dim, EXIT, red } from "../output.js";
+import type { RunInfo } from "../../process/run-info.js";
+import type { Lab } from "../../topology/lab.js";
+import type { ProgramSpec, Topology } from "../../topology/model.js";
 
 export type UpOptions = LifeOptions & DetachOptions & { detach?: boolean };
 
@@ -44,6 +47,11 @@ async function upInForeground(file: string, options: LifeOptions): Promise<numbe
         pid: info.pid ?? null,
         startTime: info.pid === undefined ? null : (processStartTime(info.pid) ?? null),
       }));
+      // Started before the announcement, so that a plan the network refuses fails `up --detach --wait` too;
+      // its events print from the next timer tick on, after the announcement.
+      const killed = topology.faults
+        ? await followFileFaults(built, topology.faults, daemonSpecs, daemons, options)
+        : new Set<string>();
       recordNetwork(built.uid, network);
       tellDetachingParent("ready", announcement(built.uid, network));
       if (options.json) {
@@ -57,10 +65,11 @@ async function upInForeground(file: string, options: LifeOptions): Promise<numbe
           ),
         );
       }
-      // A daemon that dies ends the network: nothing else would notice.
+      // A daemon that dies ends the network: nothing else would notice (one the file's faults kill is meant to).
+      const watched = daemons.filter((_, i) => !killed.has(daemonSpecs[i]?.name ?? ""));
       const died =
-        daemons.length > 0
-          ? Promise.race(daemons.map((info) => info.finished)).then((dead) => dead.describe())
+        watched.length > 0
+          ? Promise.race(watched.map((info) => info.finished)).then((dead) => dead.describe())
           : new Promise<string>(() => undefined);
       // Waiting on promises alone does not keep Node running: hold the process until a signal, `down` or a dead daemon.
       const hold = setInterval(() => undefined, 1 << 30);
@@ -78,6 +87,32 @@ async function upInForeground(file: string, options: LifeOptions): Promise<numbe
   // The network is removed: nothing may keep this process now (`down` waits for it to exit).
   armExitWatchdog(exitCode);
   return exitCode;
+}
+
+/**
+ * Starts the file's `faults:` on the network (program steps name its daemons) and prints each event as it
+ * happens: a line of text, or with --json one JSON line `{"fault": event}`. Returns the daemons that a step
+ * kills, which the network must not take for dead ones.
+ */
+async function followFileFaults(
+  built: Lab,
+  faults: NonNullable<Topology["faults"]>,
+  specs: readonly ProgramSpec[],
+  daemons: readonly RunInfo[],
+  options: LifeOptions,
+): Promise<Set<string>> {
+  const { describeFaultEvent, filePlan, followSchedule } = await import("../../topology/lab-faults.js");
+  const { plan, options: scheduleOptions } = filePlan(faults, new Map(specs.map((spec, i) => [spec.name, daemons[i]])));
+  const schedule = built.schedule(plan, scheduleOptions);
+  void followSchedule(schedule, (event) => {
+    print(options.json ? JSON.stringify({ fault: event }) : `${dim("[faults]")} ${describeFaultEvent(event)}`);
+  }).then((history) => {
+    if (!options.json) {
+      const failed = history.filter((event) => event.error !== undefined).length;
+      print(dim(`[faults] the schedule is done: ${history.length} events${failed > 0 ? `, ${failed} failed` : ""}`));
+    }
+  });
+  return new Set(Array.isArray(faults) ? faults.flatMap((step) => (step.kill === undefined ? [] : [step.kill])) : []);
 }
 
 interface DetachOptions {

@@ -34,7 +34,9 @@ export async function validate(files: string[], options: { json?: boolean }): Pr
         vlans: topology.vlans.length,
         programs: topology.programs.length,
       };
-      reports.push({ file, valid: true, name: topology.name, ...numbers });
+      const { describeFaults } = await import("../../topology/fault-steps.js");
+      const faults = describeFaults(topology.faults);
+      reports.push({ file, valid: true, name: topology.name, ...numbers, ...(faults.length > 0 ? { faults } : {}) });
       if (!options.json) {
         print(
           `${green("valid")}: ${file === "-" ? "stdin" : file}: network ${topology.name}: ${[
@@ -43,8 +45,9 @@ export async function validate(files: string[], options: { json?: boolean }): Pr
             count(numbers.bridges, "bridge"),
             count(numbers.vlans, "VLAN"),
             count(numbers.programs, "program"),
-          ].join(", ")}`,
+          ].join(", ")}${faults.length > 0 ? `; faults:` : ""}`,
         );
+        for (const line of faults) print(`  ${line}`);
       }
     } catch (error) {
       if (!(error instanceof TopologyError)) throw error;
