@@ -139,15 +139,20 @@ export async function deployOnNamespaces(net: DummyNet, text: string): Promise<C
   return { nodes, results };
 }
 
-/** For each host, the addresses it reaches (one ping each, 1 s), as `from -> address` lines, sorted. */
+/**
+ * For each host, the addresses it reaches (any reply to `count` pings, 1 s
+ * each; more than one where links lose packets), as `from -> address` lines, sorted.
+ */
 export async function reachability(
   hosts: ReadonlyMap<string, DummyNet>,
   addresses: readonly string[],
+  count = 1,
 ): Promise<string[]> {
+  const ping = ["ping", "-c", String(count), "-i", "0.2", "-W", "1"];
   const lines = await Promise.all(
     [...hosts].flatMap(([name, host]) =>
       addresses.map(async (address) => {
-        const reply = await host.run(["ping", "-c", "1", "-W", "1", address], { timeout: 10_000 }).then(
+        const reply = await host.run([...ping, address], { timeout: 10_000 + count * 1000 }).then(
           () => true,
           () => false,
         );

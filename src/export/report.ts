@@ -27,6 +27,16 @@ export interface ExportWarning {
 /**
  * A strict export refused: the topology has something that does not carry
  * over faithfully; `warnings` lists each (notices included).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   exportTopology(await loadTopology("examples/star.yaml"), { to: "clabernetes", strict: true });
+ * } catch (error) {
+ *   if (!(error instanceof ExportError)) throw error;
+ *   for (const w of error.warnings) console.error(`${w.severity}: ${w.path}: ${w.message}`);
+ * }
+ * ```
  */
 export class ExportError extends DummyNetError {
   constructor(
