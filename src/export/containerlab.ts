@@ -146,7 +146,12 @@ export function containerlabDocument(
     );
     for (const [from, to] of names.renamed(host.name)) {
       const mentions = topology.programs.filter(
-        (program) => program.host === host.name && JSON.stringify(program.command).includes(from),
+        (program) =>
+          program.host === host.name &&
+          // The name as a word of its own: not inside a longer name (eth0 in eth01).
+          new RegExp(`(^|[^A-Za-z0-9_.-])${from.replaceAll(".", "\\.")}($|[^A-Za-z0-9_-])`).test(
+            JSON.stringify(program.command),
+          ),
       );
       for (const program of mentions)
         report.warn(

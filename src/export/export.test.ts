@@ -126,6 +126,9 @@ vlans:
   - { on: "router1:uplink", id: 7, address: 10.7.0.1/24 }
 bridges:
   - { name: eth1, host: b, interfaces: [] }
+programs:
+  - { name: show, host: a, command: [ip, addr, show, dev, eth0] }
+  - { name: other, host: a, command: [echo, eth01] }
 `);
     const links = [
       ["router1:eth1", "a:eth1"],
@@ -138,7 +141,12 @@ bridges:
     );
     assert.deepEqual(
       clab.warnings.map((w) => `${w.severity} ${w.path}`),
-      ["notice links[0].ends[0]", "notice links[0].ends[1]", "notice links[1].ends[1]"],
+      [
+        "notice links[0].ends[0]",
+        "notice links[0].ends[1]",
+        "notice links[1].ends[1]",
+        "warning programs[0]", // it mentions eth0, which a has as eth1; programs[1]'s eth01 is another name
+      ],
     );
     // router1-uplink is 14 characters: it fits clabernetes' veth name too.
     assert.deepEqual(
