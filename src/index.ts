@@ -65,6 +65,10 @@ export type {
 export { TopologyError } from "./topology/errors.js";
 export type { TopologyProblem } from "./topology/errors.js";
 export { toMermaid, toDot } from "./topology/graph.js";
+export { exportTopology } from "./export/export.js";
+export type { ExportTopologyOptions } from "./export/export.js";
+export { ExportError } from "./export/report.js";
+export type { ExportTarget, ExportWarning } from "./export/report.js";
 export { RESERVED_UID_RANGE } from "./lifecycle/owners.js";
 export { reapDeadOwners, listOwners, surveyOwners } from "./lifecycle/reaper.js";
 export type { Owner, Leftover, ReapOptions, ReapResult, OwnerSurvey, SkippedStep } from "./lifecycle/reaper.js";

@@ -244,6 +244,7 @@ describe("dummynet command conveniences", { concurrency: false, timeout: 900_000
       "doctor",
       "validate",
       "graph",
+      "export",
       "completion",
     ]) {
       assert.match(bash.stdout, new RegExp(`\\b${command}\\)`), `bash completion has a case for ${command}`);
@@ -291,6 +292,7 @@ describe("dummynet command conveniences", { concurrency: false, timeout: 900_000
       "doctor",
       "validate",
       "graph",
+      "export",
       "completion",
     ]) {
       const help = await runCli([command, "--help"]);

@@ -16,6 +16,7 @@ import { resolve } from "node:path";
 // when that command runs. The `import type`s below cost nothing at run time.
 import { Exit, UsageError, warn } from "./command-io.js";
 import type { Shell } from "./commands/completion.js";
+import type { ExportFlags } from "./commands/export.js";
 import type { FaultFlags } from "./commands/fault.js";
 import type { ProbeFlags } from "./commands/probe.js";
 import type { RunOptions } from "./commands/run.js";
@@ -98,6 +99,7 @@ Examples:
   dummynet down star
   dummynet run examples/star.yaml           # build, run the file's programs, remove
   dummynet graph examples/star.yaml --format mermaid
+  dummynet export examples/star.yaml --to containerlab -o star.clab.yml   # or --to clabernetes, for Kubernetes
   dummynet ls && dummynet cleanup
   dummynet --rootless up examples/star.yaml --detach   # as an ordinary user: no root, no sudo
   source <(dummynet completion bash)
@@ -375,6 +377,30 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     .action(
       action(async (file: string, options: { format: string; output?: string }) =>
         (await import("./commands/graph.js")).graph(file, options),
+      ),
+    );
+
+  program
+    .command("export")
+    .description(
+      "write FILE's network for containerlab (a topology file) or for Kubernetes through clabernetes (a Topology resource); what does not carry over is a warning",
+    )
+    .argument("<file>", "topology file")
+    .addOption(
+      new Option("--to <target>", "containerlab or clabernetes")
+        .choices(["containerlab", "clabernetes"])
+        .makeOptionMandatory(),
+    )
+    .option("-o, --output <file>", "write to a file instead of stdout")
+    .option("--image <image>", "image of the hosts that name none (default nicolaka/netshoot:v0.16)")
+    .option("--strict", "refuse (exit status 2, nothing written) when anything does not carry over faithfully")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet export examples/star.yaml --to containerlab -o star.clab.yml && containerlab deploy -t star.clab.yml\n  dummynet export examples/nat-router.yaml --to clabernetes | kubectl apply -f -\n  dummynet export net.yaml --to containerlab --image registry.example.com/tools:1 --strict\n\nSee docs/beyond-one-machine.md for what maps and what does not.",
+    )
+    .action(
+      action(async (file: string, options: ExportFlags) =>
+        (await import("./commands/export.js")).exportCommand(file, options),
       ),
     );
 

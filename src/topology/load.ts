@@ -424,6 +424,7 @@ export type TopologyDocument = RawTopology;
 export interface RawHost {
   cpu?: number;
   memory?: number | string;
+  image?: string;
   forwarding?: boolean;
   sysctls?: Record<string, string | number | boolean>;
   gateway?: string;
@@ -510,6 +511,7 @@ function normalizeHost(name: string, raw: RawHost): HostSpec {
     name,
     ...(raw.cpu !== undefined ? { cpu: raw.cpu } : {}),
     ...(raw.memory !== undefined ? { memory: parseSize(raw.memory) } : {}),
+    ...(raw.image !== undefined ? { image: raw.image } : {}),
     forwarding: raw.forwarding ?? false,
     sysctls: Object.fromEntries(Object.entries(raw.sysctls ?? {}).map(([key, value]) => [key, sysctlValue(value)])),
     routes,

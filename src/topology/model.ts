@@ -31,6 +31,8 @@ export interface HostSpec {
   cpu?: number;
   /** Bytes. */
   memory?: number;
+  /** Container image of the host when exported (`dummynet export`); not used on this machine. */
+  image?: string;
   /** Whether the host routes between its interfaces (IPv4 and IPv6 forwarding). */
   forwarding: boolean;
   /** Namespaced kernel settings (`net.*`) set in the host, by name. */
