@@ -9,6 +9,8 @@ import { ROOT_NAMESPACE } from "../network/network-state.js";
 import { parseIpJsonArray } from "../system/ip-json.js";
 import { Capture, type CaptureOptions, validateCaptureOptions } from "./capture.js";
 import { requireTcpdump } from "./tcpdump.js";
+import { isRootless } from "../rootless/privilege.js";
+import { captureRefused } from "../rootless/refusals.js";
 
 /** Starts capturing `iface` of `host` (a namespace of the network, as the API accepts it). */
 export async function captureOn(
@@ -21,7 +23,6 @@ export async function captureOn(
   const namespace = at.ns(host);
   at.requireNamespace(namespace);
   const link = at.iface(iface);
-  requireTcpdump();
   const links = parseIpJsonArray<{ ifname: string }>(await at.ipIn(namespace.scoped, ["-j", "link", "show"]));
   if (!links.some((candidate) => candidate.ifname === link.scoped)) {
     const names = links.map((candidate) => candidate.ifname);
@@ -31,6 +32,8 @@ export async function captureOn(
       `is not an interface of host ${namespace.name} (${link.scoped} not found there); its interfaces: ${names.join(", ") || "none"}`,
     );
   }
+  if (isRootless(at.shell.privilege)) throw captureRefused(`${namespace.name}:${link.name}`);
+  requireTcpdump();
   const capture = await Capture.start(
     {
       privilege: at.shell.privilege,

@@ -13,6 +13,8 @@ import { DummyNetError, MissingProgramError } from "../errors.js";
 import { inNamespace } from "../system/command-runner.js";
 import { missingProgramHint, PACKAGE_OF_PROGRAM } from "../system/hints.js";
 import type { Privilege } from "../system/privilege.js";
+import { isRootless } from "../rootless/privilege.js";
+import { captureRefused } from "../rootless/refusals.js";
 import { PcapReader, type PcapRecord } from "./pcap.js";
 
 /** Bytes of each packet kept when nobody says: the whole of any packet on a 64 KiB MTU link. */
@@ -74,13 +76,15 @@ export class Tcpdump {
   #lastData = 0;
 
   constructor(private readonly options: TcpdumpOptions) {
+    if (isRootless(options.privilege)) throw captureRefused(this.#what());
     const program = requireTcpdump();
     // -U: each packet reaches the pipe at once; --immediate-mode: and leaves the kernel at once;
     // -Z root: no switch to the tcpdump user, which cannot exist inside a rootless holder.
     const tcpdump = [program, "-i", options.iface, "-s", String(options.snaplen), "-U", "--immediate-mode"];
     tcpdump.push("-Z", "root", "-w", "-");
     this.#argv = options.privilege.wrap(inNamespace(tcpdump, options.namespace));
-    this.#child = spawn(this.#argv[0], this.#argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+    // Its own process group: a Ctrl-C in the terminal reaches this process, which stops the capture in order (flushing it).
+    this.#child = spawn(this.#argv[0], this.#argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], detached: true });
     this.#child.stdin.end();
     const pid = this.#child.pid;
     if (pid !== undefined) captureEnginePids.add(pid);
@@ -106,7 +110,10 @@ export class Tcpdump {
       });
     });
     void this.#exited.then(() => {
-      if (!this.#stopping) this.#fail(new DummyNetError(`capture of ${this.#what()} ended: ${this.#why()}`));
+      // Ended by itself, or stopped but with an error of its own (the interface went away as it was stopped).
+      const code = this.#child.exitCode;
+      if (!this.#stopping || (code !== null && code !== 0))
+        this.#fail(new DummyNetError(`capture of ${this.#what()} ended: ${this.#why()}`));
     });
   }
 

@@ -16,7 +16,8 @@ import type { RunInfo } from "../process/run-info.js";
 import { isRootless } from "../rootless/privilege.js";
 import { DEFAULT_EVIDENCE_DIR, makeEvidenceFolder, safeName, writeEvidence } from "./evidence-folder.js";
 import { NetworkRecorder } from "./recorder.js";
-import type { Snapshot } from "./snapshot.js";
+import { type Snapshot, snapshotProcesses } from "./snapshot.js";
+import { processStartTime } from "../system/proc.js";
 import { requireTcpdump } from "./tcpdump.js";
 
 /** When a fixture writes evidence: when its test fails (the default), after every test, or never. */
@@ -180,10 +181,23 @@ function keepNetwork(
       }
     }
   }
+  // The programs stay too (exit cleanup no longer stops them): `inspect` tells running from exited by pid and start time.
+  const programs = subject.processes().flatMap((info) => {
+    if (info.pid === undefined || info.hasExited) return [];
+    const program = snapshotProcesses([info], new Map(Object.entries(hosts).map(([host, ns]) => [ns, host])))[0];
+    return [
+      {
+        name: program.command.slice(0, 80),
+        host: program.host ?? "",
+        pid: info.pid,
+        startTime: processStartTime(info.pid) ?? null,
+      },
+    ];
+  });
   try {
     keepOwner(
       net.uid,
-      { name, file: folder ?? "", hosts, interfaces },
+      { name, file: folder ?? "", hosts, interfaces, programs },
       { test: outcome.name, at: new Date().toISOString(), ...(folder ? { evidence: folder } : {}) },
     );
     networkStateOf(net).keep();

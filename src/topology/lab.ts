@@ -233,7 +233,7 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
    * console.log(await capture.stop()); // { file, packets, bytes, dropped }
    * ```
    */
-  capture(host: string, iface: string, options: CaptureOptions = {}): Promise<Capture> {
+  async capture(host: string, iface: string, options: CaptureOptions = {}): Promise<Capture> {
     return this.net.capture(this.host(host), iface, options);
   }
 
