@@ -12,7 +12,6 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
-import type { DummyNet } from "../network/dummy-net.js";
 import { RootlessRefusedError } from "../rootless/refusals.js";
 import { processStartTime } from "../system/proc.js";
 import { runsRootless } from "../test-support/rootless.js";
@@ -20,18 +19,11 @@ import { twoHosts } from "../test-support/two-hosts.js";
 import { useNetwork } from "../testing/node-test.js";
 import { CaptureError } from "./capture.js";
 import { parsePcap } from "./pcap.js";
+import { datagramsWith, sendDatagrams } from "./pcap.test-helpers.js";
 import { captureEnginePids } from "./tcpdump.js";
 
 const folder = mkdtempSync(join(tmpdir(), "dummynet-capture-test-"));
 after(() => rmSync(folder, { recursive: true, force: true }));
-
-/** Sends `count` UDP datagrams carrying `marker` from `host` to `to`:9, with Node.js (no other program needed). */
-async function sendDatagrams(host: DummyNet, to: string, count: number, marker: string): Promise<void> {
-  const script = `const s = require("node:dgram").createSocket("udp4"); let n = 0;
-    const next = () => n++ < ${count} ? s.send(Buffer.from("${marker}-" + n), 9, "${to}", next) : s.close();
-    next();`;
-  await host.run([process.execPath, "-e", script], { timeout: 20_000 });
-}
 
 const runs = (pid: number) => processStartTime(pid) !== undefined;
 
@@ -48,19 +40,6 @@ async function refusedWhenRootless(capture: () => Promise<unknown>): Promise<boo
     return true;
   });
   return true;
-}
-
-/**
- * The UDP datagrams of a pcap file that carry `marker`, found by reading the file ourselves: past the
- * link header (Ethernet 14 bytes, Linux cooked 16), IPv4's protocol byte says UDP (the ICMP errors
- * that quote a datagram do not count).
- */
-export function datagramsWith(file: string, marker: string): number {
-  const { linkType, packets } = parsePcap(readFileSync(file));
-  const ip = linkType === 113 ? 16 : 14;
-  return packets.filter(
-    (packet) => packet.data[ip] >> 4 === 4 && packet.data[ip + 9] === 17 && packet.data.includes(Buffer.from(marker)),
-  ).length;
 }
 
 describe("capture", { timeout: 120_000 }, () => {

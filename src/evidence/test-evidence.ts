@@ -16,8 +16,7 @@ import type { RunInfo } from "../process/run-info.js";
 import { isRootless } from "../rootless/privilege.js";
 import { DEFAULT_EVIDENCE_DIR, makeEvidenceFolder, safeName, writeEvidence } from "./evidence-folder.js";
 import { NetworkRecorder } from "./recorder.js";
-import { type Snapshot, snapshotProcesses } from "./snapshot.js";
-import { processStartTime } from "../system/proc.js";
+import type { Snapshot } from "./snapshot.js";
 import { requireTcpdump } from "./tcpdump.js";
 
 /** When a fixture writes evidence: when its test fails (the default), after every test, or never. */
@@ -138,7 +137,7 @@ export class TestEvidence {
         return { ...report, notKept: `evidence could not be written: ${(error as Error).message}` };
       }
     }
-    if (keep) Object.assign(report, keepNetwork(subject, outcome, snapshot, report.folder));
+    if (keep) Object.assign(report, await keepNetwork(subject, outcome, snapshot, report.folder));
     return report;
   }
 
@@ -158,12 +157,12 @@ export class TestEvidence {
 }
 
 /** Leaves the network on the system with an owner record that `dummynet` finds; returns its name or why not. */
-function keepNetwork(
+async function keepNetwork(
   subject: EvidenceSubject,
   outcome: TestOutcome,
   snapshot: Snapshot | { error: string },
   folder: string | undefined,
-): EvidenceReport {
+): Promise<EvidenceReport> {
   const net = subject.net;
   if (isRootless(net.shell.privilege))
     return {
@@ -181,26 +180,16 @@ function keepNetwork(
       }
     }
   }
-  // The programs stay too (exit cleanup no longer stops them): `inspect` tells running from exited by pid and start time.
-  const programs = subject.processes().flatMap((info) => {
-    if (info.pid === undefined || info.hasExited) return [];
-    const program = snapshotProcesses([info], new Map(Object.entries(hosts).map(([host, ns]) => [ns, host])))[0];
-    return [
-      {
-        name: program.command.slice(0, 80),
-        host: program.host ?? "",
-        pid: info.pid,
-        startTime: processStartTime(info.pid) ?? null,
-      },
-    ];
-  });
   try {
     keepOwner(
       net.uid,
-      { name, file: folder ?? "", hosts, interfaces, programs },
+      { name, file: folder ?? "", hosts, interfaces },
       { test: outcome.name, at: new Date().toISOString(), ...(folder ? { evidence: folder } : {}) },
     );
     networkStateOf(net).keep();
+    // The programs are stopped (their output is in the evidence): they are this process's children, and the
+    // test run could not end while they run.
+    await net.processMonitor.stop({ validateState: false }).catch(() => undefined);
     return { kept: name };
   } catch (error) {
     return { notKept: `DUMMYNET_KEEP: ${(error as Error).message}` };

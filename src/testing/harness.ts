@@ -85,7 +85,7 @@ export function evidenceNote(report: EvidenceReport): string | undefined {
   const lines = [
     report.folder !== undefined ? `dummynet evidence: ${report.folder}` : undefined,
     report.kept !== undefined
-      ? `dummynet kept the network as "${report.kept}": dummynet inspect ${report.kept}; dummynet down ${report.kept} removes it`
+      ? `dummynet kept the network as "${report.kept}" (its programs stopped): dummynet inspect ${report.kept}; dummynet down ${report.kept} removes it`
       : undefined,
     report.notKept,
   ].filter((line): line is string => line !== undefined);
