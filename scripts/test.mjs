@@ -61,7 +61,7 @@ const BOUNDS = ["--test-timeout=600000"];
 const HOST_TIMEOUT_MS = Number(process.env.DUMMYNET_HOST_TIMEOUT_S || 40 * 60) * 1000;
 
 /** The rootless phase: which host test files it runs again, as whom, and its bound (DUMMYNET_ROOTLESS_TIMEOUT_S). */
-const ROOTLESS_SCOPE = ["src/network/", "src/process/", "src/topology/", "src/evidence/"];
+const ROOTLESS_SCOPE = ["src/network/", "src/process/", "src/topology/", "src/faults/", "src/evidence/"];
 const ROOTLESS_UID = 65534;
 /** 15 min: the phase took 50 s (10 files, 110 tests) under load 7; the bound names the tests still running when it ends them. */
 const ROOTLESS_TIMEOUT_MS = Number(process.env.DUMMYNET_ROOTLESS_TIMEOUT_S || 15 * 60) * 1000;

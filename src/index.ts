@@ -122,3 +122,15 @@ export type { LinkPlace } from "./network/link-registry.js";
 export type { DelayDistribution, TableDistribution, LossModel, SlotOptions } from "./tc/netem-model.js";
 export type { NodePath } from "./topology/model.js";
 export type { OutputSink } from "./topology/programs.js";
+// Faults over time (docs/faults.md): partitions, one-way cuts, isolation, timed impairments and flaps, schedules.
+export type { Fault, FaultKind, FaultAction, FaultEvent, FaultOptions } from "./faults/types.js";
+export type {
+  ScheduleStep,
+  StepActions,
+  StepAction,
+  HostInterface,
+  GeneratedPlan,
+  GeneratedFault,
+  ScheduleOptions,
+} from "./faults/plan.js";
+export type { Schedule } from "./faults/schedule.js";

@@ -215,5 +215,10 @@ describe("snapshot", { timeout: 120_000 }, () => {
     assert.equal(program.state, "running");
     assert.deepEqual(program.stdout, ["ready"]);
     assert.deepEqual(snapshot.faults, []);
+    await net.isolate(a);
+    assert.deepEqual(
+      (await net.snapshot()).faults.map((fault) => fault.kind),
+      ["isolate"],
+    );
   });
 });

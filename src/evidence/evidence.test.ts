@@ -40,7 +40,18 @@ function assertEvidenceFolder(folder: string, failure: RegExp): void {
   const snapshot = JSON.parse(readFileSync(join(folder, "snapshot.json"), "utf8")) as {
     hosts: { name: string; links: { name: string; addresses: string[] }[] }[];
     processes: { host: string; stdout: string[] }[];
+    faults: { kind: string; hosts: string[] }[];
   };
+  assert.deepEqual(
+    snapshot.faults.map((fault) => fault.kind),
+    ["partition"],
+    "the fault in force at the failure",
+  );
+  const history = JSON.parse(readFileSync(join(folder, "faults.json"), "utf8")) as { action: string }[];
+  assert.deepEqual(
+    history.map((event) => event.action),
+    ["partition"],
+  );
   assert.deepEqual(snapshot.hosts.map((host) => host.name).sort(), ["a", "b"], JSON.stringify(snapshot));
   const a = snapshot.hosts.find((host) => host.name === "a")!;
   assert.ok(

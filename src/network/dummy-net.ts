@@ -38,6 +38,10 @@ import type { CleanupItem } from "./undo-log.js";
 import type { Capture, CaptureOptions } from "../evidence/capture.js";
 import { captureOn } from "../evidence/network-capture.js";
 import { type Snapshot, snapshotOf } from "../evidence/snapshot.js";
+import { FaultOps } from "../faults/fault-ops.js";
+import type { Fault, FaultEvent, FaultOptions } from "../faults/types.js";
+import type { GeneratedPlan, ScheduleOptions, ScheduleStep } from "../faults/plan.js";
+import type { Schedule } from "../faults/schedule.js";
 
 /** An interface as the API accepts it: a plain name (scoped with the network's uid) or an `InterfaceScoped`. */
 export type InterfaceLike = InterfaceScoped | string;
@@ -153,6 +157,7 @@ export class DummyNet implements AsyncDisposable {
   readonly #firewall: Firewall;
   readonly #trafficControl: TrafficControl;
   readonly #cgroupOps: Cgroups;
+  readonly #faultOps: FaultOps;
 
   static {
     networkStateOf = (net) => net.#network;
@@ -195,6 +200,7 @@ export class DummyNet implements AsyncDisposable {
     this.#firewall = new Firewall(at);
     this.#trafficControl = new TrafficControl(at);
     this.#cgroupOps = new Cgroups(at);
+    this.#faultOps = new FaultOps(at, (scoped) => this.#inNamespace(NamespaceScoped.fromAny(scoped)));
   }
 
   /** A DummyNet for a namespace of this network (sharing its cleaners). */
@@ -679,7 +685,93 @@ export class DummyNet implements AsyncDisposable {
    * ```
    */
   snapshot(): Promise<Snapshot> {
-    return snapshotOf(this);
+    return snapshotOf(this, new Map(), this.faults);
+  }
+
+  // ---------------------------------------------------------------- faults (src/faults, docs/faults.md)
+
+  /**
+   * Cuts between groups of hosts: packets between hosts of different groups are dropped silently, both ways
+   * (the sender times out); hosts in no group are untouched. Works without netem, iptables or nft, and rootless.
+   *
+   * @throws InvalidArgumentError for unknown hosts, overlapping groups, a single group, the network itself, a bad `for`.
+   * @example
+   * ```ts
+   * const cut = await net.partition([["a"], ["b", "c"]], { for: 2000 });
+   * await cut.heal(); // or let `for` heal it
+   * ```
+   */
+  partition(groups: readonly (readonly NamespaceLike[])[], options?: FaultOptions): Promise<Fault> {
+    return this.#faultOps.partition(groups, options);
+  }
+
+  /**
+   * Drops packets from `from` to `to`, one way: `to` still reaches `from` (but gets no answer back).
+   *
+   * @throws InvalidArgumentError for an unknown host, the network itself, the same host twice, a bad `for`.
+   * @example
+   * ```ts
+   * await using grudge = await net.block("a", "b");
+   * ```
+   */
+  block(from: NamespaceLike, to: NamespaceLike, options?: FaultOptions): Promise<Fault> {
+    return this.#faultOps.block(from, to, options);
+  }
+
+  /**
+   * Cuts `host` from every other host of the network, both ways.
+   *
+   * @throws InvalidArgumentError for an unknown host, the network itself, a bad `for`.
+   * @example
+   * ```ts
+   * await net.isolate("leader", { for: 1000 });
+   * ```
+   */
+  isolate(host: NamespaceLike, options?: FaultOptions): Promise<Fault> {
+    return this.#faultOps.isolate(host, options);
+  }
+
+  /**
+   * Heals every fault in force (and stops the schedules running). cleanup() does it first.
+   *
+   * @throws AggregateError of what could not be healed, after trying everything.
+   * @example
+   * ```ts
+   * await net.heal();
+   * ```
+   */
+  heal(): Promise<void> {
+    return this.#faultOps.heal();
+  }
+
+  /**
+   * Runs faults on a schedule: steps at given times (`{ at, partition | block | isolate | heal | impair | down |
+   * up | pause | resume | kill | restart, for? }`), or a generator drawing a fault every `every` ms from `seed`.
+   * The whole plan is checked first. A failing step is recorded with its error; `done` resolves with the history.
+   *
+   * @throws InvalidArgumentError for a bad step (no action or two, an unknown host, a bad time, a missing interface,
+   * a program that ended), before anything runs.
+   * @example
+   * ```ts
+   * const schedule = net.schedule([
+   *   { at: 0, partition: [["a"], ["b", "c"]], for: 500 },
+   *   { at: 1000, impair: { host: "a", iface: "eth0", loss: 20 }, for: 2000 },
+   * ]);
+   * for (const event of await schedule.done) console.log(event.action, event.lateMs);
+   * ```
+   */
+  schedule(plan: readonly ScheduleStep[] | GeneratedPlan, options?: ScheduleOptions): Schedule {
+    return this.#faultOps.schedule(plan, options);
+  }
+
+  /** The faults in force on this network, oldest first. */
+  get faults(): readonly Fault[] {
+    return this.#faultOps.faults;
+  }
+
+  /** Every fault applied and healed on this network (schedules' steps included), in order; times since its first fault. */
+  get faultHistory(): readonly FaultEvent[] {
+    return this.#faultOps.history;
   }
 
   // ---------------------------------------------------------------- cgroups

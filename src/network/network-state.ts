@@ -13,6 +13,7 @@ import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
 import { formatCommand } from "../process/run-info.js";
 import { isRootless } from "../rootless/privilege.js";
+import type { NetworkFaults } from "../faults/network-faults.js";
 import type { Shell } from "../shell/shell.js";
 import type { TcHandles } from "../tc/netem-apply.js";
 import { LinkRegistry } from "./link-registry.js";
@@ -42,6 +43,10 @@ export class NetworkState {
   readonly undo = new UndoLog();
   readonly links = new LinkRegistry();
   readonly cgroups = new Map<string, CGroup>();
+  /** The addresses (without prefix) addrAdd gave each namespace, by scoped name: what faults key their rules by. */
+  readonly addresses = new Map<string, Set<string>>();
+  /** The faults of this network (src/faults); made on first use. */
+  faults: NetworkFaults | undefined;
   /** netem handles of this network's links; made on first use (most networks never impair a link). */
   tcHandles: TcHandles | undefined;
   readonly #settings: NetworkSettings;
@@ -142,6 +147,12 @@ export class NetworkState {
 
   async #cleanupOnce(): Promise<void> {
     const monitor = this.hostShell.processMonitor;
+    // Faults first: a namespace this network only uses (netnsUse) keeps its rules otherwise.
+    const healing = this.faults?.healAll().then(
+      () => [],
+      (error: unknown) => (error instanceof AggregateError ? (error.errors as unknown[]) : [error]),
+    );
+    const healErrors: unknown[] = (await healing) ?? [];
     const errors = await this.undo.teardown({
       log: this.log,
       beforeUndo: async (errors) => {
@@ -157,6 +168,7 @@ export class NetworkState {
       beforeNamespaceDeletions: (scopedNamespaces) => this.#killNamespaceProcesses(scopedNamespaces),
       afterUndo: async () => {
         this.links.clear();
+        this.addresses.clear();
         if (this.#started) {
           this.undo.step = "forgetting the owner record";
           await this.#started.catch(() => undefined);
@@ -175,6 +187,7 @@ export class NetworkState {
         }
       },
     });
+    errors.unshift(...healErrors);
     if (errors.length > 0)
       throw new AggregateError(
         errors,

@@ -32,7 +32,9 @@ import { SpawnRunner } from "./spawn-runner.js";
 const PLAIN_WORD = /^[A-Za-z0-9_.:/@%+=,-]+$/;
 /** Objects and verbs whose commands only change state and print nothing on success. */
 const BATCHABLE =
-  /^(link (add|set|del|delete)|addr (add|del)|address (add|del)|route (add|del|replace)|netns (add|del|delete))$/;
+  /^(link (add|set|del|delete)|addr (add|del)|address (add|del)|route (add|del|replace)|rule (add|del|delete)|netns (add|del|delete))$/;
+/** A family option before the object (`ip -6 rule add ...`): batch lines cannot carry options, so it gets a worker of its own. */
+const FAMILY = /^-[46]$/;
 
 /** Milliseconds a worker gets to exit after the end of its input before it is killed. */
 const CLOSE_GRACE = 5000;
@@ -59,8 +61,16 @@ class IpWorker {
     readonly namespace: string | undefined,
     privilege: Privilege,
     private readonly onExit: (worker: IpWorker) => void,
+    readonly family?: string,
   ) {
-    const argv = privilege.wrap(["ip", ...(namespace ? ["-n", namespace] : []), "-force", "-batch", "-"]);
+    const argv = privilege.wrap([
+      "ip",
+      ...(family ? [family] : []),
+      ...(namespace ? ["-n", namespace] : []),
+      "-force",
+      "-batch",
+      "-",
+    ]);
     this.#child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     this.#child.stdout.resume();
     this.#child.stderr.setEncoding("utf8");
@@ -122,7 +132,8 @@ class IpWorker {
       const marker = `dummynet-ack-${String(++this.#sequence).padStart(8, "0")}`;
       this.#line += 2;
       this.#pending.push({ argv, line: this.#line - 1, resolve, reject });
-      this.#child.stdin.write(`${argv.slice(1).join(" ")}\nlink show dev ${marker}\n`);
+      const words = argv.slice(FAMILY.test(argv[1] ?? "") ? 2 : 1);
+      this.#child.stdin.write(`${words.join(" ")}\nlink show dev ${marker}\n`);
     });
   }
 
@@ -160,6 +171,11 @@ class IpWorker {
 
 /** A command queued behind one that made the worker exit: it never ran, and may be sent again. */
 class NotRunError extends Error {}
+
+/** The map key of a namespace's worker for one address family. */
+function workerKey(namespace: string, family: string): string {
+  return `${namespace} ${family}`;
+}
 
 function displayArgv(argv: readonly string[], namespace: string | undefined): string[] {
   return namespace ? [argv[0], "-n", namespace, ...argv.slice(1)] : [...argv];
@@ -206,18 +222,19 @@ export class IpBatchRunner implements CommandRunner {
     checkSystemArgv(argv);
     if (!this.#batchable(argv, options)) return this.#fallback.run(argv, options);
     const deleting = argv[1] === "netns" && (argv[2] === "del" || argv[2] === "delete") ? argv[3] : undefined;
-    // A worker inside a namespace keeps it alive: stop it before the namespace goes.
+    // A worker inside a namespace keeps it alive: stop it (and its family workers) before the namespace goes.
     if (deleting !== undefined) {
-      const worker = this.#workers.get(deleting);
+      const keys = [deleting, ...["-4", "-6"].map((family) => workerKey(deleting, family))];
+      const workers = keys.flatMap((key) => this.#workers.get(key) ?? []);
       // Out of the map first: a command racing the deletion must get a new worker, not a closing one.
-      this.#workers.delete(deleting);
-      await worker?.close();
+      for (const key of keys) this.#workers.delete(key);
+      await Promise.all(workers.map((worker) => worker.close()));
     }
     this.#log.debug(displayArgv(argv, options.namespace).join(" "));
     try {
       for (;;) {
         try {
-          return await this.#worker(options.namespace).run(argv);
+          return await this.#worker(options.namespace, FAMILY.test(argv[1] ?? "") ? argv[1] : undefined).run(argv);
         } catch (error) {
           if (!(error instanceof NotRunError)) throw error;
         }
@@ -251,17 +268,23 @@ export class IpBatchRunner implements CommandRunner {
 
   #batchable(argv: readonly string[], options: SystemCommandOptions): boolean {
     if (argv[0] !== "ip" || options.input !== undefined) return false;
-    if (!BATCHABLE.test(`${argv[1]} ${argv[2]}`)) return false;
+    const object = FAMILY.test(argv[1] ?? "") ? 2 : 1;
+    if (!BATCHABLE.test(`${argv[object]} ${argv[object + 1]}`)) return false;
     return argv.every((word) => PLAIN_WORD.test(word));
   }
 
-  #worker(namespace: string | undefined): IpWorker {
-    const key = namespace ?? "";
+  #worker(namespace: string | undefined, family: string | undefined): IpWorker {
+    const key = family ? workerKey(namespace ?? "", family) : (namespace ?? "");
     let worker = this.#workers.get(key);
     if (!worker || worker.exited) {
-      worker = new IpWorker(namespace, this.#privilege, (gone) => {
-        if (this.#workers.get(key) === gone) this.#workers.delete(key);
-      });
+      worker = new IpWorker(
+        namespace,
+        this.#privilege,
+        (gone) => {
+          if (this.#workers.get(key) === gone) this.#workers.delete(key);
+        },
+        family,
+      );
       this.#workers.set(key, worker);
     }
     return worker;

@@ -72,12 +72,22 @@ async function finish(
 
 /** What the evidence reads from a DummyNet. */
 function networkSubject(net: DummyNet): EvidenceSubject {
-  return { net, snapshot: () => net.snapshot(), processes: () => net.processMonitor.processes };
+  return {
+    net,
+    snapshot: () => net.snapshot(),
+    processes: () => net.processMonitor.processes,
+    faultHistory: () => net.faultHistory,
+  };
 }
 
 /** What the evidence reads from a Lab: host names from the topology. */
 function labSubject(lab: Lab): EvidenceSubject {
-  return { net: lab.net, snapshot: () => lab.snapshot(), processes: () => lab.net.processMonitor.processes };
+  return {
+    net: lab.net,
+    snapshot: () => lab.snapshot(),
+    processes: () => lab.net.processMonitor.processes,
+    faultHistory: () => lab.faultHistory,
+  };
 }
 
 /** The line a failed test's message gets: where its evidence is, whether its network was kept. */

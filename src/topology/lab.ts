@@ -11,6 +11,9 @@ import { DummyNet, type DummyNetOptions } from "../network/dummy-net.js";
 import type { Capture, CaptureOptions } from "../evidence/capture.js";
 import { type Snapshot, snapshotOf } from "../evidence/snapshot.js";
 import type { RunInfo } from "../process/run-info.js";
+import type { Fault, FaultEvent, FaultOptions } from "../faults/types.js";
+import type { GeneratedPlan, ScheduleOptions, ScheduleStep } from "../faults/plan.js";
+import type { Schedule } from "../faults/schedule.js";
 import { buildNetwork, type BuildProgress, type BuiltNetwork } from "./build.js";
 import { interfaceRows } from "./describe.js";
 import { isLoadedTopology, loadTopology, type TopologySource } from "./load.js";
@@ -249,12 +252,99 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
    */
   snapshot(): Promise<Snapshot> {
     const names = new Map([...this.hosts].map(([name, host]) => [host.namespace.scoped, name]));
-    return snapshotOf(this.net, names);
+    return snapshotOf(this.net, names, this.net.faults);
   }
 
   /** The programs started by `start()`, in the order they started. */
   get programs(): readonly StartedProgram[] {
     return this.#started ?? [];
+  }
+
+  /**
+   * Cuts between groups of hosts (by name), both ways, silently: see DummyNet.partition().
+   *
+   * @throws InvalidArgumentError naming the known hosts, for an unknown one; as DummyNet.partition() otherwise.
+   * @example
+   * ```ts
+   * await using cut = await lab.partition([["leader"], ["follower"]]);
+   * ```
+   */
+  partition(groups: readonly (readonly string[])[], options?: FaultOptions): Promise<Fault> {
+    // Names become DummyNets (refused with the lab's host list when unknown); anything else is the network's to refuse.
+    const hosts: unknown = Array.isArray(groups)
+      ? groups.map((group: unknown) =>
+          Array.isArray(group) ? group.map((name: unknown) => this.#hostFor(name)) : group,
+        )
+      : groups;
+    return this.net.partition(hosts as DummyNet[][], options);
+  }
+
+  /**
+   * Drops packets from host `from` to host `to`, one way: see DummyNet.block().
+   *
+   * @throws InvalidArgumentError naming the known hosts, for an unknown one; as DummyNet.block() otherwise.
+   * @example
+   * ```ts
+   * await lab.block("a", "b", { for: 500 });
+   * ```
+   */
+  block(from: string, to: string, options?: FaultOptions): Promise<Fault> {
+    return this.net.block(this.#hostFor(from), this.#hostFor(to), options);
+  }
+
+  /**
+   * Cuts host `host` from all the others: see DummyNet.isolate().
+   *
+   * @throws InvalidArgumentError naming the known hosts, for an unknown one; as DummyNet.isolate() otherwise.
+   * @example
+   * ```ts
+   * await lab.isolate("leader", { for: 1000 });
+   * ```
+   */
+  isolate(host: string, options?: FaultOptions): Promise<Fault> {
+    return this.net.isolate(this.#hostFor(host), options);
+  }
+
+  /**
+   * Heals every fault in force: see DummyNet.heal().
+   *
+   * @throws AggregateError of what could not be healed.
+   * @example
+   * ```ts
+   * await lab.heal();
+   * ```
+   */
+  heal(): Promise<void> {
+    return this.net.heal();
+  }
+
+  /**
+   * Runs faults on a schedule, hosts by name: see DummyNet.schedule().
+   *
+   * @throws InvalidArgumentError for a bad step, before anything runs.
+   * @example
+   * ```ts
+   * const schedule = lab.schedule({ every: 1000, for: 10_000, faults: ["partition"] }, { seed: 7 });
+   * await schedule.done;
+   * ```
+   */
+  schedule(plan: readonly ScheduleStep[] | GeneratedPlan, options?: ScheduleOptions): Schedule {
+    return this.net.schedule(plan, options);
+  }
+
+  /** The faults in force, oldest first. */
+  get faults(): readonly Fault[] {
+    return this.net.faults;
+  }
+
+  /** Every fault applied and healed (schedules' steps included): see DummyNet.faultHistory. */
+  get faultHistory(): readonly FaultEvent[] {
+    return this.net.faultHistory;
+  }
+
+  /** A host argument: a name of this lab's (refused with the list of hosts otherwise), or passed on as it is. */
+  #hostFor(name: unknown): DummyNet {
+    return typeof name === "string" ? this.host(name) : (name as DummyNet);
   }
 
   /**

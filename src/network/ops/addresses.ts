@@ -29,6 +29,8 @@ export class AddressesAndRoutes {
     // After the arguments: bad input is named as such in every mode.
     at.refuseHostInRootless("addrAdd");
     await at.ip(["addr", "add", ip, "dev", link.scoped, ...(family === 6 ? ["nodad"] : [])]);
+    const known = at.network.addresses.get(at.namespace.scoped) ?? new Set<string>();
+    at.network.addresses.set(at.namespace.scoped, known.add(address));
     at.register({
       targets: [link],
       reason: "addrAdd",
@@ -39,10 +41,11 @@ export class AddressesAndRoutes {
 
   async addrDel(ip: string, iface: unknown): Promise<void> {
     const at = this.at;
-    const { family } = checkAddressWithPrefix("ip", ip);
+    const { family, address } = checkAddressWithPrefix("ip", ip);
     const link = at.iface(iface);
     at.refuseHostInRootless("addrDel");
     await at.ip(["addr", "del", ip, "dev", link.scoped]);
+    at.network.addresses.get(at.namespace.scoped)?.delete(address);
     at.register({
       targets: [link],
       reason: "addrDel",

@@ -98,6 +98,7 @@ export class Namespaces<Child extends { readonly shell: Shell }> {
     );
     this.children.made.delete(ns.scoped);
     at.network.links.forgetNamespace(ns.scoped);
+    at.network.addresses.delete(ns.scoped);
   }
 
   async processList(namespace: unknown): Promise<number[]> {

@@ -1,0 +1,133 @@
+/**
+ * The kernel side of a cut: policy-routing rules in the receiving host's
+ * namespace. `ip rule add pref 1 from <sender> to <receiver> blackhole`
+ * drops, on the input path and silently, what the sender sends to this host;
+ * for that rule to be consulted before local delivery, the `local` rule moves
+ * from pref 0 to pref 2 while any cut is in force (and back when none is).
+ * Rules are counted, so that overlapping faults share one kernel rule; the
+ * commands of one namespace and family run one after the other, in the order
+ * they were asked for (the ip batch worker of that namespace keeps them cheap).
+ */
+import { SystemCommandError } from "../errors.js";
+import type { Shell } from "../shell/shell.js";
+
+/** The pref of the blackhole rules: ahead of everything but the rules a user put at pref 0 or 1. */
+export const CUT_PREF = "1";
+/** Where the `local` rule waits while cuts are in force: right behind them, ahead of any other rule. */
+export const MOVED_LOCAL_PREF = "2";
+
+export type Family = 4 | 6;
+
+/** The rules of one namespace and address family. */
+class FamilyRules {
+  readonly #counts = new Map<string, number>();
+  #queue: Promise<unknown> = Promise.resolve();
+  /** The local rule's pref before we moved it; undefined while it is not moved. */
+  #movedFrom: string | undefined;
+
+  constructor(
+    private readonly shell: Shell,
+    private readonly family: Family,
+  ) {}
+
+  get size(): number {
+    return this.#counts.size;
+  }
+
+  /** Drops packets from `from` to `to` (addresses of this family, `to` one of this namespace's). */
+  acquire(from: string, to: string): Promise<void> {
+    const key = `${from} ${to}`;
+    const count = this.#counts.get(key) ?? 0;
+    this.#counts.set(key, count + 1);
+    if (count > 0) return this.#queue.then(() => undefined);
+    const first = this.#counts.size === 1;
+    return this.#enqueue(async () => {
+      if (first) await this.#moveLocal();
+      await this.#ip(["rule", "add", "pref", CUT_PREF, "from", from, "to", to, "blackhole"]);
+    });
+  }
+
+  /** Takes back one acquire(); the kernel rule goes with the last, and the local rule moves back with the last rule. */
+  release(from: string, to: string): Promise<void> {
+    const key = `${from} ${to}`;
+    const count = this.#counts.get(key) ?? 0;
+    if (count === 0) return Promise.resolve();
+    if (count > 1) {
+      this.#counts.set(key, count - 1);
+      return Promise.resolve();
+    }
+    this.#counts.delete(key);
+    const last = this.#counts.size === 0;
+    return this.#enqueue(async () => {
+      await this.#ip(["rule", "del", "pref", CUT_PREF, "from", from, "to", to, "blackhole"], { gone: true });
+      if (last) await this.#restoreLocal();
+    });
+  }
+
+  /** Runs `work` after everything asked for before it, whether that succeeded or not. */
+  #enqueue(work: () => Promise<void>): Promise<void> {
+    const done = this.#queue.then(work, work);
+    this.#queue = done.catch(() => undefined);
+    return done;
+  }
+
+  async #moveLocal(): Promise<void> {
+    // Added before the old one goes: there is never a moment without local delivery.
+    await this.#ip(["rule", "add", "pref", MOVED_LOCAL_PREF, "lookup", "local"]);
+    try {
+      await this.#ip(["rule", "del", "pref", "0", "lookup", "local"]);
+      this.#movedFrom = "0";
+    } catch (error) {
+      await this.#ip(["rule", "del", "pref", MOVED_LOCAL_PREF, "lookup", "local"], { gone: true });
+      throw new SystemCommandError(
+        (error as SystemCommandError).argv,
+        (error as SystemCommandError).exitCode,
+        (error as SystemCommandError).stderr,
+        "the `local` routing rule of this host is not at pref 0 (someone moved it): faults need it there to start from",
+        { cause: error },
+      );
+    }
+  }
+
+  async #restoreLocal(): Promise<void> {
+    if (this.#movedFrom === undefined) return;
+    await this.#ip(["rule", "add", "pref", this.#movedFrom, "lookup", "local"]);
+    await this.#ip(["rule", "del", "pref", MOVED_LOCAL_PREF, "lookup", "local"], { gone: true });
+    this.#movedFrom = undefined;
+  }
+
+  /** `gone`: a rule already gone (its namespace deleted, say) is no error when taking it back. */
+  async #ip(args: readonly string[], options: { gone?: boolean } = {}): Promise<void> {
+    const argv = ["ip", ...(this.family === 6 ? ["-6"] : []), ...args];
+    if (!options.gone) {
+      await this.shell.system(argv);
+      return;
+    }
+    const result = await this.shell.system(argv, { allowFailure: true });
+    if (result.exitCode !== 0 && !/No such file|not exist|Cannot open network namespace/i.test(result.stderr)) {
+      throw new SystemCommandError(result.argv, result.exitCode, result.stderr);
+    }
+  }
+}
+
+/** The cut rules of one namespace, both families. */
+export class NamespaceRules {
+  readonly #families: Record<Family, FamilyRules>;
+
+  constructor(shell: Shell) {
+    this.#families = { 4: new FamilyRules(shell, 4), 6: new FamilyRules(shell, 6) };
+  }
+
+  /** Whether no rule is in force (the namespace is as it was). */
+  get empty(): boolean {
+    return this.#families[4].size === 0 && this.#families[6].size === 0;
+  }
+
+  acquire(family: Family, from: string, to: string): Promise<void> {
+    return this.#families[family].acquire(from, to);
+  }
+
+  release(family: Family, from: string, to: string): Promise<void> {
+    return this.#families[family].release(from, to);
+  }
+}
