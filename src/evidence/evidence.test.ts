@@ -171,7 +171,9 @@ test("vitest passing", async ({ net }) => { await scenario(net, false); });
       assert.match(exec.stdout, /10\.0\.0\.1\/24/);
       const probe = await runCli(["probe", name, "a", "b", "--count", "20", "--json"]);
       assert.equal(probe.code, 0, probe.stderr);
-      assert.equal((JSON.parse(probe.stdout) as { received: number }).received, 20);
+      // The partition in force at the failure is kept too: nothing gets across.
+      const report = JSON.parse(probe.stdout) as { sent: number; received: number };
+      assert.deepEqual([report.sent, report.received], [20, 0]);
       // The reaper (every useNetwork reaps dead owners first) leaves it alone.
       const { reapDeadOwners } = await import("../lifecycle/reaper.js");
       await reapDeadOwners();
