@@ -78,7 +78,7 @@ function openCaptureFile(options: CaptureOptions, label: string): { file: string
 }
 
 export function validateCaptureOptions(options: CaptureOptions): void {
-  if (typeof options !== "object" || options === null)
+  if (typeof options !== "object" || (options as unknown) === null)
     throw new InvalidArgumentError("options", options, "must be an object { file?, snaplen?, maxBytes? }");
   const { snaplen, maxBytes, file } = options;
   if (snaplen !== undefined && (!Number.isInteger(snaplen) || snaplen < 64 || snaplen > DEFAULT_SNAPLEN))

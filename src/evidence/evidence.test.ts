@@ -24,7 +24,9 @@ const SOURCE = fileURLToPath(new URL("../", import.meta.url));
 const REPO = resolve(SOURCE, "..");
 const FIXTURE = fileURLToPath(new URL("./fixtures/node-test.fixture.ts", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "dummynet-evidence-test-"));
-after(() => rmSync(scratch, { recursive: true, force: true }));
+after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 const uidsIn = (output: string) => [...output.matchAll(/^uid (\d+)$/gm)].map((match) => Number(match[1]));
 
@@ -140,7 +142,7 @@ test("vitest passing", async ({ net }) => { await scenario(net, false); });
       args: ["--test-name-pattern=kept on failure"],
     });
     assert.equal(run.code, 1, run.output);
-    const [uid] = uidsIn(run.output);
+    const uid = uidsIn(run.output).at(0);
     assert.ok(uid !== undefined, run.output);
     if (runsRootless()) {
       // A rootless network lives in the test process's holder and ends with it: not kept, and said so.

@@ -262,7 +262,7 @@ function toLinks(
 
 /** Splits `ip netns exec <ns> <command...>` (how a host's programs are started) into the namespace and the command. */
 function whereAndWhat(cmd: RunInfo["cmd"]): { namespace: string | null; command: string } {
-  if (Array.isArray(cmd) && cmd[0] === "ip" && cmd[1] === "netns" && cmd[2] === "exec" && cmd.length > 4) {
+  if (typeof cmd !== "string" && cmd[0] === "ip" && cmd[1] === "netns" && cmd[2] === "exec" && cmd.length > 4) {
     const rest = cmd.slice(4);
     const command = rest[0] === "/bin/sh" && rest[1] === "-c" && rest.length === 3 ? rest[2] : formatCommand(rest);
     return { namespace: cmd[3], command };
@@ -304,7 +304,10 @@ export async function takeSnapshot(source: SnapshotSource): Promise<Snapshot> {
   const read = await Promise.all(
     [...source.hosts].map(([name, namespace]) => readHost(source.hostShell, name, namespace)),
   );
-  const hosts = read.map(({ raw: _raw, ...host }, i) => ({ ...host, links: toLinks(read[i], read) }));
+  const hosts: SnapshotHost[] = read.map((host) => {
+    const { raw, ...rest } = host;
+    return { ...rest, links: raw.length > 0 ? toLinks(host, read) : [] };
+  });
   const hostOfNamespace = new Map([...source.hosts].map(([name, namespace]) => [namespace, name]));
   return {
     takenAt,

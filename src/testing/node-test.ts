@@ -70,7 +70,7 @@ function closeAtEnd(t: TestContext | AfterContext, close: (outcome: TestOutcome)
  */
 export function useNetwork(t: TestContext | AfterContext, options: NetworkOptions = {}): DummyNet {
   const held = openNetwork(options);
-  closeAtEnd(t, held.close);
+  closeAtEnd(t, (outcome) => held.close(outcome));
   return held.value;
 }
 
@@ -94,6 +94,6 @@ export async function useTopology(
   options: TopologyOptions = {},
 ): Promise<Lab> {
   const held = await openTopology(source, options);
-  closeAtEnd(t, held.close);
+  closeAtEnd(t, (outcome) => held.close(outcome));
   return held.value;
 }

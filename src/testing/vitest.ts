@@ -84,7 +84,7 @@ export const test = base.extend<DummyNetFixtures>({
     try {
       await use(async (source, options) => {
         const held = await openTopology(source, options);
-        closers.push(held.close);
+        closers.push((outcome) => held.close(outcome));
         return held.value;
       });
     } finally {

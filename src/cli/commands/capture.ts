@@ -15,7 +15,7 @@ export interface CaptureFlags {
 export async function capture(targets: string[], flags: CaptureFlags): Promise<number> {
   if (targets.length < 1 || targets.length > 2)
     throw new UsageError(`expected [NETWORK] HOST:IFACE, got ${targets.length} arguments: ${targets.join(" ")}`);
-  const target = targets.at(-1)!;
+  const target = targets.length === 2 ? targets[1] : targets[0];
   const selector = targets.length === 2 ? targets[0] : flags.network;
   const colon = target.indexOf(":");
   if (colon <= 0 || colon === target.length - 1)
@@ -25,13 +25,13 @@ export async function capture(targets: string[], flags: CaptureFlags): Promise<n
   const host = target.slice(0, colon);
   const state = await findNetwork(selector, { liveOnly: true });
   const namespace = hostOf(state, host);
-  const iface = state.network.interfaces[target];
-  if (iface === undefined) {
+  if (!Object.hasOwn(state.network.interfaces, target)) {
     const known = Object.keys(state.network.interfaces).filter((key) => key.startsWith(`${host}:`));
     throw new UsageError(
       `no interface "${target.slice(colon + 1)}" on host ${host} of ${state.network.name}; its interfaces: ${known.join(", ") || "none"}`,
     );
   }
+  const iface = state.network.interfaces[target];
   const { Capture } = await import("../../evidence/capture.js");
   // Signals first: a Ctrl-C during the start still stops the capture in order.
   const stop = new StopSignals();
