@@ -25,11 +25,13 @@ export interface SnapshotLink {
   state: string;
   /** Whether it was set up (the UP flag). */
   adminUp: boolean;
+  /** Its MTU in bytes. */
   mtu: number;
   /** Its kind: veth, bridge, vlan, loopback, ... */
   kind: string;
   /** The bridge it is a port of, if any. */
   master: string | null;
+  /** Its MAC address (null for kinds without one). */
   mac: string | null;
   /** Addresses with their prefix, link-local ones included. */
   addresses: string[];
@@ -37,39 +39,69 @@ export interface SnapshotLink {
 
 /** One route of a host (every table but the kernel's `local` one). */
 export interface SnapshotRoute {
+  /** The destination: a prefix, an address, or "default". */
   dst: string;
+  /** The next hop, or null for a route on the link. */
   gateway: string | null;
+  /** The interface it leaves by. */
   dev: string | null;
+  /** The routing table ("main" for most). */
   table: string;
+  /** IPv4 or IPv6. */
   family: "inet" | "inet6";
 }
 
 /** One queueing discipline with its counters since it was installed. */
 export interface SnapshotQdisc {
+  /** The interface it shapes. */
   dev: string;
+  /** Its kind: netem, tbf, pfifo, noqueue, ingress, ... */
   kind: string;
+  /** Its handle, as tc writes it ("8001:"). */
   handle: string;
+  /** Its parent, or null for the root qdisc. */
   parent: string | null;
   /** The qdisc's settings as tc reports them (netem: delay, loss, rate, ...). */
   options: Record<string, unknown>;
-  sent: { bytes: number; packets: number };
+  /** What it sent since it was installed. */
+  sent: {
+    /** Bytes sent. */
+    bytes: number;
+    /** Packets sent. */
+    packets: number;
+  };
+  /** Packets it dropped (a full queue, netem's loss). */
   dropped: number;
+  /** Times a packet had to wait because of a rate limit. */
   overlimits: number;
-  backlog: { bytes: number; packets: number };
+  /** What waits in its queue now. */
+  backlog: {
+    /** Bytes waiting. */
+    bytes: number;
+    /** Packets waiting. */
+    packets: number;
+  };
 }
 
 /** One program started with runAsync (or by a topology), as the process monitor knows it. */
 export interface SnapshotProcess {
   /** The host it runs in, or null for the machine's own namespace. */
   host: string | null;
+  /** Its command line (without the way into its namespace). */
   command: string;
+  /** Its process id, or null if it did not start. */
   pid: number | null;
+  /** Whether it still runs. */
   state: "running" | "exited";
+  /** Whether it was started as a daemon (expected to run until stopped). */
   daemon: boolean;
+  /** Its exit status, once it has exited by itself. */
   exitCode: number | null;
+  /** The signal that ended it, if one did. */
   signal: string | null;
-  /** The last SNAPSHOT_OUTPUT_LINES lines of its output. */
+  /** The last SNAPSHOT_OUTPUT_LINES lines of its stdout. */
   stdout: string[];
+  /** The last SNAPSHOT_OUTPUT_LINES lines of its stderr. */
   stderr: string[];
 }
 
@@ -79,8 +111,11 @@ export interface SnapshotHost {
   name: string;
   /** The namespace on the system. */
   namespace: string;
+  /** Its interfaces, loopback included. */
   links: SnapshotLink[];
+  /** Its routes. */
   routes: SnapshotRoute[];
+  /** Its queueing disciplines with their counters. */
   qdiscs: SnapshotQdisc[];
   /** What could not be read, if anything. */
   error?: string;
@@ -92,10 +127,18 @@ export interface Snapshot {
   takenAt: string;
   /** Milliseconds it took. */
   tookMs: number;
+  /** The network's owner uid. */
   uid: number;
+  /** Every namespace of the network. */
   hosts: SnapshotHost[];
-  /** Faults in force (partition, block, isolate, ...): their kind and hosts. */
-  faults: { kind: string; hosts: string[] }[];
+  /** Faults in force (partition, block, isolate, ...). */
+  faults: {
+    /** What the fault does. */
+    kind: string;
+    /** The hosts it concerns. */
+    hosts: string[];
+  }[];
+  /** The programs the process monitor runs or ran. */
   processes: SnapshotProcess[];
 }
 

@@ -69,7 +69,10 @@ export async function inspect(selector: string | undefined, options: { json?: bo
           mtu: link.mtu,
           addresses: link.addresses.filter((address) => !address.toLowerCase().startsWith("fe80:")),
           peer: state.network.peers?.[`${host.name}:${name}`] ?? null,
-          qdisc: applied ? applied.kind : null,
+          qdisc:
+            applied?.kind ??
+            host.qdiscs.find((qdisc) => qdisc.dev === link.name && qdisc.parent === null)?.kind ??
+            null,
           impairment: applied?.netem ?? null,
           ingressImpairment: applied?.ingress?.netem ?? null,
         });
