@@ -82,6 +82,9 @@ if (onlyRootless && !rootlessPhase) stop("--rootless and --no-rootless contradic
 
 const runDir = join(repoRoot, "test-results", `run-${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}`);
 mkdirSync(runDir, { recursive: true });
+// Failing tests' evidence folders (src/evidence), the suite's own included (child runs that fail on purpose),
+// go with this run's outputs instead of the checkout's dummynet-evidence/.
+process.env.DUMMYNET_EVIDENCE_DIR ??= join(runDir, "evidence");
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
 /** Everything that failed, named, for the closing list. */
