@@ -39,7 +39,20 @@ export interface CaptureResult {
   dropped: number;
 }
 
-/** A capture's failure (the interface went away, the disk is full); `result` says what the file holds. */
+/**
+ * A capture's failure (the interface went away, the disk is full); `result` says what the file holds.
+ *
+ * @example
+ * ```ts
+ * const capture = await net.capture(a, "eth0");
+ * try {
+ *   await capture.stop();
+ * } catch (error) {
+ *   if (error instanceof CaptureError) console.error(error.message, error.result.packets);
+ *   else throw error;
+ * }
+ * ```
+ */
 export class CaptureError extends DummyNetError {
   constructor(
     message: string,
@@ -146,7 +159,7 @@ export class Capture {
     this.#snaplen = snaplen;
   }
 
-  /** Starts capturing `iface` (the name on the system) in `namespace`; resolves once tcpdump listens. */
+  /** @internal Starts capturing `iface` (the name on the system) in `namespace`; resolves once tcpdump listens. */
   static async start(
     where: { privilege: Privilege; namespace: string | undefined; iface: string; what: string },
     options: CaptureOptions,
@@ -171,6 +184,12 @@ export class Capture {
    * Idempotent: later calls get the same answer.
    *
    * @throws CaptureError when the capture had failed (the interface went away, the disk filled up), naming the interface or file; its `result` says what was written.
+   * @example
+   * ```ts
+   * const capture = await net.capture(a, "eth0");
+   * const { file, packets, bytes } = await capture.stop();
+   * console.log(`${packets} packets (${bytes} bytes) in ${file}`);
+   * ```
    */
   stop(): Promise<CaptureResult> {
     this.#stopped ??= (async () => {
@@ -191,7 +210,7 @@ export class Capture {
     return this.#stopped;
   }
 
-  /** The exit path: ends the engine at once and closes the file. */
+  /** @internal The exit path: ends the engine at once and closes the file. */
   stopSync(): void {
     this.#engine.stopSync();
     this.#close();
