@@ -18,6 +18,7 @@ import { runCli } from "../cli/cli.test-helpers.js";
 import { leftovers } from "../test-support/leftovers.js";
 import { runsRootless } from "../test-support/rootless.js";
 import { makeEvidenceFolder, safeName } from "./evidence-folder.js";
+import { parsePcap } from "./pcap.js";
 import { datagramsWith } from "./pcap.test-helpers.js";
 
 const SOURCE = fileURLToPath(new URL("../", import.meta.url));
@@ -134,7 +135,7 @@ test("vitest passing", async ({ net }) => { await scenario(net, false); });
     for (const uid of uidsIn(output)) assert.deepEqual(leftovers(uid), []);
   });
 
-  test("DUMMYNET_KEEP=on-failure keeps the failed test's network for ls, inspect, exec and probe until down", async () => {
+  test("DUMMYNET_KEEP=on-failure keeps the failed test's network for ls, inspect, exec, probe and capture until down", async () => {
     const dir = join(scratch, "kept");
     const run = await runNodeTest([FIXTURE], {
       timeout: 240_000,
@@ -176,6 +177,14 @@ test("vitest passing", async ({ net }) => { await scenario(net, false); });
       // The partition in force at the failure is kept too: nothing gets across.
       const report = JSON.parse(probe.stdout) as { sent: number; received: number };
       assert.deepEqual([report.sent, report.received], [20, 0]);
+      // dummynet capture reaches it too: a pcap tcpdump reads (nothing crosses the partition, so it may be empty).
+      const pcap = join(scratch, "kept-a.pcap");
+      const capture = await runCli(["capture", name, "a:a-b", "-w", pcap, "--seconds", "1", "--json"]);
+      assert.equal(capture.code, 0, capture.stderr);
+      const captured = JSON.parse(capture.stdout) as { file: string; packets: number };
+      assert.equal(captured.file, pcap);
+      assert.equal(parsePcap(readFileSync(pcap)).packets.length, captured.packets);
+      execFileSync("tcpdump", ["-nn", "-r", pcap], { encoding: "utf8", timeout: 20_000 });
       // The reaper (every useNetwork reaps dead owners first) leaves it alone.
       const { reapDeadOwners } = await import("../lifecycle/reaper.js");
       await reapDeadOwners();
