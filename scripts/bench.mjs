@@ -14,7 +14,10 @@
 // of lateMs), the time from partition() resolving to the first dropped packet, and partition()/heal() of 100 hosts
 // into two groups; medians of --runs samples, each in a fresh process (scripts/bench/faults-sample.mjs).
 //
-// Usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star,testing,faults] [--testing-runs 30] [--json FILE]
+// Kind "testing" measures each helper without evidence and with it (the default),
+// and the difference. Kind "snapshot": snapshot() of 10 hosts and a switch.
+//
+// Usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star,testing,snapshot,faults] [--testing-runs 30] [--json FILE]
 // Needs root. Builds dist/ first (the library is measured as users run it).
 import { spawnSync } from "node:child_process";
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -30,7 +33,7 @@ const option = (name, fallback) => {
 };
 const runs = Number(option("runs", "3"));
 const sizes = option("sizes", "10,50,100,500").split(",").map(Number);
-const kinds = option("kinds", "chain,star,testing").split(",");
+const kinds = option("kinds", "chain,star,testing,snapshot").split(",");
 const testingRuns = Number(option("testing-runs", "30"));
 const jsonFile = option("json", join(root, "bench-results.json"));
 
@@ -145,6 +148,7 @@ const percentile = (values, p) => {
 const rows = [];
 const testingRows = [];
 const faultRows = [];
+const snapshotRows = [];
 for (const kind of kinds) {
   if (kind === "faults") {
     for (let run = 0; run < runs; run++) {
@@ -175,10 +179,16 @@ for (const kind of kinds) {
     continue;
   }
   if (kind === "testing") {
-    for (const helper of ["useNetwork", "useTopology"]) {
+    // Each helper without evidence and with it (the default: a tcpdump per host into a ring, thrown away on a pass).
+    for (const [helper, evidence] of [
+      ["useNetwork", "never"],
+      ["useNetwork", "on-failure"],
+      ["useTopology", "never"],
+      ["useTopology", "on-failure"],
+    ]) {
       const result = spawnSync(
         process.execPath,
-        [join(root, "scripts/bench/testing-sample.mjs"), helper, String(testingRuns)],
+        [join(root, "scripts/bench/testing-sample.mjs"), helper, String(testingRuns), evidence],
         { cwd: root, encoding: "utf8", maxBuffer: 1 << 24 },
       );
       if (result.status !== 0) throw new Error(`testing ${helper} failed (${result.status}): ${result.stderr}`);
@@ -187,14 +197,31 @@ for (const kind of kinds) {
       const steady = samples.slice(1);
       testingRows.push({
         helper,
+        evidence,
         tests: samples.length,
         setupMs: median(steady.map((s) => s.setupMs)),
         teardownMs: median(steady.map((s) => s.teardownMs)),
         totalMs: median(steady.map((s) => s.setupMs + s.teardownMs)),
         firstTestMs: samples[0].setupMs + samples[0].teardownMs,
       });
-      process.stderr.write(`testing ${helper}: median ${testingRows.at(-1).totalMs.toFixed(1)} ms per test\n`);
+      process.stderr.write(
+        `testing ${helper} (evidence ${evidence}): median ${testingRows.at(-1).totalMs.toFixed(1)} ms per test\n`,
+      );
     }
+    continue;
+  }
+  if (kind === "snapshot") {
+    // snapshot() of a star of 10 hosts around a switch namespace (11 namespaces), as the evidence takes it.
+    const result = spawnSync(process.execPath, [join(root, "scripts/bench/snapshot-sample.mjs"), "10", "20"], {
+      cwd: root,
+      encoding: "utf8",
+      maxBuffer: 1 << 24,
+      timeout: SAMPLE_TIMEOUT_MS,
+    });
+    if (result.status !== 0) throw new Error(`snapshot failed (${result.status ?? result.signal}): ${result.stderr}`);
+    const { hosts, samples } = JSON.parse(result.stdout.trim().split("\n").at(-1));
+    snapshotRows.push({ hosts, snapshots: samples.length, medianMs: median(samples), maxMs: Math.max(...samples) });
+    process.stderr.write(`snapshot of ${hosts} hosts: median ${snapshotRows.at(-1).medianMs.toFixed(1)} ms\n`);
     continue;
   }
   for (const n of sizes) {
@@ -278,12 +305,24 @@ if (testingRows.length > 0) {
   console.log(
     `\nper test, two hosts and one link (dummynet/testing, ${testingRuns} tests in a row; medians without the first test, which also reaps dead owners):\n`,
   );
-  console.log("| helper | setup ms | teardown + leftover check ms | total ms | first test ms |");
-  console.log("| --- | ---: | ---: | ---: | ---: |");
-  for (const r of testingRows)
+  console.log(
+    "| helper | evidence | setup ms | teardown + leftover check ms | total ms | evidence costs ms | first test ms |",
+  );
+  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of testingRows) {
+    const without = testingRows.find((other) => other.helper === r.helper && other.evidence === "never");
+    const extra = r.evidence === "never" || !without ? "" : (r.totalMs - without.totalMs).toFixed(1);
     console.log(
-      `| ${r.helper} | ${r.setupMs.toFixed(1)} | ${r.teardownMs.toFixed(1)} | ${r.totalMs.toFixed(1)} | ${r.firstTestMs.toFixed(1)} |`,
+      `| ${r.helper} | ${r.evidence} | ${r.setupMs.toFixed(1)} | ${r.teardownMs.toFixed(1)} | ${r.totalMs.toFixed(1)} | ${extra} | ${r.firstTestMs.toFixed(1)} |`,
     );
+  }
+}
+if (snapshotRows.length > 0) {
+  console.log("\nsnapshot() (docs/evidence.md; target: under 100 ms for 10 hosts):\n");
+  console.log("| namespaces | snapshots | median ms | max ms |");
+  console.log("| ---: | ---: | ---: | ---: |");
+  for (const r of snapshotRows)
+    console.log(`| ${r.hosts} | ${r.snapshots} | ${r.medianMs.toFixed(1)} | ${r.maxMs.toFixed(1)} |`);
 }
 writeFileSync(
   jsonFile,
@@ -296,6 +335,7 @@ writeFileSync(
       rootless: rootlessRows,
       testing: testingRows,
       faults: faultRows,
+      snapshot: snapshotRows,
     },
     null,
     2,

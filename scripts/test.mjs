@@ -45,6 +45,8 @@ const PACKAGES = [
   { name: "util-linux", program: "nsenter" },
   // Tests of a user who runs the library through sudo (src/test-support/sudo-user.ts).
   { name: "sudo", program: "sudo" },
+  // Packet captures (src/evidence: capture(), the fixtures' evidence of a failed test).
+  { name: "tcpdump", program: "tcpdump" },
   // The kernel lab (scripts/lab, docs/lab.md): QEMU with Debian's stock kernel and its modules,
   // and a static busybox for the initramfs.
   { name: "qemu-system-x86", program: "qemu-system-x86_64", labOnly: true },
@@ -61,7 +63,7 @@ const BOUNDS = ["--test-timeout=600000"];
 const HOST_TIMEOUT_MS = Number(process.env.DUMMYNET_HOST_TIMEOUT_S || 40 * 60) * 1000;
 
 /** The rootless phase: which host test files it runs again, as whom, and its bound (DUMMYNET_ROOTLESS_TIMEOUT_S). */
-const ROOTLESS_SCOPE = ["src/network/", "src/process/", "src/topology/", "src/faults/"];
+const ROOTLESS_SCOPE = ["src/network/", "src/process/", "src/topology/", "src/faults/", "src/evidence/"];
 const ROOTLESS_UID = 65534;
 /** 15 min: the phase took 50 s (10 files, 110 tests) under load 7; the bound names the tests still running when it ends them. */
 const ROOTLESS_TIMEOUT_MS = Number(process.env.DUMMYNET_ROOTLESS_TIMEOUT_S || 15 * 60) * 1000;
@@ -82,6 +84,9 @@ if (onlyRootless && !rootlessPhase) stop("--rootless and --no-rootless contradic
 
 const runDir = join(repoRoot, "test-results", `run-${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}`);
 mkdirSync(runDir, { recursive: true });
+// Failing tests' evidence folders (src/evidence), the suite's own included (child runs that fail on purpose),
+// go with this run's outputs instead of the checkout's dummynet-evidence/.
+process.env.DUMMYNET_EVIDENCE_DIR ??= join(runDir, "evidence");
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
 /** Everything that failed, named, for the closing list. */

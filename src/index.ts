@@ -49,6 +49,16 @@ export type {
   LoadTopologyOptions,
 } from "./topology/load.js";
 export { buildTopology, Lab } from "./topology/lab.js";
+export { Capture, CaptureError, DEFAULT_CAPTURE_MAX_BYTES } from "./evidence/capture.js";
+export type { CaptureOptions, CaptureResult } from "./evidence/capture.js";
+export type {
+  Snapshot,
+  SnapshotHost,
+  SnapshotLink,
+  SnapshotRoute,
+  SnapshotQdisc,
+  SnapshotProcess,
+} from "./evidence/snapshot.js";
 export type { BuildTopologyOptions, LabStartOptions, StartedProgram } from "./topology/lab.js";
 export type { BuildProgress } from "./topology/build.js";
 export type {

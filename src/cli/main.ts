@@ -18,6 +18,7 @@ import { Exit, UsageError, warn } from "./command-io.js";
 import type { Shell } from "./commands/completion.js";
 import type { ExportFlags } from "./commands/export.js";
 import type { FaultFlags } from "./commands/fault.js";
+import type { CaptureFlags } from "./commands/capture.js";
 import type { ProbeFlags } from "./commands/probe.js";
 import type { RunOptions } from "./commands/run.js";
 import type { UpOptions } from "./commands/up.js";
@@ -275,6 +276,30 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     )
     .action(
       action(async (words: string[], flags: FaultFlags) => (await import("./commands/fault.js")).fault(words, flags)),
+    );
+
+  program
+    .command("capture")
+    .description(
+      "record what an interface of a running (or kept) network sends and receives into a pcap file (tcpdump -r, Wireshark); needs tcpdump",
+    )
+    .argument(
+      "<targets...>",
+      "[NETWORK] HOST:IFACE: the network (the only one when omitted), the host and its interface",
+    )
+    .requiredOption("-w, --write <file>", "the pcap file to write")
+    .addOption(new Option("--seconds <s>", "stop after this long (default: at Ctrl-C)").argParser(numberArgument))
+    .addOption(new Option("--snaplen <bytes>", "bytes kept of each packet (default 262144)").argParser(numberArgument))
+    .option("--network <name>", "network name, file or uid (instead of the first argument)")
+    .option("--json", "JSON output: { file, packets, bytes, dropped }")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dummynet capture client:eth0 -w client.pcap\n  dummynet capture star h1:eth0 -w h1.pcap --seconds 10\n  tcpdump -nn -r client.pcap",
+    )
+    .action(
+      action(async (targets: string[], flags: CaptureFlags) =>
+        (await import("./commands/capture.js")).capture(targets, flags),
+      ),
     );
 
   program

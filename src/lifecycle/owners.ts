@@ -76,6 +76,11 @@ export interface OwnerRecord {
   holder?: string;
   /** What the owner built, when it is `dummynet up` (or `run`): how the other commands find its network. */
   network?: NetworkRecord;
+  /**
+   * A failed test's network kept on purpose (DUMMYNET_KEEP=on-failure): it counts as alive whatever
+   * its pid does, so the reaper leaves it and nobody else takes its uid, until `dummynet down` removes it.
+   */
+  kept?: { test: string; at: string; evidence?: string };
 }
 
 /**
@@ -329,6 +334,25 @@ export function recordNetwork(uid: number, network: NetworkRecord): string {
   return ownerRecordPath(uid);
 }
 
+/**
+ * Keeps the network of `uid` past this process: its record gets `network`
+ * and `kept`, and this module instance lets go of it without removing the
+ * file (neither releaseUid nor the exit handler touch it afterwards).
+ */
+export function keepOwner(uid: number, network: NetworkRecord, kept: NonNullable<OwnerRecord["kept"]>): string {
+  const current = held.get(uid)?.recorded ? readRecord(uid)?.record : undefined;
+  if (!current || !isOurs(current)) {
+    throw new Error(
+      `cannot keep the network of uid ${uid}: this process holds no record of it in ${OWNERS_DIRECTORY} (is it writable?${unwritable ? ` ${unwritable}` : ""})`,
+    );
+  }
+  const temporary = join(OWNERS_DIRECTORY, `.${uid}.${HOLDER}.${temporaryCounter++}.tmp`);
+  writeFileSync(temporary, JSON.stringify({ ...current, network, kept }) + "\n");
+  renameSync(temporary, ownerRecordPath(uid));
+  held.delete(uid);
+  return ownerRecordPath(uid);
+}
+
 function removeOwnRecord(uid: number): void {
   if (!isOurs(readRecord(uid)?.record)) return;
   try {
@@ -396,6 +420,7 @@ export type OwnerState = "alive" | "dead";
  * pid exists. A reserved uid (above any pid) without a record is dead.
  */
 export function ownerState(uid: number, record: OwnerRecord | undefined): OwnerState {
+  if (record?.kept) return "alive";
   if (record) {
     const start = processStartTime(record.pid);
     return start !== undefined && (record.startTime === 0 || start === record.startTime) ? "alive" : "dead";

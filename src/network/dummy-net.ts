@@ -35,6 +35,9 @@ import { Links } from "./ops/links.js";
 import { Namespaces } from "./ops/namespaces.js";
 import { TrafficControl } from "./ops/traffic-control.js";
 import type { CleanupItem } from "./undo-log.js";
+import type { Capture, CaptureOptions } from "../evidence/capture.js";
+import { captureOn } from "../evidence/network-capture.js";
+import { type Snapshot, snapshotOf } from "../evidence/snapshot.js";
 import { FaultOps } from "../faults/fault-ops.js";
 import type { Fault, FaultEvent, FaultOptions } from "../faults/types.js";
 import type { GeneratedPlan, ScheduleOptions, ScheduleStep } from "../faults/plan.js";
@@ -113,6 +116,9 @@ function hostShellFor(options: DummyNetOptions): HostShell {
 }
 
 const PARENT = Symbol("parent");
+
+/** @internal The shared state behind a DummyNet, for the test fixtures (keeping a failed test's network). */
+export let networkStateOf: (net: DummyNet) => NetworkState;
 interface InternalOptions extends DummyNetOptions {
   [PARENT]?: { network: NetworkState; namespace: NamespaceScoped; shell: Shell };
 }
@@ -144,6 +150,7 @@ export class DummyNet implements AsyncDisposable {
   /** Namespaces made through this object, by scoped name. */
   readonly namespaces = new Map<string, DummyNet>();
   readonly #network: NetworkState;
+  readonly #at: NamespaceHandle;
   readonly #namespaces: Namespaces<DummyNet>;
   readonly #links: Links;
   readonly #addresses: AddressesAndRoutes;
@@ -151,6 +158,10 @@ export class DummyNet implements AsyncDisposable {
   readonly #trafficControl: TrafficControl;
   readonly #cgroupOps: Cgroups;
   readonly #faultOps: FaultOps;
+
+  static {
+    networkStateOf = (net) => net.#network;
+  }
 
   /**
    * A network of its own owner uid, with the host's shell (or `options.shell`).
@@ -182,6 +193,7 @@ export class DummyNet implements AsyncDisposable {
     const at = new NamespaceHandle(this.#network, this.namespace, this.shell, (value) =>
       value instanceof DummyNet ? value.namespace : undefined,
     );
+    this.#at = at;
     this.#namespaces = new Namespaces(at, { made: this.namespaces, open: (namespace) => this.#inNamespace(namespace) });
     this.#links = new Links(at);
     this.#addresses = new AddressesAndRoutes(at);
@@ -639,6 +651,41 @@ export class DummyNet implements AsyncDisposable {
    */
   probe(from: ProbeHost, to: ProbeHost, options?: ProbeOptions): Promise<ProbeReport> {
     return probe(this, from, to, options);
+  }
+
+  // ---------------------------------------------------------------- evidence
+
+  /**
+   * Records what `iface` of `host` sends and receives into a pcap file (tcpdump
+   * and Wireshark read it), from the moment the promise resolves until
+   * `stop()` or cleanup. Needs tcpdump (Debian package tcpdump). See docs/evidence.md.
+   *
+   * @throws InvalidArgumentError for an unknown host or interface, or a file that cannot be written, before anything starts.
+   * @throws MissingProgramError when tcpdump is not installed.
+   * @example
+   * ```ts
+   * const capture = await net.capture(a, "eth0", { file: "a-eth0.pcap" });
+   * await a.run(["ping", "-c", "3", "10.0.0.2"]);
+   * const { packets } = await capture.stop(); // then: tcpdump -r a-eth0.pcap
+   * ```
+   */
+  capture(host: NamespaceLike, iface: InterfaceLike, options: CaptureOptions = {}): Promise<Capture> {
+    return this.#network.change(() => captureOn(this.#at, host, iface, options));
+  }
+
+  /**
+   * The network now, as plain JSON: every namespace of its uid with links,
+   * routes and qdiscs (with counters), and the programs with their last lines of output.
+   *
+   * @throws SystemCommandError when the namespaces cannot be listed.
+   * @example
+   * ```ts
+   * const snapshot = await net.snapshot();
+   * console.log(JSON.stringify(snapshot.hosts.map((host) => host.links), null, 2));
+   * ```
+   */
+  snapshot(): Promise<Snapshot> {
+    return snapshotOf(this, new Map(), this.faults);
   }
 
   // ---------------------------------------------------------------- faults (src/faults, docs/faults.md)

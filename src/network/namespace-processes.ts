@@ -1,8 +1,10 @@
 /**
  * Which processes of a network namespace are the user's: the system module
  * lists them (a /proc scan when the shell's Privilege is `direct`, else
- * `ip netns pids` through the shell), and the shell's own workers are left out.
+ * `ip netns pids` through the shell), and the shell's own workers and the
+ * capture engines (tcpdump) are left out.
  */
+import { captureEnginePids } from "../evidence/tcpdump.js";
 import type { Shell } from "../shell/shell.js";
 import { systemPath } from "../system/privilege.js";
 import { processesInNetns, readStat } from "../system/proc.js";
@@ -21,7 +23,7 @@ export async function processesByNamespace(
     ? await processesInNetns(scopedNamespaces, (path) => systemPath(shell.privilege, path))
     : await listThroughShell(shell, scopedNamespaces);
   // The shell's own workers (and, under sudo, their children) live in namespaces too: they are not the user's.
-  const helpers = new Set(shell.helperPids?.() ?? []);
+  const helpers = new Set([...(shell.helperPids?.() ?? []), ...captureEnginePids]);
   if (helpers.size === 0) return found;
   const isHelper = async (pid: number) => helpers.has(pid) || helpers.has((await readStat(pid))?.ppid ?? 0);
   for (const [name, pids] of found) {

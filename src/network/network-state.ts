@@ -17,6 +17,7 @@ import type { NetworkFaults } from "../faults/network-faults.js";
 import type { Shell } from "../shell/shell.js";
 import type { TcHandles } from "../tc/netem-apply.js";
 import { LinkRegistry } from "./link-registry.js";
+import { namespacesDeleting } from "./namespace-watchers.js";
 import { killProcess, processesByNamespace } from "./namespace-processes.js";
 import { UndoLog } from "./undo-log.js";
 
@@ -127,6 +128,16 @@ export class NetworkState {
     else this.undo.replaySync();
   }
 
+  /**
+   * Leaves the network on the system past this process (a failed test's, kept on request): exit
+   * cleanup is disarmed and nothing is undone; the owner record is kept by the caller (keepOwner).
+   */
+  keep(): void {
+    if (this.#exitHandle) untrackForExit(this.#exitHandle);
+    this.#exitHandle = undefined;
+    this.#claimed = false;
+  }
+
   /** Stops the processes, then runs every undo newest first; one cleanup at a time (later calls join it). */
   cleanup(): Promise<void> {
     // A second call (exit cleanup on Ctrl-C during `await using`, say) joins the first.
@@ -185,6 +196,7 @@ export class NetworkState {
   }
 
   async #killNamespaceProcesses(scopedNamespaces: readonly string[]): Promise<void> {
+    await namespacesDeleting(this.uid, scopedNamespaces);
     const byNamespace = await processesByNamespace(this.hostShell, scopedNamespaces);
     await Promise.all(
       [...byNamespace.values()].flat().map((pid) => killProcess(this.hostShell, pid).catch(() => undefined)),

@@ -42,6 +42,8 @@ const KINDS = {
   forward: {},
   nat: {},
   addCgroup: {},
+  // A capture's stop: cleanup ends tcpdump before the namespace it records goes.
+  capture: {},
 } satisfies Record<string, UndoKindTraits>;
 
 /** The kind of an undo: the name of the DummyNet method that registered it. */

@@ -19,6 +19,7 @@ export const PACKAGE_OF_PROGRAM: Readonly<Record<string, string>> = {
   kill: "procps",
   sysctl: "procps",
   "linux.uml": "user-mode-linux",
+  tcpdump: "tcpdump",
 };
 
 /** Kernel module that provides each queueing discipline (tc qdisc kind). */

@@ -12,17 +12,94 @@ import { buildTopology, type BuildTopologyOptions, type Lab } from "../topology/
 import type { TopologySource } from "../topology/load.js";
 import type { Topology } from "../topology/model.js";
 import { leftoverError, leftoversAsync } from "./leftovers.js";
+import {
+  type EvidenceMode,
+  type EvidenceReport,
+  type EvidenceSubject,
+  TestEvidence,
+  type TestOutcome,
+} from "../evidence/test-evidence.js";
+
+/** What the fixtures add to the network's options. */
+export interface EvidenceOptions {
+  /**
+   * When to write the evidence folder (a pcap per link, snapshot.json, the programs' output, the fault
+   * history; docs/evidence.md): when the test fails, after every test, or never.
+   * @default DUMMYNET_EVIDENCE, else "on-failure"
+   */
+  evidence?: EvidenceMode;
+}
 
 /** Options of useNetwork and the vitest `net` fixture: DummyNet's, except what the harness decides. */
-export type NetworkOptions = Omit<DummyNetOptions, "reapDeadOwners">;
+export type NetworkOptions = Omit<DummyNetOptions, "reapDeadOwners"> & EvidenceOptions;
 
 /** Options of useTopology and the vitest `topology` fixture. */
-export type TopologyOptions = Omit<BuildTopologyOptions, "reapDeadOwners">;
+export type TopologyOptions = Omit<BuildTopologyOptions, "reapDeadOwners"> & EvidenceOptions;
 
 interface Held<T> {
   value: T;
-  /** Cleans up, then fails naming what of the uid is left; the uid is held until then. */
-  close(): Promise<void>;
+  /**
+   * At the test's end: evidence first (when it failed, or always), then, unless the network is kept,
+   * cleanup and the leftover check (the uid is held until then). Resolves with where the evidence went.
+   */
+  close(outcome?: TestOutcome): Promise<EvidenceReport>;
+}
+
+/** The test's outcome when the runner does not say: not failed, so only "always" writes evidence. */
+const UNKNOWN: TestOutcome = { name: "test", failed: undefined };
+
+/** Evidence, then cleanup and the leftover check unless the network was kept; a cleanup error names the folder too. */
+async function finish(
+  uid: number,
+  evidence: TestEvidence,
+  outcome: TestOutcome,
+  subject: EvidenceSubject,
+  cleanup: () => Promise<void>,
+): Promise<EvidenceReport> {
+  const report = await evidence.finish(outcome, subject);
+  if (report.kept !== undefined) {
+    releaseUid(uid);
+    return report;
+  }
+  try {
+    await closeAndCheck(uid, cleanup);
+  } catch (error) {
+    if (report.folder !== undefined && error instanceof Error) error.message += `\nevidence: ${report.folder}`;
+    throw error;
+  }
+  return report;
+}
+
+/** What the evidence reads from a DummyNet. */
+function networkSubject(net: DummyNet): EvidenceSubject {
+  return {
+    net,
+    snapshot: () => net.snapshot(),
+    processes: () => net.processMonitor.processes,
+    faultHistory: () => net.faultHistory,
+  };
+}
+
+/** What the evidence reads from a Lab: host names from the topology. */
+function labSubject(lab: Lab): EvidenceSubject {
+  return {
+    net: lab.net,
+    snapshot: () => lab.snapshot(),
+    processes: () => lab.net.processMonitor.processes,
+    faultHistory: () => lab.faultHistory,
+  };
+}
+
+/** The line a failed test's message gets: where its evidence is, whether its network was kept. */
+export function evidenceNote(report: EvidenceReport): string | undefined {
+  const lines = [
+    report.folder !== undefined ? `dummynet evidence: ${report.folder}` : undefined,
+    report.kept !== undefined
+      ? `dummynet kept the network as "${report.kept}" (its programs stopped): dummynet inspect ${report.kept}; dummynet down ${report.kept} removes it`
+      : undefined,
+    report.notKept,
+  ].filter((line): line is string => line !== undefined);
+  return lines.length > 0 ? lines.join("\n") : undefined;
 }
 
 /**
@@ -66,15 +143,21 @@ async function closeAndCheck(uid: number, cleanup: () => Promise<void>): Promise
 }
 
 export function openNetwork(options: NetworkOptions = {}): Held<DummyNet> {
+  const { evidence: evidenceOption, ...networkOptions } = options;
   const uid = holdUid(options.uid);
   let net: DummyNet;
+  let evidence: TestEvidence;
   try {
-    net = new DummyNet({ ...options, uid, reapDeadOwners: "once" });
+    evidence = new TestEvidence(uid, evidenceOption);
+    net = new DummyNet({ ...networkOptions, uid, reapDeadOwners: "once" });
   } catch (error) {
     releaseUid(uid);
     throw error;
   }
-  return { value: net, close: () => closeAndCheck(uid, () => net.cleanup()) };
+  return {
+    value: net,
+    close: (outcome = UNKNOWN) => finish(uid, evidence, outcome, networkSubject(net), () => net.cleanup()),
+  };
 }
 
 /** Builds a topology for one test; when the build fails, its uid is checked and given back before the error is thrown. */
@@ -82,16 +165,28 @@ export async function openTopology(
   source: TopologySource | Topology,
   options: TopologyOptions = {},
 ): Promise<Held<Lab>> {
+  const { evidence: evidenceOption, ...buildOptions } = options;
   const uid = holdUid(options.uid);
+  let evidence: TestEvidence;
+  try {
+    evidence = new TestEvidence(uid, evidenceOption);
+  } catch (error) {
+    releaseUid(uid);
+    throw error;
+  }
   let lab: Lab;
   try {
-    lab = await buildTopology(source, { ...options, uid, reapDeadOwners: "once" });
+    lab = await buildTopology(source, { ...buildOptions, uid, reapDeadOwners: "once" });
   } catch (error) {
+    await evidence.dispose();
     // buildTopology removed what it made; make sure, then give the uid back.
     await closeAndCheck(uid, async () => undefined).catch((leak: unknown) => {
       throw new AggregateError([error, leak], `${(error as Error).message}\n${(leak as Error).message}`);
     });
     throw error;
   }
-  return { value: lab, close: () => closeAndCheck(uid, () => lab.cleanup()) };
+  return {
+    value: lab,
+    close: (outcome = UNKNOWN) => finish(uid, evidence, outcome, labSubject(lab), () => lab.cleanup()),
+  };
 }

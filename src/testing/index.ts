@@ -6,7 +6,8 @@
  */
 export { useNetwork, useTopology } from "./node-test.js";
 export type { AfterContext } from "./node-test.js";
-export type { NetworkOptions, TopologyOptions } from "./harness.js";
+export type { NetworkOptions, TopologyOptions, EvidenceOptions } from "./harness.js";
+export type { EvidenceMode } from "../evidence/test-evidence.js";
 export { skipUnless, machineCapabilities } from "./capabilities.js";
 export type { SkippableContext } from "./capabilities.js";
 export { assertNothingLeft, leftovers, leftoversAsync, ownerPrefix } from "./leftovers.js";

@@ -1,19 +1,56 @@
 /**
  * node:test adapters: a network or a built topology per test, removed in
  * `t.after`, and the test fails, naming each object, when anything of its
- * uid is still on the system after that.
+ * uid is still on the system after that. A failed test first gets its
+ * evidence folder (docs/evidence.md), named in its message.
  */
 import type { TestContext } from "node:test";
 import type { DummyNet } from "../network/dummy-net.js";
 import type { Lab } from "../topology/lab.js";
 import type { TopologySource } from "../topology/load.js";
 import type { Topology } from "../topology/model.js";
-import { openNetwork, openTopology, type NetworkOptions, type TopologyOptions } from "./harness.js";
+import type { EvidenceReport, TestOutcome } from "../evidence/test-evidence.js";
+import { evidenceNote, openNetwork, openTopology, type NetworkOptions, type TopologyOptions } from "./harness.js";
 
-/** What the adapters need of a test context: node:test's `t.after(fn)`. */
+/** What the adapters need of a test context: node:test's `t.after(fn)`; the rest, when there, for evidence. */
 export interface AfterContext {
   /** Registers `fn` to run when the test ends. */
   after(fn: () => unknown): void;
+  /** The test's name (names its evidence folder). */
+  readonly name?: string;
+  /** Whether the test passed, read when it has ended (node:test from Node 20.12). */
+  readonly passed?: boolean;
+  /** The test's failure, read when it has ended. */
+  readonly error?: unknown;
+  /** Adds a line to the test's report. */
+  diagnostic?(message: string): void;
+}
+
+/** How the test ended, as node:test tells it in `t.after`. */
+function outcomeOf(t: TestContext | AfterContext): TestOutcome {
+  const context = t as AfterContext;
+  const error = context.error as (Error & { cause?: unknown }) | undefined;
+  const cause = error?.cause instanceof Error ? error.cause : error;
+  return {
+    name: context.name ?? "test",
+    failed: context.passed === undefined ? undefined : !context.passed,
+    failure: cause instanceof Error ? cause.message : undefined,
+  };
+}
+
+/** Closes `held` at the test's end; a failed test's message then names its evidence folder. */
+function closeAtEnd(t: TestContext | AfterContext, close: (outcome: TestOutcome) => Promise<EvidenceReport>): void {
+  t.after(async () => {
+    const outcome = outcomeOf(t);
+    const note = evidenceNote(await close(outcome));
+    if (note === undefined) return;
+    const context = t as AfterContext;
+    context.diagnostic?.(note);
+    // node:test reports the error's cause (the test's own error) when there is one: the note goes there.
+    const error = context.error as (Error & { cause?: unknown }) | undefined;
+    const target = error?.cause instanceof Error ? error.cause : error;
+    if (outcome.failed === true && target instanceof Error) target.message += `\n${note}`;
+  });
 }
 
 /**
@@ -33,7 +70,7 @@ export interface AfterContext {
  */
 export function useNetwork(t: TestContext | AfterContext, options: NetworkOptions = {}): DummyNet {
   const held = openNetwork(options);
-  t.after(() => held.close());
+  closeAtEnd(t, (outcome) => held.close(outcome));
   return held.value;
 }
 
@@ -57,6 +94,6 @@ export async function useTopology(
   options: TopologyOptions = {},
 ): Promise<Lab> {
   const held = await openTopology(source, options);
-  t.after(() => held.close());
+  closeAtEnd(t, (outcome) => held.close(outcome));
   return held.value;
 }

@@ -10,7 +10,34 @@ import type { DummyNet } from "../network/dummy-net.js";
 import type { Lab } from "../topology/lab.js";
 import type { TopologySource } from "../topology/load.js";
 import type { Topology } from "../topology/model.js";
-import { openNetwork, openTopology, type TopologyOptions } from "./harness.js";
+import type { EvidenceReport, TestOutcome } from "../evidence/test-evidence.js";
+import { evidenceNote, openNetwork, openTopology, type TopologyOptions } from "./harness.js";
+
+/** What the fixtures read of vitest's task: its name, its suites' names and its result. */
+interface TaskView {
+  name: string;
+  /** The enclosing suite; the file's own (which has a `filepath`) is not a name. */
+  suite?: { name: string; filepath?: string; suite?: TaskView["suite"] } | undefined;
+  result?: { state?: string; errors?: { message?: string }[] } | undefined;
+}
+
+/** How the test ended: vitest has settled the result before fixtures are torn down. */
+function outcomeOf(task: TaskView): TestOutcome {
+  const names = [task.name];
+  for (let suite = task.suite; suite; suite = suite.suite) if (suite.name && !suite.filepath) names.unshift(suite.name);
+  return {
+    name: names.join(" > "),
+    failed: task.result?.state === "fail",
+    failure: task.result?.errors?.[0]?.message,
+  };
+}
+
+/** A failed test's errors name its evidence folder (and a kept network). */
+function annotate(task: TaskView, report: EvidenceReport): void {
+  const note = evidenceNote(report);
+  if (note === undefined || task.result?.state !== "fail") return;
+  for (const error of task.result.errors ?? []) error.message = `${error.message ?? ""}\n${note}`;
+}
 
 /** The fixtures `test` from `dummynet/vitest` gives each test. */
 export interface DummyNetFixtures {
@@ -43,25 +70,30 @@ export interface DummyNetFixtures {
  * ```
  */
 export const test = base.extend<DummyNetFixtures>({
-  net: async ({}, use) => {
+  net: async ({ task }, use) => {
     const held = openNetwork();
     try {
       await use(held.value);
     } finally {
-      await held.close();
+      annotate(task, await held.close(outcomeOf(task)));
     }
   },
 
-  topology: async ({}, use) => {
-    const closers: (() => Promise<void>)[] = [];
+  topology: async ({ task }, use) => {
+    const closers: ((outcome: TestOutcome) => Promise<EvidenceReport>)[] = [];
     try {
       await use(async (source, options) => {
         const held = await openTopology(source, options);
-        closers.push(held.close);
+        closers.push((outcome) => held.close(outcome));
         return held.value;
       });
     } finally {
-      const outcomes = await Promise.allSettled(closers.reverse().map((close) => close()));
+      const outcome = outcomeOf(task);
+      const outcomes = await Promise.allSettled(
+        closers.reverse().map(async (close) => {
+          annotate(task, await close(outcome));
+        }),
+      );
       const failures = outcomes
         .filter((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected")
         .map((outcome) => outcome.reason as Error);

@@ -8,6 +8,8 @@ import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import type { CGroup } from "../cgroups/cgroup.js";
 import type { Logger } from "../log.js";
 import { DummyNet, type DummyNetOptions } from "../network/dummy-net.js";
+import type { Capture, CaptureOptions } from "../evidence/capture.js";
+import { type Snapshot, snapshotOf } from "../evidence/snapshot.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { Fault, FaultEvent, FaultOptions } from "../faults/types.js";
 import type { GeneratedPlan, ScheduleOptions, ScheduleStep } from "../faults/plan.js";
@@ -244,6 +246,37 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
    */
   get faultSchedule(): Schedule | undefined {
     return this.#faultSchedule;
+  }
+
+  /**
+   * Records what interface `iface` of host `host` sends and receives into a pcap file, as DummyNet.capture() does.
+   *
+   * @throws InvalidArgumentError for an unknown host or interface, or a file that cannot be written.
+   * @throws MissingProgramError when tcpdump is not installed.
+   * @example
+   * ```ts
+   * const capture = await lab.capture("a", "eth0", { file: "a-eth0.pcap" });
+   * await lab.host("a").run(["ping", "-c", "1", lab.address("b")]);
+   * console.log(await capture.stop()); // { file, packets, bytes, dropped }
+   * ```
+   */
+  async capture(host: string, iface: string, options: CaptureOptions = {}): Promise<Capture> {
+    return this.net.capture(this.host(host), iface, options);
+  }
+
+  /**
+   * The network now, as plain JSON, with the topology's host names (see DummyNet.snapshot()).
+   *
+   * @throws SystemCommandError when the namespaces cannot be listed.
+   * @example
+   * ```ts
+   * const snapshot = await lab.snapshot();
+   * console.log(snapshot.hosts.find((host) => host.name === "a")?.routes);
+   * ```
+   */
+  snapshot(): Promise<Snapshot> {
+    const names = new Map([...this.hosts].map(([name, host]) => [host.namespace.scoped, name]));
+    return snapshotOf(this.net, names, this.net.faults);
   }
 
   /** The programs started by `start()`, in the order they started. */

@@ -1,4 +1,4 @@
-/** `dummynet down [NETWORK]`: ask the process that holds a network to remove it; remove what a dead owner left. */
+/** `dummynet down [NETWORK]`: ask the process that holds a network to remove it; remove what a dead owner or a kept test left. */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { ownerRecordPath } from "../../lifecycle/owners.js";
 import { processRuns, readStatSync } from "../../system/proc.js";
@@ -15,7 +15,9 @@ export async function down(
   const state = await findNetwork(selector);
   // "Removed" means the holding process has gone too (every thread of it), not only its record or its network.
   const runs = () => processRuns(state.pid, state.startTime);
-  if (runs()) {
+  // A kept test network (DUMMYNET_KEEP=on-failure) belongs to no process any more (its test run may still be
+  // running other tests, which must not be signalled): it is removed here, as a dead owner's leftovers are.
+  if (!state.kept && runs()) {
     signal(state.pid);
     // Its cleanup removes the owner record last: from then on, only the process's own exit is awaited.
     const removed = await waitUntil(() => !runs() || !existsSync(ownerRecordPath(state.uid)), options.timeout);
@@ -37,7 +39,7 @@ export async function down(
   }
   // An owner that died without cleaning up leaves its objects and its record: the reaper removes both.
   const { reapDeadOwners } = await import("../../lifecycle/reaper.js");
-  const reaped = await reapDeadOwners({ only: [state.uid] });
+  const reaped = await reapDeadOwners({ only: [state.uid], ...(state.kept ? { force: [state.uid] } : {}) });
   const removed = reaped.reaped.reduce((n, owner) => n + owner.objects.length, 0);
   const watchdog = watchdogLines(state.network.log);
   for (const line of watchdog) warn(`${yellow("warning", process.stderr)}: ${line}`);

@@ -1,4 +1,5 @@
-/** `dummynet inspect [NETWORK]`: what a running network looks like now, read from the kernel (and its faults, from the process holding it). */
+/** `dummynet inspect [NETWORK]`: what a running (or kept) network looks like now, read from the kernel (snapshot()), and its faults in force (from the process holding it). */
+import type { Snapshot, SnapshotHost } from "../../evidence/snapshot.js";
 import { processStartTime } from "../../system/proc.js";
 import type { NetemSettings } from "../../tc/netem-model.js";
 import { describeImpairment } from "../../topology/describe.js";
@@ -24,63 +25,60 @@ interface InterfaceView {
   ingressImpairment: NetemSettings | null;
 }
 
-interface HostView {
-  name: string;
-  namespace: string;
-  interfaces: InterfaceView[];
-}
+/** A host of the snapshot, with the interfaces as inspect shows them. */
+type HostView = SnapshotHost & { interfaces: InterfaceView[] };
 
-/** `ip -j addr show` of one interface, the parts inspect shows. */
-interface IpAddrJson {
-  ifname: string;
-  operstate?: string;
-  flags?: string[];
-  address?: string;
-  mtu?: number;
-  addr_info?: { local: string; prefixlen: number; family: string; scope?: string }[];
-}
-
-/** What the kernel says about a network `up` holds: hosts, interfaces, impairments, programs. */
+/** What the kernel says about a network that `up` holds or a test kept: its snapshot(), with each interface's impairment. */
 export async function inspect(selector: string | undefined, options: { json?: boolean }): Promise<number> {
   const state = await findNetwork(selector, { liveOnly: true });
-  const [{ HostShell }, { NamespaceShell }, { readNetem }] = await Promise.all([
+  const [{ HostShell }, { NamespaceShell }, { readNetem }, { takeSnapshot }] = await Promise.all([
     import("../../shell/host-shell.js"),
     import("../../shell/namespace-shell.js"),
     import("../../tc/netem-read.js"),
+    import("../../evidence/snapshot.js"),
   ]);
   const hostShell = new HostShell({ log: await logger(), privilege: privilegeOf(state) });
   const nameOf = new Map(
     Object.entries(state.network.interfaces).map(([key, scoped]) => [scoped, key.slice(key.indexOf(":") + 1)]),
   );
   const hosts: HostView[] = [];
+  let snapshot: Snapshot;
   try {
-    for (const [host, namespace] of Object.entries(state.network.hosts)) {
-      const shell = new NamespaceShell(namespace, hostShell);
-      const links = JSON.parse((await shell.system(["ip", "-j", "addr", "show"])).stdout || "[]") as IpAddrJson[];
+    // One snapshot (an `ip -batch` per host, `tc` only where a link has a queueing qdisc), then netem read back only where one is.
+    snapshot = await takeSnapshot({
+      uid: state.uid,
+      hostShell,
+      hosts: new Map(Object.entries(state.network.hosts)),
+      processes: [],
+    });
+    for (const host of snapshot.hosts) {
+      const shell = new NamespaceShell(host.namespace, hostShell);
       const interfaces: InterfaceView[] = [];
-      for (const link of links) {
-        if (link.ifname === "lo") continue;
-        const applied = await readNetem(shell, link.ifname);
-        const name = nameOf.get(link.ifname) ?? link.ifname;
+      for (const link of host.links) {
+        if (link.name === "lo") continue;
+        const shaped = host.qdiscs.some((qdisc) => qdisc.dev === link.name && qdisc.kind !== "noqueue");
+        const applied = shaped ? await readNetem(shell, link.name) : undefined;
+        const name = nameOf.get(link.name) ?? link.name;
         interfaces.push({
           name,
-          scoped: link.ifname,
+          scoped: link.name,
           // What the user set (the UP flag); the kernel's operstate follows a moment later (linkwatch) and
           // says UNKNOWN or LOWERLAYERDOWN for some kinds, so it is shown beside, not instead.
-          state: link.flags?.includes("UP") ? "up" : "down",
-          operstate: (link.operstate ?? "unknown").toLowerCase(),
-          mac: link.address ?? null,
-          mtu: link.mtu ?? null,
-          addresses: (link.addr_info ?? [])
-            .filter((address) => address.scope !== "link")
-            .map((address) => `${address.local}/${address.prefixlen}`),
-          peer: state.network.peers?.[`${host}:${name}`] ?? null,
-          qdisc: applied ? applied.kind : null,
+          state: link.adminUp ? "up" : "down",
+          operstate: link.state,
+          mac: link.mac,
+          mtu: link.mtu,
+          addresses: link.addresses.filter((address) => !address.toLowerCase().startsWith("fe80:")),
+          peer: state.network.peers?.[`${host.name}:${name}`] ?? null,
+          qdisc:
+            applied?.kind ??
+            host.qdiscs.find((qdisc) => qdisc.dev === link.name && qdisc.parent === null)?.kind ??
+            null,
           impairment: applied?.netem ?? null,
           ingressImpairment: applied?.ingress?.netem ?? null,
         });
       }
-      hosts.push({ name: host, namespace, interfaces });
+      hosts.push({ ...host, interfaces });
     }
   } finally {
     await hostShell.processMonitor.stop({ validateState: false });
@@ -97,7 +95,10 @@ export async function inspect(selector: string | undefined, options: { json?: bo
     file: state.network.file,
     createdAt: state.createdAt,
     log: state.network.log ?? null,
+    kept: state.kept ?? null,
+    takenAt: snapshot.takenAt,
     hosts,
+    faults: snapshot.faults,
     programs,
     faults,
   };

@@ -2,7 +2,7 @@
 import type { NetworkRecord } from "../../lifecycle/owners.js";
 import type { Owner, SkippedStep } from "../../lifecycle/reaper.js";
 import { print, printJson } from "../command-io.js";
-import { dim, EXIT, green, red, table } from "../output.js";
+import { dim, EXIT, green, red, table, yellow } from "../output.js";
 
 export function ownerSummary(owner: Owner): string {
   const counts = new Map<string, number>();
@@ -44,6 +44,7 @@ export async function ls(options: { json?: boolean }): Promise<number> {
       owners: all.map(({ owner, network }) => ({
         uid: owner.uid,
         alive: owner.state === "alive",
+        kept: owner.record?.kept ?? null,
         pid: owner.record?.pid ?? null,
         network: network ?? null,
         objects: owner.objects,
@@ -62,7 +63,7 @@ export async function ls(options: { json?: boolean }): Promise<number> {
   const rows = all.map(({ owner, network }) => [
     String(owner.uid),
     String(owner.record?.pid ?? "-"),
-    owner.state === "alive" ? green("alive") : red("gone"),
+    owner.record?.kept ? yellow("kept") : owner.state === "alive" ? green("alive") : red("gone"),
     network?.name ?? "-",
     network?.file ?? (owner.record?.command.slice(0, 60) || "-"),
     ownerSummary(owner),

@@ -9,6 +9,7 @@ import { parseIpJsonArray } from "../../system/ip-json.js";
 import { checkPid } from "../../validation/arguments.js";
 import { killProcess, namespaceProcesses } from "../namespace-processes.js";
 import { ROOT_NAMESPACE } from "../network-state.js";
+import { namespaceAdded, namespacesDeleting } from "../namespace-watchers.js";
 import { deleteNamespaceSync } from "../sync-undo.js";
 import type { NamespaceHandle } from "./handle.js";
 
@@ -41,6 +42,7 @@ export class Namespaces<Child extends { readonly shell: Shell }> {
       reason: "netnsAdd",
       // cleanup() kills the namespace's processes first, for all namespaces at once.
       clean: async () => {
+        await namespacesDeleting(at.uid, [namespace.scoped]);
         await at.ipIn(ROOT_NAMESPACE, ["netns", "delete", namespace.scoped]);
         this.children.made.delete(namespace.scoped);
       },
@@ -49,6 +51,7 @@ export class Namespaces<Child extends { readonly shell: Shell }> {
       },
     });
     await child.shell.system(["ip", "link", "set", "dev", "lo", "up"]);
+    namespaceAdded(at.uid, namespace.scoped, at.network.hostShell.privilege);
     return child;
   }
 
@@ -86,6 +89,7 @@ export class Namespaces<Child extends { readonly shell: Shell }> {
   async delete(namespace: unknown): Promise<void> {
     const at = this.at;
     const ns = at.ns(namespace);
+    await namespacesDeleting(at.uid, [ns.scoped]);
     await at.ipIn(ROOT_NAMESPACE, ["netns", "delete", ns.scoped]);
     at.network.undo.forget(
       (item) =>
