@@ -98,8 +98,8 @@ export async function inspect(selector: string | undefined, options: { json?: bo
     kept: state.kept ?? null,
     takenAt: snapshot.takenAt,
     hosts,
-    faults: snapshot.faults,
     programs,
+    // From the process holding the network: this process's own snapshot cannot see faults it did not make.
     faults,
   };
   if (options.json) {
