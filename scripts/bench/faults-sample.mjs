@@ -62,8 +62,8 @@ async function waitFor(info, pattern) {
 }
 
 const result = {};
-{
-  await using net = new DummyNet();
+let net = new DummyNet();
+try {
   const hosts = await star(net, 10);
   // Warm up: the ip workers of every namespace and family exist before the timed schedule.
   await (await net.partition([hosts.slice(0, 5), hosts.slice(5)])).heal();
@@ -87,9 +87,11 @@ const result = {};
   result.lastReceivedBeforeResolveMs = resolvedAt - lastReceived;
   await fault.heal();
   await net.processMonitor.stop({ validateState: false }).catch(() => undefined);
+} finally {
+  await net.cleanup();
 }
-{
-  await using net = new DummyNet();
+net = new DummyNet();
+try {
   const hosts = await star(net, 100);
   const started = performance.now();
   const fault = await net.partition([hosts.slice(0, 50), hosts.slice(50)]);
@@ -98,5 +100,7 @@ const result = {};
   await fault.heal();
   result.heal100Ms = performance.now() - healing;
   result.rulesPerHost = 50;
+} finally {
+  await net.cleanup();
 }
 console.log(JSON.stringify(result));

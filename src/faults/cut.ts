@@ -6,17 +6,10 @@
  */
 import type { NamespaceHandle } from "../network/ops/handle.js";
 import { type FaultHost, type HostAddress, hostAddresses } from "./hosts.js";
-import { NamespaceRules } from "./rules.js";
+import { type Family, NamespaceRules, type Pair, allSettledOrThrow } from "./rules.js";
 
 /** One direction of a cut: packets from `from` to `to` are dropped at `to`. */
 export type Direction = readonly [from: FaultHost, to: FaultHost];
-
-interface RuleRef {
-  readonly rules: NamespaceRules;
-  readonly family: 4 | 6;
-  readonly from: string;
-  readonly to: string;
-}
 
 /** The rules of every namespace a network's cuts touched, by scoped name. */
 export class CutRules {
@@ -35,22 +28,27 @@ export class CutRules {
     await Promise.all(
       [...hosts.values()].map(async (host) => addresses.set(host.scoped, await hostAddresses(this.at, host))),
     );
-    const refs: RuleRef[] = [];
+    // One change per receiving namespace and family, its rules together.
+    const changes = new Map<string, { rules: NamespaceRules; family: Family; pairs: Pair[] }>();
     for (const [from, to] of directions) {
-      const rules = this.#rulesOf(to);
       for (const sender of addresses.get(from.scoped) ?? []) {
         for (const receiver of addresses.get(to.scoped) ?? []) {
-          if (sender.family === receiver.family) {
-            refs.push({ rules, family: sender.family, from: sender.address, to: receiver.address });
+          if (sender.family !== receiver.family) continue;
+          const key = `${to.scoped} ${sender.family}`;
+          let change = changes.get(key);
+          if (!change) {
+            change = { rules: this.#rulesOf(to), family: sender.family, pairs: [] };
+            changes.set(key, change);
           }
+          change.pairs.push({ from: sender.address, to: receiver.address });
         }
       }
     }
     const release = async () => {
-      await settleAll(refs.map((ref) => ref.rules.release(ref.family, ref.from, ref.to)));
+      await allSettledOrThrow([...changes.values()].map((c) => c.rules.release(c.family, c.pairs)));
     };
     try {
-      await settleAll(refs.map((ref) => ref.rules.acquire(ref.family, ref.from, ref.to)));
+      await allSettledOrThrow([...changes.values()].map((c) => c.rules.acquire(c.family, c.pairs)));
     } catch (error) {
       await release().catch(() => undefined);
       throw error;
@@ -66,11 +64,4 @@ export class CutRules {
     }
     return rules;
   }
-}
-
-/** Waits for every promise; rejects with the first error once all have settled (so nothing is left half done). */
-async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
-  if (failed) throw failed.reason;
 }

@@ -18,25 +18,39 @@ import { below, mulberry32 } from "./prng.js";
 
 /** An interface of a host, as impair, down and up steps name it. */
 export interface HostInterface {
+  /** The host (a namespace of the network). */
   host: NamespaceLike;
+  /** The interface's name in that host. */
   iface: string;
 }
 
 /** The action of a step: exactly one of these keys. */
 export interface StepActions {
+  /** Cut between groups of hosts, both ways (see DummyNet.partition()). */
   partition: readonly (readonly NamespaceLike[])[];
+  /** Drop packets from the first host to the second, one way. */
   block: readonly [from: NamespaceLike, to: NamespaceLike];
+  /** Cut the host from every other. */
   isolate: NamespaceLike;
+  /** Heal every fault in force. */
   heal: true;
+  /** Impair a link with netem (needs netem); `for` restores what was there. */
   impair: HostInterface & NetemOptions;
+  /** Set a link down; `for` (or an `up` step) sets it up with its routes and IPv6 addresses. */
   down: HostInterface;
+  /** Set a link up (healing its `down`, if one is in force). */
   up: HostInterface;
+  /** Stop a program and what it forked (SIGSTOP); `for` (or a `resume` step) resumes it. */
   pause: RunInfo;
+  /** Resume a paused program. */
   resume: RunInfo;
+  /** End a program as asked (step `signal`); `for` restarts it. */
   kill: RunInfo;
+  /** Start a program's command again (same host, cwd, env, cgroup). */
   restart: RunInfo;
 }
 
+/** The name of a step's action. */
 export type StepAction = keyof StepActions;
 export const STEP_ACTIONS = [
   "partition",
@@ -59,7 +73,14 @@ const TIMED: readonly StepAction[] = ["partition", "block", "isolate", "impair",
  * One step of a schedule: `at` (ms after the schedule starts), one action, and, for an action that can be taken
  * back, `for` (ms). `signal` goes with `kill` (default SIGKILL, as ProcessMonitor.kill()).
  */
-export type ScheduleStep = { at: number; for?: number; signal?: NodeJS.Signals } & {
+export type ScheduleStep = {
+  /** When, in ms after the schedule starts. */
+  at: number;
+  /** How long, in ms, for an action that can be taken back. */
+  for?: number;
+  /** The signal of a `kill`. @default "SIGKILL" */
+  signal?: NodeJS.Signals;
+} & {
   [A in StepAction]: { [K in A]: StepActions[A] } & { [K in Exclude<StepAction, A>]?: never };
 }[StepAction];
 
@@ -68,8 +89,11 @@ export type GeneratedFault = "partition" | "block" | "isolate";
 
 /** A generated plan: a fault every `every` ms for `for` ms, each lasting up to half of `every`, drawn from the seed. */
 export interface GeneratedPlan {
+  /** A fault every this many ms (each lasting up to half of it). */
   every: number;
+  /** For this many ms from the start. */
   for: number;
+  /** The kinds to draw from. */
   faults: readonly GeneratedFault[];
   /** The hosts to draw from. @default every host of the network */
   hosts?: readonly NamespaceLike[];

@@ -25,8 +25,8 @@ test(
       while (ticks(info.stdout) < 3) await sleep(20);
       const schedule = net.schedule([
         { at: 0, pause: info, for: 1500 },
-        { at: 2500, kill: info },
-        { at: 3500, restart: info },
+        { at: 4000, kill: info },
+        { at: 6500, restart: info },
       ]);
       while (schedule.history.length < 1) await sleep(10);
       await sleep(200);

@@ -5,8 +5,9 @@
  * for that rule to be consulted before local delivery, the `local` rule moves
  * from pref 0 to pref 2 while any cut is in force (and back when none is).
  * Rules are counted, so that overlapping faults share one kernel rule; the
- * commands of one namespace and family run one after the other, in the order
- * they were asked for (the ip batch worker of that namespace keeps them cheap).
+ * changes of one namespace and family run one after the other, in the order
+ * they were asked for, the rules of one change together (the ip batch worker
+ * of that namespace pipelines them).
  */
 import { SystemCommandError } from "../errors.js";
 import type { Shell } from "../shell/shell.js";
@@ -17,6 +18,19 @@ export const CUT_PREF = "1";
 export const MOVED_LOCAL_PREF = "2";
 
 export type Family = 4 | 6;
+
+/** A sender's address and the receiver's (this namespace's), of one family. */
+export interface Pair {
+  readonly from: string;
+  readonly to: string;
+}
+
+/** Waits for all; rejects with the first error once all have settled. */
+export async function allSettledOrThrow(promises: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
+  if (failed) throw failed.reason;
+}
 
 /** The rules of one namespace and address family. */
 class FamilyRules {
@@ -34,32 +48,47 @@ class FamilyRules {
     return this.#counts.size;
   }
 
-  /** Drops packets from `from` to `to` (addresses of this family, `to` one of this namespace's). */
-  acquire(from: string, to: string): Promise<void> {
-    const key = `${from} ${to}`;
-    const count = this.#counts.get(key) ?? 0;
-    this.#counts.set(key, count + 1);
-    if (count > 0) return this.#queue.then(() => undefined);
-    const first = this.#counts.size === 1;
+  /**
+   * Drops packets from each `from` to its `to` (addresses of this family, each `to` one of this namespace's).
+   * The kernel rules a call adds go out together (pipelined through the namespace's ip worker).
+   */
+  acquire(pairs: readonly Pair[]): Promise<void> {
+    const added: Pair[] = [];
+    for (const pair of pairs) {
+      const key = `${pair.from} ${pair.to}`;
+      const count = this.#counts.get(key) ?? 0;
+      this.#counts.set(key, count + 1);
+      if (count === 0) added.push(pair);
+    }
+    const first = added.length > 0 && this.#counts.size === added.length;
     return this.#enqueue(async () => {
       if (first) await this.#moveLocal();
-      await this.#ip(["rule", "add", "pref", CUT_PREF, "from", from, "to", to, "blackhole"]);
+      await allSettledOrThrow(
+        added.map(({ from, to }) => this.#ip(["rule", "add", "pref", CUT_PREF, "from", from, "to", to, "blackhole"])),
+      );
     });
   }
 
-  /** Takes back one acquire(); the kernel rule goes with the last, and the local rule moves back with the last rule. */
-  release(from: string, to: string): Promise<void> {
-    const key = `${from} ${to}`;
-    const count = this.#counts.get(key) ?? 0;
-    if (count === 0) return Promise.resolve();
-    if (count > 1) {
-      this.#counts.set(key, count - 1);
-      return Promise.resolve();
+  /** Takes back one acquire() of each pair; a kernel rule goes with its last, the local rule moves back with the last rule. */
+  release(pairs: readonly Pair[]): Promise<void> {
+    const removed: Pair[] = [];
+    for (const pair of pairs) {
+      const key = `${pair.from} ${pair.to}`;
+      const count = this.#counts.get(key) ?? 0;
+      if (count === 0) continue;
+      if (count > 1) this.#counts.set(key, count - 1);
+      else {
+        this.#counts.delete(key);
+        removed.push(pair);
+      }
     }
-    this.#counts.delete(key);
-    const last = this.#counts.size === 0;
+    const last = removed.length > 0 && this.#counts.size === 0;
     return this.#enqueue(async () => {
-      await this.#ip(["rule", "del", "pref", CUT_PREF, "from", from, "to", to, "blackhole"], { gone: true });
+      await allSettledOrThrow(
+        removed.map(({ from, to }) =>
+          this.#ip(["rule", "del", "pref", CUT_PREF, "from", from, "to", to, "blackhole"], { gone: true }),
+        ),
+      );
       if (last) await this.#restoreLocal();
     });
   }
@@ -123,11 +152,11 @@ export class NamespaceRules {
     return this.#families[4].size === 0 && this.#families[6].size === 0;
   }
 
-  acquire(family: Family, from: string, to: string): Promise<void> {
-    return this.#families[family].acquire(from, to);
+  acquire(family: Family, pairs: readonly Pair[]): Promise<void> {
+    return this.#families[family].acquire(pairs);
   }
 
-  release(family: Family, from: string, to: string): Promise<void> {
-    return this.#families[family].release(from, to);
+  release(family: Family, pairs: readonly Pair[]): Promise<void> {
+    return this.#families[family].release(pairs);
   }
 }

@@ -31,10 +31,14 @@ describe("schedule impair steps", { timeout: 600_000 }, () => {
 
   test("impair for a while on an unimpaired link: delay felt, then the qdisc found first is back", T, async () => {
     const before = await root();
-    const schedule = net.schedule([{ at: 0, impair: { host: "a", iface: "a-b", delay: 200 }, for: 4000 }]);
+    // Long enough for the probe's Node.js to start in the emulated guest (seconds) while the impairment is in force.
+    const schedule = net.schedule([{ at: 0, impair: { host: "a", iface: "a-b", delay: 200 }, for: 40_000 }]);
     while (schedule.history.length < 1) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(schedule.history[0]?.error, undefined);
-    assert.ok((await rtt()) >= 200, "the delay is felt while in force");
+    assert.deepEqual(await root(), { kind: "netem", delay: 200, loss: undefined });
+    const during = await rtt();
+    assert.equal(schedule.history.length, 1, "the probe ran while the impairment was in force");
+    assert.ok(during >= 200, `the delay is felt while in force (rtt p50 ${during} ms)`);
     const history = await schedule.done;
     assert.deepEqual(
       history.map((event) => [event.action, event.heals ?? null, event.error ?? null]),
