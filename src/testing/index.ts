@@ -8,7 +8,7 @@ export { useNetwork, useTopology } from "./node-test.js";
 export type { AfterContext } from "./node-test.js";
 export type { NetworkOptions, TopologyOptions } from "./harness.js";
 export { skipUnless, machineCapabilities } from "./capabilities.js";
-export type { SkippableContext } from "./capabilities.js";
+export type { PrivilegeFeature, SkippableContext } from "./capabilities.js";
 export { assertNothingLeft, leftovers, leftoversAsync, ownerPrefix } from "./leftovers.js";
 export type { OwnerLike } from "./leftovers.js";
 export { waitForPort, waitForLine } from "../topology/readiness.js";
