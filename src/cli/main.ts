@@ -201,12 +201,16 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     .argument("<host>", "host name from the topology file")
     .argument("<command...>", "command and arguments (after --)")
     .option("--network <name>", "network name, file or uid (needed when several are up)")
+    .option(
+      "--user <user>",
+      'run as this user ("root", a name or a uid); default: you when dummynet uses sudo or was started with sudo',
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  dummynet exec client -- ping -c 3 10.0.1.2\n  dummynet exec server --network nat-router -- ip addr",
     )
     .action(
-      action(async (host: string, command: string[], options: { network?: string }) =>
+      action(async (host: string, command: string[], options: { network?: string; user?: string }) =>
         (await import("./commands/exec.js")).exec(host, command, options),
       ),
     );

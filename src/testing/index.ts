@@ -9,7 +9,7 @@ export type { AfterContext } from "./node-test.js";
 export type { NetworkOptions, TopologyOptions, EvidenceOptions } from "./harness.js";
 export type { EvidenceMode } from "../evidence/test-evidence.js";
 export { skipUnless, machineCapabilities } from "./capabilities.js";
-export type { SkippableContext } from "./capabilities.js";
+export type { PrivilegeFeature, SkippableContext } from "./capabilities.js";
 export { assertNothingLeft, leftovers, leftoversAsync, ownerPrefix } from "./leftovers.js";
 export type { OwnerLike } from "./leftovers.js";
 export { waitForPort, waitForLine } from "../topology/readiness.js";

@@ -447,6 +447,7 @@ export interface RawTopology {
     host: string;
     command: string | string[];
     daemon?: boolean;
+    user?: string | number;
     timeout?: number;
     ready?: { port?: number; line?: string; timeout?: number };
   }[];
@@ -485,6 +486,7 @@ function normalize(raw: RawTopology, file: string, defaultName?: string): Topolo
     host: program.host,
     command: program.command,
     daemon: program.daemon ?? false,
+    ...(program.user !== undefined ? { user: program.user } : {}),
     ...(program.timeout !== undefined ? { timeout: program.timeout } : {}),
     ...(program.ready ? { ready: { ...program.ready, timeout: program.ready.timeout ?? DEFAULT_READY_TIMEOUT } } : {}),
     path: ["programs", i],

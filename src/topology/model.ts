@@ -127,6 +127,8 @@ export interface ProgramSpec {
   command: string | string[];
   /** A daemon keeps running until the run ends (its exit fails the run); a job runs to its end. */
   daemon: boolean;
+  /** Whom it runs as (`"root"`, a user name or a uid); absent: the default of run-as (process/run-as.ts). */
+  user?: string | number;
   /** A job's time limit in milliseconds; absent: none. */
   timeout?: number;
   /** How to know a daemon is ready: a TCP `port` accepting connections, or a `line` in its output. */

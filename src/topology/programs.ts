@@ -112,7 +112,11 @@ async function startProgram(built: BuiltNetwork, program: ProgramSpec, options: 
   const host = built.hosts.get(program.host)!;
   // Started inside its host's cgroup, so nothing it forks ever runs outside the limits.
   const cgroup = built.cgroups.get(program.host);
-  const info = await host.runAsync(program.command, { daemon: program.daemon, ...(cgroup && { cgroup }) });
+  const info = await host.runAsync(program.command, {
+    daemon: program.daemon,
+    ...(cgroup && { cgroup }),
+    ...(program.user !== undefined && { user: program.user }),
+  });
   const sink = options.onOutput;
   if (sink) {
     for (const stream of ["stdout", "stderr"] as const) {

@@ -1,5 +1,6 @@
 /** `dummynet doctor`: what this machine can do, with what to do about each missing feature. */
-import { isRoot } from "../../system/privilege.js";
+import type { RootlessReport } from "../../rootless/doctor.js";
+import { isRoot, sudoWorksWithoutPassword } from "../../system/privilege.js";
 import { print, printJson } from "../command-io.js";
 import { EXIT } from "../output.js";
 
@@ -12,14 +13,44 @@ export async function doctor(options: { json?: boolean }): Promise<number> {
   const rootlessWanted = !isRoot() || process.env["DUMMYNET_ROOTLESS"] === "1";
   const { checkRootless, formatRootlessReport } = await import("../../rootless/doctor.js");
   const rootless = rootlessWanted ? await checkRootless() : undefined;
-  if (options.json) printJson({ ...capabilities, fidelity, ...(rootless ? { rootless } : {}) });
+  const mode = privilegeMode(rootless);
+  if (options.json) printJson({ mode, ...capabilities, fidelity, ...(rootless ? { rootless } : {}) });
   else
     print(
       [
+        `Mode: ${mode.mode}: ${mode.why}`,
         formatCapabilities(capabilities),
         formatFidelity(fidelity),
         ...(rootless ? [formatRootlessReport(rootless)] : []),
       ].join("\n\n"),
     );
   return EXIT.ok;
+}
+
+/** Which way the library gets its rights on this machine (as `rootless: "auto"` decides), and why. */
+export function privilegeMode(rootless: RootlessReport | undefined): {
+  mode: "root" | "sudo" | "rootless" | "none";
+  why: string;
+} {
+  if (process.env["DUMMYNET_ROOTLESS"] === "1")
+    return { mode: "rootless", why: "DUMMYNET_ROOTLESS=1 asks for it; programs in hosts run as you" };
+  const sudoUid = process.env["SUDO_UID"];
+  if (isRoot())
+    return sudoUid && sudoUid !== "0"
+      ? { mode: "root", why: `this process is root, started by sudo: programs in hosts run as uid ${sudoUid}` }
+      : { mode: "root", why: "this process is root: programs in hosts run as root" };
+  if (sudoWorksWithoutPassword())
+    return {
+      mode: "sudo",
+      why: `passwordless sudo works (root for this user): the network is built through sudo -n; programs in hosts run as you (uid ${process.getuid?.() ?? "?"})`,
+    };
+  if (rootless?.available)
+    return {
+      mode: "rootless",
+      why: "not root and sudo needs a password or is missing, and user namespaces work: no root at all; programs run as you",
+    };
+  return {
+    mode: "none",
+    why: `not root, no passwordless sudo, and rootless mode is unavailable${rootless?.problem ? ` (${rootless.problem.reason}; ${rootless.problem.fix})` : ""}`,
+  };
 }
