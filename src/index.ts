@@ -3,14 +3,7 @@
  * The public API, re-exported from the modules that implement it.
  */
 export { DummyNet } from "./network/dummy-net.js";
-export type {
-  DummyNetOptions,
-  CgroupOptions,
-  VethOptions,
-  RouteOptions,
-  InterfaceLike,
-  NamespaceLike,
-} from "./network/dummy-net.js";
+export type { DummyNetOptions, VethOptions, RouteOptions, InterfaceLike, NamespaceLike } from "./network/dummy-net.js";
 export type { CleanupItem } from "./network/undo-log.js";
 export type { ProbeHost, ProbeOptions, ProbeReport, RttStats } from "./probe/probe.js";
 export { describeProbeReport } from "./probe/describe.js";
@@ -21,7 +14,7 @@ export { ProcessMonitor } from "./process/process-monitor.js";
 export { RunInfo } from "./process/run-info.js";
 export { CGroup } from "./cgroups/cgroup.js";
 export type { CGroupOptions, CGroupInitialLimits, CGroupLimits } from "./cgroups/cgroup.js";
-export type { CGroupRunOptions, CgroupRunOptions } from "./cgroups/start-inside.js";
+export type { CGroupRunOptions } from "./cgroups/start-inside.js";
 export { Scoped, InterfaceScoped, NamespaceScoped, CGroupScoped } from "./names/scoped.js";
 export { intToBase58, base58ToInt } from "./names/base58.js";
 export type { NetemOptions, NetemSettings, AppliedQdisc, TcHandle } from "./tc/netem.js";

@@ -26,6 +26,7 @@ function succeeds(argv: string[]): boolean {
   return spawnSync(argv[0], argv.slice(1), { stdio: "ignore", timeout: 30_000 }).status === 0;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape of the JSON; it is not checked
 function json<T>(argv: string[]): T {
   return JSON.parse(execFileSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 30_000 })) as T;
 }

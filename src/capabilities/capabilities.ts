@@ -62,14 +62,20 @@ export interface FeatureStatus {
 }
 
 /** Whether a program the library runs is installed, and how to get it. */
-export interface ProgramStatus {
-  /** The program is on PATH (or in /usr/sbin, /sbin). */
-  available: boolean;
-  /** Absolute path found on PATH (or in /usr/sbin, /sbin). */
-  path?: string;
-  /** How to install it (the Debian package); set when it is missing. */
-  howToGet?: string;
-}
+export type ProgramStatus =
+  | {
+      /** The program is on PATH (or in /usr/sbin, /sbin). */
+      available: true;
+      /** Absolute path found on PATH (or in /usr/sbin, /sbin). */
+      path: string;
+      howToGet?: undefined;
+    }
+  | {
+      available: false;
+      path?: undefined;
+      /** How to install it (the Debian package). */
+      howToGet: string;
+    };
 
 /** Whether dummynet can change the system: root, or passwordless sudo. */
 export interface PrivilegeStatus {
@@ -317,12 +323,8 @@ function moduleHints(): ModuleHints {
     text
       .split("\n")
       .filter((line) => line.trim() !== "")
-      .map((line) =>
-        (line.split(/[:\s]/)[0] ?? "")
-          .split("/")
-          .pop()!
-          .replace(/\.ko(\.\w+)?$/, "")
-          .replace(/-/g, "_"),
+      .map(
+        (line) => (line.split(/[:\s]/)[0] ?? "").split("/").pop() ?? "".replace(/\.ko(\.\w+)?$/, "").replace(/-/g, "_"),
       );
   const loaded = new Set(names(readText("/proc/modules") ?? ""));
   const builtin = new Set(names(readText(`${modulesDir}/modules.builtin`) ?? ""));
@@ -406,7 +408,8 @@ function hintStatus(feature: KernelFeature, hints: ModuleHints): FeatureStatus {
       ? { available, probed: false, evidence: "the kernel has network namespaces (/proc/self/ns/net)" }
       : { available, probed: false, evidence: "no /proc/self/ns/net", howToGet: adviceFor("netns", hints) };
   }
-  const module = MODULE_OF_FEATURE[feature]!;
+  const module = MODULE_OF_FEATURE[feature];
+  if (module === undefined) throw new Error(`no kernel module is known for ${feature}`);
   const state = moduleState(module, hints);
   if (!state.present && !hints.complete) {
     return {
@@ -493,8 +496,9 @@ function cgroup2Status(cgroup: CGroupStatus): FeatureStatus {
 
 function detectIptablesFlavour(program: ProgramStatus): IptablesStatus {
   if (!program.available) return { flavour: "missing" };
-  const result = spawnSync(program.path!, ["--version"], { encoding: "utf8", timeout: 10_000 });
-  const version = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim();
+  const result = spawnSync(program.path, ["--version"], { encoding: "utf8", timeout: 10_000 });
+  // stdout and stderr are null when the program could not be started.
+  const version = `${(result.stdout as string | null) ?? ""}${(result.stderr as string | null) ?? ""}`.trim();
   if (result.status !== 0) return { flavour: "missing", version };
   // Old versions print no backend: those are legacy.
   return { flavour: /nf_tables/.test(version) ? "nft" : "legacy", version };
@@ -502,7 +506,7 @@ function detectIptablesFlavour(program: ProgramStatus): IptablesStatus {
 
 function iptablesHint(program: ProgramStatus, flavour: IptablesStatus): FeatureStatus {
   if (!program.available) {
-    return { available: false, probed: false, evidence: "no iptables program", howToGet: program.howToGet! };
+    return { available: false, probed: false, evidence: "no iptables program", howToGet: program.howToGet };
   }
   return { available: true, probed: false, evidence: `${flavour.version ?? "iptables"} (not probed)` };
 }
@@ -570,20 +574,20 @@ async function probeKernel(
             qdiscAttempts.map(([, line]) => line),
           )
         : undefined,
-      iptablesFlavour.flavour !== "missing"
+      iptablesFlavour.flavour !== "missing" && programs.iptables.available
         ? runCommand(
             runner,
             // nsenter is the cheaper way in (no mount namespace); `ip netns exec` works without util-linux.
             programs.nsenter.available
-              ? ["nsenter", `--net=/run/netns/${namespace}`, "--", programs.iptables.path!, "-t", "nat", "-S"]
-              : ["ip", "netns", "exec", namespace, programs.iptables.path!, "-t", "nat", "-S"],
+              ? ["nsenter", `--net=/run/netns/${namespace}`, "--", programs.iptables.path, "-t", "nat", "-S"]
+              : ["ip", "netns", "exec", namespace, programs.iptables.path, "-t", "nat", "-S"],
           )
         : undefined,
     ]);
     linkAttempts.forEach(([feature, line], index) => {
       result[feature] = status(feature, `ip ${line}`, linkFailures[index]);
     });
-    if (!result.veth!.available) {
+    if (!result.veth?.available) {
       const hint = hintStatus("vlan", hints);
       result.vlan = { ...hint, evidence: `${hint.evidence}; not probed: no veth link to put a VLAN on` };
     }
@@ -656,7 +660,12 @@ async function runBatch(
 }
 
 function missingTc(programs: Record<ProgramName, ProgramStatus>): FeatureStatus {
-  return { available: false, probed: false, evidence: "no tc program", howToGet: programs.tc.howToGet! };
+  return {
+    available: false,
+    probed: false,
+    evidence: "no tc program",
+    howToGet: programs.tc.howToGet ?? missingProgramHint("tc"),
+  };
 }
 
 // ---------------------------------------------------------------------------

@@ -41,7 +41,7 @@ export interface FidelityReport {
 const TIMER_SAMPLES = 50;
 
 /** Reads this machine's facts and measures its timer (50 sleeps of 1 ms, timerLateness). */
-export async function detectFidelity(capabilities: {
+export function detectFidelity(capabilities: {
   netem: { available: boolean };
   ifb: { available: boolean };
 }): Promise<FidelityReport> {
@@ -62,7 +62,7 @@ export async function detectFidelity(capabilities: {
   const clocksource = read("/sys/devices/system/clocksource/clocksource0/current_clocksource");
   if (clocksource) facts.clocksource = clocksource;
   if (Number.isInteger(limit) && limit > 0) facts.tcpLimitOutputBytes = limit;
-  return { facts, advice: fidelityAdvice(facts) };
+  return Promise.resolve({ facts, advice: fidelityAdvice(facts) });
 }
 
 /** The advice for a machine with these facts, most machine-specific first. */

@@ -34,7 +34,10 @@ export interface Child {
 
 function track(child: ChildProcess): Child {
   if (child.pid === undefined) throw new Error("spawn failed");
-  const exited = once(child, "exit").then(([code, signal]) => ({ code, signal }));
+  const exited = once(child, "exit").then(([code, signal]) => ({
+    code: code as Exit["code"],
+    signal: signal as Exit["signal"],
+  }));
   return {
     process: child,
     pid: child.pid,
@@ -240,7 +243,7 @@ async function runPair(
   cgroup: CGroup,
   line: (goFile: string) => string,
   scenario: Scenario,
-  beforeGo: (child: number) => Promise<void> = async () => undefined,
+  beforeGo: (child: number) => Promise<void> = () => Promise.resolve(),
 ): Promise<{ limited: RunInfo; unconstrained: RunInfo }> {
   const runOnce = async (held: boolean): Promise<RunInfo> => {
     const goFile = join(scenario.scratch, `${scenario.name}.go`);
@@ -281,8 +284,8 @@ const HOG_WEIGHT = 29154;
  */
 async function raisePriority(cgroup: CGroup, pid: number): Promise<void> {
   setPriority(pid, HOG_NICE);
-  await writeFile(`/proc/${pid}/autogroup`, String(HOG_NICE)).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== "ENOENT") throw error; // a kernel without autogroups
+  await writeFile(`/proc/${pid}/autogroup`, String(HOG_NICE)).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error; // a kernel without autogroups
   });
   const cpuDir = cpuDirectory(cgroup);
   if (existsSync(join(cpuDir, "cpu.weight")))

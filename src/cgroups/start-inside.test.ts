@@ -158,7 +158,7 @@ describe("run and runAsync with { cgroup } start the command inside", { timeout:
     try {
       const ns = await net.netnsAdd("inside");
       const cgroup = await net.addCgroup("start_ns", { cpuLimit: 0.5 });
-      const netnsInode = `net:[${statSync(`/run/netns/${ns.namespace}`).ino}]`;
+      const netnsInode = `net:[${statSync(`/run/netns/${ns.namespace.scoped}`).ino}]`;
       const line = `${FORKED_CGROUPS}; readlink /proc/self/ns/net; true`;
 
       const viaNet = await ns.run(line, { cgroup });

@@ -48,9 +48,9 @@ export function formatFlagValue(value: unknown): string {
     Object.entries(object)
       .map(([name, field]) => `${name}=${String(field)}`)
       .join(",");
-  const entries = Object.entries(value);
-  const [name, inner] = entries[0] ?? [];
-  if (entries.length === 1 && inner !== null && typeof inner === "object") return `${name}:${fields(inner as object)}`;
+  const entries: [string, unknown][] = Object.entries(value);
+  const [name, inner] = entries.at(0) ?? [];
+  if (entries.length === 1 && inner !== null && typeof inner === "object") return `${name}:${fields(inner)}`;
   return fields(value);
 }
 

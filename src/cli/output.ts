@@ -12,6 +12,7 @@ export const EXIT = {
 
 export function isInteractive(stream: NodeJS.WriteStream = process.stderr): boolean {
   const ci = process.env["CI"];
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- isTTY is undefined, not false, off a terminal
   return Boolean(stream.isTTY) && !(ci && ci !== "false" && ci !== "0");
 }
 

@@ -268,10 +268,10 @@ describe("what needs a missing program says so, and nothing else minds", { timeo
       modprobe: "kmod",
     };
     for (const [program, debianPackage] of Object.entries(packages)) {
-      assert.equal(report.programs[program]?.available, false, program);
+      assert.equal(report.programs[program].available, false, program);
       assert.match(report.programs[program].howToGet ?? "", new RegExp(`apt-get install ${debianPackage}\\b`), program);
     }
-    assert.equal(report.programs["ip"]?.available, true);
+    assert.equal(report.programs["ip"].available, true);
     assert.deepEqual([report.netns.available, report.netns.probed], [true, true], "the probe ran without nsenter");
     assert.equal(report.iptables.available, false);
     assert.match(report.iptables.howToGet ?? "", /apt-get install iptables\b/);

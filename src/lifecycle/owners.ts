@@ -338,21 +338,22 @@ process.on("exit", () => {
 });
 
 /** Removes the record of a reaped owner; with `expected`, only if it is still that record (not a new owner's). */
-export async function forgetOwner(uid: number, expected?: OwnerRecord): Promise<void> {
+export function forgetOwner(uid: number, expected?: OwnerRecord): Promise<void> {
   const current = readRecord(uid);
-  if (!current) return;
+  if (!current) return Promise.resolve();
   if (
     expected &&
     (current.record?.pid !== expected.pid ||
-      current.record?.startTime !== expected.startTime ||
-      current.record?.holder !== expected.holder)
+      current.record.startTime !== expected.startTime ||
+      current.record.holder !== expected.holder)
   )
-    return;
+    return Promise.resolve();
   try {
     unlinkSync(ownerRecordPath(uid));
   } catch {
     // Gone already.
   }
+  return Promise.resolve();
 }
 
 export async function readOwnerRecords(): Promise<Map<number, OwnerRecord>> {

@@ -246,7 +246,7 @@ async function removeLeftover(object: Leftover, runner: CommandRunner, privilege
       return;
     }
     case "cgroup":
-      await removeCgroupDirectories([object.where!], object.name);
+      if (object.where !== undefined) await removeCgroupDirectories([object.where], object.name);
       return;
   }
 }

@@ -124,10 +124,10 @@ export abstract class Scoped {
    * const sorted = [new InterfaceScoped("b", 1), new InterfaceScoped("a", 1)].sort(Scoped.compare);
    * ```
    */
-  static compare(a: Scoped, b: Scoped): number {
+  static readonly compare = (a: Scoped, b: Scoped): number => {
     if (a.uid !== b.uid) return a.uid - b.uid;
     return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-  }
+  };
 
   /**
    * Parses `d-<uid>-<name>`; throws InvalidArgumentError for anything else.

@@ -23,6 +23,7 @@ function look(argv: readonly string[]): string {
   return execFileSync(program, args, { encoding: "utf8", timeout: 30_000 });
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape of the JSON; it is not checked
 function ipJson<T>(args: string[]): T {
   return parseIpJson<T>(look(["ip", "-j", ...args]));
 }

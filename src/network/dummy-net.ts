@@ -95,12 +95,6 @@ export interface RouteOptions {
   to?: string;
 }
 
-/**
- * The older name of CGroupInitialLimits (the limits `addCgroup()` starts a cgroup with).
- * @deprecated use CGroupInitialLimits
- */
-export type CgroupOptions = CGroupInitialLimits;
-
 /** The host shell of a new network: rootless (through this process's holder) or as root / through sudo. */
 function hostShellFor(options: DummyNetOptions): HostShell {
   const log = options.log ?? defaultLogger;

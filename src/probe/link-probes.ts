@@ -218,7 +218,7 @@ function stagesOf(topology: Topology, hop: Hop): { where: string; impair: Impair
   }
   const incoming = receiver.impair?.ingress;
   if (incoming === true) {
-    const { ingress: _ingress, ...same } = receiver.impair!;
+    const { ingress: _ingress, ...same } = receiver.impair ?? {};
     stages.push({ where: `${endName(receiver)} receives`, impair: same });
   } else if (incoming) stages.push({ where: `${endName(receiver)} receives`, impair: incoming });
   return stages;
@@ -342,7 +342,9 @@ export async function probeLinks(
     options.onProbe?.(target);
     const tcpSeconds = options.tcpSeconds ?? LINK_PROBE_TCP_SECONDS;
     try {
-      const measured = await probe(net, hosts.get(target.from)!, hosts.get(target.to)!, {
+      const [from, to] = [hosts.get(target.from), hosts.get(target.to)];
+      if (!from || !to) throw new Error(`the network has no host ${from ? target.to : target.from}`);
+      const measured = await probe(net, from, to, {
         address: target.address,
         count: options.count ?? LINK_PROBE_COUNT,
         ...(target.configured.there.rateMbps !== undefined && tcpSeconds > 0 ? { tcp: { seconds: tcpSeconds } } : {}),

@@ -326,7 +326,7 @@ function echoReady(
     };
     const onAbort = () => {
       settle(() => {
-        reject(signal!.reason);
+        reject(signal?.reason);
       });
     };
     const timer = setTimeout(() => {
@@ -385,8 +385,8 @@ async function firstIpv4Address(host: ProbeEndpoint): Promise<string> {
   const links = parseIpJsonArray<{ ifname?: string; addr_info?: { family?: string; local?: string }[] }>(stdout);
   for (const link of links) {
     if (link.ifname === "lo") continue;
-    const inet = link.addr_info?.find((info) => info.family === "inet" && typeof info.local === "string");
-    if (inet) return inet.local!;
+    const local = link.addr_info?.find((info) => info.family === "inet" && typeof info.local === "string")?.local;
+    if (local !== undefined) return local;
   }
   throw new InvalidArgumentError(
     "to",

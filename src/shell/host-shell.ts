@@ -178,14 +178,14 @@ function outputMatches(
     }
     return true;
   }
-  return matchFn!(info.stdout) || matchFn!(info.stderr);
+  return matchFn !== undefined && (matchFn(info.stdout) || matchFn(info.stderr));
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal!.reason);
+      reject(signal?.reason);
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);

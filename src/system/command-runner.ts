@@ -70,7 +70,7 @@ const NAMESPACE_AWARE = new Set(["ip", "tc", "bridge"]);
 export function inNamespace(argv: readonly string[], namespace: string | undefined): string[] {
   if (namespace === undefined) return [...argv];
   const [program, ...rest] = argv;
-  if (program !== undefined && NAMESPACE_AWARE.has(program)) return [program, "-n", namespace, ...rest];
+  if (NAMESPACE_AWARE.has(program)) return [program, "-n", namespace, ...rest];
   // nsenter switches only the network namespace; `ip netns exec` would also remount /sys.
   return ["nsenter", `--net=${netnsPath(namespace)}`, "--", ...argv];
 }

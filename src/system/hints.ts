@@ -95,7 +95,7 @@ export function failureHint(argv: readonly string[], stderr: string): string | u
 function wordAfter(argv: readonly string[], keys: string[], skip = 1): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     if (keys.includes(argv[i])) {
-      const word = argv[i + skip];
+      const word = argv.at(i + skip);
       if (word !== undefined) return word;
     }
   }

@@ -172,6 +172,7 @@ export function sudoWorksWithoutPassword(): boolean {
 
 async function checkSudo(options: EnsureSudoOptions): Promise<void> {
   const runSudo = options.runSudo ?? spawnSudo;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- isTTY is undefined, not false, off a terminal
   const isTTY = options.isTTY ?? Boolean(process.stdin.isTTY);
   const check = await runSudo(SUDO_CHECK, false);
   const outcome = decideAfterCheck(check, isTTY);

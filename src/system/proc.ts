@@ -209,7 +209,7 @@ export async function processesInNetns(
     entries.map(async (entry) => {
       try {
         const name = byLink.get(await readlink(`/proc/${entry}/ns/net`));
-        if (name !== undefined) found.get(name)!.push(Number(entry));
+        if (name !== undefined) found.get(name)?.push(Number(entry));
       } catch {
         // The process ended while we looked, or is a kernel thread without a namespace link.
       }
@@ -267,8 +267,9 @@ export function parseMountinfo(text: string): Mount[] {
   const mounts: Mount[] = [];
   for (const line of text.split("\n")) {
     // <id> <parent> <maj:min> <root> <mount point> <options> [optional...] - <fstype> <source> <super options>
-    const [before, after] = line.split(" - ");
-    if (before === undefined || after === undefined) continue;
+    const parts = line.split(" - ");
+    if (parts.length < 2) continue;
+    const [before, after] = parts as [string, string];
     const [fsType, , superOptions = ""] = after.split(" ");
     const mountPoint = unescapeMountField(before.split(" ")[4] ?? "");
     if (!fsType || !mountPoint) continue;
@@ -318,4 +319,9 @@ export function checkRunningPid(argument: string, value: unknown): number {
     }
   }
   return pid;
+}
+
+/** This process's effective uid (process.geteuid exists on Linux, the only system dummynet runs on). */
+export function effectiveUid(): number {
+  return process.geteuid?.() ?? -1;
 }

@@ -126,8 +126,9 @@ class NetemHandle implements TcHandle {
         else errors.push(error);
       }
     };
-    if (this.ingressState) {
-      await attempt("ingress shaping", () => removeIngress(this.shell, this.iface, this.ingressState!));
+    const ingress = this.ingressState;
+    if (ingress) {
+      await attempt("ingress shaping", () => removeIngress(this.shell, this.iface, ingress));
       this.ingressState = undefined;
     }
     if (this.before) {
@@ -307,7 +308,10 @@ async function restoreRoot(shell: TcShell, iface: string, before: QdiscJson): Pr
 /** Arguments that re-create a qdisc we can restore (see RESTORABLE_KINDS). */
 function qdiscArguments(qdisc: QdiscJson): string[] {
   const options = qdisc.options ?? {};
-  if (qdisc.kind === "netem") return settingsArguments(appliedRoot([{ ...qdisc, root: true }])!.netem!);
+  if (qdisc.kind === "netem") {
+    const netem = appliedRoot([{ ...qdisc, root: true }])?.netem;
+    return netem ? settingsArguments(netem) : [];
+  }
   if (typeof options["limit"] === "number") return ["limit", String(options["limit"])];
   return [];
 }

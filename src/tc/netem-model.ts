@@ -555,4 +555,5 @@ const optionsMatchTable: Same<Required<NetemOptions>, Required<NetemOptionsFromT
 const settingsMatchTable: SameKeys<Required<NetemSettings>, Omit<Required<NetemOptionsFromTable>, "reset">> = true;
 const distributionsMatchTable: Same<DelayDistribution, (typeof DISTRIBUTIONS)[number]> = true;
 const lossModelsMatchTable: SameKeys<Required<LossStateModel>, (typeof LOSS_MODELS)["state"]["fields"]> = true;
+// eslint-disable-next-line @typescript-eslint/no-unused-expressions -- uses the checks, which exist only to compile
 [optionsMatchTable, settingsMatchTable, distributionsMatchTable, lossModelsMatchTable];

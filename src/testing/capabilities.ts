@@ -64,13 +64,14 @@ export function machineCapabilities(): Promise<Capabilities> {
  * ```
  */
 export async function skipUnless(t: SkippableContext, features: readonly KernelFeature[]): Promise<boolean> {
-  if (!Array.isArray(features))
+  const given: unknown = features; // JavaScript callers can pass anything
+  if (!Array.isArray(given))
     throw new InvalidArgumentError(
       "features",
       features,
       `must be a list of kernel features, e.g. ["netem"]; known: ${KERNEL_FEATURES.join(", ")}`,
     );
-  const unknown = features.filter((feature) => !isKernelFeature(feature));
+  const unknown = (given as unknown[]).filter((feature) => typeof feature !== "string" || !isKernelFeature(feature));
   if (unknown.length > 0)
     throw new InvalidArgumentError(
       "features",

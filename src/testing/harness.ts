@@ -22,7 +22,7 @@ export type TopologyOptions = Omit<BuildTopologyOptions, "reapDeadOwners">;
 interface Held<T> {
   value: T;
   /** Cleans up, then fails naming what of the uid is left; the uid is held until then. */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /**
@@ -42,27 +42,27 @@ function holdUid(uid: number | undefined): number {
 }
 
 async function closeAndCheck(uid: number, cleanup: () => Promise<void>): Promise<void> {
-  let cleanupError: unknown;
+  let failed: { error: unknown } | undefined;
   try {
     await cleanup();
   } catch (error) {
-    cleanupError = error;
+    failed = { error };
   }
   try {
     const left = await leftoversAsync(uid);
     if (left.length > 0) {
       const leak = leftoverError(uid, left);
-      throw cleanupError === undefined
+      throw failed === undefined
         ? leak
         : new AggregateError(
-            [leak, cleanupError],
-            `${leak.message}\ncleanup failed too: ${(cleanupError as Error).message}`,
+            [leak, failed.error],
+            `${leak.message}\ncleanup failed too: ${(failed.error as Error).message}`,
           );
     }
   } finally {
     releaseUid(uid);
   }
-  if (cleanupError !== undefined) throw cleanupError;
+  if (failed) throw failed.error;
 }
 
 export function openNetwork(options: NetworkOptions = {}): Held<DummyNet> {
@@ -88,7 +88,7 @@ export async function openTopology(
     lab = await buildTopology(source, { ...options, uid, reapDeadOwners: "once" });
   } catch (error) {
     // buildTopology removed what it made; make sure, then give the uid back.
-    await closeAndCheck(uid, async () => undefined).catch((leak: unknown) => {
+    await closeAndCheck(uid, () => Promise.resolve()).catch((leak: unknown) => {
       throw new AggregateError([error, leak], `${(error as Error).message}\n${(leak as Error).message}`);
     });
     throw error;

@@ -6,7 +6,7 @@
  */
 import type { CGroup } from "../cgroups/cgroup.js";
 import type { DummyNet } from "../network/dummy-net.js";
-import type { HostSpec, Impairment, Topology } from "./model.js";
+import { type HostSpec, type Impairment, known, type Topology } from "./model.js";
 
 /** Progress of `buildTopology()`, as `onProgress` receives it. */
 export interface BuildProgress {
@@ -46,7 +46,7 @@ export async function buildNetwork(
   const step = (label: string) => options.onProgress?.({ done: ++done, total, step: label });
   const hosts = new Map<string, DummyNet>();
   const cgroups = new Map<string, CGroup>();
-  const hostNet = (name: string): DummyNet => hosts.get(name)!;
+  const hostNet = (name: string): DummyNet => known(hosts, name);
 
   await inPhases(limits, topology.hosts, async (host) => {
     hosts.set(host.name, await net.netnsAdd(host.name));
@@ -82,9 +82,11 @@ export async function buildNetwork(
     step(`settings of ${host.name}`);
   });
 
-  const impaired = topology.links.flatMap((link) => link.ends.filter((end) => end.impair));
+  const impaired = topology.links.flatMap((link) =>
+    link.ends.flatMap((end) => (end.impair ? [{ ...end, impair: end.impair }] : [])),
+  );
   await inPhases(limits, impaired, async (end) => {
-    await hostNet(end.host).tc(end.iface, toNetemOptions(end.impair!));
+    await hostNet(end.host).tc(end.iface, toNetemOptions(end.impair));
     step(`impairment of ${end.host}:${end.iface}`);
   });
 

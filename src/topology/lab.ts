@@ -180,7 +180,7 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
         `is not an interface of host ${host}; its interfaces: ${rows.map((row) => row.iface).join(", ") || "none"}`,
       );
     }
-    const address = chosen.flatMap((row) => row.addresses)[0];
+    const address = chosen.flatMap((row) => row.addresses).at(0);
     if (address === undefined) {
       throw new InvalidArgumentError(
         iface === undefined ? "host" : "interface",

@@ -118,12 +118,14 @@ export async function loadTopology(source: TopologySource, options: LoadTopology
   }
   if (
     typeof source === "object" &&
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers can pass anything
     source !== null &&
     typeof (source as TopologyText).text === "string" &&
     !("hosts" in source)
   ) {
     const given = source;
     const format = given.format ?? options.format ?? "yaml";
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers can pass anything
     if (format !== "yaml" && format !== "json") {
       throw new TopologyError([
         {
@@ -140,6 +142,7 @@ export async function loadTopology(source: TopologySource, options: LoadTopology
       ...(given.name === undefined ? { defaultName: "network" } : {}),
     });
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers can pass anything
   if (typeof source === "object" && source !== null && !Array.isArray(source)) {
     if (isLoadedTopology(source)) return source;
     return checkDocument(structuredCloneJson(source), new ObjectLocator(OBJECT_LABEL), OBJECT_LABEL, "network");
@@ -150,6 +153,7 @@ export async function loadTopology(source: TopologySource, options: LoadTopology
       line: 0,
       column: 0,
       path: "",
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers can pass anything
       message: `cannot load ${source === null ? "null" : Array.isArray(source) ? "a list" : typeof source}; expected a file path, { text, format?, name? } or the document as an object`,
     },
   ]);
@@ -556,6 +560,7 @@ const SIZE_UNITS: Record<string, number> = { "": 1, B: 1, K: 2 ** 10, M: 2 ** 20
 /** Bytes of "64MiB", "512M", "1.5G", or a number (K, M, G, T are powers of 1024, as in `docker -m`). */
 export function parseSize(value: number | string): number {
   if (typeof value === "number") return value;
-  const match = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)/.exec(value)!;
-  return Math.round(Number(match[1]) * SIZE_UNITS[match[2] ?? ""]);
+  const match = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)/.exec(value);
+  if (!match) throw new Error(`internal error: ${value} is not a checked size`);
+  return Math.round(Number(match[1]) * SIZE_UNITS[match[2]]);
 }
