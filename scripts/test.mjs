@@ -3,7 +3,8 @@
 // 1. Makes sure the Debian packages the tests use are installed (installs the
 //    missing ones when root on an apt system, saying so; otherwise stops with
 //    the exact command).
-// 2. Typechecks (tsc --noEmit), then lints: eslint, prettier --check.
+// 2. Typechecks (tsc --noEmit), then lints: eslint, prettier --check, knip
+//    (unused files, exports and dependencies).
 // 3. Runs the host tests: every src/**/*.test.ts except *.lab.test.ts.
 // 4. Runs the rootless phase (issue 13): the network, process and topology
 //    host tests (src/{network,process,topology}/**) again as uid 65534 with
@@ -124,6 +125,11 @@ const LINTERS = [
     name: "prettier",
     argv: ["node_modules/prettier/bin/prettier.cjs", "--check", "."],
     fix: "npx prettier --write <the files above>",
+  },
+  {
+    name: "knip",
+    argv: ["node_modules/knip/bin/knip.js"],
+    fix: "delete what is unused, or add its entry point to knip.json",
   },
 ];
 if (lint) {

@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { runBounded, type BoundedResult } from "./test-support/program-path.js";
-import { assertNothingLeft } from "./test-support/leftovers.js";
+import { assertNothingLeft } from "./testing/leftovers.js";
 import { SUDOERS_LINE } from "./system/privilege.js";
 
 /**

@@ -15,7 +15,7 @@ import {
   missingFeatures,
 } from "./index.js";
 import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 
 const uid = process.pid;
 const namespace = new NamespaceScoped("capcheck", uid).scoped;

@@ -45,9 +45,9 @@ export const KERNEL_FEATURES = [
 export type KernelFeature = (typeof KERNEL_FEATURES)[number];
 
 /** Programs the library runs. */
-export const PROGRAMS = ["ip", "tc", "iptables", "ping", "nsenter", "modprobe"] as const;
+const PROGRAMS = ["ip", "tc", "iptables", "ping", "nsenter", "modprobe"] as const;
 /** One of `PROGRAMS`. */
-export type ProgramName = (typeof PROGRAMS)[number];
+type ProgramName = (typeof PROGRAMS)[number];
 
 /** Whether one kernel feature works here, on what evidence, and how to get it. */
 export interface FeatureStatus {
@@ -274,7 +274,7 @@ function detectPrograms(): Record<ProgramName, ProgramStatus> {
  * PATH or in the sbin directories a non-root PATH often lacks when not root
  * (commands then run through sudo, whose secure_path has them).
  */
-export function findProgram(program: string): string | undefined {
+function findProgram(program: string): string | undefined {
   const sbin = isRoot() ? [] : ["/usr/local/sbin", "/usr/sbin", "/sbin"];
   const dirs = [...(process.env["PATH"] ?? "").split(delimiter), ...sbin];
   for (const dir of dirs) {

@@ -15,7 +15,7 @@ import { CGroup, cgroupMounts, detectCgroupLayout, listCgroups, type CGroupLayou
 import { parseMountinfo } from "../system/proc.js";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { CGroupScoped } from "../names/scoped.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { descendantsOf } from "../process/proc-stats.js";
 import { HostShell } from "../shell/host-shell.js";
 import {

@@ -19,7 +19,7 @@ import type { CGroupLayout } from "./layout.js";
 /** Linux reports utime/stime in /proc in USER_HZ ticks, 100 per second on every mainstream architecture. */
 const USER_HZ = 100;
 
-export interface Exit {
+interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
@@ -83,7 +83,7 @@ export function spawnAllocator(mib: number): Child & { go(): void; stdout(): str
 }
 
 /** CPU time (user + system, seconds) the kernel has charged to `pid`. */
-export async function cpuSeconds(pid: number): Promise<number> {
+async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name (which may hold spaces) start at field 3 (state); utime is 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -134,7 +134,7 @@ function forkingShellLine(goFile: string, body: string): string {
  * into the kernel under user-mode Linux); printing the result keeps the
  * compiler from dropping the work.
  */
-export function busyShellLine(goFile: string, windowMs: number): string {
+function busyShellLine(goFile: string, windowMs: number): string {
   return forkingShellLine(
     goFile,
     `let n = 0; let x = 1; const end = Date.now() + ${windowMs};` +
@@ -147,7 +147,7 @@ export function busyShellLine(goFile: string, windowMs: number): string {
  * The memory hog: once told, allocates `mib` MiB in 1 MiB buffers filled with
  * 1s (so every page is committed) and prints "allocated <n>".
  */
-export function hogShellLine(goFile: string, mib: number): string {
+function hogShellLine(goFile: string, mib: number): string {
   return forkingShellLine(
     goFile,
     `const keep = []; for (let i = 0; i < ${mib}; i++) keep.push(Buffer.alloc(1 << 20, 1)); console.log("allocated " + keep.length);`,

@@ -29,7 +29,7 @@ import { DummyNet } from "../network/dummy-net.js";
 import { HostShell } from "../shell/host-shell.js";
 import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { Shell } from "../shell/shell.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { finishedWithin, stdoutMatch } from "./enforcement.test-helpers.js";
 
 const uid = process.pid;

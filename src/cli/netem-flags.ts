@@ -28,7 +28,7 @@ import {
 import { checkOption } from "../tc/netem-validate.js";
 
 /** The word that removes a value on the command line. */
-export const REMOVE_WORD = "none";
+const REMOVE_WORD = "none";
 /** What a flag's parser gives for `none` (commander turns a parsed null into ""); netemFromFlags makes it null. */
 const REMOVED = Symbol(REMOVE_WORD);
 

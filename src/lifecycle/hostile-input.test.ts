@@ -42,7 +42,7 @@ import {
   checkVlanId,
 } from "../validation/arguments.js";
 import { checkPid } from "../system/proc.js";
-import { assertNothingLeft, leftovers, ownerPrefix } from "../test-support/leftovers.js";
+import { assertNothingLeft, leftovers, ownerPrefix } from "../testing/leftovers.js";
 
 const SENTINEL = join(tmpdir(), `dn-sentinel-${process.pid}`);
 const ESCAPE = `dn-escape-${process.pid}`;

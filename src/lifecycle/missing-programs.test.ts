@@ -18,7 +18,7 @@ import { REPO } from "../cli/cli.test-helpers.js";
 import { MissingProgramError } from "../errors.js";
 import { NamespaceScoped } from "../names/scoped.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
-import { assertNothingLeft, leftovers } from "../test-support/leftovers.js";
+import { assertNothingLeft, leftovers } from "../testing/leftovers.js";
 import { programPath, runBounded, type ProgramPath } from "../test-support/program-path.js";
 
 const FIXTURES = fileURLToPath(new URL("../test-support/fixtures/", import.meta.url));

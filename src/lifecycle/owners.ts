@@ -35,8 +35,7 @@ import { processStartTime } from "../system/proc.js";
  * objects live inside its holder, which only that user can enter).
  */
 const PER_USER = process.env["DUMMYNET_STATE_DIR"] === undefined && !isRoot();
-export const STATE_DIRECTORY =
-  process.env["DUMMYNET_STATE_DIR"] ?? (PER_USER ? rootlessRecordDirectory() : "/run/dummynet");
+const STATE_DIRECTORY = process.env["DUMMYNET_STATE_DIR"] ?? (PER_USER ? rootlessRecordDirectory() : "/run/dummynet");
 const OWNERS_DIRECTORY = join(STATE_DIRECTORY, "owners");
 
 /** Why the records cannot be written, once found out (the message of recordNetwork's error). */
@@ -104,7 +103,7 @@ export interface NetworkRecord {
 }
 
 /** A daemon of a recorded network: its pid and that pid's start time (as OwnerRecord's), null when it never started. */
-export interface ProgramRecord {
+interface ProgramRecord {
   name: string;
   host: string;
   pid: number | null;

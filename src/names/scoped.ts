@@ -17,7 +17,7 @@ export function isPlainName(name: string): boolean {
 }
 
 /** "d-" + 4 base58 digits + "-": the room reserved for the prefix whatever the uid. */
-export const PREFIX_LENGTH = 2 + 4 + 1;
+const PREFIX_LENGTH = 2 + 4 + 1;
 /** Largest uid that fits 4 base58 digits (58^4 - 1); covers Linux's pid_max of 2^22. */
 export const UID_MAX = 58 ** 4 - 1;
 

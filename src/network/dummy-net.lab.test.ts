@@ -6,7 +6,7 @@ import { afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { DummyNet } from "./dummy-net.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 
 let nextUid = (process.pid % 100000) * 10 + 3000000;
 let net: DummyNet;

@@ -14,7 +14,7 @@ import { InvalidArgumentError, SystemCommandError } from "../errors.js";
 import { InterfaceScoped, type NamespaceScoped } from "../names/scoped.js";
 import { systemPath } from "../system/privilege.js";
 import { detectCapabilities } from "../capabilities/index.js";
-import { assertNothingLeft, leftovers } from "../test-support/leftovers.js";
+import { assertNothingLeft, leftovers } from "../testing/leftovers.js";
 import { rootlessExcluded, runsRootless } from "../test-support/rootless.js";
 
 /** Runs `argv` where the network's own commands run (as it is as root; inside the holder when rootless, whose namespaces the host cannot see). */

@@ -17,7 +17,7 @@ import { DummyNet } from "../network/dummy-net.js";
 import type { InterfaceScoped } from "../names/scoped.js";
 import type { NetemOptions } from "../tc/netem-model.js";
 import type { ProbeOptions, ProbeReport } from "./probe.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { twoHosts } from "../test-support/two-hosts.js";
 import { timerLateness } from "./timer-lateness.js";
 import { LOSS_MIN_PROBES, gilbertElliott, type FidelityPoint, type FidelityResult } from "./fidelity-model.js";

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { InterfaceScoped } from "../names/scoped.js";
 import { buildTopology, type Lab } from "../topology/lab.js";
 import { loadTopology } from "../topology/load.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import {
   formatLinkProbes,
   impairedLinkTargets,

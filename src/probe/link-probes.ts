@@ -22,9 +22,9 @@ import { gilbertElliott, goodputCeiling } from "./fidelity-model.js";
 import { checkProbeOptions, probe, type ProbeReport } from "./probe.js";
 
 /** Datagrams per link when not told otherwise: 2 s at the probe's 10 ms interval. */
-export const LINK_PROBE_COUNT = 200;
+const LINK_PROBE_COUNT = 200;
 /** Seconds of TCP transfer on a link with a rate, when not told otherwise. */
-export const LINK_PROBE_TCP_SECONDS = 2;
+const LINK_PROBE_TCP_SECONDS = 2;
 
 /** Packets crossing one link from `ends[from]` to the other end. */
 interface Hop {
@@ -33,7 +33,7 @@ interface Hop {
 }
 
 /** What the impairments along one way of a path add up to. */
-export interface ConfiguredWay {
+interface ConfiguredWay {
   /** The impairments of each link end on the way, described ("a:a-b sends: delay 20ms"). */
   impairments: string[];
   /** Sum of the delays, ms. */
@@ -53,7 +53,7 @@ export interface ConfiguredWay {
 }
 
 /** What a probe across a link should see: each way, and the round trip. */
-export interface ConfiguredPath {
+interface ConfiguredPath {
   there: ConfiguredWay;
   back: ConfiguredWay;
   /** Both ways' delays, ms. */

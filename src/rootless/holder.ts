@@ -69,7 +69,7 @@ const HOLDER_SCRIPT = [
 ].join("\n");
 
 /** The argv of a holder's launcher (exported for doctor's report and the tests). */
-export function holderArgv(keepRunDirectory: string): string[] {
+function holderArgv(keepRunDirectory: string): string[] {
   return [
     "unshare",
     "--user",

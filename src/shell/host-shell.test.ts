@@ -7,7 +7,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { RunInfoError, TimeoutError } from "../process/errors.js";
 import { ProcessMonitor } from "../process/process-monitor.js";
 import { isAlive } from "../system/proc.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { HostShell } from "./host-shell.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "dummynet-shell-"));

@@ -92,7 +92,7 @@ export function reportsError(stderr: string): boolean {
 const RACE_NOTICES = /^Error: Peer netns reference is invalid\.?$/;
 
 /** Longest argument passed to ip or tc: names, addresses and numbers are far shorter. */
-export const MAX_IP_ARGUMENT = 255;
+const MAX_IP_ARGUMENT = 255;
 
 /**
  * An over-long argument overflows iproute2's netlink message: ip then sends

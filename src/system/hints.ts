@@ -44,7 +44,7 @@ export const MODULE_OF_LINK_TYPE: Readonly<Record<string, string>> = {
 };
 
 /** Fedora package names, keyed by the Debian package name, where they differ. */
-export const FEDORA_NAME_OF_DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
+const FEDORA_NAME_OF_DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   iproute2: "iproute",
   "iputils-ping": "iputils",
   iptables: "iptables-nft",

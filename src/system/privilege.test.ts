@@ -11,7 +11,7 @@ import { DummyNetError } from "../errors.js";
 import { InterfaceScoped } from "../names/scoped.js";
 import { commandArgv } from "../process/process-monitor.js";
 import { HostShell } from "../shell/host-shell.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { IpBatchRunner } from "./ip-batch-runner.js";
 import {
   type Privilege,

@@ -51,7 +51,7 @@ function getconf(name: string, fallback: number): number {
 }
 
 /** USER_HZ: the unit of CPU times in /proc (100 on every mainstream architecture). */
-export function ticksPerSecond(): number {
+function ticksPerSecond(): number {
   clockTicks ??= getconf("CLK_TCK", 100);
   return clockTicks;
 }
@@ -62,7 +62,7 @@ function bytesPerPage(): number {
 }
 
 /** Parses /proc/<pid>/stat; the command name may itself contain spaces and parentheses. */
-export function parseStat(pid: number, text: string): ProcStat | undefined {
+function parseStat(pid: number, text: string): ProcStat | undefined {
   const close = text.lastIndexOf(")");
   if (close < 0) return undefined;
   // Fields after the name, starting with field 3 (state); see proc(5).
@@ -166,7 +166,7 @@ function procEntries(entries: readonly string[]): string[] {
 // Named network namespaces
 
 /** Where `ip netns` names network namespaces (a bind mount per name). */
-export const NETNS_DIRECTORY = "/run/netns";
+const NETNS_DIRECTORY = "/run/netns";
 
 /** The path that names network namespace `scoped`. */
 export function netnsPath(scoped: string): string {
@@ -297,7 +297,7 @@ export function readMountsSync(): Mount[] {
 // Process id arguments
 
 /** Largest process id Linux hands out: pid_max is at most 2^22 (PID_MAX_LIMIT), and a pid is below pid_max. */
-export const PID_MAX = 2 ** 22 - 1;
+const PID_MAX = 2 ** 22 - 1;
 
 /** Checks that `value` is a process id (a whole number from 1 to PID_MAX), whether or not it runs. */
 export function checkPid(argument: string, value: unknown): number {

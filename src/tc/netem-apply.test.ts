@@ -6,7 +6,7 @@ import { InvalidArgumentError, SystemCommandError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { QdiscConflictError, applyNetem } from "./netem-apply.js";
 import { type TcShell, showQdiscs } from "./netem-read.js";
 

@@ -24,9 +24,9 @@ import { type KnownTables, type QdiscJson, type TcShell, appliedRoot, readNetem,
 import { netemAdvice } from "./advice.js";
 
 /** Handle of the netem qdiscs this library installs ("d" for dummynet). */
-export const NETEM_HANDLE = "d0:";
+const NETEM_HANDLE = "d0:";
 /** Preference of the ingress redirect filter this library installs. */
-export const REDIRECT_FILTER_PREF = "208";
+const REDIRECT_FILTER_PREF = "208";
 
 /** The root qdisc of a link is one dummynet cannot put back after shaping the link. */
 export class QdiscConflictError extends DummyNetError {

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { createLogger } from "../log.js";
 import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { TcHandles, applyNetem } from "./netem-apply.js";
 import { type TcShell, readNetem, showQdiscs } from "./netem-read.js";
 

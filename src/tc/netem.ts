@@ -4,6 +4,5 @@
  */
 export type { TcOptions as NetemOptions, NetemSettings } from "./netem-model.js";
 export { validateTcOptions as validateNetemOptions } from "./netem-validate.js";
-export { netemArguments } from "./netem-options.js";
-export { applyNetem, TcHandles, QdiscConflictError, type TcHandle } from "./netem-apply.js";
+export { applyNetem, TcHandles, type TcHandle } from "./netem-apply.js";
 export { readNetem, type AppliedQdisc } from "./netem-read.js";

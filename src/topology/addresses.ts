@@ -53,7 +53,7 @@ function parseCidrUnchecked(text: string): ParsedCidr {
   return { ...ip, prefix, network: networkOf(ip.value, prefix, ip.family) };
 }
 
-export function networkOf(value: bigint, prefix: number, family: 4 | 6): bigint {
+function networkOf(value: bigint, prefix: number, family: 4 | 6): bigint {
   const bits = family === 4 ? 32 : 128;
   const hostBits = BigInt(bits - prefix);
   return (value >> hostBits) << hostBits;

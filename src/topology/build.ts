@@ -93,13 +93,13 @@ export async function buildNetwork(
   return { topology, hosts, cgroups };
 }
 
-export function countSteps(topology: Topology): number {
+function countSteps(topology: Topology): number {
   const impaired = topology.links.reduce((n, link) => n + link.ends.filter((end) => end.impair).length, 0);
   return topology.hosts.length * 2 + topology.links.length + topology.vlans.length + topology.bridges.length + impaired;
 }
 
 /** The file's impairment as the library's `tc()` options (the same names). */
-export function toNetemOptions(impair: Impairment): Parameters<DummyNet["tc"]>[1] {
+function toNetemOptions(impair: Impairment): Parameters<DummyNet["tc"]>[1] {
   return { ...impair };
 }
 
@@ -128,7 +128,7 @@ async function configureHost(net: DummyNet, host: DummyNet, spec: HostSpec): Pro
  * Runs `work` over `items` with at most `concurrency` in flight; waits for
  * all to settle, then rejects with the first error (or an AggregateError of several).
  */
-export async function inPhases<T>(
+async function inPhases<T>(
   limits: { concurrency: number; signal?: AbortSignal },
   items: readonly T[],
   work: (item: T) => Promise<void>,

@@ -31,7 +31,7 @@ export interface Problem {
 }
 
 /** Linux's 15 characters less the 7 of `d-<uid>-`. */
-export const MAX_INTERFACE_NAME = 8;
+const MAX_INTERFACE_NAME = 8;
 
 interface InterfaceDecl {
   host: string;
@@ -322,11 +322,7 @@ function checkHost(
 }
 
 /** Checks an impairment with the traffic-control module's own rules (ranges, models, combinations). */
-export function checkImpairment(
-  impair: Impairment,
-  path: NodePath,
-  report: (path: NodePath, message: string) => void,
-): void {
+function checkImpairment(impair: Impairment, path: NodePath, report: (path: NodePath, message: string) => void): void {
   try {
     const options = validateTcOptions(impair);
     checkNetemCombination(mergeNetem(undefined, options));

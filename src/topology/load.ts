@@ -283,7 +283,7 @@ function sortIssues(issues: TopologyIssue[]): TopologyIssue[] {
 }
 
 /** Finds the line and column of a node (or of a map key) from its path. */
-export class Locator implements IssueLocator {
+class Locator implements IssueLocator {
   constructor(
     private readonly doc: Document,
     private readonly lineCounter: LineCounter,
@@ -424,7 +424,7 @@ function pointerToPath(pointer: string): (string | number)[] {
 /** The document form of a topology, for `loadTopology({ hosts: ..., links: ... })`. */
 export type TopologyDocument = RawTopology;
 
-export interface RawHost {
+interface RawHost {
   cpu?: number;
   memory?: number | string;
   forwarding?: boolean;
@@ -434,9 +434,9 @@ export interface RawHost {
   nat?: { source: string; out: string }[];
   forward?: { from: string; to: string }[];
 }
-export type RawEnd = string | { at: string; address?: string | string[]; impair?: Impairment };
+type RawEnd = string | { at: string; address?: string | string[]; impair?: Impairment };
 /** A topology document as a YAML or JSON file holds it (schema/topology.schema.json). */
-export interface RawTopology {
+interface RawTopology {
   $schema?: string;
   name?: string;
   description?: string;
@@ -545,7 +545,7 @@ function normalizeEnd(
   };
 }
 
-export function splitEndpoint(endpoint: string): [string, string] {
+function splitEndpoint(endpoint: string): [string, string] {
   const colon = endpoint.indexOf(":");
   return [endpoint.slice(0, colon), endpoint.slice(colon + 1)];
 }
@@ -558,7 +558,7 @@ function asList(value: string | string[] | undefined): string[] {
 const SIZE_UNITS: Record<string, number> = { "": 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
 /** Bytes of "64MiB", "512M", "1.5G", or a number (K, M, G, T are powers of 1024, as in `docker -m`). */
-export function parseSize(value: number | string): number {
+function parseSize(value: number | string): number {
   if (typeof value === "number") return value;
   const match = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)/.exec(value);
   if (!match) throw new Error(`internal error: ${value} is not a checked size`);

@@ -30,7 +30,7 @@ export interface WaitOptions {
 /** A line pattern: an fnmatch-style glob for the whole line (as `RunInfo.match`), or a RegExp tested against each line. */
 export type LinePattern = string | RegExp;
 
-export const DEFAULT_WAIT_TIMEOUT = 10_000;
+const DEFAULT_WAIT_TIMEOUT = 10_000;
 
 /** Pauses between looks at a port: 1, 2, 4, ... ms, at most this. */
 const LONGEST_PAUSE_MS = 100;
@@ -224,7 +224,7 @@ export function waitForLine(
 const LISTEN = "0A";
 
 /** True when some TCP socket (IPv4 or IPv6) in `host`'s namespace listens on `port`. */
-export async function isListening(host: DummyNet, port: number): Promise<boolean> {
+async function isListening(host: DummyNet, port: number): Promise<boolean> {
   const procDirectory = await procNetOf(host);
   if (procDirectory === undefined) {
     // Not root (no /proc view into the namespace), or nothing runs there: ask `ss` inside it.
@@ -246,7 +246,7 @@ export async function isListening(host: DummyNet, port: number): Promise<boolean
 }
 
 /** Parses /proc/net/tcp{,6}: "sl local_address rem_address st ...", the port in hex after the colon. */
-export function socketTableListens(table: string, port: number): boolean {
+function socketTableListens(table: string, port: number): boolean {
   const wanted = port.toString(16).toUpperCase().padStart(4, "0");
   return table
     .split("\n")
