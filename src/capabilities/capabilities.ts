@@ -62,7 +62,7 @@ export interface FeatureStatus {
 }
 
 /** Whether a program the library runs is installed, and how to get it. */
-export type ProgramStatus =
+type ProgramStatus =
   | {
       /** The program is on PATH (or in /usr/sbin, /sbin). */
       available: true;
@@ -78,7 +78,7 @@ export type ProgramStatus =
     };
 
 /** Whether dummynet can change the system: root, or passwordless sudo. */
-export interface PrivilegeStatus {
+interface PrivilegeStatus {
   /** The process runs as uid 0. */
   root: boolean;
   /** `not-needed` as root; otherwise whether `sudo -n` works without a password. */
@@ -90,7 +90,7 @@ export interface PrivilegeStatus {
 }
 
 /** A cgroup v1 hierarchy: where it is mounted and its controllers. */
-export interface CGroupV1Hierarchy {
+interface CGroupV1Hierarchy {
   /** Where it is mounted, e.g. /sys/fs/cgroup/cpu. */
   mountPoint: string;
   /** Controllers mounted there, e.g. `cpu`, `cpuacct`. */
@@ -98,7 +98,7 @@ export interface CGroupV1Hierarchy {
 }
 
 /** The machine's cgroup layout and the controllers usable for limits. */
-export interface CGroupStatus {
+interface CGroupStatus {
   /** 2 when the unified hierarchy is the cgroup root; 1 for legacy and hybrid layouts; undefined without cgroups. */
   version: 1 | 2 | undefined;
   /** `unified`: v2 only; `hybrid`: v1 controllers plus a v2 mount; `legacy`: v1 only. */
@@ -116,7 +116,7 @@ export interface CGroupStatus {
 }
 
 /** Which iptables is installed, if any. */
-export interface IptablesStatus {
+interface IptablesStatus {
   /** Backend of the `iptables` program on PATH. */
   flavour: "nft" | "legacy" | "missing";
   /** `iptables --version` output. */
@@ -391,7 +391,7 @@ function adviceFor(feature: KernelFeature, hints: ModuleHints): string {
   if (!hints.modular) {
     return (
       `This kernel cannot load modules (no /proc/modules), so ${module} would have to be built in: use a kernel that has it ` +
-      "(distribution kernels do), or let `npm test` run the tests that need it in the user-mode Linux lab (apt-get install user-mode-linux)."
+      "(distribution kernels do); in dummynet's repository, `npm test` runs the tests that need it in the kernel lab, a QEMU guest (apt-get install qemu-system-x86)."
     );
   }
   if (!hints.modprobe)
@@ -486,8 +486,8 @@ function cgroup2Status(cgroup: CGroupStatus): FeatureStatus {
     evidence,
     howToGet:
       "Boot with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1, the default on current " +
-      "Debian, Ubuntu and Fedora), or run the cgroup v2 tests in the user-mode Linux lab (`npm test` does so automatically " +
-      "when user-mode-linux is installed). dummynet's cgroups also work on v1.",
+      "Debian, Ubuntu and Fedora). dummynet's cgroups also work on v1; in its repository, `npm test` runs the cgroup v2 " +
+      "tests in a QEMU guest (the kernel lab) when qemu-system-x86 is installed.",
   };
 }
 
@@ -544,7 +544,7 @@ async function probeKernel(
 
   try {
     // One `ip -batch` and one `tc -batch` (with -force: go on after a failure) instead of a
-    // process per attempt: spawning is what costs, most of all in the user-mode Linux lab.
+    // process per attempt: spawning is what costs, most of all in the emulated (QEMU) kernel lab.
     const linkAttempts: [KernelFeature, string][] = [
       ["veth", `link add ${link("pa")} type veth peer name ${link("pb")}`],
       // On the veth just made: a VLAN needs a parent link.

@@ -5,11 +5,4 @@ export {
   isKernelFeature,
   missingFeatures,
 } from "./capabilities.js";
-export type {
-  Capabilities,
-  DetectCapabilitiesOptions,
-  FeatureStatus,
-  KernelFeature,
-  PrivilegeStatus,
-  ProgramStatus,
-} from "./capabilities.js";
+export type { Capabilities, DetectCapabilitiesOptions, FeatureStatus, KernelFeature } from "./capabilities.js";

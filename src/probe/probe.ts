@@ -18,8 +18,6 @@ import { parseIpJsonArray } from "../system/ip-json.js";
 import { checkIpAddress } from "../validation/arguments.js";
 import { type ProbeCounts, accountReplies, parseSenderOutput } from "./accounting.js";
 
-export type { RttStats } from "./accounting.js";
-
 /** A host of the probe: a namespaced DummyNet, or the name of a namespace of this network (a topology's host name). */
 export type ProbeHost = DummyNet | NamespaceScoped | string;
 

@@ -61,6 +61,19 @@ describe("HostShell", { timeout: 120_000 }, () => {
     assert.equal(info.exitCode, 0);
   });
 
+  test("pollUntil passes every attempt's output to stdoutCallback and stderrCallback", async () => {
+    const shell = new HostShell();
+    const [out, err]: string[][] = [[], []];
+    await shell.pollUntil(countingCommand(join(scratch, "callback-counter")), {
+      matchStdout: "attempt 2",
+      interval: 10,
+      stdoutCallback: (data) => out.push(data),
+      stderrCallback: (data) => err.push(data),
+    });
+    assert.equal(out.join(""), "attempt 1\nattempt 2\n");
+    assert.equal(err.join(""), "err 1\nerr 2\n");
+  });
+
   test("pollUntil with matchStderr and with matchFn (tried on stdout, then stderr)", async () => {
     const shell = new HostShell();
     const viaStderr = await shell.pollUntil(countingCommand(join(scratch, "stderr-counter")), {

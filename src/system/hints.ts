@@ -60,7 +60,7 @@ export const EXTRA_MODULES =
 export function kernelModuleAdvice(module: string): string {
   return (
     `Load it with \`modprobe ${module}\`. ${EXTRA_MODULES} A kernel built without it cannot load it: ` +
-    "there, `npm test` runs the tests that need it in the user-mode Linux lab (apt-get install user-mode-linux)."
+    "there, dummynet's `npm test` runs the tests that need it in the kernel lab, a QEMU guest (apt-get install qemu-system-x86)."
   );
 }
 

@@ -30,7 +30,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { DummyNetError } from "../errors.js";
 
 /** How commands get their rights: run as they are (`root`), through `sudo -n`, or inside a rootless holder's namespaces (src/rootless/privilege.ts). */
-export type PrivilegeMode = "root" | "sudo" | "rootless";
+type PrivilegeMode = "root" | "sudo" | "rootless";
 
 /** A way into the system: the argv every command of the library runs with. */
 export interface Privilege {

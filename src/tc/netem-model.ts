@@ -26,7 +26,7 @@ export const NETEM_DEFAULT_LIMIT = 1000;
 export const LIMIT_PACKET_BYTES = 1500;
 
 /** Shapes of the delay jitter: `uniform` (netem's default) or one of the kernel's tables. */
-export type DelayDistribution = "uniform" | TableDistribution;
+type DelayDistribution = "uniform" | TableDistribution;
 /** Distributions with a table file shipped by iproute2 (slot distributions need a table). */
 export type TableDistribution = "normal" | "pareto" | "paretonormal";
 
@@ -329,7 +329,7 @@ export function rangeInWords(field: NumberField, zero = true): string {
 // ---------------------------------------------------------------- the types
 
 /** 4-state Markov loss model (tc `loss state`), all values in percent. */
-export interface LossStateModel {
+interface LossStateModel {
   /** Probability of going from good reception (1) to burst losses (3). */
   p13: number;
   /** From burst losses (3) back to good reception (1). @default 100 - p13 */
@@ -346,7 +346,7 @@ export interface LossStateModel {
  * Gilbert-Elliott loss model (tc `loss gemodel`), in percent, with the
  * literature's meaning of h and k (probabilities of delivery, not of loss).
  */
-export interface GilbertElliottModel {
+interface GilbertElliottModel {
   /** Probability of going from the good to the bad state. */
   p: number;
   /** Probability of going from the bad to the good state. @default 100 - p */

@@ -57,7 +57,7 @@ function schemaValidator(): ValidateFunction {
 }
 
 /** A topology given as text: YAML (the default) or JSON; `name` labels it in messages and names the network by default. */
-export interface TopologyText {
+interface TopologyText {
   /** The YAML or JSON text. */
   text: string;
   /** How to parse it. @default "yaml" (or the `format` option) */

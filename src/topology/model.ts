@@ -13,7 +13,7 @@ export type NodePath = readonly (string | number)[];
 export type Impairment = TcOptions;
 
 /** A static route of a host: `to` via a gateway address. */
-export interface RouteSpec {
+interface RouteSpec {
   /** "default" or a CIDR. */
   to: string;
   /** The gateway's address. */
