@@ -6,6 +6,7 @@ export { DummyNet } from "./network/dummy-net.js";
 export type { DummyNetOptions, VethOptions, RouteOptions, InterfaceLike, NamespaceLike } from "./network/dummy-net.js";
 export type { CleanupItem } from "./network/undo-log.js";
 export type { ProbeOptions, ProbeReport } from "./probe/probe.js";
+export { describeProbeReport } from "./probe/describe.js";
 export { HostShell } from "./shell/host-shell.js";
 export type { HostShellOptions } from "./shell/host-shell.js";
 export { NamespaceShell } from "./shell/namespace-shell.js";

@@ -28,7 +28,19 @@ const NETEM_HANDLE = "d0:";
 /** Preference of the ingress redirect filter this library installs. */
 const REDIRECT_FILTER_PREF = "208";
 
-/** The root qdisc of a link is one dummynet cannot put back after shaping the link. */
+/**
+ * The root qdisc of a link is one dummynet cannot put back after shaping the link.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await net.tc("eth0", { delay: 20 });
+ * } catch (error) {
+ *   if (error instanceof QdiscConflictError) console.error(`${error.iface} has ${error.qdisc.kind}: delete it first`);
+ *   else throw error;
+ * }
+ * ```
+ */
 export class QdiscConflictError extends DummyNetError {
   constructor(
     /** The interface that could not be shaped (scoped system name). */
