@@ -10,6 +10,14 @@ export default tseslint.config(
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       // Numbers and booleans read plainly in messages; objects and nullish values still need a choice.
+      // A caught value or an abort signal's reason is passed on unchanged, whatever it is; new errors are Errors.
+      "@typescript-eslint/only-throw-error": ["error", { allowThrowingAny: true, allowThrowingUnknown: true }],
+      "@typescript-eslint/prefer-promise-reject-errors": [
+        "error",
+        { allowThrowingAny: true, allowThrowingUnknown: true },
+      ],
+      // `const { key: _key, ...rest } = value` is how the tree drops a key.
+      "@typescript-eslint/no-unused-vars": ["error", { ignoreRestSiblings: true }],
       "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true, allowBoolean: true }],
       // node:test's test/describe return promises the runner awaits itself.
       "@typescript-eslint/no-floating-promises": [

@@ -3,7 +3,8 @@
 // 1. Makes sure the Debian packages the tests use are installed (installs the
 //    missing ones when root on an apt system, saying so; otherwise stops with
 //    the exact command).
-// 2. Typechecks (tsc --noEmit).
+// 2. Typechecks (tsc --noEmit), then lints: eslint, prettier --check, knip
+//    (unused files, exports and dependencies).
 // 3. Runs the host tests: every src/**/*.test.ts except *.lab.test.ts.
 // 4. Runs the rootless phase (issue 13): the network, process and topology
 //    host tests (src/{network,process,topology}/**) again as uid 65534 with
@@ -20,7 +21,8 @@
 // 6. Ends with "N passed, N failed" and a non-zero exit status on any failure.
 //
 // Options: --rootless runs only the rootless phase (of the selected files);
-// --no-rootless leaves it out; --no-typecheck (developers only);
+// --no-rootless leaves it out; --no-typecheck (developers only) leaves out the
+// typecheck and the lint, --no-lint only the lint;
 // --test-name-pattern=... and other --test-* options are passed to node --test
 // (host, rootless and lab).
 import { spawn, spawnSync } from "node:child_process";
@@ -68,9 +70,10 @@ const ROOTLESS_UID = 65534;
 /** 15 min: the phase took 50 s (10 files, 110 tests) under load 7; the bound names the tests still running when it ends them. */
 const ROOTLESS_TIMEOUT_MS = Number(process.env.DUMMYNET_ROOTLESS_TIMEOUT_S || 15 * 60) * 1000;
 
-const OPTIONS = ["--no-typecheck", "--rootless", "--no-rootless"];
+const OPTIONS = ["--no-typecheck", "--no-lint", "--rootless", "--no-rootless"];
 const argv = process.argv.slice(2);
 const typecheck = !argv.includes("--no-typecheck");
+const lint = typecheck && !argv.includes("--no-lint");
 const onlyRootless = argv.includes("--rootless");
 const rootlessPhase = !argv.includes("--no-rootless");
 const testArgs = argv.filter((arg) => arg.startsWith("--test-"));
@@ -116,6 +119,47 @@ if (typecheck) {
   }
 } else {
   console.log("typecheck: SKIPPED (--no-typecheck)");
+}
+
+/** The linters, each a failure of its own when it reports anything; how to fix is in the message. */
+const LINTERS = [
+  {
+    name: "eslint",
+    argv: ["node_modules/eslint/bin/eslint.js", "."],
+    fix: "fix the findings above (npx eslint . --fix does the safe ones)",
+  },
+  {
+    name: "prettier",
+    argv: ["node_modules/prettier/bin/prettier.cjs", "--check", "."],
+    fix: "npx prettier --write <the files above>",
+  },
+  {
+    name: "knip",
+    argv: ["node_modules/knip/bin/knip.js"],
+    fix: "delete what is unused, or add its entry point to knip.json",
+  },
+];
+if (lint) {
+  for (const linter of LINTERS) {
+    heading(`lint (${linter.name})`);
+    const t0 = Date.now();
+    const result = spawnSync(
+      process.execPath,
+      linter.argv.map((arg, i) => (i === 0 ? join(repoRoot, arg) : arg)),
+      {
+        stdio: "inherit",
+      },
+    );
+    timings.push(`${linter.name} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (result.status !== 0) {
+      totals.failed += 1;
+      failures.push(`lint: ${linter.name} reported problems (above): ${linter.fix}`);
+    } else {
+      console.log(`${linter.name}: clean`);
+    }
+  }
+} else {
+  console.log(`lint: SKIPPED (${typecheck ? "--no-lint" : "--no-typecheck"})`);
 }
 
 const allFiles = findTestFiles(join(repoRoot, "src"));

@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { outputOf, readmeBlock, runCommandLines, runTypeScriptBlock } from "./readme.test-helpers.js";
-import { assertNothingLeft } from "./test-support/leftovers.js";
+import { assertNothingLeft } from "./testing/leftovers.js";
 
 test(
   "the main example runs: the probe sees the netem delay and rate it set, the web client gets its answer",

@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { runBounded, type BoundedResult } from "./test-support/program-path.js";
-import { assertNothingLeft } from "./test-support/leftovers.js";
+import { assertNothingLeft } from "./testing/leftovers.js";
 import { SUDOERS_LINE } from "./system/privilege.js";
 
 /**
@@ -181,7 +181,12 @@ export function codeBlocks(markdown: string): CodeBlock[] {
       body.push(lines[j]);
     }
     if (j === lines.length) throw new Error(`README.md line ${i + 1}: a code block that is never closed`);
-    blocks.push({ lang: open[2] ?? "", text: body.map((line) => `${line}\n`).join(""), line: i + 1 });
+    blocks.push({
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an optional group that did not match is undefined
+      lang: open[2] ?? "",
+      text: body.map((line) => `${line}\n`).join(""),
+      line: i + 1,
+    });
     i = j;
   }
   return blocks;
@@ -202,12 +207,14 @@ export function catalogued(markdown = readmeText()): Map<string, CodeBlock> {
   const describe = (block: CodeBlock) =>
     `the \`\`\`${block.lang} block at README.md line ${block.line} (first line ${JSON.stringify(block.text.split("\n")[0])})`;
   for (let i = 0; i < Math.max(blocks.length, README_BLOCKS.length); i++) {
-    const block = blocks[i];
-    const known = README_BLOCKS[i];
-    if (!block)
+    const block = blocks.at(i);
+    const known = README_BLOCKS.at(i);
+    if (!block) {
+      if (!known) break;
       throw new Error(
         `README.md has no block "${known.name}" (\`\`\`${known.lang}, first line ${JSON.stringify(known.firstLine)}) after its ${blocks.length} blocks; README_BLOCKS in src/readme.test-helpers.ts expects it`,
       );
+    }
     if (!known || block.lang !== known.lang || !block.text.startsWith(`${known.firstLine}\n`)) {
       throw new Error(
         `${describe(block)} is not the block the suite runs or checks there (${known ? `"${known.name}": \`\`\`${known.lang}, first line ${JSON.stringify(known.firstLine)}` : "none"}). ` +

@@ -30,7 +30,7 @@ import {
 import { runCli } from "./cli/cli.test-helpers.js";
 import { SUDOERS_LINE } from "./system/privilege.js";
 import { runBounded } from "./test-support/program-path.js";
-import { assertNothingLeft } from "./test-support/leftovers.js";
+import { assertNothingLeft } from "./testing/leftovers.js";
 
 const read = (path: string) => readFileSync(join(REPO, path), "utf8");
 

@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { type Capabilities, detectCapabilities, formatCapabilities } from "./index.js";
 import { CGroupScoped, InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 
 const uid = process.pid;
 const namespace = new NamespaceScoped("caplab", uid).scoped;

@@ -15,7 +15,7 @@ import {
   missingFeatures,
 } from "./index.js";
 import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 
 const uid = process.pid;
 const namespace = new NamespaceScoped("capcheck", uid).scoped;
@@ -26,6 +26,7 @@ function succeeds(argv: string[]): boolean {
   return spawnSync(argv[0], argv.slice(1), { stdio: "ignore", timeout: 30_000 }).status === 0;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape of the JSON; it is not checked
 function json<T>(argv: string[]): T {
   return JSON.parse(execFileSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 30_000 })) as T;
 }

@@ -45,9 +45,9 @@ export const KERNEL_FEATURES = [
 export type KernelFeature = (typeof KERNEL_FEATURES)[number];
 
 /** Programs the library runs. */
-export const PROGRAMS = ["ip", "tc", "iptables", "ping", "nsenter", "modprobe"] as const;
+const PROGRAMS = ["ip", "tc", "iptables", "ping", "nsenter", "modprobe"] as const;
 /** One of `PROGRAMS`. */
-export type ProgramName = (typeof PROGRAMS)[number];
+type ProgramName = (typeof PROGRAMS)[number];
 
 /** Whether one kernel feature works here, on what evidence, and how to get it. */
 export interface FeatureStatus {
@@ -62,17 +62,23 @@ export interface FeatureStatus {
 }
 
 /** Whether a program the library runs is installed, and how to get it. */
-export interface ProgramStatus {
-  /** The program is on PATH (or in /usr/sbin, /sbin). */
-  available: boolean;
-  /** Absolute path found on PATH (or in /usr/sbin, /sbin). */
-  path?: string;
-  /** How to install it (the Debian package); set when it is missing. */
-  howToGet?: string;
-}
+type ProgramStatus =
+  | {
+      /** The program is on PATH (or in /usr/sbin, /sbin). */
+      available: true;
+      /** Absolute path found on PATH (or in /usr/sbin, /sbin). */
+      path: string;
+      howToGet?: undefined;
+    }
+  | {
+      available: false;
+      path?: undefined;
+      /** How to install it (the Debian package). */
+      howToGet: string;
+    };
 
 /** Whether dummynet can change the system: root, or passwordless sudo. */
-export interface PrivilegeStatus {
+interface PrivilegeStatus {
   /** The process runs as uid 0. */
   root: boolean;
   /** `not-needed` as root; otherwise whether `sudo -n` works without a password. */
@@ -84,7 +90,7 @@ export interface PrivilegeStatus {
 }
 
 /** A cgroup v1 hierarchy: where it is mounted and its controllers. */
-export interface CGroupV1Hierarchy {
+interface CGroupV1Hierarchy {
   /** Where it is mounted, e.g. /sys/fs/cgroup/cpu. */
   mountPoint: string;
   /** Controllers mounted there, e.g. `cpu`, `cpuacct`. */
@@ -92,7 +98,7 @@ export interface CGroupV1Hierarchy {
 }
 
 /** The machine's cgroup layout and the controllers usable for limits. */
-export interface CGroupStatus {
+interface CGroupStatus {
   /** 2 when the unified hierarchy is the cgroup root; 1 for legacy and hybrid layouts; undefined without cgroups. */
   version: 1 | 2 | undefined;
   /** `unified`: v2 only; `hybrid`: v1 controllers plus a v2 mount; `legacy`: v1 only. */
@@ -110,7 +116,7 @@ export interface CGroupStatus {
 }
 
 /** Which iptables is installed, if any. */
-export interface IptablesStatus {
+interface IptablesStatus {
   /** Backend of the `iptables` program on PATH. */
   flavour: "nft" | "legacy" | "missing";
   /** `iptables --version` output. */
@@ -268,7 +274,7 @@ function detectPrograms(): Record<ProgramName, ProgramStatus> {
  * PATH or in the sbin directories a non-root PATH often lacks when not root
  * (commands then run through sudo, whose secure_path has them).
  */
-export function findProgram(program: string): string | undefined {
+function findProgram(program: string): string | undefined {
   const sbin = isRoot() ? [] : ["/usr/local/sbin", "/usr/sbin", "/sbin"];
   const dirs = [...(process.env["PATH"] ?? "").split(delimiter), ...sbin];
   for (const dir of dirs) {
@@ -317,12 +323,8 @@ function moduleHints(): ModuleHints {
     text
       .split("\n")
       .filter((line) => line.trim() !== "")
-      .map((line) =>
-        (line.split(/[:\s]/)[0] ?? "")
-          .split("/")
-          .pop()!
-          .replace(/\.ko(\.\w+)?$/, "")
-          .replace(/-/g, "_"),
+      .map(
+        (line) => (line.split(/[:\s]/)[0] ?? "").split("/").pop() ?? "".replace(/\.ko(\.\w+)?$/, "").replace(/-/g, "_"),
       );
   const loaded = new Set(names(readText("/proc/modules") ?? ""));
   const builtin = new Set(names(readText(`${modulesDir}/modules.builtin`) ?? ""));
@@ -389,7 +391,7 @@ function adviceFor(feature: KernelFeature, hints: ModuleHints): string {
   if (!hints.modular) {
     return (
       `This kernel cannot load modules (no /proc/modules), so ${module} would have to be built in: use a kernel that has it ` +
-      "(distribution kernels do), or let `npm test` run the tests that need it in the user-mode Linux lab (apt-get install user-mode-linux)."
+      "(distribution kernels do); in dummynet's repository, `npm test` runs the tests that need it in the kernel lab, a QEMU guest (apt-get install qemu-system-x86)."
     );
   }
   if (!hints.modprobe)
@@ -406,7 +408,8 @@ function hintStatus(feature: KernelFeature, hints: ModuleHints): FeatureStatus {
       ? { available, probed: false, evidence: "the kernel has network namespaces (/proc/self/ns/net)" }
       : { available, probed: false, evidence: "no /proc/self/ns/net", howToGet: adviceFor("netns", hints) };
   }
-  const module = MODULE_OF_FEATURE[feature]!;
+  const module = MODULE_OF_FEATURE[feature];
+  if (module === undefined) throw new Error(`no kernel module is known for ${feature}`);
   const state = moduleState(module, hints);
   if (!state.present && !hints.complete) {
     return {
@@ -483,8 +486,8 @@ function cgroup2Status(cgroup: CGroupStatus): FeatureStatus {
     evidence,
     howToGet:
       "Boot with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1, the default on current " +
-      "Debian, Ubuntu and Fedora), or run the cgroup v2 tests in the user-mode Linux lab (`npm test` does so automatically " +
-      "when user-mode-linux is installed). dummynet's cgroups also work on v1.",
+      "Debian, Ubuntu and Fedora). dummynet's cgroups also work on v1; in its repository, `npm test` runs the cgroup v2 " +
+      "tests in a QEMU guest (the kernel lab) when qemu-system-x86 is installed.",
   };
 }
 
@@ -493,8 +496,9 @@ function cgroup2Status(cgroup: CGroupStatus): FeatureStatus {
 
 function detectIptablesFlavour(program: ProgramStatus): IptablesStatus {
   if (!program.available) return { flavour: "missing" };
-  const result = spawnSync(program.path!, ["--version"], { encoding: "utf8", timeout: 10_000 });
-  const version = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim();
+  const result = spawnSync(program.path, ["--version"], { encoding: "utf8", timeout: 10_000 });
+  // stdout and stderr are null when the program could not be started.
+  const version = `${(result.stdout as string | null) ?? ""}${(result.stderr as string | null) ?? ""}`.trim();
   if (result.status !== 0) return { flavour: "missing", version };
   // Old versions print no backend: those are legacy.
   return { flavour: /nf_tables/.test(version) ? "nft" : "legacy", version };
@@ -502,7 +506,7 @@ function detectIptablesFlavour(program: ProgramStatus): IptablesStatus {
 
 function iptablesHint(program: ProgramStatus, flavour: IptablesStatus): FeatureStatus {
   if (!program.available) {
-    return { available: false, probed: false, evidence: "no iptables program", howToGet: program.howToGet! };
+    return { available: false, probed: false, evidence: "no iptables program", howToGet: program.howToGet };
   }
   return { available: true, probed: false, evidence: `${flavour.version ?? "iptables"} (not probed)` };
 }
@@ -540,7 +544,7 @@ async function probeKernel(
 
   try {
     // One `ip -batch` and one `tc -batch` (with -force: go on after a failure) instead of a
-    // process per attempt: spawning is what costs, most of all in the user-mode Linux lab.
+    // process per attempt: spawning is what costs, most of all in the emulated (QEMU) kernel lab.
     const linkAttempts: [KernelFeature, string][] = [
       ["veth", `link add ${link("pa")} type veth peer name ${link("pb")}`],
       // On the veth just made: a VLAN needs a parent link.
@@ -570,20 +574,20 @@ async function probeKernel(
             qdiscAttempts.map(([, line]) => line),
           )
         : undefined,
-      iptablesFlavour.flavour !== "missing"
+      iptablesFlavour.flavour !== "missing" && programs.iptables.available
         ? runCommand(
             runner,
             // nsenter is the cheaper way in (no mount namespace); `ip netns exec` works without util-linux.
             programs.nsenter.available
-              ? ["nsenter", `--net=/run/netns/${namespace}`, "--", programs.iptables.path!, "-t", "nat", "-S"]
-              : ["ip", "netns", "exec", namespace, programs.iptables.path!, "-t", "nat", "-S"],
+              ? ["nsenter", `--net=/run/netns/${namespace}`, "--", programs.iptables.path, "-t", "nat", "-S"]
+              : ["ip", "netns", "exec", namespace, programs.iptables.path, "-t", "nat", "-S"],
           )
         : undefined,
     ]);
     linkAttempts.forEach(([feature, line], index) => {
       result[feature] = status(feature, `ip ${line}`, linkFailures[index]);
     });
-    if (!result.veth!.available) {
+    if (!result.veth?.available) {
       const hint = hintStatus("vlan", hints);
       result.vlan = { ...hint, evidence: `${hint.evidence}; not probed: no veth link to put a VLAN on` };
     }
@@ -656,7 +660,12 @@ async function runBatch(
 }
 
 function missingTc(programs: Record<ProgramName, ProgramStatus>): FeatureStatus {
-  return { available: false, probed: false, evidence: "no tc program", howToGet: programs.tc.howToGet! };
+  return {
+    available: false,
+    probed: false,
+    evidence: "no tc program",
+    howToGet: programs.tc.howToGet ?? missingProgramHint("tc"),
+  };
 }
 
 // ---------------------------------------------------------------------------

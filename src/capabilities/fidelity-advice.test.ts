@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { detectFidelity, fidelityAdvice, formatFidelity, type FidelityFacts } from "./fidelity-advice.js";
 import { timerLateness } from "../probe/timer-lateness.js";
 import { finished, startCli } from "../cli/cli.test-helpers.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 
 const facts: FidelityFacts = {
   netem: true,

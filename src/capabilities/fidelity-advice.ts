@@ -1,6 +1,6 @@
 /**
  * `dummynet doctor`'s fidelity section: what measurement showed misbehaves
- * with netem (docs/fidelity.md and docs/fidelity-findings.md) and what the
+ * with netem (the measurements are in the repository's docs/) and what the
  * library does about each, with the facts of this machine that matter (its
  * timers, whether it is a guest, netem and ifb, TCP's small-queue budget).
  * Facts are read (and one timer measured) by detectFidelity(); the advice is a
@@ -41,7 +41,7 @@ export interface FidelityReport {
 const TIMER_SAMPLES = 50;
 
 /** Reads this machine's facts and measures its timer (50 sleeps of 1 ms, timerLateness). */
-export async function detectFidelity(capabilities: {
+export function detectFidelity(capabilities: {
   netem: { available: boolean };
   ifb: { available: boolean };
 }): Promise<FidelityReport> {
@@ -62,7 +62,7 @@ export async function detectFidelity(capabilities: {
   const clocksource = read("/sys/devices/system/clocksource/clocksource0/current_clocksource");
   if (clocksource) facts.clocksource = clocksource;
   if (Number.isInteger(limit) && limit > 0) facts.tcpLimitOutputBytes = limit;
-  return { facts, advice: fidelityAdvice(facts) };
+  return Promise.resolve({ facts, advice: fidelityAdvice(facts) });
 }
 
 /** The advice for a machine with these facts, most machine-specific first. */
@@ -71,7 +71,7 @@ export function fidelityAdvice(facts: FidelityFacts): FidelityAdvice[] {
   if (!facts.netem) {
     advice.push({
       topic: "netem",
-      text: "this kernel has no sch_netem, so nothing below can be seen here: impairments fail until it is available (see netem above); the lab (docs/lab.md) measures them in a guest kernel",
+      text: "this kernel has no sch_netem, so nothing below can be seen here: impairments fail until it is available (see netem above)",
     });
   }
   const timer = facts.timerLateMs;
@@ -88,7 +88,7 @@ export function fidelityAdvice(facts: FidelityFacts): FidelityAdvice[] {
         ? `a 1 ms sleep of this Node.js process woke ${timer.p50} ms late at the median, ${timer.p99} ms at p99 (${timer.samples} sleeps${where ? `; ${where}` : ""}). `
         : "") +
       "netem releases delayed packets with the kernel's timers, so round trips come out about that much above the configured delay, and more under load; " +
-      "in the lab's emulated guest (QEMU TCG, clock source hpet) a 1 ms sleep woke 0.47 ms late at the median and 1.9 ms at p99 on a quiet host (3.25 and 28 under load), and unimpaired round trips had a median of 9 ms (165 under load), so delay targets there measure the machine, not netem (docs/fidelity-findings.md, 1). " +
+      "on an emulated machine (a guest without hardware virtualisation) timers run late enough that small delay targets measure the machine, not netem. " +
       "The library cannot fix a timer: judge small delays on real hardware, and read a probe's fastest round trip (min) rather than its median on a loaded machine" +
       (facts.virtualMachine
         ? "; this machine is a virtual machine, so expect the guest's numbers, not the hardware's"
@@ -102,28 +102,28 @@ export function fidelityAdvice(facts: FidelityFacts): FidelityAdvice[] {
       (facts.ifb ? "" : ", which this kernel lacks") +
       "); the library never moves it by itself. " +
       `At the sender, TCP Small Queues bound how much of one socket may wait in the qdiscs below it (at most net.ipv4.tcp_limit_output_bytes${tsq !== undefined ? `, ${tsq} here` : ""}), so netem's queue there throttles the sending TCP itself, not only the path (a known effect, not measured here); shaping at the receiver's ingress keeps that queue off the sender. ` +
-      "Measured in the lab at 1, 10 and 50 Mbit/s: 94.7, 94.4 and 92.4 % of the rate at the sender, 94.6, 94.5 and 92.6 % at the receiver's ingress, against a ceiling of 95.6 % for TCP payload: no difference the lab could show (docs/fidelity-findings.md, 3)",
+      "In measurements at up to 50 Mbit/s TCP reached the same share of the rate either way, close to the ceiling of TCP payload; `dummynet probe --tcp` measures it on this machine",
   });
   advice.push({
     topic: "queue-limit",
     text:
       `without a limit, the library derives netem's queue limit from the rate and the delay: max(${NETEM_DEFAULT_LIMIT}, twice rate x (delay + jitter) in ${LIMIT_PACKET_BYTES}-byte packets); ` +
-      "a limit you set under the bandwidth-delay product gets a warning when it is applied, with the limit to set: measured at 50 Mbit/s and 25 ms each way, `limit: 20` (105 needed) gave 6.9 Mbit/s against 44.0 with the derived limit (docs/fidelity-findings.md, 4)",
+      "a limit you set under the bandwidth-delay product gets a warning when it is applied, with the limit to set: a limit far under it costs TCP most of the rate",
   });
   advice.push({
     topic: "offloads",
     text:
       "the library leaves offloads (GSO/TSO) as the interfaces have them: netem takes a 64 kB GSO packet as one packet, so at high rates its rate lets it out as one burst and its packet-counted limit holds more bytes than it says. " +
-      "A cap of the GSO size was tried as a default and dropped: in the emulated lab it made TCP slower (three paired transfers at 5 Mbit/s: 2.09 to 3.85 Mbit/s capped, 4.16 to 4.66 uncapped; docs/fidelity-findings.md, 5). " +
+      "A cap of the GSO size was tried as a default and dropped: on an emulated machine it made TCP slower. " +
       "On real hardware at rates of 100 Mbit/s and more, try it yourself: `ip link set dev IFACE gso_max_size 1500` on the sender, and measure with `dummynet probe --tcp`",
   });
   advice.push({
     topic: "loss",
-    text: "random loss was exact in the lab (0.1 to 30 %, each inside its 99 % interval over 2000 probes); a Gilbert-Elliott model loses p / (p + r) in the long run, in bursts, so judge it over many packets (docs/fidelity-findings.md, 2)",
+    text: "random loss came out as set, within its statistical interval; a Gilbert-Elliott model loses p / (p + r) in the long run, in bursts, so judge it over many packets (`dummynet probe` counts them)",
   });
   advice.push({
     topic: "jitter",
-    text: "jitter reorders packets whenever it exceeds the gap between them (netem sends by time): for a jittered path without reordering, keep the jitter under the packets' spacing; `reorder` itself depends on how many packets are in flight (docs/fidelity-findings.md, 6 and 7)",
+    text: "jitter reorders packets whenever it exceeds the gap between them (netem sends by time): for a jittered path without reordering, keep the jitter under the packets' spacing; `reorder` itself depends on how many packets are in flight",
   });
   return advice;
 }
@@ -143,7 +143,7 @@ export function formatFidelity(report: FidelityReport, width = 100): string {
     return [...lines, line].join("\n");
   };
   return [
-    "fidelity: what measurement showed misbehaves, and what the library does (docs/fidelity.md)",
+    "fidelity: what measurement showed misbehaves, and what the library does",
     ...report.advice.map((item) => wrap(`  ${item.topic.padEnd(11)} `, item.text)),
   ].join("\n");
 }

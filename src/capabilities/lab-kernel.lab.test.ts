@@ -15,7 +15,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { release } from "node:os";
 import { CGroupScoped, InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 
 const uid = process.pid;
 const left = new NamespaceScoped("klab_a", uid).scoped;

@@ -18,7 +18,7 @@ import { CGroup, detectCgroupLayout, listCgroups, type CGroupV2Layout } from "./
 import { CGroupScoped } from "../names/scoped.js";
 import { descendantsByChildrenFiles, descendantsByScan } from "../process/proc-stats.js";
 import { HostShell } from "../shell/host-shell.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import {
   cpuScenario,
   cpuShares,

@@ -111,7 +111,9 @@ export class CGroup {
     this.layout = layout;
     this.controllerPaths = controllerPaths;
     this.paths = [...new Set(Object.values(controllerPaths))];
-    this.path = this.paths[0]!;
+    const first = this.paths.at(0);
+    if (first === undefined) throw new Error(`cgroup ${name} has no directory`);
+    this.path = first;
     this.log = log;
   }
 
@@ -152,9 +154,11 @@ export class CGroup {
     } else {
       const mounted = LIMITED_CONTROLLERS.filter((c) => layout.hierarchies[c] !== undefined);
       requireControllers(needed, mounted, "the mounted cgroup v1 hierarchies");
-      for (const controller of mounted) {
-        await requireCgroupFileSystem(layout.hierarchies[controller]!);
-        controllerPaths[controller] = childDirectory(layout.hierarchies[controller]!, name);
+      for (const controller of LIMITED_CONTROLLERS) {
+        const hierarchy = layout.hierarchies[controller];
+        if (hierarchy === undefined) continue;
+        await requireCgroupFileSystem(hierarchy);
+        controllerPaths[controller] = childDirectory(hierarchy, name);
       }
     }
 
@@ -201,7 +205,8 @@ export class CGroup {
    * ```
    */
   async setLimit(limits: CGroupLimits): Promise<void> {
-    if (limits === null || typeof limits !== "object") {
+    const given: unknown = limits; // JavaScript callers can pass anything
+    if (given === null || typeof given !== "object") {
       throw new InvalidArgumentError("limits", limits, "must be an object such as { cpu: 0.5, memory: 268435456 }");
     }
     const cpu = limits.cpu == null ? limits.cpu : validateCpuLimit(limits.cpu, "cpu");
@@ -596,7 +601,10 @@ function isInitialCgroups(origin: Partial<Record<LimitedController, string>>, la
   const controllers = Object.keys(origin) as LimitedController[];
   return (
     controllers.length > 0 &&
-    controllers.every((c) => roots[c] !== undefined && resolve(origin[c]!) === resolve(roots[c]))
+    controllers.every((c) => {
+      const [from, root] = [origin[c], roots[c]];
+      return from !== undefined && root !== undefined && resolve(from) === resolve(root);
+    })
   );
 }
 

@@ -19,7 +19,7 @@ import type { CGroupLayout } from "./layout.js";
 /** Linux reports utime/stime in /proc in USER_HZ ticks, 100 per second on every mainstream architecture. */
 const USER_HZ = 100;
 
-export interface Exit {
+interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
@@ -34,7 +34,10 @@ export interface Child {
 
 function track(child: ChildProcess): Child {
   if (child.pid === undefined) throw new Error("spawn failed");
-  const exited = once(child, "exit").then(([code, signal]) => ({ code, signal }));
+  const exited = once(child, "exit").then(([code, signal]) => ({
+    code: code as Exit["code"],
+    signal: signal as Exit["signal"],
+  }));
   return {
     process: child,
     pid: child.pid,
@@ -80,7 +83,7 @@ export function spawnAllocator(mib: number): Child & { go(): void; stdout(): str
 }
 
 /** CPU time (user + system, seconds) the kernel has charged to `pid`. */
-export async function cpuSeconds(pid: number): Promise<number> {
+async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name (which may hold spaces) start at field 3 (state); utime is 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -131,7 +134,7 @@ function forkingShellLine(goFile: string, body: string): string {
  * into the kernel under user-mode Linux); printing the result keeps the
  * compiler from dropping the work.
  */
-export function busyShellLine(goFile: string, windowMs: number): string {
+function busyShellLine(goFile: string, windowMs: number): string {
   return forkingShellLine(
     goFile,
     `let n = 0; let x = 1; const end = Date.now() + ${windowMs};` +
@@ -144,7 +147,7 @@ export function busyShellLine(goFile: string, windowMs: number): string {
  * The memory hog: once told, allocates `mib` MiB in 1 MiB buffers filled with
  * 1s (so every page is committed) and prints "allocated <n>".
  */
-export function hogShellLine(goFile: string, mib: number): string {
+function hogShellLine(goFile: string, mib: number): string {
   return forkingShellLine(
     goFile,
     `const keep = []; for (let i = 0; i < ${mib}; i++) keep.push(Buffer.alloc(1 << 20, 1)); console.log("allocated " + keep.length);`,
@@ -240,7 +243,7 @@ async function runPair(
   cgroup: CGroup,
   line: (goFile: string) => string,
   scenario: Scenario,
-  beforeGo: (child: number) => Promise<void> = async () => undefined,
+  beforeGo: (child: number) => Promise<void> = () => Promise.resolve(),
 ): Promise<{ limited: RunInfo; unconstrained: RunInfo }> {
   const runOnce = async (held: boolean): Promise<RunInfo> => {
     const goFile = join(scenario.scratch, `${scenario.name}.go`);
@@ -281,8 +284,8 @@ const HOG_WEIGHT = 29154;
  */
 async function raisePriority(cgroup: CGroup, pid: number): Promise<void> {
   setPriority(pid, HOG_NICE);
-  await writeFile(`/proc/${pid}/autogroup`, String(HOG_NICE)).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== "ENOENT") throw error; // a kernel without autogroups
+  await writeFile(`/proc/${pid}/autogroup`, String(HOG_NICE)).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error; // a kernel without autogroups
   });
   const cpuDir = cpuDirectory(cgroup);
   if (existsSync(join(cpuDir, "cpu.weight")))

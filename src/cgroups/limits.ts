@@ -9,7 +9,7 @@ import { InvalidArgumentError } from "../errors.js";
 /** CFS period in microseconds, the kernel's and Docker's default. */
 export const CPU_PERIOD_US = 100_000;
 /** The kernel's smallest CFS quota (1 ms), so the smallest limit is 0.01 CPU. */
-export const CPU_QUOTA_MIN_US = 1_000;
+const CPU_QUOTA_MIN_US = 1_000;
 export const CPU_LIMIT_MIN = CPU_QUOTA_MIN_US / CPU_PERIOD_US;
 
 /**

@@ -29,7 +29,7 @@ import { DummyNet } from "../network/dummy-net.js";
 import { HostShell } from "../shell/host-shell.js";
 import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { Shell } from "../shell/shell.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { finishedWithin, stdoutMatch } from "./enforcement.test-helpers.js";
 
 const uid = process.pid;
@@ -158,7 +158,7 @@ describe("run and runAsync with { cgroup } start the command inside", { timeout:
     try {
       const ns = await net.netnsAdd("inside");
       const cgroup = await net.addCgroup("start_ns", { cpuLimit: 0.5 });
-      const netnsInode = `net:[${statSync(`/run/netns/${ns.namespace}`).ino}]`;
+      const netnsInode = `net:[${statSync(`/run/netns/${ns.namespace.scoped}`).ino}]`;
       const line = `${FORKED_CGROUPS}; readlink /proc/self/ns/net; true`;
 
       const viaNet = await ns.run(line, { cgroup });

@@ -79,9 +79,3 @@ export function validateCgroupOption(value: unknown, argument = "cgroup"): CGrou
   }
   return value;
 }
-
-/**
- * The older name of CGroupRunOptions.
- * @deprecated use CGroupRunOptions
- */
-export type CgroupRunOptions = CGroupRunOptions;

@@ -8,7 +8,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { readdirSync } from "node:fs";
 import assert from "node:assert/strict";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { assertNothingLeft, ownerPrefix } from "../test-support/leftovers.js";
+import { assertNothingLeft, ownerPrefix } from "../testing/leftovers.js";
 import { finished, firstLine, namespacesOf, runCli, startCli } from "./cli.test-helpers.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "dummynet-cli-"));

@@ -3,7 +3,7 @@
 // change a running network's impairment with `dummynet impair` (seen with `dummynet inspect` and `dummynet probe`).
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { finished, firstLine, runCli, startCli } from "./cli.test-helpers.js";
 
 describe("netem examples", { concurrency: false, timeout: 300_000 }, () => {

@@ -2,7 +2,7 @@
 // The VLAN trunk example: two VLANs over one veth link, each its own subnet.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { finished, startCli } from "./cli.test-helpers.js";
 
 test(

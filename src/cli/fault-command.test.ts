@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectCapabilities, missingFeatures } from "../capabilities/capabilities.js";
 import { controlSocketPath } from "../lifecycle/owners.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { finished, firstLine, runCli, startCli, withNetworkUp } from "./cli.test-helpers.js";
 
 interface ProbeJson {

@@ -341,7 +341,7 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     .argument("[uid...]", "only these owners (default: every owner that is gone)")
     .addOption(
       new Option("--force <uid...>", "also remove the objects of these owners, even if alive").argParser(
-        (value: string, previous: number[] = []) => [...previous, numberArgument(value)],
+        (value: string, previous: number[] | undefined) => [...(previous ?? []), numberArgument(value)],
       ),
     )
     .option("--dry-run", "only show what would be removed")
@@ -452,7 +452,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       warn(`${red("error", process.stderr)}: ${error.message}`);
       return EXIT.usage;
     }
-    warn(`${red("error", process.stderr)}: ${(error as Error).message ?? String(error)}`);
+    warn(`${red("error", process.stderr)}: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT.failure;
   }
 }

@@ -28,7 +28,7 @@ import {
 import { checkOption } from "../tc/netem-validate.js";
 
 /** The word that removes a value on the command line. */
-export const REMOVE_WORD = "none";
+const REMOVE_WORD = "none";
 /** What a flag's parser gives for `none` (commander turns a parsed null into ""); netemFromFlags makes it null. */
 const REMOVED = Symbol(REMOVE_WORD);
 
@@ -48,9 +48,9 @@ export function formatFlagValue(value: unknown): string {
     Object.entries(object)
       .map(([name, field]) => `${name}=${String(field)}`)
       .join(",");
-  const entries = Object.entries(value);
-  const [name, inner] = entries[0] ?? [];
-  if (entries.length === 1 && inner !== null && typeof inner === "object") return `${name}:${fields(inner as object)}`;
+  const entries: [string, unknown][] = Object.entries(value);
+  const [name, inner] = entries.at(0) ?? [];
+  if (entries.length === 1 && inner !== null && typeof inner === "object") return `${name}:${fields(inner)}`;
   return fields(value);
 }
 

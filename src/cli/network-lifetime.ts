@@ -176,9 +176,9 @@ export function tellDetachingParent(phase: "built" | "ready", message: object): 
 /** The lines the exit watchdog writes start with this; `down` shows them (they land in a background `up`'s log). */
 export const EXIT_WATCHDOG_MARK = "dummynet: exit watchdog:";
 /** How long a process may take to exit once its network is removed before it ends itself, saying what kept it. */
-export const EXIT_WITHIN_MS = 5_000;
+const EXIT_WITHIN_MS = 5_000;
 /** How long before the watchdog process kills it: a spinning event loop or a stuck exit cannot stop a kill. */
-export const KILL_AFTER_MS = 15_000;
+const KILL_AFTER_MS = 15_000;
 
 /**
  * The watchdog's script: $1 seconds, $2 the pid. `cat` reads a pipe whose

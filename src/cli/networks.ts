@@ -14,7 +14,7 @@ import { UsageError } from "./command-io.js";
 export type HeldNetwork = OwnerRecord & { network: NetworkRecord };
 
 /** Every recorded network, oldest first, whether its owner is alive or not. */
-export async function listNetworks(): Promise<HeldNetwork[]> {
+async function listNetworks(): Promise<HeldNetwork[]> {
   const records = [...(await readOwnerRecords()).values()];
   return records
     .filter((record): record is HeldNetwork => record.network !== undefined)
@@ -22,7 +22,7 @@ export async function listNetworks(): Promise<HeldNetwork[]> {
 }
 
 /** True while the process that holds the network runs (same pid AND same start time). */
-export function isAlive(held: HeldNetwork): boolean {
+function isAlive(held: HeldNetwork): boolean {
   return ownerState(held.uid, held) === "alive";
 }
 

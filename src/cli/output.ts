@@ -10,8 +10,9 @@ export const EXIT = {
   usage: 2,
 } as const;
 
-export function isInteractive(stream: NodeJS.WriteStream = process.stderr): boolean {
+function isInteractive(stream: NodeJS.WriteStream = process.stderr): boolean {
   const ci = process.env["CI"];
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- isTTY is undefined, not false, off a terminal
   return Boolean(stream.isTTY) && !(ci && ci !== "false" && ci !== "0");
 }
 
@@ -22,7 +23,7 @@ export function switchColourOff(): void {
   colourSwitchedOff = true;
 }
 
-export function useColour(stream: NodeJS.WriteStream): boolean {
+function useColour(stream: NodeJS.WriteStream): boolean {
   if (colourSwitchedOff) return false;
   const force = process.env["FORCE_COLOR"];
   if (force !== undefined) return force !== "0" && force !== "false";

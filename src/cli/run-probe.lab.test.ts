@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkShare } from "../probe/fidelity-model.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { finished, startCli } from "./cli.test-helpers.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "dummynet-run-probe-lab-"));

@@ -4,7 +4,7 @@
  * The first one aborts; later ones only say that cleanup is under way, so a
  * second Ctrl-C cannot interrupt the removal.
  */
-export const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGUSR2"];
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGUSR2"];
 /** The signal `dummynet down` sends to the process holding a network. */
 export const DOWN_SIGNAL: NodeJS.Signals = "SIGUSR2";
 

@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runChild, runNodeTest } from "../testing/child.test-helpers.js";
 import { runCli } from "../cli/cli.test-helpers.js";
-import { leftovers } from "../test-support/leftovers.js";
+import { leftovers } from "../testing/leftovers.js";
 import { runsRootless } from "../test-support/rootless.js";
 import { makeEvidenceFolder, safeName } from "./evidence-folder.js";
 import { parsePcap } from "./pcap.js";

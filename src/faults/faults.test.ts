@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { InvalidArgumentError } from "../errors.js";
 import { DummyNet } from "../network/dummy-net.js";
 import type { RunInfo } from "../process/run-info.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import {
   LAN_V4,
   LAN_V6,

@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { InvalidArgumentError } from "../errors.js";
 import { DummyNet } from "../network/dummy-net.js";
 import { buildTopology } from "../topology/lab.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import type { RunInfo } from "../process/run-info.js";
 import { LAN_V4, type LanHost, buildLan, reach, rulesOf, startServer } from "./faults.test-helpers.js";
 import type { ScheduleStep } from "./plan.js";

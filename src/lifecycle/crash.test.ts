@@ -17,7 +17,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { reapDeadOwners, listOwners } from "./reaper.js";
-import { leftovers } from "../test-support/leftovers.js";
+import { leftovers } from "../testing/leftovers.js";
 import { isAlive } from "../system/proc.js";
 
 const FIXTURE = fileURLToPath(new URL("../test-support/fixtures/build-network.ts", import.meta.url));

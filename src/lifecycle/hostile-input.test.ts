@@ -11,6 +11,7 @@
  * command (the payloads would create a sentinel file), and no name reaches a
  * directory outside /sys/fs/cgroup or /run/netns.
  */
+/* eslint-disable @typescript-eslint/no-base-to-string -- hostile values of any type are stringified on purpose */
 import { after, describe, test } from "node:test";
 import { parseIpJson } from "../system/ip-json.js";
 import assert from "node:assert/strict";
@@ -41,7 +42,7 @@ import {
   checkVlanId,
 } from "../validation/arguments.js";
 import { checkPid } from "../system/proc.js";
-import { assertNothingLeft, leftovers, ownerPrefix } from "../test-support/leftovers.js";
+import { assertNothingLeft, leftovers, ownerPrefix } from "../testing/leftovers.js";
 
 const SENTINEL = join(tmpdir(), `dn-sentinel-${process.pid}`);
 const ESCAPE = `dn-escape-${process.pid}`;
@@ -110,7 +111,7 @@ const ODD = [
   "x".repeat(300),
   "x".repeat(10_000),
 ];
-const SHELL_CHARACTERS = [..." ;|&$()`<>*?'\"\n\t\\{}[]!#~=%/.-_aZ09"];
+const SHELL_CHARACTERS = " ;|&$()`<>*?'\"\n\t\\{}[]!#~=%/.-_aZ09".split("");
 
 const hostileText = fc.oneof(
   fc.constantFrom(...INJECTIONS, ...PATHS, ...ODD),
@@ -185,7 +186,7 @@ function assertClearRejection(error: unknown, mentions: readonly string[] = []):
   }
   if (!(error instanceof DummyNetError)) {
     throw new assert.AssertionError({
-      message: `an unclear error instead of a DummyNetError: ${(error as Error)?.stack ?? String(error)}`,
+      message: `an unclear error instead of a DummyNetError: ${errorText(error)}`,
     });
   }
   assert.ok(error.message.length > 0);
@@ -201,7 +202,7 @@ function assertClearRejection(error: unknown, mentions: readonly string[] = []):
 function assertInvalidArgument(error: unknown, argument: string | RegExp, value: unknown): void {
   if (!(error instanceof InvalidArgumentError)) {
     throw new assert.AssertionError({
-      message: `expected an InvalidArgumentError for ${describeValue(value).slice(0, 100)}, got: ${(error as Error)?.stack ?? String(error)}`,
+      message: `expected an InvalidArgumentError for ${describeValue(value).slice(0, 100)}, got: ${errorText(error)}`,
     });
   }
   if (typeof argument === "string") assert.equal(error.argument, argument);
@@ -225,6 +226,7 @@ async function outcome<T>(f: () => T | Promise<T>): Promise<{ ok: true; value: T
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape of the JSON; it is not checked
 function ipJson<T>(args: string[]): T {
   const text = execFileSync("ip", ["-j", ...args], {
     encoding: "utf8",
@@ -594,19 +596,23 @@ describe("hostile input: validation without the kernel", { timeout: 900_000 }, (
   });
 });
 
+function errorText(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
 function assertTopologyError(error: unknown): void {
   if (!(error instanceof TopologyError)) {
     throw new assert.AssertionError({
-      message: `the loader threw something other than a TopologyError: ${(error as Error)?.stack ?? String(error)}`,
+      message: `the loader threw something other than a TopologyError: ${errorText(error)}`,
     });
   }
-  assert.ok(error.issues.length > 0);
-  for (const issue of error.issues) {
+  assert.ok(error.problems.length > 0);
+  for (const issue of error.problems) {
     assert.equal(issue.file, "gen.yaml");
     assert.ok(issue.line >= 1 && issue.column >= 1, `an issue without a position: ${JSON.stringify(issue)}`);
     assert.ok(issue.message.length > 0);
   }
-  for (const issue of error.issues) {
+  for (const issue of error.problems) {
     assert.match(formatIssue(issue), /^gen\.yaml:\d+:\d+: /);
     // Values are quoted as JSON: a line break in a value must never split an issue over lines.
     assert.ok(
@@ -744,7 +750,7 @@ function topologyDoc(validWeight: number): fc.Arbitrary<GeneratedDoc> {
 function serialize({ doc, yaml }: GeneratedDoc): string {
   // undefined and bigint have no JSON/YAML form: what a file could hold is what survives a round trip.
   const plain = JSON.parse(
-    JSON.stringify(doc, (_key, value: unknown) => (typeof value === "bigint" ? Number(value) : value)) ?? "null",
+    JSON.stringify(doc, (_key, value: unknown) => (typeof value === "bigint" ? Number(value) : value)),
   ) as unknown;
   return yaml ? toYaml(plain) : JSON.stringify(plain, null, 2);
 }
@@ -1029,8 +1035,7 @@ describe("hostile input on the real kernel", { concurrency: false, timeout: 900_
                 readBack === written || Number(readBack) === Number(written),
                 `sysctl ${key}=${written} accepted but reads ${readBack}`,
               );
-            } else
-              assertClearRejection(set.error, [describeValue(name), describeValue(value), String(name), String(value)]);
+            } else assertClearRejection(set.error, [describeValue(name), describeValue(value), name, String(value)]);
             assert.deepEqual(watched.map(hostValue), before, "a namespace sysctl changed the host");
             assertNoShellNoEscape();
           }),
@@ -1097,7 +1102,7 @@ describe("hostile input on the real kernel", { concurrency: false, timeout: 900_
                   // The kernel rounds down to whole pages.
                   assert.ok(
                     limit <= (memoryLimit as number) && limit > (memoryLimit as number) - 65536,
-                    `memory limit ${memoryLimit} reads ${limit}`,
+                    `memory limit ${String(memoryLimit)} reads ${limit}`,
                   );
                 }
               } else {
@@ -1194,7 +1199,7 @@ describe("hostile input on the real kernel", { concurrency: false, timeout: 900_
           } catch (error) {
             assertTopologyError(error);
             count("topology documents (built)", false);
-            loaderRefusals.push((error as TopologyError).issues[0].message.slice(0, 80));
+            loaderRefusals.push((error as TopologyError).problems[0].message.slice(0, 80));
             return;
           }
           const net = newNet();

@@ -163,7 +163,7 @@ function interpret(step: ListingStep, command: ListingCommand, outcome: Outcome)
 }
 
 function skippedBecauseMissing(step: ListingStep): SkippedStep {
-  const program = step.skipWithout!;
+  const program = step.skipWithout ?? "its program";
   return {
     step: step.step,
     why: `${program} is not installed (package ${PACKAGE_OF_PROGRAM[program] ?? program}), so there can be none of ours`,
@@ -238,6 +238,7 @@ export function takeInventorySync(privilege: Privilege = defaultPrivilege()): In
       stdio: ["ignore", "pipe", "pipe"],
       timeout: SYNC_LISTING_TIMEOUT_MS,
     });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it: Error has no `code`
     const code = (reply.error as NodeJS.ErrnoException | undefined)?.code;
     if (reply.error && code !== "ENOENT") {
       const reason = code === "ETIMEDOUT" ? `no answer within ${SYNC_LISTING_TIMEOUT_MS} ms` : reply.error.message;

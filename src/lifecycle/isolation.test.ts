@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DummyNet } from "../network/dummy-net.js";
 import { NamespaceScoped, InterfaceScoped } from "../names/scoped.js";
-import { assertNothingLeft, leftovers, ownerPrefix } from "../test-support/leftovers.js";
+import { assertNothingLeft, leftovers, ownerPrefix } from "../testing/leftovers.js";
 import { listOwners, reapDeadOwners } from "./reaper.js";
 
 const PROJECT = fileURLToPath(new URL("../../", import.meta.url));

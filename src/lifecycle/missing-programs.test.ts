@@ -18,7 +18,7 @@ import { REPO } from "../cli/cli.test-helpers.js";
 import { MissingProgramError } from "../errors.js";
 import { NamespaceScoped } from "../names/scoped.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
-import { assertNothingLeft, leftovers } from "../test-support/leftovers.js";
+import { assertNothingLeft, leftovers } from "../testing/leftovers.js";
 import { programPath, runBounded, type ProgramPath } from "../test-support/program-path.js";
 
 const FIXTURES = fileURLToPath(new URL("../test-support/fixtures/", import.meta.url));
@@ -268,10 +268,10 @@ describe("what needs a missing program says so, and nothing else minds", { timeo
       modprobe: "kmod",
     };
     for (const [program, debianPackage] of Object.entries(packages)) {
-      assert.equal(report.programs[program]?.available, false, program);
+      assert.equal(report.programs[program].available, false, program);
       assert.match(report.programs[program].howToGet ?? "", new RegExp(`apt-get install ${debianPackage}\\b`), program);
     }
-    assert.equal(report.programs["ip"]?.available, true);
+    assert.equal(report.programs["ip"].available, true);
     assert.deepEqual([report.netns.available, report.netns.probed], [true, true], "the probe ran without nsenter");
     assert.equal(report.iptables.available, false);
     assert.match(report.iptables.howToGet ?? "", /apt-get install iptables\b/);

@@ -200,9 +200,10 @@ test("a network recorded in its owner's record is listed with it, judged by its 
       programs: [{ name: "p", host: "a", pid: process.pid, startTime: processStartTime(process.pid)! }],
     });
     const record = (await readOwnerRecords()).get(uid);
-    assert.equal(record?.pid, process.pid);
-    assert.equal(record?.startTime, processStartTime(process.pid));
-    assert.deepEqual(record?.network, {
+    assert.ok(record);
+    assert.equal(record.pid, process.pid);
+    assert.equal(record.startTime, processStartTime(process.pid));
+    assert.deepEqual(record.network, {
       ...network,
       programs: [{ name: "p", host: "a", pid: process.pid, startTime: processStartTime(process.pid) }],
     });

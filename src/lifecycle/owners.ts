@@ -35,8 +35,7 @@ import { processStartTime } from "../system/proc.js";
  * objects live inside its holder, which only that user can enter).
  */
 const PER_USER = process.env["DUMMYNET_STATE_DIR"] === undefined && !isRoot();
-export const STATE_DIRECTORY =
-  process.env["DUMMYNET_STATE_DIR"] ?? (PER_USER ? rootlessRecordDirectory() : "/run/dummynet");
+const STATE_DIRECTORY = process.env["DUMMYNET_STATE_DIR"] ?? (PER_USER ? rootlessRecordDirectory() : "/run/dummynet");
 const OWNERS_DIRECTORY = join(STATE_DIRECTORY, "owners");
 
 /** Why the records cannot be written, once found out (the message of recordNetwork's error). */
@@ -111,7 +110,7 @@ export interface NetworkRecord {
 }
 
 /** A daemon of a recorded network: its pid and that pid's start time (as OwnerRecord's), null when it never started. */
-export interface ProgramRecord {
+interface ProgramRecord {
   name: string;
   host: string;
   pid: number | null;
@@ -369,16 +368,16 @@ process.on("exit", () => {
 });
 
 /** Removes the record of a reaped owner; with `expected`, only if it is still that record (not a new owner's). */
-export async function forgetOwner(uid: number, expected?: OwnerRecord): Promise<void> {
+export function forgetOwner(uid: number, expected?: OwnerRecord): Promise<void> {
   const current = readRecord(uid);
-  if (!current) return;
+  if (!current) return Promise.resolve();
   if (
     expected &&
     (current.record?.pid !== expected.pid ||
-      current.record?.startTime !== expected.startTime ||
-      current.record?.holder !== expected.holder)
+      current.record.startTime !== expected.startTime ||
+      current.record.holder !== expected.holder)
   )
-    return;
+    return Promise.resolve();
   for (const path of [ownerRecordPath(uid), controlSocketPath(uid)]) {
     try {
       unlinkSync(path);
@@ -386,6 +385,7 @@ export async function forgetOwner(uid: number, expected?: OwnerRecord): Promise<
       // Gone already (or never made: most owners take no fault commands).
     }
   }
+  return Promise.resolve();
 }
 
 export async function readOwnerRecords(): Promise<Map<number, OwnerRecord>> {

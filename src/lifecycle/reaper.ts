@@ -18,7 +18,7 @@ import { SpawnRunner } from "../system/spawn-runner.js";
 import { type Inventory, type Leftover, type LeftoverKind, type SkippedStep, takeInventory } from "./inventory.js";
 import { type OwnerRecord, type OwnerState, forgetOwner, ownerState, readOwnerRecords } from "./owners.js";
 
-export type { Leftover, LeftoverKind, SkippedStep } from "./inventory.js";
+export type { SkippedStep } from "./inventory.js";
 
 /** An owner uid with objects on the machine: whether it is alive, its record, and what it owns. */
 export interface Owner {
@@ -246,7 +246,7 @@ async function removeLeftover(object: Leftover, runner: CommandRunner, privilege
       return;
     }
     case "cgroup":
-      await removeCgroupDirectories([object.where!], object.name);
+      if (object.where !== undefined) await removeCgroupDirectories([object.where], object.name);
       return;
   }
 }

@@ -17,7 +17,7 @@ export function isPlainName(name: string): boolean {
 }
 
 /** "d-" + 4 base58 digits + "-": the room reserved for the prefix whatever the uid. */
-export const PREFIX_LENGTH = 2 + 4 + 1;
+const PREFIX_LENGTH = 2 + 4 + 1;
 /** Largest uid that fits 4 base58 digits (58^4 - 1); covers Linux's pid_max of 2^22. */
 export const UID_MAX = 58 ** 4 - 1;
 
@@ -124,10 +124,10 @@ export abstract class Scoped {
    * const sorted = [new InterfaceScoped("b", 1), new InterfaceScoped("a", 1)].sort(Scoped.compare);
    * ```
    */
-  static compare(a: Scoped, b: Scoped): number {
+  static readonly compare = (a: Scoped, b: Scoped): number => {
     if (a.uid !== b.uid) return a.uid - b.uid;
     return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-  }
+  };
 
   /**
    * Parses `d-<uid>-<name>`; throws InvalidArgumentError for anything else.

@@ -6,7 +6,7 @@ import { afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { DummyNet } from "./dummy-net.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 
 let nextUid = (process.pid % 100000) * 10 + 3000000;
 let net: DummyNet;
@@ -73,9 +73,9 @@ describe("DummyNet kernel features (lab)", { timeout: 1_200_000 }, () => {
     (await demo1.tcShow(d10)).match({ stdout: "*netem*delay 20ms*" });
     const applied = await demo1.tcRead(d10);
     assert.equal(applied?.kind, "netem");
-    assert.equal(applied?.netem?.delay, 20);
-    assert.equal(applied?.netem?.rate, 10);
-    assert.equal(applied?.netem?.limit, 100);
+    assert.equal(applied.netem?.delay, 20);
+    assert.equal(applied.netem.rate, 10);
+    assert.equal(applied.netem.limit, 100);
 
     const first = await demo0.run(["ping", "-c", "5", "-i", "0.2", "10.0.0.2"]);
     first.match({ stdout: "5 packets transmitted, 5 received*" });
@@ -86,7 +86,7 @@ describe("DummyNet kernel features (lab)", { timeout: 1_200_000 }, () => {
     await demo1.tc(d10, { delay: 5 });
     const changed = await demo1.tcRead(d10);
     assert.equal(changed?.netem?.delay, 5);
-    assert.equal(changed?.netem?.rate, 10, "the rate set before is kept");
+    assert.equal(changed.netem.rate, 10, "the rate set before is kept");
     const second = await demo0.run(["ping", "-c", "5", "-i", "0.2", "10.0.0.2"]);
     const rtt2 = minimumRtt(second.stdout);
     assert.ok(rtt2 >= 25 && rtt2 < 25 * 1.1 + 5, `rtt ${rtt2} ms for 20 + 5 ms`);

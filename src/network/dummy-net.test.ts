@@ -14,7 +14,7 @@ import { InvalidArgumentError, SystemCommandError } from "../errors.js";
 import { InterfaceScoped, type NamespaceScoped } from "../names/scoped.js";
 import { systemPath } from "../system/privilege.js";
 import { detectCapabilities } from "../capabilities/index.js";
-import { assertNothingLeft, leftovers } from "../test-support/leftovers.js";
+import { assertNothingLeft, leftovers } from "../testing/leftovers.js";
 import { rootlessExcluded, runsRootless } from "../test-support/rootless.js";
 
 /** Runs `argv` where the network's own commands run (as it is as root; inside the holder when rootless, whose namespaces the host cannot see). */
@@ -23,6 +23,7 @@ function look(argv: readonly string[]): string {
   return execFileSync(program, args, { encoding: "utf8", timeout: 30_000 });
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape of the JSON; it is not checked
 function ipJson<T>(args: string[]): T {
   return parseIpJson<T>(look(["ip", "-j", ...args]));
 }

@@ -9,7 +9,7 @@ import { AssertionError } from "node:assert";
 import { execFileSync } from "node:child_process";
 import { DummyNet } from "./dummy-net.js";
 import { isRootless } from "../rootless/privilege.js";
-import { assertNothingLeft, leftoversAsync, ownerPrefix } from "../test-support/leftovers.js";
+import { assertNothingLeft, leftoversAsync, ownerPrefix } from "../testing/leftovers.js";
 import { runsRootless } from "../test-support/rootless.js";
 
 test(

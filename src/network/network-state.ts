@@ -10,7 +10,6 @@ import { type ExitCleanable, trackForExit, untrackForExit } from "../lifecycle/e
 import { claimUid, describeHolder, releaseUid } from "../lifecycle/owners.js";
 import { reapDeadOwners } from "../lifecycle/reaper.js";
 import type { Logger } from "../log.js";
-import { defaultLogger } from "../log.js";
 import { formatCommand } from "../process/run-info.js";
 import { isRootless } from "../rootless/privilege.js";
 import type { NetworkFaults } from "../faults/network-faults.js";
@@ -67,7 +66,7 @@ export class NetworkState {
   }
 
   get log(): Logger {
-    return this.#settings.log ?? this.hostShell.log ?? defaultLogger;
+    return this.#settings.log ?? this.hostShell.log;
   }
 
   /** Runs one change; cleanup waits for changes in flight and refuses new ones while it runs. */
@@ -161,7 +160,7 @@ export class NetworkState {
         try {
           await monitor.stop();
         } catch (error) {
-          errors.push(...(error instanceof AggregateError ? error.errors : [error]));
+          errors.push(...(error instanceof AggregateError ? (error.errors as unknown[]) : [error]));
           await monitor.stop({ validateState: false }).catch((e: unknown) => errors.push(e));
         }
       },

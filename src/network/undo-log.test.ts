@@ -38,9 +38,9 @@ function fake(
     links: [],
     reason,
     obsoleteWhen: () => false,
-    clean: async () => {
+    clean: () => {
       journal.push(`clean ${label}`);
-      if (fail !== undefined) throw fail;
+      return fail === undefined ? Promise.resolve() : Promise.reject(options.fail);
     },
     cleanSync: () => journal.push(`sync ${label}`),
     discard: () => journal.push(`discard ${label}`),
@@ -119,9 +119,10 @@ describe("undo log", { timeout: 30_000 }, () => {
     const batches: string[][] = [];
     await log.teardown({
       log: fakeLogger(),
-      beforeNamespaceDeletions: async (names) => {
+      beforeNamespaceDeletions: (names) => {
         batches.push([...names]);
         journal.push("kill processes");
+        return Promise.resolve();
       },
     });
     assert.deepEqual(batches, [[ns("n3").scoped, ns("n2").scoped, ns("n1").scoped]]);
@@ -143,7 +144,13 @@ describe("undo log", { timeout: 30_000 }, () => {
     log.register(fake(journal, "host route", "route"));
     log.register(namespaceUndo(journal, "n2"));
     const batches: string[][] = [];
-    await log.teardown({ log: fakeLogger(), beforeNamespaceDeletions: async (names) => void batches.push([...names]) });
+    await log.teardown({
+      log: fakeLogger(),
+      beforeNamespaceDeletions: (names) => {
+        batches.push([...names]);
+        return Promise.resolve();
+      },
+    });
     assert.deepEqual(batches, [[ns("n2").scoped], [ns("n1").scoped]]);
     assert.deepEqual(journal, ["clean netns n2", "clean host route", "clean netns n1"]);
   });
@@ -179,7 +186,10 @@ describe("undo log", { timeout: 30_000 }, () => {
     log.register(fake(journal, "also refused", "sysctl", { fail: new Error("disk on fire") }));
     const errors = await log.teardown({
       log: logger,
-      beforeUndo: async (errors) => void errors.push(new Error("a process failed")),
+      beforeUndo: (errors) => {
+        errors.push(new Error("a process failed"));
+        return Promise.resolve();
+      },
     });
     assert.deepEqual(journal, ["clean also refused", "clean refused", "clean gone", "clean a"]);
     assert.equal(errors.length, 3);
@@ -219,7 +229,10 @@ describe("undo log", { timeout: 30_000 }, () => {
     );
     const tearingDown = log.teardown({
       log: fakeLogger(),
-      beforeUndo: async () => void journal.push("stop processes"),
+      beforeUndo: () => {
+        journal.push("stop processes");
+        return Promise.resolve();
+      },
     });
     await Promise.resolve();
     assert.equal(log.closing, true, "new work is refused from the start");

@@ -184,8 +184,7 @@ export class UndoLog {
         }
       }
     };
-    while (entries.length > 0) {
-      const item = entries.pop()!;
+    for (let item = entries.pop(); item !== undefined; item = entries.pop()) {
       if (item.obsoleteWhen(doomed)) {
         item.discard?.();
         continue;
@@ -196,11 +195,11 @@ export class UndoLog {
       }
       // Namespace deletions next to each other in the log are independent: do them together.
       const batch = [item];
-      while (entries.length > 0) {
-        const next = entries.at(-1)!;
-        if (UNDO_KINDS[next.reason].deletesNamespace) batch.push(entries.pop()!);
-        else if (next.obsoleteWhen(doomed)) entries.pop()!.discard?.();
+      for (let next = entries.at(-1); next !== undefined; next = entries.at(-1)) {
+        if (UNDO_KINDS[next.reason].deletesNamespace) batch.push(next);
+        else if (next.obsoleteWhen(doomed)) next.discard?.();
         else break;
+        entries.pop();
       }
       for (const b of batch) this.#undoing.add(b);
       this.step = `killing the processes of namespaces ${batch.map((b) => b.namespace.scoped).join(", ")}`;
@@ -220,8 +219,7 @@ export class UndoLog {
     entries.push(...[...this.#undoing].reverse());
     this.#undoing.clear();
     const doomed = doomedNamespaces(entries);
-    while (entries.length > 0) {
-      const item = entries.pop()!;
+    for (let item = entries.pop(); item !== undefined; item = entries.pop()) {
       if (!item.obsoleteWhen(doomed)) item.cleanSync?.();
       else item.discard?.();
       if (UNDO_KINDS[item.reason].deletesNamespace) doomed.delete(item.namespace.scoped);

@@ -85,7 +85,7 @@ export function rttStatistics(values: readonly number[]): RttStats {
     p50: microseconds(percentile(sorted, 0.5)),
     p90: microseconds(percentile(sorted, 0.9)),
     p99: microseconds(percentile(sorted, 0.99)),
-    max: microseconds(sorted.at(-1)!),
+    max: microseconds(sorted.at(-1) ?? Number.NaN),
     mean: microseconds(mean),
     stdev: microseconds(Math.sqrt(variance)),
   };

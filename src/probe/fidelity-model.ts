@@ -59,7 +59,7 @@ export interface FidelityResult {
 // ---------------------------------------------------------------- statistics
 
 /** Confidence of the loss target: the configured loss must lie in the 99 % interval of the measured share. */
-export const LOSS_CONFIDENCE = 0.99;
+const LOSS_CONFIDENCE = 0.99;
 /** Fewest probes per loss setting for the loss target. */
 export const LOSS_MIN_PROBES = 2000;
 
@@ -222,7 +222,7 @@ export function delayTarget(
 }
 
 /** TCP goodput 90 to 102 % of the configured rate. */
-export const RATE_TARGET = { low: 0.9, high: 1.02 } as const;
+const RATE_TARGET = { low: 0.9, high: 1.02 } as const;
 
 export function rateTarget(configuredMbps: number, goodputMbps: number): { met: boolean; ratio: number } {
   const ratio = goodputMbps / configuredMbps;

@@ -17,7 +17,7 @@ import { DummyNet } from "../network/dummy-net.js";
 import type { InterfaceScoped } from "../names/scoped.js";
 import type { NetemOptions } from "../tc/netem-model.js";
 import type { ProbeOptions, ProbeReport } from "./probe.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { twoHosts } from "../test-support/two-hosts.js";
 import { timerLateness } from "./timer-lateness.js";
 import { LOSS_MIN_PROBES, gilbertElliott, type FidelityPoint, type FidelityResult } from "./fidelity-model.js";
@@ -50,7 +50,7 @@ function machine(): FidelityResult["machine"] {
   return {
     kernelRelease: release(),
     kernelVersion: version(),
-    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? "unknown",
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus().at(0)?.model ?? "unknown",
     cpus: cpus().length,
     virtualised,
     node: process.version,
@@ -78,14 +78,16 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
   };
   const save = () => {
     result.durationS = Math.round((Date.now() - started) / 1000);
-    result.machine.loadAverage![1] = loadavg()[0]!;
+    result.machine.loadAverage = [result.machine.loadAverage?.[0] ?? loadavg()[0], loadavg()[0]];
     writeFileSync(outPath, JSON.stringify(result, null, 2));
   };
   // The library's warnings about traffic control (src/tc/advice.ts) go with the point they were logged before.
   const warnings: string[] = [];
   const log = {
     ...createLogger("silent"),
-    warn: (message: string) => void (message.startsWith("tc on ") && warnings.push(message)),
+    warn: (message: string) => {
+      if (message.startsWith("tc on ")) warnings.push(message);
+    },
   };
   const net = new DummyNet({ uid: (process.pid % 100000) * 10 + 1500000, log });
   try {

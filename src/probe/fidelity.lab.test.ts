@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createLogger } from "../log.js";
 import { DummyNet } from "../network/dummy-net.js";
 import type { InterfaceScoped } from "../names/scoped.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { checkShare } from "./fidelity-model.js";
 
 const warnings: string[] = [];

@@ -22,9 +22,9 @@ import { gilbertElliott, goodputCeiling } from "./fidelity-model.js";
 import { checkProbeOptions, probe, type ProbeReport } from "./probe.js";
 
 /** Datagrams per link when not told otherwise: 2 s at the probe's 10 ms interval. */
-export const LINK_PROBE_COUNT = 200;
+const LINK_PROBE_COUNT = 200;
 /** Seconds of TCP transfer on a link with a rate, when not told otherwise. */
-export const LINK_PROBE_TCP_SECONDS = 2;
+const LINK_PROBE_TCP_SECONDS = 2;
 
 /** Packets crossing one link from `ends[from]` to the other end. */
 interface Hop {
@@ -33,7 +33,7 @@ interface Hop {
 }
 
 /** What the impairments along one way of a path add up to. */
-export interface ConfiguredWay {
+interface ConfiguredWay {
   /** The impairments of each link end on the way, described ("a:a-b sends: delay 20ms"). */
   impairments: string[];
   /** Sum of the delays, ms. */
@@ -53,7 +53,7 @@ export interface ConfiguredWay {
 }
 
 /** What a probe across a link should see: each way, and the round trip. */
-export interface ConfiguredPath {
+interface ConfiguredPath {
   there: ConfiguredWay;
   back: ConfiguredWay;
   /** Both ways' delays, ms. */
@@ -218,7 +218,7 @@ function stagesOf(topology: Topology, hop: Hop): { where: string; impair: Impair
   }
   const incoming = receiver.impair?.ingress;
   if (incoming === true) {
-    const { ingress: _ingress, ...same } = receiver.impair!;
+    const { ingress: _ingress, ...same } = receiver.impair ?? {};
     stages.push({ where: `${endName(receiver)} receives`, impair: same });
   } else if (incoming) stages.push({ where: `${endName(receiver)} receives`, impair: incoming });
   return stages;
@@ -342,7 +342,9 @@ export async function probeLinks(
     options.onProbe?.(target);
     const tcpSeconds = options.tcpSeconds ?? LINK_PROBE_TCP_SECONDS;
     try {
-      const measured = await probe(net, hosts.get(target.from)!, hosts.get(target.to)!, {
+      const [from, to] = [hosts.get(target.from), hosts.get(target.to)];
+      if (!from || !to) throw new Error(`the network has no host ${from ? target.to : target.from}`);
+      const measured = await probe(net, from, to, {
         address: target.address,
         count: options.count ?? LINK_PROBE_COUNT,
         ...(target.configured.there.rateMbps !== undefined && tcpSeconds > 0 ? { tcp: { seconds: tcpSeconds } } : {}),

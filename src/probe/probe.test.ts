@@ -13,7 +13,7 @@ import { DummyNet } from "../network/dummy-net.js";
 import { InvalidArgumentError } from "../errors.js";
 import { TimeoutError } from "../process/errors.js";
 import { parseIpJson } from "../system/ip-json.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { twoHosts } from "../test-support/two-hosts.js";
 import { accountReplies, parseSenderOutput, percentile, rttStatistics } from "./accounting.js";
 import { AGENT_PATH, checkProbeOptions, readinessBound } from "./probe.js";

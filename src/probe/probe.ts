@@ -18,8 +18,6 @@ import { parseIpJsonArray } from "../system/ip-json.js";
 import { checkIpAddress } from "../validation/arguments.js";
 import { type ProbeCounts, accountReplies, parseSenderOutput } from "./accounting.js";
 
-export type { Reply, RttStats, ProbeCounts } from "./accounting.js";
-
 /** A host of the probe: a namespaced DummyNet, or the name of a namespace of this network (a topology's host name). */
 export type ProbeHost = DummyNet | NamespaceScoped | string;
 
@@ -326,7 +324,7 @@ function echoReady(
     };
     const onAbort = () => {
       settle(() => {
-        reject(signal!.reason);
+        reject(signal?.reason);
       });
     };
     const timer = setTimeout(() => {
@@ -385,8 +383,8 @@ async function firstIpv4Address(host: ProbeEndpoint): Promise<string> {
   const links = parseIpJsonArray<{ ifname?: string; addr_info?: { family?: string; local?: string }[] }>(stdout);
   for (const link of links) {
     if (link.ifname === "lo") continue;
-    const inet = link.addr_info?.find((info) => info.family === "inet" && typeof info.local === "string");
-    if (inet) return inet.local!;
+    const local = link.addr_info?.find((info) => info.family === "inet" && typeof info.local === "string")?.local;
+    if (local !== undefined) return local;
   }
   throw new InvalidArgumentError(
     "to",

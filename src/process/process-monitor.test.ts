@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
 import { DaemonExitError, NoProcessesError, RunInfoError, TimeoutError } from "./errors.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { finalCpu } from "./proc-stats.js";
 import { isAlive } from "../system/proc.js";
 import { ProcessMonitor } from "./process-monitor.js";

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "../errors.js";
 import { DummyNet } from "../network/dummy-net.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { runsRootless } from "../test-support/rootless.js";
 import { type SudoUser, argvAsSudoUser, canMakeSudoUsers, sudoUser } from "../test-support/sudo-user.js";
 import { repoRoot } from "../rootless/unprivileged.test-helpers.js";

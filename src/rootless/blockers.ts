@@ -49,7 +49,7 @@ export interface RootlessProblem {
 }
 
 /** Programs the holder and the way in run. */
-export const HOLDER_PROGRAMS: Readonly<Record<string, string>> = {
+const HOLDER_PROGRAMS: Readonly<Record<string, string>> = {
   unshare: "util-linux",
   nsenter: "util-linux",
   mount: "mount",

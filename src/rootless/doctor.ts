@@ -16,7 +16,7 @@ import {
 import { type RootlessHolder, onPath, startRootlessHolder } from "./holder.js";
 
 /** One feature tried inside a holder. */
-export interface RootlessFeature {
+interface RootlessFeature {
   name: string;
   works: boolean;
   /** Why not (the command's words), when it does not. */
@@ -131,7 +131,7 @@ const FEATURES: ReadonlyArray<{ name: string; argv: string[]; needs?: string }> 
 ];
 
 /** Tries each feature inside `holder` and removes what it made. */
-export function probeRootlessFeatures(holder: RootlessHolder): RootlessFeature[] {
+function probeRootlessFeatures(holder: RootlessHolder): RootlessFeature[] {
   const run = (argv: readonly string[]) => {
     const full = holder.enter(argv);
     return spawnSync(full[0], full.slice(1), { encoding: "utf8", timeout: 10_000 });

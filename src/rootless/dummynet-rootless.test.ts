@@ -42,7 +42,7 @@ async function assertGone(mark: string, run: FixtureRun): Promise<void> {
     `still there 10 s after the owner ended:\n${remaining.map((p) => `${p.pid}: ${p.command}`).join("\n")}`,
   );
   // Nothing reached the real host's /run/netns.
-  const names = (event(run, "namespaces")["names"] as string[]) ?? [];
+  const names = (event(run, "namespaces")["names"] as string[] | undefined) ?? [];
   const hostNetns = existsSync("/run/netns") ? readdirSync("/run/netns") : [];
   assert.deepEqual(
     names.filter((name) => hostNetns.includes(name)),

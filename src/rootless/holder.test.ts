@@ -147,7 +147,7 @@ describe("rootless holder, as an unprivileged user", { timeout: 600_000 }, () =>
           phases.push(
             last === undefined
               ? "before the holder"
-              : `after ${String(last["event"])}${last["cycle"] ? ` (cycle ${String(last["cycle"])})` : ""}`,
+              : `after ${String(last["event"])}${last["cycle"] ? ` (cycle ${JSON.stringify(last["cycle"])})` : ""}`,
           );
           assert.equal(run.child.exitCode, null, `the owner ended on its own: ${run.stderr}`);
           run.child.kill("SIGKILL");

@@ -18,7 +18,7 @@ import { accessSync, constants, readdirSync, readFileSync, readlinkSync, statSyn
 import type { Socket } from "node:net";
 import { delimiter, join } from "node:path";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
-import { processStartTime } from "../system/proc.js";
+import { effectiveUid, processStartTime } from "../system/proc.js";
 import { type Logger, defaultLogger } from "../log.js";
 import { classifyRootless, readUserNamespaceSysctls, RootlessUnavailableError } from "./blockers.js";
 import { type EnterOptions, type HolderRef, enterArgv, holderAlive } from "./enter.js";
@@ -69,7 +69,7 @@ const HOLDER_SCRIPT = [
 ].join("\n");
 
 /** The argv of a holder's launcher (exported for doctor's report and the tests). */
-export function holderArgv(keepRunDirectory: string): string[] {
+function holderArgv(keepRunDirectory: string): string[] {
   return [
     "unshare",
     "--user",
@@ -121,7 +121,7 @@ export class RootlessHolder implements HolderRef, AsyncDisposable {
     this.#launcher = launcher;
     this.pid = pid;
     this.startTime = startTime;
-    this.launcherPid = launcher.pid!;
+    this.launcherPid = launcher.pid ?? -1;
     this.startMs = startMs;
     this.#log = log;
     const ns = (type: string) => readlinkSync(`/proc/${pid}/ns/${type}`);
@@ -307,7 +307,7 @@ export function startRootlessHolder(options: RootlessHolderOptions = {}): Promis
  * `dummynet ls` and `cleanup` look inside each.
  */
 export function listOwnHolders(): HolderRef[] {
-  const uid = process.geteuid!();
+  const uid = effectiveUid();
   const found: HolderRef[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;

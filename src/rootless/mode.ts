@@ -13,7 +13,7 @@ export type RootlessOption = boolean | "auto";
 let autoDecision: boolean | undefined;
 
 /** The rootless option in effect: `option` when it is true or false, else DUMMYNET_ROOTLESS when set, else "auto". */
-export function rootlessSetting(option: unknown, env: NodeJS.ProcessEnv = process.env): RootlessOption {
+function rootlessSetting(option: unknown, env: NodeJS.ProcessEnv = process.env): RootlessOption {
   if (option !== undefined && option !== true && option !== false && option !== "auto") {
     throw new InvalidArgumentError("rootless", option, 'must be true, false or "auto"');
   }

@@ -60,8 +60,9 @@ export class RootlessPrivilege implements Privilege {
 
   ready(): Promise<void> {
     if (this.#attached) {
-      if (holderAlive(this.#ref!)) return Promise.resolve();
-      return Promise.reject(new HolderEndedError(this.#ref!.pid));
+      const ref = this.#ref;
+      if (ref && holderAlive(ref)) return Promise.resolve();
+      return Promise.reject(new HolderEndedError(ref?.pid ?? -1));
     }
     if (this.#holder?.running) return Promise.resolve();
     this.#starting ??= startRootlessHolder({ log: this.log })

@@ -18,7 +18,7 @@ import {
   writeRootlessRecord,
 } from "./record.js";
 
-function scratch(): { dir: string; remove(): void } {
+function scratch(): { dir: string; remove: () => void } {
   const base = mkdtempSync(join(tmpdir(), "dummynet-records-"));
   return {
     dir: join(base, "dummynet"),
@@ -32,7 +32,7 @@ describe("rootless records", () => {
   test("the directory: DUMMYNET_ROOTLESS_DIR, else under XDG_RUNTIME_DIR, else /tmp/dummynet-<uid>", () => {
     assert.equal(rootlessRecordDirectory({ DUMMYNET_ROOTLESS_DIR: "/x/y", XDG_RUNTIME_DIR: "/run/user/7" }), "/x/y");
     assert.equal(rootlessRecordDirectory({ XDG_RUNTIME_DIR: "/run/user/7" }), "/run/user/7/dummynet");
-    assert.equal(rootlessRecordDirectory({}), join(tmpdir(), `dummynet-${process.geteuid!()}`));
+    assert.equal(rootlessRecordDirectory({}), join(tmpdir(), `dummynet-${String(process.geteuid?.())}`));
   });
 
   test("a record of a running holder is found, private to the user, and listed; removed, it is gone", async () => {
@@ -46,7 +46,7 @@ describe("rootless records", () => {
       assert.equal(statSync(path).mode & 0o777, 0o600);
       const record = findRootlessRecord("net-1", dir);
       assert.deepEqual(record?.holder, ref);
-      assert.equal(record?.owner.pid, process.pid);
+      assert.equal(record.owner.pid, process.pid);
       assert.deepEqual(
         listRootlessRecords(dir).map((r) => r.name),
         ["net-1"],

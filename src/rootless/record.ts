@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { processStartTime } from "../system/proc.js";
 import { type HolderRef, holderAlive } from "./enter.js";
+import { effectiveUid } from "../system/proc.js";
 
 export interface RootlessRecord {
   version: 1;
@@ -33,7 +34,7 @@ export function rootlessRecordDirectory(env: NodeJS.ProcessEnv = process.env): s
   if (explicit) return explicit;
   const runtime = env["XDG_RUNTIME_DIR"];
   if (runtime && runtime.startsWith("/")) return join(runtime, "dummynet");
-  return join(tmpdir(), `dummynet-${process.geteuid!()}`);
+  return join(tmpdir(), `dummynet-${effectiveUid()}`);
 }
 
 /**
@@ -45,7 +46,7 @@ export function rootlessRecordDirectory(env: NodeJS.ProcessEnv = process.env): s
 export function ensurePrivateDirectory(directory: string): string {
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   const stat = lstatSync(directory);
-  const uid = process.geteuid!();
+  const uid = effectiveUid();
   if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o077) !== 0) {
     throw new DummyNetError(
       `Refusing the rootless record directory ${directory}: it must be a directory owned by uid ${uid} with mode 0700, ` +

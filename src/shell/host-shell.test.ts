@@ -7,7 +7,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { RunInfoError, TimeoutError } from "../process/errors.js";
 import { ProcessMonitor } from "../process/process-monitor.js";
 import { isAlive } from "../system/proc.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { HostShell } from "./host-shell.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "dummynet-shell-"));
@@ -59,6 +59,19 @@ describe("HostShell", { timeout: 120_000 }, () => {
     const info = await shell.pollUntil(countingCommand(file), { matchStdout: "attempt 3", interval: 10 });
     assert.equal(info.stdout, "attempt 3\n");
     assert.equal(info.exitCode, 0);
+  });
+
+  test("pollUntil passes every attempt's output to stdoutCallback and stderrCallback", async () => {
+    const shell = new HostShell();
+    const [out, err]: string[][] = [[], []];
+    await shell.pollUntil(countingCommand(join(scratch, "callback-counter")), {
+      matchStdout: "attempt 2",
+      interval: 10,
+      stdoutCallback: (data) => out.push(data),
+      stderrCallback: (data) => err.push(data),
+    });
+    assert.equal(out.join(""), "attempt 1\nattempt 2\n");
+    assert.equal(err.join(""), "err 1\nerr 2\n");
   });
 
   test("pollUntil with matchStderr and with matchFn (tried on stdout, then stderr)", async () => {

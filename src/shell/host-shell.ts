@@ -125,14 +125,14 @@ export class HostShell implements Shell {
  * matches, as the reference's poll_until (a non-zero exit is just another
  * attempt). Resolves with the RunInfo that matched; rejects with TimeoutError
  * saying what was awaited and for how long. Each attempt may only use the
- * time that is left.
+ * time that is left; stdoutCallback and stderrCallback receive every attempt's output.
  */
 export async function pollUntil(
   runOnce: (options: RunOptions) => Promise<RunInfo>,
   description: string,
   options: PollUntilOptions,
 ): Promise<RunInfo> {
-  const { matchStdout, matchStderr, matchFn, signal, cwd, env, cgroup } = options;
+  const { matchStdout, matchStderr, matchFn, signal, cwd, env, cgroup, stdoutCallback, stderrCallback } = options;
   const timeout = options.timeout ?? 15000;
   const interval = options.interval ?? 100;
   validateMilliseconds("timeout", timeout, { positive: true });
@@ -161,7 +161,15 @@ export async function pollUntil(
     if (left <= 0) break;
     attempts++;
     try {
-      last = await runOnce({ cwd, env, signal, cgroup, timeout: Math.max(1, Math.ceil(left)) });
+      last = await runOnce({
+        cwd,
+        env,
+        signal,
+        cgroup,
+        stdoutCallback,
+        stderrCallback,
+        timeout: Math.max(1, Math.ceil(left)),
+      });
     } catch (error) {
       if (error instanceof TimeoutError && error.info) {
         last = error.info;
@@ -196,14 +204,14 @@ function outputMatches(
     }
     return true;
   }
-  return matchFn!(info.stdout) || matchFn!(info.stderr);
+  return matchFn !== undefined && (matchFn(info.stdout) || matchFn(info.stderr));
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal!.reason);
+      reject(signal?.reason);
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readlinkSync, statSync } from "node:fs";
 import { InvalidArgumentError } from "../errors.js";
 import { NamespaceScoped } from "../names/scoped.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { HostShell } from "./host-shell.js";
 import { NamespaceShell } from "./namespace-shell.js";
 

@@ -70,7 +70,7 @@ const NAMESPACE_AWARE = new Set(["ip", "tc", "bridge"]);
 export function inNamespace(argv: readonly string[], namespace: string | undefined): string[] {
   if (namespace === undefined) return [...argv];
   const [program, ...rest] = argv;
-  if (program !== undefined && NAMESPACE_AWARE.has(program)) return [program, "-n", namespace, ...rest];
+  if (NAMESPACE_AWARE.has(program)) return [program, "-n", namespace, ...rest];
   // nsenter switches only the network namespace; `ip netns exec` would also remount /sys.
   return ["nsenter", `--net=${netnsPath(namespace)}`, "--", ...argv];
 }
@@ -92,7 +92,7 @@ export function reportsError(stderr: string): boolean {
 const RACE_NOTICES = /^Error: Peer netns reference is invalid\.?$/;
 
 /** Longest argument passed to ip or tc: names, addresses and numbers are far shorter. */
-export const MAX_IP_ARGUMENT = 255;
+const MAX_IP_ARGUMENT = 255;
 
 /**
  * An over-long argument overflows iproute2's netlink message: ip then sends

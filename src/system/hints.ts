@@ -45,7 +45,7 @@ export const MODULE_OF_LINK_TYPE: Readonly<Record<string, string>> = {
 };
 
 /** Fedora package names, keyed by the Debian package name, where they differ. */
-export const FEDORA_NAME_OF_DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
+const FEDORA_NAME_OF_DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   iproute2: "iproute",
   "iputils-ping": "iputils",
   iptables: "iptables-nft",
@@ -61,7 +61,7 @@ export const EXTRA_MODULES =
 export function kernelModuleAdvice(module: string): string {
   return (
     `Load it with \`modprobe ${module}\`. ${EXTRA_MODULES} A kernel built without it cannot load it: ` +
-    "there, `npm test` runs the tests that need it in the user-mode Linux lab (apt-get install user-mode-linux)."
+    "there, dummynet's `npm test` runs the tests that need it in the kernel lab, a QEMU guest (apt-get install qemu-system-x86)."
   );
 }
 
@@ -96,7 +96,7 @@ export function failureHint(argv: readonly string[], stderr: string): string | u
 function wordAfter(argv: readonly string[], keys: string[], skip = 1): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     if (keys.includes(argv[i])) {
-      const word = argv[i + skip];
+      const word = argv.at(i + skip);
       if (word !== undefined) return word;
     }
   }

@@ -87,7 +87,8 @@ class IpWorker {
         this.onExit(this);
         const stderr = this.#stderr.replace(/Command failed -:\d+\n/g, "").trim();
         const cause = this.#spawnError ?? (stderr === "" ? new Error("ip batch worker exited") : undefined);
-        const [head, ...rest] = this.#pending.splice(0);
+        const rest = this.#pending.splice(0);
+        const head = rest.shift();
         // ip exits on some argument errors: that is the failing command's; those queued behind it never ran.
         head?.reject(
           new SystemCommandError(

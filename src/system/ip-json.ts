@@ -4,6 +4,7 @@
  * them raw inside JSON strings, which JSON.parse rejects: one odd interface
  * anywhere on the machine would break every listing. Escape them first.
  */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape of the JSON; it is not checked
 export function parseIpJson<T>(text: string): T {
   // Blanks (\t \n \r) cannot be in names, so any that remain are JSON whitespace; other control characters are escaped.
   const escaped = text.replace(

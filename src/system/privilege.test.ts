@@ -11,7 +11,7 @@ import { DummyNetError } from "../errors.js";
 import { InterfaceScoped } from "../names/scoped.js";
 import { commandArgv } from "../process/process-monitor.js";
 import { HostShell } from "../shell/host-shell.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { IpBatchRunner } from "./ip-batch-runner.js";
 import {
   type Privilege,
@@ -30,11 +30,11 @@ const PASSWORD_NEEDED = "sudo: a password is required\n";
 /** A scripted sudo: answers each call from `answers` in turn and records the calls. */
 function scriptedSudo(...answers: Awaited<ReturnType<SudoCommandRunner>>[]) {
   const calls: { argv: readonly string[]; interactive: boolean }[] = [];
-  const runSudo: SudoCommandRunner = async (argv, interactive) => {
+  const runSudo: SudoCommandRunner = (argv, interactive) => {
     calls.push({ argv, interactive });
     const answer = answers.shift();
     assert.ok(answer, `unexpected sudo call ${argv.join(" ")}`);
-    return answer;
+    return Promise.resolve(answer);
   };
   return { runSudo, calls };
 }

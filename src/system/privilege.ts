@@ -30,7 +30,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { DummyNetError } from "../errors.js";
 
 /** How commands get their rights: run as they are (`root`), through `sudo -n`, or inside a rootless holder's namespaces (src/rootless/privilege.ts). */
-export type PrivilegeMode = "root" | "sudo" | "rootless";
+type PrivilegeMode = "root" | "sudo" | "rootless";
 
 /** A way into the system: the argv every command of the library runs with. */
 export interface Privilege {
@@ -172,6 +172,7 @@ export function sudoWorksWithoutPassword(): boolean {
 
 async function checkSudo(options: EnsureSudoOptions): Promise<void> {
   const runSudo = options.runSudo ?? spawnSudo;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- isTTY is undefined, not false, off a terminal
   const isTTY = options.isTTY ?? Boolean(process.stdin.isTTY);
   const check = await runSudo(SUDO_CHECK, false);
   const outcome = decideAfterCheck(check, isTTY);

@@ -51,7 +51,7 @@ function getconf(name: string, fallback: number): number {
 }
 
 /** USER_HZ: the unit of CPU times in /proc (100 on every mainstream architecture). */
-export function ticksPerSecond(): number {
+function ticksPerSecond(): number {
   clockTicks ??= getconf("CLK_TCK", 100);
   return clockTicks;
 }
@@ -62,7 +62,7 @@ function bytesPerPage(): number {
 }
 
 /** Parses /proc/<pid>/stat; the command name may itself contain spaces and parentheses. */
-export function parseStat(pid: number, text: string): ProcStat | undefined {
+function parseStat(pid: number, text: string): ProcStat | undefined {
   const close = text.lastIndexOf(")");
   if (close < 0) return undefined;
   // Fields after the name, starting with field 3 (state); see proc(5).
@@ -166,7 +166,7 @@ function procEntries(entries: readonly string[]): string[] {
 // Named network namespaces
 
 /** Where `ip netns` names network namespaces (a bind mount per name). */
-export const NETNS_DIRECTORY = "/run/netns";
+const NETNS_DIRECTORY = "/run/netns";
 
 /** The path that names network namespace `scoped`. */
 export function netnsPath(scoped: string): string {
@@ -209,7 +209,7 @@ export async function processesInNetns(
     entries.map(async (entry) => {
       try {
         const name = byLink.get(await readlink(`/proc/${entry}/ns/net`));
-        if (name !== undefined) found.get(name)!.push(Number(entry));
+        if (name !== undefined) found.get(name)?.push(Number(entry));
       } catch {
         // The process ended while we looked, or is a kernel thread without a namespace link.
       }
@@ -267,8 +267,9 @@ export function parseMountinfo(text: string): Mount[] {
   const mounts: Mount[] = [];
   for (const line of text.split("\n")) {
     // <id> <parent> <maj:min> <root> <mount point> <options> [optional...] - <fstype> <source> <super options>
-    const [before, after] = line.split(" - ");
-    if (before === undefined || after === undefined) continue;
+    const parts = line.split(" - ");
+    if (parts.length < 2) continue;
+    const [before, after] = parts as [string, string];
     const [fsType, , superOptions = ""] = after.split(" ");
     const mountPoint = unescapeMountField(before.split(" ")[4] ?? "");
     if (!fsType || !mountPoint) continue;
@@ -296,7 +297,7 @@ export function readMountsSync(): Mount[] {
 // Process id arguments
 
 /** Largest process id Linux hands out: pid_max is at most 2^22 (PID_MAX_LIMIT), and a pid is below pid_max. */
-export const PID_MAX = 2 ** 22 - 1;
+const PID_MAX = 2 ** 22 - 1;
 
 /** Checks that `value` is a process id (a whole number from 1 to PID_MAX), whether or not it runs. */
 export function checkPid(argument: string, value: unknown): number {
@@ -318,4 +319,9 @@ export function checkRunningPid(argument: string, value: unknown): number {
     }
   }
   return pid;
+}
+
+/** This process's effective uid (process.geteuid exists on Linux, the only system dummynet runs on). */
+export function effectiveUid(): number {
+  return process.geteuid?.() ?? -1;
 }

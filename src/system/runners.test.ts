@@ -13,7 +13,7 @@ import { InterfaceScoped } from "../names/scoped.js";
 import { IpBatchRunner } from "./ip-batch-runner.js";
 import { reportsError } from "./command-runner.js";
 import { SpawnRunner } from "./spawn-runner.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 
 test(
   "IpBatchRunner: a command that makes ip exit fails alone; the commands queued behind it run",

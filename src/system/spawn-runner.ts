@@ -66,12 +66,13 @@ export class SpawnRunner implements CommandRunner {
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
-      child.stderr!.on("data", (chunk: Buffer) => err.push(chunk));
+      // Both are pipes (the stdio above); only stdin depends on the input.
+      child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
+      child.stderr?.on("data", (chunk: Buffer) => err.push(chunk));
       if (options.input !== undefined) {
         // A command that exits without reading its input must not crash us with EPIPE: its exit status tells.
-        child.stdin!.on("error", () => undefined);
-        child.stdin!.end(options.input);
+        child.stdin?.on("error", () => undefined);
+        child.stdin?.end(options.input);
       }
       child.on("error", (error: NodeJS.ErrnoException) => {
         const program = full[0];
@@ -129,6 +130,7 @@ export function programNotFoundBy(stderr: string): string | undefined {
     /^(?:sudo: (\S+): command not found|nsenter: failed to execute (\S+): No such file or directory)$/m.exec(
       stderr.trim(),
     );
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the group that did not match is undefined
   return match ? (match[1] ?? match[2]) : undefined;
 }
 

@@ -30,10 +30,10 @@ export function netemAdvice(settings: NetemSettings, target: AdviceTarget): stri
   const where = `tc on ${target.iface} (${target.direction})`;
   const advice: string[] = [];
   const needed = bandwidthDelayPackets(settings);
-  if (needed !== undefined && settings.limit !== undefined && settings.limit < needed) {
+  if (needed !== undefined && settings.rate !== undefined && settings.limit !== undefined && settings.limit < needed) {
     const delay = (settings.delay ?? 0) + (settings.jitter ?? 0);
     advice.push(
-      `${where}: limit ${settings.limit} packets is under the bandwidth-delay product of ${mbit(settings.rate!)} x ${ms(delay)} ` +
+      `${where}: limit ${settings.limit} packets is under the bandwidth-delay product of ${mbit(settings.rate)} x ${ms(delay)} ` +
         `(~${needed} packets of ${LIMIT_PACKET_BYTES} B): expect extra loss, and TCP far under the rate; raise limit to at least ${needed}, or leave it unset (the library then derives one)`,
     );
   }

@@ -24,11 +24,23 @@ import { type KnownTables, type QdiscJson, type TcShell, appliedRoot, readNetem,
 import { netemAdvice } from "./advice.js";
 
 /** Handle of the netem qdiscs this library installs ("d" for dummynet). */
-export const NETEM_HANDLE = "d0:";
+const NETEM_HANDLE = "d0:";
 /** Preference of the ingress redirect filter this library installs. */
-export const REDIRECT_FILTER_PREF = "208";
+const REDIRECT_FILTER_PREF = "208";
 
-/** The root qdisc of a link is one dummynet cannot put back after shaping the link. */
+/**
+ * The root qdisc of a link is one dummynet cannot put back after shaping the link.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await net.tc("eth0", { delay: 20 });
+ * } catch (error) {
+ *   if (error instanceof QdiscConflictError) console.error(`${error.iface} has ${error.qdisc.kind}: delete it first`);
+ *   else throw error;
+ * }
+ * ```
+ */
 export class QdiscConflictError extends DummyNetError {
   constructor(
     /** The interface that could not be shaped (scoped system name). */
@@ -126,8 +138,9 @@ class NetemHandle implements TcHandle {
         else errors.push(error);
       }
     };
-    if (this.ingressState) {
-      await attempt("ingress shaping", () => removeIngress(this.shell, this.iface, this.ingressState!));
+    const ingress = this.ingressState;
+    if (ingress) {
+      await attempt("ingress shaping", () => removeIngress(this.shell, this.iface, ingress));
       this.ingressState = undefined;
     }
     if (this.before) {
@@ -307,7 +320,10 @@ async function restoreRoot(shell: TcShell, iface: string, before: QdiscJson): Pr
 /** Arguments that re-create a qdisc we can restore (see RESTORABLE_KINDS). */
 function qdiscArguments(qdisc: QdiscJson): string[] {
   const options = qdisc.options ?? {};
-  if (qdisc.kind === "netem") return settingsArguments(appliedRoot([{ ...qdisc, root: true }])!.netem!);
+  if (qdisc.kind === "netem") {
+    const netem = appliedRoot([{ ...qdisc, root: true }])?.netem;
+    return netem ? settingsArguments(netem) : [];
+  }
   if (typeof options["limit"] === "number") return ["limit", String(options["limit"])];
   return [];
 }

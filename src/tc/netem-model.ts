@@ -15,9 +15,9 @@
  */
 
 /** Largest time netem takes from iproute2 6.1: 2^32 psched ticks of 64 ns. */
-export const MAX_TIME_MS = 274877;
-export const MAX_RATE_MBIT = 1e9;
-export const MIN_RATE_MBIT = 8e-6; // 1 byte per second
+const MAX_TIME_MS = 274877;
+const MAX_RATE_MBIT = 1e9;
+const MIN_RATE_MBIT = 8e-6; // 1 byte per second
 export const U32_MAX = 2 ** 32 - 1;
 const S32_MAX = 2 ** 31 - 1;
 /** netem's own default queue limit, packets. */
@@ -26,12 +26,12 @@ export const NETEM_DEFAULT_LIMIT = 1000;
 export const LIMIT_PACKET_BYTES = 1500;
 
 /** Shapes of the delay jitter: `uniform` (netem's default) or one of the kernel's tables. */
-export type DelayDistribution = "uniform" | TableDistribution;
+type DelayDistribution = "uniform" | TableDistribution;
 /** Distributions with a table file shipped by iproute2 (slot distributions need a table). */
 export type TableDistribution = "normal" | "pareto" | "paretonormal";
 
-export const TABLE_DISTRIBUTIONS = ["normal", "pareto", "paretonormal"] as const satisfies readonly TableDistribution[];
-export const DISTRIBUTIONS = ["uniform", ...TABLE_DISTRIBUTIONS] as const satisfies readonly DelayDistribution[];
+const TABLE_DISTRIBUTIONS = ["normal", "pareto", "paretonormal"] as const satisfies readonly TableDistribution[];
+const DISTRIBUTIONS = ["uniform", ...TABLE_DISTRIBUTIONS] as const satisfies readonly DelayDistribution[];
 
 // ---------------------------------------------------------------- the tables
 
@@ -44,7 +44,7 @@ export const UNITS = {
   bytes: { words: "bytes", flag: "<bytes>" },
   none: { words: "", flag: "<n>" },
 } as const;
-export type Unit = keyof typeof UNITS;
+type Unit = keyof typeof UNITS;
 
 /** A number with a unit and an inclusive range (or, with `exclusiveMin`, one above `min`). */
 export interface NumberField {
@@ -62,7 +62,7 @@ export interface NumberField {
   readonly default?: string;
 }
 /** One of a fixed list of names. */
-export interface EnumField {
+interface EnumField {
   readonly type: "enum";
   readonly values: readonly string[];
   readonly description: string;
@@ -70,7 +70,7 @@ export interface EnumField {
   /** Why only these, for the message of a value that is not one of them. */
   readonly why?: string;
 }
-export interface BooleanField {
+interface BooleanField {
   readonly type: "boolean";
   readonly description: string;
   readonly default?: string;
@@ -329,7 +329,7 @@ export function rangeInWords(field: NumberField, zero = true): string {
 // ---------------------------------------------------------------- the types
 
 /** 4-state Markov loss model (tc `loss state`), all values in percent. */
-export interface LossStateModel {
+interface LossStateModel {
   /** Probability of going from good reception (1) to burst losses (3). */
   p13: number;
   /** From burst losses (3) back to good reception (1). @default 100 - p13 */
@@ -346,7 +346,7 @@ export interface LossStateModel {
  * Gilbert-Elliott loss model (tc `loss gemodel`), in percent, with the
  * literature's meaning of h and k (probabilities of delivery, not of loss).
  */
-export interface GilbertElliottModel {
+interface GilbertElliottModel {
   /** Probability of going from the good to the bad state. */
   p: number;
   /** Probability of going from the bad to the good state. @default 100 - p */
@@ -546,7 +546,7 @@ type ValueOf<S> = S extends { type: "number" }
           : never;
 
 /** `NetemOptions` as the table defines it. */
-export type NetemOptionsFromTable = { [K in NetemKey]?: ValueOf<(typeof NETEM_OPTIONS)[K]> | null };
+type NetemOptionsFromTable = { [K in NetemKey]?: ValueOf<(typeof NETEM_OPTIONS)[K]> | null };
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type SameKeys<A, B> = Same<keyof A, keyof B>;
@@ -555,4 +555,5 @@ const optionsMatchTable: Same<Required<NetemOptions>, Required<NetemOptionsFromT
 const settingsMatchTable: SameKeys<Required<NetemSettings>, Omit<Required<NetemOptionsFromTable>, "reset">> = true;
 const distributionsMatchTable: Same<DelayDistribution, (typeof DISTRIBUTIONS)[number]> = true;
 const lossModelsMatchTable: SameKeys<Required<LossStateModel>, (typeof LOSS_MODELS)["state"]["fields"]> = true;
+// eslint-disable-next-line @typescript-eslint/no-unused-expressions -- uses the checks, which exist only to compile
 [optionsMatchTable, settingsMatchTable, distributionsMatchTable, lossModelsMatchTable];

@@ -62,8 +62,9 @@ export function mergeNetem(base: NetemSettings | undefined, change: NetemOptions
     if (value === undefined) continue;
     const removes = value === null || value === false || (value === 0 && key !== "seed");
     if (removes) {
-      delete merged[key];
-      for (const qualifier of QUALIFIERS[key] ?? []) if (change[qualifier] === undefined) delete merged[qualifier];
+      Reflect.deleteProperty(merged, key);
+      for (const qualifier of QUALIFIERS[key] ?? [])
+        if (change[qualifier] === undefined) Reflect.deleteProperty(merged, qualifier);
       continue;
     }
     merged[key] =

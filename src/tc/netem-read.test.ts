@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { appliedRoot, netemFromJson, parseQdiscs, redirectTargetFromFilters } from "./netem-read.js";
 import { settingsArguments } from "./netem-options.js";
 
-// Captured from `tc -j` (iproute2 6.1) in the user-mode Linux lab.
+// Captured from `tc -j` (iproute2 6.1) in the kernel lab.
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
 
 describe("netem read back from tc -j", { timeout: 60_000 }, () => {

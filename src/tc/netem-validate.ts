@@ -24,7 +24,7 @@ import {
 } from "./netem-model.js";
 
 /** What a message of the library says about removing a top-level value. */
-export const REMOVE_WITH_NULL = "pass null to remove it";
+const REMOVE_WITH_NULL = "pass null to remove it";
 
 function fail(path: string, value: unknown, rule: string): never {
   throw new InvalidArgumentError(`tc option ${path}`, value, rule);
@@ -51,7 +51,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** `did you mean "delay"? ` for a name close to one of `known`, else "". */
-export function suggestion(name: string, known: readonly string[]): string {
+function suggestion(name: string, known: readonly string[]): string {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of known) {
@@ -78,7 +78,7 @@ function rejectUnknownKeys(object: Record<string, unknown>, known: readonly stri
  * Checks one value against its field of the tables. `removal` is how the
  * caller removes a value ("pass null to remove it"), for top-level options.
  */
-export function checkField(path: string, field: Field, value: unknown, removal?: string): unknown {
+function checkField(path: string, field: Field, value: unknown, removal?: string): unknown {
   switch (field.type) {
     case "boolean":
       if (typeof value !== "boolean") fail(path, value, "must be true or false");

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { createLogger } from "../log.js";
 import { InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
-import { assertNothingLeft } from "../test-support/leftovers.js";
+import { assertNothingLeft } from "../testing/leftovers.js";
 import { TcHandles, applyNetem } from "./netem-apply.js";
 import { type TcShell, readNetem, showQdiscs } from "./netem-read.js";
 
@@ -49,7 +49,7 @@ async function ping(count: number, interval = 0.01, extra: string[] = []): Promi
   return {
     sent: Number(summary[1]),
     received: Number(summary[2]),
-    duplicates: Number(summary[3] ?? 0),
+    duplicates: Number((summary[3] as string | undefined) ?? 0),
     rtts: replies.map((m) => Number(m[2])),
     sequence: replies.map((m) => Number(m[1])),
   };
@@ -209,7 +209,7 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
     let output = "";
     const listening = new Promise<void>((resolve) =>
       server.stdout.on("data", (chunk: Buffer) => {
-        output += chunk;
+        output += chunk.toString();
         if (output.includes("listening")) resolve();
       }),
     );
@@ -248,7 +248,7 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
     const read = await readNetem(shellA, vethA);
     assert.equal(read?.ingress?.ifb, handle.ifb);
     assert.equal(read?.ingress?.netem?.delay, 30);
-    assert.equal(read?.kind, "noqueue", "outgoing traffic is untouched");
+    assert.equal(read.kind, "noqueue", "outgoing traffic is untouched");
     const shaped = await ping(30);
     assert.ok(
       Math.min(...shaped.rtts) >= 30 && fast(shaped.rtts) <= 30 * 1.04 + 0.5,
@@ -291,8 +291,8 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
     const other = await applyNetem(shellA, vethA, { loss: 1 }, { uid, handles });
     const applied = await readNetem(shellA, vethA);
     assert.equal(applied?.netem?.limit, 50, "the set limit survives");
-    assert.equal(applied?.netem?.delay, 100);
-    assert.equal(applied?.netem?.loss, 1);
+    assert.equal(applied.netem.delay, 100);
+    assert.equal(applied.netem.loss, 1);
     await other.restore();
     await handle.restore();
   });
@@ -303,7 +303,7 @@ describe("netem in the kernel lab", { timeout: 1_200_000 }, () => {
     const other = await applyNetem(shellA, vethA, { delay: 30, ingress: true }, { uid, handles });
     const applied = await readNetem(shellA, vethA);
     assert.equal(applied?.netem?.delay, 30);
-    assert.equal(applied?.ingress?.netem?.delay, 30, "ingress copies the new egress settings on the same IFB");
+    assert.equal(applied.ingress?.netem?.delay, 30, "ingress copies the new egress settings on the same IFB");
     await other.restore();
     assert.equal((await readNetem(shellA, vethA))?.ingress, undefined, "the IFB and its redirect are gone");
     await handle.restore();

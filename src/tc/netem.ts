@@ -2,8 +2,7 @@
  * The entry point DummyNet.tc/tcShow load on first use: `NetemOptions` here is
  * what `tc(iface, options)` accepts (the netem model plus `ingress`).
  */
-export type { TcOptions as NetemOptions, NetemSettings } from "./netem-model.js";
+export type { TcOptions as NetemOptions } from "./netem-model.js";
 export { validateTcOptions as validateNetemOptions } from "./netem-validate.js";
-export { netemArguments } from "./netem-options.js";
-export { applyNetem, TcHandles, QdiscConflictError, type TcHandle } from "./netem-apply.js";
+export { applyNetem, TcHandles, type TcHandle } from "./netem-apply.js";
 export { readNetem, type AppliedQdisc } from "./netem-read.js";

@@ -119,27 +119,27 @@ function holdUid(uid: number | undefined): number {
 }
 
 async function closeAndCheck(uid: number, cleanup: () => Promise<void>): Promise<void> {
-  let cleanupError: unknown;
+  let failed: { error: unknown } | undefined;
   try {
     await cleanup();
   } catch (error) {
-    cleanupError = error;
+    failed = { error };
   }
   try {
     const left = await leftoversAsync(uid);
     if (left.length > 0) {
       const leak = leftoverError(uid, left);
-      throw cleanupError === undefined
+      throw failed === undefined
         ? leak
         : new AggregateError(
-            [leak, cleanupError],
-            `${leak.message}\ncleanup failed too: ${(cleanupError as Error).message}`,
+            [leak, failed.error],
+            `${leak.message}\ncleanup failed too: ${(failed.error as Error).message}`,
           );
     }
   } finally {
     releaseUid(uid);
   }
-  if (cleanupError !== undefined) throw cleanupError;
+  if (failed) throw failed.error;
 }
 
 export function openNetwork(options: NetworkOptions = {}): Held<DummyNet> {
@@ -180,7 +180,7 @@ export async function openTopology(
   } catch (error) {
     await evidence.dispose();
     // buildTopology removed what it made; make sure, then give the uid back.
-    await closeAndCheck(uid, async () => undefined).catch((leak: unknown) => {
+    await closeAndCheck(uid, () => Promise.resolve()).catch((leak: unknown) => {
       throw new AggregateError([error, leak], `${(error as Error).message}\n${(leak as Error).message}`);
     });
     throw error;

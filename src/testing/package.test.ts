@@ -208,7 +208,9 @@ describe("the packed package in a scratch project", () => {
       timeout: 60_000,
     });
     assert.equal(version.code, 0, version.output);
-    const manifest = JSON.parse(readFileSync(join(scratch, "node_modules/dummynet/package.json"), "utf8"));
+    const manifest = JSON.parse(readFileSync(join(scratch, "node_modules/dummynet/package.json"), "utf8")) as {
+      version: string;
+    };
     assert.equal(version.stdout.trim(), manifest.version);
   });
 

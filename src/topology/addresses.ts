@@ -47,12 +47,13 @@ export function cidrProblem(text: string): string | undefined {
 
 function parseCidrUnchecked(text: string): ParsedCidr {
   const [addressText, prefixText] = text.split("/") as [string, string];
-  const ip = parseIp(addressText)!;
+  const ip = parseIp(addressText);
+  if (!ip) throw new Error(`internal error: ${addressText} is not a checked address`);
   const prefix = Number(prefixText);
   return { ...ip, prefix, network: networkOf(ip.value, prefix, ip.family) };
 }
 
-export function networkOf(value: bigint, prefix: number, family: 4 | 6): bigint {
+function networkOf(value: bigint, prefix: number, family: 4 | 6): bigint {
   const bits = family === 4 ? 32 : 128;
   const hostBits = BigInt(bits - prefix);
   return (value >> hostBits) << hostBits;
@@ -94,7 +95,7 @@ function ipv6ToBigInt(text: string): bigint {
   // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(address);
   if (v4) {
-    const n = parseIp(v4[1])!.value;
+    const n = parseIp(v4[1])?.value ?? 0n;
     address = address.slice(0, v4.index) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
   }
   const [head, tail] = address.split("::") as [string, string | undefined];

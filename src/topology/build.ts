@@ -6,7 +6,7 @@
  */
 import type { CGroup } from "../cgroups/cgroup.js";
 import type { DummyNet } from "../network/dummy-net.js";
-import type { HostSpec, Impairment, Topology } from "./model.js";
+import { type HostSpec, type Impairment, known, type Topology } from "./model.js";
 
 /** Progress of `buildTopology()`, as `onProgress` receives it. */
 export interface BuildProgress {
@@ -46,7 +46,7 @@ export async function buildNetwork(
   const step = (label: string) => options.onProgress?.({ done: ++done, total, step: label });
   const hosts = new Map<string, DummyNet>();
   const cgroups = new Map<string, CGroup>();
-  const hostNet = (name: string): DummyNet => hosts.get(name)!;
+  const hostNet = (name: string): DummyNet => known(hosts, name);
 
   await inPhases(limits, topology.hosts, async (host) => {
     hosts.set(host.name, await net.netnsAdd(host.name));
@@ -82,22 +82,24 @@ export async function buildNetwork(
     step(`settings of ${host.name}`);
   });
 
-  const impaired = topology.links.flatMap((link) => link.ends.filter((end) => end.impair));
+  const impaired = topology.links.flatMap((link) =>
+    link.ends.flatMap((end) => (end.impair ? [{ ...end, impair: end.impair }] : [])),
+  );
   await inPhases(limits, impaired, async (end) => {
-    await hostNet(end.host).tc(end.iface, toNetemOptions(end.impair!));
+    await hostNet(end.host).tc(end.iface, toNetemOptions(end.impair));
     step(`impairment of ${end.host}:${end.iface}`);
   });
 
   return { topology, hosts, cgroups };
 }
 
-export function countSteps(topology: Topology): number {
+function countSteps(topology: Topology): number {
   const impaired = topology.links.reduce((n, link) => n + link.ends.filter((end) => end.impair).length, 0);
   return topology.hosts.length * 2 + topology.links.length + topology.vlans.length + topology.bridges.length + impaired;
 }
 
 /** The file's impairment as the library's `tc()` options (the same names). */
-export function toNetemOptions(impair: Impairment): Parameters<DummyNet["tc"]>[1] {
+function toNetemOptions(impair: Impairment): Parameters<DummyNet["tc"]>[1] {
   return { ...impair };
 }
 
@@ -126,7 +128,7 @@ async function configureHost(net: DummyNet, host: DummyNet, spec: HostSpec): Pro
  * Runs `work` over `items` with at most `concurrency` in flight; waits for
  * all to settle, then rejects with the first error (or an AggregateError of several).
  */
-export async function inPhases<T>(
+async function inPhases<T>(
   limits: { concurrency: number; signal?: AbortSignal },
   items: readonly T[],
   work: (item: T) => Promise<void>,

@@ -32,7 +32,7 @@ export interface Problem {
 }
 
 /** Linux's 15 characters less the 7 of `d-<uid>-`. */
-export const MAX_INTERFACE_NAME = 8;
+const MAX_INTERFACE_NAME = 8;
 
 interface InterfaceDecl {
   host: string;
@@ -90,7 +90,8 @@ export function checkTopology(topology: Topology): Problem[] {
       const path = texts.length === 1 ? base : [...base, i];
       const problem = cidrProblem(text);
       if (problem) return report(path, `address "${text}" ${problem}`);
-      const cidr = parseCidr(text)!;
+      const cidr = parseCidr(text);
+      if (!cidr) return report(path, `address "${text}" is not an address with a prefix`);
       const reserved = reservedHostAddress(cidr);
       if (reserved)
         return report(

@@ -2,7 +2,7 @@
  * Text views of a topology: the table `dummynet up` prints, the impairment
  * summary, and the interface list per host that the table and graphs share.
  */
-import type { Impairment, Topology } from "./model.js";
+import { type Impairment, known, type Topology } from "./model.js";
 
 /** "delay 20ms ±5ms, loss 1%": every option the impairment sets, in tc's order, ingress last. */
 export function describeImpairment(impair: Impairment | undefined): string {
@@ -112,7 +112,7 @@ export function interfaceRows(topology: Topology): InterfaceRow[] {
     });
   }
   const order = new Map(topology.hosts.map((host, i) => [host.name, i]));
-  return rows.sort((a, b) => order.get(a.host)! - order.get(b.host)!);
+  return rows.sort((a, b) => known(order, a.host) - known(order, b.host));
 }
 
 /** A plain-text table: hosts, interfaces, addresses, peers and impairments (egress unless marked). */

@@ -19,9 +19,6 @@ export interface TopologyProblem {
   message: string;
 }
 
-/** @deprecated the older name of TopologyProblem */
-export type TopologyIssue = TopologyProblem;
-
 /**
  * A topology that cannot be used; nothing was changed on the system. `problems` lists every problem found.
  *
@@ -42,11 +39,6 @@ export class TopologyError extends DummyNetError {
     options?: ErrorOptions,
   ) {
     super(problems.map(formatIssue).join("\n"), options);
-  }
-
-  /** @deprecated the older name of `problems` */
-  get issues(): readonly TopologyProblem[] {
-    return this.problems;
   }
 }
 

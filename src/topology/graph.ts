@@ -25,7 +25,8 @@ function linkLabel(a: LinkEndSpec, b: LinkEndSpec): string[] {
 }
 
 function hostLabel(topology: Topology, name: string): string[] {
-  const host = topology.hosts.find((h) => h.name === name)!;
+  const host = topology.hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`internal error: ${name} is not in the checked topology`);
   const lines = [name];
   const limits = [
     host.cpu !== undefined ? `cpu ${host.cpu}` : "",

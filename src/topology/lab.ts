@@ -6,7 +6,6 @@
  */
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import type { CGroup } from "../cgroups/cgroup.js";
-import type { Logger } from "../log.js";
 import { DummyNet, type DummyNetOptions } from "../network/dummy-net.js";
 import type { Capture, CaptureOptions } from "../evidence/capture.js";
 import { type Snapshot, snapshotOf } from "../evidence/snapshot.js";
@@ -22,21 +21,14 @@ import { startDaemons, startJobs, type OutputSink } from "./programs.js";
 import { filePlan } from "./lab-faults.js";
 
 /** Options of `buildTopology()`. */
-export interface BuildTopologyOptions {
+export interface BuildTopologyOptions extends Pick<
+  DummyNetOptions,
+  "uid" | "log" | "exitCleanup" | "shell" | "reapDeadOwners" | "rootless"
+> {
   /** Aborting stops the build; what was made is removed and the promise rejects. */
   signal?: AbortSignal;
   /** Called after every step. */
   onProgress?: (progress: BuildProgress) => void;
-  /** Owner uid of every object. @default a free one (see DummyNet's `uid`) */
-  uid?: number;
-  /** Where the build logs. @default a logger silent unless DUMMYNET_LOG is set */
-  log?: Logger;
-  /** @see DummyNetOptions.exitCleanup @default true */
-  exitCleanup?: boolean;
-  /** @see DummyNetOptions.shell */
-  shell?: DummyNetOptions["shell"];
-  /** @see DummyNetOptions.reapDeadOwners @default false */
-  reapDeadOwners?: DummyNetOptions["reapDeadOwners"];
   /** Most DummyNet calls in flight at once. @default 32 */
   concurrency?: number;
 }
@@ -85,6 +77,7 @@ export async function buildTopology(
     ...(options.shell ? { shell: options.shell } : {}),
     ...(options.exitCleanup !== undefined ? { exitCleanup: options.exitCleanup } : {}),
     ...(options.reapDeadOwners !== undefined ? { reapDeadOwners: options.reapDeadOwners } : {}),
+    ...(options.rootless !== undefined ? { rootless: options.rootless } : {}),
   });
   try {
     const built = await buildNetwork(topology, net, {
@@ -112,8 +105,8 @@ export async function buildTopology(
  * @example
  * ```ts
  * await using lab = await buildTopology("examples/lossy-pair.yaml");
- * const reply = await lab.host("a").run(["ping", "-c", "3", lab.address("b")]);
- * reply.match({ stdout: "*3 received*" });
+ * const report = await lab.net.probe(lab.host("a"), lab.host("b"), { count: 50 });
+ * console.log(`${report.lossPercent} % lost`);
  * ```
  */
 export class Lab implements BuiltNetwork, AsyncDisposable {
@@ -173,7 +166,7 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
    * @throws InvalidArgumentError when the host or interface is unknown or has no address.
    * @example
    * ```ts
-   * await lab.host("a").run(["ping", "-c", "1", lab.address("b")]);
+   * const report = await lab.net.probe(lab.host("a"), lab.host("b"), { address: lab.address("b") });
    * ```
    */
   address(host: string, iface?: string): string {
@@ -187,7 +180,7 @@ export class Lab implements BuiltNetwork, AsyncDisposable {
         `is not an interface of host ${host}; its interfaces: ${rows.map((row) => row.iface).join(", ") || "none"}`,
       );
     }
-    const address = chosen.flatMap((row) => row.addresses)[0];
+    const address = chosen.flatMap((row) => row.addresses).at(0);
     if (address === undefined) {
       throw new InvalidArgumentError(
         iface === undefined ? "host" : "interface",

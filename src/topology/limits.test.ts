@@ -30,7 +30,7 @@ test(LIMIT_HOLDS, { timeout: 120_000, skip: rootlessExcluded(import.meta.url, LI
     const programs = await lab.start();
     const outcome = async (name: string) => {
       const info = await programs.find((program) => program.name === name)!.info.finished;
-      return info.stdout ?? "";
+      return info.stdout;
     };
     const limited = await outcome("limited-hog");
     const free = await outcome("free-hog");

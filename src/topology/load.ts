@@ -58,7 +58,7 @@ function schemaValidator(): ValidateFunction {
 }
 
 /** A topology given as text: YAML (the default) or JSON; `name` labels it in messages and names the network by default. */
-export interface TopologyText {
+interface TopologyText {
   /** The YAML or JSON text. */
   text: string;
   /** How to parse it. @default "yaml" (or the `format` option) */
@@ -119,12 +119,14 @@ export async function loadTopology(source: TopologySource, options: LoadTopology
   }
   if (
     typeof source === "object" &&
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers can pass anything
     source !== null &&
     typeof (source as TopologyText).text === "string" &&
     !("hosts" in source)
   ) {
     const given = source;
     const format = given.format ?? options.format ?? "yaml";
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers can pass anything
     if (format !== "yaml" && format !== "json") {
       throw new TopologyError([
         {
@@ -141,6 +143,7 @@ export async function loadTopology(source: TopologySource, options: LoadTopology
       ...(given.name === undefined ? { defaultName: "network" } : {}),
     });
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers can pass anything
   if (typeof source === "object" && source !== null && !Array.isArray(source)) {
     if (isLoadedTopology(source)) return source;
     return checkDocument(structuredCloneJson(source), new ObjectLocator(OBJECT_LABEL), OBJECT_LABEL, "network");
@@ -151,6 +154,7 @@ export async function loadTopology(source: TopologySource, options: LoadTopology
       line: 0,
       column: 0,
       path: "",
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers can pass anything
       message: `cannot load ${source === null ? "null" : Array.isArray(source) ? "a list" : typeof source}; expected a file path, { text, format?, name? } or the document as an object`,
     },
   ]);
@@ -280,7 +284,7 @@ function sortIssues(issues: TopologyIssue[]): TopologyIssue[] {
 }
 
 /** Finds the line and column of a node (or of a map key) from its path. */
-export class Locator implements IssueLocator {
+class Locator implements IssueLocator {
   constructor(
     private readonly doc: Document,
     private readonly lineCounter: LineCounter,
@@ -421,7 +425,7 @@ function pointerToPath(pointer: string): (string | number)[] {
 /** The document form of a topology, for `loadTopology({ hosts: ..., links: ... })`. */
 export type TopologyDocument = RawTopology;
 
-export interface RawHost {
+interface RawHost {
   cpu?: number;
   memory?: number | string;
   image?: string;
@@ -432,9 +436,9 @@ export interface RawHost {
   nat?: { source: string; out: string }[];
   forward?: { from: string; to: string }[];
 }
-export type RawEnd = string | { at: string; address?: string | string[]; impair?: Impairment };
+type RawEnd = string | { at: string; address?: string | string[]; impair?: Impairment };
 /** A topology document as a YAML or JSON file holds it (schema/topology.schema.json). */
-export interface RawTopology {
+interface RawTopology {
   $schema?: string;
   name?: string;
   description?: string;
@@ -548,7 +552,7 @@ function normalizeEnd(
   };
 }
 
-export function splitEndpoint(endpoint: string): [string, string] {
+function splitEndpoint(endpoint: string): [string, string] {
   const colon = endpoint.indexOf(":");
   return [endpoint.slice(0, colon), endpoint.slice(colon + 1)];
 }
@@ -561,8 +565,9 @@ function asList(value: string | string[] | undefined): string[] {
 const SIZE_UNITS: Record<string, number> = { "": 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
 /** Bytes of "64MiB", "512M", "1.5G", or a number (K, M, G, T are powers of 1024, as in `docker -m`). */
-export function parseSize(value: number | string): number {
+function parseSize(value: number | string): number {
   if (typeof value === "number") return value;
-  const match = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)/.exec(value)!;
-  return Math.round(Number(match[1]) * SIZE_UNITS[match[2] ?? ""]);
+  const match = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)/.exec(value);
+  if (!match) throw new Error(`internal error: ${value} is not a checked size`);
+  return Math.round(Number(match[1]) * SIZE_UNITS[match[2]]);
 }

@@ -14,7 +14,7 @@ export type NodePath = readonly (string | number)[];
 export type Impairment = TcOptions;
 
 /** A static route of a host: `to` via a gateway address. */
-export interface RouteSpec {
+interface RouteSpec {
   /** "default" or a CIDR. */
   to: string;
   /** The gateway's address. */
@@ -252,3 +252,10 @@ export interface Topology {
 
 /** Default readiness timeout of a program, in milliseconds. */
 export const DEFAULT_READY_TIMEOUT = 10_000;
+
+/** The entry of a name the loader has already checked; a miss is a bug, not bad input. */
+export function known<T>(entries: ReadonlyMap<string, T>, name: string): T {
+  const entry = entries.get(name);
+  if (entry === undefined) throw new Error(`internal error: ${name} is not in the checked topology`);
+  return entry;
+}

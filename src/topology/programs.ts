@@ -8,7 +8,7 @@ import { RunInfoError } from "../process/errors.js";
 import { signalExitStatus } from "../process/exit-status.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { BuiltNetwork } from "./build.js";
-import type { ProgramSpec } from "./model.js";
+import { known, type ProgramSpec } from "./model.js";
 import { waitForLine, waitForPort } from "./readiness.js";
 
 /** Receives each line a topology's program prints: the program's name, the stream and the line. */
@@ -27,7 +27,7 @@ export async function startDaemons(built: BuiltNetwork, options: ProgramRunOptio
   for (const program of built.topology.programs.filter((p) => p.daemon)) {
     const info = await startProgram(built, program, options);
     started.push(info);
-    if (program.ready) await waitReady(built, program, info, options.signal);
+    if (program.ready) await waitReady(built, program, program.ready, info, options.signal);
   }
   return started;
 }
@@ -61,7 +61,9 @@ export async function runJobs(
   options: ProgramRunOptions = {},
 ): Promise<JobsResult> {
   if (jobs.length === 0) return { exitCode: 0, jobs: [] };
-  const monitor = built.hosts.values().next().value!.processMonitor;
+  const first = built.hosts.values().next();
+  if (first.done) throw new Error("internal error: a network without hosts runs programs");
+  const monitor = first.value.processMonitor;
   const infos: RunInfo[] = [];
   const timers: NodeJS.Timeout[] = [];
   const timedOut = new Set<RunInfo>();
@@ -109,7 +111,7 @@ function describeFailure(error: unknown): { exitCode: number; failure: string } 
 }
 
 async function startProgram(built: BuiltNetwork, program: ProgramSpec, options: ProgramRunOptions): Promise<RunInfo> {
-  const host = built.hosts.get(program.host)!;
+  const host = known(built.hosts, program.host);
   // Started inside its host's cgroup, so nothing it forks ever runs outside the limits.
   const cgroup = built.cgroups.get(program.host);
   const info = await host.runAsync(program.command, {
@@ -123,7 +125,7 @@ async function startProgram(built: BuiltNetwork, program: ProgramSpec, options: 
       const split = lineSplitter((line) => {
         sink(program.name, stream, line);
       });
-      split(info[stream] ?? "");
+      split(info[stream]);
       info[stream === "stdout" ? "stdoutCallback" : "stderrCallback"] = split;
     }
   }
@@ -146,16 +148,16 @@ function lineSplitter(onLine: (line: string) => void): (data: string) => void {
 async function waitReady(
   built: BuiltNetwork,
   program: ProgramSpec,
+  ready: NonNullable<ProgramSpec["ready"]>,
   info: RunInfo,
   signal?: AbortSignal,
 ): Promise<void> {
-  const ready = program.ready!;
-  const host = built.hosts.get(program.host)!;
+  const host = known(built.hosts, program.host);
   const who = `program "${program.name}" in host ${program.host}`;
   // One failing check ends the other one's wait too.
   const stop = new AbortController();
   const onAbort = () => {
-    stop.abort(signal!.reason);
+    stop.abort(signal?.reason);
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   const options = { timeout: ready.timeout, signal: stop.signal };

@@ -30,15 +30,19 @@ export interface WaitOptions {
 /** A line pattern: an fnmatch-style glob for the whole line (as `RunInfo.match`), or a RegExp tested against each line. */
 export type LinePattern = string | RegExp;
 
-export const DEFAULT_WAIT_TIMEOUT = 10_000;
+const DEFAULT_WAIT_TIMEOUT = 10_000;
 
 /** Pauses between looks at a port: 1, 2, 4, ... ms, at most this. */
 const LONGEST_PAUSE_MS = 100;
 
+function describeTimeout(timeout: unknown): string {
+  return typeof timeout === "object" && timeout !== null ? JSON.stringify(timeout) : String(timeout);
+}
+
 function checkTimeout(timeout: unknown): number {
   if (timeout === undefined) return DEFAULT_WAIT_TIMEOUT;
   if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0) {
-    throw new DummyNetError(`Invalid timeout: ${String(timeout)}: expected a number of milliseconds >= 0`);
+    throw new DummyNetError(`Invalid timeout: ${describeTimeout(timeout)}: expected a number of milliseconds >= 0`);
   }
   return timeout;
 }
@@ -150,7 +154,7 @@ export function waitForLine(
       : new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ""));
   const what =
     options.what ??
-    `${describePattern(pattern)} in the output of \`${Array.isArray(info.cmd) ? info.cmd.join(" ") : info.cmd}\``;
+    `${describePattern(pattern)} in the output of \`${typeof info.cmd === "string" ? info.cmd : info.cmd.join(" ")}\``;
   const found = (text: string) => text.split("\n").find((line) => regex.test(line.replace(/\r$/, "")));
 
   const already = found(info.stdout) ?? found(info.stderr);
@@ -196,7 +200,7 @@ export function waitForLine(
     }, timeout);
     const onAbort = () => {
       finish(() => {
-        reject(options.signal!.reason);
+        reject(options.signal?.reason);
       });
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -220,7 +224,7 @@ export function waitForLine(
 const LISTEN = "0A";
 
 /** True when some TCP socket (IPv4 or IPv6) in `host`'s namespace listens on `port`. */
-export async function isListening(host: DummyNet, port: number): Promise<boolean> {
+async function isListening(host: DummyNet, port: number): Promise<boolean> {
   const procDirectory = await procNetOf(host);
   if (procDirectory === undefined) {
     // Not root (no /proc view into the namespace), or nothing runs there: ask `ss` inside it.
@@ -242,7 +246,7 @@ export async function isListening(host: DummyNet, port: number): Promise<boolean
 }
 
 /** Parses /proc/net/tcp{,6}: "sl local_address rem_address st ...", the port in hex after the colon. */
-export function socketTableListens(table: string, port: number): boolean {
+function socketTableListens(table: string, port: number): boolean {
   const wanted = port.toString(16).toUpperCase().padStart(4, "0");
   return table
     .split("\n")
@@ -266,7 +270,7 @@ async function procNetOf(host: DummyNet): Promise<string | undefined> {
   const where = (path: string) => systemPath(host.shell.privilege, path); // rootless: the holder's private /run
   if (remembered !== undefined && (await isInNetns(remembered, scoped, where))) return `/proc/${remembered}/net`;
   windows.delete(scoped);
-  const [pid] = (await processesInNetns([scoped], where)).get(scoped) ?? [];
+  const pid = (await processesInNetns([scoped], where)).get(scoped)?.at(0);
   if (pid === undefined) return undefined;
   windows.set(scoped, pid);
   return `/proc/${pid}/net`;

@@ -53,9 +53,6 @@ export function checkVlanId(argument: string, value: unknown): number {
   return value;
 }
 
-/** A process id: the system module's rule (src/system/proc.ts), re-exported until the network code imports it from there. */
-export { checkPid } from "../system/proc.js";
-
 /** A sysctl name under net.*, e.g. "net.ipv4.ip_forward" (dots or slashes). */
 export function checkSysctlName(argument: string, value: unknown): string {
   if (typeof value !== "string" || !/^net[./][A-Za-z0-9_]+([./][A-Za-z0-9_-]+)*$/.test(value) || value.includes("..")) {

@@ -10,9 +10,9 @@ import { EXIT } from "../output.js";
 export type Shell = "bash" | "zsh" | "fish";
 
 /** `dummynet completion SHELL`: the script for `program`, on stdout. */
-export async function completion(program: Command, shell: Shell): Promise<number> {
+export function completion(program: Command, shell: Shell): Promise<number> {
   process.stdout.write(completionScript(program, shell));
-  return EXIT.ok;
+  return Promise.resolve(EXIT.ok);
 }
 
 interface CommandSpec {
@@ -64,7 +64,7 @@ function specOf(command: Command): CommandSpec {
     valueIsFile: false,
     choices: [],
   });
-  const firstArgument = command.registeredArguments[0];
+  const firstArgument = command.registeredArguments.at(0);
   return {
     name: word(command.name()),
     description: plain(command.description()),

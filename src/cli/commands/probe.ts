@@ -26,7 +26,8 @@ export async function probe(hosts: string[], flags: ProbeFlags): Promise<number>
     );
   if (hosts.length === 3 && flags.network !== undefined)
     throw new UsageError("give the network once: as the first argument or with --network");
-  const [selector, from, to] = hosts.length === 3 ? hosts : [flags.network, ...hosts];
+  const [from, to] = hosts.slice(-2) as [string, string];
+  const selector = hosts.length === 3 ? hosts[0] : flags.network;
   const { checkProbeOptions, probeEndpoints } = await import("../../probe/probe.js");
   const { describeProbeReport } = await import("../../probe/describe.js");
   let plan: ProbePlan;
@@ -52,9 +53,9 @@ export async function probe(hosts: string[], flags: ProbeFlags): Promise<number>
     import("../../shell/namespace-shell.js"),
   ]);
   const hostShell = new HostShell({ log: await logger(), privilege: privilegeOf(state) });
-  const endpoint = (host: string | undefined) => ({
-    name: host!,
-    shell: new NamespaceShell(hostOf(state, host!), hostShell),
+  const endpoint = (host: string) => ({
+    name: host,
+    shell: new NamespaceShell(hostOf(state, host), hostShell),
   });
   const [fromHost, toHost] = [endpoint(from), endpoint(to)];
   const stop = new StopSignals();

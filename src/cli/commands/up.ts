@@ -204,7 +204,8 @@ async function upDetached(file: string, options: DetachOptions): Promise<number>
   const { reapDeadOwners } = await import("../../lifecycle/reaper.js");
   await waitUntil(() => child.exitCode !== null || child.signalCode !== null, 5_000);
   // The reaper removes the owner record too, if the background `up` could not.
-  await reapDeadOwners({ only: [uid ?? child.pid!] });
+  const owner = uid ?? child.pid;
+  if (owner !== undefined) await reapDeadOwners({ only: [owner] });
   warn(
     `${red("error", process.stderr)}: up --detach ${file}${uid !== undefined ? ` (owner uid ${uid})` : ""}: ${outcome.why}; its log (${logFile}):`,
   );

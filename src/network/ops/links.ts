@@ -195,7 +195,7 @@ export class Links {
     const known = this.at.network.links.adminState(link.scoped, this.at.namespace.scoped);
     if (known) return known;
     const output = await this.at.ip(["-j", "link", "show", "dev", link.scoped]);
-    const [device] = parseIpJsonArray<{ flags: string[] }>(output);
+    const device = parseIpJsonArray<{ flags: string[] }>(output).at(0);
     return device?.flags.includes("UP") ? "up" : "down";
   }
 

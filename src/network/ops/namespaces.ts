@@ -6,7 +6,7 @@ import { InvalidArgumentError } from "../../errors.js";
 import { NamespaceScoped, Scoped, parseScoped } from "../../names/scoped.js";
 import type { Shell } from "../../shell/shell.js";
 import { parseIpJsonArray } from "../../system/ip-json.js";
-import { checkPid } from "../../validation/arguments.js";
+import { checkPid } from "../../system/proc.js";
 import { killProcess, namespaceProcesses } from "../namespace-processes.js";
 import { ROOT_NAMESPACE } from "../network-state.js";
 import { namespaceAdded, namespacesDeleting } from "../namespace-watchers.js";
