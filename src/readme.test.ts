@@ -187,12 +187,12 @@ test(
 
 test("every unpkg link of README.md names a file the package ships", () => {
   const shipped = (JSON.parse(read("package.json")) as { files: string[] }).files;
-  const links = [...read("README.md").matchAll(/https:\/\/unpkg\.com\/dummynet\/([^)\s]+)/g)].map((match) => match[1]!);
+  const links = [...read("README.md").matchAll(/https:\/\/unpkg\.com\/dummynet\/([^)\s]+)/g)].map((match) => match[1]);
   assert.ok(links.length > 5, "the README links to its docs");
   for (const link of links) {
     const path = link.replace(/\/$/, "");
     assert.ok(existsSync(join(REPO, path)), `README links to ${link}, which is not in the repository`);
-    const top = path.split("/")[0]!;
+    const top = path.split("/")[0];
     const matches = shipped.some(
       (entry) => entry === top || (entry.startsWith(`${top}/`) && path.endsWith(entry.slice(entry.lastIndexOf(".")))),
     );

@@ -15,7 +15,7 @@ import { pcapHeader, type PcapRecord } from "./pcap.js";
 import { DEFAULT_SNAPLEN, Tcpdump } from "./tcpdump.js";
 
 /** Size cap of a capture file when nobody says: 64 MiB. */
-export const DEFAULT_CAPTURE_MAX_BYTES = 64 * 2 ** 20;
+const DEFAULT_CAPTURE_MAX_BYTES = 64 * 2 ** 20;
 
 /** Options of `capture()`. */
 export interface CaptureOptions {

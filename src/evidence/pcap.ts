@@ -6,11 +6,11 @@
  */
 
 /** Size of the file header. */
-export const PCAP_HEADER_BYTES = 24;
+const PCAP_HEADER_BYTES = 24;
 /** Size of each record's header (seconds, microseconds, captured length, original length). */
-export const RECORD_HEADER_BYTES = 16;
+const RECORD_HEADER_BYTES = 16;
 /** The link type of `tcpdump -i any`: Linux cooked capture v2, whose header names the interface by index. */
-export const LINKTYPE_LINUX_SLL2 = 276;
+const LINKTYPE_LINUX_SLL2 = 276;
 
 /** Linux cooked capture v1: as v2 without the interface index, for a file that holds one interface. */
 export const LINKTYPE_LINUX_SLL = 113;

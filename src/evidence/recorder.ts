@@ -13,7 +13,7 @@ import type { PcapReader, PcapRecord } from "./pcap.js";
 import { Tcpdump } from "./tcpdump.js";
 
 /** Bytes of packets each host's ring keeps (the newest): 4 MiB. */
-export const DEFAULT_RING_BYTES = 4 * 2 ** 20;
+const DEFAULT_RING_BYTES = 4 * 2 ** 20;
 /** Bytes of each packet kept in the rings: headers and some payload, which is what a failure's story needs. */
 export const EVIDENCE_SNAPLEN = 2048;
 

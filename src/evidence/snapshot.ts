@@ -11,10 +11,10 @@ import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { Shell } from "../shell/shell.js";
 
 /** How many lines of each program's stdout and stderr a snapshot keeps. */
-export const SNAPSHOT_OUTPUT_LINES = 20;
+const SNAPSHOT_OUTPUT_LINES = 20;
 
 /** One interface of a host. */
-export interface SnapshotLink {
+interface SnapshotLink {
   /** The name on the system (scoped, e.g. d-5x-eth0; `lo` as it is). */
   name: string;
   /** The kernel's interface index in its namespace. */
@@ -38,7 +38,7 @@ export interface SnapshotLink {
 }
 
 /** One route of a host (every table but the kernel's `local` one). */
-export interface SnapshotRoute {
+interface SnapshotRoute {
   /** The destination: a prefix, an address, or "default". */
   dst: string;
   /** The next hop, or null for a route on the link. */
@@ -52,7 +52,7 @@ export interface SnapshotRoute {
 }
 
 /** One queueing discipline with its counters since it was installed. */
-export interface SnapshotQdisc {
+interface SnapshotQdisc {
   /** The interface it shapes. */
   dev: string;
   /** Its kind: netem, tbf, pfifo, noqueue, ingress, ... */
@@ -193,7 +193,7 @@ interface TcQdisc {
 }
 
 /** The JSON arrays `ip -j -batch` prints one after another. */
-export function splitJsonArrays(text: string): unknown[][] {
+function splitJsonArrays(text: string): unknown[][] {
   const arrays: unknown[][] = [];
   let depth = 0;
   let start = -1;

@@ -25,7 +25,7 @@ export type EvidenceMode = "on-failure" | "always" | "never";
 const MODES: readonly EvidenceMode[] = ["on-failure", "always", "never"];
 
 /** The mode a fixture uses: its option, else DUMMYNET_EVIDENCE, else "on-failure". */
-export function evidenceMode(option: unknown): EvidenceMode {
+function evidenceMode(option: unknown): EvidenceMode {
   const fromEnv = process.env["DUMMYNET_EVIDENCE"];
   const value = option ?? (fromEnv === undefined || fromEnv === "" ? "on-failure" : fromEnv);
   if (!MODES.includes(value as EvidenceMode)) {

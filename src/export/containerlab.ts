@@ -17,7 +17,7 @@ import type { ExportReport, ExportTarget } from "./report.js";
 import { joinWords } from "./shlex.js";
 
 /** A node of the exported file (only the fields the export writes). */
-export interface ContainerlabNode {
+interface ContainerlabNode {
   kind: "linux";
   image: string;
   cpu?: number;
@@ -28,7 +28,7 @@ export interface ContainerlabNode {
 }
 
 /** A link in the brief form (the only one clabernetes reads). */
-export interface ContainerlabLink {
+interface ContainerlabLink {
   endpoints: [string, string];
   mtu: number;
 }
@@ -40,7 +40,7 @@ export interface ContainerlabDocument {
 }
 
 /** dummynet's veth MTU (the kernel's default); containerlab's own default would be 9500. */
-export const LINK_MTU = 1500;
+const LINK_MTU = 1500;
 /** containerlab's default management subnets, which each node's eth0 is in. */
 const MANAGEMENT_SUBNETS = ["172.20.20.0/24", "3fff:172:20:20::/64"].flatMap((text) => {
   const cidr = parseCidr(text);
@@ -71,7 +71,7 @@ const KNOWN_HOST_FIELDS = new Set([
 ]);
 
 /** Bytes as containerlab's memory (go-humanize: KiB, MiB, GiB are powers of 1024). */
-export function formatMemory(bytes: number): string {
+function formatMemory(bytes: number): string {
   for (const [unit, size] of [
     ["GiB", 2 ** 30],
     ["MiB", 2 ** 20],

@@ -25,7 +25,7 @@ interface Doc {
 }
 
 /** What one exec command did. */
-export interface ExecResult {
+interface ExecResult {
   node: string;
   command: string;
   exitCode: number;

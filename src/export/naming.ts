@@ -14,7 +14,7 @@ import type { ExportReport, ExportTarget } from "./report.js";
 /** Linux's limit on interface names. */
 export const MAX_IFACE = 15;
 /** clabernetes node names are kept this short so that `<node>-e<N>` always fits in 15 characters. */
-export const MAX_CLABERNETES_NODE = 11;
+const MAX_CLABERNETES_NODE = 11;
 
 export const CONTAINERLAB_NODE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9-._]*$/;
 export const KUBERNETES_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

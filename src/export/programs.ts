@@ -37,13 +37,13 @@ export interface ProgramsExport {
 const SYSTEM_DIRECTORIES = ["/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/proc/", "/sys/", "/dev/"];
 
 /** Where a daemon's output goes inside the container. */
-export function programLog(topology: Topology, program: ProgramSpec): string {
+function programLog(topology: Topology, program: ProgramSpec): string {
   const index = topology.programs.indexOf(program);
   return `/tmp/dummynet-${index}-${program.name.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 40)}.log`;
 }
 
 /** An fnmatch glob (`ready.line`, matched against whole lines) as a POSIX extended regular expression for `grep -x`. */
-export function globToEre(glob: string): string {
+function globToEre(glob: string): string {
   const chars = Array.from(glob);
   let ere = "";
   for (let i = 0; i < chars.length; i++) {

@@ -17,7 +17,7 @@ const YAML11_WORDS = /^(y|n|yes|no|on|off|true|false|null)$/;
 const UNSAFE = /[\u0080-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
 
 /** `value` as YAML text: strings double-quoted, keys plain where safe, no folding. */
-export function yamlText(value: unknown, comment?: string): string {
+function yamlText(value: unknown, comment?: string): string {
   const doc = new Document(value);
   visit(doc, {
     Scalar(key, node) {

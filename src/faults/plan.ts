@@ -5,7 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { InvalidArgumentError, describeValue } from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
 import type { NamespaceLike } from "../network/dummy-net.js";
 import type { NamespaceHandle } from "../network/ops/handle.js";
 import { parseScoped } from "../names/scoped.js";
@@ -17,7 +17,7 @@ import { type FaultHost, resolveGroups, resolveHost } from "./hosts.js";
 import { below, mulberry32 } from "./prng.js";
 
 /** An interface of a host, as impair, down and up steps name it. */
-export interface HostInterface {
+interface HostInterface {
   /** The host (a namespace of the network). */
   host: NamespaceLike;
   /** The interface's name in that host. */
@@ -25,7 +25,7 @@ export interface HostInterface {
 }
 
 /** The action of a step: exactly one of these keys. */
-export interface StepActions {
+interface StepActions {
   /** Cut between groups of hosts, both ways (see DummyNet.partition()). */
   partition: readonly (readonly NamespaceLike[])[];
   /** Drop packets from the first host to the second, one way. */
@@ -52,7 +52,7 @@ export interface StepActions {
 
 /** The name of a step's action. */
 export type StepAction = keyof StepActions;
-export const STEP_ACTIONS = [
+const STEP_ACTIONS = [
   "partition",
   "block",
   "isolate",
@@ -325,9 +325,4 @@ export function networkHosts(at: NamespaceHandle): string[] {
 /** A seed when none is given. */
 export function randomSeed(): number {
   return Math.floor(Math.random() * 2 ** 32);
-}
-
-/** The plan's steps as the user can read them back. */
-export function describeStep(step: CheckedStep): string {
-  return `${step.action} ${describeValue(step.hosts)} at ${step.at} ms${step.for === undefined ? "" : ` for ${step.for} ms`}`;
 }

@@ -13,9 +13,9 @@ import { SystemCommandError } from "../errors.js";
 import type { Shell } from "../shell/shell.js";
 
 /** The pref of the blackhole rules: ahead of everything but the rules a user put at pref 0 or 1. */
-export const CUT_PREF = "1";
+const CUT_PREF = "1";
 /** Where the `local` rule waits while cuts are in force: right behind them, ahead of any other rule. */
-export const MOVED_LOCAL_PREF = "2";
+const MOVED_LOCAL_PREF = "2";
 
 export type Family = 4 | 6;
 

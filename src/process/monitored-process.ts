@@ -372,7 +372,7 @@ function groupExists(pgid: number): boolean {
   }
 }
 
-export function delay(ms: number): Promise<void> {
+function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 

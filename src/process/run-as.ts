@@ -12,7 +12,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { type Privilege, isRoot } from "../system/privilege.js";
 
 /** Whom a program runs as: `"root"`, a user name, or a uid. */
-export type UserChoice = string | number;
+type UserChoice = string | number;
 
 /** Options that choose whom a program runs as. */
 export interface UserOption {
@@ -61,7 +61,7 @@ function account(key: string | number): Account | undefined {
 }
 
 /** Checks a `user` option's form before anything runs. */
-export function validateUserChoice(user: unknown): asserts user is UserChoice | undefined {
+function validateUserChoice(user: unknown): asserts user is UserChoice | undefined {
   if (user === undefined) return;
   if (typeof user === "number") {
     if (!Number.isInteger(user) || user < 0 || user > UID_MAX) {

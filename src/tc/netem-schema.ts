@@ -100,7 +100,7 @@ const IMPAIRMENT_INGRESS: Schema = {
 };
 
 /** The `netem`, `impairment` and `faultImpairment` definitions of the topology schema. */
-export function netemSchemaDefinitions(): { netem: Schema; impairment: Schema; faultImpairment: Schema } {
+function netemSchemaDefinitions(): { netem: Schema; impairment: Schema; faultImpairment: Schema } {
   // `reset` only makes sense when changing a link; a file declares one from nothing.
   const properties = Object.fromEntries(
     NETEM_KEYS.filter((key) => !("callOnly" in NETEM_OPTIONS[key])).map((key) => [key, optionSchema(key)]),

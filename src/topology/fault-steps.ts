@@ -20,7 +20,7 @@ import {
 import { parseDuration } from "../validation/duration.js";
 
 /** A time as a file writes it: milliseconds, or text with a unit ("500ms", "2s"). */
-export type RawDuration = number | string;
+type RawDuration = number | string;
 /** A step of `faults:` as the file holds it. */
 export type RawFaultStep = Omit<FaultStepSpec, "at" | "for" | "path"> & { at: RawDuration; for?: RawDuration };
 /** The generator form of `faults:` as the file holds it. */
@@ -30,7 +30,7 @@ export type RawFaultGenerator = Omit<FaultGeneratorSpec, "every" | "for" | "path
 };
 
 /** The actions that a `for` takes back; the others are instants. */
-export const LASTING_FAULT_ACTIONS = [
+const LASTING_FAULT_ACTIONS = [
   "partition",
   "block",
   "isolate",

@@ -170,9 +170,6 @@ export const FAULT_ACTIONS = [
 /** One action of a fault step. */
 export type FaultAction = (typeof FAULT_ACTIONS)[number];
 
-/** The actions that name a program of the file (by its `name`). */
-export const PROGRAM_FAULT_ACTIONS = ["pause", "resume", "kill", "restart"] as const satisfies readonly FaultAction[];
-
 /**
  * A step of the file's `faults:` list, times in milliseconds, hosts and
  * programs by their names in the file. Exactly one action is set (the loader

@@ -7,12 +7,12 @@
 import { InvalidArgumentError } from "../errors.js";
 
 /** The text form: a non-negative decimal number and an optional unit (no unit: milliseconds). */
-export const DURATION_PATTERN = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m)?\s*$/;
+const DURATION_PATTERN = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m)?\s*$/;
 
 const UNIT_MS: Partial<Record<string, number>> = { ms: 1, s: 1000, m: 60_000 };
 
 /** What a duration may be, in words, for messages. */
-export const DURATION_RULE = 'must be a number of milliseconds or a time with a unit, e.g. 1500, "500ms", "2s", "1m"';
+const DURATION_RULE = 'must be a number of milliseconds or a time with a unit, e.g. 1500, "500ms", "2s", "1m"';
 
 /**
  * Milliseconds of `value` (a number of milliseconds, or text such as "500ms", "2s", "1.5m"), rounded to whole
