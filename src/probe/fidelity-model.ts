@@ -222,7 +222,7 @@ export function delayTarget(
 }
 
 /** TCP goodput 90 to 102 % of the configured rate. */
-const RATE_TARGET = { low: 0.9, high: 1.02 } as const;
+export const RATE_TARGET = { low: 0.9, high: 1.02 } as const;
 
 export function rateTarget(configuredMbps: number, goodputMbps: number): { met: boolean; ratio: number } {
   const ratio = goodputMbps / configuredMbps;

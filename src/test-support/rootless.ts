@@ -24,7 +24,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const HOST_NAMESPACE =
   "its subject is the host namespace (links, addresses, states or rules there), which rootless mode refuses on purpose; the refusals are asserted in src/rootless/dummynet-rootless.test.ts and by this file's rootless tests";
 
-const ROOTLESS_EXCLUSIONS: readonly RootlessExclusion[] = [
+export const ROOTLESS_EXCLUSIONS: readonly RootlessExclusion[] = [
   {
     file: "src/topology/schema-validator.test.ts",
     why: "writes its generated validator inside the checkout (node_modules/.cache, so that it resolves ajv as dist/ does), which uid 65534 cannot write; it touches no system state and runs as root in the host phase",
