@@ -2,12 +2,14 @@
  * A CommandRunner that feeds `ip` commands to long-lived `ip -force -batch -`
  * workers, one per namespace, instead of starting a process per command.
  *
- * Acknowledgement: after each command we send `link show dev <marker>` with a
- * marker name longer than any interface can be, so it always fails at once
- * and ip prints `Device "<marker>" does not exist.` on stderr, which is not
+ * Acknowledgement: after each command we send a line whose object is the
+ * marker `dummynet-ack-<n>`, which ip knows no command for, so it fails at
+ * once in ip itself (no system call, unlike a lookup that reaches the kernel)
+ * and ip prints `Object "<marker>" is unknown ...` on stderr, which is not
  * buffered. When the marker's line arrives, the command before it has
  * finished and the kernel has answered; a `Command failed -:<line>` for the
- * command's own line means it failed, with its error text just before.
+ * command's own line means it failed, with its error text just before. The
+ * commands given in one turn of the event loop go out in one write.
  *
  * Only mutating `ip` commands whose every argument is a plain word go through a
  * worker (batch lines are split on blanks, so nothing can be injected);
@@ -54,6 +56,8 @@ class IpWorker {
   #spawnError: Error | undefined;
   #line = 0;
   #sequence = 0;
+  /** Command and marker lines not yet written. */
+  #unsent = "";
   #exited = false;
   readonly closed: Promise<void>;
 
@@ -134,13 +138,22 @@ class IpWorker {
       this.#line += 2;
       this.#pending.push({ argv, line: this.#line - 1, resolve, reject });
       const words = argv.slice(FAMILY.test(argv[1] ?? "") ? 2 : 1);
-      this.#child.stdin.write(`${words.join(" ")}\nlink show dev ${marker}\n`);
+      if (this.#unsent === "") process.nextTick(this.#send);
+      this.#unsent += `${words.join(" ")}\n${marker}\n`;
     });
   }
+
+  /** Writes the lines of the commands given so far (after the current microtasks: a burst of commands is one write). */
+  readonly #send = (): void => {
+    const lines = this.#unsent;
+    this.#unsent = "";
+    if (!this.#exited) this.#child.stdin.write(lines);
+  };
 
   close(): Promise<void> {
     if (!this.#exited) {
       this.#hold(true);
+      if (this.#unsent !== "") this.#send();
       this.#child.stdin.end();
       // ip exits at the end of its input; one that does not (stuck in the kernel) must not hold up a cleanup forever.
       const killer = setTimeout(() => this.#child.kill("SIGKILL"), CLOSE_GRACE);
@@ -154,7 +167,7 @@ class IpWorker {
   #onStderr(text: string): void {
     this.#stderr += text;
     for (;;) {
-      const match = /Device "dummynet-ack-\d+" does not exist\.\nCommand failed -:\d+\n/.exec(this.#stderr);
+      const match = /^[^\n]*"dummynet-ack-\d+"[^\n]*\nCommand failed -:\d+\n/m.exec(this.#stderr);
       if (!match) return;
       const before = this.#stderr.slice(0, match.index);
       this.#stderr = this.#stderr.slice(match.index + match[0].length);
