@@ -24,6 +24,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const HOST_NAMESPACE =
   "its subject is the host namespace (links, addresses, states or rules there), which rootless mode refuses on purpose; the refusals are asserted in src/rootless/dummynet-rootless.test.ts and by this file's rootless tests";
 
+/** What the rootless phase leaves out, and why. @public scripts/test.mjs loads it with tsImport, which knip cannot follow. */
 export const ROOTLESS_EXCLUSIONS: readonly RootlessExclusion[] = [
   {
     file: "src/topology/schema-validator.test.ts",
