@@ -15,6 +15,7 @@ import { type NetemOptions, validateNetemOptions } from "../tc/netem.js";
 import { checkFor, checkTime } from "./durations.js";
 import { type FaultHost, resolveGroups, resolveHost } from "./hosts.js";
 import { below, mulberry32 } from "./prng.js";
+import { STEP_ACTION_NAMES } from "./types.js";
 
 /** An interface of a host, as impair, down and up steps name it. */
 interface HostInterface {
@@ -52,19 +53,7 @@ interface StepActions {
 
 /** The name of a step's action. */
 export type StepAction = keyof StepActions;
-const STEP_ACTIONS = [
-  "partition",
-  "block",
-  "isolate",
-  "heal",
-  "impair",
-  "down",
-  "up",
-  "pause",
-  "resume",
-  "kill",
-  "restart",
-] as const satisfies readonly StepAction[];
+const STEP_ACTIONS = STEP_ACTION_NAMES satisfies readonly StepAction[];
 
 /** The actions whose effect `for` takes back (a partition heals, an impairment is restored, a link comes up, ...). */
 const TIMED: readonly StepAction[] = ["partition", "block", "isolate", "impair", "down", "pause", "kill"];

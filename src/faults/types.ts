@@ -3,6 +3,21 @@
  * schedule record, and the options every fault takes.
  */
 
+/** The actions a schedule step (or a step of a topology file's `faults:`) may take, one per step. */
+export const STEP_ACTION_NAMES = [
+  "partition",
+  "block",
+  "isolate",
+  "heal",
+  "impair",
+  "down",
+  "up",
+  "pause",
+  "resume",
+  "kill",
+  "restart",
+] as const;
+
 /** What a fault does: a cut between hosts, or a step of a schedule that can be taken back. */
 export type FaultKind = "partition" | "block" | "isolate" | "impair" | "down" | "pause" | "kill";
 

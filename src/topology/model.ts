@@ -5,6 +5,7 @@
  * later still point at a line and column.
  */
 import type { StepAction } from "../faults/plan.js";
+import { STEP_ACTION_NAMES } from "../faults/types.js";
 import type { TcOptions } from "../tc/netem-model.js";
 
 /** Path of a node in the file, e.g. ["links", 0, "ends", 1]. */
@@ -152,20 +153,8 @@ export interface FaultInterfaceSpec {
   iface: string;
 }
 
-/** The actions a step of `faults:` may take, one per step: schedule()'s (faults/plan.ts), listed here so that loading a file does not load the fault engine. */
-export const FAULT_ACTIONS = [
-  "partition",
-  "block",
-  "isolate",
-  "heal",
-  "impair",
-  "down",
-  "up",
-  "pause",
-  "resume",
-  "kill",
-  "restart",
-] as const satisfies readonly StepAction[];
+/** The actions a step of `faults:` may take, one per step: schedule()'s, from faults/types.ts (which loads nothing of the fault engine). */
+export const FAULT_ACTIONS = STEP_ACTION_NAMES satisfies readonly StepAction[];
 
 /** One action of a fault step. */
 export type FaultAction = (typeof FAULT_ACTIONS)[number];
