@@ -24,18 +24,24 @@ import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseCommandLine } from "./args.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 && args[at + 1] ? args[at + 1] : fallback;
-};
-const runs = Number(option("runs", "3"));
-const sizes = option("sizes", "10,50,100,500").split(",").map(Number);
-const kinds = option("kinds", "chain,star,testing,snapshot").split(",");
-const testingRuns = Number(option("testing-runs", "30"));
-const jsonFile = option("json", join(root, "bench-results.json"));
+const { values: options } = parseCommandLine(
+  "usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star,testing,snapshot,faults] [--testing-runs 30] [--json FILE]",
+  {
+    runs: { type: "string", default: "3" },
+    sizes: { type: "string", default: "10,50,100,500" },
+    kinds: { type: "string", default: "chain,star,testing,snapshot" },
+    "testing-runs": { type: "string", default: "30" },
+    json: { type: "string", default: join(root, "bench-results.json") },
+  },
+);
+const runs = Number(options.runs);
+const sizes = options.sizes.split(",").map(Number);
+const kinds = options.kinds.split(",");
+const testingRuns = Number(options["testing-runs"]);
+const jsonFile = options.json;
 
 if (process.getuid?.() !== 0) {
   console.error("npm run bench needs root (it builds real namespaces).");

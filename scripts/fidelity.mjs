@@ -12,6 +12,7 @@ import { cpus, loadavg } from "node:os";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseCommandLine } from "./args.mjs";
 import { formatLabTimings, runInLab } from "./lab/lab.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -23,20 +24,21 @@ const USAGE =
   "usage: node scripts/fidelity.mjs [--groups delay,loss,duplicate-reorder,rate,findings,offloads] [--merge <earlier sweep.json>] | --render <sweep.json>";
 
 async function main(argv) {
+  const { values } = parseCommandLine(
+    USAGE,
+    { render: { type: "string" }, groups: { type: "string" }, merge: { type: "string" } },
+    { args: argv },
+  );
+  if (values.render !== undefined && (values.groups !== undefined || values.merge !== undefined))
+    throw new Error(`--render takes no other option; ${USAGE}`);
   await loadModel();
-  if (argv[0] === "--render") {
-    if (!argv[1] || argv.length > 2) throw new Error(USAGE);
-    const saved = JSON.parse(readFileSync(argv[1], "utf8"));
+  if (values.render !== undefined) {
+    const saved = JSON.parse(readFileSync(values.render, "utf8"));
     writeDocs(saved, { where: saved.where ?? "rendered from a saved sweep" });
     return 0;
   }
-  let groups;
-  let mergeInto;
-  for (let i = 0; i < argv.length; i += 2) {
-    if (argv[i] === "--groups" && argv[i + 1]) groups = argv[i + 1];
-    else if (argv[i] === "--merge" && argv[i + 1]) mergeInto = JSON.parse(readFileSync(argv[i + 1], "utf8"));
-    else throw new Error(`unknown arguments ${JSON.stringify(argv.slice(i))}; ${USAGE}`);
-  }
+  const groups = values.groups;
+  const mergeInto = values.merge === undefined ? undefined : JSON.parse(readFileSync(values.merge, "utf8"));
   const runDir = join(
     repoRoot,
     "test-results",

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { tsImport } from "tsx/esm/api";
+import { parseCommandLine } from "./args.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const DOC = join(root, "docs/traffic-control.md");
@@ -75,9 +76,12 @@ export async function withNetemTable(text) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseCommandLine("usage: node scripts/generate-netem-table.mjs [--check]", {
+    check: { type: "boolean" },
+  });
   const current = readFileSync(DOC, "utf8");
   const generated = await withNetemTable(current);
-  if (process.argv.includes("--check")) {
+  if (values.check) {
     if (generated !== current) {
       console.error(`${DOC} is out of date with src/tc/netem-model.ts: run node scripts/generate-netem-table.mjs`);
       process.exit(1);

@@ -8,13 +8,17 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tsImport } from "tsx/esm/api";
+import { parseCommandLine } from "./args.mjs";
 
+const { values } = parseCommandLine("usage: node scripts/generate-schema.mjs [--check]", {
+  check: { type: "boolean" },
+});
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const file = join(root, "schema/topology.schema.json");
 const { withNetemDefinitions } = await tsImport("../src/tc/netem-schema.ts", import.meta.url);
 const current = readFileSync(file, "utf8");
 const generated = withNetemDefinitions(current);
-if (process.argv.includes("--check")) {
+if (values.check) {
   if (generated !== current) {
     console.error(`${file} is out of date with src/tc/netem-model.ts: run node scripts/generate-schema.mjs`);
     process.exit(1);

@@ -7,8 +7,14 @@
 //
 // Usage: node faults-sample.mjs [SEED]
 import { DummyNet } from "../../dist/index.js";
+import { parseCommandLine } from "../args.mjs";
 
-const seed = Number(process.argv[2] ?? 1);
+const [seedText = "1"] = parseCommandLine(
+  "usage: node faults-sample.mjs [SEED]",
+  {},
+  { allowPositionals: true },
+).positionals;
+const seed = Number(seedText);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** n hosts h0..h(n-1) on bridge br0 in host sw, 10.0.x.y/16. */

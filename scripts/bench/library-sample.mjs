@@ -16,8 +16,10 @@
 //         "api" is refused there (its veths are made in the host namespace).
 import { execFileSync } from "node:child_process";
 import { DummyNet } from "../../dist/index.js";
+import { parseCommandLine } from "../args.mjs";
 
-const [kind, nText, path = "api", mode = "root"] = process.argv.slice(2);
+const USAGE = "usage: node library-sample.mjs {chain|star} N {api|born|file} [rootless]";
+const [kind, nText, path = "api", mode = "root"] = parseCommandLine(USAGE, {}, { allowPositionals: true }).positionals;
 const rootless = mode === "rootless";
 const n = Number(nText);
 

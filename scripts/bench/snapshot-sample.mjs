@@ -4,8 +4,15 @@
 //
 // Usage: node snapshot-sample.mjs N SNAPSHOTS
 import { DummyNet } from "../../dist/index.js";
+import { parseCommandLine } from "../args.mjs";
 
-const [hostsText = "10", countText = "20"] = process.argv.slice(2);
+const [hostsText = "10", countText = "20"] = parseCommandLine(
+  "usage: node snapshot-sample.mjs N SNAPSHOTS",
+  {},
+  {
+    allowPositionals: true,
+  },
+).positionals;
 const n = Number(hostsText);
 const net = new DummyNet();
 const samples = [];

@@ -8,8 +8,16 @@
 //
 // Usage: node testing-sample.mjs {useNetwork|useTopology} RUNS [on-failure|never]
 import { useNetwork, useTopology } from "../../dist/testing/index.js";
+import { parseCommandLine } from "../args.mjs";
 
-const [helper, runsText = "20", evidence = "on-failure"] = process.argv.slice(2);
+const USAGE = "usage: node testing-sample.mjs {useNetwork|useTopology} RUNS [on-failure|never]";
+const [helper, runsText = "20", evidence = "on-failure"] = parseCommandLine(
+  USAGE,
+  {},
+  {
+    allowPositionals: true,
+  },
+).positionals;
 const runs = Number(runsText);
 const text = `
 hosts: { client: {}, server: {} }

@@ -1,10 +1,31 @@
-// Reads the totals and the failing/skipped test names out of node --test's TAP output.
+// Reads node --test's TAP output: the totals, the failing and skipped tests, and the tests still open.
 import { existsSync, readFileSync } from "node:fs";
 
 /**
  * @typedef {{ passed: number, failed: number, skipped: number, todo: number,
  *   complete: boolean, failures: string[], skips: string[] }} TapSummary
  */
+
+/**
+ * The TAP lines that matter, in order: a test opening ("# Subtest: name") and a test's result, each with its
+ * nesting depth (4 spaces a level).
+ * @returns {Generator<{ kind: "subtest", depth: number, name: string }
+ *   | { kind: "result", depth: number, ok: boolean, name: string, directive?: "SKIP" | "TODO", rest: string }>}
+ */
+function* tapLines(text) {
+  for (const line of text.split("\n")) {
+    const subtest = /^(\s*)# Subtest: (.*)$/.exec(line);
+    if (subtest) {
+      yield { kind: "subtest", depth: subtest[1].length / 4, name: subtest[2] };
+      continue;
+    }
+    const result = /^(\s*)(not )?ok \d+ - (.*?)(?:\s+# (SKIP|TODO)\b(.*))?$/.exec(line);
+    if (result) {
+      const [, indent, not, name, directive, rest] = result;
+      yield { kind: "result", depth: indent.length / 4, ok: !not, name, directive, rest: rest ?? "" };
+    }
+  }
+}
 
 /** @returns {TapSummary} */
 export function summarizeTap(text) {
@@ -15,29 +36,19 @@ export function summarizeTap(text) {
   const pass = total("pass");
   const fail = total("fail");
   const cancelled = total("cancelled") ?? 0;
-  const lines = text.split("\n");
   const failures = [];
   const skips = [];
+  // The names of the open tests by depth: the path of nested names.
   const stack = [];
-  for (const line of lines) {
-    // "# Subtest: name" lines open a test at their indentation; they give the path of nested names.
-    const subtest = /^(\s*)# Subtest: (.*)$/.exec(line);
-    if (subtest) {
-      const depth = subtest[1].length / 4;
-      stack.length = depth;
-      stack[depth] = subtest[2];
+  for (const line of tapLines(text)) {
+    if (line.kind === "subtest") {
+      stack.length = line.depth;
+      stack[line.depth] = line.name;
       continue;
     }
-    const notOk = /^(\s*)not ok \d+ - (.*?)(\s+# (TODO|SKIP).*)?$/.exec(line);
-    if (notOk && !notOk[3]) {
-      const depth = notOk[1].length / 4;
-      failures.push([...stack.slice(0, depth), notOk[2]].join(" > "));
-    }
-    const skip = /^(\s*)ok \d+ - (.*?)\s+# (SKIP|TODO)\b(.*)$/.exec(line);
-    if (skip) {
-      const depth = skip[1].length / 4;
-      skips.push(`${[...stack.slice(0, depth), skip[2]].join(" > ")} (${skip[3]}${skip[4]})`);
-    }
+    const path = [...stack.slice(0, line.depth), line.name].join(" > ");
+    if (!line.ok && !line.directive) failures.push(path);
+    if (line.ok && line.directive) skips.push(`${path} (${line.directive}${line.rest})`);
   }
   // A suite fails when one of its tests fails: list only the innermost failures.
   const innermost = failures.filter(
@@ -57,4 +68,18 @@ export function summarizeTap(text) {
 /** @returns {TapSummary | undefined} */
 export function summarizeTapFile(path) {
   return existsSync(path) ? summarizeTap(readFileSync(path, "utf8")) : undefined;
+}
+
+/** The tests that opened in a TAP file and never reported: what was running when a bound ended a run. */
+export function unfinishedTests(path) {
+  if (!existsSync(path)) return [];
+  const open = [];
+  for (const line of tapLines(readFileSync(path, "utf8"))) {
+    if (line.kind === "subtest") open.push(line);
+    else {
+      const at = open.findLastIndex((test) => test.depth === line.depth && test.name === line.name);
+      if (at >= 0) open.splice(at, 1);
+    }
+  }
+  return open.map((test) => test.name);
 }

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CGroup, detectCgroupLayout, listCgroups, type CGroupV2Layout } from "./index.js";
 import { CGroupScoped } from "../names/scoped.js";
-import { descendantsByChildrenFiles, descendantsByScan } from "../process/proc-stats.js";
+import { descendantsByChildrenFiles, descendantsByScan } from "../system/process-tree.js";
 import { HostShell } from "../shell/host-shell.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
 import {

@@ -16,7 +16,7 @@ import { parseMountinfo } from "../system/proc.js";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { CGroupScoped } from "../names/scoped.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
-import { descendantsOf } from "../process/proc-stats.js";
+import { descendantsOf } from "../system/process-tree.js";
 import { HostShell } from "../shell/host-shell.js";
 import {
   cgroupsOf,

@@ -33,7 +33,7 @@ import {
   type LimitedController,
 } from "./layout.js";
 import { cpuQuota, validateCpuLimit, validateMemoryLimit } from "./limits.js";
-import { descendantsOf } from "../process/proc-stats.js";
+import { descendantsOf } from "../system/process-tree.js";
 import { isErrno } from "../system/already-gone.js";
 import { PF_EXITING, checkRunningPid, readStat } from "../system/proc.js";
 

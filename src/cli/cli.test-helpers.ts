@@ -103,19 +103,20 @@ export function namespacesOf(prefix: string): string[] {
 
 /**
  * Runs `body` against a network that `dummynet up FILE` holds (`flag` is
- * `--network UID`), then takes it down and checks that nothing of it is left;
+ * `--network UID`; `up` the holding process, its output so far in
+ * `up.output`), then takes it down and checks that nothing of it is left;
  * when `body` fails, ends `up` and removes what it left, so the failure is the
  * only trace. `up` is killed after `timeoutMs`: give the whole body's bound.
  */
 export async function withNetworkUp(
   file: string,
-  body: (network: { uid: number; flag: string[] }) => Promise<void>,
+  body: (network: { uid: number; flag: string[]; up: ReturnType<typeof startCli> }) => Promise<void>,
   timeoutMs = CLI_TIMEOUT_MS,
 ): Promise<void> {
   const up = startCli(["up", file, "--json"], {}, timeoutMs);
   try {
     const { uid } = JSON.parse(await firstLine(up, 120_000)) as { uid: number };
-    await body({ uid, flag: ["--network", String(uid)] });
+    await body({ uid, flag: ["--network", String(uid)], up });
     const down = await runCli(["down", String(uid)]);
     assert.equal(down.code, 0, down.stderr);
     assert.equal((await finished(up)).code, 0);

@@ -182,41 +182,33 @@ test(
       flapping,
       pair("  - { at: 0, block: [a, b], for: 300ms }\n  - { at: 500ms, down: { host: b, iface: eth0 }, for: 300ms }\n"),
     );
-    const up = startCli(["up", flapping, "--json"], {}, 200_000);
-    try {
-      const { uid } = JSON.parse(await firstLine(up, 120_000)) as { uid: number };
-      const deadline = Date.now() + 60_000;
-      const events = () =>
-        up.output.stdout
-          .split("\n")
-          .slice(1)
-          .filter(Boolean)
-          .map((line) => (JSON.parse(line) as { fault: EventJson }).fault);
-      while (events().length < 4) {
-        assert.ok(Date.now() < deadline, `up printed ${events().length} of 4 fault events:\n${up.output.stdout}`);
-        await new Promise((done) => setTimeout(done, 100));
-      }
-      assert.deepEqual(
-        events().map((event) => [event.heals ? `heal ${event.heals}` : event.action, event.hosts, event.error]),
-        [
-          ["block", ["a", "b"], undefined],
-          ["heal block", ["a", "b"], undefined],
-          ["down", ["b"], undefined],
-          ["heal down", ["b"], undefined],
-        ],
-      );
-      assert.equal(up.exitCode, null, "the network stays up after its schedule");
-      const down = await runCli(["down", String(uid)]);
-      assert.equal(down.code, 0, down.stderr);
-      assert.equal((await finished(up)).code, 0);
-    } finally {
-      if (up.exitCode === null) {
-        up.kill("SIGKILL");
-        await finished(up);
-        await runCli(["cleanup", String(up.pid)]);
-      }
-    }
-    assertNothingLeft(up.pid!);
+    await withNetworkUp(
+      flapping,
+      async ({ up }) => {
+        const deadline = Date.now() + 60_000;
+        const events = () =>
+          up.output.stdout
+            .split("\n")
+            .slice(1)
+            .filter(Boolean)
+            .map((line) => (JSON.parse(line) as { fault: EventJson }).fault);
+        while (events().length < 4) {
+          assert.ok(Date.now() < deadline, `up printed ${events().length} of 4 fault events:\n${up.output.stdout}`);
+          await new Promise((done) => setTimeout(done, 100));
+        }
+        assert.deepEqual(
+          events().map((event) => [event.heals ? `heal ${event.heals}` : event.action, event.hosts, event.error]),
+          [
+            ["block", ["a", "b"], undefined],
+            ["heal block", ["a", "b"], undefined],
+            ["down", ["b"], undefined],
+            ["heal down", ["b"], undefined],
+          ],
+        );
+        assert.equal(up.exitCode, null, "the network stays up after its schedule");
+      },
+      200_000,
+    );
 
     // Without netem an impairment step fails when its time comes (with netem it works): the run says so.
     const netem = missingFeatures(await detectCapabilities(), ["netem"]).length === 0;

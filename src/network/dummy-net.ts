@@ -17,6 +17,7 @@ import type { Logger } from "../log.js";
 import { type CGroupScoped, type InterfaceScoped, NamespaceScoped } from "../names/scoped.js";
 import type { ProcessMonitor } from "../process/process-monitor.js";
 import type { RunInfo } from "../process/run-info.js";
+import { InvalidArgumentError } from "../errors.js";
 import { HostShell } from "../shell/host-shell.js";
 import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { RunAsyncOptions, RunOptions, Shell } from "../shell/shell.js";
@@ -25,7 +26,7 @@ import { claimDefaultUid } from "../lifecycle/owners.js";
 import { defaultLogger } from "../log.js";
 import { type RootlessOption, useRootless } from "../rootless/mode.js";
 import { ownRootlessPrivilege } from "../rootless/privilege.js";
-import { type ProbeHost, type ProbeOptions, type ProbeReport, probe } from "../probe/probe.js";
+import { type ProbeOptions, type ProbeReport, checkProbeOptions, probeEndpoints } from "../probe/probe.js";
 import { NetworkState, ROOT_NAMESPACE, claimExplicitUid } from "./network-state.js";
 import { AddressesAndRoutes } from "./ops/addresses.js";
 import { Cgroups } from "./ops/cgroups.js";
@@ -644,8 +645,35 @@ export class DummyNet implements AsyncDisposable {
    * console.log(report.lossPercent, report.rttMs.p50);
    * ```
    */
-  probe(from: ProbeHost, to: ProbeHost, options?: ProbeOptions): Promise<ProbeReport> {
-    return probe(this, from, to, options);
+  async probe(from: NamespaceLike, to: NamespaceLike, options: ProbeOptions = {}): Promise<ProbeReport> {
+    const plan = checkProbeOptions(options);
+    const [source, target] = [await this.#probeHost(from, "from"), await this.#probeHost(to, "to")];
+    return probeEndpoints(
+      { name: source.namespace.name, shell: source.shell },
+      { name: target.namespace.name, shell: target.shell },
+      plan,
+    );
+  }
+
+  /** A host of this network given as a DummyNet, a NamespaceScoped or a name, as the DummyNet standing for it. */
+  async #probeHost(value: unknown, argument: "from" | "to"): Promise<DummyNet> {
+    if (value instanceof DummyNet) return value;
+    if (value instanceof NamespaceScoped || typeof value === "string") {
+      const name = value instanceof NamespaceScoped ? value.scoped : value;
+      try {
+        return await this.netnsUse(name);
+      } catch (error) {
+        if (error instanceof InvalidArgumentError) {
+          throw new InvalidArgumentError(argument, value, `is not a host of this network: ${error.rule}`);
+        }
+        throw error;
+      }
+    }
+    throw new InvalidArgumentError(
+      argument,
+      value,
+      "must be a host: a namespaced DummyNet (from netnsAdd or a topology), a NamespaceScoped, or a host name",
+    );
   }
 
   // ---------------------------------------------------------------- evidence

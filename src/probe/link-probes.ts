@@ -19,7 +19,7 @@ import { describeImpairment } from "../topology/describe.js";
 import type { Impairment, LinkEndSpec, Topology } from "../topology/model.js";
 import type { DummyNet } from "../network/dummy-net.js";
 import { gilbertElliott, goodputCeiling } from "./fidelity-model.js";
-import { checkProbeOptions, probe, type ProbeReport } from "./probe.js";
+import { checkProbeOptions, type ProbeReport } from "./probe.js";
 
 /** Datagrams per link when not told otherwise: 2 s at the probe's 10 ms interval. */
 const LINK_PROBE_COUNT = 200;
@@ -344,7 +344,7 @@ export async function probeLinks(
     try {
       const [from, to] = [hosts.get(target.from), hosts.get(target.to)];
       if (!from || !to) throw new Error(`the network has no host ${from ? target.to : target.from}`);
-      const measured = await probe(net, from, to, {
+      const measured = await net.probe(from, to, {
         address: target.address,
         count: options.count ?? LINK_PROBE_COUNT,
         ...(target.configured.there.rateMbps !== undefined && tcpSeconds > 0 ? { tcp: { seconds: tcpSeconds } } : {}),

@@ -10,16 +10,11 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { RunInfoError, TimeoutError } from "../process/errors.js";
-import { NamespaceScoped } from "../names/scoped.js";
-import type { DummyNet } from "../network/dummy-net.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { Shell } from "../shell/shell.js";
 import { parseIpJsonArray } from "../system/ip-json.js";
 import { checkIpAddress } from "../validation/arguments.js";
 import { type ProbeCounts, accountReplies, parseSenderOutput } from "./accounting.js";
-
-/** A host of the probe: a namespaced DummyNet, or the name of a namespace of this network (a topology's host name). */
-export type ProbeHost = DummyNet | NamespaceScoped | string;
 
 /** Where an agent runs: a host's name (for the report) and the shell that reaches it. */
 export interface ProbeEndpoint {
@@ -106,33 +101,6 @@ export interface ProbePlan {
   tcp?: { seconds: number } | { bytes: number };
   signal?: AbortSignal;
   timeout: number;
-}
-
-/**
- * Probes the path from `from` to `to` (hosts of `net`'s network). Bad options
- * and unknown hosts are refused with InvalidArgumentError before anything starts.
- *
- * @throws InvalidArgumentError for bad options or unknown hosts, before anything starts.
- * @throws TimeoutError when the probe takes longer than `options.timeout`.
- * @example
- * ```ts
- * const report = await probe(net, "client", "server", { count: 100, tcp: true });
- * console.log(describeProbeReport(report)); // loss, round-trip percentiles, goodput
- * ```
- */
-export async function probe(
-  net: DummyNet,
-  from: ProbeHost,
-  to: ProbeHost,
-  options: ProbeOptions = {},
-): Promise<ProbeReport> {
-  const plan = checkProbeOptions(options);
-  const [fromHost, toHost] = [await resolveHost(net, from, "from"), await resolveHost(net, to, "to")];
-  return probeEndpoints(
-    { name: fromHost.namespace.name, shell: fromHost.shell },
-    { name: toHost.namespace.name, shell: toHost.shell },
-    plan,
-  );
 }
 
 /**
@@ -343,38 +311,6 @@ function echoReady(
     });
     check();
   });
-}
-
-/** A host given as a DummyNet, a NamespaceScoped or a name, as the DummyNet standing for it. */
-async function resolveHost(net: DummyNet, value: unknown, argument: "from" | "to"): Promise<DummyNet> {
-  if (isDummyNet(value)) return value;
-  if (value instanceof NamespaceScoped || typeof value === "string") {
-    const name = value instanceof NamespaceScoped ? value.scoped : value;
-    try {
-      return await net.netnsUse(name);
-    } catch (error) {
-      if (error instanceof InvalidArgumentError) {
-        throw new InvalidArgumentError(argument, value, `is not a host of this network: ${error.rule}`);
-      }
-      throw error;
-    }
-  }
-  throw new InvalidArgumentError(
-    argument,
-    value,
-    "must be a host: a namespaced DummyNet (from netnsAdd or a topology), a NamespaceScoped, or a host name",
-  );
-}
-
-function isDummyNet(value: unknown): value is DummyNet {
-  // Structural: importing the DummyNet class here would make a cycle (it delegates probe() to this module).
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    "netnsUse" in value &&
-    "shell" in value &&
-    (value as { namespace?: unknown }).namespace instanceof NamespaceScoped
-  );
 }
 
 /** The first IPv4 address of `host` on an interface other than lo, read with `ip -j addr`. */

@@ -13,7 +13,8 @@ import { type Privilege, defaultPrivilege, privilegeFor } from "../system/privil
 import { runQuietlySync } from "../system/quiet.js";
 import { type ProcStat, isAlive, isRunningState } from "../system/proc.js";
 import type { CommandOptions } from "./options.js";
-import { liveGroupMembers, readProcessTable, treePids } from "./proc-stats.js";
+import { readProcessTable } from "../system/process-tree.js";
+import { liveGroupMembers, treePids } from "./proc-stats.js";
 import { RunInfo, formatCommand } from "./run-info.js";
 
 /**

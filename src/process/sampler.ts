@@ -6,7 +6,8 @@
 import type { Logger } from "../log.js";
 import { roundSeconds } from "./checks.js";
 import type { MonitoredProcess } from "./monitored-process.js";
-import { finalCpu, readProcessTable, reapedChildrenCpu, treeStats } from "./proc-stats.js";
+import { readProcessTable } from "../system/process-tree.js";
+import { finalCpu, reapedChildrenCpu, treeStats } from "./proc-stats.js";
 
 export class Sampler {
   #timer: NodeJS.Timeout | undefined;

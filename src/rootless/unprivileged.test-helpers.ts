@@ -17,6 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { argvAsUser } from "../test-support/setpriv.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, "../..");
@@ -54,19 +55,7 @@ export function spawnFixtureAs(
   wrap: readonly string[] = [],
 ): ChildProcessWithoutNullStreams {
   const fixture = join(here, "fixtures", `${name}.ts`);
-  const argv = [
-    "setpriv",
-    `--reuid=${user.uid}`,
-    `--regid=${user.uid}`,
-    "--clear-groups",
-    "--",
-    ...wrap,
-    process.execPath,
-    "--import",
-    "tsx",
-    fixture,
-    ...args,
-  ];
+  const argv = argvAsUser({ uid: user.uid }, [...wrap, process.execPath, "--import", "tsx", fixture, ...args]);
   return spawn(argv[0], argv.slice(1), {
     cwd: repoRoot,
     env: { PATH: process.env["PATH"], HOME: user.home, XDG_RUNTIME_DIR: user.home, TMPDIR: user.home, ...env },
@@ -84,25 +73,14 @@ export function argvAs(
   argv: readonly string[],
   env: Readonly<Record<string, string>> = {},
 ): string[] {
-  const environment = {
+  return argvAsUser({ uid: user.uid }, argv, {
     PATH: process.env["PATH"] ?? "/usr/bin:/bin",
     HOME: user.home,
     XDG_RUNTIME_DIR: user.home,
     TMPDIR: user.home,
     CI: "true",
     ...env,
-  };
-  return [
-    "setpriv",
-    `--reuid=${user.uid}`,
-    `--regid=${user.uid}`,
-    "--clear-groups",
-    "--",
-    "env",
-    "-i",
-    ...Object.entries(environment).map(([name, value]) => `${name}=${value}`),
-    ...argv,
-  ];
+  });
 }
 
 /**

@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { argvAsUser } from "./setpriv.js";
 
 export interface SudoUser {
   readonly name: string;
@@ -68,23 +69,12 @@ export function argvAsSudoUser(
   argv: readonly string[],
   env: Readonly<Record<string, string>> = {},
 ): string[] {
-  const environment = {
+  return argvAsUser({ uid: user.uid, gid: user.gid, groups: "init" }, argv, {
     PATH: process.env["PATH"] ?? "/usr/bin:/bin",
     HOME: user.home,
     USER: user.name,
     LOGNAME: user.name,
     TMPDIR: user.home,
     ...env,
-  };
-  return [
-    "setpriv",
-    `--reuid=${user.uid}`,
-    `--regid=${user.gid}`,
-    "--init-groups",
-    "--",
-    "env",
-    "-i",
-    ...Object.entries(environment).map(([name, value]) => `${name}=${value}`),
-    ...argv,
-  ];
+  });
 }
