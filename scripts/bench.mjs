@@ -18,6 +18,7 @@
 // and the difference. Kind "snapshot": snapshot() of 10 hosts and a switch.
 //
 // Usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star,testing,snapshot,faults] [--testing-runs 30] [--json FILE]
+//   [--impls floor,moved,api,born,file,born-rootless,file-rootless] (chain and star rows to run; default all, the floor always)
 // Needs root. Builds dist/ first (the library is measured as users run it).
 import { spawnSync } from "node:child_process";
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -35,6 +36,9 @@ const runs = Number(option("runs", "3"));
 const sizes = option("sizes", "10,50,100,500").split(",").map(Number);
 const kinds = option("kinds", "chain,star,testing,snapshot").split(",");
 const testingRuns = Number(option("testing-runs", "30"));
+const only = option("impls", "")
+  .split(",")
+  .filter((id) => id !== "");
 const jsonFile = option("json", join(root, "bench-results.json"));
 
 if (process.getuid?.() !== 0) {
@@ -64,28 +68,34 @@ const rootlessEnv = { PATH: process.env.PATH, HOME: rootlessHome, XDG_RUNTIME_DI
 const implementations = [
   {
     name: "ip-batch floor",
+    id: "floor",
     argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n), "born"],
   },
   // The same kernel work as linkVethAdd + linkSet (links made in the host namespace, then moved), without process overhead.
   {
     name: "ip-batch, links moved",
+    id: "moved",
     argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n), "moved"],
   },
   {
     name: "dummynet api",
+    id: "api",
     argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "api"],
   },
   {
     name: "dummynet api, born",
+    id: "born",
     argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "born"],
   },
   {
     name: "dummynet file",
+    id: "file",
     argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "file"],
   },
   // The same builds rootless ("api" is refused there: its veths are made in the host namespace).
   {
     name: "dummynet api, born, rootless",
+    id: "born-rootless",
     rootlessOf: "dummynet api, born",
     env: rootlessEnv,
     argv: (kind, n) =>
@@ -100,6 +110,7 @@ const implementations = [
   },
   {
     name: "dummynet file, rootless",
+    id: "file-rootless",
     rootlessOf: "dummynet file",
     env: rootlessEnv,
     argv: (kind, n) =>
@@ -113,6 +124,16 @@ const implementations = [
       ]),
   },
 ];
+// --impls floor,born,...: only these rows of the chain and star kinds (the floor always: ratios are to it).
+const unknownImpls = only.filter((id) => !implementations.some((impl) => impl.id === id));
+if (unknownImpls.length > 0) {
+  console.error(
+    `--impls: unknown ${unknownImpls.join(", ")}; known: ${implementations.map((impl) => impl.id).join(", ")}`,
+  );
+  process.exit(2);
+}
+const measured = implementations.filter((impl) => only.length === 0 || impl.id === "floor" || only.includes(impl.id));
+
 /** A bound per sample: a hung build fails the benchmark, naming the sample. */
 const SAMPLE_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -225,10 +246,10 @@ for (const kind of kinds) {
     continue;
   }
   for (const n of sizes) {
-    const samples = new Map(implementations.map((impl) => [impl.name, []]));
+    const samples = new Map(measured.map((impl) => [impl.name, []]));
     // Alternate the implementations run by run, so that machine noise hits all alike.
     for (let run = 0; run < runs; run++) {
-      for (const impl of implementations) {
+      for (const impl of measured) {
         const s = sample(impl, kind, n);
         samples.get(impl.name).push(s);
         process.stderr.write(
@@ -238,7 +259,7 @@ for (const kind of kinds) {
     }
     const floor = samples.get("ip-batch floor");
     const floorTotal = median(floor.map((s) => s.setupS + s.cleanupS));
-    for (const impl of implementations) {
+    for (const impl of measured) {
       const list = samples.get(impl.name);
       const total = median(list.map((s) => s.setupS + s.cleanupS));
       rows.push({
@@ -270,6 +291,7 @@ const rootlessRows = rows
   .filter((r) => r.rootlessOf)
   .map((r) => {
     const asRoot = rows.find((other) => other.kind === r.kind && other.n === r.n && other.impl === r.rootlessOf);
+    if (!asRoot) return undefined;
     return {
       kind: r.kind,
       n: r.n,
@@ -278,7 +300,8 @@ const rootlessRows = rows
       rootlessS: r.totalS,
       ratio: r.totalS / asRoot.totalS,
     };
-  });
+  })
+  .filter((r) => r !== undefined);
 if (rootlessRows.length > 0) {
   console.log(
     `\nrootless (uid ${ROOTLESS_UID}, rootless: true) against the same build as root, same run (target: at most 1.3):\n`,
