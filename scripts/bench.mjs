@@ -80,6 +80,8 @@ const implementations = [
   {
     name: "dummynet api",
     id: "api",
+    // Its kernel work is the moved floor's: the target is a ratio to that row.
+    floor: "ip-batch, links moved",
     argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "api"],
   },
   {
@@ -270,6 +272,9 @@ for (const kind of kinds) {
         cleanupS: median(list.map((s) => s.cleanupS)),
         totalS: total,
         ratioToFloor: total / floorTotal,
+        ...(impl.floor && samples.has(impl.floor)
+          ? { ratioToOwnFloor: total / median(samples.get(impl.floor).map((s) => s.setupS + s.cleanupS)) }
+          : {}),
         ...(impl.rootlessOf ? { rootlessOf: impl.rootlessOf } : {}),
         perHostMs: (total / n) * 1000,
         peakRssMb: list[0].peakRssMb === undefined ? undefined : Math.max(...list.map((s) => s.peakRssMb)),
@@ -287,6 +292,10 @@ for (const r of rows) {
     `| ${r.kind} | ${r.n} | ${r.impl} | ${r.setupS.toFixed(3)} | ${r.cleanupS.toFixed(3)} | ${r.totalS.toFixed(3)} | ${r.ratioToFloor.toFixed(2)} | ${r.perHostMs.toFixed(2)} | ${r.peakRssMb === undefined ? "" : r.peakRssMb.toFixed(0)} |`,
   );
 }
+for (const r of rows.filter((row) => row.ratioToOwnFloor !== undefined))
+  console.log(
+    `${r.kind} ${r.n}: ${r.impl} is ${r.ratioToOwnFloor.toFixed(2)} x the ip-batch floor of the same kernel work`,
+  );
 const rootlessRows = rows
   .filter((r) => r.rootlessOf)
   .map((r) => {
