@@ -18,6 +18,7 @@
 // and the difference. Kind "snapshot": snapshot() of 10 hosts and a switch.
 //
 // Usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star,testing,snapshot,faults] [--testing-runs 30] [--json FILE]
+//   [--impls floor,moved,api,born,file,born-rootless,file-rootless] (chain and star rows to run; default all, the floor always)
 // Needs root. Builds dist/ first (the library is measured as users run it).
 import { spawnSync } from "node:child_process";
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -28,19 +29,21 @@ import { parseCommandLine } from "./args.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { values: options } = parseCommandLine(
-  "usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star,testing,snapshot,faults] [--testing-runs 30] [--json FILE]",
+  "usage: npm run bench -- [--runs 3] [--sizes 10,50,100,500] [--kinds chain,star,testing,snapshot,faults] [--testing-runs 30] [--json FILE] [--impls floor,moved,api,born,file,born-rootless,file-rootless]",
   {
     runs: { type: "string", default: "3" },
     sizes: { type: "string", default: "10,50,100,500" },
     kinds: { type: "string", default: "chain,star,testing,snapshot" },
     "testing-runs": { type: "string", default: "30" },
     json: { type: "string", default: join(root, "bench-results.json") },
+    impls: { type: "string", default: "" },
   },
 );
 const runs = Number(options.runs);
 const sizes = options.sizes.split(",").map(Number);
 const kinds = options.kinds.split(",");
 const testingRuns = Number(options["testing-runs"]);
+const only = options.impls.split(",").filter((id) => id !== "");
 const jsonFile = options.json;
 
 if (process.getuid?.() !== 0) {
@@ -70,28 +73,36 @@ const rootlessEnv = { PATH: process.env.PATH, HOME: rootlessHome, XDG_RUNTIME_DI
 const implementations = [
   {
     name: "ip-batch floor",
+    id: "floor",
     argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n), "born"],
   },
   // The same kernel work as linkVethAdd + linkSet (links made in the host namespace, then moved), without process overhead.
   {
     name: "ip-batch, links moved",
+    id: "moved",
     argv: (kind, n) => ["bash", join(root, "scripts/bench/ip-floor.sh"), kind, String(n), "moved"],
   },
   {
     name: "dummynet api",
+    id: "api",
+    // Its kernel work is the moved floor's: the target is a ratio to that row.
+    floor: "ip-batch, links moved",
     argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "api"],
   },
   {
     name: "dummynet api, born",
+    id: "born",
     argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "born"],
   },
   {
     name: "dummynet file",
+    id: "file",
     argv: (kind, n) => [process.execPath, join(root, "scripts/bench/library-sample.mjs"), kind, String(n), "file"],
   },
   // The same builds rootless ("api" is refused there: its veths are made in the host namespace).
   {
     name: "dummynet api, born, rootless",
+    id: "born-rootless",
     rootlessOf: "dummynet api, born",
     env: rootlessEnv,
     argv: (kind, n) =>
@@ -106,6 +117,7 @@ const implementations = [
   },
   {
     name: "dummynet file, rootless",
+    id: "file-rootless",
     rootlessOf: "dummynet file",
     env: rootlessEnv,
     argv: (kind, n) =>
@@ -119,6 +131,16 @@ const implementations = [
       ]),
   },
 ];
+// --impls floor,born,...: only these rows of the chain and star kinds (the floor always: ratios are to it).
+const unknownImpls = only.filter((id) => !implementations.some((impl) => impl.id === id));
+if (unknownImpls.length > 0) {
+  console.error(
+    `--impls: unknown ${unknownImpls.join(", ")}; known: ${implementations.map((impl) => impl.id).join(", ")}`,
+  );
+  process.exit(2);
+}
+const measured = implementations.filter((impl) => only.length === 0 || impl.id === "floor" || only.includes(impl.id));
+
 /** A bound per sample: a hung build fails the benchmark, naming the sample. */
 const SAMPLE_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -231,10 +253,10 @@ for (const kind of kinds) {
     continue;
   }
   for (const n of sizes) {
-    const samples = new Map(implementations.map((impl) => [impl.name, []]));
+    const samples = new Map(measured.map((impl) => [impl.name, []]));
     // Alternate the implementations run by run, so that machine noise hits all alike.
     for (let run = 0; run < runs; run++) {
-      for (const impl of implementations) {
+      for (const impl of measured) {
         const s = sample(impl, kind, n);
         samples.get(impl.name).push(s);
         process.stderr.write(
@@ -244,7 +266,7 @@ for (const kind of kinds) {
     }
     const floor = samples.get("ip-batch floor");
     const floorTotal = median(floor.map((s) => s.setupS + s.cleanupS));
-    for (const impl of implementations) {
+    for (const impl of measured) {
       const list = samples.get(impl.name);
       const total = median(list.map((s) => s.setupS + s.cleanupS));
       rows.push({
@@ -255,6 +277,9 @@ for (const kind of kinds) {
         cleanupS: median(list.map((s) => s.cleanupS)),
         totalS: total,
         ratioToFloor: total / floorTotal,
+        ...(impl.floor && samples.has(impl.floor)
+          ? { ratioToOwnFloor: total / median(samples.get(impl.floor).map((s) => s.setupS + s.cleanupS)) }
+          : {}),
         ...(impl.rootlessOf ? { rootlessOf: impl.rootlessOf } : {}),
         perHostMs: (total / n) * 1000,
         peakRssMb: list[0].peakRssMb === undefined ? undefined : Math.max(...list.map((s) => s.peakRssMb)),
@@ -272,10 +297,15 @@ for (const r of rows) {
     `| ${r.kind} | ${r.n} | ${r.impl} | ${r.setupS.toFixed(3)} | ${r.cleanupS.toFixed(3)} | ${r.totalS.toFixed(3)} | ${r.ratioToFloor.toFixed(2)} | ${r.perHostMs.toFixed(2)} | ${r.peakRssMb === undefined ? "" : r.peakRssMb.toFixed(0)} |`,
   );
 }
+for (const r of rows.filter((row) => row.ratioToOwnFloor !== undefined))
+  console.log(
+    `${r.kind} ${r.n}: ${r.impl} is ${r.ratioToOwnFloor.toFixed(2)} x the ip-batch floor of the same kernel work`,
+  );
 const rootlessRows = rows
   .filter((r) => r.rootlessOf)
   .map((r) => {
     const asRoot = rows.find((other) => other.kind === r.kind && other.n === r.n && other.impl === r.rootlessOf);
+    if (!asRoot) return undefined;
     return {
       kind: r.kind,
       n: r.n,
@@ -284,7 +314,8 @@ const rootlessRows = rows
       rootlessS: r.totalS,
       ratio: r.totalS / asRoot.totalS,
     };
-  });
+  })
+  .filter((r) => r !== undefined);
 if (rootlessRows.length > 0) {
   console.log(
     `\nrootless (uid ${ROOTLESS_UID}, rootless: true) against the same build as root, same run (target: at most 1.3):\n`,

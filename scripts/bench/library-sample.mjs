@@ -3,9 +3,9 @@
 // no namespace of ours is listed, and prints one JSON line.
 //
 // Usage: node library-sample.mjs {chain|star} N {api|born|file} [rootless]
-//   api:  the contract's imperative calls (linkVethAdd, then linkSet of each
-//         end), independent calls issued together with Promise.all, as a test
-//         suite would write them;
+//   api:  the contract's imperative calls (netnsAdd and each host's up("lo")
+//         by hand, linkVethAdd, then linkSet of each end), independent calls
+//         issued together with Promise.all, as a test suite would write them;
 //   born: the same, with each veth end made directly in its namespace
 //         (linkVethAdd's p1Namespace/p2Namespace), no linkSet;
 //   file: a topology document through the loader (src/topology).
@@ -33,8 +33,15 @@ async function veth(net, p1, p2, ns1, ns2, born) {
   return [a, b];
 }
 
+/** A host as the reference's users make one: the namespace, then its loopback up by hand. */
+async function host(net, name) {
+  const ns = await net.netnsAdd(name);
+  await ns.up("lo");
+  return ns;
+}
+
 async function buildWithApi(net, born) {
-  const hosts = await Promise.all(Array.from({ length: n }, (_, i) => net.netnsAdd(`n${i}`)));
+  const hosts = await Promise.all(Array.from({ length: n }, (_, i) => host(net, `n${i}`)));
   if (kind === "chain") {
     await Promise.all(
       Array.from({ length: n - 1 }, async (_, i) => {
@@ -44,7 +51,7 @@ async function buildWithApi(net, born) {
       }),
     );
   } else {
-    const hub = await net.netnsAdd("hub");
+    const hub = await host(net, "hub");
     const bridge = await hub.bridgeAdd("br0");
     await hub.up(bridge);
     await Promise.all(

@@ -391,6 +391,22 @@ describe("DummyNet on the real kernel", { timeout: 600_000 }, () => {
     },
   );
 
+  test("a new namespace's loopback is up, and up/down of it (state known, not read) reach the kernel", async () => {
+    const ns = await net.netnsAdd("lo0");
+    const lo = InterfaceScoped.fromAny("lo", net.uid);
+    const where = ns.namespace.scoped;
+    assert.equal(adminState(lo, where), "up");
+    // As the reference's users write it: up("lo") by hand on a namespace just made.
+    await ns.up("lo");
+    assert.equal(adminState(lo, where), "up");
+    (await ns.run(["ping", "-c", "1", "-W", "2", "127.0.0.1"])).match({ stdout: "1 packets transmitted, 1 received*" });
+    await ns.down("lo");
+    assert.equal(adminState(lo, where), "down");
+    await ns.up("lo");
+    assert.equal(adminState(lo, where), "up");
+    (await ns.run(["ping", "-c", "1", "-W", "2", "127.0.0.1"])).match({ stdout: "1 packets transmitted, 1 received*" });
+  });
+
   test("a route removed by down, or down then up, does not stop cleanup", async () => {
     const ns = await net.netnsAdd("ns");
     await ns.linkVethAdd("v0", "v1");

@@ -51,6 +51,8 @@ export class Namespaces<Child extends { readonly shell: Shell }> {
       },
     });
     await child.shell.system(["ip", "link", "set", "dev", "lo", "up"]);
+    // Known from here on: a user's up("lo") (as the reference's users write it) need not ask the kernel first.
+    at.network.links.setAdminState("lo", namespace.scoped, "up");
     namespaceAdded(at.uid, namespace.scoped, at.network.hostShell.privilege);
     return child;
   }
