@@ -5,7 +5,8 @@
 // print medians, the ratio to the floor and peak RSS, as a table and as JSON.
 // Kind "testing": the per-test cost of dummynet/testing (a two-host network
 // with one link, built and torn down through useNetwork and useTopology,
-// including the leftover check), median of --testing-runs tests in a row.
+// including the leftover check), median of --testing-runs tests in a row,
+// and its floor: the same network made and removed by four plain ip commands.
 // Rootless rows: "dummynet api, born" and "dummynet file" again as uid 65534
 // with `rootless: true` (docs/rootless.md), in the same alternation, and the
 // rootless/root ratio of each (the target: at most 1.3).
@@ -209,6 +210,7 @@ for (const kind of kinds) {
   if (kind === "testing") {
     // Each helper without evidence and with it (the default: a tcpdump per host into a ring, thrown away on a pass).
     for (const [helper, evidence] of [
+      ["ip", "never"],
       ["useNetwork", "never"],
       ["useNetwork", "on-failure"],
       ["useTopology", "never"],
@@ -343,14 +345,17 @@ if (testingRows.length > 0) {
     `\nper test, two hosts and one link (dummynet/testing, ${testingRuns} tests in a row; medians without the first test, which also reaps dead owners):\n`,
   );
   console.log(
-    "| helper | evidence | setup ms | teardown + leftover check ms | total ms | evidence costs ms | first test ms |",
+    "| helper | evidence | setup ms | teardown + leftover check ms | total ms | x floor | evidence costs ms | first test ms | first x floor |",
   );
-  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const floor = testingRows.find((r) => r.helper === "ip");
   for (const r of testingRows) {
     const without = testingRows.find((other) => other.helper === r.helper && other.evidence === "never");
     const extra = r.evidence === "never" || !without ? "" : (r.totalMs - without.totalMs).toFixed(1);
+    const name = r.helper === "ip" ? "four ip commands (floor)" : r.helper;
+    const ratio = (ms) => (floor ? (ms / floor.totalMs).toFixed(2) : "");
     console.log(
-      `| ${r.helper} | ${r.evidence} | ${r.setupMs.toFixed(1)} | ${r.teardownMs.toFixed(1)} | ${r.totalMs.toFixed(1)} | ${extra} | ${r.firstTestMs.toFixed(1)} |`,
+      `| ${name} | ${r.helper === "ip" ? "" : r.evidence} | ${r.setupMs.toFixed(1)} | ${r.teardownMs.toFixed(1)} | ${r.totalMs.toFixed(1)} | ${ratio(r.totalMs)} | ${extra} | ${r.firstTestMs.toFixed(1)} | ${ratio(r.firstTestMs)} |`,
     );
   }
 }

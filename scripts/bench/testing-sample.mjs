@@ -6,7 +6,12 @@
 // the fixtures' evidence option ("on-failure", the default: every host
 // recorded by tcpdump into a ring, thrown away as the test passes; "never").
 //
-// Usage: node testing-sample.mjs {useNetwork|useTopology} RUNS [on-failure|never]
+// Helper "ip" is the floor: the same network made and removed with four
+// plain ip commands run one after the other (namespaces and the veth born in
+// them; each end's address and up; the namespaces deleted), no check.
+//
+// Usage: node testing-sample.mjs {useNetwork|useTopology|ip} RUNS [on-failure|never]
+import { execFileSync } from "node:child_process";
 import { useNetwork, useTopology } from "../../dist/testing/index.js";
 import { parseCommandLine } from "../args.mjs";
 
@@ -38,8 +43,30 @@ function fakeTestContext() {
   };
 }
 
+/** One `ip -batch` (in namespace `netns` if given), fed `lines`, bounded. */
+function ipBatch(lines, netns) {
+  const argv = [...(netns ? ["-n", netns] : []), "-batch", "-"];
+  execFileSync("ip", argv, { input: lines.join("\n") + "\n", stdio: ["pipe", "ignore", "inherit"], timeout: 30_000 });
+}
+
+/** The floor: four ip processes per test. */
+function floorTest() {
+  const [a, b] = [`fl${process.pid}-a`, `fl${process.pid}-b`];
+  const t0 = performance.now();
+  ipBatch([`netns add ${a}`, `netns add ${b}`, `link add eth0 netns ${a} type veth peer name eth0 netns ${b}`]);
+  ipBatch(["addr add 10.0.0.1/24 dev eth0", "link set eth0 up"], a);
+  ipBatch(["addr add 10.0.0.2/24 dev eth0", "link set eth0 up"], b);
+  const t1 = performance.now();
+  ipBatch([`netns delete ${a}`, `netns delete ${b}`]);
+  return { setupMs: t1 - t0, teardownMs: performance.now() - t1 };
+}
+
 const samples = [];
 for (let i = 0; i < runs; i++) {
+  if (helper === "ip") {
+    samples.push(floorTest());
+    continue;
+  }
   const t = fakeTestContext();
   const t0 = performance.now();
   if (helper === "useTopology") {

@@ -4,11 +4,14 @@
  * with an owner's prefix, and cgroups. The one lister: the reaper, `dummynet
  * ls` and the tests' "nothing left" check all read the machine through it.
  *
- * A listing that fails is an error, never an empty list. The one honest skip:
+ * A listing that fails is an error, never an empty list. The honest skips:
  * iptables is not installed, so no rule of ours can exist (rules are only made
- * through it).
+ * through it), or the caller knows its owner made none (InventoryOptions).
+ * Namespaces and links of this machine can be read from files instead of
+ * running `ip` (InventoryOptions.direct), which costs no process.
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import { DummyNetError, MissingProgramError } from "../errors.js";
 import { scopedCgroupDirectories } from "../cgroups/cgroup.js";
 import { cgroupMounts } from "../cgroups/layout.js";
@@ -84,6 +87,8 @@ interface ListingCommand {
 interface ListingStep {
   step: string;
   commands: readonly ListingCommand[];
+  /** The same listing read from a file of this process (for its own network namespace): no process to start. */
+  read?: { path: string; parse(path: string): Leftover[] };
   /** The program whose absence means no such object can exist: the step is then skipped. */
   skipWithout?: string;
 }
@@ -111,6 +116,8 @@ const STEPS: readonly ListingStep[] = [
           parseIpJsonArray<{ name: string }>(stdout).map((entry) => ({ kind: "netns", name: entry.name })),
       },
     ],
+    // What `ip netns list` reads; no directory yet means no named namespace.
+    read: { path: "/run/netns", parse: (path) => readdirIfAny(path).map((name) => ({ kind: "netns", name })) },
   },
   {
     step: "links",
@@ -121,6 +128,8 @@ const STEPS: readonly ListingStep[] = [
           parseIpJsonArray<{ ifname: string }>(stdout).map((entry) => ({ kind: "link", name: entry.ifname })),
       },
     ],
+    // Every device of this process's network namespace, up or down (unlike /sys/class/net, whatever netns mounted /sys).
+    read: { path: "/proc/self/net/dev", parse: (path) => netDevNames(readFileSync(path, "utf8")) },
   },
   {
     step: "iptables rules",
@@ -177,14 +186,65 @@ function collect(found: Leftover[], inventory: Inventory): void {
   }
 }
 
+/** How to list: the choices a caller can make, knowing where it lists. */
+export interface InventoryOptions {
+  /**
+   * Read namespaces and links from /run/netns and /proc/self/net/dev instead of running `ip`: only when
+   * listing this process's own machine (as root or through sudo), not inside a rootless holder.
+   */
+  direct?: boolean;
+  /** Leave out the iptables listing, for this reason: the caller knows no rule of its owner can exist. */
+  skipIptables?: string;
+}
+
+/** A directory's entries; none when it does not exist. */
+function readdirIfAny(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+}
+
+/** The device names of /proc/net/dev (after its two header lines, `  name: counters`). */
+function netDevNames(text: string): Leftover[] {
+  return text
+    .split("\n")
+    .slice(2)
+    .flatMap((line) => {
+      const colon = line.indexOf(":");
+      return colon > 0 ? [{ kind: "link" as const, name: line.slice(0, colon).trim() }] : [];
+    });
+}
+
+/** A step's objects read directly (InventoryOptions.direct); a read that fails is a ListingError. */
+function readStep(step: ListingStep & { read: NonNullable<ListingStep["read"]> }): Leftover[] {
+  try {
+    return step.read.parse(step.read.path);
+  } catch (error) {
+    throw new ListingError(step.step, ["read", step.read.path], (error as Error).message, { cause: error });
+  }
+}
+
 /**
  * The listing: each command to run is yielded, its outcome sent back; the
  * inventory is returned. One plan for the asynchronous and the synchronous
  * lister, which differ only in how they run a command.
  */
-function* listing(): Generator<{ step: ListingStep; command: ListingCommand }, Inventory, Outcome> {
+function* listing(
+  options: InventoryOptions,
+): Generator<{ step: ListingStep; command: ListingCommand }, Inventory, Outcome> {
   const inventory: Inventory = { objects: [], skipped: [] };
   for (const step of STEPS) {
+    if (options.direct && step.read) {
+      collect(readStep({ ...step, read: step.read }), inventory);
+      continue;
+    }
+    if (step.skipWithout === "iptables" && options.skipIptables !== undefined) {
+      inventory.skipped.push({ step: step.step, why: options.skipIptables });
+      continue;
+    }
     for (const command of step.commands) {
       const outcome = yield { step, command };
       const found = interpret(step, command, outcome);
@@ -200,8 +260,8 @@ function* listing(): Generator<{ step: ListingStep; command: ListingCommand }, I
 }
 
 /** Lists every object of every owner through `runner` (which may use sudo). Throws ListingError when a listing fails. */
-export async function takeInventory(runner: CommandRunner): Promise<Inventory> {
-  const plan = listing();
+export async function takeInventory(runner: CommandRunner, options: InventoryOptions = {}): Promise<Inventory> {
+  const plan = listing(options);
   let next = plan.next();
   while (!next.done) {
     const { step, command } = next.value;
@@ -227,8 +287,11 @@ const SYNC_LISTING_TIMEOUT_MS = 60_000;
  * root, else through `sudo -n`; a rootless holder's to look inside it).
  * Throws ListingError when a listing fails.
  */
-export function takeInventorySync(privilege: Privilege = defaultPrivilege()): Inventory {
-  const plan = listing();
+export function takeInventorySync(
+  privilege: Privilege = defaultPrivilege(),
+  options: InventoryOptions = {},
+): Inventory {
+  const plan = listing(options);
   let next = plan.next();
   while (!next.done) {
     const { step, command } = next.value;

@@ -101,7 +101,10 @@ export async function surveyOwners(options: { runner?: CommandRunner; log?: Logg
   const machineListable = !rootless || isRoot() || sudoWorksWithoutPassword();
   // Objects first, records after: an owner records its uid before it makes anything, so every object listed
   // has its record by then (read before, a new owner's objects would look ownerless, hence dead).
-  const inventory = machineListable ? await takeInventory(runner) : { objects: [], skipped: [MACHINE_NOT_LISTED] };
+  // With our own runner, namespaces and links are read from this process's files (no `ip` to start).
+  const inventory = machineListable
+    ? await takeInventory(runner, { direct: options.runner === undefined })
+    : { objects: [], skipped: [MACHINE_NOT_LISTED] };
   const inHolders = rootless ? await holderInventories(log) : [];
   const records = await readOwnerRecords();
   const owners = new Map<number, Owner>();

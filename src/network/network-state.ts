@@ -46,6 +46,8 @@ export class NetworkState {
   readonly addresses = new Map<string, Set<string>>();
   /** The faults of this network (src/faults); made on first use. */
   faults: NetworkFaults | undefined;
+  /** Whether this network has added an iptables rule in the host namespace (where rules outlive it unless removed). */
+  madeHostIptablesRule = false;
   /** netem handles of this network's links; made on first use (most networks never impair a link). */
   tcHandles: TcHandles | undefined;
   readonly #settings: NetworkSettings;

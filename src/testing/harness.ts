@@ -7,11 +7,11 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 import { claimDefaultUid, claimUid, describeHolder, releaseUid } from "../lifecycle/owners.js";
-import { DummyNet, type DummyNetOptions } from "../network/dummy-net.js";
+import { DummyNet, type DummyNetOptions, networkStateOf } from "../network/dummy-net.js";
 import { buildTopology, type BuildTopologyOptions, type Lab } from "../topology/lab.js";
 import type { TopologySource } from "../topology/load.js";
 import type { Topology } from "../topology/model.js";
-import { leftoverError, leftoversAsync } from "./leftovers.js";
+import { leftoverError, leftoversListed } from "./leftovers.js";
 import {
   type EvidenceMode,
   type EvidenceReport,
@@ -62,7 +62,7 @@ async function finish(
     return report;
   }
   try {
-    await closeAndCheck(uid, cleanup);
+    await closeAndCheck(uid, cleanup, subject.net);
   } catch (error) {
     if (report.folder !== undefined && error instanceof Error) error.message += `\nevidence: ${report.folder}`;
     throw error;
@@ -118,7 +118,11 @@ function holdUid(uid: number | undefined): number {
   return uid;
 }
 
-async function closeAndCheck(uid: number, cleanup: () => Promise<void>): Promise<void> {
+/**
+ * Cleanup, then the check that nothing of `uid` is left. Given the network, iptables is listed only if it made a
+ * host rule (every rule of ours is made through it; listing costs two processes per test).
+ */
+async function closeAndCheck(uid: number, cleanup: () => Promise<void>, net?: DummyNet): Promise<void> {
   let failed: { error: unknown } | undefined;
   try {
     await cleanup();
@@ -126,7 +130,11 @@ async function closeAndCheck(uid: number, cleanup: () => Promise<void>): Promise
     failed = { error };
   }
   try {
-    const left = await leftoversAsync(uid);
+    const skipIptables =
+      net && !networkStateOf(net).madeHostIptablesRule
+        ? "the test's network made no iptables rule in the host namespace"
+        : undefined;
+    const left = await leftoversListed(uid, { skipIptables });
     if (left.length > 0) {
       const leak = leftoverError(uid, left);
       throw failed === undefined

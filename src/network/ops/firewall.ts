@@ -16,6 +16,7 @@ export class Firewall {
     const outbound = at.iface(to, "to interface");
     at.refuseHostInRootless("forward");
     const rule = ["FORWARD", "-i", inbound.scoped, "-o", outbound.scoped, ...this.#ruleComment(), "-j", "ACCEPT"];
+    this.#noteHostRule();
     await at.shell.system(["iptables", "-w", "-A", ...rule]);
     at.register({
       targets: [inbound, outbound],
@@ -32,6 +33,7 @@ export class Firewall {
     const link = at.iface(iface);
     at.refuseHostInRootless("nat");
     const rule = ["POSTROUTING", "-s", source, "-o", link.scoped, ...this.#ruleComment(), "-j", "MASQUERADE"];
+    this.#noteHostRule();
     await at.shell.system(["iptables", "-w", "-t", "nat", "-A", ...rule]);
     at.register({
       targets: [link],
@@ -40,6 +42,11 @@ export class Firewall {
       cleanSync: at.syncUndo(["iptables", "-w", "-t", "nat", "-D", ...rule]),
       clean: () => at.shell.system(["iptables", "-w", "-t", "nat", "-D", ...rule]).then(() => undefined),
     });
+  }
+
+  /** A rule in the host namespace: the leftover check must list iptables (rules in a namespace go with it). */
+  #noteHostRule(): void {
+    if (this.at.namespace.isRoot) this.at.network.madeHostIptablesRule = true;
   }
 
   /** Rules carry the owner's prefix, so a dead owner's rules can be found and removed. */
