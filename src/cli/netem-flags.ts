@@ -23,7 +23,7 @@ import {
   type Field,
   type NetemKey,
   type OptionSpec,
-  type TcOptions,
+  type NetemOptions,
 } from "../tc/netem-model.js";
 import { checkOption } from "../tc/netem-validate.js";
 
@@ -161,7 +161,7 @@ export function addNetemOptions(command: Command): Command {
 }
 
 /** The netem options (and `ingress`) among a command's parsed flags, as `tc()` takes them. */
-export function netemFromFlags(flags: Record<string, unknown>): TcOptions {
+export function netemFromFlags(flags: Record<string, unknown>): NetemOptions {
   const options: Record<string, unknown> = {};
   for (const key of [...NETEM_KEYS, "ingress"])
     if (flags[key] !== undefined) options[key] = flags[key] === REMOVED ? null : flags[key];

@@ -11,7 +11,7 @@
  */
 import { DummyNetError, SystemCommandError } from "../errors.js";
 import { InterfaceScoped } from "../names/scoped.js";
-import { type NetemOptions, type NetemSettings, type TcOptions, NETEM_DEFAULT_LIMIT } from "./netem-model.js";
+import { type NetemOptions, type NetemSettings, NETEM_DEFAULT_LIMIT } from "./netem-model.js";
 import {
   derivedLimit,
   checkNetemCombination,
@@ -19,7 +19,7 @@ import {
   mergeNetem,
   settingsArguments,
 } from "./netem-options.js";
-import { validateTcOptions } from "./netem-validate.js";
+import { validateNetemOptions } from "./netem-validate.js";
 import { type KnownTables, type QdiscJson, type TcShell, appliedRoot, readNetem, showQdiscs } from "./netem-read.js";
 import { netemAdvice } from "./advice.js";
 
@@ -188,7 +188,7 @@ function isGone(error: unknown): boolean {
   return error instanceof SystemCommandError && /Cannot find device|does not exist|No such device/i.test(error.stderr);
 }
 
-function egressKeys(options: TcOptions): boolean {
+function egressKeys(options: NetemOptions): boolean {
   return Object.keys(options).some((key) => key !== "ingress");
 }
 
@@ -226,7 +226,7 @@ function planNetem(
   ours: boolean,
   tables: KnownTables,
   userLimit: boolean,
-  change: NetemOptions,
+  change: Omit<NetemOptions, "ingress">,
   prefix: string,
 ): NetemPlan {
   const base = baseSettings(current, ours, userLimit);
@@ -404,10 +404,10 @@ async function removeIngress(shell: TcShell, iface: string, state: IngressState)
 export async function applyNetem(
   shell: TcShell,
   iface: string,
-  options: TcOptions,
+  options: NetemOptions,
   owner: { uid: number; handles?: TcHandles },
 ): Promise<TcHandle> {
-  const change = validateTcOptions(options);
+  const change = validateNetemOptions(options);
   const key = handleKey(shell, iface);
   const handles = liveHandles(owner.handles ?? new TcHandles());
   let handle = handles.get(key);
@@ -466,7 +466,7 @@ export async function applyNetem(
           `tc option ingress: true copies the options of outgoing traffic, but ${iface} has none from dummynet: give ingress its own options, e.g. { ingress: { delay: 20 } }`,
         );
       }
-      const mirror: NetemOptions = { ...(egressNow as NetemOptions), reset: true };
+      const mirror: Omit<NetemOptions, "ingress"> = { ...(egressNow as Omit<NetemOptions, "ingress">), reset: true };
       if (!egressPlan?.userLimit && !handle.egressUserLimit) delete mirror.limit;
       ingressPlan = planNetem(
         ingressCurrent,

@@ -401,9 +401,10 @@ export type SlotOptions =
     };
 
 /**
- * Every netem impairment (see `NETEM_OPTIONS` for units and ranges). Each
- * value is optional; in a call to `tc()` an omitted value keeps what the link
- * has, `null` (or 0) removes it.
+ * What `tc(iface, options)` accepts: every netem impairment of outgoing traffic
+ * (see `NETEM_OPTIONS` for units and ranges), plus `ingress` for incoming
+ * traffic. Each value is optional; in a call to `tc()` an omitted value keeps
+ * what the link has, `null` (or 0) removes it.
  */
 export interface NetemOptions {
   /** Start from an unimpaired link instead of keeping the link's current values. @default false */
@@ -450,17 +451,13 @@ export interface NetemOptions {
   slot?: SlotOptions | null;
   /** Seed for netem's random numbers (needs iproute2 >= 6.6 and Linux >= 6.4). */
   seed?: number | null;
-}
-
-/** What `tc(iface, options)` accepts: the netem model for outgoing traffic, plus incoming traffic. */
-export interface TcOptions extends NetemOptions {
   /**
    * Shaping of the link's incoming traffic, through an IFB device the library
    * creates: `true` applies the same options as outgoing traffic after this call,
    * an object applies its own options, `null`/`false` removes ingress shaping,
    * omitted keeps what is there.
    */
-  ingress?: NetemOptions | boolean | null;
+  ingress?: Omit<NetemOptions, "ingress"> | boolean | null;
 }
 
 /**
@@ -545,13 +542,13 @@ type ValueOf<S> = S extends { type: "number" }
           ? SlotOptions
           : never;
 
-/** `NetemOptions` as the table defines it. */
+/** `NetemOptions` of one direction (no `ingress`) as the table defines it. */
 type NetemOptionsFromTable = { [K in NetemKey]?: ValueOf<(typeof NETEM_OPTIONS)[K]> | null };
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type SameKeys<A, B> = Same<keyof A, keyof B>;
 // Compile-time checks: the written-out types have exactly the table's options and value types.
-const optionsMatchTable: Same<Required<NetemOptions>, Required<NetemOptionsFromTable>> = true;
+const optionsMatchTable: Same<Required<Omit<NetemOptions, "ingress">>, Required<NetemOptionsFromTable>> = true;
 const settingsMatchTable: SameKeys<Required<NetemSettings>, Omit<Required<NetemOptionsFromTable>, "reset">> = true;
 const distributionsMatchTable: Same<DelayDistribution, (typeof DISTRIBUTIONS)[number]> = true;
 const lossModelsMatchTable: SameKeys<Required<LossStateModel>, (typeof LOSS_MODELS)["state"]["fields"]> = true;

@@ -8,7 +8,7 @@ import { Ajv } from "ajv";
 import { AJV_OPTIONS } from "../topology/schema-options.js";
 import { LOSS_MODELS, NETEM_KEYS, NETEM_OPTIONS, SLOT_FIELDS, SLOT_KINDS, type Field } from "./netem-model.js";
 import { withNetemDefinitions } from "./netem-schema.js";
-import { validateTcOptions } from "./netem-validate.js";
+import { validateNetemOptions } from "./netem-validate.js";
 
 const SCHEMA_FILE = new URL("../../schema/topology.schema.json", import.meta.url);
 
@@ -49,7 +49,7 @@ test(
     });
     const library = (impairment: object) => {
       try {
-        validateTcOptions(impairment);
+        validateNetemOptions(impairment);
         return true;
       } catch {
         return false;

@@ -17,11 +17,11 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import { checkTopology } from "./check.js";
 import { normalizeFaults, type RawFaultGenerator, type RawFaultStep } from "./fault-steps.js";
 import { formatPath, TopologyError, type TopologyProblem as TopologyIssue } from "./errors.js";
+import type { NetemOptions } from "../tc/netem-model.js";
 import {
   DEFAULT_READY_TIMEOUT,
   type BridgeSpec,
   type HostSpec,
-  type Impairment,
   type LinkEndSpec,
   type LinkSpec,
   type NodePath,
@@ -436,14 +436,14 @@ interface RawHost {
   nat?: { source: string; out: string }[];
   forward?: { from: string; to: string }[];
 }
-type RawEnd = string | { at: string; address?: string | string[]; impair?: Impairment };
+type RawEnd = string | { at: string; address?: string | string[]; impair?: NetemOptions };
 /** A topology document as a YAML or JSON file holds it (schema/topology.schema.json). */
 interface RawTopology {
   $schema?: string;
   name?: string;
   description?: string;
   hosts: Record<string, RawHost | null>;
-  links?: { ends: [RawEnd, RawEnd]; impair?: Impairment }[];
+  links?: { ends: [RawEnd, RawEnd]; impair?: NetemOptions }[];
   bridges?: { name: string; host: string; interfaces?: string[]; address?: string | string[] }[];
   vlans?: { on: string; id: number; address?: string | string[] }[];
   programs?: {
@@ -534,7 +534,7 @@ function sysctlValue(value: string | number | boolean): string {
 
 function normalizeEnd(
   raw: RawEnd,
-  linkImpair: Impairment | undefined,
+  linkImpair: NetemOptions | undefined,
   path: NodePath,
   linkImpairPath: NodePath,
 ): LinkEndSpec {
