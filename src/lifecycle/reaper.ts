@@ -4,7 +4,7 @@
  * devices), iptables rules tagged with the owner's prefix, and cgroups.
  * Never touches an object whose owner is alive, unless asked by uid.
  */
-import { removeCgroupDirectories } from "../cgroups/cgroup.js";
+import { removeCgroupDirectories } from "../cgroups/directories.js";
 import { defaultLogger, type Logger } from "../log.js";
 import { isAlreadyGone } from "../system/already-gone.js";
 import type { CommandRunner } from "../system/command-runner.js";
