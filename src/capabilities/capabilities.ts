@@ -28,7 +28,10 @@ import {
   type ProgramStatus,
 } from "./report.js";
 
-/** Options of `detectCapabilities()`. */
+/**
+ * Options of `detectCapabilities()`.
+ * @inline
+ */
 export interface DetectCapabilitiesOptions {
   /**
    * Probe for real in a throwaway namespace when privileged. Without probing

@@ -1,4 +1,3 @@
 export { detectCapabilities, formatCapabilities, isKernelFeature, missingFeatures } from "./capabilities.js";
 export { KERNEL_FEATURES } from "./report.js";
-export type { DetectCapabilitiesOptions } from "./capabilities.js";
-export type { Capabilities, FeatureStatus, KernelFeature } from "./report.js";
+export type { Capabilities, KernelFeature } from "./report.js";

@@ -44,7 +44,10 @@ import { descendantsOf } from "../process/proc-stats.js";
 import { isErrno } from "../system/already-gone.js";
 import { PF_EXITING, checkRunningPid, readStat } from "../system/proc.js";
 
-/** New limits of a cgroup (`setLimit()`); a missing key keeps the current limit, `null` removes it. */
+/**
+ * New limits of a cgroup (`setLimit()`); a missing key keeps the current limit, `null` removes it.
+ * @inline
+ */
 export interface CGroupLimits {
   /** CPUs, like `docker --cpus`; null = unlimited. */
   cpu?: number | null;
@@ -55,6 +58,7 @@ export interface CGroupLimits {
 /**
  * The limits a new cgroup starts with (`CGroup.create()`, `DummyNet.addCgroup()`): `CGroupLimits` under the
  * reference's keyword names (`cpu_limit`, `memory_limit`), beside a cgroup's other options; an omitted limit is not set.
+ * @inline
  */
 export interface CGroupInitialLimits {
   /** CPU limit in CPUs, like `docker --cpus` (0.5 = half of one CPU). @default no limit */
@@ -63,7 +67,10 @@ export interface CGroupInitialLimits {
   memoryLimit?: NonNullable<CGroupLimits["memory"]>;
 }
 
-/** Options of `CGroup.create()`: its name, its initial limits, where to log and where to make it. */
+/**
+ * Options of `CGroup.create()`: its name, its initial limits, where to log and where to make it.
+ * @inline
+ */
 export interface CGroupOptions extends CGroupInitialLimits {
   /** The cgroup's name on the system: a scoped name such as `d-2-web`, or a CGroupScoped. */
   name: string | CGroupScoped;

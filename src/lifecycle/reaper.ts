@@ -34,7 +34,10 @@ export interface Owner {
   holder?: HolderRef | undefined;
 }
 
-/** Options of `reapDeadOwners()`. */
+/**
+ * Options of `reapDeadOwners()`.
+ * @inline
+ */
 export interface ReapOptions {
   /** Also remove the objects of these uids, alive or not. */
   force?: readonly number[];

@@ -73,7 +73,10 @@ export type TopologyFormat = "yaml" | "json";
 /** What `loadTopology` accepts: a file path (or file: URL), a text, or the document as a plain object. */
 export type TopologySource = string | URL | TopologyText | TopologyDocument;
 
-/** Options of `loadTopology()`. */
+/**
+ * Options of `loadTopology()`.
+ * @inline
+ */
 export interface LoadTopologyOptions {
   /** How to parse a file: by default from its extension (.json is JSON, anything else YAML). @default from the file's extension */
   format?: TopologyFormat;
