@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { timerLateness } from "../probe/timer-lateness.js";
-import { LIMIT_PACKET_BYTES, NETEM_DEFAULT_LIMIT } from "../tc/netem-model.js";
+import { LIMIT_PACKET_BYTES, NETEM_DEFAULT_LIMIT } from "../tc/netem-table.js";
 
 /** What this machine shows that bears on how faithful netem is here. */
 export interface FidelityFacts {

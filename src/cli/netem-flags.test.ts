@@ -8,7 +8,7 @@ import { Command } from "commander";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NETEM_KEYS, NETEM_OPTIONS, UNITS } from "../tc/netem-model.js";
+import { NETEM_KEYS, NETEM_OPTIONS, UNITS } from "../tc/netem-table.js";
 import { validateOneWayNetem } from "../tc/netem-validate.js";
 import { runCli, withNetworkUp } from "./cli.test-helpers.js";
 import { createProgram } from "./main.js";

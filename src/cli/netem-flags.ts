@@ -1,6 +1,6 @@
 /**
  * The netem options as command-line flags (`dummynet impair`), from the
- * model's tables (src/tc/netem-model.ts): one flag per option, named after it
+ * model's tables (src/tc/netem-table.ts): one flag per option, named after it
  * (`delayCorrelation` is `--delay-correlation`), with its unit, range, default
  * and an example in the help, and each value checked by the model's own
  * validation while the command line is parsed, before anything changes.
@@ -23,8 +23,8 @@ import {
   type Field,
   type NetemKey,
   type OptionSpec,
-  type NetemOptions,
-} from "../tc/netem-model.js";
+} from "../tc/netem-table.js";
+import type { NetemOptions } from "../tc/netem-model.js";
 import { checkOption } from "../tc/netem-validate.js";
 
 /** The word that removes a value on the command line. */

@@ -11,7 +11,8 @@
  */
 import { DummyNetError, SystemCommandError } from "../errors.js";
 import { InterfaceScoped } from "../names/scoped.js";
-import { type NetemOptions, type NetemSettings, NETEM_DEFAULT_LIMIT } from "./netem-model.js";
+import { NETEM_DEFAULT_LIMIT } from "./netem-table.js";
+import type { NetemOptions, NetemSettings } from "./netem-model.js";
 import {
   derivedLimit,
   checkNetemCombination,

@@ -9,17 +9,8 @@
  * docs/traffic-control.md.
  */
 import { InvalidArgumentError } from "../errors.js";
-import {
-  LIMIT_PACKET_BYTES,
-  NETEM_DEFAULT_LIMIT,
-  NETEM_KEYS,
-  U32_MAX,
-  type LossModel,
-  type NetemKey,
-  type NetemOptions,
-  type NetemSettings,
-  type SlotOptions,
-} from "./netem-model.js";
+import { LIMIT_PACKET_BYTES, NETEM_DEFAULT_LIMIT, NETEM_KEYS, U32_MAX, type NetemKey } from "./netem-table.js";
+import type { LossModel, NetemOptions, NetemSettings, SlotOptions } from "./netem-model.js";
 import { validateOneWayNetem } from "./netem-validate.js";
 
 /** Values that only qualify another: removing the main value removes them too. */

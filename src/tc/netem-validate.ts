@@ -1,6 +1,6 @@
 /**
  * Validation of netem options, one value at a time, from the tables of
- * netem-model.ts: types, ranges, units and names, with messages that name the
+ * netem-table.ts: types, ranges, units and names, with messages that name the
  * option, the value, the rule and what to do. What ties several options
  * together is checked on the merged result (netem-options.ts).
  */
@@ -15,12 +15,10 @@ import {
   rangeInWords,
   SLOT_SHAPES,
   type Field,
-  type LossModel,
   type LossModelName,
   type NetemKey,
-  type NetemOptions,
-  type SlotOptions,
-} from "./netem-model.js";
+} from "./netem-table.js";
+import type { LossModel, NetemOptions, SlotOptions } from "./netem-model.js";
 
 /** What a message of the library says about removing a top-level value. */
 const REMOVE_WITH_NULL = "pass null to remove it";
