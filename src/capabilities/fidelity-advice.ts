@@ -37,7 +37,7 @@ export interface FidelityReport {
   advice: FidelityAdvice[];
 }
 
-/** Sleeps of 1 ms for the timer measurement: about 60 ms on a real machine. */
+/** Sleeps of 1 ms for the timer measurement (its cost: docs/cli.md, doctor). */
 const TIMER_SAMPLES = 50;
 
 /** Reads this machine's facts and measures its timer (50 sleeps of 1 ms, timerLateness). */
