@@ -14,7 +14,7 @@ import { resolve } from "node:path";
 // (seconds in the kernel lab's emulated machine), so a command's module, and through it the topology
 // engine, the YAML parser and schema validator, tc, probe or the reaper, is loaded (import()) only
 // when that command runs. The `import type`s below cost nothing at run time.
-import { Exit, UsageError, warn } from "./command-io.js";
+import { Exit, UsageError, warn, type GlobalOptions } from "./command-io.js";
 import type { Shell } from "./commands/completion.js";
 import type { ExportFlags } from "./commands/export.js";
 import type { FaultFlags } from "./commands/fault.js";
@@ -113,12 +113,13 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
   program.exitOverride();
   program.hook("preAction", (root) => {
     if (root.opts()["color"] === false) switchColourOff();
-    // The library reads it (rootless/mode.ts), and so does a background `up --detach` and every command it starts.
-    if (root.opts()["rootless"] === true) process.env["DUMMYNET_ROOTLESS"] = "1";
   });
   const action =
     (fn: (...args: never[]) => Promise<number>) =>
     async (...args: unknown[]) => {
+      // Commander passes the command's options last but one: the program's (--rootless) join them there.
+      const globals: GlobalOptions = program.opts()["rootless"] === true ? { rootless: true } : {};
+      args[args.length - 2] = { ...(args[args.length - 2] as object), ...globals };
       throw new Exit(await (fn as (...a: unknown[]) => Promise<number>)(...args));
     };
 
@@ -155,7 +156,7 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     )
     .addHelpText("after", "\nExamples:\n  dummynet down\n  dummynet down star\n  dummynet down examples/star.yaml")
     .action(
-      action(async (selector: string | undefined, options: { json?: boolean; timeout: number }) =>
+      action(async (selector: string | undefined, options: { json?: boolean; timeout: number } & GlobalOptions) =>
         (await import("./commands/down.js")).down(selector, options),
       ),
     );
@@ -331,7 +332,9 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
       "after",
       "\nExamples:\n  dummynet ls\n  dummynet ls --json | jq '.owners[] | select(.alive | not) | .uid'",
     )
-    .action(action(async (options: { json?: boolean }) => (await import("./commands/ls.js")).ls(options)));
+    .action(
+      action(async (options: { json?: boolean } & GlobalOptions) => (await import("./commands/ls.js")).ls(options)),
+    );
 
   program
     .command("cleanup")
@@ -351,7 +354,7 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
       "\nExamples:\n  dummynet cleanup\n  dummynet cleanup --dry-run\n  dummynet cleanup 12345\n  dummynet cleanup --force 12345",
     )
     .action(
-      action(async (uids: string[], options: { force?: number[]; json?: boolean; dryRun?: boolean }) =>
+      action(async (uids: string[], options: { force?: number[]; json?: boolean; dryRun?: boolean } & GlobalOptions) =>
         (await import("./commands/cleanup.js")).cleanup(
           uids.map((uid) => numberArgument(uid)),
           options,
@@ -366,7 +369,11 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     )
     .option("--json", "JSON output")
     .addHelpText("after", "\nExamples:\n  dummynet doctor\n  dummynet doctor --json")
-    .action(action(async (options: { json?: boolean }) => (await import("./commands/doctor.js")).doctor(options)));
+    .action(
+      action(async (options: { json?: boolean } & GlobalOptions) =>
+        (await import("./commands/doctor.js")).doctor(options),
+      ),
+    );
 
   program
     .command("validate")
