@@ -156,7 +156,7 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     )
     .addHelpText("after", "\nExamples:\n  dummynet down\n  dummynet down star\n  dummynet down examples/star.yaml")
     .action(
-      action(async (selector: string | undefined, options: { json?: boolean; timeout: number } & GlobalOptions) =>
+      action(async (selector: string | undefined, options: { json?: boolean; timeout: number }) =>
         (await import("./commands/down.js")).down(selector, options),
       ),
     );
@@ -332,9 +332,7 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
       "after",
       "\nExamples:\n  dummynet ls\n  dummynet ls --json | jq '.owners[] | select(.alive | not) | .uid'",
     )
-    .action(
-      action(async (options: { json?: boolean } & GlobalOptions) => (await import("./commands/ls.js")).ls(options)),
-    );
+    .action(action(async (options: { json?: boolean }) => (await import("./commands/ls.js")).ls(options)));
 
   program
     .command("cleanup")
@@ -354,7 +352,7 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
       "\nExamples:\n  dummynet cleanup\n  dummynet cleanup --dry-run\n  dummynet cleanup 12345\n  dummynet cleanup --force 12345",
     )
     .action(
-      action(async (uids: string[], options: { force?: number[]; json?: boolean; dryRun?: boolean } & GlobalOptions) =>
+      action(async (uids: string[], options: { force?: number[]; json?: boolean; dryRun?: boolean }) =>
         (await import("./commands/cleanup.js")).cleanup(
           uids.map((uid) => numberArgument(uid)),
           options,
@@ -369,11 +367,7 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
     )
     .option("--json", "JSON output")
     .addHelpText("after", "\nExamples:\n  dummynet doctor\n  dummynet doctor --json")
-    .action(
-      action(async (options: { json?: boolean } & GlobalOptions) =>
-        (await import("./commands/doctor.js")).doctor(options),
-      ),
-    );
+    .action(action(async (options: { json?: boolean }) => (await import("./commands/doctor.js")).doctor(options)));
 
   program
     .command("validate")
