@@ -1,5 +1,5 @@
 // Writes the netem part of schema/topology.schema.json (the `netem` and
-// `impairment` definitions) from the netem model's tables (src/tc/netem-model.ts,
+// `impairment` definitions) from the netem model's tables (src/tc/netem-table.ts,
 // through src/tc/netem-schema.ts). Run it after changing an option:
 //   node scripts/generate-schema.mjs           # rewrites the schema file
 //   node scripts/generate-schema.mjs --check   # exit 1 when the file is out of date
@@ -20,7 +20,7 @@ const current = readFileSync(file, "utf8");
 const generated = withNetemDefinitions(current);
 if (values.check) {
   if (generated !== current) {
-    console.error(`${file} is out of date with src/tc/netem-model.ts: run node scripts/generate-schema.mjs`);
+    console.error(`${file} is out of date with src/tc/netem-table.ts: run node scripts/generate-schema.mjs`);
     process.exit(1);
   }
 } else if (generated !== current) {

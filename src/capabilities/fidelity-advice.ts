@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { timerLateness } from "../probe/timer-lateness.js";
-import { LIMIT_PACKET_BYTES, NETEM_DEFAULT_LIMIT } from "../tc/netem-model.js";
+import { LIMIT_PACKET_BYTES, NETEM_DEFAULT_LIMIT } from "../tc/netem-table.js";
 
 /** What this machine shows that bears on how faithful netem is here. */
 export interface FidelityFacts {
@@ -37,7 +37,7 @@ export interface FidelityReport {
   advice: FidelityAdvice[];
 }
 
-/** Sleeps of 1 ms for the timer measurement: about 60 ms on a real machine. */
+/** Sleeps of 1 ms for the timer measurement (its cost: docs/cli.md, doctor). */
 const TIMER_SAMPLES = 50;
 
 /** Reads this machine's facts and measures its timer (50 sleeps of 1 ms, timerLateness). */

@@ -1,8 +1,3 @@
-export {
-  KERNEL_FEATURES,
-  detectCapabilities,
-  formatCapabilities,
-  isKernelFeature,
-  missingFeatures,
-} from "./capabilities.js";
-export type { Capabilities, DetectCapabilitiesOptions, FeatureStatus, KernelFeature } from "./capabilities.js";
+export { detectCapabilities, formatCapabilities, isKernelFeature, missingFeatures } from "./capabilities.js";
+export { KERNEL_FEATURES } from "./report.js";
+export type { Capabilities, KernelFeature } from "./report.js";

@@ -15,15 +15,22 @@
  * Needs root (or a delegated subtree): the library writes the cgroup files
  * directly, and the kernel's EACCES / EPERM becomes a DummyNetError saying so.
  *
- * Size (~680 lines): the CGroup class on both v2 and v1/hybrid layouts (limits, addPid with descendants, hardClean); the layout detection is in layout.ts.
+ * The cgroup directories on the system (naming, listing, removal) are in
+ * directories.ts; the layout detection is in layout.ts.
  */
-import { mkdir, readdir, readFile, rmdir, stat, statfs } from "node:fs/promises";
-import { readFileSync, readdirSync, rmdirSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { mkdir, readFile, rmdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { defaultLogger, type Logger } from "../log.js";
-import { CGroupScoped, isPlainName, parseScoped, Scoped } from "../names/scoped.js";
+import type { CGroupScoped } from "../names/scoped.js";
 import { cgroupFileError, readProcs, writeControlFile } from "./control-file.js";
+import {
+  childDirectory,
+  exists,
+  removeCgroupDirectories,
+  requireCgroupFileSystem,
+  validateCgroupName,
+} from "./directories.js";
 import {
   availableControllers,
   detectCgroupLayout,
@@ -37,15 +44,33 @@ import { descendantsOf } from "../system/process-tree.js";
 import { isErrno } from "../system/already-gone.js";
 import { PF_EXITING, checkRunningPid, readStat } from "../system/proc.js";
 
-/** The limits a new cgroup starts with (`new CGroup()`, `DummyNet.addCgroup()`); omitted limits are not set. */
-export interface CGroupInitialLimits {
-  /** CPU limit in CPUs, like `docker --cpus` (0.5 = half of one CPU). @default no limit */
-  cpuLimit?: number;
-  /** Memory limit in bytes; beyond it the kernel's OOM killer kills. @default no limit */
-  memoryLimit?: number;
+/**
+ * New limits of a cgroup (`setLimit()`); a missing key keeps the current limit, `null` removes it.
+ * @inline
+ */
+export interface CGroupLimits {
+  /** CPUs, like `docker --cpus`; null = unlimited. */
+  cpu?: number | null;
+  /** Bytes; null = unlimited. */
+  memory?: number | null;
 }
 
-/** Options of `new CGroup()`: its name, its initial limits, where to log and where to make it. */
+/**
+ * The limits a new cgroup starts with (`CGroup.create()`, `DummyNet.addCgroup()`): `CGroupLimits` under the
+ * reference's keyword names (`cpu_limit`, `memory_limit`), beside a cgroup's other options; an omitted limit is not set.
+ * @inline
+ */
+export interface CGroupInitialLimits {
+  /** CPU limit in CPUs, like `docker --cpus` (0.5 = half of one CPU). @default no limit */
+  cpuLimit?: NonNullable<CGroupLimits["cpu"]>;
+  /** Memory limit in bytes; beyond it the kernel's OOM killer kills. @default no limit */
+  memoryLimit?: NonNullable<CGroupLimits["memory"]>;
+}
+
+/**
+ * Options of `CGroup.create()`: its name, its initial limits, where to log and where to make it.
+ * @inline
+ */
 export interface CGroupOptions extends CGroupInitialLimits {
   /** The cgroup's name on the system: a scoped name such as `d-2-web`, or a CGroupScoped. */
   name: string | CGroupScoped;
@@ -55,22 +80,8 @@ export interface CGroupOptions extends CGroupInitialLimits {
   layout?: CGroupLayout;
 }
 
-/** New limits; a missing key keeps the current limit, `null` removes it. */
-export interface CGroupLimits {
-  /** CPUs, like `docker --cpus`; null = unlimited. */
-  cpu?: number | null;
-  /** Bytes; null = unlimited. */
-  memory?: number | null;
-}
-
 /** How often addPid() looks for descendants still outside before it stops (a tree forking faster than it is moved). */
 const DESCENDANT_SCAN_ROUNDS = 10;
-/** How long hardClean() waits for killed processes to leave before giving up. */
-const HARD_CLEAN_TIMEOUT_MS = 5_000;
-const NAME_MAX_LENGTH = 255;
-/** statfs(2) f_type of cgroup v2 and v1 file systems (linux/magic.h). */
-const CGROUP2_SUPER_MAGIC = 0x63677270;
-const CGROUP_SUPER_MAGIC = 0x27e0eb;
 
 /**
  * A cgroup with CPU and memory limits (v2, or v1 cpu and memory hierarchies), as the reference's CGroup.
@@ -456,72 +467,6 @@ export class CGroup {
   }
 }
 
-/**
- * The scoped cgroups (named d-<uid>-<name>) found in the layout's parent
- * (v2) or in the cpu and memory hierarchies (v1); only those of `uid` when
- * given. Sorted by uid, then name.
- */
-export async function listCgroups(uid?: number, layout?: CGroupLayout): Promise<CGroupScoped[]> {
-  const resolved = layout ?? (await detectCgroupLayout());
-  const parents = resolved.version === 2 ? [resolved.parent] : Object.values(resolved.hierarchies);
-  const found = new Map<string, CGroupScoped>();
-  for (const parent of parents) {
-    let entries;
-    try {
-      entries = scopedCgroupDirectories(parent);
-    } catch (error) {
-      throw cgroupFileError("list", parent, error);
-    }
-    for (const entry of entries) {
-      let scoped: CGroupScoped;
-      try {
-        scoped = CGroupScoped.fromScoped(entry.name);
-      } catch {
-        continue; // d-...-<name> with characters the library never makes: not ours.
-      }
-      if (uid === undefined || scoped.uid === uid) found.set(entry.name, scoped);
-    }
-  }
-  return [...found.values()].sort(Scoped.compare);
-}
-
-/**
- * The directories in `parent` named like the library's cgroups (d-<uid>-<name>):
- * the one cgroup lister, of listCgroups() and the leftovers inventory. Read
- * synchronously (a few entries). None when `parent` does not exist (unmounted
- * meanwhile); other errors are thrown as they are.
- */
-export function scopedCgroupDirectories(parent: string): { name: string; path: string }[] {
-  let entries;
-  try {
-    entries = readdirSync(parent, { withFileTypes: true });
-  } catch (error) {
-    if (isErrno(error, "ENOENT")) return [];
-    throw error;
-  }
-  return entries
-    .filter((entry) => entry.isDirectory() && parseScoped(entry.name))
-    .map((entry) => ({ name: entry.name, path: join(parent, entry.name) }));
-}
-
-/** Checks a cgroup name so that it is one directory, directly below its parent. */
-export function validateCgroupName(name: unknown): string {
-  const value = name instanceof CGroupScoped ? name.scoped : name;
-  const argument = "cgroup name";
-  if (typeof value !== "string") throw new InvalidArgumentError(argument, value, "must be a string or a CGroupScoped");
-  if (value.length === 0 || value.length > NAME_MAX_LENGTH) {
-    throw new InvalidArgumentError(argument, value, `must be 1 to ${NAME_MAX_LENGTH} characters long`);
-  }
-  if (!isPlainName(value)) {
-    throw new InvalidArgumentError(
-      argument,
-      value,
-      "may only contain the characters A-Z a-z 0-9 _ . - and must not be . or .. (it names one directory)",
-    );
-  }
-  return value;
-}
-
 function validateLayout(layout: unknown): void {
   const candidate = layout as { version?: unknown; root?: unknown; parent?: unknown; hierarchies?: unknown } | null;
   const valid =
@@ -536,15 +481,6 @@ function validateLayout(layout: unknown): void {
       "must be { version: 2, root, parent } or { version: 1, hierarchies: { cpu?, memory? } }, as detectCgroupLayout() returns",
     );
   }
-}
-
-/** `parent/name`, refusing anything that would not be a direct child of `parent`. */
-function childDirectory(parent: string, name: string): string {
-  const dir = resolve(parent, name);
-  if (dirname(dir) !== resolve(parent) || basename(dir) !== name) {
-    throw new InvalidArgumentError("cgroup name", name, `must name a directory directly inside ${parent}`);
-  }
-  return dir;
 }
 
 function requireControllers(needed: LimitedController[], available: readonly string[], where: string): void {
@@ -625,131 +561,4 @@ async function moveProcess(pid: number, targets: string[]): Promise<void> {
     }
   }
   throw lastError;
-}
-
-/** Refuses a parent directory that is not on a cgroup file system (a mkdir there would be a stray directory). */
-async function requireCgroupFileSystem(dir: string): Promise<void> {
-  let type: number;
-  try {
-    type = (await statfs(dir)).type;
-  } catch (error) {
-    throw cgroupFileError("inspect the cgroup parent directory", dir, error);
-  }
-  if (type !== CGROUP2_SUPER_MAGIC && type !== CGROUP_SUPER_MAGIC) {
-    throw new InvalidArgumentError(
-      "layout",
-      dir,
-      "is not a directory of a mounted cgroup file system: use detectCgroupLayout(), or a directory inside its hierarchies",
-    );
-  }
-}
-
-/**
- * Kills every process inside `paths` (and the cgroups nested in them) with
- * SIGKILL, waits until they have left, and removes the directories, deepest
- * first. Used by hardClean() and by the reaper for a dead owner's cgroups.
- */
-export async function removeCgroupDirectories(
-  paths: readonly string[],
-  name: string,
-  log: Logger = defaultLogger,
-): Promise<void> {
-  const deadline = Date.now() + HARD_CLEAN_TIMEOUT_MS;
-  const dirs: string[] = [];
-  for (const dir of paths) dirs.push(...(await nestedFirst(dir)));
-  let remaining = await processesIn(dirs);
-  if (remaining.length > 0) log.warn(`Cgroup ${name}: killing processes left inside: ${remaining.join(" ")}`);
-  while (remaining.length > 0) {
-    for (const pid of remaining) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
-    remaining = await processesIn(dirs);
-    if (remaining.length > 0 && Date.now() > deadline) {
-      throw new DummyNetError(
-        `Cgroup ${name}: processes ${remaining.join(" ")} are still inside ${HARD_CLEAN_TIMEOUT_MS} ms after SIGKILL ` +
-          "(stuck in the kernel, e.g. on a hung disk or NFS); the cgroup was not removed",
-      );
-    }
-    // Between rounds, let the killed processes exit (no event tells us on v1).
-    if (remaining.length > 0) await new Promise((done) => setTimeout(done, 10));
-  }
-  for (const dir of dirs) {
-    try {
-      await rmdir(dir);
-    } catch (error) {
-      if (isErrno(error, "ENOENT")) continue;
-      throw cgroupFileError("remove the cgroup directory", dir, error);
-    }
-  }
-}
-
-/**
- * removeCgroupDirectories for the process.exit() path, which cannot await:
- * kills what is inside, waits (blocking, up to the same timeout) for it to
- * leave, removes the directories. Best effort: errors are ignored.
- */
-export function removeCgroupDirectoriesSync(paths: readonly string[]): void {
-  const procs = (dir: string) => {
-    try {
-      return readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
-    } catch {
-      return [];
-    }
-  };
-  const deadline = Date.now() + HARD_CLEAN_TIMEOUT_MS;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) {
-    const remaining = paths.flatMap(procs);
-    if (remaining.length === 0 || Date.now() > deadline) break;
-    for (const pid of remaining) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
-    // Let the killed processes exit: a blocking 10 ms pause, since nothing can be awaited here.
-    Atomics.wait(pause, 0, 0, 10);
-  }
-  for (const dir of paths) {
-    try {
-      rmdirSync(dir);
-    } catch {
-      // Nested groups or stuck processes: the dead-owner reaper removes it later.
-    }
-  }
-}
-
-/** `dir` and every cgroup nested in it, deepest first (the order rmdir needs). */
-async function nestedFirst(dir: string): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (error) {
-    if (isErrno(error, "ENOENT")) return [];
-    throw cgroupFileError("list", dir, error);
-  }
-  const result: string[] = [];
-  for (const entry of entries) if (entry.isDirectory()) result.push(...(await nestedFirst(join(dir, entry.name))));
-  result.push(dir);
-  return result;
-}
-
-async function processesIn(dirs: string[]): Promise<number[]> {
-  const all = new Set<number>();
-  for (const dir of dirs) for (const pid of await readProcs(dir)) all.add(pid);
-  return [...all];
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

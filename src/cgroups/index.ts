@@ -1,5 +1,6 @@
 /** cgroups: CPU and memory limits for processes, on cgroup v2 and v1 / hybrid layouts. */
-export { CGroup, listCgroups, validateCgroupName, type CGroupLimits, type CGroupOptions } from "./cgroup.js";
+export { CGroup, type CGroupLimits, type CGroupOptions } from "./cgroup.js";
+export { listCgroups, validateCgroupName } from "./directories.js";
 export {
   detectCgroupLayout,
   cgroupMounts,

@@ -3,10 +3,13 @@
  * controllers: cgroup v2 (one unified tree, usually at /sys/fs/cgroup) or
  * cgroup v1 / hybrid (one tree per controller, /sys/fs/cgroup/cpu,
  * /sys/fs/cgroup/memory or a combined cpu,cpuacct). Read from
- * /proc/self/mountinfo, so unusual mount points are found too.
+ * /proc/self/mountinfo, so unusual mount points are found too: where the
+ * library makes cgroups (detectCgroupLayout) and what `dummynet doctor`
+ * reports (surveyCgroups).
  */
+import { readFileSync } from "node:fs";
 import { DummyNetError } from "../errors.js";
-import { type Mount, readMounts } from "../system/proc.js";
+import { type Mount, readMounts, readMountsSync } from "../system/proc.js";
 import { readControlFile, writeControlFile } from "./control-file.js";
 
 /** The controllers the library limits. */
@@ -125,4 +128,81 @@ export async function enableV2Controllers(parent: string): Promise<LimitedContro
     }
   }
   return LIMITED_CONTROLLERS.filter((c) => offered.includes(c));
+}
+
+/** A cgroup v1 hierarchy: where it is mounted and its controllers. */
+interface CGroupV1Hierarchy {
+  /** Where it is mounted, e.g. /sys/fs/cgroup/cpu. */
+  mountPoint: string;
+  /** Controllers mounted there, e.g. `cpu`, `cpuacct`. */
+  controllers: string[];
+}
+
+/** The machine's cgroup layout and the controllers usable for limits. */
+export interface CGroupStatus {
+  /** 2 when the unified hierarchy is the cgroup root; 1 for legacy and hybrid layouts; undefined without cgroups. */
+  version: 1 | 2 | undefined;
+  /** `unified`: v2 only; `hybrid`: v1 controllers plus a v2 mount; `legacy`: v1 only. */
+  layout: "unified" | "hybrid" | "legacy" | "none";
+  /** Where the cgroup v2 hierarchy is mounted, if anywhere (hybrid: usually /sys/fs/cgroup/unified). */
+  v2MountPoint?: string;
+  /** Controllers the v2 root offers (its cgroup.controllers); empty in hybrid layouts. */
+  v2Controllers: string[];
+  /** Controllers the v2 root enables for its children (cgroup.subtree_control). */
+  v2SubtreeControl: string[];
+  /** The v1 hierarchies and the controllers mounted on each. */
+  v1Hierarchies: CGroupV1Hierarchy[];
+  /** Every controller usable for limits, in either version. */
+  controllers: string[];
+}
+
+/**
+ * The machine's cgroup mounts as `dummynet doctor` reports them: the layout,
+ * the v2 root's controllers, and the v1 hierarchies with the controllers the
+ * kernel has enabled (/proc/cgroups). Synchronous; changes nothing.
+ */
+export function surveyCgroups(): CGroupStatus {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const words = (text: string) => text.split(/\s+/).filter((word) => word !== "");
+  let mounts: CgroupMount[];
+  try {
+    mounts = cgroupMounts(readMountsSync());
+  } catch {
+    mounts = [];
+  }
+  const enabled = new Set(
+    read("/proc/cgroups")
+      .split("\n")
+      .filter((line) => line !== "" && !line.startsWith("#"))
+      .map((line) => line.split(/\s+/))
+      .filter((fields) => fields[3] === "1")
+      .map((fields) => fields[0]),
+  );
+  const v1Hierarchies: CGroupV1Hierarchy[] = mounts
+    .filter((m) => m.fsType === "cgroup")
+    .map((m) => ({ mountPoint: m.mountPoint, controllers: m.controllers.filter((c) => enabled.has(c)) }))
+    .filter((h) => h.controllers.length > 0);
+  const v2MountPoint = preferred(mounts.filter((m) => m.fsType === "cgroup2"))?.mountPoint;
+  const v2Controllers = v2MountPoint ? words(read(`${v2MountPoint}/cgroup.controllers`)) : [];
+  const v2SubtreeControl = v2MountPoint ? words(read(`${v2MountPoint}/cgroup.subtree_control`)) : [];
+  let layout: CGroupStatus["layout"];
+  if (v1Hierarchies.length > 0) layout = v2MountPoint ? "hybrid" : "legacy";
+  else layout = v2MountPoint ? "unified" : "none";
+  const controllers =
+    layout === "unified" ? v2Controllers : [...new Set(v1Hierarchies.flatMap((h) => h.controllers))].sort();
+  return {
+    version: layout === "unified" ? 2 : layout === "none" ? undefined : 1,
+    layout,
+    ...(v2MountPoint ? { v2MountPoint } : {}),
+    v2Controllers,
+    v2SubtreeControl,
+    v1Hierarchies,
+    controllers,
+  };
 }

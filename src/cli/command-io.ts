@@ -8,6 +8,15 @@ import type { Topology } from "../topology/model.js";
 import { EXIT, red } from "./output.js";
 
 /** Wrong use of the command (exit status 2). */
+/** The program's own options (before the command), which every command gets beside its own. */
+export interface GlobalOptions {
+  /** `--rootless`: build in a user namespace of this user (else DUMMYNET_ROOTLESS, else as the machine allows). */
+  rootless?: true;
+}
+
+/** The program's options alone, to hand to the library beside a command's own. */
+export const globalsOf = (options: GlobalOptions): GlobalOptions => (options.rootless ? { rootless: true } : {});
+
 export class UsageError extends Error {
   override name = "UsageError";
 }

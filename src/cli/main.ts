@@ -14,7 +14,7 @@ import { resolve } from "node:path";
 // (seconds in the kernel lab's emulated machine), so a command's module, and through it the topology
 // engine, the YAML parser and schema validator, tc, probe or the reaper, is loaded (import()) only
 // when that command runs. The `import type`s below cost nothing at run time.
-import { Exit, UsageError, warn } from "./command-io.js";
+import { Exit, UsageError, warn, type GlobalOptions } from "./command-io.js";
 import type { Shell } from "./commands/completion.js";
 import type { ExportFlags } from "./commands/export.js";
 import type { FaultFlags } from "./commands/fault.js";
@@ -113,12 +113,13 @@ The library's warnings go to stderr; DUMMYNET_LOG=debug|info|warn|error sets how
   program.exitOverride();
   program.hook("preAction", (root) => {
     if (root.opts()["color"] === false) switchColourOff();
-    // The library reads it (rootless/mode.ts), and so does a background `up --detach` and every command it starts.
-    if (root.opts()["rootless"] === true) process.env["DUMMYNET_ROOTLESS"] = "1";
   });
   const action =
     (fn: (...args: never[]) => Promise<number>) =>
     async (...args: unknown[]) => {
+      // Commander passes the command's options last but one: the program's (--rootless) join them there.
+      const globals: GlobalOptions = program.opts()["rootless"] === true ? { rootless: true } : {};
+      args[args.length - 2] = { ...(args[args.length - 2] as object), ...globals };
       throw new Exit(await (fn as (...a: unknown[]) => Promise<number>)(...args));
     };
 

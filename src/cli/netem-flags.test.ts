@@ -8,8 +8,8 @@ import { Command } from "commander";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NETEM_KEYS, NETEM_OPTIONS, UNITS } from "../tc/netem-model.js";
-import { validateNetemOptions } from "../tc/netem-validate.js";
+import { NETEM_KEYS, NETEM_OPTIONS, UNITS } from "../tc/netem-table.js";
+import { validateOneWayNetem } from "../tc/netem-validate.js";
 import { runCli, withNetworkUp } from "./cli.test-helpers.js";
 import { createProgram } from "./main.js";
 import { addNetemOptions, flagOf, formatFlagValue, netemFromFlags, parseFlagValue } from "./netem-flags.js";
@@ -43,7 +43,7 @@ describe("netem flags", { timeout: 600_000 }, () => {
         if (typeof example === "boolean") continue;
         const text = formatFlagValue(example);
         assert.deepEqual(parseFlagValue(key, text), example, `${flagOf(key)} ${text}`);
-        assert.doesNotThrow(() => validateNetemOptions({ [key]: parseFlagValue(key, text) }));
+        assert.doesNotThrow(() => validateOneWayNetem({ [key]: parseFlagValue(key, text) }));
       }
     }
   });

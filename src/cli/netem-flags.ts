@@ -1,6 +1,6 @@
 /**
  * The netem options as command-line flags (`dummynet impair`), from the
- * model's tables (src/tc/netem-model.ts): one flag per option, named after it
+ * model's tables (src/tc/netem-table.ts): one flag per option, named after it
  * (`delayCorrelation` is `--delay-correlation`), with its unit, range, default
  * and an example in the help, and each value checked by the model's own
  * validation while the command line is parsed, before anything changes.
@@ -23,8 +23,8 @@ import {
   type Field,
   type NetemKey,
   type OptionSpec,
-  type TcOptions,
-} from "../tc/netem-model.js";
+} from "../tc/netem-table.js";
+import type { NetemOptions } from "../tc/netem-model.js";
 import { checkOption } from "../tc/netem-validate.js";
 
 /** The word that removes a value on the command line. */
@@ -161,7 +161,7 @@ export function addNetemOptions(command: Command): Command {
 }
 
 /** The netem options (and `ingress`) among a command's parsed flags, as `tc()` takes them. */
-export function netemFromFlags(flags: Record<string, unknown>): TcOptions {
+export function netemFromFlags(flags: Record<string, unknown>): NetemOptions {
   const options: Record<string, unknown> = {};
   for (const key of [...NETEM_KEYS, "ingress"])
     if (flags[key] !== undefined) options[key] = flags[key] === REMOVED ? null : flags[key];

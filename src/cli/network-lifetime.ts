@@ -17,7 +17,7 @@ import { interfaceRows } from "../topology/describe.js";
 import type { Lab } from "../topology/lab.js";
 import type { Topology } from "../topology/model.js";
 import type { OutputSink } from "../topology/programs.js";
-import { load, logger, warn } from "./command-io.js";
+import { load, logger, warn, type GlobalOptions } from "./command-io.js";
 import type { FaultControl } from "./fault-control.js";
 import { dim, EXIT, Progress, red } from "./output.js";
 import { DOWN_SIGNAL, StopSignals } from "./signals.js";
@@ -33,7 +33,7 @@ async function namesOf(topology: Topology, uid: number): Promise<Pick<NetworkRec
   return { hosts, interfaces };
 }
 
-export interface LifeOptions {
+export interface LifeOptions extends GlobalOptions {
   json?: boolean;
   host?: string;
   command?: string[];
@@ -61,6 +61,7 @@ export async function withNetwork(
     lab = await buildTopology(topology, {
       log: await logger(),
       exitCleanup: false,
+      ...(options.rootless ? { rootless: true } : {}),
       signal: stop.signal,
       onProgress: ({ done, total, step }) => {
         progress.update(done, total, step);

@@ -17,7 +17,10 @@ import { DEFAULT_SNAPLEN, Tcpdump } from "./tcpdump.js";
 /** Size cap of a capture file when nobody says: 64 MiB. */
 const DEFAULT_CAPTURE_MAX_BYTES = 64 * 2 ** 20;
 
-/** Options of `capture()`. */
+/**
+ * Options of `capture()`.
+ * @inline
+ */
 export interface CaptureOptions {
   /** The pcap file to write (made or truncated). @default a new file in the temporary directory */
   file?: string;

@@ -11,7 +11,10 @@ import { EXPORT_TARGETS, ExportError, ExportReport, type ExportTarget, type Expo
 import { clabernetesProblems, containerlabProblems, readContainerlabText } from "./rules.js";
 import { containerlabText, resourceText } from "./text.js";
 
-/** Options of `exportTopology()`. */
+/**
+ * Options of `exportTopology()`.
+ * @inline
+ */
 export interface ExportTopologyOptions {
   /** `containerlab` (a topology file for `containerlab deploy -t`) or `clabernetes` (a Topology resource for `kubectl apply -f`). */
   to: ExportTarget;

@@ -11,7 +11,7 @@
  */
 import { netemArguments } from "../tc/netem-options.js";
 import type { NetemOptions } from "../tc/netem-model.js";
-import type { Impairment, LinkEndSpec, NodePath, Topology } from "../topology/model.js";
+import type { LinkEndSpec, NodePath, Topology } from "../topology/model.js";
 import type { ExportReport } from "./report.js";
 
 /** netem on what one interface sends. */
@@ -26,14 +26,14 @@ export interface EgressNetem {
   path: NodePath;
 }
 
-function egressOptions(impair: Impairment | undefined): NetemOptions | undefined {
+function egressOptions(impair: NetemOptions | undefined): Omit<NetemOptions, "ingress"> | undefined {
   if (!impair) return undefined;
-  const egress: NetemOptions & { ingress?: unknown } = { ...impair };
+  const egress: NetemOptions = { ...impair };
   delete egress.ingress;
   return Object.keys(egress).length > 0 ? egress : undefined;
 }
 
-function ingressOptions(impair: Impairment | undefined): NetemOptions | undefined {
+function ingressOptions(impair: NetemOptions | undefined): Omit<NetemOptions, "ingress"> | undefined {
   const ingress = impair?.ingress;
   if (ingress === true) return egressOptions(impair);
   if (ingress === false || ingress === null || ingress === undefined) return undefined;
@@ -43,7 +43,7 @@ function ingressOptions(impair: Impairment | undefined): NetemOptions | undefine
 /** The netem of every interface that sends impaired, in link order. */
 export function planImpairments(topology: Topology, report: ExportReport): EgressNetem[] {
   const planned: EgressNetem[] = [];
-  const add = (end: LinkEndSpec, options: NetemOptions, path: NodePath) => {
+  const add = (end: LinkEndSpec, options: Omit<NetemOptions, "ingress">, path: NodePath) => {
     if (options.seed !== undefined && options.seed !== null) {
       report.warn(
         path,

@@ -88,7 +88,10 @@ export interface GeneratedPlan {
   hosts?: readonly NamespaceLike[];
 }
 
-/** Options of `schedule()`. */
+/**
+ * Options of `schedule()`.
+ * @inline
+ */
 export interface ScheduleOptions {
   /** The seed of a generated plan: the same seed draws the same plan. @default a random one (see Schedule.seed) */
   seed?: number;

@@ -25,7 +25,10 @@ export type FaultKind = "partition" | "block" | "isolate" | "impair" | "down" | 
 export type FaultAction =
   "partition" | "block" | "isolate" | "heal" | "impair" | "down" | "up" | "pause" | "resume" | "kill" | "restart";
 
-/** Options of `partition()`, `block()` and `isolate()`. */
+/**
+ * Options of `partition()`, `block()` and `isolate()`.
+ * @inline
+ */
 export interface FaultOptions {
   /** Heal by itself after this many milliseconds (a finite number > 0). @default in force until heal() */
   for?: number;

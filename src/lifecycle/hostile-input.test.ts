@@ -29,7 +29,7 @@ import { CGroupScoped, InterfaceScoped, NamespaceScoped, type Scoped } from "../
 import { DummyNet } from "../network/dummy-net.js";
 import { IpBatchRunner } from "../system/ip-batch-runner.js";
 import { netemArguments } from "../tc/netem-options.js";
-import { validateTcOptions } from "../tc/netem-validate.js";
+import { validateNetemOptions } from "../tc/netem-validate.js";
 import { buildNetwork } from "../topology/build.js";
 import { TopologyError, formatIssue } from "../topology/errors.js";
 import { parseTopology } from "../topology/load.js";
@@ -549,9 +549,9 @@ describe("hostile input: validation without the kernel", { timeout: 900_000 }, (
     );
     fc.assert(
       fc.property(tcOptions, (options) => {
-        let checked: ReturnType<typeof validateTcOptions> | undefined;
+        let checked: ReturnType<typeof validateNetemOptions> | undefined;
         try {
-          checked = validateTcOptions(options);
+          checked = validateNetemOptions(options);
         } catch (error) {
           assertInvalidArgument(error, /^tc option /, (error as InvalidArgumentError).value);
           // The option path starts with a key of the input (keys may themselves contain dots), or names the whole object.
@@ -1164,7 +1164,7 @@ describe("hostile input on the real kernel", { concurrency: false, timeout: 900_
             count("netem options at the API", applied.ok);
             if (applied.ok) {
               // Accepted: netem is on the link, unless the options impair nothing ({}, all null).
-              const { ingress: _ingress, ...egress } = validateTcOptions(options);
+              const { ingress: _ingress, ...egress } = validateNetemOptions(options);
               const impairs = netemArguments(egress).length > 0;
               const qdiscs = ipJsonTc(host.namespace.scoped, y0.scoped);
               assert.equal(

@@ -13,7 +13,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { DummyNetError, MissingProgramError } from "../errors.js";
-import { scopedCgroupDirectories } from "../cgroups/cgroup.js";
+import { scopedCgroupDirectories } from "../cgroups/directories.js";
 import { cgroupMounts } from "../cgroups/layout.js";
 import { parseScoped } from "../names/scoped.js";
 import type { CommandRunner } from "../system/command-runner.js";

@@ -4,14 +4,14 @@
  * devices), iptables rules tagged with the owner's prefix, and cgroups.
  * Never touches an object whose owner is alive, unless asked by uid.
  */
-import { removeCgroupDirectories } from "../cgroups/cgroup.js";
+import { removeCgroupDirectories } from "../cgroups/directories.js";
 import { defaultLogger, type Logger } from "../log.js";
 import { isAlreadyGone } from "../system/already-gone.js";
 import type { CommandRunner } from "../system/command-runner.js";
 import { attachRootlessPrivilege } from "../rootless/privilege.js";
 import { type HolderRef, holderAlive } from "../rootless/enter.js";
 import { listOwnHolders } from "../rootless/holder.js";
-import { useRootless } from "../rootless/mode.js";
+import { type RootlessOption, useRootless } from "../rootless/mode.js";
 import { defaultPrivilege, isRoot, type Privilege, sudoWorksWithoutPassword } from "../system/privilege.js";
 import { killQuietly } from "../system/quiet.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
@@ -34,7 +34,10 @@ export interface Owner {
   holder?: HolderRef | undefined;
 }
 
-/** Options of `reapDeadOwners()`. */
+/**
+ * Options of `reapDeadOwners()`.
+ * @inline
+ */
 export interface ReapOptions {
   /** Also remove the objects of these uids, alive or not. */
   force?: readonly number[];
@@ -44,6 +47,11 @@ export interface ReapOptions {
   runner?: CommandRunner;
   /** Where to log what was removed. @default a logger silent unless DUMMYNET_LOG is set */
   log?: Logger;
+  /**
+   * Look in this user's rootless holders (their networks live there), as `DummyNet`'s option of that name decides.
+   * @default DUMMYNET_ROOTLESS, else "auto"
+   */
+  rootless?: RootlessOption;
 }
 
 /** What `reapDeadOwners()` did. */
@@ -92,12 +100,14 @@ function defaultRunner(log: Logger): CommandRunner {
  * for (const step of skipped) console.log(`not looked at: ${step.step} (${step.why})`);
  * ```
  */
-export async function surveyOwners(options: { runner?: CommandRunner; log?: Logger } = {}): Promise<OwnerSurvey> {
+export async function surveyOwners(
+  options: Pick<ReapOptions, "runner" | "log" | "rootless"> = {},
+): Promise<OwnerSurvey> {
   const log = options.log ?? defaultLogger;
   const runner = options.runner ?? defaultRunner(log);
   // Rootless: this user's networks live inside its holders, each listed through its own way in; the machine's own
   // namespaces, links and rules only when this user may list them (root or passwordless sudo), and said so when not.
-  const rootless = options.runner === undefined && useRootless(undefined, log);
+  const rootless = options.runner === undefined && useRootless(options.rootless, log);
   const machineListable = !rootless || isRoot() || sudoWorksWithoutPassword();
   // Objects first, records after: an owner records its uid before it makes anything, so every object listed
   // has its record by then (read before, a new owner's objects would look ownerless, hence dead).
@@ -166,7 +176,7 @@ async function holderInventories(log: Logger): Promise<{ holder: HolderRef; obje
  *
  * @throws ListingError when a listing command fails.
  */
-export async function listOwners(options: { runner?: CommandRunner; log?: Logger } = {}): Promise<Owner[]> {
+export async function listOwners(options: Pick<ReapOptions, "runner" | "log" | "rootless"> = {}): Promise<Owner[]> {
   const log = options.log ?? defaultLogger;
   const survey = await surveyOwners({ ...options, log });
   logSkipped(survey.skipped, log);
@@ -196,7 +206,11 @@ export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapRes
   const runner = options.runner ?? defaultRunner(log);
   const force = new Set(options.force ?? []);
   const only = options.only ? new Set(options.only) : undefined;
-  const survey = await surveyOwners({ ...(options.runner ? { runner } : {}), log });
+  const survey = await surveyOwners({
+    ...(options.runner ? { runner } : {}),
+    ...(options.rootless !== undefined ? { rootless: options.rootless } : {}),
+    log,
+  });
   logSkipped(survey.skipped, log);
   const result: ReapResult = { reaped: [], spared: [], failures: [], skipped: survey.skipped };
   for (const owner of survey.owners) {

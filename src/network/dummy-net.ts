@@ -44,9 +44,15 @@ import type { Fault, FaultEvent, FaultOptions } from "../faults/types.js";
 import type { GeneratedPlan, ScheduleOptions, ScheduleStep } from "../faults/plan.js";
 import type { Schedule } from "../faults/schedule.js";
 
-/** An interface as the API accepts it: a plain name (scoped with the network's uid) or an `InterfaceScoped`. */
+/**
+ * An interface as the API accepts it: a plain name (scoped with the network's uid) or an `InterfaceScoped`.
+ * @inline
+ */
 export type InterfaceLike = InterfaceScoped | string;
-/** A namespace as the API accepts it: a plain name, a `NamespaceScoped`, or the DummyNet of that namespace. */
+/**
+ * A namespace as the API accepts it: a plain name, a `NamespaceScoped`, or the DummyNet of that namespace.
+ * @inline
+ */
 export type NamespaceLike = NamespaceScoped | DummyNet | string;
 
 /** Options of `new DummyNet()`. */
@@ -84,7 +90,10 @@ export interface DummyNetOptions {
   rootless?: RootlessOption;
 }
 
-/** Options of `linkVethAdd()`. */
+/**
+ * Options of `linkVethAdd()`.
+ * @inline
+ */
 export interface VethOptions {
   /**
    * Make the first end directly in this namespace instead of this one. Much
@@ -97,7 +106,10 @@ export interface VethOptions {
   p2Namespace?: NamespaceLike;
 }
 
-/** Options of `routeAdd()`. */
+/**
+ * Options of `routeAdd()`.
+ * @inline
+ */
 export interface RouteOptions {
   /** Destination (CIDR) of the route. @default the default route */
   to?: string;

@@ -16,7 +16,8 @@
  * the path, each way.
  */
 import { describeImpairment } from "../topology/describe.js";
-import type { Impairment, LinkEndSpec, Topology } from "../topology/model.js";
+import type { NetemOptions } from "../tc/netem-model.js";
+import type { LinkEndSpec, Topology } from "../topology/model.js";
 import type { DummyNet } from "../network/dummy-net.js";
 import { gilbertElliott, goodputCeiling } from "./fidelity-model.js";
 import { checkProbeOptions, type ProbeReport } from "./probe.js";
@@ -207,11 +208,11 @@ function vlanSides(topology: Topology, index: number): [Side, Side] | undefined 
 }
 
 /** The impairments a packet crossing `hop` meets: the sender's outgoing, then the receiver's incoming (its `ingress`). */
-function stagesOf(topology: Topology, hop: Hop): { where: string; impair: Impairment }[] {
+function stagesOf(topology: Topology, hop: Hop): { where: string; impair: NetemOptions }[] {
   const link = topology.links[hop.link];
   const sender = link.ends[hop.from];
   const receiver = link.ends[1 - hop.from];
-  const stages: { where: string; impair: Impairment }[] = [];
+  const stages: { where: string; impair: NetemOptions }[] = [];
   if (sender.impair) {
     const { ingress: _ingress, ...outgoing } = sender.impair;
     stages.push({ where: `${endName(sender)} sends`, impair: outgoing });
@@ -261,7 +262,7 @@ function configuredWay(topology: Topology, hops: readonly Hop[]): ConfiguredWay 
 }
 
 /** Share of packets a loss setting drops, 0 to 1; undefined for the 4-state model (not computed here). */
-function lossShare(loss: Impairment["loss"]): number | undefined {
+function lossShare(loss: NetemOptions["loss"]): number | undefined {
   if (loss == null) return 0;
   if (typeof loss === "number") return loss / 100;
   if ("random" in loss) return loss.random / 100;

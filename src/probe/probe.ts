@@ -147,9 +147,9 @@ export async function probeEndpoints(
  * How long the echo agent may take to say it listens. Two Node.js starts (the
  * echo agent's, then the sender's) share what the probe's timeout leaves after
  * the planned sending (datagrams, the least late wait, the TCP transfer), so the
- * echo agent gets half of that: 19.5 s under the default timeout (seen: 18 s for
- * a Node.js start in the lab's emulated guest at load 26), more when the caller
- * allows more. A timeout that leaves nothing bounds the wait by itself.
+ * echo agent gets half of that: 19.5 s under the default timeout (docs/probe.md
+ * says why so much), more when the caller allows more. A timeout that leaves
+ * nothing bounds the wait by itself.
  */
 export function readinessBound(plan: Pick<ProbePlan, "count" | "intervalMs" | "tcp" | "timeout">): {
   ms: number;

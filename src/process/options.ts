@@ -10,7 +10,10 @@ import type { Logger } from "../log.js";
 import type { Privilege } from "../system/privilege.js";
 import type { OutputCallback } from "./run-info.js";
 
-/** Options of `new ProcessMonitor()`. */
+/**
+ * Options of `new ProcessMonitor()`.
+ * @inline
+ */
 export interface ProcessMonitorOptions {
   /** Where commands and process events are logged. @default defaultLogger (silent unless DUMMYNET_LOG is set) */
   log?: Logger;
@@ -34,7 +37,10 @@ export interface CommandOptions extends CGroupRunOptions {
   privilege?: Privilege | undefined;
 }
 
-/** Options of `ProcessMonitor.runProcess()`. */
+/**
+ * Options of `ProcessMonitor.runProcess()`.
+ * @inline
+ */
 export interface RunProcessOptions extends CommandOptions {
   /** Milliseconds before the command is stopped and the call rejects with TimeoutError. @default no limit */
   timeout?: number | undefined;
@@ -42,13 +48,19 @@ export interface RunProcessOptions extends CommandOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** Options of `ProcessMonitor.runProcessAsync()`. */
+/**
+ * Options of `ProcessMonitor.runProcessAsync()`.
+ * @inline
+ */
 export interface RunProcessAsyncOptions extends CommandOptions {
   /** A daemon must keep running until stopped; its exit is a DaemonExitError. @default false */
   daemon?: boolean | undefined;
 }
 
-/** Options of `ProcessMonitor.stop()`. */
+/**
+ * Options of `ProcessMonitor.stop()`.
+ * @inline
+ */
 export interface StopOptions {
   /** Report daemons that died and jobs that failed (as an AggregateError, after stopping everything). @default true */
   validateState?: boolean;
@@ -56,7 +68,10 @@ export interface StopOptions {
   timeout?: number;
 }
 
-/** Options of `ProcessMonitor.kill()`. */
+/**
+ * Options of `ProcessMonitor.kill()`.
+ * @inline
+ */
 export interface KillOptions {
   /** The signal the program gets (sent to its process group and everything it forked). @default "SIGKILL" */
   signal?: NodeJS.Signals;
@@ -64,5 +79,8 @@ export interface KillOptions {
   timeout?: number;
 }
 
-/** Options of `ProcessMonitor.restart()`. */
+/**
+ * Options of `ProcessMonitor.restart()`.
+ * @inline
+ */
 export type RestartOptions = Pick<StopOptions, "timeout">;

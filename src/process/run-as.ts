@@ -14,7 +14,10 @@ import { type Privilege, isRoot } from "../system/privilege.js";
 /** Whom a program runs as: `"root"`, a user name, or a uid. */
 type UserChoice = string | number;
 
-/** Options that choose whom a program runs as. */
+/**
+ * Options that choose whom a program runs as.
+ * @inline
+ */
 export interface UserOption {
   /**
    * Whom the program runs as: `"root"`, a user name or a uid. Refused in rootless mode (programs run as you there).

@@ -7,7 +7,10 @@ import { InvalidArgumentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { isRoot, sudoWorksWithoutPassword } from "../system/privilege.js";
 
-/** The `rootless` option: on, off, or decided by the machine. */
+/**
+ * The `rootless` option: on, off, or decided by the machine.
+ * @inline
+ */
 export type RootlessOption = boolean | "auto";
 
 let autoDecision: boolean | undefined;

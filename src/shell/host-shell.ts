@@ -16,7 +16,10 @@ import { type Privilege, ROOT, defaultPrivilege, isRoot, privilegeFor } from "..
 import { argvAs, isUserApplied, resolveRunAs } from "../process/run-as.js";
 import type { PollUntilOptions, RunAsyncOptions, RunOptions, Shell } from "./shell.js";
 
-/** Options of `new HostShell()`. */
+/**
+ * Options of `new HostShell()`.
+ * @inline
+ */
 export interface HostShellOptions {
   /** @default defaultLogger (silent unless DUMMYNET_LOG is set) */
   log?: Logger;

@@ -15,10 +15,16 @@ import type { Privilege } from "../system/privilege.js";
 /** Options of `run()`: the process monitor's, without the privilege (the shell's own), with whom the program runs as. */
 export type RunOptions = Omit<RunProcessOptions, "sudo" | "privilege"> & UserOption;
 
-/** Options of `runAsync()`: the process monitor's, without the privilege (the shell's own), with whom the program runs as. */
+/**
+ * Options of `runAsync()`: the process monitor's, without the privilege (the shell's own), with whom the program runs as.
+ * @inline
+ */
 export type RunAsyncOptions = Omit<RunProcessAsyncOptions, "sudo" | "privilege"> & UserOption;
 
-/** Options of `pollUntil()`: what output ends the wait, and how long to try. */
+/**
+ * Options of `pollUntil()`: what output ends the wait, and how long to try.
+ * @inline
+ */
 export interface PollUntilOptions extends RunOptions {
   /** fnmatch-style pattern that a line of stdout must match. */
   matchStdout?: string;

@@ -4,14 +4,15 @@
  * Outgoing traffic: a netem root qdisc (handle d0:), installed with
  * `tc qdisc replace`, so later calls change it in place. Incoming traffic: an
  * IFB device named with the owner's prefix, an ingress qdisc and a filter that
- * redirects every incoming packet to the IFB, and netem on the IFB's root.
+ * redirects every incoming packet to the IFB (netem-ingress.ts), and netem on
+ * the IFB's root.
  * One TcHandle per (namespace, interface) remembers what was there before the
  * first call, so `restore()` can put it back; a network keeps its handles in
  * one TcHandles.
  */
 import { DummyNetError, SystemCommandError } from "../errors.js";
-import { InterfaceScoped } from "../names/scoped.js";
-import { type NetemOptions, type NetemSettings, type TcOptions, NETEM_DEFAULT_LIMIT } from "./netem-model.js";
+import { NETEM_DEFAULT_LIMIT } from "./netem-table.js";
+import type { NetemOptions, NetemSettings } from "./netem-model.js";
 import {
   derivedLimit,
   checkNetemCombination,
@@ -19,14 +20,13 @@ import {
   mergeNetem,
   settingsArguments,
 } from "./netem-options.js";
-import { validateTcOptions } from "./netem-validate.js";
+import { validateNetemOptions } from "./netem-validate.js";
 import { type KnownTables, type QdiscJson, type TcShell, appliedRoot, readNetem, showQdiscs } from "./netem-read.js";
 import { netemAdvice } from "./advice.js";
+import { type IngressState, ifbOf, removeIngress, setUpIngress } from "./netem-ingress.js";
 
 /** Handle of the netem qdiscs this library installs ("d" for dummynet). */
 const NETEM_HANDLE = "d0:";
-/** Preference of the ingress redirect filter this library installs. */
-const REDIRECT_FILTER_PREF = "208";
 
 /**
  * The root qdisc of a link is one dummynet cannot put back after shaping the link.
@@ -82,15 +82,6 @@ export interface TcHandle {
    * do nothing. A device that is already gone is logged, not an error.
    */
   restore(): Promise<void>;
-}
-
-interface IngressState {
-  ifb: string;
-  /** The ingress qdisc was added by us (else we added only a filter to someone's). */
-  createdQdisc: boolean;
-  settings: NetemSettings | undefined;
-  tables: KnownTables;
-  userLimit: boolean;
 }
 
 class NetemHandle implements TcHandle {
@@ -188,7 +179,7 @@ function isGone(error: unknown): boolean {
   return error instanceof SystemCommandError && /Cannot find device|does not exist|No such device/i.test(error.stderr);
 }
 
-function egressKeys(options: TcOptions): boolean {
+function egressKeys(options: NetemOptions): boolean {
   return Object.keys(options).some((key) => key !== "ingress");
 }
 
@@ -226,7 +217,7 @@ function planNetem(
   ours: boolean,
   tables: KnownTables,
   userLimit: boolean,
-  change: NetemOptions,
+  change: Omit<NetemOptions, "ingress">,
   prefix: string,
 ): NetemPlan {
   const base = baseSettings(current, ours, userLimit);
@@ -328,70 +319,6 @@ function qdiscArguments(qdisc: QdiscJson): string[] {
   return [];
 }
 
-function ifbName(ifindex: number, ownerUid: number): string {
-  return new InterfaceScoped(ifindex <= 99999 ? `ifb${ifindex}` : `i${ifindex}`, ownerUid).scoped;
-}
-
-async function interfaceIndex(shell: TcShell, iface: string): Promise<number> {
-  const result = await shell.system(["ip", "-j", "link", "show", "dev", iface]);
-  const links = JSON.parse(result.stdout) as Array<{ ifindex: number }>;
-  return links[0].ifindex;
-}
-
-/** Creates the IFB device and the redirect; undoes its own steps when one fails. */
-async function setUpIngress(
-  shell: TcShell,
-  iface: string,
-  ownerUid: number,
-  qdiscs: QdiscJson[],
-): Promise<IngressState> {
-  const ifb = ifbName(await interfaceIndex(shell, iface), ownerUid);
-  const hasIngressQdisc = qdiscs.some((qdisc) => qdisc.kind === "ingress" || qdisc.kind === "clsact");
-  const state: IngressState = {
-    ifb,
-    createdQdisc: !hasIngressQdisc,
-    settings: undefined,
-    tables: {},
-    userLimit: false,
-  };
-  const undo: Array<() => Promise<unknown>> = [];
-  try {
-    await shell.system(["ip", "link", "add", ifb, "type", "ifb"]);
-    undo.push(() => shell.system(["ip", "link", "del", ifb]));
-    await shell.system(["ip", "link", "set", ifb, "up"]);
-    if (!hasIngressQdisc) {
-      await shell.system(["tc", "qdisc", "add", "dev", iface, "handle", "ffff:", "ingress"]);
-      undo.push(() => shell.system(["tc", "qdisc", "del", "dev", iface, "ingress"]));
-    }
-    const filter = ["tc", "filter", "add", "dev", iface, "ingress", "protocol", "all", "pref", REDIRECT_FILTER_PREF];
-    const redirect = ["action", "mirred", "egress", "redirect", "dev", ifb];
-    try {
-      await shell.system([...filter, "matchall", ...redirect]);
-    } catch (error) {
-      // Kernels without cls_matchall still have u32; a zero mask matches every packet.
-      if (!(
-        error instanceof SystemCommandError && /filter kind|Unknown filter|classifier not found/i.test(error.stderr)
-      ))
-        throw error;
-      await shell.system([...filter, "u32", "match", "u32", "0", "0", ...redirect]);
-    }
-    return state;
-  } catch (error) {
-    for (const step of undo.reverse()) await step().catch(() => undefined);
-    throw error;
-  }
-}
-
-async function removeIngress(shell: TcShell, iface: string, state: IngressState): Promise<void> {
-  try {
-    if (state.createdQdisc) await shell.system(["tc", "qdisc", "del", "dev", iface, "ingress"]);
-    else await shell.system(["tc", "filter", "del", "dev", iface, "ingress", "pref", REDIRECT_FILTER_PREF]);
-  } finally {
-    // The IFB is ours whatever happened to the interface (it may be gone with its namespace).
-    await shell.system(["ip", "link", "del", state.ifb]);
-  }
-}
-
 /**
  * Shapes the traffic of `iface` (a scoped system name, in `shell`'s namespace)
  * with netem. Options are validated and merged with what the link has before
@@ -404,10 +331,10 @@ async function removeIngress(shell: TcShell, iface: string, state: IngressState)
 export async function applyNetem(
   shell: TcShell,
   iface: string,
-  options: TcOptions,
+  options: NetemOptions,
   owner: { uid: number; handles?: TcHandles },
 ): Promise<TcHandle> {
-  const change = validateTcOptions(options);
+  const change = validateNetemOptions(options);
   const key = handleKey(shell, iface);
   const handles = liveHandles(owner.handles ?? new TcHandles());
   let handle = handles.get(key);
@@ -445,7 +372,7 @@ export async function applyNetem(
     // Another process (the one that built the network; `dummynet impair` runs apart from it) may have set up
     // ingress shaping already: adopt its IFB rather than make a second one.
     const existing = (await readNetem(shell, iface))?.ingress;
-    if (existing && existing.ifb === ifbName(await interfaceIndex(shell, iface), owner.uid)) {
+    if (existing && existing.ifb === (await ifbOf(shell, iface, owner.uid))) {
       handle.ingressState = {
         ifb: existing.ifb,
         createdQdisc: true,
@@ -466,7 +393,7 @@ export async function applyNetem(
           `tc option ingress: true copies the options of outgoing traffic, but ${iface} has none from dummynet: give ingress its own options, e.g. { ingress: { delay: 20 } }`,
         );
       }
-      const mirror: NetemOptions = { ...(egressNow as NetemOptions), reset: true };
+      const mirror: Omit<NetemOptions, "ingress"> = { ...(egressNow as Omit<NetemOptions, "ingress">), reset: true };
       if (!egressPlan?.userLimit && !handle.egressUserLimit) delete mirror.limit;
       ingressPlan = planNetem(
         ingressCurrent,

@@ -10,7 +10,7 @@ import {
   netemArguments,
   settingsArguments,
 } from "./netem-options.js";
-import { validateNetemOptions, validateTcOptions } from "./netem-validate.js";
+import { validateOneWayNetem, validateNetemOptions } from "./netem-validate.js";
 
 function rejects(options: unknown, pattern: RegExp): void {
   assert.throws(
@@ -23,62 +23,59 @@ function rejects(options: unknown, pattern: RegExp): void {
   );
 }
 
-describe("validateNetemOptions", { timeout: 60_000 }, () => {
+describe("validateOneWayNetem", { timeout: 60_000 }, () => {
   test("names the option, the value and the rule for an out-of-range value", () => {
     assert.throws(
-      () => validateNetemOptions({ delay: -1 }),
+      () => validateOneWayNetem({ delay: -1 }),
       /Invalid tc option delay: -1 \(number\) must be a number of milliseconds from 0 to 274877; pass null/,
     );
-    assert.throws(() => validateNetemOptions({ loss: 101 }), /tc option loss: 101 .*percent from 0 to 100/);
+    assert.throws(() => validateOneWayNetem({ loss: 101 }), /tc option loss: 101 .*percent from 0 to 100/);
+    assert.throws(() => validateOneWayNetem({ limit: 1.5 }), /tc option limit: 1.5 .*integer number of packets from 1/);
     assert.throws(
-      () => validateNetemOptions({ limit: 1.5 }),
-      /tc option limit: 1.5 .*integer number of packets from 1/,
-    );
-    assert.throws(
-      () => validateNetemOptions({ rate: "10mbit" }),
+      () => validateOneWayNetem({ rate: "10mbit" }),
       /tc option rate: "10mbit" must be a number of Mbit\/s/,
     );
     assert.throws(
-      () => validateNetemOptions({ slot: { min: 5, max: 1 } }),
+      () => validateOneWayNetem({ slot: { min: 5, max: 1 } }),
       /tc option slot.max: 1 .*must not be less than slot.min/,
     );
-    assert.throws(() => validateNetemOptions({ loss: { gemodel: { p: 1, h: 200 } } }), /tc option loss.gemodel.h: 200/);
+    assert.throws(() => validateOneWayNetem({ loss: { gemodel: { p: 1, h: 200 } } }), /tc option loss.gemodel.h: 200/);
   });
 
   test("rejects unknown names with a suggestion", () => {
     assert.throws(
-      () => validateNetemOptions({ dealy: 20 }),
+      () => validateOneWayNetem({ dealy: 20 }),
       /tc option dealy: 20 \(number\) is not a known option: did you mean "delay"\?/,
     );
-    assert.throws(() => validateNetemOptions({ distribution: "pareto-normal" }), /did you mean "paretonormal"/);
+    assert.throws(() => validateOneWayNetem({ distribution: "pareto-normal" }), /did you mean "paretonormal"/);
     assert.throws(
-      () => validateNetemOptions({ loss: { random: 1, corelation: 5 } }),
+      () => validateOneWayNetem({ loss: { random: 1, corelation: 5 } }),
       /loss.corelation.*did you mean "correlation"/,
     );
-    assert.throws(() => validateNetemOptions({ ingress: true }), /tc option ingress.*not a known option/);
+    assert.throws(() => validateOneWayNetem({ ingress: true }), /tc option ingress.*not a known option/);
   });
 
   test("accepts null to remove a value and normalises structured random loss", () => {
-    assert.deepEqual(validateNetemOptions({ delay: null, loss: { random: 2, correlation: 25 } }), {
+    assert.deepEqual(validateOneWayNetem({ delay: null, loss: { random: 2, correlation: 25 } }), {
       delay: null,
       loss: 2,
       lossCorrelation: 25,
     });
     assert.throws(
-      () => validateNetemOptions({ loss: { random: 2, correlation: 1 }, lossCorrelation: 3 }),
+      () => validateOneWayNetem({ loss: { random: 2, correlation: 1 }, lossCorrelation: 3 }),
       /given twice/,
     );
     assert.throws(
-      () => validateNetemOptions({ loss: { state: { p13: 1 } }, lossCorrelation: 3 }),
+      () => validateOneWayNetem({ loss: { state: { p13: 1 } }, lossCorrelation: 3 }),
       /only applies to random loss/,
     );
   });
 
   test("ingress takes true, null or its own options, validated with their own path", () => {
-    assert.deepEqual(validateTcOptions({ delay: 5, ingress: true }), { delay: 5, ingress: true });
-    assert.deepEqual(validateTcOptions({ ingress: { delay: 7 } }), { ingress: { delay: 7 } });
-    assert.throws(() => validateTcOptions({ ingress: { delay: -3 } }), /tc option ingress.delay: -3/);
-    assert.throws(() => validateTcOptions({ ingress: "yes" }), /tc option ingress: "yes" must be true/);
+    assert.deepEqual(validateNetemOptions({ delay: 5, ingress: true }), { delay: 5, ingress: true });
+    assert.deepEqual(validateNetemOptions({ ingress: { delay: 7 } }), { ingress: { delay: 7 } });
+    assert.throws(() => validateNetemOptions({ ingress: { delay: -3 } }), /tc option ingress.delay: -3/);
+    assert.throws(() => validateNetemOptions({ ingress: "yes" }), /tc option ingress: "yes" must be true/);
   });
 });
 
@@ -209,7 +206,7 @@ describe("mergeNetem", { timeout: 60_000 }, () => {
   test("keeps omitted values, removes null/0 values with their qualifiers, reset starts over", () => {
     const base = mergeNetem(
       undefined,
-      validateNetemOptions({
+      validateOneWayNetem({
         delay: 20,
         jitter: 5,
         distribution: "normal",

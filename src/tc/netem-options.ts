@@ -9,18 +9,9 @@
  * docs/traffic-control.md.
  */
 import { InvalidArgumentError } from "../errors.js";
-import {
-  LIMIT_PACKET_BYTES,
-  NETEM_DEFAULT_LIMIT,
-  NETEM_KEYS,
-  U32_MAX,
-  type LossModel,
-  type NetemKey,
-  type NetemOptions,
-  type NetemSettings,
-  type SlotOptions,
-} from "./netem-model.js";
-import { validateNetemOptions } from "./netem-validate.js";
+import { LIMIT_PACKET_BYTES, NETEM_DEFAULT_LIMIT, NETEM_KEYS, U32_MAX, type NetemKey } from "./netem-table.js";
+import type { LossModel, NetemOptions, NetemSettings, SlotOptions } from "./netem-model.js";
+import { validateOneWayNetem } from "./netem-validate.js";
 
 /** Values that only qualify another: removing the main value removes them too. */
 const QUALIFIERS: Partial<Record<NetemKey, NetemKey[]>> = {
@@ -54,7 +45,7 @@ function completeLoss(loss: LossModel): NetemSettings["loss"] {
  * null/0/false remove a value (and the values that only qualify it), `reset`
  * starts from nothing.
  */
-export function mergeNetem(base: NetemSettings | undefined, change: NetemOptions): NetemSettings {
+export function mergeNetem(base: NetemSettings | undefined, change: Omit<NetemOptions, "ingress">): NetemSettings {
   const merged: Record<string, unknown> = change.reset ? {} : { ...(base ?? {}) };
   for (const key of NETEM_KEYS) {
     if (key === "reset") continue;
@@ -164,8 +155,8 @@ export function formatRate(mbit: number): string {
  * Correlations are always written out: tc sends all three correlations in one
  * attribute, and the kernel keeps the old attribute when a command omits it.
  */
-export function netemArguments(options: NetemOptions): string[] {
-  return settingsArguments(mergeNetem(undefined, validateNetemOptions(options)));
+export function netemArguments(options: Omit<NetemOptions, "ingress">): string[] {
+  return settingsArguments(mergeNetem(undefined, validateOneWayNetem(options)));
 }
 
 /** `netemArguments` for settings already validated and merged. */

@@ -6,7 +6,8 @@
  */
 import { parseIpJson } from "../system/ip-json.js";
 import type { Shell } from "../shell/shell.js";
-import type { NetemSettings, SlotSettings, TableDistribution } from "./netem-model.js";
+import type { TableDistribution } from "./netem-table.js";
+import type { NetemSettings, SlotSettings } from "./netem-model.js";
 
 /** The parts of a shell the traffic-control code uses. */
 export type TcShell = Pick<Shell, "system" | "namespace" | "log">;

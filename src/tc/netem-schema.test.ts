@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import { AJV_OPTIONS } from "../topology/schema-options.js";
-import { LOSS_MODELS, NETEM_KEYS, NETEM_OPTIONS, SLOT_FIELDS, SLOT_KINDS, type Field } from "./netem-model.js";
+import { LOSS_MODELS, NETEM_KEYS, NETEM_OPTIONS, SLOT_FIELDS, SLOT_KINDS, type Field } from "./netem-table.js";
 import { withNetemDefinitions } from "./netem-schema.js";
-import { validateTcOptions } from "./netem-validate.js";
+import { validateNetemOptions } from "./netem-validate.js";
 
 const SCHEMA_FILE = new URL("../../schema/topology.schema.json", import.meta.url);
 
@@ -18,7 +18,7 @@ test("schema/topology.schema.json holds the netem definitions the model generate
   assert.deepEqual(
     JSON.parse(text),
     JSON.parse(withNetemDefinitions(text)),
-    "schema/topology.schema.json is out of date with src/tc/netem-model.ts: run node scripts/generate-schema.mjs, then prettier",
+    "schema/topology.schema.json is out of date with src/tc/netem-table.ts: run node scripts/generate-schema.mjs, then prettier",
   );
 });
 
@@ -49,7 +49,7 @@ test(
     });
     const library = (impairment: object) => {
       try {
-        validateTcOptions(impairment);
+        validateNetemOptions(impairment);
         return true;
       } catch {
         return false;

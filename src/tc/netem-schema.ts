@@ -1,5 +1,5 @@
 /**
- * The JSON Schema of the netem model, from its tables (netem-model.ts): the
+ * The JSON Schema of the netem model, from its tables (netem-table.ts): the
  * `netem` and `impairment` definitions of schema/topology.schema.json.
  * scripts/generate-schema.mjs writes them into that file, which stays a static
  * file of the package; a test fails when the file is out of date.
@@ -13,7 +13,7 @@ import {
   rangeInWords,
   type Field,
   type NetemKey,
-} from "./netem-model.js";
+} from "./netem-table.js";
 
 type Schema = Record<string, unknown>;
 

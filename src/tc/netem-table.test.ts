@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { NETEM_KEYS, NETEM_OPTIONS } from "./netem-model.js";
+import { NETEM_KEYS, NETEM_OPTIONS } from "./netem-table.js";
 
 interface TableScript {
   DOC: string;

@@ -1,6 +1,6 @@
 /**
  * Validation of netem options, one value at a time, from the tables of
- * netem-model.ts: types, ranges, units and names, with messages that name the
+ * netem-table.ts: types, ranges, units and names, with messages that name the
  * option, the value, the rule and what to do. What ties several options
  * together is checked on the merged result (netem-options.ts).
  */
@@ -15,13 +15,10 @@ import {
   rangeInWords,
   SLOT_SHAPES,
   type Field,
-  type LossModel,
   type LossModelName,
   type NetemKey,
-  type NetemOptions,
-  type SlotOptions,
-  type TcOptions,
-} from "./netem-model.js";
+} from "./netem-table.js";
+import type { LossModel, NetemOptions, SlotOptions } from "./netem-model.js";
 
 /** What a message of the library says about removing a top-level value. */
 const REMOVE_WITH_NULL = "pass null to remove it";
@@ -170,7 +167,11 @@ export function checkOption(key: NetemKey, value: unknown, prefix = "", removal 
   return checkField(path, spec, value, removal);
 }
 
-function validateNetemAt(options: unknown, prefix: string, extraKeys: readonly string[]): NetemOptions {
+function validateNetemAt(
+  options: unknown,
+  prefix: string,
+  extraKeys: readonly string[],
+): Omit<NetemOptions, "ingress"> {
   if (options === undefined) return {};
   if (!isPlainObject(options)) {
     fail(
@@ -207,18 +208,18 @@ function validateNetemAt(options: unknown, prefix: string, extraKeys: readonly s
   return result;
 }
 
-/**
- * Validates the netem options of one call (types, ranges, names). Rules that
- * tie several values together are checked on the merged result by
- * `netemArguments`/`checkNetemCombination`, since a call may change one value.
- */
-export function validateNetemOptions(options: unknown): NetemOptions {
+/** Validates the netem options of one direction: `NetemOptions` without `ingress`. */
+export function validateOneWayNetem(options: unknown): Omit<NetemOptions, "ingress"> {
   return validateNetemAt(options, "", []);
 }
 
-/** Validates what `tc(iface, options)` accepts: netem options plus `ingress`. */
-export function validateTcOptions(options: unknown): TcOptions {
-  const result: TcOptions = validateNetemAt(options, "", ["ingress"]);
+/**
+ * Validates what `tc(iface, options)` accepts (types, ranges, names). Rules
+ * that tie several values together are checked on the merged result by
+ * `netemArguments`/`checkNetemCombination`, since a call may change one value.
+ */
+export function validateNetemOptions(options: unknown): NetemOptions {
+  const result: NetemOptions = validateNetemAt(options, "", ["ingress"]);
   const ingress = isPlainObject(options) ? options["ingress"] : undefined;
   if (ingress === undefined) return result;
   if (ingress === null || typeof ingress === "boolean") result.ingress = ingress;

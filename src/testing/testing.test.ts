@@ -12,7 +12,7 @@ import { TimeoutError } from "../process/errors.js";
 import { reapDeadOwners } from "../lifecycle/reaper.js";
 import { RESERVED_UID_RANGE, claimReservedUid, releaseUid } from "../lifecycle/owners.js";
 import { buildTopology } from "../topology/lab.js";
-import type { TopologyDocument } from "../topology/load.js";
+import type { TopologyDocument } from "../topology/normalize.js";
 import { DummyNet } from "../network/dummy-net.js";
 import {
   assertNothingLeft,

@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
 import { runChild } from "../testing/child.test-helpers.js";
-import { DummyNetError, TopologyError, loadTopology, toDot, toMermaid, type TopologyProblem } from "../index.js";
+import { DummyNetError, TopologyError, loadTopology, toDot, toMermaid } from "../index.js";
+import type { TopologyProblem } from "./errors.js";
 import { BAD_TOPOLOGIES } from "./fixtures/bad-topologies.js";
 import { describeFaults } from "./fault-steps.js";
 

@@ -6,7 +6,7 @@
  */
 import type { CGroup } from "../cgroups/cgroup.js";
 import type { DummyNet } from "../network/dummy-net.js";
-import { type HostSpec, type Impairment, known, type Topology } from "./model.js";
+import { type HostSpec, known, type Topology } from "./model.js";
 
 /** Progress of `buildTopology()`, as `onProgress` receives it. */
 export interface BuildProgress {
@@ -86,7 +86,7 @@ export async function buildNetwork(
     link.ends.flatMap((end) => (end.impair ? [{ ...end, impair: end.impair }] : [])),
   );
   await inPhases(limits, impaired, async (end) => {
-    await hostNet(end.host).tc(end.iface, toNetemOptions(end.impair));
+    await hostNet(end.host).tc(end.iface, end.impair);
     step(`impairment of ${end.host}:${end.iface}`);
   });
 
@@ -96,11 +96,6 @@ export async function buildNetwork(
 function countSteps(topology: Topology): number {
   const impaired = topology.links.reduce((n, link) => n + link.ends.filter((end) => end.impair).length, 0);
   return topology.hosts.length * 2 + topology.links.length + topology.vlans.length + topology.bridges.length + impaired;
-}
-
-/** The file's impairment as the library's `tc()` options (the same names). */
-function toNetemOptions(impair: Impairment): Parameters<DummyNet["tc"]>[1] {
-  return { ...impair };
 }
 
 async function configureInterface(host: DummyNet, iface: string, addresses: readonly string[]): Promise<void> {

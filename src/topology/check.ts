@@ -17,11 +17,12 @@ import {
 } from "./addresses.js";
 import { describeValue, InvalidArgumentError } from "../errors.js";
 import { checkNetemCombination, mergeNetem } from "../tc/netem-options.js";
-import { validateTcOptions } from "../tc/netem-validate.js";
+import type { NetemOptions } from "../tc/netem-model.js";
+import { validateNetemOptions } from "../tc/netem-validate.js";
 import { validateCpuLimit } from "../cgroups/limits.js";
 import { formatPath } from "./errors.js";
 import { checkFaults } from "./fault-steps.js";
-import type { HostSpec, Impairment, NodePath, Topology } from "./model.js";
+import type { HostSpec, NodePath, Topology } from "./model.js";
 import { NAME_CHARACTERS } from "../names/scoped.js";
 
 export interface Problem {
@@ -325,12 +326,12 @@ function checkHost(
 
 /** Checks an impairment with the traffic-control module's own rules (ranges, models, combinations). */
 export function checkImpairment(
-  impair: Impairment,
+  impair: NetemOptions,
   path: NodePath,
   report: (path: NodePath, message: string) => void,
 ): void {
   try {
-    const options = validateTcOptions(impair);
+    const options = validateNetemOptions(impair);
     checkNetemCombination(mergeNetem(undefined, options));
     if (typeof options.ingress === "object" && options.ingress !== null) {
       checkNetemCombination(mergeNetem(undefined, options.ingress), "ingress.");

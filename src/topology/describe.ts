@@ -2,10 +2,11 @@
  * Text views of a topology: the table `dummynet up` prints, the impairment
  * summary, and the interface list per host that the table and graphs share.
  */
-import { type Impairment, known, type Topology } from "./model.js";
+import type { NetemOptions } from "../tc/netem-model.js";
+import { known, type Topology } from "./model.js";
 
 /** "delay 20ms ±5ms, loss 1%": every option the impairment sets, in tc's order, ingress last. */
-export function describeImpairment(impair: Impairment | undefined): string {
+export function describeImpairment(impair: NetemOptions | undefined): string {
   if (!impair) return "";
   const parts: string[] = [];
   const corr = (correlation: number | null | undefined) => (correlation ? ` (corr ${correlation}%)` : "");

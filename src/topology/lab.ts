@@ -33,7 +33,10 @@ export interface BuildTopologyOptions extends Pick<
   concurrency?: number;
 }
 
-/** Options of `Lab.start()`. */
+/**
+ * Options of `Lab.start()`.
+ * @inline
+ */
 export interface LabStartOptions {
   /** Receives the programs' output line by line. */
   onOutput?: OutputSink;

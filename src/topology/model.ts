@@ -6,13 +6,10 @@
  */
 import type { StepAction } from "../faults/plan.js";
 import { STEP_ACTION_NAMES } from "../faults/types.js";
-import type { TcOptions } from "../tc/netem-model.js";
+import type { NetemOptions } from "../tc/netem-model.js";
 
 /** Path of a node in the file, e.g. ["links", 0, "ends", 1]. */
 export type NodePath = readonly (string | number)[];
-
-/** Netem options as the file declares them: the library's `tc()` options (src/tc/netem-model.ts). */
-export type Impairment = TcOptions;
 
 /** A static route of a host: `to` via a gateway address. */
 interface RouteSpec {
@@ -71,7 +68,7 @@ export interface LinkEndSpec {
   /** Addresses with prefix length (`10.0.0.1/24`), possibly none. */
   addresses: string[];
   /** Impairment of the packets this end sends (link-wide options merged under the end's own). */
-  impair?: Impairment;
+  impair?: NetemOptions;
   /** Where the impairment is declared: the end's own `impair`, else the link's. */
   impairPath?: NodePath;
   /** Where the declaration is in the file, for messages that point at a line and column. */
@@ -179,7 +176,7 @@ export interface FaultStepSpec {
   /** Take back every fault in force. */
   heal?: true;
   /** An impairment of an interface (with `for`: restored afterwards). */
-  impair?: FaultInterfaceSpec & Impairment;
+  impair?: FaultInterfaceSpec & NetemOptions;
   /** Take an interface down. */
   down?: FaultInterfaceSpec;
   /** Bring an interface up. */

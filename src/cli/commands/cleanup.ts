@@ -1,14 +1,14 @@
 /** `dummynet cleanup [UID...]`: remove the objects of owners that are gone (or forced). */
-import { print, printJson } from "../command-io.js";
+import { globalsOf, print, printJson, type GlobalOptions } from "../command-io.js";
 import { dim, EXIT, green, red } from "../output.js";
 import { owners, ownerSummary, skippedNote } from "./ls.js";
 
 export async function cleanup(
   uids: number[],
-  options: { force?: number[]; json?: boolean; dryRun?: boolean },
+  options: { force?: number[]; json?: boolean; dryRun?: boolean } & GlobalOptions,
 ): Promise<number> {
   const forced = new Set(options.force ?? []);
-  const survey = await owners();
+  const survey = await owners(options);
   const all = survey.all.filter(({ owner }) => uids.length === 0 || uids.includes(owner.uid));
   const targets = all.filter(({ owner }) => owner.state === "dead" || forced.has(owner.uid));
   const spared = all.filter(({ owner }) => owner.state === "alive" && !forced.has(owner.uid));
@@ -16,7 +16,11 @@ export async function cleanup(
   let failures: Awaited<ReturnType<typeof reapDeadOwners>>["failures"] = [];
   if (!options.dryRun && targets.length > 0) {
     // The reaper removes the owners' records too, with the networks in them.
-    const result = await reapDeadOwners({ force: [...forced], only: targets.map(({ owner }) => owner.uid) });
+    const result = await reapDeadOwners({
+      force: [...forced],
+      only: targets.map(({ owner }) => owner.uid),
+      ...globalsOf(options),
+    });
     failures = result.failures;
   }
   if (options.json) {

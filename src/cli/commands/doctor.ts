@@ -1,19 +1,19 @@
 /** `dummynet doctor`: what this machine can do, with what to do about each missing feature. */
 import type { RootlessReport } from "../../rootless/doctor.js";
 import { isRoot, sudoWorksWithoutPassword } from "../../system/privilege.js";
-import { print, printJson } from "../command-io.js";
+import { print, printJson, type GlobalOptions } from "../command-io.js";
 import { EXIT } from "../output.js";
 
-export async function doctor(options: { json?: boolean }): Promise<number> {
+export async function doctor(options: { json?: boolean } & GlobalOptions): Promise<number> {
   const { detectCapabilities, formatCapabilities } = await import("../../capabilities/index.js");
   const capabilities = await detectCapabilities();
   const { detectFidelity, formatFidelity } = await import("../../capabilities/fidelity-advice.js");
   const fidelity = await detectFidelity(capabilities);
   // Not root (or asked for): whether rootless mode works here, tried for real (rootless/doctor.ts).
-  const rootlessWanted = !isRoot() || process.env["DUMMYNET_ROOTLESS"] === "1";
+  const rootlessWanted = !isRoot() || rootlessAsked(options);
   const { checkRootless, formatRootlessReport } = await import("../../rootless/doctor.js");
   const rootless = rootlessWanted ? await checkRootless() : undefined;
-  const mode = privilegeMode(rootless);
+  const mode = privilegeMode(rootless, rootlessAsked(options));
   if (options.json) printJson({ mode, ...capabilities, fidelity, ...(rootless ? { rootless } : {}) });
   else
     print(
@@ -27,13 +27,22 @@ export async function doctor(options: { json?: boolean }): Promise<number> {
   return EXIT.ok;
 }
 
-/** Which way the library gets its rights on this machine (as `rootless: "auto"` decides), and why. */
-export function privilegeMode(rootless: RootlessReport | undefined): {
+/** Who asks for rootless mode, if anyone: `--rootless`, or DUMMYNET_ROOTLESS=1. */
+function rootlessAsked(options: GlobalOptions): string | undefined {
+  if (options.rootless) return "--rootless";
+  if (process.env["DUMMYNET_ROOTLESS"] === "1") return "DUMMYNET_ROOTLESS=1";
+  return undefined;
+}
+
+/** Which way the library gets its rights on this machine (as `rootless: "auto"` decides, unless asked), and why. */
+export function privilegeMode(
+  rootless: RootlessReport | undefined,
+  asked: string | undefined,
+): {
   mode: "root" | "sudo" | "rootless" | "none";
   why: string;
 } {
-  if (process.env["DUMMYNET_ROOTLESS"] === "1")
-    return { mode: "rootless", why: "DUMMYNET_ROOTLESS=1 asks for it; programs in hosts run as you" };
+  if (asked !== undefined) return { mode: "rootless", why: `${asked} asks for it; programs in hosts run as you` };
   const sudoUid = process.env["SUDO_UID"];
   if (isRoot())
     return sudoUid && sudoUid !== "0"

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { ownerRecordPath } from "../../lifecycle/owners.js";
 import { processRuns, readStatSync } from "../../system/proc.js";
-import { print, printJson, waitUntil, warn } from "../command-io.js";
+import { globalsOf, print, printJson, waitUntil, warn, type GlobalOptions } from "../command-io.js";
 import { EXIT_WATCHDOG_MARK } from "../network-lifetime.js";
 import { describeNetwork, findNetwork } from "../networks.js";
 import { EXIT, green, red, yellow } from "../output.js";
@@ -10,7 +10,7 @@ import { DOWN_SIGNAL } from "../signals.js";
 
 export async function down(
   selector: string | undefined,
-  options: { json?: boolean; timeout: number },
+  options: { json?: boolean; timeout: number } & GlobalOptions,
 ): Promise<number> {
   const state = await findNetwork(selector);
   // "Removed" means the holding process has gone too (every thread of it), not only its record or its network.
@@ -39,7 +39,11 @@ export async function down(
   }
   // An owner that died without cleaning up leaves its objects and its record: the reaper removes both.
   const { reapDeadOwners } = await import("../../lifecycle/reaper.js");
-  const reaped = await reapDeadOwners({ only: [state.uid], ...(state.kept ? { force: [state.uid] } : {}) });
+  const reaped = await reapDeadOwners({
+    only: [state.uid],
+    ...(state.kept ? { force: [state.uid] } : {}),
+    ...globalsOf(options),
+  });
   const removed = reaped.reaped.reduce((n, owner) => n + owner.objects.length, 0);
   const watchdog = watchdogLines(state.network.log);
   for (const line of watchdog) warn(`${yellow("warning", process.stderr)}: ${line}`);

@@ -1,6 +1,6 @@
 /** `dummynet impair HOST:IFACE --delay ...`: change the netem impairment of a link of a running network. */
 import { DummyNetError } from "../../errors.js";
-import type { TcOptions } from "../../tc/netem-model.js";
+import type { NetemOptions } from "../../tc/netem-model.js";
 import { describeImpairment } from "../../topology/describe.js";
 import { logger, print, printJson, UsageError } from "../command-io.js";
 import { netemFromFlags } from "../netem-flags.js";
@@ -23,10 +23,10 @@ export async function impair(target: string, flags: Record<string, unknown>): Pr
   const options = netemFromFlags(flags);
   if (Object.keys(options).length === 0)
     throw new UsageError("say what to change, e.g. --delay 20 --loss 1 (see dummynet impair --help)");
-  const { validateTcOptions } = await import("../../tc/netem-validate.js");
-  let checked: TcOptions;
+  const { validateNetemOptions } = await import("../../tc/netem-validate.js");
+  let checked: NetemOptions;
   try {
-    checked = validateTcOptions(options);
+    checked = validateNetemOptions(options);
   } catch (error) {
     if (error instanceof DummyNetError) throw new UsageError(error.message);
     throw error;

@@ -1,9 +1,8 @@
 /** `dummynet inspect [NETWORK]`: what a running (or kept) network looks like now, read from the kernel (snapshot()), and its faults in force (from the process holding it). */
 import type { Snapshot, SnapshotHost } from "../../evidence/snapshot.js";
 import { processStartTime } from "../../system/proc.js";
-import type { NetemSettings } from "../../tc/netem-model.js";
+import type { NetemOptions, NetemSettings } from "../../tc/netem-model.js";
 import { describeImpairment } from "../../topology/describe.js";
-import type { Impairment } from "../../topology/model.js";
 import { logger, print, printJson } from "../command-io.js";
 import { bold, dim, EXIT, green, red, table } from "../output.js";
 import { findNetwork, privilegeOf, type HeldNetwork } from "../networks.js";
@@ -118,8 +117,8 @@ export async function inspect(selector: string | undefined, options: { json?: bo
       iface.peer ?? "-",
       // Read-back settings have the file's names; only a slot's distribution may be absent, which describeImpairment does not show.
       [
-        iface.impairment ? describeImpairment(iface.impairment as Impairment) : "",
-        iface.ingressImpairment ? `received: ${describeImpairment(iface.ingressImpairment as Impairment)}` : "",
+        iface.impairment ? describeImpairment(iface.impairment as NetemOptions) : "",
+        iface.ingressImpairment ? `received: ${describeImpairment(iface.ingressImpairment as NetemOptions)}` : "",
       ]
         .filter(Boolean)
         .join("; ") ||

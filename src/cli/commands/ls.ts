@@ -1,7 +1,7 @@
 /** `dummynet ls`: networks and leftover d-<uid>-* objects on this machine, by owner, alive or gone. */
 import type { NetworkRecord } from "../../lifecycle/owners.js";
 import type { Owner, SkippedStep } from "../../lifecycle/reaper.js";
-import { print, printJson } from "../command-io.js";
+import { globalsOf, print, printJson, type GlobalOptions } from "../command-io.js";
 import { dim, EXIT, green, red, table, yellow } from "../output.js";
 
 export function ownerSummary(owner: Owner): string {
@@ -17,13 +17,13 @@ export function ownerSummary(owner: Owner): string {
 }
 
 /** Owners (by their records and the objects found), each with the network `up` recorded, if it is one, and the listing steps left out. */
-export async function owners(): Promise<{
+export async function owners(options: GlobalOptions): Promise<{
   all: { owner: Owner; network: NetworkRecord | undefined }[];
   skipped: SkippedStep[];
   where: string;
 }> {
   const { surveyOwners } = await import("../../lifecycle/reaper.js");
-  const survey = await surveyOwners();
+  const survey = await surveyOwners(globalsOf(options));
   // Where was looked, for "nothing" to say no more than was seen.
   const where = survey.machineListed ? "on this machine" : "in this user's rootless holders";
   return {
@@ -37,8 +37,8 @@ export async function owners(): Promise<{
 export const skippedNote = (skipped: readonly SkippedStep[]) =>
   skipped.map((step) => dim(`not listed: ${step.step}: ${step.why}`)).join("\n");
 
-export async function ls(options: { json?: boolean }): Promise<number> {
-  const { all, skipped, where } = await owners();
+export async function ls(options: { json?: boolean } & GlobalOptions): Promise<number> {
+  const { all, skipped, where } = await owners(options);
   if (options.json) {
     printJson({
       owners: all.map(({ owner, network }) => ({

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { ensureStateDirectory, recordNetwork } from "../../lifecycle/owners.js";
 import { processStartTime } from "../../system/proc.js";
 import { formatTable } from "../../topology/describe.js";
-import { load, print, UsageError, waitUntil, warn } from "../command-io.js";
+import { globalsOf, load, print, UsageError, waitUntil, warn, type GlobalOptions } from "../command-io.js";
 import {
   announcement,
   armExitWatchdog,
@@ -115,7 +115,7 @@ async function followFileFaults(
   return new Set(Array.isArray(faults) ? faults.flatMap((step) => (step.kill === undefined ? [] : [step.kill])) : []);
 }
 
-interface DetachOptions {
+interface DetachOptions extends GlobalOptions {
   json?: boolean;
   wait?: boolean;
   timeout: number;
@@ -132,7 +132,8 @@ async function upDetached(file: string, options: DetachOptions): Promise<number>
   await load(file); // a bad file is refused here, before anything starts
   const logFile = join(ensureStateDirectory(), `up-${Date.now()}-${process.pid}.log`);
   const logFd = openSync(logFile, "a", 0o644);
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], "up", resolve(file)], {
+  const rootless = options.rootless ? ["--rootless"] : [];
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...rootless, "up", resolve(file)], {
     detached: true,
     stdio: ["ignore", logFd, logFd, "pipe"],
     env: { ...process.env, DUMMYNET_ANNOUNCE_FD: "3", DUMMYNET_DETACHED_LOG: logFile },
@@ -205,7 +206,7 @@ async function upDetached(file: string, options: DetachOptions): Promise<number>
   await waitUntil(() => child.exitCode !== null || child.signalCode !== null, 5_000);
   // The reaper removes the owner record too, if the background `up` could not.
   const owner = uid ?? child.pid;
-  if (owner !== undefined) await reapDeadOwners({ only: [owner] });
+  if (owner !== undefined) await reapDeadOwners({ only: [owner], ...globalsOf(options) });
   warn(
     `${red("error", process.stderr)}: up --detach ${file}${uid !== undefined ? ` (owner uid ${uid})` : ""}: ${outcome.why}; its log (${logFile}):`,
   );

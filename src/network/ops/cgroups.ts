@@ -2,7 +2,8 @@
  * cgroups of a network: made with their limits, removed by cleanup, listed
  * by owner.
  */
-import { CGroup, type CGroupInitialLimits, listCgroups, removeCgroupDirectoriesSync } from "../../cgroups/cgroup.js";
+import { CGroup, type CGroupInitialLimits } from "../../cgroups/cgroup.js";
+import { listCgroups, removeCgroupDirectoriesSync } from "../../cgroups/directories.js";
 import { CGroupScoped } from "../../names/scoped.js";
 import { isRootless } from "../../rootless/privilege.js";
 import { cgroupsRefused } from "../../rootless/refusals.js";
