@@ -105,9 +105,11 @@ export async function hostAddresses(at: NamespaceHandle, host: FaultHost): Promi
 
 /**
  * What the kernel says, kept a moment: a schedule's burst of steps reads a host once, not once per step. A reading
- * past half its time is read again in the background, so that steps every few ms do not wait for the read (a process).
+ * in the last fifth of its time is read again in the background, so that steps every few ms do not wait for the read
+ * (a process), and it is read no more often than before (a spawn holds up the event loop a moment).
  */
 const READ_FOR_MS = 1000;
+const REREAD_AFTER_MS = 800;
 const read = new Map<string, { at: number; addresses: Promise<string[]>; next?: Promise<string[]> }>();
 
 function readAddresses(host: FaultHost): Promise<string[]> {
@@ -115,7 +117,7 @@ function readAddresses(host: FaultHost): Promise<string[]> {
   const cached = read.get(key);
   const age = cached ? performance.now() - cached.at : Infinity;
   if (cached && age < READ_FOR_MS) {
-    if (age >= READ_FOR_MS / 2 && !cached.next) {
+    if (age >= REREAD_AFTER_MS && !cached.next) {
       const started = performance.now();
       const next = readNow(host);
       cached.next = next;
