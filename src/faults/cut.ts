@@ -1,11 +1,12 @@
 /**
  * A cut: for each (sender, receiver) pair, the receiver drops what the sender
- * sends to it, by one blackhole rule per pair of their addresses of one family
- * (rules.ts). Nothing is put on the sender's output path, where a blackhole
+ * sends to it, by blackhole rules (rules.ts) from its senders' addresses of one
+ * family, as the fewest prefixes that hold exactly them, to each of its own. Nothing is put on the sender's output path, where a blackhole
  * rule would fail its sends at once (EINVAL) instead of letting them time out.
  */
 import type { NamespaceHandle } from "../network/ops/handle.js";
 import { type FaultHost, type HostAddress, hostAddresses } from "./hosts.js";
+import { exactPrefixes } from "./prefixes.js";
 import { type Family, NamespaceRules, type Pair, allSettledOrThrow } from "./rules.js";
 
 /** One direction of a cut: packets from `from` to `to` are dropped at `to`. */
@@ -28,8 +29,9 @@ export class CutRules {
     await Promise.all(
       [...hosts.values()].map(async (host) => addresses.set(host.scoped, await hostAddresses(this.at, host))),
     );
-    // One change per receiving namespace and family, its rules together.
-    const changes = new Map<string, { rules: NamespaceRules; family: Family; pairs: Pair[] }>();
+    // One change per receiving namespace and family, its rules together; each receiver address's senders as the
+    // fewest prefixes that hold exactly them.
+    const changes = new Map<string, { rules: NamespaceRules; family: Family; senders: Map<string, Set<string>> }>();
     for (const [from, to] of directions) {
       for (const sender of addresses.get(from.scoped) ?? []) {
         for (const receiver of addresses.get(to.scoped) ?? []) {
@@ -37,18 +39,27 @@ export class CutRules {
           const key = `${to.scoped} ${sender.family}`;
           let change = changes.get(key);
           if (!change) {
-            change = { rules: this.#rulesOf(to), family: sender.family, pairs: [] };
+            change = { rules: this.#rulesOf(to), family: sender.family, senders: new Map() };
             changes.set(key, change);
           }
-          change.pairs.push({ from: sender.address, to: receiver.address });
+          let senders = change.senders.get(receiver.address);
+          if (!senders) change.senders.set(receiver.address, (senders = new Set()));
+          senders.add(sender.address);
         }
       }
     }
+    const planned = [...changes.values()].map(({ rules, family, senders }) => ({
+      rules,
+      family,
+      pairs: [...senders].flatMap(([to, from]): Pair[] =>
+        exactPrefixes(from, family).map((prefix) => ({ from: prefix, to })),
+      ),
+    }));
     const release = async () => {
-      await allSettledOrThrow([...changes.values()].map((c) => c.rules.release(c.family, c.pairs)));
+      await allSettledOrThrow(planned.map((c) => c.rules.release(c.family, c.pairs)));
     };
     try {
-      await allSettledOrThrow([...changes.values()].map((c) => c.rules.acquire(c.family, c.pairs)));
+      await allSettledOrThrow(planned.map((c) => c.rules.acquire(c.family, c.pairs)));
     } catch (error) {
       await release().catch(() => undefined);
       throw error;

@@ -8,11 +8,14 @@ import type { DummyNet } from "../network/dummy-net.js";
 import type { NamespaceHandle } from "../network/ops/handle.js";
 import { checkFor } from "./durations.js";
 import type { Direction } from "./cut.js";
-import { type FaultHost, resolveGroups, resolveHost } from "./hosts.js";
+import { type FaultHost, hostAddresses, resolveGroups, resolveHost } from "./hosts.js";
 import { type ActiveFault, type ApplyOptions, NetworkFaults } from "./network-faults.js";
 import { type ScheduleOptions, checkPlan, networkHosts, randomSeed } from "./plan.js";
 import { type Schedule, ScheduleRun } from "./schedule.js";
 import type { Fault, FaultEvent, FaultOptions } from "./types.js";
+
+/** The steps that put cut rules in force. */
+const CUTS = new Set(["partition", "block", "isolate"]);
 
 export class FaultOps {
   /**
@@ -99,6 +102,14 @@ export class FaultOps {
       throw new InvalidArgumentError("options.seed", seed, "must be a whole number from 0 to 2**32 - 1");
     }
     const { steps, checked } = checkPlan(this.at, plan, seed);
+    if (checked.some((step) => CUTS.has(step.action))) {
+      // Hosts without addresses of the network's making are read from the kernel (a process): before the first step.
+      const warm = async () => {
+        const hosts = networkHosts(this.at).map((name) => this.host(name));
+        await Promise.all(hosts.map((host) => hostAddresses(this.at, host)));
+      };
+      warm().catch(() => undefined);
+    }
     return new ScheduleRun({ ops: this, network: this.at.network, hostNet: this.hostNet }, steps, checked, seed);
   }
 

@@ -195,6 +195,26 @@ describe("faults on a LAN of a, b, c (IPv4 and IPv6) and d behind router r", { t
     assertRulesPristine();
   });
 
+  test("senders numbered in a row are cut by one prefix rule that drops them and no one else", T, async () => {
+    // b and c are 10.0.0.2-3 and fd00::2-3: one rule per family in a, from their /31 and /127.
+    const fault = await net.partition([["b", "c"], ["a"]]);
+    const rules = rulesOf(net, hosts.a);
+    assert.match(rules, /from 10\.0\.0\.2\/31 to 10\.0\.0\.1 blackhole/, rules);
+    assert.match(rules, /from fd00::2\/127 to fd00::1 blackhole/, rules);
+    assert.equal(rules.match(/blackhole/g)?.length, 2, rules);
+    const during = await Promise.all([
+      reach(hosts.b, "udp", v4.a),
+      reach(hosts.c, "tcp", v4.a),
+      reach(hosts.c, "tcp", v6.a),
+      // Outside the prefix: r (10.0.0.254) on the LAN, d behind r.
+      reach(hosts.r, "udp", v4.a),
+      reach(hosts.d, "tcp", v4.a),
+    ]);
+    assert.deepEqual(during, ["timeout", "timeout", "timeout", "reply", "connected"]);
+    await fault.heal();
+    assertRulesPristine();
+  });
+
   test("bad input is refused before anything changes, naming the argument and what to do", T, () => {
     const refusals: [() => Promise<unknown>, RegExp][] = [
       [() => net.partition([["a"], ["nosuch"]]), /groups\[1\]\[0\]: "nosuch" is not a host of this network/],

@@ -6,8 +6,9 @@
  * from pref 0 to pref 2 while any cut is in force (and back when none is).
  * Rules are counted, so that overlapping faults share one kernel rule; the
  * changes of one namespace and family run one after the other, in the order
- * they were asked for, the rules of one change together (the ip batch worker
- * of that namespace pipelines them).
+ * they were asked for, the commands of one change (the local rule's move
+ * included) given together: the namespace's ip batch worker runs them in
+ * order from one write, so a change costs one round trip.
  */
 import { SystemCommandError } from "../errors.js";
 import type { Shell } from "../shell/shell.js";
@@ -19,7 +20,7 @@ const MOVED_LOCAL_PREF = "2";
 
 export type Family = 4 | 6;
 
-/** A sender's address and the receiver's (this namespace's), of one family. */
+/** A sender's address or prefix (cut.ts) and the receiver's address (this namespace's), of one family. */
 export interface Pair {
   readonly from: string;
   readonly to: string;
@@ -62,10 +63,13 @@ class FamilyRules {
     }
     const first = added.length > 0 && this.#counts.size === added.length;
     return this.#enqueue(async () => {
-      if (first) await this.#moveLocal();
-      await allSettledOrThrow(
-        added.map(({ from, to }) => this.#ip(["rule", "add", "pref", CUT_PREF, "from", from, "to", to, "blackhole"])),
+      const moving = first ? this.#moveLocal() : Promise.resolve();
+      const adding = added.map(({ from, to }) =>
+        this.#ip(["rule", "add", "pref", CUT_PREF, "from", from, "to", to, "blackhole"]),
       );
+      // The move's failure first: rules added without it are inert (local delivery comes first) and the caller's
+      // release takes them back.
+      await allSettledOrThrow([moving, ...adding]);
     });
   }
 
@@ -84,12 +88,10 @@ class FamilyRules {
     }
     const last = removed.length > 0 && this.#counts.size === 0;
     return this.#enqueue(async () => {
-      await allSettledOrThrow(
-        removed.map(({ from, to }) =>
-          this.#ip(["rule", "del", "pref", CUT_PREF, "from", from, "to", to, "blackhole"], { gone: true }),
-        ),
+      const removing = removed.map(({ from, to }) =>
+        this.#ip(["rule", "del", "pref", CUT_PREF, "from", from, "to", to, "blackhole"], { gone: true }),
       );
-      if (last) await this.#restoreLocal();
+      await allSettledOrThrow([...removing, ...(last ? [this.#restoreLocal()] : [])]);
     });
   }
 
@@ -100,28 +102,48 @@ class FamilyRules {
     return done;
   }
 
+  /** Its two commands go out with the rules given in the same turn (one write); the add runs before the del. */
   async #moveLocal(): Promise<void> {
     // Added before the old one goes: there is never a moment without local delivery.
-    await this.#ip(["rule", "add", "pref", MOVED_LOCAL_PREF, "lookup", "local"]);
-    try {
-      await this.#ip(["rule", "del", "pref", "0", "lookup", "local"]);
-      this.#movedFrom = "0";
-    } catch (error) {
+    const [added, deleted] = await Promise.allSettled([
+      this.#ip(["rule", "add", "pref", MOVED_LOCAL_PREF, "lookup", "local"]),
+      this.#ip(["rule", "del", "pref", "0", "lookup", "local"]),
+    ]);
+    if (added.status === "rejected") {
+      // Put back what the del took (if it did): local delivery must stay.
+      if (deleted.status === "fulfilled") await this.#ip(["rule", "add", "pref", "0", "lookup", "local"]);
+      throw added.reason as Error;
+    }
+    if (deleted.status === "rejected") {
+      const error = deleted.reason as SystemCommandError;
       await this.#ip(["rule", "del", "pref", MOVED_LOCAL_PREF, "lookup", "local"], { gone: true });
       throw new SystemCommandError(
-        (error as SystemCommandError).argv,
-        (error as SystemCommandError).exitCode,
-        (error as SystemCommandError).stderr,
+        error.argv,
+        error.exitCode,
+        error.stderr,
         "the `local` routing rule of this host is not at pref 0 (someone moved it): faults need it there to start from",
         { cause: error },
       );
     }
+    this.#movedFrom = "0";
   }
 
+  /** Given with the rules' deletes (one write); the add runs before the del. */
   async #restoreLocal(): Promise<void> {
     if (this.#movedFrom === undefined) return;
-    await this.#ip(["rule", "add", "pref", this.#movedFrom, "lookup", "local"]);
-    await this.#ip(["rule", "del", "pref", MOVED_LOCAL_PREF, "lookup", "local"], { gone: true });
+    const [back, deleted] = await Promise.allSettled([
+      this.#ip(["rule", "add", "pref", this.#movedFrom, "lookup", "local"]),
+      this.#ip(["rule", "del", "pref", MOVED_LOCAL_PREF, "lookup", "local"], { gone: true }),
+    ]);
+    if (back.status === "rejected") {
+      // The del ran anyway: unless the rule was back already (File exists), local delivery needs the moved one again.
+      const exists = /File exists/.test((back.reason as SystemCommandError).stderr);
+      if (deleted.status === "fulfilled" && !exists) {
+        await this.#ip(["rule", "add", "pref", MOVED_LOCAL_PREF, "lookup", "local"]).catch(() => undefined);
+      }
+      throw back.reason as Error;
+    }
+    if (deleted.status === "rejected") throw deleted.reason as Error;
     this.#movedFrom = undefined;
   }
 
