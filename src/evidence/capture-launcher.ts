@@ -1,82 +1,136 @@
 /**
- * The fixtures' capture engines, started by one long-lived `sh` per privilege
- * (per process) instead of one Node spawn per host: Node forks its whole
- * process, on its main thread, for every program it starts, and that was
- * most of what evidence cost a passing test (docs/evidence.md). The shell
- * reads commands on its standard input:
+ * The fixtures' capture engine: one long-lived Perl process per privilege
+ * (per test process), the "hub", that records every host of every test's
+ * network. For each host it enters the namespace (setns), opens a packet
+ * socket there (AF_PACKET, every interface, cooked: what `tcpdump -i any`
+ * opens) and goes back; the socket keeps recording that namespace. So a
+ * host costs one line on a pipe and three system calls instead of a process
+ * start (a `tcpdump` per host was most of what evidence cost a passing test:
+ * docs/evidence.md), and the same engine runs rootless, where tcpdump
+ * cannot (packet-engine.ts says why). The hub reads commands on its
+ * standard input:
  *
- *   start ID NAMESPACE-PATH FILE   runs `nsenter --net=PATH ENGINE... FILE` in the background (ENGINE: `tcpdump
- *                                  -i any ... -C 1 -W 4 -w`, or rootless, the packet engine, packet-engine.ts)
- *   kill SIGNAL PID                signals a capture engine
+ *   start ID NAMESPACE-PATH FILE   records the namespace into a ring of files FILE0..FILE3 (the newest ~4 MB)
+ *   stop ID                        writes what the socket still holds, closes it and the file
+ *   drop ID                        closes them at once (a passing test's recording)
  *
- * and tells, one line each, prefixed by the capture's ID: `@pid N`, each
- * line tcpdump writes on stderr ("listening on any" once it records), and
- * `@exit STATUS`. The engine writes its own ring of files (FILE0..FILE3, the
- * newest ~4 MB), so no packet crosses into Node while a test runs. When this
- * process ends, the shell sees its input close and kills every engine. The
- * pids are the shell's: in rootless mode, numbers of the holder's PID
- * namespace, so only the shell signals them there.
+ * and tells, one line each, prefixed by the capture's ID: "listening on any"
+ * once it records, a problem if any, "N packets captured" and `@exit STATUS`
+ * when it ends. Files are written in Linux cooked capture v2, as tcpdump
+ * -i any writes them. When this process ends, the hub sees its input close
+ * and exits, closing every socket.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import type { Socket } from "node:net";
 import { createInterface } from "node:readline";
-import { isRootless } from "../rootless/privilege.js";
 import type { Privilege } from "../system/privilege.js";
-import { packetEngineArgv } from "./packet-engine.js";
-import { captureEnginePids, requireTcpdump } from "./tcpdump.js";
+import { requirePerl } from "./packet-engine.js";
 
 /** Bytes of each packet kept: headers and some payload, which is what a failure's story needs. */
 export const EVIDENCE_SNAPLEN = 2048;
-/** The ring: RING_FILES files of RING_FILE_MB million bytes each (tcpdump's -W and -C). */
+/** The ring: RING_FILES files of RING_FILE_BYTES bytes each (as tcpdump's -W 4 -C 1). */
 export const RING_FILES = 4;
-const RING_FILE_MB = 1;
+const RING_FILE_BYTES = 1_000_000;
 
-/** The engine's argv but the file (given as its last argument, it writes the ring FILE0...). */
-function engineArgv(privilege: Privilege): string[] {
-  if (isRootless(privilege))
-    return packetEngineArgv("any", EVIDENCE_SNAPLEN, { fileBytes: RING_FILE_MB * 1e6, files: RING_FILES });
-  const ring = ["-C", String(RING_FILE_MB), "-W", String(RING_FILES)];
-  return [
-    requireTcpdump(),
-    "-i",
-    "any",
-    "-s",
-    String(EVIDENCE_SNAPLEN),
-    "-U",
-    "--immediate-mode",
-    "-Z",
-    "root",
-    ...ring,
-    "-w",
-  ];
+/** setns(2)'s number on each architecture Node runs on (Perl reaches it through syscall()). */
+const SETNS: Partial<Record<NodeJS.Architecture, number>> = {
+  x64: 308,
+  arm64: 268,
+  riscv64: 268,
+  loong64: 268,
+  arm: 375,
+  ia32: 346,
+  ppc64: 350,
+  s390x: 339,
+};
+
+const HUB = String.raw`use strict; use Socket;
+my ($setns, $snap, $cap, $files) = @ARGV;
+$SIG{PIPE} = 'IGNORE';
+open(my $home, '<', '/proc/self/ns/net') or die "/proc/self/ns/net: $!\n";
+my $header = pack('L S S l L L L', 0xa1b2c3d4, 2, 4, 0, 0, $snap, 276);
+my (%live, %by_fd);
+sub tell_ { syswrite(STDOUT, join('', map { "$_[0] $_\n" } @_[1 .. $#_])) }
+sub next_file {
+  my $c = shift;
+  close $c->{fh} if $c->{fh};
+  open($c->{fh}, '>', $c->{out} . ($c->{n}++ % $files)) or return "$c->{out}: $!";
+  binmode $c->{fh};
+  syswrite($c->{fh}, $header) // return "write $c->{out}: $!";
+  $c->{size} = length $header;
+  return;
 }
-
-// "$@" is the engine's argv (engineArgv()).
-const SCRIPT = `while read -r cmd id a b; do
-  case $cmd in
-  start)
-    { nsenter --net="$a" -- "$@" "$b" 2>&1 >/dev/null </dev/null &
-      echo "@pid $!"; wait $!; echo "@exit $?"; } | while IFS= read -r line; do echo "$id $line"; done &
-    ;;
-  kill) kill "-$id" "$a" 2>/dev/null ;;
-  esac
-done
-kill -KILL 0`;
+sub finish {
+  my ($id, $status, $why) = @_;
+  my $c = delete $live{$id} or return;
+  delete $by_fd{fileno $c->{s}};
+  close $c->{s}; close $c->{fh} if $c->{fh};
+  tell_($id, ($why ? ($why) : ()), "$c->{count} packets captured", "\@exit $status");
+}
+sub start {
+  my ($id, $ns, $out) = @_;
+  my $fail = sub { tell_($id, $_[0], '@exit 1') };
+  open(my $fd, '<', $ns) or return $fail->("$ns: $!");
+  syscall($setns, fileno($fd), 0x40000000) == 0 or return $fail->("setns $ns: $!");
+  my $ok = socket(my $s, 17, 2, 0x0300); my $err = $!;
+  syscall($setns, fileno($home), 0x40000000) == 0 or die "setns back: $!\n";
+  $ok or return $fail->("socket in $ns: $err");
+  my $c = { s => $s, out => $out, n => 0, count => 0 };
+  if (my $why = next_file($c)) { close $s; return $fail->($why) }
+  $live{$id} = $c; $by_fd{fileno $s} = $id;
+  tell_($id, 'listening on any');
+}
+sub packet {
+  my ($id, $most) = @_;
+  my $c = $live{$id};
+  for (1 .. $most) {
+    my $from = recv($c->{s}, my $buf, 262144, 0x40);
+    if (!defined $from) { return if $!{EAGAIN} || $!{EINTR}; return finish($id, 1, "recv: $!") }
+    my $tv = "\0" x 16;
+    my ($sec, $usec) = ioctl($c->{s}, 0x8906, $tv) ? unpack('q q', $tv) : (time, 0);
+    my (undef, $proto, $index, $hatype, $type, $halen, $addr) = unpack('S n i S C C a8', $from);
+    my $data = pack('n n N n C C a8', $proto, 0, $index, $hatype, $type, $halen, $addr) . $buf;
+    my $len = length $data;
+    my $keep = $len < $snap ? $len : $snap;
+    my $record = pack('L L L L', $sec, $usec, $keep, $len) . substr($data, 0, $keep);
+    if ($c->{size} + length($record) > $cap && $c->{size} > length $header) {
+      if (my $why = next_file($c)) { return finish($id, 1, $why) }
+    }
+    defined syswrite($c->{fh}, $record) or return finish($id, 1, "write $c->{out}: $!");
+    $c->{size} += length $record; $c->{count}++;
+  }
+}
+my $in = '';
+while (1) {
+  my $rin = '';
+  vec($rin, 0, 1) = 1;
+  vec($rin, $_, 1) = 1 for keys %by_fd;
+  next if select(my $r = $rin, undef, undef, undef) <= 0;
+  for my $fd (grep { vec($r, $_, 1) } keys %by_fd) { packet($by_fd{$fd}, 64) if exists $by_fd{$fd} }
+  next unless vec($r, 0, 1);
+  my $got = sysread(STDIN, $in, 4096, length $in);
+  next if !defined $got && $!{EINTR};
+  last unless $got;
+  while ($in =~ s/^(.*)\n//) {
+    my ($cmd, @args) = split ' ', $1;
+    if ($cmd eq 'start') { start(@args) }
+    elsif ($cmd eq 'stop') { packet($args[0], 1e6) if $live{$args[0]}; finish($args[0], 0) }
+    elsif ($cmd eq 'drop') { finish($args[0], 137) }
+  }
+}
+`;
 
 /** What a running capture is told. */
 export interface LaunchedCapture {
-  /** The engine's pid (as the shell sees it), once the shell has told it. */
-  pid: number | undefined;
-  /** Resolves once the engine records (it said "listening on"), or rejects with why it did not. */
+  /** Resolves once the hub records the namespace ("listening on"), or rejects with why it did not. */
   readonly listening: Promise<void>;
-  /** Resolves with the engine's exit status and its stderr once it has exited. */
+  /** Resolves with the capture's exit status and what the hub said of it once it has ended. */
   readonly exited: Promise<{ status: number; stderr: string }>;
 }
 
 interface Pending extends LaunchedCapture {
+  id: string;
   stderr: string;
-  /** A signal asked for before the shell told the pid. */
-  signal: "INT" | "KILL" | undefined;
   onLine(line: string): void;
 }
 
@@ -85,22 +139,25 @@ class Launcher {
   readonly #captures = new Map<string, Pending>();
   #next = 0;
   #ended = false;
-  /** Whether the engines' pids are this process's to signal (not in rootless mode: see the file comment). */
-  readonly #ownPids: boolean;
 
   constructor(privilege: Privilege) {
-    this.#ownPids = !isRootless(privilege);
-    // The README's sudoers line allows nsenter, not sh: nsenter without a namespace runs sh as it is.
-    const argv = privilege.wrap(["nsenter", "--", "sh", "-c", SCRIPT, "sh", ...engineArgv(privilege)]);
+    const setns = SETNS[process.arch];
+    if (setns === undefined) throw new Error(`no setns system call number known for architecture ${process.arch}`);
+    const hub = [requirePerl(), "-e", HUB, String(setns), String(EVIDENCE_SNAPLEN), String(RING_FILE_BYTES)];
+    // The README's sudoers line allows nsenter, not perl: nsenter without a namespace runs it as it is.
+    const argv = privilege.wrap(["nsenter", "--", ...hub, String(RING_FILES)]);
     // Its own process group: a Ctrl-C in the terminal reaches this process, which stops the captures in order.
     this.#child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], detached: true });
-    this.#child.stderr.resume();
+    this.#child.stderr.setEncoding("utf8");
+    this.#child.stderr.on("data", (text: string) => {
+      this.#said = (this.#said + text).slice(-1024);
+    });
     this.#child.stdin.on("error", () => undefined);
     this.#child.on("error", () => {
       this.#end("could not be started");
     });
     this.#child.on("close", (code, signal) => {
-      this.#end(`ended (${String(code ?? signal)})`);
+      this.#end(`ended (${String(code ?? signal)})${this.#said.trim() ? `: ${this.#said.trim()}` : ""}`);
     });
     createInterface({ input: this.#child.stdout }).on("line", (line) => {
       const space = line.indexOf(" ");
@@ -108,6 +165,8 @@ class Launcher {
     });
     this.#idle();
   }
+
+  #said = "";
 
   get alive(): boolean {
     return !this.#ended;
@@ -121,25 +180,19 @@ class Launcher {
     const listening = new Promise<void>((resolve, reject) => ((ready = resolve), (notReady = reject)));
     listening.catch(() => undefined);
     const capture: Pending = {
-      pid: undefined,
+      id,
       stderr: "",
-      signal: undefined,
       listening,
       exited: new Promise((resolve) => (exit = resolve)),
       onLine: (line) => {
-        if (line.startsWith("@pid ")) {
-          capture.pid = Number(line.slice(5));
-          if (this.#ownPids) captureEnginePids.add(capture.pid);
-          if (capture.signal) this.signal(capture, capture.signal);
-        } else if (line.startsWith("@exit ")) {
+        if (line.startsWith("@exit ")) {
           this.#captures.delete(id);
-          if (capture.pid !== undefined && this.#ownPids) captureEnginePids.delete(capture.pid);
           this.#idle();
-          notReady(new Error(capture.stderr.trim() || "tcpdump ended before it listened"));
+          notReady(new Error(capture.stderr.trim() || "the capture ended before it listened"));
           exit({ status: Number(line.slice(6)), stderr: capture.stderr });
         } else {
           capture.stderr = (capture.stderr + line + "\n").slice(-4096);
-          if (line.includes("listening on ")) ready();
+          if (line.startsWith("listening on ")) ready();
         }
       },
     };
@@ -152,30 +205,18 @@ class Launcher {
     return capture;
   }
 
-  /** INT: tcpdump writes what it holds and exits; KILL: at once. Resolve on `exited`. */
+  /** INT: the hub writes what the socket holds and ends the capture; KILL: at once. Resolve on `exited`. */
   signal(capture: LaunchedCapture, signal: "INT" | "KILL"): void {
-    const pending = capture as Pending;
-    if (pending.pid === undefined) pending.signal = signal;
-    else if (!this.#ended) this.#child.stdin.write(`kill ${signal} ${pending.pid}\n`);
-  }
-
-  /** The exit path: end the engines now (the shell would, once it sees its input close). */
-  killSync(): void {
-    if (!this.#ownPids) return;
-    for (const capture of this.#captures.values()) {
-      try {
-        if (capture.pid !== undefined) process.kill(capture.pid, "SIGKILL");
-      } catch {
-        // Gone, or not ours to signal (sudo): the shell kills it as this process's pipe closes.
-      }
-    }
+    const { id } = capture as Pending;
+    if (!this.#ended && this.#captures.has(id))
+      this.#child.stdin.write(`${signal === "INT" ? "stop" : "drop"} ${id}\n`);
   }
 
   #end(why: string): void {
     if (this.#ended) return;
     this.#ended = true;
     for (const capture of [...this.#captures.values()]) {
-      capture.stderr += `the capture launcher ${why}\n`;
+      capture.stderr += `the capture hub ${why}\n`;
       capture.onLine("@exit 255");
     }
   }
@@ -196,7 +237,7 @@ class Launcher {
 
 const launchers = new Map<Privilege, Launcher>();
 
-/** Starts recording every interface of the namespace at `namespacePath` into tcpdump's ring of files `file0`... */
+/** Starts recording every interface of the namespace at `namespacePath` into the ring of files `file0`... */
 export function launchCapture(
   privilege: Privilege,
   namespacePath: string,
@@ -208,7 +249,3 @@ export function launchCapture(
 }
 
 export type { Launcher };
-
-process.on("exit", () => {
-  for (const launcher of launchers.values()) launcher.killSync();
-});

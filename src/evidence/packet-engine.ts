@@ -67,7 +67,7 @@ print STDERR "$count packets captured\n";
 `;
 
 /** Where Perl is, or a MissingProgramError naming its package. */
-function requirePerl(): string {
+export function requirePerl(): string {
   for (const candidate of ["/usr/bin/perl", "/bin/perl"]) {
     try {
       accessSync(candidate, constants.X_OK);

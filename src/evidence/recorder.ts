@@ -1,12 +1,13 @@
 /**
- * The test fixtures' recorder: one `tcpdump -i any` per host of the test's
- * network, started as each namespace is made (so every link of the host is
- * recorded, including links made or moved there later) by the capture
- * launcher (capture-launcher.ts), each into tcpdump's own ring of files in a
- * temporary folder (the newest ~4 MB). A passing test has the engines killed
- * and the files removed; a failing one has them stopped (they flush), read,
- * and split by interface into one pcap per link (evidence-folder.ts). A
- * capture that cannot start or dies is noted, never an error of the test.
+ * The test fixtures' recorder: every host of the test's network recorded from
+ * the moment its namespace is made (so every link of the host is recorded,
+ * including links made or moved there later) by the capture hub
+ * (capture-launcher.ts: one packet socket per host, in one process), each into
+ * a ring of files in a temporary folder (the newest ~4 MB). A passing test
+ * has the sockets closed and the files removed; a failing one has them
+ * stopped (what the kernel still holds is written), read, and split by
+ * interface into one pcap per link (evidence-folder.ts). A capture that
+ * cannot start or dies is noted, never an error of the test.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +20,7 @@ import { PcapReader, type PcapRecord } from "./pcap.js";
 
 export { EVIDENCE_SNAPLEN } from "./capture-launcher.js";
 
-/** How long tcpdump may take to open its socket, and to flush and exit, before the recording gives up on it. */
+/** How long the hub may take to open a socket, and to flush a capture, before the recording gives up on it. */
 const WAIT_MS = 10_000;
 
 /** The packets one host's capture kept, newest last. */
@@ -71,7 +72,7 @@ export class NetworkRecorder implements NamespaceWatcher {
     try {
       this.#folder ??= mkdtempSync(join(tmpdir(), "dummynet-rings-"));
       ring.file = join(this.#folder, `${scoped}.pcap`);
-      // Not awaited: netnsAdd does not wait for tcpdump; the host has no link to record before its next steps.
+      // Not awaited: netnsAdd does not wait for the hub; the host has no link to record before its next steps.
       Object.assign(ring, launchCapture(privilege, netnsPath(scoped), ring.file));
       ring.capture?.listening.catch((error: unknown) => (ring.problem ??= (error as Error).message));
       void ring.capture?.exited.then(({ status, stderr }) => {
@@ -161,7 +162,7 @@ function readRing(ring: HostRing): Omit<HostRecording, "namespace"> {
       problem ??= `could not read ${file}: ${(error as Error).message}`;
     }
   }
-  // tcpdump counts what it captured as it exits; what the ring no longer holds was let go.
+  // The hub counts what it captured as the capture ends; what the ring no longer holds was let go.
   const captured = /(\d+) packets? captured/.exec(ring.stderr ?? "");
   const evicted = captured ? Math.max(0, Number(captured[1]) - records.length) : 0;
   return { records, evicted, problem, reader };
