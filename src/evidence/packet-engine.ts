@@ -7,15 +7,13 @@
  * A packet socket needs only CAP_NET_RAW in the namespace's user namespace,
  * which the holder's root has, and switches no user.
  *
- * It speaks tcpdump's dialect, so the rest of the evidence code does not
- * care which engine runs: `perl -e SCRIPT IFACE SNAPLEN FILE_BYTES FILES OUT`
- * prints "listening on IFACE" on stderr once the socket is open, writes
- * classic pcap to OUT ("-": standard output, each packet at once, as
- * `tcpdump -U -w -`; else a ring of FILES files OUT0.. of FILE_BYTES bytes,
- * as `-C -W`), and on SIGINT or SIGTERM prints "N packets captured" and
- * exits 0. IFACE "any": every interface of the namespace, as Linux cooked
- * capture v2 (the header names each packet's interface, as `tcpdump -i any`);
- * else that interface, as Ethernet. Timestamps are the kernel's (SIOCGSTAMP).
+ * It speaks tcpdump's dialect, so capture.ts does not care which engine
+ * runs: `perl -e SCRIPT IFACE SNAPLEN` prints "listening on IFACE" on stderr
+ * once the socket is bound to the interface, writes classic pcap (Ethernet)
+ * to standard output, each packet at once (as `tcpdump -U -w -`), and on
+ * SIGINT or SIGTERM prints "N packets captured" and exits 0. Timestamps are
+ * the kernel's (SIOCGSTAMP). The fixtures' rings have an engine of their own
+ * in one process (capture-launcher.ts).
  */
 import { accessSync, constants } from "node:fs";
 import { MissingProgramError } from "../errors.js";
@@ -23,23 +21,15 @@ import { missingProgramHint } from "../system/hints.js";
 
 const SCRIPT = String.raw`
 use strict; use Socket;
-my ($if, $snap, $cap, $files, $out) = @ARGV;
-my $any = $if eq 'any';
-# AF_PACKET, SOCK_DGRAM (cooked: no link header) for any, SOCK_RAW (Ethernet) for one interface; ETH_P_ALL.
-socket(my $s, 17, $any ? 2 : 3, 0x0300) or die "socket: $!\n";
-unless ($any) {
-  my $req = pack('a16 x16', $if);
-  ioctl($s, 0x8933, $req) or die "$if: no such interface ($!)\n";
-  my $index = unpack('x16 i', $req);
-  bind($s, pack('S n i S C C a8', 17, 3, $index, 0, 0, 0, '')) or die "bind $if: $!\n";
-}
-my ($fh, $size, $n, $count, $stop) = (undef, 0, 0, 0, 0);
-my $header = pack('L S S l L L L', 0xa1b2c3d4, 2, 4, 0, 0, $snap, $any ? 276 : 1);
-sub open_next {
-  if ($out eq '-') { $fh = \*STDOUT } else { open($fh, '>', $out . ($n++ % $files)) or die "$out: $!\n" }
-  binmode $fh; syswrite($fh, $header) // die "write: $!\n"; $size = length $header;
-}
-open_next();
+my ($if, $snap) = @ARGV;
+# AF_PACKET, SOCK_RAW (Ethernet frames), ETH_P_ALL, bound to the interface (SIOCGIFINDEX).
+socket(my $s, 17, 3, 0x0300) or die "socket: $!\n";
+my $req = pack('a16 x16', $if);
+ioctl($s, 0x8933, $req) or die "$if: no such interface ($!)\n";
+bind($s, pack('S n i S C C a8', 17, 3, unpack('x16 i', $req), 0, 0, 0, '')) or die "bind $if: $!\n";
+my ($count, $stop) = (0, 0);
+binmode STDOUT;
+syswrite(STDOUT, pack('L S S l L L L', 0xa1b2c3d4, 2, 4, 0, 0, $snap, 1)) // die "write: $!\n";
 $SIG{INT} = $SIG{TERM} = sub { $stop = 1 };
 $SIG{PIPE} = 'IGNORE';
 print STDERR "listening on $if\n";
@@ -51,17 +41,10 @@ while (!$stop) {
   my $from = recv($s, $buf, 262144, 0x40);
   if (!defined $from) { next if $!{EAGAIN} || $!{EINTR}; die "recv: $! (the interface went away?)\n" }
   my ($sec, $usec) = ioctl($s, 0x8906, $tv) ? unpack('q q', $tv) : (time, 0);
-  my $data = $buf;
-  if ($any) {
-    my (undef, $proto, $index, $hatype, $type, $halen, $addr) = unpack('S n i S C C a8', $from);
-    $data = pack('n n N n C C a8', $proto, 0, $index, $hatype, $type, $halen, $addr) . $data;
-  }
-  my $len = length $data;
+  my $len = length $buf;
   my $keep = $len < $snap ? $len : $snap;
-  my $record = pack('L L L L', $sec, $usec, $keep, $len) . substr($data, 0, $keep);
-  open_next() if $out ne '-' && $size + length($record) > $cap && $size > length $header;
-  syswrite($fh, $record) // die "write: $!\n";
-  $size += length $record; $count++;
+  syswrite(STDOUT, pack('L L L L', $sec, $usec, $keep, $len) . substr($buf, 0, $keep)) // die "write: $!\n";
+  $count++;
 }
 print STDERR "$count packets captured\n";
 `;
@@ -85,14 +68,7 @@ export function requirePerl(): string {
   );
 }
 
-/**
- * The argv of the packet-socket engine (see the file comment), without OUT: the caller appends it
- * (`-` for standard output, or the ring's file prefix).
- */
-export function packetEngineArgv(
-  iface: string,
-  snaplen: number,
-  ring?: { fileBytes: number; files: number },
-): string[] {
-  return [requirePerl(), "-e", SCRIPT, iface, String(snaplen), String(ring?.fileBytes ?? 0), String(ring?.files ?? 1)];
+/** The argv of the packet-socket engine (see the file comment). */
+export function packetEngineArgv(iface: string, snaplen: number): string[] {
+  return [requirePerl(), "-e", SCRIPT, iface, String(snaplen)];
 }

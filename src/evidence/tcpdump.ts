@@ -78,7 +78,7 @@ export class Tcpdump {
 
   constructor(private readonly options: TcpdumpOptions) {
     const engine = isRootless(options.privilege)
-      ? [...packetEngineArgv(options.iface, options.snaplen), "-"]
+      ? packetEngineArgv(options.iface, options.snaplen)
       : // -U: each packet reaches the pipe at once; --immediate-mode: and leaves the kernel at once;
         // -Z root: no switch to the tcpdump user.
         [
