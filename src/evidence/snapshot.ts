@@ -1,14 +1,14 @@
 /**
  * snapshot(): the state of a network as plain JSON, for a failed test's
- * evidence and `dummynet inspect --json`. Every host gets one `ip -j -batch`
- * (links with addresses, then the routes of every table, IPv4 and IPv6) and,
- * only where a link has a queueing qdisc (netem, tbf, ...), one
- * `tc -j -s qdisc show` for the counters, run by two shells side by side
- * (namespace-reads.ts); processes come from the process monitor's memory.
+ * evidence and `dummynet inspect --json`. Hosts are read at once, each with
+ * one `ip -j -batch` (links with addresses, then the routes of every table,
+ * IPv4 and IPv6) and, only where a link has a queueing qdisc (netem, tbf,
+ * ...), one `tc -j -s qdisc show` for the counters; processes come from the
+ * process monitor's memory.
  */
 import { formatCommand, type RunInfo } from "../process/run-info.js";
+import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { Shell } from "../shell/shell.js";
-import { type NamespaceRead, readNamespaces } from "./namespace-reads.js";
 
 /** How many lines of each program's stdout and stderr a snapshot keeps. */
 const SNAPSHOT_OUTPUT_LINES = 20;
@@ -216,17 +216,20 @@ function splitJsonArrays(text: string): unknown[][] {
 /** Root qdiscs that never queue, so never count anything: `tc` is not run for a host that has only these. */
 const NON_QUEUEING = new Set(["noqueue"]);
 
-/** A host from its `ip` read: links (raw, peers resolved later) and routes. */
-function fromIp(name: string, namespace: string, read: NamespaceRead | undefined): SnapshotHost & { raw: IpLink[] } {
+async function readHost(shell: Shell, name: string, namespace: string): Promise<SnapshotHost & { raw: IpLink[] }> {
   const host = { name, namespace, links: [], routes: [], qdiscs: [], raw: [] as IpLink[] };
-  if (!read || "error" in read) return { ...host, error: read?.error ?? "not read" };
+  // A namespace shell's system commands are `ip -n` and `tc -n`: no nsenter.
+  const inNamespace = new NamespaceShell(namespace, shell);
+  const errors: string[] = [];
   try {
-    const [links = [], routes = []] = splitJsonArrays(read.stdout) as [IpLink[]?, IpRoute[]?];
+    const { stdout } = await inNamespace.system(["ip", "-j", "-d", "-batch", "-"], {
+      input: "addr show\nroute show table all\n",
+    });
+    const [links = [], routes = []] = splitJsonArrays(stdout) as [IpLink[]?, IpRoute[]?];
+    host.raw = links;
     // The kernel's own local and broadcast routes (table local) say nothing the addresses do not.
     const routing = routes.filter((route) => route.table !== "local");
-    return {
-      ...host,
-      raw: links,
+    Object.assign(host, {
       routes: routing.map((route) => ({
         dst: route.dst,
         gateway: route.gateway ?? null,
@@ -234,34 +237,27 @@ function fromIp(name: string, namespace: string, read: NamespaceRead | undefined
         table: route.table ?? "main",
         family: (route.gateway ?? route.dst).includes(":") ? "inet6" : "inet",
       })),
-    };
+    });
   } catch (error) {
-    return { ...host, error: `ip -n ${namespace}: ${(error as Error).message}` };
+    errors.push((error as Error).message);
   }
-}
-
-/** Whether a host needs `tc` for its qdiscs: only veths' (or a bridge's) noqueue never counts anything. */
-function queueing(host: { raw: IpLink[]; error?: string }): boolean {
-  return host.error === undefined && host.raw.some((link) => !NON_QUEUEING.has(link.qdisc ?? "noqueue"));
-}
-
-/** The qdiscs of a host from its `tc` read, or (no queueing qdisc) its links' noqueue. */
-function withQdiscs(
-  host: SnapshotHost & { raw: IpLink[] },
-  read: NamespaceRead | undefined,
-): SnapshotHost & { raw: IpLink[] } {
-  if (!queueing(host)) {
-    const qdiscs = host.raw.map((link) =>
-      toQdisc({ kind: link.qdisc ?? "noqueue", handle: "0:", dev: link.ifname, root: true }),
-    );
-    return { ...host, qdiscs };
+  // Most hosts have only veths' noqueue: their counters are zero by nature, and one command per host is saved.
+  const queueing = host.raw.length === 0 || host.raw.some((link) => !NON_QUEUEING.has(link.qdisc ?? "noqueue"));
+  if (queueing) {
+    try {
+      const { stdout } = await inNamespace.system(["tc", "-j", "-s", "qdisc", "show"]);
+      Object.assign(host, { qdiscs: (JSON.parse(stdout || "[]") as TcQdisc[]).map(toQdisc) });
+    } catch (error) {
+      errors.push((error as Error).message);
+    }
+  } else {
+    Object.assign(host, {
+      qdiscs: host.raw.map((link) =>
+        toQdisc({ kind: link.qdisc ?? "noqueue", handle: "0:", dev: link.ifname, root: true }),
+      ),
+    });
   }
-  if (!read || "error" in read) return { ...host, error: read?.error ?? "qdiscs not read" };
-  try {
-    return { ...host, qdiscs: (JSON.parse(read.stdout.trim() || "[]") as TcQdisc[]).map(toQdisc) };
-  } catch (error) {
-    return { ...host, error: `tc -n ${host.namespace}: ${(error as Error).message}` };
-  }
+  return errors.length > 0 ? { ...host, error: errors.join("; ") } : host;
 }
 
 function toQdisc(qdisc: TcQdisc): SnapshotQdisc {
@@ -348,18 +344,9 @@ export function snapshotProcesses(
 export async function takeSnapshot(source: SnapshotSource): Promise<Snapshot> {
   const started = performance.now();
   const takenAt = new Date().toISOString();
-  // Every host's links and routes, then the qdisc counters of the hosts that can count anything.
-  const entries = [...source.hosts];
-  const ipReads = await readNamespaces(
-    source.hostShell,
-    "ip",
-    entries.map(([, namespace]) => namespace),
+  const read = await Promise.all(
+    [...source.hosts].map(([name, namespace]) => readHost(source.hostShell, name, namespace)),
   );
-  const fromIpReads = entries.map(([name, namespace]) => fromIp(name, namespace, ipReads.get(namespace)));
-  const counting = fromIpReads.filter(queueing).map((host) => host.namespace);
-  const tcReads =
-    counting.length > 0 ? await readNamespaces(source.hostShell, "tc", counting) : new Map<string, NamespaceRead>();
-  const read = fromIpReads.map((host) => withQdiscs(host, tcReads.get(host.namespace)));
   const hosts: SnapshotHost[] = read.map((host) => {
     const { raw, ...rest } = host;
     return { ...rest, links: raw.length > 0 ? toLinks(host, read) : [] };
