@@ -12,9 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
-import { RootlessRefusedError } from "../rootless/refusals.js";
 import { processStartTime } from "../system/proc.js";
-import { runsRootless } from "../test-support/rootless.js";
 import { twoHosts } from "../test-support/two-hosts.js";
 import { useNetwork } from "../testing/node-test.js";
 import { CaptureError } from "./capture.js";
@@ -29,27 +27,11 @@ after(() => {
 
 const runs = (pid: number) => processStartTime(pid) !== undefined;
 
-/**
- * In the rootless phase a capture is refused (tcpdump cannot run in the holder, see rootless/refusals.ts):
- * asserts that refusal, naming the interface, and returns true; the test then ends there.
- */
-async function refusedWhenRootless(capture: () => Promise<unknown>): Promise<boolean> {
-  if (!runsRootless()) return false;
-  await assert.rejects(capture(), (error: Error) => {
-    assert.ok(error instanceof RootlessRefusedError, String(error));
-    assert.equal(error.feature, "packet-capture");
-    assert.match(error.message, /tcpdump/);
-    return true;
-  });
-  return true;
-}
-
 describe("capture", { timeout: 120_000 }, () => {
   test("records the datagrams a host sends: the pcap holds each one, read byte by byte and by tcpdump -r", async (t) => {
     const net = useNetwork(t, { evidence: "never" });
     const { a } = await twoHosts(net);
     const file = join(folder, "a.pcap");
-    if (await refusedWhenRootless(() => net.capture(a, "a-b", { file }))) return;
     const capture = await net.capture(a, "a-b", { file });
     assert.equal(capture.file, file);
     await sendDatagrams(a, "10.0.0.2", 7, "seven");
@@ -77,7 +59,6 @@ describe("capture", { timeout: 120_000 }, () => {
       },
       { evidence: "never" },
     );
-    if (await refusedWhenRootless(() => lab.capture("b", "eth0"))) return;
     const capture = await lab.capture("b", "eth0", { file: join(folder, "lab-b.pcap") });
     await sendDatagrams(lab.host("a"), lab.address("b"), 3, "labcap");
     const result = await capture.stop();
@@ -105,7 +86,6 @@ describe("capture", { timeout: 120_000 }, () => {
     await assert.rejects(net.capture("ghost", "a-b"), /ghost/);
     const missing = join(folder, "no-such-folder", "x.pcap");
     await assert.rejects(net.capture(a, "a-b", { file: missing }), (error: Error) => {
-      if (runsRootless()) return error instanceof RootlessRefusedError; // refused before the file is looked at
       assert.ok(error instanceof InvalidArgumentError);
       assert.ok(error.message.includes(missing), error.message);
       assert.match(error.message, /does not exist/);
@@ -119,7 +99,6 @@ describe("capture", { timeout: 120_000 }, () => {
   test("an interface that goes away ends the capture: stop() names it and keeps what was written", async (t) => {
     const net = useNetwork(t, { evidence: "never" });
     const { a } = await twoHosts(net);
-    if (await refusedWhenRootless(() => net.capture(a, "a-b"))) return;
     const capture = await net.capture(a, "a-b", { file: join(folder, "gone.pcap") });
     await sendDatagrams(a, "10.0.0.2", 2, "beforegone");
     await a.linkDelete("a-b");
@@ -139,7 +118,6 @@ describe("capture", { timeout: 120_000 }, () => {
   test("the file stops growing at maxBytes; what did not fit is counted", async (t) => {
     const net = useNetwork(t, { evidence: "never" });
     const { a } = await twoHosts(net);
-    if (await refusedWhenRootless(() => net.capture(a, "a-b"))) return;
     const capture = await net.capture(a, "a-b", { file: join(folder, "capped.pcap"), maxBytes: 1024 });
     await sendDatagrams(a, "10.0.0.2", 40, "capped");
     const result = await capture.stop();
@@ -151,7 +129,6 @@ describe("capture", { timeout: 120_000 }, () => {
   test("cleanup stops a running capture and leaves no tcpdump", async (t) => {
     const net = useNetwork(t, { evidence: "never" });
     const { a } = await twoHosts(net);
-    if (await refusedWhenRootless(() => net.capture(a, "a-b"))) return;
     const capture = await net.capture(a, "a-b", { file: join(folder, "cleanup.pcap") });
     const pid = capture.pid!;
     await sendDatagrams(a, "10.0.0.2", 3, "cleanup");

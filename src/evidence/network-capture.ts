@@ -10,7 +10,6 @@ import { parseIpJsonArray } from "../system/ip-json.js";
 import { Capture, type CaptureOptions, validateCaptureOptions } from "./capture.js";
 import { requireTcpdump } from "./tcpdump.js";
 import { isRootless } from "../rootless/privilege.js";
-import { captureRefused } from "../rootless/refusals.js";
 
 /** Starts capturing `iface` of `host` (a namespace of the network, as the API accepts it). */
 export async function captureOn(
@@ -32,8 +31,8 @@ export async function captureOn(
       `is not an interface of host ${namespace.name} (${link.scoped} not found there); its interfaces: ${names.join(", ") || "none"}`,
     );
   }
-  if (isRootless(at.shell.privilege)) throw captureRefused(`${namespace.name}:${link.name}`);
-  requireTcpdump();
+  // Rootless captures run the packet engine (perl, always there), not tcpdump.
+  if (!isRootless(at.shell.privilege)) requireTcpdump();
   const capture = await Capture.start(
     {
       privilege: at.shell.privilege,

@@ -1,21 +1,27 @@
 /**
- * The test fixtures' recorder: one `tcpdump -i any` per host of the test's
- * network, started as each namespace is made (so every link of the host is
- * recorded, including links made or moved there later), each into a ring in
- * memory (the newest RING_BYTES). A passing test throws the rings away; a
- * failing one has them split by interface into one pcap per link
- * (evidence-folder.ts). A capture that cannot start or dies is noted, never
- * an error of the test.
+ * The test fixtures' recorder: every host of the test's network recorded from
+ * the moment its namespace is made (so every link of the host is recorded,
+ * including links made or moved there later) by the capture hub
+ * (capture-launcher.ts: one packet socket per host, in one process), each into
+ * a ring of files in a temporary folder (the newest ~4 MB). A passing test
+ * has the sockets closed and the files removed; a failing one has them
+ * stopped (what the kernel still holds is written), read, and split by
+ * interface into one pcap per link (evidence-folder.ts). A capture that
+ * cannot start or dies is noted, never an error of the test.
  */
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { NamespaceWatcher } from "../network/namespace-watchers.js";
+import { netnsPath } from "../system/proc.js";
 import type { Privilege } from "../system/privilege.js";
-import type { PcapReader, PcapRecord } from "./pcap.js";
-import { Tcpdump } from "./tcpdump.js";
+import { type Launcher, type LaunchedCapture, RING_FILES, launchCapture } from "./capture-launcher.js";
+import { PcapReader, type PcapRecord } from "./pcap.js";
 
-/** Bytes of packets each host's ring keeps (the newest): 4 MiB. */
-const DEFAULT_RING_BYTES = 4 * 2 ** 20;
-/** Bytes of each packet kept in the rings: headers and some payload, which is what a failure's story needs. */
-export const EVIDENCE_SNAPLEN = 2048;
+export { EVIDENCE_SNAPLEN } from "./capture-launcher.js";
+
+/** How long the hub may take to open a socket, and to flush a capture, before the recording gives up on it. */
+const WAIT_MS = 10_000;
 
 /** The packets one host's capture kept, newest last. */
 export interface HostRecording {
@@ -31,68 +37,47 @@ export interface HostRecording {
   reader: PcapReader | undefined;
 }
 
-class HostRing {
-  readonly records: PcapRecord[] = [];
-  #head = 0;
-  #bytes = 0;
-  evicted = 0;
-  problem: string | undefined;
-  engine: Tcpdump | undefined;
-  started: Promise<void> = Promise.resolve();
+interface HostRing {
+  file: string;
+  capture?: LaunchedCapture;
+  launcher?: Launcher;
+  problem?: string;
+  /** Set once this side asked the engine to end. */
+  stopped?: Promise<void>;
+  stderr?: string;
+}
 
-  constructor(private readonly limit: number) {}
-
-  push(records: PcapRecord[]): void {
-    for (const record of records) {
-      this.records.push(record);
-      this.#bytes += record.length;
-    }
-    while (this.#bytes > this.limit && this.#head < this.records.length) {
-      this.#bytes -= this.records[this.#head++].length;
-      this.evicted++;
-    }
-    // Drop the evicted part now and then, not on every packet.
-    if (this.#head > 1024 && this.#head * 2 > this.records.length) {
-      this.records.splice(0, this.#head);
-      this.#head = 0;
-    }
-  }
-
-  kept(): PcapRecord[] {
-    return this.records.slice(this.#head);
-  }
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      resolve(undefined);
+    }, ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => {
+    clearTimeout(timer);
+  });
 }
 
 /** Records every host of one owner's network from its start; see the file comment. */
 export class NetworkRecorder implements NamespaceWatcher {
   readonly #rings = new Map<string, HostRing>();
-  readonly #ringBytes: number;
+  #folder: string | undefined;
   #stopped = false;
-
-  constructor(options: { ringBytes?: number } = {}) {
-    this.#ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
-  }
 
   added(scoped: string, privilege?: Privilege): void {
     if (this.#stopped || this.#rings.has(scoped) || !privilege) return;
-    const ring = new HostRing(this.#ringBytes);
+    const ring: HostRing = { file: "" };
     this.#rings.set(scoped, ring);
     try {
-      ring.engine = new Tcpdump({
-        privilege,
-        namespace: scoped,
-        iface: "any",
-        snaplen: EVIDENCE_SNAPLEN,
-        onRecords: (records) => {
-          ring.push(records);
-        },
-        onFailure: (error) => {
-          ring.problem ??= error.message;
-        },
-      });
-      // Not awaited: netnsAdd does not wait for tcpdump; the host has no link to record before its next steps.
-      ring.started = ring.engine.start().catch((error: unknown) => {
-        ring.problem ??= (error as Error).message;
+      this.#folder ??= mkdtempSync(join(tmpdir(), "dummynet-rings-"));
+      ring.file = join(this.#folder, `${scoped}.pcap`);
+      // Not awaited: netnsAdd does not wait for the hub; the host has no link to record before its next steps.
+      Object.assign(ring, launchCapture(privilege, netnsPath(scoped), ring.file));
+      ring.capture?.listening.catch((error: unknown) => (ring.problem ??= (error as Error).message));
+      void ring.capture?.exited.then(({ status, stderr }) => {
+        ring.stderr = stderr;
+        if (!ring.stopped || status !== 0) ring.problem ??= `capture ended: ${why(stderr, status)}`;
       });
     } catch (error) {
       ring.problem = (error as Error).message;
@@ -100,43 +85,85 @@ export class NetworkRecorder implements NamespaceWatcher {
   }
 
   async deleting(scoped: readonly string[]): Promise<void> {
-    await Promise.all(scoped.map((namespace) => this.#stop(this.#rings.get(namespace))));
-  }
-
-  /** Waits for every capture to have started (or failed): what a test's set-up costs is paid here, not in netnsAdd. */
-  async ready(): Promise<void> {
-    await Promise.all([...this.#rings.values()].map((ring) => ring.started));
+    await Promise.all(scoped.map((namespace) => this.#stop(this.#rings.get(namespace), false)));
   }
 
   /**
-   * Stops every capture (each flushes what the kernel still holds into its ring, unless `discard`:
-   * a passing test's rings are thrown away); later namespaces are not recorded.
+   * Stops every capture (each flushes what the kernel still holds into its files, unless `discard`:
+   * a passing test's files are thrown away); later namespaces are not recorded.
    */
   async stop(options: { discard?: boolean } = {}): Promise<void> {
     this.#stopped = true;
-    await Promise.all([...this.#rings.values()].map((ring) => this.#stop(ring, options)));
+    await Promise.all([...this.#rings.values()].map((ring) => this.#stop(ring, options.discard === true)));
+    if (options.discard) this.#removeFiles();
   }
 
-  /** The exit path: kills every capture at once. */
+  /** The exit path: kills every capture at once and removes the files. */
   stopSync(): void {
     this.#stopped = true;
-    for (const ring of this.#rings.values()) ring.engine?.stopSync();
+    this.#removeFiles();
   }
 
-  /** What each host's ring holds (call after stop()). */
+  /** What each host's ring holds (call once, after stop(); the files are removed). */
   recordings(): HostRecording[] {
-    return [...this.#rings].map(([namespace, ring]) => ({
-      namespace,
-      records: ring.kept(),
-      evicted: ring.evicted,
-      problem: ring.problem,
-      reader: ring.engine?.reader,
-    }));
+    const recordings = [...this.#rings].map(([namespace, ring]) => ({ namespace, ...readRing(ring) }));
+    this.#removeFiles();
+    return recordings;
   }
 
-  async #stop(ring: HostRing | undefined, options: { discard?: boolean } = {}): Promise<void> {
-    if (!ring) return;
-    if (!options.discard) await ring.started;
-    await ring.engine?.stop(options);
+  #stop(ring: HostRing | undefined, discard: boolean): Promise<void> {
+    if (!ring?.capture || !ring.launcher) return Promise.resolve();
+    const { capture, launcher } = ring;
+    ring.stopped ??= (async () => {
+      // A recording that is kept must have started: what it holds is written on SIGINT.
+      if (!discard)
+        await within(
+          capture.listening.catch(() => undefined),
+          WAIT_MS,
+        );
+      launcher.signal(capture, discard ? "KILL" : "INT");
+      if ((await within(capture.exited, WAIT_MS)) === undefined) {
+        launcher.signal(capture, "KILL");
+        await within(capture.exited, WAIT_MS);
+      }
+    })();
+    return ring.stopped;
   }
+
+  #removeFiles(): void {
+    if (this.#folder) rmSync(this.#folder, { recursive: true, force: true });
+    this.#folder = undefined;
+  }
+}
+
+/** tcpdump's message and exit status, without its statistics. */
+function why(stderr: string, status: number): string {
+  const lines = stderr
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !/^(tcpdump: )?(listening on|data link type)|^\d+ packets/.test(line));
+  return `${lines.join("; ") || "no message"} (exit ${status})`;
+}
+
+/** The ring's files, oldest first, as one list of records. */
+function readRing(ring: HostRing): Omit<HostRecording, "namespace"> {
+  const files = Array.from({ length: RING_FILES }, (_, i) => `${ring.file}${i}`)
+    .filter((file) => ring.file !== "" && existsSync(file))
+    .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs);
+  let reader: PcapReader | undefined;
+  const records: PcapRecord[] = [];
+  let problem = ring.problem;
+  for (const file of files) {
+    try {
+      const fileReader = new PcapReader();
+      records.push(...fileReader.push(readFileSync(file)));
+      reader ??= fileReader;
+    } catch (error) {
+      problem ??= `could not read ${file}: ${(error as Error).message}`;
+    }
+  }
+  // The hub counts what it captured as the capture ends; what the ring no longer holds was let go.
+  const captured = /(\d+) packets? captured/.exec(ring.stderr ?? "");
+  const evicted = captured ? Math.max(0, Number(captured[1]) - records.length) : 0;
+  return { records, evicted, problem, reader };
 }

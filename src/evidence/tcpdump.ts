@@ -1,10 +1,11 @@
 /**
  * The capture engine: Debian's tcpdump, run in the host's network namespace
- * (nsenter --net, through the network's privilege: as root, through sudo, or
- * inside a rootless holder's user and mount namespaces), writing pcap to its
- * standard output, which PcapReader splits into records. Writing through our
+ * (nsenter --net, through the network's privilege: as root or through sudo),
+ * writing pcap to its standard output, which PcapReader splits into records;
+ * in rootless mode, where tcpdump cannot run, the packet-socket engine
+ * (packet-engine.ts), which speaks the same dialect. Writing through our
  * pipe instead of `-w FILE` keeps files, size caps, disk errors and packet
- * counts on this side, whatever user tcpdump runs as.
+ * counts on this side, whatever user the engine runs as.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
@@ -14,7 +15,7 @@ import { inNamespace } from "../system/command-runner.js";
 import { missingProgramHint, PACKAGE_OF_PROGRAM } from "../system/hints.js";
 import type { Privilege } from "../system/privilege.js";
 import { isRootless } from "../rootless/privilege.js";
-import { captureRefused } from "../rootless/refusals.js";
+import { packetEngineArgv } from "./packet-engine.js";
 import { PcapReader, type PcapRecord } from "./pcap.js";
 
 /** Bytes of each packet kept when nobody says: the whole of any packet on a 64 KiB MTU link. */
@@ -76,13 +77,24 @@ export class Tcpdump {
   #lastData = 0;
 
   constructor(private readonly options: TcpdumpOptions) {
-    if (isRootless(options.privilege)) throw captureRefused(this.#what());
-    const program = requireTcpdump();
-    // -U: each packet reaches the pipe at once; --immediate-mode: and leaves the kernel at once;
-    // -Z root: no switch to the tcpdump user, which cannot exist inside a rootless holder.
-    const tcpdump = [program, "-i", options.iface, "-s", String(options.snaplen), "-U", "--immediate-mode"];
-    tcpdump.push("-Z", "root", "-w", "-");
-    this.#argv = options.privilege.wrap(inNamespace(tcpdump, options.namespace));
+    const engine = isRootless(options.privilege)
+      ? packetEngineArgv(options.iface, options.snaplen)
+      : // -U: each packet reaches the pipe at once; --immediate-mode: and leaves the kernel at once;
+        // -Z root: no switch to the tcpdump user.
+        [
+          requireTcpdump(),
+          "-i",
+          options.iface,
+          "-s",
+          String(options.snaplen),
+          "-U",
+          "--immediate-mode",
+          "-Z",
+          "root",
+          "-w",
+          "-",
+        ];
+    this.#argv = options.privilege.wrap(inNamespace(engine, options.namespace));
     // Its own process group: a Ctrl-C in the terminal reaches this process, which stops the capture in order (flushing it).
     this.#child = spawn(this.#argv[0], this.#argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], detached: true });
     this.#child.stdin.end();
@@ -158,7 +170,7 @@ export class Tcpdump {
     this.#stopping = true;
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) return this.#exited;
     if (options.discard) {
-      this.#child.kill("SIGKILL");
+      this.#signal("SIGKILL");
       return this.#exited;
     }
     // Packets sent just before stop() may still be on their way out of the kernel's buffer: wait until
@@ -167,8 +179,10 @@ export class Tcpdump {
     while (performance.now() < deadline && performance.now() - this.#lastData < 20) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    this.#child.kill("SIGINT");
-    const timer = setTimeout(() => this.#child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+    this.#signal("SIGINT");
+    const timer = setTimeout(() => {
+      this.#signal("SIGKILL");
+    }, STOP_TIMEOUT_MS);
     await this.#exited;
     clearTimeout(timer);
   }
@@ -177,9 +191,22 @@ export class Tcpdump {
   stopSync(): void {
     this.#stopping = true;
     try {
-      this.#child.kill("SIGKILL");
+      this.#signal("SIGKILL");
     } catch {
       // Gone already.
+    }
+  }
+
+  /**
+   * Signals the engine's process group (its own, see the constructor): the nsenter that enters a rootless holder
+   * does not forward signals to the engine behind it.
+   */
+  #signal(signal: NodeJS.Signals): void {
+    try {
+      if (this.#child.pid === undefined) throw new Error("no pid");
+      process.kill(-this.#child.pid, signal);
+    } catch {
+      this.#child.kill(signal);
     }
   }
 
@@ -193,7 +220,9 @@ export class Tcpdump {
       .map((line) => line.trim())
       .filter((line) => line !== "" && !/^(listening on|tcpdump: listening|\d+ packets)/.test(line));
     const code = this.#child.exitCode ?? this.#child.signalCode;
-    return `${lines.join("; ") || "no message"} (exit ${String(code)}; \`${this.#argv.join(" ")}\`)`;
+    // The packet engine's script is long: its argv is shown without it.
+    const argv = this.#argv.map((word, i) => (this.#argv[i - 1] === "-e" ? "SCRIPT" : word));
+    return `${lines.join("; ") || "no message"} (exit ${String(code)}; \`${argv.join(" ")}\`)`;
   }
 
   #failed = false;

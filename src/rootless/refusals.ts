@@ -25,8 +25,8 @@ import { cgroupDelegation } from "./doctor.js";
  */
 export class RootlessRefusedError extends DummyNetError {
   constructor(
-    /** What was refused: the real host's namespace, cgroups (which need a delegated cgroup v2 subtree), or packet captures (tcpdump cannot run in the holder). */
-    readonly feature: "host-namespace" | "cgroups" | "packet-capture",
+    /** What was refused: the real host's namespace, or cgroups (which need a delegated cgroup v2 subtree). */
+    readonly feature: "host-namespace" | "cgroups",
     message: string,
   ) {
     super(message);
@@ -51,15 +51,4 @@ export function cgroupsRefused(): RootlessRefusedError {
     ? `this process's cgroup ${delegation.path} is delegated, but dummynet does not yet place its groups in a delegated subtree. Run as root or with passwordless sudo (rootless: false) for cgroup limits`
     : `cgroup limits need a cgroup v2 subtree delegated to this user, and ${delegation.reason}. Fix: ${delegation.fix}`;
   return new RootlessRefusedError("cgroups", `addCgroup is refused in rootless mode: ${why}`);
-}
-
-/** The refusal of packet captures in rootless mode: Debian's tcpdump cannot run inside the holder. */
-export function captureRefused(what: string): RootlessRefusedError {
-  return new RootlessRefusedError(
-    "packet-capture",
-    `capture of ${what} is refused in rootless mode: Debian's tcpdump, started as root of the holder's user namespace, ` +
-      "switches to a user of its own after opening the interface (initgroups, even with -Z root), and a user namespace made " +
-      "without root forbids that (setgroups is denied there), so it cannot run inside the holder. " +
-      "Run as root or with passwordless sudo (rootless: false) to capture; snapshot() works in rootless mode",
-  );
 }
