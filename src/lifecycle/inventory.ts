@@ -228,13 +228,14 @@ function readStep(step: ListingStep & { read: NonNullable<ListingStep["read"]> }
 }
 
 /**
- * The listing: each command to run is yielded, its outcome sent back; the
- * inventory is returned. One plan for the asynchronous and the synchronous
- * lister, which differ only in how they run a command.
+ * The listing: each step's commands to run are yielded together, their
+ * outcomes sent back in order; the inventory is returned. One plan for the
+ * asynchronous lister (which runs a step's commands side by side) and the
+ * synchronous one (one after the other).
  */
 function* listing(
   options: InventoryOptions,
-): Generator<{ step: ListingStep; command: ListingCommand }, Inventory, Outcome> {
+): Generator<{ step: ListingStep; commands: readonly ListingCommand[] }, Inventory, Outcome[]> {
   const inventory: Inventory = { objects: [], skipped: [] };
   for (const step of STEPS) {
     if (options.direct && step.read) {
@@ -245,15 +246,10 @@ function* listing(
       inventory.skipped.push({ step: step.step, why: options.skipIptables });
       continue;
     }
-    for (const command of step.commands) {
-      const outcome = yield { step, command };
-      const found = interpret(step, command, outcome);
-      if (found === undefined) {
-        inventory.skipped.push(skippedBecauseMissing(step));
-        break;
-      }
-      collect(found, inventory);
-    }
+    const outcomes = yield { step, commands: step.commands };
+    const found = step.commands.map((command, at) => interpret(step, command, outcomes[at]));
+    if (found.includes(undefined)) inventory.skipped.push(skippedBecauseMissing(step));
+    else for (const objects of found) collect(objects ?? [], inventory);
   }
   collect(cgroupDirectories(), inventory);
   return inventory;
@@ -264,18 +260,20 @@ export async function takeInventory(runner: CommandRunner, options: InventoryOpt
   const plan = listing(options);
   let next = plan.next();
   while (!next.done) {
-    const { step, command } = next.value;
-    let outcome: Outcome;
-    try {
-      outcome = await runner.run(command.argv, { allowFailure: true });
-    } catch (error) {
-      if (!(error instanceof MissingProgramError))
-        throw new ListingError(step.step, command.argv, (error as Error).message, { cause: error });
-      outcome = { missingProgram: error.program };
-    }
-    next = plan.next(outcome);
+    const { step, commands } = next.value;
+    next = plan.next(await Promise.all(commands.map((command) => runListing(runner, step, command))));
   }
   return next.value;
+}
+
+async function runListing(runner: CommandRunner, step: ListingStep, command: ListingCommand): Promise<Outcome> {
+  try {
+    return await runner.run(command.argv, { allowFailure: true });
+  } catch (error) {
+    if (!(error instanceof MissingProgramError))
+      throw new ListingError(step.step, command.argv, (error as Error).message, { cause: error });
+    return { missingProgram: error.program };
+  }
 }
 
 /** Longest a synchronous listing command may take (iptables may wait for its lock). */
@@ -294,30 +292,32 @@ export function takeInventorySync(
   const plan = listing(options);
   let next = plan.next();
   while (!next.done) {
-    const { step, command } = next.value;
-    const [program, ...args] = privilege.wrap(command.argv) as [string, ...string[]];
-    const reply = spawnSync(program, args, {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: SYNC_LISTING_TIMEOUT_MS,
-    });
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it: Error has no `code`
-    const code = (reply.error as NodeJS.ErrnoException | undefined)?.code;
-    if (reply.error && code !== "ENOENT") {
-      const reason = code === "ETIMEDOUT" ? `no answer within ${SYNC_LISTING_TIMEOUT_MS} ms` : reply.error.message;
-      throw new ListingError(step.step, command.argv, reason, { cause: reply.error });
-    }
-    // Behind sudo (or nsenter) a missing program is their exit status and words, not a spawn error.
-    const wrapped = program !== command.argv[0];
-    const notFound =
-      code === "ENOENT" ? program : reply.status !== 0 && wrapped ? programNotFoundBy(reply.stderr) : undefined;
-    next = plan.next(
-      notFound !== undefined
-        ? { missingProgram: notFound }
-        : { stdout: reply.stdout, stderr: reply.stderr, exitCode: reply.status },
-    );
+    const { step, commands } = next.value;
+    next = plan.next(commands.map((command) => runListingSync(privilege, step, command)));
   }
   return next.value;
+}
+
+function runListingSync(privilege: Privilege, step: ListingStep, command: ListingCommand): Outcome {
+  const [program, ...args] = privilege.wrap(command.argv) as [string, ...string[]];
+  const reply = spawnSync(program, args, {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: SYNC_LISTING_TIMEOUT_MS,
+  });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it: Error has no `code`
+  const code = (reply.error as NodeJS.ErrnoException | undefined)?.code;
+  if (reply.error && code !== "ENOENT") {
+    const reason = code === "ETIMEDOUT" ? `no answer within ${SYNC_LISTING_TIMEOUT_MS} ms` : reply.error.message;
+    throw new ListingError(step.step, command.argv, reason, { cause: reply.error });
+  }
+  // Behind sudo (or nsenter) a missing program is their exit status and words, not a spawn error.
+  const wrapped = program !== command.argv[0];
+  const notFound =
+    code === "ENOENT" ? program : reply.status !== 0 && wrapped ? programNotFoundBy(reply.stderr) : undefined;
+  return notFound !== undefined
+    ? { missingProgram: notFound }
+    : { stdout: reply.stdout, stderr: reply.stderr, exitCode: reply.status };
 }
 
 /**
