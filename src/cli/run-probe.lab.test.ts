@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkShare } from "../probe/fidelity-model.js";
+import { checkShare } from "../fidelity/model.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
 import { finished, startCli } from "./cli.test-helpers.js";
 

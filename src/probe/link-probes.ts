@@ -19,7 +19,7 @@ import { describeImpairment } from "../topology/describe.js";
 import type { NetemOptions } from "../tc/netem-model.js";
 import type { LinkEndSpec, Topology } from "../topology/model.js";
 import type { DummyNet } from "../network/dummy-net.js";
-import { gilbertElliott, goodputCeiling } from "./fidelity-model.js";
+import { gilbertElliott, goodputCeiling } from "../fidelity/model.js";
 import { checkProbeOptions, type ProbeReport } from "./probe.js";
 
 /** Datagrams per link when not told otherwise: 2 s at the probe's 10 ms interval. */

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { DummyNet } from "../network/dummy-net.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
 import { twoHosts } from "../test-support/two-hosts.js";
-import { checkShare } from "./fidelity-model.js";
+import { checkShare } from "../fidelity/model.js";
 
 /** The probe's default bound assumes a real machine; a Node.js start in the lab's guest took 30 s at host load 30. */
 const PROBE_TIMEOUT = 120_000;

@@ -22,7 +22,7 @@ import {
 } from "./netem-options.js";
 import { validateNetemOptions } from "./netem-validate.js";
 import { type KnownTables, type QdiscJson, type TcShell, appliedRoot, readNetem, showQdiscs } from "./netem-read.js";
-import { netemAdvice } from "./advice.js";
+import { netemAdvice } from "../fidelity/netem-advice.js";
 import { type IngressState, ifbOf, removeIngress, setUpIngress } from "./netem-ingress.js";
 
 /** Handle of the netem qdiscs this library installs ("d" for dummynet). */

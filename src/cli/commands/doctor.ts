@@ -7,7 +7,7 @@ import { EXIT } from "../output.js";
 export async function doctor(options: { json?: boolean } & GlobalOptions): Promise<number> {
   const { detectCapabilities, formatCapabilities } = await import("../../capabilities/index.js");
   const capabilities = await detectCapabilities();
-  const { detectFidelity, formatFidelity } = await import("../../capabilities/fidelity-advice.js");
+  const { detectFidelity, formatFidelity } = await import("../../fidelity/machine-advice.js");
   const fidelity = await detectFidelity(capabilities);
   // Not root (or asked for): whether rootless mode works here, tried for real (rootless/doctor.ts).
   const rootlessWanted = !isRoot() || rootlessAsked(options);

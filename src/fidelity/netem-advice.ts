@@ -3,8 +3,8 @@
  * (docs/fidelity.md, "Settings that misbehave"): a pure function from the
  * settings a link gets to the warnings the library logs.
  */
-import { LIMIT_PACKET_BYTES } from "./netem-table.js";
-import type { NetemSettings } from "./netem-model.js";
+import { LIMIT_PACKET_BYTES } from "../tc/netem-table.js";
+import type { NetemSettings } from "../tc/netem-model.js";
 
 /** Where a netem sits, for the words of a warning: "d-1-a-b (outgoing)". */
 export interface AdviceTarget {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bandwidthDelayPackets, netemAdvice } from "./advice.js";
+import { bandwidthDelayPackets, netemAdvice } from "./netem-advice.js";
 
 const target = { iface: "d-1-a-b", direction: "outgoing" } as const;
 

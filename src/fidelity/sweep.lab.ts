@@ -16,11 +16,11 @@ import { createLogger } from "../log.js";
 import { DummyNet } from "../network/dummy-net.js";
 import type { InterfaceScoped } from "../names/scoped.js";
 import type { NetemOptions } from "../tc/netem-model.js";
-import type { ProbeOptions, ProbeReport } from "./probe.js";
+import type { ProbeOptions, ProbeReport } from "../probe/probe.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
 import { twoHosts } from "../test-support/two-hosts.js";
 import { timerLateness } from "./timer-lateness.js";
-import { LOSS_MIN_PROBES, gilbertElliott, type FidelityPoint, type FidelityResult } from "./fidelity-model.js";
+import { LOSS_MIN_PROBES, gilbertElliott, type FidelityPoint, type FidelityResult } from "./model.js";
 
 const outPath =
   process.env.DUMMYNET_FIDELITY_OUT ??
@@ -81,7 +81,7 @@ test("fidelity sweep", { timeout: 43 * 60_000 }, async (t) => {
     result.machine.loadAverage = [result.machine.loadAverage?.[0] ?? loadavg()[0], loadavg()[0]];
     writeFileSync(outPath, JSON.stringify(result, null, 2));
   };
-  // The library's warnings about traffic control (src/tc/advice.ts) go with the point they were logged before.
+  // The library's warnings about traffic control (src/fidelity/netem-advice.ts) go with the point they were logged before.
   const warnings: string[] = [];
   const log = {
     ...createLogger("silent"),

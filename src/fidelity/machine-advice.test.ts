@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { detectFidelity, fidelityAdvice, formatFidelity, type FidelityFacts } from "./fidelity-advice.js";
-import { timerLateness } from "../probe/timer-lateness.js";
+import { detectFidelity, fidelityAdvice, formatFidelity, type FidelityFacts } from "./machine-advice.js";
+import { timerLateness } from "./timer-lateness.js";
 import { finished, startCli } from "../cli/cli.test-helpers.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
 

@@ -9,7 +9,7 @@ import { createLogger } from "../log.js";
 import { DummyNet } from "../network/dummy-net.js";
 import type { InterfaceScoped } from "../names/scoped.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
-import { checkShare } from "./fidelity-model.js";
+import { checkShare } from "./model.js";
 
 const warnings: string[] = [];
 let net: DummyNet;

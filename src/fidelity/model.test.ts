@@ -8,7 +8,7 @@ import {
   goodputCeiling,
   rateTarget,
   regularizedBeta,
-} from "./fidelity-model.js";
+} from "./model.js";
 
 const close = (actual: number, expected: number, tolerance: number, what: string) => {
   assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual}, expected ${expected} +/- ${tolerance}`);

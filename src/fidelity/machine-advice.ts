@@ -7,7 +7,7 @@
  * pure function of them, so its words are tested against chosen facts.
  */
 import { readFileSync } from "node:fs";
-import { timerLateness } from "../probe/timer-lateness.js";
+import { timerLateness } from "./timer-lateness.js";
 import { LIMIT_PACKET_BYTES, NETEM_DEFAULT_LIMIT } from "../tc/netem-table.js";
 
 /** What this machine shows that bears on how faithful netem is here. */

@@ -1,11 +1,11 @@
 /**
- * What the fidelity sweep (fidelity-sweep.lab.ts) writes, the targets of
+ * What the fidelity sweep (sweep.lab.ts) writes, the targets of
  * issue 11 it is judged against, and the statistics behind them; used by the
  * sweep, the CI subset (fidelity.lab.test.ts) and scripts/fidelity.mjs, which
  * renders docs/fidelity.md from the saved points (so a verdict is recomputed
  * from the raw counts, never stored).
  */
-import type { ProbeCounts } from "./accounting.js";
+import type { ProbeCounts } from "../probe/accounting.js";
 
 export interface FidelityPoint {
   /** delay, delay+jitter, loss, duplicate, reorder, rate-sender, rate-receiver-ingress, baseline, rate-baseline, finding, offloads. */
@@ -49,7 +49,7 @@ export interface FidelityResult {
   };
   startedAt: string;
   durationS: number;
-  /** The groups measured (fidelity-sweep.lab.ts GROUPS). */
+  /** The groups measured (sweep.lab.ts GROUPS). */
   groups: string[];
   points: FidelityPoint[];
   /** Set by the sweep after its last point. */
