@@ -15,13 +15,11 @@ import {
   reservedHostAddress,
   type ParsedCidr,
 } from "./addresses.js";
-import { describeValue, InvalidArgumentError } from "../errors.js";
-import { checkNetemCombination, mergeNetem } from "../tc/netem-options.js";
-import type { NetemOptions } from "../tc/netem-model.js";
-import { validateNetemOptions } from "../tc/netem-validate.js";
+import { InvalidArgumentError } from "../errors.js";
 import { validateCpuLimit } from "../cgroups/limits.js";
 import { formatPath } from "./errors.js";
 import { checkFaults } from "./fault-steps.js";
+import { checkImpairment } from "./impairment-check.js";
 import type { HostSpec, NodePath, Topology } from "./model.js";
 import { NAME_CHARACTERS } from "../names/scoped.js";
 
@@ -321,26 +319,6 @@ function checkHost(
       `has nat or forward rules but forwarding is off, so nothing would be forwarded; add forwarding: true`,
       true,
     );
-  }
-}
-
-/** Checks an impairment with the traffic-control module's own rules (ranges, models, combinations). */
-export function checkImpairment(
-  impair: NetemOptions,
-  path: NodePath,
-  report: (path: NodePath, message: string) => void,
-): void {
-  try {
-    const options = validateNetemOptions(impair);
-    checkNetemCombination(mergeNetem(undefined, options));
-    if (typeof options.ingress === "object" && options.ingress !== null) {
-      checkNetemCombination(mergeNetem(undefined, options.ingress), "ingress.");
-    }
-  } catch (error) {
-    if (!(error instanceof InvalidArgumentError)) throw error;
-    // The tc module names the option as "tc option ingress.delay": keep the option path.
-    const where = error.argument.replace(/^.* /, "").split(".").filter(Boolean);
-    report([...path, ...where], `${describeValue(error.value)} ${error.rule}`);
   }
 }
 

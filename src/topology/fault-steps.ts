@@ -6,7 +6,7 @@
  * `schedule()` is `Lab.start()`'s (lab-faults.ts).
  */
 import { formatPath } from "./errors.js";
-import { checkImpairment } from "./check.js";
+import { checkImpairment } from "./impairment-check.js";
 import { describeImpairment, interfaceRows } from "./describe.js";
 import {
   FAULT_ACTIONS,
