@@ -17,7 +17,7 @@ import { isRootless } from "../rootless/privilege.js";
 import { DEFAULT_EVIDENCE_DIR, makeEvidenceFolder, safeName, writeEvidence } from "./evidence-folder.js";
 import { NetworkRecorder } from "./recorder.js";
 import type { Snapshot } from "./snapshot.js";
-import { requireTcpdump } from "./tcpdump.js";
+import { requirePerl } from "./packet-engine.js";
 
 /** When a fixture writes evidence: when its test fails (the default), after every test, or never. */
 export type EvidenceMode = "on-failure" | "always" | "never";
@@ -78,7 +78,7 @@ export class TestEvidence {
   readonly mode: EvidenceMode;
   readonly #recorder: NetworkRecorder | undefined;
   readonly #unwatch: (() => void) | undefined;
-  /** Why nothing is recorded (tcpdump missing), for the folder. */
+  /** Why nothing is recorded (perl, which the capture hub runs, missing), for the folder. */
   readonly #notRecording: string | undefined;
   #finished = false;
 
@@ -87,7 +87,7 @@ export class TestEvidence {
     this.mode = evidenceMode(option);
     if (this.mode === "never") return;
     try {
-      requireTcpdump();
+      requirePerl();
     } catch (error) {
       this.#notRecording = `packet captures: ${(error as Error).message}`;
       return;
