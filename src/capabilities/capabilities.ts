@@ -5,14 +5,13 @@
  * (kernel-probe.ts); otherwise from hints (module-hints.ts). Every missing
  * capability carries advice on how to get it.
  */
-import { accessSync, constants } from "node:fs";
 import { release } from "node:os";
-import { delimiter, join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { surveyCgroups, type CGroupStatus } from "../cgroups/layout.js";
 import type { CommandRunner } from "../system/command-runner.js";
 import { ROOT_ADVICE, isRoot, sudoWorksWithoutPassword } from "../system/privilege.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
+import { findExecutable, pathDirectories } from "../system/executables.js";
 import { missingProgramHint } from "../system/hints.js";
 import { probeKernel } from "./kernel-probe.js";
 import { hintStatus, moduleHints } from "./module-hints.js";
@@ -163,19 +162,10 @@ function detectPrograms(): Record<ProgramName, ProgramStatus> {
  * (commands then run through sudo, whose secure_path has them).
  */
 function findProgram(program: string): string | undefined {
-  const sbin = isRoot() ? [] : ["/usr/local/sbin", "/usr/sbin", "/sbin"];
-  const dirs = [...(process.env["PATH"] ?? "").split(delimiter), ...sbin];
-  for (const dir of dirs) {
-    if (dir === "") continue;
-    const candidate = join(dir, program);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return findExecutable(program, [
+    ...pathDirectories(),
+    ...(isRoot() ? [] : ["/usr/local/sbin", "/usr/sbin", "/sbin"]),
+  ]);
 }
 
 function detectPrivileges(): PrivilegeStatus {

@@ -15,8 +15,8 @@
  * the kernel's (SIOCGSTAMP). The fixtures' rings have an engine of their own
  * in one process (capture-launcher.ts).
  */
-import { accessSync, constants } from "node:fs";
 import { MissingProgramError } from "../errors.js";
+import { findExecutable } from "../system/executables.js";
 import { missingProgramHint } from "../system/hints.js";
 
 const SCRIPT = String.raw`
@@ -49,21 +49,15 @@ while (!$stop) {
 print STDERR "$count packets captured\n";
 `;
 
-/** Where Perl is, or a MissingProgramError naming its package. */
+/** Where Perl is (the fixtures' capture hub and rootless captures run it), or a MissingProgramError naming its package. */
 export function requirePerl(): string {
-  for (const candidate of ["/usr/bin/perl", "/bin/perl"]) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not here.
-    }
-  }
+  const perl = findExecutable("perl", ["/usr/bin", "/bin"]);
+  if (perl !== undefined) return perl;
   throw new MissingProgramError(
     ["perl"],
     "perl",
     "perl-base",
-    "captures in rootless mode need perl, which is not installed",
+    "the test fixtures' packet recording and captures in rootless mode need perl, which is not installed",
     missingProgramHint("perl"),
   );
 }

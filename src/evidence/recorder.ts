@@ -17,6 +17,7 @@ import { netnsPath } from "../system/proc.js";
 import type { Privilege } from "../system/privilege.js";
 import { type Launcher, type LaunchedCapture, RING_FILES, launchCapture } from "./capture-launcher.js";
 import { PcapReader, type PcapRecord } from "./pcap.js";
+import { engineMessage } from "./tcpdump.js";
 
 export { EVIDENCE_SNAPLEN } from "./capture-launcher.js";
 
@@ -77,7 +78,7 @@ export class NetworkRecorder implements NamespaceWatcher {
       ring.capture?.listening.catch((error: unknown) => (ring.problem ??= (error as Error).message));
       void ring.capture?.exited.then(({ status, stderr }) => {
         ring.stderr = stderr;
-        if (!ring.stopped || status !== 0) ring.problem ??= `capture ended: ${why(stderr, status)}`;
+        if (!ring.stopped || status !== 0) ring.problem ??= `capture ended: ${engineMessage(stderr)} (exit ${status})`;
       });
     } catch (error) {
       ring.problem = (error as Error).message;
@@ -134,15 +135,6 @@ export class NetworkRecorder implements NamespaceWatcher {
     if (this.#folder) rmSync(this.#folder, { recursive: true, force: true });
     this.#folder = undefined;
   }
-}
-
-/** tcpdump's message and exit status, without its statistics. */
-function why(stderr: string, status: number): string {
-  const lines = stderr
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => line !== "" && !/^(tcpdump: )?(listening on|data link type)|^\d+ packets/.test(line));
-  return `${lines.join("; ") || "no message"} (exit ${status})`;
 }
 
 /** The ring's files, oldest first, as one list of records. */

@@ -8,10 +8,9 @@
  * counts on this side, whatever user the engine runs as.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import { join } from "node:path";
 import { DummyNetError, MissingProgramError } from "../errors.js";
 import { inNamespace } from "../system/command-runner.js";
+import { findExecutable, pathDirectories } from "../system/executables.js";
 import { missingProgramHint, PACKAGE_OF_PROGRAM } from "../system/hints.js";
 import type { Privilege } from "../system/privilege.js";
 import { isRootless } from "../rootless/privilege.js";
@@ -47,16 +46,8 @@ export interface TcpdumpOptions {
 
 /** Where tcpdump is, or a MissingProgramError naming its package. */
 export function requireTcpdump(): string {
-  const path = [...(process.env["PATH"] ?? "").split(":"), "/usr/sbin", "/usr/bin", "/sbin"].filter(Boolean);
-  for (const directory of path) {
-    const candidate = join(directory, "tcpdump");
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not here.
-    }
-  }
+  const tcpdump = findExecutable("tcpdump", [...pathDirectories(), "/usr/sbin", "/usr/bin", "/sbin"]);
+  if (tcpdump !== undefined) return tcpdump;
   throw new MissingProgramError(
     ["tcpdump"],
     "tcpdump",
@@ -67,6 +58,15 @@ export function requireTcpdump(): string {
 }
 
 /** A running tcpdump: resolves `start()` once it listens; `stop()` makes it flush and exit. */
+/** What a capture engine said on stderr, without its progress and statistics lines ("no message" if nothing else). */
+export function engineMessage(stderr: string): string {
+  const lines = stderr
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !/^(tcpdump: )?(listening on|data link type)|^\d+ packets/.test(line));
+  return lines.join("; ") || "no message";
+}
+
 export class Tcpdump {
   readonly reader = new PcapReader();
   readonly #child: ChildProcessWithoutNullStreams;
@@ -215,14 +215,10 @@ export class Tcpdump {
   }
 
   #why(): string {
-    const lines = this.#stderr
-      .split("\n")
-      .map((line) => line.trim())
-      .filter((line) => line !== "" && !/^(listening on|tcpdump: listening|\d+ packets)/.test(line));
     const code = this.#child.exitCode ?? this.#child.signalCode;
     // The packet engine's script is long: its argv is shown without it.
     const argv = this.#argv.map((word, i) => (this.#argv[i - 1] === "-e" ? "SCRIPT" : word));
-    return `${lines.join("; ") || "no message"} (exit ${String(code)}; \`${argv.join(" ")}\`)`;
+    return `${engineMessage(this.#stderr)} (exit ${String(code)}; \`${argv.join(" ")}\`)`;
   }
 
   #failed = false;

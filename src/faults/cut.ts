@@ -1,7 +1,8 @@
 /**
  * A cut: for each (sender, receiver) pair, the receiver drops what the sender
  * sends to it, by blackhole rules (rules.ts) from its senders' addresses of one
- * family, as the fewest prefixes that hold exactly them, to each of its own. Nothing is put on the sender's output path, where a blackhole
+ * family, as the fewest prefixes that hold exactly them (prefixes.ts), to each
+ * of its own. Nothing is put on the sender's output path, where a blackhole
  * rule would fail its sends at once (EINVAL) instead of letting them time out.
  */
 import type { NamespaceHandle } from "../network/ops/handle.js";

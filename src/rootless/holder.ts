@@ -14,11 +14,11 @@
  * launcher as well, and the holder's `wait` reaps orphans reparented to it.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { accessSync, constants, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import type { Socket } from "node:net";
-import { delimiter, join } from "node:path";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { effectiveUid, processStartTime } from "../system/proc.js";
+import { findExecutable } from "../system/executables.js";
 import { type Logger, defaultLogger } from "../log.js";
 import { classifyRootless, readUserNamespaceSysctls, RootlessUnavailableError } from "./blockers.js";
 import { type EnterOptions, type HolderRef, enterArgv, holderAlive } from "./enter.js";
@@ -374,13 +374,5 @@ function keptRunDirectory(option: string | undefined): string {
 
 /** True when `program` is an executable on PATH. */
 export function onPath(program: string): boolean {
-  return (process.env["PATH"] ?? "").split(delimiter).some((dir) => {
-    if (dir === "") return false;
-    try {
-      accessSync(join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return findExecutable(program) !== undefined;
 }
