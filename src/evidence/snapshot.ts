@@ -1,14 +1,16 @@
 /**
  * snapshot(): the state of a network as plain JSON, for a failed test's
  * evidence and `dummynet inspect --json`. Hosts are read at once, each with
- * one `ip -j -batch` (links with addresses, then the routes of every table,
- * IPv4 and IPv6) and, only where a link has a queueing qdisc (netem, tbf,
+ * two listings (links with addresses; the routes of every table, IPv4 and
+ * IPv6), which go to the host's `ip -batch` worker when the shell has one
+ * (no process per read), and, only where a link has a queueing qdisc (netem, tbf,
  * ...), one `tc -j -s qdisc show` for the counters; processes come from the
  * process monitor's memory.
  */
 import { formatCommand, type RunInfo } from "../process/run-info.js";
 import { NamespaceShell } from "../shell/namespace-shell.js";
 import type { Shell } from "../shell/shell.js";
+import { parseIpJsonArray } from "../system/ip-json.js";
 
 /** How many lines of each program's stdout and stderr a snapshot keeps. */
 const SNAPSHOT_OUTPUT_LINES = 20;
@@ -192,27 +194,6 @@ interface TcQdisc {
   qlen?: number;
 }
 
-/** The JSON arrays `ip -j -batch` prints one after another. */
-function splitJsonArrays(text: string): unknown[][] {
-  const arrays: unknown[][] = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === "\\") i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === "[" || c === "{") {
-      if (depth++ === 0) start = i;
-    } else if (c === "]" || c === "}") {
-      if (--depth === 0) arrays.push(JSON.parse(text.slice(start, i + 1)) as unknown[]);
-    }
-  }
-  return arrays;
-}
-
 /** Root qdiscs that never queue, so never count anything: `tc` is not run for a host that has only these. */
 const NON_QUEUEING = new Set(["noqueue"]);
 
@@ -222,10 +203,12 @@ async function readHost(shell: Shell, name: string, namespace: string): Promise<
   const inNamespace = new NamespaceShell(namespace, shell);
   const errors: string[] = [];
   try {
-    const { stdout } = await inNamespace.system(["ip", "-j", "-d", "-batch", "-"], {
-      input: "addr show\nroute show table all\n",
-    });
-    const [links = [], routes = []] = splitJsonArrays(stdout) as [IpLink[]?, IpRoute[]?];
+    const [links, routes] = await Promise.all([
+      inNamespace.system(["ip", "-j", "-d", "addr", "show"]).then((result) => parseIpJsonArray<IpLink>(result.stdout)),
+      inNamespace
+        .system(["ip", "-j", "route", "show", "table", "all"])
+        .then((result) => parseIpJsonArray<IpRoute>(result.stdout)),
+    ]);
     host.raw = links;
     // The kernel's own local and broadcast routes (table local) say nothing the addresses do not.
     const routing = routes.filter((route) => route.table !== "local");

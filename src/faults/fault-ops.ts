@@ -102,15 +102,15 @@ export class FaultOps {
       throw new InvalidArgumentError("options.seed", seed, "must be a whole number from 0 to 2**32 - 1");
     }
     const { steps, checked } = checkPlan(this.at, plan, seed);
-    if (checked.some((step) => CUTS.has(step.action))) {
-      // Hosts without addresses of the network's making are read from the kernel (a process): before the first step.
-      const warm = async () => {
-        const hosts = networkHosts(this.at).map((name) => this.host(name));
-        await Promise.all(hosts.map((host) => hostAddresses(this.at, host)));
-      };
-      warm().catch(() => undefined);
-    }
-    return new ScheduleRun({ ops: this, network: this.at.network, hostNet: this.hostNet }, steps, checked, seed);
+    // Hosts without addresses of the network's making are read from the kernel before the schedule's clock starts;
+    // a failed read is the failing step's to report.
+    const ready = checked.some((step) => CUTS.has(step.action))
+      ? Promise.all(networkHosts(this.at).map((name) => hostAddresses(this.at, this.host(name)))).then(
+          () => undefined,
+          () => undefined,
+        )
+      : undefined;
+    return new ScheduleRun({ ops: this, network: this.at.network, hostNet: this.hostNet }, steps, checked, seed, ready);
   }
 
   heal(): Promise<void> {

@@ -48,7 +48,8 @@ export interface ScheduleContext {
 export class ScheduleRun implements Schedule {
   readonly done: Promise<FaultEvent[]>;
   readonly #history: FaultEvent[] = [];
-  readonly #start = performance.now();
+  /** The zero of the plan's times: when the schedule had what its first step needs (see `ready`). */
+  #start = performance.now();
   readonly #timers: { cancel(): void }[] = [];
   readonly #running = new Set<Promise<unknown>>();
   readonly #faults = new Set<ActiveFault>();
@@ -62,6 +63,7 @@ export class ScheduleRun implements Schedule {
     readonly plan: readonly ScheduleStep[],
     checked: readonly CheckedStep[],
     readonly seed: number,
+    ready: Promise<void> = Promise.resolve(),
   ) {
     this.#remaining = checked.length;
     const finished = new Promise<void>((resolve) => {
@@ -74,14 +76,20 @@ export class ScheduleRun implements Schedule {
     });
     this.#release = context.ops.engine.adopt(this);
     if (checked.length === 0) this.#finish();
-    for (const step of checked) {
-      const plannedAt = this.#start + step.at;
-      this.#timers.push(
-        atDeadline(plannedAt, () => {
-          this.#track(this.#run(step, plannedAt));
-        }),
-      );
-    }
+    // The clock starts once the hosts' addresses are known (a read for hosts the network did not address), as a
+    // nemesis is set up before its schedule: a first step at 0 is then not late by the read.
+    void ready.then(() => {
+      if (this.#stopped) return;
+      this.#start = performance.now();
+      for (const step of checked) {
+        const plannedAt = this.#start + step.at;
+        this.#timers.push(
+          atDeadline(plannedAt, () => {
+            this.#track(this.#run(step, plannedAt));
+          }),
+        );
+      }
+    });
   }
 
   get history(): readonly FaultEvent[] {

@@ -11,10 +11,16 @@
  * command's own line means it failed, with its error text just before. The
  * commands given in one turn of the event loop go out in one write.
  *
- * Only mutating `ip` commands whose every argument is a plain word go through a
- * worker (batch lines are split on blanks, so nothing can be injected);
- * anything else, and everything whose output is read (`-j ... show`), goes to
- * the fallback runner.
+ * Reads go through the worker too (`ip -j link|addr|route|rule show ...`): a
+ * worker prints JSON with details (`-j -d`), one array per listing, never
+ * anything for a change, so the n-th array on its stdout answers the n-th read
+ * (it may arrive after the marker: the two are different pipes). A read then
+ * costs no process, which matters to steps timed to the millisecond (a spawn
+ * holds up Node's event loop) and to snapshots of many hosts.
+ *
+ * Only commands whose every argument is a plain word go through a worker
+ * (batch lines are split on blanks, so nothing can be injected); anything else
+ * goes to the fallback runner.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { SystemCommandError } from "../errors.js";
@@ -35,8 +41,12 @@ const PLAIN_WORD = /^[A-Za-z0-9_.:/@%+=,-]+$/;
 /** Objects and verbs whose commands only change state and print nothing on success. */
 const BATCHABLE =
   /^(link (add|set|del|delete)|addr (add|del)|address (add|del)|route (add|del|replace)|rule (add|del|delete)|netns (add|del|delete))$/;
+/** Listings whose JSON a worker prints as one array each (`-d` adds details a caller may ignore). */
+const READABLE = /^(link|addr|address|route|rule) (show|list)$/;
 /** A family option before the object (`ip -6 rule add ...`): batch lines cannot carry options, so it gets a worker of its own. */
 const FAMILY = /^-[46]$/;
+/** Options a batched command may carry before its object: a family, and for a read, JSON and details. */
+const OPTION = /^-([46]|j|d)$/;
 
 /** Milliseconds a worker gets to exit after the end of its input before it is killed. */
 const CLOSE_GRACE = 5000;
@@ -44,6 +54,8 @@ const CLOSE_GRACE = 5000;
 interface Pending {
   argv: readonly string[];
   line: number;
+  /** A read: it resolves with the next JSON array on stdout. */
+  reads: boolean;
   resolve: (result: CommandResult) => void;
   reject: (error: Error) => void;
 }
@@ -52,6 +64,9 @@ class IpWorker {
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #pending: Pending[] = [];
   #stderr = "";
+  #stdout = "";
+  /** Reads whose marker came, waiting for their array on stdout. */
+  readonly #awaitingOutput: (Pick<Pending, "resolve" | "reject"> & { argv: string[]; stderr: string })[] = [];
   /** Why the worker could not start (Node's spawn error), kept apart from what ip printed. */
   #spawnError: Error | undefined;
   #line = 0;
@@ -71,12 +86,18 @@ class IpWorker {
       "ip",
       ...(family ? [family] : []),
       ...(namespace ? ["-n", namespace] : []),
+      "-j",
+      "-d",
       "-force",
       "-batch",
       "-",
     ]);
     this.#child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
-    this.#child.stdout.resume();
+    this.#child.stdout.setEncoding("utf8");
+    this.#child.stdout.on("data", (text: string) => {
+      this.#stdout += text;
+      this.#answerReads();
+    });
     this.#child.stderr.setEncoding("utf8");
     this.#child.stderr.on("data", (text: string) => {
       this.#onStderr(text);
@@ -92,6 +113,10 @@ class IpWorker {
         const stderr = this.#stderr.replace(/Command failed -:\d+\n/g, "").trim();
         const cause = this.#spawnError ?? (stderr === "" ? new Error("ip batch worker exited") : undefined);
         const rest = this.#pending.splice(0);
+        // Every whole array was handed out as it came: a read still waiting lost its output.
+        for (const read of this.#awaitingOutput.splice(0)) {
+          read.reject(new SystemCommandError(read.argv, null, "ip batch worker ended before printing the listing"));
+        }
         const head = rest.shift();
         // ip exits on some argument errors: that is the failing command's; those queued behind it never ran.
         head?.reject(
@@ -131,13 +156,13 @@ class IpWorker {
     }
   }
 
-  run(argv: readonly string[]): Promise<CommandResult> {
+  /** Runs `argv` (`ip`, options, then `words`); a read resolves with its JSON. */
+  run(argv: readonly string[], words: readonly string[], reads: boolean): Promise<CommandResult> {
     if (this.#pending.length === 0) this.#hold(true);
     return new Promise((resolve, reject) => {
       const marker = `dummynet-ack-${String(++this.#sequence).padStart(8, "0")}`;
       this.#line += 2;
-      this.#pending.push({ argv, line: this.#line - 1, resolve, reject });
-      const words = argv.slice(FAMILY.test(argv[1] ?? "") ? 2 : 1);
+      this.#pending.push({ argv, line: this.#line - 1, reads, resolve, reject });
       if (this.#unsent === "") process.nextTick(this.#send);
       this.#unsent += `${words.join(" ")}\n${marker}\n`;
     });
@@ -173,14 +198,45 @@ class IpWorker {
       this.#stderr = this.#stderr.slice(match.index + match[0].length);
       const pending = this.#pending.shift();
       if (!pending) continue;
-      if (this.#pending.length === 0) this.#hold(false);
       const failed = before.includes(`Command failed -:${pending.line}\n`) || reportsError(before);
       const message = before.replace(/Command failed -:\d+\n/g, "");
       const argv = displayArgv(pending.argv, this.namespace);
+      // A failed read prints nothing on stdout: only a successful one waits for its array.
       if (failed) pending.reject(new SystemCommandError(argv, 1, message, failureHint(pending.argv, message)));
+      else if (pending.reads)
+        this.#awaitingOutput.push({ argv, stderr: message, resolve: pending.resolve, reject: pending.reject });
       else pending.resolve({ argv, stdout: "", stderr: message, exitCode: 0 });
+      this.#answerReads();
     }
   }
+
+  /** Hands each read whose marker came the next whole JSON array on stdout. */
+  #answerReads(): void {
+    while (this.#awaitingOutput.length > 0) {
+      const end = endOfJsonValue(this.#stdout);
+      if (end < 0) break;
+      const read = this.#awaitingOutput.shift();
+      if (read) read.resolve({ argv: read.argv, stdout: this.#stdout.slice(0, end), stderr: read.stderr, exitCode: 0 });
+      this.#stdout = this.#stdout.slice(end);
+    }
+    if (this.#pending.length === 0 && this.#awaitingOutput.length === 0) this.#hold(false);
+  }
+}
+
+/** The index just past the first whole JSON array or object in `text`, or -1 if it is not all there yet. */
+function endOfJsonValue(text: string): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "[" || c === "{") depth++;
+    else if ((c === "]" || c === "}") && --depth === 0) return i + 1;
+  }
+  return -1;
 }
 
 /** A command queued behind one that made the worker exit: it never ran, and may be sent again. */
@@ -234,7 +290,8 @@ export class IpBatchRunner implements CommandRunner {
 
   async run(argv: readonly string[], options: SystemCommandOptions = {}): Promise<CommandResult> {
     checkSystemArgv(argv);
-    if (!this.#batchable(argv, options)) return this.#fallback.run(argv, options);
+    const batched = this.#batchable(argv, options);
+    if (!batched) return this.#fallback.run(argv, options);
     const deleting = argv[1] === "netns" && (argv[2] === "del" || argv[2] === "delete") ? argv[3] : undefined;
     // A worker inside a namespace keeps it alive: stop it (and its family workers) before the namespace goes.
     if (deleting !== undefined) {
@@ -248,7 +305,7 @@ export class IpBatchRunner implements CommandRunner {
     try {
       for (;;) {
         try {
-          return await this.#worker(options.namespace, FAMILY.test(argv[1] ?? "") ? argv[1] : undefined).run(argv);
+          return await this.#worker(options.namespace, batched.family).run(argv, batched.words, batched.reads);
         } catch (error) {
           if (!(error instanceof NotRunError)) throw error;
         }
@@ -280,11 +337,21 @@ export class IpBatchRunner implements CommandRunner {
     await this.#fallback.close?.();
   }
 
-  #batchable(argv: readonly string[], options: SystemCommandOptions): boolean {
+  /** How `argv` goes through a worker (its family, its batch line, whether it is a read), or false if it cannot. */
+  #batchable(
+    argv: readonly string[],
+    options: SystemCommandOptions,
+  ): false | { family: string | undefined; words: readonly string[]; reads: boolean } {
     if (argv[0] !== "ip" || options.input !== undefined) return false;
-    const object = FAMILY.test(argv[1] ?? "") ? 2 : 1;
-    if (!BATCHABLE.test(`${argv[object]} ${argv[object + 1]}`)) return false;
-    return argv.every((word) => PLAIN_WORD.test(word));
+    let object = 1;
+    while (OPTION.test(argv[object] ?? "")) object++;
+    const flags = argv.slice(1, object);
+    const verb = `${argv[object]} ${argv[object + 1]}`;
+    const reads = flags.includes("-j") && READABLE.test(verb);
+    const changes = !flags.includes("-j") && !flags.includes("-d") && BATCHABLE.test(verb);
+    if (!(reads || changes) || flags.filter((flag) => FAMILY.test(flag)).length > 1) return false;
+    if (!argv.every((word) => PLAIN_WORD.test(word))) return false;
+    return { family: flags.find((flag) => FAMILY.test(flag)), words: argv.slice(object), reads };
   }
 
   #worker(namespace: string | undefined, family: string | undefined): IpWorker {

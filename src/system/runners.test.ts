@@ -39,6 +39,62 @@ test(
   },
 );
 
+test(
+  "IpBatchRunner: reads go through the namespace's worker, each answered by its own listing, between changes",
+  { timeout: 120_000 },
+  async () => {
+    const spawned: string[] = [];
+    const fallback = new SpawnRunner();
+    const runner = new IpBatchRunner({
+      fallback: {
+        run: (argv, options) => {
+          spawned.push(argv.join(" "));
+          return fallback.run(argv, options);
+        },
+      },
+    });
+    const namespace = new InterfaceScoped("rqns", process.pid).scoped;
+    const addresses = (stdout: string) =>
+      parseIpJsonArray<{ ifname: string; addr_info?: { local: string }[] }>(stdout)
+        .filter((link) => link.ifname === "lo")
+        .flatMap((link) => (link.addr_info ?? []).map((info) => info.local))
+        .filter((address) => address.startsWith("10."));
+    await runner.run(["ip", "netns", "add", namespace]);
+    try {
+      const at = { namespace };
+      // One turn: changes and reads interleaved go out in one write and run in order.
+      const results = await Promise.allSettled([
+        runner.run(["ip", "addr", "add", "10.77.0.1/32", "dev", "lo"], at),
+        runner.run(["ip", "-j", "addr", "show"], at),
+        runner.run(["ip", "-j", "route", "show", "dev", "no-such-device"], at),
+        runner.run(["ip", "addr", "add", "10.77.0.2/32", "dev", "lo"], at),
+        runner.run(["ip", "-j", "-d", "addr", "show", "dev", "lo"], at),
+        runner.run(["ip", "-j", "route", "show", "table", "all"], at),
+      ]);
+      const value = (i: number) => {
+        const result = results[i];
+        assert.equal(result.status, "fulfilled", String((result as PromiseRejectedResult).reason));
+        return result.value.stdout;
+      };
+      assert.deepEqual(addresses(value(1)), ["10.77.0.1"]);
+      assert.equal(results[2].status, "rejected");
+      assert.match(String(results[2].reason), /no-such-device/);
+      assert.deepEqual(addresses(value(4)), ["10.77.0.1", "10.77.0.2"]);
+      const routes = parseIpJsonArray<{ dst: string; table?: string }>(value(5));
+      assert.ok(
+        routes.some((route) => route.dst === "10.77.0.2" && route.table === "local"),
+        value(5),
+      );
+      assert.deepEqual(spawned, [], "no read needed a process of its own");
+      assert.equal(runner.helperPids().length, 2, "the host's worker and the namespace's");
+    } finally {
+      await runner.run(["ip", "netns", "del", namespace]);
+      await runner.close();
+    }
+    assertNothingLeft(process.pid);
+  },
+);
+
 test("SpawnRunner: input the command never reads is not an unhandled EPIPE", { timeout: 120_000 }, async () => {
   const result = await new SpawnRunner().run(["true"], { input: "x".repeat(4 << 20) });
   assert.equal(result.exitCode, 0);
