@@ -159,7 +159,7 @@ describe("a privilege given in one place reaches every runner", { timeout: 120_0
     try {
       await runner.run(["ip", "link", "add", link, "type", "veth", "peer", "name", peer]);
       assert.ok(
-        privilege.wrapped.some((argv) => argv.join(" ") === "ip -force -batch -"),
+        privilege.wrapped.some((argv) => argv.join(" ") === "ip -j -d -force -batch -"),
         `the worker was started through the privilege: ${JSON.stringify(privilege.wrapped)}`,
       );
       const shown = await new SpawnRunner().run(["ip", "-o", "link", "show", "dev", link]);
