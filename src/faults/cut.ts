@@ -4,6 +4,8 @@
  * family, as the fewest prefixes that hold exactly them (prefixes.ts), to each
  * of its own. Nothing is put on the sender's output path, where a blackhole
  * rule would fail its sends at once (EINVAL) instead of letting them time out.
+ * A heal also drops the senders' unresolved neighbour entries (see
+ * forgetUnanswered).
  */
 import type { NamespaceHandle } from "../network/ops/handle.js";
 import { type FaultHost, type HostAddress, hostAddresses } from "./hosts.js";
@@ -56,8 +58,10 @@ export class CutRules {
         exactPrefixes(from, family).map((prefix) => ({ from: prefix, to })),
       ),
     }));
+    const senders = new Map(directions.map(([from]) => [from.scoped, from]));
     const release = async () => {
       await allSettledOrThrow(planned.map((c) => c.rules.release(c.family, c.pairs)));
+      await Promise.all([...senders.values()].map(forgetUnanswered));
     };
     try {
       await allSettledOrThrow(planned.map((c) => c.rules.acquire(c.family, c.pairs)));
@@ -76,4 +80,15 @@ export class CutRules {
     }
     return rules;
   }
+}
+
+/**
+ * A cut receiver answers no ARP or neighbour solicitation (its reply's route lookup meets the blackhole rule), so a
+ * sender's entry for it is left unresolved, retried only every second: after the heal, such entries are dropped, and
+ * the next packet asks again at once. Best effort: a heal is not failed by it.
+ */
+async function forgetUnanswered(sender: FaultHost): Promise<void> {
+  await sender.shell
+    .system(["ip", "neigh", "flush", "nud", "incomplete", "nud", "failed"], { allowFailure: true })
+    .catch(() => undefined);
 }

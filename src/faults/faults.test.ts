@@ -94,6 +94,22 @@ describe("faults on a LAN of a, b, c (IPv4 and IPv6) and d behind router r", { t
     },
   );
 
+  test(
+    "after heal, a sender whose address lookups went unanswered during the cut gets through at once, not a second later",
+    T,
+    async () => {
+      // No entry of a's for b yet: the first lookup is made during the cut.
+      await hosts.a.shell.system(["ip", "neigh", "flush", "to", v4.b]);
+      const fault = await net.partition([[hosts.a], [hosts.b]]);
+      assert.equal(await reach(hosts.a, "tcp", v4.b), "timeout");
+      // Heal just after the kernel's second lookup (one a second) was dropped: without forgetting that entry, the
+      // next packet waits for the third, close to a second later.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await fault.heal();
+      assert.equal(await reach(hosts.a, "tcp", v4.b, 500), "connected");
+    },
+  );
+
   test("an established TCP connection stops during the partition and resumes after heal", T, async () => {
     const stream = await hosts.a.runAsync(["node", REACH, "stream", v4.b, PORT]);
     try {
@@ -181,7 +197,8 @@ describe("faults on a LAN of a, b, c (IPv4 and IPv6) and d behind router r", { t
     );
     const [applied, healed] = events;
     assert.equal(healed.plannedMs - applied.appliedMs, 1500, JSON.stringify(events));
-    assert.ok(healed.lateMs >= 0 && healed.lateMs < 200, JSON.stringify(events));
+    // Not a speed check (that is the bench's): a heal waiting on something else would be a second or more late.
+    assert.ok(healed.lateMs >= 0 && healed.lateMs < 1000, JSON.stringify(events));
     assertRulesPristine();
   });
 

@@ -40,7 +40,7 @@ import { SpawnRunner } from "./spawn-runner.js";
 const PLAIN_WORD = /^[A-Za-z0-9_.:/@%+=,-]+$/;
 /** Objects and verbs whose commands only change state and print nothing on success. */
 const BATCHABLE =
-  /^(link (add|set|del|delete)|addr (add|del)|address (add|del)|route (add|del|replace)|rule (add|del|delete)|netns (add|del|delete))$/;
+  /^(link (add|set|del|delete)|addr (add|del)|address (add|del)|route (add|del|replace)|rule (add|del|delete)|netns (add|del|delete)|neigh flush)$/;
 /** Listings whose JSON a worker prints as one array each (`-d` adds details a caller may ignore). */
 const READABLE = /^(link|addr|address|route|rule) (show|list)$/;
 /** A family option before the object (`ip -6 rule add ...`): batch lines cannot carry options, so it gets a worker of its own. */
