@@ -51,11 +51,19 @@ export class CutRules {
         }
       }
     }
+    // A host's addresses mostly share one set of senders: its prefixes are worked out once.
+    const prefixesOf = new Map<string, string[]>();
+    const prefixes = (from: Set<string>, family: Family) => {
+      const key = `${String(family)} ${[...from].join(" ")}`;
+      let found = prefixesOf.get(key);
+      if (!found) prefixesOf.set(key, (found = exactPrefixes(from, family)));
+      return found;
+    };
     const planned = [...changes.values()].map(({ rules, family, senders }) => ({
       rules,
       family,
       pairs: [...senders].flatMap(([to, from]): Pair[] =>
-        exactPrefixes(from, family).map((prefix) => ({ from: prefix, to })),
+        prefixes(from, family).map((prefix) => ({ from: prefix, to })),
       ),
     }));
     const senders = new Map(directions.map(([from]) => [from.scoped, from]));
