@@ -31,9 +31,24 @@ export interface HostShellOptions {
   processMonitor?: ProcessMonitor;
   /**
    * Runs the library's own system commands.
-   * @default an IpBatchRunner (long-lived `ip -batch` workers, one process per other command) with the same privilege and log
+   * @default the IpBatchRunner (long-lived `ip -batch` workers, one process per other command) of every shell of this process with the same privilege and log
    */
   runner?: CommandRunner;
+}
+
+/**
+ * The runners of this process's shells, one per privilege and log: every network of a test process shares
+ * one `ip -batch` worker in the host namespace (each network had its own, which outlived it, idle, until the
+ * process ended), and a test's own network starts one process fewer.
+ */
+const sharedRunners = new WeakMap<Privilege, WeakMap<Logger, IpBatchRunner>>();
+
+function sharedRunner(privilege: Privilege, log: Logger): IpBatchRunner {
+  let byLog = sharedRunners.get(privilege);
+  if (!byLog) sharedRunners.set(privilege, (byLog = new WeakMap()));
+  let runner = byLog.get(log);
+  if (!runner) byLog.set(log, (runner = new IpBatchRunner({ privilege, log })));
+  return runner;
 }
 
 /**
@@ -62,7 +77,7 @@ export class HostShell implements Shell {
     this.privilege =
       options.privilege ?? (options.sudo === undefined ? defaultPrivilege() : privilegeFor(options.sudo));
     this.processMonitor = options.processMonitor ?? new ProcessMonitor({ log: this.log });
-    this.runner = options.runner ?? new IpBatchRunner({ privilege: this.privilege, log: this.log });
+    this.runner = options.runner ?? sharedRunner(this.privilege, this.log);
   }
 
   get sudo(): boolean {
