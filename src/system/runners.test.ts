@@ -1,6 +1,7 @@
 // The system-command runners against real commands: a worker that exits on a
 // bad argument fails only that command (the ones queued behind it still run),
-// and a command that does not read its input does not crash the process.
+// and a command that does not read its input does not crash the process; and
+// what /proc is read with (clock tick, page size).
 import { test } from "node:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { InterfaceScoped } from "../names/scoped.js";
 import { IpBatchRunner } from "./ip-batch-runner.js";
 import { reportsError } from "./command-runner.js";
 import { SpawnRunner } from "./spawn-runner.js";
+import { bytesPerPage, ticksPerSecond } from "./proc.js";
 import { assertNothingLeft } from "../testing/leftovers.js";
 
 test(
@@ -168,4 +170,11 @@ test("reportsError: ip's notice about a namespace deleted mid-listing is not a f
   );
   assert.equal(reportsError("addattr_l ERROR: message exceeded bound of 1024\n"), true);
   assert.equal(reportsError(""), false);
+});
+
+test("the clock tick and page size read from the auxiliary vector are what getconf says", () => {
+  const getconf = (name: string) =>
+    Number(execFileSync("getconf", [name], { encoding: "utf8", timeout: 10_000 }).trim());
+  assert.equal(ticksPerSecond(), getconf("CLK_TCK"));
+  assert.equal(bytesPerPage(), getconf("PAGESIZE"));
 });
