@@ -66,7 +66,12 @@ class IpWorker {
   #stderr = "";
   #stdout = "";
   /** Reads whose marker came, waiting for their array on stdout. */
-  readonly #awaitingOutput: (Pick<Pending, "resolve" | "reject"> & { argv: string[]; stderr: string })[] = [];
+  readonly #awaitingOutput: (Pick<Pending, "resolve" | "reject"> & {
+    argv: string[];
+    stderr: string;
+    /** An error ip printed though it did not call the read failed: refused once its array is taken. */
+    error: SystemCommandError | undefined;
+  })[] = [];
   /** Why the worker could not start (Node's spawn error), kept apart from what ip printed. */
   #spawnError: Error | undefined;
   #line = 0;
@@ -198,13 +203,18 @@ class IpWorker {
       this.#stderr = this.#stderr.slice(match.index + match[0].length);
       const pending = this.#pending.shift();
       if (!pending) continue;
-      const failed = before.includes(`Command failed -:${pending.line}\n`) || reportsError(before);
+      const ipFailed = before.includes(`Command failed -:${pending.line}\n`);
       const message = before.replace(/Command failed -:\d+\n/g, "");
       const argv = displayArgv(pending.argv, this.namespace);
-      // A failed read prints nothing on stdout: only a successful one waits for its array.
-      if (failed) pending.reject(new SystemCommandError(argv, 1, message, failureHint(pending.argv, message)));
-      else if (pending.reads)
-        this.#awaitingOutput.push({ argv, stderr: message, resolve: pending.resolve, reject: pending.reject });
+      const error =
+        ipFailed || reportsError(before)
+          ? new SystemCommandError(argv, 1, message, failureHint(pending.argv, message))
+          : undefined;
+      // A read ip failed prints nothing on stdout; any other prints its array, which must be taken even when the
+      // read is refused for an error it printed, or the next read would get it.
+      if (pending.reads && !ipFailed) {
+        this.#awaitingOutput.push({ argv, stderr: message, error, resolve: pending.resolve, reject: pending.reject });
+      } else if (error) pending.reject(error);
       else pending.resolve({ argv, stdout: "", stderr: message, exitCode: 0 });
       this.#answerReads();
     }
@@ -216,8 +226,10 @@ class IpWorker {
       const end = endOfJsonValue(this.#stdout);
       if (end < 0) break;
       const read = this.#awaitingOutput.shift();
-      if (read) read.resolve({ argv: read.argv, stdout: this.#stdout.slice(0, end), stderr: read.stderr, exitCode: 0 });
+      const stdout = this.#stdout.slice(0, end);
       this.#stdout = this.#stdout.slice(end);
+      if (read?.error) read.reject(read.error);
+      else read?.resolve({ argv: read.argv, stdout, stderr: read.stderr, exitCode: 0 });
     }
     if (this.#pending.length === 0 && this.#awaitingOutput.length === 0) this.#hold(false);
   }

@@ -97,6 +97,45 @@ test(
   },
 );
 
+test(
+  "IpBatchRunner: a read refused for an error ip printed beside its listing does not hand that listing to the next read",
+  { timeout: 60_000 },
+  async () => {
+    // A stand-in for `ip -batch`: each listing prints one array (named by its line), the one of "warn" with an
+    // error notice on stderr as well; a marker line fails as ip fails it.
+    const fakeIp = [
+      "n=0",
+      "while IFS= read -r line; do",
+      "  n=$((n+1))",
+      '  case "$line" in',
+      '    dummynet-ack-*) printf \'Object "%s" is unknown, try "ip help".\\nCommand failed -:%d\\n\' "$line" "$n" >&2 ;;',
+      '    *warn*) echo "[{\\"ifname\\":\\"line$n\\"}]"; echo "Error: a notice ip printed" >&2 ;;',
+      '    *) echo "[{\\"ifname\\":\\"line$n\\"}]" ;;',
+      "  esac",
+      "done",
+    ].join("\n");
+    const wrap = () => ["/bin/sh", "-c", fakeIp];
+    const runner = new IpBatchRunner({
+      privilege: { mode: "root", direct: true, wrap, wrapUserCommand: wrap, ready: () => Promise.resolve() },
+    });
+    try {
+      const [first, warned, next] = await Promise.allSettled([
+        runner.run(["ip", "-j", "link", "show"]),
+        runner.run(["ip", "-j", "link", "show", "warn"]),
+        runner.run(["ip", "-j", "link", "show"]),
+      ]);
+      assert.equal(first.status, "fulfilled");
+      assert.match(first.value.stdout, /"line1"/);
+      assert.equal(warned.status, "rejected");
+      assert.match(String(warned.reason), /a notice ip printed/);
+      assert.equal(next.status, "fulfilled");
+      assert.match(next.value.stdout, /"line5"/, "the next read gets its own listing, not the refused one's");
+    } finally {
+      await runner.close();
+    }
+  },
+);
+
 test("SpawnRunner: input the command never reads is not an unhandled EPIPE", { timeout: 120_000 }, async () => {
   const result = await new SpawnRunner().run(["true"], { input: "x".repeat(4 << 20) });
   assert.equal(result.exitCode, 0);
