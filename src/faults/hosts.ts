@@ -106,7 +106,7 @@ export async function hostAddresses(at: NamespaceHandle, host: FaultHost): Promi
 /**
  * What the kernel says, kept a moment: a schedule's burst of steps reads a host once, not once per step. A reading
  * in the last fifth of its time is read again in the background, so that steps every few ms do not wait for the read
- * (a process), and it is read no more often than before (a spawn holds up the event loop a moment).
+ * (a round trip to the host's `ip` worker).
  */
 const READ_FOR_MS = 1000;
 const REREAD_AFTER_MS = 800;

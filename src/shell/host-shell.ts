@@ -38,8 +38,8 @@ export interface HostShellOptions {
 
 /**
  * The runners of this process's shells, one per privilege and log: every network of a test process shares
- * one `ip -batch` worker in the host namespace (each network had its own, which outlived it, idle, until the
- * process ended), and a test's own network starts one process fewer.
+ * one `ip -batch` worker in the host namespace, instead of starting its own and leaving it idle until the
+ * process ends.
  */
 const sharedRunners = new WeakMap<Privilege, WeakMap<Logger, IpBatchRunner>>();
 

@@ -45,8 +45,8 @@ const AT_CLKTCK = 17;
 
 /**
  * A value the kernel handed this process at exec in its auxiliary vector (/proc/self/auxv: pairs of
- * machine words), or `fallback` if it cannot be read. Two `getconf` processes cost a network's first test
- * about 20 ms.
+ * machine words), or `fallback` if it cannot be read: no `getconf` process to start (and wait for) when a
+ * process makes its first network.
  */
 function auxv(type: number, fallback: number): number {
   try {
