@@ -15,7 +15,16 @@
  * pid can take.
  */
 import { randomInt, randomUUID } from "node:crypto";
-import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { threadId } from "node:worker_threads";
@@ -120,8 +129,11 @@ interface ProgramRecord {
 /** This module instance: instances made through it may share an explicit uid. */
 const HOLDER = randomUUID();
 
-/** Uids this module instance holds, with how many DummyNet instances share each. */
-const held = new Map<number, { shares: number; recorded: boolean }>();
+/**
+ * Uids this module instance holds, with how many DummyNet instances share each, whether they marked host
+ * iptables rules (markHostRules) and whether a cleanup may have left some of them.
+ */
+const held = new Map<number, { shares: number; recorded: boolean; markedRules?: boolean; rulesMayRemain?: boolean }>();
 
 export function ownerRecordPath(uid: number): string {
   return join(OWNERS_DIRECTORY, `${uid}.json`);
@@ -300,14 +312,76 @@ export function claimReservedUid(): number {
   );
 }
 
-/** Gives up one share of `uid`; the last one removes its record. */
-export function releaseUid(uid: number): void {
+/**
+ * Gives up one share of `uid`; the last one removes its record, and its rules mark unless a cleanup of one of
+ * the shares may have left a rule (`rulesMayRemain`: it failed after making one).
+ */
+export function releaseUid(uid: number, rulesMayRemain = false): void {
   const mine = held.get(uid);
   if (!mine) return;
+  if (rulesMayRemain) mine.rulesMayRemain = true;
   mine.shares -= 1;
   if (mine.shares > 0) return;
   held.delete(uid);
   if (mine.recorded) removeOwnRecord(uid);
+  if (mine.markedRules && !mine.rulesMayRemain) forgetRulesMark(uid);
+}
+
+/**
+ * Where the owner of `uid` notes that it makes iptables rules in the host namespace, which outlive its
+ * namespaces: the reaping at a network's start lists iptables only when an owner that is gone left this mark.
+ * It holds the owner's record (its pid and start time), since the record goes with the uid and the mark stays
+ * until the rules are gone.
+ */
+export function rulesMarkPath(uid: number): string {
+  return join(OWNERS_DIRECTORY, `${uid}.rules`);
+}
+
+/**
+ * Marks `uid` as an owner of host iptables rules: before its first such rule, so no rule exists unmarked. A mark
+ * that cannot be written goes with a record that could not be written either, and the reaper lists iptables
+ * for a gone owner without a record.
+ */
+export function markHostRules(uid: number): void {
+  const mine = held.get(uid);
+  if (mine?.markedRules) return;
+  try {
+    writeFileSync(rulesMarkPath(uid), JSON.stringify(newRecord(uid)) + "\n");
+    if (mine) mine.markedRules = true;
+  } catch {
+    // No state directory: see above.
+  }
+}
+
+/** The owners that marked host iptables rules, with the record each mark holds. */
+export function rulesMarks(): Map<number, OwnerRecord> {
+  const marks = new Map<number, OwnerRecord>();
+  let entries: string[];
+  try {
+    entries = readdirSync(OWNERS_DIRECTORY);
+  } catch {
+    return marks;
+  }
+  for (const entry of entries) {
+    const uid = /^(\d+)\.rules$/.exec(entry)?.[1];
+    if (uid === undefined) continue;
+    try {
+      marks.set(Number(uid), JSON.parse(readFileSync(join(OWNERS_DIRECTORY, entry), "utf8")) as OwnerRecord);
+    } catch {
+      // Removed meanwhile, or cut short by a crash while written: an owner that is gone.
+      marks.set(Number(uid), { uid: Number(uid), pid: 0, startTime: 0, command: "", createdAt: "" });
+    }
+  }
+  return marks;
+}
+
+/** Removes the rules mark of `uid`: its host rules are gone. */
+export function forgetRulesMark(uid: number): void {
+  try {
+    unlinkSync(rulesMarkPath(uid));
+  } catch {
+    // Gone already.
+  }
 }
 
 /**

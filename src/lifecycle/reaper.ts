@@ -16,7 +16,15 @@ import { defaultPrivilege, isRoot, type Privilege, sudoWorksWithoutPassword } fr
 import { killQuietly } from "../system/quiet.js";
 import { SpawnRunner } from "../system/spawn-runner.js";
 import { type Inventory, type Leftover, type LeftoverKind, type SkippedStep, takeInventory } from "./inventory.js";
-import { type OwnerRecord, type OwnerState, forgetOwner, ownerState, readOwnerRecords } from "./owners.js";
+import {
+  type OwnerRecord,
+  type OwnerState,
+  forgetOwner,
+  forgetRulesMark,
+  ownerState,
+  readOwnerRecords,
+  rulesMarks,
+} from "./owners.js";
 
 export type { SkippedStep } from "./inventory.js";
 
@@ -100,8 +108,24 @@ function defaultRunner(log: Logger): CommandRunner {
  * for (const step of skipped) console.log(`not looked at: ${step.step} (${step.why})`);
  * ```
  */
-export async function surveyOwners(
-  options: Pick<ReapOptions, "runner" | "log" | "rootless"> = {},
+export function surveyOwners(options: Pick<ReapOptions, "runner" | "log" | "rootless"> = {}): Promise<OwnerSurvey> {
+  return survey(options, "always");
+}
+
+/**
+ * When iptables is listed: "always", or only "when left" by an owner that is gone (the reaping at a network's
+ * start: a rule outlives its namespaces only in the host namespace, and an owner marks such rules before making
+ * them, owners.ts markHostRules), or by one that left no record (nothing says what it made).
+ */
+type RulesListing = "always" | "when left";
+
+/** The reason the reaping at a network's start gives for leaving iptables out. */
+const NO_RULES_LEFT =
+  "no owner that is gone marked host iptables rules, and every gone owner has a record (`dummynet cleanup` lists them always)";
+
+async function survey(
+  options: Pick<ReapOptions, "runner" | "log" | "rootless">,
+  rules: RulesListing,
 ): Promise<OwnerSurvey> {
   const log = options.log ?? defaultLogger;
   const runner = options.runner ?? defaultRunner(log);
@@ -109,20 +133,35 @@ export async function surveyOwners(
   // namespaces, links and rules only when this user may list them (root or passwordless sudo), and said so when not.
   const rootless = options.runner === undefined && useRootless(options.rootless, log);
   const machineListable = !rootless || isRoot() || sudoWorksWithoutPassword();
+  const marks = rulesMarks();
+  const gone = (uid: number, records: ReadonlyMap<number, OwnerRecord>) =>
+    ownerState(uid, records.get(uid) ?? marks.get(uid)) === "dead";
+  let skipRules: string | undefined;
+  if (rules === "when left") {
+    const records = await readOwnerRecords();
+    if (![...marks.keys()].some((uid) => gone(uid, records))) skipRules = NO_RULES_LEFT;
+  }
   // Objects first, records after: an owner records its uid before it makes anything, so every object listed
   // has its record by then (read before, a new owner's objects would look ownerless, hence dead).
   // With our own runner, namespaces and links are read from this process's files (no `ip` to start).
-  const inventory = machineListable
-    ? await takeInventory(runner, { direct: options.runner === undefined })
-    : { objects: [], skipped: [MACHINE_NOT_LISTED] };
+  const list = (skipIptables: string | undefined) =>
+    machineListable
+      ? takeInventory(runner, { direct: options.runner === undefined, ...(skipIptables ? { skipIptables } : {}) })
+      : Promise.resolve({ objects: [], skipped: [MACHINE_NOT_LISTED] });
+  let inventory = await list(skipRules);
+  let records = await readOwnerRecords();
+  if (skipRules !== undefined && inventory.objects.some(({ uid }) => !records.has(uid) && gone(uid, records))) {
+    // An owner without a record could not mark its rules either: list everything.
+    inventory = await list(undefined);
+    records = await readOwnerRecords();
+  }
   const inHolders = rootless ? await holderInventories(log) : [];
-  const records = await readOwnerRecords();
   const owners = new Map<number, Owner>();
   const ownerOf = (uid: number): Owner => {
     let owner = owners.get(uid);
     if (!owner) {
       const record = records.get(uid);
-      owner = { uid, record, state: ownerState(uid, record), objects: [] };
+      owner = { uid, record, state: gone(uid, records) ? "dead" : "alive", objects: [] };
       owners.set(uid, owner);
     }
     return owner;
@@ -136,6 +175,8 @@ export async function surveyOwners(
     }
   }
   for (const uid of records.keys()) ownerOf(uid);
+  // A mark whose rules are gone is an owner still: the reaping removes its mark.
+  for (const uid of marks.keys()) ownerOf(uid);
   return {
     owners: [...owners.values()].sort((a, b) => a.uid - b.uid),
     skipped: inventory.skipped,
@@ -201,19 +242,37 @@ function logSkipped(skipped: readonly SkippedStep[], log: Logger): void {
  * @throws ListingError when a listing command fails (nothing is removed then); a removal that
  * fails is reported in `failures`, not thrown.
  */
-export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapResult> {
+export function reapDeadOwners(options: ReapOptions = {}): Promise<ReapResult> {
+  return reap(options, "always");
+}
+
+/**
+ * The reaping DummyNet's `reapDeadOwners` option does at a network's start: as reapDeadOwners(), but iptables
+ * is listed only when a gone owner may have left a rule, which saves the first test of a process two
+ * iptables runs.
+ */
+export function reapAtNetworkStart(log: Logger): Promise<ReapResult> {
+  return reap({ log }, "when left");
+}
+
+async function reap(options: ReapOptions, rules: RulesListing): Promise<ReapResult> {
   const log = options.log ?? defaultLogger;
   const runner = options.runner ?? defaultRunner(log);
   const force = new Set(options.force ?? []);
   const only = options.only ? new Set(options.only) : undefined;
-  const survey = await surveyOwners({
-    ...(options.runner ? { runner } : {}),
-    ...(options.rootless !== undefined ? { rootless: options.rootless } : {}),
-    log,
-  });
-  logSkipped(survey.skipped, log);
-  const result: ReapResult = { reaped: [], spared: [], failures: [], skipped: survey.skipped };
-  for (const owner of survey.owners) {
+  const found = await survey(
+    {
+      ...(options.runner ? { runner } : {}),
+      ...(options.rootless !== undefined ? { rootless: options.rootless } : {}),
+      log,
+    },
+    rules,
+  );
+  logSkipped(found.skipped, log);
+  // Rules were looked for (or cannot exist: no iptables), so a reaped owner's mark can go with them.
+  const rulesListed = found.machineListed && !found.skipped.some(({ why }) => why === NO_RULES_LEFT);
+  const result: ReapResult = { reaped: [], spared: [], failures: [], skipped: found.skipped };
+  for (const owner of found.owners) {
     if (only && !only.has(owner.uid)) continue;
     if (owner.state === "alive" && !force.has(owner.uid)) {
       result.spared.push(owner);
@@ -237,6 +296,8 @@ export async function reapDeadOwners(options: ReapOptions = {}): Promise<ReapRes
       }
     }
     if (owner.record) await forgetOwner(owner.uid, owner.record);
+    if (rulesListed && !result.failures.some((f) => f.uid === owner.uid && f.object.kind === "iptables"))
+      forgetRulesMark(owner.uid);
     result.reaped.push(owner);
   }
   return result;

@@ -78,7 +78,9 @@ export interface DummyNetOptions {
    * Before making anything, remove the leftovers of owners that are gone
    * (crashed runs); live runs are never touched. `"once"`: only the first
    * network of the process (or worker thread) that asks does it, the others
-   * wait for that (what test helpers use). @default false
+   * wait for that (what test helpers use). Host iptables rules are listed
+   * only when a gone owner marked that it made some (or left no record);
+   * `reapDeadOwners()` and `dummynet cleanup` always list them. @default false
    */
   reapDeadOwners?: boolean | "once";
   /**

@@ -8,7 +8,7 @@ import type { CGroup } from "../cgroups/cgroup.js";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { type ExitCleanable, trackForExit, untrackForExit } from "../lifecycle/exit-cleanup.js";
 import { claimUid, describeHolder, releaseUid } from "../lifecycle/owners.js";
-import { reapDeadOwners } from "../lifecycle/reaper.js";
+import { reapAtNetworkStart } from "../lifecycle/reaper.js";
 import type { Logger } from "../log.js";
 import { formatCommand } from "../process/run-info.js";
 import { isRootless } from "../rootless/privilege.js";
@@ -101,7 +101,7 @@ export class NetworkState {
       // A rootless network keeps this process's holder until its cleanup.
       if (isRootless(this.hostShell.privilege)) this.hostShell.privilege.hold();
       if (settings.reapDeadOwners === "once") await reapDeadOwnersOnce(this.log);
-      else if (settings.reapDeadOwners) await reapDeadOwners({ log: this.log });
+      else if (settings.reapDeadOwners) await reapAtNetworkStart(this.log);
       if (settings.exitCleanup) {
         this.#exitHandle = {
           cleanup: () => this.cleanup(),
@@ -167,7 +167,7 @@ export class NetworkState {
         }
       },
       beforeNamespaceDeletions: (scopedNamespaces) => this.#killNamespaceProcesses(scopedNamespaces),
-      afterUndo: async () => {
+      afterUndo: async (errors) => {
         this.links.clear();
         this.addresses.clear();
         if (this.#started) {
@@ -184,7 +184,7 @@ export class NetworkState {
         }
         if (this.#claimed) {
           this.#claimed = false;
-          releaseUid(this.uid);
+          releaseUid(this.uid, this.madeHostIptablesRule && errors.length > 0);
         }
       },
     });
@@ -209,7 +209,7 @@ let reapedOnce: Promise<unknown> | undefined;
 
 /** One reaping per module instance for every network that asks for it "once"; a failed one is tried again. */
 function reapDeadOwnersOnce(log: Logger): Promise<unknown> {
-  reapedOnce ??= reapDeadOwners({ log }).catch((error: unknown) => {
+  reapedOnce ??= reapAtNetworkStart(log).catch((error: unknown) => {
     reapedOnce = undefined;
     throw error;
   });

@@ -88,8 +88,8 @@ export interface TeardownSteps {
   beforeUndo?(errors: unknown[]): Promise<void>;
   /** Before a batch of namespace deletions (kill the processes inside them). */
   beforeNamespaceDeletions?(scopedNamespaces: readonly string[]): Promise<void>;
-  /** After the last undo (forget the owner record). */
-  afterUndo?(): Promise<void>;
+  /** After the last undo, with the failures so far (forget the owner record). */
+  afterUndo?(errors: readonly unknown[]): Promise<void>;
 }
 
 export class UndoLog {
@@ -150,7 +150,7 @@ export class UndoLog {
       }
       await steps.beforeUndo?.(errors);
       await this.#replay(steps, errors);
-      await steps.afterUndo?.();
+      await steps.afterUndo?.(errors);
     } finally {
       this.#closing = false;
       this.step = "";

@@ -3,6 +3,7 @@
  * rule carries the owner's prefix as a comment, so a dead owner's rules can be
  * found and removed; rules name links but outlive them.
  */
+import { markHostRules } from "../../lifecycle/owners.js";
 import { NamespaceScoped } from "../../names/scoped.js";
 import { checkAddressWithPrefix } from "../../validation/arguments.js";
 import type { NamespaceHandle } from "./handle.js";
@@ -44,9 +45,14 @@ export class Firewall {
     });
   }
 
-  /** A rule in the host namespace: the leftover check must list iptables (rules in a namespace go with it). */
+  /**
+   * A rule in the host namespace (rules in a namespace go with it): the leftover check must list iptables, and
+   * so must the reaping at a network's start if this owner dies before the rule is removed.
+   */
   #noteHostRule(): void {
-    if (this.at.namespace.isRoot) this.at.network.madeHostIptablesRule = true;
+    if (!this.at.namespace.isRoot) return;
+    this.at.network.madeHostIptablesRule = true;
+    markHostRules(this.at.uid);
   }
 
   /** Rules carry the owner's prefix, so a dead owner's rules can be found and removed. */
