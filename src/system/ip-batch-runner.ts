@@ -22,7 +22,6 @@
  * (batch lines are split on blanks, so nothing can be injected); anything else
  * goes to the fallback runner.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { SystemCommandError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { defaultLogger } from "../log.js";
@@ -36,6 +35,7 @@ import {
 import { failureHint } from "./hints.js";
 import { type Privilege, privilegeFor } from "./privilege.js";
 import { SpawnRunner } from "./spawn-runner.js";
+import { type WorkerProcess, launchWorker } from "./worker-launcher.js";
 
 const PLAIN_WORD = /^[A-Za-z0-9_.:/@%+=,-]+$/;
 /** Objects and verbs whose commands only change state and print nothing on success. */
@@ -61,7 +61,8 @@ interface Pending {
 }
 
 class IpWorker {
-  readonly #child: ChildProcessWithoutNullStreams;
+  /** The worker process, once started (launchWorker may answer later). */
+  #process: WorkerProcess | undefined;
   readonly #pending: Pending[] = [];
   #stderr = "";
   #stdout = "";
@@ -72,13 +73,14 @@ class IpWorker {
     /** An error ip printed though it did not call the read failed: refused once its array is taken. */
     error: SystemCommandError | undefined;
   })[] = [];
-  /** Why the worker could not start (Node's spawn error), kept apart from what ip printed. */
-  #spawnError: Error | undefined;
   #line = 0;
   #sequence = 0;
   /** Command and marker lines not yet written. */
   #unsent = "";
   #exited = false;
+  /** close() was called: the input ends once the worker has started and has its lines. */
+  #closing = false;
+  #busy = false;
   readonly closed: Promise<void>;
 
   constructor(
@@ -97,26 +99,16 @@ class IpWorker {
       "-batch",
       "-",
     ]);
-    this.#child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
-    this.#child.stdout.setEncoding("utf8");
-    this.#child.stdout.on("data", (text: string) => {
-      this.#stdout += text;
-      this.#answerReads();
-    });
-    this.#child.stderr.setEncoding("utf8");
-    this.#child.stderr.on("data", (text: string) => {
-      this.#onStderr(text);
-    });
-    this.#child.stdin.on("error", () => {
-      // The worker died; its exit handler fails what is pending.
-    });
-    this.#hold(false);
-    this.closed = new Promise((resolve) => {
-      this.#child.on("close", () => {
+    this.closed = launchWorker(argv)
+      .then(
+        (worker) => this.#attach(worker),
+        (error: unknown) => error as Error,
+      )
+      .then((startError) => {
         this.#exited = true;
         this.onExit(this);
         const stderr = this.#stderr.replace(/Command failed -:\d+\n/g, "").trim();
-        const cause = this.#spawnError ?? (stderr === "" ? new Error("ip batch worker exited") : undefined);
+        const cause = startError ?? (stderr === "" ? new Error("ip batch worker exited") : undefined);
         const rest = this.#pending.splice(0);
         // Every whole array was handed out as it came: a read still waiting lost its output.
         for (const read of this.#awaitingOutput.splice(0)) {
@@ -134,16 +126,32 @@ class IpWorker {
           ),
         );
         for (const pending of rest) pending.reject(new NotRunError());
-        resolve();
       });
-      this.#child.on("error", (error) => {
-        this.#spawnError = error;
-      });
+  }
+
+  /** Wires up the started worker, sends what waited for it; resolves when it has ended. */
+  #attach(worker: WorkerProcess): Promise<Error | undefined> {
+    this.#process = worker;
+    worker.stdout.setEncoding("utf8");
+    worker.stdout.on("data", (text: string) => {
+      this.#stdout += text;
+      this.#answerReads();
     });
+    worker.stderr.setEncoding("utf8");
+    worker.stderr.on("data", (text: string) => {
+      this.#onStderr(text);
+    });
+    worker.stdin.on("error", () => {
+      // The worker died; its end fails what is pending.
+    });
+    worker.hold(this.#busy);
+    if (this.#unsent !== "") this.#send();
+    if (this.#closing) this.#endInput(worker);
+    return worker.ended;
   }
 
   get pid(): number | undefined {
-    return this.#child.pid;
+    return this.#process?.pid;
   }
 
   get exited(): boolean {
@@ -152,13 +160,8 @@ class IpWorker {
 
   /** An idle worker must not keep Node running; a busy one must, or awaited commands would be abandoned. */
   #hold(busy: boolean): void {
-    for (const handle of [this.#child, this.#child.stdin, this.#child.stdout, this.#child.stderr] as {
-      ref?(): void;
-      unref?(): void;
-    }[]) {
-      if (busy) handle.ref?.();
-      else handle.unref?.();
-    }
+    this.#busy = busy;
+    this.#process?.hold(busy);
   }
 
   /** Runs `argv` (`ip`, options, then `words`); a read resolves with its JSON. */
@@ -175,23 +178,32 @@ class IpWorker {
 
   /** Writes the lines of the commands given so far (after the current microtasks: a burst of commands is one write). */
   readonly #send = (): void => {
+    // Not started yet: the lines wait for it (#attach sends them).
+    if (!this.#process) return;
     const lines = this.#unsent;
     this.#unsent = "";
-    if (!this.#exited) this.#child.stdin.write(lines);
+    if (!this.#exited && lines !== "") this.#process.stdin.write(lines);
   };
 
   close(): Promise<void> {
-    if (!this.#exited) {
+    if (!this.#exited && !this.#closing) {
+      this.#closing = true;
       this.#hold(true);
-      if (this.#unsent !== "") this.#send();
-      this.#child.stdin.end();
-      // ip exits at the end of its input; one that does not (stuck in the kernel) must not hold up a cleanup forever.
-      const killer = setTimeout(() => this.#child.kill("SIGKILL"), CLOSE_GRACE);
-      void this.closed.then(() => {
-        clearTimeout(killer);
-      });
+      if (this.#process) this.#endInput(this.#process);
     }
     return this.closed;
+  }
+
+  #endInput(worker: WorkerProcess): void {
+    if (this.#unsent !== "") this.#send();
+    worker.stdin.end();
+    // ip exits at the end of its input; one that does not (stuck in the kernel) must not hold up a cleanup forever.
+    const killer = setTimeout(() => {
+      worker.kill();
+    }, CLOSE_GRACE);
+    void this.closed.then(() => {
+      clearTimeout(killer);
+    });
   }
 
   #onStderr(text: string): void {

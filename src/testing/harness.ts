@@ -19,6 +19,10 @@ import {
   TestEvidence,
   type TestOutcome,
 } from "../evidence/test-evidence.js";
+import { startWorkerHelper } from "../system/worker-launcher.js";
+
+// A test file that loads the fixtures builds networks: their ip workers' helper starts now, not in the first test.
+startWorkerHelper();
 
 /** What the fixtures add to the network's options. */
 export interface EvidenceOptions {
