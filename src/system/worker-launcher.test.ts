@@ -94,3 +94,21 @@ test("without Perl, the workers are spawned by the process itself", { timeout: 6
   }
   assertNothingLeft(process.pid);
 });
+
+test("in a worker thread, the workers are spawned by the process itself", { timeout: 60_000 }, () => {
+  const namespace = new InterfaceScoped("wlt", process.pid).scoped;
+  // Workers do not inherit tsx's loader: the thread loads the fixture through tsx's API.
+  const thread = `import("tsx/esm/api").then(({ tsImport }) => tsImport(${JSON.stringify(FIXTURE)}, "file:///"))`;
+  const output = execFileSync(
+    process.execPath,
+    [
+      "-e",
+      `new (require("node:worker_threads").Worker)(${JSON.stringify(thread)}, { eval: true, argv: [${JSON.stringify(namespace)}] });`,
+    ],
+    { encoding: "utf8", timeout: 50_000 },
+  );
+  const [, self, ...parents] = output.trim().split(" ");
+  assert.equal(parents.length, 2, output);
+  for (const parent of parents) assert.equal(parent, self, output);
+  assertNothingLeft(process.pid);
+});

@@ -11,15 +11,20 @@
  * then on it talks to the worker directly, as with a spawn.
  *
  * Where the helper cannot do it (no Perl, a word it cannot carry, a program
- * not on PATH, /proc closed to this process) the worker is spawned as before.
+ * not on PATH, /proc closed to this process) the worker is spawned as before;
+ * so it is in a worker thread, where Node lists every descriptor fs.open
+ * returns and closes those still listed when the thread ends: a pipe handed
+ * to a socket is closed by the socket, not by fs.close, so its number would
+ * stay listed and be closed again when the thread ends, by then another's.
  * Workers started by the helper inherit its environment: the one this
  * process had when it started its first worker.
  */
 import { type ChildProcessByStdio, spawn } from "node:child_process";
-import { closeSync, constants, openSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync } from "node:fs";
 import { Socket } from "node:net";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
+import { isMainThread } from "node:worker_threads";
 import { findExecutable } from "./executables.js";
 
 /** A started worker: its pipes, its pid, and its end. */
@@ -166,7 +171,11 @@ class Helper {
   }
 }
 
-/** A worker on the pipes this process opened: it has ended when both its outputs have. */
+/**
+ * A worker on the pipes this process opened: it has ended when both its outputs have and it is gone from /proc
+ * (the helper lets the kernel reap it). Its descriptors close before it leaves its namespaces, and a namespace
+ * deleted after close() must not be kept by a worker still on its way out.
+ */
 function fromPipes(pid: number, input: number, output: number, errors: number): WorkerProcess {
   const stdin = new Socket({ fd: input, readable: false, writable: true });
   const stdout = new Socket({ fd: output, readable: true, writable: false });
@@ -182,8 +191,9 @@ function fromPipes(pid: number, input: number, output: number, errors: number): 
     stdin,
     stdout,
     stderr,
-    ended: Promise.all([closed(stdout), closed(stderr)]).then(() => {
+    ended: Promise.all([closed(stdout), closed(stderr)]).then(async () => {
       stdin.destroy();
+      await gone(pid);
       return undefined;
     }),
     kill: () => {
@@ -201,6 +211,16 @@ function fromPipes(pid: number, input: number, output: number, errors: number): 
     },
   };
 }
+
+/** Resolves once `pid` is no longer in /proc, checked every millisecond for at most GONE_WITHIN ms. */
+async function gone(pid: number): Promise<void> {
+  const deadline = performance.now() + GONE_WITHIN;
+  while (existsSync(`/proc/${String(pid)}`) && performance.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+/** How long a worker whose output has ended may take to be gone (it is exiting). */
+const GONE_WITHIN = 2000;
 
 /** A worker started by a Node spawn. */
 function spawned(argv: readonly string[]): WorkerProcess {
@@ -244,6 +264,7 @@ function onPath(program: string): boolean {
  * does not wait for Perl to start. Nothing when Perl is not installed.
  */
 export function startWorkerHelper(): void {
+  if (!isMainThread) return;
   perl ??= findExecutable("perl") ?? null;
   if (perl !== null) helper ??= new Helper(perl);
 }
@@ -252,7 +273,7 @@ export function startWorkerHelper(): void {
 export function launchWorker(argv: readonly string[]): Promise<WorkerProcess> {
   // A program the helper could not start is spawned, so that its absence is told as a spawn tells it (ENOENT).
   const carried = argv.every((word) => !word.includes("\0") && !word.includes("\n"));
-  if (carried && !argv[0].includes("/") && onPath(argv[0])) {
+  if (isMainThread && carried && !argv[0].includes("/") && onPath(argv[0])) {
     startWorkerHelper();
     if (helper?.usable) return helper.launch(argv);
   }
