@@ -237,6 +237,19 @@ class Launcher {
 
 const launchers = new Map<Privilege, Launcher>();
 
+/**
+ * Starts the hub of `privilege` ahead of the first capture (the test fixtures do as they load), so that a
+ * first test does not wait for Perl to start; nothing when it cannot start (no Perl: the capture says why).
+ */
+export function startCaptureHub(privilege: Privilege): void {
+  if (launchers.get(privilege)?.alive) return;
+  try {
+    launchers.set(privilege, new Launcher(privilege));
+  } catch {
+    // Told by the first capture, which tries again.
+  }
+}
+
 /** Starts recording every interface of the namespace at `namespacePath` into the ring of files `file0`... */
 export function launchCapture(
   privilege: Privilege,

@@ -19,10 +19,15 @@ import {
   TestEvidence,
   type TestOutcome,
 } from "../evidence/test-evidence.js";
+import { startCaptureHub } from "../evidence/capture-launcher.js";
+import { defaultPrivilege, isRoot } from "../system/privilege.js";
 import { startWorkerHelper } from "../system/worker-launcher.js";
 
-// A test file that loads the fixtures builds networks: their ip workers' helper starts now, not in the first test.
+// A test file that loads the fixtures builds networks: their ip workers' helper starts now, not in the first test;
+// so does, as root, the capture hub that records their hosts (evidence is on unless turned off for the run).
 startWorkerHelper();
+if (isRoot() && process.env["DUMMYNET_EVIDENCE"] !== "never" && process.env["DUMMYNET_ROOTLESS"] !== "1")
+  startCaptureHub(defaultPrivilege());
 
 /** What the fixtures add to the network's options. */
 export interface EvidenceOptions {

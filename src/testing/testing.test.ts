@@ -6,6 +6,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { DummyNetError, InvalidArgumentError } from "../errors.js";
 import { TimeoutError } from "../process/errors.js";
@@ -29,6 +30,7 @@ import { echoClient, echoServer } from "./fixtures/tcp.js";
 
 const OUTCOMES = fileURLToPath(new URL("./fixtures/outcomes.fixture.ts", import.meta.url));
 const SKIPS = fileURLToPath(new URL("./fixtures/skip.fixture.ts", import.meta.url));
+const STARTED_AHEAD = fileURLToPath(new URL("./fixtures/started-ahead.ts", import.meta.url));
 
 /** Two hosts and a link: client 10.9.0.1 - server 10.9.0.2. */
 async function pair(net: DummyNet): Promise<{ client: DummyNet; server: DummyNet }> {
@@ -38,6 +40,16 @@ async function pair(net: DummyNet): Promise<{ client: DummyNet; server: DummyNet
   await Promise.all([client.up("eth0"), server.up("eth0")]);
   return { client, server };
 }
+
+test("loaded as root, the fixtures start the ip workers' helper and the capture hub, which the first test then uses", () => {
+  const { before, after } = JSON.parse(
+    execFileSync(process.execPath, ["--import", "tsx", STARTED_AHEAD], { encoding: "utf8", timeout: 60_000 }),
+  ) as Record<"before" | "after", Record<string, number | undefined>>;
+  assert.equal(before["helper"], 1, "the ip workers' helper did not start with the fixtures");
+  assert.equal(before["hub"], 1, "the capture hub did not start with the fixtures");
+  // The test's two namespaces were recorded and configured through those two: no new hub, no ip spawned here.
+  assert.deepEqual([after["helper"], after["hub"], after["ip"]], [1, 1, undefined]);
+});
 
 describe("useNetwork", () => {
   const uids: number[] = [];
