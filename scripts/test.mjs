@@ -36,7 +36,7 @@ import { lint, typecheck } from "./suite/checks.mjs";
 import { runHostTests } from "./suite/node-test.mjs";
 import { add, heading, outcome, repoRoot, timing } from "./suite/outcome.mjs";
 import { ensurePackages } from "./suite/packages.mjs";
-import { rootlessFiles, runRootlessPhase } from "./suite/rootless.mjs";
+import { rootlessFiles, runRootlessPhase, unreadableByOthers } from "./suite/rootless.mjs";
 import { isLabFile, placeLabFiles, selectTestFiles } from "./suite/select.mjs";
 
 /** The host tests as a whole (DUMMYNET_HOST_TIMEOUT_S); CI must never sit until its own limit. 40 min: they took 1056 s under load 15 (46 files, rootless and README tests added). */
@@ -108,6 +108,8 @@ async function runSuite(options, runDir) {
 
   if (hostFiles.length > 0) {
     heading(`host tests: ${hostFiles.length} file(s)`);
+    const unreadable = unreadableByOthers();
+    if (unreadable) console.log(`note: the tests that run programs as uid 65534 will fail here: ${unreadable}`);
     const t0 = Date.now();
     add(total, await runHostTests(hostFiles, join(runDir, "host.tap"), { testArgs, timeoutMs: HOST_TIMEOUT_MS }));
     total.timings.push(timing("host tests", t0));

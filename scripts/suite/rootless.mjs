@@ -110,6 +110,16 @@ export async function runRootlessPhase(files, { testArgs, timeoutMs }) {
   }
 }
 
+/**
+ * As root: why uid 65534, which some host tests run programs as, cannot read the checkout (undefined: it can, or
+ * this is not root). Those tests then fail with Node's "Cannot find package 'tsx'", which does not say this.
+ */
+export function unreadableByOthers() {
+  if (process.getuid?.() !== 0) return undefined;
+  const wrap = ["setpriv", `--reuid=${ROOTLESS_UID}`, `--regid=${ROOTLESS_UID}`, "--clear-groups", "--"];
+  return unreadableBy(wrap, { PATH: process.env.PATH }, []);
+}
+
 /** Why the rootless user cannot read the checkout, node_modules or `files` (undefined: it can). */
 function unreadableBy(wrap, env, files) {
   const paths = [join(repoRoot, "package.json"), join(repoRoot, "node_modules/tsx/package.json"), ...files];
