@@ -10,7 +10,8 @@ describe("netem examples", { concurrency: false, timeout: 300_000 }, () => {
   test("run examples/lossy-pair.yaml: each of 20 web requests takes at least the 40 ms round trip", async () => {
     const child = startCli(["run", "examples/lossy-pair.yaml", "--json"]);
     const result = await finished(child);
-    assert.equal(result.code, 0, result.stderr);
+    // With --json the run's failure (a program's exit, a readiness timeout) is in stdout.
+    assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
     const job = (JSON.parse(result.stdout) as { jobs: { name: string; stdout: string }[] }).jobs[0];
     assert.equal(job.name, "requests");
     const times = [...job.stdout.matchAll(/^request \d+: ([\d.]+) ms$/gm)].map((match) => Number(match[1]));
