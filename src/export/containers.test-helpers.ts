@@ -140,19 +140,21 @@ export async function deployOnNamespaces(net: DummyNet, text: string): Promise<C
 }
 
 /**
- * For each host, the addresses it reaches (any reply to `count` pings, 1 s
- * each; more than one where links lose packets), as `from -> address` lines, sorted.
+ * For each host, the addresses it reaches (a reply to any of the pings sent
+ * every 0.2 s for up to `seconds`: a deadline, not a count, so that lost ARP
+ * replies and echoes on a lossy link do not read as "not reached"), as
+ * `from -> address` lines, sorted.
  */
 export async function reachability(
   hosts: ReadonlyMap<string, DummyNet>,
   addresses: readonly string[],
-  count = 1,
+  seconds = 1,
 ): Promise<string[]> {
-  const ping = ["ping", "-c", String(count), "-i", "0.2", "-W", "1"];
+  const ping = ["ping", "-c", "1", "-i", "0.2", "-w", String(seconds)];
   const lines = await Promise.all(
     [...hosts].flatMap(([name, host]) =>
       addresses.map(async (address) => {
-        const reply = await host.run([...ping, address], { timeout: 10_000 + count * 1000 }).then(
+        const reply = await host.run([...ping, address], { timeout: 10_000 + seconds * 1000 }).then(
           () => true,
           () => false,
         );

@@ -74,8 +74,8 @@ async function sameMeaning(loaded: Topology): Promise<void> {
     const original = await originalNetem(lab);
     assert.deepEqual(await exportedNetem(topology, containers), original);
     const addresses = interfaceRows(topology).flatMap((row) => row.addresses.map((a) => a.replace(/\/\d+$/, "")));
-    const reached = await reachability(lab.hosts, addresses, 5);
-    assert.deepEqual(await reachability(containers.nodes, addresses, 5), reached);
+    const reached = await reachability(lab.hosts, addresses, 10);
+    assert.deepEqual(await reachability(containers.nodes, addresses, 10), reached);
     assert.ok(
       reached.some((line) => line.endsWith(": reached")),
       reached.join("\n"),
