@@ -7,7 +7,7 @@
  * in words; none means the text is one both tools take. exportTopology runs
  * them on every result, so a file that breaks a rule is never handed out.
  */
-import { parse } from "yaml";
+import { yaml } from "../topology/yaml.js";
 import { KUBERNETES_LABEL, MAX_IFACE } from "./naming.js";
 import { CLABERNETES_API_VERSION, DNS_1035_LABEL } from "./clabernetes.js";
 import type { ExportTarget } from "./report.js";
@@ -41,7 +41,7 @@ export function readContainerlabText(text: string): unknown {
       throw new Error(`the text holds ${match}..., which containerlab would substitute from its environment`);
     return match;
   });
-  return parse(substituted, { version: "1.1", uniqueKeys: true, prettyErrors: false });
+  return yaml().parse(substituted, { version: "1.1", uniqueKeys: true, prettyErrors: false });
 }
 
 /** Problems of a containerlab document as the export writes it, for `target`. */

@@ -7,7 +7,7 @@
  * stay strings, and the characters YAML 1.1 takes for line breaks or refuses
  * are escaped).
  */
-import { Document, isScalar, visit } from "yaml";
+import { yaml } from "../topology/yaml.js";
 
 /** A key that YAML 1.1 and 1.2 read as the same string when written plain. */
 const PLAIN_KEY = /^[a-z][a-z0-9-]*$/;
@@ -18,6 +18,7 @@ const UNSAFE = /[\u0080-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
 
 /** `value` as YAML text: strings double-quoted, keys plain where safe, no folding. */
 function yamlText(value: unknown, comment?: string): string {
+  const { Document, visit } = yaml();
   const doc = new Document(value);
   visit(doc, {
     Scalar(key, node) {
@@ -41,6 +42,7 @@ export function containerlabText(value: unknown, comment?: string): string {
 
 /** The Kubernetes resource as YAML, its one long string (the containerlab file) as a literal block. */
 export function resourceText(value: unknown, blockPath: readonly string[]): string {
+  const { Document, isScalar } = yaml();
   const doc = new Document(value);
   const block = doc.getIn(blockPath, true);
   if (isScalar(block)) block.type = "BLOCK_LITERAL";

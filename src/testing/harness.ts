@@ -22,10 +22,13 @@ import {
 import { startCaptureHub } from "../evidence/capture-launcher.js";
 import { defaultPrivilege, isRoot } from "../system/privilege.js";
 import { startWorkerHelper } from "../system/worker-launcher.js";
+import { yaml } from "../topology/yaml.js";
 
 // A test file that loads the fixtures builds networks: their ip workers' helper starts now, not in the first test;
-// so does, as root, the capture hub that records their hosts (evidence is on unless turned off for the run).
+// so does, as root, the capture hub that records their hosts (evidence is on unless turned off for the run). The
+// YAML library, which the library itself loads on first use, loads now too: useTopology's topologies are YAML text.
 startWorkerHelper();
+yaml();
 if (isRoot() && process.env["DUMMYNET_EVIDENCE"] !== "never" && process.env["DUMMYNET_ROOTLESS"] !== "1")
   startCaptureHub(defaultPrivilege());
 

@@ -11,7 +11,8 @@ import { createRequire } from "node:module";
 import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from "ajv";
 import { AJV_OPTIONS } from "./schema-options.js";
 import { fileURLToPath } from "node:url";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
+import type { Document, LineCounter, Node as YamlNode } from "yaml";
+import { yaml } from "./yaml.js";
 import { checkTopology } from "./check.js";
 import { normalize, type RawTopology, type TopologyDocument } from "./normalize.js";
 import { formatPath, TopologyError, type TopologyProblem as TopologyIssue } from "./errors.js";
@@ -185,6 +186,7 @@ export function parseTopology(
   options: { format?: TopologyFormat; defaultName?: string } = {},
 ): Topology {
   if (options.format === "json") checkJsonSyntax(text, file);
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const locator = new Locator(doc, lineCounter, file);
@@ -288,6 +290,7 @@ class Locator implements IssueLocator {
 
   /** Position of the value at `path` (or of its key when `atKey`); falls back to the nearest ancestor. */
   position(path: NodePath, atKey = false): { line: number; column: number } {
+    const { isMap, isScalar, isSeq } = yaml();
     let node: unknown = this.doc.contents;
     let found: unknown = node;
     for (let i = 0; i < path.length; i++) {
