@@ -88,8 +88,9 @@ async function buildWithFile(net) {
           })),
           bridges: [{ name: "br0", host: "hub", interfaces: Array.from({ length: n }, (_, i) => `h${i}`) }],
         };
-  // The loader's whole path: text, parse, schema, semantic checks, then the build.
-  await buildNetwork(parseTopology(JSON.stringify(document), `bench-${kind}-${n}.json`), net);
+  // The loader's whole path for a .json file (as loadTopology reads one): text, parse, schema, semantic checks, then
+  // the build.
+  await buildNetwork(parseTopology(JSON.stringify(document), `bench-${kind}-${n}.json`, { format: "json" }), net);
 }
 
 const net = new DummyNet({ rootless });

@@ -123,6 +123,20 @@ describe("loadTopology and dummynet validate", () => {
     );
     assert.deepEqual([syntax.file, syntax.line, syntax.column], ["net.json", 2, 14]);
     assert.match(syntax.message, /^JSON syntax error: /);
+    // JSON is read by JSON.parse; positions and same keys (which JSON.parse would keep quietly) as the YAML parser tells.
+    const json2 = (text: string) => problemsOf(loadTopology({ text, format: "json", name: "net.json" }));
+    const [unknown] = await json2('{\n  "hosts": { "a": { "cpus": 1 } }\n}');
+    assert.deepEqual([unknown.line, unknown.column, unknown.path], [2, 21, "hosts.a.cpus"]);
+    for (const text of ['{ "hosts": { "a": {}, "a": {} } }', '{ "hosts": { "a": {}, "\\u0061": {} } }']) {
+      const [twice] = await json2(text);
+      assert.deepEqual([twice.line, twice.column], [1, 23], text);
+      assert.match(twice.message, /each name may appear once/);
+    }
+    const quoted = '{ "hosts": { "a": {} }, "programs": [{ "host": "a", "command": ["echo", "\\"}, {\\"a\\": 1"] }] }';
+    assert.deepEqual((await loadTopology({ text: quoted, format: "json" })).programs[0]?.command, [
+      "echo",
+      '"}, {"a": 1',
+    ]);
     const [missing] = await problemsOf(loadTopology(join(dir, "absent.yaml")));
     assert.match(missing.message, /cannot read the topology file: no such file/);
     await assert.rejects(

@@ -185,7 +185,17 @@ export function parseTopology(
   file: string,
   options: { format?: TopologyFormat; defaultName?: string } = {},
 ): Topology {
-  if (options.format === "json") checkJsonSyntax(text, file);
+  if (options.format === "json") {
+    const data = parseJson(text, file);
+    // JSON.parse keeps the last of two same keys, which the YAML parser reports: such a text takes its path.
+    if (!hasDuplicateKey(text)) return checkDocument(data, new LazyLocator(text, file), file, options.defaultName);
+  }
+  const { locator, data } = parseYaml(text, file);
+  return checkDocument(data, locator, file, options.defaultName);
+}
+
+/** The YAML parser's reading of `text` (YAML or JSON), with a locator of its positions; throws its syntax errors. */
+function parseYaml(text: string, file: string): { locator: Locator; data: unknown } {
   const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -199,13 +209,59 @@ export function parseTopology(
       }),
     );
   }
-  return checkDocument(doc.toJS({ maxAliasCount: 100 }), locator, file, options.defaultName);
+  return { locator, data: doc.toJS({ maxAliasCount: 100 }) };
 }
 
-/** JSON files are JSON: YAML-only syntax in them is an error (the YAML parser then gives the positions of everything else). */
-function checkJsonSyntax(text: string, file: string): void {
+/**
+ * Whether the (valid) JSON `text` has an object with the same key twice. A scan instead of the YAML parser, whose
+ * document of a large file costs far more than JSON.parse (docs/performance.md).
+ */
+function hasDuplicateKey(text: string): boolean {
+  const open: { keys: Set<string> | undefined; key: boolean }[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+      const top = open.at(-1);
+      if (top?.keys && top.key) {
+        const token = text.slice(i, end + 1);
+        const key = token.includes("\\") ? (JSON.parse(token) as string) : token.slice(1, -1);
+        if (top.keys.has(key)) return true;
+        top.keys.add(key);
+        top.key = false;
+      }
+      i = end;
+    } else if (char === "{") open.push({ keys: new Set(), key: true });
+    else if (char === "[") open.push({ keys: undefined, key: false });
+    else if (char === "}" || char === "]") open.pop();
+    else if (char === ",") {
+      const top = open.at(-1);
+      if (top?.keys) top.key = true;
+    }
+  }
+  return false;
+}
+
+/** A JSON text's positions, found by the YAML parser only when a problem must be placed. */
+class LazyLocator implements IssueLocator {
+  #located: Locator | undefined;
+
+  constructor(
+    private readonly text: string,
+    readonly file: string,
+  ) {}
+
+  issue(path: NodePath, message: string, atKey?: boolean): TopologyIssue {
+    this.#located ??= parseYaml(this.text, this.file).locator;
+    return this.#located.issue(path, message, atKey);
+  }
+}
+
+/** JSON files are JSON: YAML-only syntax in them is an error. */
+function parseJson(text: string, file: string): unknown {
   try {
-    JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (error) {
     const message = (error as Error).message;
     const at = /at position (\d+)/.exec(message);
