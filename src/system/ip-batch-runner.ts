@@ -89,17 +89,14 @@ class IpWorker {
     private readonly onExit: (worker: IpWorker) => void,
     readonly family?: string,
   ) {
-    const argv = privilege.wrap([
-      "ip",
-      ...(family ? [family] : []),
-      ...(namespace ? ["-n", namespace] : []),
-      "-j",
-      "-d",
-      "-force",
-      "-batch",
-      "-",
-    ]);
-    this.closed = launchWorker(argv)
+    const ip = (netns: readonly string[]) =>
+      privilege.wrap(["ip", ...(family ? [family] : []), ...netns, "-j", "-d", "-force", "-batch", "-"]);
+    // As root, the launcher's helper can start it inside the namespace (cheaper than ip -n: see launchWorker).
+    const started =
+      namespace && privilege.mode === "root"
+        ? launchWorker(ip([]), { name: namespace, argv: ip(["-n", namespace]) })
+        : launchWorker(ip(namespace ? ["-n", namespace] : []));
+    this.closed = started
       .then(
         (worker) => this.#attach(worker),
         (error: unknown) => error as Error,

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { SystemCommandError } from "../errors.js";
 import { InterfaceScoped } from "../names/scoped.js";
@@ -40,6 +40,17 @@ test(
       const [helper] = [...parents];
       assert.notEqual(helper, process.pid, "a worker was spawned by this process");
       assert.equal(commandOf(helper!), "perl");
+      // As root, the helper enters each namespace for its worker: no `ip -n`, so no mount namespace of its own.
+      const nsOf = (pid: number, kind: string) => readlinkSync(`/proc/${String(pid)}/ns/${kind}`);
+      const inNamespaces = workers.filter((pid) => nsOf(pid, "net") !== nsOf(process.pid, "net"));
+      assert.deepEqual(
+        inNamespaces.map((pid) => nsOf(pid, "net")).sort(),
+        namespaces.map((namespace) => `net:[${String(statSync(`/run/netns/${namespace}`).ino)}]`).sort(),
+      );
+      for (const pid of inNamespaces) {
+        assert.equal(nsOf(pid, "mnt"), nsOf(process.pid, "mnt"));
+        assert.doesNotMatch(readFileSync(`/proc/${String(pid)}/cmdline`, "utf8"), /\0-n\0/);
+      }
       // What each worker did, read by a process of its own.
       for (const [i, namespace] of namespaces.entries()) {
         const shown = execFileSync("ip", ["-n", namespace, "-br", "addr", "show", "dev", "lo"], { encoding: "utf8" });
@@ -69,7 +80,9 @@ test(
     try {
       await assert.rejects(
         runner.run(["ip", "link", "set", "dev", "lo", "up"], { namespace: "dummynet-no-such-namespace" }),
-        (error: unknown) => error instanceof SystemCommandError && /dummynet-no-such-namespace/.test(error.message),
+        (error: unknown) =>
+          error instanceof SystemCommandError &&
+          /Cannot open network namespace "dummynet-no-such-namespace"/.test(error.message),
       );
     } finally {
       await runner.close();

@@ -10,6 +10,12 @@
  * pipe there opens that pipe) and tells the helper to close its copies; from
  * then on it talks to the worker directly, as with a spawn.
  *
+ * As root, the helper also enters a worker's network namespace (setns) before
+ * it execs `ip`, instead of `ip -n`, which also makes the worker a mount
+ * namespace of its own with /sys mounted anew: that cost every worker's
+ * start and, more, its exit (docs/performance.md), and an `ip` worker reads
+ * nothing under /sys.
+ *
  * Where the helper cannot do it (no Perl, a word it cannot carry, a program
  * not on PATH, /proc closed to this process) the worker is spawned as before;
  * so it is in a worker thread, where Node lists every descriptor fs.open
@@ -51,11 +57,12 @@ const HELPER = String.raw`
 use strict;
 $| = 1;
 $SIG{CHLD} = 'IGNORE';
+my $SETNS = 0 + shift @ARGV;
 my %held;
 while (my $line = <STDIN>) {
   chomp $line;
   if ($line =~ /^done (\d+)$/) { close $_ for @{ delete $held{$1} || [] }; next; }
-  my ($id, @argv) = split /\0/, $line;
+  my ($id, $netns, @argv) = split /\0/, $line;
   my ($in_r, $in_w, $out_r, $out_w, $err_r, $err_w);
   unless (pipe($in_r, $in_w) && pipe($out_r, $out_w) && pipe($err_r, $err_w)) { print "$id error pipe: $!\n"; next; }
   my $pid = fork();
@@ -63,6 +70,13 @@ while (my $line = <STDIN>) {
   if ($pid == 0) {
     $SIG{CHLD} = 'DEFAULT';
     open(STDIN, "<&", $in_r); open(STDOUT, ">&", $out_w); open(STDERR, ">&", $err_w);
+    if ($netns ne '') {
+      # What ip -n does first, told as ip tells it; without its private mount namespace and /sys, which ip
+      # workers do not use and which cost their start and their exit.
+      my $ns;
+      my $ok = open($ns, '<', "/run/netns/$netns") && syscall($SETNS, fileno($ns), 0x40000000) == 0;
+      unless ($ok) { print STDERR "Cannot open network namespace \"$netns\": $!\n"; exit 255; }
+    }
     exec { $argv[0] } @argv;
     print STDERR "cannot run $argv[0]: $!\n";
     exit 127;
@@ -72,6 +86,9 @@ while (my $line = <STDIN>) {
   print "$id $pid ", fileno($in_w), " ", fileno($out_r), " ", fileno($err_r), "\n";
 }
 `;
+
+/** setns(2)'s number where we know it (x86-64; arm64 and riscv64 share the generic table); 0: workers use ip -n. */
+const SETNS = ({ x64: 308, arm64: 268, riscv64: 268 } as Partial<Record<string, number>>)[process.arch] ?? 0;
 
 interface Request {
   resolve(process: WorkerProcess): void;
@@ -85,7 +102,7 @@ class Helper {
   #broken = false;
 
   constructor(perl: string) {
-    this.#child = spawn(perl, ["-e", HELPER], { stdio: ["pipe", "pipe", "ignore"] });
+    this.#child = spawn(perl, ["-e", HELPER, String(SETNS)], { stdio: ["pipe", "pipe", "ignore"] });
     this.#child.on("error", () => {
       this.#fail();
     });
@@ -105,21 +122,22 @@ class Helper {
     return !this.#broken;
   }
 
-  launch(argv: readonly string[]): Promise<WorkerProcess> {
+  /** `netns`: the network namespace (a name in /run/netns) the worker starts in; "" for this process's. */
+  launch(argv: readonly string[], netns: string, fallbackArgv: readonly string[]): Promise<WorkerProcess> {
     return new Promise((resolve, reject) => {
       const id = this.#next++;
       this.#requests.set(id, {
         resolve,
         fallback: () => {
           try {
-            resolve(spawned(argv));
+            resolve(spawned(fallbackArgv));
           } catch (error) {
             reject(error);
           }
         },
       });
       this.#hold();
-      this.#child.stdin.write(`${[String(id), ...argv].join("\0")}\n`);
+      this.#child.stdin.write(`${[String(id), netns, ...argv].join("\0")}\n`);
     });
   }
 
@@ -269,13 +287,26 @@ export function startWorkerHelper(): void {
   if (perl !== null) helper ??= new Helper(perl);
 }
 
-/** Starts `argv` as a worker: through this process's helper when it can, else by a spawn. */
-export function launchWorker(argv: readonly string[]): Promise<WorkerProcess> {
+/** A worker to start inside a network namespace: its name in /run/netns, and the argv that enters it by itself. */
+export interface InNamespace {
+  readonly name: string;
+  /** The same worker started by a spawn (`ip -n NAME ...`), where the helper cannot enter the namespace. */
+  readonly argv: readonly string[];
+}
+
+/**
+ * Starts `argv` as a worker: through this process's helper when it can, else by a spawn. With `inNamespace`, the
+ * helper (as root) enters the namespace for the worker, and a spawn runs `inNamespace.argv`.
+ */
+export function launchWorker(argv: readonly string[], inNamespace?: InNamespace): Promise<WorkerProcess> {
+  const entered = inNamespace && SETNS !== 0 && process.getuid?.() === 0 ? inNamespace.name : "";
+  const started = entered || !inNamespace ? argv : inNamespace.argv;
+  const fallback = inNamespace?.argv ?? argv;
   // A program the helper could not start is spawned, so that its absence is told as a spawn tells it (ENOENT).
-  const carried = argv.every((word) => !word.includes("\0") && !word.includes("\n"));
-  if (isMainThread && carried && !argv[0].includes("/") && onPath(argv[0])) {
+  const carried = [entered, ...started].every((word) => !word.includes("\0") && !word.includes("\n"));
+  if (isMainThread && carried && !started[0].includes("/") && onPath(started[0])) {
     startWorkerHelper();
-    if (helper?.usable) return helper.launch(argv);
+    if (helper?.usable) return helper.launch(started, entered, fallback);
   }
-  return Promise.resolve(spawned(argv));
+  return Promise.resolve(spawned(fallback));
 }
