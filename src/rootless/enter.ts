@@ -31,6 +31,12 @@ export interface EnterOptions {
    * directory the private /run hides. Not with `cwd`.
    */
   keepCwd?: boolean | undefined;
+  /**
+   * A network namespace file to enter instead of the holder's own network
+   * namespace. nsenter opens it before it enters any namespace, so it is a
+   * path as the caller sees it (holderPath() of /run/netns/<name>).
+   */
+  net?: string | undefined;
 }
 
 /**
@@ -63,6 +69,8 @@ export function enterArgv(holder: HolderRef, argv: readonly string[], options: E
       "must be an absolute path without NUL bytes (it is looked up inside the holder's mount namespace)",
     );
   }
+  if (options.net !== undefined && (!options.net.startsWith("/") || options.net.includes("\0")))
+    throw new InvalidArgumentError("options.net", options.net, "must be an absolute path without NUL bytes");
   if (cwd !== undefined && options.keepCwd)
     throw new InvalidArgumentError("options.keepCwd", true, "goes without options.cwd: give one or the other");
   return [
@@ -70,7 +78,7 @@ export function enterArgv(holder: HolderRef, argv: readonly string[], options: E
     `--target=${holder.pid}`,
     "--user",
     "--mount",
-    "--net",
+    options.net === undefined ? "--net" : `--net=${options.net}`,
     "--pid",
     "--preserve-credentials",
     ...(cwd === undefined ? [] : [`--wdns=${cwd}`]),

@@ -48,6 +48,11 @@ export class RootlessPrivilege implements Privilege {
     return this.#enter(argv);
   }
 
+  // nsenter enters the namespace itself: no `ip -n`, whose mount namespace and /sys cost each ip worker's start and exit.
+  wrapInNamespace(namespace: string, argv: readonly string[]): string[] {
+    return this.#enter(argv, false, namespace);
+  }
+
   // nsenter keeps the environment; entering the mount namespace resets the working directory, so nsenter keeps the one
   // it was started in: the cwd the caller spawned the command with (run({ cwd })), else this process's.
   wrapUserCommand(argv: readonly string[]): string[] {
@@ -98,7 +103,7 @@ export class RootlessPrivilege implements Privilege {
     this.#ref = undefined;
   }
 
-  #enter(argv: readonly string[], keepCwd = false): string[] {
+  #enter(argv: readonly string[], keepCwd = false, namespace?: string): string[] {
     if (this.#holder !== undefined && !this.#holder.running) throw new HolderEndedError(this.#holder.pid);
     if (this.#ref === undefined) {
       throw new DummyNetError(
@@ -106,7 +111,8 @@ export class RootlessPrivilege implements Privilege {
       );
     }
     if (this.#attached && !holderAlive(this.#ref)) throw new HolderEndedError(this.#ref.pid);
-    return enterArgv(this.#ref, argv, { keepCwd });
+    const net = namespace === undefined ? undefined : holderPath(this.#ref, `/run/netns/${namespace}`);
+    return enterArgv(this.#ref, argv, { keepCwd, net });
   }
 }
 

@@ -89,13 +89,25 @@ class IpWorker {
     private readonly onExit: (worker: IpWorker) => void,
     readonly family?: string,
   ) {
-    const ip = (netns: readonly string[]) =>
-      privilege.wrap(["ip", ...(family ? [family] : []), ...netns, "-j", "-d", "-force", "-batch", "-"]);
-    // As root, the launcher's helper can start it inside the namespace (cheaper than ip -n: see launchWorker).
+    const ip = (netns: readonly string[]) => [
+      "ip",
+      ...(family ? [family] : []),
+      ...netns,
+      "-j",
+      "-d",
+      "-force",
+      "-batch",
+      "-",
+    ];
+    const withN = privilege.wrap(ip(namespace ? ["-n", namespace] : []));
+    // Entered from outside where that can be done (cheaper than ip -n: see launchWorker): as root by the launcher's
+    // helper, rootless by nsenter.
     const started =
       namespace && privilege.mode === "root"
-        ? launchWorker(ip([]), { name: namespace, argv: ip(["-n", namespace]) })
-        : launchWorker(ip(namespace ? ["-n", namespace] : []));
+        ? launchWorker(ip([]), { name: namespace, argv: withN })
+        : namespace && privilege.wrapInNamespace
+          ? launchWorker(privilege.wrapInNamespace(namespace, ip([])))
+          : launchWorker(withN);
     this.closed = started
       .then(
         (worker) => this.#attach(worker),

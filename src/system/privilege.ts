@@ -44,6 +44,12 @@ export interface Privilege {
   readonly direct: boolean;
   /** The argv that runs one of the library's own commands (ip, tc, iptables, kill, ...). */
   wrap(argv: readonly string[]): string[];
+  /**
+   * The argv that runs one of the library's commands inside network namespace `namespace` (its name in
+   * /run/netns) by entering it, where that is cheaper than `ip -n` (which also makes the command a mount
+   * namespace with /sys mounted anew). Absent: commands enter it themselves (`ip -n`).
+   */
+  wrapInNamespace?(namespace: string, argv: readonly string[]): string[];
   /** The argv that runs a user's command: as wrap(), but keeping this process's environment. */
   wrapUserCommand(argv: readonly string[]): string[];
   /** Resolves once commands can run this way; rejects with a DummyNetError that says how to get root. */
