@@ -76,6 +76,18 @@ describe("DummyNet rootless, as uid 65534", { timeout: 600_000 }, () => {
           assert.deepEqual(event(run, "mode"), { event: "mode", mode: "rootless", rootless: true });
           const names = event(run, "namespaces")["names"] as string[];
           assert.equal(names.length, 2);
+          // Each host's ip worker was entered into its namespace by nsenter (no ip -n: no mount namespace of its own).
+          const { workers, hostNets } = event(run, "workers") as {
+            workers: { net: string; mnt: string; argv: string[] }[];
+            hostNets: string[];
+          };
+          const holderMnt = (event(run, "holder")["namespaces"] as Record<string, string>)["mnt"];
+          for (const hostNet of hostNets) {
+            const worker = workers.find((candidate) => candidate.net === hostNet);
+            assert.ok(worker, `no ip worker in ${hostNet}: ${JSON.stringify(workers)}`);
+            assert.equal(worker.mnt, holderMnt, JSON.stringify(worker));
+            assert.ok(!worker.argv.includes("-n"), JSON.stringify(worker));
+          }
           const probe = event(run, "probe");
           assert.ok((probe["received"] as number) > 0, `no datagram crossed the veth: ${JSON.stringify(probe)}`);
           const daemon = event(run, "daemon");
