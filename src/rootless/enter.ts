@@ -37,6 +37,13 @@ export interface EnterOptions {
    * path as the caller sees it (holderPath() of /run/netns/<name>).
    */
   net?: string | undefined;
+  /**
+   * Enter the holder's PID namespace (nsenter then forks, so that the command
+   * dies with the holder). An `ip` worker need not: it ends with its input,
+   * and without the fork it is one process, which kill() reaches.
+   * @default true
+   */
+  pid?: boolean | undefined;
 }
 
 /**
@@ -79,7 +86,7 @@ export function enterArgv(holder: HolderRef, argv: readonly string[], options: E
     "--user",
     "--mount",
     options.net === undefined ? "--net" : `--net=${options.net}`,
-    "--pid",
+    ...(options.pid === false ? [] : ["--pid"]),
     "--preserve-credentials",
     ...(cwd === undefined ? [] : [`--wdns=${cwd}`]),
     ...(options.keepCwd ? ["--wd=."] : []),

@@ -48,7 +48,8 @@ export class RootlessPrivilege implements Privilege {
     return this.#enter(argv);
   }
 
-  // nsenter enters the namespace itself: no `ip -n`, whose mount namespace and /sys cost each ip worker's start and exit.
+  // nsenter enters the namespace itself: no `ip -n`, whose mount namespace and /sys cost each ip worker's start and exit;
+  // and not the PID namespace, which would make nsenter fork and wait (a worker ends with its input).
   wrapInNamespace(namespace: string, argv: readonly string[]): string[] {
     return this.#enter(argv, false, namespace);
   }
@@ -112,7 +113,7 @@ export class RootlessPrivilege implements Privilege {
     }
     if (this.#attached && !holderAlive(this.#ref)) throw new HolderEndedError(this.#ref.pid);
     const net = namespace === undefined ? undefined : holderPath(this.#ref, `/run/netns/${namespace}`);
-    return enterArgv(this.#ref, argv, { keepCwd, net });
+    return enterArgv(this.#ref, argv, { keepCwd, net, pid: namespace === undefined });
   }
 }
 
