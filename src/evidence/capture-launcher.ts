@@ -24,6 +24,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import type { Socket } from "node:net";
 import { createInterface } from "node:readline";
 import type { Privilege } from "../system/privilege.js";
+import { SETNS_SYSCALL } from "../system/setns.js";
 import { requirePerl } from "./packet-engine.js";
 
 /** Bytes of each packet kept: headers and some payload, which is what a failure's story needs. */
@@ -31,18 +32,6 @@ export const EVIDENCE_SNAPLEN = 2048;
 /** The ring: RING_FILES files of RING_FILE_BYTES bytes each (as tcpdump's -W 4 -C 1). */
 export const RING_FILES = 4;
 const RING_FILE_BYTES = 1_000_000;
-
-/** setns(2)'s number on each architecture Node runs on (Perl reaches it through syscall()). */
-const SETNS: Partial<Record<NodeJS.Architecture, number>> = {
-  x64: 308,
-  arm64: 268,
-  riscv64: 268,
-  loong64: 268,
-  arm: 375,
-  ia32: 346,
-  ppc64: 350,
-  s390x: 339,
-};
 
 const HUB = String.raw`use strict; use Socket;
 my ($setns, $snap, $cap, $files) = @ARGV;
@@ -148,7 +137,7 @@ class Launcher {
   #ended = false;
 
   constructor(privilege: Privilege) {
-    const setns = SETNS[process.arch];
+    const setns = SETNS_SYSCALL;
     if (setns === undefined) throw new Error(`no setns system call number known for architecture ${process.arch}`);
     const hub = [requirePerl(), "-e", HUB, String(setns), String(EVIDENCE_SNAPLEN), String(RING_FILE_BYTES)];
     // The README's sudoers line allows nsenter, not perl: nsenter without a namespace runs it as it is.

@@ -48,6 +48,23 @@ const FAMILY = /^-[46]$/;
 /** Options a batched command may carry before its object: a family, and for a read, JSON and details. */
 const OPTION = /^-([46]|j|d)$/;
 
+/**
+ * Starts the ip worker of `namespace` (this process's own namespace when undefined). A namespace is entered from
+ * outside where that can be done, which is cheaper than `ip -n` (see launchWorker): as root by the launcher's
+ * helper, rootless by nsenter.
+ */
+function startWorker(
+  privilege: Privilege,
+  namespace: string | undefined,
+  ip: (netns: readonly string[]) => string[],
+): Promise<WorkerProcess> {
+  const withN = privilege.wrap(ip(namespace ? ["-n", namespace] : []));
+  if (!namespace) return launchWorker(withN);
+  if (privilege.mode === "root") return launchWorker(ip([]), { name: namespace, argv: withN });
+  if (privilege.wrapInNamespace) return launchWorker(privilege.wrapInNamespace(namespace, ip([])));
+  return launchWorker(withN);
+}
+
 /** Milliseconds a worker gets to exit after the end of its input before it is killed. */
 const CLOSE_GRACE = 5000;
 
@@ -99,16 +116,7 @@ class IpWorker {
       "-batch",
       "-",
     ];
-    const withN = privilege.wrap(ip(namespace ? ["-n", namespace] : []));
-    // Entered from outside where that can be done (cheaper than ip -n: see launchWorker): as root by the launcher's
-    // helper, rootless by nsenter.
-    const started =
-      namespace && privilege.mode === "root"
-        ? launchWorker(ip([]), { name: namespace, argv: withN })
-        : namespace && privilege.wrapInNamespace
-          ? launchWorker(privilege.wrapInNamespace(namespace, ip([])))
-          : launchWorker(withN);
-    this.closed = started
+    this.closed = startWorker(privilege, namespace, ip)
       .then(
         (worker) => this.#attach(worker),
         (error: unknown) => error as Error,

@@ -32,6 +32,7 @@ import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { isMainThread } from "node:worker_threads";
 import { findExecutable } from "./executables.js";
+import { SETNS_SYSCALL } from "./setns.js";
 
 /** A started worker: its pipes, its pid, and its end. */
 export interface WorkerProcess {
@@ -87,9 +88,6 @@ while (my $line = <STDIN>) {
 }
 `;
 
-/** setns(2)'s number where we know it (x86-64; arm64 and riscv64 share the generic table); 0: workers use ip -n. */
-const SETNS = ({ x64: 308, arm64: 268, riscv64: 268 } as Partial<Record<string, number>>)[process.arch] ?? 0;
-
 interface Request {
   resolve(process: WorkerProcess): void;
   fallback(): void;
@@ -102,7 +100,7 @@ class Helper {
   #broken = false;
 
   constructor(perl: string) {
-    this.#child = spawn(perl, ["-e", HELPER, String(SETNS)], { stdio: ["pipe", "pipe", "ignore"] });
+    this.#child = spawn(perl, ["-e", HELPER, String(SETNS_SYSCALL ?? 0)], { stdio: ["pipe", "pipe", "ignore"] });
     this.#child.on("error", () => {
       this.#fail();
     });
@@ -295,18 +293,19 @@ export interface InNamespace {
 }
 
 /**
- * Starts `argv` as a worker: through this process's helper when it can, else by a spawn. With `inNamespace`, the
- * helper (as root) enters the namespace for the worker, and a spawn runs `inNamespace.argv`.
+ * Starts `argv` as a worker: through this process's helper when it can, else by a spawn. With `inNamespace` (asked
+ * for as root: the helper runs as this process's user), the helper enters the namespace for the worker; where it
+ * cannot, `inNamespace.argv` runs instead.
  */
 export function launchWorker(argv: readonly string[], inNamespace?: InNamespace): Promise<WorkerProcess> {
-  const entered = inNamespace && SETNS !== 0 && process.getuid?.() === 0 ? inNamespace.name : "";
-  const started = entered || !inNamespace ? argv : inNamespace.argv;
+  const netns = inNamespace && SETNS_SYSCALL !== undefined ? inNamespace.name : "";
   const fallback = inNamespace?.argv ?? argv;
+  const started = netns ? argv : fallback;
   // A program the helper could not start is spawned, so that its absence is told as a spawn tells it (ENOENT).
-  const carried = [entered, ...started].every((word) => !word.includes("\0") && !word.includes("\n"));
+  const carried = [netns, ...started].every((word) => !word.includes("\0") && !word.includes("\n"));
   if (isMainThread && carried && !started[0].includes("/") && onPath(started[0])) {
     startWorkerHelper();
-    if (helper?.usable) return helper.launch(started, entered, fallback);
+    if (helper?.usable) return helper.launch(started, netns, fallback);
   }
   return Promise.resolve(spawned(fallback));
 }
