@@ -35,10 +35,13 @@ export class CutRules {
     // One change per receiving namespace and family, its rules together; each receiver address's senders as the
     // fewest prefixes that hold exactly them.
     const changes = new Map<string, { rules: NamespaceRules; family: Family; senders: Map<string, Set<string>> }>();
+    // Only a sender some receiver drops may be left with unresolved neighbours (a host without addresses is none).
+    const dropped = new Map<string, FaultHost>();
     for (const [from, to] of directions) {
       for (const sender of addresses.get(from.scoped) ?? []) {
         for (const receiver of addresses.get(to.scoped) ?? []) {
           if (sender.family !== receiver.family) continue;
+          dropped.set(from.scoped, from);
           const key = `${to.scoped} ${sender.family}`;
           let change = changes.get(key);
           if (!change) {
@@ -66,10 +69,9 @@ export class CutRules {
         prefixes(from, family).map((prefix) => ({ from: prefix, to })),
       ),
     }));
-    const senders = new Map(directions.map(([from]) => [from.scoped, from]));
     const release = async () => {
       await allSettledOrThrow(planned.map((c) => c.rules.release(c.family, c.pairs)));
-      await Promise.all([...senders.values()].map(forgetUnanswered));
+      await Promise.all([...dropped.values()].map(forgetUnanswered));
     };
     try {
       await allSettledOrThrow(planned.map((c) => c.rules.acquire(c.family, c.pairs)));
