@@ -47,6 +47,15 @@ const READABLE = /^(link|addr|address|route|rule) (show|list)$/;
 const FAMILY = /^-[46]$/;
 /** Options a batched command may carry before its object: a family, and for a read, JSON and details. */
 const OPTION = /^-([46]|j|d)$/;
+/** How a command goes through a worker: its family option, its batch line's words, whether it is a read. */
+interface Batched {
+  family: string | undefined;
+  words: readonly string[];
+  reads: boolean;
+}
+
+/** A link moving to another namespace (`ip link set [dev] NAME netns TARGET`). */
+const MOVE = /^link set (dev )?\S+ netns /;
 
 /**
  * Starts the ip worker of `namespace` (this process's own namespace when undefined). A namespace is entered from
@@ -283,9 +292,9 @@ function endOfJsonValue(text: string): number {
 /** A command queued behind one that made the worker exit: it never ran, and may be sent again. */
 class NotRunError extends Error {}
 
-/** The map key of a namespace's worker for one address family. */
-function workerKey(namespace: string, family: string): string {
-  return `${namespace} ${family}`;
+/** The key of the worker of `namespace` ("" for this process's) and `family` (none: both). */
+function workerKey(namespace: string | undefined, family: string | undefined): string {
+  return family ? `${namespace ?? ""} ${family}` : (namespace ?? "");
 }
 
 function displayArgv(argv: readonly string[], namespace: string | undefined): string[] {
@@ -319,6 +328,11 @@ export interface IpBatchRunnerOptions {
  */
 export class IpBatchRunner implements CommandRunner {
   readonly #workers = new Map<string, IpWorker>();
+  /** Links moving between namespaces, by the key of the worker that moves them. */
+  readonly #moving = new Map<string, number>();
+  /** Resolves when no link is moving. */
+  #moved: Promise<void> = Promise.resolve();
+  #allMoved: () => void = () => undefined;
   readonly #fallback: CommandRunner;
   readonly #privilege: Privilege;
   readonly #log: Logger;
@@ -333,6 +347,26 @@ export class IpBatchRunner implements CommandRunner {
     checkSystemArgv(argv);
     const batched = this.#batchable(argv, options);
     if (!batched) return this.#fallback.run(argv, options);
+    // A link's move between namespaces waits for an RCU grace period (some 17 ms here), and other namespaces'
+    // changes meanwhile make it wait longer (a third, docs/performance.md): while links move, commands of other
+    // workers wait until none is moving, as a script would make every move before configuring the namespaces.
+    const key = workerKey(options.namespace, batched.family);
+    const moves = MOVE.test(batched.words.join(" "));
+    if (!moves) while (this.#moving.size > 0 && !this.#moving.has(key)) await this.#moved;
+    if (!moves) return this.#run(argv, options, batched);
+    if (this.#moving.size === 0) this.#moved = new Promise((resolve) => (this.#allMoved = resolve));
+    this.#moving.set(key, (this.#moving.get(key) ?? 0) + 1);
+    try {
+      return await this.#run(argv, options, batched);
+    } finally {
+      const left = (this.#moving.get(key) ?? 1) - 1;
+      if (left > 0) this.#moving.set(key, left);
+      else this.#moving.delete(key);
+      if (this.#moving.size === 0) this.#allMoved();
+    }
+  }
+
+  async #run(argv: readonly string[], options: SystemCommandOptions, batched: Batched): Promise<CommandResult> {
     const deleting = argv[1] === "netns" && (argv[2] === "del" || argv[2] === "delete") ? argv[3] : undefined;
     // A worker inside a namespace keeps it alive: stop it (and its family workers) before the namespace goes.
     if (deleting !== undefined) {
@@ -379,10 +413,7 @@ export class IpBatchRunner implements CommandRunner {
   }
 
   /** How `argv` goes through a worker (its family, its batch line, whether it is a read), or false if it cannot. */
-  #batchable(
-    argv: readonly string[],
-    options: SystemCommandOptions,
-  ): false | { family: string | undefined; words: readonly string[]; reads: boolean } {
+  #batchable(argv: readonly string[], options: SystemCommandOptions): false | Batched {
     if (argv[0] !== "ip" || options.input !== undefined) return false;
     let object = 1;
     while (OPTION.test(argv[object] ?? "")) object++;
@@ -396,7 +427,7 @@ export class IpBatchRunner implements CommandRunner {
   }
 
   #worker(namespace: string | undefined, family: string | undefined): IpWorker {
-    const key = family ? workerKey(namespace ?? "", family) : (namespace ?? "");
+    const key = workerKey(namespace, family);
     let worker = this.#workers.get(key);
     if (!worker || worker.exited) {
       worker = new IpWorker(
