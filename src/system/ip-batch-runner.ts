@@ -347,9 +347,9 @@ export class IpBatchRunner implements CommandRunner {
     checkSystemArgv(argv);
     const batched = this.#batchable(argv, options);
     if (!batched) return this.#fallback.run(argv, options);
-    // A link's move between namespaces waits for an RCU grace period (some 17 ms here), and other namespaces'
-    // changes meanwhile make it wait longer (a third, docs/performance.md): while links move, commands of other
-    // workers wait until none is moving, as a script would make every move before configuring the namespaces.
+    // A link's move between namespaces waits for an RCU grace period, and longer while other namespaces change
+    // (docs/performance.md): while links move, other workers' commands wait until none is moving, as a script
+    // makes every move before it configures the namespaces.
     const key = workerKey(options.namespace, batched.family);
     const moves = MOVE.test(batched.words.join(" "));
     if (!moves) while (this.#moving.size > 0 && !this.#moving.has(key)) await this.#moved;
