@@ -1,11 +1,12 @@
 // Part of `npm run build`: compiles the topology JSON Schema into a standalone
 // validator (dist/topology/schema-validator.generated.cjs), so that loading a
-// topology file does not spend ~250 ms compiling the schema in every process.
+// topology file does not spend ~250 ms compiling the schema in every process,
+// and V8's code cache of that validator beside it (its `.cache`).
 // src/topology/load.ts uses it when present and compiles the schema otherwise.
 // The kernel lab (scripts/lab/build.mjs) writes one the same way into its build.
 import { Ajv } from "ajv";
 import standalone from "ajv/dist/standalone/index.js";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseCommandLine } from "./args.mjs";
@@ -26,12 +27,29 @@ export async function writeSchemaValidator({ root, optionsModule, out }) {
   );
 }
 
+/**
+ * Writes V8's code cache of the validator `out` (src/system/code-cache.ts), after it has validated the examples'
+ * topologies, so that the functions they need are compiled into it. Made by this Node: another refuses it and
+ * compiles the file as usual.
+ */
+async function writeValidatorCache(root, out) {
+  const { writeCodeCache } = await import(pathToFileURL(join(root, "dist/system/code-cache.js")).href);
+  const { parse } = await import("yaml");
+  const examples = join(root, "examples");
+  const documents = readdirSync(examples)
+    .filter((name) => name.endsWith(".yaml"))
+    .map((name) => parse(readFileSync(join(examples, name), "utf8")));
+  writeCodeCache(out, (validator) => {
+    const validate = validator.default ?? validator;
+    // A document with errors too: the error paths are compiled as well.
+    for (const document of [...documents, { hosts: { a: { unknown: 1 } } }]) validate(document);
+  });
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   parseCommandLine("usage: node scripts/build-schema-validator.mjs   (after tsc has built dist/)");
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-  await writeSchemaValidator({
-    root,
-    optionsModule: join(root, "dist/topology/schema-options.js"),
-    out: join(root, "dist/topology/schema-validator.generated.cjs"),
-  });
+  const out = join(root, "dist/topology/schema-validator.generated.cjs");
+  await writeSchemaValidator({ root, optionsModule: join(root, "dist/topology/schema-options.js"), out });
+  await writeValidatorCache(root, out);
 }

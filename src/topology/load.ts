@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from "ajv";
 import { AJV_OPTIONS } from "./schema-options.js";
+import { requireWithCodeCache } from "../system/code-cache.js";
 import { fileURLToPath } from "node:url";
 import type { Document, LineCounter, Node as YamlNode } from "yaml";
 import { yaml } from "./yaml.js";
@@ -25,15 +26,14 @@ let compiledSchema: ValidateFunction | undefined;
 
 /**
  * The schema validator: the one precompiled by the build
- * (scripts/build-schema-validator.mjs) when present, else compiled once per
- * process (compiling costs far more than validating).
+ * (scripts/build-schema-validator.mjs) when present, with its code cache,
+ * else compiled once per process (compiling costs far more than validating).
  */
 function schemaValidator(): ValidateFunction {
   if (!compiledSchema) {
     try {
-      const generated = createRequire(import.meta.url)("./schema-validator.generated.cjs") as {
-        default?: ValidateFunction;
-      } & ValidateFunction;
+      const file = fileURLToPath(new URL("./schema-validator.generated.cjs", import.meta.url));
+      const generated = requireWithCodeCache(file).exports as { default?: ValidateFunction } & ValidateFunction;
       compiledSchema = generated.default ?? generated;
     } catch {
       const schema = JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as object;
