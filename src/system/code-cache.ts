@@ -1,7 +1,7 @@
 /**
  * A CommonJS file loaded with V8's code cache of it (`<file>.cache`, written
  * by the build after a first run, so that the functions that ran are in it):
- * the topology schema's validator is 400 kB of generated code, which every
+ * the topology schema's validator is a large generated file, which every
  * process that loads a topology would otherwise compile (docs/performance.md).
  * A cache V8 refuses (another Node version, other flags), one of another text
  * (V8 checks only its length: the cache starts with the text's SHA-256) or
