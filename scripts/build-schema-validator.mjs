@@ -3,7 +3,8 @@
 // topology file does not spend ~250 ms compiling the schema in every process,
 // and V8's code cache of that validator beside it (its `.cache`).
 // src/topology/load.ts uses it when present and compiles the schema otherwise.
-// The kernel lab (scripts/lab/build.mjs) writes one the same way into its build.
+// The kernel lab (scripts/lab/build.mjs) writes the validator the same way into
+// its build, without the cache (its file then compiles as usual).
 import { Ajv } from "ajv";
 import standalone from "ajv/dist/standalone/index.js";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";

@@ -137,9 +137,12 @@ class Launcher {
   #ended = false;
 
   constructor(privilege: Privilege) {
-    const setns = SETNS_SYSCALL;
-    if (setns === undefined) throw new Error(`no setns system call number known for architecture ${process.arch}`);
-    const hub = [requirePerl(), "-e", HUB, String(setns), String(EVIDENCE_SNAPLEN), String(RING_FILE_BYTES)];
+    if (SETNS_SYSCALL === undefined) {
+      throw new Error(
+        `the test fixtures' packet recording cannot enter namespaces on ${process.arch} (no setns system call number known for it): turn it off with evidence: "never" or DUMMYNET_EVIDENCE=never`,
+      );
+    }
+    const hub = [requirePerl(), "-e", HUB, String(SETNS_SYSCALL), String(EVIDENCE_SNAPLEN), String(RING_FILE_BYTES)];
     // The README's sudoers line allows nsenter, not perl: nsenter without a namespace runs it as it is.
     const argv = privilege.wrap(["nsenter", "--", ...hub, String(RING_FILES)]);
     // Its own process group: a Ctrl-C in the terminal reaches this process, which stops the captures in order.

@@ -352,8 +352,10 @@ export class IpBatchRunner implements CommandRunner {
     // makes every move before it configures the namespaces.
     const key = workerKey(options.namespace, batched.family);
     const moves = MOVE.test(batched.words.join(" "));
-    if (!moves) while (this.#moving.size > 0 && !this.#moving.has(key)) await this.#moved;
-    if (!moves) return this.#run(argv, options, batched);
+    if (!moves) {
+      while (this.#moving.size > 0 && !this.#moving.has(key)) await this.#moved;
+      return this.#run(argv, options, batched);
+    }
     if (this.#moving.size === 0) this.#moved = new Promise((resolve) => (this.#allMoved = resolve));
     this.#moving.set(key, (this.#moving.get(key) ?? 0) + 1);
     try {

@@ -1,7 +1,7 @@
 /**
  * The YAML library, loaded on first use: most programs that import dummynet
- * never parse or write YAML, and loading it costs every start some 20 ms and
- * 9 MB (docs/performance.md).
+ * never parse or write YAML, and loading it would cost every start time and
+ * memory (docs/performance.md).
  */
 import { createRequire } from "node:module";
 
