@@ -5,9 +5,12 @@
  * of its own. Nothing is put on the sender's output path, where a blackhole
  * rule would fail its sends at once (EINVAL) instead of letting them time out.
  * A heal also drops the senders' unresolved neighbour entries (see
- * forgetUnanswered).
+ * #forgetUnanswered).
  */
+import { readFileSync, statSync } from "node:fs";
 import type { NamespaceHandle } from "../network/ops/handle.js";
+import { systemPath } from "../system/privilege.js";
+import { netnsPath } from "../system/proc.js";
 import { type FaultHost, type HostAddress, hostAddresses } from "./hosts.js";
 import { exactPrefixes } from "./prefixes.js";
 import { type Family, NamespaceRules, type Pair, allSettledOrThrow } from "./rules.js";
@@ -18,6 +21,8 @@ export type Direction = readonly [from: FaultHost, to: FaultHost];
 /** The rules of every namespace a network's cuts touched, by scoped name. */
 export class CutRules {
   readonly #byNamespace = new Map<string, NamespaceRules>();
+  /** The ip worker found inside each sender's namespace (#workerInside). */
+  readonly #inside = new Map<string, number>();
 
   constructor(private readonly at: NamespaceHandle) {}
 
@@ -36,12 +41,14 @@ export class CutRules {
     // fewest prefixes that hold exactly them.
     const changes = new Map<string, { rules: NamespaceRules; family: Family; senders: Map<string, Set<string>> }>();
     // Only a sender some receiver drops may be left with unresolved neighbours (a host without addresses is none).
-    const dropped = new Map<string, FaultHost>();
+    const dropped = new Map<string, { host: FaultHost; families: Set<Family> }>();
     for (const [from, to] of directions) {
       for (const sender of addresses.get(from.scoped) ?? []) {
         for (const receiver of addresses.get(to.scoped) ?? []) {
           if (sender.family !== receiver.family) continue;
-          dropped.set(from.scoped, from);
+          let senderDropped = dropped.get(from.scoped);
+          if (!senderDropped) dropped.set(from.scoped, (senderDropped = { host: from, families: new Set() }));
+          senderDropped.families.add(sender.family);
           const key = `${to.scoped} ${sender.family}`;
           let change = changes.get(key);
           if (!change) {
@@ -71,7 +78,7 @@ export class CutRules {
     }));
     const release = async () => {
       await allSettledOrThrow(planned.map((c) => c.rules.release(c.family, c.pairs)));
-      await Promise.all([...dropped.values()].map(forgetUnanswered));
+      await Promise.all([...dropped.values()].map(({ host, families }) => this.#forgetUnanswered(host, families)));
     };
     try {
       await allSettledOrThrow(planned.map((c) => c.rules.acquire(c.family, c.pairs)));
@@ -82,6 +89,74 @@ export class CutRules {
     return release;
   }
 
+  /**
+   * Keeps the local rule moved in every namespace of `hosts` with addresses, for each family they have, until the
+   * returned function is called (a schedule, from its start to its end: its steps then change only their own rules).
+   * A namespace where the move fails is left out: its steps move the rule themselves and report the failure.
+   */
+  async hold(hosts: readonly FaultHost[]): Promise<() => Promise<void>> {
+    const wanted = await Promise.all(
+      hosts.map(async (host) => {
+        const families = new Set((await hostAddresses(this.at, host)).map((address) => address.family));
+        return [...families].map((family) => ({ rules: this.#rulesOf(host), family }));
+      }),
+    );
+    const tried = wanted.flat();
+    const results = await Promise.allSettled(tried.map(({ rules, family }) => rules.hold(family)));
+    const held = tried.filter((_, i) => results[i]?.status === "fulfilled");
+    return () => allSettledOrThrow(held.map(({ rules, family }) => rules.unhold(family)));
+  }
+
+  /**
+   * A cut receiver answers no ARP or neighbour solicitation (its reply's route lookup meets the blackhole rule), so a
+   * sender's entry for it is left unresolved, retried only every second: after the heal, such entries are dropped, and
+   * the next packet asks again at once. Where the sender's ARP table can be read without a command (through /proc of
+   * an ip worker in its namespace: IPv4 only) and holds no unresolved entry, there is nothing to drop and no command
+   * is sent. Best effort: a heal is not failed by it.
+   */
+  async #forgetUnanswered(sender: FaultHost, families: ReadonlySet<Family>): Promise<void> {
+    if (!families.has(6) && this.#arpResolved(sender)) return;
+    await sender.shell
+      .system(["ip", "neigh", "flush", "nud", "incomplete", "nud", "failed"], { allowFailure: true })
+      .catch(() => undefined);
+  }
+
+  /** Whether the sender's ARP table is known to hold no unresolved (incomplete or failed: flags 0x0) entry. */
+  #arpResolved(sender: FaultHost): boolean {
+    const pid = this.#workerInside(sender.scoped);
+    if (pid === undefined) return false;
+    try {
+      const rows = readFileSync(`/proc/${String(pid)}/net/arp`, "utf8")
+        .split("\n")
+        .slice(1);
+      return !rows.some((row) => row.split(/\s+/)[2] === "0x0");
+    } catch {
+      // The worker ended meanwhile: the flush decides.
+      return false;
+    }
+  }
+
+  /** An ip worker of the runner inside namespace `scoped` (checked once per worker), if there is one. */
+  #workerInside(scoped: string): number | undefined {
+    const shell = this.at.network.hostShell;
+    const pids = shell.helperPids?.(scoped) ?? [];
+    const known = this.#inside.get(scoped);
+    if (known !== undefined && pids.includes(known)) return known;
+    try {
+      const namespace = statSync(systemPath(shell.privilege, netnsPath(scoped)));
+      // A worker started through sudo is sudo, in the host's namespace: only a process inside this one counts.
+      const pid = pids.find((candidate) => {
+        const inside = statSync(`/proc/${String(candidate)}/ns/net`);
+        return inside.ino === namespace.ino && inside.dev === namespace.dev;
+      });
+      if (pid !== undefined) this.#inside.set(scoped, pid);
+      return pid;
+    } catch {
+      // /proc or the namespace not readable here.
+      return undefined;
+    }
+  }
+
   #rulesOf(host: FaultHost): NamespaceRules {
     let rules = this.#byNamespace.get(host.scoped);
     if (!rules) {
@@ -90,15 +165,4 @@ export class CutRules {
     }
     return rules;
   }
-}
-
-/**
- * A cut receiver answers no ARP or neighbour solicitation (its reply's route lookup meets the blackhole rule), so a
- * sender's entry for it is left unresolved, retried only every second: after the heal, such entries are dropped, and
- * the next packet asks again at once. Best effort: a heal is not failed by it.
- */
-async function forgetUnanswered(sender: FaultHost): Promise<void> {
-  await sender.shell
-    .system(["ip", "neigh", "flush", "nud", "incomplete", "nud", "failed"], { allowFailure: true })
-    .catch(() => undefined);
 }

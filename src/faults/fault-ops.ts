@@ -8,9 +8,9 @@ import type { DummyNet } from "../network/dummy-net.js";
 import type { NamespaceHandle } from "../network/ops/handle.js";
 import { checkFor } from "./durations.js";
 import type { Direction } from "./cut.js";
-import { type FaultHost, hostAddresses, resolveGroups, resolveHost } from "./hosts.js";
+import { type FaultHost, resolveGroups, resolveHost } from "./hosts.js";
 import { type ActiveFault, type ApplyOptions, NetworkFaults } from "./network-faults.js";
-import { type ScheduleOptions, checkPlan, networkHosts, randomSeed } from "./plan.js";
+import { type CheckedStep, type ScheduleOptions, checkPlan, networkHosts, randomSeed } from "./plan.js";
 import { type Schedule, ScheduleRun } from "./schedule.js";
 import type { Fault, FaultEvent, FaultOptions } from "./types.js";
 
@@ -102,15 +102,26 @@ export class FaultOps {
       throw new InvalidArgumentError("options.seed", seed, "must be a whole number from 0 to 2**32 - 1");
     }
     const { steps, checked } = checkPlan(this.at, plan, seed);
-    // Hosts without addresses of the network's making are read from the kernel before the schedule's clock starts;
-    // a failed read is the failing step's to report.
-    const ready = checked.some((step) => CUTS.has(step.action))
-      ? Promise.all(networkHosts(this.at).map((name) => hostAddresses(this.at, this.host(name)))).then(
-          () => undefined,
-          () => undefined,
-        )
-      : undefined;
+    const cuts = checked.filter((step) => CUTS.has(step.action));
+    const ready = cuts.length > 0 ? this.#prepareCuts(cuts) : undefined;
     return new ScheduleRun({ ops: this, network: this.at.network, hostNet: this.hostNet }, steps, checked, seed, ready);
+  }
+
+  /**
+   * What a schedule's cuts need before its clock starts: the addresses of the hosts they reach (read from the kernel
+   * for hosts the network did not address), and the local rule of each moved for the schedule's length
+   * (CutRules.hold). Resolves with the function that lets go of that; a failure here is left to the steps to report.
+   */
+  async #prepareCuts(steps: readonly CheckedStep[]): Promise<(() => Promise<void>) | undefined> {
+    try {
+      const named = steps.flatMap((step) => (step.groups ?? []).flat());
+      const hosts = steps.some((step) => step.action === "isolate")
+        ? networkHosts(this.at).map((name) => this.host(name))
+        : [...new Map(named.map((host) => [host.scoped, host])).values()];
+      return await this.engine.cuts.hold(hosts);
+    } catch {
+      return undefined;
+    }
   }
 
   heal(): Promise<void> {

@@ -8,7 +8,9 @@
  * changes of one namespace and family run one after the other, in the order
  * they were asked for, the commands of one change (the local rule's move
  * included) given together: the namespace's ip batch worker runs them in
- * order from one write, so a change costs one round trip.
+ * order from one write, so a change costs one round trip. A schedule holds the
+ * local rule moved from its start to its end (hold()), so that its steps add
+ * and delete only their blackhole rules.
  */
 import { SystemCommandError } from "../errors.js";
 import type { Shell } from "../shell/shell.js";
@@ -36,6 +38,8 @@ export async function allSettledOrThrow(promises: readonly Promise<unknown>[]): 
 /** The rules of one namespace and address family. */
 class FamilyRules {
   readonly #counts = new Map<string, number>();
+  /** Holds on the local rule's move (hold()): it stays moved while any is kept, with or without blackhole rules. */
+  #holds = 0;
   #queue: Promise<unknown> = Promise.resolve();
   /** The local rule's pref before we moved it; undefined while it is not moved. */
   #movedFrom: string | undefined;
@@ -61,9 +65,8 @@ class FamilyRules {
       this.#counts.set(key, count + 1);
       if (count === 0) added.push(pair);
     }
-    const first = added.length > 0 && this.#counts.size === added.length;
     return this.#enqueue(async () => {
-      const moving = first ? this.#moveLocal() : Promise.resolve();
+      const moving = added.length > 0 && this.#movedFrom === undefined ? this.#moveLocal() : Promise.resolve();
       const adding = added.map(({ from, to }) =>
         this.#ip(["rule", "add", "pref", CUT_PREF, "from", from, "to", to, "blackhole"]),
       );
@@ -86,13 +89,37 @@ class FamilyRules {
         removed.push(pair);
       }
     }
-    const last = removed.length > 0 && this.#counts.size === 0;
     return this.#enqueue(async () => {
       const removing = removed.map(({ from, to }) =>
         this.#ip(["rule", "del", "pref", CUT_PREF, "from", from, "to", to, "blackhole"], { gone: true }),
       );
-      await allSettledOrThrow([...removing, ...(last ? [this.#restoreLocal()] : [])]);
+      await allSettledOrThrow([...removing, ...(removed.length > 0 ? [this.#restoreIfUnused()] : [])]);
     });
+  }
+
+  /** Moves the local rule now (if it is not moved) and keeps it moved until unhold(), rules or not. */
+  hold(): Promise<void> {
+    this.#holds++;
+    return this.#enqueue(async () => {
+      if (this.#movedFrom === undefined) await this.#moveLocal();
+    }).catch((error: unknown) => {
+      this.#holds--;
+      throw error;
+    });
+  }
+
+  /** Lets go of one hold(); the local rule moves back if no rule and no other hold needs it moved. */
+  unhold(): Promise<void> {
+    this.#holds--;
+    return this.#enqueue(() => this.#restoreIfUnused());
+  }
+
+  /**
+   * Decided when the change runs, not when it was asked for: changes asked for meanwhile are counted already and
+   * queued behind this one, and find the local rule where they need it.
+   */
+  #restoreIfUnused(): Promise<void> {
+    return this.#counts.size === 0 && this.#holds === 0 ? this.#restoreLocal() : Promise.resolve();
   }
 
   /** Runs `work` after everything asked for before it, whether that succeeded or not. */
@@ -180,5 +207,13 @@ export class NamespaceRules {
 
   release(family: Family, pairs: readonly Pair[]): Promise<void> {
     return this.#families[family].release(pairs);
+  }
+
+  hold(family: Family): Promise<void> {
+    return this.#families[family].hold();
+  }
+
+  unhold(family: Family): Promise<void> {
+    return this.#families[family].unhold();
   }
 }

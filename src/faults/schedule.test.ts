@@ -89,6 +89,8 @@ describe("schedules on a LAN of a, b, c and d behind router r", { timeout: 300_0
       assert.equal(await reach(hosts.a, "udp", LAN_V4.b, 400), "timeout");
       while (schedule.history.length < 2) await sleep(20);
       assert.equal(await reach(hosts.a, "udp", LAN_V4.b), "reply");
+      // Between its cuts, a schedule keeps the local rule moved behind them (CutRules.hold); it goes back at the end.
+      assert.match(rulesOf(net, hosts.a), /^2:\s+from all lookup local/m);
       while (schedule.history.length < 3) await sleep(20);
       // Down: no route at all, at once (the link's routes went with it).
       assert.match(await reach(hosts.a, "tcp", LAN_V4.d), /^error (ENETUNREACH|EHOSTUNREACH)$/);

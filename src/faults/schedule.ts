@@ -63,7 +63,7 @@ export class ScheduleRun implements Schedule {
     readonly plan: readonly ScheduleStep[],
     checked: readonly CheckedStep[],
     readonly seed: number,
-    ready: Promise<void> = Promise.resolve(),
+    ready: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined),
   ) {
     this.#remaining = checked.length;
     const finished = new Promise<void>((resolve) => {
@@ -71,13 +71,15 @@ export class ScheduleRun implements Schedule {
     });
     this.done = finished.then(async () => {
       await Promise.allSettled([...this.#running]);
+      // What `ready` prepared (the moved local rules) is let go once every fault of the schedule is healed.
+      await (await ready)?.().catch(() => undefined);
       this.#release();
       return [...this.#history];
     });
     this.#release = context.ops.engine.adopt(this);
     if (checked.length === 0) this.#finish();
-    // The clock starts once the hosts' addresses are known (a read for hosts the network did not address), as a
-    // nemesis is set up before its schedule: a first step at 0 is then not late by the read.
+    // The clock starts once what the steps need is prepared (FaultOps.schedule), as a nemesis is set up before its
+    // schedule: a first step at 0 is then not late by it.
     void ready.then(() => {
       if (this.#stopped) return;
       this.#start = performance.now();

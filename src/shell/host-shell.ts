@@ -84,8 +84,8 @@ export class HostShell implements Shell {
     return this.privilege.mode === "sudo";
   }
 
-  helperPids(): number[] {
-    return this.runner.helperPids?.() ?? [];
+  helperPids(namespace?: string): number[] {
+    return this.runner.helperPids?.(namespace) ?? [];
   }
 
   async run(cmd: string | readonly string[], options: RunOptions = {}): Promise<RunInfo> {

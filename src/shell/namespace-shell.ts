@@ -103,8 +103,8 @@ export class NamespaceShell implements Shell {
     return this.parent.system(argv, inThisNamespace);
   }
 
-  helperPids(): number[] {
-    return this.parent.helperPids?.() ?? [];
+  helperPids(namespace?: string): number[] {
+    return this.parent.helperPids?.(namespace) ?? [];
   }
 
   /**

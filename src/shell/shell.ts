@@ -95,12 +95,13 @@ export interface Shell {
    */
   system(argv: readonly string[], options?: Omit<SystemCommandOptions, "namespace">): Promise<CommandResult>;
   /**
-   * Processes the shell keeps for itself (system-command workers): not the user's, never listed or killed.
+   * Processes the shell keeps for itself (system-command workers): not the user's, never listed or killed. With
+   * `namespace` (a scoped name), those it started for that namespace.
    *
    * @example
    * ```ts
    * const workers: number[] = host.shell.helperPids?.() ?? [];
    * ```
    */
-  helperPids?(): number[];
+  helperPids?(namespace?: string): number[];
 }

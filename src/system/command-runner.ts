@@ -53,14 +53,15 @@ export interface CommandRunner {
   /** Releases long-lived resources (workers); the runner may be used again afterwards. */
   close?(): Promise<void>;
   /**
-   * Processes the runner keeps alive itself (workers inside namespaces): never a user's, never to be killed.
+   * Processes the runner keeps alive itself (workers inside namespaces): never a user's, never to be killed. With
+   * `namespace`, those it started for that namespace.
    *
    * @example
    * ```ts
    * const workers: number[] = new IpBatchRunner().helperPids();
    * ```
    */
-  helperPids?(): number[];
+  helperPids?(namespace?: string): number[];
 }
 
 /** Programs that take `-n <netns>` themselves, which is cheaper than `ip netns exec`. */

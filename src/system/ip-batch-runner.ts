@@ -395,9 +395,11 @@ export class IpBatchRunner implements CommandRunner {
     }
   }
 
-  helperPids(): number[] {
+  helperPids(namespace?: string): number[] {
     return [...this.#workers.values()].flatMap((worker) =>
-      worker.pid !== undefined && !worker.exited ? [worker.pid] : [],
+      worker.pid !== undefined && !worker.exited && (namespace === undefined || worker.namespace === namespace)
+        ? [worker.pid]
+        : [],
     );
   }
 
