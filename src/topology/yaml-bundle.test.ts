@@ -3,7 +3,8 @@
 // as the package does, and its cache must be taken.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as packaged from "yaml";
@@ -32,10 +33,8 @@ test(
   "the bundled yaml reads and writes as the package does, and loads with its code cache",
   { timeout: 60_000 },
   async () => {
-    // Inside the checkout, as dist/ is.
-    const cache = join(root, "node_modules/.cache");
-    mkdirSync(cache, { recursive: true });
-    const directory = mkdtempSync(join(cache, "dummynet-yaml-"));
+    // The bundle requires nothing outside itself, so it may be anywhere (the rootless phase cannot write the checkout).
+    const directory = mkdtempSync(join(tmpdir(), "dummynet-yaml-"));
     try {
       const file = join(directory, "yaml.cjs");
       await script.writeYamlBundle(root, file);
