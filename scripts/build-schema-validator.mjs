@@ -7,10 +7,11 @@
 // its build, without the cache (its file then compiles as usual).
 import { Ajv } from "ajv";
 import standalone from "ajv/dist/standalone/index.js";
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseCommandLine } from "./args.mjs";
+import { exampleTexts } from "./examples.mjs";
 
 /**
  * Writes the standalone validator of `root`'s schema/topology.schema.json to `out`, compiled with the AJV_OPTIONS
@@ -36,10 +37,7 @@ export async function writeSchemaValidator({ root, optionsModule, out }) {
 async function writeValidatorCache(root, out) {
   const { writeCodeCache } = await import(pathToFileURL(join(root, "dist/system/code-cache.js")).href);
   const { parse } = await import("yaml");
-  const examples = join(root, "examples");
-  const documents = readdirSync(examples)
-    .filter((name) => name.endsWith(".yaml"))
-    .map((name) => parse(readFileSync(join(examples, name), "utf8")));
+  const documents = exampleTexts(root).map((text) => parse(text));
   writeCodeCache(out, (validator) => {
     const validate = validator.default ?? validator;
     // A document with errors too: the error paths are compiled as well.

@@ -8,11 +8,12 @@
 // src/topology/yaml.ts loads the bundle when present, the package otherwise
 // (the tests, run from src/; the kernel lab's build).
 import { createRequire } from "node:module";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { parseCommandLine } from "./args.mjs";
+import { exampleTexts } from "./examples.mjs";
 
 /** Writes the yaml package, as resolved from `root`, bundled into the CommonJS file `out`. */
 export async function writeYamlBundle(root, out) {
@@ -34,11 +35,7 @@ export async function writeYamlBundle(root, out) {
 
 /** What dummynet asks of yaml, done with the examples (topology files): the code cache is made after it. */
 export function exerciseYaml(Y, root) {
-  const examples = join(root, "examples");
-  const texts = readdirSync(examples)
-    .filter((name) => name.endsWith(".yaml"))
-    .map((name) => readFileSync(join(examples, name), "utf8"));
-  for (const text of [...texts, "hosts: { a: {}, a: {} }\n", "links: [\n"]) {
+  for (const text of [...exampleTexts(root), "hosts: { a: {}, a: {} }\n", "links: [\n"]) {
     // As src/topology/load.ts reads a topology, errors included.
     const lineCounter = new Y.LineCounter();
     const doc = Y.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });

@@ -2,11 +2,13 @@
 // and two cores allow (docs/performance.md): 10 namespaces with one `ip -batch`
 // worker each (spawned with -n); every 10 ms a step adds blackhole rules (3 in
 // each of the 10, or 1 in each, or 1 in one), and heals them 1 to 5 ms after
-// they are in force; one acknowledgement per write. Prints the p50, p99 and
+// they are in force, at deadlines kept by the library's own atDeadline (so
+// after `npm run build`); one acknowledgement per write. Prints the p50, p99 and
 // max of the steps' and heals' lateness, in ms, as the bench's faults row does.
 //
 // Usage: node faults-floor.mjs [SEED]
 import { execFileSync, spawn } from "node:child_process";
+import { atDeadline } from "../../dist/faults/network-faults.js";
 import { parseCommandLine } from "../args.mjs";
 
 const [seedText = "1"] = parseCommandLine(
@@ -24,16 +26,6 @@ const random = () => {
   seed = (seed * 1103515245 + 12345) % 2 ** 31;
   return seed / 2 ** 31;
 };
-
-/** Waits until an absolute performance.now() deadline, as the library's schedules do. */
-function atDeadline(deadline, fire) {
-  const arm = () => {
-    const remaining = deadline - performance.now();
-    if (remaining < 0.5) fire();
-    else setTimeout(arm, remaining);
-  };
-  arm();
-}
 
 ipBatch(names.map((name) => `netns add ${name}`));
 const workers = [];

@@ -7,10 +7,9 @@
  * A heal also drops the senders' unresolved neighbour entries (see
  * #forgetUnanswered).
  */
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { procNetOf } from "../network/namespace-processes.js";
 import type { NamespaceHandle } from "../network/ops/handle.js";
-import { systemPath } from "../system/privilege.js";
-import { netnsPath } from "../system/proc.js";
 import { type FaultHost, type HostAddress, hostAddresses } from "./hosts.js";
 import { exactPrefixes } from "./prefixes.js";
 import { type Family, NamespaceRules, type Pair, allSettledOrThrow } from "./rules.js";
@@ -21,8 +20,6 @@ export type Direction = readonly [from: FaultHost, to: FaultHost];
 /** The rules of every namespace a network's cuts touched, by scoped name. */
 export class CutRules {
   readonly #byNamespace = new Map<string, NamespaceRules>();
-  /** The ip worker found inside each sender's namespace (#workerInside). */
-  readonly #inside = new Map<string, number>();
 
   constructor(private readonly at: NamespaceHandle) {}
 
@@ -110,50 +107,27 @@ export class CutRules {
   /**
    * A cut receiver answers no ARP or neighbour solicitation (its reply's route lookup meets the blackhole rule), so a
    * sender's entry for it is left unresolved, retried only every second: after the heal, such entries are dropped, and
-   * the next packet asks again at once. Where the sender's ARP table can be read without a command (through /proc of
-   * an ip worker in its namespace: IPv4 only) and holds no unresolved entry, there is nothing to drop and no command
-   * is sent. Best effort: a heal is not failed by it.
+   * the next packet asks again at once. Where the sender's ARP table can be read without a command (procNetOf: IPv4
+   * only, as root) and holds no unresolved entry, there is nothing to drop and no command is sent. Best effort: a heal
+   * is not failed by it.
    */
   async #forgetUnanswered(sender: FaultHost, families: ReadonlySet<Family>): Promise<void> {
-    if (!families.has(6) && this.#arpResolved(sender)) return;
+    if (!families.has(6) && (await this.#arpResolved(sender))) return;
     await sender.shell
       .system(["ip", "neigh", "flush", "nud", "incomplete", "nud", "failed"], { allowFailure: true })
       .catch(() => undefined);
   }
 
   /** Whether the sender's ARP table is known to hold no unresolved (incomplete or failed: flags 0x0) entry. */
-  #arpResolved(sender: FaultHost): boolean {
-    const pid = this.#workerInside(sender.scoped);
-    if (pid === undefined) return false;
+  async #arpResolved(sender: FaultHost): Promise<boolean> {
+    const procNet = await procNetOf(this.at.network.hostShell, sender.scoped);
+    if (procNet === undefined) return false;
     try {
-      const rows = readFileSync(`/proc/${String(pid)}/net/arp`, "utf8")
-        .split("\n")
-        .slice(1);
+      const rows = readFileSync(`${procNet}/arp`, "utf8").split("\n").slice(1);
       return !rows.some((row) => row.split(/\s+/)[2] === "0x0");
     } catch {
-      // The worker ended meanwhile: the flush decides.
+      // The process ended meanwhile: the flush decides.
       return false;
-    }
-  }
-
-  /** An ip worker of the runner inside namespace `scoped` (checked once per worker), if there is one. */
-  #workerInside(scoped: string): number | undefined {
-    const shell = this.at.network.hostShell;
-    const pids = shell.helperPids?.(scoped) ?? [];
-    const known = this.#inside.get(scoped);
-    if (known !== undefined && pids.includes(known)) return known;
-    try {
-      const namespace = statSync(systemPath(shell.privilege, netnsPath(scoped)));
-      // A worker started through sudo is sudo, in the host's namespace: only a process inside this one counts.
-      const pid = pids.find((candidate) => {
-        const inside = statSync(`/proc/${String(candidate)}/ns/net`);
-        return inside.ino === namespace.ino && inside.dev === namespace.dev;
-      });
-      if (pid !== undefined) this.#inside.set(scoped, pid);
-      return pid;
-    } catch {
-      // /proc or the namespace not readable here.
-      return undefined;
     }
   }
 

@@ -7,7 +7,7 @@
 import { captureEnginePids } from "../evidence/tcpdump.js";
 import type { Shell } from "../shell/shell.js";
 import { systemPath } from "../system/privilege.js";
-import { processesInNetns, readStat } from "../system/proc.js";
+import { isInNetns, processesInNetns, readStat } from "../system/proc.js";
 import { killQuietly } from "../system/quiet.js";
 
 export async function namespaceProcesses(shell: Shell, scopedNamespace: string): Promise<number[]> {
@@ -44,6 +44,35 @@ async function listThroughShell(shell: Shell, scopedNamespaces: readonly string[
     found.set(name, result.stdout.split("\n").filter(Boolean).map(Number));
   }
   return found;
+}
+
+/** A process in each namespace whose /proc/<pid>/net shows that namespace, remembered while it lives there. */
+const windows = new Map<string, number>();
+
+/**
+ * /proc/<pid>/net of a process in namespace `scopedNamespace` (its sockets, its ARP table, without a command), or
+ * undefined when there is none this process may read. The shell's own workers there are tried first (no scan of
+ * /proc); under sudo a worker is sudo, in the host's namespace, so each candidate is checked.
+ */
+export async function procNetOf(shell: Shell, scopedNamespace: string): Promise<string | undefined> {
+  // Other users' /proc/<pid>/ns and /run/netns are read only where commands run as they are (root).
+  if (!shell.privilege.direct) return undefined;
+  const where = (path: string) => systemPath(shell.privilege, path); // rootless: the holder's private /run
+  const remembered = windows.get(scopedNamespace);
+  for (const pid of [
+    ...(remembered === undefined ? [] : [remembered]),
+    ...(shell.helperPids?.(scopedNamespace) ?? []),
+  ]) {
+    if (await isInNetns(pid, scopedNamespace, where)) {
+      windows.set(scopedNamespace, pid);
+      return `/proc/${String(pid)}/net`;
+    }
+  }
+  windows.delete(scopedNamespace);
+  const pid = (await processesInNetns([scopedNamespace], where)).get(scopedNamespace)?.at(0);
+  if (pid === undefined) return undefined;
+  windows.set(scopedNamespace, pid);
+  return `/proc/${String(pid)}/net`;
 }
 
 /** Sends SIGKILL to `pid`; a process that is already gone is not an error. */

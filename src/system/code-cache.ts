@@ -1,8 +1,9 @@
 /**
  * A CommonJS file loaded with V8's code cache of it (`<file>.cache`, written
  * by the build after a first run, so that the functions that ran are in it):
- * the topology schema's validator is a large generated file, which every
- * process that loads a topology would otherwise compile (docs/performance.md).
+ * the files the build generates (the topology schema's validator, yaml in one
+ * file) are large, and every process that uses them would otherwise compile
+ * them (docs/performance.md).
  * A cache V8 refuses (another Node version, other flags), one of another text
  * (V8 checks only its length: the cache starts with the text's SHA-256) or
  * none: the file is compiled as require() would compile it.
@@ -11,6 +12,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Script } from "node:vm";
 
 /** The file's source as require() wraps it, and that text's SHA-256, which its cache starts with. */
@@ -42,6 +44,18 @@ export function requireWithCodeCache(file: string): { exports: unknown; cached: 
   }
   const script = compile(file, text, cache);
   return { exports: run(script, file), cached: cache !== undefined && script.cachedDataRejected === false };
+}
+
+/**
+ * The exports of a file the build generates beside a module (`url`), loaded with its code cache; undefined where the
+ * build did not make it (the tests, run from src/; the kernel lab's build), for the caller to do without.
+ */
+export function requireGenerated(url: URL): unknown {
+  try {
+    return requireWithCodeCache(fileURLToPath(url)).exports;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes `<file>.cache` after `exercise` has called what is to be in it (functions are compiled when first called). */

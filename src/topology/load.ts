@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from "ajv";
 import { AJV_OPTIONS } from "./schema-options.js";
-import { requireWithCodeCache } from "../system/code-cache.js";
+import { requireGenerated } from "../system/code-cache.js";
 import { fileURLToPath } from "node:url";
 import type { Document, LineCounter, Node as YamlNode } from "yaml";
 import { yaml } from "./yaml.js";
@@ -31,11 +31,10 @@ let compiledSchema: ValidateFunction | undefined;
  */
 function schemaValidator(): ValidateFunction {
   if (!compiledSchema) {
-    try {
-      const file = fileURLToPath(new URL("./schema-validator.generated.cjs", import.meta.url));
-      const generated = requireWithCodeCache(file).exports as { default?: ValidateFunction } & ValidateFunction;
-      compiledSchema = generated.default ?? generated;
-    } catch {
+    const generated = requireGenerated(new URL("./schema-validator.generated.cjs", import.meta.url)) as
+      ({ default?: ValidateFunction } & ValidateFunction) | undefined;
+    if (generated) compiledSchema = generated.default ?? generated;
+    else {
       const schema = JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as object;
       // Loaded only here: Ajv costs more to load than the precompiled validator (and every CLI start pays for its imports).
       const { Ajv } = createRequire(import.meta.url)("ajv") as { Ajv: typeof AjvClass };

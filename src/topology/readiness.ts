@@ -16,8 +16,7 @@ import { TimeoutError } from "../process/errors.js";
 import { globToRegExp } from "../process/glob.js";
 import type { RunInfo } from "../process/run-info.js";
 import type { DummyNet } from "../network/dummy-net.js";
-import { systemPath } from "../system/privilege.js";
-import { isInNetns, processesInNetns } from "../system/proc.js";
+import { procNetOf } from "../network/namespace-processes.js";
 
 /** Options of `waitForPort()` and `waitForLine()`. */
 export interface WaitOptions {
@@ -225,7 +224,7 @@ const LISTEN = "0A";
 
 /** True when some TCP socket (IPv4 or IPv6) in `host`'s namespace listens on `port`. */
 async function isListening(host: DummyNet, port: number): Promise<boolean> {
-  const procDirectory = await procNetOf(host);
+  const procDirectory = await procNetOfHost(host);
   if (procDirectory === undefined) {
     // Not root (no /proc view into the namespace), or nothing runs there: ask `ss` inside it.
     const result = await host.shell.system(["ss", "-H", "-l", "-t", "-n", "sport", "=", `:${port}`], {
@@ -257,21 +256,7 @@ function socketTableListens(table: string, port: number): boolean {
     });
 }
 
-/** A process in each namespace whose /proc/<pid>/net shows that namespace's sockets, remembered while it lives there. */
-const windows = new Map<string, number>();
-
 /** /proc/<pid>/net of a process in `host`'s namespace, or undefined when there is none we may read. */
-async function procNetOf(host: DummyNet): Promise<string | undefined> {
-  if (host.namespace.isRoot) return "/proc/self/net";
-  // Other users' /proc/<pid>/ns and /run/netns are read only where commands run as they are (root).
-  if (!host.shell.privilege.direct) return undefined;
-  const scoped = host.namespace.scoped;
-  const remembered = windows.get(scoped);
-  const where = (path: string) => systemPath(host.shell.privilege, path); // rootless: the holder's private /run
-  if (remembered !== undefined && (await isInNetns(remembered, scoped, where))) return `/proc/${remembered}/net`;
-  windows.delete(scoped);
-  const pid = (await processesInNetns([scoped], where)).get(scoped)?.at(0);
-  if (pid === undefined) return undefined;
-  windows.set(scoped, pid);
-  return `/proc/${pid}/net`;
+function procNetOfHost(host: DummyNet): Promise<string | undefined> {
+  return host.namespace.isRoot ? Promise.resolve("/proc/self/net") : procNetOf(host.shell, host.namespace.scoped);
 }

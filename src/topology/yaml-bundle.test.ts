@@ -3,7 +3,7 @@
 // as the package does, and its cache must be taken.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,9 +15,13 @@ interface BundleScript {
   writeYamlBundle(root: string, out: string): Promise<void>;
   exerciseYaml(Y: Yaml, root: string): void;
 }
+interface ExamplesScript {
+  exampleTexts: (root: string) => string[];
+}
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const script = (await import(new URL("../../scripts/build-yaml-bundle.mjs", import.meta.url).href)) as BundleScript;
+const { exampleTexts } = (await import(new URL("../../scripts/examples.mjs", import.meta.url).href)) as ExamplesScript;
 
 /** What the bundle and the package make of `text`: its data, its errors with their line and column, and it written. */
 function reading(Y: Yaml, text: string): unknown {
@@ -48,10 +52,7 @@ test(
       const { exports, cached } = requireWithCodeCache(copy);
       assert.equal(cached, true, "the code cache was refused");
       const bundled = exports as Yaml;
-      const examples = join(root, "examples");
-      const texts = readdirSync(examples)
-        .filter((name) => name.endsWith(".yaml"))
-        .map((name) => readFileSync(join(examples, name), "utf8"));
+      const texts = exampleTexts(root);
       assert.ok(texts.length > 3);
       for (const text of [...texts, "hosts: { a: {}, a: {} }\n", "links: [\n", "a: &x 1\nb: *x\n", "- \u2028\n"]) {
         assert.deepEqual(reading(bundled, text), reading(packaged, text), text);
