@@ -59,10 +59,10 @@ export async function procNetOf(shell: Shell, scopedNamespace: string): Promise<
   if (!shell.privilege.direct) return undefined;
   const where = (path: string) => systemPath(shell.privilege, path); // rootless: the holder's private /run
   const remembered = windows.get(scopedNamespace);
-  for (const pid of [
-    ...(remembered === undefined ? [] : [remembered]),
-    ...(shell.helperPids?.(scopedNamespace) ?? []),
-  ]) {
+  const helpers = shell.helperPids?.(scopedNamespace) ?? [];
+  // A worker of the shell stays in its namespace while it runs: checked once, it is taken without a look.
+  if (remembered !== undefined && helpers.includes(remembered)) return `/proc/${String(remembered)}/net`;
+  for (const pid of [...(remembered === undefined ? [] : [remembered]), ...helpers]) {
     if (await isInNetns(pid, scopedNamespace, where)) {
       windows.set(scopedNamespace, pid);
       return `/proc/${String(pid)}/net`;
